@@ -1,0 +1,65 @@
+/** Wire error codes shared by coordinator and agent, and the one helper that normalises anything thrown. */
+
+export const ErrorCode = {
+  PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
+  BAD_REQUEST: 'BAD_REQUEST',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  UNKNOWN_INSTITUTION: 'UNKNOWN_INSTITUTION',
+  BAD_SIGNATURE: 'BAD_SIGNATURE',
+  WRONG_FEDERATION: 'WRONG_FEDERATION',
+  WRONG_ROUND: 'WRONG_ROUND',
+  NOT_SELECTED: 'NOT_SELECTED',
+  DUPLICATE: 'DUPLICATE',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  CORRUPT_PAYLOAD: 'CORRUPT_PAYLOAD',
+  DECRYPT_FAILED: 'DECRYPT_FAILED',
+  SHAPE_MISMATCH: 'SHAPE_MISMATCH',
+  NON_FINITE: 'NON_FINITE',
+  BAD_SAMPLE_COUNT: 'BAD_SAMPLE_COUNT',
+  DEADLINE_PASSED: 'DEADLINE_PASSED',
+  ROUND_CLOSED: 'ROUND_CLOSED',
+  UPLOAD_UNKNOWN: 'UPLOAD_UNKNOWN',
+  NOT_FOUND: 'NOT_FOUND',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The JSON shape of an error on the wire (socket acks, connect errors, HTTP bodies). */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * An error with a wire code. Throw it at a boundary; `toCohortError` keeps its code.
+ * @example throw new CohortError('WRONG_ROUND', `update for round 3, current round is 4`)
+ */
+export class CohortError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CohortError';
+    this.code = code;
+  }
+  toWire(): WireError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Turns anything thrown into a CohortError; unknown failures become INTERNAL with their message. */
+export function toCohortError(cause: unknown): CohortError {
+  if (cause instanceof CohortError) return cause;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new CohortError('INTERNAL', message, { cause });
+}
+
+/** True when `value` looks like a WireError (for clients reading acks). */
+export function isWireError(value: unknown): value is WireError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as WireError).code === 'string' &&
+    typeof (value as WireError).message === 'string'
+  );
+}

@@ -1,0 +1,42 @@
+/** Typed socket.io event maps, used by the coordinator's Server and the agent's client alike. */
+import type {
+  Ack,
+  AuthResponse,
+  Challenge,
+  Decline,
+  FederationComplete,
+  Ready,
+  RoundClosed,
+  RoundTask,
+  UploadBegin,
+  UploadChunk,
+  UploadCommit,
+  Welcome,
+} from './messages.js';
+
+export interface ServerToClientEvents {
+  'session:challenge': (msg: Challenge) => void;
+  'session:welcome': (msg: Welcome) => void;
+  'round:task': (task: RoundTask) => void;
+  'round:closed': (msg: RoundClosed) => void;
+  'federation:complete': (msg: FederationComplete) => void;
+}
+
+export interface ClientToServerEvents {
+  'session:auth': (msg: AuthResponse, ack: Ack<{ institution: string }>) => void;
+  'agent:ready': (msg: Ready, ack: Ack) => void;
+  'update:begin': (msg: UploadBegin, ack: Ack<{ received: number[] }>) => void;
+  'update:chunk': (msg: UploadChunk, ack: Ack<{ received: number }>) => void;
+  'update:commit': (msg: UploadCommit, ack: Ack<{ digest: string }>) => void;
+  'round:decline': (msg: Decline, ack: Ack) => void;
+}
+
+/** Every client event name, for handlers that must cover them all (e.g. the authentication gate). */
+export const CLIENT_EVENTS = [
+  'session:auth',
+  'agent:ready',
+  'update:begin',
+  'update:chunk',
+  'update:commit',
+  'round:decline',
+] as const satisfies readonly (keyof ClientToServerEvents)[];

@@ -1,0 +1,157 @@
+/** Runtime schemas for every message on the wire; the TypeScript types are inferred from them. */
+import { z } from 'zod';
+import { ModelSpecSchema } from './model-spec.js';
+import type { WireError } from './errors.js';
+
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+const b64 = z.string().max(4096).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
+const bytes = z.instanceof(Uint8Array);
+const round = z.number().int().min(1).max(1_000_000);
+const finite = z.number().finite();
+
+export const InstitutionIdSchema = id;
+export const FederationIdSchema = id;
+
+/** What an agent sends in socket.io's `auth` at connect. */
+export const ConnectAuthSchema = z.object({
+  protocolVersion: z.number().int(),
+  federation: id,
+  institution: id,
+});
+export type ConnectAuth = z.infer<typeof ConnectAuthSchema>;
+
+/** Coordinator -> agent right after connect: prove you hold your institution's key. */
+export const ChallengeSchema = z.object({
+  protocolVersion: z.number().int(),
+  federation: id,
+  coordinatorSignPublicKey: b64,
+  challenge: b64,
+});
+export type Challenge = z.infer<typeof ChallengeSchema>;
+
+/** Agent -> coordinator: Ed25519 signature over the challenge bytes (see crypto/challenge). */
+export const AuthResponseSchema = z.object({ signature: b64 });
+export type AuthResponse = z.infer<typeof AuthResponseSchema>;
+
+/** Per-feature running statistics, for federated z-score normalisation of tabular data. */
+export const FeatureStatsSchema = z.object({
+  count: z.number().int().nonnegative(),
+  mean: z.array(finite).max(100_000),
+  m2: z.array(finite.nonnegative()).max(100_000),
+});
+export type FeatureStats = z.infer<typeof FeatureStatsSchema>;
+
+/** Coordinator -> agent once authenticated: what the federation trains. */
+export const WelcomeSchema = z.object({
+  institution: id,
+  federation: id,
+  spec: ModelSpecSchema,
+  maxUploadBytes: z.number().int().positive(),
+  chunkBytes: z.number().int().positive(),
+});
+export type Welcome = z.infer<typeof WelcomeSchema>;
+
+/** Agent -> coordinator: ready to take tasks. Aggregate statistics only, never samples. */
+export const ReadySchema = z.object({
+  samples: z.number().int().nonnegative().max(1e12),
+  backend: z.string().max(64),
+  featureStats: FeatureStatsSchema.optional(),
+});
+export type Ready = z.infer<typeof ReadySchema>;
+
+export const TrainConfigSchema = z.object({
+  localEpochs: z.number().int().min(1).max(1000),
+  batchSize: z.number().int().min(1).max(1_000_000),
+  learningRate: z.number().positive().max(100),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+/** A published global model as it travels: weights in the tensor codec, signed by the coordinator. */
+export const SignedModelSchema = z.object({
+  federation: id,
+  version: z.number().int().nonnegative(),
+  spec: ModelSpecSchema,
+  weights: bytes,
+  digest: hex64,
+  signature: b64,
+});
+export type SignedModel = z.infer<typeof SignedModelSchema>;
+
+/** Coordinator -> selected agent: train this model for this round. */
+export const RoundTaskSchema = z.object({
+  federation: id,
+  round,
+  deadline: z.number().int().positive(),
+  config: TrainConfigSchema,
+  model: SignedModelSchema,
+});
+export type RoundTask = z.infer<typeof RoundTaskSchema>;
+
+export const UploadBeginSchema = z.object({
+  round,
+  uploadId: z.string().min(8).max(64).regex(/^[A-Za-z0-9_-]+$/),
+  totalBytes: z.number().int().positive(),
+  chunkBytes: z.number().int().positive(),
+  sha256: hex64,
+});
+export type UploadBegin = z.infer<typeof UploadBeginSchema>;
+
+export const UploadChunkSchema = z.object({
+  uploadId: z.string().min(8).max(64),
+  index: z.number().int().nonnegative(),
+  data: bytes,
+});
+export type UploadChunk = z.infer<typeof UploadChunkSchema>;
+
+export const UploadCommitSchema = z.object({ uploadId: z.string().min(8).max(64) });
+export type UploadCommit = z.infer<typeof UploadCommitSchema>;
+
+/** Agent -> coordinator: it will not take part in this round, and why. */
+export const DeclineSchema = z.object({
+  round,
+  code: z.string().min(1).max(64),
+  message: z.string().max(1000),
+});
+export type Decline = z.infer<typeof DeclineSchema>;
+
+/** Metrics an agent reports with its update (inside the signed, encrypted payload). */
+export const LocalMetricsSchema = z.object({
+  trainLoss: finite,
+  trainAccuracy: finite.min(0).max(1),
+  valLoss: finite.optional(),
+  valAccuracy: finite.min(0).max(1).optional(),
+  valSamples: z.number().int().nonnegative().optional(),
+  epochs: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+});
+export type LocalMetrics = z.infer<typeof LocalMetricsSchema>;
+
+/** The `meta` of an update's tensor payload: bound to the weights by the codec digest and the signature. */
+export const UpdateMetaSchema = z.object({
+  kind: z.literal('weights'),
+  federation: id,
+  round,
+  institution: id,
+  baseVersion: z.number().int().nonnegative(),
+  samples: z.number().int().positive().max(1e12),
+  metrics: LocalMetricsSchema,
+});
+export type UpdateMeta = z.infer<typeof UpdateMetaSchema>;
+
+export const RoundClosedSchema = z.object({
+  round,
+  state: z.enum(['published', 'failed']),
+  version: z.number().int().nonnegative().optional(),
+  reason: z.string().optional(),
+});
+export type RoundClosed = z.infer<typeof RoundClosedSchema>;
+
+export const FederationCompleteSchema = z.object({
+  rounds: z.number().int().nonnegative(),
+  finalVersion: z.number().int().nonnegative(),
+});
+export type FederationComplete = z.infer<typeof FederationCompleteSchema>;
+
+/** A socket.io acknowledgement: a result or a wire error. */
+export type Ack<T = Record<string, never>> = (res: ({ ok: true } & T) | { ok: false; error: WireError }) => void;

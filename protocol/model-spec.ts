@@ -1,0 +1,123 @@
+/** The model's architecture as both sides agree on it: a spec, and the named tensor layout it implies. */
+import { z } from 'zod';
+
+export const ArchSchema = z.enum(['logreg', 'mlp', 'cnn']);
+export type Arch = z.infer<typeof ArchSchema>;
+
+const positiveInt = z.number().int().positive();
+
+export const NormalizationSchema = z.object({
+  mean: z.array(z.number().finite()),
+  std: z.array(z.number().finite().positive()),
+});
+export type Normalization = z.infer<typeof NormalizationSchema>;
+
+/**
+ * A model spec. `inputShape` is `[features]` for logreg/mlp and `[h, w, c]` for cnn.
+ * `features` names the input columns in order (tabular data); `normalization` is a per-feature
+ * z-score applied by the agent before training and inference.
+ */
+export const ModelSpecSchema = z
+  .object({
+    arch: ArchSchema,
+    inputShape: z.array(positiveInt).min(1).max(3),
+    hidden: z.array(positiveInt).max(8).optional(),
+    classes: z.array(z.string().min(1)).min(2).max(10_000),
+    features: z.array(z.string().min(1)).optional(),
+    normalization: NormalizationSchema.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.arch === 'cnn' && spec.inputShape.length !== 3) {
+      ctx.addIssue({ code: 'custom', message: 'cnn needs inputShape [height, width, channels]' });
+    }
+    if (spec.arch !== 'cnn' && spec.inputShape.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `${spec.arch} needs inputShape [features]` });
+    }
+    const width = spec.inputShape.reduce((a, b) => a * b, 1);
+    if (spec.features && spec.features.length !== width) {
+      ctx.addIssue({ code: 'custom', message: `features has ${spec.features.length} names, inputShape needs ${width}` });
+    }
+    if (spec.normalization) {
+      const { mean, std } = spec.normalization;
+      if (mean.length !== width || std.length !== width) {
+        ctx.addIssue({ code: 'custom', message: `normalization needs ${width} means and stds` });
+      }
+    }
+  });
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+
+/** One named tensor of a model: the unit the weight codec carries. */
+export interface TensorLayout {
+  name: string;
+  shape: number[];
+}
+
+export type LayerLayout =
+  | { kind: 'dense'; name: string; units: number; inputUnits: number; activation: 'relu' | 'softmax' }
+  | { kind: 'conv'; name: string; kernel: number; filters: number; inputChannels: number }
+  | { kind: 'pool'; size: number }
+  | { kind: 'flatten' };
+
+/** Hidden units of the MLP when the spec names none: the "2NN" of McMahan et al. 2017. */
+export const DEFAULT_MLP_HIDDEN = [200, 200] as const;
+
+/**
+ * The layers a spec implies, in order; both the coordinator's initialiser and the agent's
+ * TensorFlow.js model are built from this list, so weight names always agree.
+ * @example layersOf({ arch: 'logreg', inputShape: [784], classes: [...] }) // one softmax dense layer
+ */
+export function layersOf(spec: ModelSpec): LayerLayout[] {
+  const classes = spec.classes.length;
+  if (spec.arch === 'cnn') {
+    const [h, w, c] = spec.inputShape as [number, number, number];
+    const pooled = Math.floor(Math.floor(h / 2) / 2) * Math.floor(Math.floor(w / 2) / 2);
+    return [
+      { kind: 'conv', name: 'conv_0', kernel: 5, filters: 32, inputChannels: c },
+      { kind: 'pool', size: 2 },
+      { kind: 'conv', name: 'conv_1', kernel: 5, filters: 64, inputChannels: 32 },
+      { kind: 'pool', size: 2 },
+      { kind: 'flatten' },
+      { kind: 'dense', name: 'dense_0', units: 512, inputUnits: pooled * 64, activation: 'relu' },
+      { kind: 'dense', name: 'dense_1', units: classes, inputUnits: 512, activation: 'softmax' },
+    ];
+  }
+  const hidden = spec.arch === 'mlp' ? [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] : [];
+  const sizes = [spec.inputShape[0] as number, ...hidden, classes];
+  return sizes.slice(1).map((units, i) => ({
+    kind: 'dense' as const,
+    name: `dense_${i}`,
+    units,
+    inputUnits: sizes[i] as number,
+    activation: i === sizes.length - 2 ? ('softmax' as const) : ('relu' as const),
+  }));
+}
+
+/** The named tensors (kernel then bias of each weighted layer) a spec's model holds, in order. */
+export function tensorLayout(spec: ModelSpec): TensorLayout[] {
+  const out: TensorLayout[] = [];
+  for (const layer of layersOf(spec)) {
+    if (layer.kind === 'dense') {
+      out.push({ name: `${layer.name}/kernel`, shape: [layer.inputUnits, layer.units] });
+      out.push({ name: `${layer.name}/bias`, shape: [layer.units] });
+    } else if (layer.kind === 'conv') {
+      out.push({ name: `${layer.name}/kernel`, shape: [layer.kernel, layer.kernel, layer.inputChannels, layer.filters] });
+      out.push({ name: `${layer.name}/bias`, shape: [layer.filters] });
+    }
+  }
+  return out;
+}
+
+/** Total number of parameters of a spec's model. */
+export function parameterCount(spec: ModelSpec): number {
+  return tensorLayout(spec).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** Canonical JSON of a value: object keys sorted, no whitespace; the bytes that get hashed and signed. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
