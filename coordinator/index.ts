@@ -1,0 +1,121 @@
+/** The coordinator: one node:http server carrying the REST API and socket.io, a SQLite store, and a round runner. */
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { Server } from 'socket.io';
+import { pino, type Logger } from 'pino';
+import { DEFAULT_CHUNK_BYTES, parameterCount } from '../protocol/index.js';
+import { fingerprint, toBase64, type Identity, type PublicIdentity } from '../crypto/index.js';
+import type { Store } from './store/index.js';
+import { getStrategy } from './strategies/index.js';
+import { FederationSetupSchema, type FederationSetupInput } from './config.js';
+import { RoundRunner } from './rounds/round-runner.js';
+import { attachRealtime } from './realtime/attach.js';
+import type { CohortServer } from './realtime/types.js';
+import { createApi } from './http/app.js';
+
+export interface CoordinatorOptions {
+  store: Store;
+  /** Where published model files live (paths in the store are relative to it). */
+  dataDir: string;
+  identity: Identity;
+  /** Created in the store on first start; on later starts the stored federation is resumed. */
+  federation: FederationSetupInput;
+  /** Institutions to enrol (or re-enrol) before agents may connect. */
+  institutions?: PublicIdentity[];
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  log?: Logger;
+  chunkBytes?: number;
+  maxUploadBytes?: number;
+}
+
+export interface Coordinator {
+  readonly url: string;
+  readonly port: number;
+  readonly federation: string;
+  readonly runner: RoundRunner;
+  readonly store: Store;
+  enroll(pub: PublicIdentity): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a coordinator and its round loop.
+ * @example const c = await createCoordinator({ store, dataDir, identity, federation, institutions, port: 0 })
+ */
+export async function createCoordinator(opts: CoordinatorOptions): Promise<Coordinator> {
+  const setup = FederationSetupSchema.parse(opts.federation);
+  const log = opts.log ?? pino({ name: 'coordinator' });
+  const { store, identity } = opts;
+  const strategy = getStrategy(setup.rules.strategy);
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const maxUploadBytes = opts.maxUploadBytes ?? parameterCount(setup.spec) * 4 + (1 << 20);
+
+  let federation = store.getFederation(setup.id);
+  if (!federation) {
+    const now = Date.now();
+    federation = store.createFederation({ id: setup.id, name: setup.name, spec: setup.spec, config: setup.rules, status: 'created', createdAt: now, updatedAt: now });
+    store.appendAudit({ federationId: setup.id, kind: 'federation.created', actor: 'coordinator', subject: null, data: { name: setup.name, rules: setup.rules, spec: setup.spec } });
+  }
+  const enroll = (pub: PublicIdentity): void => {
+    store.upsertInstitution({
+      federationId: setup.id,
+      id: pub.id,
+      name: pub.id,
+      signPublicKey: toBase64(pub.signPublicKey),
+      boxPublicKey: toBase64(pub.boxPublicKey),
+      fingerprint: fingerprint(pub.signPublicKey),
+      status: 'active',
+      enrolledAt: Date.now(),
+    });
+    store.appendAudit({ federationId: setup.id, kind: 'institution.enrolled', actor: 'coordinator', subject: pub.id, data: { fingerprint: fingerprint(pub.signPublicKey) } });
+  };
+  for (const pub of opts.institutions ?? []) enroll(pub);
+
+  const startedAt = Date.now();
+  let runner: RoundRunner | undefined;
+  const api = createApi({
+    store,
+    dataDir: opts.dataDir,
+    coordinatorSignPublicKey: toBase64(identity.signPublicKey),
+    online: () => runner?.onlineInstitutions ?? [],
+    startedAt,
+  });
+  const httpServer = createAdaptorServer({ fetch: api.fetch }) as HttpServer;
+  const io: CohortServer = new Server(httpServer, { maxHttpBufferSize: chunkBytes + 64 * 1024, serveClient: false });
+  const outbox = attachRealtime({ io, store, identity, federation: setup.id, log, chunkBytes, maxUploadBytes }, () => runner as RoundRunner);
+  runner = new RoundRunner({ store, identity, federation, rules: federation.config as typeof setup.rules, strategy, dataDir: opts.dataDir, outbox, log, maxPayloadBytes: maxUploadBytes });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = opts.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ url, federation: setup.id }, 'coordinator listening');
+  runner.start();
+
+  return {
+    url,
+    port,
+    federation: setup.id,
+    runner,
+    store,
+    enroll,
+    async close() {
+      runner?.stop();
+      outbox.close();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}
+
+export { FederationSetupSchema, RoundRulesSchema } from './config.js';
+export type { FederationSetup, FederationSetupInput, RoundRules } from './config.js';
+export type { RoundRunner, RunnerEventMap } from './rounds/round-runner.js';
+export { openSqliteStore } from './store/index.js';
+export type { Store } from './store/index.js';

@@ -1,0 +1,3 @@
+/** Public surface of model handling: initial weights and the model files of published versions. */
+export { computeFans, glorotLimit, initialWeights } from './init.js';
+export { loadModelFile, saveModelFile } from './model-files.js';

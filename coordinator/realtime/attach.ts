@@ -1,0 +1,222 @@
+/** Socket.io handlers: version check and challenge authentication at connect, then validated, audited agent events. */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import {
+  AuthResponseSchema,
+  CLIENT_EVENTS,
+  CohortError,
+  ConnectAuthSchema,
+  DeclineSchema,
+  PROTOCOL_VERSION,
+  ReadySchema,
+  UploadBeginSchema,
+  UploadChunkSchema,
+  UploadCommitSchema,
+  toCohortError,
+  type ClientToServerEvents,
+  type RoundClosed,
+  type RoundTask,
+} from '../../protocol/index.js';
+import { fromBase64, newChallenge, toBase64, verifyChallenge, type Identity } from '../../crypto/index.js';
+import type { Store } from '../store/index.js';
+import type { Outbox, RoundRunner } from '../rounds/round-runner.js';
+import { UploadTable } from './uploads.js';
+import type { CohortServer, CohortSocket } from './types.js';
+
+export interface RealtimeDeps {
+  io: CohortServer;
+  store: Store;
+  identity: Identity;
+  federation: string;
+  log: Logger;
+  chunkBytes: number;
+  maxUploadBytes: number;
+  /** How long a new connection has to answer the challenge. */
+  authTimeoutMs?: number;
+}
+
+const AGENTS_ROOM = 'agents';
+
+/** The socket seen without its event typing, for the one generic handler wrapper. */
+interface LooseSocket {
+  on(event: string, listener: (payload: unknown, ack: unknown) => void): void;
+}
+
+/**
+ * Wires the socket.io server to a round runner. Returns the Outbox the runner sends through.
+ * @example const outbox = attachRealtime(deps, () => runner)
+ */
+export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): Outbox & { close(): void } {
+  const { io, store, log } = deps;
+  const sessions = new Map<string, CohortSocket>();
+  const uploads = new UploadTable(deps.maxUploadBytes);
+  const audit = (kind: string, actor: string, data: Record<string, unknown>): void => {
+    store.appendAudit({ federationId: deps.federation, kind, actor, subject: null, data });
+  };
+
+  io.use((socket, next) => {
+    const address = socket.handshake.address;
+    const parsed = ConnectAuthSchema.safeParse(socket.handshake.auth);
+    const refuse = (code: CohortError['code'], message: string, actor = 'unknown'): void => {
+      audit('connection.refused', actor, { code, message, address });
+      log.warn({ code, address }, `connection refused: ${message}`);
+      const err = new Error(message) as Error & { data: { code: string; message: string } };
+      err.data = { code, message };
+      next(err);
+    };
+    if (!parsed.success) {
+      const version = (socket.handshake.auth as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+      if (version !== undefined && version !== PROTOCOL_VERSION) {
+        return refuse('PROTOCOL_MISMATCH', `protocol version ${String(version)} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}`);
+      }
+      return refuse('BAD_REQUEST', `connect auth invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const { protocolVersion, federation, institution } = parsed.data;
+    if (protocolVersion !== PROTOCOL_VERSION) {
+      return refuse('PROTOCOL_MISMATCH', `protocol version ${protocolVersion} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}; upgrade the agent`, institution);
+    }
+    if (federation !== deps.federation) return refuse('WRONG_FEDERATION', `this coordinator runs federation ${deps.federation}, not ${federation}`, institution);
+    const inst = store.getInstitution(deps.federation, institution);
+    if (!inst) return refuse('UNKNOWN_INSTITUTION', `institution ${institution} is not enrolled in ${deps.federation}`, institution);
+    if (inst.status !== 'active') return refuse('UNAUTHENTICATED', `institution ${institution} is ${inst.status}`, institution);
+    socket.data = { institution, authenticated: false, challenge: newChallenge(), address };
+    next();
+  });
+
+  io.on('connection', (socket) => {
+    const { institution } = socket.data;
+    const timeout = setTimeout(() => {
+      if (!socket.data.authenticated) {
+        audit('auth.timeout', institution, { address: socket.data.address });
+        socket.disconnect(true);
+      }
+    }, deps.authTimeoutMs ?? 10_000);
+    socket.emit('session:challenge', {
+      protocolVersion: PROTOCOL_VERSION,
+      federation: deps.federation,
+      coordinatorSignPublicKey: toBase64(deps.identity.signPublicKey),
+      challenge: toBase64(socket.data.challenge),
+    });
+
+    const on = <E extends keyof ClientToServerEvents, S extends z.ZodType>(
+      event: E,
+      schema: S,
+      fn: (msg: z.infer<S>) => Record<string, unknown> | void,
+    ): void => {
+      (socket as unknown as LooseSocket).on(event, (payload: unknown, ack: unknown) => {
+        const reply = typeof ack === 'function' ? (ack as (res: unknown) => void) : () => undefined;
+        try {
+          if (event !== 'session:auth' && !socket.data.authenticated) {
+            throw new CohortError('UNAUTHENTICATED', `${event} before authentication`);
+          }
+          const parsed = schema.safeParse(payload);
+          if (!parsed.success) {
+            const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+            throw new CohortError('BAD_REQUEST', `${event}: ${detail}`);
+          }
+          reply({ ok: true, ...(fn(parsed.data) ?? {}) });
+        } catch (cause) {
+          const err = toCohortError(cause);
+          if (err.code === 'INTERNAL') log.error({ err: cause, event }, 'handler failed');
+          if (event !== 'update:chunk' || err.code !== 'UPLOAD_UNKNOWN') {
+            audit('message.refused', institution, { event, code: err.code, message: err.message });
+          }
+          reply({ ok: false, error: err.toWire() });
+        }
+      });
+    };
+
+    socket.onAny((event: string) => {
+      if (!(CLIENT_EVENTS as readonly string[]).includes(event)) {
+        audit('message.refused', institution, { event: event.slice(0, 64), code: 'BAD_REQUEST', message: 'unknown event' });
+      }
+    });
+
+    on('session:auth', AuthResponseSchema, (msg) => {
+      if (socket.data.authenticated) throw new CohortError('BAD_REQUEST', 'already authenticated');
+      const inst = store.getInstitution(deps.federation, institution);
+      const ok =
+        inst !== undefined &&
+        verifyChallenge(
+          { federation: deps.federation, institution, challenge: socket.data.challenge, coordinatorSignPublicKey: deps.identity.signPublicKey },
+          safeBase64(msg.signature),
+          fromBase64(inst.signPublicKey),
+        );
+      if (!ok) {
+        setImmediate(() => socket.disconnect(true));
+        throw new CohortError('BAD_SIGNATURE', `challenge signature does not verify with the key enrolled for ${institution}`);
+      }
+      clearTimeout(timeout);
+      socket.data.authenticated = true;
+      const previous = sessions.get(institution);
+      if (previous && previous.id !== socket.id) previous.disconnect(true);
+      sessions.set(institution, socket);
+      void socket.join(AGENTS_ROOM);
+      audit('agent.connected', institution, { address: socket.data.address });
+      log.info({ institution }, 'agent authenticated');
+      socket.emit('session:welcome', {
+        institution,
+        federation: deps.federation,
+        spec: runner().currentModel?.spec ?? store.getFederation(deps.federation)!.spec,
+        maxUploadBytes: deps.maxUploadBytes,
+        chunkBytes: deps.chunkBytes,
+      });
+      return { institution };
+    });
+
+    on('agent:ready', ReadySchema, (msg) => {
+      runner().agentOnline(institution, msg);
+    });
+
+    on('update:begin', UploadBeginSchema, (msg) => {
+      runner().assertCanUpload(institution, msg.round);
+      if (msg.chunkBytes > deps.chunkBytes) {
+        throw new CohortError('BAD_REQUEST', `chunkBytes ${msg.chunkBytes} exceeds this coordinator's ${deps.chunkBytes}`);
+      }
+      return uploads.begin(institution, msg);
+    });
+
+    on('update:chunk', UploadChunkSchema, (msg) => uploads.chunk(institution, msg));
+
+    on('update:commit', UploadCommitSchema, (msg) => {
+      const { round, bytes } = uploads.finish(institution, msg.uploadId);
+      return runner().submitUpdate(institution, round, bytes);
+    });
+
+    on('round:decline', DeclineSchema, (msg) => runner().decline(institution, msg));
+
+    socket.on('disconnect', (reason) => {
+      clearTimeout(timeout);
+      if (sessions.get(institution) === socket) {
+        sessions.delete(institution);
+        runner().agentOffline(institution);
+        audit('agent.disconnected', institution, { reason });
+      }
+    });
+  });
+
+  return {
+    sendTask(institution: string, task: RoundTask): boolean {
+      const socket = sessions.get(institution);
+      if (!socket?.connected) return false;
+      socket.emit('round:task', task);
+      return true;
+    },
+    broadcast(event: 'round:closed' | 'federation:complete', msg: unknown): void {
+      if (event === 'round:closed') uploads.pruneExcept(undefined);
+      io.to(AGENTS_ROOM).emit(event as 'round:closed', msg as RoundClosed);
+    },
+    close(): void {
+      for (const socket of sessions.values()) socket.disconnect(true);
+      sessions.clear();
+    },
+  };
+}
+
+function safeBase64(text: string): Uint8Array {
+  try {
+    return fromBase64(text);
+  } catch {
+    return new Uint8Array(0);
+  }
+}

@@ -1,0 +1,69 @@
+/** The federation's current global model: loaded from disk on restart, created at version 0, replaced on publication. */
+import { ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor, type SignedModel } from '../../protocol/index.js';
+import type { Identity } from '../../crypto/index.js';
+import type { ModelRecord, Store } from '../store/index.js';
+import { initialWeights, loadModelFile, saveModelFile } from '../models/index.js';
+import { encodeAndSign, toSignedModel } from './model-signing.js';
+
+export interface CurrentModel {
+  version: number;
+  digest: string;
+  spec: ModelSpec;
+  tensors: NamedTensor[];
+  /** What agents receive: weights in the codec, signed by the coordinator. */
+  signed: SignedModel;
+}
+
+export class ModelRegistry {
+  current: CurrentModel | undefined;
+
+  constructor(private readonly deps: { store: Store; identity: Identity; dataDir: string; federation: string }) {}
+
+  /** Loads the latest stored version, verifying its digest; the spec travels in the frame's metadata. */
+  loadLatest(fallbackSpec: ModelSpec): void {
+    const record = this.deps.store.latestModel(this.deps.federation);
+    if (record) this.current = this.load(record, fallbackSpec);
+  }
+
+  /** Reads and verifies a stored version (throws when the file is missing or corrupt). */
+  load(record: ModelRecord, fallbackSpec: ModelSpec): CurrentModel {
+    const bytes = loadModelFile(this.deps.dataDir, record.path, record.digest);
+    const decoded = decodeTensors(bytes);
+    const parsed = ModelSpecSchema.safeParse(decoded.meta.spec);
+    const spec = parsed.success ? parsed.data : fallbackSpec;
+    return {
+      version: record.version,
+      digest: record.digest,
+      spec,
+      tensors: decoded.tensors,
+      signed: toSignedModel(this.deps.federation, record.version, spec, { bytes, digest: record.digest, signature: record.signature }),
+    };
+  }
+
+  createInitial(spec: ModelSpec, seed: number): CurrentModel {
+    return this.publish(spec, initialWeights(spec, seed), null, null);
+  }
+
+  /** Encodes, signs, writes and records a new version; call inside a store transaction. */
+  publish(spec: ModelSpec, tensors: NamedTensor[], round: number | null, parentVersion: number | null): CurrentModel {
+    const version = parentVersion === null ? 0 : parentVersion + 1;
+    const { federation, identity, dataDir, store } = this.deps;
+    const encoded = encodeAndSign(identity, federation, version, spec, tensors, { round, spec });
+    const { path } = saveModelFile(dataDir, federation, version, encoded.bytes);
+    store.insertModel({
+      federationId: federation,
+      version,
+      round,
+      parentVersion,
+      digest: encoded.digest,
+      specHash: encoded.specHash,
+      signature: encoded.signature,
+      path,
+      bytes: encoded.bytes.length,
+      createdAt: Date.now(),
+    });
+    const current = { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded) };
+    this.current = current;
+    return current;
+  }
+}

@@ -1,0 +1,43 @@
+/** A round's lifecycle as one table of allowed transitions, checked by one function. */
+
+/** Every state a round can be in, in lifecycle order. */
+export const ROUND_STATES = ['waiting', 'training', 'aggregating', 'published', 'failed'] as const;
+export type RoundState = (typeof ROUND_STATES)[number];
+
+/** The allowed `from->to` state changes of a round; nothing else is legal. */
+export const ROUND_TRANSITIONS: ReadonlySet<`${RoundState}->${RoundState}`> = new Set([
+  'waiting->training',
+  'waiting->failed',
+  'training->aggregating',
+  'training->failed',
+  'aggregating->published',
+  'aggregating->failed',
+] as const);
+
+const TERMINAL: ReadonlySet<RoundState> = new Set<RoundState>(['published', 'failed']);
+
+/**
+ * Whether a round may move from `from` to `to`.
+ * @example canTransition('training', 'aggregating') // true
+ */
+export function canTransition(from: RoundState, to: RoundState): boolean {
+  return ROUND_TRANSITIONS.has(`${from}->${to}`);
+}
+
+/**
+ * Throws unless the round may move from `from` to `to`.
+ * @example assertTransition('published', 'training') // throws: illegal round transition published -> training
+ */
+export function assertTransition(from: RoundState, to: RoundState): void {
+  if (!canTransition(from, to)) {
+    throw new Error(`illegal round transition ${from} -> ${to}`);
+  }
+}
+
+/**
+ * Whether a round in `state` is closed for good (published or failed).
+ * @example isTerminal('failed') // true
+ */
+export function isTerminal(state: RoundState): boolean {
+  return TERMINAL.has(state);
+}

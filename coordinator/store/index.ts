@@ -1,0 +1,22 @@
+/** Public surface of the coordinator's persistence: the Store interface, its SQLite implementation and row types. */
+export { openSqliteStore } from './sqlite-store.js';
+export type { AuditInput, AuditQuery, ParticipationPatch, RoundPatch, Store } from './store.js';
+export type {
+  AuditEvent,
+  Federation,
+  FederationConfig,
+  FederationStatus,
+  Institution,
+  InstitutionStatus,
+  ModelRecord,
+  NewAuditEvent,
+  NewFederation,
+  NewInstitution,
+  NewModelRecord,
+  NewParticipation,
+  NewRound,
+  Participation,
+  ParticipationStatus,
+  Round,
+  RoundMetrics,
+} from './schema.js';

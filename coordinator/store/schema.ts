@@ -1,0 +1,149 @@
+/** The coordinator's SQLite schema as drizzle tables: the one source of truth for migrations and row types. */
+import { foreignKey, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { ModelSpec } from '../../protocol/model-spec.js';
+import type { LocalMetrics, TrainConfig } from '../../protocol/messages.js';
+import type { RoundState } from '../rounds/state-machine.js';
+
+/** How a federation runs: round count, selection, timeouts, local training and aggregation strategy. */
+export interface FederationConfig {
+  rounds: number;
+  minParticipants: number;
+  fraction: number;
+  roundTimeoutMs: number;
+  waitTimeoutMs: number;
+  train: TrainConfig;
+  strategy: string;
+  seed: number;
+}
+
+/** Aggregate metrics of a closed round (sample-weighted over its participants). */
+export interface RoundMetrics {
+  participants: number;
+  samples: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+}
+
+export type FederationStatus = 'created' | 'running' | 'completed' | 'failed';
+export type InstitutionStatus = 'active' | 'suspended';
+export type ParticipationStatus = 'selected' | 'accepted' | 'refused' | 'declined' | 'dropped';
+
+export const federations = sqliteTable('federations', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  spec: text('spec', { mode: 'json' }).$type<ModelSpec>().notNull(),
+  config: text('config', { mode: 'json' }).$type<FederationConfig>().notNull(),
+  status: text('status').$type<FederationStatus>().notNull().default('created'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+export const institutions = sqliteTable(
+  'institutions',
+  {
+    federationId: text('federation_id')
+      .notNull()
+      .references(() => federations.id),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    signPublicKey: text('sign_public_key').notNull(),
+    boxPublicKey: text('box_public_key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    status: text('status').$type<InstitutionStatus>().notNull().default('active'),
+    enrolledAt: integer('enrolled_at').notNull(),
+    lastSeenAt: integer('last_seen_at'),
+  },
+  (t) => [primaryKey({ columns: [t.federationId, t.id] })],
+);
+
+export const rounds = sqliteTable(
+  'rounds',
+  {
+    federationId: text('federation_id')
+      .notNull()
+      .references(() => federations.id),
+    round: integer('round').notNull(),
+    state: text('state').$type<RoundState>().notNull(),
+    baseVersion: integer('base_version').notNull(),
+    resultVersion: integer('result_version'),
+    deadline: integer('deadline').notNull(),
+    minParticipants: integer('min_participants').notNull(),
+    selected: text('selected', { mode: 'json' }).$type<string[]>().notNull(),
+    startedAt: integer('started_at').notNull(),
+    closedAt: integer('closed_at'),
+    reason: text('reason'),
+    metrics: text('metrics', { mode: 'json' }).$type<RoundMetrics>(),
+  },
+  (t) => [primaryKey({ columns: [t.federationId, t.round] })],
+);
+
+export const participations = sqliteTable(
+  'participations',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    federationId: text('federation_id').notNull(),
+    round: integer('round').notNull(),
+    institutionId: text('institution_id').notNull(),
+    status: text('status').$type<ParticipationStatus>().notNull(),
+    samples: integer('samples'),
+    digest: text('digest'),
+    bytes: integer('bytes'),
+    metrics: text('metrics', { mode: 'json' }).$type<LocalMetrics>(),
+    code: text('code'),
+    message: text('message'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('participations_federation_round_institution').on(t.federationId, t.round, t.institutionId),
+    foreignKey({ columns: [t.federationId, t.round], foreignColumns: [rounds.federationId, rounds.round] }),
+    foreignKey({ columns: [t.federationId, t.institutionId], foreignColumns: [institutions.federationId, institutions.id] }),
+  ],
+);
+
+export const models = sqliteTable(
+  'models',
+  {
+    federationId: text('federation_id')
+      .notNull()
+      .references(() => federations.id),
+    version: integer('version').notNull(),
+    round: integer('round'),
+    parentVersion: integer('parent_version'),
+    digest: text('digest').notNull(),
+    specHash: text('spec_hash').notNull(),
+    signature: text('signature').notNull(),
+    path: text('path').notNull(),
+    bytes: integer('bytes').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.federationId, t.version] })],
+);
+
+export const audit = sqliteTable(
+  'audit',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    ts: integer('ts').notNull(),
+    federationId: text('federation_id'),
+    kind: text('kind').notNull(),
+    actor: text('actor').notNull(),
+    subject: text('subject'),
+    data: text('data', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [index('audit_federation').on(t.federationId, t.id)],
+);
+
+export type Federation = typeof federations.$inferSelect;
+export type NewFederation = typeof federations.$inferInsert;
+export type Institution = typeof institutions.$inferSelect;
+export type NewInstitution = typeof institutions.$inferInsert;
+export type Round = typeof rounds.$inferSelect;
+export type NewRound = typeof rounds.$inferInsert;
+export type Participation = typeof participations.$inferSelect;
+export type NewParticipation = typeof participations.$inferInsert;
+export type ModelRecord = typeof models.$inferSelect;
+export type NewModelRecord = typeof models.$inferInsert;
+export type AuditEvent = typeof audit.$inferSelect;
+export type NewAuditEvent = typeof audit.$inferInsert;

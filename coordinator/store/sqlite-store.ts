@@ -1,0 +1,159 @@
+/** The Store on SQLite: better-sqlite3 in WAL mode, drizzle queries, committed migrations applied at open. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { and, asc, desc, eq, gt } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { assertTransition } from '../rounds/state-machine.js';
+import { audit, federations, institutions, models, participations, rounds } from './schema.js';
+import { withConstraints } from './sqlite-errors.js';
+import type { Store } from './store.js';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+
+function found<T>(row: T | undefined, what: string): T {
+  if (row === undefined) throw new Error(`${what} does not exist`);
+  return row;
+}
+
+/** `patch` without its undefined fields (null is kept: it clears a column). */
+function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Opens (creating if needed) the SQLite database at `path`, or an in-memory one for `':memory:'`,
+ * and brings its schema up to date.
+ * @example const store = openSqliteStore('./data/cohort.db'); store.listFederations();
+ */
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = drizzle(sqlite);
+  migrate(db, { migrationsFolder: MIGRATIONS });
+
+  const transaction = <T>(fn: () => T): T => sqlite.transaction(fn)();
+  const roundKey = (f: string, r: number) => and(eq(rounds.federationId, f), eq(rounds.round, r));
+  const partKey = (f: string, r: number, i: string) =>
+    and(eq(participations.federationId, f), eq(participations.round, r), eq(participations.institutionId, i));
+
+  const store: Store = {
+    createFederation: (input) =>
+      withConstraints(`federation ${input.id}`, () => db.insert(federations).values(input).returning().get()),
+    getFederation: (id) => db.select().from(federations).where(eq(federations.id, id)).get(),
+    listFederations: () => db.select().from(federations).orderBy(asc(federations.createdAt), asc(federations.id)).all(),
+    updateFederationStatus: (id, status, at = Date.now()) =>
+      found(
+        db.update(federations).set({ status, updatedAt: at }).where(eq(federations.id, id)).returning().get(),
+        `federation ${id}`,
+      ),
+
+    upsertInstitution: (input) => {
+      const { name, signPublicKey, boxPublicKey, fingerprint, status = 'active' } = input;
+      return withConstraints(`institution ${input.id} of ${input.federationId}`, () =>
+        db
+          .insert(institutions)
+          .values(input)
+          .onConflictDoUpdate({
+            target: [institutions.federationId, institutions.id],
+            set: { name, signPublicKey, boxPublicKey, fingerprint, status },
+          })
+          .returning()
+          .get(),
+      );
+    },
+    getInstitution: (federationId, id) =>
+      db.select().from(institutions).where(and(eq(institutions.federationId, federationId), eq(institutions.id, id))).get(),
+    listInstitutions: (federationId) =>
+      db.select().from(institutions).where(eq(institutions.federationId, federationId)).orderBy(asc(institutions.id)).all(),
+    touchInstitution: (federationId, id, at = Date.now()) => {
+      db.update(institutions)
+        .set({ lastSeenAt: at })
+        .where(and(eq(institutions.federationId, federationId), eq(institutions.id, id)))
+        .run();
+    },
+
+    createRound: (input) =>
+      withConstraints(`round ${input.round} of ${input.federationId}`, () => db.insert(rounds).values(input).returning().get()),
+    getRound: (federationId, round) => db.select().from(rounds).where(roundKey(federationId, round)).get(),
+    updateRound: (federationId, round, patch) =>
+      transaction(() => {
+        const what = `round ${round} of ${federationId}`;
+        const current = found(store.getRound(federationId, round), what);
+        if (patch.state !== undefined && patch.state !== current.state) assertTransition(current.state, patch.state);
+        const changes = definedOnly(patch);
+        if (Object.keys(changes).length === 0) return current;
+        return found(db.update(rounds).set(changes).where(roundKey(federationId, round)).returning().get(), what);
+      }),
+    listRounds: (federationId) =>
+      db.select().from(rounds).where(eq(rounds.federationId, federationId)).orderBy(asc(rounds.round)).all(),
+    latestRound: (federationId) =>
+      db.select().from(rounds).where(eq(rounds.federationId, federationId)).orderBy(desc(rounds.round)).limit(1).get(),
+
+    addParticipation: (input) =>
+      withConstraints(`participation of ${input.institutionId} in round ${input.round} of ${input.federationId}`, () =>
+        db.insert(participations).values(input).returning().get(),
+      ),
+    updateParticipation: (federationId, round, institutionId, patch) =>
+      found(
+        db
+          .update(participations)
+          .set({ updatedAt: Date.now(), ...definedOnly(patch) })
+          .where(partKey(federationId, round, institutionId))
+          .returning()
+          .get(),
+        `participation of ${institutionId} in round ${round} of ${federationId}`,
+      ),
+    getParticipation: (federationId, round, institutionId) =>
+      db.select().from(participations).where(partKey(federationId, round, institutionId)).get(),
+    listParticipations: (federationId, round) =>
+      db
+        .select()
+        .from(participations)
+        .where(
+          round === undefined
+            ? eq(participations.federationId, federationId)
+            : and(eq(participations.federationId, federationId), eq(participations.round, round)),
+        )
+        .orderBy(asc(participations.round), asc(participations.id))
+        .all(),
+
+    insertModel: (input) =>
+      withConstraints(`model version ${input.version} of ${input.federationId}`, () =>
+        db.insert(models).values(input).returning().get(),
+      ),
+    getModel: (federationId, version) =>
+      db.select().from(models).where(and(eq(models.federationId, federationId), eq(models.version, version))).get(),
+    latestModel: (federationId) =>
+      db.select().from(models).where(eq(models.federationId, federationId)).orderBy(desc(models.version)).limit(1).get(),
+    listModels: (federationId) =>
+      db.select().from(models).where(eq(models.federationId, federationId)).orderBy(asc(models.version)).all(),
+
+    appendAudit: ({ ts = Date.now(), ...event }) => db.insert(audit).values({ ts, ...event }).returning().get(),
+    listAudit: ({ federationId, afterId, limit } = {}) => {
+      const query = db
+        .select()
+        .from(audit)
+        .where(
+          and(
+            federationId === undefined ? undefined : eq(audit.federationId, federationId),
+            afterId === undefined ? undefined : gt(audit.id, afterId),
+          ),
+        )
+        .orderBy(asc(audit.id));
+      return limit === undefined ? query.all() : query.limit(limit).all();
+    },
+
+    transaction,
+    close: () => {
+      sqlite.close();
+    },
+  };
+  return store;
+}

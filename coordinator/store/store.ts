@@ -1,0 +1,81 @@
+/** The Store interface: everything the coordinator persists, with no SQL in sight. */
+import type {
+  AuditEvent,
+  Federation,
+  FederationStatus,
+  Institution,
+  ModelRecord,
+  NewAuditEvent,
+  NewFederation,
+  NewInstitution,
+  NewModelRecord,
+  NewParticipation,
+  NewRound,
+  Participation,
+  Round,
+} from './schema.js';
+
+/** Fields of a round that may change after it is created; `state` changes are checked by the round state machine. */
+export type RoundPatch = Partial<Pick<Round, 'state' | 'resultVersion' | 'deadline' | 'selected' | 'closedAt' | 'reason' | 'metrics'>>;
+
+/** Fields of a participation that may change; `updatedAt` defaults to now. */
+export type ParticipationPatch = Partial<
+  Pick<Participation, 'status' | 'samples' | 'digest' | 'bytes' | 'metrics' | 'code' | 'message' | 'updatedAt'>
+>;
+
+/** An audit event to append; `ts` defaults to now. */
+export type AuditInput = Omit<NewAuditEvent, 'id' | 'ts'> & { ts?: number };
+
+export interface AuditQuery {
+  federationId?: string;
+  /** Only events with an id greater than this (for paging forward). */
+  afterId?: number;
+  limit?: number;
+}
+
+/**
+ * Synchronous persistence for the coordinator. Getters return `undefined` when nothing matches;
+ * updates throw when the row does not exist; inserts that collide with an existing key throw a
+ * CohortError with code DUPLICATE. The audit log is append-only: there is no way to change it.
+ */
+export interface Store {
+  createFederation(input: NewFederation): Federation;
+  getFederation(id: string): Federation | undefined;
+  listFederations(): Federation[];
+  updateFederationStatus(id: string, status: FederationStatus, at?: number): Federation;
+
+  /** Enrols an institution, or re-enrols it (name, keys, fingerprint, status replaced; enrolledAt kept). */
+  upsertInstitution(input: NewInstitution): Institution;
+  getInstitution(federationId: string, id: string): Institution | undefined;
+  listInstitutions(federationId: string): Institution[];
+  /** Records that an institution was seen (connected, sent something) at `at` (default now). */
+  touchInstitution(federationId: string, id: string, at?: number): void;
+
+  createRound(input: NewRound): Round;
+  getRound(federationId: string, round: number): Round | undefined;
+  /** Patches a round; a `state` change must be allowed by ROUND_TRANSITIONS or this throws. */
+  updateRound(federationId: string, round: number, patch: RoundPatch): Round;
+  listRounds(federationId: string): Round[];
+  /** The round with the highest number, or undefined before the first round. */
+  latestRound(federationId: string): Round | undefined;
+
+  addParticipation(input: NewParticipation): Participation;
+  updateParticipation(federationId: string, round: number, institutionId: string, patch: ParticipationPatch): Participation;
+  getParticipation(federationId: string, round: number, institutionId: string): Participation | undefined;
+  /** Participations of a federation (optionally of one round), ordered by round then id. */
+  listParticipations(federationId: string, round?: number): Participation[];
+
+  insertModel(input: NewModelRecord): ModelRecord;
+  getModel(federationId: string, version: number): ModelRecord | undefined;
+  /** The model with the highest version, or undefined before the initial model is stored. */
+  latestModel(federationId: string): ModelRecord | undefined;
+  listModels(federationId: string): ModelRecord[];
+
+  appendAudit(event: AuditInput): AuditEvent;
+  /** Audit events in append order (ascending id). */
+  listAudit(query?: AuditQuery): AuditEvent[];
+
+  /** Runs `fn` atomically; nested calls become savepoints. `fn` must be synchronous. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}

@@ -1,0 +1,58 @@
+/** Agent authentication: the institution signs a fresh server challenge bound to federation, institution and coordinator key. */
+import nacl from 'tweetnacl';
+import { concatBytes, lengthPrefixed, utf8Encode } from './bytes.js';
+import { defaultRandom, takeRandom, type RandomSource } from './random.js';
+import { assertBytes, assertId } from './validate.js';
+
+export interface ChallengeParams {
+  federation: string;
+  institution: string;
+  /** 32 fresh random bytes from the coordinator. */
+  challenge: Uint8Array;
+  coordinatorSignPublicKey: Uint8Array;
+}
+
+const DOMAIN = utf8Encode('cohort/auth/v1');
+
+/**
+ * 32 fresh random bytes for one authentication attempt.
+ * @example const challenge = newChallenge();
+ */
+export function newChallenge(random: RandomSource = defaultRandom): Uint8Array {
+  return takeRandom(random, 32);
+}
+
+/**
+ * The signed bytes: "cohort/auth/v1" || lp(federation) || lp(institution) || challenge || coordinatorSignPublicKey.
+ * @example const message = challengeMessage({ federation, institution, challenge, coordinatorSignPublicKey });
+ */
+export function challengeMessage(p: ChallengeParams): Uint8Array {
+  assertId('federation', p.federation);
+  assertId('institution', p.institution);
+  assertBytes('challenge', p.challenge, 32);
+  assertBytes('coordinatorSignPublicKey', p.coordinatorSignPublicKey, 32);
+  return concatBytes(DOMAIN, lengthPrefixed(p.federation), lengthPrefixed(p.institution), p.challenge, p.coordinatorSignPublicKey);
+}
+
+/**
+ * The institution's 64-byte Ed25519 signature over challengeMessage(p).
+ * @example const signature = signChallenge(params, me.signSecretKey);
+ */
+export function signChallenge(p: ChallengeParams, signSecretKey: Uint8Array): Uint8Array {
+  assertBytes('signSecretKey', signSecretKey, 64);
+  return nacl.sign.detached(challengeMessage(p), signSecretKey);
+}
+
+/**
+ * True only for a valid signature by `signPublicKey` over these exact params; false on any malformed input (never throws).
+ * @example if (!verifyChallenge(params, signature, institution.signPublicKey)) reject('BAD_SIGNATURE');
+ */
+export function verifyChallenge(p: ChallengeParams, signature: Uint8Array, signPublicKey: Uint8Array): boolean {
+  try {
+    if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
+    if (!(signPublicKey instanceof Uint8Array) || signPublicKey.length !== 32) return false;
+    return nacl.sign.detached.verify(challengeMessage(p), signature, signPublicKey);
+  } catch {
+    return false;
+  }
+}

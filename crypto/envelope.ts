@@ -1,0 +1,159 @@
+/**
+ * Model-update envelopes: encrypted to the coordinator's X25519 key, signed by the institution, bound to (federation, round, institution).
+ *
+ * Layout (all integers u32 little-endian; F, I = byte lengths of federation and institution, 1..128; P = plaintext length):
+ *   offset        size  field
+ *   0             4     magic "CENV" (43 45 4E 56)
+ *   4             1     format version = 1 (v1 = X25519 + HKDF-SHA256 + ChaCha20-Poly1305 + Ed25519)
+ *   5             32    ephemeral X25519 public key (fresh per envelope)
+ *   37            12    AEAD nonce (random)
+ *   49            4     F
+ *   53            F     federation, UTF-8
+ *   53+F          4     round
+ *   57+F          4     I
+ *   61+F          I     institution, UTF-8
+ *   61+F+I        4     P
+ *   65+F+I        32    SHA-256 of the plaintext
+ *   H = 97+F+I    P     ciphertext                      (bytes [0, H) are the header = the AEAD's associated data)
+ *   H+P           16    Poly1305 tag
+ *   H+P+16        64    Ed25519 signature by the sender over
+ *                       "cohort/update/v1" || lp(federation) || u32(round) || lp(institution) || sha256(plaintext) || sha256(bytes [0, H+P+16))
+ * Key: HKDF-SHA256(ikm = X25519(ephemeral, recipient), salt = ephPk || recipientPk, info = "cohort/envelope/v1", 32 bytes).
+ * Open order: parse -> signature (cheap rejection) -> context -> decrypt -> plaintext digest. See ENVELOPE.md.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import nacl from 'tweetnacl';
+import { asUint8Array, concatBytes, constantTimeEqual, toHex, utf8Encode } from './bytes.js';
+import { encodeHeader, NONCE_BYTES, parseEnvelope, signingMessage, TAG_BYTES, type EnvelopeContext } from './envelope-layout.js';
+import { sha256 } from './hash.js';
+import { defaultRandom, takeRandom, type RandomSource } from './random.js';
+import { assertBytes, assertId, assertU32 } from './validate.js';
+
+export type { EnvelopeContext } from './envelope-layout.js';
+
+export type OpenEnvelopeResult =
+  | { ok: true; payload: Uint8Array; payloadDigest: string; context: EnvelopeContext }
+  | { ok: false; reason: 'MALFORMED' | 'WRONG_CONTEXT' | 'BAD_SIGNATURE' | 'DECRYPT_FAILED'; message: string };
+
+const AEAD = 'chacha20-poly1305';
+const KDF_INFO = utf8Encode('cohort/envelope/v1');
+
+function assertContext(name: string, context: EnvelopeContext): void {
+  if (typeof context !== 'object' || context === null) throw new TypeError(`${name} must be an object`);
+  assertId(`${name}.federation`, context.federation);
+  assertU32(`${name}.round`, context.round);
+  assertId(`${name}.institution`, context.institution);
+}
+
+/** One-time AEAD key from an X25519 shared secret; the caller zeroes it. */
+function deriveKey(shared: Uint8Array, ephemeralPublicKey: Uint8Array, recipientPublicKey: Uint8Array): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', shared, concatBytes(ephemeralPublicKey, recipientPublicKey), KDF_INFO, 32));
+}
+
+const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
+
+/**
+ * Encrypts `payload` to the recipient and signs it as the sender, for exactly this federation, round and institution.
+ * @example const envelope = sealEnvelope({ payload, context: { federation: 'fed', round: 3, institution: 'st-marys' }, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: me.signSecretKey });
+ */
+export function sealEnvelope(args: { payload: Uint8Array; context: EnvelopeContext; recipientBoxPublicKey: Uint8Array; senderSignSecretKey: Uint8Array; random?: RandomSource }): Uint8Array {
+  const { payload, context, recipientBoxPublicKey, senderSignSecretKey } = args;
+  assertBytes('payload', payload);
+  assertU32('payload length', payload.length);
+  assertContext('context', context);
+  assertBytes('recipientBoxPublicKey', recipientBoxPublicKey, 32);
+  assertBytes('senderSignSecretKey', senderSignSecretKey, 64);
+  const random = args.random ?? defaultRandom;
+
+  const digest = sha256(payload);
+  const ephemeralSecret = takeRandom(random, 32);
+  const ephemeralPublicKey = nacl.scalarMult.base(ephemeralSecret);
+  const shared = nacl.scalarMult(ephemeralSecret, recipientBoxPublicKey);
+  ephemeralSecret.fill(0);
+  if (isAllZero(shared)) throw new TypeError('recipientBoxPublicKey is not a usable X25519 public key (low-order point)');
+  const key = deriveKey(shared, ephemeralPublicKey, recipientBoxPublicKey);
+  shared.fill(0);
+  const nonce = takeRandom(random, NONCE_BYTES);
+  const header = encodeHeader(ephemeralPublicKey, nonce, context, payload.length, digest);
+
+  const envelope = new Uint8Array(header.length + payload.length + TAG_BYTES + 64);
+  envelope.set(header, 0);
+  try {
+    const cipher = createCipheriv(AEAD, key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(header, { plaintextLength: payload.length });
+    envelope.set(cipher.update(payload), header.length);
+    cipher.final();
+    envelope.set(cipher.getAuthTag(), header.length + payload.length);
+  } finally {
+    key.fill(0);
+  }
+  const signedBody = envelope.subarray(0, header.length + payload.length + TAG_BYTES);
+  const signature = nacl.sign.detached(signingMessage(context, digest, sha256(signedBody)), senderSignSecretKey);
+  envelope.set(signature, signedBody.length);
+  return envelope;
+}
+
+/** The fields that differ between what the envelope says and what was expected, or null. */
+function contextMismatch(got: EnvelopeContext, expected: EnvelopeContext): string | null {
+  const diffs: string[] = [];
+  for (const field of ['federation', 'round', 'institution'] as const) {
+    if (got[field] !== expected[field]) diffs.push(`${field} is ${JSON.stringify(got[field])}, expected ${JSON.stringify(expected[field])}`);
+  }
+  return diffs.length ? `envelope ${diffs.join('; ')}` : null;
+}
+
+/**
+ * Verifies, checks the context and decrypts. Authentication failures come back as `{ ok: false }`, never thrown;
+ * only misuse (wrong key sizes, invalid `expected`) throws.
+ * @example const opened = openEnvelope(bytes, { recipientBoxSecretKey: coordinator.boxSecretKey, senderSignPublicKey: inst.signPublicKey, expected: { federation, round, institution } });
+ */
+export function openEnvelope(envelope: Uint8Array, args: { recipientBoxSecretKey: Uint8Array; senderSignPublicKey: Uint8Array; expected: EnvelopeContext }): OpenEnvelopeResult {
+  assertBytes('recipientBoxSecretKey', args.recipientBoxSecretKey, 32);
+  assertBytes('senderSignPublicKey', args.senderSignPublicKey, 32);
+  assertContext('expected', args.expected);
+  const parsed = parseEnvelope(envelope);
+  if (typeof parsed === 'string') return { ok: false, reason: 'MALFORMED', message: parsed };
+
+  const message = signingMessage(parsed.context, parsed.payloadDigest, sha256(parsed.signedBody));
+  if (!nacl.sign.detached.verify(message, parsed.signature, args.senderSignPublicKey)) {
+    return { ok: false, reason: 'BAD_SIGNATURE', message: `envelope signature does not verify with the public key of ${args.expected.institution}` };
+  }
+  const mismatch = contextMismatch(parsed.context, args.expected);
+  if (mismatch) return { ok: false, reason: 'WRONG_CONTEXT', message: mismatch };
+
+  const shared = nacl.scalarMult(args.recipientBoxSecretKey, parsed.ephemeralPublicKey);
+  if (isAllZero(shared)) return { ok: false, reason: 'DECRYPT_FAILED', message: 'envelope ephemeral key is a low-order point' };
+  const key = deriveKey(shared, parsed.ephemeralPublicKey, nacl.scalarMult.base(args.recipientBoxSecretKey));
+  shared.fill(0);
+  let plaintext: Uint8Array;
+  try {
+    const decipher = createDecipheriv(AEAD, key, parsed.nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(parsed.header, { plaintextLength: parsed.payloadLength });
+    decipher.setAuthTag(parsed.tag);
+    plaintext = decipher.update(parsed.ciphertext);
+    try {
+      decipher.final();
+    } catch {
+      plaintext.fill(0);
+      return { ok: false, reason: 'DECRYPT_FAILED', message: 'envelope does not decrypt with this key (wrong recipient or corrupted ciphertext)' };
+    }
+  } finally {
+    key.fill(0);
+  }
+  const digest = sha256(plaintext);
+  if (!constantTimeEqual(digest, parsed.payloadDigest)) {
+    plaintext.fill(0);
+    return { ok: false, reason: 'DECRYPT_FAILED', message: 'decrypted payload does not match the signed digest' };
+  }
+  return { ok: true, payload: asUint8Array(plaintext), payloadDigest: toHex(digest), context: parsed.context };
+}
+
+/**
+ * Reads the context, plaintext digest and plaintext size without keys, for audit records. UNVERIFIED: trust only after openEnvelope.
+ * @example const info = peekEnvelope(bytes); // { context, payloadDigest, bytes } or null if malformed
+ */
+export function peekEnvelope(envelope: Uint8Array): { context: EnvelopeContext; payloadDigest: string; bytes: number } | null {
+  const parsed = parseEnvelope(envelope);
+  if (typeof parsed === 'string') return null;
+  return { context: { ...parsed.context }, payloadDigest: toHex(parsed.payloadDigest), bytes: parsed.payloadLength };
+}

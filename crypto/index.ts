@@ -1,0 +1,22 @@
+/** The public surface of crypto/: pure functions over Uint8Array, plus identity files (key-file.ts). */
+export { toBase64, fromBase64, toHex, fromHex, utf8Encode, utf8Decode, concatBytes, u32le, lengthPrefixed, constantTimeEqual } from './bytes.js';
+export { defaultRandom, type RandomSource } from './random.js';
+export { sha256, sha256Hex } from './hash.js';
+export {
+  generateIdentity,
+  publicIdentityOf,
+  fingerprint,
+  serializeIdentity,
+  parseIdentity,
+  serializePublicIdentity,
+  parsePublicIdentity,
+  IDENTITY_FORMAT,
+  PUBLIC_IDENTITY_FORMAT,
+  type Identity,
+  type PublicIdentity,
+} from './identity.js';
+export { writeIdentityFile, writePublicIdentityFile, readIdentityFile, readPublicIdentityFile } from './key-file.js';
+export { newChallenge, challengeMessage, signChallenge, verifyChallenge, type ChallengeParams } from './challenge.js';
+export { sealEnvelope, openEnvelope, peekEnvelope, type EnvelopeContext, type OpenEnvelopeResult } from './envelope.js';
+export { modelSigningMessage, signModel, verifyModel, type ModelSignatureParams } from './model-signature.js';
+export { createPrng, type Prng } from './prng.js';

@@ -1,0 +1,54 @@
+/** The in-memory dataset an institution trains on: dense float rows and integer class labels. */
+
+/** A labelled dataset; row `i` is `x[i * width .. (i + 1) * width)` with `width = product(inputShape)`. */
+export interface Dataset {
+  /** n * width values, row-major. */
+  x: Float32Array;
+  /** Class index per row, in `[0, classes.length)`. */
+  y: Int32Array;
+  n: number;
+  inputShape: number[];
+  classes: string[];
+  /** Column names of tabular data, in order. */
+  features?: string[];
+}
+
+/** Number of values in one row of a dataset. */
+export function rowWidth(ds: Pick<Dataset, 'inputShape'>): number {
+  return ds.inputShape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * A new dataset holding the given rows, in the given order (data is copied).
+ * @example const test = selectRows(ds, [0, 5, 9]); // test.n === 3
+ */
+export function selectRows(ds: Dataset, indices: ArrayLike<number>): Dataset {
+  const width = rowWidth(ds);
+  const n = indices.length;
+  const x = new Float32Array(n * width);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = indices[i] as number;
+    if (!Number.isInteger(row) || row < 0 || row >= ds.n) {
+      throw new RangeError(`row index ${row} out of range [0, ${ds.n})`);
+    }
+    x.set(ds.x.subarray(row * width, (row + 1) * width), i * width);
+    y[i] = ds.y[row] as number;
+  }
+  const out: Dataset = { x, y, n, inputShape: [...ds.inputShape], classes: [...ds.classes] };
+  if (ds.features) out.features = [...ds.features];
+  return out;
+}
+
+/**
+ * Count of rows per class, indexed like `ds.classes`.
+ * @example labelHistogram(ds) // [1001, 1127, ...]
+ */
+export function labelHistogram(ds: Pick<Dataset, 'y' | 'classes'>): number[] {
+  const counts = new Array<number>(ds.classes.length).fill(0);
+  for (const label of ds.y) {
+    if (label < 0 || label >= counts.length) throw new RangeError(`label ${label} out of range [0, ${counts.length})`);
+    counts[label] = (counts[label] as number) + 1;
+  }
+  return counts;
+}

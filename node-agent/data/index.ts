@@ -1,0 +1,6 @@
+/** Public surface of the agent's data layer: datasets, loaders, partitions, feature statistics. */
+export { labelHistogram, rowWidth, selectRows, type Dataset } from './dataset.js';
+export { loadMnist, mnistSpec, splitTrainTest } from './mnist.js';
+export { loadCsv, type CsvOptions } from './csv.js';
+export { featureStats, normalize, poolFeatureStats, type FeatureStats } from './stats.js';
+export { parsePartition, partition, partitionSummary, type PartitionScheme } from './partition.js';

@@ -1,0 +1,89 @@
+/** The agent's socket.io connection: version in the handshake, challenge answered with the institution key, pinned coordinator key. */
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import {
+  ChallengeSchema,
+  CohortError,
+  PROTOCOL_VERSION,
+  WelcomeSchema,
+  isWireError,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+  type Welcome,
+} from '../../protocol/index.js';
+import { constantTimeEqual, fromBase64, signChallenge, toBase64, type Identity } from '../../crypto/index.js';
+
+export type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface ConnectionOptions {
+  url: string;
+  federation: string;
+  identity: Identity;
+  /** The coordinator's Ed25519 public key, obtained out of band: a coordinator without it is refused. */
+  coordinatorSignPublicKey: Uint8Array;
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  onWelcome: (welcome: Welcome) => void;
+  onFatal: (err: CohortError) => void;
+  log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+/** Codes after which reconnecting cannot help. */
+const FATAL = new Set(['PROTOCOL_MISMATCH', 'UNKNOWN_INSTITUTION', 'WRONG_FEDERATION', 'BAD_SIGNATURE', 'UNAUTHENTICATED']);
+
+/**
+ * Opens the connection; on every (re)connect it answers the coordinator's challenge and waits for the welcome.
+ * @example const socket = connect({ url, federation, identity, coordinatorSignPublicKey, onWelcome, onFatal, log })
+ */
+export function connect(opts: ConnectionOptions): AgentSocket {
+  const socket: AgentSocket = io(opts.url, {
+    transports: ['websocket'],
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 10_000,
+    randomizationFactor: 0.5,
+    ...opts.socketOptions,
+    auth: { protocolVersion: PROTOCOL_VERSION, federation: opts.federation, institution: opts.identity.id },
+  });
+  const fatal = (err: CohortError): void => {
+    socket.io.reconnection(false);
+    socket.disconnect();
+    opts.onFatal(err);
+  };
+
+  socket.on('connect_error', (err: Error & { data?: unknown }) => {
+    if (isWireError(err.data) && FATAL.has(err.data.code)) {
+      fatal(new CohortError(err.data.code, `coordinator refused the connection: ${err.data.message}`));
+    } else {
+      opts.log('warn', `cannot reach the coordinator at ${opts.url}: ${err.message}; retrying`);
+    }
+  });
+
+  socket.on('session:challenge', (raw) => {
+    const parsed = ChallengeSchema.safeParse(raw);
+    if (!parsed.success) return fatal(new CohortError('BAD_REQUEST', 'malformed challenge from the coordinator'));
+    const msg = parsed.data;
+    const presented = fromBase64(msg.coordinatorSignPublicKey);
+    if (!constantTimeEqual(presented, opts.coordinatorSignPublicKey)) {
+      return fatal(new CohortError('BAD_SIGNATURE', 'the server at this URL does not hold the pinned coordinator key: refusing to talk to it'));
+    }
+    if (msg.protocolVersion !== PROTOCOL_VERSION) {
+      return fatal(new CohortError('PROTOCOL_MISMATCH', `coordinator speaks protocol ${msg.protocolVersion}, this agent ${PROTOCOL_VERSION}`));
+    }
+    const signature = signChallenge(
+      { federation: opts.federation, institution: opts.identity.id, challenge: fromBase64(msg.challenge), coordinatorSignPublicKey: presented },
+      opts.identity.signSecretKey,
+    );
+    socket
+      .timeout(15_000)
+      .emitWithAck('session:auth', { signature: toBase64(signature) })
+      .then((res) => {
+        if (!res.ok) fatal(new CohortError(res.error.code, `authentication refused: ${res.error.message}`));
+      })
+      .catch((err: Error) => opts.log('warn', `authentication not acknowledged: ${err.message}`));
+  });
+
+  socket.on('session:welcome', (raw) => {
+    const parsed = WelcomeSchema.safeParse(raw);
+    if (!parsed.success) return fatal(new CohortError('BAD_REQUEST', 'malformed welcome from the coordinator'));
+    opts.onWelcome(parsed.data);
+  });
+  return socket;
+}

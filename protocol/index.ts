@@ -1,0 +1,23 @@
+/** The wire contract's public surface: version, errors, model spec, messages, events, feature stats, tensor codec, chunked uploads. */
+export * from './version.js';
+export * from './errors.js';
+export * from './model-spec.js';
+export * from './messages.js';
+export * from './events.js';
+export * from './feature-stats.js';
+export {
+  CODEC_MAGIC,
+  CODEC_VERSION,
+  MAX_HEADER_BYTES,
+  MAX_TENSOR_RANK,
+  checkFinite,
+  checkLayout,
+  decodeTensors,
+  encodeTensors,
+  flatSize,
+  frameDigest,
+  readFloat32LE,
+} from './codec.js';
+export type { DecodedFrame, NamedTensor } from './codec.js';
+export { ChunkAssembler, DEFAULT_CHUNK_BYTES, MAX_CHUNK_COUNT, splitIntoChunks } from './chunks.js';
+export type { ChunkAssemblerOptions } from './chunks.js';

@@ -1,0 +1,68 @@
+/** `cohort agent start`: an institution's node agent, on the institution's own host, next to its data. */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
+import { createAgent, parseDataSource } from '../../node-agent/index.js';
+import { BACKENDS } from './options.js';
+
+const AgentFileSchema = z
+  .object({
+    coordinator: z.string().url(),
+    coordinatorKey: z.string(),
+    federation: z.string(),
+    key: z.string(),
+    data: z.string(),
+    label: z.string().optional(),
+    backend: z.enum(BACKENDS).optional(),
+    valFraction: z.number().min(0).max(0.9).optional(),
+    logLevel: z.string().optional(),
+  })
+  .strict();
+
+export function agentCommand(): Command {
+  const cmd = new Command('agent').description("run an institution's node agent");
+  cmd
+    .command('start')
+    .description('connect to the coordinator, train each round on local data, send sealed updates; raw data never leaves')
+    .option('--config <file>', 'agent file (JSON with the keys below in camelCase); flags override it')
+    .option('--coordinator <url>', 'coordinator URL, e.g. http://coordinator.example.org:7400')
+    .option('--coordinator-key <pubfile>', "the coordinator's public key file (pins its identity)")
+    .option('--federation <id>', 'federation id')
+    .option('--key <file>', "this institution's private key file (mode 0600)")
+    .option('--data <source>', 'mnist | mnist:K/N | csv:PATH')
+    .option('--label <column>', 'label column of a csv data source')
+    .option('--backend <name>', `TensorFlow.js backend: ${BACKENDS.join(' | ')}`)
+    .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
+    .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .action(async (flags: Record<string, unknown>) => {
+      const fromFile = flags.config ? (JSON.parse(readFileSync(String(flags.config), 'utf8')) as Record<string, unknown>) : {};
+      const merged = { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && v !== undefined)) };
+      const parsed = AgentFileSchema.safeParse(merged);
+      if (!parsed.success) {
+        throw new Error(`agent configuration incomplete or invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      const c = parsed.data;
+      const log = pino({ name: 'agent', level: c.logLevel ?? 'info' });
+      const agent = createAgent({
+        coordinatorUrl: c.coordinator,
+        federation: c.federation,
+        identity: readIdentityFile(c.key),
+        coordinator: readPublicIdentityFile(c.coordinatorKey),
+        data: parseDataSource(c.data, c.label),
+        backend: c.backend ?? 'auto',
+        valFraction: c.valFraction,
+        log,
+      });
+      agent.events.on('trained', ({ round, metrics, samples }) => log.info({ round, samples, ...metrics }, 'trained'));
+      process.once('SIGINT', () => {
+        agent.close();
+        process.exit(130);
+      });
+      const done = await agent.done;
+      log.info(done, 'federation complete; agent exits');
+      agent.close();
+    });
+  return cmd;
+}

@@ -1,0 +1,107 @@
+/** `cohort coordinator start`: the coordinator of a real deployment, on its own host. */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import type { ModelSpec } from '../../protocol/index.js';
+import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
+import { FederationSetupSchema, createCoordinator, openSqliteStore, type FederationSetupInput } from '../../coordinator/index.js';
+import { mnistSpec } from '../../node-agent/data/index.js';
+import { ARCHS, choice, collect, fraction, int, positive } from './options.js';
+
+interface StartOptions {
+  key: string;
+  dataDir: string;
+  config?: string;
+  federation: string;
+  model: (typeof ARCHS)[number];
+  features?: string;
+  classes?: string;
+  rounds: number;
+  minParticipants: number;
+  fraction: number;
+  localEpochs: number;
+  batchSize: number;
+  lr: number;
+  roundTimeout: number;
+  waitTimeout: number;
+  seed: number;
+  enroll: string[];
+  host: string;
+  port: number;
+  logLevel: string;
+}
+
+export function coordinatorCommand(): Command {
+  const cmd = new Command('coordinator').description('run the coordinator of a federation');
+  cmd
+    .command('start')
+    .description('serve the REST API and the agents\' socket.io endpoint, and run the federation\'s rounds')
+    .requiredOption('--key <file>', "the coordinator's private key file (cohort keys generate --id coordinator)")
+    .option('--data-dir <dir>', 'where coordinator.db and the published models live', '.cohort/coordinator')
+    .option('--config <file>', 'federation file (JSON: { id, name, spec, rules }); overrides the flags below')
+    .option('--federation <id>', 'federation id', 'default')
+    .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
+    .option('--features <names>', 'tabular data: comma-separated feature column names, in order (default: MNIST pixels)')
+    .option('--classes <names>', 'tabular data: comma-separated class labels')
+    .option('--rounds <r>', 'rounds to publish', int(1), 10)
+    .option('--min-participants <n>', 'fewest accepted updates for a round to publish', int(1), 2)
+    .option('--fraction <c>', 'fraction of online institutions selected per round', fraction, 1)
+    .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
+    .option('--batch-size <b>', 'local batch size', int(1), 10)
+    .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
+    .option('--round-timeout <seconds>', 'deadline of each training round', int(1), 600)
+    .option('--wait-timeout <seconds>', 'how long a round waits for enough institutions', int(1), 3600)
+    .option('--seed <s>', 'seed of the initial model and participant selection', int(0), 0)
+    .option('--enroll <pubfile>', "enrol an institution by its public key file (repeatable)", collect, [])
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', int(0, 65535), 7400)
+    .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+    .action(async (o: StartOptions) => {
+      const log = pino({ name: 'coordinator', level: o.logLevel });
+      const identity = readIdentityFile(o.key);
+      const dataDir = resolve(o.dataDir);
+      const setup: FederationSetupInput = o.config ? FederationSetupSchema.parse(JSON.parse(readFileSync(o.config, 'utf8'))) : fromFlags(o);
+      const institutions = o.enroll.map((file) => readPublicIdentityFile(file));
+      const store = openSqliteStore(join(dataDir, 'coordinator.db'));
+      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log });
+      for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');
+      log.info({ url: coordinator.url, federation: coordinator.federation, fingerprint: fingerprint(identity.signPublicKey) }, 'coordinator ready');
+      coordinator.runner.on('round:published', ({ round, version, metrics }) => log.info({ round, version, ...metrics }, 'round published'));
+      coordinator.runner.on('federation:complete', (msg) => log.info(msg, 'federation complete; still serving the API (Ctrl-C to stop)'));
+      const stop = async (): Promise<void> => {
+        await coordinator.close();
+        store.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    });
+  return cmd;
+}
+
+function fromFlags(o: StartOptions): FederationSetupInput {
+  let spec: ModelSpec;
+  if (o.features) {
+    const features = o.features.split(',').map((s) => s.trim()).filter(Boolean);
+    const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    if (o.model === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --features');
+    spec = { arch: o.model, inputShape: [features.length], features, classes, ...(o.model === 'mlp' ? { hidden: [200, 200] } : {}) };
+  } else {
+    spec = mnistSpec(o.model);
+  }
+  return {
+    id: o.federation,
+    name: o.federation,
+    spec,
+    rules: {
+      rounds: o.rounds,
+      minParticipants: o.minParticipants,
+      fraction: o.fraction,
+      roundTimeoutMs: o.roundTimeout * 1000,
+      waitTimeoutMs: o.waitTimeout * 1000,
+      train: { localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr },
+      seed: o.seed,
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/** The `cohort` command line: keys, coordinator, agent and simulate, each with --help. */
+import { Command } from 'commander';
+import { agentCommand } from './agent-command.js';
+import { coordinatorCommand } from './coordinator-command.js';
+import { keysCommand } from './keys-command.js';
+import { simulateCommand } from './simulate-command.js';
+
+const program = new Command('cohort')
+  .description('Cohort: federated learning for institutions that must learn together without pooling their data')
+  .showHelpAfterError()
+  .addCommand(keysCommand())
+  .addCommand(coordinatorCommand())
+  .addCommand(agentCommand())
+  .addCommand(simulateCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`cohort: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,50 @@
+/** `cohort simulate`: a whole federation on this machine, with the real coordinator and real agents. */
+import { Command } from 'commander';
+import { parsePartition } from '../../node-agent/data/index.js';
+import { simulate } from '../simulate/run.js';
+import { parseDataset } from '../simulate/dataset.js';
+import { ARCHS, BACKENDS, choice, fraction, int, positive } from './options.js';
+
+export function simulateCommand(): Command {
+  return new Command('simulate')
+    .description('run a local federation: a real coordinator and one real agent process per institution, talking socket.io over loopback')
+    .option('--institutions <n>', 'number of institutions', int(1, 1000), 5)
+    .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
+    .option('--dataset <name>', 'mnist | csv:PATH', 'mnist')
+    .option('--label <column>', 'the label column of a csv data set')
+    .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA', 'iid')
+    .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
+    .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
+    .option('--batch-size <b>', 'local batch size', int(1, 1_000_000), 10)
+    .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
+    .option('--fraction <c>', 'fraction of institutions selected per round', fraction, 1)
+    .option('--min-participants <n>', 'fewest accepted updates for a round to publish (default: half the institutions)', int(1))
+    .option('--round-timeout <seconds>', 'deadline of each training round', int(1), 600)
+    .option('--seed <s>', 'seed of the split, the partition and the initial model', int(0, 2 ** 31), 0)
+    .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | wasm | cpu', choice(BACKENDS), 'auto')
+    .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
+    .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
+    .action(async (o: Record<string, unknown>) => {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+      const partitionText = String(o.partition);
+      const summary = await simulate({
+        institutions: o.institutions as number,
+        rounds: o.rounds as number,
+        dataset: parseDataset(String(o.dataset), o.label as string | undefined),
+        partition: parsePartition(partitionText),
+        partitionText,
+        model: o.model as (typeof ARCHS)[number],
+        localEpochs: o.localEpochs as number,
+        batchSize: o.batchSize as number,
+        learningRate: o.lr as number,
+        fraction: o.fraction as number,
+        minParticipants: o.minParticipants as number | undefined,
+        roundTimeoutMs: (o.roundTimeout as number) * 1000,
+        seed: o.seed as number,
+        backend: o.backend as (typeof BACKENDS)[number],
+        centralized: Boolean(o.centralized),
+        out: (o.out as string | undefined) ?? `runs/${stamp}`,
+      });
+      process.exitCode = summary.final.accuracy >= 0 ? 0 : 1;
+    });
+}

@@ -1,0 +1,9 @@
+/** Result reports of a simulation: classification report, per-round CSV, SVG plot, terminal progress. */
+export { classificationReport, formatReport } from './classification-report.js';
+export type { ClassScores, Report } from './classification-report.js';
+export { roundsToCsv, ROUND_COLUMNS } from './rounds-csv.js';
+export type { RoundRow } from './rounds-csv.js';
+export { plotRoundsSvg, roundsSpec } from './plot.js';
+export type { PlotOptions } from './plot.js';
+export { createRoundProgress, formatDuration } from './progress.js';
+export type { RoundProgress, RoundProgressOptions, RoundUpdate } from './progress.js';

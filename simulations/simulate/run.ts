@@ -1,0 +1,248 @@
+/** `cohort simulate`: a real coordinator and real agents (one process each) on loopback, then a report of the result. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { destination, pino } from 'pino';
+import { decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
+import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
+import { loadModelFile } from '../../coordinator/models/index.js';
+import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
+import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
+import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
+import { prepareData, type Arch, type DatasetChoice } from './dataset.js';
+import type { AgentProcessConfig, AgentProcessMessage } from './agent-process.js';
+import { trainCentralized } from './centralized.js';
+
+export interface SimulateOptions {
+  institutions: number;
+  rounds: number;
+  dataset: DatasetChoice;
+  partition: PartitionScheme;
+  partitionText: string;
+  model: Arch;
+  localEpochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  out: string;
+  centralized: boolean;
+  backend: BackendPreference;
+  fraction: number;
+  minParticipants?: number;
+  roundTimeoutMs: number;
+  out_stream?: NodeJS.WritableStream;
+}
+
+export interface Summary {
+  config: Record<string, unknown>;
+  rounds: RoundRow[];
+  final: { accuracy: number; loss: number; report: Report['classes']; macroAvg: Report['macroAvg']; weightedAvg: Report['weightedAvg'] };
+  centralized?: { accuracy: number; loss: number; epochs: number; report: Report['classes'] };
+  model: { version: number; digest: string; signature: string; path: string };
+  runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number };
+}
+
+const FEDERATION = 'simulation';
+
+/**
+ * Runs one simulated federation end to end and writes the run folder.
+ * @example const summary = await simulate({ ...defaults, out: 'runs/demo' })
+ */
+export async function simulate(opts: SimulateOptions): Promise<Summary> {
+  const startedAt = Date.now();
+  const out = opts.out_stream ?? process.stdout;
+  const say = (text: string): void => void out.write(`${text}\n`);
+  const dir = resolve(opts.out);
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const peak = trackPeakRss();
+
+  const data = prepareData(opts.dataset, opts.model, opts.institutions, opts.partition, opts.seed);
+  const { spec } = data;
+  say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
+  say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
+  say(`Partition ${opts.partitionText} (rows per class at each institution):`);
+  say(partitionSummary(data.all.y, data.sites, data.all.classes));
+
+  const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
+  const testSet = selectRows(data.all, data.test);
+
+  const keys = join(dir, 'keys');
+  const coordinatorIdentity = generateIdentity('coordinator');
+  writeIdentityFile(join(keys, 'coordinator.key.json'), coordinatorIdentity, { force: true });
+  writePublicIdentityFile(join(keys, 'coordinator.pub.json'), publicIdentityOf(coordinatorIdentity));
+  const sites = data.sites.map((_, i) => generateIdentity(`institution-${i + 1}`));
+  sites.forEach((id) => writeIdentityFile(join(keys, `${id.id}.key.json`), id, { force: true }));
+
+  const store = openSqliteStore(join(dir, 'coordinator.db'));
+  const coordinator = await createCoordinator({
+    store,
+    dataDir: dir,
+    identity: coordinatorIdentity,
+    federation: {
+      id: FEDERATION,
+      name: `simulation ${describe(opts)}`,
+      spec,
+      rules: {
+        rounds: opts.rounds,
+        minParticipants: opts.minParticipants ?? Math.min(opts.institutions, Math.max(1, Math.ceil(opts.institutions / 2))),
+        fraction: opts.fraction,
+        joinGraceMs: 15_000,
+        roundTimeoutMs: opts.roundTimeoutMs,
+        train: { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.learningRate },
+        seed: opts.seed,
+      },
+    },
+    institutions: sites.map(publicIdentityOf),
+    log: pino({ name: 'coordinator' }, destination({ dest: join(dir, 'logs', 'coordinator.log'), sync: false })),
+  });
+
+  const progress = createRoundProgress({ rounds: opts.rounds, out });
+  const rows: RoundRow[] = [];
+  const children: ChildProcess[] = [];
+  let evaluations: Promise<unknown> = Promise.resolve();
+  let finalEval: { version: number; predicted: Int32Array; loss: number; accuracy: number } | undefined;
+  const roundStarts = new Map<number, number>();
+  const trained = new Map<number, number>();
+
+  const { runner } = coordinator;
+  runner.on('round:started', ({ round, participants }) => {
+    roundStarts.set(round, Date.now());
+    progress.roundStarted(round, participants.length);
+  });
+  runner.on('update:accepted', ({ round }) => {
+    trained.set(round, (trained.get(round) ?? 0) + 1);
+    progress.update(round, { note: `${trained.get(round)} updates in` });
+  });
+  runner.on('update:refused', ({ round, institution, code, message }) => progress.message(`round ${round}: update from ${institution} refused (${code}): ${message}`));
+  runner.on('participant:dropped', ({ round, institution, reason }) => progress.message(`round ${round}: ${institution} dropped: ${reason}`));
+  runner.on('round:failed', ({ round, reason }) => progress.message(`round ${round} failed: ${reason}`));
+  runner.on('round:published', ({ round, version, metrics }) => {
+    const durationMs = Date.now() - (roundStarts.get(round) ?? Date.now());
+    evaluations = evaluations.then(async () => {
+      const { weights, spec: modelSpec } = readModel(coordinator, dir, version);
+      const ev = await evaluate({ tf, spec: modelSpec, weights, data: testSet });
+      finalEval = { version, ...ev };
+      const row: RoundRow = {
+        round,
+        participants: metrics.participants,
+        loss: ev.loss,
+        accuracy: ev.accuracy,
+        trainLoss: metrics.trainLoss,
+        valAccuracy: metrics.valAccuracy,
+        samples: metrics.samples,
+        durationMs,
+      };
+      rows.push(row);
+      progress.roundDone(row);
+    });
+  });
+
+  const outcome = new Promise<'complete' | string>((resolveOutcome) => {
+    runner.once('federation:complete', () => resolveOutcome('complete'));
+    runner.once('federation:failed', ({ reason }) => resolveOutcome(reason));
+  });
+
+  try {
+    const agentEntry = fileURLToPath(new URL('./agent-process.ts', import.meta.url));
+    const tsx = import.meta.resolve('tsx');
+    data.sites.forEach((rowsOfSite, i) => {
+      const site = sites[i]!;
+      const child = fork(agentEntry, [], { execArgv: ['--import', tsx], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      children.push(child);
+      child.on('message', (msg: AgentProcessMessage) => {
+        if (msg.type === 'fatal') progress.message(`${site.id} stopped: ${msg.message}`);
+      });
+      const config: AgentProcessConfig = {
+        url: coordinator.url,
+        federation: FEDERATION,
+        keyFile: join(keys, `${site.id}.key.json`),
+        coordinatorPublicFile: join(keys, 'coordinator.pub.json'),
+        data: opts.dataset.kind === 'mnist' ? { kind: 'mnist', rows: rowsOfSite } : { kind: 'csv', path: resolve(opts.dataset.path), label: opts.dataset.label, rows: rowsOfSite },
+        backend: opts.backend,
+        seed: opts.seed * 1000 + i,
+        logFile: join(dir, 'logs', `${site.id}.log`),
+      };
+      child.send(config);
+    });
+
+    const result = await outcome;
+    await evaluations;
+    progress.close();
+    if (result !== 'complete') throw new Error(`the federation failed: ${result}`);
+    if (!finalEval) throw new Error('no model was published');
+
+    const report = classificationReport(testSet.y, finalEval.predicted, testSet.classes);
+    say('');
+    say(`Final global model v${finalEval.version} on the held-out test set (${testSet.n} rows):`);
+    say(formatReport(report));
+
+    let centralized: Summary['centralized'];
+    if (opts.centralized) {
+      const epochs = opts.rounds * opts.localEpochs;
+      say(`Centralized baseline: the same model on the pooled training rows, ${epochs} epochs ...`);
+      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed });
+      const cReport = classificationReport(testSet.y, c.predicted, testSet.classes);
+      centralized = { accuracy: c.accuracy, loss: c.loss, epochs, report: cReport.classes };
+      say(`Centralized accuracy ${c.accuracy.toFixed(4)} vs federated ${finalEval.accuracy.toFixed(4)} (gap ${(c.accuracy - finalEval.accuracy).toFixed(4)}).`);
+    }
+
+    const model = store.getModel(FEDERATION, finalEval.version)!;
+    const summary: Summary = {
+      config: { ...configOf(opts), spec, federation: FEDERATION, coordinatorUrl: coordinator.url },
+      rounds: rows,
+      final: { accuracy: report.accuracy, loss: finalEval.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg },
+      ...(centralized ? { centralized } : {}),
+      model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path },
+      runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20) },
+    };
+    writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(join(dir, 'rounds.csv'), roundsToCsv(rows));
+    const svg = await plotRoundsSvg(rows, {
+      title: `FedAvg, ${opts.institutions} institutions, ${describe(opts)}`,
+      ...(centralized ? { baseline: { accuracy: centralized.accuracy, label: 'centralized' } } : {}),
+    });
+    writeFileSync(join(dir, 'rounds.svg'), svg);
+    say(`Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, coordinator.db, ${model.path}, logs/)`);
+    say(`Wall time ${((Date.now() - startedAt) / 1000).toFixed(1)} s, backend ${backend}, peak RSS of the coordinator process ${summary.runtime.coordinatorPeakRssMb} MB.`);
+    return summary;
+  } finally {
+    peak.stop();
+    for (const child of children) if (child.exitCode === null) child.kill();
+    await coordinator.close();
+    store.close();
+  }
+}
+
+function readModel(coordinator: Coordinator, dir: string, version: number): { weights: NamedTensor[]; spec: ModelSpec } {
+  const record = coordinator.store.getModel(coordinator.federation, version)!;
+  const decoded = decodeTensors(loadModelFile(dir, record.path, record.digest));
+  return { weights: decoded.tensors, spec: (decoded.meta.spec as ModelSpec | undefined) ?? coordinator.store.getFederation(coordinator.federation)!.spec };
+}
+
+function describe(opts: SimulateOptions): string {
+  const ds = opts.dataset.kind === 'mnist' ? 'mnist' : `csv:${opts.dataset.path}`;
+  return `${ds}, ${opts.model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
+}
+
+function configOf(opts: SimulateOptions): Record<string, unknown> {
+  const { out_stream: _s, partition: _p, ...rest } = opts;
+  return { ...rest, partition: opts.partitionText };
+}
+
+function trackPeakRss(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 100);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, process.memoryUsage().rss);
+    },
+  };
+}
+
+export type { Dataset, TF };

@@ -1,0 +1,183 @@
+/** The Store contract as one suite: every Store implementation runs these same cases. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CohortError } from '../../protocol/errors.js';
+import type { ModelSpec } from '../../protocol/model-spec.js';
+import type { FederationConfig, NewFederation, NewInstitution, NewRound, Store } from '../../coordinator/store/index.js';
+
+export const spec: ModelSpec = { arch: 'logreg', inputShape: [4], classes: ['benign', 'malignant'] };
+export const config: FederationConfig = {
+  rounds: 5,
+  minParticipants: 2,
+  fraction: 1,
+  roundTimeoutMs: 60_000,
+  waitTimeoutMs: 30_000,
+  train: { localEpochs: 1, batchSize: 32, learningRate: 0.1 },
+  strategy: 'fedavg',
+  seed: 7,
+};
+export const federation: NewFederation = { id: 'fed-a', name: 'Hospitals A', spec, config, createdAt: 1000, updatedAt: 1000 };
+export const institution = (id: string): NewInstitution => ({
+  federationId: 'fed-a',
+  id,
+  name: `Institution ${id}`,
+  signPublicKey: `sign-${id}`,
+  boxPublicKey: `box-${id}`,
+  fingerprint: `fp-${id}`,
+  enrolledAt: 2000,
+});
+export const round = (n: number): NewRound => ({
+  federationId: 'fed-a',
+  round: n,
+  state: 'waiting',
+  baseVersion: n - 1,
+  deadline: 10_000 + n,
+  minParticipants: 2,
+  selected: ['inst-1', 'inst-2'],
+  startedAt: 3000 + n,
+});
+
+/** A CohortError with `code`, for `toThrow` checks. */
+function withCode(code: string) {
+  return expect.objectContaining({ name: 'CohortError', code });
+}
+
+/** Runs the Store contract against stores made by `open` (a fresh, empty store per test). */
+export function storeCases(label: string, open: () => Store): void {
+  describe(`Store contract (${label})`, () => {
+    let store: Store;
+    beforeEach(() => {
+      store = open();
+      store.createFederation(federation);
+    });
+    afterEach(() => store.close());
+
+    it('round-trips a federation with its JSON spec and config, and updates its status', () => {
+      const updated = store.updateFederationStatus('fed-a', 'running', 5000);
+
+      expect(store.getFederation('fed-a')).toEqual({ ...federation, status: 'running', updatedAt: 5000 });
+      expect(updated.status).toBe('running');
+      expect(store.listFederations().map((f) => f.id)).toEqual(['fed-a']);
+      expect(store.getFederation('nope')).toBeUndefined();
+      expect(() => store.createFederation(federation)).toThrow(withCode('DUPLICATE'));
+    });
+
+    it('enrols, re-enrols and touches institutions', () => {
+      store.upsertInstitution(institution('inst-2'));
+      store.upsertInstitution(institution('inst-1'));
+
+      const again = store.upsertInstitution({ ...institution('inst-1'), signPublicKey: 'new-key', enrolledAt: 9999 });
+      store.touchInstitution('fed-a', 'inst-2', 7777);
+
+      expect(again).toEqual({ ...institution('inst-1'), signPublicKey: 'new-key', status: 'active', lastSeenAt: null });
+      expect(store.getInstitution('fed-a', 'inst-2')?.lastSeenAt).toBe(7777);
+      expect(store.listInstitutions('fed-a').map((i) => i.id)).toEqual(['inst-1', 'inst-2']);
+      expect(store.getInstitution('fed-a', 'inst-3')).toBeUndefined();
+      expect(() => store.upsertInstitution({ ...institution('x'), federationId: 'no-such-fed' })).toThrow(withCode('NOT_FOUND'));
+    });
+
+    it('round-trips rounds and lets their state change only along the state machine', () => {
+      store.createRound(round(1));
+      store.createRound(round(2));
+
+      store.updateRound('fed-a', 1, { state: 'training' });
+      const metrics = { participants: 2, samples: 300, trainLoss: 0.5, trainAccuracy: 0.8, valAccuracy: 0.75 };
+      store.updateRound('fed-a', 1, { state: 'aggregating' });
+      const published = store.updateRound('fed-a', 1, { state: 'published', resultVersion: 1, closedAt: 4000, metrics });
+
+      expect(published).toEqual({ ...round(1), state: 'published', resultVersion: 1, closedAt: 4000, reason: null, metrics });
+      expect(store.getRound('fed-a', 1)).toEqual(published);
+      expect(() => store.updateRound('fed-a', 2, { state: 'published' })).toThrow(/waiting -> published/);
+      expect(store.getRound('fed-a', 2)?.state).toBe('waiting');
+      expect(() => store.updateRound('fed-a', 9, { reason: 'x' })).toThrow(/does not exist/);
+      expect(store.listRounds('fed-a').map((r) => r.round)).toEqual([1, 2]);
+      expect(store.latestRound('fed-a')?.round).toBe(2);
+      expect(store.latestRound('fed-b')).toBeUndefined();
+      expect(() => store.createRound(round(1))).toThrow(withCode('DUPLICATE'));
+    });
+
+    it('records participations once per institution and round', () => {
+      store.upsertInstitution(institution('inst-1'));
+      store.upsertInstitution(institution('inst-2'));
+      store.createRound(round(1));
+      store.addParticipation({ federationId: 'fed-a', round: 1, institutionId: 'inst-2', status: 'selected', updatedAt: 1 });
+      store.addParticipation({ federationId: 'fed-a', round: 1, institutionId: 'inst-1', status: 'selected', updatedAt: 1 });
+      const metrics = { trainLoss: 0.4, trainAccuracy: 0.9, epochs: 1, durationMs: 12 };
+
+      const accepted = store.updateParticipation('fed-a', 1, 'inst-1', {
+        status: 'accepted',
+        samples: 120,
+        digest: 'ab'.repeat(32),
+        bytes: 4096,
+        metrics,
+        updatedAt: 50,
+      });
+
+      expect(accepted).toMatchObject({ status: 'accepted', samples: 120, digest: 'ab'.repeat(32), bytes: 4096, metrics, updatedAt: 50, code: null });
+      expect(store.getParticipation('fed-a', 1, 'inst-1')).toEqual(accepted);
+      expect(store.listParticipations('fed-a', 1).map((p) => p.institutionId)).toEqual(['inst-2', 'inst-1']);
+      expect(store.listParticipations('fed-a', 2)).toEqual([]);
+      expect(store.listParticipations('fed-a')).toHaveLength(2);
+      expect(() =>
+        store.addParticipation({ federationId: 'fed-a', round: 1, institutionId: 'inst-1', status: 'selected', updatedAt: 2 }),
+      ).toThrow(withCode('DUPLICATE'));
+      expect(() =>
+        store.addParticipation({ federationId: 'fed-a', round: 5, institutionId: 'inst-1', status: 'selected', updatedAt: 2 }),
+      ).toThrow(withCode('NOT_FOUND'));
+      expect(() => store.updateParticipation('fed-a', 1, 'inst-9', { status: 'dropped' })).toThrow(/does not exist/);
+    });
+
+    it('stores model versions and finds the latest', () => {
+      const v0 = { federationId: 'fed-a', version: 0, round: null, parentVersion: null, digest: '00'.repeat(32), specHash: 'sh', signature: 'sig0', path: 'models/fed-a/v0.cohort', bytes: 100, createdAt: 1 };
+
+      store.insertModel(v0);
+      store.insertModel({ ...v0, version: 1, round: 1, parentVersion: 0, digest: '11'.repeat(32), path: 'models/fed-a/v1.cohort' });
+
+      expect(store.getModel('fed-a', 0)).toEqual(v0);
+      expect(store.latestModel('fed-a')).toMatchObject({ version: 1, round: 1, parentVersion: 0 });
+      expect(store.listModels('fed-a').map((m) => m.version)).toEqual([0, 1]);
+      expect(store.getModel('fed-a', 2)).toBeUndefined();
+      expect(() => store.insertModel(v0)).toThrow(withCode('DUPLICATE'));
+    });
+
+    it('appends audit events in order and pages through them; it offers no way to change them', () => {
+      const first = store.appendAudit({ ts: 10, federationId: 'fed-a', kind: 'federation.created', actor: 'coordinator', subject: null, data: { rounds: 5 } });
+      store.appendAudit({ federationId: null, kind: 'auth.failed', actor: 'unknown', data: {} });
+      const third = store.appendAudit({ ts: 30, federationId: 'fed-a', kind: 'update.accepted', actor: 'inst-1', subject: 'round/1', data: { samples: 120 } });
+
+      const all = store.listAudit();
+
+      expect(all.map((e) => e.kind)).toEqual(['federation.created', 'auth.failed', 'update.accepted']);
+      expect(all[0]).toEqual({ id: first.id, ts: 10, federationId: 'fed-a', kind: 'federation.created', actor: 'coordinator', subject: null, data: { rounds: 5 } });
+      expect(all[1]?.ts).toBeGreaterThan(1_600_000_000_000);
+      expect(store.listAudit({ federationId: 'fed-a' }).map((e) => e.id)).toEqual([first.id, third.id]);
+      expect(store.listAudit({ afterId: first.id, limit: 1 }).map((e) => e.kind)).toEqual(['auth.failed']);
+      const methods = [...Object.keys(store), ...Object.getOwnPropertyNames(Object.getPrototypeOf(store))];
+      expect(methods.filter((k) => /audit/i.test(k)).sort()).toEqual(['appendAudit', 'listAudit']);
+    });
+
+    it('rolls a transaction back when it throws, including nested ones', () => {
+      const attempt = () =>
+        store.transaction(() => {
+          store.createRound(round(1));
+          store.transaction(() => store.appendAudit({ kind: 'round.started', actor: 'coordinator', data: {} }));
+          throw new Error('boom');
+        });
+
+      expect(attempt).toThrow('boom');
+      expect(store.getRound('fed-a', 1)).toBeUndefined();
+      expect(store.listAudit()).toEqual([]);
+      expect(store.transaction(() => store.createRound(round(1)).round)).toBe(1);
+    });
+
+    it('turns a constraint failure into a CohortError', () => {
+      let caught: unknown;
+      try {
+        store.createFederation(federation);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(CohortError);
+      expect((caught as CohortError).message).toBe('federation fed-a already exists');
+    });
+  });
+}

@@ -1,0 +1,75 @@
+/** Shared setup for end-to-end tests: a real coordinator on loopback with a real SQLite file, and real agents. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createCoordinator, openSqliteStore, type Coordinator, type FederationSetupInput } from '../../coordinator/index.js';
+import { createPrng, generateIdentity, publicIdentityOf, type Identity } from '../../crypto/index.js';
+import { createAgent, mnistSource, type Agent } from '../../node-agent/index.js';
+import { loadMnist, mnistSpec, partition, splitTrainTest } from '../../node-agent/data/index.js';
+
+export const quiet = pino({ level: 'silent' });
+
+export interface Federation {
+  dir: string;
+  coordinator: Coordinator;
+  coordinatorIdentity: Identity;
+  institutions: Identity[];
+  parts: number[][];
+  test: number[];
+  close(): Promise<void>;
+}
+
+/** Starts a coordinator for `n` institutions on MNIST slices (agents are started separately). */
+export async function startFederation(n: number, rules: Partial<FederationSetupInput['rules']> = {}, arch: 'logreg' | 'mlp' = 'logreg', rowsPerSite = 300): Promise<Federation> {
+  const dir = mkdtempSync(join(tmpdir(), 'cohort-e2e-'));
+  const coordinatorIdentity = generateIdentity('coordinator');
+  const institutions = Array.from({ length: n }, (_, i) => generateIdentity(`site-${i + 1}`));
+  const mnist = loadMnist();
+  const { train, test } = splitTrainTest(mnist, 0.2, 1);
+  const rng = createPrng(7);
+  const parts = partition(train.map((i) => mnist.y[i] as number), n, { kind: 'iid' }, 1).map((p) =>
+    rng.shuffle([...p]).slice(0, rowsPerSite).map((j) => train[j] as number),
+  );
+  const store = openSqliteStore(join(dir, 'coordinator.db'));
+  const coordinator = await createCoordinator({
+    store,
+    dataDir: dir,
+    identity: coordinatorIdentity,
+    federation: {
+      id: 'e2e',
+      name: 'end-to-end test',
+      spec: mnistSpec(arch),
+      rules: { rounds: 2, minParticipants: n, joinGraceMs: 0, roundTimeoutMs: 60_000, train: { localEpochs: 2, batchSize: 20, learningRate: 0.1 }, ...rules },
+    },
+    institutions: institutions.map(publicIdentityOf),
+    log: quiet,
+  });
+  return {
+    dir,
+    coordinator,
+    coordinatorIdentity,
+    institutions,
+    parts,
+    test,
+    async close() {
+      await coordinator.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a real agent for institution `i` of the federation, on its own MNIST slice, over loopback. */
+export function startAgent(fed: Federation, i: number, overrides: Partial<Parameters<typeof createAgent>[0]> = {}): Agent {
+  return createAgent({
+    coordinatorUrl: fed.coordinator.url,
+    federation: fed.coordinator.federation,
+    identity: fed.institutions[i] as Identity,
+    coordinator: publicIdentityOf(fed.coordinatorIdentity),
+    data: mnistSource(fed.parts[i]),
+    backend: 'wasm',
+    log: quiet,
+    ...overrides,
+  });
+}
