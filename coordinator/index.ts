@@ -86,7 +86,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   const httpServer = createAdaptorServer({ fetch: api.fetch }) as HttpServer;
   const io: CohortServer = new Server(httpServer, { maxHttpBufferSize: chunkBytes + 64 * 1024, serveClient: false });
   const outbox = attachRealtime({ io, store, identity, federation: setup.id, log, chunkBytes, maxUploadBytes }, () => runner as RoundRunner);
-  runner = new RoundRunner({ store, identity, federation, rules: federation.config as typeof setup.rules, strategy, dataDir: opts.dataDir, outbox, log, maxPayloadBytes: maxUploadBytes });
+  runner = new RoundRunner({ store, identity, federation, rules: federation.config, strategy, dataDir: opts.dataDir, outbox, log, maxPayloadBytes: maxUploadBytes });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

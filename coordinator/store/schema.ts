@@ -1,20 +1,12 @@
 /** The coordinator's SQLite schema as drizzle tables: the one source of truth for migrations and row types. */
 import { foreignKey, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { ModelSpec } from '../../protocol/model-spec.js';
-import type { LocalMetrics, TrainConfig } from '../../protocol/messages.js';
+import type { LocalMetrics } from '../../protocol/messages.js';
+import type { RoundRules } from '../config.js';
 import type { RoundState } from '../rounds/state-machine.js';
 
 /** How a federation runs: round count, selection, timeouts, local training and aggregation strategy. */
-export interface FederationConfig {
-  rounds: number;
-  minParticipants: number;
-  fraction: number;
-  roundTimeoutMs: number;
-  waitTimeoutMs: number;
-  train: TrainConfig;
-  strategy: string;
-  seed: number;
-}
+export type FederationConfig = RoundRules;
 
 /** Aggregate metrics of a closed round (sample-weighted over its participants). */
 export interface RoundMetrics {

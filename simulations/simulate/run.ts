@@ -227,8 +227,8 @@ function describe(opts: SimulateOptions): string {
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {
-  const { out_stream: _s, partition: _p, ...rest } = opts;
-  return { ...rest, partition: opts.partitionText };
+  const { out_stream: _s, partition: _p, partitionText, ...rest } = opts;
+  return { ...rest, partition: partitionText };
 }
 
 function trackPeakRss(): { stop(): number } {

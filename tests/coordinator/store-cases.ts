@@ -10,7 +10,7 @@ export const config: FederationConfig = {
   minParticipants: 2,
   fraction: 1,
   roundTimeoutMs: 60_000,
-  waitTimeoutMs: 30_000,
+  waitTimeoutMs: 30_000, joinGraceMs: 0, maxConsecutiveFailures: 3,
   train: { localEpochs: 1, batchSize: 32, learningRate: 0.1 },
   strategy: 'fedavg',
   seed: 7,
