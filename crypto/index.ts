@@ -19,4 +19,7 @@ export { writeIdentityFile, writePublicIdentityFile, readIdentityFile, readPubli
 export { newChallenge, challengeMessage, signChallenge, verifyChallenge, type ChallengeParams } from './challenge.js';
 export { sealEnvelope, openEnvelope, peekEnvelope, type EnvelopeContext, type OpenEnvelopeResult } from './envelope.js';
 export { modelSigningMessage, signModel, verifyModel, type ModelSignatureParams } from './model-signature.js';
+export { documentBytes, signDocument, verifyDocument } from './signed-document.js';
+export { consentHash, signConsent, signRevocation, verifyConsent, verifyRevocation } from './consent.js';
+export { GENESIS_HASH, appendEntry, entryHash, verifyChain, type AuditBody, type ChainEntry, type ChainVerdict } from './audit-chain.js';
 export { createPrng, type Prng } from './prng.js';

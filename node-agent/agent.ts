@@ -160,9 +160,15 @@ export function createAgent(opts: AgentOptions): Agent {
     } catch (err) {
       return decline(task.round, 'CORRUPT_PAYLOAD', `model v${model.version} frame is corrupt: ${(err as Error).message}`);
     }
+    let signature: Uint8Array;
+    try {
+      signature = fromBase64(model.signature);
+    } catch {
+      signature = new Uint8Array(0); // not base64: verifies as nothing, and the task is declined below
+    }
     const signed = verifyModel(
       { federation: model.federation, version: model.version, specHash: sha256Hex(new TextEncoder().encode(canonicalJson(model.spec))), weightsDigest },
-      fromBase64(model.signature),
+      signature,
       opts.coordinator.signPublicKey,
     );
     if (!signed || weightsDigest !== model.digest) {

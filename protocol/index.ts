@@ -21,3 +21,5 @@ export {
 export type { DecodedFrame, NamedTensor } from './codec.js';
 export { ChunkAssembler, DEFAULT_CHUNK_BYTES, MAX_CHUNK_COUNT, splitIntoChunks } from './chunks.js';
 export type { ChunkAssemblerOptions } from './chunks.js';
+export * from './study.js';
+export * from './consent-coverage.js';

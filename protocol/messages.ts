@@ -64,6 +64,8 @@ export const TrainConfigSchema = z.object({
   localEpochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(1_000_000),
   learningRate: z.number().positive().max(100),
+  /** FedProx (Li et al. 2020): adds (mu/2)·||w − w_global||² to the local loss; absent or 0: plain SGD. */
+  proximalMu: z.number().min(0).max(1000).optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 

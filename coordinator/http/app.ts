@@ -29,8 +29,8 @@ export function createApi(deps: ApiDeps): Hono {
     return fed;
   };
   const versionParam = (text: string): number => {
-    const v = Number(text);
-    if (!Number.isSafeInteger(v) || v < 0) throw new CohortError('BAD_REQUEST', `model version must be a non-negative integer, got ${text}`);
+    const v = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(v)) throw new CohortError('BAD_REQUEST', `model version must be a non-negative integer, got ${text}`);
     return v;
   };
 

@@ -39,7 +39,7 @@ const AGENTS_ROOM = 'agents';
 
 /** The socket seen without its event typing, for the one generic handler wrapper. */
 interface LooseSocket {
-  on(event: string, listener: (payload: unknown, ack: unknown) => void): void;
+  on(event: string, listener: (...args: unknown[]) => void): void;
 }
 
 /**
@@ -103,8 +103,11 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       schema: S,
       fn: (msg: z.infer<S>) => Record<string, unknown> | void,
     ): void => {
-      (socket as unknown as LooseSocket).on(event, (payload: unknown, ack: unknown) => {
+      (socket as unknown as LooseSocket).on(event, (...args: unknown[]) => {
+        // socket.io passes the ack last, whatever else a client sends: find it there so every caller gets an answer.
+        const ack = args.at(-1);
         const reply = typeof ack === 'function' ? (ack as (res: unknown) => void) : () => undefined;
+        const payload = args[0] === ack && typeof ack === 'function' ? undefined : args[0];
         try {
           if (event !== 'session:auth' && !socket.data.authenticated) {
             throw new CohortError('UNAUTHENTICATED', `${event} before authentication`);
@@ -185,12 +188,14 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
 
     on('round:decline', DeclineSchema, (msg) => runner().decline(institution, msg));
 
-    socket.on('disconnect', (reason) => {
+    socket.on('disconnect', (reason, description?: unknown) => {
       clearTimeout(timeout);
       if (sessions.get(institution) === socket) {
         sessions.delete(institution);
         runner().agentOffline(institution);
-        audit('agent.disconnected', institution, { reason });
+        // e.g. "transport error" with "RangeError: Max payload size exceeded" for a frame over maxHttpBufferSize
+        const detail = description instanceof Error ? description.message.slice(0, 200) : undefined;
+        audit('agent.disconnected', institution, detail ? { reason, detail } : { reason });
       }
     });
   });

@@ -49,6 +49,8 @@ interface ActiveRound {
   baseVersion: number;
   selected: Set<string>;
   pending: Set<string>;
+  /** Rows each participant declared (agent:ready) when it was selected: the most its update may claim. */
+  declared?: Map<string, number>;
   accumulator?: Accumulator;
   metrics: MetricSums;
   timer?: NodeJS.Timeout;
@@ -179,6 +181,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
         institutionSignPublicKey: Buffer.from(inst.signPublicKey, 'base64'),
         maxPayloadBytes: this.deps.maxPayloadBytes,
       });
+      // FedAvg weights by the claimed count: no more rows than the site declared when it was selected.
+      const declared = a.declared?.get(institution) ?? 0;
+      if (accepted.meta.samples > declared) {
+        throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${accepted.meta.samples} training samples, but ${institution} declared ${declared} when the round started`);
+      }
       (a.accumulator as Accumulator).add(
         accepted.tensors.map((t) => t.data),
         accepted.meta.samples,
@@ -293,6 +300,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     a.baseVersion = model.version;
     a.selected = new Set(participants);
     a.pending = new Set(participants);
+    a.declared = new Map(participants.map((institution) => [institution, this.online.get(institution)?.samples ?? 0]));
     a.accumulator = this.deps.strategy.begin(
       model.tensors.map((t) => t.shape),
       model.tensors.map((t) => t.data),

@@ -1,7 +1,7 @@
 /** A round's lifecycle as one table of allowed transitions, checked by one function. */
 
 /** Every state a round can be in, in lifecycle order. */
-export const ROUND_STATES = ['waiting', 'training', 'aggregating', 'published', 'failed'] as const;
+export const ROUND_STATES = ['waiting', 'training', 'aggregating', 'evaluating', 'published', 'withheld', 'failed'] as const;
 export type RoundState = (typeof ROUND_STATES)[number];
 
 /** The allowed `from->to` state changes of a round; nothing else is legal. */
@@ -10,11 +10,14 @@ export const ROUND_TRANSITIONS: ReadonlySet<`${RoundState}->${RoundState}`> = ne
   'waiting->failed',
   'training->aggregating',
   'training->failed',
-  'aggregating->published',
+  'aggregating->evaluating',
   'aggregating->failed',
+  'evaluating->published',
+  'evaluating->withheld',
+  'evaluating->failed',
 ] as const);
 
-const TERMINAL: ReadonlySet<RoundState> = new Set<RoundState>(['published', 'failed']);
+const TERMINAL: ReadonlySet<RoundState> = new Set<RoundState>(['published', 'withheld', 'failed']);
 
 /**
  * Whether a round may move from `from` to `to`.
@@ -35,7 +38,7 @@ export function assertTransition(from: RoundState, to: RoundState): void {
 }
 
 /**
- * Whether a round in `state` is closed for good (published or failed).
+ * Whether a round in `state` is closed for good (published, withheld by the policy, or failed).
  * @example isTerminal('failed') // true
  */
 export function isTerminal(state: RoundState): boolean {

@@ -1,8 +1,12 @@
 /** Public surface of the coordinator's persistence: the Store interface, its SQLite implementation and row types. */
 export { openSqliteStore } from './sqlite-store.js';
-export type { AuditInput, AuditQuery, ParticipationPatch, RoundPatch, Store } from './store.js';
+export type { AuditInput, AuditQuery, AuditSigner, FederationPatch, ParticipationPatch, RoundPatch, Store } from './store.js';
 export type {
   AuditEvent,
+  AuditRow,
+  Consent,
+  ConsentStatus,
+  NewConsent,
   Federation,
   FederationConfig,
   FederationStatus,

@@ -3,6 +3,9 @@ import { foreignKey, index, integer, primaryKey, sqliteTable, text, uniqueIndex 
 import type { ModelSpec } from '../../protocol/model-spec.js';
 import type { LocalMetrics } from '../../protocol/messages.js';
 import type { RoundRules } from '../config.js';
+import type { ConsentBody, RevocationBody, StudyManifest } from '../../protocol/study.js';
+import type { Policy } from '../policy/policy.js';
+import type { RuleDecision } from '../policy/rules.js';
 import type { RoundState } from '../rounds/state-machine.js';
 
 /** How a federation runs: round count, selection, timeouts, local training and aggregation strategy. */
@@ -20,6 +23,7 @@ export interface RoundMetrics {
 
 export type FederationStatus = 'created' | 'running' | 'completed' | 'failed';
 export type InstitutionStatus = 'active' | 'suspended';
+export type ConsentStatus = 'active' | 'revoked';
 export type ParticipationStatus = 'selected' | 'accepted' | 'refused' | 'declined' | 'dropped';
 
 export const federations = sqliteTable('federations', {
@@ -27,6 +31,10 @@ export const federations = sqliteTable('federations', {
   name: text('name').notNull(),
   spec: text('spec', { mode: 'json' }).$type<ModelSpec>().notNull(),
   config: text('config', { mode: 'json' }).$type<FederationConfig>().notNull(),
+  manifest: text('manifest', { mode: 'json' }).$type<StudyManifest>().notNull(),
+  manifestHash: text('manifest_hash').notNull(),
+  policy: text('policy', { mode: 'json' }).$type<Policy>().notNull(),
+  policyHash: text('policy_hash').notNull(),
   status: text('status').$type<FederationStatus>().notNull().default('created'),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
@@ -67,6 +75,9 @@ export const rounds = sqliteTable(
     closedAt: integer('closed_at'),
     reason: text('reason'),
     metrics: text('metrics', { mode: 'json' }).$type<RoundMetrics>(),
+    /** The policy in force when the round started (its hash), and every rule's result. */
+    policyHash: text('policy_hash'),
+    decisions: text('decisions', { mode: 'json' }).$type<RuleDecision[]>(),
   },
   (t) => [primaryKey({ columns: [t.federationId, t.round] })],
 );
@@ -109,20 +120,56 @@ export const models = sqliteTable(
     path: text('path').notNull(),
     bytes: integer('bytes').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** The model card (JSON) and the coordinator's signature over its canonical form. */
+    card: text('card', { mode: 'json' }).$type<Record<string, unknown>>(),
+    cardSignature: text('card_signature'),
   },
   (t) => [primaryKey({ columns: [t.federationId, t.version] })],
 );
 
+/** Consents institutions presented: signed by them, so the coordinator can keep but not forge them. */
+export const consents = sqliteTable(
+  'consents',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    federationId: text('federation_id').notNull(),
+    institutionId: text('institution_id').notNull(),
+    consentHash: text('consent_hash').notNull(),
+    body: text('body', { mode: 'json' }).$type<ConsentBody>().notNull(),
+    signature: text('signature').notNull(),
+    status: text('status').$type<ConsentStatus>().notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    presentedAt: integer('presented_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    /** The first round the revocation applies to. */
+    revokedFromRound: integer('revoked_from_round'),
+    revocation: text('revocation', { mode: 'json' }).$type<{ body: RevocationBody; signature: string }>(),
+  },
+  (t) => [
+    uniqueIndex('consents_hash').on(t.consentHash),
+    index('consents_institution').on(t.federationId, t.institutionId),
+    foreignKey({ columns: [t.federationId, t.institutionId], foreignColumns: [institutions.federationId, institutions.id] }),
+  ],
+);
+
+/**
+ * The append-only audit log, hash-chained: `hash = SHA-256(prevHash || body)` where body is the
+ * canonical JSON of { seq: id, ts, federation, kind, actor, subject, data }, and `signature` is the
+ * coordinator's Ed25519 signature over the 32 bytes of `hash`. `data` is stored in canonical JSON.
+ */
 export const audit = sqliteTable(
   'audit',
   {
-    id: integer('id').primaryKey({ autoIncrement: true }),
+    id: integer('id').primaryKey(),
     ts: integer('ts').notNull(),
     federationId: text('federation_id'),
     kind: text('kind').notNull(),
     actor: text('actor').notNull(),
     subject: text('subject'),
-    data: text('data', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    data: text('data').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+    signature: text('signature').notNull(),
   },
   (t) => [index('audit_federation').on(t.federationId, t.id)],
 );
@@ -137,5 +184,10 @@ export type Participation = typeof participations.$inferSelect;
 export type NewParticipation = typeof participations.$inferInsert;
 export type ModelRecord = typeof models.$inferSelect;
 export type NewModelRecord = typeof models.$inferInsert;
-export type AuditEvent = typeof audit.$inferSelect;
-export type NewAuditEvent = typeof audit.$inferInsert;
+/** An audit row as stored (data as canonical JSON text, with its chain fields). */
+export type AuditRow = typeof audit.$inferSelect;
+/** An audit event as read: data parsed. */
+export type AuditEvent = Omit<AuditRow, 'data'> & { data: Record<string, unknown> };
+export type Consent = typeof consents.$inferSelect;
+export type NewConsent = typeof consents.$inferInsert;
+export type NewAuditEvent = Omit<typeof audit.$inferInsert, 'data' | 'prevHash' | 'hash' | 'signature' | 'id'> & { data: Record<string, unknown> };

@@ -7,9 +7,11 @@ import { and, asc, desc, eq, gt } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { assertTransition } from '../rounds/state-machine.js';
-import { audit, federations, institutions, models, participations, rounds } from './schema.js';
+import { canonicalJson } from '../../protocol/model-spec.js';
+import { GENESIS_HASH, entryHash } from '../../crypto/audit-chain.js';
+import { audit, consents, federations, institutions, models, participations, rounds, type AuditEvent, type AuditRow } from './schema.js';
 import { withConstraints } from './sqlite-errors.js';
-import type { Store } from './store.js';
+import type { AuditSigner, Store } from './store.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -39,6 +41,8 @@ export function openSqliteStore(path: string): Store {
   migrate(db, { migrationsFolder: MIGRATIONS });
 
   const transaction = <T>(fn: () => T): T => sqlite.transaction(fn)();
+  let signer: AuditSigner = () => '';
+  const toEvent = (row: AuditRow): AuditEvent => ({ ...row, data: JSON.parse(row.data) as Record<string, unknown> });
   const roundKey = (f: string, r: number) => and(eq(rounds.federationId, f), eq(rounds.round, r));
   const partKey = (f: string, r: number, i: string) =>
     and(eq(participations.federationId, f), eq(participations.round, r), eq(participations.institutionId, i));
@@ -52,6 +56,27 @@ export function openSqliteStore(path: string): Store {
       found(
         db.update(federations).set({ status, updatedAt: at }).where(eq(federations.id, id)).returning().get(),
         `federation ${id}`,
+      ),
+
+    updateFederation: (id, patch) =>
+      found(db.update(federations).set({ ...definedOnly(patch), updatedAt: Date.now() }).where(eq(federations.id, id)).returning().get(), `federation ${id}`),
+
+    addConsent: (input) =>
+      withConstraints(`consent ${input.consentHash.slice(0, 12)} of ${input.institutionId}`, () => db.insert(consents).values(input).returning().get()),
+    getConsentByHash: (consentHash) => db.select().from(consents).where(eq(consents.consentHash, consentHash)).get(),
+    latestConsent: (federationId, institutionId) =>
+      db
+        .select()
+        .from(consents)
+        .where(and(eq(consents.federationId, federationId), eq(consents.institutionId, institutionId)))
+        .orderBy(desc(consents.id))
+        .limit(1)
+        .get(),
+    listConsents: (federationId) => db.select().from(consents).where(eq(consents.federationId, federationId)).orderBy(asc(consents.id)).all(),
+    revokeConsent: (consentHash, patch) =>
+      found(
+        db.update(consents).set({ ...patch, status: 'revoked' }).where(eq(consents.consentHash, consentHash)).returning().get(),
+        `consent ${consentHash.slice(0, 12)}`,
       ),
 
     upsertInstitution: (input) => {
@@ -134,8 +159,27 @@ export function openSqliteStore(path: string): Store {
       db.select().from(models).where(eq(models.federationId, federationId)).orderBy(desc(models.version)).limit(1).get(),
     listModels: (federationId) =>
       db.select().from(models).where(eq(models.federationId, federationId)).orderBy(asc(models.version)).all(),
+    setModelCard: (federationId, version, card, cardSignature) =>
+      found(
+        db.update(models).set({ card, cardSignature }).where(and(eq(models.federationId, federationId), eq(models.version, version))).returning().get(),
+        `model version ${version} of ${federationId}`,
+      ),
 
-    appendAudit: ({ ts = Date.now(), ...event }) => db.insert(audit).values({ ts, ...event }).returning().get(),
+    appendAudit: ({ ts = Date.now(), federationId = null, subject = null, kind, actor, data }) =>
+      transaction(() => {
+        const last = db.select({ id: audit.id, hash: audit.hash }).from(audit).orderBy(desc(audit.id)).limit(1).get();
+        const id = (last?.id ?? 0) + 1;
+        const prevHash = last?.hash ?? GENESIS_HASH;
+        const canonicalData = canonicalJson(data);
+        const body = canonicalJson({ seq: id, ts, federation: federationId, kind, actor, subject, data: JSON.parse(canonicalData) as unknown });
+        const hash = entryHash(prevHash, body);
+        const row = { id, ts, federationId, kind, actor, subject, data: canonicalData, prevHash, hash, signature: signer(hash) };
+        return toEvent(db.insert(audit).values(row).returning().get());
+      }),
+    setAuditSigner: (fn) => {
+      signer = fn;
+    },
+    listAuditRows: (afterId = 0, limit = 10_000) => db.select().from(audit).where(gt(audit.id, afterId)).orderBy(asc(audit.id)).limit(limit).all(),
     listAudit: ({ federationId, afterId, limit } = {}) => {
       const query = db
         .select()
@@ -147,7 +191,7 @@ export function openSqliteStore(path: string): Store {
           ),
         )
         .orderBy(asc(audit.id));
-      return limit === undefined ? query.all() : query.limit(limit).all();
+      return (limit === undefined ? query.all() : query.limit(limit).all()).map(toEvent);
     },
 
     transaction,

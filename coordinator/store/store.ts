@@ -1,6 +1,9 @@
 /** The Store interface: everything the coordinator persists, with no SQL in sight. */
 import type {
   AuditEvent,
+  AuditRow,
+  Consent,
+  NewConsent,
   Federation,
   FederationStatus,
   Institution,
@@ -16,7 +19,13 @@ import type {
 } from './schema.js';
 
 /** Fields of a round that may change after it is created; `state` changes are checked by the round state machine. */
-export type RoundPatch = Partial<Pick<Round, 'state' | 'resultVersion' | 'deadline' | 'selected' | 'closedAt' | 'reason' | 'metrics'>>;
+export type RoundPatch = Partial<Pick<Round, 'state' | 'resultVersion' | 'deadline' | 'selected' | 'closedAt' | 'reason' | 'metrics' | 'policyHash' | 'decisions'>>;
+
+/** Fields of a federation that may change after creation (a policy change is audited by the caller). */
+export type FederationPatch = Partial<Pick<Federation, 'policy' | 'policyHash' | 'status'>>;
+
+/** Signs an audit entry's hash (64 hex characters); returns a base64 Ed25519 signature. */
+export type AuditSigner = (hash: string) => string;
 
 /** Fields of a participation that may change; `updatedAt` defaults to now. */
 export type ParticipationPatch = Partial<
@@ -43,6 +52,15 @@ export interface Store {
   getFederation(id: string): Federation | undefined;
   listFederations(): Federation[];
   updateFederationStatus(id: string, status: FederationStatus, at?: number): Federation;
+  updateFederation(id: string, patch: FederationPatch): Federation;
+
+  /** Records a consent an institution presented (already verified by the caller); DUPLICATE if already held. */
+  addConsent(input: NewConsent): Consent;
+  getConsentByHash(consentHash: string): Consent | undefined;
+  /** The institution's newest consent for the federation, whatever its status. */
+  latestConsent(federationId: string, institutionId: string): Consent | undefined;
+  listConsents(federationId: string): Consent[];
+  revokeConsent(consentHash: string, patch: Pick<Consent, 'revokedAt' | 'revokedFromRound' | 'revocation'>): Consent;
 
   /** Enrols an institution, or re-enrols it (name, keys, fingerprint, status replaced; enrolledAt kept). */
   upsertInstitution(input: NewInstitution): Institution;
@@ -70,8 +88,16 @@ export interface Store {
   /** The model with the highest version, or undefined before the initial model is stored. */
   latestModel(federationId: string): ModelRecord | undefined;
   listModels(federationId: string): ModelRecord[];
+  setModelCard(federationId: string, version: number, card: Record<string, unknown>, cardSignature: string): ModelRecord;
 
+  /**
+   * Appends an event to the hash chain (hash of the previous entry and of this body), signed by the
+   * signer set with setAuditSigner (unsigned, and so failing verification, until one is set).
+   */
   appendAudit(event: AuditInput): AuditEvent;
+  setAuditSigner(signer: AuditSigner): void;
+  /** Raw audit rows with their chain fields, in order, for verification and export. */
+  listAuditRows(afterId?: number, limit?: number): AuditRow[];
   /** Audit events in append order (ascending id). */
   listAudit(query?: AuditQuery): AuditEvent[];
 

@@ -1,26 +1,6 @@
 /** FedAvg (McMahan et al. 2017): the sample-weighted mean of the updates, as a running float64 sum. */
+import { checkTensors, checkWeight, sizeOf } from './checks.js';
 import type { Accumulator, Strategy } from './types.js';
-
-const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
-function checkTensors(tensors: Float32Array[], sizes: number[], what: string): void {
-  if (tensors.length !== sizes.length) {
-    throw new RangeError(`${what} has ${tensors.length} tensors, the model has ${sizes.length}`);
-  }
-  sizes.forEach((size, i) => {
-    const tensor = tensors[i];
-    if (!(tensor instanceof Float32Array)) throw new RangeError(`${what}: tensor ${i} is not a Float32Array`);
-    if (tensor.length !== size) {
-      throw new RangeError(`${what}: tensor ${i} has ${tensor.length} values, the model needs ${size}`);
-    }
-  });
-}
-
-function checkWeight(weight: number): void {
-  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-    throw new RangeError(`update weight must be a positive finite number, got ${String(weight)}`);
-  }
-}
 
 /**
  * Sample-weighted FedAvg. Each `add` folds `weight * tensor` into one Float64Array per tensor, so a
@@ -34,6 +14,7 @@ function checkWeight(weight: number): void {
  */
 export const fedAvg: Strategy = {
   name: 'fedavg',
+  params: Object.freeze({}),
   begin(shapes, previous) {
     const sizes = shapes.map(sizeOf);
     checkTensors(previous, sizes, 'previous model');

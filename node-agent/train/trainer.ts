@@ -1,5 +1,5 @@
 /** Local training and evaluation of the round's model on an institution's own rows. */
-import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import type { LayersModel, Optimizer, Scalar, Tensor, Variable } from '@tensorflow/tfjs';
 import { createPrng } from '../../crypto/prng.js';
 import type { NamedTensor } from '../../protocol/codec.js';
 import { CohortError } from '../../protocol/errors.js';
@@ -96,8 +96,37 @@ async function evaluateModel(tf: TF, spec: ModelSpec, model: LayersModel, ds: Da
 }
 
 /**
+ * FedProx (Li et al. 2020): one SGD step on the batch's mean cross-entropy + (mu/2)·||w − anchor||², where
+ * `anchors` are the round's starting weights in `model.trainableWeights` order. Returns the batch's
+ * cross-entropy and accuracy (computed as tfjs's categoricalCrossentropy and accuracy), not the proximal term.
+ */
+async function proximalStep(tf: TF, model: LayersModel, optimizer: Optimizer, anchors: Tensor[], mu: number, xs: Tensor, ys: Tensor): Promise<[number, number]> {
+  const vars = model.trainableWeights.map((w) => w.read() as Variable);
+  let ce: Scalar | undefined;
+  let acc: Scalar | undefined;
+  optimizer.minimize(
+    () => {
+      const output = model.apply(xs, { training: true }) as Tensor;
+      const probs = tf.clipByValue(tf.div(output, tf.sum(output, -1, true)), EPSILON, 1 - EPSILON);
+      ce = tf.keep(tf.mean(tf.neg(tf.sum(tf.mul(ys, tf.log(probs)), -1))) as Scalar);
+      acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(ys, -1), tf.argMax(output, -1)), 'float32')) as Scalar);
+      const distance = tf.addN(vars.map((v, i) => tf.sum(tf.square(tf.sub(v, anchors[i] as Tensor)))));
+      return tf.add(ce, tf.mul(distance, mu / 2)) as Scalar;
+    },
+    false,
+    vars,
+  );
+  try {
+    return [((await (ce as Scalar).data()) as Float32Array)[0] as number, ((await (acc as Scalar).data()) as Float32Array)[0] as number];
+  } finally {
+    tf.dispose([ce as Scalar, acc as Scalar]);
+  }
+}
+
+/**
  * Trains the given weights on the institution's rows with plain minibatch SGD and categorical
- * cross-entropy; holds out `valFraction` of the rows for validation metrics. Yields to the
+ * cross-entropy (plus FedProx's (mu/2)·||w − w_start||² when `config.proximalMu` > 0; with it absent or 0
+ * the training is exactly plain SGD); holds out `valFraction` of the rows for validation metrics. Yields to the
  * event loop after every batch; disposes every tensor it makes. Throws NON_FINITE when the loss diverges.
  * @example const { weights, metrics } = await trainLocal({ tf, spec, weights: global, data, config: { localEpochs: 1, batchSize: 10, learningRate: 0.1 } });
  */
@@ -119,9 +148,12 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
 
   const model = buildModel(tf, spec);
   const optimizer = tf.train.sgd(config.learningRate);
+  const mu = config.proximalMu ?? 0;
+  let anchors: Tensor[] = [];
   try {
     setNamedWeights(model, args.weights);
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    if (mu > 0) anchors = model.trainableWeights.map((w) => w.read().clone());
     let trainLoss = Number.NaN;
     let trainAccuracy = Number.NaN;
     for (let epoch = 0; epoch < config.localEpochs; epoch++) {
@@ -134,7 +166,7 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
         let loss: number | undefined;
         let acc: number | undefined;
         try {
-          [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
+          [loss, acc] = mu > 0 ? await proximalStep(tf, model, optimizer, anchors, mu, xs, ys) : ((await model.trainOnBatch(xs, ys)) as number[]);
         } finally {
           tf.dispose([xs, ys]);
         }
@@ -158,6 +190,7 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
     metrics.durationMs = Date.now() - startedAt;
     return { weights, metrics, trainSamples: trainRows.length };
   } finally {
+    tf.dispose(anchors);
     model.dispose();
     optimizer.dispose();
   }

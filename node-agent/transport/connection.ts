@@ -60,15 +60,18 @@ export function connect(opts: ConnectionOptions): AgentSocket {
     const parsed = ChallengeSchema.safeParse(raw);
     if (!parsed.success) return fatal(new CohortError('BAD_REQUEST', 'malformed challenge from the coordinator'));
     const msg = parsed.data;
-    const presented = fromBase64(msg.coordinatorSignPublicKey);
-    if (!constantTimeEqual(presented, opts.coordinatorSignPublicKey)) {
+    const presented = decodeOrNull(msg.coordinatorSignPublicKey);
+    if (!presented || !constantTimeEqual(presented, opts.coordinatorSignPublicKey)) {
       return fatal(new CohortError('BAD_SIGNATURE', 'the server at this URL does not hold the pinned coordinator key: refusing to talk to it'));
     }
     if (msg.protocolVersion !== PROTOCOL_VERSION) {
       return fatal(new CohortError('PROTOCOL_MISMATCH', `coordinator speaks protocol ${msg.protocolVersion}, this agent ${PROTOCOL_VERSION}`));
     }
+    const challenge = decodeOrNull(msg.challenge);
+    // A throw here would escape the socket's event handler and end the agent's process.
+    if (!challenge || challenge.length !== 32) return fatal(new CohortError('BAD_REQUEST', 'malformed challenge from the coordinator: expected 32 bytes in base64'));
     const signature = signChallenge(
-      { federation: opts.federation, institution: opts.identity.id, challenge: fromBase64(msg.challenge), coordinatorSignPublicKey: presented },
+      { federation: opts.federation, institution: opts.identity.id, challenge, coordinatorSignPublicKey: presented },
       opts.identity.signSecretKey,
     );
     socket
@@ -86,4 +89,13 @@ export function connect(opts: ConnectionOptions): AgentSocket {
     opts.onWelcome(parsed.data);
   });
   return socket;
+}
+
+/** Strict base64 decoding that answers null instead of throwing. */
+function decodeOrNull(text: string): Uint8Array | null {
+  try {
+    return fromBase64(text);
+  } catch {
+    return null;
+  }
 }

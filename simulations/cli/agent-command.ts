@@ -1,10 +1,10 @@
 /** `cohort agent start`: an institution's node agent, on the institution's own host, next to its data. */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
-import { createAgent, parseDataSource } from '../../node-agent/index.js';
 import { BACKENDS } from './options.js';
 
 const AgentFileSchema = z
@@ -21,12 +21,25 @@ const AgentFileSchema = z
   })
   .strict();
 
+/** Reads an agent file; its relative key and data paths are taken relative to the file, not to the working directory. */
+function readAgentFile(path: string): Record<string, unknown> {
+  let file: Record<string, unknown>;
+  try {
+    file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new Error(`agent file ${path}: ${(cause as Error).message}`, { cause });
+  }
+  const near = (p: unknown): unknown => (typeof p === 'string' && p !== '' && !isAbsolute(p) ? resolve(dirname(path), p) : p);
+  const data = typeof file.data === 'string' && file.data.startsWith('csv:') ? `csv:${String(near(file.data.slice(4)))}` : file.data;
+  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), data };
+}
+
 export function agentCommand(): Command {
   const cmd = new Command('agent').description("run an institution's node agent");
   cmd
     .command('start')
     .description('connect to the coordinator, train each round on local data, send sealed updates; raw data never leaves')
-    .option('--config <file>', 'agent file (JSON with the keys below in camelCase); flags override it')
+    .option('--config <file>', 'agent file (JSON with the keys below in camelCase; paths relative to the file); flags override it')
     .option('--coordinator <url>', 'coordinator URL, e.g. http://coordinator.example.org:7400')
     .option('--coordinator-key <pubfile>', "the coordinator's public key file (pins its identity)")
     .option('--federation <id>', 'federation id')
@@ -37,13 +50,15 @@ export function agentCommand(): Command {
     .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .action(async (flags: Record<string, unknown>) => {
-      const fromFile = flags.config ? (JSON.parse(readFileSync(String(flags.config), 'utf8')) as Record<string, unknown>) : {};
+      const fromFile = flags.config ? readAgentFile(String(flags.config)) : {};
       const merged = { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && v !== undefined)) };
       const parsed = AgentFileSchema.safeParse(merged);
       if (!parsed.success) {
         throw new Error(`agent configuration incomplete or invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
       const c = parsed.data;
+      // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
+      const { createAgent, parseDataSource } = await import('../../node-agent/index.js');
       const log = pino({ name: 'agent', level: c.logLevel ?? 'info' });
       const agent = createAgent({
         coordinatorUrl: c.coordinator,

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import type { ModelSpec } from '../../protocol/index.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
-import { FederationSetupSchema, createCoordinator, openSqliteStore, type FederationSetupInput } from '../../coordinator/index.js';
+import { FederationSetupSchema, type FederationSetupInput } from '../../coordinator/config.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { ARCHS, choice, collect, fraction, int, positive } from './options.js';
 
@@ -63,6 +63,8 @@ export function coordinatorCommand(): Command {
       const dataDir = resolve(o.dataDir);
       const setup: FederationSetupInput = o.config ? FederationSetupSchema.parse(JSON.parse(readFileSync(o.config, 'utf8'))) : fromFlags(o);
       const institutions = o.enroll.map((file) => readPublicIdentityFile(file));
+      // Loaded only now, so `--help` and flag errors answer without loading socket.io and SQLite.
+      const { createCoordinator, openSqliteStore } = await import('../../coordinator/index.js');
       const store = openSqliteStore(join(dataDir, 'coordinator.db'));
       const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log });
       for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');

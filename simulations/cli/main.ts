@@ -13,6 +13,12 @@ const program = new Command('cohort')
   .addCommand(agentCommand())
   .addCommand(simulateCommand());
 
+// `cohort simulate | head`: a reader that goes away ends the command quietly instead of crashing it with EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -1,7 +1,6 @@
 /** `cohort simulate`: a whole federation on this machine, with the real coordinator and real agents. */
 import { Command } from 'commander';
 import { parsePartition } from '../../node-agent/data/index.js';
-import { simulate } from '../simulate/run.js';
 import { parseDataset } from '../simulate/dataset.js';
 import { ARCHS, BACKENDS, choice, fraction, int, positive } from './options.js';
 
@@ -27,18 +26,26 @@ export function simulateCommand(): Command {
     .action(async (o: Record<string, unknown>) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const partitionText = String(o.partition);
+      const dataset = parseDataset(String(o.dataset), o.label as string | undefined);
+      const partition = parsePartition(partitionText);
+      const [institutions, minParticipants] = [o.institutions as number, o.minParticipants as number | undefined];
+      if (minParticipants !== undefined && minParticipants > institutions) {
+        throw new Error(`--min-participants ${minParticipants} is more than the ${institutions} institutions: no round could ever publish`);
+      }
+      // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
+      const { simulate } = await import('../simulate/run.js');
       const summary = await simulate({
-        institutions: o.institutions as number,
+        institutions,
         rounds: o.rounds as number,
-        dataset: parseDataset(String(o.dataset), o.label as string | undefined),
-        partition: parsePartition(partitionText),
+        dataset,
+        partition,
         partitionText,
         model: o.model as (typeof ARCHS)[number],
         localEpochs: o.localEpochs as number,
         batchSize: o.batchSize as number,
         learningRate: o.lr as number,
         fraction: o.fraction as number,
-        minParticipants: o.minParticipants as number | undefined,
+        minParticipants,
         roundTimeoutMs: (o.roundTimeout as number) * 1000,
         seed: o.seed as number,
         backend: o.backend as (typeof BACKENDS)[number],

@@ -1,7 +1,12 @@
 /** The Store contract as one suite: every Store implementation runs these same cases. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import nacl from 'tweetnacl';
 import { CohortError } from '../../protocol/errors.js';
+import { canonicalJson } from '../../protocol/model-spec.js';
+import { fromHex, generateIdentity, toBase64, verifyChain } from '../../crypto/index.js';
 import type { ModelSpec } from '../../protocol/model-spec.js';
+import type { StudyManifest } from '../../protocol/study.js';
+import { defaultPolicy } from '../../coordinator/policy/index.js';
 import type { FederationConfig, NewFederation, NewInstitution, NewRound, Store } from '../../coordinator/store/index.js';
 
 export const spec: ModelSpec = { arch: 'logreg', inputShape: [4], classes: ['benign', 'malignant'] };
@@ -15,7 +20,30 @@ export const config: FederationConfig = {
   strategy: 'fedavg',
   seed: 7,
 };
-export const federation: NewFederation = { id: 'fed-a', name: 'Hospitals A', spec, config, createdAt: 1000, updatedAt: 1000 };
+export const manifest: StudyManifest = {
+  format: 'cohort-study/v1',
+  federation: 'fed-a',
+  title: 'Tumour classification',
+  purpose: 'Classify tumours as benign or malignant.',
+  dataCategories: ['pathology'],
+  model: { arch: 'logreg', specHash: 'c'.repeat(64) },
+  strategy: 'fedavg',
+  privacy: { secureAggregation: false },
+  rounds: 5,
+  coordinator: { id: 'coordinator', signPublicKey: 'A'.repeat(44) },
+};
+export const federation: NewFederation = {
+  id: 'fed-a',
+  name: 'Hospitals A',
+  spec,
+  config,
+  manifest,
+  manifestHash: 'a'.repeat(64),
+  policy: defaultPolicy(),
+  policyHash: 'b'.repeat(64),
+  createdAt: 1000,
+  updatedAt: 1000,
+};
 export const institution = (id: string): NewInstitution => ({
   federationId: 'fed-a',
   id,
@@ -82,9 +110,10 @@ export function storeCases(label: string, open: () => Store): void {
       store.updateRound('fed-a', 1, { state: 'training' });
       const metrics = { participants: 2, samples: 300, trainLoss: 0.5, trainAccuracy: 0.8, valAccuracy: 0.75 };
       store.updateRound('fed-a', 1, { state: 'aggregating' });
+      store.updateRound('fed-a', 1, { state: 'evaluating' });
       const published = store.updateRound('fed-a', 1, { state: 'published', resultVersion: 1, closedAt: 4000, metrics });
 
-      expect(published).toEqual({ ...round(1), state: 'published', resultVersion: 1, closedAt: 4000, reason: null, metrics });
+      expect(published).toEqual({ ...round(1), state: 'published', resultVersion: 1, closedAt: 4000, reason: null, metrics, policyHash: null, decisions: null });
       expect(store.getRound('fed-a', 1)).toEqual(published);
       expect(() => store.updateRound('fed-a', 2, { state: 'published' })).toThrow(/waiting -> published/);
       expect(store.getRound('fed-a', 2)?.state).toBe('waiting');
@@ -132,7 +161,7 @@ export function storeCases(label: string, open: () => Store): void {
       store.insertModel(v0);
       store.insertModel({ ...v0, version: 1, round: 1, parentVersion: 0, digest: '11'.repeat(32), path: 'models/fed-a/v1.cohort' });
 
-      expect(store.getModel('fed-a', 0)).toEqual(v0);
+      expect(store.getModel('fed-a', 0)).toEqual({ ...v0, card: null, cardSignature: null });
       expect(store.latestModel('fed-a')).toMatchObject({ version: 1, round: 1, parentVersion: 0 });
       expect(store.listModels('fed-a').map((m) => m.version)).toEqual([0, 1]);
       expect(store.getModel('fed-a', 2)).toBeUndefined();
@@ -147,12 +176,26 @@ export function storeCases(label: string, open: () => Store): void {
       const all = store.listAudit();
 
       expect(all.map((e) => e.kind)).toEqual(['federation.created', 'auth.failed', 'update.accepted']);
-      expect(all[0]).toEqual({ id: first.id, ts: 10, federationId: 'fed-a', kind: 'federation.created', actor: 'coordinator', subject: null, data: { rounds: 5 } });
+      expect(all[0]).toMatchObject({ id: first.id, ts: 10, federationId: 'fed-a', kind: 'federation.created', actor: 'coordinator', subject: null, data: { rounds: 5 } });
       expect(all[1]?.ts).toBeGreaterThan(1_600_000_000_000);
       expect(store.listAudit({ federationId: 'fed-a' }).map((e) => e.id)).toEqual([first.id, third.id]);
       expect(store.listAudit({ afterId: first.id, limit: 1 }).map((e) => e.kind)).toEqual(['auth.failed']);
       const methods = [...Object.keys(store), ...Object.getOwnPropertyNames(Object.getPrototypeOf(store))];
-      expect(methods.filter((k) => /audit/i.test(k)).sort()).toEqual(['appendAudit', 'listAudit']);
+      expect(methods.filter((k) => /audit/i.test(k)).sort()).toEqual(['appendAudit', 'listAudit', 'listAuditRows', 'setAuditSigner']);
+    });
+
+    it('chains every audit event to the one before and signs it with the signer it was given', () => {
+      const key = generateIdentity('coordinator');
+      store.setAuditSigner((hash) => toBase64(nacl.sign.detached(fromHex(hash), key.signSecretKey)));
+      store.appendAudit({ ts: 1, federationId: 'fed-a', kind: 'federation.created', actor: 'coordinator', data: { z: 1, a: [2, 3] } });
+      store.appendAudit({ ts: 2, federationId: 'fed-a', kind: 'round.started', actor: 'coordinator', subject: 'round:1', data: {} });
+
+      const rows = store.listAuditRows();
+      const entries = rows.map((r) => ({ seq: r.id, prevHash: r.prevHash, hash: r.hash, signature: r.signature, body: canonicalJson({ seq: r.id, ts: r.ts, federation: r.federationId, kind: r.kind, actor: r.actor, subject: r.subject, data: JSON.parse(r.data) }) }));
+
+      expect(rows[0]?.data).toBe('{"a":[2,3],"z":1}');
+      expect(rows[1]?.prevHash).toBe(rows[0]?.hash);
+      expect(verifyChain(entries, key.signPublicKey)).toMatchObject({ ok: true, entries: 2 });
     });
 
     it('rolls a transaction back when it throws, including nested ones', () => {

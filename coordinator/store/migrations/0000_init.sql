@@ -1,19 +1,44 @@
 CREATE TABLE `audit` (
-	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`id` integer PRIMARY KEY NOT NULL,
 	`ts` integer NOT NULL,
 	`federation_id` text,
 	`kind` text NOT NULL,
 	`actor` text NOT NULL,
 	`subject` text,
-	`data` text NOT NULL
+	`data` text NOT NULL,
+	`prev_hash` text NOT NULL,
+	`hash` text NOT NULL,
+	`signature` text NOT NULL
 );
 --> statement-breakpoint
 CREATE INDEX `audit_federation` ON `audit` (`federation_id`,`id`);--> statement-breakpoint
+CREATE TABLE `consents` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`federation_id` text NOT NULL,
+	`institution_id` text NOT NULL,
+	`consent_hash` text NOT NULL,
+	`body` text NOT NULL,
+	`signature` text NOT NULL,
+	`status` text NOT NULL,
+	`expires_at` integer NOT NULL,
+	`presented_at` integer NOT NULL,
+	`revoked_at` integer,
+	`revoked_from_round` integer,
+	`revocation` text,
+	FOREIGN KEY (`federation_id`,`institution_id`) REFERENCES `institutions`(`federation_id`,`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `consents_hash` ON `consents` (`consent_hash`);--> statement-breakpoint
+CREATE INDEX `consents_institution` ON `consents` (`federation_id`,`institution_id`);--> statement-breakpoint
 CREATE TABLE `federations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,
 	`spec` text NOT NULL,
 	`config` text NOT NULL,
+	`manifest` text NOT NULL,
+	`manifest_hash` text NOT NULL,
+	`policy` text NOT NULL,
+	`policy_hash` text NOT NULL,
 	`status` text DEFAULT 'created' NOT NULL,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL
@@ -44,6 +69,8 @@ CREATE TABLE `models` (
 	`path` text NOT NULL,
 	`bytes` integer NOT NULL,
 	`created_at` integer NOT NULL,
+	`card` text,
+	`card_signature` text,
 	PRIMARY KEY(`federation_id`, `version`),
 	FOREIGN KEY (`federation_id`) REFERENCES `federations`(`id`) ON UPDATE no action ON DELETE no action
 );
@@ -79,6 +106,8 @@ CREATE TABLE `rounds` (
 	`closed_at` integer,
 	`reason` text,
 	`metrics` text,
+	`policy_hash` text,
+	`decisions` text,
 	PRIMARY KEY(`federation_id`, `round`),
 	FOREIGN KEY (`federation_id`) REFERENCES `federations`(`id`) ON UPDATE no action ON DELETE no action
 );

@@ -1,7 +1,7 @@
 /** FedAvg: the sample-weighted mean, as a running sum that keeps nothing of the updates it adds. */
 import { describe, expect, it } from 'vitest';
-import { createPrng } from '../../crypto/prng.js';
-import { fedAvg, getStrategy, strategies, weightedMean } from '../../coordinator/strategies/index.js';
+import { createPrng } from '../../../crypto/prng.js';
+import { fedAvg, weightedMean } from '../../../coordinator/strategies/index.js';
 
 const f32 = (...values: number[]) => new Float32Array(values);
 const shapes = [[2, 2], [2]];
@@ -85,17 +85,5 @@ describe('FedAvg', () => {
     const begin = () => fedAvg.begin(shapes, [f32(0, 0, 0), f32(0, 0)]);
 
     expect(begin).toThrow(/previous model: tensor 0 has 3 values, the model needs 4/);
-  });
-});
-
-describe('strategy registry', () => {
-  it('finds fedavg by name and names the known strategies for an unknown one', () => {
-    const found = getStrategy('fedavg');
-    const unknown = () => getStrategy('fedprox');
-
-    expect(found).toBe(fedAvg);
-    expect(Object.keys(strategies)).toEqual(['fedavg']);
-    expect(unknown).toThrow('unknown strategy "fedprox"; known strategies: fedavg');
-    expect(() => getStrategy('toString')).toThrow(/unknown strategy/);
   });
 });

@@ -1,0 +1,32 @@
+/** Secure aggregation (Bonawitz et al. 2017, SecAgg+ of Bell et al. 2020): pure building blocks and state machines. */
+export { split, combine, combineVerified, sharesConsistent, type Share, type CombineResult, type CombineFailure } from './shamir.js';
+export {
+  quantisationParams,
+  quantiseWeighted,
+  dequantiseSum,
+  averageErrorBound,
+  addInto,
+  subInto,
+  type QuantisationParams,
+  type Rounding,
+} from './ring.js';
+export { expandMask, applyMask, PRG_CIPHER, type PrgContext, type PrgKind } from './prg.js';
+export { buildGraph, secAggPlusDegree, type GraphSpec, type CommunicationGraph } from './graph.js';
+export { createSecAggConfig, openSession, type SecAggConfig, type SecAggParticipant, type SecAggSession } from './protocol.js';
+export type {
+  AdvertiseKeys,
+  KeysBroadcast,
+  EncryptedShare,
+  ShareKeys,
+  SharesDelivery,
+  Complaint,
+  ComplaintReason,
+  MaskedInput,
+  UnmaskRequest,
+  RevealedShare,
+  UnmaskResponse,
+  SecAggMessage,
+} from './messages.js';
+export type { SecAggFailure, SecAggFailureCode, SecAggStep, StepResult, Receipt, RejectReason, Blame, BlameReason } from './failures.js';
+export { SecAggClient, createSecAggClient, type ClientPhase, type SecAggClientOptions } from './client.js';
+export { SecAggServer, createSecAggServer, type ServerPhase, type ServerStep, type ServerOutcome, type SecAggResult } from './server.js';

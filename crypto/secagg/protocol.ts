@@ -1,0 +1,149 @@
+/**
+ * Secure aggregation (Bonawitz et al. CCS 2017; SecAgg+ neighbourhoods of Bell et al. CCS 2020): the round's public
+ * configuration, its validation, and the session facts both sides derive from it (graph, indices, context digest).
+ * Message types are in messages.ts, the client in client.ts, the server in server.ts.
+ */
+import { concatBytes, lengthPrefixed, u32le, utf8Encode } from '../bytes.js';
+import { sha256 } from '../hash.js';
+import { assertBytes, assertId, assertU32 } from '../validate.js';
+import { buildGraph, secAggPlusDegree, type CommunicationGraph, type GraphSpec } from './graph.js';
+import { quantisationParams, type QuantisationParams } from './ring.js';
+
+export interface SecAggParticipant {
+  id: string;
+  /** Ed25519 public key (32 bytes) of the participant's identity: signs its SecAgg messages. */
+  signPublicKey: Uint8Array;
+}
+
+/** Everything public about one round of secure aggregation; the coordinator and every participant must hold the same. */
+export interface SecAggConfig {
+  federation: string;
+  round: number;
+  /** Sorted by id, unique. A participant's index (its order for the mask signs) is its position here. */
+  participants: readonly SecAggParticipant[];
+  /** t: shares needed to reconstruct a secret; also the fewest participants allowed at any step. */
+  threshold: number;
+  graph: GraphSpec;
+  /** L: number of model parameters; encoded vectors have L + 1 entries (the last is the weight). */
+  vectorLength: number;
+  quantisation: QuantisationParams;
+}
+
+/** Derived facts shared by client and server (internal). */
+export interface SecAggSession {
+  config: SecAggConfig;
+  graph: CommunicationGraph;
+  indexOf: ReadonlyMap<string, number>;
+  /** SHA-256 of the whole configuration: bound into every signature, key derivation and commitment. */
+  context: Uint8Array;
+  /** Largest number of share holders of one participant: n (complete graph) or degree + 1. */
+  maxHolders: number;
+}
+
+const CONTEXT_PREFIX = utf8Encode('cohort/secagg/context/v1');
+
+function f64(value: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setFloat64(0, value, true);
+  return out;
+}
+
+function graphBytes(spec: GraphSpec): Uint8Array {
+  return spec.kind === 'complete' ? lengthPrefixed('complete') : concatBytes(lengthPrefixed('harary'), u32le(spec.degree), spec.seed);
+}
+
+/**
+ * A validated configuration. Defaults: complete graph; threshold = floor(maxHolders / 2) + 1, the smallest allowed,
+ * which tolerates the most dropouts. For SecAgg+ pass graph: { kind: 'harary', degree?, seed } (degree defaults to
+ * secAggPlusDegree(n)); the seed must be public and unpredictable before the round (e.g. from the coordinator's signed round record).
+ * @example const config = createSecAggConfig({ federation: 'cardio', round: 3, participants, vectorLength: 199210, clipNorm: 1, maxWeight: 10000 });
+ */
+export function createSecAggConfig(args: {
+  federation: string;
+  round: number;
+  participants: readonly SecAggParticipant[];
+  vectorLength: number;
+  clipNorm: number;
+  maxWeight: number;
+  threshold?: number;
+  graph?: { kind: 'complete' } | { kind: 'harary'; degree?: number; seed: Uint8Array };
+}): SecAggConfig {
+  const participants = [...args.participants].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const n = participants.length;
+  const g = args.graph ?? { kind: 'complete' };
+  const graph: GraphSpec = g.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: g.degree ?? secAggPlusDegree(n), seed: g.seed };
+  const maxHolders = holdersBound(n, graph);
+  const config: SecAggConfig = {
+    federation: args.federation,
+    round: args.round,
+    participants,
+    threshold: args.threshold ?? Math.floor(maxHolders / 2) + 1,
+    graph,
+    vectorLength: args.vectorLength,
+    quantisation: quantisationParams({ clipNorm: args.clipNorm, maxWeight: args.maxWeight, maxParticipants: n }),
+  };
+  openSession(config);
+  return config;
+}
+
+function holdersBound(n: number, graph: GraphSpec): number {
+  return graph.kind === 'complete' || graph.degree >= n - 1 ? n : graph.degree + 1;
+}
+
+/**
+ * Checks a configuration and derives the session facts; throws a TypeError/RangeError on a bad configuration.
+ * Rules: 2 <= n; ids unique and sorted; at most 255 share holders per participant (GF(2^8) share indices);
+ * threshold t with 2 <= t <= maxHolders and 2t > maxHolders (a majority: a coordinator that tells different participants
+ * different survivor sets cannot collect t self-mask shares AND t key shares of one participant from disjoint honest groups).
+ */
+export function openSession(config: SecAggConfig): SecAggSession {
+  assertId('federation', config.federation);
+  assertU32('round', config.round);
+  const n = config.participants.length;
+  if (n < 2) throw new RangeError(`secure aggregation needs at least 2 participants, got ${n}`);
+  const indexOf = new Map<string, number>();
+  config.participants.forEach((p, i) => {
+    assertId(`participant ${i} id`, p.id);
+    assertBytes(`participant ${p.id} signPublicKey`, p.signPublicKey, 32);
+    if (indexOf.has(p.id)) throw new RangeError(`duplicate participant ${p.id}`);
+    if (i > 0 && !((config.participants[i - 1] as SecAggParticipant).id < p.id)) throw new RangeError('participants must be sorted by id');
+    indexOf.set(p.id, i);
+  });
+  const graph = buildGraph(n, config.graph);
+  const maxHolders = holdersBound(n, config.graph);
+  if (maxHolders > 255) throw new RangeError(`at most 255 share holders per participant (GF(2^8) shares), got ${maxHolders}: use a harary graph`);
+  const t = config.threshold;
+  if (!Number.isInteger(t) || t < 2 || t > maxHolders) throw new RangeError(`threshold must be an integer in 2..${maxHolders}, got ${t}`);
+  if (2 * t <= maxHolders) throw new RangeError(`threshold ${t} must be a majority of the ${maxHolders} share holders (2t > ${maxHolders})`);
+  if (!Number.isInteger(config.vectorLength) || config.vectorLength < 1) throw new RangeError(`vectorLength must be a positive integer, got ${config.vectorLength}`);
+  const q = config.quantisation;
+  if (q.maxParticipants < n) throw new RangeError(`quantisation.maxParticipants ${q.maxParticipants} < ${n} participants: the sum could overflow`);
+  const context = sha256([
+    CONTEXT_PREFIX,
+    lengthPrefixed(config.federation),
+    u32le(config.round),
+    u32le(n),
+    ...config.participants.flatMap((p) => [lengthPrefixed(p.id), p.signPublicKey]),
+    u32le(t),
+    graphBytes(config.graph),
+    u32le(config.vectorLength),
+    f64(q.clipNorm),
+    f64(q.maxWeight),
+    f64(q.maxParticipants),
+    f64(q.scale),
+  ]);
+  return { config, graph, indexOf, context, maxHolders };
+}
+
+/**
+ * Share holders of `dealer` among the participants in `present` (who advertised keys): the dealer and its neighbours,
+ * sorted by index. A holder's share index (x) is its position + 1.
+ */
+export function holdersOf(session: SecAggSession, dealer: number, present: ReadonlySet<number>): number[] {
+  return [dealer, ...session.graph.neighbours(dealer)].filter((i) => present.has(i)).sort((a, b) => a - b);
+}
+
+/** +1 when participant `self` adds the pairwise mask shared with `other`, -1 when it subtracts it. */
+export function maskSign(self: number, other: number): 1 | -1 {
+  return self < other ? 1 : -1;
+}

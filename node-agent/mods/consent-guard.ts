@@ -1,0 +1,75 @@
+/** The agent's own consent, enforced on every task: no task runs unless the institution's signed consent covers it. */
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  ConsentRefusal,
+  SignedConsentSchema,
+  SignedRevocationSchema,
+  architectureHash,
+  consentCovers,
+  type Coverage,
+  type ModelSpec,
+  type PrivacySettings,
+  type SignedConsent,
+  type SignedRevocation,
+  type StudyManifest,
+  type Use,
+} from '../../protocol/index.js';
+import { canonicalJson } from '../../protocol/index.js';
+import { verifyConsent, verifyRevocation } from '../../crypto/index.js';
+
+/** What a task asks of the institution's data. */
+export interface TaskFacts {
+  manifest: StudyManifest;
+  use: Use;
+  round: number;
+  participants: number;
+  spec: ModelSpec;
+  /** The privacy settings the round actually runs with. */
+  privacy: PrivacySettings;
+}
+
+export interface ConsentState {
+  consent?: SignedConsent;
+  revocation?: SignedRevocation;
+}
+
+/** Where a consent's revocation is kept: next to it, `<name>.revocation.json`. */
+export function revocationPath(consentPath: string): string {
+  return consentPath.replace(/(\.json)?$/, '.revocation.json');
+}
+
+/**
+ * Reads the consent and any revocation from disk (on every call: a revocation takes effect at the next task).
+ * Both must be signed by this institution's key, or they count as absent.
+ */
+export function readConsentState(consentPath: string | undefined, signPublicKey: Uint8Array): ConsentState {
+  if (!consentPath || !existsSync(consentPath)) return {};
+  const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentPath, 'utf8')));
+  if (!verifyConsent(consent, signPublicKey)) throw new Error(`consent ${consentPath} is not signed by this institution's key`);
+  const rPath = revocationPath(consentPath);
+  if (!existsSync(rPath)) return { consent };
+  const revocation = SignedRevocationSchema.parse(JSON.parse(readFileSync(rPath, 'utf8')));
+  if (!verifyRevocation(revocation, consent, signPublicKey)) throw new Error(`revocation ${rPath} does not match the consent or its key`);
+  return { consent, revocation };
+}
+
+/**
+ * Decides whether the institution's consent covers a task; on by default and not optional.
+ * @example const verdict = checkTask(readConsentState(path, key), facts); if (!verdict.ok) decline(verdict.code, verdict.message)
+ */
+export function checkTask(state: ConsentState, facts: TaskFacts, now = new Date()): Coverage {
+  if (!state.consent) return { ok: false, code: ConsentRefusal.NO_CONSENT, message: 'this institution has not consented to any study' };
+  const covered = consentCovers(state.consent.body, { manifest: facts.manifest, use: facts.use, now, participants: facts.participants, revoked: state.revocation !== undefined });
+  if (!covered.ok) return covered;
+  const { manifest, spec } = facts;
+  if (spec.arch !== manifest.model.arch || architectureHash(spec) !== manifest.model.specHash) {
+    return { ok: false, code: ConsentRefusal.MODEL, message: `the task's model (${spec.arch}, ${architectureHash(spec).slice(0, 16)}…) is not the study's (${manifest.model.arch}, ${manifest.model.specHash.slice(0, 16)}…)` };
+  }
+  if (canonicalJson(facts.privacy) !== canonicalJson(manifest.privacy)) {
+    return { ok: false, code: ConsentRefusal.PRIVACY, message: `the round runs with privacy ${canonicalJson(facts.privacy)}, the study states ${canonicalJson(manifest.privacy)}` };
+  }
+  if (facts.round > manifest.rounds) {
+    return { ok: false, code: ConsentRefusal.MANIFEST, message: `round ${facts.round} is beyond the study's ${manifest.rounds} rounds` };
+  }
+  return { ok: true };
+}

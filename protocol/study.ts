@@ -1,0 +1,115 @@
+/** A study (what a federation is for) and an institution's consent to it: schemas and content hashes. */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ArchSchema, canonicalJson, type ModelSpec } from './model-spec.js';
+
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
+
+export const USES = ['training', 'evaluation'] as const;
+export const UseSchema = z.enum(USES);
+export type Use = z.infer<typeof UseSchema>;
+
+export const PrivacySettingsSchema = z.object({
+  secureAggregation: z.boolean(),
+  /** Client-level DP budget the study may spend over all its rounds; absent: no DP. */
+  dp: z.object({ epsilon: z.number().positive(), delta: z.number().gt(0).lt(1) }).optional(),
+});
+export type PrivacySettings = z.infer<typeof PrivacySettingsSchema>;
+
+/**
+ * A study manifest: the federation's purpose and everything an ethics board approves.
+ * Its content hash (SHA-256 of the canonical JSON) is what institutions consent to.
+ */
+export const StudyManifestSchema = z
+  .object({
+    format: z.literal('cohort-study/v1'),
+    federation: id,
+    title: z.string().min(1).max(300),
+    purpose: z.string().min(1).max(4000),
+    dataCategories: z.array(z.string().min(1).max(100)).min(1).max(100),
+    model: z.object({ arch: ArchSchema, specHash: hex64 }),
+    strategy: z.string().min(1).max(64),
+    privacy: PrivacySettingsSchema,
+    rounds: z.number().int().min(1).max(100_000),
+    coordinator: z.object({ id, signPublicKey: z.string().min(40).max(64) }),
+  })
+  .strict();
+export type StudyManifest = z.infer<typeof StudyManifestSchema>;
+
+/** SHA-256 (hex) of a value's canonical JSON. */
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+/** SHA-256 (hex) of a model spec's canonical JSON, without its data-derived normalisation. */
+export function architectureHash(spec: ModelSpec): string {
+  const { normalization: _n, ...architecture } = spec;
+  return contentHash(architecture);
+}
+
+/**
+ * The manifest's content hash: what consents name.
+ * @example manifestHash(manifest) // '3f1c…'
+ */
+export function manifestHash(manifest: StudyManifest): string {
+  return contentHash(manifest);
+}
+
+/** What an institution signs when it consents. */
+export const ConsentBodySchema = z
+  .object({
+    format: z.literal('cohort-consent/v1'),
+    institution: id,
+    federation: id,
+    manifestHash: hex64,
+    uses: z.array(UseSchema).min(1),
+    ethicsApproval: z.object({ reference: z.string().min(1).max(200), expires: isoDate }),
+    dataCategories: z.array(z.string().min(1).max(100)).min(1),
+    /** Where the institution's data resides (a jurisdiction tag such as EU, US-CA), checked against the policy. */
+    dataResidency: z.string().min(1).max(64),
+    limits: z
+      .object({
+        maxEpsilon: z.number().positive().optional(),
+        requireSecureAggregation: z.boolean(),
+        minOtherInstitutions: z.number().int().min(0).max(10_000),
+      })
+      .strict(),
+    grantedAt: z.string().datetime(),
+  })
+  .strict();
+export type ConsentBody = z.infer<typeof ConsentBodySchema>;
+
+/** What an institution signs to withdraw a consent. */
+export const RevocationBodySchema = z
+  .object({
+    format: z.literal('cohort-revocation/v1'),
+    institution: id,
+    federation: id,
+    consentHash: hex64,
+    reason: z.string().max(1000),
+    revokedAt: z.string().datetime(),
+  })
+  .strict();
+export type RevocationBody = z.infer<typeof RevocationBodySchema>;
+
+/** A signed document: the body and the Ed25519 signature (base64) over its canonical JSON. */
+export const SignedConsentSchema = z.object({ body: ConsentBodySchema, signature: z.string().min(80).max(100) }).strict();
+export type SignedConsent = z.infer<typeof SignedConsentSchema>;
+export const SignedRevocationSchema = z.object({ body: RevocationBodySchema, signature: z.string().min(80).max(100) }).strict();
+export type SignedRevocation = z.infer<typeof SignedRevocationSchema>;
+
+/** Reason codes an agent sends when its own consent refuses a task. */
+export const ConsentRefusal = {
+  NO_CONSENT: 'CONSENT_MISSING',
+  MANIFEST: 'CONSENT_MANIFEST_MISMATCH',
+  MODEL: 'CONSENT_MODEL_MISMATCH',
+  PRIVACY: 'CONSENT_PRIVACY_MISMATCH',
+  USE: 'CONSENT_USE_NOT_ALLOWED',
+  EXPIRED: 'CONSENT_EXPIRED',
+  REVOKED: 'CONSENT_REVOKED',
+  TOO_FEW: 'CONSENT_TOO_FEW_INSTITUTIONS',
+  EPSILON: 'CONSENT_EPSILON_EXCEEDED',
+} as const;
+export type ConsentRefusalCode = (typeof ConsentRefusal)[keyof typeof ConsentRefusal];

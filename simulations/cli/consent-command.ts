@@ -1,0 +1,107 @@
+/** `cohort consent grant|revoke|show`: an institution's signed consent to a study, kept at the site and presented by its agent. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import {
+  SignedConsentSchema,
+  SignedRevocationSchema,
+  StudyManifestSchema,
+  USES,
+  manifestHash,
+  type StudyManifest,
+  type Use,
+} from '../../protocol/index.js';
+import { consentHash, readIdentityFile, readPublicIdentityFile, signConsent, signRevocation, verifyConsent, verifyRevocation } from '../../crypto/index.js';
+import { revocationPath } from '../../node-agent/mods/consent-guard.js';
+import { int, positive } from './options.js';
+
+/** Reads a study manifest from a file or from the coordinator's REST API. */
+async function loadManifest(source: string): Promise<StudyManifest> {
+  const text = /^https?:\/\//.test(source) ? await (await fetch(source)).text() : readFileSync(source, 'utf8');
+  const json = JSON.parse(text) as { manifest?: unknown };
+  return StudyManifestSchema.parse(json.manifest ?? json);
+}
+
+export function consentCommand(): Command {
+  const cmd = new Command('consent').description("an institution's signed consent to a study (site side)");
+  cmd
+    .command('grant')
+    .description('sign a consent to a study manifest with the institution key')
+    .requiredOption('--key <file>', "the institution's private key file")
+    .requiredOption('--study <file|url>', 'the study manifest (a file, or http://COORDINATOR/api/federations/ID/study)')
+    .requiredOption('--ethics-ref <reference>', 'ethics approval reference (IRB or ethics-committee number)')
+    .requiredOption('--expires <YYYY-MM-DD>', "the ethics approval's expiry date")
+    .option('--uses <list>', `allowed uses: ${USES.join(',')}`, 'training,evaluation')
+    .option('--data-categories <list>', "data categories the site contributes (default: the study's)")
+    .option('--residency <tag>', 'where the data resides (jurisdiction tag, e.g. EU)', 'unspecified')
+    .option('--max-epsilon <e>', 'the most differential-privacy epsilon the site will spend', positive)
+    .option('--require-secagg', 'require secure aggregation', false)
+    .option('--min-others <n>', 'fewest other institutions in any round the site joins', int(0), 1)
+    .option('--out <file>', 'where to write the signed consent', 'consent.json')
+    .action(async (o: { key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; out: string }) => {
+      const identity = readIdentityFile(o.key);
+      const manifest = await loadManifest(o.study);
+      const consent = signConsent(
+        {
+          format: 'cohort-consent/v1',
+          institution: identity.id,
+          federation: manifest.federation,
+          manifestHash: manifestHash(manifest),
+          uses: o.uses.split(',').map((u) => u.trim()) as Use[],
+          ethicsApproval: { reference: o.ethicsRef, expires: o.expires },
+          dataCategories: o.dataCategories ? o.dataCategories.split(',').map((c) => c.trim()) : manifest.dataCategories,
+          dataResidency: o.residency,
+          limits: { requireSecureAggregation: o.requireSecagg, minOtherInstitutions: o.minOthers, ...(o.maxEpsilon ? { maxEpsilon: o.maxEpsilon } : {}) },
+          grantedAt: new Date().toISOString(),
+        },
+        identity.signSecretKey,
+      );
+      writeFileSync(o.out, `${JSON.stringify(consent, null, 2)}\n`);
+      process.stdout.write(`consent to "${manifest.title}" (manifest ${manifestHash(manifest).slice(0, 16)}…) signed by ${identity.id}: ${o.out}\n`);
+    });
+  cmd
+    .command('revoke')
+    .description('withdraw a consent (takes effect from the next round; the agent refuses tasks at once)')
+    .requiredOption('--key <file>', "the institution's private key file")
+    .requiredOption('--consent <file>', 'the consent to withdraw')
+    .option('--reason <text>', 'why', 'withdrawn by the institution')
+    .action((o: { key: string; consent: string; reason: string }) => {
+      const identity = readIdentityFile(o.key);
+      const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(o.consent, 'utf8')));
+      if (!verifyConsent(consent, identity.signPublicKey)) throw new Error(`${o.consent} is not signed by ${identity.id}'s key`);
+      const path = revocationPath(o.consent);
+      writeFileSync(path, `${JSON.stringify(signRevocation(consent, o.reason, identity.signSecretKey), null, 2)}\n`);
+      process.stdout.write(`consent ${consentHash(consent).slice(0, 16)}… revoked: ${path} (a running agent presents it at its next task)\n`);
+    });
+  cmd
+    .command('show')
+    .description('show a consent, check its signature, and say whether it is in force')
+    .argument('<file>', 'the consent file')
+    .option('--key <pubfile>', "the institution's public key file, to check the signature")
+    .action((file: string, o: { key?: string }) => {
+      const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+      const b = consent.body;
+      const lines = [
+        `institution:     ${b.institution}`,
+        `federation:      ${b.federation}`,
+        `study manifest:  ${b.manifestHash}`,
+        `uses:            ${b.uses.join(', ')}`,
+        `ethics approval: ${b.ethicsApproval.reference}, expires ${b.ethicsApproval.expires}`,
+        `data:            ${b.dataCategories.join(', ')} (resides in ${b.dataResidency})`,
+        `limits:          secure aggregation ${b.limits.requireSecureAggregation ? 'required' : 'not required'}, at least ${b.limits.minOtherInstitutions} other institutions${b.limits.maxEpsilon ? `, epsilon <= ${b.limits.maxEpsilon}` : ''}`,
+        `granted:         ${b.grantedAt}`,
+        `consent hash:    ${consentHash(consent)}`,
+      ];
+      const pub = o.key ? readPublicIdentityFile(o.key) : undefined;
+      if (pub) lines.push(`signature:       ${verifyConsent(consent, pub.signPublicKey) ? 'valid' : 'INVALID'} (${pub.id})`);
+      const rPath = revocationPath(file);
+      let status = Date.parse(`${b.ethicsApproval.expires}T23:59:59.999Z`) < Date.now() ? 'EXPIRED' : 'in force';
+      if (existsSync(rPath)) {
+        const r = SignedRevocationSchema.parse(JSON.parse(readFileSync(rPath, 'utf8')));
+        const valid = pub ? verifyRevocation(r, consent, pub.signPublicKey) : r.body.consentHash === consentHash(consent);
+        if (valid) status = `REVOKED at ${r.body.revokedAt} (${r.body.reason})`;
+      }
+      lines.push(`status:          ${status}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+  return cmd;
+}

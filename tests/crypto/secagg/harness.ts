@@ -1,0 +1,144 @@
+/** Test harness for secure aggregation: participants, synthetic updates, plain FedAvg, and a full in-memory run. */
+import { createPrng } from '../../../crypto/prng.js';
+import { generateIdentity, type Identity } from '../../../crypto/identity.js';
+import { clipL2 } from '../../../crypto/dp/clip-noise.js';
+import { createSecAggClient, type SecAggClient } from '../../../crypto/secagg/client.js';
+import type { MaskedInput, ShareKeys, UnmaskResponse } from '../../../crypto/secagg/messages.js';
+import { createSecAggConfig, type SecAggConfig } from '../../../crypto/secagg/protocol.js';
+import { createSecAggServer, type SecAggServer, type ServerOutcome } from '../../../crypto/secagg/server.js';
+import type { Receipt } from '../../../crypto/secagg/failures.js';
+import { sha256 } from '../../../crypto/hash.js';
+import { utf8Encode } from '../../../crypto/bytes.js';
+import type { RandomSource } from '../../../crypto/random.js';
+import { seededRandom } from '../helpers.js';
+
+export const CLIP_NORM = 1;
+export const MAX_WEIGHT = 5000;
+
+/** n identities named p00, p01, ... (sorted order = index order), reproducible from `label`. */
+export function makeIdentities(n: number, label: string): Identity[] {
+  return Array.from({ length: n }, (_, i) => generateIdentity(`p${String(i).padStart(2, '0')}`, seededRandom(`${label}/identity/${i}`)));
+}
+
+/** Updates with norms between 0.2 and 3 (so some are clipped) and integer weights in 1..MAX_WEIGHT. */
+export function makeUpdates(n: number, length: number, seed: number): { updates: Float32Array[]; weights: number[] } {
+  const prng = createPrng(seed);
+  const updates = Array.from({ length: n }, () => {
+    const u = new Float32Array(length);
+    for (let i = 0; i < length; i++) u[i] = prng.normal();
+    const targetNorm = 0.2 + 2.8 * prng.next();
+    const norm = Math.hypot(...u);
+    for (let i = 0; i < length; i++) u[i] = ((u[i] as number) * targetNorm) / norm;
+    return u;
+  });
+  const weights = Array.from({ length: n }, () => 1 + prng.int(MAX_WEIGHT));
+  return { updates, weights };
+}
+
+/** Plain FedAvg of the clipped updates in float64: sum w_u clip(x_u) / sum w_u. */
+export function plainFedAvg(updates: readonly Float32Array[], weights: readonly number[], clipNorm = CLIP_NORM): Float64Array {
+  const out = new Float64Array((updates[0] as Float32Array).length);
+  let total = 0;
+  updates.forEach((u, k) => {
+    const w = weights[k] as number;
+    const { clipped } = clipL2(u, clipNorm);
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + w * (clipped[i] as number);
+    total += w;
+  });
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / total;
+  return out;
+}
+
+export interface RunOptions {
+  n: number;
+  vectorLength: number;
+  label: string;
+  graph?: 'complete' | 'harary';
+  threshold?: number;
+  /** Participants who share keys but never send a masked input (dropped after the ShareKeys step). */
+  dropBeforeMasking?: readonly string[];
+  /** Participants who send masked input but never answer the unmask request. */
+  dropBeforeUnmask?: readonly string[];
+  /** Replace the client of some participants (e.g. a cheating dealer). */
+  makeClient?: (args: { config: SecAggConfig; identity: Identity; random: RandomSource }) => SecAggClient | undefined;
+  tamperShareKeys?: (msg: ShareKeys, identity: Identity) => ShareKeys;
+  tamperUnmask?: (msg: UnmaskResponse, identity: Identity) => UnmaskResponse;
+}
+
+export interface RunResult {
+  config: SecAggConfig;
+  identities: Identity[];
+  clients: Map<string, SecAggClient>;
+  server: SecAggServer;
+  updates: Float32Array[];
+  weights: number[];
+  masked: Map<string, MaskedInput>;
+  receipts: Receipt[];
+  /** Where it stopped: the server's outcome at the step that failed, or finish(). */
+  outcome: ServerOutcome;
+  stoppedAt: 'advertise-keys' | 'share-keys' | 'masked-input' | 'unmasking';
+}
+
+/** Runs every step in memory, routing messages as a coordinator would; stops at the first server failure. */
+export function runProtocol(options: RunOptions): RunResult {
+  const identities = makeIdentities(options.n, options.label);
+  const config = createSecAggConfig({
+    federation: 'cardio',
+    round: 7,
+    participants: identities.map((id) => ({ id: id.id, signPublicKey: id.signPublicKey })),
+    vectorLength: options.vectorLength,
+    clipNorm: CLIP_NORM,
+    maxWeight: MAX_WEIGHT,
+    ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
+    graph: options.graph === 'harary' ? { kind: 'harary', seed: sha256(utf8Encode(`${options.label}/graph`)) } : { kind: 'complete' },
+  });
+  const server = createSecAggServer(config);
+  const clients = new Map<string, SecAggClient>();
+  for (const identity of identities) {
+    const random = seededRandom(`${options.label}/client/${identity.id}`);
+    clients.set(identity.id, options.makeClient?.({ config, identity, random }) ?? createSecAggClient({ config, identity, random }));
+  }
+  const byId = new Map(identities.map((i) => [i.id, i]));
+  const { updates, weights } = makeUpdates(options.n, options.vectorLength, 42);
+  const receipts: Receipt[] = [];
+  const masked = new Map<string, MaskedInput>();
+  const base = { config, identities, clients, server, updates, weights, masked, receipts };
+  const must = <T>(r: { ok: true; message: T } | { ok: false; failure: unknown }): T => {
+    if (!r.ok) throw new Error(`client step failed: ${JSON.stringify(r.failure)}`);
+    return r.message;
+  };
+
+  for (const client of clients.values()) receipts.push(server.receiveAdvertiseKeys(must(client.advertiseKeys())));
+  const keys = server.closeAdvertiseKeys();
+  if (!keys.ok) return { ...base, outcome: keys, stoppedAt: 'advertise-keys' };
+  for (const msg of keys.messages) {
+    let share = must((clients.get(msg.to) as SecAggClient).shareKeys(msg));
+    if (options.tamperShareKeys) share = options.tamperShareKeys(share, byId.get(msg.to) as Identity);
+    receipts.push(server.receiveShareKeys(share));
+  }
+  const deliveries = server.closeShareKeys();
+  if (!deliveries.ok) return { ...base, outcome: deliveries, stoppedAt: 'share-keys' };
+  for (const msg of deliveries.messages) {
+    if (options.dropBeforeMasking?.includes(msg.to)) continue;
+    const index = identities.findIndex((i) => i.id === msg.to);
+    const input = must((clients.get(msg.to) as SecAggClient).maskedInput(msg, { update: updates[index] as Float32Array, weight: weights[index] as number }));
+    masked.set(msg.to, input);
+    receipts.push(server.receiveMaskedInput(input));
+  }
+  const requests = server.closeMaskedInput();
+  if (!requests.ok) return { ...base, outcome: requests, stoppedAt: 'masked-input' };
+  for (const msg of requests.messages) {
+    if (options.dropBeforeUnmask?.includes(msg.to)) continue;
+    let response = must((clients.get(msg.to) as SecAggClient).unmask(msg));
+    if (options.tamperUnmask) response = options.tamperUnmask(response, byId.get(msg.to) as Identity);
+    receipts.push(server.receiveUnmask(response));
+  }
+  return { ...base, outcome: server.finish(), stoppedAt: 'unmasking' };
+}
+
+/** Largest absolute difference between two vectors. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)));
+  return worst;
+}

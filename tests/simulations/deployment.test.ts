@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64, readPublicIdentityFile, verifyModel } from '../../crypto/index.js';
+import { freePort, runCli, startCli, type CliProcess } from './cli-helpers.js';
+
+let dir: string;
+const running: CliProcess[] = [];
+
+/** `cohort ...` in the deployment folder, as the README tells an operator to type it. */
+const cohort = (args: string[], timeoutMs = 60_000): CliProcess => {
+  const p = startCli(args, { cwd: dir, timeoutMs });
+  running.push(p);
+  return p;
+};
+
+/** `cohort coordinator start` for federation `id` on a free port; resolves once it logs "coordinator ready". */
+async function startCoordinator(id: string, extra: string[]): Promise<{ url: string; proc: CliProcess }> {
+  const port = await freePort();
+  const proc = cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', `data-${id}`, '--federation', id, '--model', 'logreg', '--local-epochs', '1', '--port', String(port), ...extra]);
+  await proc.waitFor(/coordinator ready/, 30_000);
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cohort-deploy-'));
+  const results = await Promise.all(['coordinator', 'site-a', 'site-b', 'site-x'].map((id) => runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })));
+  expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a real deployment with the cohort CLI alone (separate processes)', () => {
+  it('coordinator + two enrolled agents complete 2 rounds; the API shows it; the coordinator stops cleanly', async () => {
+    const { url, proc: coordinator } = await startCoordinator('demo', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '2', '--min-participants', '2']);
+    const agent = (site: string, slice: string) =>
+      cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo', '--key', `keys/${site}.key.json`, '--data', slice]);
+
+    const [a, b] = await Promise.all([agent('site-a', 'mnist:1/2').exited, agent('site-b', 'mnist:2/2').exited]);
+
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(a.stdout).toMatch(/federation complete; agent exits/);
+    const fed = (await (await fetch(`${url}/api/federations/demo`)).json()) as Record<string, any>;
+    expect(fed).toMatchObject({ id: 'demo', status: 'completed', roundsPublished: 2, latestModel: { version: 2 } });
+    expect(fed.institutions.map((i: { id: string }) => i.id).sort()).toEqual(['site-a', 'site-b']);
+    const { rounds } = (await (await fetch(`${url}/api/federations/demo/rounds`)).json()) as { rounds: Array<Record<string, any>> };
+    expect(rounds.map((r) => [r.round, r.state, r.participations.filter((p: { status: string }) => p.status === 'accepted').length])).toEqual([
+      [1, 'published', 2],
+      [2, 'published', 2],
+    ]);
+    expect(rounds[1]!.metrics.samples).toBe(9000); // 90% of 5,000 rows at each site; the rest is local validation
+
+    // Anyone holding coordinator.pub.json can check the published model offline.
+    const res = await fetch(`${url}/api/federations/demo/models/2/weights`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const digest = createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest('hex');
+    const pub = readPublicIdentityFile(join(dir, 'keys', 'coordinator.pub.json'));
+    expect(digest).toBe(res.headers.get('x-cohort-digest'));
+    expect(verifyModel({ federation: 'demo', version: 2, specHash: res.headers.get('x-cohort-spec-hash')!, weightsDigest: digest }, fromBase64(res.headers.get('x-cohort-signature')!), pub.signPublicKey)).toBe(true);
+
+    const stopped = await coordinator.stop('SIGTERM');
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout).toMatch(/"round":2,"version":2.*round published/);
+    expect(stopped.stdout).toMatch(/federation complete; still serving the API/);
+  });
+
+  it('refuses an agent whose key is not enrolled (UNKNOWN_INSTITUTION), while an agent started from an agent file completes', async () => {
+    const { url, proc: coordinator } = await startCoordinator('demo2', ['--enroll', 'keys/site-a.pub.json', '--rounds', '1', '--min-participants', '1']);
+    mkdirSync(join(dir, 'site-a'), { recursive: true });
+    const configFile = join(dir, 'site-a', 'agent.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ coordinator: url, coordinatorKey: '../keys/coordinator.pub.json', federation: 'demo2', key: '../keys/site-a.key.json', data: 'mnist:1/4', logLevel: 'info' }, null, 2),
+    );
+
+    const stranger = cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo2', '--key', 'keys/site-x.key.json', '--data', 'mnist:2/4']);
+    const fromFile = startCli(['agent', 'start', '--config', configFile], { cwd: tmpdir(), timeoutMs: 60_000 });
+    running.push(fromFile);
+    const [refused, completed] = await Promise.all([stranger.exited, fromFile.exited]);
+
+    expect(refused.code).not.toBe(0);
+    expect(refused.code).not.toBeNull();
+    expect(`${refused.stdout}\n${refused.stderr}`).toMatch(/UNKNOWN_INSTITUTION/);
+    expect(refused.stderr).toMatch(/site-x is not enrolled in demo2/);
+    expect(completed.code, completed.stderr).toBe(0);
+    expect(completed.stdout).toMatch(/federation complete; agent exits/);
+    const fed = (await (await fetch(`${url}/api/federations/demo2`)).json()) as Record<string, any>;
+    expect(fed).toMatchObject({ status: 'completed', roundsPublished: 1 });
+    expect((await coordinator.stop('SIGTERM')).code).toBe(0);
+  });
+});
