@@ -1,6 +1,7 @@
 /** A federation's configuration, validated: what is trained, how many rounds, who must take part, and the deadlines. */
 import { z } from 'zod';
-import { FederationIdSchema, ModelSpecSchema, TrainConfigSchema } from '../protocol/index.js';
+import { FederationIdSchema, ModelSpecSchema, PrivacySettingsSchema, TrainConfigSchema } from '../protocol/index.js';
+import { PolicySchema } from './policy/policy.js';
 
 export const RoundRulesSchema = z.object({
   rounds: z.number().int().min(1).max(100_000),
@@ -17,15 +18,31 @@ export const RoundRulesSchema = z.object({
   maxConsecutiveFailures: z.number().int().min(1).max(1000).default(3),
   train: TrainConfigSchema,
   strategy: z.string().default('fedavg'),
+  /** The strategy's parameters (e.g. { lr: 0.01 } for fedadam, { f: 1 } for krum). */
+  strategyParams: z.record(z.string(), z.union([z.number(), z.string()])).default({}),
   seed: z.number().int().default(0),
+  /** How long contributing sites have to report their validation metrics of a candidate model. */
+  evaluationTimeoutMs: z.number().int().min(100).max(24 * 3600_000).default(60_000),
 });
 export type RoundRules = z.infer<typeof RoundRulesSchema>;
+
+/** What the study is for: the parts of the manifest that are not derived from the federation's configuration. */
+export const StudySetupSchema = z.object({
+  title: z.string().min(1).max(300),
+  purpose: z.string().min(1).max(4000),
+  dataCategories: z.array(z.string().min(1).max(100)).min(1).max(100),
+  privacy: PrivacySettingsSchema.default({ secureAggregation: false }),
+});
+export type StudySetup = z.infer<typeof StudySetupSchema>;
 
 export const FederationSetupSchema = z.object({
   id: FederationIdSchema,
   name: z.string().min(1).max(200),
   spec: ModelSpecSchema,
   rules: RoundRulesSchema,
+  study: StudySetupSchema,
+  /** The coordinator-side rules; the default policy when absent. */
+  policy: PolicySchema.optional(),
 });
 export type FederationSetup = z.infer<typeof FederationSetupSchema>;
 export type FederationSetupInput = z.input<typeof FederationSetupSchema>;

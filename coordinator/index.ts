@@ -4,10 +4,13 @@ import type { Server as HttpServer } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { Server } from 'socket.io';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_CHUNK_BYTES, parameterCount } from '../protocol/index.js';
-import { fingerprint, toBase64, type Identity, type PublicIdentity } from '../crypto/index.js';
+import nacl from 'tweetnacl';
+import { DEFAULT_CHUNK_BYTES, manifestHash, parameterCount } from '../protocol/index.js';
+import { fingerprint, fromHex, toBase64, type Identity, type PublicIdentity } from '../crypto/index.js';
 import type { Store } from './store/index.js';
-import { getStrategy } from './strategies/index.js';
+import { createStrategy } from './strategies/index.js';
+import { defaultPolicy, policyHash } from './policy/index.js';
+import { studyManifest } from './study.js';
 import { FederationSetupSchema, type FederationSetupInput } from './config.js';
 import { RoundRunner } from './rounds/round-runner.js';
 import { attachRealtime } from './realtime/attach.js';
@@ -49,15 +52,42 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   const setup = FederationSetupSchema.parse(opts.federation);
   const log = opts.log ?? pino({ name: 'coordinator' });
   const { store, identity } = opts;
-  const strategy = getStrategy(setup.rules.strategy);
+  const strategy = createStrategy(setup.rules.strategy, setup.rules.strategyParams);
+  store.setAuditSigner((hash) => toBase64(nacl.sign.detached(fromHex(hash), identity.signSecretKey)));
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const maxUploadBytes = opts.maxUploadBytes ?? parameterCount(setup.spec) * 4 + (1 << 20);
 
   let federation = store.getFederation(setup.id);
+  const policy = setup.policy ?? defaultPolicy();
   if (!federation) {
     const now = Date.now();
-    federation = store.createFederation({ id: setup.id, name: setup.name, spec: setup.spec, config: setup.rules, status: 'created', createdAt: now, updatedAt: now });
-    store.appendAudit({ federationId: setup.id, kind: 'federation.created', actor: 'coordinator', subject: null, data: { name: setup.name, rules: setup.rules, spec: setup.spec } });
+    const manifest = studyManifest(setup, identity);
+    federation = store.transaction(() => {
+      const created = store.createFederation({
+        id: setup.id,
+        name: setup.name,
+        spec: setup.spec,
+        config: setup.rules,
+        manifest,
+        manifestHash: manifestHash(manifest),
+        policy,
+        policyHash: policyHash(policy),
+        status: 'created',
+        createdAt: now,
+        updatedAt: now,
+      });
+      store.appendAudit({ federationId: setup.id, kind: 'federation.created', actor: 'coordinator', subject: null, data: { name: setup.name, rules: setup.rules, spec: setup.spec, manifestHash: created.manifestHash } });
+      store.appendAudit({ federationId: setup.id, kind: 'policy.set', actor: 'coordinator', subject: null, data: { policy, policyHash: created.policyHash } });
+      return created;
+    });
+  } else if (setup.policy && policyHash(setup.policy) !== federation.policyHash) {
+    const previous = federation.policyHash;
+    federation = store.transaction(() => {
+      const updated = store.updateFederation(setup.id, { policy, policyHash: policyHash(policy) });
+      store.appendAudit({ federationId: setup.id, kind: 'policy.changed', actor: 'coordinator', subject: null, data: { policy, policyHash: updated.policyHash, previousPolicyHash: previous } });
+      return updated;
+    });
+    log.info({ policyHash: federation.policyHash, previous }, 'policy changed');
   }
   const enroll = (pub: PublicIdentity): void => {
     store.upsertInstitution({

@@ -56,3 +56,44 @@ export function verifyChallenge(p: ChallengeParams, signature: Uint8Array, signP
     return false;
   }
 }
+
+export interface ServerProofParams {
+  federation: string;
+  institution: string;
+  /** The 32 random bytes the agent sent at connect. */
+  clientNonce: Uint8Array;
+  /** The challenge the coordinator sends back. */
+  challenge: Uint8Array;
+}
+
+const SERVER_DOMAIN = utf8Encode('cohort/server-auth/v1');
+
+/**
+ * The coordinator's proof of its key at connect: "cohort/server-auth/v1" || lp(federation) || lp(institution) || clientNonce || challenge.
+ * A server that only knows the coordinator's public key cannot produce it for a fresh nonce.
+ * @example const message = serverProofMessage({ federation, institution, clientNonce, challenge })
+ */
+export function serverProofMessage(p: ServerProofParams): Uint8Array {
+  assertId('federation', p.federation);
+  assertId('institution', p.institution);
+  assertBytes('clientNonce', p.clientNonce, 32);
+  assertBytes('challenge', p.challenge, 32);
+  return concatBytes(SERVER_DOMAIN, lengthPrefixed(p.federation), lengthPrefixed(p.institution), p.clientNonce, p.challenge);
+}
+
+/** The coordinator's signature over serverProofMessage(p). */
+export function signServerProof(p: ServerProofParams, signSecretKey: Uint8Array): Uint8Array {
+  assertBytes('signSecretKey', signSecretKey, 64);
+  return nacl.sign.detached(serverProofMessage(p), signSecretKey);
+}
+
+/** True only for the pinned coordinator's signature over these exact params; never throws. */
+export function verifyServerProof(p: ServerProofParams, signature: Uint8Array, coordinatorSignPublicKey: Uint8Array): boolean {
+  try {
+    if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
+    if (!(coordinatorSignPublicKey instanceof Uint8Array) || coordinatorSignPublicKey.length !== 32) return false;
+    return nacl.sign.detached.verify(serverProofMessage(p), signature, coordinatorSignPublicKey);
+  } catch {
+    return false;
+  }
+}

@@ -16,7 +16,7 @@ export {
   type PublicIdentity,
 } from './identity.js';
 export { writeIdentityFile, writePublicIdentityFile, readIdentityFile, readPublicIdentityFile } from './key-file.js';
-export { newChallenge, challengeMessage, signChallenge, verifyChallenge, type ChallengeParams } from './challenge.js';
+export { newChallenge, challengeMessage, signChallenge, verifyChallenge, serverProofMessage, signServerProof, verifyServerProof, type ChallengeParams, type ServerProofParams } from './challenge.js';
 export { sealEnvelope, openEnvelope, peekEnvelope, type EnvelopeContext, type OpenEnvelopeResult } from './envelope.js';
 export { modelSigningMessage, signModel, verifyModel, type ModelSignatureParams } from './model-signature.js';
 export { documentBytes, signDocument, verifyDocument } from './signed-document.js';

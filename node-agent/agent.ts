@@ -1,28 +1,31 @@
-/** A node agent: connects, verifies each global model's signature, trains on private rows, returns a sealed update. */
+/** A node agent: checks every task against its own consent and the coordinator's signature, trains or evaluates on private rows, returns sealed results. */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import {
   CohortError,
+  EvaluateTaskSchema,
   RoundTaskSchema,
-  canonicalJson,
   decodeTensors,
   encodeTensors,
-  frameDigest,
   toCohortError,
+  type EvaluateTask,
   type FederationComplete,
   type LocalMetrics,
-  type ModelSpec,
   type RoundClosed,
   type RoundTask,
+  type SignedRevocation,
   type UpdateMeta,
   type Welcome,
 } from '../protocol/index.js';
-import { fromBase64, sealEnvelope, sha256Hex, verifyModel, type Identity, type PublicIdentity } from '../crypto/index.js';
-import type { Dataset } from './data/index.js';
+import { sealEnvelope, type Identity, type PublicIdentity } from '../crypto/index.js';
 import { featureStats } from './data/index.js';
-import { backendForSpec, selectBackend, trainLocal, type BackendPreference, type SelectedBackend } from './train/index.js';
+import { backendForSpec, evaluate, selectBackend, trainLocal, type BackendPreference, type SelectedBackend } from './train/index.js';
 import type { DataSource } from './data-source.js';
+import { siteData } from './site-data.js';
+import { checkSignedModel } from './model-check.js';
+import { checkTask, readConsentState } from './mods/consent-guard.js';
+import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { connect, type AgentSocket } from './transport/connection.js';
 import { uploadUpdate } from './transport/upload.js';
 
@@ -33,8 +36,12 @@ export interface AgentOptions {
   /** The coordinator's public identity (its signing key pins the server; its box key is what updates are sealed to). */
   coordinator: PublicIdentity;
   data: DataSource;
+  /** The institution's signed consent (a revocation is read from `<name>.revocation.json` beside it, at every task). */
+  consentFile?: string;
+  /** The agent's own audit log (JSON Lines, hash-chained, signed with the institution key); none when absent. */
+  auditLog?: string;
   backend?: BackendPreference;
-  /** Share of the site's rows kept for local validation metrics. */
+  /** Share of the site's rows kept aside (fixed across rounds) for validation metrics. */
   valFraction?: number;
   seed?: number;
   log?: Logger;
@@ -47,6 +54,7 @@ export interface AgentEventMap {
   epoch: [{ round: number; epoch: number; loss: number; accuracy: number }];
   trained: [{ round: number; metrics: LocalMetrics; samples: number }];
   uploaded: [{ round: number; digest: string; bytes: number }];
+  evaluated: [{ round: number; valAccuracy: number; valSamples: number }];
   refused: [{ round: number; code: string; message: string }];
   declined: [{ round: number; code: string; message: string }];
   'round:closed': [RoundClosed];
@@ -60,18 +68,23 @@ export interface Agent {
   readonly ready: Promise<void>;
   /** Resolves when the coordinator announces the federation complete; rejects on a fatal error. */
   readonly done: Promise<FederationComplete>;
+  /** Tells the coordinator now that the institution revoked its consent (the agent refuses tasks either way). */
+  presentRevocation(revocation: SignedRevocation): Promise<void>;
   close(): void;
 }
 
 /**
  * Starts an agent.
- * @example const agent = createAgent({ coordinatorUrl, federation, identity, coordinator, data: mnistSource(rows) }); await agent.done;
+ * @example const agent = createAgent({ coordinatorUrl, federation, identity, coordinator, data: mnistSource(rows), consentFile }); await agent.done;
  */
 export function createAgent(opts: AgentOptions): Agent {
   const log = opts.log ?? pino({ name: `agent:${opts.identity.id}` });
   const events = new EventEmitter<AgentEventMap>();
+  const data = siteData(opts.data, opts.valFraction ?? 0.1, opts.seed ?? 0);
+  const audit: AgentAuditLog = opts.auditLog ? openAgentAuditLog(opts.auditLog, opts.identity, opts.federation) : { append: () => undefined };
+  const consent = () => readConsentState(opts.consentFile, opts.identity.signPublicKey);
+  const logBackend = (m: string, level: 'debug' | 'info' | 'warn' = 'info') => log[level](m);
   let welcome: Welcome | undefined;
-  let dataset: { specKey: string; ds: Dataset } | undefined;
   let backend: SelectedBackend | undefined;
   let busy: Promise<void> = Promise.resolve();
   let sessionReady = deferred<void>();
@@ -79,12 +92,6 @@ export function createAgent(opts: AgentOptions): Agent {
   const done = deferred<FederationComplete>();
   done.promise.catch(() => undefined);
   ready.promise.catch(() => undefined);
-
-  const loadData = (spec: ModelSpec): Dataset => {
-    const specKey = canonicalJson({ ...spec, normalization: undefined });
-    if (dataset?.specKey !== specKey) dataset = { specKey, ds: opts.data.load(spec) };
-    return dataset.ds;
-  };
 
   const socket = connect({
     url: opts.coordinatorUrl,
@@ -103,12 +110,16 @@ export function createAgent(opts: AgentOptions): Agent {
       welcome = msg;
       void (async () => {
         try {
-          backend ??= await selectBackend(opts.backend ?? 'auto', (m, level = 'info') => log[level](m));
-          const ds = loadData(msg.spec);
-          const stats = msg.spec.features ? featureStats(ds) : undefined;
-          const res = await socket.timeout(15_000).emitWithAck('agent:ready', { samples: ds.n, backend: backend.name, featureStats: stats });
+          backend ??= await selectBackend(opts.backend ?? 'auto', logBackend);
+          const rows = data.load(msg.spec);
+          const stats = msg.spec.features ? featureStats(rows.all) : undefined;
+          const { consent: signed, revocation } = consent();
+          const res = await socket
+            .timeout(15_000)
+            .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, featureStats: stats, consent: signed, revocation });
           if (!res.ok) throw new CohortError(res.error.code, res.error.message);
-          log.info({ samples: ds.n, backend: backend.name, data: opts.data.description }, 'ready for tasks');
+          audit.append('session.ready', { samples: rows.train.n, consentPresented: signed !== undefined, revoked: revocation !== undefined, manifestHash: signed?.body.manifestHash ?? null });
+          log.info({ samples: rows.train.n, validation: rows.val?.n ?? 0, backend: backend.name, data: opts.data.description, consent: signed ? 'presented' : 'none' }, 'ready for tasks');
           events.emit('welcome', msg);
           sessionReady.resolve();
           ready.resolve();
@@ -130,17 +141,36 @@ export function createAgent(opts: AgentOptions): Agent {
   socket.on('round:closed', (msg) => events.emit('round:closed', msg));
   socket.on('federation:complete', (msg) => {
     log.info(msg, 'federation complete');
+    audit.append('federation.complete', { ...msg });
     events.emit('complete', msg);
     done.resolve(msg);
   });
   socket.on('round:task', (raw) => {
     busy = busy.then(() => runTask(raw)).catch((err: unknown) => log.error({ err }, 'task failed'));
   });
+  socket.on('round:evaluate', (raw) => {
+    busy = busy.then(() => runEvaluation(raw)).catch((err: unknown) => log.error({ err }, 'evaluation failed'));
+  });
 
   const decline = async (round: number, code: string, message: string): Promise<void> => {
-    log.warn({ round, code }, `declining round: ${message}`);
+    log.warn({ round, code }, `declining: ${message}`);
+    audit.append('task.refused', { round, code, message });
     events.emit('declined', { round, code, message });
     await socket.timeout(15_000).emitWithAck('round:decline', { round, code, message }).catch(() => undefined);
+  };
+
+  /** Signature, then consent: the reason to refuse a task, or null to run it. */
+  const refusal = (task: RoundTask | EvaluateTask): { code: string; message: string } | null => {
+    const bad = checkSignedModel(task.model, opts.federation, opts.coordinator.signPublicKey);
+    if (bad) return bad;
+    let state;
+    try {
+      state = consent();
+    } catch (err) {
+      return { code: 'CONSENT_MISSING', message: (err as Error).message };
+    }
+    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, participants: task.participants, spec: task.model.spec, privacy: task.privacy });
+    return verdict.ok ? null : verdict;
   };
 
   async function runTask(raw: unknown): Promise<void> {
@@ -149,49 +179,34 @@ export function createAgent(opts: AgentOptions): Agent {
       log.error({ issues: parsed.error.issues.slice(0, 3) }, 'malformed task ignored');
       return;
     }
-    const task: RoundTask = parsed.data;
+    const task = parsed.data;
     const { model } = task;
-    if (task.federation !== opts.federation || model.federation !== opts.federation) {
-      return decline(task.round, 'WRONG_FEDERATION', `task for federation ${task.federation}, this agent serves ${opts.federation}`);
-    }
-    let weightsDigest: string;
-    try {
-      weightsDigest = frameDigest(model.weights);
-    } catch (err) {
-      return decline(task.round, 'CORRUPT_PAYLOAD', `model v${model.version} frame is corrupt: ${(err as Error).message}`);
-    }
-    let signature: Uint8Array;
-    try {
-      signature = fromBase64(model.signature);
-    } catch {
-      signature = new Uint8Array(0); // not base64: verifies as nothing, and the task is declined below
-    }
-    const signed = verifyModel(
-      { federation: model.federation, version: model.version, specHash: sha256Hex(new TextEncoder().encode(canonicalJson(model.spec))), weightsDigest },
-      signature,
-      opts.coordinator.signPublicKey,
-    );
-    if (!signed || weightsDigest !== model.digest) {
-      return decline(task.round, 'BAD_MODEL_SIGNATURE', `model v${model.version} is not signed by the pinned coordinator key: not training on it`);
-    }
+    const refused = task.federation === opts.federation ? refusal(task) : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
+    if (refused) return decline(task.round, refused.code, refused.message);
     events.emit('task', { round: task.round, version: model.version });
     log.info({ round: task.round, version: model.version }, 'training round');
-    const chunkBytes = welcome?.chunkBytes ?? 512 * 1024;
     try {
-      const weights = decodeTensors(model.weights).tensors;
-      const data = loadData(model.spec);
-      const run = await backendForSpec(model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), (m, level = 'info') => log[level](m));
+      const rows = data.load(model.spec);
+      const run = await backendForSpec(model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
       const result = await trainLocal({
         tf: run.tf,
         spec: model.spec,
-        weights,
-        data,
+        weights: decodeTensors(model.weights).tensors,
+        data: rows.train,
         config: task.config,
-        valFraction: opts.valFraction ?? 0.1,
+        valFraction: 0,
         seed: (opts.seed ?? 0) * 100_003 + task.round,
-        onEpoch: (epoch, logs) => events.emit('epoch', { round: task.round, epoch, ...logs }),
+        onEpoch: (epoch, logs) => {
+          log.info({ round: task.round, epoch: epoch + 1, of: task.config.localEpochs, ...logs }, 'epoch');
+          events.emit('epoch', { round: task.round, epoch, ...logs });
+        },
       });
-      events.emit('trained', { round: task.round, metrics: result.metrics, samples: result.trainSamples });
+      const metrics: LocalMetrics = { ...result.metrics };
+      if (rows.val) {
+        const v = await evaluate({ tf: run.tf, spec: model.spec, weights: result.weights, data: rows.val });
+        Object.assign(metrics, { valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n });
+      }
+      events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
       const meta: UpdateMeta = {
         kind: 'weights',
         federation: opts.federation,
@@ -199,23 +214,46 @@ export function createAgent(opts: AgentOptions): Agent {
         institution: opts.identity.id,
         baseVersion: model.version,
         samples: result.trainSamples,
-        metrics: result.metrics,
+        metrics,
       };
-      const payload = encodeTensors(result.weights, meta);
       const envelope = sealEnvelope({
-        payload,
+        payload: encodeTensors(result.weights, meta),
         context: { federation: opts.federation, round: task.round, institution: opts.identity.id },
         recipientBoxPublicKey: opts.coordinator.boxPublicKey,
         senderSignSecretKey: opts.identity.signSecretKey,
       });
+      const chunkBytes = welcome?.chunkBytes ?? 512 * 1024;
       const { digest } = await uploadUpdate(socket, envelope, { round: task.round, chunkBytes, whenSessionReady: () => sessionReady.promise });
+      audit.append('update.sent', { round: task.round, baseVersion: model.version, digest, bytes: envelope.length, samples: result.trainSamples });
       log.info({ round: task.round, digest, bytes: envelope.length }, 'update accepted');
       events.emit('uploaded', { round: task.round, digest, bytes: envelope.length });
     } catch (cause) {
       const err = toCohortError(cause);
+      audit.append('update.failed', { round: task.round, code: err.code, message: err.message });
       log.error({ round: task.round, code: err.code }, `update not delivered: ${err.message}`);
       events.emit('refused', { round: task.round, code: err.code, message: err.message });
     }
+  }
+
+  /** Measures a candidate model on the site's fixed validation rows and reports the numbers (never rows). */
+  async function runEvaluation(raw: unknown): Promise<void> {
+    const parsed = EvaluateTaskSchema.safeParse(raw);
+    if (!parsed.success) {
+      log.error({ issues: parsed.error.issues.slice(0, 3) }, 'malformed evaluation task ignored');
+      return;
+    }
+    const task = parsed.data;
+    const refused = refusal(task);
+    if (refused) return decline(task.round, refused.code, refused.message);
+    const rows = data.load(task.model.spec);
+    if (!rows.val) return decline(task.round, 'NO_VALIDATION_DATA', 'this site keeps no validation rows (--val-fraction 0 or too few rows)');
+    const run = await backendForSpec(task.model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
+    const v = await evaluate({ tf: run.tf, spec: task.model.spec, weights: decodeTensors(task.model.weights).tensors, data: rows.val });
+    const report = { round: task.round, valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n };
+    const res = await socket.timeout(15_000).emitWithAck('round:evaluation', report).catch((err: Error) => ({ ok: false as const, error: { code: 'INTERNAL' as const, message: err.message } }));
+    audit.append('evaluation.sent', { ...report, candidateDigest: task.model.digest, accepted: res.ok });
+    if (res.ok) events.emit('evaluated', { round: task.round, valAccuracy: v.accuracy, valSamples: rows.val.n });
+    else log.warn({ round: task.round, code: res.error.code }, `evaluation not accepted: ${res.error.message}`);
   }
 
   return {
@@ -223,6 +261,12 @@ export function createAgent(opts: AgentOptions): Agent {
     socket,
     ready: ready.promise,
     done: done.promise,
+    async presentRevocation(revocation) {
+      audit.append('consent.revoked', { consentHash: revocation.body.consentHash, reason: revocation.body.reason });
+      await sessionReady.promise;
+      const res = await socket.timeout(15_000).emitWithAck('consent:revoke', { revocation });
+      if (!res.ok) throw new CohortError(res.error.code, res.error.message);
+    },
     close() {
       socket.io.reconnection(false);
       socket.disconnect();

@@ -3,7 +3,10 @@ import type {
   Ack,
   AuthResponse,
   Challenge,
+  ConsentRevoke,
   Decline,
+  EvaluateTask,
+  EvaluationReport,
   FederationComplete,
   Ready,
   RoundClosed,
@@ -18,6 +21,7 @@ export interface ServerToClientEvents {
   'session:challenge': (msg: Challenge) => void;
   'session:welcome': (msg: Welcome) => void;
   'round:task': (task: RoundTask) => void;
+  'round:evaluate': (task: EvaluateTask) => void;
   'round:closed': (msg: RoundClosed) => void;
   'federation:complete': (msg: FederationComplete) => void;
 }
@@ -29,6 +33,8 @@ export interface ClientToServerEvents {
   'update:chunk': (msg: UploadChunk, ack: Ack<{ received: number }>) => void;
   'update:commit': (msg: UploadCommit, ack: Ack<{ digest: string }>) => void;
   'round:decline': (msg: Decline, ack: Ack) => void;
+  'round:evaluation': (msg: EvaluationReport, ack: Ack) => void;
+  'consent:revoke': (msg: ConsentRevoke, ack: Ack) => void;
 }
 
 /** Every client event name, for handlers that must cover them all (e.g. the authentication gate). */
@@ -39,4 +45,6 @@ export const CLIENT_EVENTS = [
   'update:chunk',
   'update:commit',
   'round:decline',
+  'round:evaluation',
+  'consent:revoke',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];

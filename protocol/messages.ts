@@ -1,6 +1,7 @@
 /** Runtime schemas for every message on the wire; the TypeScript types are inferred from them. */
 import { z } from 'zod';
 import { ModelSpecSchema } from './model-spec.js';
+import { PrivacySettingsSchema, SignedConsentSchema, SignedRevocationSchema, StudyManifestSchema } from './study.js';
 import type { WireError } from './errors.js';
 
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
@@ -18,6 +19,8 @@ export const ConnectAuthSchema = z.object({
   protocolVersion: z.number().int(),
   federation: id,
   institution: id,
+  /** 32 random bytes the coordinator must sign: proves the server holds the coordinator key. */
+  nonce: b64,
 });
 export type ConnectAuth = z.infer<typeof ConnectAuthSchema>;
 
@@ -27,6 +30,8 @@ export const ChallengeSchema = z.object({
   federation: id,
   coordinatorSignPublicKey: b64,
   challenge: b64,
+  /** The coordinator's signature over the agent's nonce and this challenge (crypto/challenge serverChallengeMessage). */
+  coordinatorSignature: b64,
 });
 export type Challenge = z.infer<typeof ChallengeSchema>;
 
@@ -49,6 +54,9 @@ export const WelcomeSchema = z.object({
   spec: ModelSpecSchema,
   maxUploadBytes: z.number().int().positive(),
   chunkBytes: z.number().int().positive(),
+  /** The study this federation runs, which the institution's consent must cover. */
+  study: StudyManifestSchema,
+  policyHash: hex64,
 });
 export type Welcome = z.infer<typeof WelcomeSchema>;
 
@@ -57,6 +65,9 @@ export const ReadySchema = z.object({
   samples: z.number().int().nonnegative().max(1e12),
   backend: z.string().max(64),
   featureStats: FeatureStatsSchema.optional(),
+  /** The institution's signed consent, and its signed revocation if it withdrew it. */
+  consent: SignedConsentSchema.optional(),
+  revocation: SignedRevocationSchema.optional(),
 });
 export type Ready = z.infer<typeof ReadySchema>;
 
@@ -81,12 +92,23 @@ export const SignedModelSchema = z.object({
 export type SignedModel = z.infer<typeof SignedModelSchema>;
 
 /** Coordinator -> selected agent: train this model for this round. */
-export const RoundTaskSchema = z.object({
+/** What every task states, so the agent can check it against its own consent. */
+const TaskTermsSchema = z.object({
   federation: id,
   round,
   deadline: z.number().int().positive(),
-  config: TrainConfigSchema,
+  study: StudyManifestSchema,
+  /** Institutions taking part in the round (the consent's minimum number of others). */
+  participants: z.number().int().positive(),
+  privacy: PrivacySettingsSchema,
+  policyHash: hex64,
   model: SignedModelSchema,
+});
+
+/** Coordinator -> selected agent: train this model for this round. */
+export const RoundTaskSchema = TaskTermsSchema.extend({
+  use: z.literal('training'),
+  config: TrainConfigSchema,
 });
 export type RoundTask = z.infer<typeof RoundTaskSchema>;
 
@@ -141,9 +163,26 @@ export const UpdateMetaSchema = z.object({
 });
 export type UpdateMeta = z.infer<typeof UpdateMetaSchema>;
 
+/** Coordinator -> contributing agent: measure this candidate model on your own validation rows. */
+export const EvaluateTaskSchema = TaskTermsSchema.extend({ use: z.literal('evaluation') });
+export type EvaluateTask = z.infer<typeof EvaluateTaskSchema>;
+
+/** Agent -> coordinator: the candidate's metrics on the site's validation rows (numbers only). */
+export const EvaluationReportSchema = z.object({
+  round,
+  valLoss: finite,
+  valAccuracy: finite.min(0).max(1),
+  valSamples: z.number().int().positive(),
+});
+export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
+
+/** Agent -> coordinator: the institution withdrew its consent (signed by the institution). */
+export const ConsentRevokeSchema = z.object({ revocation: SignedRevocationSchema });
+export type ConsentRevoke = z.infer<typeof ConsentRevokeSchema>;
+
 export const RoundClosedSchema = z.object({
   round,
-  state: z.enum(['published', 'failed']),
+  state: z.enum(['published', 'withheld', 'failed']),
   version: z.number().int().nonnegative().optional(),
   reason: z.string().optional(),
 });

@@ -6,6 +6,8 @@ import {
   CLIENT_EVENTS,
   CohortError,
   ConnectAuthSchema,
+  ConsentRevokeSchema,
+  EvaluationReportSchema,
   DeclineSchema,
   PROTOCOL_VERSION,
   ReadySchema,
@@ -15,9 +17,10 @@ import {
   toCohortError,
   type ClientToServerEvents,
   type RoundClosed,
+  type EvaluateTask,
   type RoundTask,
 } from '../../protocol/index.js';
-import { fromBase64, newChallenge, toBase64, verifyChallenge, type Identity } from '../../crypto/index.js';
+import { fromBase64, newChallenge, signServerProof, toBase64, verifyChallenge, type Identity } from '../../crypto/index.js';
 import type { Store } from '../store/index.js';
 import type { Outbox, RoundRunner } from '../rounds/round-runner.js';
 import { UploadTable } from './uploads.js';
@@ -71,7 +74,7 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       }
       return refuse('BAD_REQUEST', `connect auth invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
-    const { protocolVersion, federation, institution } = parsed.data;
+    const { protocolVersion, federation, institution, nonce } = parsed.data;
     if (protocolVersion !== PROTOCOL_VERSION) {
       return refuse('PROTOCOL_MISMATCH', `protocol version ${protocolVersion} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}; upgrade the agent`, institution);
     }
@@ -79,7 +82,9 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
     const inst = store.getInstitution(deps.federation, institution);
     if (!inst) return refuse('UNKNOWN_INSTITUTION', `institution ${institution} is not enrolled in ${deps.federation}`, institution);
     if (inst.status !== 'active') return refuse('UNAUTHENTICATED', `institution ${institution} is ${inst.status}`, institution);
-    socket.data = { institution, authenticated: false, challenge: newChallenge(), address };
+    const clientNonce = safeBase64(nonce);
+    if (clientNonce.length !== 32) return refuse('BAD_REQUEST', 'connect auth nonce must be 32 bytes in base64', institution);
+    socket.data = { institution, authenticated: false, challenge: newChallenge(), clientNonce, address };
     next();
   });
 
@@ -96,6 +101,9 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       federation: deps.federation,
       coordinatorSignPublicKey: toBase64(deps.identity.signPublicKey),
       challenge: toBase64(socket.data.challenge),
+      coordinatorSignature: toBase64(
+        signServerProof({ federation: deps.federation, institution, clientNonce: socket.data.clientNonce, challenge: socket.data.challenge }, deps.identity.signSecretKey),
+      ),
     });
 
     const on = <E extends keyof ClientToServerEvents, S extends z.ZodType>(
@@ -157,12 +165,15 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       void socket.join(AGENTS_ROOM);
       audit('agent.connected', institution, { address: socket.data.address });
       log.info({ institution }, 'agent authenticated');
+      const fed = store.getFederation(deps.federation)!;
       socket.emit('session:welcome', {
         institution,
         federation: deps.federation,
-        spec: runner().currentModel?.spec ?? store.getFederation(deps.federation)!.spec,
+        spec: runner().currentModel?.spec ?? fed.spec,
         maxUploadBytes: deps.maxUploadBytes,
         chunkBytes: deps.chunkBytes,
+        study: fed.manifest,
+        policyHash: fed.policyHash,
       });
       return { institution };
     });
@@ -188,6 +199,10 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
 
     on('round:decline', DeclineSchema, (msg) => runner().decline(institution, msg));
 
+    on('round:evaluation', EvaluationReportSchema, (msg) => runner().evaluationReport(institution, msg));
+
+    on('consent:revoke', ConsentRevokeSchema, (msg) => runner().revokeConsent(institution, msg.revocation));
+
     socket.on('disconnect', (reason, description?: unknown) => {
       clearTimeout(timeout);
       if (sessions.get(institution) === socket) {
@@ -205,6 +220,12 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       const socket = sessions.get(institution);
       if (!socket?.connected) return false;
       socket.emit('round:task', task);
+      return true;
+    },
+    sendEvaluation(institution: string, task: EvaluateTask): boolean {
+      const socket = sessions.get(institution);
+      if (!socket?.connected) return false;
+      socket.emit('round:evaluate', task);
       return true;
     },
     broadcast(event: 'round:closed' | 'federation:complete', msg: unknown): void {

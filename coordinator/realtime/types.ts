@@ -6,6 +6,7 @@ export interface SocketData {
   institution: string;
   authenticated: boolean;
   challenge: Uint8Array;
+  clientNonce: Uint8Array;
   address: string;
 }
 

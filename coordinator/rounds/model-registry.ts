@@ -12,6 +12,8 @@ export interface CurrentModel {
   tensors: NamedTensor[];
   /** What agents receive: weights in the codec, signed by the coordinator. */
   signed: SignedModel;
+  /** The model file, relative to the data directory ('' for a candidate). */
+  path: string;
 }
 
 export class ModelRegistry {
@@ -37,7 +39,15 @@ export class ModelRegistry {
       spec,
       tensors: decoded.tensors,
       signed: toSignedModel(this.deps.federation, record.version, spec, { bytes, digest: record.digest, signature: record.signature }),
+      path: record.path,
     };
+  }
+
+  /** A candidate version, encoded and signed for the sites to evaluate, but neither stored nor current. */
+  candidate(spec: ModelSpec, tensors: NamedTensor[], version: number, round: number): CurrentModel {
+    const { federation, identity } = this.deps;
+    const encoded = encodeAndSign(identity, federation, version, spec, tensors, { round, spec });
+    return { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded), path: '' };
   }
 
   createInitial(spec: ModelSpec, seed: number): CurrentModel {
@@ -62,7 +72,7 @@ export class ModelRegistry {
       bytes: encoded.bytes.length,
       createdAt: Date.now(),
     });
-    const current = { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded) };
+    const current = { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded), path, specHash: encoded.specHash };
     this.current = current;
     return current;
   }

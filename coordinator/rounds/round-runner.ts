@@ -1,43 +1,53 @@
-/** Runs a federation's rounds: waits for participants, distributes the model, takes updates, aggregates, publishes. */
+/** Runs a federation's rounds: waits for eligible participants, distributes the model, takes updates, aggregates, evaluates, gates, publishes. */
 import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import {
   CohortError,
   poolFeatureStats,
   toCohortError,
   type Decline,
+  type EvaluationReport,
   type LocalMetrics,
   type ModelSpec,
   type NamedTensor,
   type Ready,
   type RoundClosed,
+  type EvaluateTask,
   type RoundTask,
-  type SignedModel,
+  type SignedRevocation,
 } from '../../protocol/index.js';
 import type { Identity } from '../../crypto/index.js';
 import type { Federation, RoundMetrics, Store } from '../store/index.js';
 import type { Accumulator, Strategy } from '../strategies/index.js';
 import type { RoundRules } from '../config.js';
+import { ConsentRegistry, publicationRules, selectionRules, updateRules, type RuleDecision } from '../policy/index.js';
 import { assertTransition, type RoundState } from './state-machine.js';
 import { selectParticipants } from './selection.js';
 import { intakeUpdate } from './update-intake.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
-import type { Logger } from 'pino';
+import { addMetrics, emptyMetrics, finishMetrics, type MetricSums } from './metrics.js';
+import { writeModelCard } from './model-card-writer.js';
 
 /** What the runner needs to reach agents; implemented by the realtime layer. */
 export interface Outbox {
   /** Sends a task to an online institution; false when it is not connected. */
   sendTask(institution: string, task: RoundTask): boolean;
+  sendEvaluation(institution: string, task: EvaluateTask): boolean;
   broadcast(event: 'round:closed', msg: RoundClosed): void;
   broadcast(event: 'federation:complete', msg: { rounds: number; finalVersion: number }): void;
 }
 
 export interface RunnerEventMap {
   'round:waiting': [{ round: number; online: number; needed: number }];
-  'round:started': [{ round: number; participants: string[]; baseVersion: number; deadline: number }];
+  'round:started': [{ round: number; participants: string[]; excluded: { institution: string; code: string; message: string }[]; baseVersion: number; deadline: number }];
   'update:accepted': [{ round: number; institution: string; samples: number; digest: string; metrics: LocalMetrics }];
   'update:refused': [{ round: number; institution: string; code: string; message: string }];
+  'participant:declined': [{ round: number; institution: string; code: string; message: string }];
   'participant:dropped': [{ round: number; institution: string; reason: string }];
-  'round:published': [{ round: number; version: number; digest: string; metrics: RoundMetrics }];
+  'consent:revoked': [{ institution: string; fromRound: number }];
+  'round:decided': [{ round: number; decisions: RuleDecision[]; published: boolean }];
+  'round:published': [{ round: number; version: number; digest: string; metrics: RoundMetrics; decisions: RuleDecision[] }];
+  'round:withheld': [{ round: number; decisions: RuleDecision[]; reason: string }];
   'round:failed': [{ round: number; reason: string }];
   'federation:complete': [{ rounds: number; finalVersion: number }];
   'federation:failed': [{ reason: string }];
@@ -50,21 +60,16 @@ interface ActiveRound {
   selected: Set<string>;
   pending: Set<string>;
   /** Rows each participant declared (agent:ready) when it was selected: the most its update may claim. */
-  declared?: Map<string, number>;
+  declared: Map<string, number>;
+  accepted: { institution: string; samples: number }[];
   accumulator?: Accumulator;
   metrics: MetricSums;
+  decisions: RuleDecision[];
+  candidate?: CurrentModel;
+  evaluating: Set<string>;
+  siteMetrics: Map<string, EvaluationReport>;
   timer?: NodeJS.Timeout;
   graceTimer?: NodeJS.Timeout;
-}
-
-interface MetricSums {
-  participants: number;
-  samples: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  valSamples: number;
-  valLoss: number;
-  valAccuracy: number;
 }
 
 export interface RunnerDeps {
@@ -90,15 +95,27 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private stopped = false;
   private spec: ModelSpec;
   private readonly models: ModelRegistry;
+  readonly consents: ConsentRegistry;
 
   constructor(private readonly deps: RunnerDeps) {
     super();
     this.spec = deps.federation.spec;
     this.models = new ModelRegistry({ store: deps.store, identity: deps.identity, dataDir: deps.dataDir, federation: deps.federation.id });
+    this.consents = new ConsentRegistry({
+      store: deps.store,
+      federation: deps.federation.id,
+      manifest: deps.federation.manifest,
+      policy: deps.federation.policy,
+      audit: (kind, data, actor) => this.audit(kind, data, actor),
+    });
   }
 
   private get fed(): string {
     return this.deps.federation.id;
+  }
+
+  private get policy() {
+    return this.deps.federation.policy;
   }
 
   /** Resumes after a restart (unfinished rounds fail cleanly) and opens the next round. */
@@ -110,7 +127,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       return;
     }
     for (const r of store.listRounds(this.fed)) {
-      if (r.state === 'published' || r.state === 'failed') continue;
+      if (r.state === 'published' || r.state === 'failed' || r.state === 'withheld') continue;
       store.transaction(() => {
         store.updateRound(this.fed, r.round, { state: 'failed', closedAt: Date.now(), reason: 'coordinator restarted during the round' });
         for (const p of store.listParticipations(this.fed, r.round)) {
@@ -128,6 +145,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   stop(): void {
     this.stopped = true;
     this.clearTimers();
+    this.active?.accumulator?.dispose?.();
   }
 
   /** The model agents train on next (undefined before the first round starts). */
@@ -144,7 +162,10 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     return a && { round: a.round, state: a.state, selected: [...a.selected], pending: [...a.pending] };
   }
 
+  /** An authenticated agent is ready; it presents its consent (and revocation) here. */
   agentOnline(institution: string, ready: Ready): void {
+    if (ready.consent) this.consents.present(institution, ready.consent);
+    if (ready.revocation) this.revokeConsent(institution, ready.revocation);
     this.online.set(institution, ready);
     this.deps.store.touchInstitution(this.fed, institution);
     this.tryStart();
@@ -152,6 +173,25 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
 
   agentOffline(institution: string): void {
     this.online.delete(institution);
+  }
+
+  /**
+   * An institution withdrew its consent: it is excluded from the next selection on (from the current
+   * round if it has not contributed to it yet), and the models its data fed are flagged in their lineage.
+   */
+  revokeConsent(institution: string, revocation: SignedRevocation): void {
+    const a = this.active;
+    const contributedNow = a?.accepted.some((c) => c.institution === institution) ?? false;
+    const fromRound = a ? (contributedNow ? a.round + 1 : a.round) : (this.deps.store.latestRound(this.fed)?.round ?? 0) + 1;
+    const { alreadyRevoked } = this.consents.revoke(institution, revocation, fromRound);
+    if (alreadyRevoked) return;
+    this.deps.log.warn({ institution, fromRound }, 'consent revoked');
+    this.emit('consent:revoked', { institution, fromRound });
+    if (a?.state === 'training' && a.pending.has(institution)) this.declineNow(a, institution, 'CONSENT_REVOKED', 'the institution revoked its consent');
+    if (a?.state === 'evaluating' && a.evaluating.has(institution)) {
+      a.evaluating.delete(institution);
+      this.maybeDecide();
+    }
   }
 
   /** Throws unless `institution` may upload an update for `round` now. */
@@ -182,10 +222,12 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
         maxPayloadBytes: this.deps.maxPayloadBytes,
       });
       // FedAvg weights by the claimed count: no more rows than the site declared when it was selected.
-      const declared = a.declared?.get(institution) ?? 0;
+      const declared = a.declared.get(institution) ?? 0;
       if (accepted.meta.samples > declared) {
         throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${accepted.meta.samples} training samples, but ${institution} declared ${declared} when the round started`);
       }
+      const failed = updateRules(this.policy, accepted.meta.samples).find((d) => !d.passed);
+      if (failed) throw new CohortError('BAD_SAMPLE_COUNT', `policy rule ${failed.rule}: ${failed.message}`);
       (a.accumulator as Accumulator).add(
         accepted.tensors.map((t) => t.data),
         accepted.meta.samples,
@@ -207,23 +249,52 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       this.audit('update.accepted', { round, digest, bytes: envelope.length, samples: meta.samples }, institution);
     });
     addMetrics(a.metrics, meta.samples, meta.metrics);
+    a.accepted.push({ institution, samples: meta.samples });
     a.pending.delete(institution);
     this.emit('update:accepted', { round, institution, samples: meta.samples, digest, metrics: meta.metrics });
     this.maybeClose();
     return { digest };
   }
 
-  /** Records that a selected institution will not take part, and why. */
+  /** Records that a selected institution will not take part (or evaluate), and why. */
   decline(institution: string, msg: Decline): void {
     const a = this.active;
+    if (a && a.round === msg.round && a.state === 'evaluating' && a.evaluating.has(institution)) {
+      this.audit('evaluation.declined', { round: a.round, code: msg.code, message: msg.message }, institution);
+      this.emit('participant:declined', { round: a.round, institution, code: msg.code, message: msg.message });
+      a.evaluating.delete(institution);
+      this.maybeDecide();
+      return;
+    }
+    if (a && a.round === msg.round && !a.pending.has(institution)) {
+      // Already out of the round (e.g. its revocation arrived first): the decline changes nothing.
+      const p = this.deps.store.getParticipation(this.fed, a.round, institution);
+      if (p?.status === 'declined') return;
+    }
     if (!a || a.round !== msg.round || !a.pending.has(institution)) {
       throw new CohortError('ROUND_CLOSED', `round ${msg.round} is not waiting for ${institution}`);
     }
+    this.declineNow(a, institution, msg.code, msg.message);
+  }
+
+  /** A contributing site's metrics of the candidate model, measured on its own validation rows. */
+  evaluationReport(institution: string, report: EvaluationReport): void {
+    const a = this.active;
+    if (!a || a.state !== 'evaluating' || a.round !== report.round) throw new CohortError('ROUND_CLOSED', `round ${report.round} is not being evaluated`);
+    if (!a.evaluating.has(institution)) throw new CohortError(a.siteMetrics.has(institution) ? 'DUPLICATE' : 'NOT_SELECTED', `${institution} has no evaluation pending for round ${report.round}`);
+    a.siteMetrics.set(institution, report);
+    a.evaluating.delete(institution);
+    this.audit('evaluation.received', { round: a.round, valAccuracy: report.valAccuracy, valLoss: report.valLoss, valSamples: report.valSamples }, institution);
+    this.maybeDecide();
+  }
+
+  private declineNow(a: ActiveRound, institution: string, code: string, message: string): void {
     this.deps.store.transaction(() => {
-      this.deps.store.updateParticipation(this.fed, a.round, institution, { status: 'declined', code: msg.code, message: msg.message });
-      this.audit('participant.declined', { round: a.round, code: msg.code, message: msg.message }, institution);
+      this.deps.store.updateParticipation(this.fed, a.round, institution, { status: 'declined', code, message });
+      this.audit('participant.declined', { round: a.round, code, message }, institution);
     });
     a.pending.delete(institution);
+    this.emit('participant:declined', { round: a.round, institution, code, message });
     this.maybeClose();
   }
 
@@ -244,7 +315,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const published = store.listRounds(this.fed).filter((r) => r.state === 'published').length;
     if (published >= rules.rounds) return this.complete(published);
     if (this.consecutiveFailures >= rules.maxConsecutiveFailures) {
-      return this.failFederation(`${this.consecutiveFailures} consecutive rounds failed`);
+      return this.failFederation(`${this.consecutiveFailures} consecutive rounds failed or were withheld`);
     }
     const round = (store.latestRound(this.fed)?.round ?? 0) + 1;
     const deadline = Date.now() + rules.waitTimeoutMs;
@@ -258,60 +329,117 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
         minParticipants: rules.minParticipants,
         selected: [],
         startedAt: Date.now(),
+        policyHash: this.deps.federation.policyHash,
       });
-      this.audit('round.opened', { round, minParticipants: rules.minParticipants, deadline });
+      this.audit('round.opened', { round, minParticipants: rules.minParticipants, deadline, policyHash: this.deps.federation.policyHash });
     });
-    this.active = { round, state: 'waiting', baseVersion: 0, selected: new Set(), pending: new Set(), metrics: emptyMetrics() };
-    this.active.timer = setTimeout(() => this.failRound(`only ${this.online.size} of ${rules.minParticipants} required institutions came online before the deadline`), rules.waitTimeoutMs);
-    this.emit('round:waiting', { round, online: this.online.size, needed: rules.minParticipants });
+    this.active = {
+      round,
+      state: 'waiting',
+      baseVersion: 0,
+      selected: new Set(),
+      pending: new Set(),
+      declared: new Map(),
+      accepted: [],
+      metrics: emptyMetrics(),
+      decisions: [],
+      evaluating: new Set(),
+      siteMetrics: new Map(),
+    };
+    this.active.timer = setTimeout(() => {
+      const eligible = this.eligible(round).participants.length;
+      this.failRound(`only ${eligible} eligible institutions (online, with consent in force) of the ${this.needed()} required came forward before the deadline`);
+    }, rules.waitTimeoutMs);
+    this.emit('round:waiting', { round, online: this.online.size, needed: this.needed() });
     this.tryStart();
+  }
+
+  /** The fewest participants a round can start with: the rules' minimum and the policy's. */
+  private needed(): number {
+    return Math.max(this.deps.rules.minParticipants, this.policy.minInstitutionsPerRound);
+  }
+
+  /**
+   * Online institutions whose consent covers training (given the round's size, which their own
+   * limits may depend on), selected by fraction C; those excluded and why.
+   */
+  private eligible(round: number): { participants: string[]; excluded: { institution: string; code: string; message: string }[] } {
+    const excluded = new Map<string, { institution: string; code: string; message: string }>();
+    let candidates = [...this.online.keys()].filter((institution) => {
+      const verdict = this.consents.covers(institution, 'training');
+      if (!verdict.ok) excluded.set(institution, { institution, code: verdict.code, message: verdict.message });
+      return verdict.ok;
+    });
+    for (let i = 0; i < 10; i++) {
+      const selected = selectParticipants(candidates, { ...this.deps.rules, round });
+      const tooFew = selected.filter((institution) => {
+        const verdict = this.consents.covers(institution, 'training', selected.length);
+        if (!verdict.ok) excluded.set(institution, { institution, code: verdict.code, message: verdict.message });
+        return !verdict.ok;
+      });
+      if (tooFew.length === 0) return { participants: selected, excluded: [...excluded.values()] };
+      candidates = candidates.filter((c) => !tooFew.includes(c));
+    }
+    return { participants: [], excluded: [...excluded.values()] };
   }
 
   private tryStart(): void {
     const a = this.active;
     if (!a || a.state !== 'waiting' || this.stopped) return;
     const { rules } = this.deps;
-    if (this.online.size < rules.minParticipants) return;
+    if (this.online.size < this.needed()) return;
     const enrolled = this.deps.store.listInstitutions(this.fed).filter((i) => i.status === 'active').length;
     if (this.online.size >= enrolled || rules.joinGraceMs === 0) return this.startTraining();
-    a.graceTimer ??= setTimeout(() => this.startTraining(), rules.joinGraceMs);
+    a.graceTimer ??= setTimeout(() => {
+      a.graceTimer = undefined;
+      this.startTraining();
+    }, rules.joinGraceMs);
   }
 
   private startTraining(): void {
     const a = this.active;
     if (!a || a.state !== 'waiting' || this.stopped) return;
     const { rules, store } = this.deps;
-    if (this.online.size < rules.minParticipants) {
-      a.graceTimer = undefined;
-      return;
-    }
-    this.clearTimers();
+    const { participants, excluded } = this.eligible(a.round);
+    const decisions = selectionRules(this.policy, participants.length, a.round);
+    if (participants.length < rules.minParticipants || decisions.some((d) => !d.passed)) return; // keep waiting: more may come
     if (!this.models.current) this.createInitialModel();
     const model = this.models.current as CurrentModel;
-    const participants = selectParticipants([...this.online.keys()], { ...rules, round: a.round });
     const deadline = Date.now() + rules.roundTimeoutMs;
+    if (a.timer) clearTimeout(a.timer);
     this.transition(a, 'training', () => {
-      store.updateRound(this.fed, a.round, { selected: participants, deadline });
+      store.updateRound(this.fed, a.round, { selected: participants, deadline, decisions });
       for (const institution of participants) {
         store.addParticipation({ federationId: this.fed, round: a.round, institutionId: institution, status: 'selected', updatedAt: Date.now() });
       }
-      this.audit('round.started', { round: a.round, baseVersion: model.version, participants, deadline });
+      this.audit('round.started', { round: a.round, baseVersion: model.version, participants, excluded, deadline, policyHash: this.deps.federation.policyHash, decisions });
     });
     a.baseVersion = model.version;
     a.selected = new Set(participants);
     a.pending = new Set(participants);
     a.declared = new Map(participants.map((institution) => [institution, this.online.get(institution)?.samples ?? 0]));
+    a.decisions = decisions;
     a.accumulator = this.deps.strategy.begin(
       model.tensors.map((t) => t.shape),
       model.tensors.map((t) => t.data),
     );
     a.timer = setTimeout(() => this.onDeadline(), rules.roundTimeoutMs);
-    this.emit('round:started', { round: a.round, participants, baseVersion: model.version, deadline });
-    const task: RoundTask = { federation: this.fed, round: a.round, deadline, config: rules.train, model: model.signed };
+    this.emit('round:started', { round: a.round, participants, excluded, baseVersion: model.version, deadline });
+    const task: RoundTask = {
+      ...this.terms(a.round, deadline, participants.length, model),
+      use: 'training',
+      config: { ...rules.train, ...this.deps.strategy.trainConfig },
+    };
     for (const institution of participants) {
       if (!this.deps.outbox.sendTask(institution, task)) this.drop(a, institution, 'not connected when the task was sent');
     }
     this.maybeClose();
+  }
+
+  /** What every task states, for the agent to check against its own consent. */
+  private terms(round: number, deadline: number, participants: number, model: CurrentModel) {
+    const { manifest, policyHash } = this.deps.federation;
+    return { federation: this.fed, round, deadline, study: manifest, participants, privacy: manifest.privacy, policyHash, model: model.signed };
   }
 
   /** Version 0: seeded initial weights; tabular specs get federation-wide normalisation from the sites' statistics. */
@@ -330,9 +458,15 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
 
   private onDeadline(): void {
     const a = this.active;
-    if (!a || a.state !== 'training') return;
-    for (const institution of [...a.pending]) this.drop(a, institution, 'no update before the round deadline');
-    this.closeTraining();
+    if (!a) return;
+    if (a.state === 'training') {
+      for (const institution of [...a.pending]) this.drop(a, institution, 'no update before the round deadline');
+      this.closeTraining();
+    } else if (a.state === 'evaluating') {
+      for (const institution of a.evaluating) this.audit('evaluation.missing', { round: a.round, reason: 'no evaluation before the deadline' }, institution);
+      a.evaluating.clear();
+      this.decide();
+    }
   }
 
   private drop(a: ActiveRound, institution: string, reason: string): void {
@@ -349,6 +483,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (a && a.state === 'training' && a.pending.size === 0) this.closeTraining();
   }
 
+  /** Aggregates, then asks the contributors to evaluate the candidate on their own validation rows. */
   private closeTraining(): void {
     const a = this.active as ActiveRound;
     this.clearTimers();
@@ -356,27 +491,94 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const min = this.deps.rules.minParticipants;
     if (accepted < min) return this.failRound(`only ${accepted} of ${min} required updates were accepted`);
     this.transition(a, 'aggregating', () => this.audit('round.aggregating', { round: a.round, updates: accepted }));
-    let published;
     try {
       const result = (a.accumulator as Accumulator).result();
       if (!result) return this.failRound('the strategy produced no model');
       const base = this.models.current as CurrentModel;
       const tensors: NamedTensor[] = base.tensors.map((t, i) => ({ name: t.name, shape: t.shape, data: result[i] as Float32Array }));
-      const metrics = finishMetrics(a.metrics);
-      published = this.deps.store.transaction(() => {
-        const model = this.models.publish(this.spec, tensors, a.round, base.version);
-        this.deps.store.updateRound(this.fed, a.round, { state: 'published', resultVersion: model.version, closedAt: Date.now(), metrics });
-        this.audit('model.published', { round: a.round, version: model.version, digest: model.digest, parentVersion: base.version, metrics });
-        return { version: model.version, digest: model.digest, metrics };
-      });
+      a.candidate = this.models.candidate(this.spec, tensors, base.version + 1, a.round);
     } catch (cause) {
       return this.failRound(`aggregation failed: ${toCohortError(cause).message}`);
     }
+    const candidate = a.candidate;
+    const evaluators = a.accepted.map((c) => c.institution).filter((i) => this.online.has(i) && this.consents.covers(i, 'evaluation').ok);
+    this.transition(a, 'evaluating', () => this.audit('round.evaluating', { round: a.round, candidateDigest: candidate.digest, evaluators }));
+    const deadline = Date.now() + this.deps.rules.evaluationTimeoutMs;
+    const task: EvaluateTask = { ...this.terms(a.round, deadline, a.accepted.length, candidate), use: 'evaluation' };
+    for (const institution of evaluators) if (this.deps.outbox.sendEvaluation(institution, task)) a.evaluating.add(institution);
+    a.timer = setTimeout(() => this.onDeadline(), this.deps.rules.evaluationTimeoutMs);
+    this.maybeDecide();
+  }
+
+  private maybeDecide(): void {
+    const a = this.active;
+    if (a && a.state === 'evaluating' && a.evaluating.size === 0) this.decide();
+  }
+
+  /** Every policy rule, before publication: all pass and the candidate is published, else it is withheld. */
+  private decide(): void {
+    const a = this.active as ActiveRound;
+    this.clearTimers();
+    const candidate = a.candidate as CurrentModel;
+    const { federation, store } = this.deps;
+    const decisions = publicationRules(this.policy, {
+      round: a.round,
+      arch: this.spec.arch,
+      contributors: a.accepted,
+      privacy: federation.manifest.privacy,
+      siteMetrics: [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy })),
+    });
+    const published = decisions.every((d) => d.passed);
+    const all = [...a.decisions, ...decisions];
+    this.audit('policy.decision', { round: a.round, policyHash: federation.policyHash, outcome: published ? 'publish' : 'withhold', decisions });
+    this.emit('round:decided', { round: a.round, decisions, published });
+    if (!published) {
+      const reason = decisions.filter((d) => !d.passed).map((d) => `${d.rule}: ${d.message}`).join('; ');
+      this.transition(a, 'withheld', () => {
+        store.updateRound(this.fed, a.round, { closedAt: Date.now(), reason: `withheld by policy: ${reason}`, decisions: all, metrics: finishMetrics(a.metrics) });
+        this.audit('round.withheld', { round: a.round, candidateDigest: candidate.digest, reason });
+      });
+      this.consecutiveFailures += 1;
+      this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'withheld', reason });
+      this.emit('round:withheld', { round: a.round, decisions, reason });
+      this.active = undefined;
+      setImmediate(() => this.openNextRound());
+      return;
+    }
+    let result;
+    try {
+      const base = this.models.current as CurrentModel;
+      const metrics = finishMetrics(a.metrics);
+      result = store.transaction(() => {
+        const model = this.models.publish(this.spec, candidate.tensors, a.round, base.version);
+        store.updateRound(this.fed, a.round, { state: 'published', resultVersion: model.version, closedAt: Date.now(), metrics, decisions: all });
+        this.audit('model.published', { round: a.round, version: model.version, digest: model.digest, parentVersion: base.version, metrics });
+        const card = writeModelCard({
+          store,
+          dataDir: this.deps.dataDir,
+          identity: this.deps.identity,
+          manifest: federation.manifest,
+          manifestHash: federation.manifestHash,
+          spec: this.spec,
+          model,
+          modelPath: model.path,
+          parentVersion: base.version,
+          round: a.round,
+          specHash: store.getModel(this.fed, model.version)?.specHash ?? '',
+          policy: { version: this.policy.version, hash: federation.policyHash, decisions: all },
+          siteMetrics: [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valLoss: m.valLoss, valSamples: m.valSamples })),
+        });
+        return { version: model.version, digest: model.digest, metrics, fairnessGap: card.fairnessGap };
+      });
+    } catch (cause) {
+      a.state = 'evaluating';
+      return this.failRound(`publication failed: ${toCohortError(cause).message}`);
+    }
     a.state = 'published';
     this.consecutiveFailures = 0;
-    this.deps.log.info({ round: a.round, version: published.version }, 'model published');
-    this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'published', version: published.version });
-    this.emit('round:published', { round: a.round, ...published });
+    this.deps.log.info({ round: a.round, version: result.version }, 'model published');
+    this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'published', version: result.version });
+    this.emit('round:published', { round: a.round, version: result.version, digest: result.digest, metrics: result.metrics, decisions: all });
     this.active = undefined;
     setImmediate(() => this.openNextRound());
   }
@@ -384,6 +586,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private failRound(reason: string): void {
     const a = this.active as ActiveRound;
     this.clearTimers();
+    a.accumulator?.dispose?.();
     this.transition(a, 'failed', () => {
       this.deps.store.updateRound(this.fed, a.round, { closedAt: Date.now(), reason });
       for (const institution of a.pending) {
@@ -437,36 +640,3 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.deps.store.appendAudit({ federationId: this.fed, kind, actor, subject: typeof data.round === 'number' ? `round:${data.round}` : null, data });
   }
 }
-
-function emptyMetrics(): MetricSums {
-  return { participants: 0, samples: 0, trainLoss: 0, trainAccuracy: 0, valSamples: 0, valLoss: 0, valAccuracy: 0 };
-}
-
-function addMetrics(m: MetricSums, samples: number, local: LocalMetrics): void {
-  m.participants += 1;
-  m.samples += samples;
-  m.trainLoss += samples * local.trainLoss;
-  m.trainAccuracy += samples * local.trainAccuracy;
-  if (local.valSamples && local.valLoss !== undefined && local.valAccuracy !== undefined) {
-    m.valSamples += local.valSamples;
-    m.valLoss += local.valSamples * local.valLoss;
-    m.valAccuracy += local.valSamples * local.valAccuracy;
-  }
-}
-
-/** Sample-weighted means of the participants' local metrics. */
-function finishMetrics(m: MetricSums): RoundMetrics {
-  const out: RoundMetrics = {
-    participants: m.participants,
-    samples: m.samples,
-    trainLoss: m.trainLoss / m.samples,
-    trainAccuracy: m.trainAccuracy / m.samples,
-  };
-  if (m.valSamples > 0) {
-    out.valLoss = m.valLoss / m.valSamples;
-    out.valAccuracy = m.valAccuracy / m.valSamples;
-  }
-  return out;
-}
-
-export type { SignedModel };

@@ -28,15 +28,12 @@ export function secAggPlusDegree(n: number): number {
 /** A uniformly random permutation of 0..n-1 from a public seed (Fisher-Yates, rejection sampling for uniform indices). */
 function seededPermutation(n: number, seed: Uint8Array): number[] {
   const perm = Array.from({ length: n }, (_, i) => i);
-  let words = expandMask(seed, 2 * n + 64, { kind: 'graph', federation: 'secagg-graph', round: n });
+  // The seed is already specific to the round; the PRG context only separates this use from the masks.
+  const context = { kind: 'graph', federation: 'secagg-graph', round: 0 } as const;
+  let words = expandMask(seed, 2 * n + 64, context);
   let next = 0;
-  let refills = 0;
   const word = (): number => {
-    if (next === words.length) {
-      refills += 1;
-      words = expandMask(seed, 2 * n + 64, { kind: 'graph', federation: 'secagg-graph-refill', round: refills });
-      next = 0;
-    }
+    if (next === words.length) words = expandMask(seed, 2 * words.length, context); // same stream, longer: continue at `next`
     return words[next++] as number;
   };
   for (let i = n - 1; i > 0; i--) {

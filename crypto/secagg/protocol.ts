@@ -68,7 +68,8 @@ export function createSecAggConfig(args: {
   threshold?: number;
   graph?: { kind: 'complete' } | { kind: 'harary'; degree?: number; seed: Uint8Array };
 }): SecAggConfig {
-  const participants = [...args.participants].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Copy only the public fields: callers may pass full identities, whose secret keys must not travel in a config.
+  const participants = args.participants.map((p) => ({ id: p.id, signPublicKey: p.signPublicKey })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = participants.length;
   const g = args.graph ?? { kind: 'complete' };
   const graph: GraphSpec = g.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: g.degree ?? secAggPlusDegree(n), seed: g.seed };

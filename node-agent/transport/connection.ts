@@ -10,7 +10,8 @@ import {
   type ServerToClientEvents,
   type Welcome,
 } from '../../protocol/index.js';
-import { constantTimeEqual, fromBase64, signChallenge, toBase64, type Identity } from '../../crypto/index.js';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual, fromBase64, signChallenge, toBase64, verifyServerProof, type Identity } from '../../crypto/index.js';
 
 export type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -34,13 +35,18 @@ const FATAL = new Set(['PROTOCOL_MISMATCH', 'UNKNOWN_INSTITUTION', 'WRONG_FEDERA
  * @example const socket = connect({ url, federation, identity, coordinatorSignPublicKey, onWelcome, onFatal, log })
  */
 export function connect(opts: ConnectionOptions): AgentSocket {
+  // A fresh nonce on every (re)connect, which the coordinator must sign with its key.
+  let nonce = randomBytes(32);
   const socket: AgentSocket = io(opts.url, {
     transports: ['websocket'],
     reconnectionDelay: 500,
     reconnectionDelayMax: 10_000,
     randomizationFactor: 0.5,
     ...opts.socketOptions,
-    auth: { protocolVersion: PROTOCOL_VERSION, federation: opts.federation, institution: opts.identity.id },
+    auth: (cb) => {
+      nonce = randomBytes(32);
+      cb({ protocolVersion: PROTOCOL_VERSION, federation: opts.federation, institution: opts.identity.id, nonce: toBase64(nonce) });
+    },
   });
   const fatal = (err: CohortError): void => {
     socket.io.reconnection(false);
@@ -70,6 +76,13 @@ export function connect(opts: ConnectionOptions): AgentSocket {
     const challenge = decodeOrNull(msg.challenge);
     // A throw here would escape the socket's event handler and end the agent's process.
     if (!challenge || challenge.length !== 32) return fatal(new CohortError('BAD_REQUEST', 'malformed challenge from the coordinator: expected 32 bytes in base64'));
+    const proof = decodeOrNull(msg.coordinatorSignature);
+    const proven =
+      proof !== null &&
+      verifyServerProof({ federation: opts.federation, institution: opts.identity.id, clientNonce: nonce, challenge }, proof, opts.coordinatorSignPublicKey);
+    if (!proven) {
+      return fatal(new CohortError('BAD_SIGNATURE', 'the server did not prove it holds the pinned coordinator key (its signature over our nonce does not verify): refusing to talk to it'));
+    }
     const signature = signChallenge(
       { federation: opts.federation, institution: opts.identity.id, challenge, coordinatorSignPublicKey: presented },
       opts.identity.signSecretKey,

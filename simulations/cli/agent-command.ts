@@ -14,6 +14,8 @@ const AgentFileSchema = z
     federation: z.string(),
     key: z.string(),
     data: z.string(),
+    consent: z.string().optional(),
+    auditLog: z.string().optional(),
     label: z.string().optional(),
     backend: z.enum(BACKENDS).optional(),
     valFraction: z.number().min(0).max(0.9).optional(),
@@ -31,7 +33,7 @@ function readAgentFile(path: string): Record<string, unknown> {
   }
   const near = (p: unknown): unknown => (typeof p === 'string' && p !== '' && !isAbsolute(p) ? resolve(dirname(path), p) : p);
   const data = typeof file.data === 'string' && file.data.startsWith('csv:') ? `csv:${String(near(file.data.slice(4)))}` : file.data;
-  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), data };
+  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), data };
 }
 
 export function agentCommand(): Command {
@@ -46,6 +48,8 @@ export function agentCommand(): Command {
     .option('--key <file>', "this institution's private key file (mode 0600)")
     .option('--data <source>', 'mnist | mnist:K/N | csv:PATH')
     .option('--label <column>', 'label column of a csv data source')
+    .option('--consent <file>', "the institution's signed consent (cohort consent grant); without it every task is refused")
+    .option('--audit-log <file>', "the agent's own audit log (JSON Lines, hash-chained, signed; default .cohort/agent-audit.jsonl)")
     .option('--backend <name>', `TensorFlow.js backend: ${BACKENDS.join(' | ')}`)
     .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
     .option('--log-level <level>', 'trace | debug | info | warn | error')
@@ -66,6 +70,8 @@ export function agentCommand(): Command {
         identity: readIdentityFile(c.key),
         coordinator: readPublicIdentityFile(c.coordinatorKey),
         data: parseDataSource(c.data, c.label),
+        consentFile: c.consent,
+        auditLog: c.auditLog ?? '.cohort/agent-audit.jsonl',
         backend: c.backend ?? 'auto',
         valFraction: c.valFraction,
         log,

@@ -7,6 +7,8 @@ import type { ModelSpec } from '../../protocol/index.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { FederationSetupSchema, type FederationSetupInput } from '../../coordinator/config.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
+import { parsePolicy } from '../../coordinator/policy/index.js';
+import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { ARCHS, choice, collect, fraction, int, positive } from './options.js';
 
 interface StartOptions {
@@ -30,6 +32,12 @@ interface StartOptions {
   host: string;
   port: number;
   logLevel: string;
+  title: string;
+  purpose: string;
+  dataCategories: string;
+  policy?: string;
+  strategy: string;
+  strategyParam: string[];
 }
 
 export function coordinatorCommand(): Command {
@@ -53,6 +61,12 @@ export function coordinatorCommand(): Command {
     .option('--round-timeout <seconds>', 'deadline of each training round', int(1), 600)
     .option('--wait-timeout <seconds>', 'how long a round waits for enough institutions', int(1), 3600)
     .option('--seed <s>', 'seed of the initial model and participant selection', int(0), 0)
+    .option('--strategy <name>', `aggregation: ${strategyNames.join(' | ')}`, choice(strategyNames), 'fedavg')
+    .option('--strategy-param <key=value>', 'strategy parameter, repeatable (e.g. lr=0.01, f=1, mu=0.1)', collect, [])
+    .option('--title <text>', "the study's title (in the manifest institutions consent to)", 'Federated study')
+    .option('--purpose <text>', "the study's purpose", 'Train a classifier on data that cannot be pooled.')
+    .option('--data-categories <list>', 'comma-separated data categories the study uses', 'clinical-records')
+    .option('--policy <file>', 'policy file (JSON, format cohort-policy/v1); the default policy when absent')
     .option('--enroll <pubfile>', "enrol an institution by its public key file (repeatable)", collect, [])
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', int(0, 65535), 7400)
@@ -96,7 +110,11 @@ function fromFlags(o: StartOptions): FederationSetupInput {
     id: o.federation,
     name: o.federation,
     spec,
+    study: { title: o.title, purpose: o.purpose, dataCategories: o.dataCategories.split(',').map((c) => c.trim()).filter(Boolean) },
+    ...(o.policy ? { policy: parsePolicy(JSON.parse(readFileSync(o.policy, 'utf8'))) } : {}),
     rules: {
+      strategy: o.strategy,
+      strategyParams: parseStrategyParams(o.strategyParam),
       rounds: o.rounds,
       minParticipants: o.minParticipants,
       fraction: o.fraction,

@@ -1,6 +1,8 @@
-/** The `cohort` command line: keys, coordinator, agent and simulate, each with --help. */
+/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage and simulate, each with --help. */
 import { Command } from 'commander';
 import { agentCommand } from './agent-command.js';
+import { auditCommand, lineageCommand } from './audit-command.js';
+import { consentCommand } from './consent-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { keysCommand } from './keys-command.js';
 import { simulateCommand } from './simulate-command.js';
@@ -11,6 +13,9 @@ const program = new Command('cohort')
   .addCommand(keysCommand())
   .addCommand(coordinatorCommand())
   .addCommand(agentCommand())
+  .addCommand(consentCommand())
+  .addCommand(auditCommand())
+  .addCommand(lineageCommand())
   .addCommand(simulateCommand());
 
 // `cohort simulate | head`: a reader that goes away ends the command quietly instead of crashing it with EPIPE.

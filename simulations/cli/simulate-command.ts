@@ -2,7 +2,11 @@
 import { Command } from 'commander';
 import { parsePartition } from '../../node-agent/data/index.js';
 import { parseDataset } from '../simulate/dataset.js';
-import { ARCHS, BACKENDS, choice, fraction, int, positive } from './options.js';
+import { readFileSync } from 'node:fs';
+import { parsePolicy } from '../../coordinator/policy/index.js';
+import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
+import { parseRevoke } from '../simulate/consents.js';
+import { ARCHS, BACKENDS, choice, collect, fraction, int, positive } from './options.js';
 
 export function simulateCommand(): Command {
   return new Command('simulate')
@@ -21,6 +25,10 @@ export function simulateCommand(): Command {
     .option('--round-timeout <seconds>', 'deadline of each training round', int(1), 600)
     .option('--seed <s>', 'seed of the split, the partition and the initial model', int(0, 2 ** 31), 0)
     .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | wasm | cpu', choice(BACKENDS), 'auto')
+    .option('--strategy <name>', `aggregation: ${strategyNames.join(' | ')}`, choice(strategyNames), 'fedavg')
+    .option('--strategy-param <key=value>', 'strategy parameter, repeatable (e.g. lr=0.01, f=1, mu=0.1)', collect, [])
+    .option('--policy <file>', 'policy file (JSON, format cohort-policy/v1); default: the default policy')
+    .option('--revoke <institution@round>', 'that institution revokes its consent as that round opens (repeatable), e.g. institution-2@4', collect, [])
     .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
     .action(async (o: Record<string, unknown>) => {
@@ -32,6 +40,11 @@ export function simulateCommand(): Command {
       if (minParticipants !== undefined && minParticipants > institutions) {
         throw new Error(`--min-participants ${minParticipants} is more than the ${institutions} institutions: no round could ever publish`);
       }
+      const strategy = String(o.strategy);
+      const strategyParams = parseStrategyParams(o.strategyParam as string[]);
+      createStrategy(strategy, strategyParams); // refuses unknown or invalid parameters before anything starts
+      const policy = o.policy ? parsePolicy(JSON.parse(readFileSync(String(o.policy), 'utf8'))) : undefined;
+      const revoke = (o.revoke as string[]).map(parseRevoke);
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { simulate } = await import('../simulate/run.js');
       const summary = await simulate({
@@ -50,6 +63,10 @@ export function simulateCommand(): Command {
         seed: o.seed as number,
         backend: o.backend as (typeof BACKENDS)[number],
         centralized: Boolean(o.centralized),
+        strategy,
+        strategyParams,
+        policy,
+        revoke,
         out: (o.out as string | undefined) ?? `runs/${stamp}`,
       });
       process.exitCode = summary.final.accuracy >= 0 ? 0 : 1;

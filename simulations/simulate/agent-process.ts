@@ -1,6 +1,9 @@
 /** Entry point of one simulated institution: a real agent in its own process, driven over IPC by the simulator. */
 import { destination, pino } from 'pino';
-import { readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { SignedConsentSchema } from '../../protocol/index.js';
+import { readIdentityFile, readPublicIdentityFile, signRevocation } from '../../crypto/index.js';
+import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import { createAgent, csvSource, mnistSource, type AgentEventMap, type BackendPreference } from '../../node-agent/index.js';
 
 export interface AgentProcessConfig {
@@ -12,7 +15,12 @@ export interface AgentProcessConfig {
   backend: BackendPreference;
   seed: number;
   logFile: string;
+  consentFile: string;
+  auditLog: string;
 }
+
+/** Simulator -> agent process, after the start message. */
+export type AgentProcessCommand = { type: 'revoke'; reason: string };
 
 export type AgentProcessMessage =
   | { type: 'event'; name: keyof AgentEventMap; payload: unknown }
@@ -36,9 +44,22 @@ process.once('message', (raw) => {
     data,
     backend: config.backend,
     seed: config.seed,
+    consentFile: config.consentFile,
+    auditLog: config.auditLog,
     log,
   });
-  for (const name of ['welcome', 'task', 'trained', 'uploaded', 'refused', 'declined'] as const) {
+  process.on('message', (command: AgentProcessCommand) => {
+    if (command.type !== 'revoke') return;
+    // What `cohort consent revoke` does at a site: sign a revocation and keep it beside the consent.
+    const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(config.consentFile, 'utf8')));
+    const revocation = signRevocation(consent, command.reason, identity.signSecretKey);
+    writeFileSync(revocationPath(config.consentFile), JSON.stringify(revocation, null, 2));
+    agent.presentRevocation(revocation).then(
+      () => send({ type: 'event', name: 'declined', payload: { round: 0, code: 'CONSENT_REVOKED', message: command.reason } }),
+      (err: Error) => send({ type: 'fatal', message: `revocation not delivered: ${err.message}` }),
+    );
+  });
+  for (const name of ['welcome', 'task', 'trained', 'uploaded', 'evaluated', 'refused', 'declined'] as const) {
     agent.events.on(name, (payload: unknown) => send({ type: 'event', name, payload }));
   }
   agent.done.then(

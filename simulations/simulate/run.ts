@@ -12,7 +12,10 @@ import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from
 import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice } from './dataset.js';
-import type { AgentProcessConfig, AgentProcessMessage } from './agent-process.js';
+import type { AgentProcessCommand, AgentProcessConfig, AgentProcessMessage } from './agent-process.js';
+import { grantSimulatedConsent } from './consents.js';
+import { defaultPolicy, type Policy, type RuleDecision } from '../../coordinator/policy/index.js';
+import { formatLineage, lineage, type Lineage } from '../../coordinator/models/index.js';
 import { trainCentralized } from './centralized.js';
 
 export interface SimulateOptions {
@@ -32,6 +35,12 @@ export interface SimulateOptions {
   fraction: number;
   minParticipants?: number;
   roundTimeoutMs: number;
+  strategy: string;
+  strategyParams: Record<string, number | string>;
+  /** The coordinator-side policy; the default policy when absent. */
+  policy?: Policy;
+  /** Institutions that revoke their consent as a round opens. */
+  revoke: { institution: string; round: number }[];
   out_stream?: NodeJS.WritableStream;
 }
 
@@ -42,6 +51,10 @@ export interface Summary {
   centralized?: { accuracy: number; loss: number; epochs: number; report: Report['classes'] };
   model: { version: number; digest: string; signature: string; path: string };
   runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number };
+  study: { manifestHash: string; policyHash: string };
+  policy: { round: number; outcome: 'published' | 'withheld'; decisions: RuleDecision[] }[];
+  consent: { revoked: { institution: string; fromRound: number }[] };
+  lineage: Lineage;
 }
 
 const FEDERATION = 'simulation';
@@ -66,6 +79,11 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   say(partitionSummary(data.all.y, data.sites, data.all.classes));
 
   const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
+  for (const r of opts.revoke) {
+    if (!/^institution-\d+$/.test(r.institution) || Number(r.institution.slice(12)) > opts.institutions) {
+      throw new Error(`--revoke ${r.institution}@${r.round}: the simulated institutions are institution-1 .. institution-${opts.institutions}`);
+    }
+  }
   const testSet = selectRows(data.all, data.test);
 
   const keys = join(dir, 'keys');
@@ -84,7 +102,15 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       id: FEDERATION,
       name: `simulation ${describe(opts)}`,
       spec,
+      study: {
+        title: `Simulated federation: ${describe(opts)}`,
+        purpose: 'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
+        dataCategories: [opts.dataset.kind === 'mnist' ? 'handwritten-digit-images' : 'tabular-records'],
+      },
+      policy: opts.policy ?? defaultPolicy({ minInstitutionsPerRound: Math.min(2, opts.institutions) }),
       rules: {
+        strategy: opts.strategy,
+        strategyParams: opts.strategyParams,
         rounds: opts.rounds,
         minParticipants: opts.minParticipants ?? Math.min(opts.institutions, Math.max(1, Math.ceil(opts.institutions / 2))),
         fraction: opts.fraction,
@@ -98,7 +124,13 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     log: pino({ name: 'coordinator' }, destination({ dest: join(dir, 'logs', 'coordinator.log'), sync: false })),
   });
 
+  const fed = store.getFederation(FEDERATION)!;
+  say(`Study "${fed.manifest.title}": manifest ${fed.manifestHash.slice(0, 16)}…, policy v${fed.policy.version} ${fed.policyHash.slice(0, 16)}…; each institution signs its own consent.`);
+  const siteDir = (id: string): string => join(dir, 'sites', id);
+  sites.forEach((site) => grantSimulatedConsent(site, fed.manifest, join(siteDir(site.id), 'consent.json'), opts.institutions));
   const progress = createRoundProgress({ rounds: opts.rounds, out });
+  const policyLog: Summary['policy'] = [];
+  const revoked: Summary['consent']['revoked'] = [];
   const rows: RoundRow[] = [];
   const children: ChildProcess[] = [];
   let evaluations: Promise<unknown> = Promise.resolve();
@@ -118,6 +150,24 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   runner.on('update:refused', ({ round, institution, code, message }) => progress.message(`round ${round}: update from ${institution} refused (${code}): ${message}`));
   runner.on('participant:dropped', ({ round, institution, reason }) => progress.message(`round ${round}: ${institution} dropped: ${reason}`));
   runner.on('round:failed', ({ round, reason }) => progress.message(`round ${round} failed: ${reason}`));
+  runner.on('participant:declined', ({ round, institution, code }) => progress.message(`round ${round}: ${institution} declined (${code})`));
+  runner.on('consent:revoked', (r) => {
+    revoked.push(r);
+    progress.message(`${r.institution} revoked its consent: excluded from round ${r.fromRound} on`);
+  });
+  runner.on('round:decided', ({ round, decisions, published }) => {
+    policyLog.push({ round, outcome: published ? 'published' : 'withheld', decisions });
+    progress.message(`round ${round} policy: ${describeDecisions(decisions, published)}`);
+  });
+  const revokeAt = new Map(opts.revoke.map((r) => [r.round, r.institution]));
+  const triggerRevocations = (closedRound: number): void => {
+    const institution = revokeAt.get(closedRound + 1);
+    const index = sites.findIndex((s) => s.id === institution);
+    if (institution && index >= 0) children[index]?.send({ type: 'revoke', reason: `simulated revocation (--revoke ${institution}@${closedRound + 1})` } satisfies AgentProcessCommand);
+  };
+  runner.on('round:published', ({ round }) => triggerRevocations(round));
+  runner.on('round:withheld', ({ round }) => triggerRevocations(round));
+  runner.on('round:failed', ({ round }) => triggerRevocations(round));
   runner.on('round:published', ({ round, version, metrics }) => {
     const durationMs = Date.now() - (roundStarts.get(round) ?? Date.now());
     evaluations = evaluations.then(async () => {
@@ -163,6 +213,8 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         backend: opts.backend,
         seed: opts.seed * 1000 + i,
         logFile: join(dir, 'logs', `${site.id}.log`),
+        consentFile: join(siteDir(site.id), 'consent.json'),
+        auditLog: join(siteDir(site.id), 'audit.jsonl'),
       };
       child.send(config);
     });
@@ -189,6 +241,9 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     }
 
     const model = store.getModel(FEDERATION, finalEval.version)!;
+    const finalLineage = lineage(store, FEDERATION, finalEval.version);
+    say('');
+    say(formatLineage(finalLineage));
     const summary: Summary = {
       config: { ...configOf(opts), spec, federation: FEDERATION, coordinatorUrl: coordinator.url },
       rounds: rows,
@@ -196,15 +251,20 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       ...(centralized ? { centralized } : {}),
       model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path },
       runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20) },
+      study: { manifestHash: fed.manifestHash, policyHash: fed.policyHash },
+      policy: policyLog,
+      consent: { revoked },
+      lineage: finalLineage,
     };
     writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(join(dir, 'rounds.csv'), roundsToCsv(rows));
     const svg = await plotRoundsSvg(rows, {
-      title: `FedAvg, ${opts.institutions} institutions, ${describe(opts)}`,
+      title: `${opts.strategy}, ${opts.institutions} institutions, ${describe(opts)}`,
       ...(centralized ? { baseline: { accuracy: centralized.accuracy, label: 'centralized' } } : {}),
     });
     writeFileSync(join(dir, 'rounds.svg'), svg);
-    say(`Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, coordinator.db, ${model.path}, logs/)`);
+    say(`Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, coordinator.db, ${model.path} and its .card.md, sites/, logs/)`);
+    say(`Check the audit trail: cohort audit verify --data-dir ${dir} --key ${join(keys, 'coordinator.pub.json')}`);
     say(`Wall time ${((Date.now() - startedAt) / 1000).toFixed(1)} s, backend ${backend}, peak RSS of the coordinator process ${summary.runtime.coordinatorPeakRssMb} MB.`);
     return summary;
   } finally {
@@ -221,13 +281,22 @@ function readModel(coordinator: Coordinator, dir: string, version: number): { we
   return { weights: decoded.tensors, spec: (decoded.meta.spec as ModelSpec | undefined) ?? coordinator.store.getFederation(coordinator.federation)!.spec };
 }
 
+/** One line per round: how many rules passed, and the failing ones or the fairness gap. */
+function describeDecisions(decisions: RuleDecision[], published: boolean): string {
+  const failed = decisions.filter((d) => !d.passed);
+  const fairness = decisions.find((d) => d.rule === 'fairness');
+  const head = `${decisions.length - failed.length}/${decisions.length} rules passed, ${published ? 'published' : 'WITHHELD'}`;
+  if (failed.length > 0) return `${head}: ${failed.map((d) => `${d.rule} (${d.message})`).join('; ')}`;
+  return fairness ? `${head} (fairness gap ${String(fairness.value)} <= ${String(fairness.limit)})` : head;
+}
+
 function describe(opts: SimulateOptions): string {
   const ds = opts.dataset.kind === 'mnist' ? 'mnist' : `csv:${opts.dataset.path}`;
   return `${ds}, ${opts.model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {
-  const { out_stream: _s, partition: _p, partitionText, ...rest } = opts;
+  const { out_stream: _s, partition: _p, policy: _policy, partitionText, ...rest } = opts;
   return { ...rest, partition: partitionText };
 }
 

@@ -14,8 +14,11 @@ const allowed: [RoundState, RoundState][] = [
   ['waiting', 'failed'],
   ['training', 'aggregating'],
   ['training', 'failed'],
-  ['aggregating', 'published'],
+  ['aggregating', 'evaluating'],
   ['aggregating', 'failed'],
+  ['evaluating', 'published'],
+  ['evaluating', 'withheld'],
+  ['evaluating', 'failed'],
 ];
 
 describe('round state machine', () => {
@@ -24,13 +27,13 @@ describe('round state machine', () => {
     expect(() => assertTransition(from, to)).not.toThrow();
   });
 
-  it('allows exactly the six listed transitions', () => {
+  it('allows exactly the nine listed transitions', () => {
     const every = ROUND_STATES.flatMap((from) => ROUND_STATES.map((to) => [from, to] as const));
 
     const legal = every.filter(([from, to]) => canTransition(from, to));
 
     expect(legal).toEqual(allowed);
-    expect(ROUND_TRANSITIONS.size).toBe(6);
+    expect(ROUND_TRANSITIONS.size).toBe(9);
   });
 
   it.each([
@@ -40,15 +43,17 @@ describe('round state machine', () => {
     ['published', 'training'],
     ['failed', 'waiting'],
     ['training', 'training'],
+    ['aggregating', 'published'],
+    ['withheld', 'published'],
   ] as [RoundState, RoundState][])('refuses %s -> %s, naming both states', (from, to) => {
     expect(canTransition(from, to)).toBe(false);
     expect(() => assertTransition(from, to)).toThrow(`illegal round transition ${from} -> ${to}`);
   });
 
-  it('treats published and failed as terminal, and nothing leaves them', () => {
+  it('treats published, withheld and failed as terminal, and nothing leaves them', () => {
     const terminal = ROUND_STATES.filter(isTerminal);
 
-    expect(terminal).toEqual(['published', 'failed']);
+    expect(terminal).toEqual(['published', 'withheld', 'failed']);
     for (const from of terminal) for (const to of ROUND_STATES) expect(canTransition(from, to)).toBe(false);
   });
 });

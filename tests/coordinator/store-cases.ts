@@ -15,7 +15,7 @@ export const config: FederationConfig = {
   minParticipants: 2,
   fraction: 1,
   roundTimeoutMs: 60_000,
-  waitTimeoutMs: 30_000, joinGraceMs: 0, maxConsecutiveFailures: 3,
+  waitTimeoutMs: 30_000, joinGraceMs: 0, maxConsecutiveFailures: 3, strategyParams: {}, evaluationTimeoutMs: 60_000,
   train: { localEpochs: 1, batchSize: 32, learningRate: 0.1 },
   strategy: 'fedavg',
   seed: 7,

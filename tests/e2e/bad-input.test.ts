@@ -3,8 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CohortError, PROTOCOL_VERSION, type ErrorCode, type RoundTask } from '../../protocol/index.js';
-import { generateIdentity, newChallenge, publicIdentityOf, signChallenge, fromBase64, toBase64, type Identity } from '../../crypto/index.js';
+import { CohortError, PROTOCOL_VERSION, type ErrorCode, type RoundTask, type StudyManifest } from '../../protocol/index.js';
+import { generateIdentity, newChallenge, publicIdentityOf, signChallenge, signServerProof, fromBase64, toBase64, type Identity } from '../../crypto/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
@@ -48,18 +48,32 @@ const health = async (): Promise<unknown> => (await fetch(`${fed!.coordinator.ur
  * A socket.io server posing as the coordinator: presents `presentKey` in its challenge, accepts any answer,
  * then hands out `tasks` one at a time (after ready and after each decline) and records what the agent sends.
  */
-async function startImpostor(p: { presentKey: Uint8Array; challenge?: string; tasks: unknown[] }) {
+/**
+ * A server of our own at another URL. With `proofKey` (the coordinator's identity) it stands for a relay in
+ * the middle, which passes the handshake by forwarding the real coordinator's proof; without it, for a server
+ * that only knows the coordinator's public key.
+ */
+async function startImpostor(p: { presentKey: Uint8Array; proofKey?: Identity; challenge?: string; tasks: unknown[]; study?: StudyManifest }) {
   const http = createServer();
   const io = new Server(http);
   const seen = { auths: 0, declines: [] as unknown[], begins: [] as unknown[] };
   io.on('connection', (socket) => {
     const queue = [...p.tasks];
     const next = () => queue.length > 0 && socket.emit('round:task', queue.shift());
-    socket.emit('session:challenge', { protocolVersion: PROTOCOL_VERSION, federation: 'e2e', coordinatorSignPublicKey: toBase64(p.presentKey), challenge: p.challenge ?? toBase64(newChallenge()) });
+    const challenge = newChallenge();
+    const clientNonce = fromBase64(String((socket.handshake.auth as { nonce?: string }).nonce));
+    const proof = p.proofKey ? signServerProof({ federation: 'e2e', institution: 'site-1', clientNonce, challenge }, p.proofKey.signSecretKey) : new Uint8Array(64);
+    socket.emit('session:challenge', {
+      protocolVersion: PROTOCOL_VERSION,
+      federation: 'e2e',
+      coordinatorSignPublicKey: toBase64(p.presentKey),
+      challenge: p.challenge ?? toBase64(challenge),
+      coordinatorSignature: toBase64(proof),
+    });
     socket.on('session:auth', (_msg, ack: (r: unknown) => void) => {
       seen.auths++;
       ack({ ok: true, institution: 'site-1' });
-      socket.emit('session:welcome', { institution: 'site-1', federation: 'e2e', spec: mnistSpec('logreg'), maxUploadBytes: 1 << 20, chunkBytes: 1 << 16 });
+      socket.emit('session:welcome', { institution: 'site-1', federation: 'e2e', spec: mnistSpec('logreg'), maxUploadBytes: 1 << 20, chunkBytes: 1 << 16, study: p.study, policyHash: 'a'.repeat(64) });
     });
     socket.on('agent:ready', (_msg, ack: (r: unknown) => void) => (ack({ ok: true }), next()));
     socket.on('round:decline', (msg, ack: (r: unknown) => void) => (seen.declines.push(msg), ack({ ok: true }), next()));
@@ -412,7 +426,9 @@ describe('a round with hostile and absent participants', () => {
       ['site-2', 'accepted', null],
       ['site-3', 'refused', 'CORRUPT_PAYLOAD'],
     ]);
-    expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', resultVersion: 1, metrics: { participants: 2, samples: 2 * 108 } });
+    const trainedSamples = store.listParticipations('e2e', 1).filter((p) => p.status === 'accepted').reduce((n, p) => n + (p.samples ?? 0), 0);
+    expect(trainedSamples).toBeGreaterThan(2 * 100); // 120 rows each, less the ~10% each keeps aside for validation
+    expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', resultVersion: 1, metrics: { participants: 2, samples: trainedSamples } });
     expect(audits('update.refused', 'site-3').map((e) => e.data.code)).toEqual(['CORRUPT_PAYLOAD']);
     const res = await fetch(`${fed.coordinator.url}/health`);
     expect(res.status).toBe(200);
@@ -463,7 +479,7 @@ describe('an agent facing an impostor', () => {
 
   it('refuses a malformed challenge from the server with BAD_REQUEST instead of crashing', async () => {
     fed = await startFederation(1);
-    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, challenge: 'AAAA', tasks: [] });
+    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, proofKey: fed.coordinatorIdentity, challenge: 'AAAA', tasks: [] });
     const agent = startAgent(fed, 0, { coordinatorUrl: impostor.url });
     agents.push(agent);
 
@@ -476,17 +492,41 @@ describe('an agent facing an impostor', () => {
     expect(impostor.auths).toBe(0);
   });
 
-  it('declines tasks whose model signature does not verify (forged, not base64, weights swapped) with BAD_MODEL_SIGNATURE without training, and trains on a genuine one', async () => {
-    // A server presenting the real coordinator's PUBLIC key (public knowledge) passes the pin check at connect,
-    // so what protects the agent is the signature on every model.
+  it("refuses a server that presents the coordinator's public key but cannot sign the agent's nonce with it", async () => {
     fed = await startFederation(1);
+    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, tasks: [] });
+    const agent = startAgent(fed, 0, { coordinatorUrl: impostor.url });
+    agents.push(agent);
+
+    const err = await agent.ready.then(() => null, (e: unknown) => e);
+
+    expect(err).toMatchObject({ code: 'BAD_SIGNATURE', message: expect.stringContaining('did not prove it holds the pinned coordinator key') });
+    expect(impostor.auths).toBe(0);
+  });
+
+  it('declines tasks whose model signature does not verify (forged, not base64, weights swapped) with BAD_MODEL_SIGNATURE without training, and trains on a genuine one', async () => {
+    // A relay in the middle passes the handshake by forwarding the coordinator's proof (TLS closes that
+    // channel), so what protects the agent from a forged model is the signature on every model.
+    fed = await startFederation(1, { rounds: 4 });
+    const study = fed.coordinator.store.getFederation('e2e')!.manifest;
     const spec = mnistSpec('logreg');
     const signedBy = (signer: Identity, seed = 1) => toSignedModel('e2e', 0, spec, encodeAndSign(signer, 'e2e', 0, spec, initialWeights(spec, seed), { round: null, spec }));
     const genuine = signedBy(fed.coordinatorIdentity);
     const other = signedBy(generateIdentity('coordinator'), 2);
     const models = [other, { ...genuine, signature: 'abc' }, { ...genuine, weights: other.weights, digest: other.digest }, genuine];
-    const tasks = models.map((model, i) => ({ federation: 'e2e', round: i + 1, deadline: Date.now() + 60_000, config: oneRound.train, model }));
-    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, tasks });
+    const tasks = models.map((model, i) => ({
+      federation: 'e2e',
+      round: i + 1,
+      deadline: Date.now() + 60_000,
+      study,
+      participants: 2,
+      privacy: study.privacy,
+      policyHash: 'a'.repeat(64),
+      use: 'training',
+      config: oneRound.train,
+      model,
+    }));
+    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, proofKey: fed.coordinatorIdentity, tasks, study });
     const agent = startAgent(fed, 0, { coordinatorUrl: impostor.url });
     agents.push(agent);
     const trained: number[] = [];
@@ -495,7 +535,9 @@ describe('an agent facing an impostor', () => {
     agent.events.on('declined', (e) => declined.push(e));
 
     await agent.ready;
-    await until(() => impostor.begins.length > 0, 15_000, 'the genuine model to be trained and uploaded');
+    await until(() => impostor.begins.length > 0, 15_000, 'the genuine model to be trained and uploaded').catch((e: unknown) => {
+      throw new Error(`${String(e)}; declined: ${JSON.stringify(declined)}`);
+    });
 
     expect(declined).toMatchObject([1, 2, 3].map((round) => ({ round, code: 'BAD_MODEL_SIGNATURE' })));
     expect(impostor.declines).toMatchObject([1, 2, 3].map((round) => ({ round, code: 'BAD_MODEL_SIGNATURE', message: expect.stringContaining('not signed by the pinned coordinator key') })));

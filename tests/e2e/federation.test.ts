@@ -27,7 +27,9 @@ describe('a federation end to end', () => {
     ]);
     const parts = store.listParticipations(federation);
     expect(parts).toHaveLength(6);
-    expect(parts.every((p) => p.status === 'accepted' && p.samples === 270 && /^[0-9a-f]{64}$/.test(p.digest ?? ''))).toBe(true);
+    expect(parts.map((p) => p.status)).toEqual(Array(6).fill('accepted'));
+    // Each site trains on its 300 rows less the ~10% it keeps aside (stratified per class) for validation.
+    expect(parts.every((p) => p.samples! >= 260 && p.samples! <= 280 && /^[0-9a-f]{64}$/.test(p.digest ?? ''))).toBe(true);
 
     const { tf } = await selectBackend('wasm');
     const mnist = loadMnist();

@@ -1,5 +1,7 @@
 /** Shared setup for end-to-end tests: a real coordinator on loopback with a real SQLite file, and real agents. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { grantSimulatedConsent } from '../../simulations/simulate/consents.js';
+import { parsePolicy, type Policy } from '../../coordinator/policy/index.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -21,7 +23,16 @@ export interface Federation {
 }
 
 /** Starts a coordinator for `n` institutions on MNIST slices (agents are started separately). */
-export async function startFederation(n: number, rules: Partial<FederationSetupInput['rules']> = {}, arch: 'logreg' | 'mlp' = 'logreg', rowsPerSite = 300): Promise<Federation> {
+/** A permissive policy (rounds of one institution allowed, no fairness rule), so tests isolate what they test. */
+export const permissivePolicy = parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 1 });
+
+export async function startFederation(
+  n: number,
+  rules: Partial<FederationSetupInput['rules']> = {},
+  arch: 'logreg' | 'mlp' = 'logreg',
+  rowsPerSite = 300,
+  policy: Policy = permissivePolicy,
+): Promise<Federation> {
   const dir = mkdtempSync(join(tmpdir(), 'cohort-e2e-'));
   const coordinatorIdentity = generateIdentity('coordinator');
   const institutions = Array.from({ length: n }, (_, i) => generateIdentity(`site-${i + 1}`));
@@ -40,6 +51,8 @@ export async function startFederation(n: number, rules: Partial<FederationSetupI
       id: 'e2e',
       name: 'end-to-end test',
       spec: mnistSpec(arch),
+      policy,
+      study: { title: 'End-to-end test', purpose: 'Check the federation end to end.', dataCategories: ['handwritten-digit-images'] },
       rules: { rounds: 2, minParticipants: n, joinGraceMs: 0, roundTimeoutMs: 60_000, train: { localEpochs: 2, batchSize: 20, learningRate: 0.1 }, ...rules },
     },
     institutions: institutions.map(publicIdentityOf),
@@ -62,7 +75,12 @@ export async function startFederation(n: number, rules: Partial<FederationSetupI
 
 /** Starts a real agent for institution `i` of the federation, on its own MNIST slice, over loopback. */
 export function startAgent(fed: Federation, i: number, overrides: Partial<Parameters<typeof createAgent>[0]> = {}): Agent {
+  const identity = fed.institutions[i] as Identity;
+  const consentFile = join(fed.dir, 'sites', identity.id, 'consent.json');
+  const manifest = fed.coordinator.store.getFederation(fed.coordinator.federation)!.manifest;
+  if (!existsSync(consentFile)) grantSimulatedConsent(identity, manifest, consentFile, fed.institutions.length);
   return createAgent({
+    consentFile,
     coordinatorUrl: fed.coordinator.url,
     federation: fed.coordinator.federation,
     identity: fed.institutions[i] as Identity,

@@ -206,7 +206,7 @@ describe('what agents send', () => {
       }
       // Only protocol events, and each update is one sealed envelope (magic "CENV").
       const events = socketIoEvents(capture.ws.messages);
-      expect(new Set(events.map((e) => e.event))).toEqual(new Set(CLIENT_EVENTS.filter((e) => e !== 'round:decline')));
+      expect(new Set(events.map((e) => e.event))).toEqual(new Set(CLIENT_EVENTS.filter((e) => e !== 'round:decline' && e !== 'consent:revoke')));
       const chunks = events.filter((e) => e.event === 'update:chunk');
       const begins = events.filter((e) => e.event === 'update:begin');
       expect(chunks).toHaveLength(2);

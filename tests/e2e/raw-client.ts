@@ -4,6 +4,7 @@ import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
   decodeTensors,
+  manifestHash,
   encodeTensors,
   splitIntoChunks,
   type Challenge,
@@ -12,7 +13,7 @@ import {
   type Welcome,
   type WireError,
 } from '../../protocol/index.js';
-import { fromBase64, sealEnvelope, signChallenge, toBase64, type EnvelopeContext, type Identity } from '../../crypto/index.js';
+import { fromBase64, sealEnvelope, signChallenge, signConsent, toBase64, type EnvelopeContext, type Identity } from '../../crypto/index.js';
 
 /** What a coordinator acknowledgement carries: a result, or a wire error. */
 export type AckResult = ({ ok: true } & Record<string, unknown>) | { ok: false; error: WireError };
@@ -48,11 +49,15 @@ export class RawClient {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
-      auth: { protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION, federation: opts.federation, institution: opts.institution },
+      auth: { protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION, federation: opts.federation, institution: opts.institution, nonce: toBase64(randomBytes(32)) },
     });
     this.challenge = new Promise((resolve) => this.socket.once('session:challenge', resolve));
     this.welcome = new Promise((resolve) => this.socket.once('session:welcome', resolve));
     this.disconnected = new Promise((resolve) => this.socket.once('disconnect', (reason: string) => resolve(reason)));
+    // A raw client measures nothing: it declines evaluations at once, so rounds need not wait for them.
+    this.socket.on('round:evaluate', (task: { round: number }) => {
+      this.socket.emit('round:decline', { round: task.round, code: 'NO_VALIDATION_DATA', message: 'raw test client' }, () => undefined);
+    });
     this.socket.on('round:task', (task: RoundTask) => {
       this.tasks.push(task);
       this.taskWaiters.shift()?.(task);
@@ -126,7 +131,24 @@ export async function joinAs(url: string, federation: string, identity: Identity
   const client = rawConnect({ url, federation, institution: identity.id });
   const auth = await client.authenticate(identity.signSecretKey);
   if (!auth.ok) throw new Error(`auth refused: ${auth.error.code} ${auth.error.message}`);
-  const ready = await client.call('agent:ready', { samples, backend: 'raw' });
+  // A raw client is still an enrolled institution with consent in force, so that it gets selected.
+  const welcome = await client.welcome;
+  const consent = signConsent(
+    {
+      format: 'cohort-consent/v1',
+      institution: identity.id,
+      federation,
+      manifestHash: manifestHash(welcome.study),
+      uses: ['training', 'evaluation'],
+      ethicsApproval: { reference: 'RAW-1', expires: '2099-12-31' },
+      dataCategories: welcome.study.dataCategories,
+      dataResidency: 'local',
+      limits: { requireSecureAggregation: false, minOtherInstitutions: 0 },
+      grantedAt: new Date().toISOString(),
+    },
+    identity.signSecretKey,
+  );
+  const ready = await client.call('agent:ready', { samples, backend: 'raw', consent });
   if (!ready.ok) throw new Error(`ready refused: ${ready.error.code} ${ready.error.message}`);
   return client;
 }

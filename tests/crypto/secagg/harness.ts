@@ -3,7 +3,7 @@ import { createPrng } from '../../../crypto/prng.js';
 import { generateIdentity, type Identity } from '../../../crypto/identity.js';
 import { clipL2 } from '../../../crypto/dp/clip-noise.js';
 import { createSecAggClient, type SecAggClient } from '../../../crypto/secagg/client.js';
-import type { MaskedInput, ShareKeys, UnmaskResponse } from '../../../crypto/secagg/messages.js';
+import type { KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from '../../../crypto/secagg/messages.js';
 import { createSecAggConfig, type SecAggConfig } from '../../../crypto/secagg/protocol.js';
 import { createSecAggServer, type SecAggServer, type ServerOutcome } from '../../../crypto/secagg/server.js';
 import type { Receipt } from '../../../crypto/secagg/failures.js';
@@ -11,6 +11,9 @@ import { sha256 } from '../../../crypto/hash.js';
 import { utf8Encode } from '../../../crypto/bytes.js';
 import type { RandomSource } from '../../../crypto/random.js';
 import { seededRandom } from '../helpers.js';
+import { expect } from 'vitest';
+import { averageErrorBound } from '../../../crypto/secagg/ring.js';
+import type { SecAggResult } from '../../../crypto/secagg/unmask.js';
 
 export const CLIP_NORM = 1;
 export const MAX_WEIGHT = 5000;
@@ -54,6 +57,8 @@ export interface RunOptions {
   vectorLength: number;
   label: string;
   graph?: 'complete' | 'harary';
+  /** SecAgg+ degree (default secAggPlusDegree(n)). */
+  degree?: number;
   threshold?: number;
   /** Participants who share keys but never send a masked input (dropped after the ShareKeys step). */
   dropBeforeMasking?: readonly string[];
@@ -61,8 +66,11 @@ export interface RunOptions {
   dropBeforeUnmask?: readonly string[];
   /** Replace the client of some participants (e.g. a cheating dealer). */
   makeClient?: (args: { config: SecAggConfig; identity: Identity; random: RandomSource }) => SecAggClient | undefined;
-  tamperShareKeys?: (msg: ShareKeys, identity: Identity) => ShareKeys;
-  tamperUnmask?: (msg: UnmaskResponse, identity: Identity) => UnmaskResponse;
+  /** Rewrite a participant's message before the server sees it (a cheating participant knows its keys and the config). */
+  tamperShareKeys?: (msg: ShareKeys, identity: Identity, config: SecAggConfig) => ShareKeys;
+  tamperUnmask?: (msg: UnmaskResponse, identity: Identity, config: SecAggConfig) => UnmaskResponse;
+  /** Stop once the server has issued its unmask requests (outcome is then null). */
+  stopBeforeUnmask?: boolean;
 }
 
 export interface RunResult {
@@ -74,8 +82,12 @@ export interface RunResult {
   weights: number[];
   masked: Map<string, MaskedInput>;
   receipts: Receipt[];
-  /** Where it stopped: the server's outcome at the step that failed, or finish(). */
-  outcome: ServerOutcome;
+  broadcasts: KeysBroadcast[];
+  deliveries: SharesDelivery[];
+  /** The server's unmask requests, when it got that far. */
+  requests: UnmaskRequest[];
+  /** The server's outcome at the step that failed, or finish(); null when stopped on purpose before unmasking. */
+  outcome: ServerOutcome | null;
   stoppedAt: 'advertise-keys' | 'share-keys' | 'masked-input' | 'unmasking';
 }
 
@@ -90,7 +102,10 @@ export function runProtocol(options: RunOptions): RunResult {
     clipNorm: CLIP_NORM,
     maxWeight: MAX_WEIGHT,
     ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
-    graph: options.graph === 'harary' ? { kind: 'harary', seed: sha256(utf8Encode(`${options.label}/graph`)) } : { kind: 'complete' },
+    graph:
+      options.graph === 'harary'
+        ? { kind: 'harary', seed: sha256(utf8Encode(`${options.label}/graph`)), ...(options.degree === undefined ? {} : { degree: options.degree }) }
+        : { kind: 'complete' },
   });
   const server = createSecAggServer(config);
   const clients = new Map<string, SecAggClient>();
@@ -102,7 +117,10 @@ export function runProtocol(options: RunOptions): RunResult {
   const { updates, weights } = makeUpdates(options.n, options.vectorLength, 42);
   const receipts: Receipt[] = [];
   const masked = new Map<string, MaskedInput>();
-  const base = { config, identities, clients, server, updates, weights, masked, receipts };
+  const requests: UnmaskRequest[] = [];
+  const broadcasts: KeysBroadcast[] = [];
+  const deliveries: SharesDelivery[] = [];
+  const base = { config, identities, clients, server, updates, weights, masked, receipts, requests, broadcasts, deliveries };
   const must = <T>(r: { ok: true; message: T } | { ok: false; failure: unknown }): T => {
     if (!r.ok) throw new Error(`client step failed: ${JSON.stringify(r.failure)}`);
     return r.message;
@@ -111,26 +129,30 @@ export function runProtocol(options: RunOptions): RunResult {
   for (const client of clients.values()) receipts.push(server.receiveAdvertiseKeys(must(client.advertiseKeys())));
   const keys = server.closeAdvertiseKeys();
   if (!keys.ok) return { ...base, outcome: keys, stoppedAt: 'advertise-keys' };
+  broadcasts.push(...keys.messages);
   for (const msg of keys.messages) {
     let share = must((clients.get(msg.to) as SecAggClient).shareKeys(msg));
-    if (options.tamperShareKeys) share = options.tamperShareKeys(share, byId.get(msg.to) as Identity);
+    if (options.tamperShareKeys) share = options.tamperShareKeys(share, byId.get(msg.to) as Identity, config);
     receipts.push(server.receiveShareKeys(share));
   }
-  const deliveries = server.closeShareKeys();
-  if (!deliveries.ok) return { ...base, outcome: deliveries, stoppedAt: 'share-keys' };
-  for (const msg of deliveries.messages) {
+  const delivered = server.closeShareKeys();
+  if (!delivered.ok) return { ...base, outcome: delivered, stoppedAt: 'share-keys' };
+  deliveries.push(...delivered.messages);
+  for (const msg of deliveries) {
     if (options.dropBeforeMasking?.includes(msg.to)) continue;
     const index = identities.findIndex((i) => i.id === msg.to);
     const input = must((clients.get(msg.to) as SecAggClient).maskedInput(msg, { update: updates[index] as Float32Array, weight: weights[index] as number }));
     masked.set(msg.to, input);
     receipts.push(server.receiveMaskedInput(input));
   }
-  const requests = server.closeMaskedInput();
-  if (!requests.ok) return { ...base, outcome: requests, stoppedAt: 'masked-input' };
-  for (const msg of requests.messages) {
+  const closed = server.closeMaskedInput();
+  if (!closed.ok) return { ...base, outcome: closed, stoppedAt: 'masked-input' };
+  requests.push(...closed.messages);
+  if (options.stopBeforeUnmask) return { ...base, outcome: null, stoppedAt: 'unmasking' };
+  for (const msg of requests) {
     if (options.dropBeforeUnmask?.includes(msg.to)) continue;
     let response = must((clients.get(msg.to) as SecAggClient).unmask(msg));
-    if (options.tamperUnmask) response = options.tamperUnmask(response, byId.get(msg.to) as Identity);
+    if (options.tamperUnmask) response = options.tamperUnmask(response, byId.get(msg.to) as Identity, config);
     receipts.push(server.receiveUnmask(response));
   }
   return { ...base, outcome: server.finish(), stoppedAt: 'unmasking' };
@@ -141,4 +163,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)));
   return worst;
+}
+
+/** Asserts the round succeeded and that its average is plain FedAvg of the non-dropped participants within the quantisation bound. */
+export function expectSurvivorAverage(run: RunResult, dropped: readonly string[]): SecAggResult {
+  expect(run.outcome?.ok, JSON.stringify(run.outcome && !run.outcome.ok ? run.outcome.failure : null)).toBe(true);
+  const result = (run.outcome as { ok: true; result: SecAggResult }).result;
+  const survivors = run.identities.map((id, i) => [id.id, i] as const).filter(([id]) => !dropped.includes(id)).map(([, i]) => i);
+  const want = plainFedAvg(survivors.map((i) => run.updates[i] as Float32Array), survivors.map((i) => run.weights[i] as number));
+  const bound = averageErrorBound({ params: run.config.quantisation, participants: survivors.length, weightSum: result.weightSum });
+  expect(result.weightSum).toBe(survivors.reduce((a, i) => a + (run.weights[i] as number), 0));
+  expect(maxAbsDiff(result.average as Float32Array, want)).toBeLessThanOrEqual(bound + 2 ** -24);
+  return result;
 }
