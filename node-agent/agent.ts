@@ -87,6 +87,7 @@ export function createAgent(opts: AgentOptions): Agent {
   let welcome: Welcome | undefined;
   let backend: SelectedBackend | undefined;
   let busy: Promise<void> = Promise.resolve();
+  let revocationPresented = false;
   let sessionReady = deferred<void>();
   const ready = deferred<void>();
   const done = deferred<FederationComplete>();
@@ -114,6 +115,7 @@ export function createAgent(opts: AgentOptions): Agent {
           const rows = data.load(msg.spec);
           const stats = msg.spec.features ? featureStats(rows.all) : undefined;
           const { consent: signed, revocation } = consent();
+          revocationPresented = revocation !== undefined;
           const res = await socket
             .timeout(15_000)
             .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, featureStats: stats, consent: signed, revocation });
@@ -169,7 +171,12 @@ export function createAgent(opts: AgentOptions): Agent {
     } catch (err) {
       return { code: 'CONSENT_MISSING', message: (err as Error).message };
     }
-    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, participants: task.participants, spec: task.model.spec, privacy: task.privacy });
+    if (state.revocation && !revocationPresented) {
+      // Revoked at the site (cohort consent revoke) since the session began: tell the coordinator, signed.
+      revocationPresented = true;
+      void api.presentRevocation(state.revocation).catch((err: Error) => log.warn(`revocation not delivered: ${err.message}`));
+    }
+    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, modelVersion: task.model.version, participants: task.participants, spec: task.model.spec, privacy: task.privacy });
     return verdict.ok ? null : verdict;
   };
 
@@ -256,12 +263,13 @@ export function createAgent(opts: AgentOptions): Agent {
     else log.warn({ round: task.round, code: res.error.code }, `evaluation not accepted: ${res.error.message}`);
   }
 
-  return {
+  const api: Agent = {
     events,
     socket,
     ready: ready.promise,
     done: done.promise,
     async presentRevocation(revocation) {
+      revocationPresented = true;
       audit.append('consent.revoked', { consentHash: revocation.body.consentHash, reason: revocation.body.reason });
       await sessionReady.promise;
       const res = await socket.timeout(15_000).emitWithAck('consent:revoke', { revocation });
@@ -272,6 +280,7 @@ export function createAgent(opts: AgentOptions): Agent {
       socket.disconnect();
     },
   };
+  return api;
 }
 
 interface Deferred<T> {

@@ -1,4 +1,4 @@
-/** The REST API: health, federation status, rounds with their metrics, and signed model downloads. */
+/** The REST API: health, federation status, the study manifest, rounds with their metrics, and signed model downloads. */
 import { Hono } from 'hono';
 import { CohortError, PROTOCOL_VERSION } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
@@ -56,6 +56,12 @@ export function createApi(deps: ApiDeps): Hono {
       online: deps.online(fed.id),
       latestModel: latest ? { version: latest.version, digest: latest.digest, round: latest.round } : null,
     });
+  });
+
+  // What institutions consent to: `cohort consent grant --study <this URL>` signs its hash.
+  app.get('/api/federations/:id/study', (c) => {
+    const fed = federationOr404(c.req.param('id'));
+    return c.json({ federation: fed.id, manifest: fed.manifest, manifestHash: fed.manifestHash });
   });
 
   app.get('/api/federations/:id/rounds', (c) => {

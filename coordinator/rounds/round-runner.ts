@@ -39,6 +39,7 @@ export interface Outbox {
 
 export interface RunnerEventMap {
   'round:waiting': [{ round: number; online: number; needed: number }];
+  'round:blocked': [{ round: number; eligible: number; needed: number; excluded: { institution: string; code: string; message: string }[] }];
   'round:started': [{ round: number; participants: string[]; excluded: { institution: string; code: string; message: string }[]; baseVersion: number; deadline: number }];
   'update:accepted': [{ round: number; institution: string; samples: number; digest: string; metrics: LocalMetrics }];
   'update:refused': [{ round: number; institution: string; code: string; message: string }];
@@ -70,6 +71,8 @@ interface ActiveRound {
   siteMetrics: Map<string, EvaluationReport>;
   timer?: NodeJS.Timeout;
   graceTimer?: NodeJS.Timeout;
+  /** Why the round last could not start (to report each new reason once). */
+  blockedWhy?: string;
 }
 
 export interface RunnerDeps {
@@ -402,7 +405,17 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const { rules, store } = this.deps;
     const { participants, excluded } = this.eligible(a.round);
     const decisions = selectionRules(this.policy, participants.length, a.round);
-    if (participants.length < rules.minParticipants || decisions.some((d) => !d.passed)) return; // keep waiting: more may come
+    if (participants.length < rules.minParticipants || decisions.some((d) => !d.passed)) {
+      // Keep waiting (more may come), and say once why the round cannot start yet.
+      const why = JSON.stringify({ eligible: participants, excluded });
+      if (a.blockedWhy !== why) {
+        a.blockedWhy = why;
+        this.audit('round.blocked', { round: a.round, eligible: participants.length, needed: this.needed(), excluded, decisions });
+        this.deps.log.warn({ round: a.round, eligible: participants.length, excluded }, 'round waiting: too few eligible institutions');
+        this.emit('round:blocked', { round: a.round, eligible: participants.length, needed: this.needed(), excluded });
+      }
+      return;
+    }
     if (!this.models.current) this.createInitialModel();
     const model = this.models.current as CurrentModel;
     const deadline = Date.now() + rules.roundTimeoutMs;

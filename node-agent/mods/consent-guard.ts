@@ -22,6 +22,8 @@ export interface TaskFacts {
   manifest: StudyManifest;
   use: Use;
   round: number;
+  /** The version of the model the task carries: the number of rounds published before it. */
+  modelVersion: number;
   participants: number;
   spec: ModelSpec;
   /** The privacy settings the round actually runs with. */
@@ -68,8 +70,10 @@ export function checkTask(state: ConsentState, facts: TaskFacts, now = new Date(
   if (canonicalJson(facts.privacy) !== canonicalJson(manifest.privacy)) {
     return { ok: false, code: ConsentRefusal.PRIVACY, message: `the round runs with privacy ${canonicalJson(facts.privacy)}, the study states ${canonicalJson(manifest.privacy)}` };
   }
-  if (facts.round > manifest.rounds) {
-    return { ok: false, code: ConsentRefusal.MANIFEST, message: `round ${facts.round} is beyond the study's ${manifest.rounds} rounds` };
+  // Training on version v makes version v+1; evaluating a candidate looks at version v itself.
+  const produces = facts.use === 'training' ? facts.modelVersion + 1 : facts.modelVersion;
+  if (produces > manifest.rounds) {
+    return { ok: false, code: ConsentRefusal.MANIFEST, message: `model v${produces} would be beyond the study's ${manifest.rounds} rounds` };
   }
   return { ok: true };
 }

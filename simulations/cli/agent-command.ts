@@ -49,7 +49,7 @@ export function agentCommand(): Command {
     .option('--data <source>', 'mnist | mnist:K/N | csv:PATH')
     .option('--label <column>', 'label column of a csv data source')
     .option('--consent <file>', "the institution's signed consent (cohort consent grant); without it every task is refused")
-    .option('--audit-log <file>', "the agent's own audit log (JSON Lines, hash-chained, signed; default .cohort/agent-audit.jsonl)")
+    .option('--audit-log <file>', "the agent's own audit log (JSON Lines, hash-chained, signed; default .cohort/ID.agent-audit.jsonl)")
     .option('--backend <name>', `TensorFlow.js backend: ${BACKENDS.join(' | ')}`)
     .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
     .option('--log-level <level>', 'trace | debug | info | warn | error')
@@ -64,14 +64,16 @@ export function agentCommand(): Command {
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { createAgent, parseDataSource } = await import('../../node-agent/index.js');
       const log = pino({ name: 'agent', level: c.logLevel ?? 'info' });
+      const identity = readIdentityFile(c.key);
       const agent = createAgent({
         coordinatorUrl: c.coordinator,
         federation: c.federation,
-        identity: readIdentityFile(c.key),
+        identity,
         coordinator: readPublicIdentityFile(c.coordinatorKey),
         data: parseDataSource(c.data, c.label),
         consentFile: c.consent,
-        auditLog: c.auditLog ?? '.cohort/agent-audit.jsonl',
+        // One log per institution, so two agents tried side by side in one folder never share a hash chain.
+        auditLog: c.auditLog ?? `.cohort/${identity.id}.agent-audit.jsonl`,
         backend: c.backend ?? 'auto',
         valFraction: c.valFraction,
         log,

@@ -134,10 +134,12 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
       [2, 'published', 1, 2],
     ]);
     for (const r of rounds) {
-      expect(r.metrics).toMatchObject({ participants: 2, samples: 360 });
       expect(r.participations.map((p: { institutionId: string }) => p.institutionId).sort()).toEqual(['site-1', 'site-2']);
+      expect(r.metrics).toMatchObject({ participants: 2, samples: r.participations.reduce((n: number, p: { samples: number }) => n + p.samples, 0) });
       for (const p of r.participations) {
-        expect(p).toMatchObject({ status: 'accepted', samples: 180, code: null });
+        expect(p).toMatchObject({ status: 'accepted', code: null });
+        expect(p.samples).toBeGreaterThan(150); // 200 rows at each site, less its local validation rows
+        expect(p.samples).toBeLessThan(200);
         expect(p.digest).toMatch(/^[0-9a-f]{64}$/);
         expect(p.bytes).toBeGreaterThan(784 * 10 * 4);
         expect(p.metrics.trainLoss).toBeGreaterThan(0);

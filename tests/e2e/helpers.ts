@@ -81,6 +81,7 @@ export function startAgent(fed: Federation, i: number, overrides: Partial<Parame
   if (!existsSync(consentFile)) grantSimulatedConsent(identity, manifest, consentFile, fed.institutions.length);
   return createAgent({
     consentFile,
+    auditLog: join(fed.dir, 'sites', identity.id, 'audit.jsonl'),
     coordinatorUrl: fed.coordinator.url,
     federation: fed.coordinator.federation,
     identity: fed.institutions[i] as Identity,

@@ -61,7 +61,7 @@ describe('consentCovers', () => {
 
 describe("the agent's consent guard", () => {
   const manifest = study();
-  const facts = (overrides: Partial<TaskFacts> = {}): TaskFacts => ({ manifest, use: 'training', round: 1, participants: 3, spec: mnistSpec('mlp'), privacy: { secureAggregation: false }, ...overrides });
+  const facts = (overrides: Partial<TaskFacts> = {}): TaskFacts => ({ manifest, use: 'training', round: 1, modelVersion: 0, participants: 3, spec: mnistSpec('mlp'), privacy: { secureAggregation: false }, ...overrides });
   const now = new Date('2026-12-01T00:00:00Z');
 
   it('refuses every task when the institution has not consented', () => {
@@ -82,8 +82,10 @@ describe("the agent's consent guard", () => {
     expect(verdict).toMatchObject({ ok: false, code: ConsentRefusal.PRIVACY });
   });
 
-  it('refuses rounds beyond the study', () => {
-    expect(checkTask({ consent: consent(manifest) }, facts({ round: 11 }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST });
+  it('refuses to train beyond the rounds the study states, whatever the round number after failed rounds', () => {
+    expect(checkTask({ consent: consent(manifest) }, facts({ round: 14, modelVersion: 9 }), now)).toEqual({ ok: true });
+    expect(checkTask({ consent: consent(manifest) }, facts({ round: 11, modelVersion: 10 }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST });
+    expect(checkTask({ consent: consent(manifest) }, facts({ use: 'evaluation', round: 11, modelVersion: 10 }), now)).toEqual({ ok: true });
   });
 
   it('reads a revocation written next to the consent and refuses from then on', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
-import { runCli, startCli } from './cli-helpers.js';
+import { runCli, startCli, type CliResult } from './cli-helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -30,13 +30,49 @@ const HELP: Array<[string[], string[]]> = [
   ],
 ];
 
+/** `cohort ...path --help`, run once per path and shared by the tests below. */
+const helpRuns = new Map<string, Promise<CliResult>>();
+const help = (path: string[]): Promise<CliResult> => {
+  const key = path.join(' ');
+  if (!helpRuns.has(key)) helpRuns.set(key, runCli([...path, '--help']));
+  return helpRuns.get(key)!;
+};
+
 describe('cohort --help', () => {
   it.concurrent.each(HELP)('cohort %j --help exits 0 and lists its options or subcommands', async (command, expected) => {
-    const { code, stdout } = await runCli([...command, '--help']);
+    const { code, stdout } = await help(command);
 
     expect(code).toBe(0);
     expect(stdout).toContain(`Usage: cohort${command.length ? ` ${command.join(' ')}` : ''}`);
     for (const item of [...expected, '-h, --help']) expect(stdout).toContain(item);
+  });
+});
+
+/** Command names listed under "Commands:" in a help text (without `help`). */
+const commandsIn = (help: string): string[] =>
+  [...(help.split(/^Commands:$/m)[1] ?? '').matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!).filter((name) => name !== 'help');
+
+describe('cohort --help, for every command the CLI lists', () => {
+  it('every command and subcommand answers --help with exit 0, a usage line and its options', async () => {
+    const top = await help([]);
+    const commands = commandsIn(top.stdout);
+    const nested = await Promise.all(commands.map(async (c) => ({ c, out: await help([c]) })));
+    const leaves = nested.flatMap(({ c, out }) => commandsIn(out.stdout).map((sub) => [c, sub]));
+
+    const leafHelp = await Promise.all(leaves.map((path) => help(path)));
+
+    expect(commands).toEqual(expect.arrayContaining(['keys', 'coordinator', 'agent', 'simulate']));
+    for (const { c, out } of nested) {
+      expect(out.code, c).toBe(0);
+      expect(out.stdout, c).toContain(`Usage: cohort ${c}`);
+    }
+    expect(leaves.length).toBeGreaterThanOrEqual(3);
+    leafHelp.forEach((out, i) => {
+      const name = leaves[i]!.join(' ');
+      expect(out.code, name).toBe(0);
+      expect(out.stdout, name).toContain(`Usage: cohort ${name}`);
+      expect(out.stdout, name).toMatch(/Options:\n(\s+-.*\n)+/);
+    });
   });
 });
 

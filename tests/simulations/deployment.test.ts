@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,12 @@ const cohort = (args: string[], timeoutMs = 60_000): CliProcess => {
   running.push(p);
   return p;
 };
+
+/** `cohort consent grant`: the site signs the study manifest it fetched from the coordinator's REST API. */
+async function grantConsent(url: string, federation: string, site: string, out: string): Promise<void> {
+  const res = await runCli(['consent', 'grant', '--key', `keys/${site}.key.json`, '--study', `${url}/api/federations/${federation}/study`, '--ethics-ref', `IRB-${site}`, '--expires', '2099-12-31', '--out', out], { cwd: dir });
+  expect(res.code, res.stderr).toBe(0);
+}
 
 /** `cohort coordinator start` for federation `id` on a free port; resolves once it logs "coordinator ready". */
 async function startCoordinator(id: string, extra: string[]): Promise<{ url: string; proc: CliProcess }> {
@@ -39,14 +45,18 @@ afterAll(() => {
 describe('a real deployment with the cohort CLI alone (separate processes)', () => {
   it('coordinator + two enrolled agents complete 2 rounds; the API shows it; the coordinator stops cleanly', async () => {
     const { url, proc: coordinator } = await startCoordinator('demo', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '2', '--min-participants', '2']);
+    await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'demo', site, `${site}.consent.json`)));
     const agent = (site: string, slice: string) =>
-      cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo', '--key', `keys/${site}.key.json`, '--data', slice]);
+      cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo', '--key', `keys/${site}.key.json`, '--data', slice, '--consent', `${site}.consent.json`]);
 
     const [a, b] = await Promise.all([agent('site-a', 'mnist:1/2').exited, agent('site-b', 'mnist:2/2').exited]);
 
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
     expect(a.stdout).toMatch(/federation complete; agent exits/);
+    // Each agent keeps its own hash-chained audit log, even when both run in one folder.
+    expect(readFileSync(join(dir, '.cohort', 'site-a.agent-audit.jsonl'), 'utf8')).toContain('site-a');
+    expect(readFileSync(join(dir, '.cohort', 'site-b.agent-audit.jsonl'), 'utf8')).not.toContain('site-a');
     const fed = (await (await fetch(`${url}/api/federations/demo`)).json()) as Record<string, any>;
     expect(fed).toMatchObject({ id: 'demo', status: 'completed', roundsPublished: 2, latestModel: { version: 2 } });
     expect(fed.institutions.map((i: { id: string }) => i.id).sort()).toEqual(['site-a', 'site-b']);
@@ -55,7 +65,9 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
       [1, 'published', 2],
       [2, 'published', 2],
     ]);
-    expect(rounds[1]!.metrics.samples).toBe(9000); // 90% of 5,000 rows at each site; the rest is local validation
+    const samples = rounds[1]!.participations.map((p: { samples: number }) => p.samples);
+    expect(rounds[1]!.metrics.samples).toBe(samples[0] + samples[1]);
+    expect(samples.every((n: number) => n > 4000 && n < 5000)).toBe(true); // 5,000 rows at each site, less its local validation rows
 
     // Anyone holding coordinator.pub.json can check the published model offline.
     const res = await fetch(`${url}/api/federations/demo/models/2/weights`);
@@ -71,26 +83,35 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(stopped.stdout).toMatch(/federation complete; still serving the API/);
   });
 
-  it('refuses an agent whose key is not enrolled (UNKNOWN_INSTITUTION), while an agent started from an agent file completes', async () => {
-    const { url, proc: coordinator } = await startCoordinator('demo2', ['--enroll', 'keys/site-a.pub.json', '--rounds', '1', '--min-participants', '1']);
+  it('refuses an agent whose key is not enrolled (UNKNOWN_INSTITUTION), while agents started from an agent file and from flags complete', async () => {
+    const { url, proc: coordinator } = await startCoordinator('demo2', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '1', '--min-participants', '2']);
     mkdirSync(join(dir, 'site-a'), { recursive: true });
+    await grantConsent(url, 'demo2', 'site-a', 'site-a/consent.json');
+    await grantConsent(url, 'demo2', 'site-b', 'site-b.demo2.consent.json');
     const configFile = join(dir, 'site-a', 'agent.json');
     writeFileSync(
       configFile,
-      JSON.stringify({ coordinator: url, coordinatorKey: '../keys/coordinator.pub.json', federation: 'demo2', key: '../keys/site-a.key.json', data: 'mnist:1/4', logLevel: 'info' }, null, 2),
+      JSON.stringify(
+        { coordinator: url, coordinatorKey: '../keys/coordinator.pub.json', federation: 'demo2', key: '../keys/site-a.key.json', data: 'mnist:1/4', consent: 'consent.json', auditLog: 'audit.jsonl', logLevel: 'info' },
+        null,
+        2,
+      ),
     );
 
     const stranger = cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo2', '--key', 'keys/site-x.key.json', '--data', 'mnist:2/4']);
     const fromFile = startCli(['agent', 'start', '--config', configFile], { cwd: tmpdir(), timeoutMs: 60_000 });
     running.push(fromFile);
-    const [refused, completed] = await Promise.all([stranger.exited, fromFile.exited]);
+    const fromFlags = cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo2', '--key', 'keys/site-b.key.json', '--data', 'mnist:3/4', '--consent', 'site-b.demo2.consent.json']);
+    const [refused, completed, other] = await Promise.all([stranger.exited, fromFile.exited, fromFlags.exited]);
 
     expect(refused.code).not.toBe(0);
     expect(refused.code).not.toBeNull();
     expect(`${refused.stdout}\n${refused.stderr}`).toMatch(/UNKNOWN_INSTITUTION/);
     expect(refused.stderr).toMatch(/site-x is not enrolled in demo2/);
     expect(completed.code, completed.stderr).toBe(0);
+    expect(other.code, other.stderr).toBe(0);
     expect(completed.stdout).toMatch(/federation complete; agent exits/);
+    expect(existsSync(join(dir, 'site-a', 'audit.jsonl'))).toBe(true); // paths in the agent file are relative to it
     const fed = (await (await fetch(`${url}/api/federations/demo2`)).json()) as Record<string, any>;
     expect(fed).toMatchObject({ status: 'completed', roundsPublished: 1 });
     expect((await coordinator.stop('SIGTERM')).code).toBe(0);
