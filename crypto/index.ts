@@ -23,3 +23,5 @@ export { documentBytes, signDocument, verifyDocument } from './signed-document.j
 export { consentHash, signConsent, signRevocation, verifyConsent, verifyRevocation } from './consent.js';
 export { GENESIS_HASH, appendEntry, entryHash, verifyChain, type AuditBody, type ChainEntry, type ChainVerdict } from './audit-chain.js';
 export { createPrng, type Prng } from './prng.js';
+export * as secagg from './secagg/index.js';
+export * as dp from './dp/index.js';

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { CohortError, PROTOCOL_VERSION } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { loadModelFile } from '../models/index.js';
+import { lineage, loadModelFile } from '../models/index.js';
 import { onError } from './errors.js';
 
 export interface ApiDeps {
@@ -76,6 +76,27 @@ export function createApi(deps: ApiDeps): Hono {
     return c.json({ rounds });
   });
 
+  app.get('/api/federations/:id/study', (c) => {
+    const fed = federationOr404(c.req.param('id'));
+    return c.json({ manifest: fed.manifest, manifestHash: fed.manifestHash, policy: fed.policy, policyHash: fed.policyHash });
+  });
+
+  app.get('/api/federations/:id/consents', (c) => {
+    const fed = federationOr404(c.req.param('id'));
+    return c.json({
+      consents: store.listConsents(fed.id).map(({ institutionId, consentHash, body, status, revokedAt, revokedFromRound }) => ({
+        institution: institutionId,
+        consentHash,
+        uses: body.uses,
+        ethicsApproval: body.ethicsApproval,
+        dataResidency: body.dataResidency,
+        status,
+        revokedAt,
+        revokedFromRound,
+      })),
+    });
+  });
+
   app.get('/api/federations/:id/models', (c) => {
     const fed = federationOr404(c.req.param('id'));
     return c.json({ models: store.listModels(fed.id).map(({ path: _path, ...m }) => m) });
@@ -92,6 +113,17 @@ export function createApi(deps: ApiDeps): Hono {
   app.get('/api/federations/:id/models/:version', (c) => {
     const { path: _path, ...model } = modelOr404(c.req.param('id'), c.req.param('version'));
     return c.json({ ...model, coordinatorSignPublicKey: deps.coordinatorSignPublicKey });
+  });
+
+  app.get('/api/federations/:id/models/:version/card', (c) => {
+    const model = modelOr404(c.req.param('id'), c.req.param('version'));
+    if (!model.card) throw new CohortError('NOT_FOUND', `model v${model.version} has no card (the initial model has none)`);
+    return c.json({ card: model.card, signature: model.cardSignature, coordinatorSignPublicKey: deps.coordinatorSignPublicKey });
+  });
+
+  app.get('/api/federations/:id/models/:version/lineage', (c) => {
+    const model = modelOr404(c.req.param('id'), c.req.param('version'));
+    return c.json(lineage(store, model.federationId, model.version));
   });
 
   app.get('/api/federations/:id/models/:version/weights', (c) => {

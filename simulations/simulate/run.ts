@@ -139,6 +139,10 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   const trained = new Map<number, number>();
 
   const { runner } = coordinator;
+  /** Messages wait behind the test-set evaluations, so they print in round order with the rows. */
+  const note = (text: string): void => {
+    evaluations = evaluations.then(() => progress.message(text));
+  };
   runner.on('round:started', ({ round, participants }) => {
     roundStarts.set(round, Date.now());
     progress.roundStarted(round, participants.length);
@@ -147,17 +151,17 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     trained.set(round, (trained.get(round) ?? 0) + 1);
     progress.update(round, { note: `${trained.get(round)} updates in` });
   });
-  runner.on('update:refused', ({ round, institution, code, message }) => progress.message(`round ${round}: update from ${institution} refused (${code}): ${message}`));
-  runner.on('participant:dropped', ({ round, institution, reason }) => progress.message(`round ${round}: ${institution} dropped: ${reason}`));
-  runner.on('round:failed', ({ round, reason }) => progress.message(`round ${round} failed: ${reason}`));
-  runner.on('participant:declined', ({ round, institution, code }) => progress.message(`round ${round}: ${institution} declined (${code})`));
+  runner.on('update:refused', ({ round, institution, code, message }) => note(`round ${round}: update from ${institution} refused (${code}): ${message}`));
+  runner.on('participant:dropped', ({ round, institution, reason }) => note(`round ${round}: ${institution} dropped: ${reason}`));
+  runner.on('round:failed', ({ round, reason }) => note(`round ${round} failed: ${reason}`));
+  runner.on('participant:declined', ({ round, institution, code }) => note(`round ${round}: ${institution} declined (${code})`));
   runner.on('consent:revoked', (r) => {
     revoked.push(r);
-    progress.message(`${r.institution} revoked its consent: excluded from round ${r.fromRound} on`);
+    note(`${r.institution} revoked its consent: excluded from round ${r.fromRound} on`);
   });
   runner.on('round:decided', ({ round, decisions, published }) => {
     policyLog.push({ round, outcome: published ? 'published' : 'withheld', decisions });
-    progress.message(`round ${round} policy: ${describeDecisions(decisions, published)}`);
+    note(`round ${round} policy: ${describeDecisions(decisions, published)}`);
   });
   const revokeAt = new Map(opts.revoke.map((r) => [r.round, r.institution]));
   const triggerRevocations = (closedRound: number): void => {

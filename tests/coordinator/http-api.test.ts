@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import { openSqliteStore, type Store } from '../../coordinator/index.js';
 import { createApi } from '../../coordinator/http/app.js';
-import { canonicalJson, PROTOCOL_VERSION, type ModelSpec } from '../../protocol/index.js';
+import { architectureHash, canonicalJson, manifestHash, PROTOCOL_VERSION, StudyManifestSchema, type ModelSpec, type StudyManifest } from '../../protocol/index.js';
 import { fromBase64, sha256Hex, toBase64, verifyModel } from '../../crypto/index.js';
 import { startAgent, startFederation, type Federation } from '../e2e/helpers.js';
 
@@ -60,7 +60,7 @@ describe('REST API on an empty store', () => {
   });
 
   it('answers an unknown federation, and its sub-resources, with 404 NOT_FOUND as JSON', async () => {
-    for (const path of ['/api/federations/nope', '/api/federations/nope/rounds', '/api/federations/nope/models', '/api/federations/nope/models/0/weights']) {
+    for (const path of ['/api/federations/nope', '/api/federations/nope/study', '/api/federations/nope/rounds', '/api/federations/nope/models', '/api/federations/nope/models/0/weights']) {
       const res = await app.request(path);
 
       expect(res.status, path).toBe(404);
@@ -124,6 +124,19 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     expect(body.institutions.map((i: { id: string }) => i.id).sort()).toEqual(['site-1', 'site-2']);
     expect(body.institutions.every((i: { status: string; fingerprint: string }) => i.status === 'active' && i.fingerprint.length > 0)).toBe(true);
     expect(Object.keys(body.institutions[0]).sort()).toEqual(['fingerprint', 'id', 'lastSeenAt', 'status']);
+  });
+
+  it('serves the study manifest that sites consent to, with its content hash, the coordinator key and the architecture hash', async () => {
+    const { spec } = await get<{ spec: ModelSpec }>(`/api/federations/${F}`);
+    const body = await get<{ federation: string; manifest: StudyManifest; manifestHash: string }>(`/api/federations/${F}/study`);
+
+    const manifest = StudyManifestSchema.parse(body.manifest);
+
+    expect(body.federation).toBe(F);
+    expect(manifestHash(manifest)).toBe(body.manifestHash);
+    expect(body.manifestHash).toBe(fed.coordinator.store.getFederation(F)!.manifestHash);
+    expect(manifest).toMatchObject({ federation: F, rounds: 2, strategy: 'fedavg', model: { arch: 'logreg', specHash: architectureHash(spec) } });
+    expect(manifest.coordinator.signPublicKey).toBe(toBase64(fed.coordinatorIdentity.signPublicKey));
   });
 
   it('lists the rounds with each participation: accepted updates, samples, digests and local metrics', async () => {
