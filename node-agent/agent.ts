@@ -89,6 +89,7 @@ export function createAgent(opts: AgentOptions): Agent {
   let busy: Promise<void> = Promise.resolve();
   let revocationPresented = false;
   let sessionReady = deferred<void>();
+  sessionReady.promise.catch(() => undefined);
   const ready = deferred<void>();
   const done = deferred<FederationComplete>();
   done.promise.catch(() => undefined);
@@ -120,6 +121,7 @@ export function createAgent(opts: AgentOptions): Agent {
             .timeout(15_000)
             .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, featureStats: stats, consent: signed, revocation });
           if (!res.ok) throw new CohortError(res.error.code, res.error.message);
+          if (!signed) log.warn('no consent presented: the coordinator will not select this institution and every task is refused (sign one with `cohort consent grant`)');
           audit.append('session.ready', { samples: rows.train.n, consentPresented: signed !== undefined, revoked: revocation !== undefined, manifestHash: signed?.body.manifestHash ?? null });
           log.info({ samples: rows.train.n, validation: rows.val?.n ?? 0, backend: backend.name, data: opts.data.description, consent: signed ? 'presented' : 'none' }, 'ready for tasks');
           events.emit('welcome', msg);

@@ -58,5 +58,5 @@ export function parseDataSource(text: string, label?: string): DataSource {
     if (!label) throw new Error('a csv data source needs --label COLUMN');
     return csvSource(text.slice(4), label);
   }
-  throw new Error(`unknown data source "${text}": use mnist, mnist:START-END or csv:PATH`);
+  throw new Error(`unknown data source "${text}": use mnist, mnist:K/N or csv:PATH`);
 }

@@ -41,7 +41,11 @@ export function policyHash(policy: Policy): string {
   return contentHash(policy);
 }
 
-/** The policy a federation gets when none is given: every rule on, with permissive limits. */
+/**
+ * The policy a federation gets when none is given: at least 2 institutions per round, at least one
+ * sample each, every architecture, at most 1,000 rounds. No fairness rule: whether sites may differ
+ * by design (one hospital sees mostly one disease) is the federation's call, made in its policy file.
+ */
 export function defaultPolicy(overrides: Partial<PolicyInput> = {}): Policy {
-  return parsePolicy({ format: 'cohort-policy/v1', version: 1, fairness: { metric: 'valAccuracy', maxGap: 0.25 }, ...overrides });
+  return parsePolicy({ format: 'cohort-policy/v1', version: 1, ...overrides });
 }

@@ -462,7 +462,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       const stats = [...this.online.values()].flatMap((r) => (r.featureStats ? [r.featureStats] : []));
       if (stats.length > 0) {
         spec = { ...spec, normalization: poolFeatureStats(stats) };
-        this.audit('spec.normalization', { sites: stats.length, samples: stats.reduce((n, s) => n + s.count, 0) });
+        const normalized = spec;
+        this.deps.store.transaction(() => {
+          this.deps.store.updateFederation(this.fed, { spec: normalized });
+          this.audit('spec.normalization', { sites: stats.length, samples: stats.reduce((n, s) => n + s.count, 0) });
+        });
       }
     }
     this.spec = spec;

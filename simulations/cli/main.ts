@@ -18,10 +18,11 @@ const program = new Command('cohort')
   .addCommand(lineageCommand())
   .addCommand(simulateCommand());
 
-// `cohort simulate | head`: a reader that goes away ends the command quietly instead of crashing it with EPIPE.
+// `cohort simulate | head`: once the reader goes away the command carries on without printing (the run folder
+// still gets written) instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
-  process.exit(0);
+  process.stdout.write = () => true;
 });
 
 try {

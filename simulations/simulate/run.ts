@@ -107,7 +107,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         purpose: 'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
         dataCategories: [opts.dataset.kind === 'mnist' ? 'handwritten-digit-images' : 'tabular-records'],
       },
-      policy: opts.policy ?? defaultPolicy({ minInstitutionsPerRound: Math.min(2, opts.institutions) }),
+      policy: opts.policy ?? simulationPolicy(opts),
       rules: {
         strategy: opts.strategy,
         strategyParams: opts.strategyParams,
@@ -121,7 +121,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       },
     },
     institutions: sites.map(publicIdentityOf),
-    log: pino({ name: 'coordinator' }, destination({ dest: join(dir, 'logs', 'coordinator.log'), sync: false })),
+    log: pino({ name: 'coordinator' }, destination({ dest: join(dir, 'logs', 'coordinator.log'), sync: true })),
   });
 
   const fed = store.getFederation(FEDERATION)!;
@@ -283,6 +283,16 @@ function readModel(coordinator: Coordinator, dir: string, version: number): { we
   const record = coordinator.store.getModel(coordinator.federation, version)!;
   const decoded = decodeTensors(loadModelFile(dir, record.path, record.digest));
   return { weights: decoded.tensors, spec: (decoded.meta.spec as ModelSpec | undefined) ?? coordinator.store.getFederation(coordinator.federation)!.spec };
+}
+
+/**
+ * The default policy for a simulation: rounds of at least 2 institutions (1 when there is only one),
+ * and on IID data a fairness rule (a gap of at most 0.25 between the sites' validation accuracies).
+ * Label-skewed partitions make sites differ by design, so there the fairness rule is left to --policy.
+ */
+function simulationPolicy(opts: SimulateOptions): Policy {
+  const fairness = opts.partition.kind === 'iid' || opts.partition.kind === 'quantity' ? { fairness: { metric: 'valAccuracy' as const, maxGap: 0.25 } } : {};
+  return defaultPolicy({ minInstitutionsPerRound: Math.min(2, opts.institutions), ...fairness });
 }
 
 /** One line per round: how many rules passed, and the failing ones or the fairness gap. */
