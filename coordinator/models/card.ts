@@ -55,7 +55,7 @@ export function buildModelCard(f: CardFacts): ModelCard {
     policy: f.policy,
     // No DP mechanism runs yet, so nothing is spent; the accountant fills this in once it does.
     privacy: { ...f.manifest.privacy, epsilonSpent: null },
-    siteMetrics: f.siteMetrics,
+    siteMetrics: [...f.siteMetrics].sort((a, b) => a.institution.localeCompare(b.institution)),
     fairnessGap: values.length > 0 ? Math.max(...values) - Math.min(...values) : null,
     coordinator: f.manifest.coordinator,
   };
@@ -89,7 +89,7 @@ export function modelCardMarkdown(card: ModelCard, signature: string): string {
     '',
     `## Policy v${card.policy.version} (\`${card.policy.hash.slice(0, 16)}…\`)`,
     '',
-    rows(['rule', 'result', 'value', 'limit'], card.policy.decisions.map((d) => [d.rule, d.passed ? 'pass' : '**FAIL**', String(d.value), String(d.limit)])),
+    rows(['stage', 'rule', 'result', 'value', 'limit'], card.policy.decisions.map((d) => [d.stage, d.rule, d.passed ? 'pass' : '**FAIL**', String(d.value), String(d.limit)])),
     '',
     `Signed by ${card.coordinator.id} (\`${card.coordinator.signPublicKey}\`): \`${signature}\``,
     '',
