@@ -21,6 +21,12 @@ export const RoundRulesSchema = z.object({
   /** The strategy's parameters (e.g. { lr: 0.01 } for fedadam, { f: 1 } for krum). */
   strategyParams: z.record(z.string(), z.union([z.number(), z.string()])).default({}),
   seed: z.number().int().default(0),
+  /**
+   * Client-level differential privacy (DP-FedAvg, McMahan et al. 2018): each site clips its update to
+   * L2 norm `clipNorm`, the coordinator averages them with equal weights and adds Gaussian noise of
+   * standard deviation noiseMultiplier * clipNorm to their sum; an RDP accountant tracks (epsilon, delta).
+   */
+  dp: z.object({ noiseMultiplier: z.number().positive().max(1000), clipNorm: z.number().positive().max(1e6), delta: z.number().gt(0).lt(1).default(1e-5) }).strict().optional(),
   /** How long contributing sites have to report their validation metrics of a candidate model. */
   evaluationTimeoutMs: z.number().int().min(100).max(24 * 3600_000).default(60_000),
 });

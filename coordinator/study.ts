@@ -1,7 +1,18 @@
 /** The study manifest a federation runs under, derived from its setup: what institutions consent to. */
 import { architectureHash, type StudyManifest } from '../protocol/index.js';
 import { toBase64, type Identity } from '../crypto/index.js';
+import { CohortError } from '../protocol/index.js';
 import type { FederationSetup } from './config.js';
+import { plannedBudget } from './privacy.js';
+
+/** The study's privacy settings: the DP budget is what the rules' noise schedule spends, never a free-standing claim. */
+function privacyOf(setup: FederationSetup): StudyManifest['privacy'] {
+  const budget = plannedBudget(setup.rules);
+  if (setup.study.privacy.dp && !budget) {
+    throw new CohortError('BAD_REQUEST', 'the study states a DP budget but the rules configure no DP mechanism (rules.dp)');
+  }
+  return { secureAggregation: setup.study.privacy.secureAggregation, ...(budget ? { dp: budget } : {}) };
+}
 
 /**
  * Builds the manifest: purpose, data categories, model architecture and its hash, strategy,
@@ -17,7 +28,7 @@ export function studyManifest(setup: FederationSetup, coordinator: Identity): St
     dataCategories: setup.study.dataCategories,
     model: { arch: setup.spec.arch, specHash: architectureHash(setup.spec) },
     strategy: setup.rules.strategy,
-    privacy: setup.study.privacy,
+    privacy: privacyOf(setup),
     rounds: setup.rules.rounds,
     coordinator: { id: coordinator.id, signPublicKey: toBase64(coordinator.signPublicKey) },
   };

@@ -25,6 +25,7 @@ import type { DataSource } from './data-source.js';
 import { siteData } from './site-data.js';
 import { checkSignedModel } from './model-check.js';
 import { checkTask, readConsentState } from './mods/consent-guard.js';
+import { clipUpdate } from './mods/dp-clip.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { connect, type AgentSocket } from './transport/connection.js';
 import { uploadUpdate } from './transport/upload.js';
@@ -197,10 +198,11 @@ export function createAgent(opts: AgentOptions): Agent {
     try {
       const rows = data.load(model.spec);
       const run = await backendForSpec(model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
+      const global = decodeTensors(model.weights).tensors;
       const result = await trainLocal({
         tf: run.tf,
         spec: model.spec,
-        weights: decodeTensors(model.weights).tensors,
+        weights: global,
         data: rows.train,
         config: task.config,
         valFraction: 0,
@@ -211,8 +213,14 @@ export function createAgent(opts: AgentOptions): Agent {
         },
       });
       const metrics: LocalMetrics = { ...result.metrics };
+      let weights = result.weights;
+      if (task.config.dpClipNorm !== undefined) {
+        const clipped = clipUpdate(global, result.weights, task.config.dpClipNorm);
+        weights = clipped.weights;
+        log.info({ round: task.round, updateNorm: clipped.norm, clipNorm: task.config.dpClipNorm, factor: clipped.factor }, 'update clipped for differential privacy');
+      }
       if (rows.val) {
-        const v = await evaluate({ tf: run.tf, spec: model.spec, weights: result.weights, data: rows.val });
+        const v = await evaluate({ tf: run.tf, spec: model.spec, weights, data: rows.val });
         Object.assign(metrics, { valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n });
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
@@ -226,7 +234,7 @@ export function createAgent(opts: AgentOptions): Agent {
         metrics,
       };
       const envelope = sealEnvelope({
-        payload: encodeTensors(result.weights, meta),
+        payload: encodeTensors(weights, meta),
         context: { federation: opts.federation, round: task.round, institution: opts.identity.id },
         recipientBoxPublicKey: opts.coordinator.boxPublicKey,
         senderSignSecretKey: opts.identity.signSecretKey,

@@ -77,6 +77,8 @@ export const TrainConfigSchema = z.object({
   learningRate: z.number().positive().max(100),
   /** FedProx (Li et al. 2020): adds (mu/2)·||w − w_global||² to the local loss; absent or 0: plain SGD. */
   proximalMu: z.number().min(0).max(1000).optional(),
+  /** Differential privacy: the site clips its update (its distance from the global model) to this L2 norm. */
+  dpClipNorm: z.number().positive().max(1e6).optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 

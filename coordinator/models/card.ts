@@ -32,6 +32,7 @@ export interface CardFacts {
   lineage: Lineage;
   policy: ModelCard['policy'];
   siteMetrics: ModelCard['siteMetrics'];
+  epsilonSpent: number | null;
 }
 
 /**
@@ -53,8 +54,7 @@ export function buildModelCard(f: CardFacts): ModelCard {
     model: f.model,
     contributors: f.lineage.institutions.map((i) => ({ institution: i.institution, samples: i.samples, rounds: i.rounds, consent: i.revoked ? `revoked ${i.revoked.at}` : 'in force' })),
     policy: f.policy,
-    // No DP mechanism runs yet, so nothing is spent; the accountant fills this in once it does.
-    privacy: { ...f.manifest.privacy, epsilonSpent: null },
+    privacy: { ...f.manifest.privacy, epsilonSpent: f.epsilonSpent },
     siteMetrics: [...f.siteMetrics].sort((a, b) => a.institution.localeCompare(b.institution)),
     fairnessGap: values.length > 0 ? Math.max(...values) - Math.min(...values) : null,
     coordinator: f.manifest.coordinator,
@@ -75,7 +75,7 @@ export function modelCardMarkdown(card: ModelCard, signature: string): string {
     `**Published:** ${card.publishedAt}, round ${card.round}, parent v${card.parentVersion ?? '-'}, ${card.roundsInLineage} rounds in its lineage  `,
     `**Model:** ${card.model.arch}, ${card.model.parameters.toLocaleString('en')} parameters, digest \`${card.model.digest}\`  `,
     `**Strategy:** ${card.strategy}  `,
-    `**Privacy:** secure aggregation ${card.privacy.secureAggregation ? 'on' : 'off'}; ${card.privacy.dp ? `DP epsilon ${card.privacy.dp.epsilon}, delta ${card.privacy.dp.delta}` : 'no differential privacy'}`,
+    `**Privacy:** secure aggregation ${card.privacy.secureAggregation ? 'on' : 'off'}; ${card.privacy.dp ? `client-level DP, budget epsilon ${card.privacy.dp.epsilon} (delta ${card.privacy.dp.delta}), spent so far ${card.privacy.epsilonSpent ?? '-'}` : 'no differential privacy'}`,
     '',
     '## Contributing institutions',
     '',

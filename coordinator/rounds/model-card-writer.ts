@@ -22,6 +22,7 @@ export interface CardInput {
   specHash: string;
   policy: { version: number; hash: string; decisions: RuleDecision[] };
   siteMetrics: ModelCard['siteMetrics'];
+  epsilonSpent: number | null;
 }
 
 /**
@@ -39,6 +40,7 @@ export function writeModelCard(c: CardInput): ModelCard {
     lineage: lineage(c.store, c.manifest.federation, c.model.version),
     policy: c.policy,
     siteMetrics: c.siteMetrics,
+    epsilonSpent: c.epsilonSpent,
   });
   const signature = signDocument(card, c.identity.signSecretKey);
   c.store.setModelCard(c.manifest.federation, c.model.version, card as unknown as Record<string, unknown>, signature);

@@ -27,6 +27,7 @@ import { intakeUpdate } from './update-intake.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
 import { addMetrics, emptyMetrics, finishMetrics, type MetricSums } from './metrics.js';
 import { writeModelCard } from './model-card-writer.js';
+import { noiseAverage, spentAfter, updateNorm } from '../privacy.js';
 
 /** What the runner needs to reach agents; implemented by the realtime layer. */
 export interface Outbox {
@@ -231,9 +232,18 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       }
       const failed = updateRules(this.policy, accepted.meta.samples).find((d) => !d.passed);
       if (failed) throw new CohortError('BAD_SAMPLE_COUNT', `policy rule ${failed.rule}: ${failed.message}`);
+      const { dp } = this.deps.rules;
+      if (dp) {
+        // The guarantee rests on every update's sensitivity: refuse one the site did not clip.
+        const norm = updateNorm(accepted.tensors, (this.models.current as CurrentModel).tensors);
+        if (norm > dp.clipNorm * (1 + 1e-4)) {
+          throw new CohortError('BAD_REQUEST', `update is ${norm.toFixed(4)} from the global model in L2 norm, above the DP clip norm ${dp.clipNorm}: differential privacy needs the site to clip it`);
+        }
+      }
+      // Under DP every update weighs the same, so no site's sample count changes the mechanism's sensitivity.
       (a.accumulator as Accumulator).add(
         accepted.tensors.map((t) => t.data),
-        accepted.meta.samples,
+        dp ? 1 : accepted.meta.samples,
       );
     } catch (cause) {
       const err = toCohortError(cause);
@@ -319,6 +329,10 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (published >= rules.rounds) return this.complete(published);
     if (this.consecutiveFailures >= rules.maxConsecutiveFailures) {
       return this.failFederation(`${this.consecutiveFailures} consecutive rounds failed or were withheld`);
+    }
+    const budget = this.deps.federation.manifest.privacy.dp;
+    if (budget && spentAfter(rules, this.releasedRounds() + 1) > budget.epsilon + 1e-9) {
+      return this.failFederation(`privacy budget: another round would spend epsilon ${spentAfter(rules, this.releasedRounds() + 1)}, above the study's ${budget.epsilon}`);
     }
     const round = (store.latestRound(this.fed)?.round ?? 0) + 1;
     const deadline = Date.now() + rules.waitTimeoutMs;
@@ -441,7 +455,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const task: RoundTask = {
       ...this.terms(a.round, deadline, participants.length, model),
       use: 'training',
-      config: { ...rules.train, ...this.deps.strategy.trainConfig },
+      config: { ...rules.train, ...this.deps.strategy.trainConfig, ...(rules.dp ? { dpClipNorm: rules.dp.clipNorm } : {}) },
     };
     for (const institution of participants) {
       if (!this.deps.outbox.sendTask(institution, task)) this.drop(a, institution, 'not connected when the task was sent');
@@ -511,6 +525,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     try {
       const result = (a.accumulator as Accumulator).result();
       if (!result) return this.failRound('the strategy produced no model');
+      noiseAverage(result, this.deps.rules, accepted);
       const base = this.models.current as CurrentModel;
       const tensors: NamedTensor[] = base.tensors.map((t, i) => ({ name: t.name, shape: t.shape, data: result[i] as Float32Array }));
       a.candidate = this.models.candidate(this.spec, tensors, base.version + 1, a.round);
@@ -547,12 +562,13 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     });
     const published = decisions.every((d) => d.passed);
     const all = [...a.decisions, ...decisions];
+    const metrics = this.withPrivacy(finishMetrics(a.metrics));
     this.audit('policy.decision', { round: a.round, policyHash: federation.policyHash, outcome: published ? 'publish' : 'withhold', decisions });
     this.emit('round:decided', { round: a.round, decisions, published });
     if (!published) {
       const reason = decisions.filter((d) => !d.passed).map((d) => `${d.rule}: ${d.message}`).join('; ');
       this.transition(a, 'withheld', () => {
-        store.updateRound(this.fed, a.round, { closedAt: Date.now(), reason: `withheld by policy: ${reason}`, decisions: all, metrics: finishMetrics(a.metrics) });
+        store.updateRound(this.fed, a.round, { closedAt: Date.now(), reason: `withheld by policy: ${reason}`, decisions: all, metrics });
         this.audit('round.withheld', { round: a.round, candidateDigest: candidate.digest, reason });
       });
       this.consecutiveFailures += 1;
@@ -565,7 +581,6 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     let result;
     try {
       const base = this.models.current as CurrentModel;
-      const metrics = finishMetrics(a.metrics);
       result = store.transaction(() => {
         const model = this.models.publish(this.spec, candidate.tensors, a.round, base.version);
         store.updateRound(this.fed, a.round, { state: 'published', resultVersion: model.version, closedAt: Date.now(), metrics, decisions: all });
@@ -584,6 +599,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
           specHash: store.getModel(this.fed, model.version)?.specHash ?? '',
           policy: { version: this.policy.version, hash: federation.policyHash, decisions: all },
           siteMetrics: [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valLoss: m.valLoss, valSamples: m.valSamples })),
+          epsilonSpent: metrics.epsilon ?? null,
         });
         return { version: model.version, digest: model.digest, metrics, fairnessGap: card.fairnessGap };
       });
@@ -598,6 +614,17 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.emit('round:published', { round: a.round, version: result.version, digest: result.digest, metrics: result.metrics, decisions: all });
     this.active = undefined;
     setImmediate(() => this.openNextRound());
+  }
+
+  /** Rounds whose aggregate reached the sites (published or withheld): each is a step of the DP mechanism. */
+  private releasedRounds(): number {
+    return this.deps.store.listRounds(this.fed).filter((r) => r.state === 'published' || r.state === 'withheld').length;
+  }
+
+  /** The round's metrics with the (epsilon, delta) spent so far, counting this round, when DP is on. */
+  private withPrivacy(metrics: RoundMetrics): RoundMetrics {
+    const { dp } = this.deps.rules;
+    return dp ? { ...metrics, epsilon: spentAfter(this.deps.rules, this.releasedRounds() + 1), delta: dp.delta } : metrics;
   }
 
   private failRound(reason: string): void {

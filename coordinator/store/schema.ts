@@ -19,6 +19,9 @@ export interface RoundMetrics {
   trainAccuracy: number;
   valLoss?: number;
   valAccuracy?: number;
+  /** Differential privacy spent so far, this round included (absent without DP). */
+  epsilon?: number;
+  delta?: number;
 }
 
 export type FederationStatus = 'created' | 'running' | 'completed' | 'failed';

@@ -28,6 +28,9 @@ export function simulateCommand(): Command {
     .option('--strategy <name>', `aggregation: ${strategyNames.join(' | ')}`, choice(strategyNames), 'fedavg')
     .option('--strategy-param <key=value>', 'strategy parameter, repeatable (e.g. lr=0.01, f=1, mu=0.1)', collect, [])
     .option('--policy <file>', 'policy file (JSON, format cohort-policy/v1); default: the default policy')
+    .option('--dp-noise <z>', 'client-level differential privacy: noise multiplier z (Gaussian noise of std z*C on the sum of clipped updates)', positive)
+    .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
+    .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
     .option('--revoke <institution@round>', 'that institution revokes its consent as that round opens (repeatable), e.g. institution-2@4', collect, [])
     .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
@@ -45,6 +48,8 @@ export function simulateCommand(): Command {
       createStrategy(strategy, strategyParams); // refuses unknown or invalid parameters before anything starts
       const policy = o.policy ? parsePolicy(JSON.parse(readFileSync(String(o.policy), 'utf8'))) : undefined;
       const revoke = (o.revoke as string[]).map(parseRevoke);
+      if ((o.dpNoise === undefined) !== (o.dpClip === undefined)) throw new Error('differential privacy needs both --dp-noise and --dp-clip');
+      const dp = o.dpNoise !== undefined ? { noiseMultiplier: o.dpNoise as number, clipNorm: o.dpClip as number, delta: o.dpDelta as number } : undefined;
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { simulate } = await import('../simulate/run.js');
       const summary = await simulate({
@@ -67,6 +72,7 @@ export function simulateCommand(): Command {
         strategyParams,
         policy,
         revoke,
+        dp,
         out: (o.out as string | undefined) ?? `runs/${stamp}`,
       });
       process.exitCode = summary.final.accuracy >= 0 ? 0 : 1;

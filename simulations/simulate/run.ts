@@ -39,6 +39,8 @@ export interface SimulateOptions {
   strategyParams: Record<string, number | string>;
   /** The coordinator-side policy; the default policy when absent. */
   policy?: Policy;
+  /** Client-level differential privacy: noise multiplier, clip norm, delta. */
+  dp?: { noiseMultiplier: number; clipNorm: number; delta: number };
   /** Institutions that revoke their consent as a round opens. */
   revoke: { institution: string; round: number }[];
   out_stream?: NodeJS.WritableStream;
@@ -54,6 +56,7 @@ export interface Summary {
   study: { manifestHash: string; policyHash: string };
   policy: { round: number; outcome: 'published' | 'withheld'; decisions: RuleDecision[] }[];
   consent: { revoked: { institution: string; fromRound: number }[] };
+  privacy: { secureAggregation: boolean; budget: { epsilon: number; delta: number } | null; spent: { round: number; epsilon: number; delta: number }[] };
   lineage: Lineage;
 }
 
@@ -111,6 +114,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       rules: {
         strategy: opts.strategy,
         strategyParams: opts.strategyParams,
+        ...(opts.dp ? { dp: opts.dp } : {}),
         rounds: opts.rounds,
         minParticipants: opts.minParticipants ?? Math.min(opts.institutions, Math.max(1, Math.ceil(opts.institutions / 2))),
         fraction: opts.fraction,
@@ -130,6 +134,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   sites.forEach((site) => grantSimulatedConsent(site, fed.manifest, join(siteDir(site.id), 'consent.json'), opts.institutions));
   const progress = createRoundProgress({ rounds: opts.rounds, out });
   const policyLog: Summary['policy'] = [];
+  const privacyLog: { round: number; epsilon: number; delta: number }[] = [];
   const revoked: Summary['consent']['revoked'] = [];
   const rows: RoundRow[] = [];
   const children: ChildProcess[] = [];
@@ -172,6 +177,12 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   runner.on('round:published', ({ round }) => triggerRevocations(round));
   runner.on('round:withheld', ({ round }) => triggerRevocations(round));
   runner.on('round:failed', ({ round }) => triggerRevocations(round));
+  runner.on('round:published', ({ round, metrics }) => {
+    if (metrics.epsilon !== undefined) {
+      privacyLog.push({ round, epsilon: metrics.epsilon, delta: metrics.delta as number });
+      note(`round ${round} privacy: epsilon spent so far ${metrics.epsilon.toFixed(3)} (delta ${metrics.delta}) of the study's ${fed.manifest.privacy.dp?.epsilon.toFixed(3)}`);
+    }
+  });
   runner.on('round:published', ({ round, version, metrics }) => {
     const durationMs = Date.now() - (roundStarts.get(round) ?? Date.now());
     evaluations = evaluations.then(async () => {
@@ -258,6 +269,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       study: { manifestHash: fed.manifestHash, policyHash: fed.policyHash },
       policy: policyLog,
       consent: { revoked },
+      privacy: { secureAggregation: fed.manifest.privacy.secureAggregation, budget: fed.manifest.privacy.dp ?? null, spent: privacyLog },
       lineage: finalLineage,
     };
     writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);

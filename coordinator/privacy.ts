@@ -1,0 +1,51 @@
+/** Differential privacy at the coordinator: the study's budget from the noise schedule, noise on the aggregate, epsilon spent. */
+import { CohortError, type NamedTensor } from '../protocol/index.js';
+import { dp } from '../crypto/index.js';
+import type { RoundRules } from './config.js';
+
+/** Strategies whose result is a (post-processed) mean of clipped updates, so the Gaussian mechanism's analysis holds. */
+const MEAN_BASED = new Set(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad']);
+
+/**
+ * The (epsilon, delta) the planned schedule spends: sampling rate q = fraction C, `rounds` steps of the
+ * sampled Gaussian mechanism with the rules' noise multiplier (RDP accountant, Mironov et al. 2019).
+ * @example plannedBudget({ ...rules, dp: { noiseMultiplier: 1.1, clipNorm: 1, delta: 1e-5 } }) // { epsilon: 2.3, delta: 1e-5 }
+ */
+export function plannedBudget(rules: RoundRules): { epsilon: number; delta: number } | undefined {
+  if (!rules.dp) return undefined;
+  if (!MEAN_BASED.has(rules.strategy)) {
+    throw new CohortError('BAD_REQUEST', `differential privacy needs a mean-based strategy (${[...MEAN_BASED].join(', ')}); ${rules.strategy} is not one`);
+  }
+  return { epsilon: spentAfter(rules, rules.rounds), delta: rules.dp.delta };
+}
+
+/** Epsilon spent after `steps` aggregations (each candidate released to the sites counts, published or withheld). */
+export function spentAfter(rules: RoundRules, steps: number): number {
+  if (!rules.dp || steps === 0) return 0;
+  const { epsilon } = dp.epsilonFor({ q: rules.fraction, noiseMultiplier: rules.dp.noiseMultiplier, steps, delta: rules.dp.delta });
+  return Math.round(epsilon * 1e6) / 1e6;
+}
+
+/** L2 distance between an update and the model it was trained from, over every tensor. */
+export function updateNorm(update: readonly NamedTensor[], base: readonly NamedTensor[]): number {
+  let sum = 0;
+  update.forEach((t, i) => {
+    const b = (base[i] as NamedTensor).data;
+    for (let j = 0; j < t.data.length; j++) {
+      const d = (t.data[j] as number) - (b[j] as number);
+      sum += d * d;
+    }
+  });
+  return Math.sqrt(sum);
+}
+
+/**
+ * Adds the Gaussian mechanism's noise to an average of `count` clipped updates: the sum's noise has
+ * standard deviation z * C, so the average's is z * C / count.
+ */
+export function noiseAverage(average: Float32Array[], rules: RoundRules, count: number): void {
+  if (!rules.dp) return;
+  const std = (rules.dp.noiseMultiplier * rules.dp.clipNorm) / count;
+  const gaussian = dp.cryptoGaussian();
+  for (const tensor of average) dp.addGaussianNoise(tensor, std, gaussian);
+}

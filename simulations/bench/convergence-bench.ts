@@ -1,0 +1,118 @@
+/** The convergence benchmark: centralized baseline, then FedSGD and FedAvg configurations on IID and shards:2 MNIST, then the report files. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { parsePartition, selectRows } from '../../node-agent/data/index.js';
+import { selectBackend } from '../../node-agent/train/index.js';
+import { prepareData } from '../simulate/dataset.js';
+import { trainCentralized } from '../simulate/centralized.js';
+import { FULL_BATCH, runConfig, type BenchConfig, type ConfigResult } from './convergence-run.js';
+import { convergenceMarkdown, convergenceSvg, speedup, type BenchSummary } from './convergence-report.js';
+
+export interface BenchOptions {
+  out: string;
+  institutions: number;
+  fraction: number;
+  partitions: string[];
+  configs: BenchConfig[];
+  /** Fixed target accuracy; otherwise baseline − 2 points (rounded down to 0.5%), or none without a baseline. */
+  target?: number;
+  baselineEpochs: number;
+  roundCap: { sgd: number; avg: number };
+  timeCapS: { sgd: number; avg: number };
+  seed: number;
+  command: string;
+  say?: (line: string) => void;
+}
+
+/** The paper's grid for the 2NN: FedSGD (E=1, full batch) and FedAvg with (E, B) in {(1, 50), (1, 10), (5, 10), (20, 10)}. */
+export const PAPER_CONFIGS: BenchConfig[] = [
+  { name: 'FedSGD E=1 B=∞', localEpochs: 1, batchSize: FULL_BATCH, learningRate: 0.5 },
+  { name: 'FedAvg E=1 B=50', localEpochs: 1, batchSize: 50, learningRate: 0.1 },
+  { name: 'FedAvg E=1 B=10', localEpochs: 1, batchSize: 10, learningRate: 0.05 },
+  { name: 'FedAvg E=5 B=10', localEpochs: 5, batchSize: 10, learningRate: 0.05 },
+  { name: 'FedAvg E=20 B=10', localEpochs: 20, batchSize: 10, learningRate: 0.05 },
+];
+
+/**
+ * Runs the whole benchmark and writes convergence.md, convergence.json and convergence.svg into `opts.out`.
+ * @example const summary = await runConvergenceBench({ ...defaults, out: 'runs/bench' })
+ */
+export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSummary> {
+  const started = Date.now();
+  const say = opts.say ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const out = resolve(opts.out);
+  mkdirSync(out, { recursive: true });
+  const { tf } = await selectBackend('wasm', () => undefined);
+
+  const first = prepareData({ kind: 'mnist' }, 'mlp', opts.institutions, parsePartition(opts.partitions[0] ?? 'iid'), opts.seed);
+  const testSet = selectRows(first.all, first.test);
+  const meanRows = first.train.length / opts.institutions;
+  say(`Convergence bench: ${opts.institutions} institutions (${meanRows.toFixed(0)} rows each on average), C = ${opts.fraction}, ${first.test.length} test digits -> ${out}`);
+
+  let baseline: BenchSummary['baseline'];
+  let target = opts.target;
+  if (opts.baselineEpochs > 0) {
+    const b = { epochs: opts.baselineEpochs, batchSize: 10, learningRate: 0.05 };
+    say(`Centralized baseline: 2NN on the ${first.train.length} pooled training digits, ${b.epochs} epochs, B=${b.batchSize}, lr=${b.learningRate} ...`);
+    const c = await trainCentralized({ tf, spec: first.spec, all: first.all, train: first.train, testSet, ...b, seed: opts.seed });
+    baseline = { accuracy: c.accuracy, ...b };
+    say(`Centralized baseline accuracy ${c.accuracy.toFixed(4)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    target ??= Math.floor((c.accuracy - 0.02) * 200) / 200;
+  }
+  say(target === undefined ? 'No target accuracy (quick mode): the configurations run to their round cap.' : `Target accuracy ${(target * 100).toFixed(1)}%`);
+
+  const results: ConfigResult[] = [];
+  for (const partitionText of opts.partitions) {
+    const data = partitionText === opts.partitions[0] ? first : prepareData({ kind: 'mnist' }, 'mlp', opts.institutions, parsePartition(partitionText), opts.seed);
+    for (const config of opts.configs) {
+      const sgd = config.name.startsWith('FedSGD');
+      const roundCap = sgd ? opts.roundCap.sgd : opts.roundCap.avg;
+      const timeCapS = sgd ? opts.timeCapS.sgd : opts.timeCapS.avg;
+      say(`[${partitionText} ${config.name}] lr ${config.learningRate}, caps ${roundCap} rounds / ${timeCapS} s`);
+      const r = await runConfig({
+        tf,
+        data,
+        testSet,
+        config,
+        partition: partitionText,
+        fraction: opts.fraction,
+        target,
+        roundCap,
+        timeCapMs: timeCapS * 1000,
+        seed: opts.seed,
+        workDir: join(tmpdir(), `cohort-bench-${process.pid}`),
+        say,
+      });
+      results.push(r);
+      const reached = r.roundsToTarget !== null ? `target reached at round ${r.roundsToTarget}` : `target not reached (${r.stoppedBy} after ${r.roundsRun} rounds)`;
+      say(`[${partitionText} ${config.name}] ${reached}, best ${r.bestAccuracy.toFixed(4)} at round ${r.bestRound}, ${(r.wallMs / 1000).toFixed(1)} s`);
+    }
+  }
+
+  const summary: BenchSummary = {
+    target,
+    baseline,
+    institutions: opts.institutions,
+    fraction: opts.fraction,
+    meanRows,
+    partitions: opts.partitions,
+    configs: opts.configs,
+    caps: {
+      roundCap: { FedSGD: opts.roundCap.sgd, FedAvg: opts.roundCap.avg },
+      timeCapS: { FedSGD: opts.timeCapS.sgd, FedAvg: opts.timeCapS.avg },
+    },
+    results,
+    wallMs: Date.now() - started,
+    command: opts.command,
+  };
+  const sgd = (p: string) => results.find((r) => r.partition === p && r.config.name.startsWith('FedSGD'));
+  const json = { ...summary, speedups: results.map((r) => ({ partition: r.partition, config: r.config.name, ...speedup(r, sgd(r.partition)) })) };
+  writeFileSync(join(out, 'convergence.json'), `${JSON.stringify(json, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2)}\n`);
+  writeFileSync(join(out, 'convergence.md'), convergenceMarkdown(summary));
+  writeFileSync(join(out, 'convergence.svg'), await convergenceSvg(summary));
+  say('');
+  say(convergenceMarkdown(summary));
+  say(`Wrote ${join(out, 'convergence.md')}, convergence.json and convergence.svg (wall time ${(summary.wallMs / 60_000).toFixed(1)} min).`);
+  return summary;
+}

@@ -1,0 +1,165 @@
+/** One configuration of the convergence benchmark: a real coordinator and 100 in-process agents, stopped at the target accuracy or a cap. */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { decodeTensors, type NamedTensor } from '../../protocol/index.js';
+import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
+import { createCoordinator, openSqliteStore } from '../../coordinator/index.js';
+import { loadModelFile } from '../../coordinator/models/index.js';
+import { parsePolicy } from '../../coordinator/policy/index.js';
+import { createAgent, mnistSource, type Agent } from '../../node-agent/index.js';
+import type { Dataset } from '../../node-agent/data/index.js';
+import { evaluate, type TF } from '../../node-agent/train/index.js';
+import { grantSimulatedConsent } from '../simulate/consents.js';
+import type { SimulationData } from '../simulate/dataset.js';
+
+/** A FedSGD or FedAvg configuration: E local epochs of batch B (Infinity: the whole site) at learning rate lr. */
+export interface BenchConfig {
+  name: string;
+  localEpochs: number;
+  batchSize: number;
+  learningRate: number;
+}
+
+export interface ConfigArgs {
+  tf: TF;
+  data: SimulationData;
+  testSet: Dataset;
+  config: BenchConfig;
+  partition: string;
+  fraction: number;
+  target: number | undefined;
+  roundCap: number;
+  timeCapMs: number;
+  seed: number;
+  workDir: string;
+  say: (line: string) => void;
+}
+
+export interface CurvePoint {
+  round: number;
+  accuracy: number;
+  loss: number;
+  elapsedMs: number;
+}
+
+export interface ConfigResult {
+  config: BenchConfig;
+  partition: string;
+  /** First round whose global model reached the target, or null. */
+  roundsToTarget: number | null;
+  /** Why the run stopped: the target, the round cap or the wall-time cap. */
+  stoppedBy: 'target' | 'round-cap' | 'time-cap' | 'failed';
+  roundsRun: number;
+  bestAccuracy: number;
+  bestRound: number;
+  curve: CurvePoint[];
+  wallMs: number;
+}
+
+const quiet = pino({ level: 'silent' });
+/** The largest batch the task schema allows; the trainer caps it at the site's row count (full-batch FedSGD). */
+export const FULL_BATCH = 1_000_000;
+
+/**
+ * Runs one federation for `config` until the global model reaches `target` on the test set, or a cap is hit.
+ * @example const r = await runConfig({ tf, data, testSet, config: { name: 'FedSGD', localEpochs: 1, batchSize: FULL_BATCH, learningRate: 0.5 }, partition: 'iid', fraction: 0.1, target: 0.94, roundCap: 500, timeCapMs: 300_000, seed: 0, workDir, say: console.log })
+ */
+export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
+  const { tf, data, config } = args;
+  const started = Date.now();
+  rmSync(args.workDir, { recursive: true, force: true });
+  mkdirSync(args.workDir, { recursive: true });
+  const n = data.sites.length;
+  const coordinatorIdentity = generateIdentity('coordinator');
+  const sites = data.sites.map((_, i) => generateIdentity(`institution-${i + 1}`));
+  const store = openSqliteStore(join(args.workDir, 'coordinator.db'));
+  const coordinator = await createCoordinator({
+    store,
+    dataDir: args.workDir,
+    identity: coordinatorIdentity,
+    federation: {
+      id: 'bench',
+      name: `convergence bench ${config.name} ${args.partition}`,
+      spec: data.spec,
+      policy: parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 1 }),
+      study: { title: 'Convergence benchmark', purpose: 'Compare the rounds FedSGD and FedAvg need to reach a target accuracy.', dataCategories: ['handwritten-digit-images'] },
+      rules: {
+        rounds: args.roundCap,
+        minParticipants: Math.max(1, Math.round(args.fraction * n)),
+        fraction: args.fraction,
+        joinGraceMs: 10_000,
+        roundTimeoutMs: 120_000,
+        train: { localEpochs: config.localEpochs, batchSize: config.batchSize, learningRate: config.learningRate },
+        seed: args.seed,
+      },
+    },
+    institutions: sites.map(publicIdentityOf),
+    log: quiet,
+  });
+  const manifest = store.getFederation('bench')!.manifest;
+  const agents: Agent[] = sites.map((site, i) => {
+    const consentFile = join(args.workDir, 'sites', site.id, 'consent.json');
+    grantSimulatedConsent(site, manifest, consentFile, n);
+    return createAgent({
+      consentFile,
+      coordinatorUrl: coordinator.url,
+      federation: 'bench',
+      identity: site,
+      coordinator: publicIdentityOf(coordinatorIdentity),
+      data: mnistSource(data.sites[i]),
+      backend: 'wasm',
+      valFraction: 0,
+      seed: args.seed * 1000 + i,
+      log: quiet,
+    });
+  });
+
+  const result: ConfigResult = { config, partition: args.partition, roundsToTarget: null, stoppedBy: 'round-cap', roundsRun: 0, bestAccuracy: 0, bestRound: 0, curve: [], wallMs: 0 };
+  const label = `[${args.partition} ${config.name}]`;
+  let finish!: (why: ConfigResult['stoppedBy']) => void;
+  const finished = new Promise<ConfigResult['stoppedBy']>((resolve) => (finish = resolve));
+  let evaluations: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const stop = (why: ConfigResult['stoppedBy']): void => {
+    if (stopped) return;
+    stopped = true;
+    finish(why);
+  };
+  const timer = setTimeout(() => stop('time-cap'), args.timeCapMs);
+
+  coordinator.runner.on('round:published', ({ round, version }) => {
+    evaluations = evaluations.then(async () => {
+      if (stopped) return;
+      const record = store.getModel('bench', version)!;
+      const weights: NamedTensor[] = decodeTensors(loadModelFile(args.workDir, record.path, record.digest)).tensors;
+      const ev = await evaluate({ tf, spec: data.spec, weights, data: args.testSet, batchSize: 500 });
+      const elapsedMs = Date.now() - started;
+      result.curve.push({ round, accuracy: ev.accuracy, loss: ev.loss, elapsedMs });
+      result.roundsRun = round;
+      if (ev.accuracy > result.bestAccuracy) Object.assign(result, { bestAccuracy: ev.accuracy, bestRound: round });
+      args.say(`${label} round ${round}: accuracy ${ev.accuracy.toFixed(4)} loss ${ev.loss.toFixed(4)} (best ${result.bestAccuracy.toFixed(4)}), ${(elapsedMs / 1000).toFixed(1)} s`);
+      if (args.target !== undefined && ev.accuracy >= args.target) {
+        result.roundsToTarget = round;
+        stop('target');
+      } else if (round >= args.roundCap) stop('round-cap');
+    });
+  });
+  coordinator.runner.once('federation:failed', ({ reason }) => {
+    args.say(`${label} federation failed: ${reason}`);
+    stop('failed');
+  });
+
+  try {
+    result.stoppedBy = await finished;
+    await evaluations;
+  } finally {
+    clearTimeout(timer);
+    for (const agent of agents) agent.close();
+    await coordinator.close().catch(() => undefined);
+    store.close();
+    rmSync(args.workDir, { recursive: true, force: true });
+  }
+  result.wallMs = Date.now() - started;
+  return result;
+}

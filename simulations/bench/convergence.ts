@@ -1,0 +1,61 @@
+/** `npm run bench:convergence`: McMahan et al. 2017's FedAvg vs FedSGD comparison (rounds to a target accuracy) on our MNIST digits. */
+import { Command, InvalidArgumentError } from 'commander';
+import { PAPER_CONFIGS, runConvergenceBench, type BenchOptions } from './convergence-bench.js';
+
+const num = (text: string): number => {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) throw new InvalidArgumentError(`not a number: ${text}`);
+  return v;
+};
+
+const program = new Command('bench:convergence')
+  .description('Rounds for FedSGD and FedAvg (2NN, MNIST, 100 institutions, C = 0.1) to reach a target accuracy, IID and shards:2')
+  .option('--quick', 'seconds-long smoke run: 20 institutions, FedSGD and FedAvg E=1 B=10, 3 rounds, no baseline or target', false)
+  .option('--out <dir>', 'run folder (default runs/bench-convergence-<timestamp>)')
+  .option('--target <accuracy>', 'fixed target accuracy (0-1) instead of baseline − 2 points', num)
+  .option('--partitions <list>', 'comma-separated partitions', 'iid,shards:2')
+  .option('--institutions <n>', 'institutions', num)
+  .option('--baseline-epochs <n>', 'epochs of the centralized baseline (0: none)', num)
+  .option('--sgd-rounds <n>', 'round cap for FedSGD', num, 1000)
+  .option('--avg-rounds <n>', 'round cap for each FedAvg configuration', num, 200)
+  .option('--sgd-seconds <n>', 'wall-time cap for FedSGD, per partition', num, 330)
+  .option('--avg-seconds <n>', 'wall-time cap for each FedAvg configuration, per partition', num, 150)
+  .option('--seed <n>', 'seed of the split, partition, initial model and selection', num, 0);
+
+program.parse();
+const o = program.opts<{
+  quick: boolean;
+  out?: string;
+  target?: number;
+  partitions: string;
+  institutions?: number;
+  baselineEpochs?: number;
+  sgdRounds: number;
+  avgRounds: number;
+  sgdSeconds: number;
+  avgSeconds: number;
+  seed: number;
+}>();
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const opts: BenchOptions = {
+  out: o.out ?? `runs/bench-convergence-${stamp}`,
+  institutions: o.institutions ?? (o.quick ? 20 : 100),
+  fraction: 0.1,
+  partitions: o.partitions.split(',').map((p) => p.trim()).filter(Boolean),
+  configs: o.quick ? PAPER_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10') : PAPER_CONFIGS,
+  ...(o.target !== undefined ? { target: o.target } : {}),
+  baselineEpochs: o.baselineEpochs ?? (o.quick ? 0 : 20),
+  roundCap: o.quick ? { sgd: 3, avg: 3 } : { sgd: o.sgdRounds, avg: o.avgRounds },
+  timeCapS: o.quick ? { sgd: 30, avg: 30 } : { sgd: o.sgdSeconds, avg: o.avgSeconds },
+  seed: o.seed,
+  command: `npm run bench:convergence${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+};
+
+try {
+  await runConvergenceBench(opts);
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`bench:convergence failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+}
