@@ -233,7 +233,8 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       io.to(AGENTS_ROOM).emit(event as 'round:closed', msg as RoundClosed);
     },
     close(): void {
-      for (const socket of sessions.values()) socket.disconnect(true);
+      // The server closing drops the transports, which agents see as a lost connection and retry with
+      // backoff; a per-socket disconnect would tell them the coordinator sent them away for good.
       sessions.clear();
     },
   };

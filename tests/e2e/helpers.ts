@@ -19,13 +19,15 @@ export interface Federation {
   institutions: Identity[];
   parts: number[][];
   test: number[];
+  /** Stops the coordinator and starts a new one on the same port, database, keys and files. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Starts a coordinator for `n` institutions on MNIST slices (agents are started separately). */
 /** A permissive policy (rounds of one institution allowed, no fairness rule), so tests isolate what they test. */
 export const permissivePolicy = parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 1 });
 
+/** Starts a coordinator for `n` institutions on MNIST slices (agents are started separately). */
 export async function startFederation(
   n: number,
   rules: Partial<FederationSetupInput['rules']> = {},
@@ -43,7 +45,7 @@ export async function startFederation(
     rng.shuffle([...p]).slice(0, rowsPerSite).map((j) => train[j] as number),
   );
   const store = openSqliteStore(join(dir, 'coordinator.db'));
-  const coordinator = await createCoordinator({
+  const options = {
     store,
     dataDir: dir,
     identity: coordinatorIdentity,
@@ -57,20 +59,26 @@ export async function startFederation(
     },
     institutions: institutions.map(publicIdentityOf),
     log: quiet,
-  });
-  return {
+  };
+  const fed: Federation = {
     dir,
-    coordinator,
+    coordinator: await createCoordinator(options),
     coordinatorIdentity,
     institutions,
     parts,
     test,
+    async restart() {
+      const port = fed.coordinator.port;
+      await fed.coordinator.close();
+      fed.coordinator = await createCoordinator({ ...options, port });
+    },
     async close() {
-      await coordinator.close();
+      await fed.coordinator.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return fed;
 }
 
 /** Starts a real agent for institution `i` of the federation, on its own MNIST slice, over loopback. */

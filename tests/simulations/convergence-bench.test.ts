@@ -1,0 +1,49 @@
+/** `npm run bench:convergence -- --quick` end to end: real coordinator, in-process agents, and the three report files. */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const out = mkdtempSync(join(tmpdir(), 'cohort-bench-test-'));
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+interface BenchJson {
+  target?: number;
+  results: { partition: string; config: { name: string }; roundsRun: number; roundsToTarget: number | null; stoppedBy: string; bestAccuracy: number; curve: { round: number; accuracy: number }[] }[];
+}
+
+describe('bench:convergence --quick', () => {
+  it('runs FedSGD and FedAvg on IID and shards:2 through the real federation and writes the table, JSON and plot', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--out', out], { timeout: 150_000, maxBuffer: 16 << 20 });
+
+    for (const f of ['convergence.md', 'convergence.json', 'convergence.svg']) expect(existsSync(join(out, f)), f).toBe(true);
+    const json = JSON.parse(readFileSync(join(out, 'convergence.json'), 'utf8')) as BenchJson;
+    expect(json.target).toBeUndefined();
+    expect(json.results.map((r) => `${r.partition} ${r.config.name}`)).toEqual(['iid FedSGD E=1 B=∞', 'iid FedAvg E=1 B=10', 'shards:2 FedSGD E=1 B=∞', 'shards:2 FedAvg E=1 B=10']);
+    for (const r of json.results) {
+      expect(r.roundsRun).toBeGreaterThanOrEqual(1);
+      expect(r.curve.map((p) => p.round)).toEqual(Array.from({ length: r.roundsRun }, (_, i) => i + 1));
+      expect(r.roundsToTarget).toBeNull();
+      expect(['round-cap', 'time-cap']).toContain(r.stoppedBy);
+    }
+    // The federation really trains: FedAvg on IID digits is far above chance (0.1) after its first round.
+    expect(json.results[1]!.bestAccuracy).toBeGreaterThan(0.3);
+
+    const md = readFileSync(join(out, 'convergence.md'), 'utf8');
+    const table = md.split('\n').filter((l) => l.startsWith('|'));
+    expect(table[0]).toBe('| 2NN | E | B | u | lr | iid: rounds | iid: best acc. | shards:2: rounds | shards:2: best acc. |');
+    expect(table).toHaveLength(4);
+    expect(table[2]).toMatch(/^\| FedSGD \| 1 \| ∞ \| 1 \| 0\.5 \| > \d+ \((round|time) cap\) \|/);
+    expect(table[3]).toMatch(/^\| FedAvg \| 1 \| 10 \| 40 \| 0\.05 \| > \d+ \((round|time) cap\)/);
+    expect(md).toContain('Target: none (quick mode)');
+
+    const svg = readFileSync(join(out, 'convergence.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('FedAvg E=1 B=10');
+    expect(stdout).toContain('[iid FedAvg E=1 B=10] round 1: accuracy');
+  }, 180_000);
+});
