@@ -22,7 +22,7 @@ import type { Accumulator, Strategy } from '../strategies/index.js';
 import type { RoundRules } from '../config.js';
 import { ConsentRegistry, publicationRules, selectionRules, updateRules, type RuleDecision } from '../policy/index.js';
 import { assertTransition, type RoundState } from './state-machine.js';
-import { selectParticipants } from './selection.js';
+import { selectEligible, type Exclusion } from './selection.js';
 import { intakeUpdate } from './update-intake.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
 import { addMetrics, emptyMetrics, finishMetrics, type MetricSums } from './metrics.js';
@@ -380,24 +380,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
    * Online institutions whose consent covers training (given the round's size, which their own
    * limits may depend on), selected by fraction C; those excluded and why.
    */
-  private eligible(round: number): { participants: string[]; excluded: { institution: string; code: string; message: string }[] } {
-    const excluded = new Map<string, { institution: string; code: string; message: string }>();
-    let candidates = [...this.online.keys()].filter((institution) => {
-      const verdict = this.consents.covers(institution, 'training');
-      if (!verdict.ok) excluded.set(institution, { institution, code: verdict.code, message: verdict.message });
-      return verdict.ok;
-    });
-    for (let i = 0; i < 10; i++) {
-      const selected = selectParticipants(candidates, { ...this.deps.rules, round });
-      const tooFew = selected.filter((institution) => {
-        const verdict = this.consents.covers(institution, 'training', selected.length);
-        if (!verdict.ok) excluded.set(institution, { institution, code: verdict.code, message: verdict.message });
-        return !verdict.ok;
-      });
-      if (tooFew.length === 0) return { participants: selected, excluded: [...excluded.values()] };
-      candidates = candidates.filter((c) => !tooFew.includes(c));
-    }
-    return { participants: [], excluded: [...excluded.values()] };
+  private eligible(round: number): { participants: string[]; excluded: Exclusion[] } {
+    return selectEligible([...this.online.keys()], (institution, participants) => this.consents.covers(institution, 'training', participants), { ...this.deps.rules, round });
   }
 
   private tryStart(): void {

@@ -15,3 +15,39 @@ export function selectParticipants(
   const rng = createPrng((opts.seed * 1_000_003 + opts.round) >>> 0);
   return rng.shuffle(sorted).slice(0, want).sort();
 }
+
+export interface Exclusion {
+  institution: string;
+  code: string;
+  message: string;
+}
+
+/** Whether an institution's consent (and the policy) lets it train, given the round's size when known. */
+export type Eligibility = (institution: string, participants?: number) => { ok: true } | { ok: false; code: string; message: string };
+
+/**
+ * Selects among the online institutions those whose consent covers training, by fraction C; then
+ * drops any whose own limits (e.g. the fewest other institutions) the selected round's size does not
+ * meet, and selects again, until the selection is stable.
+ * @example selectEligible(['a', 'b'], (i) => ({ ok: true }), { fraction: 1, minParticipants: 1, seed: 0, round: 1 })
+ */
+export function selectEligible(
+  online: readonly string[],
+  covers: Eligibility,
+  opts: { fraction: number; minParticipants: number; seed: number; round: number },
+): { participants: string[]; excluded: Exclusion[] } {
+  const excluded = new Map<string, Exclusion>();
+  const check = (institution: string, participants?: number): boolean => {
+    const verdict = covers(institution, participants);
+    if (!verdict.ok) excluded.set(institution, { institution, code: verdict.code, message: verdict.message });
+    return verdict.ok;
+  };
+  let candidates = online.filter((institution) => check(institution));
+  for (let i = 0; i < 10 && candidates.length > 0; i++) {
+    const selected = selectParticipants(candidates, opts);
+    const unmet = selected.filter((institution) => !check(institution, selected.length));
+    if (unmet.length === 0) return { participants: selected, excluded: [...excluded.values()] };
+    candidates = candidates.filter((c) => !unmet.includes(c));
+  }
+  return { participants: [], excluded: [...excluded.values()] };
+}
