@@ -1,5 +1,7 @@
 /** The convergence benchmark: centralized baseline, then FedSGD and FedAvg configurations on IID and shards:2 MNIST, then the report files. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parsePartition, selectRows } from '../../node-agent/data/index.js';
@@ -18,8 +20,8 @@ export interface BenchOptions {
   /** Fixed target accuracy; otherwise baseline − 2 points (rounded down to 0.5%), or none without a baseline. */
   target?: number;
   baselineEpochs: number;
-  roundCap: { sgd: number; avg: number };
-  timeCapS: { sgd: number; avg: number };
+  /** Partitions run side by side, one child process each (1: all in this process). */
+  jobs: number;
   seed: number;
   command: string;
   say?: (line: string) => void;
@@ -27,11 +29,11 @@ export interface BenchOptions {
 
 /** The paper's grid for the 2NN: FedSGD (E=1, full batch) and FedAvg with (E, B) in {(1, 50), (1, 10), (5, 10), (20, 10)}. */
 export const PAPER_CONFIGS: BenchConfig[] = [
-  { name: 'FedSGD E=1 B=∞', localEpochs: 1, batchSize: FULL_BATCH, learningRate: 0.5 },
-  { name: 'FedAvg E=1 B=50', localEpochs: 1, batchSize: 50, learningRate: 0.1 },
-  { name: 'FedAvg E=1 B=10', localEpochs: 1, batchSize: 10, learningRate: 0.05 },
-  { name: 'FedAvg E=5 B=10', localEpochs: 5, batchSize: 10, learningRate: 0.05 },
-  { name: 'FedAvg E=20 B=10', localEpochs: 20, batchSize: 10, learningRate: 0.05 },
+  { name: 'FedSGD E=1 B=∞', localEpochs: 1, batchSize: FULL_BATCH, learningRate: 0.5, roundCap: 1000, timeCapS: 330 },
+  { name: 'FedAvg E=1 B=50', localEpochs: 1, batchSize: 50, learningRate: 0.1, roundCap: 500, timeCapS: 150 },
+  { name: 'FedAvg E=1 B=10', localEpochs: 1, batchSize: 10, learningRate: 0.05, roundCap: 500, timeCapS: 210 },
+  { name: 'FedAvg E=5 B=10', localEpochs: 5, batchSize: 10, learningRate: 0.05, roundCap: 300, timeCapS: 300 },
+  { name: 'FedAvg E=20 B=10', localEpochs: 20, batchSize: 10, learningRate: 0.05, roundCap: 200, timeCapS: 420 },
 ];
 
 /**
@@ -63,30 +65,19 @@ export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSumm
   say(target === undefined ? 'No target accuracy (quick mode): the configurations run to their round cap.' : `Target accuracy ${(target * 100).toFixed(1)}%`);
 
   const results: ConfigResult[] = [];
-  for (const partitionText of opts.partitions) {
-    const data = partitionText === opts.partitions[0] ? first : prepareData({ kind: 'mnist' }, 'mlp', opts.institutions, parsePartition(partitionText), opts.seed);
-    for (const config of opts.configs) {
-      const sgd = config.name.startsWith('FedSGD');
-      const roundCap = sgd ? opts.roundCap.sgd : opts.roundCap.avg;
-      const timeCapS = sgd ? opts.timeCapS.sgd : opts.timeCapS.avg;
-      say(`[${partitionText} ${config.name}] lr ${config.learningRate}, caps ${roundCap} rounds / ${timeCapS} s`);
-      const r = await runConfig({
-        tf,
-        data,
-        testSet,
-        config,
-        partition: partitionText,
-        fraction: opts.fraction,
-        target,
-        roundCap,
-        timeCapMs: timeCapS * 1000,
-        seed: opts.seed,
-        workDir: join(tmpdir(), `cohort-bench-${process.pid}`),
-        say,
-      });
-      results.push(r);
-      const reached = r.roundsToTarget !== null ? `target reached at round ${r.roundsToTarget}` : `target not reached (${r.stoppedBy} after ${r.roundsRun} rounds)`;
-      say(`[${partitionText} ${config.name}] ${reached}, best ${r.bestAccuracy.toFixed(4)} at round ${r.bestRound}, ${(r.wallMs / 1000).toFixed(1)} s`);
+  if (opts.jobs > 1 && opts.partitions.length > 1) {
+    const parts = await runPartitionsInChildren(opts, out, target);
+    for (const p of parts) results.push(...p);
+  } else {
+    for (const partitionText of opts.partitions) {
+      const data = partitionText === opts.partitions[0] ? first : prepareData({ kind: 'mnist' }, 'mlp', opts.institutions, parsePartition(partitionText), opts.seed);
+      for (const config of opts.configs) {
+        say(`[${partitionText} ${config.name}] lr ${config.learningRate}, caps ${config.roundCap} rounds / ${config.timeCapS} s`);
+        const r = await runConfig({ tf, data, testSet, config, partition: partitionText, fraction: opts.fraction, target, seed: opts.seed, workDir: join(tmpdir(), `cohort-bench-${process.pid}`), say });
+        results.push(r);
+        const reached = r.roundsToTarget !== null ? `target reached at round ${r.roundsToTarget}` : `target not reached (${r.stoppedBy} after ${r.roundsRun} rounds)`;
+        say(`[${partitionText} ${config.name}] ${reached}, best ${r.bestAccuracy.toFixed(4)} at round ${r.bestRound}, ${(r.wallMs / 1000).toFixed(1)} s`);
+      }
     }
   }
 
@@ -98,21 +89,44 @@ export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSumm
     meanRows,
     partitions: opts.partitions,
     configs: opts.configs,
-    caps: {
-      roundCap: { FedSGD: opts.roundCap.sgd, FedAvg: opts.roundCap.avg },
-      timeCapS: { FedSGD: opts.timeCapS.sgd, FedAvg: opts.timeCapS.avg },
-    },
+    jobs: Math.min(opts.jobs, opts.partitions.length),
     results,
     wallMs: Date.now() - started,
     command: opts.command,
   };
   const sgd = (p: string) => results.find((r) => r.partition === p && r.config.name.startsWith('FedSGD'));
   const json = { ...summary, speedups: results.map((r) => ({ partition: r.partition, config: r.config.name, ...speedup(r, sgd(r.partition)) })) };
-  writeFileSync(join(out, 'convergence.json'), `${JSON.stringify(json, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2)}\n`);
+  writeFileSync(join(out, 'convergence.json'), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(join(out, 'convergence.md'), convergenceMarkdown(summary));
   writeFileSync(join(out, 'convergence.svg'), await convergenceSvg(summary));
   say('');
   say(convergenceMarkdown(summary));
   say(`Wrote ${join(out, 'convergence.md')}, convergence.json and convergence.svg (wall time ${(summary.wallMs / 60_000).toFixed(1)} min).`);
   return summary;
+}
+
+/** Runs each partition in its own process (the same command, one partition, the target fixed), streaming their progress lines. */
+async function runPartitionsInChildren(opts: BenchOptions, out: string, target: number | undefined): Promise<ConfigResult[][]> {
+  const entry = fileURLToPath(new URL('./convergence.ts', import.meta.url));
+  const tsx = import.meta.resolve('tsx');
+  const say = opts.say ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  return Promise.all(
+    opts.partitions.map(async (p) => {
+      const dir = join(out, 'partitions', p.replace(/[^A-Za-z0-9_-]/g, '-'));
+      const args = ['--import', tsx, entry, '--partitions', p, '--out', dir, '--jobs', '1', '--baseline-epochs', '0', '--institutions', String(opts.institutions), '--seed', String(opts.seed), '--configs', JSON.stringify(opts.configs)];
+      if (target !== undefined) args.push('--target', String(target));
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let buffered = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        buffered += chunk;
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) if (line.startsWith('[')) say(line);
+      });
+      const code = await new Promise<number | null>((resolveCode) => child.on('close', resolveCode));
+      if (code !== 0) throw new Error(`the ${p} partition's process exited with ${code}`);
+      const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as { results: ConfigResult[] };
+      return json.results;
+    }),
+  );
 }

@@ -13,12 +13,15 @@ import { evaluate, type TF } from '../../node-agent/train/index.js';
 import { grantSimulatedConsent } from '../simulate/consents.js';
 import type { SimulationData } from '../simulate/dataset.js';
 
-/** A FedSGD or FedAvg configuration: E local epochs of batch B (Infinity: the whole site) at learning rate lr. */
+/** A FedSGD or FedAvg configuration: E local epochs of batch B (FULL_BATCH: the whole site) at learning rate lr. */
 export interface BenchConfig {
   name: string;
   localEpochs: number;
   batchSize: number;
   learningRate: number;
+  /** Round cap and wall-time cap (seconds) of one run of this configuration. */
+  roundCap: number;
+  timeCapS: number;
 }
 
 export interface ConfigArgs {
@@ -29,8 +32,6 @@ export interface ConfigArgs {
   partition: string;
   fraction: number;
   target: number | undefined;
-  roundCap: number;
-  timeCapMs: number;
   seed: number;
   workDir: string;
   say: (line: string) => void;
@@ -63,10 +64,11 @@ export const FULL_BATCH = 1_000_000;
 
 /**
  * Runs one federation for `config` until the global model reaches `target` on the test set, or a cap is hit.
- * @example const r = await runConfig({ tf, data, testSet, config: { name: 'FedSGD', localEpochs: 1, batchSize: FULL_BATCH, learningRate: 0.5 }, partition: 'iid', fraction: 0.1, target: 0.94, roundCap: 500, timeCapMs: 300_000, seed: 0, workDir, say: console.log })
+ * @example const r = await runConfig({ tf, data, testSet, config: { name: 'FedSGD', localEpochs: 1, batchSize: FULL_BATCH, learningRate: 0.5, roundCap: 500, timeCapS: 300 }, partition: 'iid', fraction: 0.1, target: 0.94, seed: 0, workDir, say: console.log })
  */
 export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
   const { tf, data, config } = args;
+  const { roundCap } = config;
   const started = Date.now();
   rmSync(args.workDir, { recursive: true, force: true });
   mkdirSync(args.workDir, { recursive: true });
@@ -85,7 +87,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       policy: parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 1 }),
       study: { title: 'Convergence benchmark', purpose: 'Compare the rounds FedSGD and FedAvg need to reach a target accuracy.', dataCategories: ['handwritten-digit-images'] },
       rules: {
-        rounds: args.roundCap,
+        rounds: roundCap,
         minParticipants: Math.max(1, Math.round(args.fraction * n)),
         fraction: args.fraction,
         joinGraceMs: 10_000,
@@ -126,7 +128,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
     stopped = true;
     finish(why);
   };
-  const timer = setTimeout(() => stop('time-cap'), args.timeCapMs);
+  const timer = setTimeout(() => stop('time-cap'), config.timeCapS * 1000);
 
   coordinator.runner.on('round:published', ({ round, version }) => {
     evaluations = evaluations.then(async () => {
@@ -142,7 +144,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       if (args.target !== undefined && ev.accuracy >= args.target) {
         result.roundsToTarget = round;
         stop('target');
-      } else if (round >= args.roundCap) stop('round-cap');
+      } else if (round >= roundCap) stop('round-cap');
     });
   });
   coordinator.runner.once('federation:failed', ({ reason }) => {

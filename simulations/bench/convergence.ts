@@ -1,6 +1,10 @@
 /** `npm run bench:convergence`: McMahan et al. 2017's FedAvg vs FedSGD comparison (rounds to a target accuracy) on our MNIST digits. */
 import { Command, InvalidArgumentError } from 'commander';
 import { PAPER_CONFIGS, runConvergenceBench, type BenchOptions } from './convergence-bench.js';
+import type { BenchConfig } from './convergence-run.js';
+
+/** --quick: FedSGD and FedAvg E=1 B=10, 3 rounds each. */
+const QUICK_CONFIGS: BenchConfig[] = PAPER_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10').map((c) => ({ ...c, roundCap: 3, timeCapS: 40 }));
 
 const num = (text: string): number => {
   const v = Number(text);
@@ -16,10 +20,9 @@ const program = new Command('bench:convergence')
   .option('--partitions <list>', 'comma-separated partitions', 'iid,shards:2')
   .option('--institutions <n>', 'institutions', num)
   .option('--baseline-epochs <n>', 'epochs of the centralized baseline (0: none)', num)
-  .option('--sgd-rounds <n>', 'round cap for FedSGD', num, 1000)
-  .option('--avg-rounds <n>', 'round cap for each FedAvg configuration', num, 200)
-  .option('--sgd-seconds <n>', 'wall-time cap for FedSGD, per partition', num, 330)
-  .option('--avg-seconds <n>', 'wall-time cap for each FedAvg configuration, per partition', num, 150)
+  .option('--time-scale <x>', 'multiply every wall-time cap by x', num, 1)
+  .option('--jobs <n>', 'partitions run side by side, one process each', num, 2)
+  .option('--configs <json>', 'the configurations as JSON (default: the paper grid; used by the per-partition processes)')
   .option('--seed <n>', 'seed of the split, partition, initial model and selection', num, 0);
 
 program.parse();
@@ -30,10 +33,9 @@ const o = program.opts<{
   partitions: string;
   institutions?: number;
   baselineEpochs?: number;
-  sgdRounds: number;
-  avgRounds: number;
-  sgdSeconds: number;
-  avgSeconds: number;
+  timeScale: number;
+  jobs: number;
+  configs?: string;
   seed: number;
 }>();
 
@@ -43,11 +45,10 @@ const opts: BenchOptions = {
   institutions: o.institutions ?? (o.quick ? 20 : 100),
   fraction: 0.1,
   partitions: o.partitions.split(',').map((p) => p.trim()).filter(Boolean),
-  configs: o.quick ? PAPER_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10') : PAPER_CONFIGS,
+  configs: o.configs ? (JSON.parse(o.configs) as BenchConfig[]) : o.quick ? QUICK_CONFIGS : PAPER_CONFIGS.map((c) => ({ ...c, timeCapS: Math.round(c.timeCapS * o.timeScale) })),
   ...(o.target !== undefined ? { target: o.target } : {}),
   baselineEpochs: o.baselineEpochs ?? (o.quick ? 0 : 20),
-  roundCap: o.quick ? { sgd: 3, avg: 3 } : { sgd: o.sgdRounds, avg: o.avgRounds },
-  timeCapS: o.quick ? { sgd: 30, avg: 30 } : { sgd: o.sgdSeconds, avg: o.avgSeconds },
+  jobs: o.jobs,
   seed: o.seed,
   command: `npm run bench:convergence${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
 };

@@ -9,7 +9,7 @@ import { FederationSetupSchema, type FederationSetupInput } from '../../coordina
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
-import { ARCHS, choice, collect, fraction, int, positive } from './options.js';
+import { ARCHS, choice, collect, dpFromFlags, fraction, int, positive } from './options.js';
 
 interface StartOptions {
   key: string;
@@ -38,6 +38,9 @@ interface StartOptions {
   policy?: string;
   strategy: string;
   strategyParam: string[];
+  dpNoise?: number;
+  dpClip?: number;
+  dpDelta: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -63,6 +66,9 @@ export function coordinatorCommand(): Command {
     .option('--seed <s>', 'seed of the initial model and participant selection', int(0), 0)
     .option('--strategy <name>', `aggregation: ${strategyNames.join(' | ')}`, choice(strategyNames), 'fedavg')
     .option('--strategy-param <key=value>', 'strategy parameter, repeatable (e.g. lr=0.01, f=1, mu=0.1)', collect, [])
+    .option('--dp-noise <z>', 'client-level differential privacy: noise multiplier z', positive)
+    .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
+    .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
     .option('--title <text>', "the study's title (in the manifest institutions consent to)", 'Federated study')
     .option('--purpose <text>', "the study's purpose", 'Train a classifier on data that cannot be pooled.')
     .option('--data-categories <list>', 'comma-separated data categories the study uses', 'clinical-records')
@@ -115,6 +121,7 @@ function fromFlags(o: StartOptions): FederationSetupInput {
     rules: {
       strategy: o.strategy,
       strategyParams: parseStrategyParams(o.strategyParam),
+      dp: dpFromFlags(o),
       rounds: o.rounds,
       minParticipants: o.minParticipants,
       fraction: o.fraction,

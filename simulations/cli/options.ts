@@ -28,3 +28,9 @@ export const collect = (value: string, previous: string[] = []): string[] => [..
 
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export const ARCHS = ['logreg', 'mlp', 'cnn'] as const;
+
+/** `--dp-noise`, `--dp-clip` and `--dp-delta` as the rules' DP settings (both or neither of the first two). */
+export function dpFromFlags(o: { dpNoise?: unknown; dpClip?: unknown; dpDelta?: unknown }): { noiseMultiplier: number; clipNorm: number; delta: number } | undefined {
+  if ((o.dpNoise === undefined) !== (o.dpClip === undefined)) throw new Error('differential privacy needs both --dp-noise and --dp-clip');
+  return o.dpNoise === undefined ? undefined : { noiseMultiplier: o.dpNoise as number, clipNorm: o.dpClip as number, delta: (o.dpDelta as number | undefined) ?? 1e-5 };
+}

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
-import { ARCHS, BACKENDS, choice, collect, fraction, int, positive } from './options.js';
+import { ARCHS, BACKENDS, choice, collect, dpFromFlags, fraction, int, positive } from './options.js';
 
 export function simulateCommand(): Command {
   return new Command('simulate')
@@ -48,8 +48,7 @@ export function simulateCommand(): Command {
       createStrategy(strategy, strategyParams); // refuses unknown or invalid parameters before anything starts
       const policy = o.policy ? parsePolicy(JSON.parse(readFileSync(String(o.policy), 'utf8'))) : undefined;
       const revoke = (o.revoke as string[]).map(parseRevoke);
-      if ((o.dpNoise === undefined) !== (o.dpClip === undefined)) throw new Error('differential privacy needs both --dp-noise and --dp-clip');
-      const dp = o.dpNoise !== undefined ? { noiseMultiplier: o.dpNoise as number, clipNorm: o.dpClip as number, delta: o.dpDelta as number } : undefined;
+      const dp = dpFromFlags(o);
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { simulate } = await import('../simulate/run.js');
       const summary = await simulate({
