@@ -71,10 +71,16 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   const out = opts.out_stream ?? process.stdout;
   const say = (text: string): void => void out.write(`${text}\n`);
   const dir = resolve(opts.out);
+  // Everything that can refuse the run does so before the run folder exists.
+  for (const r of opts.revoke) {
+    if (!/^institution-\d+$/.test(r.institution) || Number(r.institution.slice(12)) > opts.institutions) {
+      throw new Error(`--revoke ${r.institution}@${r.round}: the simulated institutions are institution-1 .. institution-${opts.institutions}`);
+    }
+  }
+  const data = prepareData(opts.dataset, opts.model, opts.institutions, opts.partition, opts.seed);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
 
-  const data = prepareData(opts.dataset, opts.model, opts.institutions, opts.partition, opts.seed);
   const { spec } = data;
   say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
   say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
@@ -82,11 +88,6 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   say(partitionSummary(data.all.y, data.sites, data.all.classes));
 
   const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
-  for (const r of opts.revoke) {
-    if (!/^institution-\d+$/.test(r.institution) || Number(r.institution.slice(12)) > opts.institutions) {
-      throw new Error(`--revoke ${r.institution}@${r.round}: the simulated institutions are institution-1 .. institution-${opts.institutions}`);
-    }
-  }
   const testSet = selectRows(data.all, data.test);
 
   const keys = join(dir, 'keys');
