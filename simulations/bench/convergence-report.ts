@@ -79,7 +79,7 @@ export function convergenceMarkdown(s: BenchSummary): string {
     `- Target: ${target}; centralized baseline ${baseline}; target = baseline − 2 points, rounded down to 0.5%, unless set with --target.`,
     `- Caps per configuration and partition (rounds / wall time): ${s.configs.map((c) => `${c.name} ${c.roundCap} / ${c.timeCapS} s`).join(', ')}; ${s.jobs > 1 ? `the ${s.partitions.length} partitions ran side by side, one process each` : 'one process'}. ` +
       (capped.length === 0 ? 'No cap was hit.' : `Cap hit by: ${capped.map((r) => `${r.partition} ${r.config.name} (${r.roundsRun} rounds, ${r.stoppedBy})`).join('; ')}; where FedSGD hit a cap the speed-ups are lower bounds (≥), where FedAvg did, upper bounds (≤).`),
-    `- Learning rates: ${s.configs.map((c) => `${c.name} ${c.learningRate}`).join(', ')} (fixed, not tuned per configuration as in the paper); seeds fixed.`,
+    `- Learning rates: ${s.configs.map((c) => `${c.name} ${c.learningRate}`).join(', ')} (from a small sweep, not a full grid per configuration as in the paper; see PAPER_CONFIGS in simulations/bench/convergence-bench.ts); seeds fixed.`,
     `- Wall time ${(s.wallMs / 60_000).toFixed(1)} min. Command: \`${s.command}\``,
     '',
   ].join('\n');

@@ -38,7 +38,7 @@ describe('bench:convergence --quick', () => {
     expect(table[0]).toBe('| 2NN | E | B | u | lr | iid: rounds | iid: best acc. | shards:2: rounds | shards:2: best acc. |');
     expect(table).toHaveLength(4);
     expect(table[2]).toMatch(/^\| FedSGD \| 1 \| ∞ \| 1 \| 0\.5 \| > \d+ \((round|time) cap\) \|/);
-    expect(table[3]).toMatch(/^\| FedAvg \| 1 \| 10 \| 40 \| 0\.05 \| > \d+ \((round|time) cap\)/);
+    expect(table[3]).toMatch(/^\| FedAvg \| 1 \| 10 \| 40 \| 0\.2 \| > \d+ \((round|time) cap\)/);
     expect(md).toContain('Target: none (quick mode)');
 
     const svg = readFileSync(join(out, 'convergence.svg'), 'utf8');
