@@ -47,5 +47,8 @@ export function noiseAverage(average: Float32Array[], rules: RoundRules, count: 
   if (!rules.dp) return;
   const std = (rules.dp.noiseMultiplier * rules.dp.clipNorm) / count;
   const gaussian = dp.cryptoGaussian();
-  for (const tensor of average) dp.addGaussianNoise(tensor, std, gaussian);
+  // addGaussianNoise returns a noised copy: put it in place of the tensor.
+  average.forEach((tensor, i) => {
+    average[i] = dp.addGaussianNoise(tensor, std, gaussian);
+  });
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dp } from '../../crypto/index.js';
 import { decodeTensors } from '../../protocol/index.js';
-import { plannedBudget, spentAfter, updateNorm } from '../../coordinator/privacy.js';
+import { noiseAverage, plannedBudget, spentAfter, updateNorm } from '../../coordinator/privacy.js';
 import { RoundRulesSchema } from '../../coordinator/config.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { clipUpdate } from '../../node-agent/mods/dp-clip.js';
@@ -30,6 +30,18 @@ describe('client-level differential privacy', () => {
     expect(updateNorm(far.weights, global)).toBeLessThanOrEqual(1);
     expect(updateNorm(far.weights, global)).toBeGreaterThan(0.999);
     expect(Array.from(near.weights[0]!.data)).toEqual(Array.from(Float32Array.of(1.3, 1.4, 1)));
+  });
+
+  it('adds Gaussian noise of std z*C/count to the average, in place', () => {
+    const average = [new Float32Array(20_000), new Float32Array(20_000)];
+    noiseAverage(average, rules({ dp: { noiseMultiplier: 2, clipNorm: 1.5 } }), 3);
+
+    const values = [...average[0]!, ...average[1]!];
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(std).toBeGreaterThan(0.97);
+    expect(std).toBeLessThan(1.03);
   });
 
   it('plans the budget with the RDP accountant and refuses a strategy whose analysis does not hold', () => {
