@@ -28,15 +28,7 @@ export function spentAfter(rules: RoundRules, steps: number): number {
 
 /** L2 distance between an update and the model it was trained from, over every tensor. */
 export function updateNorm(update: readonly NamedTensor[], base: readonly NamedTensor[]): number {
-  let sum = 0;
-  update.forEach((t, i) => {
-    const b = (base[i] as NamedTensor).data;
-    for (let j = 0; j < t.data.length; j++) {
-      const d = (t.data[j] as number) - (b[j] as number);
-      sum += d * d;
-    }
-  });
-  return Math.sqrt(sum);
+  return dp.updateDistance(update.map((t) => t.data), base.map((t) => t.data));
 }
 
 /**

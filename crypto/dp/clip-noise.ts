@@ -48,6 +48,25 @@ export function clipL2(update: Float32Array, maxNorm: number): ClipResult {
 }
 
 /**
+ * L2 distance between a model update and the model it started from, over all its tensors: the norm that
+ * client-level DP clips (at the site) and checks (at the coordinator).
+ * @example updateDistance([Float32Array.of(4, 5)], [Float32Array.of(1, 1)]) // 5
+ */
+export function updateDistance(update: readonly Float32Array[], base: readonly Float32Array[]): number {
+  if (update.length !== base.length) throw new RangeError(`update has ${update.length} tensors, the base ${base.length}`);
+  let sum = 0;
+  update.forEach((t, i) => {
+    const b = base[i] as Float32Array;
+    if (t.length !== b.length) throw new RangeError(`tensor ${i} has ${t.length} entries, the base ${b.length}`);
+    for (let j = 0; j < t.length; j++) {
+      const d = (t[j] as number) - (b[j] as number);
+      sum += d * d;
+    }
+  });
+  return Math.sqrt(sum);
+}
+
+/**
  * A copy of `vector` plus independent N(0, std^2) noise on every entry (float64 arithmetic, same array type out).
  * @example const noised = addGaussianNoise(sum, 1.1 * clipNorm);
  */

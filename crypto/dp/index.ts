@@ -2,6 +2,7 @@
 export { cryptoGaussian, type GaussianSource } from './gaussian.js';
 export {
   l2Norm,
+  updateDistance,
   clipL2,
   addGaussianNoise,
   centralNoise,

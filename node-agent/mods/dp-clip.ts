@@ -1,17 +1,13 @@
 /** Client-level DP at the site: clip the update (its distance from the global model) to an L2 norm before it leaves. */
 import type { NamedTensor } from '../../protocol/index.js';
+import { dp } from '../../crypto/index.js';
 
 /**
  * Scales the difference between the trained and the global weights so its L2 norm is at most `clipNorm`.
  * @example const { weights, norm } = clipUpdate(global, trained, 1.0)
  */
 export function clipUpdate(global: readonly NamedTensor[], trained: readonly NamedTensor[], clipNorm: number): { weights: NamedTensor[]; norm: number; factor: number } {
-  let sum = 0;
-  trained.forEach((t, i) => {
-    const g = (global[i] as NamedTensor).data;
-    for (let j = 0; j < t.data.length; j++) sum += ((t.data[j] as number) - (g[j] as number)) ** 2;
-  });
-  const norm = Math.sqrt(sum);
+  const norm = dp.updateDistance(trained.map((t) => t.data), global.map((t) => t.data));
   // A hair under the bound, so float32 rounding never takes the clipped update over it.
   const factor = norm > clipNorm ? (clipNorm * (1 - 1e-6)) / norm : 1;
   const weights = trained.map((t, i) => {
