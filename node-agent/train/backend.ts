@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import type { ModelSpec } from '../../protocol/model-spec.js';
 import { layersOf } from '../../protocol/model-spec.js';
+import { hasWasmGradKernels, registerWasmGradKernels } from './wasm-grad-kernels.js';
 
 /** The TensorFlow.js namespace every training function receives. */
 export type TF = typeof import('@tensorflow/tfjs');
@@ -30,7 +31,7 @@ const INSTALL_HINT: Record<BackendName, string> = {
 const WHY: Record<BackendName, string> = {
   'tensorflow-gpu': 'native TensorFlow with CUDA, the fastest',
   tensorflow: 'native TensorFlow on the CPU',
-  wasm: 'WebAssembly, ~5x faster than pure JS on dense models; install @tensorflow/tfjs-node for native speed',
+  wasm: 'WebAssembly, 2-5x faster than pure JS on dense models and ~100x on conv nets; install @tensorflow/tfjs-node for native speed',
   cpu: 'pure JavaScript, the slowest; install @tensorflow/tfjs-node for native speed',
 };
 
@@ -62,6 +63,7 @@ async function loadWasm(): Promise<TF> {
     wasmPathsSet = true;
   }
   if (!(await tfjs.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+  registerWasmGradKernels(tfjs); // Conv2D backprop kernels tfjs-backend-wasm lacks (or runs slowly)
   return tfjs;
 }
 
@@ -119,13 +121,14 @@ export function currentBackend(): SelectedBackend | undefined {
 }
 
 /**
- * The backend to train this spec on: wasm has no Conv2D backprop kernels, so a spec with conv
- * layers moves a wasm selection to cpu (with a warning); anything else is returned unchanged.
+ * The backend to train this spec on: the selected one, except that a spec with conv layers moves a
+ * wasm selection to cpu (with a warning) if Cohort's wasm Conv2D gradient kernels are not registered
+ * (they are whenever `selectBackend` loaded wasm); anything else is returned unchanged.
  * @example const backend = await backendForSpec(spec, await selectBackend());
  */
 export async function backendForSpec(spec: ModelSpec, selected: SelectedBackend, log: BackendLog = () => {}): Promise<SelectedBackend> {
   const hasConv = layersOf(spec).some((l) => l.kind === 'conv');
-  if (!hasConv || selected.name !== 'wasm') return selected;
+  if (!hasConv || selected.name !== 'wasm' || hasWasmGradKernels(selected.tf)) return selected;
   log(
     'the wasm backend lacks Conv2D backprop kernels (Conv2DBackpropInput/Filter), so this cnn trains on the slower cpu backend; install @tensorflow/tfjs-node for native speed',
     'warn',

@@ -9,6 +9,7 @@ import { rowWidth, type Dataset } from '../data/dataset.js';
 import { normalize } from '../data/stats.js';
 import type { TF } from './backend.js';
 import { buildModel, getNamedWeights, setNamedWeights } from './model.js';
+import { hasWasmGradKernels } from './wasm-grad-kernels.js';
 
 export interface TrainArgs {
   tf: TF;
@@ -135,8 +136,8 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
   const { tf, spec, config } = args;
   const valFraction = args.valFraction ?? 0.1;
   if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1), got ${valFraction}`);
-  if (tf.getBackend() === 'wasm' && layersOf(spec).some((l) => l.kind === 'conv')) {
-    throw new Error('the wasm backend cannot train conv layers (no Conv2D backprop kernels); pick one with backendForSpec(spec, backend)');
+  if (tf.getBackend() === 'wasm' && !hasWasmGradKernels(tf) && layersOf(spec).some((l) => l.kind === 'conv')) {
+    throw new Error('the wasm backend cannot train conv layers without Cohort\'s Conv2D gradient kernels (load it with selectBackend); pick one with backendForSpec(spec, backend)');
   }
   const ds = prepare(spec, args.data);
   const rng = createPrng(args.seed ?? 0);

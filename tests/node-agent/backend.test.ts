@@ -1,4 +1,4 @@
-/** Backend selection: the best installed backend, explicit choices, and the cnn fallback off wasm. */
+/** Backend selection: the best installed backend, explicit choices, and cnn training staying on wasm. */
 import { describe, expect, it } from 'vitest';
 import { backendForSpec, selectBackend } from '../../node-agent/train/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
@@ -50,15 +50,15 @@ describe('selectBackend', () => {
 });
 
 describe('backendForSpec', () => {
-  it('moves a cnn off wasm to cpu with a warning about Conv2D backprop', async () => {
+  it('keeps a cnn on wasm, where selectBackend registered the Conv2D gradient kernels', async () => {
     const wasm = await selectBackend('wasm');
     const { lines, log } = recordingLog();
 
     const forCnn = await backendForSpec(mnistSpec('cnn'), wasm, log);
 
-    expect(forCnn.name).toBe('cpu');
-    expect(forCnn.tf.getBackend()).toBe('cpu');
-    expect(lines.find((l) => l.level === 'warn')?.msg).toMatch(/Conv2D backprop/);
+    expect(forCnn).toBe(wasm);
+    expect(forCnn.tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    expect(lines).toEqual([]);
   });
 
   it('leaves dense models where they are', async () => {

@@ -1,0 +1,101 @@
+/** The Conv2D filter-gradient kernel tfjs-backend-wasm lacks, written as a forward convolution that XNNPACK runs fast. */
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+
+/** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
+type TF = typeof import('@tensorflow/tfjs');
+type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
+type Shape4 = [number, number, number, number];
+type Backend = { disposeData(dataId: object): boolean };
+type Run = (kernel: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap) => TensorInfo;
+
+/**
+ * The gradient kernels a conv net's backward pass needs beyond the dense ones. tfjs-backend-wasm 4.22 has
+ * all but Conv2DBackpropFilter, which this module registers.
+ */
+export const WASM_CONV_GRAD_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad'] as const;
+
+/** A helper that runs the backend's own kernels directly and disposes intermediates it is told about. */
+function runner(tf: TF, backend: Backend): { run: Run; drop: (...infos: TensorInfo[]) => void } {
+  const run: Run = (kernel, inputs, attrs) => {
+    const config = tf.getKernel(kernel, 'wasm');
+    if (!config) throw new Error(`the wasm backend has no '${kernel}' kernel, needed by Cohort's Conv2DBackpropFilter`);
+    return config.kernelFunc({ inputs, attrs, backend: backend as never }) as TensorInfo;
+  };
+  const drop = (...infos: TensorInfo[]): void => {
+    for (const info of infos) backend.disposeData(info.dataId);
+  };
+  return { run, drop };
+}
+
+/**
+ * Pads (positive amounts) or crops (negative amounts) rows and columns of an NHWC tensor: crops are
+ * done here with Slice, pads are returned for the convolution to apply. The input is not disposed.
+ */
+function cropForPads(run: Run, x: TensorInfo, pads: [number, number, number, number]): { x: TensorInfo; pad: Pad; cropped: boolean } {
+  const [top, bottom, left, right] = pads;
+  const [n, h, w, c] = x.shape as Shape4;
+  const pad: Pad = [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]];
+  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) return { x, pad, cropped: false };
+  const begin = [0, Math.max(-top, 0), Math.max(-left, 0), 0];
+  const size = [n, h - begin[1]! - Math.max(-bottom, 0), w - begin[2]! - Math.max(-right, 0), c];
+  return { x: run('Slice', { x }, { begin, size }), pad, cropped: true };
+}
+
+/** The shape facts every conv gradient needs, from tfjs's own conv bookkeeping; throws on what these kernels cannot do. */
+function convInfo(tf: TF, kernel: string, xShape: Shape4, filterShape: Shape4, attrs: NamedAttrMap) {
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as {
+    strides: number | [number, number];
+    pad: Pad;
+    dataFormat?: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  if (dataFormat === 'NCHW') throw new Error(`${kernel} on wasm (Cohort kernel): dataFormat NCHW is not supported, use NHWC`);
+  return tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad as never, dimRoundingMode, false, 'channelsLast');
+}
+
+/**
+ * dW[kh,kw,ci,co] = sum over b,oh,ow of x[b, oh*s+kh-top, ow*s+kw-left, ci] * dy[b,oh,ow,co]: a forward
+ * convolution of x with channels and batch swapped ([ci,h,w,b]) by dy as a filter ([oh,ow,b,co]) with
+ * dilation = the stride, giving [ci,kh,kw,co], transposed back to [kh,kw,ci,co].
+ */
+function filterGradKernel(tf: TF): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    if (!attrs) throw new Error('Conv2DBackpropFilter on wasm (Cohort kernel): called without attributes');
+    const filterShape = (attrs as { filterShape: Shape4 }).filterShape;
+    const info = convInfo(tf, 'Conv2DBackpropFilter', x.shape as Shape4, filterShape, attrs);
+    const { run, drop } = runner(tf, backend as unknown as Backend);
+    const { inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
+    const [, outHeight, outWidth] = dy.shape as Shape4; // dy's own: tfjs-core's conv gradients drop dimRoundingMode
+    const bottom = filterHeight + (outHeight - 1) * strideHeight - inHeight - padInfo.top;
+    const right = filterWidth + (outWidth - 1) * strideWidth - inWidth - padInfo.left;
+    const xt = run('Transpose', { x }, { perm: [3, 1, 2, 0] });
+    const dyt = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+    const c = cropForPads(run, xt, [padInfo.top, bottom, padInfo.left, right]);
+    const conv = run('Conv2D', { x: c.x, filter: dyt }, { strides: 1, pad: c.pad, dilations: [strideHeight, strideWidth], dataFormat: 'NHWC' } as never);
+    drop(xt, dyt, ...(c.cropped ? [c.x] : []));
+    const dw = run('Transpose', { x: conv }, { perm: [1, 2, 0, 3] });
+    drop(conv);
+    return dw;
+  };
+}
+
+/**
+ * Registers Conv2DBackpropFilter for the 'wasm' backend, where tfjs-backend-wasm 4.x has none, so conv
+ * nets train there; a kernel already registered under that name (a later tfjs's own) is left alone.
+ * Idempotent. NHWC only; dilations > 1 have no conv gradient in tfjs itself (tfjs-core refuses them
+ * before any kernel runs).
+ * @example registerWasmGradKernels(tf); // after the wasm backend is registered
+ */
+export function registerWasmGradKernels(tf: TF): void {
+  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: filterGradKernel(tf) });
+}
+
+/**
+ * True when the wasm backend has every gradient kernel a conv net's training needs (after `registerWasmGradKernels`).
+ * @example if (!hasWasmGradKernels(tf)) registerWasmGradKernels(tf);
+ */
+export function hasWasmGradKernels(tf: TF): boolean {
+  return WASM_CONV_GRAD_KERNELS.every((k) => tf.getKernel(k, 'wasm') !== undefined);
+}
