@@ -1,21 +1,25 @@
 /** The coordinator: one node:http server carrying the REST API and socket.io, a SQLite store, and a round runner. */
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createAdaptorServer } from '@hono/node-server';
 import { Server } from 'socket.io';
 import { pino, type Logger } from 'pino';
-import nacl from 'tweetnacl';
 import { DEFAULT_CHUNK_BYTES, manifestHash, parameterCount } from '../protocol/index.js';
-import { fingerprint, fromHex, toBase64, type Identity, type PublicIdentity } from '../crypto/index.js';
+import { ed25519Signer, fingerprint, fromHex, toBase64, type Identity, type PublicIdentity } from '../crypto/index.js';
 import type { Store } from './store/index.js';
 import { createStrategy } from './strategies/index.js';
 import { defaultPolicy, policyHash } from './policy/index.js';
 import { studyManifest } from './study.js';
+import { checkPrivacyRules } from './privacy.js';
 import { FederationSetupSchema, type FederationSetupInput } from './config.js';
 import { RoundRunner } from './rounds/round-runner.js';
 import { attachRealtime } from './realtime/attach.js';
+import type { RateLimits } from './realtime/rate-limit.js';
 import type { CohortServer } from './realtime/types.js';
 import { createApi } from './http/app.js';
+import { authenticateToken } from './auth/index.js';
+import { attachConsoleLive, mountConsole } from './console/index.js';
 
 export interface CoordinatorOptions {
   store: Store;
@@ -32,6 +36,10 @@ export interface CoordinatorOptions {
   log?: Logger;
   chunkBytes?: number;
   maxUploadBytes?: number;
+  /** Serve HTTPS and WSS with this certificate chain and private key (PEM); plain HTTP and WS when absent. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Connection, message and byte rates per institution on the socket.io side (DEFAULT_RATE_LIMITS when absent). */
+  limits?: Partial<RateLimits>;
 }
 
 export interface Coordinator {
@@ -50,10 +58,12 @@ export interface Coordinator {
  */
 export async function createCoordinator(opts: CoordinatorOptions): Promise<Coordinator> {
   const setup = FederationSetupSchema.parse(opts.federation);
+  checkPrivacyRules(setup.rules);
   const log = opts.log ?? pino({ name: 'coordinator' });
   const { store, identity } = opts;
   const strategy = createStrategy(setup.rules.strategy, setup.rules.strategyParams);
-  store.setAuditSigner((hash) => toBase64(nacl.sign.detached(fromHex(hash), identity.signSecretKey)));
+  const signAudit = ed25519Signer(identity.signSecretKey);
+  store.setAuditSigner((hash) => toBase64(signAudit(fromHex(hash))));
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const maxUploadBytes = opts.maxUploadBytes ?? parameterCount(setup.spec) * 4 + (1 << 20);
 
@@ -113,10 +123,16 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     online: () => runner?.onlineInstitutions ?? [],
     startedAt,
   });
-  const httpServer = createAdaptorServer({ fetch: api.fetch }) as HttpServer;
-  const io: CohortServer = new Server(httpServer, { maxHttpBufferSize: chunkBytes + 64 * 1024, serveClient: false });
-  const outbox = attachRealtime({ io, store, identity, federation: setup.id, log, chunkBytes, maxUploadBytes }, () => runner as RoundRunner);
+  mountConsole(api);
+  const httpServer = (
+    opts.tls
+      ? createAdaptorServer({ fetch: api.fetch, createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key } })
+      : createAdaptorServer({ fetch: api.fetch })
+  ) as HttpServer;
+  const io: CohortServer = new Server(httpServer, { maxHttpBufferSize: chunkBytes + 64 * 1024, serveClient: true });
+  const outbox = attachRealtime({ io, store, identity, federation: setup.id, log, chunkBytes, maxUploadBytes, limits: opts.limits }, () => runner as RoundRunner);
   runner = new RoundRunner({ store, identity, federation, rules: federation.config, strategy, dataDir: opts.dataDir, outbox, log, maxPayloadBytes: maxUploadBytes });
+  const consoleLive = attachConsoleLive({ io, runner, store, federation: setup.id, log, verifyToken: (token) => authenticateToken(store, token) });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -124,7 +140,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   });
   const { port } = httpServer.address() as AddressInfo;
   const host = opts.host ?? '127.0.0.1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url, federation: setup.id }, 'coordinator listening');
   runner.start();
 
@@ -138,6 +154,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     async close() {
       runner?.stop();
       outbox.close();
+      consoleLive.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
@@ -148,4 +165,6 @@ export { FederationSetupSchema, RoundRulesSchema } from './config.js';
 export type { FederationSetup, FederationSetupInput, RoundRules } from './config.js';
 export type { RoundRunner, RunnerEventMap } from './rounds/round-runner.js';
 export { openSqliteStore } from './store/index.js';
+export { DEFAULT_RATE_LIMITS } from './realtime/rate-limit.js';
+export type { RateLimits } from './realtime/rate-limit.js';
 export type { Store } from './store/index.js';

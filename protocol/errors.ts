@@ -4,6 +4,8 @@ export const ErrorCode = {
   PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
   BAD_REQUEST: 'BAD_REQUEST',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  RATE_LIMITED: 'RATE_LIMITED',
   UNKNOWN_INSTITUTION: 'UNKNOWN_INSTITUTION',
   BAD_SIGNATURE: 'BAD_SIGNATURE',
   WRONG_FEDERATION: 'WRONG_FEDERATION',
@@ -19,7 +21,11 @@ export const ErrorCode = {
   DEADLINE_PASSED: 'DEADLINE_PASSED',
   ROUND_CLOSED: 'ROUND_CLOSED',
   UPLOAD_UNKNOWN: 'UPLOAD_UNKNOWN',
+  /** A secure-aggregation step was refused (wrong phase, bad signature, inconsistent shares) or the protocol could not finish. */
+  SECAGG_FAILED: 'SECAGG_FAILED',
   NOT_FOUND: 'NOT_FOUND',
+  /** The coordinator cannot store anything now (database locked, disk full): nothing was taken; try again later. */
+  UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -1,149 +1,70 @@
-/** The REST API: health, federation status, the study manifest, rounds with their metrics, and signed model downloads. */
-import { Hono } from 'hono';
+/** The REST API: one OpenAPIHono app whose zod route schemas validate requests and generate /openapi.json. */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import { CohortError, PROTOCOL_VERSION } from '../../protocol/index.js';
-import type { Store } from '../store/index.js';
-import { lineage, loadModelFile } from '../models/index.js';
+import { authenticate } from './auth.js';
+import type { ApiDeps, ApiEnv } from './context.js';
 import { onError } from './errors.js';
+import { FailureCounter } from './rate-limit.js';
+import { registerAuditRoutes } from './routes/audit.js';
+import { registerFederationRoutes } from './routes/federations.js';
+import { registerModelRoutes } from './routes/models.js';
+import { registerRoundRoutes } from './routes/rounds.js';
+import { registerSystemRoutes } from './routes/system.js';
 
-export interface ApiDeps {
-  store: Store;
-  dataDir: string;
-  coordinatorSignPublicKey: string;
-  online: (federation: string) => string[];
-  startedAt: number;
-}
+export type { ApiDeps, ApiEnv } from './context.js';
+
+export const DEFAULT_AUTH_FAILURE_LIMIT = { max: 20, windowMs: 60_000 };
+export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
+
+/** The OpenAPI document's fixed part; the paths come from the registered routes. */
+export const OPENAPI_INFO = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Cohort coordinator API',
+    version: String(PROTOCOL_VERSION),
+    description:
+      'Federation status, rounds, models, audit and predictions. Every /api route needs `Authorization: Bearer <token>` ' +
+      '(`cohort tokens create`); roles: admin (everything, and the writes), auditor (reads everything), institution (its own records). ' +
+      'Errors are `{ "error": { "code", "message" } }`.',
+  },
+};
 
 /**
  * Builds the hono app (tested in-process with `app.request()`).
- * @example const res = await createApi(deps).request('/health')
+ * @example const res = await createApi(deps).request('/api/whoami', { headers: { authorization: `Bearer ${token}` } })
  */
-export function createApi(deps: ApiDeps): Hono {
-  const { store } = deps;
-  const app = new Hono();
+export function createApi(deps: ApiDeps): OpenAPIHono<ApiEnv> {
+  const failures = new FailureCounter(deps.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT);
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+        throw new CohortError('BAD_REQUEST', `invalid ${result.target}: ${issues}`);
+      }
+    },
+  });
   app.onError(onError);
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', description: 'an API token from `cohort tokens create`' });
 
-  const federationOr404 = (id: string) => {
-    const fed = store.getFederation(id);
-    if (!fed) throw new CohortError('NOT_FOUND', `no federation ${id}`);
-    return fed;
-  };
-  const versionParam = (text: string): number => {
-    const v = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
-    if (!Number.isSafeInteger(v)) throw new CohortError('BAD_REQUEST', `model version must be a non-negative integer, got ${text}`);
-    return v;
-  };
-
-  app.get('/health', (c) =>
-    c.json({ ok: true, protocolVersion: PROTOCOL_VERSION, uptimeMs: Date.now() - deps.startedAt, coordinatorSignPublicKey: deps.coordinatorSignPublicKey }),
+  const maxSize = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  app.use('/api/*', authenticate(deps.store, failures));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new CohortError('PAYLOAD_TOO_LARGE', `request bodies are limited to ${maxSize} bytes`);
+      },
+    }),
   );
 
-  app.get('/api/federations', (c) => c.json({ federations: store.listFederations().map(({ id, name, status }) => ({ id, name, status })) }));
-
-  app.get('/api/federations/:id', (c) => {
-    const fed = federationOr404(c.req.param('id'));
-    const rounds = store.listRounds(fed.id);
-    const latest = store.latestModel(fed.id);
-    return c.json({
-      id: fed.id,
-      name: fed.name,
-      status: fed.status,
-      spec: fed.spec,
-      config: fed.config,
-      currentRound: rounds.at(-1) ?? null,
-      roundsPublished: rounds.filter((r) => r.state === 'published').length,
-      institutions: store.listInstitutions(fed.id).map(({ id, fingerprint, status, lastSeenAt }) => ({ id, fingerprint, status, lastSeenAt })),
-      online: deps.online(fed.id),
-      latestModel: latest ? { version: latest.version, digest: latest.digest, round: latest.round } : null,
-    });
-  });
-
-  // What institutions consent to: `cohort consent grant --study <this URL>` signs its hash.
-  app.get('/api/federations/:id/study', (c) => {
-    const fed = federationOr404(c.req.param('id'));
-    return c.json({ federation: fed.id, manifest: fed.manifest, manifestHash: fed.manifestHash });
-  });
-
-  app.get('/api/federations/:id/rounds', (c) => {
-    const fed = federationOr404(c.req.param('id'));
-    const participations = store.listParticipations(fed.id);
-    const rounds = store.listRounds(fed.id).map((r) => ({
-      ...r,
-      participations: participations
-        .filter((p) => p.round === r.round)
-        .map(({ institutionId, status, samples, digest, bytes, metrics, code, message }) => ({ institutionId, status, samples, digest, bytes, metrics, code, message })),
-    }));
-    return c.json({ rounds });
-  });
-
-  app.get('/api/federations/:id/study', (c) => {
-    const fed = federationOr404(c.req.param('id'));
-    return c.json({ manifest: fed.manifest, manifestHash: fed.manifestHash, policy: fed.policy, policyHash: fed.policyHash });
-  });
-
-  app.get('/api/federations/:id/consents', (c) => {
-    const fed = federationOr404(c.req.param('id'));
-    return c.json({
-      consents: store.listConsents(fed.id).map(({ institutionId, consentHash, body, status, revokedAt, revokedFromRound }) => ({
-        institution: institutionId,
-        consentHash,
-        uses: body.uses,
-        ethicsApproval: body.ethicsApproval,
-        dataResidency: body.dataResidency,
-        status,
-        revokedAt,
-        revokedFromRound,
-      })),
-    });
-  });
-
-  app.get('/api/federations/:id/models', (c) => {
-    const fed = federationOr404(c.req.param('id'));
-    return c.json({ models: store.listModels(fed.id).map(({ path: _path, ...m }) => m) });
-  });
-
-  const modelOr404 = (id: string, versionText: string) => {
-    const fed = federationOr404(id);
-    const version = versionParam(versionText);
-    const model = store.getModel(fed.id, version);
-    if (!model) throw new CohortError('NOT_FOUND', `federation ${fed.id} has no model v${version}`);
-    return model;
-  };
-
-  app.get('/api/federations/:id/models/:version', (c) => {
-    const { path: _path, ...model } = modelOr404(c.req.param('id'), c.req.param('version'));
-    return c.json({ ...model, coordinatorSignPublicKey: deps.coordinatorSignPublicKey });
-  });
-
-  app.get('/api/federations/:id/models/:version/card', (c) => {
-    const model = modelOr404(c.req.param('id'), c.req.param('version'));
-    if (!model.card) throw new CohortError('NOT_FOUND', `model v${model.version} has no card (the initial model has none)`);
-    return c.json({ card: model.card, signature: model.cardSignature, coordinatorSignPublicKey: deps.coordinatorSignPublicKey });
-  });
-
-  app.get('/api/federations/:id/models/:version/lineage', (c) => {
-    const model = modelOr404(c.req.param('id'), c.req.param('version'));
-    return c.json(lineage(store, model.federationId, model.version));
-  });
-
-  app.get('/api/federations/:id/models/:version/weights', (c) => {
-    const model = modelOr404(c.req.param('id'), c.req.param('version'));
-    let bytes: Uint8Array;
-    try {
-      bytes = loadModelFile(deps.dataDir, model.path, model.digest);
-    } catch (cause) {
-      throw new CohortError('CORRUPT_PAYLOAD', `model v${model.version} is not served: ${(cause as Error).message}`);
-    }
-    store.appendAudit({ federationId: model.federationId, kind: 'model.downloaded', actor: 'http', subject: `model:${model.version}`, data: { version: model.version, digest: model.digest } });
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-      'content-type': 'application/octet-stream',
-      'content-disposition': `attachment; filename="${model.federationId}-v${model.version}.cohort"`,
-      'x-cohort-digest': model.digest,
-      'x-cohort-spec-hash': model.specHash,
-      'x-cohort-signature': model.signature,
-      'x-cohort-version': String(model.version),
-    });
-  });
-
+  registerSystemRoutes(app, deps, failures);
+  registerFederationRoutes(app, deps);
+  registerRoundRoutes(app, deps);
+  registerModelRoutes(app, deps);
+  registerAuditRoutes(app, deps);
+  app.doc31('/openapi.json', OPENAPI_INFO);
   return app;
 }

@@ -22,6 +22,9 @@ export interface RoundMetrics {
   /** Differential privacy spent so far, this round included (absent without DP). */
   epsilon?: number;
   delta?: number;
+  /** The DP clip norm sites used this round, and (adaptive clipping) the one the next round uses. */
+  clipNorm?: number;
+  nextClipNorm?: number;
 }
 
 export type FederationStatus = 'created' | 'running' | 'completed' | 'failed';
@@ -177,6 +180,27 @@ export const audit = sqliteTable(
   (t) => [index('audit_federation').on(t.federationId, t.id)],
 );
 
+export type ApiRole = 'admin' | 'auditor' | 'institution';
+
+/**
+ * Bearer tokens of the REST API: only the SHA-256 of each token is kept (the token is shown once,
+ * when created). An `institution` token is bound to an institution id and sees only its records.
+ */
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    hash: text('hash').notNull(),
+    role: text('role').$type<ApiRole>().notNull(),
+    institutionId: text('institution_id'),
+    label: text('label'),
+    createdAt: integer('created_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    lastUsedAt: integer('last_used_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash').on(t.hash)],
+);
+
 export type Federation = typeof federations.$inferSelect;
 export type NewFederation = typeof federations.$inferInsert;
 export type Institution = typeof institutions.$inferSelect;
@@ -194,3 +218,5 @@ export type AuditEvent = Omit<AuditRow, 'data'> & { data: Record<string, unknown
 export type Consent = typeof consents.$inferSelect;
 export type NewConsent = typeof consents.$inferInsert;
 export type NewAuditEvent = Omit<typeof audit.$inferInsert, 'data' | 'prevHash' | 'hash' | 'signature' | 'id'> & { data: Record<string, unknown> };
+export type ApiToken = typeof apiTokens.$inferSelect;
+export type NewApiToken = typeof apiTokens.$inferInsert;

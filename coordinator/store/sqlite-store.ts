@@ -3,15 +3,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { assertTransition } from '../rounds/state-machine.js';
 import { canonicalJson } from '../../protocol/model-spec.js';
 import { GENESIS_HASH, entryHash } from '../../crypto/audit-chain.js';
-import { audit, consents, federations, institutions, models, participations, rounds, type AuditEvent, type AuditRow } from './schema.js';
+import { apiTokens, audit, consents, federations, institutions, models, participations, rounds, type AuditEvent, type AuditRow } from './schema.js';
 import { withConstraints } from './sqlite-errors.js';
-import type { AuditSigner, Store } from './store.js';
+import type { AuditQuery, AuditSigner, Store } from './store.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -23,6 +23,21 @@ function found<T>(row: T | undefined, what: string): T {
 /** `patch` without its undefined fields (null is kept: it clears a column). */
 function definedOnly<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The WHERE clause of an audit query's filters (federation, kind, institution, text). */
+function auditFilter({ federationId, kind, institution, text }: AuditQuery) {
+  const escaped = text === undefined ? undefined : `%${text.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  return and(
+    federationId === undefined ? undefined : eq(audit.federationId, federationId),
+    kind === undefined ? undefined : eq(audit.kind, kind),
+    institution === undefined
+      ? undefined
+      : or(eq(audit.actor, institution), eq(audit.subject, institution), eq(audit.subject, `institution:${institution}`)),
+    escaped === undefined
+      ? undefined
+      : sql`(lower(${audit.kind} || ' ' || ${audit.actor} || ' ' || coalesce(${audit.subject}, '') || ' ' || ${audit.data}) LIKE ${escaped} ESCAPE '\\')`,
+  );
 }
 
 /**
@@ -180,18 +195,26 @@ export function openSqliteStore(path: string): Store {
       signer = fn;
     },
     listAuditRows: (afterId = 0, limit = 10_000) => db.select().from(audit).where(gt(audit.id, afterId)).orderBy(asc(audit.id)).limit(limit).all(),
-    listAudit: ({ federationId, afterId, limit } = {}) => {
-      const query = db
+    listAudit: (query = {}) => {
+      const { afterId, limit, offset, order } = query;
+      const q = db
         .select()
         .from(audit)
-        .where(
-          and(
-            federationId === undefined ? undefined : eq(audit.federationId, federationId),
-            afterId === undefined ? undefined : gt(audit.id, afterId),
-          ),
-        )
-        .orderBy(asc(audit.id));
-      return (limit === undefined ? query.all() : query.limit(limit).all()).map(toEvent);
+        .where(and(auditFilter(query), afterId === undefined ? undefined : gt(audit.id, afterId)))
+        .orderBy(order === 'desc' ? desc(audit.id) : asc(audit.id));
+      const rows = limit === undefined && !offset ? q.all() : q.limit(limit ?? Number.MAX_SAFE_INTEGER).offset(offset ?? 0).all();
+      return rows.map(toEvent);
+    },
+    countAudit: (query = {}) => db.select({ n: count() }).from(audit).where(auditFilter(query)).get()?.n ?? 0,
+
+    createApiToken: (input) => withConstraints(`API token ${input.id}`, () => db.insert(apiTokens).values(input).returning().get()),
+    getApiToken: (id) => db.select().from(apiTokens).where(eq(apiTokens.id, id)).get(),
+    getApiTokenByHash: (hash) => db.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get(),
+    listApiTokens: () => db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id)).all(),
+    revokeApiToken: (id, at = Date.now()) =>
+      found(db.update(apiTokens).set({ revokedAt: at }).where(eq(apiTokens.id, id)).returning().get(), `API token ${id}`),
+    touchApiToken: (id, at = Date.now()) => {
+      db.update(apiTokens).set({ lastUsedAt: at }).where(eq(apiTokens.id, id)).run();
     },
 
     transaction,

@@ -1,5 +1,6 @@
 /** The Store interface: everything the coordinator persists, with no SQL in sight. */
 import type {
+  ApiToken,
   AuditEvent,
   AuditRow,
   Consent,
@@ -8,6 +9,7 @@ import type {
   FederationStatus,
   Institution,
   ModelRecord,
+  NewApiToken,
   NewAuditEvent,
   NewFederation,
   NewInstitution,
@@ -40,6 +42,16 @@ export interface AuditQuery {
   /** Only events with an id greater than this (for paging forward). */
   afterId?: number;
   limit?: number;
+  /** Skip this many matching events (page by offset). */
+  offset?: number;
+  /** Only events of this kind (exact match). */
+  kind?: string;
+  /** Only events whose actor or subject is this institution (or `institution:<id>`). */
+  institution?: string;
+  /** Only events whose kind, actor, subject or data contains this text (case-insensitive). */
+  text?: string;
+  /** Append order (default) or newest first. */
+  order?: 'asc' | 'desc';
 }
 
 /**
@@ -98,8 +110,21 @@ export interface Store {
   setAuditSigner(signer: AuditSigner): void;
   /** Raw audit rows with their chain fields, in order, for verification and export. */
   listAuditRows(afterId?: number, limit?: number): AuditRow[];
-  /** Audit events in append order (ascending id). */
+  /** Audit events in append order (ascending id), or newest first with `order: 'desc'`. */
   listAudit(query?: AuditQuery): AuditEvent[];
+  /** How many events match the query's filters (its afterId, limit and offset are ignored). */
+  countAudit(query?: AuditQuery): number;
+
+  /** Stores a new API token (its hash only); DUPLICATE if the id or hash exists. */
+  createApiToken(input: NewApiToken): ApiToken;
+  getApiToken(id: string): ApiToken | undefined;
+  /** The token with this SHA-256 (hex), revoked or not; the caller compares and checks revocation. */
+  getApiTokenByHash(hash: string): ApiToken | undefined;
+  listApiTokens(): ApiToken[];
+  /** Marks a token revoked at `at` (default now); throws when it does not exist. */
+  revokeApiToken(id: string, at?: number): ApiToken;
+  /** Records the token's last use. */
+  touchApiToken(id: string, at?: number): void;
 
   /** Runs `fn` atomically; nested calls become savepoints. `fn` must be synchronous. */
   transaction<T>(fn: () => T): T;

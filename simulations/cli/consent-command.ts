@@ -14,9 +14,16 @@ import { consentHash, readIdentityFile, readPublicIdentityFile, signConsent, sig
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import { int, positive } from './options.js';
 
-/** Reads a study manifest from a file or from the coordinator's REST API. */
-async function loadManifest(source: string): Promise<StudyManifest> {
-  const text = /^https?:\/\//.test(source) ? await (await fetch(source)).text() : readFileSync(source, 'utf8');
+/** Reads a study manifest from a file or from the coordinator's REST API (with an API token: --token or COHORT_TOKEN). */
+async function loadManifest(source: string, token?: string): Promise<StudyManifest> {
+  let text: string;
+  if (/^https?:\/\//.test(source)) {
+    const res = await fetch(source, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    text = await res.text();
+    if (!res.ok) throw new Error(`${source} answered ${res.status}: ${text.slice(0, 300)}${res.status === 401 ? ' (pass --token or set COHORT_TOKEN)' : ''}`);
+  } else {
+    text = readFileSync(source, 'utf8');
+  }
   const json = JSON.parse(text) as { manifest?: unknown };
   return StudyManifestSchema.parse(json.manifest ?? json);
 }
@@ -37,9 +44,10 @@ export function consentCommand(): Command {
     .option('--require-secagg', 'require secure aggregation', false)
     .option('--min-others <n>', 'fewest other institutions in any round the site joins', int(0), 1)
     .option('--out <file>', 'where to write the signed consent', 'consent.json')
-    .action(async (o: { key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; out: string }) => {
+    .option('--token <token>', 'API token for a --study URL (default: $COHORT_TOKEN)')
+    .action(async (o: { token?: string; key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; out: string }) => {
       const identity = readIdentityFile(o.key);
-      const manifest = await loadManifest(o.study);
+      const manifest = await loadManifest(o.study, o.token ?? process.env.COHORT_TOKEN);
       const consent = signConsent(
         {
           format: 'cohort-consent/v1',

@@ -1,5 +1,6 @@
 /** `cohort coordinator start`: the coordinator of a real deployment, on its own host. */
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { pino } from 'pino';
@@ -9,7 +10,7 @@ import { FederationSetupSchema, type FederationSetupInput } from '../../coordina
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
-import { ARCHS, choice, collect, dpFromFlags, fraction, int, positive } from './options.js';
+import { ARCHS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 interface StartOptions {
   key: string;
@@ -41,6 +42,12 @@ interface StartOptions {
   dpNoise?: number;
   dpClip?: number;
   dpDelta: number;
+  dpAdaptiveClip?: string | boolean;
+  secagg?: string | boolean;
+  secaggThreshold?: number;
+  secaggClip?: number;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export function coordinatorCommand(): Command {
@@ -69,6 +76,10 @@ export function coordinatorCommand(): Command {
     .option('--dp-noise <z>', 'client-level differential privacy: noise multiplier z', positive)
     .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
     .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
+    .option('--dp-adaptive-clip [quantile]', 'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start')
+    .option('--secagg [graph]', 'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)')
+    .option('--secagg-threshold <fraction>', 'secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default: the smallest majority)', positive)
+    .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
     .option('--title <text>', "the study's title (in the manifest institutions consent to)", 'Federated study')
     .option('--purpose <text>', "the study's purpose", 'Train a classifier on data that cannot be pooled.')
     .option('--data-categories <list>', 'comma-separated data categories the study uses', 'clinical-records')
@@ -77,7 +88,11 @@ export function coordinatorCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', int(0, 65535), 7400)
     .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+    .option('--tls-cert <file>', 'serve HTTPS and WSS with this certificate (PEM, chain allowed); needs --tls-key')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .action(async (o: StartOptions) => {
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both or neither');
+      const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
       const log = pino({ name: 'coordinator', level: o.logLevel });
       const identity = readIdentityFile(o.key);
       const dataDir = resolve(o.dataDir);
@@ -86,9 +101,15 @@ export function coordinatorCommand(): Command {
       // Loaded only now, so `--help` and flag errors answer without loading socket.io and SQLite.
       const { createCoordinator, openSqliteStore } = await import('../../coordinator/index.js');
       const store = openSqliteStore(join(dataDir, 'coordinator.db'));
-      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log });
+      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls });
       for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');
-      log.info({ url: coordinator.url, federation: coordinator.federation, fingerprint: fingerprint(identity.signPublicKey) }, 'coordinator ready');
+      log.info({ url: coordinator.url, console: `${coordinator.url}/console`, federation: coordinator.federation, fingerprint: fingerprint(identity.signPublicKey) }, `coordinator ready; web console at ${coordinator.url}/console`);
+      // What agents pin with --pin-sha256 (public: the certificate's fingerprint, not its key).
+      if (tls) log.info({ tlsCertSha256: new X509Certificate(tls.cert).fingerprint256 }, 'serving HTTPS and WSS');
+      const { hasActiveAdminToken } = await import('../../coordinator/auth/index.js');
+      if (!hasActiveAdminToken(store)) {
+        log.info(`no admin API token yet; create one (it is printed once) with: cohort tokens create --role admin --data-dir ${o.dataDir} --key ${o.key}`);
+      }
       coordinator.runner.on('round:published', ({ round, version, metrics }) => log.info({ round, version, ...metrics }, 'round published'));
       coordinator.runner.on('federation:complete', (msg) => log.info(msg, 'federation complete; still serving the API (Ctrl-C to stop)'));
       const stop = async (): Promise<void> => {
@@ -122,6 +143,8 @@ function fromFlags(o: StartOptions): FederationSetupInput {
       strategy: o.strategy,
       strategyParams: parseStrategyParams(o.strategyParam),
       dp: dpFromFlags(o),
+      secagg: secaggFromFlags(o),
+      adaptiveClip: adaptiveFromFlags(o),
       rounds: o.rounds,
       minParticipants: o.minParticipants,
       fraction: o.fraction,

@@ -1,10 +1,12 @@
-/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage and simulate, each with --help. */
+/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, tokens, predict and simulate, each with --help. */
 import { Command } from 'commander';
 import { agentCommand } from './agent-command.js';
 import { auditCommand, lineageCommand } from './audit-command.js';
 import { consentCommand } from './consent-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { keysCommand } from './keys-command.js';
+import { predictCommand } from './predict-command.js';
+import { tokensCommand } from './tokens-command.js';
 import { simulateCommand } from './simulate-command.js';
 
 const program = new Command('cohort')
@@ -16,6 +18,8 @@ const program = new Command('cohort')
   .addCommand(consentCommand())
   .addCommand(auditCommand())
   .addCommand(lineageCommand())
+  .addCommand(tokensCommand())
+  .addCommand(predictCommand())
   .addCommand(simulateCommand());
 
 // `cohort simulate | head`: once the reader goes away the command carries on without printing (the run folder

@@ -3,12 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hono } from 'hono';
 import { openSqliteStore, type Store } from '../../coordinator/index.js';
 import { createApi } from '../../coordinator/http/app.js';
+import { createApiToken } from '../../coordinator/auth/index.js';
 import { architectureHash, canonicalJson, manifestHash, PROTOCOL_VERSION, StudyManifestSchema, type ModelSpec, type StudyManifest } from '../../protocol/index.js';
 import { fromBase64, sha256Hex, toBase64, verifyModel } from '../../crypto/index.js';
 import { startAgent, startFederation, type Federation } from '../e2e/helpers.js';
+import { loadMnist } from '../../node-agent/data/index.js';
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -28,15 +29,25 @@ function verifyDownload(bytes: Uint8Array, headers: Headers, spec: ModelSpec, fe
   return { digestOk: digest === headers.get('x-cohort-digest') && digest === trailer, specOk: specHash === headers.get('x-cohort-spec-hash'), signatureOk };
 }
 
+/** The app with an auditor token sent on every request (roles and their limits are tested in api-auth.test.ts). */
+function withToken(app: ReturnType<typeof createApi>, token: string) {
+  const authorization = `Bearer ${token}`;
+  return {
+    request: (path: string) => app.request(path, { headers: { authorization } }),
+    post: (path: string, body: unknown) => app.request(path, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  };
+}
+
 describe('REST API on an empty store', () => {
   let dir: string;
   let store: Store;
-  let app: Hono;
+  let app: ReturnType<typeof withToken>;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cohort-http-'));
     store = openSqliteStore(join(dir, 'coordinator.db'));
-    app = createApi({ store, dataDir: dir, coordinatorSignPublicKey: 'AAAA', online: () => [], startedAt: Date.now() - 1000 });
+    const api = createApi({ store, dataDir: dir, coordinatorSignPublicKey: 'AAAA', online: () => [], startedAt: Date.now() - 1000 });
+    app = withToken(api, createApiToken(store, { role: 'auditor' }, 'test').token);
   });
   afterAll(() => {
     store.close();
@@ -81,7 +92,8 @@ describe('REST API on an empty store', () => {
 
 describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => {
   let fed: Federation;
-  let app: Hono;
+  let app: ReturnType<typeof withToken>;
+  let token: string;
   const F = 'e2e';
 
   beforeAll(async () => {
@@ -89,13 +101,15 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     const agents = [0, 1].map((i) => startAgent(fed, i));
     await Promise.all(agents.map((a) => a.done));
     agents.forEach((a) => a.close());
-    app = createApi({
+    const api = createApi({
       store: fed.coordinator.store,
       dataDir: fed.dir,
       coordinatorSignPublicKey: toBase64(fed.coordinatorIdentity.signPublicKey),
       online: () => ['site-1'],
       startedAt: Date.now(),
     });
+    token = createApiToken(fed.coordinator.store, { role: 'auditor' }, 'test').token;
+    app = withToken(api, token);
   });
   afterAll(async () => {
     await fed?.close();
@@ -243,19 +257,35 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     expect((await app.request(`/api/federations/${F}/models/1/weights`)).status).toBe(200);
   });
 
+  it('predicts held-out MNIST digits sent as { pixels } with the published model, mostly right', async () => {
+    const mnist = loadMnist();
+    const rows = fed.test.slice(0, 40).map((i) => ({ pixels: Array.from(mnist.x.subarray(i * 784, (i + 1) * 784)) }));
+
+    const res = await app.post(`/api/federations/${F}/models/2/predict`, { rows });
+    const body = (await res.json()) as { classes: string[]; probabilities: number[][] };
+
+    expect(res.status).toBe(200);
+    expect(body.classes).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(body.probabilities).toHaveLength(40);
+    const correct = body.probabilities.filter((p, r) => p.indexOf(Math.max(...p)) === mnist.y[fed.test[r]!]).length;
+    expect(correct).toBeGreaterThanOrEqual(24); // 60%; chance is 10%
+    for (const p of body.probabilities) expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
   it('serves the same API over real HTTP on the coordinator port: /health and a verifiable model download', async () => {
+    const headers = { authorization: `Bearer ${token}` };
     const health = await fetch(`${fed.coordinator.url}/health`);
     const { coordinatorSignPublicKey } = (await health.json()) as { coordinatorSignPublicKey: string };
-    const { spec } = (await (await fetch(`${fed.coordinator.url}/api/federations/${F}`)).json()) as { spec: ModelSpec };
+    const { spec } = (await (await fetch(`${fed.coordinator.url}/api/federations/${F}`, { headers })).json()) as { spec: ModelSpec };
 
-    const res = await fetch(`${fed.coordinator.url}/api/federations/${F}/models/2/weights`);
+    const res = await fetch(`${fed.coordinator.url}/api/federations/${F}/models/2/weights`, { headers });
     const bytes = new Uint8Array(await res.arrayBuffer());
 
     expect(health.status).toBe(200);
     expect(coordinatorSignPublicKey).toBe(toBase64(fed.coordinatorIdentity.signPublicKey));
     expect(res.status).toBe(200);
     expect(verifyDownload(bytes, res.headers, spec, F, fromBase64(coordinatorSignPublicKey))).toEqual({ digestOk: true, specOk: true, signatureOk: true });
-    const missing = await fetch(`${fed.coordinator.url}/api/federations/missing`);
+    const missing = await fetch(`${fed.coordinator.url}/api/federations/missing`, { headers });
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as ErrorBody).error.code).toBe('NOT_FOUND');
   });

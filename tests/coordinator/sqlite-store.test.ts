@@ -34,7 +34,7 @@ describe('openSqliteStore on a file', () => {
 
     expect(existsSync(path)).toBe(true);
     expect(applied.n).toBe(migrationCount);
-    expect(tables).toEqual(['audit', 'consents', 'federations', 'institutions', 'models', 'participations', 'rounds']);
+    expect(tables).toEqual(['api_tokens', 'audit', 'consents', 'federations', 'institutions', 'models', 'participations', 'rounds']);
     expect(mode).toBe('wal');
   });
 

@@ -181,7 +181,36 @@ export function storeCases(label: string, open: () => Store): void {
       expect(store.listAudit({ federationId: 'fed-a' }).map((e) => e.id)).toEqual([first.id, third.id]);
       expect(store.listAudit({ afterId: first.id, limit: 1 }).map((e) => e.kind)).toEqual(['auth.failed']);
       const methods = [...Object.keys(store), ...Object.getOwnPropertyNames(Object.getPrototypeOf(store))];
-      expect(methods.filter((k) => /audit/i.test(k)).sort()).toEqual(['appendAudit', 'listAudit', 'listAuditRows', 'setAuditSigner']);
+      expect(methods.filter((k) => /audit/i.test(k)).sort()).toEqual(['appendAudit', 'countAudit', 'listAudit', 'listAuditRows', 'setAuditSigner']);
+    });
+
+    it('filters audit events by kind, institution and text, counts them, and pages newest first', () => {
+      store.appendAudit({ federationId: 'fed-a', kind: 'update.accepted', actor: 'inst-1', subject: 'round:1', data: { samples: 120 } });
+      store.appendAudit({ federationId: 'fed-a', kind: 'update.accepted', actor: 'inst-2', subject: 'round:1', data: { samples: 80 } });
+      store.appendAudit({ federationId: 'fed-a', kind: 'institution.suspended', actor: 'token:tok_1', subject: 'inst-2', data: { reason: 'Key 100% lost_' } });
+      store.appendAudit({ federationId: null, kind: 'token.created', actor: 'cli', subject: 'token:tok_1', data: {} });
+
+      expect(store.countAudit()).toBe(4);
+      expect(store.countAudit({ federationId: 'fed-a', kind: 'update.accepted' })).toBe(2);
+      expect(store.listAudit({ institution: 'inst-2' }).map((e) => e.kind)).toEqual(['update.accepted', 'institution.suspended']);
+      expect(store.listAudit({ text: '100% LOST_' }).map((e) => e.kind)).toEqual(['institution.suspended']);
+      expect(store.countAudit({ text: '%' })).toBe(1); // % and _ are matched literally
+      expect(store.listAudit({ order: 'desc', limit: 2, offset: 1 }).map((e) => e.kind)).toEqual(['institution.suspended', 'update.accepted']);
+      expect(store.listAudit({ offset: 3 }).map((e) => e.kind)).toEqual(['token.created']);
+    });
+
+    it('stores API tokens by hash, finds them by hash, revokes and touches them', () => {
+      const row = store.createApiToken({ id: 'tok_a', hash: 'ab'.repeat(32), role: 'institution', institutionId: 'inst-1', label: 'site', createdAt: 5 });
+
+      expect(row).toMatchObject({ id: 'tok_a', role: 'institution', institutionId: 'inst-1', revokedAt: null, lastUsedAt: null });
+      expect(store.getApiTokenByHash('ab'.repeat(32))?.id).toBe('tok_a');
+      expect(store.getApiTokenByHash('cd'.repeat(32))).toBeUndefined();
+      expect(() => store.createApiToken({ id: 'tok_b', hash: 'ab'.repeat(32), role: 'admin', createdAt: 6 })).toThrow(withCode('DUPLICATE'));
+      store.touchApiToken('tok_a', 77);
+      expect(store.getApiToken('tok_a')?.lastUsedAt).toBe(77);
+      expect(store.revokeApiToken('tok_a', 99).revokedAt).toBe(99);
+      expect(store.listApiTokens().map((t) => [t.id, t.revokedAt])).toEqual([['tok_a', 99]]);
+      expect(() => store.revokeApiToken('nope')).toThrow(/does not exist/);
     });
 
     it('chains every audit event to the one before and signs it with the signer it was given', () => {

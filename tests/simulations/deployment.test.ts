@@ -16,9 +16,16 @@ const cohort = (args: string[], timeoutMs = 60_000): CliProcess => {
   return p;
 };
 
-/** `cohort consent grant`: the site signs the study manifest it fetched from the coordinator's REST API. */
-async function grantConsent(url: string, federation: string, site: string, out: string): Promise<void> {
-  const res = await runCli(['consent', 'grant', '--key', `keys/${site}.key.json`, '--study', `${url}/api/federations/${federation}/study`, '--ethics-ref', `IRB-${site}`, '--expires', '2099-12-31', '--out', out], { cwd: dir });
+/** `cohort tokens create` on the coordinator's data directory; returns the token it prints once. */
+async function createToken(dataDir: string, ...args: string[]): Promise<string> {
+  const res = await runCli(['tokens', 'create', '--data-dir', dataDir, '--key', 'keys/coordinator.key.json', ...args], { cwd: dir });
+  expect(res.code, res.stderr).toBe(0);
+  return /^cohort_\S+$/m.exec(res.stdout)![0];
+}
+
+/** `cohort consent grant`: the site signs the study manifest it fetched from the coordinator's REST API (with an API token). */
+async function grantConsent(url: string, federation: string, site: string, out: string, token: string): Promise<void> {
+  const res = await runCli(['consent', 'grant', '--key', `keys/${site}.key.json`, '--study', `${url}/api/federations/${federation}/study`, '--token', token, '--ethics-ref', `IRB-${site}`, '--expires', '2099-12-31', '--out', out], { cwd: dir });
   expect(res.code, res.stderr).toBe(0);
 }
 
@@ -45,7 +52,10 @@ afterAll(() => {
 describe('a real deployment with the cohort CLI alone (separate processes)', () => {
   it('coordinator + two enrolled agents complete 2 rounds; the API shows it; the coordinator stops cleanly', async () => {
     const { url, proc: coordinator } = await startCoordinator('demo', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '2', '--min-participants', '2']);
-    await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'demo', site, `${site}.consent.json`)));
+    expect(await coordinator.waitFor(/no admin API token yet/)).toContain('cohort tokens create --role admin --data-dir data-demo --key keys/coordinator.key.json');
+    const token = await createToken('data-demo', '--role', 'admin');
+    const headers = { authorization: `Bearer ${token}` };
+    await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'demo', site, `${site}.consent.json`, token)));
     const agent = (site: string, slice: string) =>
       cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo', '--key', `keys/${site}.key.json`, '--data', slice, '--consent', `${site}.consent.json`]);
 
@@ -57,10 +67,10 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     // Each agent keeps its own hash-chained audit log, even when both run in one folder.
     expect(readFileSync(join(dir, '.cohort', 'site-a.agent-audit.jsonl'), 'utf8')).toContain('site-a');
     expect(readFileSync(join(dir, '.cohort', 'site-b.agent-audit.jsonl'), 'utf8')).not.toContain('site-a');
-    const fed = (await (await fetch(`${url}/api/federations/demo`)).json()) as Record<string, any>;
+    const fed = (await (await fetch(`${url}/api/federations/demo`, { headers })).json()) as Record<string, any>;
     expect(fed).toMatchObject({ id: 'demo', status: 'completed', roundsPublished: 2, latestModel: { version: 2 } });
     expect(fed.institutions.map((i: { id: string }) => i.id).sort()).toEqual(['site-a', 'site-b']);
-    const { rounds } = (await (await fetch(`${url}/api/federations/demo/rounds`)).json()) as { rounds: Array<Record<string, any>> };
+    const { rounds } = (await (await fetch(`${url}/api/federations/demo/rounds`, { headers })).json()) as { rounds: Array<Record<string, any>> };
     expect(rounds.map((r) => [r.round, r.state, r.participations.filter((p: { status: string }) => p.status === 'accepted').length])).toEqual([
       [1, 'published', 2],
       [2, 'published', 2],
@@ -70,7 +80,7 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(samples.every((n: number) => n > 4000 && n < 5000)).toBe(true); // 5,000 rows at each site, less its local validation rows
 
     // Anyone holding coordinator.pub.json can check the published model offline.
-    const res = await fetch(`${url}/api/federations/demo/models/2/weights`);
+    const res = await fetch(`${url}/api/federations/demo/models/2/weights`, { headers });
     const bytes = new Uint8Array(await res.arrayBuffer());
     const digest = createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest('hex');
     const pub = readPublicIdentityFile(join(dir, 'keys', 'coordinator.pub.json'));
@@ -86,8 +96,9 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
   it('refuses an agent whose key is not enrolled (UNKNOWN_INSTITUTION), while agents started from an agent file and from flags complete', async () => {
     const { url, proc: coordinator } = await startCoordinator('demo2', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '1', '--min-participants', '2']);
     mkdirSync(join(dir, 'site-a'), { recursive: true });
-    await grantConsent(url, 'demo2', 'site-a', 'site-a/consent.json');
-    await grantConsent(url, 'demo2', 'site-b', 'site-b.demo2.consent.json');
+    const auditor = await createToken('data-demo2', '--role', 'auditor');
+    await grantConsent(url, 'demo2', 'site-a', 'site-a/consent.json', auditor);
+    await grantConsent(url, 'demo2', 'site-b', 'site-b.demo2.consent.json', auditor);
     const configFile = join(dir, 'site-a', 'agent.json');
     writeFileSync(
       configFile,
@@ -112,7 +123,7 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(other.code, other.stderr).toBe(0);
     expect(completed.stdout).toMatch(/federation complete; agent exits/);
     expect(existsSync(join(dir, 'site-a', 'audit.jsonl'))).toBe(true); // paths in the agent file are relative to it
-    const fed = (await (await fetch(`${url}/api/federations/demo2`)).json()) as Record<string, any>;
+    const fed = (await (await fetch(`${url}/api/federations/demo2`, { headers: { authorization: `Bearer ${auditor}` } })).json()) as Record<string, any>;
     expect(fed).toMatchObject({ status: 'completed', roundsPublished: 1 });
     expect((await coordinator.stop('SIGTERM')).code).toBe(0);
   });

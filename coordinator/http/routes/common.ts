@@ -1,0 +1,23 @@
+/** Pieces every route definition shares: the bearer security requirement and the error responses. */
+import type { z } from '@hono/zod-openapi';
+import { ErrorSchema } from '../schemas.js';
+
+export const BEARER = [{ Bearer: [] }];
+
+/** A JSON response with its schema. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+
+const error = (description: string) => json(ErrorSchema, description);
+
+/** The errors any authenticated route may answer with. */
+export const AUTH_ERRORS = {
+  401: error('no token, or a malformed, unknown or revoked one (UNAUTHENTICATED)'),
+  403: error('the token\'s role may not use this route (FORBIDDEN)'),
+  429: error('too many failed authentications from this address (RATE_LIMITED)'),
+} as const;
+
+export const NOT_FOUND = { 404: error('no such federation, round, institution or model (NOT_FOUND)') } as const;
+export const BAD_REQUEST = { 400: error('the request failed validation (BAD_REQUEST)') } as const;
+export const CONFLICT = { 409: error('it already exists (DUPLICATE)') } as const;
+export const TOO_LARGE = { 413: error('the request body is over the size limit (PAYLOAD_TOO_LARGE)') } as const;
+export const SERVER_ERROR = { 500: error('the model file failed its digest check (CORRUPT_PAYLOAD)') } as const;
