@@ -7,6 +7,9 @@ export const DEFAULT_CHUNK_BYTES = 512 * 1024;
 /** Most chunks one upload may have (keeps per-upload bookkeeping and event counts bounded). */
 export const MAX_CHUNK_COUNT = 65_536;
 
+/** A caller's value in an error message: a number or at most 32 characters of a string, else its type. */
+const quote = (v: unknown): string => (typeof v === 'number' || typeof v === 'string' ? String(v).slice(0, 32) : typeof v);
+
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 /**
@@ -18,7 +21,7 @@ export function splitIntoChunks<T extends ArrayBufferLike>(bytes: Uint8Array<T>,
   if (!(bytes instanceof Uint8Array)) throw new CohortError('BAD_REQUEST', 'upload must be a Uint8Array');
   if (bytes.length === 0) throw new CohortError('BAD_REQUEST', 'cannot upload zero bytes');
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) {
-    throw new CohortError('BAD_REQUEST', `chunkBytes must be a positive integer, got ${chunkBytes}`);
+    throw new CohortError('BAD_REQUEST', `chunkBytes must be a positive integer, got ${quote(chunkBytes)}`);
   }
   const chunks: Uint8Array<T>[] = [];
   for (let at = 0; at < bytes.length; at += chunkBytes) chunks.push(bytes.subarray(at, at + chunkBytes));
@@ -57,13 +60,13 @@ export class ChunkAssembler {
   constructor(opts: ChunkAssemblerOptions) {
     const { totalBytes, chunkBytes, sha256, maxBytes } = opts;
     if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) {
-      throw new CohortError('BAD_REQUEST', `totalBytes must be a positive integer, got ${totalBytes}`);
+      throw new CohortError('BAD_REQUEST', `totalBytes must be a positive integer, got ${quote(totalBytes)}`);
     }
     if (totalBytes > maxBytes) {
       throw new CohortError('PAYLOAD_TOO_LARGE', `upload of ${totalBytes} bytes exceeds the limit of ${maxBytes}`);
     }
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) {
-      throw new CohortError('BAD_REQUEST', `chunkBytes must be a positive integer, got ${chunkBytes}`);
+      throw new CohortError('BAD_REQUEST', `chunkBytes must be a positive integer, got ${quote(chunkBytes)}`);
     }
     if (Math.ceil(totalBytes / chunkBytes) > MAX_CHUNK_COUNT) {
       throw new CohortError('BAD_REQUEST', `chunkBytes ${chunkBytes} splits ${totalBytes} bytes into more than ${MAX_CHUNK_COUNT} chunks`);
@@ -96,7 +99,7 @@ export class ChunkAssembler {
   accept(index: number, data: Uint8Array): { received: number; duplicate: boolean } {
     if (this.#finished) throw new CohortError('BAD_REQUEST', 'upload already finished');
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.chunkCount) {
-      throw new CohortError('BAD_REQUEST', `chunk index ${index} out of range 0..${this.chunkCount - 1}`);
+      throw new CohortError('BAD_REQUEST', `chunk index ${quote(index)} out of range 0..${this.chunkCount - 1}`);
     }
     if (!(data instanceof Uint8Array)) throw new CohortError('BAD_REQUEST', `chunk ${index} must be bytes`);
     const start = index * this.chunkBytes;

@@ -12,6 +12,7 @@ import {
 } from '../../protocol/index.js';
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, fromBase64, signChallenge, toBase64, verifyServerProof, type Identity } from '../../crypto/index.js';
+import { tlsTrustFailure } from './tls.js';
 
 export type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -55,8 +56,12 @@ export function connect(opts: ConnectionOptions): AgentSocket {
   };
 
   socket.on('connect_error', (err: Error & { data?: unknown }) => {
+    const tls = tlsTrustFailure(err);
     if (isWireError(err.data) && FATAL.has(err.data.code)) {
       fatal(new CohortError(err.data.code, `coordinator refused the connection: ${err.data.message}`));
+    } else if (tls) {
+      // A certificate that does not verify (or match the pin) will not verify on retry: stop, and say why.
+      fatal(new CohortError('UNAUTHENTICATED', `the coordinator at ${opts.url} is not trusted over TLS (${tls.code}): ${tls.message}`));
     } else {
       opts.log('warn', `cannot reach the coordinator at ${opts.url}: ${err.message}; retrying`);
     }
@@ -91,7 +96,13 @@ export function connect(opts: ConnectionOptions): AgentSocket {
       .timeout(15_000)
       .emitWithAck('session:auth', { signature: toBase64(signature) })
       .then((res) => {
-        if (!res.ok) fatal(new CohortError(res.error.code, `authentication refused: ${res.error.message}`));
+        if (res.ok) return;
+        // The coordinator cannot store anything now (database locked, disk full): come back later, with the usual backoff.
+        if (res.error.code === 'UNAVAILABLE') {
+          opts.log('warn', `coordinator unavailable: ${res.error.message}; reconnecting`);
+          return void socket.io.engine.close();
+        }
+        fatal(new CohortError(res.error.code, `authentication refused: ${res.error.message}`));
       })
       .catch((err: Error) => opts.log('warn', `authentication not acknowledged: ${err.message}`));
   });

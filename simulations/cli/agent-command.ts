@@ -20,6 +20,8 @@ const AgentFileSchema = z
     backend: z.enum(BACKENDS).optional(),
     valFraction: z.number().min(0).max(0.9).optional(),
     logLevel: z.string().optional(),
+    ca: z.string().optional(),
+    pinSha256: z.string().optional(),
   })
   .strict();
 
@@ -33,7 +35,7 @@ function readAgentFile(path: string): Record<string, unknown> {
   }
   const near = (p: unknown): unknown => (typeof p === 'string' && p !== '' && !isAbsolute(p) ? resolve(dirname(path), p) : p);
   const data = typeof file.data === 'string' && file.data.startsWith('csv:') ? `csv:${String(near(file.data.slice(4)))}` : file.data;
-  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), data };
+  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), ca: near(file.ca), data };
 }
 
 export function agentCommand(): Command {
@@ -53,6 +55,8 @@ export function agentCommand(): Command {
     .option('--backend <name>', `TensorFlow.js backend: ${BACKENDS.join(' | ')}`)
     .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
     .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .option('--ca <file>', 'https coordinator: trust only the certificate authority (or self-signed certificate) in this PEM file')
+    .option('--pin-sha256 <fingerprint>', "https coordinator: trust only the certificate with this SHA-256 fingerprint (as the coordinator logs it at start)")
     .action(async (flags: Record<string, unknown>) => {
       const fromFile = flags.config ? readAgentFile(String(flags.config)) : {};
       const merged = { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && v !== undefined)) };
@@ -62,7 +66,7 @@ export function agentCommand(): Command {
       }
       const c = parsed.data;
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
-      const { createAgent, parseDataSource } = await import('../../node-agent/index.js');
+      const { createAgent, parseDataSource, tlsSocketOptions } = await import('../../node-agent/index.js');
       const log = pino({ name: 'agent', level: c.logLevel ?? 'info' });
       const identity = readIdentityFile(c.key);
       const agent = createAgent({
@@ -77,6 +81,7 @@ export function agentCommand(): Command {
         backend: c.backend ?? 'auto',
         valFraction: c.valFraction,
         log,
+        ...(c.ca || c.pinSha256 ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) } : {}),
       });
       agent.events.on('trained', ({ round, metrics, samples }) => log.info({ round, samples, ...metrics }, 'trained'));
       process.once('SIGINT', () => {

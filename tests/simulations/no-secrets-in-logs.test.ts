@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,5 +32,18 @@ describe('the logs of a full simulated run', () => {
     // The needles have the shape a logged row would have: each is found in its row's JSON.
     rows.forEach((row, i) => expect(JSON.stringify(sampled[i])).toContain(row));
     expect(secrets.length).toBe(3 * 3);
+
+    // Every other file the run wrote (database, audit logs, summary, model cards, reports) holds none either,
+    // and the private key files are the owner's alone.
+    const files = (readdirSync(out, { recursive: true }) as string[]).filter((f) => statSync(join(out, f)).isFile());
+    const others = files.filter((f) => !f.startsWith('keys/') && !f.startsWith('logs/'));
+    expect(others.some((f) => f.endsWith('coordinator.db'))).toBe(true);
+    expect(others.some((f) => f.endsWith('audit.jsonl'))).toBe(true);
+    for (const f of others) {
+      const text = readFileSync(join(out, f)).toString('latin1');
+      for (const secret of secrets) expect(text.includes(secret), `${f} holds a secret key`).toBe(false);
+      for (const row of rows) expect(text.includes(row), `${f} holds a raw row`).toBe(false);
+    }
+    for (const f of files.filter((f) => f.endsWith('.key.json'))) expect(statSync(join(out, f)).mode & 0o777).toBe(0o600);
   });
 });
