@@ -1,5 +1,6 @@
 /** Hash-chained, signed audit entries, and the verifier that finds the first broken link. */
-import nacl from 'tweetnacl';
+import { verifyEd25519 } from './ed25519-native.js';
+import { signEd25519 } from './ed25519-sign.js';
 import { canonicalJson } from '../protocol/model-spec.js';
 import { fromBase64, fromHex, toBase64, toHex, utf8Encode } from './bytes.js';
 import { sha256 } from './hash.js';
@@ -45,7 +46,7 @@ export function appendEntry(prevHash: string, body: AuditBody, signSecretKey: Ui
   assertBytes('signSecretKey', signSecretKey, 64);
   const text = canonicalJson(body);
   const hash = entryHash(prevHash, text);
-  return { seq: body.seq, prevHash, body: text, hash, signature: toBase64(nacl.sign.detached(fromHex(hash), signSecretKey)) };
+  return { seq: body.seq, prevHash, body: text, hash, signature: toBase64(signEd25519(fromHex(hash), signSecretKey)) };
 }
 
 export type ChainBreak =
@@ -85,7 +86,7 @@ export function verifyChain(entries: Iterable<ChainEntry>, signPublicKey: Uint8A
     if (hash !== e.hash) return fail('HASH', `its content hashes to ${hash.slice(0, 12)}…, the chain recorded ${String(e.hash).slice(0, 12)}…: the event was edited`);
     let signed = false;
     try {
-      signed = nacl.sign.detached.verify(fromHex(e.hash), fromBase64(e.signature), signPublicKey);
+      signed = verifyEd25519(fromHex(e.hash), fromBase64(e.signature), signPublicKey);
     } catch {
       signed = false;
     }

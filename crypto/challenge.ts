@@ -1,5 +1,6 @@
 /** Agent authentication: the institution signs a fresh server challenge bound to federation, institution and coordinator key. */
-import nacl from 'tweetnacl';
+import { verifyEd25519 } from './ed25519-native.js';
+import { signEd25519 } from './ed25519-sign.js';
 import { concatBytes, lengthPrefixed, utf8Encode } from './bytes.js';
 import { defaultRandom, takeRandom, type RandomSource } from './random.js';
 import { assertBytes, assertId } from './validate.js';
@@ -40,7 +41,7 @@ export function challengeMessage(p: ChallengeParams): Uint8Array {
  */
 export function signChallenge(p: ChallengeParams, signSecretKey: Uint8Array): Uint8Array {
   assertBytes('signSecretKey', signSecretKey, 64);
-  return nacl.sign.detached(challengeMessage(p), signSecretKey);
+  return signEd25519(challengeMessage(p), signSecretKey);
 }
 
 /**
@@ -51,7 +52,7 @@ export function verifyChallenge(p: ChallengeParams, signature: Uint8Array, signP
   try {
     if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
     if (!(signPublicKey instanceof Uint8Array) || signPublicKey.length !== 32) return false;
-    return nacl.sign.detached.verify(challengeMessage(p), signature, signPublicKey);
+    return verifyEd25519(challengeMessage(p), signature, signPublicKey);
   } catch {
     return false;
   }
@@ -84,7 +85,7 @@ export function serverProofMessage(p: ServerProofParams): Uint8Array {
 /** The coordinator's signature over serverProofMessage(p). */
 export function signServerProof(p: ServerProofParams, signSecretKey: Uint8Array): Uint8Array {
   assertBytes('signSecretKey', signSecretKey, 64);
-  return nacl.sign.detached(serverProofMessage(p), signSecretKey);
+  return signEd25519(serverProofMessage(p), signSecretKey);
 }
 
 /** True only for the pinned coordinator's signature over these exact params; never throws. */
@@ -92,7 +93,7 @@ export function verifyServerProof(p: ServerProofParams, signature: Uint8Array, c
   try {
     if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
     if (!(coordinatorSignPublicKey instanceof Uint8Array) || coordinatorSignPublicKey.length !== 32) return false;
-    return nacl.sign.detached.verify(serverProofMessage(p), signature, coordinatorSignPublicKey);
+    return verifyEd25519(serverProofMessage(p), signature, coordinatorSignPublicKey);
   } catch {
     return false;
   }

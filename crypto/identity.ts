@@ -1,6 +1,7 @@
 /** Identities: an Ed25519 signing key pair and an X25519 key pair per institution or coordinator, and their JSON forms. */
 import nacl from 'tweetnacl';
-import { constantTimeEqual, fromBase64, toBase64, toHex } from './bytes.js';
+import { concatBytes, constantTimeEqual, fromBase64, toBase64, toHex } from './bytes.js';
+import { ed25519PublicKeyFromSeed } from './ed25519-sign.js';
 import { sha256 } from './hash.js';
 import { defaultRandom, takeRandom, type RandomSource } from './random.js';
 import { assertBytes, assertId } from './validate.js';
@@ -33,11 +34,12 @@ export function generateIdentity(id: string, random: RandomSource = defaultRando
   assertId('id', id);
   const signSeed = takeRandom(random, 32);
   const boxSecret = takeRandom(random, 32);
-  const sign = nacl.sign.keyPair.fromSeed(signSeed);
+  const signPublicKey = ed25519PublicKeyFromSeed(signSeed); // = nacl.sign.keyPair.fromSeed(signSeed).publicKey, ~20x faster
+  const signSecretKey = concatBytes(signSeed, signPublicKey); // tweetnacl's layout: seed || public key
   signSeed.fill(0);
   const box = nacl.box.keyPair.fromSecretKey(boxSecret);
   boxSecret.fill(0);
-  return { id, signPublicKey: sign.publicKey, signSecretKey: sign.secretKey, boxPublicKey: box.publicKey, boxSecretKey: box.secretKey };
+  return { id, signPublicKey, signSecretKey, boxPublicKey: box.publicKey, boxSecretKey: box.secretKey };
 }
 
 /**
@@ -60,9 +62,8 @@ export function fingerprint(signPublicKey: Uint8Array): string {
 
 /** Throws unless the secret keys produce the public keys (catches mixed-up or corrupted files). */
 function assertKeysMatch(identity: Identity): void {
-  const sign = nacl.sign.keyPair.fromSeed(identity.signSecretKey.subarray(0, 32));
-  const signOk = constantTimeEqual(sign.publicKey, identity.signPublicKey) && constantTimeEqual(identity.signSecretKey.subarray(32), identity.signPublicKey);
-  sign.secretKey.fill(0);
+  const derived = ed25519PublicKeyFromSeed(identity.signSecretKey.subarray(0, 32));
+  const signOk = constantTimeEqual(derived, identity.signPublicKey) && constantTimeEqual(identity.signSecretKey.subarray(32), identity.signPublicKey);
   if (!signOk) throw new Error(`identity ${identity.id}: signPublicKey does not match signSecretKey`);
   if (!constantTimeEqual(nacl.scalarMult.base(identity.boxSecretKey), identity.boxPublicKey)) {
     throw new Error(`identity ${identity.id}: boxPublicKey does not match boxSecretKey`);

@@ -2,6 +2,7 @@
 export { toBase64, fromBase64, toHex, fromHex, utf8Encode, utf8Decode, concatBytes, u32le, lengthPrefixed, constantTimeEqual } from './bytes.js';
 export { defaultRandom, type RandomSource } from './random.js';
 export { sha256, sha256Hex } from './hash.js';
+export { ed25519Signer, signEd25519 } from './ed25519-sign.js';
 export {
   generateIdentity,
   publicIdentityOf,

@@ -1,5 +1,6 @@
 /** The coordinator's signature over a published global model: federation, version, spec hash and weights digest. */
-import nacl from 'tweetnacl';
+import { verifyEd25519 } from './ed25519-native.js';
+import { signEd25519 } from './ed25519-sign.js';
 import { concatBytes, fromHex, lengthPrefixed, u32le, utf8Encode } from './bytes.js';
 import { assertBytes, assertHex32, assertId, assertU32 } from './validate.js';
 
@@ -32,7 +33,7 @@ export function modelSigningMessage(p: ModelSignatureParams): Uint8Array {
  */
 export function signModel(p: ModelSignatureParams, signSecretKey: Uint8Array): Uint8Array {
   assertBytes('signSecretKey', signSecretKey, 64);
-  return nacl.sign.detached(modelSigningMessage(p), signSecretKey);
+  return signEd25519(modelSigningMessage(p), signSecretKey);
 }
 
 /**
@@ -43,7 +44,7 @@ export function verifyModel(p: ModelSignatureParams, signature: Uint8Array, sign
   try {
     if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
     if (!(signPublicKey instanceof Uint8Array) || signPublicKey.length !== 32) return false;
-    return nacl.sign.detached.verify(modelSigningMessage(p), signature, signPublicKey);
+    return verifyEd25519(modelSigningMessage(p), signature, signPublicKey);
   } catch {
     return false;
   }

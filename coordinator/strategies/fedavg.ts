@@ -1,11 +1,12 @@
 /** FedAvg (McMahan et al. 2017): the sample-weighted mean of the updates, as a running float64 sum. */
 import { checkTensors, checkWeight, sizeOf } from './checks.js';
 import type { Accumulator, Strategy } from './types.js';
+import { createWeightedSum } from './weighted-sum.js';
 
 /**
- * Sample-weighted FedAvg. Each `add` folds `weight * tensor` into one Float64Array per tensor, so a
- * round holds one model in float64 however many institutions take part; the update arrays are
- * not kept. An invalid update throws RangeError and leaves the sum untouched.
+ * Sample-weighted FedAvg. Each `add` folds `weight * tensor` into one Float64Array per tensor (a
+ * WebAssembly SIMD kernel, see weighted-sum.ts), so a round holds one model in float64 however many
+ * institutions take part; the update arrays are not kept. An invalid update throws RangeError and leaves the sum untouched.
  * @example
  * const acc = fedAvg.begin([[2], [1]], previous);
  * acc.add([new Float32Array([1, 2]), new Float32Array([0])], 1);
@@ -18,17 +19,14 @@ export const fedAvg: Strategy = {
   begin(shapes, previous) {
     const sizes = shapes.map(sizeOf);
     checkTensors(previous, sizes, 'previous model');
-    const sums = sizes.map((size) => new Float64Array(size));
+    const { sums, add } = createWeightedSum(sizes);
     let count = 0;
     let totalWeight = 0;
     const accumulator: Accumulator = {
       add(tensors, weight) {
         checkWeight(weight);
         checkTensors(tensors, sizes, `update ${count + 1}`);
-        sums.forEach((sum, t) => {
-          const tensor = tensors[t] as Float32Array;
-          for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + weight * (tensor[i] as number);
-        });
+        add(tensors, weight);
         count += 1;
         totalWeight += weight;
       },
