@@ -57,8 +57,11 @@ export function lineage(store: Store, federation: string, version: number): Line
     }
   }
   const flags: string[] = [];
+  // One read of the consents, not one per institution: with 1,000 contributors that was 10^6 rows per publication.
+  const revocations = new Map<string, ReturnType<Store['listConsents']>[number]>();
+  for (const c of store.listConsents(federation)) if (c.status === 'revoked' && !revocations.has(c.institutionId)) revocations.set(c.institutionId, c);
   for (const entry of byInstitution.values()) {
-    const revoked = store.listConsents(federation).find((c) => c.institutionId === entry.institution && c.status === 'revoked');
+    const revoked = revocations.get(entry.institution);
     if (revoked?.revocation) {
       entry.revoked = { at: revoked.revocation.body.revokedAt, fromRound: revoked.revokedFromRound, reason: revoked.revocation.body.reason };
       flags.push(`${entry.institution} revoked its consent at ${entry.revoked.at} (effective from round ${entry.revoked.fromRound ?? '?'}); its data fed rounds ${entry.rounds.join(', ')} of this model`);

@@ -97,8 +97,8 @@ export function connect(opts: ConnectionOptions): AgentSocket {
       .emitWithAck('session:auth', { signature: toBase64(signature) })
       .then((res) => {
         if (res.ok) return;
-        // The coordinator cannot store anything now (database locked, disk full): come back later, with the usual backoff.
-        if (res.error.code === 'UNAVAILABLE') {
+        // The coordinator cannot store anything now (database locked, disk full) or is shedding load: come back later, with the usual backoff.
+        if (res.error.code === 'UNAVAILABLE' || res.error.code === 'RATE_LIMITED') {
           opts.log('warn', `coordinator unavailable: ${res.error.message}; reconnecting`);
           return void socket.io.engine.close();
         }

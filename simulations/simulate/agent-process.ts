@@ -1,23 +1,9 @@
 /** Entry point of one simulated institution: a real agent in its own process, driven over IPC by the simulator. */
-import { destination, pino } from 'pino';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { SignedConsentSchema } from '../../protocol/index.js';
-import { readIdentityFile, readPublicIdentityFile, signRevocation } from '../../crypto/index.js';
-import { revocationPath } from '../../node-agent/mods/consent-guard.js';
-import { createAgent, csvSource, mnistSource, type AgentEventMap, type BackendPreference } from '../../node-agent/index.js';
+import { destination, pino, type Logger } from 'pino';
+import type { AgentEventMap } from '../../node-agent/index.js';
+import { startConfiguredAgent, type AgentProcessConfig } from './configured-agent.js';
 
-export interface AgentProcessConfig {
-  url: string;
-  federation: string;
-  keyFile: string;
-  coordinatorPublicFile: string;
-  data: { kind: 'mnist'; rows: number[] } | { kind: 'csv'; path: string; label: string; rows: number[] };
-  backend: BackendPreference;
-  seed: number;
-  logFile: string;
-  consentFile: string;
-  auditLog: string;
-}
+export type { AgentProcessConfig } from './configured-agent.js';
 
 /** Simulator -> agent process, after the start message. */
 export type AgentProcessCommand = { type: 'revoke'; reason: string };
@@ -33,28 +19,12 @@ const send = (msg: AgentProcessMessage): void => {
 
 process.once('message', (raw) => {
   const config = raw as AgentProcessConfig;
-  const identity = readIdentityFile(config.keyFile);
-  const log = pino({ name: `agent:${identity.id}`, level: 'info' }, destination({ dest: config.logFile, mkdir: true, sync: false }));
-  const data = config.data.kind === 'mnist' ? mnistSource(config.data.rows) : csvSource(config.data.path, config.data.label, config.data.rows);
-  const agent = createAgent({
-    coordinatorUrl: config.url,
-    federation: config.federation,
-    identity,
-    coordinator: readPublicIdentityFile(config.coordinatorPublicFile),
-    data,
-    backend: config.backend,
-    seed: config.seed,
-    consentFile: config.consentFile,
-    auditLog: config.auditLog,
-    log,
-  });
+  let log: Logger | undefined;
+  const site = startConfiguredAgent(config, (id) => (log = pino({ name: `agent:${id}`, level: 'info' }, destination({ dest: config.logFile, mkdir: true, sync: false }))));
+  const { agent } = site;
   process.on('message', (command: AgentProcessCommand) => {
     if (command.type !== 'revoke') return;
-    // What `cohort consent revoke` does at a site: sign a revocation and keep it beside the consent.
-    const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(config.consentFile, 'utf8')));
-    const revocation = signRevocation(consent, command.reason, identity.signSecretKey);
-    writeFileSync(revocationPath(config.consentFile), JSON.stringify(revocation, null, 2));
-    agent.presentRevocation(revocation).then(
+    site.revoke(command.reason).then(
       () => send({ type: 'event', name: 'declined', payload: { round: 0, code: 'CONSENT_REVOKED', message: command.reason } }),
       (err: Error) => send({ type: 'fatal', message: `revocation not delivered: ${err.message}` }),
     );
@@ -66,12 +36,12 @@ process.once('message', (raw) => {
     (payload) => {
       send({ type: 'done', payload });
       agent.close();
-      log.flush();
+      log?.flush();
       setTimeout(() => process.exit(0), 100);
     },
     (err: Error) => {
       send({ type: 'fatal', message: err.message });
-      log.flush();
+      log?.flush();
       setTimeout(() => process.exit(1), 100);
     },
   );
