@@ -27,6 +27,30 @@ export const RoundRulesSchema = z.object({
    * standard deviation noiseMultiplier * clipNorm to their sum; an RDP accountant tracks (epsilon, delta).
    */
   dp: z.object({ noiseMultiplier: z.number().positive().max(1000), clipNorm: z.number().positive().max(1e6), delta: z.number().gt(0).lt(1).default(1e-5) }).strict().optional(),
+  /**
+   * Secure aggregation (Bonawitz et al. 2017; SecAgg+ of Bell et al. 2020 with graph 'harary'): the coordinator learns
+   * only the weighted sum of the updates. `threshold`: shares needed to unmask, as a fraction of the participants
+   * (rounded up, and at least a majority); the round survives up to n - t dropouts after masking. `clipNorm`: the
+   * quantisation bound on each update's distance from the global model (under DP the DP clip norm is used instead).
+   */
+  secagg: z
+    .object({
+      graph: z.enum(['complete', 'harary']).default('complete'),
+      threshold: z.number().gt(0.5).max(1).optional(),
+      clipNorm: z.number().positive().max(1e6).default(100),
+      /** How long each key-exchange step and the unmasking step wait for answers before closing with whoever answered. */
+      stepTimeoutMs: z.number().int().min(100).max(3600_000).default(30_000),
+    })
+    .strict()
+    .optional(),
+  /**
+   * Adaptive clipping under DP (Andrew et al. 2021): the clip norm follows the `targetQuantile` of update norms; the
+   * sites' clipped/unclipped bits are summed with Gaussian noise of std `countNoiseStd` (default participants / 20).
+   */
+  adaptiveClip: z
+    .object({ targetQuantile: z.number().min(0).max(1).default(0.5), learningRate: z.number().positive().max(10).default(0.2), countNoiseStd: z.number().positive().optional() })
+    .strict()
+    .optional(),
   /** How long contributing sites have to report their validation metrics of a candidate model. */
   evaluationTimeoutMs: z.number().int().min(100).max(24 * 3600_000).default(60_000),
 });

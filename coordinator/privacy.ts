@@ -19,6 +19,20 @@ export function plannedBudget(rules: RoundRules): { epsilon: number; delta: numb
   return { epsilon: spentAfter(rules, rules.rounds), delta: rules.dp.delta };
 }
 
+/**
+ * Throws BAD_REQUEST for privacy settings that cannot work together: secure aggregation reveals only the sum, so the
+ * strategy must be mean-based; adaptive clipping tunes the DP clip norm, so it needs DP, and it reads each site's
+ * clipped/unclipped bit in the clear, which secure aggregation would hide.
+ * @example checkPrivacyRules({ ...rules, strategy: 'krum', secagg: { graph: 'complete', clipNorm: 100, stepTimeoutMs: 30000 } }) // throws
+ */
+export function checkPrivacyRules(rules: RoundRules): void {
+  if (rules.secagg && !MEAN_BASED.has(rules.strategy)) {
+    throw new CohortError('BAD_REQUEST', `secure aggregation reveals only the sum of the updates, which ${rules.strategy} cannot use: choose one of ${[...MEAN_BASED].join(', ')}`);
+  }
+  if (rules.adaptiveClip && !rules.dp) throw new CohortError('BAD_REQUEST', 'adaptive clipping tunes the DP clip norm: it needs rules.dp');
+  if (rules.adaptiveClip && rules.secagg) throw new CohortError('BAD_REQUEST', 'adaptive clipping with secure aggregation is not supported: the clip bits would have to be summed securely too');
+}
+
 /** Epsilon spent after `steps` aggregations (each candidate released to the sites counts, published or withheld). */
 export function spentAfter(rules: RoundRules, steps: number): number {
   if (!rules.dp || steps === 0) return 0;
@@ -33,11 +47,11 @@ export function updateNorm(update: readonly NamedTensor[], base: readonly NamedT
 
 /**
  * Adds the Gaussian mechanism's noise to an average of `count` clipped updates: the sum's noise has
- * standard deviation z * C, so the average's is z * C / count.
+ * standard deviation z * C, so the average's is z * C / count. `round` overrides C and z for the round (adaptive clipping).
  */
-export function noiseAverage(average: Float32Array[], rules: RoundRules, count: number): void {
+export function noiseAverage(average: Float32Array[], rules: RoundRules, count: number, round?: { clipNorm: number; noiseMultiplier: number }): void {
   if (!rules.dp) return;
-  const std = (rules.dp.noiseMultiplier * rules.dp.clipNorm) / count;
+  const std = ((round?.noiseMultiplier ?? rules.dp.noiseMultiplier) * (round?.clipNorm ?? rules.dp.clipNorm)) / count;
   const gaussian = dp.cryptoGaussian();
   // addGaussianNoise returns a noised copy: put it in place of the tensor.
   average.forEach((tensor, i) => {

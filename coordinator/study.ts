@@ -3,15 +3,19 @@ import { architectureHash, type StudyManifest } from '../protocol/index.js';
 import { toBase64, type Identity } from '../crypto/index.js';
 import { CohortError } from '../protocol/index.js';
 import type { FederationSetup } from './config.js';
-import { plannedBudget } from './privacy.js';
+import { checkPrivacyRules, plannedBudget } from './privacy.js';
 
 /** The study's privacy settings: the DP budget is what the rules' noise schedule spends, never a free-standing claim. */
 function privacyOf(setup: FederationSetup): StudyManifest['privacy'] {
+  checkPrivacyRules(setup.rules);
   const budget = plannedBudget(setup.rules);
   if (setup.study.privacy.dp && !budget) {
     throw new CohortError('BAD_REQUEST', 'the study states a DP budget but the rules configure no DP mechanism (rules.dp)');
   }
-  return { secureAggregation: setup.study.privacy.secureAggregation, ...(budget ? { dp: budget } : {}) };
+  if (setup.study.privacy.secureAggregation && !setup.rules.secagg) {
+    throw new CohortError('BAD_REQUEST', 'the study promises secure aggregation but the rules do not run it (rules.secagg)');
+  }
+  return { secureAggregation: setup.rules.secagg !== undefined, ...(budget ? { dp: budget } : {}) };
 }
 
 /**

@@ -5,16 +5,25 @@ import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import {
   CohortError,
   EvaluateTaskSchema,
+  FederationCompleteSchema,
+  RoundClosedSchema,
   RoundTaskSchema,
   decodeTensors,
   encodeTensors,
+  parameterCount,
+  SecAggKeysSchema,
+  SecAggSharesSchema,
+  SecAggUnmaskRequestSchema,
   toCohortError,
   type EvaluateTask,
   type FederationComplete,
   type LocalMetrics,
+  type ModelSpec,
+  type NamedTensor,
   type RoundClosed,
   type RoundTask,
   type SignedRevocation,
+  type TrainConfig,
   type UpdateMeta,
   type Welcome,
 } from '../protocol/index.js';
@@ -26,6 +35,8 @@ import { siteData } from './site-data.js';
 import { checkSignedModel } from './model-check.js';
 import { checkTask, readConsentState } from './mods/consent-guard.js';
 import { clipUpdate } from './mods/dp-clip.js';
+import { SiteSecAgg } from './mods/secure-aggregation.js';
+import type { UpdateTransform } from './mods/byzantine.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { connect, type AgentSocket } from './transport/connection.js';
 import { uploadUpdate } from './transport/upload.js';
@@ -47,7 +58,20 @@ export interface AgentOptions {
   seed?: number;
   log?: Logger;
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /**
+   * Simulations only: what a Byzantine site sends instead of its trained weights (node-agent/mods/byzantine.ts),
+   * applied as the last step before sealing, so the coordinator receives it as an ordinary signed update.
+   */
+  transformUpdate?: UpdateTransform;
+  /** Replaces local training (load tests, benches): the update it returns is still clipped, sealed and uploaded as usual. */
+  trainer?: CustomTrainer;
 }
+
+/**
+ * A stand-in for local training: gets the global weights, returns the weights to send.
+ * @example const trainer: CustomTrainer = async ({ weights, samples }) => ({ weights, trainSamples: samples, metrics: { loss: 0, accuracy: 0 } })
+ */
+export type CustomTrainer = (input: { round: number; spec: ModelSpec; weights: NamedTensor[]; config: TrainConfig; samples: number }) => Promise<{ weights: NamedTensor[]; metrics: LocalMetrics; trainSamples: number }>;
 
 export interface AgentEventMap {
   welcome: [Welcome];
@@ -89,6 +113,8 @@ export function createAgent(opts: AgentOptions): Agent {
   let backend: SelectedBackend | undefined;
   let busy: Promise<void> = Promise.resolve();
   let revocationPresented = false;
+  /** Rounds whose task this agent took: a copy sent again after a reconnect is not trained twice. */
+  const taken = new Set<number>();
   let sessionReady = deferred<void>();
   sessionReady.promise.catch(() => undefined);
   const ready = deferred<void>();
@@ -120,7 +146,14 @@ export function createAgent(opts: AgentOptions): Agent {
           revocationPresented = revocation !== undefined;
           const res = await socket
             .timeout(15_000)
-            .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, featureStats: stats, consent: signed, revocation });
+            .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, featureStats: stats, consent: signed, revocation })
+            .catch((err: Error) => err);
+          if (res instanceof Error || (!res.ok && res.error.code === 'UNAVAILABLE')) {
+            // No answer in time (a busy coordinator), or it cannot store anything now: present ourselves again on a
+            // new connection, with the usual backoff (uploads wait for that session rather than hang on this one).
+            log.warn(`ready not taken (${res instanceof Error ? res.message : res.error.message}); reconnecting`);
+            return void socket.io.engine.close();
+          }
           if (!res.ok) throw new CohortError(res.error.code, res.error.message);
           if (!signed) log.warn('no consent presented: the coordinator will not select this institution and every task is refused (sign one with `cohort consent grant`)');
           audit.append('session.ready', { samples: rows.train.n, consentPresented: signed !== undefined, revoked: revocation !== undefined, manifestHash: signed?.body.manifestHash ?? null });
@@ -140,16 +173,44 @@ export function createAgent(opts: AgentOptions): Agent {
 
   socket.on('disconnect', (reason) => {
     log.warn({ reason }, 'disconnected from the coordinator');
-    sessionReady = deferred<void>();
-    sessionReady.promise.catch(() => undefined);
+    // A session that never got ready keeps its promise, so whatever waits on it (an upload) resumes with the next one.
+    if (sessionReady.settled) {
+      sessionReady = deferred<void>();
+      sessionReady.promise.catch(() => undefined);
+    }
   });
-  socket.on('round:closed', (msg) => events.emit('round:closed', msg));
-  socket.on('federation:complete', (msg) => {
+  // Validated like every inbound message: a malformed "complete" must not end the agent.
+  socket.on('round:closed', (raw) => {
+    const parsed = RoundClosedSchema.safeParse(raw);
+    if (!parsed.success) return void log.warn('malformed round:closed ignored');
+    events.emit('round:closed', parsed.data);
+  });
+  socket.on('federation:complete', (raw) => {
+    const parsed = FederationCompleteSchema.safeParse(raw);
+    if (!parsed.success) return void log.warn('malformed federation:complete ignored');
+    const msg = parsed.data;
     log.info(msg, 'federation complete');
     audit.append('federation.complete', { ...msg });
     events.emit('complete', msg);
     done.resolve(msg);
   });
+  // Secure aggregation's key exchange runs beside training, so its messages are handled at once, not queued behind it.
+  let secure: SiteSecAgg | undefined;
+  const forRound = (round: number) => (secure && secure.round === round ? secure : undefined);
+  const inbound = <T extends { round: number }>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, handle: (s: SiteSecAgg, msg: T) => Promise<void> | void) => (raw: unknown) => {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) return log.warn('malformed secure-aggregation message ignored');
+    const session = forRound(parsed.data.round);
+    if (session) void Promise.resolve(handle(session, parsed.data)).catch((err: Error) => log.warn(`secure aggregation step failed: ${err.message}`));
+  };
+  socket.on('secagg:keys', inbound(SecAggKeysSchema, (session, msg) => session.onKeys(msg)));
+  socket.on('secagg:shares', inbound(SecAggSharesSchema, (session, msg) => session.onShares(msg)));
+  socket.on('secagg:unmask-request', inbound(SecAggUnmaskRequestSchema, (session, msg) => session.onUnmask(msg)));
+  const sendSecAgg = async (event: 'secagg:advertise' | 'secagg:share-keys' | 'secagg:unmask', msg: object): Promise<void> => {
+    const res = await (socket.timeout(15_000).emitWithAck as (e: string, m: object) => Promise<{ ok: boolean; error?: { code: string; message: string } }>)(event, msg);
+    if (!res.ok) throw new CohortError((res.error?.code ?? 'INTERNAL') as CohortError['code'], res.error?.message ?? 'refused');
+  };
+
   socket.on('round:task', (raw) => {
     busy = busy.then(() => runTask(raw)).catch((err: unknown) => log.error({ err }, 'task failed'));
   });
@@ -193,14 +254,38 @@ export function createAgent(opts: AgentOptions): Agent {
     const { model } = task;
     const refused = task.federation === opts.federation ? refusal(task) : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
     if (refused) return decline(task.round, refused.code, refused.message);
+    if (taken.has(task.round)) return void log.info({ round: task.round }, 'task already taken for this round');
+    taken.add(task.round);
+    if (task.privacy.secureAggregation && !task.secagg) {
+      return decline(task.round, 'PRIVACY_MISMATCH', 'the study promises secure aggregation but this task does not run it: the update would reach the coordinator unmasked');
+    }
+    secure = undefined;
+    if (task.secagg) {
+      try {
+        secure = new SiteSecAgg({
+          federation: opts.federation,
+          round: task.round,
+          terms: task.secagg,
+          vectorLength: parameterCount(model.spec),
+          identity: opts.identity,
+          send: sendSecAgg,
+          log: (level, m) => log[level](m),
+        });
+        await secure.start();
+      } catch (cause) {
+        const err = toCohortError(cause);
+        return decline(task.round, 'SECAGG_FAILED', `cannot join the round's secure aggregation: ${err.message}`);
+      }
+    }
     events.emit('task', { round: task.round, version: model.version });
     log.info({ round: task.round, version: model.version }, 'training round');
     try {
       const rows = data.load(model.spec);
-      const run = await backendForSpec(model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
-      const global = decodeTensors(model.weights).tensors;
-      const result = await trainLocal({
-        tf: run.tf,
+      const runOn = async () => backendForSpec(model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
+      // refusal() verified the frame's digest and the coordinator's signature over it: no second hash here.
+      const global = decodeTensors(model.weights, { authenticated: true }).tensors;
+      const result = opts.trainer ? await opts.trainer({ round: task.round, spec: model.spec, weights: global, config: task.config, samples: rows.train.n }) : await trainLocal({
+        tf: (await runOn()).tf,
         spec: model.spec,
         weights: global,
         data: rows.train,
@@ -217,15 +302,17 @@ export function createAgent(opts: AgentOptions): Agent {
       if (task.config.dpClipNorm !== undefined) {
         const clipped = clipUpdate(global, result.weights, task.config.dpClipNorm);
         weights = clipped.weights;
+        if (task.config.dpReportClip) metrics.withinClip = clipped.norm <= task.config.dpClipNorm ? 1 : 0;
         log.info({ round: task.round, updateNorm: clipped.norm, clipNorm: task.config.dpClipNorm, factor: clipped.factor }, 'update clipped for differential privacy');
       }
+      if (opts.transformUpdate) weights = opts.transformUpdate({ round: task.round, global, trained: weights });
       if (rows.val) {
-        const v = await evaluate({ tf: run.tf, spec: model.spec, weights, data: rows.val });
+        const v = await evaluate({ tf: (await runOn()).tf, spec: model.spec, weights, data: rows.val });
         Object.assign(metrics, { valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n });
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
       const meta: UpdateMeta = {
-        kind: 'weights',
+        kind: secure ? 'masked' : 'weights',
         federation: opts.federation,
         round: task.round,
         institution: opts.identity.id,
@@ -234,7 +321,9 @@ export function createAgent(opts: AgentOptions): Agent {
         metrics,
       };
       const envelope = sealEnvelope({
-        payload: encodeTensors(weights, meta),
+        payload: secure
+          ? await secure.maskedPayload({ global, trained: weights, weight: task.config.dpClipNorm !== undefined ? 1 : result.trainSamples, meta, deadline: task.deadline })
+          : encodeTensors(weights, meta),
         context: { federation: opts.federation, round: task.round, institution: opts.identity.id },
         recipientBoxPublicKey: opts.coordinator.boxPublicKey,
         senderSignSecretKey: opts.identity.signSecretKey,
@@ -246,6 +335,7 @@ export function createAgent(opts: AgentOptions): Agent {
       events.emit('uploaded', { round: task.round, digest, bytes: envelope.length });
     } catch (cause) {
       const err = toCohortError(cause);
+      taken.delete(task.round); // a copy of the task sent again may try once more
       audit.append('update.failed', { round: task.round, code: err.code, message: err.message });
       log.error({ round: task.round, code: err.code }, `update not delivered: ${err.message}`);
       events.emit('refused', { round: task.round, code: err.code, message: err.message });
@@ -265,7 +355,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const rows = data.load(task.model.spec);
     if (!rows.val) return decline(task.round, 'NO_VALIDATION_DATA', 'this site keeps no validation rows (--val-fraction 0 or too few rows)');
     const run = await backendForSpec(task.model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
-    const v = await evaluate({ tf: run.tf, spec: task.model.spec, weights: decodeTensors(task.model.weights).tensors, data: rows.val });
+    const v = await evaluate({ tf: run.tf, spec: task.model.spec, weights: decodeTensors(task.model.weights, { authenticated: true }).tensors, data: rows.val });
     const report = { round: task.round, valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n };
     const res = await socket.timeout(15_000).emitWithAck('round:evaluation', report).catch((err: Error) => ({ ok: false as const, error: { code: 'INTERNAL' as const, message: err.message } }));
     audit.append('evaluation.sent', { ...report, candidateDigest: task.model.digest, accepted: res.ok });
@@ -297,6 +387,7 @@ interface Deferred<T> {
   promise: Promise<T>;
   resolve: (value: T) => void;
   reject: (err: unknown) => void;
+  settled: boolean;
 }
 
 function deferred<T>(): Deferred<T> {
@@ -306,5 +397,11 @@ function deferred<T>(): Deferred<T> {
     resolve = res;
     reject = rej;
   });
-  return { promise, resolve, reject };
+  const d: Deferred<T> = {
+    promise,
+    resolve: (value) => ((d.settled = true), resolve(value)),
+    reject: (err) => ((d.settled = true), reject(err)),
+    settled: false,
+  };
+  return d;
 }

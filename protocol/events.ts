@@ -16,6 +16,7 @@ import type {
   UploadCommit,
   Welcome,
 } from './messages.js';
+import type { SecAggAdvertise, SecAggKeys, SecAggShareKeys, SecAggShares, SecAggUnmask, SecAggUnmaskRequest } from './secagg-wire.js';
 
 export interface ServerToClientEvents {
   'session:challenge': (msg: Challenge) => void;
@@ -24,6 +25,10 @@ export interface ServerToClientEvents {
   'round:evaluate': (task: EvaluateTask) => void;
   'round:closed': (msg: RoundClosed) => void;
   'federation:complete': (msg: FederationComplete) => void;
+  /** Secure aggregation, coordinator -> participant: neighbours' keys, the shares addressed to it, the unmask request. */
+  'secagg:keys': (msg: SecAggKeys) => void;
+  'secagg:shares': (msg: SecAggShares) => void;
+  'secagg:unmask-request': (msg: SecAggUnmaskRequest) => void;
 }
 
 export interface ClientToServerEvents {
@@ -35,6 +40,10 @@ export interface ClientToServerEvents {
   'round:decline': (msg: Decline, ack: Ack) => void;
   'round:evaluation': (msg: EvaluationReport, ack: Ack) => void;
   'consent:revoke': (msg: ConsentRevoke, ack: Ack) => void;
+  /** Secure aggregation, participant -> coordinator (the masked input itself goes through update:begin/chunk/commit). */
+  'secagg:advertise': (msg: SecAggAdvertise, ack: Ack) => void;
+  'secagg:share-keys': (msg: SecAggShareKeys, ack: Ack) => void;
+  'secagg:unmask': (msg: SecAggUnmask, ack: Ack) => void;
 }
 
 /** Every client event name, for handlers that must cover them all (e.g. the authentication gate). */
@@ -47,4 +56,7 @@ export const CLIENT_EVENTS = [
   'round:decline',
   'round:evaluation',
   'consent:revoke',
+  'secagg:advertise',
+  'secagg:share-keys',
+  'secagg:unmask',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];

@@ -23,3 +23,4 @@ export { ChunkAssembler, DEFAULT_CHUNK_BYTES, MAX_CHUNK_COUNT, splitIntoChunks }
 export type { ChunkAssemblerOptions } from './chunks.js';
 export * from './study.js';
 export * from './consent-coverage.js';
+export * from './secagg-wire.js';

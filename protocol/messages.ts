@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ModelSpecSchema } from './model-spec.js';
 import { PrivacySettingsSchema, SignedConsentSchema, SignedRevocationSchema, StudyManifestSchema } from './study.js';
 import type { WireError } from './errors.js';
+import { SecAggTermsSchema } from './secagg-wire.js';
 
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 const b64 = z.string().max(4096).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
@@ -79,6 +80,8 @@ export const TrainConfigSchema = z.object({
   proximalMu: z.number().min(0).max(1000).optional(),
   /** Differential privacy: the site clips its update (its distance from the global model) to this L2 norm. */
   dpClipNorm: z.number().positive().max(1e6).optional(),
+  /** Adaptive clipping: report whether the update was within dpClipNorm (the bit, never the norm). */
+  dpReportClip: z.boolean().optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -111,6 +114,8 @@ const TaskTermsSchema = z.object({
 export const RoundTaskSchema = TaskTermsSchema.extend({
   use: z.literal('training'),
   config: TrainConfigSchema,
+  /** Present when the round runs secure aggregation: the coordinator then learns only the sum of the updates. */
+  secagg: SecAggTermsSchema.optional(),
 });
 export type RoundTask = z.infer<typeof RoundTaskSchema>;
 
@@ -150,12 +155,15 @@ export const LocalMetricsSchema = z.object({
   valSamples: z.number().int().nonnegative().optional(),
   epochs: z.number().int().nonnegative(),
   durationMs: z.number().nonnegative(),
+  /** Adaptive DP clipping only: 1 when the update's norm was within the round's clip norm (Andrew et al. 2021). */
+  withinClip: z.union([z.literal(0), z.literal(1)]).optional(),
 });
 export type LocalMetrics = z.infer<typeof LocalMetricsSchema>;
 
 /** The `meta` of an update's tensor payload: bound to the weights by the codec digest and the signature. */
 export const UpdateMetaSchema = z.object({
-  kind: z.literal('weights'),
+  /** 'weights': the trained model in the clear (to the coordinator); 'masked': a secure-aggregation masked input. */
+  kind: z.enum(['weights', 'masked']),
   federation: id,
   round,
   institution: id,

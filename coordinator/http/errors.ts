@@ -2,8 +2,9 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { CohortError, toCohortError, type ErrorCode } from '../../protocol/index.js';
+import { storageUnavailable } from '../store/index.js';
 
-type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500;
+type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
 
 const STATUS: Partial<Record<ErrorCode, Status>> = {
   BAD_REQUEST: 400,
@@ -18,6 +19,7 @@ const STATUS: Partial<Record<ErrorCode, Status>> = {
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   CORRUPT_PAYLOAD: 500,
+  UNAVAILABLE: 503,
 };
 
 /** An HTTP status for hono's own exceptions (malformed JSON bodies, for instance). */
@@ -28,6 +30,7 @@ function fromHttpException(err: HTTPException): CohortError {
 
 /** hono `onError` handler. */
 export function onError(cause: unknown, c: Context): Response {
-  const err = cause instanceof HTTPException ? fromHttpException(cause) : toCohortError(cause);
+  // A locked database or a full disk is 503 UNAVAILABLE, not a 500 of ours.
+  const err = cause instanceof HTTPException ? fromHttpException(cause) : (storageUnavailable(cause) ?? toCohortError(cause));
   return c.json({ error: err.toWire() }, STATUS[err.code] ?? 500);
 }

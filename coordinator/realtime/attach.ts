@@ -11,6 +11,9 @@ import {
   DeclineSchema,
   PROTOCOL_VERSION,
   ReadySchema,
+  SecAggAdvertiseSchema,
+  SecAggShareKeysSchema,
+  SecAggUnmaskSchema,
   UploadBeginSchema,
   UploadChunkSchema,
   UploadCommitSchema,
@@ -21,9 +24,11 @@ import {
   type RoundTask,
 } from '../../protocol/index.js';
 import { fromBase64, newChallenge, signServerProof, toBase64, verifyChallenge, type Identity } from '../../crypto/index.js';
-import type { Store } from '../store/index.js';
+import { storageUnavailable, type Store } from '../store/index.js';
 import type { Outbox, RoundRunner } from '../rounds/round-runner.js';
 import { UploadTable } from './uploads.js';
+import { RealtimeLimiter, approxBytes, type RateLimits } from './rate-limit.js';
+import { guarded, quoteValue } from './guard.js';
 import type { CohortServer, CohortSocket } from './types.js';
 
 export interface RealtimeDeps {
@@ -36,6 +41,8 @@ export interface RealtimeDeps {
   maxUploadBytes: number;
   /** How long a new connection has to answer the challenge. */
   authTimeoutMs?: number;
+  /** Connection, message and byte rates per institution (DEFAULT_RATE_LIMITS when absent). */
+  limits?: Partial<RateLimits>;
 }
 
 const AGENTS_ROOM = 'agents';
@@ -53,13 +60,28 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
   const { io, store, log } = deps;
   const sessions = new Map<string, CohortSocket>();
   const uploads = new UploadTable(deps.maxUploadBytes);
+  // Best effort: with the database locked or the disk full the entry is lost (and logged), not the process.
   const audit = (kind: string, actor: string, data: Record<string, unknown>): void => {
-    store.appendAudit({ federationId: deps.federation, kind, actor, subject: null, data });
+    try {
+      store.appendAudit({ federationId: deps.federation, kind, actor, subject: null, data });
+    } catch (cause) {
+      log.error({ kind, actor, err: storageUnavailable(cause)?.message ?? String(cause) }, 'audit entry not written');
+    }
   };
+  // Refusals for rate are written once per institution, limit and window, with their count: a flood cannot flood the audit log.
+  const limiter = new RealtimeLimiter(
+    deps.limits,
+    (actor, summary) => audit('rate.limited', actor, { ...summary }),
+    (actor, error) => log.warn({ actor, code: error.code }, error.message),
+  );
 
-  io.use((socket, next) => {
+  // guarded: a throw in here would otherwise be an uncaught exception, and end the process.
+  io.use(guarded((socket: CohortSocket, next) => {
     const address = socket.handshake.address;
     const parsed = ConnectAuthSchema.safeParse(socket.handshake.auth);
+    const claimed = parsed.success && store.getInstitution(deps.federation, parsed.data.institution) ? parsed.data.institution : `address:${address}`;
+    const limited = limiter.connection(claimed, address);
+    if (limited) return next(Object.assign(new Error(limited.message), { data: limited }));
     const refuse = (code: CohortError['code'], message: string, actor = 'unknown'): void => {
       audit('connection.refused', actor, { code, message, address });
       log.warn({ code, address }, `connection refused: ${message}`);
@@ -70,7 +92,7 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
     if (!parsed.success) {
       const version = (socket.handshake.auth as { protocolVersion?: unknown } | undefined)?.protocolVersion;
       if (version !== undefined && version !== PROTOCOL_VERSION) {
-        return refuse('PROTOCOL_MISMATCH', `protocol version ${String(version)} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}`);
+        return refuse('PROTOCOL_MISMATCH', `protocol version ${quoteValue(version)} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}`);
       }
       return refuse('BAD_REQUEST', `connect auth invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
@@ -86,14 +108,15 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
     if (clientNonce.length !== 32) return refuse('BAD_REQUEST', 'connect auth nonce must be 32 bytes in base64', institution);
     socket.data = { institution, authenticated: false, challenge: newChallenge(), clientNonce, address };
     next();
-  });
+  }, (cause) => log.error({ err: cause }, 'connect middleware failed')));
 
   io.on('connection', (socket) => {
     const { institution } = socket.data;
     const timeout = setTimeout(() => {
       if (!socket.data.authenticated) {
         audit('auth.timeout', institution, { address: socket.data.address });
-        socket.disconnect(true);
+        // Closing the transport, not sending the agent away: a site too slow to answer under load retries with backoff.
+        socket.conn.close();
       }
     }, deps.authTimeoutMs ?? 10_000);
     socket.emit('session:challenge', {
@@ -122,14 +145,20 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
           }
           const parsed = schema.safeParse(payload);
           if (!parsed.success) {
-            const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+            // At most five issues, each cut short: an error message stays readable whatever was sent.
+            const { issues } = parsed.error;
+            const detail =
+              issues.slice(0, 5).map((i) => `${i.path.join('.').slice(0, 100) || '(root)'}: ${i.message.slice(0, 200)}`).join('; ') +
+              (issues.length > 5 ? `; and ${issues.length - 5} more` : '');
             throw new CohortError('BAD_REQUEST', `${event}: ${detail}`);
           }
           reply({ ok: true, ...(fn(parsed.data) ?? {}) });
         } catch (cause) {
-          const err = toCohortError(cause);
+          const err = storageUnavailable(cause) ?? toCohortError(cause);
           if (err.code === 'INTERNAL') log.error({ err: cause, event }, 'handler failed');
-          if (event !== 'update:chunk' || err.code !== 'UPLOAD_UNKNOWN') {
+          // A storage failure cannot be audited (the store is what failed): it is logged, and the agent told to come back.
+          if (err.code === 'UNAVAILABLE') log.error({ event, institution }, err.message);
+          else if (event !== 'update:chunk' || err.code !== 'UPLOAD_UNKNOWN') {
             audit('message.refused', institution, { event, code: err.code, message: err.message });
           }
           reply({ ok: false, error: err.toWire() });
@@ -137,10 +166,19 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       });
     };
 
-    socket.onAny((event: string) => {
-      if (!(CLIENT_EVENTS as readonly string[]).includes(event)) {
-        audit('message.refused', institution, { event: event.slice(0, 64), code: 'BAD_REQUEST', message: 'unknown event' });
+    // Every inbound event, known or not, passes the rate limits first (per institution once authenticated, per address before).
+    socket.use(([event, ...args], next) => {
+      const actor = socket.data.authenticated ? institution : `address:${socket.data.address}`;
+      const limited = limiter.message(actor, String(event), approxBytes(args));
+      if (limited) {
+        const ack = args.at(-1);
+        if (typeof ack === 'function') (ack as (res: unknown) => void)({ ok: false, error: limited });
+        return;
       }
+      if (!(CLIENT_EVENTS as readonly string[]).includes(String(event))) {
+        audit('message.refused', institution, { event: String(event).slice(0, 64), code: 'BAD_REQUEST', message: 'unknown event' });
+      }
+      next();
     });
 
     on('session:auth', AuthResponseSchema, (msg) => {
@@ -203,6 +241,10 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
 
     on('consent:revoke', ConsentRevokeSchema, (msg) => runner().revokeConsent(institution, msg.revocation));
 
+    on('secagg:advertise', SecAggAdvertiseSchema, (msg) => runner().secAgg(institution, 'advertise', msg));
+    on('secagg:share-keys', SecAggShareKeysSchema, (msg) => runner().secAgg(institution, 'share-keys', msg));
+    on('secagg:unmask', SecAggUnmaskSchema, (msg) => runner().secAgg(institution, 'unmask', msg));
+
     socket.on('disconnect', (reason, description?: unknown) => {
       clearTimeout(timeout);
       if (sessions.get(institution) === socket) {
@@ -222,6 +264,12 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       socket.emit('round:task', task);
       return true;
     },
+    sendSecAgg(institution, event, msg): boolean {
+      const socket = sessions.get(institution);
+      if (!socket?.connected) return false;
+      (socket.emit as (e: string, m: unknown) => boolean)(event, msg);
+      return true;
+    },
     sendEvaluation(institution: string, task: EvaluateTask): boolean {
       const socket = sessions.get(institution);
       if (!socket?.connected) return false;
@@ -233,6 +281,7 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       io.to(AGENTS_ROOM).emit(event as 'round:closed', msg as RoundClosed);
     },
     close(): void {
+      limiter.close();
       // The server closing drops the transports, which agents see as a lost connection and retry with
       // backoff; a per-socket disconnect would tell them the coordinator sent them away for good.
       sessions.clear();

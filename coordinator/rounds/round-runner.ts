@@ -5,6 +5,7 @@ import {
   CohortError,
   poolFeatureStats,
   toCohortError,
+  ErrorCode,
   type Decline,
   type EvaluationReport,
   type LocalMetrics,
@@ -15,19 +16,25 @@ import {
   type EvaluateTask,
   type RoundTask,
   type SignedRevocation,
+  type ServerToClientEvents,
 } from '../../protocol/index.js';
 import type { Identity } from '../../crypto/index.js';
-import type { Federation, RoundMetrics, Store } from '../store/index.js';
+import { storageUnavailable, storing, type Federation, type RoundMetrics, type Store } from '../store/index.js';
 import type { Accumulator, Strategy } from '../strategies/index.js';
 import type { RoundRules } from '../config.js';
 import { ConsentRegistry, publicationRules, selectionRules, updateRules, type RuleDecision } from '../policy/index.js';
 import { assertTransition, type RoundState } from './state-machine.js';
 import { selectEligible, type Exclusion } from './selection.js';
-import { intakeUpdate } from './update-intake.js';
+import { intakeMasked, intakeUpdate } from './update-intake.js';
+import { SecureRound } from './secure-round.js';
+import { ClipNorm } from './clip-norm.js';
+import { secureTerms } from './secure-terms.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
 import { addMetrics, emptyMetrics, finishMetrics, type MetricSums } from './metrics.js';
 import { writeModelCard } from './model-card-writer.js';
 import { noiseAverage, spentAfter, updateNorm } from '../privacy.js';
+
+const isErrorCode = (code: string | null): code is ErrorCode => code !== null && code in ErrorCode;
 
 /** What the runner needs to reach agents; implemented by the realtime layer. */
 export interface Outbox {
@@ -36,6 +43,8 @@ export interface Outbox {
   sendEvaluation(institution: string, task: EvaluateTask): boolean;
   broadcast(event: 'round:closed', msg: RoundClosed): void;
   broadcast(event: 'federation:complete', msg: { rounds: number; finalVersion: number }): void;
+  /** Secure aggregation's coordinator -> participant messages; false when the institution is not connected. */
+  sendSecAgg<E extends 'secagg:keys' | 'secagg:shares' | 'secagg:unmask-request'>(institution: string, event: E, msg: Parameters<ServerToClientEvents[E]>[0]): boolean;
 }
 
 export interface RunnerEventMap {
@@ -53,11 +62,14 @@ export interface RunnerEventMap {
   'round:failed': [{ round: number; reason: string }];
   'federation:complete': [{ rounds: number; finalVersion: number }];
   'federation:failed': [{ reason: string }];
+  'model:corrupt': [{ version: number; reason: string }];
 }
 
 interface ActiveRound {
   round: number;
   state: RoundState;
+  /** The training task, sent again to a pending participant that reconnects (its first copy may have died with the connection). */
+  task?: RoundTask;
   baseVersion: number;
   selected: Set<string>;
   pending: Set<string>;
@@ -65,6 +77,10 @@ interface ActiveRound {
   declared: Map<string, number>;
   accepted: { institution: string; samples: number }[];
   accumulator?: Accumulator;
+  /** The DP clip norm this round's aggregate was made with (recorded in its metrics). */
+  clipUsed?: number;
+  /** Secure aggregation's state when the round runs it: the coordinator then never sees an individual update. */
+  secure?: SecureRound;
   metrics: MetricSums;
   decisions: RuleDecision[];
   candidate?: CurrentModel;
@@ -100,10 +116,13 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private spec: ModelSpec;
   private readonly models: ModelRegistry;
   readonly consents: ConsentRegistry;
+  private readonly clip: ClipNorm;
 
   constructor(private readonly deps: RunnerDeps) {
     super();
     this.spec = deps.federation.spec;
+    const resumed = deps.store.listRounds(deps.federation.id).findLast((r) => r.metrics?.nextClipNorm !== undefined)?.metrics?.nextClipNorm;
+    this.clip = new ClipNorm(deps.rules, resumed);
     this.models = new ModelRegistry({ store: deps.store, identity: deps.identity, dataDir: deps.dataDir, federation: deps.federation.id });
     this.consents = new ConsentRegistry({
       store: deps.store,
@@ -141,7 +160,17 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       });
     }
     if (federation?.status !== 'running') store.updateFederationStatus(this.fed, 'running');
-    this.models.loadLatest(this.spec);
+    try {
+      this.models.loadLatest(this.spec);
+    } catch (cause) {
+      // The file no longer matches its digest (or is gone): never hand it to agents. Rounds wait until it is restored.
+      const latest = store.latestModel(this.fed);
+      const reason = toCohortError(cause).message;
+      this.audit('model.corrupt', { version: latest?.version ?? null, digest: latest?.digest ?? null, reason });
+      this.deps.log.error({ version: latest?.version }, `no round opens: ${reason}; restore the file from a backup and restart`);
+      this.emit('model:corrupt', { version: latest?.version ?? -1, reason });
+      return;
+    }
     if (this.models.current) this.spec = this.models.current.spec;
     this.openNextRound();
   }
@@ -149,6 +178,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   stop(): void {
     this.stopped = true;
     this.clearTimers();
+    this.active?.secure?.dispose();
     this.active?.accumulator?.dispose?.();
   }
 
@@ -172,6 +202,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (ready.revocation) this.revokeConsent(institution, ready.revocation);
     this.online.set(institution, ready);
     this.deps.store.touchInstitution(this.fed, institution);
+    const a = this.active;
+    if (a?.state === 'training' && a.task && a.pending.has(institution)) this.deps.outbox.sendTask(institution, a.task);
     this.tryStart();
   }
 
@@ -201,10 +233,24 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   /** Throws unless `institution` may upload an update for `round` now. */
   assertCanUpload(institution: string, round: number): void {
     const a = this.active;
+    if (!a || a.state !== 'training' || round !== a.round) this.assertNotLate(institution, round);
     if (!a || a.state !== 'training') throw new CohortError('ROUND_CLOSED', `no round is taking updates (round ${round} is closed)`);
     if (round !== a.round) throw new CohortError('WRONG_ROUND', `update for round ${round}, current round is ${a.round}`);
     if (!a.selected.has(institution)) throw new CohortError('NOT_SELECTED', `${institution} was not selected for round ${round}`);
-    if (!a.pending.has(institution)) throw new CohortError('DUPLICATE', `${institution} already reported for round ${round}`);
+    if (!a.pending.has(institution)) {
+      // A site retrying after a lost acknowledgement learns what became of the update it sent.
+      const p = this.deps.store.getParticipation(this.fed, round, institution);
+      if (p?.status === 'refused') throw new CohortError(isErrorCode(p.code) ? p.code : 'BAD_REQUEST', `${institution}'s update for round ${round} was refused: ${p.message ?? ''}`);
+      throw new CohortError('DUPLICATE', `${institution} already reported for round ${round}`);
+    }
+  }
+
+  /** A site dropped at a round's deadline is told so when its update for that round arrives after it. */
+  private assertNotLate(institution: string, round: number): void {
+    const p = this.deps.store.getParticipation(this.fed, round, institution);
+    if (p?.status !== 'dropped' || p.code !== 'DEADLINE_PASSED') return;
+    const deadline = this.deps.store.getRound(this.fed, round)?.deadline;
+    throw new CohortError('DEADLINE_PASSED', `round ${round}'s deadline passed${deadline ? ` at ${new Date(deadline).toISOString()}` : ''}: it closed without ${institution}'s update`);
   }
 
   /** Verifies, decrypts and folds one update into the running aggregate. */
@@ -213,6 +259,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const a = this.active as ActiveRound;
     const inst = this.deps.store.getInstitution(this.fed, institution);
     if (!inst) throw new CohortError('UNKNOWN_INSTITUTION', `${institution} is not enrolled`);
+    if (a.secure) return this.submitMasked(a, institution, round, envelope, Buffer.from(inst.signPublicKey, 'base64'));
     let accepted;
     try {
       accepted = intakeUpdate(envelope, {
@@ -236,15 +283,70 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       if (dp) {
         // The guarantee rests on every update's sensitivity: refuse one the site did not clip.
         const norm = updateNorm(accepted.tensors, (this.models.current as CurrentModel).tensors);
-        if (norm > dp.clipNorm * (1 + 1e-4)) {
-          throw new CohortError('BAD_REQUEST', `update is ${norm.toFixed(4)} from the global model in L2 norm, above the DP clip norm ${dp.clipNorm}: differential privacy needs the site to clip it`);
+        if (norm > this.clip.current * (1 + 1e-4)) {
+          throw new CohortError('BAD_REQUEST', `update is ${norm.toFixed(4)} from the global model in L2 norm, above the DP clip norm ${this.clip.current}: differential privacy needs the site to clip it`);
         }
       }
+    } catch (cause) {
+      const err = toCohortError(cause);
+      this.refuse(a, institution, err.code, err.message, envelope.length);
+      throw err;
+    }
+    const { meta, digest } = accepted;
+    // Stored first, folded once stored: a locked database or a full disk (which may fail the commit itself) refuses
+    // the update with UNAVAILABLE before it counts, and the site may send it again.
+    storing(() =>
+      this.deps.store.transaction(() => {
+        this.deps.store.updateParticipation(this.fed, round, institution, {
+          status: 'accepted',
+          samples: meta.samples,
+          digest,
+          bytes: envelope.length,
+          metrics: meta.metrics,
+        });
+        this.audit('update.accepted', { round, digest, bytes: envelope.length, samples: meta.samples }, institution);
+      }),
+    );
+    this.clip.observe(meta.metrics.withinClip);
+    try {
       // Under DP every update weighs the same, so no site's sample count changes the mechanism's sensitivity.
       (a.accumulator as Accumulator).add(
         accepted.tensors.map((t) => t.data),
-        dp ? 1 : accepted.meta.samples,
+        this.deps.rules.dp ? 1 : meta.samples,
       );
+    } catch (cause) {
+      // Stored as accepted but not in the aggregate: the round cannot publish a model that matches its record.
+      const err = storageUnavailable(cause) ?? toCohortError(cause);
+      this.failRound(`the aggregate could not take ${institution}'s accepted update: ${err.message}`);
+      throw err;
+    }
+    addMetrics(a.metrics, meta.samples, meta.metrics);
+    a.accepted.push({ institution, samples: meta.samples });
+    a.pending.delete(institution);
+    this.emit('update:accepted', { round, institution, samples: meta.samples, digest, metrics: meta.metrics });
+    this.maybeClose();
+    return { digest };
+  }
+
+  /** Under secure aggregation: checks a masked input's envelope and metadata and adds it to the masked sum. */
+  private submitMasked(a: ActiveRound, institution: string, round: number, envelope: Uint8Array, signPublicKey: Uint8Array): { digest: string } {
+    let accepted;
+    try {
+      accepted = intakeMasked(envelope, {
+        federation: this.fed,
+        round,
+        institution,
+        baseVersion: a.baseVersion,
+        spec: this.spec,
+        coordinator: this.deps.identity,
+        institutionSignPublicKey: signPublicKey,
+        maxPayloadBytes: this.deps.maxPayloadBytes,
+      });
+      const declared = a.declared.get(institution) ?? 0;
+      if (accepted.meta.samples > declared) {
+        throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${accepted.meta.samples} training samples, but ${institution} declared ${declared} when the round started`);
+      }
+      (a.secure as SecureRound).masked(institution, accepted.frame);
     } catch (cause) {
       const err = toCohortError(cause);
       this.refuse(a, institution, err.code, err.message, envelope.length);
@@ -252,14 +354,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     }
     const { meta, digest } = accepted;
     this.deps.store.transaction(() => {
-      this.deps.store.updateParticipation(this.fed, round, institution, {
-        status: 'accepted',
-        samples: meta.samples,
-        digest,
-        bytes: envelope.length,
-        metrics: meta.metrics,
-      });
-      this.audit('update.accepted', { round, digest, bytes: envelope.length, samples: meta.samples }, institution);
+      this.deps.store.updateParticipation(this.fed, round, institution, { status: 'accepted', samples: meta.samples, digest, bytes: envelope.length, metrics: meta.metrics });
+      this.audit('update.accepted', { round, digest, bytes: envelope.length, samples: meta.samples, masked: true }, institution);
     });
     addMetrics(a.metrics, meta.samples, meta.metrics);
     a.accepted.push({ institution, samples: meta.samples });
@@ -267,6 +363,21 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.emit('update:accepted', { round, institution, samples: meta.samples, digest, metrics: meta.metrics });
     this.maybeClose();
     return { digest };
+  }
+
+  /**
+   * A secure-aggregation message from a participant of the current round; throws (and the socket layer audits the
+   * refusal) when it is not expected now or does not verify.
+   */
+  secAgg(institution: string, step: 'advertise' | 'share-keys' | 'unmask', msg: unknown): void {
+    const a = this.active;
+    const round = (msg as { round?: unknown }).round;
+    if (!a?.secure) throw new CohortError('ROUND_CLOSED', 'no secure-aggregation round is running');
+    if (round !== a.round) throw new CohortError('WRONG_ROUND', `secure-aggregation message for round ${String(round)}, current round is ${a.round}`);
+    if (!a.selected.has(institution)) throw new CohortError('NOT_SELECTED', `${institution} was not selected for round ${a.round}`);
+    if (step === 'advertise') a.secure.advertise(institution, msg as Parameters<SecureRound['advertise']>[1]);
+    else if (step === 'share-keys') a.secure.shareKeys(institution, msg as Parameters<SecureRound['shareKeys']>[1]);
+    else a.secure.unmask(institution, msg as Parameters<SecureRound['unmask']>[1]);
   }
 
   /** Records that a selected institution will not take part (or evaluate), and why. */
@@ -381,7 +492,9 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
    * limits may depend on), selected by fraction C; those excluded and why.
    */
   private eligible(round: number): { participants: string[]; excluded: Exclusion[] } {
-    return selectEligible([...this.online.keys()], (institution, participants) => this.consents.covers(institution, 'training', participants), { ...this.deps.rules, round });
+    // A suspended institution's open session does not make it eligible: status is read at every selection.
+    const active = [...this.online.keys()].filter((institution) => this.deps.store.getInstitution(this.fed, institution)?.status === 'active');
+    return selectEligible(active, (institution, participants) => this.consents.covers(institution, 'training', participants), { ...this.deps.rules, round });
   }
 
   private tryStart(): void {
@@ -430,21 +543,52 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     a.pending = new Set(participants);
     a.declared = new Map(participants.map((institution) => [institution, this.online.get(institution)?.samples ?? 0]));
     a.decisions = decisions;
+    this.clip.reset();
     a.accumulator = this.deps.strategy.begin(
       model.tensors.map((t) => t.shape),
       model.tensors.map((t) => t.data),
     );
     a.timer = setTimeout(() => this.onDeadline(), rules.roundTimeoutMs);
     this.emit('round:started', { round: a.round, participants, excluded, baseVersion: model.version, deadline });
+    const secagg = rules.secagg ? this.openSecureRound(a, participants) : undefined;
     const task: RoundTask = {
       ...this.terms(a.round, deadline, participants.length, model),
       use: 'training',
-      config: { ...rules.train, ...this.deps.strategy.trainConfig, ...(rules.dp ? { dpClipNorm: rules.dp.clipNorm } : {}) },
+      config: { ...rules.train, ...this.deps.strategy.trainConfig, ...(rules.dp ? { dpClipNorm: this.clip.current, ...(this.clip.adaptive ? { dpReportClip: true } : {}) } : {}) },
+      ...(secagg ? { secagg } : {}),
     };
+    if (!secagg) a.task = task;
     for (const institution of participants) {
       if (!this.deps.outbox.sendTask(institution, task)) this.drop(a, institution, 'not connected when the task was sent');
     }
     this.maybeClose();
+  }
+
+  /** Starts the round's secure aggregation and returns the terms every participant's task carries. */
+  private openSecureRound(a: ActiveRound, participants: string[]) {
+    const { terms, config } = secureTerms({
+      federation: this.fed,
+      round: a.round,
+      rules: this.deps.rules,
+      spec: this.spec,
+      participants: participants.map((id) => ({ id, signPublicKey: Buffer.from(this.deps.store.getInstitution(this.fed, id)?.signPublicKey ?? '', 'base64') })),
+      maxDeclared: Math.max(1, ...a.declared.values()),
+    });
+    a.secure = new SecureRound({
+      round: a.round,
+      terms,
+      config,
+      stepTimeoutMs: this.deps.rules.secagg?.stepTimeoutMs ?? 30_000,
+      send: (institution, event, msg) => this.deps.outbox.sendSecAgg(institution, event, msg),
+      audit: (kind, data, actor) => this.audit(kind, data, actor),
+      onDropped: (institution, reason) => {
+        if (this.active !== a || a.state !== 'training' || !a.pending.has(institution)) return;
+        this.drop(a, institution, reason);
+        this.maybeClose();
+      },
+      onOutcome: (outcome) => this.onSecureOutcome(a, outcome),
+    });
+    return terms;
   }
 
   /** What every task states, for the agent to check against its own consent. */
@@ -502,14 +646,52 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private closeTraining(): void {
     const a = this.active as ActiveRound;
     this.clearTimers();
-    const accepted = a.accumulator?.count ?? 0;
+    const accepted = a.secure ? a.accepted.length : (a.accumulator?.count ?? 0);
     const min = this.deps.rules.minParticipants;
     if (accepted < min) return this.failRound(`only ${accepted} of ${min} required updates were accepted`);
-    this.transition(a, 'aggregating', () => this.audit('round.aggregating', { round: a.round, updates: accepted }));
+    this.transition(a, 'aggregating', () => this.audit('round.aggregating', { round: a.round, updates: accepted, secureAggregation: a.secure !== undefined }));
+    if (a.secure) {
+      // The masked sum is useless until the survivors reveal their shares: unmasking continues in onSecureOutcome.
+      return a.secure.closeMasked();
+    }
+    this.aggregateAndEvaluate(a, accepted);
+  }
+
+  /** Secure aggregation ended: the average update joins the strategy (as one update of the total weight), or the round fails. */
+  private onSecureOutcome(a: ActiveRound, outcome: import('../../crypto/index.js').secagg.ServerOutcome): void {
+    if (this.active !== a || (a.state !== 'aggregating' && a.state !== 'training')) return;
+    if (!outcome.ok) {
+      for (const b of outcome.blame) this.audit('secagg.blame', { round: a.round, reason: b.reason, evidence: b.evidence, message: b.message }, b.participant);
+      return this.failRound(`secure aggregation failed (${outcome.failure.code} at ${outcome.failure.step}): ${outcome.failure.message}`);
+    }
+    const { average, weightSum, survivors } = outcome.result;
+    if (!average) return this.failRound('secure aggregation: the survivors\' weights sum to 0');
+    const base = this.models.current as CurrentModel;
+    let offset = 0;
+    const candidate = base.tensors.map((t) => {
+      const out = new Float32Array(t.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = (t.data[i] as number) + (average[offset + i] as number);
+      offset += out.length;
+      return out;
+    });
+    // Participants whose masked input was accepted but whose mask could not be removed are not in the sum.
+    const inSum = new Set(survivors);
+    a.accepted = a.accepted.filter((c) => inSum.has(c.institution));
+    (a.accumulator as Accumulator).add(candidate, weightSum);
+    this.aggregateAndEvaluate(a, survivors.length);
+  }
+
+  /** The strategy's result (plus central DP noise) becomes the candidate, which the contributors evaluate. */
+  private aggregateAndEvaluate(a: ActiveRound, accepted: number): void {
+    this.clearTimers();
     try {
       const result = (a.accumulator as Accumulator).result();
       if (!result) return this.failRound('the strategy produced no model');
-      noiseAverage(result, this.deps.rules, accepted);
+      // Under secure aggregation the sites added the noise themselves (distributed DP): none is added here.
+      if (!a.secure) noiseAverage(result, this.deps.rules, accepted, { clipNorm: this.clip.current, noiseMultiplier: this.clip.updateNoiseMultiplier ?? 0 });
+      a.clipUsed = this.clip.current;
+      const adapted = this.clip.step();
+      if (adapted) this.audit('dp.clip.adapted', { round: a.round, ...adapted });
       const base = this.models.current as CurrentModel;
       const tensors: NamedTensor[] = base.tensors.map((t, i) => ({ name: t.name, shape: t.shape, data: result[i] as Float32Array }));
       a.candidate = this.models.candidate(this.spec, tensors, base.version + 1, a.round);
@@ -608,12 +790,14 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   /** The round's metrics with the (epsilon, delta) spent so far, counting this round, when DP is on. */
   private withPrivacy(metrics: RoundMetrics): RoundMetrics {
     const { dp } = this.deps.rules;
-    return dp ? { ...metrics, epsilon: spentAfter(this.deps.rules, this.releasedRounds() + 1), delta: dp.delta } : metrics;
+    const clip = this.active?.clipUsed !== undefined ? { clipNorm: this.active.clipUsed, ...(this.clip.adaptive ? { nextClipNorm: this.clip.current } : {}) } : {};
+    return dp ? { ...metrics, epsilon: spentAfter(this.deps.rules, this.releasedRounds() + 1), delta: dp.delta, ...clip } : metrics;
   }
 
   private failRound(reason: string): void {
     const a = this.active as ActiveRound;
     this.clearTimers();
+    a.secure?.dispose();
     a.accumulator?.dispose?.();
     this.transition(a, 'failed', () => {
       this.deps.store.updateRound(this.fed, a.round, { closedAt: Date.now(), reason });

@@ -4,8 +4,11 @@ import {
   UpdateMetaSchema,
   checkFinite,
   checkLayout,
+  decodeMaskedInput,
   decodeTensors,
+  parameterCount,
   tensorLayout,
+  type MaskedFrame,
   type ModelSpec,
   type NamedTensor,
   type UpdateMeta,
@@ -49,8 +52,54 @@ export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext): Accepted
     const code = opened.reason === 'WRONG_CONTEXT' ? contextCode(envelope, ctx) : envelopeCodes[opened.reason];
     throw new CohortError(code, `update refused: ${opened.message}`);
   }
-  const decoded = decodeTensors(opened.payload, { maxBytes: ctx.maxPayloadBytes });
-  const parsed = UpdateMetaSchema.safeParse(decoded.meta);
+  // openEnvelope checked the payload's SHA-256 against the signed digest: no second hash for the frame's trailer.
+  const decoded = decodeTensors(opened.payload, { maxBytes: ctx.maxPayloadBytes, authenticated: true });
+  const meta = checkMeta(decoded.meta, ctx);
+  if (meta.kind !== 'weights') throw new CohortError('BAD_REQUEST', 'this round does not run secure aggregation: a masked input cannot be aggregated');
+  checkLayout(decoded.tensors, tensorLayout(ctx.spec));
+  checkFinite(decoded.tensors);
+  return { tensors: decoded.tensors, meta, digest: opened.payloadDigest };
+}
+
+/** Which part of an envelope's signed context differs from what this round expects. */
+function contextCode(envelope: Uint8Array, ctx: IntakeContext): 'WRONG_FEDERATION' | 'WRONG_ROUND' | 'BAD_REQUEST' {
+  const context = peekEnvelope(envelope)?.context;
+  if (!context || context.federation !== ctx.federation) return 'WRONG_FEDERATION';
+  if (context.round !== ctx.round) return 'WRONG_ROUND';
+  return 'BAD_REQUEST';
+}
+
+export interface AcceptedMasked {
+  frame: MaskedFrame;
+  meta: UpdateMeta;
+  digest: string;
+}
+
+/**
+ * Opens a secure-aggregation masked input: the same envelope checks as a plain update, then the masked-input frame,
+ * whose vector has one entry per parameter plus the weight. The values are masked: nothing about them can be checked here.
+ * @example const { frame, meta } = intakeMasked(envelopeBytes, ctx)
+ */
+export function intakeMasked(envelope: Uint8Array, ctx: IntakeContext): AcceptedMasked {
+  const opened = openEnvelope(envelope, {
+    recipientBoxSecretKey: ctx.coordinator.boxSecretKey,
+    senderSignPublicKey: ctx.institutionSignPublicKey,
+    expected: { federation: ctx.federation, round: ctx.round, institution: ctx.institution },
+  });
+  if (!opened.ok) {
+    const code = opened.reason === 'WRONG_CONTEXT' ? contextCode(envelope, ctx) : envelopeCodes[opened.reason];
+    throw new CohortError(code, `masked input refused: ${opened.message}`);
+  }
+  if (opened.payload.length > ctx.maxPayloadBytes) throw new CohortError('PAYLOAD_TOO_LARGE', `masked input of ${opened.payload.length} bytes exceeds ${ctx.maxPayloadBytes}`);
+  const frame = decodeMaskedInput(opened.payload, { length: parameterCount(ctx.spec) + 1 });
+  const meta = checkMeta(frame.meta, ctx);
+  if (meta.kind !== 'masked') throw new CohortError('BAD_REQUEST', 'this round runs secure aggregation: send a masked input, not plain weights');
+  return { frame, meta, digest: opened.payloadDigest };
+}
+
+/** Metadata checks shared by plain and masked updates. */
+function checkMeta(raw: unknown, ctx: IntakeContext): UpdateMeta {
+  const parsed = UpdateMetaSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') || 'meta';
@@ -65,15 +114,5 @@ export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext): Accepted
   if (meta.baseVersion !== ctx.baseVersion) {
     throw new CohortError('WRONG_ROUND', `update was trained from model v${meta.baseVersion}, this round distributed v${ctx.baseVersion}`);
   }
-  checkLayout(decoded.tensors, tensorLayout(ctx.spec));
-  checkFinite(decoded.tensors);
-  return { tensors: decoded.tensors, meta, digest: opened.payloadDigest };
-}
-
-/** Which part of an envelope's signed context differs from what this round expects. */
-function contextCode(envelope: Uint8Array, ctx: IntakeContext): 'WRONG_FEDERATION' | 'WRONG_ROUND' | 'BAD_REQUEST' {
-  const context = peekEnvelope(envelope)?.context;
-  if (!context || context.federation !== ctx.federation) return 'WRONG_FEDERATION';
-  if (context.round !== ctx.round) return 'WRONG_ROUND';
-  return 'BAD_REQUEST';
+  return meta;
 }

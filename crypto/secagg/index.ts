@@ -30,3 +30,4 @@ export type {
 export type { SecAggFailure, SecAggFailureCode, SecAggStep, StepResult, Receipt, RejectReason, Blame, BlameReason } from './failures.js';
 export { SecAggClient, createSecAggClient, type ClientPhase, type SecAggClientOptions } from './client.js';
 export { SecAggServer, createSecAggServer, type ServerPhase, type ServerStep, type ServerOutcome, type SecAggResult } from './server.js';
+export { configFromTerms, termsFor } from './terms.js';

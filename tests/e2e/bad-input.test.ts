@@ -434,7 +434,7 @@ describe('a round with hostile and absent participants', () => {
     expect(res.status).toBe(200);
   });
 
-  it('closes the round at its deadline without a silent straggler, publishes, and refuses its late upload with ROUND_CLOSED', async () => {
+  it('closes the round at its deadline without a silent straggler, publishes, and refuses its late upload with DEADLINE_PASSED', async () => {
     fed = await startFederation(3, { ...oneRound, minParticipants: 2, roundTimeoutMs: 1500 });
     const box = fed.coordinatorIdentity.boxPublicKey;
     const [a, b, straggler] = [await join(0), await join(1), await join(2)];
@@ -450,9 +450,9 @@ describe('a round with hostile and absent participants', () => {
     expect(round).toMatchObject({ resultVersion: 1, metrics: { participants: 2 } });
     const { store } = fed.coordinator;
     expect(store.getParticipation('e2e', 1, 'site-3')).toMatchObject({ status: 'dropped', code: 'DEADLINE_PASSED', message: 'no update before the round deadline' });
-    expectRefused(late.ack, 'ROUND_CLOSED', 'no round is taking updates');
+    expectRefused(late.ack, 'DEADLINE_PASSED', "round 1's deadline passed at", "closed without site-3's update");
     expect(audits('participant.dropped', 'site-3')).toHaveLength(1);
-    expect(audits('message.refused', 'site-3').map((e) => e.data.code)).toEqual(['ROUND_CLOSED']);
+    expect(audits('message.refused', 'site-3').map((e) => e.data.code)).toEqual(['DEADLINE_PASSED']);
   });
 });
 

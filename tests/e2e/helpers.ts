@@ -5,7 +5,7 @@ import { parsePolicy, type Policy } from '../../coordinator/policy/index.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { createCoordinator, openSqliteStore, type Coordinator, type FederationSetupInput } from '../../coordinator/index.js';
+import { createCoordinator, openSqliteStore, type Coordinator, type CoordinatorOptions, type FederationSetupInput } from '../../coordinator/index.js';
 import { createPrng, generateIdentity, publicIdentityOf, type Identity } from '../../crypto/index.js';
 import { createAgent, mnistSource, type Agent } from '../../node-agent/index.js';
 import { loadMnist, mnistSpec, partition, splitTrainTest } from '../../node-agent/data/index.js';
@@ -34,6 +34,7 @@ export async function startFederation(
   arch: 'logreg' | 'mlp' = 'logreg',
   rowsPerSite = 300,
   policy: Policy = permissivePolicy,
+  coordinatorOptions: Partial<CoordinatorOptions> = {},
 ): Promise<Federation> {
   const dir = mkdtempSync(join(tmpdir(), 'cohort-e2e-'));
   const coordinatorIdentity = generateIdentity('coordinator');
@@ -59,6 +60,7 @@ export async function startFederation(
     },
     institutions: institutions.map(publicIdentityOf),
     log: quiet,
+    ...coordinatorOptions,
   };
   const fed: Federation = {
     dir,

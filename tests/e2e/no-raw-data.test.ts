@@ -206,7 +206,8 @@ describe('what agents send', () => {
       }
       // Only protocol events, and each update is one sealed envelope (magic "CENV").
       const events = socketIoEvents(capture.ws.messages);
-      expect(new Set(events.map((e) => e.event))).toEqual(new Set(CLIENT_EVENTS.filter((e) => e !== 'round:decline' && e !== 'consent:revoke')));
+      // (No declines, revocations or secure-aggregation steps in this plain round.)
+      expect(new Set(events.map((e) => e.event))).toEqual(new Set(CLIENT_EVENTS.filter((e) => e !== 'round:decline' && e !== 'consent:revoke' && !e.startsWith('secagg:'))));
       const chunks = events.filter((e) => e.event === 'update:chunk');
       const begins = events.filter((e) => e.event === 'update:begin');
       expect(chunks).toHaveLength(2);

@@ -1,0 +1,97 @@
+/** Fault: an agent's connection drops in the middle of an upload; it reconnects by itself and the update counts exactly once. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Agent } from '../../node-agent/index.js';
+import { permissivePolicy, startAgent, startFederation, type Federation } from './helpers.js';
+import { auditsOf, latch, meanShift, modelTensors, shiftTrainer } from './faults-helpers.js';
+
+let fed: Federation | undefined;
+const agents: Agent[] = [];
+afterEach(async () => {
+  agents.splice(0).forEach((a) => a.close());
+  await fed?.close();
+  fed = undefined;
+});
+
+/** The 2NN (199,210 parameters, ~0.8 MB per update) in 128 KiB chunks: 7 chunks per upload. */
+const CHUNK = 128 * 1024;
+const oneRound = { rounds: 1, minParticipants: 2, joinGraceMs: 0, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } };
+
+/** Two sites that shift every weight by +0.01 (site-1) and -0.03 (site-2); site-2 waits for `gate`. */
+async function twoSites(gate: Promise<void>): Promise<{ f: Federation; cut: Agent; other: Agent }> {
+  fed = await startFederation(2, oneRound, 'mlp', 60, permissivePolicy, { chunkBytes: CHUNK });
+  const f = fed;
+  const cut = startAgent(f, 0, { backend: 'cpu', valFraction: 0, trainer: shiftTrainer(0.01) });
+  const other = startAgent(f, 1, { backend: 'cpu', valFraction: 0, trainer: shiftTrainer(-0.03, () => gate) });
+  agents.push(cut, other);
+  return { f, cut, other };
+}
+
+/** Every sample-weighted contribution counted once: the published model moved by the weighted mean of the sites' shifts. */
+function expectCountedOnce(f: Federation): void {
+  const { store } = f.coordinator;
+  const parts = store.listParticipations('e2e', 1);
+  expect(parts.map((p) => [p.institutionId, p.status])).toEqual([
+    ['site-1', 'accepted'],
+    ['site-2', 'accepted'],
+  ]);
+  const [n1, n2] = parts.map((p) => p.samples as number) as [number, number];
+  expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', metrics: { participants: 2, samples: n1 + n2 } });
+  expect(auditsOf(store, 'e2e', 'update.accepted').map((e) => e.actor)).toEqual(['site-1', 'site-2']);
+  const shift = meanShift(modelTensors(store, f.dir, 'e2e', 0), modelTensors(store, f.dir, 'e2e', 1));
+  expect(shift).toBeCloseTo((0.01 * n1 - 0.03 * n2) / (n1 + n2), 5);
+}
+
+describe('an agent whose connection drops mid-upload', () => {
+  it('reconnects by itself and resumes after the 3 chunks the coordinator holds; the update counts once', async () => {
+    const gate = latch();
+    const { f, cut, other } = await twoSites(gate.promise);
+    const chunks: number[] = [];
+    let dropped = false;
+    cut.socket.onAnyOutgoing((event: string, msg: { index: number }) => {
+      if (event !== 'update:chunk') return;
+      chunks.push(msg.index);
+      // The 4th chunk never leaves: the transport closes under it, as when a network link fails.
+      if (chunks.length === 4 && !dropped) {
+        dropped = true;
+        cut.socket.io.engine.close();
+      }
+    });
+    const uploaded = new Promise<{ bytes: number }>((resolve) => cut.events.once('uploaded', resolve));
+
+    const { bytes } = await uploaded;
+    gate.open();
+    const done = await Promise.all([cut.done, other.done]);
+
+    expect(Math.ceil(bytes / CHUNK)).toBe(7);
+    expect(chunks).toEqual([0, 1, 2, 3, 3, 4, 5, 6]);
+    expect(done[0]).toEqual({ rounds: 1, finalVersion: 1 });
+    const { store } = f.coordinator;
+    expect(auditsOf(store, 'e2e', 'agent.disconnected', 'site-1')).toHaveLength(1);
+    expect(auditsOf(store, 'e2e', 'agent.connected', 'site-1')).toHaveLength(2);
+    expectCountedOnce(f);
+  });
+
+  it('whose commit was taken but whose acknowledgement was lost: the retry is recognised as delivered, not refused, and counts once', async () => {
+    const gate = latch();
+    const { f, cut, other } = await twoSites(gate.promise);
+    let commits = 0;
+    cut.socket.onAnyOutgoing((event: string) => {
+      // The commit leaves, then the link fails before its acknowledgement can come back.
+      if (event === 'update:commit' && ++commits === 1) setImmediate(() => cut.socket.io.engine.close());
+    });
+    const refused: unknown[] = [];
+    cut.events.on('refused', (r) => refused.push(r));
+    const uploaded = new Promise<{ digest: string }>((resolve) => cut.events.once('uploaded', resolve));
+
+    const { digest } = await uploaded;
+    gate.open();
+    await Promise.all([cut.done, other.done]);
+
+    expect(refused).toEqual([]);
+    expect(commits).toBe(1);
+    const { store } = f.coordinator;
+    expect(store.getParticipation('e2e', 1, 'site-1')).toMatchObject({ status: 'accepted', digest });
+    expect(auditsOf(store, 'e2e', 'message.refused', 'site-1').map((e) => e.data.code)).toEqual(['DUPLICATE']);
+    expectCountedOnce(f);
+  });
+});
