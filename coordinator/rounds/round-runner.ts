@@ -25,7 +25,7 @@ import type { RoundRules } from '../config.js';
 import { ConsentRegistry, publicationRules, selectionRules, updateRules, type RuleDecision } from '../policy/index.js';
 import { assertTransition, type RoundState } from './state-machine.js';
 import { selectEligible, type Exclusion } from './selection.js';
-import { intakeMasked, intakeUpdate } from './update-intake.js';
+import { intakeMasked, intakeUpdate, type IntakeContext } from './update-intake.js';
 import { SecureRound } from './secure-round.js';
 import { ClipNorm } from './clip-norm.js';
 import { secureTerms } from './secure-terms.js';
@@ -259,19 +259,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const a = this.active as ActiveRound;
     const inst = this.deps.store.getInstitution(this.fed, institution);
     if (!inst) throw new CohortError('UNKNOWN_INSTITUTION', `${institution} is not enrolled`);
-    if (a.secure) return this.submitMasked(a, institution, round, envelope, Buffer.from(inst.signPublicKey, 'base64'));
+    const ctx = this.intakeContext(a, institution, Buffer.from(inst.signPublicKey, 'base64'));
+    if (a.secure) return this.submitMasked(a, institution, round, envelope, ctx);
     let accepted;
     try {
-      accepted = intakeUpdate(envelope, {
-        federation: this.fed,
-        round,
-        institution,
-        baseVersion: a.baseVersion,
-        spec: this.spec,
-        coordinator: this.deps.identity,
-        institutionSignPublicKey: Buffer.from(inst.signPublicKey, 'base64'),
-        maxPayloadBytes: this.deps.maxPayloadBytes,
-      });
+      accepted = intakeUpdate(envelope, ctx);
       // FedAvg weights by the claimed count: no more rows than the site declared when it was selected.
       const declared = a.declared.get(institution) ?? 0;
       if (accepted.meta.samples > declared) {
@@ -328,20 +320,25 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     return { digest };
   }
 
+  /** What an update of this round from `institution` must match. */
+  private intakeContext(a: ActiveRound, institution: string, signPublicKey: Uint8Array): IntakeContext {
+    return {
+      federation: this.fed,
+      round: a.round,
+      institution,
+      baseVersion: a.baseVersion,
+      spec: this.spec,
+      coordinator: this.deps.identity,
+      institutionSignPublicKey: signPublicKey,
+      maxPayloadBytes: this.deps.maxPayloadBytes,
+    };
+  }
+
   /** Under secure aggregation: checks a masked input's envelope and metadata and adds it to the masked sum. */
-  private submitMasked(a: ActiveRound, institution: string, round: number, envelope: Uint8Array, signPublicKey: Uint8Array): { digest: string } {
+  private submitMasked(a: ActiveRound, institution: string, round: number, envelope: Uint8Array, ctx: IntakeContext): { digest: string } {
     let accepted;
     try {
-      accepted = intakeMasked(envelope, {
-        federation: this.fed,
-        round,
-        institution,
-        baseVersion: a.baseVersion,
-        spec: this.spec,
-        coordinator: this.deps.identity,
-        institutionSignPublicKey: signPublicKey,
-        maxPayloadBytes: this.deps.maxPayloadBytes,
-      });
+      accepted = intakeMasked(envelope, ctx);
       const declared = a.declared.get(institution) ?? 0;
       if (accepted.meta.samples > declared) {
         throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${accepted.meta.samples} training samples, but ${institution} declared ${declared} when the round started`);

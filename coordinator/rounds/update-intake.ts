@@ -43,15 +43,7 @@ const envelopeCodes = {
  * @example const { tensors, meta } = intakeUpdate(envelopeBytes, ctx)
  */
 export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext): AcceptedUpdate {
-  const opened = openEnvelope(envelope, {
-    recipientBoxSecretKey: ctx.coordinator.boxSecretKey,
-    senderSignPublicKey: ctx.institutionSignPublicKey,
-    expected: { federation: ctx.federation, round: ctx.round, institution: ctx.institution },
-  });
-  if (!opened.ok) {
-    const code = opened.reason === 'WRONG_CONTEXT' ? contextCode(envelope, ctx) : envelopeCodes[opened.reason];
-    throw new CohortError(code, `update refused: ${opened.message}`);
-  }
+  const opened = openChecked(envelope, ctx, 'update');
   // openEnvelope checked the payload's SHA-256 against the signed digest: no second hash for the frame's trailer.
   const decoded = decodeTensors(opened.payload, { maxBytes: ctx.maxPayloadBytes, authenticated: true });
   const meta = checkMeta(decoded.meta, ctx);
@@ -81,6 +73,16 @@ export interface AcceptedMasked {
  * @example const { frame, meta } = intakeMasked(envelopeBytes, ctx)
  */
 export function intakeMasked(envelope: Uint8Array, ctx: IntakeContext): AcceptedMasked {
+  const opened = openChecked(envelope, ctx, 'masked input');
+  if (opened.payload.length > ctx.maxPayloadBytes) throw new CohortError('PAYLOAD_TOO_LARGE', `masked input of ${opened.payload.length} bytes exceeds ${ctx.maxPayloadBytes}`);
+  const frame = decodeMaskedInput(opened.payload, { length: parameterCount(ctx.spec) + 1 });
+  const meta = checkMeta(frame.meta, ctx);
+  if (meta.kind !== 'masked') throw new CohortError('BAD_REQUEST', 'this round runs secure aggregation: send a masked input, not plain weights');
+  return { frame, meta, digest: opened.payloadDigest };
+}
+
+/** Opens the envelope for this round and site, or throws the precise reason. */
+function openChecked(envelope: Uint8Array, ctx: IntakeContext, what: string): { payload: Uint8Array; payloadDigest: string } {
   const opened = openEnvelope(envelope, {
     recipientBoxSecretKey: ctx.coordinator.boxSecretKey,
     senderSignPublicKey: ctx.institutionSignPublicKey,
@@ -88,13 +90,9 @@ export function intakeMasked(envelope: Uint8Array, ctx: IntakeContext): Accepted
   });
   if (!opened.ok) {
     const code = opened.reason === 'WRONG_CONTEXT' ? contextCode(envelope, ctx) : envelopeCodes[opened.reason];
-    throw new CohortError(code, `masked input refused: ${opened.message}`);
+    throw new CohortError(code, `${what} refused: ${opened.message}`);
   }
-  if (opened.payload.length > ctx.maxPayloadBytes) throw new CohortError('PAYLOAD_TOO_LARGE', `masked input of ${opened.payload.length} bytes exceeds ${ctx.maxPayloadBytes}`);
-  const frame = decodeMaskedInput(opened.payload, { length: parameterCount(ctx.spec) + 1 });
-  const meta = checkMeta(frame.meta, ctx);
-  if (meta.kind !== 'masked') throw new CohortError('BAD_REQUEST', 'this round runs secure aggregation: send a masked input, not plain weights');
-  return { frame, meta, digest: opened.payloadDigest };
+  return opened;
 }
 
 /** Metadata checks shared by plain and masked updates. */
