@@ -117,7 +117,7 @@ async function runPartitionsInChildren(opts: BenchOptions, out: string, target: 
   return Promise.all(
     opts.partitions.map(async (p) => {
       const dir = join(out, 'partitions', p.replace(/[^A-Za-z0-9_-]/g, '-'));
-      const args = ['--import', tsx, entry, '--partitions', p, '--out', dir, '--jobs', '1', '--baseline-epochs', '0', '--institutions', String(opts.institutions), '--seed', String(opts.seed), '--configs', JSON.stringify(opts.configs)];
+      const args = ['--import', tsx, entry, '--partitions', p, '--out', dir, '--jobs', '1', '--baseline-epochs', '0', '--institutions', String(opts.institutions), '--fraction', String(opts.fraction), '--seed', String(opts.seed), '--configs', JSON.stringify(opts.configs)];
       if (target !== undefined) args.push('--target', String(target));
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
       let buffered = '';

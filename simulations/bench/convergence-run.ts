@@ -7,8 +7,9 @@ import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
-import { createAgent, mnistSource, type Agent } from '../../node-agent/index.js';
+import { createAgent, mnistSource, type Agent, type CustomTrainer } from '../../node-agent/index.js';
 import type { Dataset } from '../../node-agent/data/index.js';
+import type { UpdateTransform } from '../../node-agent/mods/byzantine.js';
 import { evaluate, type TF } from '../../node-agent/train/index.js';
 import { grantSimulatedConsent } from '../simulate/consents.js';
 import type { SimulationData } from '../simulate/dataset.js';
@@ -35,6 +36,14 @@ export interface ConfigArgs {
   seed: number;
   workDir: string;
   say: (line: string) => void;
+  /** Aggregation strategy and its parameters (default FedAvg). */
+  strategy?: { name: string; params: Record<string, number | string> };
+  /** More round rules (e.g. dp, secagg) on top of the configuration's. */
+  rules?: Record<string, unknown>;
+  /** Replaces local training at every site (e.g. a perturbed model, to time the protocol alone). */
+  trainer?: CustomTrainer;
+  /** A Byzantine site's update transform, by site index (none: an honest site). */
+  transformFor?: (site: number) => UpdateTransform | undefined;
 }
 
 export interface CurvePoint {
@@ -42,6 +51,8 @@ export interface CurvePoint {
   accuracy: number;
   loss: number;
   elapsedMs: number;
+  /** From the round's start (tasks sent) to its publication, measured at the coordinator. */
+  roundMs?: number;
 }
 
 export interface ConfigResult {
@@ -56,6 +67,8 @@ export interface ConfigResult {
   bestRound: number;
   curve: CurvePoint[];
   wallMs: number;
+  /** Byzantine updates the coordinator accepted, per round (index 0: round 1); only when some site is Byzantine. */
+  byzantinePerRound?: number[];
 }
 
 const quiet = pino({ level: 'silent' });
@@ -94,6 +107,8 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
         roundTimeoutMs: 120_000,
         train: { localEpochs: config.localEpochs, batchSize: config.batchSize, learningRate: config.learningRate },
         seed: args.seed,
+        ...(args.strategy ? { strategy: args.strategy.name, strategyParams: args.strategy.params } : {}),
+        ...args.rules,
       },
     },
     institutions: sites.map(publicIdentityOf),
@@ -102,8 +117,12 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
   const manifest = store.getFederation('bench')!.manifest;
   const agents: Agent[] = sites.map((site, i) => {
     const consentFile = join(args.workDir, 'sites', site.id, 'consent.json');
-    grantSimulatedConsent(site, manifest, consentFile, n);
+    // Training only: the bench measures every model on the held-out test set itself, so the sites skip the pre-publication evaluation.
+    grantSimulatedConsent(site, manifest, consentFile, n, ['training']);
+    const transformUpdate = args.transformFor?.(i);
     return createAgent({
+      ...(transformUpdate ? { transformUpdate } : {}),
+      ...(args.trainer ? { trainer: args.trainer } : {}),
       consentFile,
       coordinatorUrl: coordinator.url,
       federation: 'bench',
@@ -115,6 +134,11 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       seed: args.seed * 1000 + i,
       log: quiet,
     });
+  });
+
+  const byzantine = new Map<number, number>();
+  agents.forEach((agent, i) => {
+    if (args.transformFor?.(i)) agent.events.on('uploaded', ({ round }) => void byzantine.set(round, (byzantine.get(round) ?? 0) + 1));
   });
 
   const result: ConfigResult = { config, partition: args.partition, roundsToTarget: null, stoppedBy: 'round-cap', roundsRun: 0, bestAccuracy: 0, bestRound: 0, curve: [], wallMs: 0 };
@@ -130,14 +154,17 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
   };
   const timer = setTimeout(() => stop('time-cap'), config.timeCapS * 1000);
 
+  const roundStarted = new Map<number, number>();
+  coordinator.runner.on('round:started', ({ round }) => void roundStarted.set(round, performance.now()));
   coordinator.runner.on('round:published', ({ round, version }) => {
+    const roundMs = performance.now() - (roundStarted.get(round) ?? performance.now());
     evaluations = evaluations.then(async () => {
       if (stopped) return;
       const record = store.getModel('bench', version)!;
       const weights: NamedTensor[] = decodeTensors(loadModelFile(args.workDir, record.path, record.digest)).tensors;
       const ev = await evaluate({ tf, spec: data.spec, weights, data: args.testSet, batchSize: 500 });
       const elapsedMs = Date.now() - started;
-      result.curve.push({ round, accuracy: ev.accuracy, loss: ev.loss, elapsedMs });
+      result.curve.push({ round, accuracy: ev.accuracy, loss: ev.loss, elapsedMs, roundMs });
       result.roundsRun = round;
       if (ev.accuracy > result.bestAccuracy) Object.assign(result, { bestAccuracy: ev.accuracy, bestRound: round });
       args.say(`${label} round ${round}: accuracy ${ev.accuracy.toFixed(4)} loss ${ev.loss.toFixed(4)} (best ${result.bestAccuracy.toFixed(4)}), ${(elapsedMs / 1000).toFixed(1)} s`);
@@ -163,5 +190,6 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
     rmSync(args.workDir, { recursive: true, force: true });
   }
   result.wallMs = Date.now() - started;
+  if (agents.some((_, i) => args.transformFor?.(i))) result.byzantinePerRound = Array.from({ length: result.roundsRun }, (_, r) => byzantine.get(r + 1) ?? 0);
   return result;
 }

@@ -2,6 +2,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { PAPER_CONFIGS, runConvergenceBench, type BenchOptions } from './convergence-bench.js';
 import type { BenchConfig } from './convergence-run.js';
+import { FULL_TABLES, QUICK_TABLES } from './strategy-plan.js';
+import { runStrategyTables } from './strategy-tables.js';
 
 /** --quick: FedSGD and FedAvg E=1 B=10, 3 rounds each. */
 const QUICK_CONFIGS: BenchConfig[] = PAPER_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10').map((c) => ({ ...c, roundCap: 3, timeCapS: 40 }));
@@ -19,11 +21,15 @@ const program = new Command('bench:convergence')
   .option('--target <accuracy>', 'fixed target accuracy (0-1) instead of baseline − 2 points', num)
   .option('--partitions <list>', 'comma-separated partitions', 'iid,shards:2')
   .option('--institutions <n>', 'institutions', num)
+  .option('--fraction <c>', 'fraction C of the institutions selected per round', num, 0.1)
   .option('--baseline-epochs <n>', 'epochs of the centralized baseline (0: none)', num)
   .option('--time-scale <x>', 'multiply every wall-time cap by x', num, 1)
   .option('--jobs <n>', 'partitions run side by side, one process each', num, 2)
   .option('--configs <json>', 'the configurations as JSON (default: the paper grid; used by the per-partition processes)')
-  .option('--seed <n>', 'seed of the split, partition, initial model and selection', num, 0);
+  .option('--seed <n>', 'seed of the split, partition, initial model and selection', num, 0)
+  .option('--tables', 'instead: the strategy table (every strategy on iid, dirichlet:0.1, shards:2) and the robustness table (10% and 20% Byzantine institutions)', false)
+  .option('--direct', 'with --tables: run the same maths in-process (coordinator strategies, agent trainer and attacks) without sockets, envelopes or database', false)
+  .option('--shard <i/n>', 'with --tables: run only every n-th federation from the i-th (used by the child processes)');
 
 program.parse();
 const o = program.opts<{
@@ -32,18 +38,45 @@ const o = program.opts<{
   target?: number;
   partitions: string;
   institutions?: number;
+  fraction: number;
   baselineEpochs?: number;
   timeScale: number;
   jobs: number;
   configs?: string;
   seed: number;
+  tables: boolean;
+  direct: boolean;
+  shard?: string;
 }>();
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+if (o.tables) {
+  try {
+    const [index, count] = (o.shard ?? '').split('/').map(Number);
+    const shard = o.shard ? { index: index as number, count: count as number } : undefined;
+    if (shard && !(Number.isInteger(shard.index) && Number.isInteger(shard.count) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`--shard must be i/n with 0 <= i < n, got ${o.shard}`);
+    const settings = { ...(o.quick ? QUICK_TABLES : FULL_TABLES), seed: o.seed };
+    const args = process.argv.slice(2);
+    await runStrategyTables({
+      settings,
+      engine: o.direct ? 'direct' : 'federation',
+      out: o.out ?? `runs/bench-tables-${stamp}`,
+      jobs: o.jobs,
+      ...(shard ? { shard } : {}),
+      command: `npm run bench:convergence -- ${args.join(' ')}`,
+      childArgs: ['--tables', ...(o.quick ? ['--quick'] : []), ...(o.direct ? ['--direct'] : []), '--seed', String(o.seed)],
+    });
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`bench:convergence --tables failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  }
+}
+
 const opts: BenchOptions = {
   out: o.out ?? `runs/bench-convergence-${stamp}`,
   institutions: o.institutions ?? (o.quick ? 20 : 100),
-  fraction: 0.1,
+  fraction: o.fraction,
   partitions: o.partitions.split(',').map((p) => p.trim()).filter(Boolean),
   configs: o.configs ? (JSON.parse(o.configs) as BenchConfig[]) : o.quick ? QUICK_CONFIGS : PAPER_CONFIGS.map((c) => ({ ...c, timeCapS: Math.round(c.timeCapS * o.timeScale) })),
   ...(o.target !== undefined ? { target: o.target } : {}),

@@ -34,3 +34,25 @@ export function dpFromFlags(o: { dpNoise?: unknown; dpClip?: unknown; dpDelta?: 
   if ((o.dpNoise === undefined) !== (o.dpClip === undefined)) throw new Error('differential privacy needs both --dp-noise and --dp-clip');
   return o.dpNoise === undefined ? undefined : { noiseMultiplier: o.dpNoise as number, clipNorm: o.dpClip as number, delta: (o.dpDelta as number | undefined) ?? 1e-5 };
 }
+
+/** `--secagg [graph]`, `--secagg-threshold` and `--secagg-clip` as the rules' secure-aggregation settings. */
+export function secaggFromFlags(o: { secagg?: unknown; secaggThreshold?: unknown; secaggClip?: unknown }): { graph: 'complete' | 'harary'; threshold?: number; clipNorm: number; stepTimeoutMs: number } | undefined {
+  if (o.secagg === undefined || o.secagg === false) {
+    if (o.secaggThreshold !== undefined || o.secaggClip !== undefined) throw new Error('--secagg-threshold and --secagg-clip need --secagg');
+    return undefined;
+  }
+  const graph = o.secagg === true ? 'complete' : String(o.secagg);
+  if (graph !== 'complete' && graph !== 'harary') throw new Error(`--secagg takes complete (Bonawitz et al.) or harary (SecAgg+), not ${graph}`);
+  const threshold = o.secaggThreshold as number | undefined;
+  if (threshold !== undefined && !(threshold > 0.5 && threshold <= 1)) throw new Error(`--secagg-threshold is a fraction of the participants above one half, up to 1; got ${threshold}`);
+  return { graph, ...(threshold !== undefined ? { threshold } : {}), clipNorm: (o.secaggClip as number | undefined) ?? 100, stepTimeoutMs: 30_000 };
+}
+
+/** `--dp-adaptive-clip [quantile]` as the rules' adaptive-clipping settings (needs DP). */
+export function adaptiveFromFlags(o: { dpAdaptiveClip?: unknown; dpNoise?: unknown }): { targetQuantile: number; learningRate: number } | undefined {
+  if (o.dpAdaptiveClip === undefined || o.dpAdaptiveClip === false) return undefined;
+  if (o.dpNoise === undefined) throw new Error('--dp-adaptive-clip needs --dp-noise and --dp-clip');
+  const q = o.dpAdaptiveClip === true ? 0.5 : Number(o.dpAdaptiveClip);
+  if (!(q >= 0 && q <= 1)) throw new Error(`--dp-adaptive-clip takes a quantile in [0, 1], got ${String(o.dpAdaptiveClip)}`);
+  return { targetQuantile: q, learningRate: 0.2 };
+}

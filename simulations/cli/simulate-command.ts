@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
-import { ARCHS, BACKENDS, choice, collect, dpFromFlags, fraction, int, positive } from './options.js';
+import { ARCHS, BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 export function simulateCommand(): Command {
   return new Command('simulate')
-    .description('run a local federation: a real coordinator and one real agent process per institution, talking socket.io over loopback')
-    .option('--institutions <n>', 'number of institutions', int(1, 1000), 5)
+    .description('run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback')
+    .option('--institutions <n>', 'number of institutions', int(1, 100_000), 5)
     .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
     .option('--dataset <name>', 'mnist | csv:PATH', 'mnist')
     .option('--label <column>', 'the label column of a csv data set')
@@ -31,6 +31,11 @@ export function simulateCommand(): Command {
     .option('--dp-noise <z>', 'client-level differential privacy: noise multiplier z (Gaussian noise of std z*C on the sum of clipped updates)', positive)
     .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
     .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
+    .option('--dp-adaptive-clip [quantile]', 'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start')
+    .option('--secagg [graph]', 'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)')
+    .option('--secagg-threshold <fraction>', 'secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default: the smallest majority)', positive)
+    .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
+    .option('--workers <n>', 'worker threads hosting the agents, many per thread (0: one process per agent; default: one per core above 20 institutions, else 0)', int(0, 1024))
     .option('--revoke <institution@round>', 'that institution revokes its consent as that round opens (repeatable), e.g. institution-2@4', collect, [])
     .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
@@ -49,6 +54,8 @@ export function simulateCommand(): Command {
       const policy = o.policy ? parsePolicy(JSON.parse(readFileSync(String(o.policy), 'utf8'))) : undefined;
       const revoke = (o.revoke as string[]).map(parseRevoke);
       const dp = dpFromFlags(o);
+      const secagg = secaggFromFlags(o);
+      const adaptiveClip = adaptiveFromFlags(o);
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { simulate } = await import('../simulate/run.js');
       const summary = await simulate({
@@ -72,6 +79,9 @@ export function simulateCommand(): Command {
         policy,
         revoke,
         dp,
+        secagg,
+        adaptiveClip,
+        workers: o.workers as number | undefined,
         out: (o.out as string | undefined) ?? `runs/${stamp}`,
       });
       process.exitCode = summary.final.accuracy >= 0 ? 0 : 1;

@@ -5,11 +5,11 @@ import { manifestHash, type StudyManifest } from '../../protocol/index.js';
 import { signConsent, type Identity } from '../../crypto/index.js';
 
 /**
- * Writes `path` with the institution's signed consent: training and evaluation, an ethics approval
+ * Writes `path` with the institution's signed consent: training and evaluation (or `uses`), an ethics approval
  * valid for a year, the study's data categories, and at least one other institution per round.
  * @example grantSimulatedConsent(site, manifest, 'runs/x/sites/institution-1/consent.json', 5)
  */
-export function grantSimulatedConsent(site: Identity, manifest: StudyManifest, path: string, institutions: number): void {
+export function grantSimulatedConsent(site: Identity, manifest: StudyManifest, path: string, institutions: number, uses: ('training' | 'evaluation')[] = ['training', 'evaluation']): void {
   const expires = new Date(Date.now() + 365 * 24 * 3600_000).toISOString().slice(0, 10);
   const consent = signConsent(
     {
@@ -17,7 +17,7 @@ export function grantSimulatedConsent(site: Identity, manifest: StudyManifest, p
       institution: site.id,
       federation: manifest.federation,
       manifestHash: manifestHash(manifest),
-      uses: ['training', 'evaluation'],
+      uses,
       ethicsApproval: { reference: `SIM-IRB-${site.id}`, expires },
       dataCategories: manifest.dataCategories,
       dataResidency: 'local',

@@ -1,8 +1,6 @@
-/** `cohort simulate`: a real coordinator and real agents (one process each) on loopback, then a report of the result. */
-import { fork, type ChildProcess } from 'node:child_process';
+/** `cohort simulate`: a real coordinator and real agents (one process each, or many per worker thread) on loopback, then a report of the result. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { destination, pino } from 'pino';
 import { decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
@@ -12,7 +10,9 @@ import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from
 import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice } from './dataset.js';
-import type { AgentProcessCommand, AgentProcessConfig, AgentProcessMessage } from './agent-process.js';
+import type { AgentProcessConfig } from './configured-agent.js';
+import type { RoundRules } from '../../coordinator/config.js';
+import { resolveWorkers, startAgentFleet, type AgentFleet, type FleetPlacement } from './agent-fleet.js';
 import { grantSimulatedConsent } from './consents.js';
 import { defaultPolicy, type Policy, type RuleDecision } from '../../coordinator/policy/index.js';
 import { formatLineage, lineage, type Lineage } from '../../coordinator/models/index.js';
@@ -41,8 +41,12 @@ export interface SimulateOptions {
   policy?: Policy;
   /** Client-level differential privacy: noise multiplier, clip norm, delta. */
   dp?: { noiseMultiplier: number; clipNorm: number; delta: number };
+  secagg?: RoundRules['secagg'];
+  adaptiveClip?: RoundRules['adaptiveClip'];
   /** Institutions that revoke their consent as a round opens. */
   revoke: { institution: string; round: number }[];
+  /** Worker threads hosting the agents (0: one child process per agent); default: one per core above 20 institutions, else 0. */
+  workers?: number;
   out_stream?: NodeJS.WritableStream;
 }
 
@@ -52,7 +56,7 @@ export interface Summary {
   final: { accuracy: number; loss: number; report: Report['classes']; macroAvg: Report['macroAvg']; weightedAvg: Report['weightedAvg'] };
   centralized?: { accuracy: number; loss: number; epochs: number; report: Report['classes'] };
   model: { version: number; digest: string; signature: string; path: string };
-  runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number };
+  runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number; agents?: FleetPlacement };
   study: { manifestHash: string; policyHash: string };
   policy: { round: number; outcome: 'published' | 'withheld'; decisions: RuleDecision[] }[];
   consent: { revoked: { institution: string; fromRound: number }[] };
@@ -83,6 +87,8 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
 
   const { spec } = data;
   say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
+  if (opts.secagg) say(`secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`);
+  if (opts.adaptiveClip) say(`adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`);
   say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
   say(`Partition ${opts.partitionText} (rows per class at each institution):`);
   say(partitionSummary(data.all.y, data.sites, data.all.classes));
@@ -111,11 +117,13 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         purpose: 'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
         dataCategories: [opts.dataset.kind === 'mnist' ? 'handwritten-digit-images' : 'tabular-records'],
       },
-      policy: opts.policy ?? simulationPolicy(opts),
+      policy: opts.policy ?? simulationPolicy(opts, Math.min(...data.sites.map((rows) => rows.length))),
       rules: {
         strategy: opts.strategy,
         strategyParams: opts.strategyParams,
         ...(opts.dp ? { dp: opts.dp } : {}),
+        ...(opts.secagg ? { secagg: opts.secagg } : {}),
+        ...(opts.adaptiveClip ? { adaptiveClip: opts.adaptiveClip } : {}),
         rounds: opts.rounds,
         minParticipants: opts.minParticipants ?? Math.min(opts.institutions, Math.max(1, Math.ceil(opts.institutions / 2))),
         fraction: opts.fraction,
@@ -138,7 +146,8 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   const privacyLog: { round: number; epsilon: number; delta: number }[] = [];
   const revoked: Summary['consent']['revoked'] = [];
   const rows: RoundRow[] = [];
-  const children: ChildProcess[] = [];
+  let fleet: AgentFleet | undefined;
+  let placement: FleetPlacement | undefined;
   let evaluations: Promise<unknown> = Promise.resolve();
   let finalEval: { version: number; predicted: Int32Array; loss: number; accuracy: number } | undefined;
   const roundStarts = new Map<number, number>();
@@ -160,7 +169,16 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   runner.on('update:refused', ({ round, institution, code, message }) => note(`round ${round}: update from ${institution} refused (${code}): ${message}`));
   runner.on('participant:dropped', ({ round, institution, reason }) => note(`round ${round}: ${institution} dropped: ${reason}`));
   runner.on('round:failed', ({ round, reason }) => note(`round ${round} failed: ${reason}`));
-  runner.on('participant:declined', ({ round, institution, code }) => note(`round ${round}: ${institution} declined (${code})`));
+  // A site with too few rows for a validation split declines every evaluation: one line per round, not one per site.
+  const noValidation = new Map<number, number>();
+  runner.on('participant:declined', ({ round, institution, code }) => {
+    if (code === 'NO_VALIDATION_DATA') noValidation.set(round, (noValidation.get(round) ?? 0) + 1);
+    else note(`round ${round}: ${institution} declined (${code})`);
+  });
+  runner.on('round:decided', ({ round }) => {
+    const n = noValidation.get(round);
+    if (n) note(`round ${round}: ${n} institution${n === 1 ? '' : 's'} keep no validation rows and declined to evaluate (NO_VALIDATION_DATA)`);
+  });
   runner.on('consent:revoked', (r) => {
     revoked.push(r);
     note(`${r.institution} revoked its consent: excluded from round ${r.fromRound} on`);
@@ -172,8 +190,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   const revokeAt = new Map(opts.revoke.map((r) => [r.round, r.institution]));
   const triggerRevocations = (closedRound: number): void => {
     const institution = revokeAt.get(closedRound + 1);
-    const index = sites.findIndex((s) => s.id === institution);
-    if (institution && index >= 0) children[index]?.send({ type: 'revoke', reason: `simulated revocation (--revoke ${institution}@${closedRound + 1})` } satisfies AgentProcessCommand);
+    if (institution) fleet?.revoke(institution, `simulated revocation (--revoke ${institution}@${closedRound + 1})`);
   };
   runner.on('round:published', ({ round }) => triggerRevocations(round));
   runner.on('round:withheld', ({ round }) => triggerRevocations(round));
@@ -211,15 +228,8 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   });
 
   try {
-    const agentEntry = fileURLToPath(new URL('./agent-process.ts', import.meta.url));
-    const tsx = import.meta.resolve('tsx');
-    data.sites.forEach((rowsOfSite, i) => {
+    const agents = data.sites.map((rowsOfSite, i) => {
       const site = sites[i]!;
-      const child = fork(agentEntry, [], { execArgv: ['--import', tsx], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      children.push(child);
-      child.on('message', (msg: AgentProcessMessage) => {
-        if (msg.type === 'fatal') progress.message(`${site.id} stopped: ${msg.message}`);
-      });
       const config: AgentProcessConfig = {
         url: coordinator.url,
         federation: FEDERATION,
@@ -232,8 +242,11 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         consentFile: join(siteDir(site.id), 'consent.json'),
         auditLog: join(siteDir(site.id), 'audit.jsonl'),
       };
-      child.send(config);
+      return { id: site.id, config };
     });
+    const workers = resolveWorkers(opts.workers, opts.institutions);
+    fleet = startAgentFleet({ sites: agents, workers, logDir: join(dir, 'logs'), onFatal: (id, message) => progress.message(`${id ?? 'a worker thread'} stopped: ${message}`) });
+    placement = await fleet.started;
 
     const result = await outcome;
     await evaluations;
@@ -266,7 +279,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       final: { accuracy: report.accuracy, loss: finalEval.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg },
       ...(centralized ? { centralized } : {}),
       model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path },
-      runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20) },
+      runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20), agents: placement },
       study: { manifestHash: fed.manifestHash, policyHash: fed.policyHash },
       policy: policyLog,
       consent: { revoked },
@@ -282,11 +295,11 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     writeFileSync(join(dir, 'rounds.svg'), svg);
     say(`Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, coordinator.db, ${model.path} and its .card.md, sites/, logs/)`);
     say(`Check the audit trail: cohort audit verify --data-dir ${dir} --key ${join(keys, 'coordinator.pub.json')}`);
-    say(`Wall time ${((Date.now() - startedAt) / 1000).toFixed(1)} s, backend ${backend}, peak RSS of the coordinator process ${summary.runtime.coordinatorPeakRssMb} MB.`);
+    say(`Wall time ${((Date.now() - startedAt) / 1000).toFixed(1)} s, backend ${backend}, peak RSS of the coordinator process ${summary.runtime.coordinatorPeakRssMb} MB${placement?.mode === 'worker-threads' ? ` (with the agents of its ${placement.workers} worker threads)` : ''}.`);
     return summary;
   } finally {
     peak.stop();
-    for (const child of children) if (child.exitCode === null) child.kill();
+    await fleet?.close();
     await coordinator.close();
     store.close();
   }
@@ -301,10 +314,13 @@ function readModel(coordinator: Coordinator, dir: string, version: number): { we
 /**
  * The default policy for a simulation: rounds of at least 2 institutions (1 when there is only one),
  * and on IID data a fairness rule (a gap of at most 0.25 between the sites' validation accuracies).
- * Label-skewed partitions make sites differ by design, so there the fairness rule is left to --policy.
+ * Label-skewed partitions make sites differ by design, so there the fairness rule is left to --policy; so it is
+ * when the smallest site holds fewer than 200 rows (about 20 validation rows: fewer give accuracies too coarse to
+ * compare, and sites of a few rows keep none, as with 1,000 institutions on MNIST).
  */
-function simulationPolicy(opts: SimulateOptions): Policy {
-  const fairness = opts.partition.kind === 'iid' || opts.partition.kind === 'quantity' ? { fairness: { metric: 'valAccuracy' as const, maxGap: 0.25 } } : {};
+function simulationPolicy(opts: SimulateOptions, smallestSite: number): Policy {
+  const comparable = (opts.partition.kind === 'iid' || opts.partition.kind === 'quantity') && smallestSite >= 200;
+  const fairness = comparable ? { fairness: { metric: 'valAccuracy' as const, maxGap: 0.25 } } : {};
   return defaultPolicy({ minInstitutionsPerRound: Math.min(2, opts.institutions), ...fairness });
 }
 

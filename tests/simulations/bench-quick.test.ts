@@ -1,0 +1,47 @@
+/** `npm run bench -- --quick` end to end: every section of this issue runs in a child process and writes finite numbers to bench.json and bench.md. */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const out = mkdtempSync(join(tmpdir(), 'cohort-bench-quick-'));
+const SECTIONS = ['aggregation', 'ingest', 'round', 'cipher'];
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+interface BenchJson {
+  quick: boolean;
+  sections: { id: string; error?: string; result?: { title: string; columns: string[]; rows: { cells: string[]; values?: Record<string, unknown> }[]; notes: string[] } }[];
+}
+
+describe('npm run bench -- --quick', () => {
+  it('runs aggregation, ingest, round and cipher and writes every row with finite numbers', async () => {
+    const started = Date.now();
+    const { stdout } = await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', SECTIONS.join(','), '--out', out], { timeout: 170_000, maxBuffer: 16 << 20 });
+    const seconds = (Date.now() - started) / 1000;
+
+    expect(existsSync(join(out, 'bench.md'))).toBe(true);
+    const json = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as BenchJson;
+    expect(json.quick).toBe(true);
+    expect(json.sections.map((s) => s.id)).toEqual(SECTIONS);
+    for (const section of json.sections) {
+      expect(section.error, section.id).toBeUndefined();
+      const result = section.result!;
+      expect(result.rows.length, section.id).toBeGreaterThan(0);
+      expect(result.notes.length, section.id).toBeGreaterThan(0);
+      for (const row of result.rows) {
+        expect(row.cells, section.id).toHaveLength(result.columns.length);
+        const numbers = Object.values(row.values ?? {}).filter((v) => typeof v === 'number');
+        expect(numbers.length, `${section.id}: ${row.cells[0]}`).toBeGreaterThan(0);
+        for (const v of numbers) expect(Number.isFinite(v), `${section.id}: ${row.cells.join(' | ')}`).toBe(true);
+      }
+    }
+    // Each section's table and notes reach the markdown printed on stdout.
+    for (const section of json.sections) expect(stdout).toContain(section.result!.title);
+    expect(stdout).toMatch(/Target .*(met|missed)/);
+    console.info(`bench --quick took ${seconds.toFixed(1)} s`);
+  }, 180_000);
+});
