@@ -15,8 +15,6 @@ export interface ConsoleLiveDeps {
   federation: string;
   verifyToken: VerifyToken;
   log: Logger;
-  /** How often the set of online agents is compared with the last one sent. */
-  onlineEveryMs?: number;
   /** How often each console's token is checked again (a revoked token's console is disconnected). */
   recheckEveryMs?: number;
 }
@@ -143,20 +141,16 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
     return { event, listener };
   });
 
-  // The runner has no online/offline events: compare its online set with the last one sent.
-  let lastOnline = '';
-  const onlineTimer = setInterval(() => {
-    const online = runner.onlineInstitutions;
-    const key = online.join('\n');
-    if (key === lastOnline) return;
-    const before = new Set(lastOnline === '' ? [] : lastOnline.split('\n'));
-    lastOnline = key;
+  // Who is online: staff see everyone, an institution only itself, and only when its own presence changed.
+  let before = new Set<string>(runner.onlineInstitutions);
+  const onOnline = ({ online }: { online: string[] }): void => {
     ns.to(STAFF).emit('agents:online', { online });
     for (const institution of followedInstitutions()) {
       if (online.includes(institution) !== before.has(institution)) ns.to(instRoom(institution)).emit('agents:online', { online: online.filter((i) => i === institution) });
     }
-  }, deps.onlineEveryMs ?? 500);
-  onlineTimer.unref();
+    before = new Set(online);
+  };
+  runner.on('agents:online', onOnline);
 
   // A token revoked while its console is open: the console is disconnected at the next check.
   const recheckTimer = setInterval(() => {
@@ -173,7 +167,7 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
 
   return {
     close(): void {
-      clearInterval(onlineTimer);
+      runner.off('agents:online', onOnline);
       clearInterval(recheckTimer);
       for (const { event, listener } of listeners) (runner as unknown as { off(e: string, l: (p: Payload) => void): void }).off(event, listener);
       ns.disconnectSockets(true);

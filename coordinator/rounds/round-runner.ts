@@ -49,6 +49,8 @@ export interface Outbox {
 
 export interface RunnerEventMap {
   'round:waiting': [{ round: number; online: number; needed: number }];
+  /** Who is online now, after an agent got ready or went away. */
+  'agents:online': [{ online: string[] }];
   'round:blocked': [{ round: number; eligible: number; needed: number; excluded: { institution: string; code: string; message: string }[] }];
   'round:started': [{ round: number; participants: string[]; excluded: { institution: string; code: string; message: string }[]; baseVersion: number; deadline: number }];
   'update:accepted': [{ round: number; institution: string; samples: number; digest: string; metrics: LocalMetrics }];
@@ -202,13 +204,14 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (ready.revocation) this.revokeConsent(institution, ready.revocation);
     this.online.set(institution, ready);
     this.deps.store.touchInstitution(this.fed, institution);
+    this.emit('agents:online', { online: this.onlineInstitutions });
     const a = this.active;
     if (a?.state === 'training' && a.task && a.pending.has(institution)) this.deps.outbox.sendTask(institution, a.task);
     this.tryStart();
   }
 
   agentOffline(institution: string): void {
-    this.online.delete(institution);
+    if (this.online.delete(institution)) this.emit('agents:online', { online: this.onlineInstitutions });
   }
 
   /**
