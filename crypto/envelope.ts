@@ -22,7 +22,6 @@
  * Open order: parse -> signature (cheap rejection) -> context -> decrypt -> plaintext digest. See the README, "Update envelopes".
  */
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
-import nacl from 'tweetnacl';
 import { asUint8Array, concatBytes, constantTimeEqual, toHex, utf8Encode } from './bytes.js';
 import { encodeHeader, NONCE_BYTES, parseEnvelope, signingMessage, TAG_BYTES, type EnvelopeContext } from './envelope-layout.js';
 import { verifyEd25519 } from './ed25519-native.js';

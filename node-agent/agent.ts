@@ -293,7 +293,7 @@ export function createAgent(opts: AgentOptions): Agent {
         valFraction: 0,
         seed: (opts.seed ?? 0) * 100_003 + task.round,
         onEpoch: (epoch, logs) => {
-          log.info({ round: task.round, epoch: epoch + 1, of: task.config.localEpochs, ...logs }, 'epoch');
+          log.info({ round: task.round, epoch, of: task.config.localEpochs, ...logs }, 'epoch');
           events.emit('epoch', { round: task.round, epoch, ...logs });
         },
       });

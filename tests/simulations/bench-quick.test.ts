@@ -44,4 +44,22 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/Target .*(met|missed)/);
     console.info(`bench --quick took ${seconds.toFixed(1)} s`);
   }, 180_000);
+
+  it('runs the privacy and scale sections through the real coordinator and agents, with finite ratios', async () => {
+    const dir = join(out, 'federated');
+    await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', 'privacy,scale', '--out', dir], { timeout: 230_000, maxBuffer: 16 << 20 });
+
+    const json = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as BenchJson;
+    expect(json.sections.map((s) => s.id)).toEqual(['privacy', 'scale']);
+    for (const section of json.sections) {
+      expect(section.error, section.id).toBeUndefined();
+      expect(section.result!.rows.length, section.id).toBeGreaterThan(0);
+    }
+    const privacy = json.sections[0]!.result!.rows.map((r) => r.values ?? {});
+    const secagg = privacy.filter((v) => v.part === 'secagg');
+    expect(secagg.length).toBeGreaterThan(0);
+    for (const v of secagg) expect(v.completeRatio as number).toBeGreaterThan(0);
+    const dp = privacy.filter((v) => v.part === 'dp');
+    expect(dp.map((v) => v.accuracy as number).every((a) => a > 0 && a <= 1)).toBe(true);
+  }, 240_000);
 });
