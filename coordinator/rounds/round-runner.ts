@@ -12,6 +12,7 @@ import {
   type ModelSpec,
   type NamedTensor,
   type Ready,
+  type UpdateMeta,
   type RoundClosed,
   type EvaluateTask,
   type RoundTask,
@@ -267,13 +268,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     let accepted;
     try {
       accepted = intakeUpdate(envelope, ctx);
-      // FedAvg weights by the claimed count: no more rows than the site declared when it was selected.
-      const declared = a.declared.get(institution) ?? 0;
-      if (accepted.meta.samples > declared) {
-        throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${accepted.meta.samples} training samples, but ${institution} declared ${declared} when the round started`);
-      }
-      const failed = updateRules(this.policy, accepted.meta.samples).find((d) => !d.passed);
-      if (failed) throw new CohortError('BAD_SAMPLE_COUNT', `policy rule ${failed.rule}: ${failed.message}`);
+      this.checkSamples(a, institution, accepted.meta.samples);
       const { dp } = this.deps.rules;
       if (dp) {
         // The guarantee rests on every update's sensitivity: refuse one the site did not clip.
@@ -290,18 +285,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const { meta, digest } = accepted;
     // Stored first, folded once stored: a locked database or a full disk (which may fail the commit itself) refuses
     // the update with UNAVAILABLE before it counts, and the site may send it again.
-    storing(() =>
-      this.deps.store.transaction(() => {
-        this.deps.store.updateParticipation(this.fed, round, institution, {
-          status: 'accepted',
-          samples: meta.samples,
-          digest,
-          bytes: envelope.length,
-          metrics: meta.metrics,
-        });
-        this.audit('update.accepted', { round, digest, bytes: envelope.length, samples: meta.samples }, institution);
-      }),
-    );
+    this.storeAccepted(round, institution, meta, digest, envelope.length, {});
     this.clip.observe(meta.metrics.withinClip);
     try {
       // Under DP every update weighs the same, so no site's sample count changes the mechanism's sensitivity.
@@ -315,10 +299,35 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       this.failRound(`the aggregate could not take ${institution}'s accepted update: ${err.message}`);
       throw err;
     }
+    return this.counted(a, institution, meta, digest);
+  }
+
+  /** FedAvg weights by the claimed count: no more rows than the site declared when it was selected, and the policy's minimum. */
+  private checkSamples(a: ActiveRound, institution: string, samples: number): void {
+    const declared = a.declared.get(institution) ?? 0;
+    if (samples > declared) {
+      throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${samples} training samples, but ${institution} declared ${declared} when the round started`);
+    }
+    const failed = updateRules(this.policy, samples).find((d) => !d.passed);
+    if (failed) throw new CohortError('BAD_SAMPLE_COUNT', `policy rule ${failed.rule}: ${failed.message}`);
+  }
+
+  /** Records an update as accepted, with its audit entry, in one transaction; UNAVAILABLE when storage fails. */
+  private storeAccepted(round: number, institution: string, meta: UpdateMeta, digest: string, bytes: number, extra: Record<string, unknown>): void {
+    storing(() =>
+      this.deps.store.transaction(() => {
+        this.deps.store.updateParticipation(this.fed, round, institution, { status: 'accepted', samples: meta.samples, digest, bytes, metrics: meta.metrics });
+        this.audit('update.accepted', { round, digest, bytes, samples: meta.samples, ...extra }, institution);
+      }),
+    );
+  }
+
+  /** An accepted update, stored and in the aggregate: count it, announce it, and close training once nobody is pending. */
+  private counted(a: ActiveRound, institution: string, meta: UpdateMeta, digest: string): { digest: string } {
     addMetrics(a.metrics, meta.samples, meta.metrics);
     a.accepted.push({ institution, samples: meta.samples });
     a.pending.delete(institution);
-    this.emit('update:accepted', { round, institution, samples: meta.samples, digest, metrics: meta.metrics });
+    this.emit('update:accepted', { round: a.round, institution, samples: meta.samples, digest, metrics: meta.metrics });
     this.maybeClose();
     return { digest };
   }
@@ -342,10 +351,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     let accepted;
     try {
       accepted = intakeMasked(envelope, ctx);
-      const declared = a.declared.get(institution) ?? 0;
-      if (accepted.meta.samples > declared) {
-        throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${accepted.meta.samples} training samples, but ${institution} declared ${declared} when the round started`);
-      }
+      this.checkSamples(a, institution, accepted.meta.samples);
       (a.secure as SecureRound).masked(institution, accepted.frame);
     } catch (cause) {
       const err = toCohortError(cause);
@@ -353,16 +359,15 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       throw err;
     }
     const { meta, digest } = accepted;
-    this.deps.store.transaction(() => {
-      this.deps.store.updateParticipation(this.fed, round, institution, { status: 'accepted', samples: meta.samples, digest, bytes: envelope.length, metrics: meta.metrics });
-      this.audit('update.accepted', { round, digest, bytes: envelope.length, samples: meta.samples, masked: true }, institution);
-    });
-    addMetrics(a.metrics, meta.samples, meta.metrics);
-    a.accepted.push({ institution, samples: meta.samples });
-    a.pending.delete(institution);
-    this.emit('update:accepted', { round, institution, samples: meta.samples, digest, metrics: meta.metrics });
-    this.maybeClose();
-    return { digest };
+    try {
+      this.storeAccepted(round, institution, meta, digest, envelope.length, { masked: true });
+    } catch (cause) {
+      // Already in the masked sum (the protocol adds it as it verifies it) but not recorded: the sum no longer matches the record.
+      const err = toCohortError(cause);
+      this.failRound(`${institution}'s masked input is in the sum but could not be recorded: ${err.message}`);
+      throw err;
+    }
+    return this.counted(a, institution, meta, digest);
   }
 
   /**
