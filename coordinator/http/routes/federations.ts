@@ -6,20 +6,10 @@ import type { Institution } from '../../store/index.js';
 import { ANY_ROLE, allow } from '../auth.js';
 import { actorOf, federationFor, scopeOf, type ApiDeps, type ApiEnv } from '../context.js';
 import { EnrolBodySchema, FederationParams, FederationSchema, FederationSummarySchema, InstitutionParams, InstitutionSchema, SuspendBodySchema } from '../schemas.js';
-import { AUTH_ERRORS, BAD_REQUEST, BEARER, CONFLICT, NOT_FOUND, TOO_LARGE, json } from './common.js';
+import { AUTH_ERRORS, BAD_REQUEST, BEARER, CONFLICT, NOT_FOUND, TOO_LARGE, json, readRoute } from './common.js';
 
 const tags = ['federations'];
-const open = <T extends z.ZodType>(summary: string, path: string, schema: T) =>
-  createRoute({
-    method: 'get',
-    path,
-    tags,
-    summary,
-    security: BEARER,
-    middleware: [allow(...ANY_ROLE)],
-    request: { params: FederationParams },
-    responses: { 200: json(schema, summary), ...AUTH_ERRORS, ...NOT_FOUND },
-  });
+const open = <T extends z.ZodType>(summary: string, path: string, schema: T) => readRoute({ tags, path, summary, params: FederationParams, schema });
 
 /**
  * Registers the federation, study, consent and institution routes (reads for every role, scoped for institutions; writes for admins).

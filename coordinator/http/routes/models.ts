@@ -6,20 +6,10 @@ import type { ModelRecord } from '../../store/index.js';
 import { ANY_ROLE, allow } from '../auth.js';
 import { federationFor, intParam, scopeOf, type ApiContext, type ApiDeps, type ApiEnv } from '../context.js';
 import { ModelSchema, PredictBodySchema, PredictResponseSchema, VersionParams } from '../schemas.js';
-import { AUTH_ERRORS, BAD_REQUEST, BEARER, NOT_FOUND, SERVER_ERROR, TOO_LARGE, json } from './common.js';
+import { AUTH_ERRORS, BAD_REQUEST, BEARER, NOT_FOUND, SERVER_ERROR, TOO_LARGE, json, readRoute } from './common.js';
 
 const tags = ['models'];
-const get = (path: string, summary: string, schema: z.ZodType) =>
-  createRoute({
-    method: 'get',
-    path,
-    tags,
-    summary,
-    security: BEARER,
-    middleware: [allow(...ANY_ROLE)],
-    request: { params: VersionParams },
-    responses: { 200: json(schema, summary), ...BAD_REQUEST, ...AUTH_ERRORS, ...NOT_FOUND },
-  });
+const get = (path: string, summary: string, schema: z.ZodType) => readRoute({ tags, path, summary, params: VersionParams, schema });
 
 /**
  * Registers the model routes: list, one version, card, lineage, weights and predict.
