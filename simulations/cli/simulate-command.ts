@@ -13,7 +13,7 @@ export function simulateCommand(): Command {
     .description('run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback')
     .option('--institutions <n>', 'number of institutions', int(1, 100_000), 5)
     .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
-    .option('--dataset <name>', 'mnist | csv:PATH', 'mnist')
+    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH', 'mnist')
     .option('--label <column>', 'the label column of a csv data set')
     .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA', 'iid')
     .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')

@@ -5,7 +5,7 @@ import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { SignedConsentSchema } from '../../protocol/index.js';
 import { readIdentityFile, readPublicIdentityFile, signRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
-import { createAgent, csvSource, mnistSource, type Agent, type BackendPreference } from '../../node-agent/index.js';
+import { createAgent, dataSourceFor, type Agent, type BackendPreference, type DataRef } from '../../node-agent/index.js';
 
 /** What the simulator tells one agent (a child process or an agent in a worker thread) when it starts. */
 export interface AgentProcessConfig {
@@ -13,7 +13,8 @@ export interface AgentProcessConfig {
   federation: string;
   keyFile: string;
   coordinatorPublicFile: string;
-  data: { kind: 'mnist'; rows: number[] } | { kind: 'csv'; path: string; label: string; rows: number[] };
+  /** The data set (file paths absolute) and the site's rows in it (indices into the data set as loaded). */
+  data: { ref: DataRef; rows: number[] };
   backend: BackendPreference;
   seed: number;
   logFile: string;
@@ -37,7 +38,7 @@ export interface ConfiguredAgent {
 export function startConfiguredAgent(config: AgentProcessConfig, logFor: (institution: string) => Logger): ConfiguredAgent {
   const identity = readIdentityFile(config.keyFile);
   const log = logFor(identity.id);
-  const data = config.data.kind === 'mnist' ? mnistSource(config.data.rows) : csvSource(config.data.path, config.data.label, config.data.rows);
+  const data = dataSourceFor(config.data.ref, config.data.rows);
   const agent = createAgent({
     coordinatorUrl: config.url,
     federation: config.federation,

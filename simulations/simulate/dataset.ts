@@ -1,16 +1,24 @@
 /** The simulated federation's data: the whole data set (the simulator alone sees it), its spec, test split and per-site slices. */
-import type { ModelSpec } from '../../protocol/index.js';
+import { existsSync } from 'node:fs';
+import { DEFAULT_MLP_HIDDEN, type ModelSpec } from '../../protocol/index.js';
 import {
+  cnnInputShape,
   loadCsv,
+  loadIdxFiles,
   loadMnist,
+  loadMnistFull,
   mnistSpec,
   partition,
+  rowWidth,
   splitTrainTest,
   type Dataset,
   type PartitionScheme,
 } from '../../node-agent/data/index.js';
+import type { DataRef } from '../../node-agent/data-source.js';
 
-export type DatasetChoice = { kind: 'mnist' } | { kind: 'csv'; path: string; label: string };
+export type { DataRef } from '../../node-agent/data-source.js';
+/** The data set a simulation runs on: the same reference its agents receive. */
+export type DatasetChoice = DataRef;
 export type Arch = 'logreg' | 'mlp' | 'cnn';
 
 export interface SimulationData {
@@ -21,46 +29,95 @@ export interface SimulationData {
   test: number[];
   /** Row indices into `all`, one list per institution (a disjoint cover of `train`). */
   sites: number[][];
+  /** One image's dimensions for image data ([28, 28] for MNIST); absent for tabular data. */
+  imageShape?: number[];
 }
 
+const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] or csv:PATH';
+
 /**
- * Parses `mnist` or `csv:PATH`.
+ * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]` or `csv:PATH`.
  * @example parseDataset('csv:data/wdbc.csv', 'diagnosis') // { kind: 'csv', path: 'data/wdbc.csv', label: 'diagnosis' }
  */
 export function parseDataset(text: string, label?: string): DatasetChoice {
-  if (text === 'mnist') return { kind: 'mnist' };
+  if (text === 'mnist' || text === 'mnist-full') return { kind: text };
+  if (text.startsWith('idx:')) {
+    const paths = text.slice(4).split(',');
+    if (![2, 4].includes(paths.length) || paths.some((p) => p === '')) {
+      throw new Error(`--dataset ${text}: use idx:TRAIN_IMAGES,TRAIN_LABELS or idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS (comma-separated paths)`);
+    }
+    const missing = paths.find((p) => !existsSync(p));
+    if (missing) throw new Error(`--dataset ${text}: no file ${missing}`);
+    const [trainImages, trainLabels, testImages, testLabels] = paths as [string, string, string?, string?];
+    return { kind: 'idx', trainImages, trainLabels, ...(testImages && testLabels ? { testImages, testLabels } : {}) };
+  }
   if (text.startsWith('csv:') && text.length > 4) {
     if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class)');
     return { kind: 'csv', path: text.slice(4), label };
   }
-  throw new Error(`unknown dataset "${text}": use mnist or csv:PATH`);
+  throw new Error(`unknown dataset "${text}": use ${FORMS}`);
 }
 
-/** The spec for a data set and architecture: MNIST's digits, or the CSV's feature columns and classes. */
-export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch): ModelSpec {
-  if (choice.kind === 'mnist') return mnistSpec(arch);
-  if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist); use logreg or mlp for a CSV');
-  return {
-    arch,
-    inputShape: [all.inputShape.reduce((a, b) => a * b, 1)],
-    classes: all.classes,
-    features: all.features,
-    ...(arch === 'mlp' ? { hidden: [200, 200] } : {}),
-  };
+/** The MNIST-style spec for images of any size: logreg and the 2NN on the flat pixels, the cnn on [h, w, 1]. */
+function imageSpec(arch: Arch, imageShape: number[], classes: string[]): ModelSpec {
+  if (arch === 'cnn') return { arch, inputShape: cnnInputShape(imageShape), classes: [...classes] };
+  const inputShape = [imageShape.reduce((a, b) => a * b, 1)];
+  return arch === 'mlp' ? { arch, inputShape, hidden: [...DEFAULT_MLP_HIDDEN], classes: [...classes] } : { arch, inputShape, classes: [...classes] };
 }
 
 /**
- * Loads the data set, keeps `testFraction` of every class aside as a test set no agent sees, and
- * partitions the rest among the institutions; the same seed gives the same split and partition.
+ * The spec for a data set and architecture: MNIST's digits, other images (their shape, classes from the data), or
+ * the CSV's feature columns and classes. `imageShape` is one image's dimensions (default: MNIST's 28 x 28 for
+ * mnist-full, flat rows for idx).
+ * @example specFor({ kind: 'mnist-full' }, loadMnistFull().all, 'cnn').inputShape // [28, 28, 1]
+ */
+export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageShape?: number[]): ModelSpec {
+  if (choice.kind === 'mnist') return mnistSpec(arch);
+  if (choice.kind === 'mnist-full' || choice.kind === 'idx') {
+    return imageSpec(arch, imageShape ?? (choice.kind === 'mnist-full' ? [28, 28] : [rowWidth(all)]), all.classes);
+  }
+  if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx); use logreg or mlp for a CSV');
+  return {
+    arch,
+    inputShape: [rowWidth(all)],
+    classes: all.classes,
+    features: all.features,
+    ...(arch === 'mlp' ? { hidden: [...DEFAULT_MLP_HIDDEN] } : {}),
+  };
+}
+
+/** The data set as loaded: every row, and for image data with a published test split the number of training rows before it. */
+function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageShape?: number[] } {
+  switch (choice.kind) {
+    case 'mnist':
+      return { all: loadMnist(), imageShape: [28, 28] };
+    case 'mnist-full':
+      return loadMnistFull();
+    case 'idx':
+      return loadIdxFiles(choice);
+    case 'csv':
+      return { all: loadCsv(choice.path, { label: choice.label }) };
+  }
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+
+/**
+ * Loads the data set, sets a test set aside that no agent sees, and partitions the training rows among the
+ * institutions. The test set is the published one when the data set has it (mnist-full; idx with test files: every
+ * test row, in order, and `testFraction` is ignored), else `testFraction` of every class chosen at random. The same
+ * seed gives the same split and partition.
+ * @example prepareData({ kind: 'mnist-full' }, 'mlp', 100, { kind: 'iid' }, 0).sites[0].length // 600
  */
 export function prepareData(choice: DatasetChoice, arch: Arch, institutions: number, scheme: PartitionScheme, seed: number, testFraction = 0.2): SimulationData {
-  const all = choice.kind === 'mnist' ? loadMnist() : loadCsv(choice.path, { label: choice.label });
-  const spec = specFor(choice, all, arch);
-  const { train, test } = splitTrainTest(all, testFraction, seed);
+  const { all, trainRows, imageShape } = load(choice);
+  const spec = specFor(choice, all, arch, imageShape);
+  const published = trainRows !== undefined && trainRows < all.n;
+  const { train, test } = published ? { train: range(0, trainRows), test: range(trainRows, all.n) } : splitTrainTest(all, testFraction, seed);
   const labels = train.map((i) => all.y[i] as number);
   const sites = partition(labels, institutions, scheme, seed).map((rows) => rows.map((j) => train[j] as number));
   if (sites.some((rows) => rows.length === 0)) {
     throw new Error(`the partition left an institution without rows: use fewer institutions than the ${train.length} training rows allow`);
   }
-  return { all, spec, train, test, sites };
+  return { all, spec, train, test, sites, ...(imageShape ? { imageShape: [...imageShape] } : {}) };
 }

@@ -10,6 +10,7 @@ import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from
 import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice } from './dataset.js';
+import { formatDataRef, resolveDataRef } from '../../node-agent/data-source.js';
 import type { AgentProcessConfig } from './configured-agent.js';
 import type { RoundRules } from '../../coordinator/config.js';
 import { resolveWorkers, startAgentFleet, type AgentFleet, type FleetPlacement } from './agent-fleet.js';
@@ -115,7 +116,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       study: {
         title: `Simulated federation: ${describe(opts)}`,
         purpose: 'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
-        dataCategories: [opts.dataset.kind === 'mnist' ? 'handwritten-digit-images' : 'tabular-records'],
+        dataCategories: [dataCategory(opts.dataset)],
       },
       policy: opts.policy ?? simulationPolicy(opts, Math.min(...data.sites.map((rows) => rows.length))),
       rules: {
@@ -228,6 +229,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   });
 
   try {
+    const dataRef = resolveDataRef(opts.dataset);
     const agents = data.sites.map((rowsOfSite, i) => {
       const site = sites[i]!;
       const config: AgentProcessConfig = {
@@ -235,7 +237,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         federation: FEDERATION,
         keyFile: join(keys, `${site.id}.key.json`),
         coordinatorPublicFile: join(keys, 'coordinator.pub.json'),
-        data: opts.dataset.kind === 'mnist' ? { kind: 'mnist', rows: rowsOfSite } : { kind: 'csv', path: resolve(opts.dataset.path), label: opts.dataset.label, rows: rowsOfSite },
+        data: { ref: dataRef, rows: rowsOfSite },
         backend: opts.backend,
         seed: opts.seed * 1000 + i,
         logFile: join(dir, 'logs', `${site.id}.log`),
@@ -333,9 +335,14 @@ function describeDecisions(decisions: RuleDecision[], published: boolean): strin
   return fairness ? `${head} (fairness gap ${String(fairness.value)} <= ${String(fairness.limit)})` : head;
 }
 
+/** What the study tells the sites about the data: digits for MNIST, images for other IDX sets, records for a CSV. */
+function dataCategory(ref: DatasetChoice): string {
+  if (ref.kind === 'mnist' || ref.kind === 'mnist-full') return 'handwritten-digit-images';
+  return ref.kind === 'idx' ? 'images' : 'tabular-records';
+}
+
 function describe(opts: SimulateOptions): string {
-  const ds = opts.dataset.kind === 'mnist' ? 'mnist' : `csv:${opts.dataset.path}`;
-  return `${ds}, ${opts.model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
+  return `${formatDataRef(opts.dataset)}, ${opts.model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {

@@ -63,7 +63,7 @@ describe('an agent whose process is killed during training', () => {
       federation: 'e2e',
       keyFile,
       coordinatorPublicFile,
-      data: { kind: 'mnist', rows },
+      data: { ref: { kind: 'mnist' }, rows },
       backend: 'wasm',
       seed: 3,
       logFile: join(f.dir, 'logs', 'site-3.log'),
