@@ -1,0 +1,55 @@
+/** Closing a round's training: the aggregate (the strategy's result plus central DP noise) becomes the candidate, which the contributors evaluate. */
+import { toCohortError, type EvaluateTask, type NamedTensor } from '../../protocol/index.js';
+import type { Accumulator } from '../strategies/index.js';
+import { noiseAverage } from '../privacy.js';
+import type { CurrentModel } from './model-registry.js';
+import { taskTerms } from './task-terms.js';
+import type { ActiveRound, RoundContext } from './round-context.js';
+
+/**
+ * Aggregates, then asks the contributors to evaluate the candidate on their own validation rows; the round fails when
+ * too few updates were accepted.
+ * @example if (a.state === 'training' && a.pending.size === 0) closeTraining(ctx, a)
+ */
+export function closeTraining(ctx: RoundContext, a: ActiveRound): void {
+  ctx.clearTimers();
+  const accepted = a.secure ? a.accepted.length : (a.accumulator?.count ?? 0);
+  const min = ctx.deps.rules.minParticipants;
+  if (accepted < min) return ctx.failRound(`only ${accepted} of ${min} required updates were accepted`);
+  ctx.transition(a, 'aggregating', () => ctx.audit('round.aggregating', { round: a.round, updates: accepted, secureAggregation: a.secure !== undefined }));
+  if (a.secure) {
+    // The masked sum is useless until the survivors reveal their shares: unmasking continues in onSecureOutcome (secure-driver.ts).
+    return a.secure.closeMasked();
+  }
+  aggregateAndEvaluate(ctx, a, accepted);
+}
+
+/**
+ * The strategy's result (plus central DP noise) becomes the candidate, which the contributors evaluate.
+ * @example aggregateAndEvaluate(ctx, a, survivors.length)
+ */
+export function aggregateAndEvaluate(ctx: RoundContext, a: ActiveRound, accepted: number): void {
+  ctx.clearTimers();
+  try {
+    const result = (a.accumulator as Accumulator).result();
+    if (!result) return ctx.failRound('the strategy produced no model');
+    // Under secure aggregation the sites added the noise themselves (distributed DP): none is added here.
+    if (!a.secure) noiseAverage(result, ctx.deps.rules, accepted, { clipNorm: ctx.clip.current, noiseMultiplier: ctx.clip.updateNoiseMultiplier ?? 0 });
+    a.clipUsed = ctx.clip.current;
+    const adapted = ctx.clip.step();
+    if (adapted) ctx.audit('dp.clip.adapted', { round: a.round, ...adapted });
+    const base = ctx.models.current as CurrentModel;
+    const tensors: NamedTensor[] = base.tensors.map((t, i) => ({ name: t.name, shape: t.shape, data: result[i] as Float32Array }));
+    a.candidate = ctx.models.candidate(ctx.spec, tensors, base.version + 1, a.round);
+  } catch (cause) {
+    return ctx.failRound(`aggregation failed: ${toCohortError(cause).message}`);
+  }
+  const candidate = a.candidate;
+  const evaluators = a.accepted.map((c) => c.institution).filter((i) => ctx.online.has(i) && ctx.consents.covers(i, 'evaluation').ok);
+  ctx.transition(a, 'evaluating', () => ctx.audit('round.evaluating', { round: a.round, candidateDigest: candidate.digest, evaluators }));
+  const deadline = Date.now() + ctx.deps.rules.evaluationTimeoutMs;
+  const task: EvaluateTask = { ...taskTerms(ctx.deps.federation, a.round, deadline, a.accepted.length, candidate), use: 'evaluation' };
+  for (const institution of evaluators) if (ctx.deps.outbox.sendEvaluation(institution, task)) a.evaluating.add(institution);
+  a.timer = setTimeout(() => ctx.onDeadline(), ctx.deps.rules.evaluationTimeoutMs);
+  ctx.maybeDecide();
+}

@@ -1,0 +1,102 @@
+/** Starting a round's training: who is eligible, whether the policy lets the round start, and the task sent to the selected sites. */
+import { poolFeatureStats, type RoundTask } from '../../protocol/index.js';
+import { selectionRules } from '../policy/index.js';
+import { selectEligible, type Exclusion } from './selection.js';
+import type { CurrentModel } from './model-registry.js';
+import { openSecureRound } from './secure-driver.js';
+import { taskTerms } from './task-terms.js';
+import type { ActiveRound, RoundContext } from './round-context.js';
+
+/**
+ * The fewest participants a round can start with: the rules' minimum and the policy's.
+ * @example if (ctx.online.size < needed(ctx)) return;
+ */
+export function needed(ctx: RoundContext): number {
+  return Math.max(ctx.deps.rules.minParticipants, ctx.deps.federation.policy.minInstitutionsPerRound);
+}
+
+/**
+ * Online institutions whose consent covers training (given the round's size, which their own
+ * limits may depend on), selected by fraction C; those excluded and why.
+ * @example const { participants, excluded } = eligible(ctx, 3)
+ */
+export function eligible(ctx: RoundContext, round: number): { participants: string[]; excluded: Exclusion[] } {
+  // A suspended institution's open session does not make it eligible: status is read at every selection.
+  const active = [...ctx.online.keys()].filter((institution) => ctx.deps.store.getInstitution(ctx.fed, institution)?.status === 'active');
+  return selectEligible(active, (institution, participants) => ctx.consents.covers(institution, 'training', participants), { ...ctx.deps.rules, round });
+}
+
+/**
+ * Selects the waiting round's participants and sends them the training task; while too few are eligible (or a
+ * selection rule fails) the round keeps waiting, and each new reason is reported once.
+ * @example startTraining(ctx, a) // a.state is 'waiting'
+ */
+export function startTraining(ctx: RoundContext, a: ActiveRound): void {
+  const { rules, store } = ctx.deps;
+  const { participants, excluded } = eligible(ctx, a.round);
+  const decisions = selectionRules(ctx.deps.federation.policy, participants.length, a.round);
+  if (participants.length < rules.minParticipants || decisions.some((d) => !d.passed)) {
+    // Keep waiting (more may come), and say once why the round cannot start yet.
+    const why = JSON.stringify({ eligible: participants, excluded });
+    if (a.blockedWhy !== why) {
+      a.blockedWhy = why;
+      ctx.audit('round.blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded, decisions });
+      ctx.deps.log.warn({ round: a.round, eligible: participants.length, excluded }, 'round waiting: too few eligible institutions');
+      ctx.events.emit('round:blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded });
+    }
+    return;
+  }
+  if (!ctx.models.current) createInitialModel(ctx);
+  const model = ctx.models.current as CurrentModel;
+  const deadline = Date.now() + rules.roundTimeoutMs;
+  if (a.timer) clearTimeout(a.timer);
+  ctx.transition(a, 'training', () => {
+    store.updateRound(ctx.fed, a.round, { selected: participants, deadline, decisions });
+    for (const institution of participants) {
+      store.addParticipation({ federationId: ctx.fed, round: a.round, institutionId: institution, status: 'selected', updatedAt: Date.now() });
+    }
+    ctx.audit('round.started', { round: a.round, baseVersion: model.version, participants, excluded, deadline, policyHash: ctx.deps.federation.policyHash, decisions });
+  });
+  a.baseVersion = model.version;
+  a.selected = new Set(participants);
+  a.pending = new Set(participants);
+  a.declared = new Map(participants.map((institution) => [institution, ctx.online.get(institution)?.samples ?? 0]));
+  a.decisions = decisions;
+  ctx.clip.reset();
+  a.accumulator = ctx.deps.strategy.begin(
+    model.tensors.map((t) => t.shape),
+    model.tensors.map((t) => t.data),
+  );
+  a.timer = setTimeout(() => ctx.onDeadline(), rules.roundTimeoutMs);
+  ctx.events.emit('round:started', { round: a.round, participants, excluded, baseVersion: model.version, deadline });
+  const secagg = rules.secagg ? openSecureRound(ctx, a, participants) : undefined;
+  const task: RoundTask = {
+    ...taskTerms(ctx.deps.federation, a.round, deadline, participants.length, model),
+    use: 'training',
+    config: { ...rules.train, ...ctx.deps.strategy.trainConfig, ...(rules.dp ? { dpClipNorm: ctx.clip.current, ...(ctx.clip.adaptive ? { dpReportClip: true } : {}) } : {}) },
+    ...(secagg ? { secagg } : {}),
+  };
+  if (!secagg) a.task = task;
+  for (const institution of participants) {
+    if (!ctx.deps.outbox.sendTask(institution, task)) ctx.drop(a, institution, 'not connected when the task was sent');
+  }
+  ctx.maybeClose();
+}
+
+/** Version 0: seeded initial weights; tabular specs get federation-wide normalisation from the sites' statistics. */
+function createInitialModel(ctx: RoundContext): void {
+  let spec = ctx.spec;
+  if (spec.features && !spec.normalization) {
+    const stats = [...ctx.online.values()].flatMap((r) => (r.featureStats ? [r.featureStats] : []));
+    if (stats.length > 0) {
+      spec = { ...spec, normalization: poolFeatureStats(stats) };
+      const normalized = spec;
+      ctx.deps.store.transaction(() => {
+        ctx.deps.store.updateFederation(ctx.fed, { spec: normalized });
+        ctx.audit('spec.normalization', { sites: stats.length, samples: stats.reduce((n, s) => n + s.count, 0) });
+      });
+    }
+  }
+  ctx.spec = spec;
+  ctx.models.createInitial(spec, ctx.deps.rules.seed);
+}

@@ -1,0 +1,125 @@
+/** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
+import { CohortError, toCohortError, type UpdateMeta } from '../../protocol/index.js';
+import { storageUnavailable, storing } from '../store/index.js';
+import type { Accumulator } from '../strategies/index.js';
+import { updateRules } from '../policy/index.js';
+import { updateNorm } from '../privacy.js';
+import { intakeUpdate, type IntakeContext } from './update-intake.js';
+import { addMetrics } from './metrics.js';
+import type { CurrentModel } from './model-registry.js';
+import type { ActiveRound, RoundContext } from './round-context.js';
+
+/**
+ * What an update of this round from `institution` must match; UNKNOWN_INSTITUTION when it is not enrolled.
+ * @example const intake = intakeFor(ctx, a, 'site-a')
+ */
+export function intakeFor(ctx: RoundContext, a: ActiveRound, institution: string): IntakeContext {
+  const inst = ctx.deps.store.getInstitution(ctx.fed, institution);
+  if (!inst) throw new CohortError('UNKNOWN_INSTITUTION', `${institution} is not enrolled`);
+  return {
+    federation: ctx.fed,
+    round: a.round,
+    institution,
+    baseVersion: a.baseVersion,
+    spec: ctx.spec,
+    coordinator: ctx.deps.identity,
+    institutionSignPublicKey: Buffer.from(inst.signPublicKey, 'base64'),
+    maxPayloadBytes: ctx.deps.maxPayloadBytes,
+  };
+}
+
+/**
+ * Verifies, decrypts and folds one plain update into the running aggregate; a refused update is recorded, then thrown.
+ * @example const { digest } = submitPlain(ctx, a, 'site-a', 3, envelope, intakeFor(ctx, a, 'site-a'))
+ */
+export function submitPlain(ctx: RoundContext, a: ActiveRound, institution: string, round: number, envelope: Uint8Array, intake: IntakeContext): { digest: string } {
+  let accepted;
+  try {
+    accepted = intakeUpdate(envelope, intake);
+    checkSamples(ctx, a, institution, accepted.meta.samples);
+    const { dp } = ctx.deps.rules;
+    if (dp) {
+      // The guarantee rests on every update's sensitivity: refuse one the site did not clip.
+      const norm = updateNorm(accepted.tensors, (ctx.models.current as CurrentModel).tensors);
+      if (norm > ctx.clip.current * (1 + 1e-4)) {
+        throw new CohortError('BAD_REQUEST', `update is ${norm.toFixed(4)} from the global model in L2 norm, above the DP clip norm ${ctx.clip.current}: differential privacy needs the site to clip it`);
+      }
+    }
+  } catch (cause) {
+    const err = toCohortError(cause);
+    refuse(ctx, a, institution, err.code, err.message, envelope.length);
+    throw err;
+  }
+  const { meta, digest } = accepted;
+  // Stored first, folded once stored: a locked database or a full disk (which may fail the commit itself) refuses
+  // the update with UNAVAILABLE before it counts, and the site may send it again.
+  storeAccepted(ctx, round, institution, meta, digest, envelope.length, {});
+  ctx.clip.observe(meta.metrics.withinClip);
+  try {
+    // Under DP every update weighs the same, so no site's sample count changes the mechanism's sensitivity.
+    (a.accumulator as Accumulator).add(
+      accepted.tensors.map((t) => t.data),
+      ctx.deps.rules.dp ? 1 : meta.samples,
+    );
+  } catch (cause) {
+    // Stored as accepted but not in the aggregate: the round cannot publish a model that matches its record.
+    const err = storageUnavailable(cause) ?? toCohortError(cause);
+    ctx.failRound(`the aggregate could not take ${institution}'s accepted update: ${err.message}`);
+    throw err;
+  }
+  return counted(ctx, a, institution, meta, digest);
+}
+
+/**
+ * FedAvg weights by the claimed count: no more rows than the site declared when it was selected, and the policy's minimum.
+ * @example checkSamples(ctx, a, 'site-a', meta.samples) // throws BAD_SAMPLE_COUNT
+ */
+export function checkSamples(ctx: RoundContext, a: ActiveRound, institution: string, samples: number): void {
+  const declared = a.declared.get(institution) ?? 0;
+  if (samples > declared) {
+    throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${samples} training samples, but ${institution} declared ${declared} when the round started`);
+  }
+  const failed = updateRules(ctx.deps.federation.policy, samples).find((d) => !d.passed);
+  if (failed) throw new CohortError('BAD_SAMPLE_COUNT', `policy rule ${failed.rule}: ${failed.message}`);
+}
+
+/**
+ * Records an update as accepted, with its audit entry, in one transaction; UNAVAILABLE when storage fails.
+ * @example storeAccepted(ctx, 3, 'site-a', meta, digest, envelope.length, { masked: true })
+ */
+export function storeAccepted(ctx: RoundContext, round: number, institution: string, meta: UpdateMeta, digest: string, bytes: number, extra: Record<string, unknown>): void {
+  storing(() =>
+    ctx.deps.store.transaction(() => {
+      ctx.deps.store.updateParticipation(ctx.fed, round, institution, { status: 'accepted', samples: meta.samples, digest, bytes, metrics: meta.metrics });
+      ctx.audit('update.accepted', { round, digest, bytes, samples: meta.samples, ...extra }, institution);
+    }),
+  );
+}
+
+/**
+ * An accepted update, stored and in the aggregate: count it, announce it, and close training once nobody is pending.
+ * @example return counted(ctx, a, 'site-a', meta, digest)
+ */
+export function counted(ctx: RoundContext, a: ActiveRound, institution: string, meta: UpdateMeta, digest: string): { digest: string } {
+  addMetrics(a.metrics, meta.samples, meta.metrics);
+  a.accepted.push({ institution, samples: meta.samples });
+  a.pending.delete(institution);
+  ctx.events.emit('update:accepted', { round: a.round, institution, samples: meta.samples, digest, metrics: meta.metrics });
+  ctx.maybeClose();
+  return { digest };
+}
+
+/**
+ * Records a refused update (the site is out of the round) and announces it; training may close once the refusal settles.
+ * @example refuse(ctx, a, 'site-a', 'BAD_SIGNATURE', err.message, envelope.length)
+ */
+export function refuse(ctx: RoundContext, a: ActiveRound, institution: string, code: string, message: string, bytes: number): void {
+  ctx.deps.store.transaction(() => {
+    ctx.deps.store.updateParticipation(ctx.fed, a.round, institution, { status: 'refused', code, message, bytes });
+    ctx.audit('update.refused', { round: a.round, code, message, bytes }, institution);
+  });
+  a.pending.delete(institution);
+  ctx.events.emit('update:refused', { round: a.round, institution, code, message });
+  ctx.deps.log.warn({ round: a.round, institution, code }, `update refused: ${message}`);
+  queueMicrotask(() => ctx.maybeClose());
+}
