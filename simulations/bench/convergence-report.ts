@@ -6,6 +6,10 @@ import type { BenchConfig, ConfigResult } from './convergence-run.js';
 export interface BenchSummary {
   target: number | undefined;
   baseline: { accuracy: number; epochs: number; batchSize: number; learningRate: number } | undefined;
+  /** The data set as `--dataset` spells it, and its test rows. */
+  dataset: string;
+  testRows: number;
+  engine: 'federation' | 'direct';
   institutions: number;
   fraction: number;
   meanRows: number;
@@ -66,20 +70,23 @@ export function convergenceMarkdown(s: BenchSummary): string {
   const capped = s.results.filter((r) => r.roundsToTarget === null);
   const target = s.target === undefined ? 'none (quick mode)' : `${(s.target * 100).toFixed(1)}%`;
   const baseline = s.baseline
-    ? `${(s.baseline.accuracy * 100).toFixed(2)}% (the same 2NN on the pooled training digits, ${s.baseline.epochs} epochs of SGD, B=${s.baseline.batchSize}, lr=${s.baseline.learningRate})`
+    ? `${(s.baseline.accuracy * 100).toFixed(2)}% (the same 2NN on all the training digits pooled, ${s.baseline.epochs} epochs of SGD, B=${s.baseline.batchSize}, lr=${s.baseline.learningRate})`
     : 'not measured';
   return [
     `# FedSGD vs FedAvg: rounds to ${target} test accuracy (MNIST 2NN)`,
     '',
-    `Rounds of communication for the global model to reach the target accuracy on the ${'held-out'} test set, and in parentheses the speed-up over FedSGD (McMahan et al. 2017, Table 2 layout).`,
-    `${s.institutions} institutions, C = ${s.fraction} (${Math.round(s.fraction * s.institutions)} per round), n = ${fmtU(s.meanRows)} rows per institution on average, u = E·n/B updates per round.`,
+    `Rounds of communication for the global model to reach the target accuracy on the ${s.testRows} held-out test digits, and in parentheses the speed-up over FedSGD (McMahan et al. 2017, Table 2 layout).`,
+    s.engine === 'direct'
+      ? 'Computed in-process (--direct): the coordinator\'s selection, initial weights and FedAvg, the agents\' trainer, with no sockets, envelopes or database; the same numbers as the federation, round by round.'
+      : `Through the real coordinator and ${s.institutions} real agents (in one process) over loopback.`,
+    `Data set ${s.dataset}; ${s.institutions} institutions, C = ${s.fraction} (${Math.round(s.fraction * s.institutions)} per round), n = ${fmtU(s.meanRows)} rows per institution on average, u = E·n/B updates per round.`,
     '',
     ...lines,
     '',
     `- Target: ${target}; centralized baseline ${baseline}; target = baseline − 2 points, rounded down to 0.5%, unless set with --target.`,
     `- Caps per configuration and partition (rounds / wall time): ${s.configs.map((c) => `${c.name} ${c.roundCap} / ${c.timeCapS} s`).join(', ')}; ${s.jobs > 1 ? `the ${s.partitions.length} partitions ran side by side, one process each` : 'one process'}. ` +
       (capped.length === 0 ? 'No cap was hit.' : `Cap hit by: ${capped.map((r) => `${r.partition} ${r.config.name} (${r.roundsRun} rounds, ${r.stoppedBy})`).join('; ')}; where FedSGD hit a cap the speed-ups are lower bounds (≥), where FedAvg did, upper bounds (≤).`),
-    `- Learning rates: ${s.configs.map((c) => `${c.name} ${c.learningRate}`).join(', ')} (from a small sweep, not a full grid per configuration as in the paper; see PAPER_CONFIGS in simulations/bench/convergence-bench.ts); seeds fixed.`,
+    `- Learning rates: ${s.configs.map((c) => `${c.name} ${c.learningRate}`).join(', ')} (from a small sweep, not the paper's full grid per configuration; the sweep is described beside PAPER_CONFIGS and SMALL_CONFIGS in simulations/bench/convergence-bench.ts); seeds fixed.`,
     `- Wall time ${(s.wallMs / 60_000).toFixed(1)} min. Command: \`${s.command}\``,
     '',
   ].join('\n');

@@ -7,7 +7,7 @@ import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
-import { createAgent, mnistSource, type Agent, type CustomTrainer } from '../../node-agent/index.js';
+import { createAgent, dataSourceFor, type Agent, type CustomTrainer, type DataRef } from '../../node-agent/index.js';
 import type { Dataset } from '../../node-agent/data/index.js';
 import type { UpdateTransform } from '../../node-agent/mods/byzantine.js';
 import { evaluate, type TF } from '../../node-agent/train/index.js';
@@ -30,6 +30,8 @@ export interface ConfigArgs {
   data: SimulationData;
   testSet: Dataset;
   config: BenchConfig;
+  /** The data set the sites' rows index into (default the 10,000-digit `mnist`). */
+  dataRef?: DataRef;
   partition: string;
   fraction: number;
   target: number | undefined;
@@ -98,7 +100,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       name: `convergence bench ${config.name} ${args.partition}`,
       spec: data.spec,
       policy: parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 1 }),
-      study: { title: 'Convergence benchmark', purpose: 'Compare the rounds FedSGD and FedAvg need to reach a target accuracy.', dataCategories: ['handwritten-digit-images'] },
+      study: { title: 'Convergence benchmark', purpose: 'Compare the rounds FedSGD and FedAvg need to reach a target accuracy.', dataCategories: [args.dataRef?.kind === 'idx' ? 'images' : 'handwritten-digit-images'] },
       rules: {
         rounds: roundCap,
         minParticipants: Math.max(1, Math.round(args.fraction * n)),
@@ -128,7 +130,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       federation: 'bench',
       identity: site,
       coordinator: publicIdentityOf(coordinatorIdentity),
-      data: mnistSource(data.sites[i]),
+      data: dataSourceFor(args.dataRef ?? { kind: 'mnist' }, data.sites[i]),
       backend: 'wasm',
       valFraction: 0,
       seed: args.seed * 1000 + i,

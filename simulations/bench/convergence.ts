@@ -1,12 +1,12 @@
 /** `npm run bench:convergence`: McMahan et al. 2017's FedAvg vs FedSGD comparison (rounds to a target accuracy) on our MNIST digits. */
 import { Command, InvalidArgumentError } from 'commander';
-import { PAPER_CONFIGS, runConvergenceBench, type BenchOptions } from './convergence-bench.js';
+import { BASELINES, PAPER_CONFIGS, SMALL_CONFIGS, runConvergenceBench, type BenchOptions } from './convergence-bench.js';
 import type { BenchConfig } from './convergence-run.js';
 import { FULL_TABLES, QUICK_TABLES } from './strategy-plan.js';
 import { runStrategyTables } from './strategy-tables.js';
 
-/** --quick: FedSGD and FedAvg E=1 B=10, 3 rounds each. */
-const QUICK_CONFIGS: BenchConfig[] = PAPER_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10').map((c) => ({ ...c, roundCap: 3, timeCapS: 40 }));
+/** --quick: FedSGD and FedAvg E=1 B=10 on the 10,000 digits, 3 rounds each. */
+const QUICK_CONFIGS: BenchConfig[] = SMALL_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10').map((c) => ({ ...c, roundCap: 3, timeCapS: 40 }));
 
 const num = (text: string): number => {
   const v = Number(text);
@@ -16,7 +16,8 @@ const num = (text: string): number => {
 
 const program = new Command('bench:convergence')
   .description('Rounds for FedSGD and FedAvg (2NN, MNIST, 100 institutions, C = 0.1) to reach a target accuracy, IID and shards:2')
-  .option('--quick', 'seconds-long smoke run: 20 institutions, FedSGD and FedAvg E=1 B=10, 3 rounds, no baseline or target', false)
+  .option('--quick', 'seconds-long smoke run: 20 institutions on the 10,000 digits, FedSGD and FedAvg E=1 B=10, 3 rounds, no baseline or target', false)
+  .option('--dataset <name>', 'mnist-full (the paper\'s 60,000 training and 10,000 test digits) | mnist (the 10,000 digits of the mnist package, split 80/20) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]')
   .option('--out <dir>', 'run folder (default runs/bench-convergence-<timestamp>)')
   .option('--target <accuracy>', 'fixed target accuracy (0-1) instead of baseline − 2 points', num)
   .option('--partitions <list>', 'comma-separated partitions', 'iid,shards:2')
@@ -28,12 +29,13 @@ const program = new Command('bench:convergence')
   .option('--configs <json>', 'the configurations as JSON (default: the paper grid; used by the per-partition processes)')
   .option('--seed <n>', 'seed of the split, partition, initial model and selection', num, 0)
   .option('--tables', 'instead: the strategy table (every strategy on iid, dirichlet:0.1, shards:2) and the robustness table (10% and 20% Byzantine institutions)', false)
-  .option('--direct', 'with --tables: run the same maths in-process (coordinator strategies, agent trainer and attacks) without sockets, envelopes or database', false)
+  .option('--direct', 'run the same maths in-process (coordinator selection and strategies, agent trainer and attacks) without sockets, envelopes or database: the same numbers, faster', false)
   .option('--shard <i/n>', 'with --tables: run only every n-th federation from the i-th (used by the child processes)');
 
 program.parse();
 const o = program.opts<{
   quick: boolean;
+  dataset?: string;
   out?: string;
   target?: number;
   partitions: string;
@@ -73,15 +75,21 @@ if (o.tables) {
   }
 }
 
+const dataset = o.dataset ?? (o.quick ? 'mnist' : 'mnist-full');
+const small = dataset === 'mnist';
+const configs = small ? SMALL_CONFIGS : PAPER_CONFIGS;
+const baseline = small ? BASELINES.small : BASELINES.full;
 const opts: BenchOptions = {
   out: o.out ?? `runs/bench-convergence-${stamp}`,
+  dataset,
   institutions: o.institutions ?? (o.quick ? 20 : 100),
   fraction: o.fraction,
   partitions: o.partitions.split(',').map((p) => p.trim()).filter(Boolean),
-  configs: o.configs ? (JSON.parse(o.configs) as BenchConfig[]) : o.quick ? QUICK_CONFIGS : PAPER_CONFIGS.map((c) => ({ ...c, timeCapS: Math.round(c.timeCapS * o.timeScale) })),
+  configs: o.configs ? (JSON.parse(o.configs) as BenchConfig[]) : o.quick ? QUICK_CONFIGS : configs.map((c) => ({ ...c, timeCapS: Math.round(c.timeCapS * o.timeScale) })),
   ...(o.target !== undefined ? { target: o.target } : {}),
-  baselineEpochs: o.baselineEpochs ?? (o.quick ? 0 : 20),
+  baseline: { ...baseline, epochs: o.baselineEpochs ?? (o.quick ? 0 : baseline.epochs) },
   jobs: o.jobs,
+  engine: o.direct ? 'direct' : 'federation',
   seed: o.seed,
   command: `npm run bench:convergence${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
 };

@@ -11,8 +11,8 @@ import { evaluate, trainLocal } from '../../node-agent/train/index.js';
 import type { ConfigArgs, ConfigResult } from './convergence-run.js';
 
 /**
- * Runs `args.config` for its round cap the way the federation would (same selection seed, same per-site training seeds,
- * same aggregation), and measures the global model on the test set after every round.
+ * Runs `args.config` the way the federation would (same selection seed, same per-site training seeds, same aggregation) until
+ * the global model reaches `args.target` on the test set or a cap is hit, measuring it after every round.
  * @example const r = await runDirect({ ...args, strategy: { name: 'median', params: {} } })
  */
 export async function runDirect(args: ConfigArgs): Promise<ConfigResult> {
@@ -53,6 +53,11 @@ export async function runDirect(args: ConfigArgs): Promise<ConfigResult> {
     result.roundsRun = round;
     byzantine.push(attacks);
     if (ev.accuracy > result.bestAccuracy) Object.assign(result, { bestAccuracy: ev.accuracy, bestRound: round });
+    args.say(`[${args.partition} ${config.name}] round ${round}: accuracy ${ev.accuracy.toFixed(4)} loss ${ev.loss.toFixed(4)} (best ${result.bestAccuracy.toFixed(4)}), ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (args.target !== undefined && ev.accuracy >= args.target) {
+      Object.assign(result, { roundsToTarget: round, stoppedBy: 'target' });
+      break;
+    }
   }
   result.wallMs = Date.now() - started;
   if (data.sites.some((_, i) => args.transformFor?.(i))) result.byzantinePerRound = byzantine;

@@ -45,5 +45,33 @@ describe('bench:convergence --quick', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('FedAvg E=1 B=10');
     expect(stdout).toContain('[iid FedAvg E=1 B=10] round 1: accuracy');
+
+    // --direct computes the same federations in-process: the same accuracy, round by round, to the last digit.
+    const direct = join(out, 'direct');
+    await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--direct', '--out', direct], { timeout: 150_000, maxBuffer: 16 << 20 });
+    const dj = JSON.parse(readFileSync(join(direct, 'convergence.json'), 'utf8')) as BenchJson;
+    expect(dj.results.map((r) => `${r.partition} ${r.config.name}`)).toEqual(json.results.map((r) => `${r.partition} ${r.config.name}`));
+    dj.results.forEach((r, i) => {
+      const fed = json.results[i]!.curve;
+      const rounds = Math.min(fed.length, r.curve.length); // a time cap on a slow machine may cut either short
+      expect(rounds).toBeGreaterThanOrEqual(1);
+      expect(r.curve.slice(0, rounds).map((p) => p.accuracy)).toEqual(fed.slice(0, rounds).map((p) => p.accuracy));
+    });
+    expect(readFileSync(join(direct, 'convergence.md'), 'utf8')).toContain('Computed in-process (--direct)');
+  }, 240_000);
+
+  it('runs on the full MNIST (mnist-full): the published 10,000 test digits, and 300 digits per site at 200 institutions', async () => {
+    const dir = join(out, 'full');
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--dataset', 'mnist-full', '--institutions', '200', '--fraction', '0.01', '--partitions', 'iid', '--out', dir], { timeout: 150_000, maxBuffer: 16 << 20 });
+    const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as BenchJson & { dataset: string; testRows: number; meanRows: number };
+    expect(json.dataset).toBe('mnist-full');
+    expect(json.testRows).toBe(10_000);
+    expect(json.meanRows).toBe(300);
+    expect(json.results.map((r) => r.config.name)).toEqual(['FedSGD E=1 B=∞', 'FedAvg E=1 B=10']);
+    expect(json.results[1]!.bestAccuracy).toBeGreaterThan(0.3);
+    const md = readFileSync(join(dir, 'convergence.md'), 'utf8');
+    expect(md).toContain('on the 10000 held-out test digits');
+    expect(md).toContain('Data set mnist-full; 200 institutions');
+    expect(stdout).toContain('Convergence bench on mnist-full: 200 institutions (300 rows each on average)');
   }, 180_000);
 });
