@@ -13,7 +13,7 @@ import { defaultPolicy, policyHash } from './policy/index.js';
 import { studyManifest } from './study.js';
 import { checkPrivacyRules } from './privacy.js';
 import { FederationSetupSchema, type FederationSetupInput } from './config.js';
-import { RoundRunner } from './rounds/round-runner.js';
+import { RoundRunner } from './rounds/index.js';
 import { attachRealtime } from './realtime/attach.js';
 import type { RateLimits } from './realtime/rate-limit.js';
 import type { CohortServer } from './realtime/types.js';
@@ -163,7 +163,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
 
 export { FederationSetupSchema, RoundRulesSchema } from './config.js';
 export type { FederationSetup, FederationSetupInput, RoundRules } from './config.js';
-export type { RoundRunner, RunnerEventMap } from './rounds/round-runner.js';
+export type { RoundRunner, RunnerEventMap } from './rounds/index.js';
 export { openSqliteStore } from './store/index.js';
 export { DEFAULT_RATE_LIMITS } from './realtime/rate-limit.js';
 export type { RateLimits } from './realtime/rate-limit.js';

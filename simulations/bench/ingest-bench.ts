@@ -1,7 +1,7 @@
 /** Bench section `ingest`: the coordinator's whole path for one update (chunks, signature, decryption, codec, checks, FedAvg) against the bulk cipher alone. */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { fedAvg } from '../../coordinator/strategies/index.js';
-import { intakeUpdate, type IntakeContext } from '../../coordinator/rounds/update-intake.js';
+import { intakeUpdate, type IntakeContext } from '../../coordinator/rounds/index.js';
 import { UploadTable } from '../../coordinator/realtime/uploads.js';
 import { createPrng, generateIdentity, sealEnvelope } from '../../crypto/index.js';
 import { DEFAULT_CHUNK_BYTES, UploadChunkSchema, encodeTensors, splitIntoChunks, tensorLayout, type ModelSpec, type UpdateMeta } from '../../protocol/index.js';

@@ -4,7 +4,7 @@
  */
 import type { NamedTensor } from '../../protocol/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
-import { selectParticipants } from '../../coordinator/rounds/selection.js';
+import { selectParticipants } from '../../coordinator/rounds/index.js';
 import { createStrategy } from '../../coordinator/strategies/index.js';
 import { selectRows } from '../../node-agent/data/index.js';
 import { evaluate, trainLocal } from '../../node-agent/train/index.js';
