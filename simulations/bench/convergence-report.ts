@@ -27,6 +27,8 @@ export function updatesPerRound(c: BenchConfig, meanRows: number): number {
   return c.localEpochs * Math.max(1, meanRows / Math.min(c.batchSize, meanRows));
 }
 
+/** The data set's name for titles: the IDX training images' file name, or mnist / mnist-full. */
+const dataName = (dataset: string): string => (dataset.startsWith('idx:') ? (dataset.slice(4).split(',')[0] ?? dataset).split(/[\\/]/).pop() ?? dataset : dataset);
 const fmtB = (b: number): string => (b >= 1_000_000 ? '∞' : String(b));
 const fmtU = (u: number): string => (Number.isInteger(u) ? String(u) : u.toFixed(1));
 
@@ -73,7 +75,7 @@ export function convergenceMarkdown(s: BenchSummary): string {
     ? `${(s.baseline.accuracy * 100).toFixed(2)}% (the same 2NN on all the training digits pooled, ${s.baseline.epochs} epochs of SGD, B=${s.baseline.batchSize}, lr=${s.baseline.learningRate})`
     : 'not measured';
   return [
-    `# FedSGD vs FedAvg: rounds to ${target} test accuracy (MNIST 2NN)`,
+    `# FedSGD vs FedAvg: rounds to ${target} test accuracy (2NN, ${dataName(s.dataset)})`,
     '',
     `Rounds of communication for the global model to reach the target accuracy on the ${s.testRows} held-out test digits, and in parentheses the speed-up over FedSGD (McMahan et al. 2017, Table 2 layout).`,
     s.engine === 'direct'
@@ -102,7 +104,7 @@ export async function convergenceSvg(s: BenchSummary): Promise<string> {
   const target = s.target;
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `MNIST 2NN, ${s.institutions} institutions, C = ${s.fraction}: test accuracy per round`, fontSize: 15 },
+    title: { text: `2NN on ${dataName(s.dataset)}, ${s.institutions} institutions, C = ${s.fraction}: test accuracy per round`, fontSize: 15 },
     background: 'white',
     padding: 12,
     data: { values },

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeIdxSet } from '../node-agent/idx-files.js';
 
 const run = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'cohort-bench-test-'));
@@ -72,6 +73,22 @@ describe('bench:convergence --quick', () => {
     const md = readFileSync(join(dir, 'convergence.md'), 'utf8');
     expect(md).toContain('on the 10000 held-out test digits');
     expect(md).toContain('Data set mnist-full; 200 institutions');
+    expect(md).toContain('test accuracy (2NN, mnist-full)');
     expect(stdout).toContain('Convergence bench on mnist-full: 200 institutions (300 rows each on average)');
+  }, 180_000);
+
+  it('runs on another data set in IDX format, keeping its published test split', async () => {
+    const files = writeIdxSet(join(out, 'idx-data'), { train: 400, test: 100, h: 8, w: 8, classes: 4 });
+    const dir = join(out, 'idx');
+    const dataset = `idx:${files.trainImages},${files.trainLabels},${files.testImages},${files.testLabels}`;
+    await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--dataset', dataset, '--institutions', '10', '--fraction', '0.5', '--partitions', 'iid', '--out', dir], { timeout: 150_000, maxBuffer: 16 << 20 });
+    const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as BenchJson & { testRows: number; meanRows: number };
+    expect(json.testRows).toBe(100);
+    expect(json.meanRows).toBe(40);
+    // Four well-separated classes: FedAvg learns them well above chance (0.25) within its 3 rounds.
+    expect(json.results[1]!.bestAccuracy).toBeGreaterThan(0.5);
+    const md = readFileSync(join(dir, 'convergence.md'), 'utf8');
+    expect(md).toContain('test accuracy (2NN, train-images-idx3-ubyte.gz)');
+    expect(readFileSync(join(dir, 'convergence.svg'), 'utf8')).toContain('2NN on train-images-idx3-ubyte.gz');
   }, 180_000);
 });
