@@ -1,7 +1,5 @@
 /** The convergence benchmark: centralized baseline, then FedSGD and FedAvg configurations on IID and shards:2 MNIST, then the report files. */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parsePartition, selectRows } from '../../node-agent/data/index.js';
@@ -9,6 +7,7 @@ import { selectBackend } from '../../node-agent/train/index.js';
 import { parseDataset, prepareData } from '../simulate/dataset.js';
 import { trainCentralized } from '../simulate/centralized.js';
 import { FULL_BATCH, runConfig, type BenchConfig, type ConfigResult } from './convergence-run.js';
+import { runBenchChild } from './bench-child.js';
 import { runDirect } from './strategy-direct.js';
 import { convergenceMarkdown, convergenceSvg, speedup, type BenchSummary } from './convergence-report.js';
 
@@ -98,7 +97,7 @@ export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSumm
 
   const results: ConfigResult[] = [];
   if (opts.jobs > 1 && opts.partitions.length > 1) {
-    const parts = await runPartitionsInChildren(opts, out, target);
+    const parts = await runPartitionsInChildren(opts, out, target, say);
     for (const p of parts) results.push(...p);
   } else {
     for (const partitionText of opts.partitions) {
@@ -141,25 +140,13 @@ export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSumm
 }
 
 /** Runs each partition in its own process (the same command, one partition, the target fixed), streaming their progress lines. */
-async function runPartitionsInChildren(opts: BenchOptions, out: string, target: number | undefined): Promise<ConfigResult[][]> {
-  const entry = fileURLToPath(new URL('./convergence.ts', import.meta.url));
-  const tsx = import.meta.resolve('tsx');
-  const say = opts.say ?? ((line: string) => void process.stdout.write(`${line}\n`));
+async function runPartitionsInChildren(opts: BenchOptions, out: string, target: number | undefined, say: (line: string) => void): Promise<ConfigResult[][]> {
   return Promise.all(
     opts.partitions.map(async (p) => {
       const dir = join(out, 'partitions', p.replace(/[^A-Za-z0-9_-]/g, '-'));
-      const args = ['--import', tsx, entry, '--partitions', p, '--out', dir, '--jobs', '1', '--baseline-epochs', '0', '--dataset', opts.dataset, '--institutions', String(opts.institutions), '--fraction', String(opts.fraction), '--seed', String(opts.seed), '--configs', JSON.stringify(opts.configs), ...(opts.engine === 'direct' ? ['--direct'] : [])];
+      const args = ['--partitions', p, '--out', dir, '--jobs', '1', '--baseline-epochs', '0', '--dataset', opts.dataset, '--institutions', String(opts.institutions), '--fraction', String(opts.fraction), '--seed', String(opts.seed), '--configs', JSON.stringify(opts.configs), ...(opts.engine === 'direct' ? ['--direct'] : [])];
       if (target !== undefined) args.push('--target', String(target));
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      let buffered = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        buffered += chunk;
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) if (line.startsWith('[')) say(line);
-      });
-      const code = await new Promise<number | null>((resolveCode) => child.on('close', resolveCode));
-      if (code !== 0) throw new Error(`the ${p} partition's process exited with ${code}`);
+      await runBenchChild(args, say, `the ${p} partition's process`);
       const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as { results: ConfigResult[] };
       return json.results;
     }),

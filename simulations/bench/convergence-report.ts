@@ -1,6 +1,6 @@
 /** The convergence benchmark's outputs: a table laid out like McMahan et al. 2017's Table 2, and accuracy-vs-rounds curves. */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderSvg } from '../report/index.js';
 import type { BenchConfig, ConfigResult } from './convergence-run.js';
 
 export interface BenchSummary {
@@ -125,10 +125,5 @@ export async function convergenceSvg(s: BenchSummary): Promise<string> {
       ],
     },
   } as unknown as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return renderSvg(spec);
 }

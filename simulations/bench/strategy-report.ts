@@ -1,6 +1,6 @@
 /** The strategy and robustness tables as markdown, and their accuracy-per-round curves as one SVG. */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderSvg } from '../report/index.js';
 import { attackOf, type StrategyChoice, type TableRunResult, type TablesSummary } from './strategy-plan.js';
 
 /** `lr=0.01, tau=0.001`, or `–` for none. */
@@ -109,10 +109,5 @@ export async function strategyTablesSvg(t: TablesSummary): Promise<string> {
       },
     },
   } as unknown as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return renderSvg(spec);
 }

@@ -1,14 +1,13 @@
 /** The strategy and robustness tables: every strategy under IID and label-skewed partitions, and the robust ones against Byzantine sites. */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createPrng } from '../../crypto/index.js';
 import { parsePartition, selectRows } from '../../node-agent/data/index.js';
 import { selectBackend } from '../../node-agent/train/index.js';
 import { prepareData, type SimulationData } from '../simulate/dataset.js';
 import { runConfig } from './convergence-run.js';
+import { runBenchChild } from './bench-child.js';
 import { runDirect } from './strategy-direct.js';
 import { attackOf, byzantineCount, runLabel, tablePlan, type TableRun, type TableRunResult, type TableSettings, type TablesSummary } from './strategy-plan.js';
 import { strategyTablesMarkdown, strategyTablesSvg } from './strategy-report.js';
@@ -106,22 +105,10 @@ export async function runStrategyTables(opts: TablesOptions): Promise<TablesSumm
 
 /** Deals the plan out round-robin to `jobs` child processes and puts their results back in plan order. */
 async function runInChildren(plan: TableRun[], jobs: number, out: string, opts: TablesOptions, say: (line: string) => void): Promise<TableRunResult[]> {
-  const entry = fileURLToPath(new URL('./convergence.ts', import.meta.url));
-  const tsx = import.meta.resolve('tsx');
   const shards = await Promise.all(
     Array.from({ length: jobs }, async (_, index) => {
       const dir = join(out, 'shards', String(index));
-      const args = ['--import', tsx, entry, ...opts.childArgs, '--out', dir, '--jobs', '1', '--shard', `${index}/${jobs}`];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      let buffered = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        buffered += chunk;
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) if (line.startsWith('[')) say(line);
-      });
-      const code = await new Promise<number | null>((done) => child.on('close', done));
-      if (code !== 0) throw new Error(`table shard ${index} exited with ${code}`);
+      await runBenchChild([...opts.childArgs, '--out', dir, '--jobs', '1', '--shard', `${index}/${jobs}`], say, `table shard ${index}`);
       return JSON.parse(readFileSync(join(dir, 'tables-shard.json'), 'utf8')) as TableRunResult[];
     }),
   );

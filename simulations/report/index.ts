@@ -3,7 +3,7 @@ export { classificationReport, formatReport } from './classification-report.js';
 export type { ClassScores, Report } from './classification-report.js';
 export { roundsToCsv, ROUND_COLUMNS } from './rounds-csv.js';
 export type { RoundRow } from './rounds-csv.js';
-export { plotRoundsSvg, roundsSpec } from './plot.js';
+export { plotRoundsSvg, renderSvg, roundsSpec } from './plot.js';
 export type { PlotOptions } from './plot.js';
 export { createRoundProgress, formatDuration } from './progress.js';
 export type { RoundProgress, RoundProgressOptions, RoundUpdate } from './progress.js';

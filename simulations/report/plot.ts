@@ -115,8 +115,15 @@ export function roundsSpec(rows: readonly RoundRow[], opts: PlotOptions): TopLev
  * await writeFile('rounds.svg', svg);
  */
 export async function plotRoundsSvg(rows: readonly RoundRow[], opts: PlotOptions): Promise<string> {
-  const { spec } = compile(roundsSpec(rows, opts));
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
+  return renderSvg(roundsSpec(rows, opts));
+}
+
+/**
+ * Compiles a vega-lite spec and renders it headless to an SVG document.
+ * @example writeFileSync('plot.svg', await renderSvg({ data: { values }, mark: 'line', encoding }))
+ */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
