@@ -3,6 +3,8 @@ import { decodeTensors, type NamedTensor } from '../../protocol/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import type { Store } from '../../coordinator/index.js';
 import type { CustomTrainer } from '../../node-agent/index.js';
+import { expect } from 'vitest';
+import type { Federation } from './helpers.js';
 
 /** A trainer that adds `delta` to every weight, after `gate` (if any) resolves: a site whose update is known in advance. */
 export function shiftTrainer(delta: number | ((round: number) => number), gate?: (round: number) => Promise<void>): CustomTrainer {
@@ -57,4 +59,22 @@ export async function waitFor<T>(check: () => T | undefined | false | null | Pro
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Round 1 of a two-site federation whose sites shift every weight by 0.01 and −0.03: both updates accepted and counted once,
+ * the published model moved by the sample-weighted mean of the shifts.
+ */
+export function expectCountedOnce(f: Federation): void {
+  const { store } = f.coordinator;
+  const parts = store.listParticipations('e2e', 1);
+  expect(parts.map((p) => [p.institutionId, p.status])).toEqual([
+    ['site-1', 'accepted'],
+    ['site-2', 'accepted'],
+  ]);
+  const [n1, n2] = parts.map((p) => p.samples as number) as [number, number];
+  expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', metrics: { participants: 2, samples: n1 + n2 } });
+  expect(auditsOf(store, 'e2e', 'update.accepted').map((e) => e.actor)).toEqual(['site-1', 'site-2']);
+  const shift = meanShift(modelTensors(store, f.dir, 'e2e', 0), modelTensors(store, f.dir, 'e2e', 1));
+  expect(shift).toBeCloseTo((0.01 * n1 - 0.03 * n2) / (n1 + n2), 5);
 }

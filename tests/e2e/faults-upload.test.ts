@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../node-agent/index.js';
 import { permissivePolicy, startAgent, startFederation, type Federation } from './helpers.js';
-import { auditsOf, latch, meanShift, modelTensors, shiftTrainer } from './faults-helpers.js';
+import { auditsOf, expectCountedOnce, latch, shiftTrainer } from './faults-helpers.js';
 
 let fed: Federation | undefined;
 const agents: Agent[] = [];
@@ -24,21 +24,6 @@ async function twoSites(gate: Promise<void>): Promise<{ f: Federation; cut: Agen
   const other = startAgent(f, 1, { backend: 'cpu', valFraction: 0, trainer: shiftTrainer(-0.03, () => gate) });
   agents.push(cut, other);
   return { f, cut, other };
-}
-
-/** Every sample-weighted contribution counted once: the published model moved by the weighted mean of the sites' shifts. */
-function expectCountedOnce(f: Federation): void {
-  const { store } = f.coordinator;
-  const parts = store.listParticipations('e2e', 1);
-  expect(parts.map((p) => [p.institutionId, p.status])).toEqual([
-    ['site-1', 'accepted'],
-    ['site-2', 'accepted'],
-  ]);
-  const [n1, n2] = parts.map((p) => p.samples as number) as [number, number];
-  expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', metrics: { participants: 2, samples: n1 + n2 } });
-  expect(auditsOf(store, 'e2e', 'update.accepted').map((e) => e.actor)).toEqual(['site-1', 'site-2']);
-  const shift = meanShift(modelTensors(store, f.dir, 'e2e', 0), modelTensors(store, f.dir, 'e2e', 1));
-  expect(shift).toBeCloseTo((0.01 * n1 - 0.03 * n2) / (n1 + n2), 5);
 }
 
 describe('an agent whose connection drops mid-upload', () => {
