@@ -129,7 +129,23 @@ interface IdxImageSet {
   width: number;
 }
 
+/** The cache key of a set of IDX files: their absolute paths. */
+const filesKey = (files: IdxFiles): string => JSON.stringify([files.trainImages, files.trainLabels, files.testImages, files.testLabels].map((p) => (p ? resolve(p) : '')));
+
+const assembled = new Map<string, IdxImageSet>();
+
+/** The parsed image set of `files`, assembled once per process (every agent of a simulation holding a slice asks for it). */
 function openIdxFiles(files: IdxFiles): IdxImageSet {
+  const key = filesKey(files);
+  let set = assembled.get(key);
+  if (!set) {
+    set = assembleIdxFiles(files);
+    assembled.set(key, set);
+  }
+  return set;
+}
+
+function assembleIdxFiles(files: IdxFiles): IdxImageSet {
   if (!files.testImages !== !files.testLabels) throw new Error(`${files.trainImages}: give both test files (images and labels) or neither`);
   const pairs: [string, string][] = [[files.trainImages, files.trainLabels]];
   if (files.testImages && files.testLabels) pairs.push([files.testImages, files.testLabels]);
@@ -164,7 +180,7 @@ const loaded = new Map<string, SplitDataset>();
  * @example loadIdxFiles({ trainImages: 'train-images-idx3-ubyte.gz', trainLabels: 'train-labels-idx1-ubyte.gz', testImages: ..., testLabels: ... })
  */
 export function loadIdxFiles(files: IdxFiles): SplitDataset {
-  const key = JSON.stringify([files.trainImages, files.trainLabels, files.testImages, files.testLabels].map((p) => (p ? resolve(p) : '')));
+  const key = filesKey(files);
   const hit = loaded.get(key);
   if (hit) return hit;
   const set = openIdxFiles(files);
