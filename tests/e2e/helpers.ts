@@ -19,6 +19,8 @@ export interface Federation {
   institutions: Identity[];
   parts: number[][];
   test: number[];
+  /** What the coordinator was started with (to start another on a copy of its data). */
+  options: CoordinatorOptions;
   /** Stops the coordinator and starts a new one on the same port, database, keys and files. */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -46,7 +48,7 @@ export async function startFederation(
     rng.shuffle([...p]).slice(0, rowsPerSite).map((j) => train[j] as number),
   );
   const store = openSqliteStore(join(dir, 'coordinator.db'));
-  const options = {
+  const options: CoordinatorOptions = {
     store,
     dataDir: dir,
     identity: coordinatorIdentity,
@@ -69,6 +71,7 @@ export async function startFederation(
     institutions,
     parts,
     test,
+    options,
     async restart() {
       const port = fed.coordinator.port;
       await fed.coordinator.close();
