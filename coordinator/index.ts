@@ -49,7 +49,10 @@ export interface Coordinator {
   readonly runner: RoundRunner;
   readonly store: Store;
   enroll(pub: PublicIdentity): void;
+  /** Stops as a crash would (tests, restarts): an interrupted round is failed at the next start. */
   close(): Promise<void>;
+  /** Stops gracefully: the round in progress is recorded as failed with `reason` and `coordinator.stopped` audited, then close(). */
+  shutdown(reason: string): Promise<void>;
 }
 
 /**
@@ -116,12 +119,14 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
 
   const startedAt = Date.now();
   let runner: RoundRunner | undefined;
+  let stopping = false;
   const api = createApi({
     store,
     dataDir: opts.dataDir,
     coordinatorSignPublicKey: toBase64(identity.signPublicKey),
     online: () => runner?.onlineInstitutions ?? [],
     startedAt,
+    readiness: () => ({ accepting: stopping ? 'the coordinator is shutting down' : null, database: databaseProblem(store, setup.id) }),
   });
   mountConsole(api);
   const httpServer = (
@@ -144,6 +149,16 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   log.info({ url, federation: setup.id }, 'coordinator listening');
   runner.start();
 
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      stopping = true;
+      runner?.stop();
+      outbox.close();
+      consoleLive.close();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    })());
   return {
     url,
     port,
@@ -151,14 +166,22 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     runner,
     store,
     enroll,
-    async close() {
-      runner?.stop();
-      outbox.close();
-      consoleLive.close();
-      await new Promise<void>((resolve) => io.close(() => resolve()));
-      if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    async shutdown(reason) {
+      stopping = true;
+      runner?.shutdown(reason);
+      await close();
     },
+    close,
   };
+}
+
+/** null when the database answers a read of the federation, else what went wrong (for /readyz). */
+function databaseProblem(store: Store, federation: string): string | null {
+  try {
+    return store.getFederation(federation) ? null : `federation ${federation} is missing from the database`;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 export { FederationSetupSchema, RoundRulesSchema } from './config.js';

@@ -17,6 +17,8 @@ export interface ApiDeps {
   authFailureLimit?: WindowLimit;
   /** Largest request body accepted, in bytes (default 1 MiB; model uploads go over socket.io, not HTTP). */
   maxBodyBytes?: number;
+  /** What /readyz reports: each check's name and its problem, or null when it passes (ready when absent). */
+  readiness?: () => Record<string, string | null>;
 }
 
 export type ApiEnv = { Variables: { principal: Principal } };

@@ -38,6 +38,10 @@ export const HealthSchema = z
   .object({ ok: z.boolean(), protocolVersion: z.number(), uptimeMs: z.number(), coordinatorSignPublicKey: z.string() })
   .openapi('Health');
 
+export const ReadinessSchema = z
+  .object({ ready: z.boolean(), checks: z.record(z.string(), z.object({ ok: z.boolean(), problem: z.string().optional() })) })
+  .openapi('Readiness');
+
 export const WhoamiSchema = z
   .object({ role: z.enum(['admin', 'auditor', 'institution']), institution: z.string().nullable(), tokenId: z.string() })
   .openapi('Whoami');

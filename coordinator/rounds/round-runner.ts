@@ -11,7 +11,7 @@ import {
   type SignedRevocation,
 } from '../../protocol/index.js';
 import { ConsentRegistry } from '../policy/index.js';
-import { assertTransition, type RoundState } from './state-machine.js';
+import { assertTransition, isTerminal, type RoundState } from './state-machine.js';
 import { ClipNorm } from './clip-norm.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
 import { emptyMetrics } from './metrics.js';
@@ -373,6 +373,14 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
 
   private failRound(reason: string): void {
     const a = this.active as ActiveRound;
+    this.recordFailure(a, reason);
+    this.consecutiveFailures += 1;
+    this.active = undefined;
+    setImmediate(() => this.openNextRound());
+  }
+
+  /** Closes the round as failed: timers cleared, secrets disposed, pending sites dropped, audited, announced. */
+  private recordFailure(a: ActiveRound, reason: string): void {
     this.clearTimers();
     a.secure?.dispose();
     a.accumulator?.dispose?.();
@@ -383,12 +391,22 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       }
       this.audit('round.failed', { round: a.round, reason });
     });
-    this.consecutiveFailures += 1;
     this.deps.log.warn({ round: a.round }, `round failed: ${reason}`);
     this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'failed', reason });
     this.emit('round:failed', { round: a.round, reason });
+  }
+
+  /**
+   * A graceful stop (SIGTERM): the round in progress is recorded as failed with `reason`, so the next start opens a fresh
+   * one, `coordinator.stopped` is audited, and nothing more runs.
+   * @example process.once('SIGTERM', () => runner.shutdown('coordinator stopped (SIGTERM)'))
+   */
+  shutdown(reason: string): void {
+    const a = this.active;
+    if (a && !isTerminal(a.state) && !this.stopped) this.recordFailure(a, reason);
+    if (!this.stopped) this.audit('coordinator.stopped', { reason, round: a?.round ?? null });
     this.active = undefined;
-    setImmediate(() => this.openNextRound());
+    this.stop();
   }
 
   private complete(rounds: number): void {

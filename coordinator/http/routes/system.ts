@@ -1,21 +1,41 @@
-/** Routes about the API itself: /health (open), /api/whoami, and /metrics for Prometheus. */
+/** Routes about the API itself: /health, /healthz and /readyz (open), /api/whoami, and /metrics for Prometheus. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { PROTOCOL_VERSION } from '../../../protocol/index.js';
 import { ANY_ROLE, allow, bearerPrincipal } from '../auth.js';
 import type { FailureCounter } from '../rate-limit.js';
 import { isLoopback, remoteAddress, type ApiDeps, type ApiEnv } from '../context.js';
 import { prometheusMetrics } from '../metrics.js';
-import { HealthSchema, WhoamiSchema } from '../schemas.js';
+import { HealthSchema, ReadinessSchema, WhoamiSchema } from '../schemas.js';
 import { AUTH_ERRORS, BEARER, json } from './common.js';
 
 /**
- * Registers /health, /api/whoami and /metrics (which shares the API's failure counter).
+ * Registers /health, /healthz, /readyz, /api/whoami and /metrics (which shares the API's failure counter).
  * @example registerSystemRoutes(app, deps, new FailureCounter({ max: 20, windowMs: 60_000 }))
  */
 export function registerSystemRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps, failures: FailureCounter): void {
   app.openapi(
     createRoute({ method: 'get', path: '/health', tags: ['system'], summary: 'Liveness, protocol version and the coordinator\'s public key (no token)', responses: { 200: json(HealthSchema, 'the coordinator is up') } }),
     (c) => c.json({ ok: true, protocolVersion: PROTOCOL_VERSION, uptimeMs: Date.now() - deps.startedAt, coordinatorSignPublicKey: deps.coordinatorSignPublicKey }, 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/healthz', tags: ['system'], summary: 'Liveness for supervisors: 200 while the process serves requests (no token)', responses: { 200: json(z.object({ ok: z.literal(true) }), 'alive') } }),
+    (c) => c.json({ ok: true as const }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/readyz',
+      tags: ['system'],
+      summary: 'Readiness for load balancers: 200 when the database answers and the round runner is running, else 503 naming the failing check (no token)',
+      responses: { 200: json(ReadinessSchema, 'ready'), 503: json(ReadinessSchema, 'not ready: a check failed') },
+    }),
+    (c) => {
+      const checks = Object.fromEntries(Object.entries(deps.readiness?.() ?? {}).map(([name, problem]) => [name, problem === null ? { ok: true } : { ok: false, problem }]));
+      const ready = Object.values(checks).every((check) => check.ok);
+      return c.json({ ready, checks }, ready ? 200 : 503);
+    },
   );
 
   app.openapi(
