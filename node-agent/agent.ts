@@ -69,7 +69,7 @@ export interface AgentOptions {
 
 /**
  * A stand-in for local training: gets the global weights, returns the weights to send.
- * @example const trainer: CustomTrainer = async ({ weights, samples }) => ({ weights, trainSamples: samples, metrics: { loss: 0, accuracy: 0 } })
+ * @example const trainer: CustomTrainer = async ({ weights, samples }) => ({ weights, trainSamples: samples, metrics: { trainLoss: 0, trainAccuracy: 0, epochs: 1, durationMs: 0 } })
  */
 export type CustomTrainer = (input: { round: number; spec: ModelSpec; weights: NamedTensor[]; config: TrainConfig; samples: number }) => Promise<{ weights: NamedTensor[]; metrics: LocalMetrics; trainSamples: number }>;
 

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Command } from 'commander';
-import { pino } from 'pino';
 import { z } from 'zod';
 import { readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
+import { cliLogger } from './log.js';
 import { BACKENDS } from './options.js';
 
 const AgentFileSchema = z
@@ -20,10 +20,12 @@ const AgentFileSchema = z
     backend: z.enum(BACKENDS).optional(),
     valFraction: z.number().min(0).max(0.9).optional(),
     logLevel: z.string().optional(),
+    logFormat: z.string().optional(),
     ca: z.string().optional(),
     pinSha256: z.string().optional(),
   })
   .strict();
+type AgentFile = z.infer<typeof AgentFileSchema>;
 
 /** A --data value with the paths of csv: and idx: sources taken through `near`. */
 function dataNear(data: string, near: (path: string) => string): string {
@@ -45,11 +47,20 @@ function readAgentFile(path: string): Record<string, unknown> {
   return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), ca: near(file.ca), data };
 }
 
-export function agentCommand(): Command {
-  const cmd = new Command('agent').description("run an institution's node agent");
-  cmd
-    .command('start')
-    .description('connect to the coordinator, train each round on local data, send sealed updates; raw data never leaves')
+/** The agent's configuration: the agent file (if any) with the flags over it, validated. */
+function agentConfig(flags: Record<string, unknown>): AgentFile {
+  const fromFile = flags.config ? readAgentFile(String(flags.config)) : {};
+  const merged = { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && k !== 'offline' && v !== undefined)) };
+  const parsed = AgentFileSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new Error(`agent configuration incomplete or invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The options `agent start` and `agent check` share (one agent file serves both). */
+function withAgentOptions(cmd: Command): Command {
+  return cmd
     .option('--config <file>', 'agent file (JSON with the keys below in camelCase; paths relative to the file); flags override it')
     .option('--coordinator <url>', 'coordinator URL, e.g. http://coordinator.example.org:7400')
     .option('--coordinator-key <pubfile>', "the coordinator's public key file (pins its identity)")
@@ -62,19 +73,20 @@ export function agentCommand(): Command {
     .option('--backend <name>', `TensorFlow.js backend: ${BACKENDS.join(' | ')}`)
     .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
     .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .option('--log-format <format>', 'auto (readable lines on a terminal, JSON otherwise) | pretty | json (default: $COHORT_LOG_FORMAT or auto)')
     .option('--ca <file>', 'https coordinator: trust only the certificate authority (or self-signed certificate) in this PEM file')
-    .option('--pin-sha256 <fingerprint>', "https coordinator: trust only the certificate with this SHA-256 fingerprint (as the coordinator logs it at start)")
+    .option('--pin-sha256 <fingerprint>', "https coordinator: trust only the certificate with this SHA-256 fingerprint (as the coordinator logs it at start)");
+}
+
+export function agentCommand(): Command {
+  const cmd = new Command('agent').description("run an institution's node agent");
+  withAgentOptions(cmd.command('start'))
+    .description('connect to the coordinator, train each round on local data, send sealed updates; raw data never leaves')
     .action(async (flags: Record<string, unknown>) => {
-      const fromFile = flags.config ? readAgentFile(String(flags.config)) : {};
-      const merged = { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && v !== undefined)) };
-      const parsed = AgentFileSchema.safeParse(merged);
-      if (!parsed.success) {
-        throw new Error(`agent configuration incomplete or invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      }
-      const c = parsed.data;
+      const c = agentConfig(flags);
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { createAgent, parseDataSource, tlsSocketOptions } = await import('../../node-agent/index.js');
-      const log = pino({ name: 'agent', level: c.logLevel ?? 'info' });
+      const log = cliLogger('agent', { level: c.logLevel, format: c.logFormat });
       const identity = readIdentityFile(c.key);
       const agent = createAgent({
         coordinatorUrl: c.coordinator,
@@ -91,13 +103,47 @@ export function agentCommand(): Command {
         ...(c.ca || c.pinSha256 ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) } : {}),
       });
       agent.events.on('trained', ({ round, metrics, samples }) => log.info({ round, samples, ...metrics }, 'trained'));
-      process.once('SIGINT', () => {
+      const stop = (signal: NodeJS.Signals): void => {
+        log.info(`${signal} received: agent stops (an update in flight is not sent; the coordinator counts the site as dropped)`);
         agent.close();
-        process.exit(130);
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const done = await agent.done;
+        log.info(done, 'federation complete; agent exits');
+        agent.close();
+      } catch (cause) {
+        // Data, consent or keys unusable, refused by the coordinator, or the federation failed: say why on one line and
+        // exit non-zero, so a supervisor restarts or alerts instead of watching a silent process.
+        agent.close();
+        const err = cause as { code?: string; message?: string };
+        process.stderr.write(`cohort agent: ${err.code ? `${err.code}: ` : ''}${(err.message ?? String(cause)).replace(/\s+/g, ' ')}\n`);
+        process.exit(1);
+      }
+    });
+  withAgentOptions(cmd.command('check'))
+    .description('before go-live: check the keys, the consent, the coordinator (reachable, pinned key, enrolment) and the data against its model; joins no round')
+    .option('--offline', 'skip the coordinator: keys, consent signature, expiry and revocation only', false)
+    .action(async (flags: Record<string, unknown>) => {
+      const c = agentConfig(flags);
+      const { checkSite, parseDataSource, tlsSocketOptions } = await import('../../node-agent/index.js');
+      const items = await checkSite({
+        identity: readIdentityFile(c.key),
+        coordinator: readPublicIdentityFile(c.coordinatorKey),
+        coordinatorUrl: c.coordinator,
+        federation: c.federation,
+        data: parseDataSource(c.data, c.label),
+        consentFile: c.consent,
+        valFraction: c.valFraction,
+        offline: flags.offline === true,
+        ...(c.ca || c.pinSha256 ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) } : {}),
       });
-      const done = await agent.done;
-      log.info(done, 'federation complete; agent exits');
-      agent.close();
+      for (const item of items) process.stdout.write(`${item.ok ? 'ok    ' : 'FAILED'} ${item.name.padEnd(11)} ${item.detail}\n`);
+      const failed = items.filter((i) => !i.ok).map((i) => i.name);
+      process.stdout.write(failed.length === 0 ? 'ready for go-live\n' : `not ready: ${failed.join(', ')}\n`);
+      process.exitCode = failed.length === 0 ? 0 : 1;
     });
   return cmd;
 }

@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { pino } from 'pino';
 import type { ModelSpec } from '../../protocol/index.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { FederationSetupSchema, type FederationSetupInput } from '../../coordinator/config.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
+import { cliLogger } from './log.js';
 import { ARCHS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 interface StartOptions {
@@ -33,6 +33,7 @@ interface StartOptions {
   host: string;
   port: number;
   logLevel: string;
+  logFormat?: string;
   title: string;
   purpose: string;
   dataCategories: string;
@@ -88,12 +89,13 @@ export function coordinatorCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', int(0, 65535), 7400)
     .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+    .option('--log-format <format>', 'auto (readable lines on a terminal, JSON otherwise) | pretty | json (default: $COHORT_LOG_FORMAT or auto)')
     .option('--tls-cert <file>', 'serve HTTPS and WSS with this certificate (PEM, chain allowed); needs --tls-key')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .action(async (o: StartOptions) => {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both or neither');
       const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
-      const log = pino({ name: 'coordinator', level: o.logLevel });
+      const log = cliLogger('coordinator', { level: o.logLevel, format: o.logFormat });
       const identity = readIdentityFile(o.key);
       const dataDir = resolve(o.dataDir);
       const setup: FederationSetupInput = o.config ? FederationSetupSchema.parse(JSON.parse(readFileSync(o.config, 'utf8'))) : fromFlags(o);
@@ -112,13 +114,30 @@ export function coordinatorCommand(): Command {
       }
       coordinator.runner.on('round:published', ({ round, version, metrics }) => log.info({ round, version, ...metrics }, 'round published'));
       coordinator.runner.on('federation:complete', (msg) => log.info(msg, 'federation complete; still serving the API (Ctrl-C to stop)'));
-      const stop = async (): Promise<void> => {
-        await coordinator.close();
-        store.close();
-        process.exit(0);
+      // A graceful stop: no new connections, the round in progress recorded as failed (it runs again at the next
+      // start), the store closed; exit 0. A second signal exits at once with 1.
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals): void => {
+        if (stopping) {
+          log.warn(`${signal} again: exiting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        log.info(`${signal} received: stopping (the round in progress, if any, is recorded as failed and runs again at the next start)`);
+        coordinator.shutdown(`coordinator stopped (${signal})`).then(
+          () => {
+            store.close();
+            log.info('coordinator stopped; database closed');
+            process.exit(0);
+          },
+          (err: Error) => {
+            log.error(`stop failed: ${err.message}`);
+            process.exit(1);
+          },
+        );
       };
-      process.once('SIGINT', () => void stop());
-      process.once('SIGTERM', () => void stop());
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     });
   return cmd;
 }

@@ -1,10 +1,12 @@
-/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, tokens, predict and simulate, each with --help. */
+/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, backup, restore, tokens, model, predict and simulate, each with --help. */
 import { Command } from 'commander';
 import { agentCommand } from './agent-command.js';
 import { auditCommand, lineageCommand } from './audit-command.js';
+import { backupCommand, restoreCommand } from './backup-command.js';
 import { consentCommand } from './consent-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { keysCommand } from './keys-command.js';
+import { modelCommand } from './model-command.js';
 import { predictCommand } from './predict-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { simulateCommand } from './simulate-command.js';
@@ -18,7 +20,10 @@ const program = new Command('cohort')
   .addCommand(consentCommand())
   .addCommand(auditCommand())
   .addCommand(lineageCommand())
+  .addCommand(backupCommand())
+  .addCommand(restoreCommand())
   .addCommand(tokensCommand())
+  .addCommand(modelCommand())
   .addCommand(predictCommand())
   .addCommand(simulateCommand());
 

@@ -128,3 +128,50 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect((await coordinator.stop('SIGTERM')).code).toBe(0);
   });
 });
+
+describe('operating a deployment: probes, go-live check, backup, offline model check, graceful stop, restore', () => {
+  it('runs as services would: checks before go-live, an unusable agent exits 1 with its reason, backups while running, stops on SIGTERM with exit 0', async () => {
+    const { url, proc: coordinator } = await startCoordinator('ops', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '2', '--min-participants', '2', '--log-format', 'json']);
+    const probes = await Promise.all(['/healthz', '/readyz'].map(async (path) => (await fetch(`${url}${path}`)).status));
+    const token = await createToken('data-ops', '--role', 'auditor');
+    await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'ops', site, `${site}.ops.consent.json`, token)));
+    const site = (name: string, data: string, extra: string[] = []) => ['--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'ops', '--key', `keys/${name}.key.json`, '--data', data, '--consent', `${name}.ops.consent.json`, ...extra];
+    writeFileSync(join(dir, 'wrong.csv'), 'age,outcome\n50,yes\n');
+
+    const ready = await runCli(['agent', 'check', ...site('site-a', 'mnist:1/4')], { cwd: dir });
+    const badCheck = await runCli(['agent', 'check', ...site('site-b', 'csv:wrong.csv', ['--label', 'outcome'])], { cwd: dir });
+    const unusable = await cohort(['agent', 'start', ...site('site-b', 'csv:wrong.csv', ['--label', 'outcome'])]).exited;
+    const runs = await Promise.all([cohort(['agent', 'start', ...site('site-a', 'mnist:1/4')]).exited, cohort(['agent', 'start', ...site('site-b', 'mnist:2/4')]).exited]);
+    const backup = await runCli(['backup', '--data-dir', 'data-ops', '--out', 'backup-ops'], { cwd: dir });
+    const verified = await runCli(['model', 'verify', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json'], { cwd: dir });
+    const tampered = readFileSync(join(dir, 'data-ops/models/ops/v2.cohort'));
+    tampered[tampered.length - 100] = (tampered[tampered.length - 100] as number) ^ 1;
+    writeFileSync(join(dir, 'v2-tampered.cohort'), tampered);
+    const refused = await runCli(['model', 'verify', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--card', 'data-ops/models/ops/v2.card.json'], { cwd: dir });
+    const stopped = await coordinator.stop('SIGTERM');
+    const restored = await runCli(['restore', '--from', 'backup-ops', '--data-dir', 'data-ops-restored', '--key', 'keys/coordinator.pub.json'], { cwd: dir });
+
+    expect(probes).toEqual([200, 200]);
+    expect(ready.code, ready.stdout + ready.stderr).toBe(0);
+    expect(ready.stdout).toMatch(/^ok +coordinator .*site-a is enrolled in ops/m);
+    expect(ready.stdout).toMatch(/^ok +consent /m);
+    expect(ready.stdout).toMatch(/^ok +data +\d+ rows fit the federation's logreg model/m);
+    expect(badCheck.code).toBe(1);
+    expect(badCheck.stdout).toMatch(/^FAILED data .*wrong\.csv/m);
+    expect(badCheck.stdout).toMatch(/not ready: data/);
+    expect(unusable.code).toBe(1);
+    expect(unusable.stderr.trim().split('\n').at(-1)).toMatch(/^cohort agent: .*wrong\.csv/);
+    expect(runs.map((r) => r.code)).toEqual([0, 0]);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toMatch(/backup written to backup-ops: the database \(\d+ audit events.* and 3 model files/);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(/ops v2, [\d,]+ parameters, verified/);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toMatch(/FAILED  frame .*NOT VERIFIED/s);
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout).toMatch(/SIGTERM received: stopping/);
+    expect(stopped.stdout).toMatch(/coordinator stopped; database closed/);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/audit chain intact: \d+ events, every signature valid/);
+  });
+});
