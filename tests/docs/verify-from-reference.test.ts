@@ -52,6 +52,7 @@ describe.skipIf(missing !== null)('the signatures reference, used with no Cohort
 
   it('verifies every model file, model card, consent, revocation and audit event of a real run, and catches one flipped byte in each', () => {
     const child = spawnSync('python3', [SCRIPT, run], { encoding: 'utf8' });
+    if (!child.stdout.trim()) throw new Error(`the verifier printed no report (exit ${child.status}):\n${child.stderr}`);
     const report = JSON.parse(child.stdout) as Report;
 
     expect(report.failures).toEqual([]);

@@ -123,12 +123,12 @@ def model_problem(frame, federation, version, signature_b64, coordinator_key, ex
         return "trailer is not the SHA-256 of the rest"
     try:
         header = json.loads(frame[12:12 + h].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return "header is not JSON"
-    data_bytes = 4 * sum(_product(t["shape"]) for t in header["tensors"])
+        data_bytes = 4 * sum(_product(t["shape"]) for t in header["tensors"])
+        spec_hash = content_hash(header["meta"]["spec"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return "header is not a codec header with meta.spec"
     if 12 + h + data_bytes + 32 != len(frame):
         return "frame length does not match its tensors"
-    spec_hash = content_hash(header["meta"]["spec"])
     if expected_digest is not None and digest != expected_digest:
         return "digest differs from the recorded one"
     if expected_spec_hash is not None and spec_hash != expected_spec_hash:
