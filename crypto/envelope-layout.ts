@@ -1,4 +1,4 @@
-/** The envelope's binary layout (internal): header encoding, strict parsing, and the bytes the sender signs. See the README, "Update envelopes". */
+/** The envelope's binary layout (internal): header encoding, strict parsing, and the bytes the sender signs. See docs/reference/wire-protocol.md, "Update envelopes". */
 import { concatBytes, lengthPrefixed, u32le, utf8Decode, utf8Encode } from './bytes.js';
 import { ID_PATTERN } from './validate.js';
 

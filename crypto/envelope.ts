@@ -19,7 +19,7 @@
  *   H+P+16        64    Ed25519 signature by the sender over
  *                       "cohort/update/v1" || lp(federation) || u32(round) || lp(institution) || sha256(plaintext) || sha256(bytes [0, H+P+16))
  * Key: HKDF-SHA256(ikm = X25519(ephemeral, recipient), salt = ephPk || recipientPk, info = "cohort/envelope/v1", 32 bytes).
- * Open order: parse -> signature (cheap rejection) -> context -> decrypt -> plaintext digest. See the README, "Update envelopes".
+ * Open order: parse -> signature (cheap rejection) -> context -> decrypt -> plaintext digest. See docs/reference/wire-protocol.md, "Update envelopes".
  */
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
 import { asUint8Array, concatBytes, constantTimeEqual, toHex, utf8Encode } from './bytes.js';

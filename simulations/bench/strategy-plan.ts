@@ -64,7 +64,7 @@ export interface TablesSummary {
 /**
  * The strategies and their parameters. The server learning rates of FedAdam, FedYogi and FedAdagrad (over {0.003, 0.01, 0.03,
  * 0.1}, tau 1e-3), FedAvgM's momentum ({0.5, 0.9}, server lr 1) and FedProx's mu ({0.01, 0.1, 1}) are each the best mean final
- * accuracy over the three partitions in a --direct sweep of these very tables (seed 0; README "Strategies and Byzantine
+ * accuracy over the three partitions in a --direct sweep of these very tables (seed 0; docs/strategies.md "Strategies and Byzantine
  * robustness"). The trimmed fraction and Krum's f are set, not tuned: f = 3 is the most Krum allows with 10 updates a round
  * (n ≥ 2f + 3); trimmed mean drops 2 of 10 from each side.
  */

@@ -9,7 +9,7 @@ import { hasChromium, launchChromium } from './chromium.js';
 import { seedHistory } from './seed-history.js';
 
 const OUT = join(process.cwd(), 'runs', 'test-output');
-/** Set COHORT_DOCS_SCREENSHOT=1 to refresh the README's docs/console.png from this run. */
+/** Set COHORT_DOCS_SCREENSHOT=1 to refresh docs/console.png (docs/console.md) from this run. */
 const DOCS = process.env.COHORT_DOCS_SCREENSHOT === '1';
 
 if (!hasChromium) console.warn('tests/browser/console.test.ts skipped: /usr/bin/chromium is missing (apt-get install -y chromium)');

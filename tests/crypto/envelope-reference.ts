@@ -1,4 +1,4 @@
-/** An independent builder of v1 envelopes straight from the README section "Update envelopes" (node:crypto + tweetnacl only), for conformance tests. */
+/** An independent builder of v1 envelopes straight from docs/reference/wire-protocol.md, section "Update envelopes" (node:crypto + tweetnacl only), for conformance tests. */
 import { createCipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import type { EnvelopeContext } from '../../crypto/envelope.js';
