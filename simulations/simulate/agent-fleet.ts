@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentProcessCommand, AgentProcessMessage } from './agent-process.js';
 import type { AgentProcessConfig } from './configured-agent.js';
 import { startWorkerHost, type ThreadPlacement } from './worker-host.js';
+import { siblingEntry } from './entry.js';
 
 /** Above this many institutions `cohort simulate` hosts agents in worker threads unless told otherwise. */
 export const WORKER_THRESHOLD = 20;
@@ -41,11 +42,10 @@ export function startAgentFleet(opts: { sites: { id: string; config: AgentProces
     started.catch(() => undefined);
     return { started, revoke: (id, reason) => host.revoke(id, reason), close: () => host.close() };
   }
-  const agentEntry = fileURLToPath(new URL('./agent-process.ts', import.meta.url));
-  const tsx = import.meta.resolve('tsx');
+  const agentEntry = siblingEntry(import.meta.url, 'agent-process');
   const children = new Map<string, ChildProcess>();
   sites.forEach(({ id, config }) => {
-    const child = fork(agentEntry, [], { execArgv: ['--import', tsx], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(agentEntry.url), [], { execArgv: agentEntry.execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.set(id, child);
     child.on('message', (msg: AgentProcessMessage) => {
       if (msg.type === 'fatal') opts.onFatal(id, msg.message);

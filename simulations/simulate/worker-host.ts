@@ -1,10 +1,9 @@
 /** Hosts simulated institutions in worker threads: many real agents per thread, dealt out round-robin, TypeScript loaded through tsx's API. */
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { AgentProcessConfig } from './configured-agent.js';
 import type { WorkerCommand, WorkerData, WorkerMessage } from './worker-entry.js';
+import { siblingEntry } from './entry.js';
 
 export interface WorkerHostOptions {
   configs: AgentProcessConfig[];
@@ -34,17 +33,6 @@ export interface WorkerHost {
 }
 
 /**
- * A thread's bootstrap: on Node 20 neither the main thread's tsx hooks nor `--import tsx` in a worker's execArgv
- * reach a worker's own entry module, so the thread loads tsx's API and imports the TypeScript entry through it.
- */
-function tsxBootstrap(entry: URL): string {
-  // The ESM build of the API (require() would resolve to the CommonJS one, which cannot import from an eval'd thread).
-  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const target = JSON.stringify(entry.href);
-  return `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${target}, ${target}))`;
-}
-
-/**
  * Deals `configs` out round-robin to `workers` threads and starts them.
  * @example const host = startWorkerHost({ configs, workers: 2, logDir: 'runs/x/logs' }); await host.started;
  */
@@ -52,8 +40,7 @@ export function startWorkerHost(opts: WorkerHostOptions): WorkerHost {
   const count = Math.max(1, Math.min(opts.workers, opts.configs.length));
   const groups: AgentProcessConfig[][] = Array.from({ length: count }, () => []);
   opts.configs.forEach((config, i) => groups[i % count]?.push(config));
-  const entry = new URL('./worker-entry.ts', import.meta.url);
-  const bootstrap = tsxBootstrap(entry);
+  const bootstrap = siblingEntry(import.meta.url, 'worker-entry').workerBootstrap;
   const hostOf = new Map<string, Worker>();
   const threads: Worker[] = [];
   const starts: Promise<ThreadPlacement>[] = [];
