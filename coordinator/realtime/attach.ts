@@ -225,6 +225,9 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
         study: fed.manifest,
         policyHash: fed.policyHash,
       });
+      // An agent that comes after the federation failed learns it at once instead of waiting for a round.
+      const failed = runner().failedReason;
+      if (failed !== undefined) setImmediate(() => socket.emit('federation:failed', { reason: failed }));
       return { institution };
     });
 
@@ -288,7 +291,7 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       socket.emit('round:evaluate', task);
       return true;
     },
-    broadcast(event: 'round:closed' | 'federation:complete', msg: unknown): void {
+    broadcast(event: 'round:closed' | 'federation:complete' | 'federation:failed', msg: unknown): void {
       if (event === 'round:closed') uploads.pruneExcept(undefined);
       io.to(AGENTS_ROOM).emit(event as 'round:closed', msg as RoundClosed);
     },

@@ -95,9 +95,9 @@ export function agentCommand(): Command {
         agent.close();
         process.exit(130);
       });
-      const done = await agent.done;
+      // A federation that failed (or a fatal refusal) ends the agent with the reason on one line and exit code 1.
+      const done = await agent.done.finally(() => agent.close());
       log.info(done, 'federation complete; agent exits');
-      agent.close();
     });
   return cmd;
 }
