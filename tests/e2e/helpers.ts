@@ -19,8 +19,8 @@ export interface Federation {
   institutions: Identity[];
   parts: number[][];
   test: number[];
-  /** Stops the coordinator and starts a new one on the same port, database, keys and files. */
-  restart(): Promise<void>;
+  /** Stops the coordinator and starts a new one on the same port, database, keys and files (with `overrides` of its options). */
+  restart(overrides?: Partial<CoordinatorOptions>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,10 +69,10 @@ export async function startFederation(
     institutions,
     parts,
     test,
-    async restart() {
+    async restart(overrides = {}) {
       const port = fed.coordinator.port;
       await fed.coordinator.close();
-      fed.coordinator = await createCoordinator({ ...options, port });
+      fed.coordinator = await createCoordinator({ ...options, ...overrides, port });
     },
     async close() {
       await fed.coordinator.close();

@@ -137,5 +137,11 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(agent.code, agent.stderr).toBe(1);
     expect(agent.stderr.split('\n').filter((l) => l.startsWith('cohort:'))).toEqual(['cohort: federation demo3 failed: 3 consecutive rounds failed or were withheld']);
     expect(await coordinator.waitFor(/federation failed/)).toContain('3 consecutive rounds failed');
+
+    // Restarted on the same data directory with another strategy: refused, naming the field, exit code 1.
+    expect((await coordinator.stop('SIGTERM')).code).toBe(0);
+    const changed = await cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', 'data-demo3', '--federation', 'demo3', '--model', 'logreg', '--local-epochs', '1', '--port', '0', '--enroll', 'keys/site-a.pub.json', '--rounds', '1', '--min-participants', '2', '--wait-timeout', '1', '--strategy', 'fedadam']).exited;
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/^cohort: federation demo3 is stored with another setup, and the store is the source of truth: rules\.strategy \(stored "fedavg", given "fedadam"\)/m);
   });
 });
