@@ -13,6 +13,7 @@ import { defaultPolicy, policyHash } from './policy/index.js';
 import { studyManifest } from './study.js';
 import { checkPrivacyRules } from './privacy.js';
 import { FederationSetupSchema, type FederationSetupInput } from './config.js';
+import { setupChangedError, setupDifferences } from './setup-check.js';
 import { RoundRunner } from './rounds/index.js';
 import { attachRealtime } from './realtime/attach.js';
 import type { RateLimits } from './realtime/rate-limit.js';
@@ -26,7 +27,7 @@ export interface CoordinatorOptions {
   /** Where published model files live (paths in the store are relative to it). */
   dataDir: string;
   identity: Identity;
-  /** Created in the store on first start; on later starts the stored federation is resumed. */
+  /** Created in the store on first start; on later starts the stored federation is resumed, and a setup that differs from the stored one is refused. */
   federation: FederationSetupInput;
   /** Institutions to enrol (or re-enrol) before agents may connect. */
   institutions?: PublicIdentity[];
@@ -71,6 +72,10 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   const maxUploadBytes = opts.maxUploadBytes ?? parameterCount(setup.spec) * 4 + (1 << 20);
 
   let federation = store.getFederation(setup.id);
+  if (federation) {
+    const differences = setupDifferences(federation, setup);
+    if (differences.length > 0) throw setupChangedError(setup.id, differences);
+  }
   const policy = setup.policy ?? defaultPolicy();
   if (!federation) {
     const now = Date.now();
@@ -103,6 +108,14 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     log.info({ policyHash: federation.policyHash, previous }, 'policy changed');
   }
   const enroll = (pub: PublicIdentity): void => {
+    const held = store.getInstitution(setup.id, pub.id);
+    const fp = fingerprint(pub.signPublicKey);
+    if (held && held.status !== 'active') {
+      // Re-enrolling never reactivates (POST .../reactivate does, audited): the stored status stands, key included.
+      store.appendAudit({ federationId: setup.id, kind: 'institution.reenrolment.ignored', actor: 'coordinator', subject: pub.id, data: { status: held.status, fingerprint: fp, storedFingerprint: held.fingerprint } });
+      log.warn({ institution: pub.id, status: held.status }, `institution ${pub.id} is ${held.status}: re-enrolment ignored (reactivate it through the API)`);
+      return;
+    }
     store.upsertInstitution({
       federationId: setup.id,
       id: pub.id,
@@ -113,7 +126,10 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       status: 'active',
       enrolledAt: Date.now(),
     });
-    store.appendAudit({ federationId: setup.id, kind: 'institution.enrolled', actor: 'coordinator', subject: pub.id, data: { fingerprint: fingerprint(pub.signPublicKey) } });
+    // A new key for an enrolled institution replaces its old one (which stops verifying at once): audited as such.
+    const replaced = held !== undefined && held.fingerprint !== fp;
+    store.appendAudit({ federationId: setup.id, kind: replaced ? 'institution.key.replaced' : 'institution.enrolled', actor: 'coordinator', subject: pub.id, data: replaced ? { fingerprint: fp, previousFingerprint: held.fingerprint } : { fingerprint: fp } });
+    if (replaced) log.warn({ institution: pub.id, fingerprint: fp, previous: held.fingerprint }, `institution ${pub.id}: enrolled key replaced`);
   };
   for (const pub of opts.institutions ?? []) enroll(pub);
 

@@ -6,6 +6,7 @@ import {
   CohortError,
   EvaluateTaskSchema,
   FederationCompleteSchema,
+  FederationFailedSchema,
   RoundClosedSchema,
   RoundTaskSchema,
   decodeTensors,
@@ -91,7 +92,7 @@ export interface Agent {
   readonly socket: AgentSocket;
   /** Resolves once connected, authenticated and ready for tasks; rejects on a fatal refusal. */
   readonly ready: Promise<void>;
-  /** Resolves when the coordinator announces the federation complete; rejects on a fatal error. */
+  /** Resolves when the coordinator announces the federation complete; rejects on a fatal error, or FEDERATION_FAILED when it announces the federation failed. */
   readonly done: Promise<FederationComplete>;
   /** Tells the coordinator now that the institution revoked its consent (the agent refuses tasks either way). */
   presentRevocation(revocation: SignedRevocation): Promise<void>;
@@ -193,6 +194,16 @@ export function createAgent(opts: AgentOptions): Agent {
     audit.append('federation.complete', { ...msg });
     events.emit('complete', msg);
     done.resolve(msg);
+  });
+  socket.on('federation:failed', (raw) => {
+    const parsed = FederationFailedSchema.safeParse(raw);
+    if (!parsed.success) return void log.warn('malformed federation:failed ignored');
+    const { reason } = parsed.data;
+    log.error(`federation failed: ${reason}`);
+    audit.append('federation.failed', { reason });
+    const err = new CohortError('FEDERATION_FAILED', `federation ${opts.federation} failed: ${reason}`);
+    ready.reject(err);
+    done.reject(err);
   });
   // Secure aggregation's key exchange runs beside training, so its messages are handled at once, not queued behind it.
   let secure: SiteSecAgg | undefined;

@@ -24,6 +24,10 @@ export const ErrorCode = {
   /** A secure-aggregation step was refused (wrong phase, bad signature, inconsistent shares) or the protocol could not finish. */
   SECAGG_FAILED: 'SECAGG_FAILED',
   NOT_FOUND: 'NOT_FOUND',
+  /** An event name the coordinator does not take (answered whenever the event carries an acknowledgement). */
+  UNKNOWN_EVENT: 'UNKNOWN_EVENT',
+  /** The federation stopped as failed (too many consecutive failed rounds, or its privacy budget): no more rounds. */
+  FEDERATION_FAILED: 'FEDERATION_FAILED',
   /** The coordinator cannot store anything now (database locked, disk full): nothing was taken; try again later. */
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',

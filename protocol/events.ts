@@ -8,6 +8,7 @@ import type {
   EvaluateTask,
   EvaluationReport,
   FederationComplete,
+  FederationFailed,
   Ready,
   RoundClosed,
   RoundTask,
@@ -25,6 +26,8 @@ export interface ServerToClientEvents {
   'round:evaluate': (task: EvaluateTask) => void;
   'round:closed': (msg: RoundClosed) => void;
   'federation:complete': (msg: FederationComplete) => void;
+  /** The federation stopped as failed; agents exit with its reason. Also sent to an agent that authenticates afterwards. */
+  'federation:failed': (msg: FederationFailed) => void;
   /** Secure aggregation, coordinator -> participant: neighbours' keys, the shares addressed to it, the unmask request. */
   'secagg:keys': (msg: SecAggKeys) => void;
   'secagg:shares': (msg: SecAggShares) => void;

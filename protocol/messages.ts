@@ -204,5 +204,11 @@ export const FederationCompleteSchema = z.object({
 });
 export type FederationComplete = z.infer<typeof FederationCompleteSchema>;
 
+/** The federation stopped as failed (consecutive failed rounds, or its privacy budget): no round will follow. */
+export const FederationFailedSchema = z.object({
+  reason: z.string().min(1).max(2000),
+});
+export type FederationFailed = z.infer<typeof FederationFailedSchema>;
+
 /** A socket.io acknowledgement: a result or a wire error. */
 export type Ack<T = Record<string, never>> = (res: ({ ok: true } & T) | { ok: false; error: WireError }) => void;

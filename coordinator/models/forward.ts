@@ -40,18 +40,31 @@ function dense(x: Float32Array, rows: number, inputs: number, kernel: Float32Arr
     if (activation === 'relu') {
       for (let u = 0; u < units; u++) out[r * units + u] = Math.max(0, acc[u] as number);
     } else {
-      let max = -Infinity;
-      for (let u = 0; u < units; u++) max = Math.max(max, acc[u] as number);
-      let sum = 0;
-      for (let u = 0; u < units; u++) {
-        const e = Math.exp((acc[u] as number) - max);
-        acc[u] = e;
-        sum += e;
-      }
-      for (let u = 0; u < units; u++) out[r * units + u] = (acc[u] as number) / sum;
+      softmaxInto(acc, out, r * units, r);
     }
   }
   return out;
+}
+
+/**
+ * Softmax by log-sum-exp, p_u = exp(z_u - m - ln Σ exp(z_v - m)) with m the largest logit, so no logit overflows
+ * exp; logits at +Infinity share the mass equally. Throws NON_FINITE (naming the row) for a NaN logit.
+ */
+function softmaxInto(z: Float64Array, out: Float32Array, at: number, row: number): void {
+  let max = -Infinity;
+  for (const v of z) {
+    if (Number.isNaN(v)) throw new CohortError('NON_FINITE', `rows[${row}]: the model's output is not a number (its weights or this input are out of range)`);
+    max = Math.max(max, v);
+  }
+  if (!Number.isFinite(max)) {
+    const top = z.filter((v) => v === max).length;
+    z.forEach((v, u) => (out[at + u] = v === max ? 1 / top : 0));
+    return;
+  }
+  let sum = 0;
+  for (const v of z) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  z.forEach((v, u) => (out[at + u] = Math.exp(v - lse)));
 }
 
 /** A square `k × k` convolution, stride 1, 'same' padding (TensorFlow's: the extra pad goes after), then relu. */

@@ -12,6 +12,13 @@ export interface Prediction {
   probabilities: number[][];
 }
 
+/** The largest magnitude a raw feature value may have (a float32 input overflows at 3.4e38 and is meaningless long before). */
+export const MAX_FEATURE_MAGNITUDE = 1e12;
+/** The farthest, in pooled standard deviations, a feature may lie from the training mean. */
+export const MAX_STANDARD_DEVIATIONS = 1e6;
+/** Pixel values as the data loaders scale them for training (0-255 divided by 255). */
+export const PIXEL_RANGE = [0, 1] as const;
+
 /** A decoded model version: its spec (from the frame's metadata, normalisation included) and weights. */
 export interface LoadedModel {
   digest: string;
@@ -23,7 +30,9 @@ export interface LoadedModel {
  * The input matrix of `rows` in the layout `spec` expects, normalised as the agents normalise
  * their data before training. Tabular specs (with `features`) take every feature by name and
  * nothing else; specs without feature names (MNIST) take `pixels`, an array of the input's size
- * with values as in training (MNIST: [0, 1]). Throws BAD_REQUEST naming the first bad row.
+ * with values as in training ([0, 1]). Every value must be finite; a feature at most 1e12 in magnitude and within
+ * 1e6 pooled standard deviations of its training mean; a pixel within [0, 1]. Throws BAD_REQUEST naming the first
+ * bad row and the feature (by name and index) or pixel.
  * @example rowsToInput(spec, [{ age: 50, bmi: 24.1 }])
  */
 export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float32Array {
@@ -39,7 +48,11 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
       if (unknown.length > 0) fail(`unknown feature(s) ${unknown.join(', ')}; the model's features are ${names.join(', ')}`);
       names.forEach((name, j) => {
         const v = row[name];
-        if (typeof v !== 'number' || !Number.isFinite(v)) fail(`feature "${name}" must be a finite number, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !Number.isFinite(v)) fail(`feature "${name}" (index ${j}) must be a finite number, got ${JSON.stringify(v)}`);
+        const range = featureRange(spec, j);
+        if (Math.abs(v as number) > MAX_FEATURE_MAGNITUDE || (v as number) < range[0] || (v as number) > range[1]) {
+          fail(`feature "${name}" (index ${j}) is ${v as number}, outside what this model takes: [${range[0]}, ${range[1]}]${spec.normalization ? ` (the training mean within ${MAX_STANDARD_DEVIATIONS} standard deviations, and at most ${MAX_FEATURE_MAGNITUDE} in magnitude)` : ''}`);
+        }
         x[r * width + j] = v as number;
       });
     } else {
@@ -49,6 +62,7 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
       if (!Array.isArray(pixels) || pixels.length !== width) fail(`pixels must be an array of ${width} numbers`);
       (pixels as number[]).forEach((v, j) => {
         if (typeof v !== 'number' || !Number.isFinite(v)) fail(`pixels[${j}] must be a finite number`);
+        if (v < PIXEL_RANGE[0] || v > PIXEL_RANGE[1]) fail(`pixels[${j}] is ${v}, outside [${PIXEL_RANGE[0]}, ${PIXEL_RANGE[1]}]: pixel values are scaled as in training (divide 0-255 values by 255)`);
         x[r * width + j] = v;
       });
     }
@@ -61,6 +75,15 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
     }
   }
   return x;
+}
+
+/** The values feature `j` may take: within the magnitude bound, and within the z-score bound when the spec normalises. */
+function featureRange(spec: ModelSpec, j: number): [number, number] {
+  const norm = spec.normalization;
+  if (!norm) return [-MAX_FEATURE_MAGNITUDE, MAX_FEATURE_MAGNITUDE];
+  const mean = norm.mean[j] as number;
+  const spread = MAX_STANDARD_DEVIATIONS * (norm.std[j] as number);
+  return [Math.max(-MAX_FEATURE_MAGNITUDE, mean - spread), Math.min(MAX_FEATURE_MAGNITUDE, mean + spread)];
 }
 
 /**

@@ -29,6 +29,7 @@ import type { Outbox, RoundRunner } from '../rounds/round-runner.js';
 import { UploadTable } from './uploads.js';
 import { RealtimeLimiter, approxBytes, type RateLimits } from './rate-limit.js';
 import { guarded, quoteValue } from './guard.js';
+import { AddressAudit, type AddressEvent } from './address-audit.js';
 import type { CohortServer, CohortSocket } from './types.js';
 
 export interface RealtimeDeps {
@@ -74,6 +75,9 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
     (actor, summary) => audit('rate.limited', actor, { ...summary }),
     (actor, error) => log.warn({ actor, code: error.code }, error.message),
   );
+  // Before authentication nobody has proved an identity: entries go under the address, one (and a summary) per window.
+  const byAddress = new AddressAudit(limiter.limits.auditWindowMs, audit);
+  const unauthenticated = (kind: string, address: string, event: AddressEvent): void => byAddress.record(kind, address, event);
 
   // guarded: a throw in here would otherwise be an uncaught exception, and end the process.
   io.use(guarded((socket: CohortSocket, next) => {
@@ -82,8 +86,8 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
     const claimed = parsed.success && store.getInstitution(deps.federation, parsed.data.institution) ? parsed.data.institution : `address:${address}`;
     const limited = limiter.connection(claimed, address);
     if (limited) return next(Object.assign(new Error(limited.message), { data: limited }));
-    const refuse = (code: CohortError['code'], message: string, actor = 'unknown'): void => {
-      audit('connection.refused', actor, { code, message, address });
+    const refuse = (code: CohortError['code'], message: string, claimedInstitution?: string): void => {
+      unauthenticated('connection.refused', address, { code, message, ...(claimedInstitution !== undefined ? { claimedInstitution } : {}) });
       log.warn({ code, address }, `connection refused: ${message}`);
       const err = new Error(message) as Error & { data: { code: string; message: string } };
       err.data = { code, message };
@@ -114,7 +118,7 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
     const { institution } = socket.data;
     const timeout = setTimeout(() => {
       if (!socket.data.authenticated) {
-        audit('auth.timeout', institution, { address: socket.data.address });
+        unauthenticated('auth.timeout', socket.data.address, { code: 'UNAUTHENTICATED', message: 'no answer to the challenge in time', claimedInstitution: institution });
         // Closing the transport, not sending the agent away: a site too slow to answer under load retries with backoff.
         socket.conn.close();
       }
@@ -158,7 +162,9 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
           if (err.code === 'INTERNAL') log.error({ err: cause, event }, 'handler failed');
           // A storage failure cannot be audited (the store is what failed): it is logged, and the agent told to come back.
           if (err.code === 'UNAVAILABLE') log.error({ event, institution }, err.message);
-          else if (event !== 'update:chunk' || err.code !== 'UPLOAD_UNKNOWN') {
+          else if (!socket.data.authenticated) {
+            unauthenticated('message.refused', socket.data.address, { event, code: err.code, message: err.message, claimedInstitution: institution });
+          } else if (event !== 'update:chunk' || err.code !== 'UPLOAD_UNKNOWN') {
             audit('message.refused', institution, { event, code: err.code, message: err.message });
           }
           reply({ ok: false, error: err.toWire() });
@@ -176,7 +182,13 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
         return;
       }
       if (!(CLIENT_EVENTS as readonly string[]).includes(String(event))) {
-        audit('message.refused', institution, { event: String(event).slice(0, 64), code: 'BAD_REQUEST', message: 'unknown event' });
+        const name = String(event).slice(0, 64);
+        if (socket.data.authenticated) audit('message.refused', institution, { event: name, code: 'UNKNOWN_EVENT', message: 'unknown event' });
+        else unauthenticated('message.refused', socket.data.address, { event: name, code: 'UNKNOWN_EVENT', message: 'unknown event', claimedInstitution: institution });
+        const ack = args.at(-1);
+        const error = { code: 'UNKNOWN_EVENT', message: `unknown event "${quoteValue(event)}": this coordinator takes ${CLIENT_EVENTS.join(', ')}` };
+        if (typeof ack === 'function') (ack as (res: unknown) => void)({ ok: false, error });
+        return;
       }
       next();
     });
@@ -213,6 +225,9 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
         study: fed.manifest,
         policyHash: fed.policyHash,
       });
+      // An agent that comes after the federation failed learns it at once instead of waiting for a round.
+      const failed = runner().failedReason;
+      if (failed !== undefined) setImmediate(() => socket.emit('federation:failed', { reason: failed }));
       return { institution };
     });
 
@@ -276,12 +291,13 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
       socket.emit('round:evaluate', task);
       return true;
     },
-    broadcast(event: 'round:closed' | 'federation:complete', msg: unknown): void {
+    broadcast(event: 'round:closed' | 'federation:complete' | 'federation:failed', msg: unknown): void {
       if (event === 'round:closed') uploads.pruneExcept(undefined);
       io.to(AGENTS_ROOM).emit(event as 'round:closed', msg as RoundClosed);
     },
     close(): void {
       limiter.close();
+      byAddress.flushAll();
       // The server closing drops the transports, which agents see as a lost connection and retry with
       // backoff; a per-socket disconnect would tell them the coordinator sent them away for good.
       sessions.clear();

@@ -164,11 +164,15 @@ export class RealtimeLimiter {
     this.tally = new RefusalTally(this.limits.auditWindowMs, onSummary);
   }
 
-  /** A connection attempt by `actor` (an institution, or `address:<ip>`) from `address`. */
-  connection(actor: string, address: string): WireError | undefined {
-    if (this.connections.take(`${actor}\u0000${address}`)) return undefined;
+  /**
+   * A connection attempt claiming `claimed` (an enrolled institution, or `address:<ip>`) from `address`. The bucket is
+   * per claim and address, so an outsider cannot use up a site's; a refusal is tallied under the address, since
+   * nothing is authenticated yet.
+   */
+  connection(claimed: string, address: string): WireError | undefined {
+    if (this.connections.take(`${claimed}\u0000${address}`)) return undefined;
     const { capacity, refillPerSecond } = this.limits.connections;
-    return this.refuse(actor, 'connections', `too many connection attempts from ${actor} (burst ${capacity}, then ${refillPerSecond}/s): retry later`);
+    return this.refuse(`address:${address}`, 'connections', `too many connection attempts from ${claimed} (burst ${capacity}, then ${refillPerSecond}/s): retry later`);
   }
 
   /** One inbound event of about `size` bytes from `actor`. */

@@ -51,10 +51,19 @@ export class ModelRegistry {
   }
 
   createInitial(spec: ModelSpec, seed: number): CurrentModel {
-    return this.publish(spec, initialWeights(spec, seed), null, null);
+    return this.adopt(this.publish(spec, initialWeights(spec, seed), null, null));
   }
 
-  /** Encodes, signs, writes and records a new version; call inside a store transaction. */
+  /** Makes a stored version current: only once the transaction that recorded it has committed. */
+  adopt(model: CurrentModel): CurrentModel {
+    this.current = model;
+    return model;
+  }
+
+  /**
+   * Encodes, signs, writes and records a new version; call inside a store transaction, and `adopt` the result once
+   * it has committed (a version whose transaction rolled back must never become the base of the next round).
+   */
   publish(spec: ModelSpec, tensors: NamedTensor[], round: number | null, parentVersion: number | null): CurrentModel {
     const version = parentVersion === null ? 0 : parentVersion + 1;
     const { federation, identity, dataDir, store } = this.deps;
@@ -72,8 +81,6 @@ export class ModelRegistry {
       bytes: encoded.bytes.length,
       createdAt: Date.now(),
     });
-    const current = { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded), path, specHash: encoded.specHash };
-    this.current = current;
-    return current;
+    return { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded), path };
   }
 }

@@ -56,7 +56,7 @@ export function withhold(ctx: RoundContext, a: ActiveRound, verdict: Verdict): s
 
 /**
  * Publishes the candidate in one transaction: the next model version, the round's record, the audit entry and the
- * signed model card; throws (and nothing is recorded) when any of them fails.
+ * signed model card; throws (and nothing is recorded, and the current model stays the last stored one) when any fails.
  * @example const { version, digest } = publish(ctx, a, verdict)
  */
 export function publish(ctx: RoundContext, a: ActiveRound, verdict: Verdict): { version: number; digest: string; metrics: RoundMetrics; fairnessGap: number | null } {
@@ -64,7 +64,7 @@ export function publish(ctx: RoundContext, a: ActiveRound, verdict: Verdict): { 
   const candidate = a.candidate as CurrentModel;
   const { all, metrics } = verdict;
   const base = ctx.models.current as CurrentModel;
-  return store.transaction(() => {
+  const published = store.transaction(() => {
     const model = ctx.models.publish(ctx.spec, candidate.tensors, a.round, base.version);
     store.updateRound(ctx.fed, a.round, { state: 'published', resultVersion: model.version, closedAt: Date.now(), metrics, decisions: all });
     ctx.audit('model.published', { round: a.round, version: model.version, digest: model.digest, parentVersion: base.version, metrics });
@@ -84,8 +84,10 @@ export function publish(ctx: RoundContext, a: ActiveRound, verdict: Verdict): { 
       siteMetrics: [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valLoss: m.valLoss, valSamples: m.valSamples })),
       epsilonSpent: metrics.epsilon ?? null,
     });
-    return { version: model.version, digest: model.digest, metrics, fairnessGap: card.fairnessGap };
+    return { model, version: model.version, digest: model.digest, metrics, fairnessGap: card.fairnessGap };
   });
+  ctx.models.adopt(published.model);
+  return { version: published.version, digest: published.digest, metrics, fairnessGap: published.fairnessGap };
 }
 
 /**

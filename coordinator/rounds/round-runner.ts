@@ -38,6 +38,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private active: ActiveRound | undefined;
   private consecutiveFailures = 0;
   private stopped = false;
+  private failure: string | undefined;
   private spec: ModelSpec;
   private readonly models: ModelRegistry;
   readonly consents: ConsentRegistry;
@@ -113,6 +114,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   /** The model agents train on next (undefined before the first round starts). */
   get currentModel(): CurrentModel | undefined {
     return this.models.current;
+  }
+
+  /** Why the federation stopped as failed (undefined while it runs or once it completed). */
+  get failedReason(): string | undefined {
+    return this.failure;
   }
 
   get onlineInstitutions(): string[] {
@@ -424,6 +430,9 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       this.deps.store.updateFederationStatus(this.fed, 'failed');
       this.audit('federation.failed', { reason });
     });
+    this.failure = reason;
+    this.deps.log.error({ federation: this.fed }, `federation failed: ${reason}`);
+    this.deps.outbox.broadcast('federation:failed', { reason });
     this.emit('federation:failed', { reason });
   }
 

@@ -75,6 +75,21 @@ describe('forward (pure TypeScript) against TF.js', () => {
     expect(maxAbsDiff(forward(spec, weights, x, 3), theirs)).toBeGreaterThan(1e-5);
   });
 
+  it('gives finite probabilities summing to 1 for logits far beyond exp\'s range, and shares the mass among infinite logits', () => {
+    const spec: ModelSpec = { arch: 'logreg', inputShape: [2], classes: ['a', 'b', 'c'] };
+    const weights = (kernel: number[]): NamedTensor[] => [
+      { name: 'dense_0/kernel', shape: [2, 3], data: Float32Array.from(kernel) },
+      { name: 'dense_0/bias', shape: [3], data: new Float32Array(3) },
+    ];
+
+    const huge = forward(spec, weights([1e30, -1e30, 0, 1e30, 5e29, 0]), Float32Array.from([1e6, 1e6]), 1); // logits 2e36, -5e35, 0
+    const infinite = forward(spec, weights([Infinity, Infinity, 0, 0, 0, 0]), Float32Array.from([1, 0]), 1);
+
+    expect(Array.from(huge)).toEqual([1, 0, 0]);
+    expect(Array.from(infinite)).toEqual([0.5, 0.5, 0]);
+    expect(() => forward(spec, weights([Infinity, 0, 0, -Infinity, 0, 0]), Float32Array.from([1, 1]), 1)).toThrow(/rows\[0\]: the model's output is not a number/);
+  });
+
   it('refuses weights that do not match the spec', () => {
     const weights = randomWeights(SPEC, 1).slice(1);
 
@@ -94,6 +109,16 @@ describe('rowsToInput', () => {
 
     expect(Array.from(rowsToInput(mnistSpec('logreg'), [{ pixels }]))).toEqual(pixels.map(Math.fround));
     expect(() => rowsToInput(mnistSpec('logreg'), [{ pixels: [1, 2] }])).toThrow(/784/);
+  });
+
+  it('refuses a feature beyond the model\'s range, naming the row, the feature and its index, and a pixel outside [0, 1]', () => {
+    const at = (bmi: number) => () => rowsToInput(SPEC, [{ age: 50, income: 42_000, bmi: 26 }, { age: 50, income: 42_000, bmi }]);
+    const pixels = Array.from({ length: 784 }, (_, i) => (i === 9 ? 255 : 0.5));
+
+    expect(at(1e300)).toThrow(/^rows\[1\]: feature "bmi" \(index 2\) is 1e\+300, outside what this model takes: \[-3999974, 4000026\]/);
+    expect(at(-5e6)).toThrow(/feature "bmi" \(index 2\)/);
+    expect(at(4_000_000)).not.toThrow(); // within a million standard deviations: extreme, still taken
+    expect(() => rowsToInput(mnistSpec('logreg'), [{ pixels }])).toThrow(/^rows\[0\]: pixels\[9\] is 255, outside \[0, 1\]/);
   });
 });
 
@@ -146,6 +171,21 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
     } finally {
       writeFileSync(file, original);
     }
+  });
+
+  it('answers 400 BAD_REQUEST naming the feature for an absurd value (it returned null probabilities), and finite probabilities at the edge of the range', async () => {
+    const post = (rows: unknown) =>
+      fx.api().request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+
+    const absurd = await post([{ age: 1e300, income: 42_000, bmi: 26 }]);
+    const edge = await post([{ age: 50 + 12e6, income: 42_000 - 9e9, bmi: 26 }]);
+
+    expect(absurd.status).toBe(400);
+    expect(((await absurd.json()) as { error: unknown }).error).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^rows\[0\]: feature "age" \(index 0\) is 1e\+300/) });
+    expect(edge.status).toBe(200);
+    const p = ((await edge.json()) as { probabilities: number[][] }).probabilities[0]!;
+    expect(p.every((v) => Number.isFinite(v))).toBe(true);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
   });
 
   it('agrees with predict() called directly on the decoded model', () => {

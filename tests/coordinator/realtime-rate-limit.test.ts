@@ -86,7 +86,8 @@ describe('RealtimeLimiter', () => {
     expect(results[1]).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringContaining('byte budget') });
     expect(results[2]).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringContaining('too many messages from a') });
     expect(connects.map((c) => c?.code)).toEqual([undefined, 'RATE_LIMITED', undefined]);
-    expect(summaries.sort()).toEqual(['a:bytes:1', 'a:connections:1', 'a:messages:1']);
+    // A refused connection is not authenticated: its tally is the address's, whatever institution it claimed.
+    expect(summaries.sort()).toEqual(['a:bytes:1', 'a:messages:1', 'address:10.0.0.1:connections:1']);
   });
 });
 

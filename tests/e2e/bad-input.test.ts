@@ -9,7 +9,7 @@ import { mnistSpec } from '../../node-agent/data/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
 import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { permissivePolicy, startAgent, startFederation, type Federation } from './helpers.js';
 import { connectRefusal, joinAs, rawConnect, sealUpdate, taskWeights, until, type AckResult, type RawClient } from './raw-client.js';
 
 let fed: Federation | undefined;
@@ -43,6 +43,14 @@ function expectRefused(ack: AckResult, code: ErrorCode, ...fragments: (string | 
 }
 
 const health = async (): Promise<unknown> => (await fetch(`${fed!.coordinator.url}/health`)).json();
+
+/** A federation of `n` whose audit windows for unauthenticated traffic close after 200 ms, so their summaries can be read. */
+const startShortWindow = (n: number, rules: Parameters<typeof startFederation>[1] = {}): Promise<Federation> =>
+  startFederation(n, rules, 'logreg', 300, permissivePolicy, { limits: { auditWindowMs: 200 } });
+
+/** Waits for `count` audit entries of `kind` (the immediate first one of a window and its summary). */
+const auditsSettled = (kind: string, count: number) => until(() => audits(kind).length >= count && audits(kind), 5_000, `${count} ${kind} entries`);
+const ADDRESS = expect.stringMatching(/^address:/);
 
 /**
  * A socket.io server posing as the coordinator: presents `presentKey` in its challenge, accepts any answer,
@@ -89,7 +97,7 @@ const oneRound = { rounds: 1, minParticipants: 1, joinGraceMs: 10_000, train: { 
 
 describe('the coordinator at connect', () => {
   it('refuses another protocol version with PROTOCOL_MISMATCH naming both versions, and audits it', async () => {
-    fed = await startFederation(1);
+    fed = await startShortWindow(1);
 
     const newer = await connectRefusal(raw('site-1', { protocolVersion: PROTOCOL_VERSION + 1 }));
     const garbled = await connectRefusal(raw('site-1', { protocolVersion: 'one' }));
@@ -98,15 +106,14 @@ describe('the coordinator at connect', () => {
     expect(newer.message).toContain(`protocol version ${PROTOCOL_VERSION + 1} is not supported`);
     expect(newer.message).toContain(`speaks version ${PROTOCOL_VERSION}`);
     expect(garbled.data).toMatchObject({ code: 'PROTOCOL_MISMATCH', message: expect.stringContaining('one') });
-    const refused = audits('connection.refused');
-    expect(refused.map((e) => [e.actor, e.data.code])).toEqual([
-      ['site-1', 'PROTOCOL_MISMATCH'],
-      ['unknown', 'PROTOCOL_MISMATCH'],
-    ]);
+    // Nothing is authenticated at connect: the entries are the address's, the claimed id is only data.
+    const [first, summary] = await auditsSettled('connection.refused', 2);
+    expect(first).toMatchObject({ actor: ADDRESS, data: { code: 'PROTOCOL_MISMATCH', claimedInstitution: 'site-1' } });
+    expect(summary).toMatchObject({ actor: first!.actor, data: { repeated: 1, codes: { PROTOCOL_MISMATCH: 1 } } });
   });
 
   it('refuses an institution that is not enrolled with UNKNOWN_INSTITUTION, and a malformed id with BAD_REQUEST, and audits both', async () => {
-    fed = await startFederation(1);
+    fed = await startShortWindow(1);
 
     const unknown = await connectRefusal(raw('intruder'));
     const malformed = await connectRefusal(raw('../../etc/passwd'));
@@ -117,11 +124,9 @@ describe('the coordinator at connect', () => {
     expect(malformed.message).toMatch(/^connect auth invalid: institution: /);
     expect(huge.data?.code).toBe('BAD_REQUEST');
     expect(huge.message.length).toBeLessThan(300);
-    expect(audits('connection.refused').map((e) => [e.actor, e.data.code])).toEqual([
-      ['intruder', 'UNKNOWN_INSTITUTION'],
-      ['unknown', 'BAD_REQUEST'],
-      ['unknown', 'BAD_REQUEST'],
-    ]);
+    const [first, summary] = await auditsSettled('connection.refused', 2);
+    expect(first).toMatchObject({ actor: ADDRESS, data: { code: 'UNKNOWN_INSTITUTION', claimedInstitution: 'intruder' } });
+    expect(summary).toMatchObject({ actor: first!.actor, data: { repeated: 2, codes: { BAD_REQUEST: 2 }, claimedInstitutions: [] } });
   });
 
   it('refuses a connection for another federation with WRONG_FEDERATION, and audits it', async () => {
@@ -130,11 +135,11 @@ describe('the coordinator at connect', () => {
     const err = await connectRefusal(raw('site-1', { federation: 'other-fed' }));
 
     expect(err.data).toEqual({ code: 'WRONG_FEDERATION', message: 'this coordinator runs federation e2e, not other-fed' });
-    expect(audits('connection.refused', 'site-1').map((e) => e.data.code)).toEqual(['WRONG_FEDERATION']);
+    expect(audits('connection.refused').map((e) => [e.actor, e.data.code, e.data.claimedInstitution])).toEqual([[ADDRESS, 'WRONG_FEDERATION', 'site-1']]);
   });
 
   it('refuses a challenge signed with another key, for another coordinator, or replayed from another session with BAD_SIGNATURE, disconnects, audits, and still admits the real site', async () => {
-    fed = await startFederation(2, { minParticipants: 2 });
+    fed = await startShortWindow(2, { minParticipants: 2 });
     const impostor = raw('site-1');
     const relayed = raw('site-1');
 
@@ -161,17 +166,16 @@ describe('the coordinator at connect', () => {
     expectRefused(replayedAck, 'BAD_SIGNATURE');
     expect(reasons).toEqual(['io server disconnect', 'io server disconnect']);
     expect(await replayer.disconnected).toBe('io server disconnect');
-    expect(audits('message.refused', 'site-1').map((e) => [e.data.event, e.data.code])).toEqual([
-      ['session:auth', 'BAD_SIGNATURE'],
-      ['session:auth', 'BAD_SIGNATURE'],
-      ['session:auth', 'BAD_SIGNATURE'],
-    ]);
+    const [first, summary] = await auditsSettled('message.refused', 2);
+    expect(first).toMatchObject({ actor: ADDRESS, data: { event: 'session:auth', code: 'BAD_SIGNATURE', claimedInstitution: 'site-1' } });
+    expect(summary).toMatchObject({ actor: first!.actor, data: { repeated: 2, codes: { BAD_SIGNATURE: 2 }, claimedInstitutions: ['site-1'] } });
+    expect(audits('message.refused', 'site-1')).toEqual([]);
     expect(audits('agent.connected', 'site-1')).toHaveLength(1);
     expect(honest.socket.connected).toBe(true);
   });
 
-  it('answers every event sent before authentication with UNAUTHENTICATED and audits it', async () => {
-    fed = await startFederation(1);
+  it('answers every event sent before authentication with UNAUTHENTICATED and audits it under the address', async () => {
+    fed = await startShortWindow(1);
     const client = raw('site-1');
     await client.challenge;
 
@@ -184,9 +188,61 @@ describe('the coordinator at connect', () => {
     ];
 
     for (const ack of acks) expectRefused(ack, 'UNAUTHENTICATED', 'before authentication');
-    expect(audits('message.refused', 'site-1').map((e) => e.data.code)).toEqual(Array(5).fill('UNAUTHENTICATED'));
+    const [first, summary] = await auditsSettled('message.refused', 2);
+    expect(first).toMatchObject({ actor: ADDRESS, data: { code: 'UNAUTHENTICATED', claimedInstitution: 'site-1' } });
+    expect(summary?.data).toMatchObject({ repeated: 4, codes: { UNAUTHENTICATED: 4 } });
     expect(fed.coordinator.runner.onlineInstitutions).toEqual([]);
     expect(fed.coordinator.runner.activeRound?.state).toBe('waiting');
+  });
+});
+
+describe('unauthenticated traffic in the audit log', () => {
+  it('attributes an outsider\'s handshakes claiming an enrolled id to its address, never to the institution, and aggregates them per window; the real site still gets in', async () => {
+    fed = await startShortWindow(1);
+    const before = fed.coordinator.store.listAudit({ federationId: 'e2e' }).length;
+    const outsider = generateIdentity('site-1'); // knows the id, not the key
+
+    let attempts = 0;
+    for (let i = 0; i < 15; i++) {
+      const c = raw('site-1');
+      await c.challenge;
+      for (const event of ['agent:ready', 'update:commit', 'steal:weights']) {
+        await c.call(event, { samples: 1 });
+        attempts++;
+      }
+      await c.authenticate(outsider.signSecretKey);
+      attempts++;
+      c.close();
+    }
+    await new Promise((r) => setTimeout(r, 400)); // every window closes and writes its summary
+    const written = fed.coordinator.store.listAudit({ federationId: 'e2e' }).slice(before);
+    const honest = await join(0);
+
+    expect(attempts).toBe(60);
+    expect(written.filter((e) => e.actor === 'site-1' || e.subject === 'site-1')).toEqual([]);
+    const refused = written.filter((e) => e.kind === 'message.refused');
+    expect(refused).toHaveLength(2); // the first of the window, and one summary with the count
+    expect(refused.every((e) => e.actor.startsWith('address:'))).toBe(true);
+    expect(refused[1]?.data).toMatchObject({ repeated: 59, codes: { UNAUTHENTICATED: 29, UNKNOWN_EVENT: 15, BAD_SIGNATURE: 15 }, claimedInstitutions: ['site-1'] });
+    expect(honest.socket.connected).toBe(true);
+  });
+
+  it('answers an unknown event that carries an acknowledgement with UNKNOWN_EVENT, before and after authentication', async () => {
+    fed = await startFederation(1);
+    const client = raw('site-1');
+    await client.challenge;
+
+    const before = await client.call('steal:weights', { please: true });
+    const noArgs = await client.call('x'.repeat(500));
+    expect((await client.authenticate(site(0).signSecretKey)).ok).toBe(true);
+    const after = await client.call('admin:shutdown');
+
+    expectRefused(before, 'UNKNOWN_EVENT', 'unknown event "steal:weights"', 'session:auth');
+    expectRefused(noArgs, 'UNKNOWN_EVENT');
+    expect((noArgs as { error: { message: string } }).error.message.length).toBeLessThan(300);
+    expectRefused(after, 'UNKNOWN_EVENT', 'unknown event "admin:shutdown"');
+    expect(audits('message.refused', 'site-1').map((e) => [e.data.event, e.data.code])).toEqual([['admin:shutdown', 'UNKNOWN_EVENT']]);
+    expect(client.socket.connected).toBe(true);
   });
 });
 
@@ -234,8 +290,8 @@ describe('the coordinator on malformed messages', () => {
     expect(client.socket.connected).toBe(true);
     expect(await health()).toMatchObject({ ok: true });
     const refused = audits('message.refused', 'site-1');
-    expect(refused.filter((e) => e.data.code === 'BAD_REQUEST')).toHaveLength(1 + cases.length + 2 + 1 + 1); // auth, cases, two without ack, extra argument, unknown event
-    expect(refused.some((e) => e.data.event === 'steal:weights' && e.data.message === 'unknown event')).toBe(true);
+    expect(refused.filter((e) => e.data.code === 'BAD_REQUEST')).toHaveLength(cases.length + 2 + 1); // cases, two without ack, extra argument (the bad auth is the address's)
+    expect(refused.some((e) => e.data.event === 'steal:weights' && e.data.code === 'UNKNOWN_EVENT')).toBe(true);
     expect(fed.coordinator.runner.onlineInstitutions).toEqual([]);
   });
 });

@@ -21,8 +21,8 @@ export interface Federation {
   test: number[];
   /** What the coordinator was started with (to start another on a copy of its data). */
   options: CoordinatorOptions;
-  /** Stops the coordinator and starts a new one on the same port, database, keys and files. */
-  restart(): Promise<void>;
+  /** Stops the coordinator and starts a new one on the same port, database, keys and files (with `overrides` of its options). */
+  restart(overrides?: Partial<CoordinatorOptions>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,10 +72,10 @@ export async function startFederation(
     parts,
     test,
     options,
-    async restart() {
+    async restart(overrides = {}) {
       const port = fed.coordinator.port;
       await fed.coordinator.close();
-      fed.coordinator = await createCoordinator({ ...options, port });
+      fed.coordinator = await createCoordinator({ ...options, ...overrides, port });
     },
     async close() {
       await fed.coordinator.close();

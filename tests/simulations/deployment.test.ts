@@ -127,6 +127,23 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(fed).toMatchObject({ status: 'completed', roundsPublished: 1 });
     expect((await coordinator.stop('SIGTERM')).code).toBe(0);
   });
+
+  it('ends an agent with exit code 1 and the reason on one line when the federation fails, instead of leaving it waiting', async () => {
+    // Two sites needed and one ever online: each round fails at its one-second wait deadline, the third ends the federation.
+    const { url, proc: coordinator } = await startCoordinator('demo3', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '1', '--min-participants', '2', '--wait-timeout', '1']);
+
+    const agent = await cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo3', '--key', 'keys/site-a.key.json', '--data', 'mnist:1/4']).exited;
+
+    expect(agent.code, agent.stderr).toBe(1);
+    expect(agent.stderr.split('\n').filter((l) => l.startsWith('cohort'))).toEqual(['cohort agent: FEDERATION_FAILED: federation demo3 failed: 3 consecutive rounds failed or were withheld']);
+    expect(await coordinator.waitFor(/federation failed/)).toContain('3 consecutive rounds failed');
+
+    // Restarted on the same data directory with another strategy: refused, naming the field, exit code 1.
+    expect((await coordinator.stop('SIGTERM')).code).toBe(0);
+    const changed = await cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', 'data-demo3', '--federation', 'demo3', '--model', 'logreg', '--local-epochs', '1', '--port', '0', '--enroll', 'keys/site-a.pub.json', '--rounds', '1', '--min-participants', '2', '--wait-timeout', '1', '--strategy', 'fedadam']).exited;
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/^cohort: federation demo3 is stored with another setup, and the store is the source of truth: rules\.strategy \(stored "fedavg", given "fedadam"\)/m);
+  });
 });
 
 describe('operating a deployment: probes, go-live check, backup, offline model check, graceful stop, restore', () => {
