@@ -53,6 +53,7 @@ describe('the update bound', () => {
     // The published model is the honest sites' average: close to where it started, and it classifies digits.
     expect(updateNorm(modelOf(1), modelOf(0))).toBeLessThan(Math.sqrt(7850));
     expect(round.metrics?.siteValAccuracyMedian).toBeGreaterThan(0.3); // chance: 0.1
+    expect(fed.coordinator.store.getFederation('e2e')!.manifest.updateBound).toBeUndefined(); // the default bound: nothing for the study to state
   });
 
   it('refuses a scaled update (×100) once an honest round set the median, keeping the other sites\' updates of that round', async () => {
@@ -112,5 +113,6 @@ describe('the regression guard', () => {
     expect(regression.value as number).toBeLessThan(mean); // the liar pulls the mean up, not the median
     expect(withheld.reason).toMatch(/regression: median valAccuracy .* published model v1/);
     expect(fed.coordinator.store.latestModel('e2e')?.version).toBe(1);
+    expect(fed.coordinator.store.getFederation('e2e')!.manifest.updateBound).toEqual({ maxUpdateNorm: 1e9 }); // the study states the bound it set
   });
 });
