@@ -48,6 +48,8 @@ export interface SimulateOptions {
   adaptiveClip?: RoundRules['adaptiveClip'];
   /** Institutions that revoke their consent as a round opens. */
   revoke: { institution: string; round: number }[];
+  /** The study's bound on update norms (rules.maxUpdateNorm); the default bound when absent. */
+  maxUpdateNorm?: number;
   /** Malicious sites (`--byzantine ATTACK:COUNT`): the last institutions send the attack's update instead of their own. */
   byzantine?: ByzantineFlag[];
   /** Worker threads hosting the agents (0: one child process per agent); default: one per core above 20 institutions, else 0. */
@@ -133,6 +135,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         ...(opts.dp ? { dp: opts.dp } : {}),
         ...(opts.secagg ? { secagg: opts.secagg } : {}),
         ...(opts.adaptiveClip ? { adaptiveClip: opts.adaptiveClip } : {}),
+        ...(opts.maxUpdateNorm !== undefined ? { maxUpdateNorm: opts.maxUpdateNorm } : {}),
         rounds: opts.rounds,
         minParticipants: opts.minParticipants ?? Math.min(opts.institutions, Math.max(1, Math.ceil(opts.institutions / 2))),
         fraction: opts.fraction,

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../coordinator/index.js';
 import type { ByzantineReport } from '../../simulations/simulate/byzantine-report.js';
 import { assignAttackers, attackFor, parseByzantine } from '../../simulations/simulate/byzantine-sites.js';
 import { runCli } from './cli-helpers.js';
@@ -76,6 +77,26 @@ describe('cohort simulate --byzantine (MNIST, 4 institutions, 2 rounds, logreg)'
     expect(report.honestRefused).toBe(0);
     expect(report.survived).toBe(true);
     expect(report.finalAccuracy).toBeGreaterThan(0.5);
+  });
+
+  it('applies the study bound of --max-update-norm from round 1, where the default bound would let a tenfold update in', async () => {
+    const out = join(root, 'study-bound');
+    const args = ['simulate', '--institutions', '4', '--rounds', '1', '--model', 'logreg', '--local-epochs', '1', '--max-update-norm', '20', '--byzantine', 'scale=10:1', '--out', out];
+
+    const result = await runCli(args, { timeoutMs: 120_000 });
+
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { byzantine: ByzantineReport };
+    expect(summary.byzantine.refused).toEqual([{ round: 1, institution: 'institution-4', code: 'UPDATE_NORM_EXCEEDED', malicious: true }]);
+    const store = openSqliteStore(join(out, 'coordinator.db'));
+    try {
+      expect(store.getFederation('simulation')!.manifest.updateBound).toEqual({ maxUpdateNorm: 20 });
+      const refused = store.listAudit({ federationId: 'simulation' }).find((e) => e.kind === 'update.refused');
+      expect(refused?.data).toMatchObject({ bound: 20, boundSource: 'rules' });
+      expect(refused?.data.norm).toBeLessThan(Math.sqrt(7850)); // below the default first-round bound
+    } finally {
+      store.close();
+    }
   });
 
   it('refuses a malformed --byzantine before anything starts', async () => {
