@@ -78,6 +78,23 @@ describe('the update bound', () => {
   });
 });
 
+describe('the update bound across a coordinator restart', () => {
+  it('takes the last recorded median back from the round records instead of falling back to the first-round bound', async () => {
+    fed = await startFederation(3, { rounds: 2, minParticipants: 3, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 150);
+    const f = fed;
+    agents.push(startAgent(f, 0), startAgent(f, 1), startAgent(f, 2));
+    await new Promise<void>((resolve) => f.coordinator.runner.once('round:published', () => resolve()));
+
+    await f.restart();
+    await Promise.all(agents.map((a) => a.done));
+
+    const rounds = f.coordinator.store.listRounds('e2e').filter((r) => r.state === 'published');
+    const [first, after] = [rounds[0]!, rounds[1]!];
+    expect(after.round).toBeGreaterThan(first.round);
+    expect(after.metrics?.updateNormBound).toBeCloseTo(10 * first.metrics!.updateNormMedian!, 6);
+  });
+});
+
 describe('the regression guard', () => {
   it('withholds a poisoned candidate although the poisoning site reports an accuracy of 1.0', async () => {
     // The study's bound is set high so the poison reaches the aggregate: this test isolates the publication gate.
