@@ -28,6 +28,13 @@ export const RoundRulesSchema = z.object({
    */
   dp: z.object({ noiseMultiplier: z.number().positive().max(1000), clipNorm: z.number().positive().max(1e6), delta: z.number().gt(0).lt(1).default(1e-5) }).strict().optional(),
   /**
+   * Bound on each plain update's L2 distance from the global model it was trained from; an update above it is refused
+   * (UPDATE_NORM_EXCEEDED). Absent: `updateNormFactor` (default 10) times the median norm of the last round with at
+   * least 3 accepted updates, and sqrt(parameters) before any such round. Under DP the clip norm applies when stricter.
+   */
+  maxUpdateNorm: z.number().positive().max(1e12).optional(),
+  updateNormFactor: z.number().min(1).max(1e6).optional(),
+  /**
    * Secure aggregation (Bonawitz et al. 2017; SecAgg+ of Bell et al. 2020 with graph 'harary'): the coordinator learns
    * only the weighted sum of the updates. `threshold`: shares needed to unmask, as a fraction of the participants
    * (rounded up, and at least a majority); the round survives up to n - t dropouts after masking. `clipNorm`: the

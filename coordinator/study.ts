@@ -18,6 +18,13 @@ function privacyOf(setup: FederationSetup): StudyManifest['privacy'] {
   return { secureAggregation: setup.rules.secagg !== undefined, ...(budget ? { dp: budget } : {}) };
 }
 
+/** What the study says about the bound on update norms: present only when its rules set one. */
+function updateBoundOf(setup: FederationSetup): Pick<StudyManifest, 'updateBound'> {
+  const { maxUpdateNorm, updateNormFactor } = setup.rules;
+  if (maxUpdateNorm === undefined && updateNormFactor === undefined) return {};
+  return { updateBound: { ...(maxUpdateNorm !== undefined ? { maxUpdateNorm } : {}), ...(updateNormFactor !== undefined ? { normFactor: updateNormFactor } : {}) } };
+}
+
 /**
  * Builds the manifest: purpose, data categories, model architecture and its hash, strategy,
  * privacy settings, number of rounds, and who coordinates (with the key that signs its models).
@@ -34,6 +41,7 @@ export function studyManifest(setup: FederationSetup, coordinator: Identity): St
     strategy: setup.rules.strategy,
     privacy: privacyOf(setup),
     rounds: setup.rules.rounds,
+    ...updateBoundOf(setup),
     coordinator: { id: coordinator.id, signPublicKey: toBase64(coordinator.signPublicKey) },
   };
 }

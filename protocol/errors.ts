@@ -18,6 +18,8 @@ export const ErrorCode = {
   SHAPE_MISMATCH: 'SHAPE_MISMATCH',
   NON_FINITE: 'NON_FINITE',
   BAD_SAMPLE_COUNT: 'BAD_SAMPLE_COUNT',
+  /** An update's L2 distance from the global model it was trained from is above the round's bound (DP clip, study's or default). */
+  UPDATE_NORM_EXCEEDED: 'UPDATE_NORM_EXCEEDED',
   DEADLINE_PASSED: 'DEADLINE_PASSED',
   ROUND_CLOSED: 'ROUND_CLOSED',
   UPLOAD_UNKNOWN: 'UPLOAD_UNKNOWN',

@@ -33,6 +33,8 @@ export const StudyManifestSchema = z
     strategy: z.string().min(1).max(64),
     privacy: PrivacySettingsSchema,
     rounds: z.number().int().min(1).max(100_000),
+    /** The bound on each update's L2 distance from the global model, when the study sets one (absent: the default bound). */
+    updateBound: z.object({ maxUpdateNorm: z.number().positive().optional(), normFactor: z.number().min(1).optional() }).strict().optional(),
     coordinator: z.object({ id, signPublicKey: z.string().min(40).max(64) }),
   })
   .strict();

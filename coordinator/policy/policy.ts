@@ -17,6 +17,14 @@ export const PolicySchema = z
     maxRounds: z.number().int().min(1).default(1000),
     /** The published model's metric at the worst site within `maxGap` of the best (each site measures it on its own validation rows). */
     fairness: z.object({ metric: z.literal('valAccuracy'), maxGap: z.number().min(0).max(1) }).strict().optional(),
+    /**
+     * The regression guard: withhold a candidate whose median site-reported metric is more than `maxDrop` below the
+     * published model's (the median of what its evaluators reported). The median, not the mean: one lying site cannot
+     * move it past the honest reports. On by default (maxDrop 0.1); `false` turns it off.
+     */
+    regression: z
+      .union([z.literal(false), z.object({ metric: z.literal('valAccuracy').default('valAccuracy'), maxDrop: z.number().min(0).max(1).default(0.1) }).strict()])
+      .default({ metric: 'valAccuracy', maxDrop: 0.1 }),
     /** Where participating data may reside (each institution declares it, signed, in its consent). */
     dataResidency: z.object({ allowed: z.array(z.string().min(1)).min(1) }).strict().optional(),
   })
@@ -43,8 +51,8 @@ export function policyHash(policy: Policy): string {
 
 /**
  * The policy a federation gets when none is given: at least 2 institutions per round, at least one
- * sample each, every architecture, at most 1,000 rounds. No fairness rule: whether sites may differ
- * by design (one hospital sees mostly one disease) is the federation's call, made in its policy file.
+ * sample each, every architecture, at most 1,000 rounds, and a candidate's median site-reported validation accuracy
+ * at most 0.1 below the published model's. No fairness rule: whether sites may differ by design (one hospital sees mostly one disease) is the federation's call, made in its policy file.
  */
 export function defaultPolicy(overrides: Partial<PolicyInput> = {}): Policy {
   return parsePolicy({ format: 'cohort-policy/v1', version: 1, ...overrides });

@@ -56,6 +56,8 @@ export interface PublicationFacts {
   privacy: PrivacySettings;
   /** Each contributing site's validation metric of the candidate model, as it reported it. */
   siteMetrics: { institution: string; valAccuracy: number }[];
+  /** The published model the candidate would replace: its version and the median of its evaluators' valAccuracy (absent: none reported). */
+  published?: { version: number; medianValAccuracy?: number };
 }
 
 /**
@@ -88,7 +90,39 @@ export function publicationRules(policy: Policy, facts: PublicationFacts): RuleD
       out.push(publication('fairness', gap <= policy.fairness.maxGap, round4(gap), policy.fairness.maxGap, `valAccuracy gap ${round4(gap)} between the best and the worst site (${worst.institution}: ${round4(worst.valAccuracy)}), at most ${policy.fairness.maxGap}`));
     }
   }
+  if (policy.regression) out.push(regressionRule(policy.regression.maxDrop, facts));
   return out;
+}
+
+/**
+ * The median of the sites' reports (the mean of the two middle ones for an even count); null when none reported.
+ * @example medianAccuracy([{ institution: 'a', valAccuracy: 0.9 }, { institution: 'b', valAccuracy: 0.1 }, { institution: 'c', valAccuracy: 1 }]) // 0.9
+ */
+export function medianAccuracy(siteMetrics: readonly { valAccuracy: number }[]): number | null {
+  if (siteMetrics.length === 0) return null;
+  const sorted = siteMetrics.map((m) => m.valAccuracy).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** The regression guard: the candidate's median report within `maxDrop` of the published model's. */
+function regressionRule(maxDrop: number, facts: PublicationFacts): RuleDecision {
+  const candidate = medianAccuracy(facts.siteMetrics);
+  const reference = facts.published?.medianValAccuracy;
+  if (reference === undefined) {
+    const what = facts.published ? `no site reported a validation metric of the published model v${facts.published.version}` : 'no published model to compare with';
+    return publication('regression', true, candidate === null ? null : round4(candidate), null, `${what}: nothing to regress from`);
+  }
+  const floor = round4(reference - maxDrop);
+  if (candidate === null) return publication('regression', true, null, floor, 'no site reported a validation metric of the candidate');
+  const ok = candidate >= reference - maxDrop - 1e-12;
+  return publication(
+    'regression',
+    ok,
+    round4(candidate),
+    floor,
+    `median valAccuracy ${round4(candidate)} over ${facts.siteMetrics.length} sites' reports, published model v${facts.published?.version} ${round4(reference)}: at most ${maxDrop} lower allowed`,
+  );
 }
 
 function round4(x: number): number {

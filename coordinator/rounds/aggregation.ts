@@ -1,5 +1,5 @@
 /** Closing a round's training: the aggregate (the strategy's result plus central DP noise) becomes the candidate, which the contributors evaluate. */
-import { toCohortError, type EvaluateTask, type NamedTensor } from '../../protocol/index.js';
+import { parameterCount, toCohortError, type EvaluateTask, type NamedTensor } from '../../protocol/index.js';
 import type { Accumulator } from '../strategies/index.js';
 import { noiseAverage } from '../privacy.js';
 import type { CurrentModel } from './model-registry.js';
@@ -38,6 +38,11 @@ export function aggregateAndEvaluate(ctx: RoundContext, a: ActiveRound, accepted
     a.clipUsed = ctx.clip.current;
     const adapted = ctx.clip.step();
     if (adapted) ctx.audit('dp.clip.adapted', { round: a.round, ...adapted });
+    if (!a.secure) {
+      const updateNormBound = ctx.bound.current(parameterCount(ctx.spec), ctx.deps.rules.dp ? (a.clipUsed as number) : undefined).bound;
+      const updateNormMedian = ctx.bound.close();
+      a.normsUsed = { updateNormBound, ...(updateNormMedian !== undefined ? { updateNormMedian } : {}) };
+    }
     const base = ctx.models.current as CurrentModel;
     const tensors: NamedTensor[] = base.tensors.map((t, i) => ({ name: t.name, shape: t.shape, data: result[i] as Float32Array }));
     a.candidate = ctx.models.candidate(ctx.spec, tensors, base.version + 1, a.round);

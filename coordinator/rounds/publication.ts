@@ -1,5 +1,5 @@
 /** The policy gate before publication, and what publishing or withholding a round's candidate records. */
-import { publicationRules, type RuleDecision } from '../policy/index.js';
+import { medianAccuracy, publicationRules, type PublicationFacts, type RuleDecision } from '../policy/index.js';
 import type { RoundMetrics } from '../store/index.js';
 import { spentAfter } from '../privacy.js';
 import { finishMetrics } from './metrics.js';
@@ -25,16 +25,19 @@ export interface Verdict {
  */
 export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
   const { federation } = ctx.deps;
+  const siteMetrics = [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy }));
   const decisions = publicationRules(federation.policy, {
     round: a.round,
     arch: ctx.spec.arch,
     contributors: a.accepted,
     privacy: federation.manifest.privacy,
-    siteMetrics: [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy })),
+    siteMetrics,
+    published: publishedReference(ctx, a.baseVersion),
   });
   const published = decisions.every((d) => d.passed);
   const all = [...a.decisions, ...decisions];
-  const metrics = withPrivacy(ctx, a, finishMetrics(a.metrics));
+  const median = medianAccuracy(siteMetrics);
+  const metrics = withPrivacy(ctx, a, { ...finishMetrics(a.metrics), ...a.normsUsed, ...(median !== null ? { siteValAccuracyMedian: median } : {}) });
   ctx.audit('policy.decision', { round: a.round, policyHash: federation.policyHash, outcome: published ? 'publish' : 'withhold', decisions });
   ctx.events.emit('round:decided', { round: a.round, decisions, published });
   return { decisions, published, all, metrics };
@@ -96,6 +99,14 @@ export function publish(ctx: RoundContext, a: ActiveRound, verdict: Verdict): { 
  */
 export function releasedRounds(ctx: RoundContext): number {
   return ctx.deps.store.listRounds(ctx.fed).filter((r) => r.state === 'published' || r.state === 'withheld').length;
+}
+
+/** The model a round's candidate would replace, with the median of what its evaluators reported (the regression guard's reference). */
+function publishedReference(ctx: RoundContext, version: number): PublicationFacts['published'] | undefined {
+  const made = ctx.deps.store.listRounds(ctx.fed).find((r) => r.state === 'published' && r.resultVersion === version);
+  if (!made) return undefined; // version 0: the initial weights, which nobody evaluated
+  const median = made.metrics?.siteValAccuracyMedian;
+  return { version, ...(median !== undefined ? { medianValAccuracy: median } : {}) };
 }
 
 /** The round's metrics with the (epsilon, delta) spent so far, counting this round, when DP is on. */

@@ -6,6 +6,7 @@ import type { ConsentRegistry, RuleDecision } from '../policy/index.js';
 import type { RoundState } from './state-machine.js';
 import type { SecureRound } from './secure-round.js';
 import type { ClipNorm } from './clip-norm.js';
+import type { UpdateBound } from './update-bound.js';
 import type { CurrentModel, ModelRegistry } from './model-registry.js';
 import type { MetricSums } from './metrics.js';
 import type { RunnerDeps, RunnerEventMap } from './runner-types.js';
@@ -25,6 +26,8 @@ export interface ActiveRound {
   accumulator?: Accumulator;
   /** The DP clip norm this round's aggregate was made with (recorded in its metrics). */
   clipUsed?: number;
+  /** The bound on update norms this round applied, and the median of its accepted norms (recorded in its metrics). */
+  normsUsed?: { updateNormBound: number; updateNormMedian?: number };
   /** Secure aggregation's state when the round runs it: the coordinator then never sees an individual update. */
   secure?: SecureRound;
   metrics: MetricSums;
@@ -53,6 +56,8 @@ export interface RoundContext {
   readonly online: ReadonlyMap<string, Ready>;
   readonly models: ModelRegistry;
   readonly clip: ClipNorm;
+  /** The bound on each plain update's distance from the global model. */
+  readonly bound: UpdateBound;
   readonly consents: ConsentRegistry;
   /** The runner itself, to announce what happened. */
   readonly events: EventEmitter<RunnerEventMap>;

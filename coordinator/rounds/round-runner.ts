@@ -13,6 +13,7 @@ import {
 import { ConsentRegistry } from '../policy/index.js';
 import { assertTransition, isTerminal, type RoundState } from './state-machine.js';
 import { ClipNorm } from './clip-norm.js';
+import { UpdateBound } from './update-bound.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
 import { emptyMetrics } from './metrics.js';
 import { spentAfter } from '../privacy.js';
@@ -43,6 +44,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private readonly models: ModelRegistry;
   readonly consents: ConsentRegistry;
   private readonly clip: ClipNorm;
+  private readonly bound: UpdateBound;
   /** What the modules that carry out the round's steps see of this runner. */
   private readonly ctx: RoundContext;
 
@@ -51,6 +53,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.spec = deps.federation.spec;
     const resumed = deps.store.listRounds(deps.federation.id).findLast((r) => r.metrics?.nextClipNorm !== undefined)?.metrics?.nextClipNorm;
     this.clip = new ClipNorm(deps.rules, resumed);
+    const lastMedian = deps.store.listRounds(deps.federation.id).findLast((r) => r.metrics?.updateNormMedian !== undefined)?.metrics?.updateNormMedian;
+    this.bound = new UpdateBound(deps.rules, lastMedian);
     this.models = new ModelRegistry({ store: deps.store, identity: deps.identity, dataDir: deps.dataDir, federation: deps.federation.id });
     this.consents = new ConsentRegistry({
       store: deps.store,
@@ -75,6 +79,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       online: this.online,
       models: this.models,
       clip: this.clip,
+      bound: this.bound,
       consents: this.consents,
       events: this,
       audit: (kind, data, actor) => this.audit(kind, data, actor),

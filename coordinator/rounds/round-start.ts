@@ -63,6 +63,7 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
   a.declared = new Map(participants.map((institution) => [institution, ctx.online.get(institution)?.samples ?? 0]));
   a.decisions = decisions;
   ctx.clip.reset();
+  ctx.bound.reset();
   a.accumulator = ctx.deps.strategy.begin(
     model.tensors.map((t) => t.shape),
     model.tensors.map((t) => t.data),

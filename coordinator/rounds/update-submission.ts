@@ -1,10 +1,11 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
-import { CohortError, toCohortError, type UpdateMeta } from '../../protocol/index.js';
+import { CohortError, parameterCount, toCohortError, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
 import { storageUnavailable, storing } from '../store/index.js';
 import type { Accumulator } from '../strategies/index.js';
 import { updateRules } from '../policy/index.js';
 import { updateNorm } from '../privacy.js';
 import { intakeUpdate, type IntakeContext } from './update-intake.js';
+import type { BoundSource } from './update-bound.js';
 import { addMetrics } from './metrics.js';
 import type { CurrentModel } from './model-registry.js';
 import type { ActiveRound, RoundContext } from './round-context.js';
@@ -34,27 +35,22 @@ export function intakeFor(ctx: RoundContext, a: ActiveRound, institution: string
  */
 export function submitPlain(ctx: RoundContext, a: ActiveRound, institution: string, round: number, envelope: Uint8Array, intake: IntakeContext): { digest: string } {
   let accepted;
+  let norm: number;
   try {
     accepted = intakeUpdate(envelope, intake);
     checkSamples(ctx, a, institution, accepted.meta.samples);
-    const { dp } = ctx.deps.rules;
-    if (dp) {
-      // The guarantee rests on every update's sensitivity: refuse one the site did not clip.
-      const norm = updateNorm(accepted.tensors, (ctx.models.current as CurrentModel).tensors);
-      if (norm > ctx.clip.current * (1 + 1e-4)) {
-        throw new CohortError('BAD_REQUEST', `update is ${norm.toFixed(4)} from the global model in L2 norm, above the DP clip norm ${ctx.clip.current}: differential privacy needs the site to clip it`);
-      }
-    }
+    norm = checkNorm(ctx, accepted.tensors);
   } catch (cause) {
     const err = toCohortError(cause);
-    refuse(ctx, a, institution, err.code, err.message, envelope.length);
+    refuse(ctx, a, institution, err.code, err.message, envelope.length, err instanceof NormExceeded ? err.facts : {});
     throw err;
   }
   const { meta, digest } = accepted;
   // Stored first, folded once stored: a locked database or a full disk (which may fail the commit itself) refuses
   // the update with UNAVAILABLE before it counts, and the site may send it again.
-  storeAccepted(ctx, round, institution, meta, digest, envelope.length, {});
+  storeAccepted(ctx, round, institution, meta, digest, envelope.length, { norm });
   ctx.clip.observe(meta.metrics.withinClip);
+  ctx.bound.observe(norm);
   try {
     // Under DP every update weighs the same, so no site's sample count changes the mechanism's sensitivity.
     (a.accumulator as Accumulator).add(
@@ -68,6 +64,31 @@ export function submitPlain(ctx: RoundContext, a: ActiveRound, institution: stri
     throw err;
   }
   return counted(ctx, a, institution, meta, digest);
+}
+
+/** UPDATE_NORM_EXCEEDED, with the norm and the bound for the audit entry. */
+class NormExceeded extends CohortError {
+  constructor(
+    message: string,
+    readonly facts: { norm: number; bound: number; boundSource: BoundSource },
+  ) {
+    super('UPDATE_NORM_EXCEEDED', message);
+  }
+}
+
+/**
+ * The update's L2 distance from the model it was trained from, or UPDATE_NORM_EXCEEDED when it is above the round's
+ * bound (update-bound.ts): under DP the clip norm, which the guarantee's sensitivity rests on.
+ * @example const norm = checkNorm(ctx, accepted.tensors)
+ */
+export function checkNorm(ctx: RoundContext, tensors: readonly NamedTensor[]): number {
+  const norm = updateNorm(tensors, (ctx.models.current as CurrentModel).tensors);
+  const { bound, source } = ctx.bound.current(parameterCount(ctx.spec), ctx.deps.rules.dp ? ctx.clip.current : undefined);
+  if (!(norm <= bound)) {
+    const why = source === 'dp-clip' ? `the DP clip norm ${ctx.clip.current}: differential privacy needs the site to clip it` : `the round's bound ${bound.toPrecision(6)} (${source})`;
+    throw new NormExceeded(`update is ${norm.toPrecision(6)} from the global model in L2 norm, above ${why}`, { norm, bound, boundSource: source });
+  }
+  return norm;
 }
 
 /**
@@ -113,10 +134,10 @@ export function counted(ctx: RoundContext, a: ActiveRound, institution: string, 
  * Records a refused update (the site is out of the round) and announces it; training may close once the refusal settles.
  * @example refuse(ctx, a, 'site-a', 'BAD_SIGNATURE', err.message, envelope.length)
  */
-export function refuse(ctx: RoundContext, a: ActiveRound, institution: string, code: string, message: string, bytes: number): void {
+export function refuse(ctx: RoundContext, a: ActiveRound, institution: string, code: string, message: string, bytes: number, extra: Record<string, unknown> = {}): void {
   ctx.deps.store.transaction(() => {
     ctx.deps.store.updateParticipation(ctx.fed, a.round, institution, { status: 'refused', code, message, bytes });
-    ctx.audit('update.refused', { round: a.round, code, message, bytes }, institution);
+    ctx.audit('update.refused', { round: a.round, code, message, bytes, ...extra }, institution);
   });
   a.pending.delete(institution);
   ctx.events.emit('update:refused', { round: a.round, institution, code, message });

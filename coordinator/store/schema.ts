@@ -25,6 +25,11 @@ export interface RoundMetrics {
   /** The DP clip norm sites used this round, and (adaptive clipping) the one the next round uses. */
   clipNorm?: number;
   nextClipNorm?: number;
+  /** The bound on each update's L2 distance from the global model this round applied, and the median of its accepted updates' (3 or more). */
+  updateNormBound?: number;
+  updateNormMedian?: number;
+  /** The median of the valAccuracy the evaluating sites reported for the candidate (the regression guard's reference once published). */
+  siteValAccuracyMedian?: number;
 }
 
 export type FederationStatus = 'created' | 'running' | 'completed' | 'failed';

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
+import { parseByzantine } from '../simulate/byzantine-sites.js';
 import { ARCHS, BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 export function simulateCommand(): Command {
@@ -37,6 +38,8 @@ export function simulateCommand(): Command {
     .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
     .option('--workers <n>', 'worker threads hosting the agents, many per thread (0: one process per agent; default: one per core above 20 institutions, else 0)', int(0, 1024))
     .option('--revoke <institution@round>', 'that institution revokes its consent as that round opens (repeatable), e.g. institution-2@4', collect, [])
+    .option('--max-update-norm <norm>', "the study's bound on each update's L2 distance from the global model (default: 10 times the last round's median update norm, sqrt(parameters) in round 1)", positive)
+    .option('--byzantine <attack:count>', 'simulations of attacks: COUNT sites (the last institutions) send ATTACK instead of their update: sign-flip[=k] | scale=S | noise=STD | constant=V (repeatable), e.g. constant=1e30:1', collect, [])
     .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
     .action(async (o: Record<string, unknown>) => {
@@ -53,6 +56,7 @@ export function simulateCommand(): Command {
       createStrategy(strategy, strategyParams); // refuses unknown or invalid parameters before anything starts
       const policy = o.policy ? parsePolicy(JSON.parse(readFileSync(String(o.policy), 'utf8'))) : undefined;
       const revoke = (o.revoke as string[]).map(parseRevoke);
+      const byzantine = (o.byzantine as string[]).map(parseByzantine);
       const dp = dpFromFlags(o);
       const secagg = secaggFromFlags(o);
       const adaptiveClip = adaptiveFromFlags(o);
@@ -78,6 +82,8 @@ export function simulateCommand(): Command {
         strategyParams,
         policy,
         revoke,
+        byzantine,
+        ...(o.maxUpdateNorm !== undefined ? { maxUpdateNorm: o.maxUpdateNorm as number } : {}),
         dp,
         secagg,
         adaptiveClip,

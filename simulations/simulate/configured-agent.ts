@@ -5,6 +5,7 @@ import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { SignedConsentSchema } from '../../protocol/index.js';
 import { readIdentityFile, readPublicIdentityFile, signRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
+import { attackFor } from './byzantine-sites.js';
 import { createAgent, dataSourceFor, type Agent, type BackendPreference, type DataRef } from '../../node-agent/index.js';
 
 /** What the simulator tells one agent (a child process or an agent in a worker thread) when it starts. */
@@ -22,6 +23,8 @@ export interface AgentProcessConfig {
   auditLog: string;
   /** The source address of the agent's connection (a loopback address of its own, as if each site were its own host). */
   localAddress?: string;
+  /** Simulations of attacks only: the site is malicious and sends this attack's update (byzantine-sites.ts). */
+  byzantine?: string;
 }
 
 export interface ConfiguredAgent {
@@ -50,6 +53,7 @@ export function startConfiguredAgent(config: AgentProcessConfig, logFor: (instit
     consentFile: config.consentFile,
     auditLog: config.auditLog,
     log,
+    ...(config.byzantine ? { transformUpdate: attackFor(config.byzantine, config.seed).transform } : {}),
     ...(config.localAddress ? { socketOptions: { localAddress: config.localAddress } as Partial<ManagerOptions & SocketOptions> } : {}),
   });
   return {

@@ -18,6 +18,8 @@ import { grantSimulatedConsent } from './consents.js';
 import { defaultPolicy, type Policy, type RuleDecision } from '../../coordinator/policy/index.js';
 import { formatLineage, lineage, type Lineage } from '../../coordinator/models/index.js';
 import { trainCentralized } from './centralized.js';
+import { assignAttackers, type ByzantineFlag } from './byzantine-sites.js';
+import { byzantineReport, formatByzantine, type ByzantineReport, type Refusal } from './byzantine-report.js';
 
 export interface SimulateOptions {
   institutions: number;
@@ -46,6 +48,10 @@ export interface SimulateOptions {
   adaptiveClip?: RoundRules['adaptiveClip'];
   /** Institutions that revoke their consent as a round opens. */
   revoke: { institution: string; round: number }[];
+  /** The study's bound on update norms (rules.maxUpdateNorm); the default bound when absent. */
+  maxUpdateNorm?: number;
+  /** Malicious sites (`--byzantine ATTACK:COUNT`): the last institutions send the attack's update instead of their own. */
+  byzantine?: ByzantineFlag[];
   /** Worker threads hosting the agents (0: one child process per agent); default: one per core above 20 institutions, else 0. */
   workers?: number;
   out_stream?: NodeJS.WritableStream;
@@ -63,6 +69,8 @@ export interface Summary {
   consent: { revoked: { institution: string; fromRound: number }[] };
   privacy: { secureAggregation: boolean; budget: { epsilon: number; delta: number } | null; spent: { round: number; epsilon: number; delta: number }[] };
   lineage: Lineage;
+  /** With --byzantine: who attacked, what the coordinator refused, and whether the final model survived. */
+  byzantine?: ByzantineReport;
 }
 
 const FEDERATION = 'simulation';
@@ -82,6 +90,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       throw new Error(`--revoke ${r.institution}@${r.round}: the simulated institutions are institution-1 .. institution-${opts.institutions}`);
     }
   }
+  const attackers = assignAttackers(opts.byzantine ?? [], opts.institutions);
   const data = prepareData(opts.dataset, opts.model, opts.institutions, opts.partition, opts.seed);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
@@ -91,6 +100,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   if (opts.secagg) say(`secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`);
   if (opts.adaptiveClip) say(`adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`);
   say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
+  for (const [i, attack] of [...attackers].sort((a, b) => a[0] - b[0])) say(`institution-${i + 1} is malicious: it sends ${attack} instead of its update`);
   say(`Partition ${opts.partitionText} (rows per class at each institution):`);
   say(partitionSummary(data.all.y, data.sites, data.all.classes));
 
@@ -125,6 +135,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         ...(opts.dp ? { dp: opts.dp } : {}),
         ...(opts.secagg ? { secagg: opts.secagg } : {}),
         ...(opts.adaptiveClip ? { adaptiveClip: opts.adaptiveClip } : {}),
+        ...(opts.maxUpdateNorm !== undefined ? { maxUpdateNorm: opts.maxUpdateNorm } : {}),
         rounds: opts.rounds,
         minParticipants: opts.minParticipants ?? Math.min(opts.institutions, Math.max(1, Math.ceil(opts.institutions / 2))),
         fraction: opts.fraction,
@@ -167,6 +178,10 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     trained.set(round, (trained.get(round) ?? 0) + 1);
     progress.update(round, { note: `${trained.get(round)} updates in` });
   });
+  const refusals: Refusal[] = [];
+  const accepted: { round: number; institution: string }[] = [];
+  runner.on('update:refused', ({ round, institution, code }) => refusals.push({ round, institution, code }));
+  runner.on('update:accepted', ({ round, institution }) => accepted.push({ round, institution }));
   runner.on('update:refused', ({ round, institution, code, message }) => note(`round ${round}: update from ${institution} refused (${code}): ${message}`));
   runner.on('participant:dropped', ({ round, institution, reason }) => note(`round ${round}: ${institution} dropped: ${reason}`));
   runner.on('round:failed', ({ round, reason }) => note(`round ${round} failed: ${reason}`));
@@ -243,6 +258,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         logFile: join(dir, 'logs', `${site.id}.log`),
         consentFile: join(siteDir(site.id), 'consent.json'),
         auditLog: join(siteDir(site.id), 'audit.jsonl'),
+        ...(attackers.has(i) ? { byzantine: attackers.get(i) as string } : {}),
       };
       return { id: site.id, config };
     });
@@ -271,6 +287,11 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       say(`Centralized accuracy ${c.accuracy.toFixed(4)} vs federated ${finalEval.accuracy.toFixed(4)} (gap ${(c.accuracy - finalEval.accuracy).toFixed(4)}).`);
     }
 
+    const byzantine = attackers.size > 0 ? byzantineReport({ attackers, refusals, accepted, finalAccuracy: finalEval.accuracy, classes: testSet.classes }) : undefined;
+    if (byzantine) {
+      say('');
+      say(formatByzantine(byzantine));
+    }
     const model = store.getModel(FEDERATION, finalEval.version)!;
     const finalLineage = lineage(store, FEDERATION, finalEval.version);
     say('');
@@ -287,6 +308,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       consent: { revoked },
       privacy: { secureAggregation: fed.manifest.privacy.secureAggregation, budget: fed.manifest.privacy.dp ?? null, spent: privacyLog },
       lineage: finalLineage,
+      ...(byzantine ? { byzantine } : {}),
     };
     writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(join(dir, 'rounds.csv'), roundsToCsv(rows));

@@ -84,7 +84,7 @@ describe('client-level differential privacy', () => {
     await agents[0]!.done;
     raw.close();
 
-    expect(ack).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/above the DP clip norm 0.1/) } });
-    expect(fed.coordinator.store.getParticipation('e2e', 1, 'site-2')).toMatchObject({ status: 'refused', code: 'BAD_REQUEST' });
+    expect(ack).toMatchObject({ ok: false, error: { code: 'UPDATE_NORM_EXCEEDED', message: expect.stringMatching(/above the DP clip norm 0.1/) } });
+    expect(fed.coordinator.store.getParticipation('e2e', 1, 'site-2')).toMatchObject({ status: 'refused', code: 'UPDATE_NORM_EXCEEDED' });
   });
 });

@@ -88,3 +88,31 @@ describe('enrolment, selection and update rules', () => {
     expect(updateRules(policy, 49)[0]).toMatchObject({ passed: false, value: 49, limit: 50 });
   });
 });
+
+describe('the regression guard', () => {
+  const published = { version: 4, medianValAccuracy: 0.8 };
+  const reports = (...values: number[]) => values.map((valAccuracy, i) => ({ institution: `s${i}`, valAccuracy }));
+
+  it('is on by default and passes a candidate within 0.1 of the published model\'s median report', () => {
+    const d = rule(publicationRules(defaultPolicy(), facts({ published, siteMetrics: reports(0.75, 0.72, 0.9) })), 'regression');
+    expect(d).toMatchObject({ passed: true, value: 0.75, limit: 0.7 });
+  });
+
+  it('withholds a poisoned candidate that one lying site reports as perfect, where a mean of the reports would pass it', () => {
+    const lied = reports(0.62, 0.6, 0.63, 1.0);
+    const mean = lied.reduce((a, m) => a + m.valAccuracy, 0) / lied.length;
+
+    const d = rule(publicationRules(defaultPolicy(), facts({ published, siteMetrics: lied })), 'regression');
+
+    expect(mean).toBeGreaterThanOrEqual(0.7); // a mean-based gate would publish
+    expect(d).toMatchObject({ passed: false, value: 0.625, limit: 0.7 });
+    expect(d.message).toMatch(/median valAccuracy 0.625 over 4 sites' reports, published model v4 0.8/);
+  });
+
+  it('has nothing to compare with before a published model was evaluated, and can be turned off or loosened', () => {
+    expect(rule(publicationRules(defaultPolicy(), facts({ siteMetrics: reports(0.1) })), 'regression')).toMatchObject({ passed: true, limit: null });
+    expect(rule(publicationRules(defaultPolicy(), facts({ published: { version: 2 }, siteMetrics: reports(0.1) })), 'regression').passed).toBe(true);
+    expect(publicationRules(defaultPolicy({ regression: false }), facts({ published, siteMetrics: reports(0.1) })).find((d) => d.rule === 'regression')).toBeUndefined();
+    expect(rule(publicationRules(defaultPolicy({ regression: { metric: 'valAccuracy', maxDrop: 0.5 } }), facts({ published, siteMetrics: reports(0.4) })), 'regression').passed).toBe(true);
+  });
+});
