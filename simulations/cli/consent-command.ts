@@ -12,6 +12,7 @@ import {
 } from '../../protocol/index.js';
 import { consentHash, readIdentityFile, readPublicIdentityFile, signConsent, signRevocation, verifyConsent, verifyRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
+import { ledgerPath, ledgerSpent, readLedger } from '../../node-agent/privacy-ledger.js';
 import { int, positive } from './options.js';
 
 /** Reads a study manifest from a file or from the coordinator's REST API (with an API token: --token or COHORT_TOKEN). */
@@ -26,6 +27,17 @@ async function loadManifest(source: string, token?: string): Promise<StudyManife
   }
   const json = JSON.parse(text) as { manifest?: unknown };
   return StudyManifestSchema.parse(json.manifest ?? json);
+}
+
+/** What the site's own ledger (beside the consent) says it spent under DP, and what is left of its budget. */
+function ledgerLine(consentFile: string, maxEpsilon: number | undefined): string {
+  const entries = readLedger(ledgerPath(consentFile));
+  const last = entries.at(-1);
+  if (!last) return `no contributions under differential privacy yet${maxEpsilon ? ` (budget epsilon ${maxEpsilon})` : ''}`;
+  const spent = ledgerSpent(entries, last.delta);
+  const budget = maxEpsilon ?? last.budget;
+  const rounds = entries.map((e) => e.round).join(', ');
+  return `${entries.length} contributions (rounds ${rounds}), epsilon spent ${spent.toFixed(4)} of ${budget} (remaining ${Math.max(0, budget - spent).toFixed(4)}, delta ${last.delta})`;
 }
 
 export function consentCommand(): Command {
@@ -108,7 +120,7 @@ export function consentCommand(): Command {
         const valid = pub ? verifyRevocation(r, consent, pub.signPublicKey) : r.body.consentHash === consentHash(consent);
         if (valid) status = `REVOKED at ${r.body.revokedAt} (${r.body.reason})`;
       }
-      lines.push(`status:          ${status}`);
+      lines.push(`status:          ${status}`, `privacy ledger:  ${ledgerLine(file, b.limits.maxEpsilon)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
   return cmd;
