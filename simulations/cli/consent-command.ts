@@ -13,6 +13,7 @@ import {
 import { consentHash, readIdentityFile, readPublicIdentityFile, signConsent, signRevocation, verifyConsent, verifyRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import { ledgerPath, ledgerSpent, readLedger } from '../../node-agent/privacy-ledger.js';
+import { plannedEpsilon } from '../../node-agent/mods/dp-terms.js';
 import { int, positive } from './options.js';
 
 /** Reads a study manifest from a file or from the coordinator's REST API (with an API token: --token or COHORT_TOKEN). */
@@ -60,6 +61,10 @@ export function consentCommand(): Command {
     .action(async (o: { token?: string; key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; out: string }) => {
       const identity = readIdentityFile(o.key);
       const manifest = await loadManifest(o.study, o.token ?? process.env.COHORT_TOKEN);
+      const dpTerms = manifest.privacy.dp;
+      if (dpTerms && dpTerms.epsilon < plannedEpsilon(dpTerms, manifest.rounds) * (1 - 1e-9)) {
+        throw new Error(`the study states epsilon ${dpTerms.epsilon}, but ${manifest.rounds} rounds of its DP terms spend ${plannedEpsilon(dpTerms, manifest.rounds).toPrecision(6)}: not signing`);
+      }
       const consent = signConsent(
         {
           format: 'cohort-consent/v1',

@@ -1,15 +1,17 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from 'socket.io';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
-import { publicIdentityOf, verifyChain } from '../../crypto/index.js';
+import { generateIdentity, publicIdentityOf, verifyChain, writeIdentityFile } from '../../crypto/index.js';
 import { parseExport } from '../../coordinator/audit/index.js';
 import { ConsentRefusal, DpRefusal, manifestHash, type RoundTask } from '../../protocol/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { ledgerPath, readLedger } from '../../node-agent/privacy-ledger.js';
 import { consentCommand } from '../../simulations/cli/consent-command.js';
+import { dpTerms, study } from '../policy/fixtures.js';
 import { permissivePolicy, quiet, startAgent, startFederation, type Federation } from './helpers.js';
 
 let fed: Federation | undefined;
@@ -123,5 +125,19 @@ describe("each site's own privacy ledger", () => {
     expect(new Set(auditKinds(fed, 1).filter((e) => e.kind === 'task.refused').map((e) => e.data.code))).toEqual(new Set([ConsentRefusal.EPSILON]));
     expect(readLedger(ledgerPath(consentFile))).toHaveLength(1);
     store.close();
+  });
+});
+
+describe('cohort consent grant', () => {
+  it('will not sign a study whose stated epsilon is below what its own DP terms spend', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cohort-grant-'));
+    writeIdentityFile(join(dir, 'site.key.json'), generateIdentity('hospital-a'));
+    const understated = study({ rounds: 10, privacy: { secureAggregation: false, dp: dpTerms(1) } }); // z = 1 for 10 rounds spends about 19
+    writeFileSync(join(dir, 'study.json'), JSON.stringify(understated));
+    const grant = (file: string) =>
+      consentCommand().parseAsync(['grant', '--key', join(dir, 'site.key.json'), '--study', file, '--ethics-ref', 'IRB-1', '--expires', '2099-12-31', '--out', join(dir, 'consent.json')], { from: 'user' });
+
+    await expect(grant(join(dir, 'study.json'))).rejects.toThrow(/states epsilon 1, but 10 rounds of its DP terms spend 19\.\d+: not signing/);
+    expect(existsSync(join(dir, 'consent.json'))).toBe(false);
   });
 });
