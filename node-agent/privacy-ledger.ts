@@ -20,7 +20,10 @@ const LedgerEntrySchema = z
 export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 const LedgerSchema = z.object({ format: z.literal('cohort-privacy-ledger/v1'), entries: z.array(LedgerEntrySchema) }).strict();
 
-/** Where a consent's ledger is kept: next to it, `<name>.ledger.json`. */
+/**
+ * Where a consent's ledger is kept: next to it, `<name>.ledger.json`.
+ * @example ledgerPath('sites/a/consent.json') // 'sites/a/consent.ledger.json'
+ */
 export function ledgerPath(consentPath: string): string {
   return consentPath.replace(/(\.json)?$/, '.ledger.json');
 }

@@ -32,7 +32,12 @@ async function loadManifest(source: string, token?: string): Promise<StudyManife
 
 /** What the site's own ledger (beside the consent) says it spent under DP, and what is left of its budget. */
 function ledgerLine(consentFile: string, maxEpsilon: number | undefined): string {
-  const entries = readLedger(ledgerPath(consentFile));
+  let entries;
+  try {
+    entries = readLedger(ledgerPath(consentFile));
+  } catch (err) {
+    return `UNREADABLE ${ledgerPath(consentFile)} (${(err as Error).message.slice(0, 200)}): the agent refuses DP tasks until it is repaired`;
+  }
   const last = entries.at(-1);
   if (!last) return `no contributions under differential privacy yet${maxEpsilon ? ` (budget epsilon ${maxEpsilon})` : ''}`;
   const spent = ledgerSpent(entries, last.delta);
