@@ -258,9 +258,9 @@ export function createAgent(opts: AgentOptions): Agent {
     const refused = task.federation === opts.federation ? refusal(task) : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
     if (refused) return decline(task.round, refused.code, refused.message);
     if (taken.has(task.round)) return void log.info({ round: task.round }, 'task already taken for this round');
-    // refusal() found a consent, so both are set: the study's DP terms and this site's own budget, before any training.
-    const signedConsent = consent().consent as SignedConsent;
-    const overBudget = dpRefusal(task, opts.consentFile as string, signedConsent);
+    // The study's DP terms and this site's own budget, before any training (refusal() found a consent file).
+    const signedConsent = consent().consent;
+    const overBudget = signedConsent ? dpRefusal(task, opts.consentFile as string, signedConsent) : { code: 'CONSENT_MISSING', message: 'the consent file is gone' };
     if (overBudget) return decline(task.round, overBudget.code, overBudget.message);
     taken.add(task.round);
     if (task.privacy.secureAggregation && !task.secagg) {
@@ -329,7 +329,7 @@ export function createAgent(opts: AgentOptions): Agent {
         samples: result.trainSamples,
         metrics,
       };
-      const charge = chargeContribution(task, opts.consentFile as string, signedConsent);
+      const charge = chargeContribution(task, opts.consentFile as string, signedConsent as SignedConsent);
       if (charge) {
         audit.append('privacy.charged', { ...charge });
         log.info(charge, 'privacy ledger charged for this update');
