@@ -1,5 +1,5 @@
 /** Differential privacy at the coordinator: the study's budget from the noise schedule, noise on the aggregate, epsilon spent. */
-import { CohortError, type NamedTensor } from '../protocol/index.js';
+import { CohortError, type DpTerms, type NamedTensor } from '../protocol/index.js';
 import { dp } from '../crypto/index.js';
 import type { RoundRules } from './config.js';
 
@@ -7,16 +7,25 @@ import type { RoundRules } from './config.js';
 const MEAN_BASED = new Set(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad']);
 
 /**
- * The (epsilon, delta) the planned schedule spends: sampling rate q = fraction C, `rounds` steps of the
- * sampled Gaussian mechanism with the rules' noise multiplier (RDP accountant, Mironov et al. 2019).
- * @example plannedBudget({ ...rules, dp: { noiseMultiplier: 1.1, clipNorm: 1, delta: 1e-5 } }) // { epsilon: 2.3, delta: 1e-5 }
+ * The sampling rate the accountant uses. The coordinator selects each round's participants (seeded, at least
+ * minParticipants, from those online), so it knows who took part and the selection is not the secret Poisson sampling
+ * that amplification by subsampling needs: every round is accounted as the unsampled Gaussian mechanism, q = 1, whatever
+ * rules.fraction says. The manifest states it, and every site's ledger uses it (docs/privacy-dp.md).
  */
-export function plannedBudget(rules: RoundRules): { epsilon: number; delta: number } | undefined {
+export const DP_SAMPLING_RATE = 1;
+
+/**
+ * The study's DP terms: the mechanism (noise multiplier z, clip norm C, delta, sampling and its rate q) and the epsilon
+ * that `rounds` steps of it spend (RDP accountant, Mironov et al. 2019), signed into the manifest.
+ * @example plannedBudget({ ...rules, dp: { noiseMultiplier: 1.1, clipNorm: 1, delta: 1e-5 } }) // { epsilon: 12.6, delta: 1e-5, noiseMultiplier: 1.1, ... }
+ */
+export function plannedBudget(rules: RoundRules): DpTerms | undefined {
   if (!rules.dp) return undefined;
   if (!MEAN_BASED.has(rules.strategy)) {
     throw new CohortError('BAD_REQUEST', `differential privacy needs a mean-based strategy (${[...MEAN_BASED].join(', ')}); ${rules.strategy} is not one`);
   }
-  return { epsilon: spentAfter(rules, rules.rounds), delta: rules.dp.delta };
+  const { noiseMultiplier, clipNorm, delta } = rules.dp;
+  return { epsilon: spentAfter(rules, rules.rounds), delta, noiseMultiplier, clipNorm, sampling: 'coordinator', samplingRate: DP_SAMPLING_RATE };
 }
 
 /**
@@ -33,11 +42,14 @@ export function checkPrivacyRules(rules: RoundRules): void {
   if (rules.adaptiveClip && rules.secagg) throw new CohortError('BAD_REQUEST', 'adaptive clipping with secure aggregation is not supported: the clip bits would have to be summed securely too');
 }
 
-/** Epsilon spent after `steps` aggregations (each candidate released to the sites counts, published or withheld). */
+/**
+ * Epsilon spent after `steps` aggregations (each candidate released to the sites counts, published or withheld), at
+ * q = DP_SAMPLING_RATE; rounded up, so the reported figure is never below the accountant's.
+ */
 export function spentAfter(rules: RoundRules, steps: number): number {
   if (!rules.dp || steps === 0) return 0;
-  const { epsilon } = dp.epsilonFor({ q: rules.fraction, noiseMultiplier: rules.dp.noiseMultiplier, steps, delta: rules.dp.delta });
-  return Math.round(epsilon * 1e6) / 1e6;
+  const { epsilon } = dp.epsilonFor({ q: DP_SAMPLING_RATE, noiseMultiplier: rules.dp.noiseMultiplier, steps, delta: rules.dp.delta });
+  return Math.ceil(epsilon * 1e6) / 1e6;
 }
 
 /** L2 distance between an update and the model it was trained from, over every tensor. */

@@ -23,6 +23,7 @@ import {
   type NamedTensor,
   type RoundClosed,
   type RoundTask,
+  type SignedConsent,
   type SignedRevocation,
   type TrainConfig,
   type UpdateMeta,
@@ -36,6 +37,8 @@ import { siteData } from './site-data.js';
 import { checkSignedModel } from './model-check.js';
 import { checkTask, readConsentState } from './mods/consent-guard.js';
 import { clipUpdate } from './mods/dp-clip.js';
+import { siteNoiseStd } from './mods/dp-terms.js';
+import { chargeContribution, dpRefusal } from './mods/privacy-budget.js';
 import { SiteSecAgg } from './mods/secure-aggregation.js';
 import type { UpdateTransform } from './mods/byzantine.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
@@ -266,6 +269,10 @@ export function createAgent(opts: AgentOptions): Agent {
     const refused = task.federation === opts.federation ? refusal(task) : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
     if (refused) return decline(task.round, refused.code, refused.message);
     if (taken.has(task.round)) return void log.info({ round: task.round }, 'task already taken for this round');
+    // The study's DP terms and this site's own budget, before any training (refusal() found a consent file).
+    const signedConsent = consent().consent;
+    const overBudget = signedConsent ? dpRefusal(task, opts.consentFile as string, signedConsent) : { code: 'CONSENT_MISSING', message: 'the consent file is gone' };
+    if (overBudget) return decline(task.round, overBudget.code, overBudget.message);
     taken.add(task.round);
     if (task.privacy.secureAggregation && !task.secagg) {
       return decline(task.round, 'PRIVACY_MISMATCH', 'the study promises secure aggregation but this task does not run it: the update would reach the coordinator unmasked');
@@ -277,6 +284,8 @@ export function createAgent(opts: AgentOptions): Agent {
           federation: opts.federation,
           round: task.round,
           terms: task.secagg,
+          // Derived from the signed study terms (dpRefusal checked the task's noiseStd against it), never taken from the task.
+          noiseStd: task.study.privacy.dp ? siteNoiseStd(task.study.privacy.dp, task.secagg.threshold) : 0,
           vectorLength: parameterCount(model.spec),
           identity: opts.identity,
           send: sendSecAgg,
@@ -331,6 +340,11 @@ export function createAgent(opts: AgentOptions): Agent {
         samples: result.trainSamples,
         metrics,
       };
+      const charge = chargeContribution(task, opts.consentFile as string, signedConsent as SignedConsent);
+      if (charge) {
+        audit.append('privacy.charged', { ...charge });
+        log.info(charge, 'privacy ledger charged for this update');
+      }
       const envelope = sealEnvelope({
         payload: secure
           ? await secure.maskedPayload({ global, trained: weights, weight: task.config.dpClipNorm !== undefined ? 1 : result.trainSamples, meta, deadline: task.deadline })

@@ -22,5 +22,6 @@ export type { DecodedFrame, NamedTensor } from './codec.js';
 export { ChunkAssembler, DEFAULT_CHUNK_BYTES, MAX_CHUNK_COUNT, splitIntoChunks } from './chunks.js';
 export type { ChunkAssemblerOptions } from './chunks.js';
 export * from './study.js';
+export * from './dp-terms.js';
 export * from './consent-coverage.js';
 export * from './secagg-wire.js';

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ArchSchema, canonicalJson, type ModelSpec } from './model-spec.js';
+import { DpTermsSchema } from './dp-terms.js';
 
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
@@ -13,8 +14,8 @@ export type Use = z.infer<typeof UseSchema>;
 
 export const PrivacySettingsSchema = z.object({
   secureAggregation: z.boolean(),
-  /** Client-level DP budget the study may spend over all its rounds; absent: no DP. */
-  dp: z.object({ epsilon: z.number().positive(), delta: z.number().gt(0).lt(1) }).optional(),
+  /** Client-level DP: the mechanism's terms and the budget they spend over all the study's rounds; absent: no DP. */
+  dp: DpTermsSchema.optional(),
 });
 export type PrivacySettings = z.infer<typeof PrivacySettingsSchema>;
 

@@ -1,7 +1,7 @@
 /** The secure-aggregation terms of one round, from the federation's rules: graph, threshold, quantisation range, distributed noise. */
 import { randomBytes } from 'node:crypto';
 import { parameterCount, type ModelSpec, type SecAggTerms } from '../../protocol/index.js';
-import { secagg } from '../../crypto/index.js';
+import { dp, secagg } from '../../crypto/index.js';
 import type { RoundRules } from '../config.js';
 
 /**
@@ -31,7 +31,8 @@ export function secureTerms(args: {
     return secagg.termsFor({ ...common, clipNorm: settings.clipNorm, maxWeight });
   }
   const { threshold } = secagg.termsFor({ ...common, clipNorm: rules.dp.clipNorm, maxWeight: 1 }).config;
-  const noiseStd = (rules.dp.noiseMultiplier * rules.dp.clipNorm) / Math.sqrt(threshold);
+  // The formula each site recomputes from the signed study terms (node-agent/mods/dp-terms.ts): one function for both.
+  const noiseStd = dp.distributedNoiseStd({ noiseMultiplier: rules.dp.noiseMultiplier, clipNorm: rules.dp.clipNorm, participants: threshold });
   // ||clip(x) + noise|| <= C + sigma (sqrt(L) + 10) except with negligible probability (the chi distribution's tail).
   const range = rules.dp.clipNorm + noiseStd * (Math.sqrt(vectorLength) + 10);
   return secagg.termsFor({ ...common, clipNorm: range, maxWeight: 1, noiseStd, dpClipNorm: rules.dp.clipNorm });

@@ -88,3 +88,18 @@ export function noiseFor(args: ScheduleArgs & { targetEpsilon: number; tolerance
   }
   return high;
 }
+
+/**
+ * (epsilon, delta) after a sequence of sampled Gaussian steps that may differ in q and noise multiplier (a site's
+ * ledger): RDP adds up order by order across the steps (composition), then converts once.
+ * @example epsilonForSteps({ steps: [{ q: 1, noiseMultiplier: 2 }, { q: 1, noiseMultiplier: 2 }], delta: 1e-5 }).epsilon
+ */
+export function epsilonForSteps(args: { steps: readonly { q: number; noiseMultiplier: number }[]; delta: number; orders?: readonly number[]; conversion?: RdpConversion }): PrivacySpent {
+  const orders = args.orders ?? DEFAULT_ORDERS;
+  const total = orders.map(() => 0);
+  for (const step of args.steps) {
+    computeRdp({ q: step.q, noiseMultiplier: step.noiseMultiplier, steps: 1, orders }).forEach((r, i) => (total[i] = (total[i] as number) + r));
+  }
+  if (args.steps.length === 0) return { epsilon: 0, order: NaN };
+  return rdpToEpsilon({ orders, rdp: total, delta: args.delta, conversion: args.conversion ?? 'improved' });
+}

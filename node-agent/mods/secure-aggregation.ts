@@ -23,6 +23,8 @@ export interface SiteSecAggOptions {
   federation: string;
   round: number;
   terms: SecAggTerms;
+  /** The std of this site's noise share, derived by the agent from the signed study terms (0 without DP); terms.noiseStd is not obeyed. */
+  noiseStd: number;
   vectorLength: number;
   identity: Pick<Identity, 'id' | 'signSecretKey'>;
   /** Sends a message to the coordinator and resolves with its refusal, if any. */
@@ -79,8 +81,8 @@ export class SiteSecAgg {
       new Promise<never>((_, reject) => setTimeout(() => reject(new CohortError('DEADLINE_PASSED', 'the key exchange did not finish before the round deadline')), Math.max(0, args.deadline - Date.now())).unref()),
     ]);
     let update = flattenDelta(args.global, args.trained, this.opts.vectorLength);
-    const { noiseStd } = this.opts.terms;
-    if (noiseStd !== undefined && noiseStd > 0) {
+    const { noiseStd } = this.opts;
+    if (noiseStd > 0) {
       update = dp.addGaussianNoise(update, noiseStd);
       this.opts.log('info', `round ${this.round}: added this site's share of the DP noise (std ${noiseStd.toPrecision(4)}) before masking`);
     }

@@ -12,6 +12,8 @@ import {
 } from '../../protocol/index.js';
 import { consentHash, readIdentityFile, readPublicIdentityFile, signConsent, signRevocation, verifyConsent, verifyRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
+import { ledgerPath, ledgerSpent, readLedger } from '../../node-agent/privacy-ledger.js';
+import { plannedEpsilon } from '../../node-agent/mods/dp-terms.js';
 import { int, positive } from './options.js';
 
 /** Reads a study manifest from a file or from the coordinator's REST API (with an API token: --token or COHORT_TOKEN). */
@@ -26,6 +28,22 @@ async function loadManifest(source: string, token?: string): Promise<StudyManife
   }
   const json = JSON.parse(text) as { manifest?: unknown };
   return StudyManifestSchema.parse(json.manifest ?? json);
+}
+
+/** What the site's own ledger (beside the consent) says it spent under DP, and what is left of its budget. */
+function ledgerLine(consentFile: string, maxEpsilon: number | undefined): string {
+  let entries;
+  try {
+    entries = readLedger(ledgerPath(consentFile));
+  } catch (err) {
+    return `UNREADABLE ${ledgerPath(consentFile)} (${(err as Error).message.slice(0, 200)}): the agent refuses DP tasks until it is repaired`;
+  }
+  const last = entries.at(-1);
+  if (!last) return `no contributions under differential privacy yet${maxEpsilon ? ` (budget epsilon ${maxEpsilon})` : ''}`;
+  const spent = ledgerSpent(entries, last.delta);
+  const budget = maxEpsilon ?? last.budget;
+  const rounds = entries.map((e) => e.round).join(', ');
+  return `${entries.length} contributions (rounds ${rounds}), epsilon spent ${spent.toFixed(4)} of ${budget} (remaining ${Math.max(0, budget - spent).toFixed(4)}, delta ${last.delta})`;
 }
 
 export function consentCommand(): Command {
@@ -48,6 +66,10 @@ export function consentCommand(): Command {
     .action(async (o: { token?: string; key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; out: string }) => {
       const identity = readIdentityFile(o.key);
       const manifest = await loadManifest(o.study, o.token ?? process.env.COHORT_TOKEN);
+      const dpTerms = manifest.privacy.dp;
+      if (dpTerms && dpTerms.epsilon < plannedEpsilon(dpTerms, manifest.rounds) * (1 - 1e-9)) {
+        throw new Error(`the study states epsilon ${dpTerms.epsilon}, but ${manifest.rounds} rounds of its DP terms spend ${plannedEpsilon(dpTerms, manifest.rounds).toPrecision(6)}: not signing`);
+      }
       const consent = signConsent(
         {
           format: 'cohort-consent/v1',
@@ -108,7 +130,7 @@ export function consentCommand(): Command {
         const valid = pub ? verifyRevocation(r, consent, pub.signPublicKey) : r.body.consentHash === consentHash(consent);
         if (valid) status = `REVOKED at ${r.body.revokedAt} (${r.body.reason})`;
       }
-      lines.push(`status:          ${status}`);
+      lines.push(`status:          ${status}`, `privacy ledger:  ${ledgerLine(file, b.limits.maxEpsilon)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
   return cmd;

@@ -65,7 +65,7 @@ export function coordinatorCommand(): Command {
     .option('--classes <names>', 'tabular data: comma-separated class labels')
     .option('--rounds <r>', 'rounds to publish', int(1), 10)
     .option('--min-participants <n>', 'fewest accepted updates for a round to publish', int(1), 2)
-    .option('--fraction <c>', 'fraction of online institutions selected per round', fraction, 1)
+    .option('--fraction <c>', 'fraction of online institutions selected per round (under DP it does not lower epsilon: selection is accounted with q = 1)', fraction, 1)
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1), 10)
     .option('--lr <x>', 'local SGD learning rate', positive, 0.05)

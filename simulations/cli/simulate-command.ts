@@ -21,7 +21,7 @@ export function simulateCommand(): Command {
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1, 1_000_000), 10)
     .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
-    .option('--fraction <c>', 'fraction of institutions selected per round', fraction, 1)
+    .option('--fraction <c>', 'fraction of institutions selected per round (under DP it does not lower epsilon: selection is accounted with q = 1)', fraction, 1)
     .option('--min-participants <n>', 'fewest accepted updates for a round to publish (default: half the institutions)', int(1))
     .option('--round-timeout <seconds>', 'deadline of each training round', int(1), 600)
     .option('--seed <s>', 'seed of the split, the partition and the initial model', int(0, 2 ** 31), 0)

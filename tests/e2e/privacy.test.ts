@@ -46,8 +46,9 @@ describe('client-level differential privacy', () => {
 
   it('plans the budget with the RDP accountant and refuses a strategy whose analysis does not hold', () => {
     const r = rules({ fraction: 0.5 });
-    expect(plannedBudget(r)).toEqual({ epsilon: spentAfter(r, 3), delta: 1e-5 });
-    expect(spentAfter(r, 3)).toBeCloseTo(dp.epsilonFor({ q: 0.5, noiseMultiplier: 1.1, steps: 3, delta: 1e-5 }).epsilon, 5);
+    expect(plannedBudget(r)).toEqual({ epsilon: spentAfter(r, 3), delta: 1e-5, noiseMultiplier: 1.1, clipNorm: 1, sampling: 'coordinator', samplingRate: 1 });
+    // The coordinator selects, so no amplification by subsampling: q = 1 whatever the fraction (docs/privacy-dp.md).
+    expect(spentAfter(r, 3)).toBeCloseTo(dp.epsilonFor({ q: 1, noiseMultiplier: 1.1, steps: 3, delta: 1e-5 }).epsilon, 5);
     expect(spentAfter(r, 1)).toBeLessThan(spentAfter(r, 2));
     expect(() => plannedBudget(rules({ strategy: 'median' }))).toThrow(/mean-based strategy/);
   });

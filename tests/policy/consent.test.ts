@@ -6,7 +6,7 @@ import { consentCovers, ConsentRefusal, type ConsentBody, type Use } from '../..
 import { consentHash, generateIdentity, signRevocation, verifyConsent, verifyRevocation } from '../../crypto/index.js';
 import { checkTask, readConsentState, revocationPath, type TaskFacts } from '../../node-agent/mods/consent-guard.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
-import { consent, site, study } from './fixtures.js';
+import { consent, dpTerms, site, study } from './fixtures.js';
 
 const training = (participants = 3): { use: Use; now: Date; participants: number } => ({ use: 'training', now: new Date('2026-12-01T00:00:00Z'), participants });
 
@@ -53,7 +53,7 @@ describe('consentCovers', () => {
   });
 
   it('accepts an epsilon within its ceiling', () => {
-    const dpStudy = study({ privacy: { secureAggregation: false, dp: { epsilon: 4, delta: 1e-5 } } });
+    const dpStudy = study({ privacy: { secureAggregation: false, dp: dpTerms(4) } });
     const body = consent(dpStudy, { limits: { requireSecureAggregation: false, minOtherInstitutions: 0, maxEpsilon: 8 } }).body;
     expect(consentCovers(body, { manifest: dpStudy, ...training() })).toEqual({ ok: true });
   });
@@ -78,7 +78,7 @@ describe("the agent's consent guard", () => {
   });
 
   it('refuses privacy settings other than the study states', () => {
-    const verdict = checkTask({ consent: consent(manifest) }, facts({ privacy: { secureAggregation: false, dp: { epsilon: 50, delta: 1e-5 } } }), now);
+    const verdict = checkTask({ consent: consent(manifest) }, facts({ privacy: { secureAggregation: false, dp: dpTerms(50) } }), now);
     expect(verdict).toMatchObject({ ok: false, code: ConsentRefusal.PRIVACY });
   });
 

@@ -42,3 +42,8 @@ export function consentBody(manifest: StudyManifest, overrides: Partial<ConsentB
 export function consent(manifest: StudyManifest, overrides: Partial<ConsentBody> = {}): SignedConsent {
   return signConsent(consentBody(manifest, overrides), site.signSecretKey);
 }
+
+/** DP terms stating `epsilon` (not necessarily what z = 1 over the study's rounds spends: for tests of the figure alone). */
+export function dpTerms(epsilon: number, delta = 1e-5): NonNullable<StudyManifest['privacy']['dp']> {
+  return { epsilon, delta, noiseMultiplier: 1, clipNorm: 1, sampling: 'coordinator', samplingRate: 1 };
+}

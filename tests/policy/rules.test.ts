@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPolicy, enrolmentRules, parsePolicy, policyHash, publicationRules, selectionRules, updateRules, type PublicationFacts, type RuleDecision } from '../../coordinator/policy/index.js';
+import { dpTerms } from './fixtures.js';
 
 const facts = (overrides: Partial<PublicationFacts> = {}): PublicationFacts => ({
   round: 3,
@@ -45,7 +46,7 @@ describe('publication rules', () => {
     ['minInstitutionsPerRound', { minInstitutionsPerRound: 4 }, {}, 3, 4],
     ['minSamplesPerInstitution', { minSamplesPerInstitution: 350 }, {}, 300, 350],
     ['requireSecureAggregation', { requireSecureAggregation: true }, {}, false, true],
-    ['dpBudget', { dp: { maxEpsilon: 4, maxDelta: 1e-5 } }, { privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } } }, 8, 4],
+    ['dpBudget', { dp: { maxEpsilon: 4, maxDelta: 1e-5 } }, { privacy: { secureAggregation: false, dp: dpTerms(8) } }, 8, 4],
     ['dpBudget', { dp: { maxEpsilon: 4, maxDelta: 1e-5 } }, {}, 'no DP', 4],
     ['allowedArchitectures', { allowedArchitectures: ['logreg' as const] }, {}, 'mlp', 'logreg'],
     ['maxRounds', { maxRounds: 2 }, {}, 3, 2],
@@ -57,7 +58,7 @@ describe('publication rules', () => {
   });
 
   it('passes the DP ceiling when the study spends less', () => {
-    const d = rule(publicationRules(defaultPolicy({ dp: { maxEpsilon: 8, maxDelta: 1e-5 } }), facts({ privacy: { secureAggregation: true, dp: { epsilon: 4, delta: 1e-6 } } })), 'dpBudget');
+    const d = rule(publicationRules(defaultPolicy({ dp: { maxEpsilon: 8, maxDelta: 1e-5 } }), facts({ privacy: { secureAggregation: true, dp: dpTerms(4, 1e-6) } })), 'dpBudget');
     expect(d.passed).toBe(true);
   });
 
