@@ -311,6 +311,13 @@ export function createAgent(opts: AgentOptions): Agent {
         Object.assign(metrics, { valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n });
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
+      // Consent is read again right before sealing: a revocation written while training (or an approval that expired)
+      // keeps the update at the site, and the coordinator is told (refusal() presents a new revocation).
+      const withdrawn = refusal(task);
+      if (withdrawn) {
+        audit.append('update.dropped', { round: task.round, code: withdrawn.code, message: withdrawn.message });
+        return await decline(task.round, withdrawn.code, `update not sent: ${withdrawn.message}`);
+      }
       const meta: UpdateMeta = {
         kind: secure ? 'masked' : 'weights',
         federation: opts.federation,

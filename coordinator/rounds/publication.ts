@@ -31,6 +31,7 @@ export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
     contributors: a.accepted,
     privacy: federation.manifest.privacy,
     siteMetrics: [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy })),
+    consents: a.accepted.map(({ institution }) => ({ institution, minOtherInstitutions: ctx.consents.minOtherInstitutions(institution) })),
   });
   const published = decisions.every((d) => d.passed);
   const all = [...a.decisions, ...decisions];
