@@ -1,13 +1,13 @@
 /** Consent enforced before the fact: against the sites actually aggregated, against a revocation made while training, and said at once when it blocks a round. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SignedConsentSchema, manifestHash } from '../../protocol/index.js';
+import { SignedConsentSchema } from '../../protocol/index.js';
 import { parseExport } from '../../coordinator/audit/index.js';
-import { signConsent, signRevocation, type Identity } from '../../crypto/index.js';
+import { signRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import type { Agent, CustomTrainer } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { grantConsent, startAgent, startFederation, type Federation } from './helpers.js';
 
 let fed: Federation | undefined;
 const agents: Agent[] = [];
@@ -20,29 +20,6 @@ afterEach(async () => {
 const quick = { localEpochs: 1, batchSize: 50, learningRate: 0.1 };
 const consentFileOf = (f: Federation, i: number) => join(f.dir, 'sites', f.institutions[i]!.id, 'consent.json');
 
-/** What `cohort consent grant --min-others N` writes at site i. */
-function grantWithMinOthers(f: Federation, i: number, minOthers: number): void {
-  const site = f.institutions[i] as Identity;
-  const manifest = f.coordinator.store.getFederation('e2e')!.manifest;
-  const consent = signConsent(
-    {
-      format: 'cohort-consent/v1',
-      institution: site.id,
-      federation: 'e2e',
-      manifestHash: manifestHash(manifest),
-      uses: ['training', 'evaluation'],
-      ethicsApproval: { reference: `IRB-${site.id}`, expires: '2999-12-31' },
-      dataCategories: manifest.dataCategories,
-      dataResidency: 'EU',
-      limits: { requireSecureAggregation: false, minOtherInstitutions: minOthers },
-      grantedAt: new Date().toISOString(),
-    },
-    site.signSecretKey,
-  );
-  mkdirSync(dirname(consentFileOf(f, i)), { recursive: true });
-  writeFileSync(consentFileOf(f, i), JSON.stringify(consent));
-}
-
 /** Returns the global weights unchanged after running `during` (the site's "training"). */
 const slowTrainer =
   (during: () => Promise<void> | void): CustomTrainer =>
@@ -54,7 +31,7 @@ const slowTrainer =
 describe("each contributor's minimum of other institutions", () => {
   it('is checked against the sites actually aggregated: a dropout that leaves too few fails the round before anything is released', async () => {
     fed = await startFederation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, roundTimeoutMs: 4_000, train: quick }, 'logreg', 150);
-    for (const i of [0, 1, 2]) grantWithMinOthers(fed, i, 2);
+    for (const i of [0, 1, 2]) grantConsent(fed, i, 2);
     const f = fed;
     const outcome = new Promise<string>((resolve) => {
       f.coordinator.runner.once('round:failed', ({ round, reason }) => resolve(`failed ${round}: ${reason}`));
@@ -81,7 +58,7 @@ describe("each contributor's minimum of other institutions", () => {
 
   it('names the consent rule, the institutions and that it can never be met as soon as a round is blocked', async () => {
     fed = await startFederation(2, { rounds: 1, minParticipants: 2, waitTimeoutMs: 600_000, train: quick }, 'logreg', 100);
-    for (const i of [0, 1]) grantWithMinOthers(fed, i, 2);
+    for (const i of [0, 1]) grantConsent(fed, i, 2);
     const f = fed;
     const blocked = new Promise<{ reason: string }>((resolve) => f.coordinator.runner.once('round:blocked', resolve));
     agents.push(startAgent(fed, 0), startAgent(fed, 1));
