@@ -240,7 +240,7 @@ export function createAgent(opts: AgentOptions): Agent {
       revocationPresented = true;
       void api.presentRevocation(state.revocation).catch((err: Error) => log.warn(`revocation not delivered: ${err.message}`));
     }
-    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, modelVersion: task.model.version, participants: task.participants, spec: task.model.spec, privacy: task.privacy });
+    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, modelVersion: task.model.version, participants: task.participants, spec: task.model.spec, privacy: task.privacy, training: task.use === 'training' ? task.config : undefined });
     return verdict.ok ? null : verdict;
   };
 
