@@ -70,6 +70,8 @@ function consentsHold(ctx: RoundContext, a: ActiveRound): boolean {
     ctx.deps.store.updateRound(ctx.fed, a.round, { decisions: [...a.decisions, ...decisions] });
     ctx.audit('policy.decision', { round: a.round, policyHash, stage: 'aggregation', outcome: 'withhold', decisions });
   });
-  ctx.failRound(`withheld before aggregation by consent: ${unmet.map((d) => d.message).join('; ')}`);
+  // The reason reaches the contributors' consoles: it counts the consents, the decisions (audit, round record) name them.
+  const others = a.accepted.length - 1;
+  ctx.failRound(`withheld before aggregation by consent (CONSENT_TOO_FEW_INSTITUTIONS): ${unmet.length} of ${a.accepted.length} contributors' consents require more than the ${others} other institution${others === 1 ? '' : 's'} in the aggregate`);
   return false;
 }

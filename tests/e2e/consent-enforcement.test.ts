@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SignedConsentSchema } from '../../protocol/index.js';
 import { parseExport } from '../../coordinator/audit/index.js';
+import { latestRoundSnapshot, redactSnapshot } from '../../coordinator/console/index.js';
 import { signRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import type { Agent, CustomTrainer } from '../../node-agent/index.js';
@@ -43,11 +44,12 @@ describe("each contributor's minimum of other institutions", () => {
     const result = await outcome;
 
     const { store } = f.coordinator;
-    expect(result).toMatch(/^failed 1: withheld before aggregation by consent: site-1's consent requires at least 2 other institutions in the aggregate, 1 contributed \(CONSENT_TOO_FEW_INSTITUTIONS\)/);
+    expect(result).toBe("failed 1: withheld before aggregation by consent (CONSENT_TOO_FEW_INSTITUTIONS): 2 of 2 contributors' consents require more than the 1 other institution in the aggregate");
     expect(store.getRound('e2e', 1)?.state).toBe('failed');
     expect(store.listModels('e2e').map((m) => m.version)).toEqual([0]);
     const decision = store.listAudit({ federationId: 'e2e' }).find((e) => e.kind === 'policy.decision');
     expect(decision?.data).toMatchObject({ round: 1, stage: 'aggregation', outcome: 'withhold' });
+    expect((decision?.data.decisions as { message: string }[])[0]?.message).toBe("site-1's consent requires at least 2 other institutions in the aggregate, 1 contributed (CONSENT_TOO_FEW_INSTITUTIONS)");
     expect(store.getRound('e2e', 1)?.decisions?.filter((d) => !d.passed).map((d) => [d.rule, d.value, d.limit])).toEqual([
       ['consentMinOtherInstitutions', 1, 2],
       ['consentMinOtherInstitutions', 1, 2],
@@ -69,6 +71,10 @@ describe("each contributor's minimum of other institutions", () => {
     expect(f.coordinator.store.getRound('e2e', 1)).toMatchObject({ state: 'waiting', reason: event.reason });
     const audit = f.coordinator.store.listAudit({ federationId: 'e2e' }).find((e) => e.kind === 'round.blocked');
     expect(audit?.data.reason).toBe(event.reason);
+    // The console shows it to staff; an institution's console is not told which other site holds the round back.
+    const snap = latestRoundSnapshot(f.coordinator.store, 'e2e')!;
+    expect(snap.reason).toBe(event.reason);
+    expect(redactSnapshot(snap, { role: 'institution', institution: 'site-1' }).reason).toBe('waiting: too few eligible institutions');
   });
 });
 
