@@ -1,9 +1,10 @@
 /** The study manifest a federation runs under, derived from its setup: what institutions consent to. */
-import { architectureHash, type StudyManifest } from '../protocol/index.js';
+import { DEFAULT_MLP_HIDDEN, architectureHash, parameterCount, type StudyManifest } from '../protocol/index.js';
 import { toBase64, type Identity } from '../crypto/index.js';
 import { CohortError } from '../protocol/index.js';
 import type { FederationSetup } from './config.js';
 import { checkPrivacyRules, plannedBudget } from './privacy.js';
+import { createStrategy } from './strategies/index.js';
 
 /** The study's privacy settings: the DP budget is what the rules' noise schedule spends, never a free-standing claim. */
 function privacyOf(setup: FederationSetup): StudyManifest['privacy'] {
@@ -25,20 +26,32 @@ function updateBoundOf(setup: FederationSetup): Pick<StudyManifest, 'updateBound
   return { updateBound: { ...(maxUpdateNorm !== undefined ? { maxUpdateNorm } : {}), ...(updateNormFactor !== undefined ? { normFactor: updateNormFactor } : {}) } };
 }
 
+/** The training every round asks of a site: the rules' settings, with the strategy's own terms (FedProx's mu). */
+function trainingOf(setup: FederationSetup): StudyManifest['training'] {
+  const { localEpochs, batchSize, learningRate } = setup.rules.train;
+  const mu = createStrategy(setup.rules.strategy, setup.rules.strategyParams).trainConfig?.proximalMu ?? setup.rules.train.proximalMu;
+  return { localEpochs, batchSize, learningRate, ...(mu !== undefined ? { proximalMu: mu } : {}) };
+}
+
 /**
- * Builds the manifest: purpose, data categories, model architecture and its hash, strategy,
- * privacy settings, number of rounds, and who coordinates (with the key that signs its models).
+ * Builds the manifest: purpose, data categories, the data's features and classes, the model (architecture, hidden
+ * layers, parameter count and hash), the training asked of each site, strategy and its parameters, privacy settings,
+ * number of rounds, and who coordinates (with the key that signs its models).
  * @example const manifest = studyManifest(setup, coordinatorIdentity); const hash = manifestHash(manifest)
  */
 export function studyManifest(setup: FederationSetup, coordinator: Identity): StudyManifest {
+  const { spec } = setup;
   return {
-    format: 'cohort-study/v1',
+    format: 'cohort-study/v2',
     federation: setup.id,
     title: setup.study.title,
     purpose: setup.study.purpose,
     dataCategories: setup.study.dataCategories,
-    model: { arch: setup.spec.arch, specHash: architectureHash(setup.spec) },
+    data: { ...(spec.features ? { features: spec.features } : {}), inputShape: spec.inputShape, classes: spec.classes },
+    model: { arch: spec.arch, ...(spec.arch === 'mlp' ? { hidden: [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] } : {}), parameters: parameterCount(spec), specHash: architectureHash(spec) },
+    training: trainingOf(setup),
     strategy: setup.rules.strategy,
+    strategyParams: setup.rules.strategyParams,
     privacy: privacyOf(setup),
     rounds: setup.rules.rounds,
     ...updateBoundOf(setup),

@@ -254,7 +254,7 @@ export function createAgent(opts: AgentOptions): Agent {
       revocationPresented = true;
       void api.presentRevocation(state.revocation).catch((err: Error) => log.warn(`revocation not delivered: ${err.message}`));
     }
-    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, modelVersion: task.model.version, participants: task.participants, spec: task.model.spec, privacy: task.privacy });
+    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, modelVersion: task.model.version, participants: task.participants, spec: task.model.spec, privacy: task.privacy, training: task.use === 'training' ? task.config : undefined });
     return verdict.ok ? null : verdict;
   };
 
@@ -331,6 +331,13 @@ export function createAgent(opts: AgentOptions): Agent {
         Object.assign(metrics, { valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n });
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
+      // Consent is read again right before sealing: a revocation written while training (or an approval that expired)
+      // keeps the update at the site, and the coordinator is told (refusal() presents a new revocation).
+      const withdrawn = refusal(task);
+      if (withdrawn) {
+        audit.append('update.dropped', { round: task.round, code: withdrawn.code, message: withdrawn.message });
+        return await decline(task.round, withdrawn.code, `update not sent: ${withdrawn.message}`);
+      }
       const meta: UpdateMeta = {
         kind: secure ? 'masked' : 'weights',
         federation: opts.federation,

@@ -45,7 +45,7 @@ export function consentCovers(consent: ConsentBody, q: CoverageQuestion): Covera
     }
   }
   if (q.participants !== undefined && q.participants - 1 < limits.minOtherInstitutions) {
-    return refuse(ConsentRefusal.TOO_FEW, `${q.participants - 1} other institutions in the round, the consent requires at least ${limits.minOtherInstitutions}`);
+    return refuse(ConsentRefusal.TOO_FEW, `${q.participants - 1} other institutions in the round, the consent requires at least ${limits.minOtherInstitutions} (minOtherInstitutions, --min-others)`);
   }
   return { ok: true };
 }

@@ -23,6 +23,8 @@ export const ErrorCode = {
   DEADLINE_PASSED: 'DEADLINE_PASSED',
   ROUND_CLOSED: 'ROUND_CLOSED',
   UPLOAD_UNKNOWN: 'UPLOAD_UNKNOWN',
+  /** The institution revoked its consent (the coordinator has recorded the revocation): nothing more of its data is taken. */
+  CONSENT_REVOKED: 'CONSENT_REVOKED',
   /** A secure-aggregation step was refused (wrong phase, bad signature, inconsistent shares) or the protocol could not finish. */
   SECAGG_FAILED: 'SECAGG_FAILED',
   NOT_FOUND: 'NOT_FOUND',

@@ -19,19 +19,52 @@ export const PrivacySettingsSchema = z.object({
 });
 export type PrivacySettings = z.infer<typeof PrivacySettingsSchema>;
 
+const positiveInt = z.number().int().positive();
+
+/** What each site's rows must hold and what the model predicts (from the model spec): the data a site agrees to use. */
+export const StudyDataSchema = z
+  .object({
+    /** Feature columns, in order (tabular studies); absent for images. */
+    features: z.array(z.string().min(1)).max(100_000).optional(),
+    inputShape: z.array(positiveInt).min(1).max(3),
+    classes: z.array(z.string().min(1)).min(2).max(10_000),
+  })
+  .strict();
+
+/** The model a site's data trains: architecture, hidden layers, parameter count, and the architecture's hash. */
+export const StudyModelSchema = z
+  .object({ arch: ArchSchema, hidden: z.array(positiveInt).max(8).optional(), parameters: positiveInt, specHash: hex64 })
+  .strict();
+
+/** The local training every round asks of a site (the round's DP clipping is stated under privacy). */
+export const StudyTrainingSchema = z
+  .object({
+    localEpochs: positiveInt,
+    batchSize: positiveInt,
+    learningRate: z.number().positive(),
+    /** FedProx's proximal term, when the strategy sets one. */
+    proximalMu: z.number().min(0).optional(),
+  })
+  .strict();
+export type StudyTraining = z.infer<typeof StudyTrainingSchema>;
+
 /**
- * A study manifest: the federation's purpose and everything an ethics board approves.
+ * A study manifest: the federation's purpose and everything an ethics board approves, including what the site's
+ * data is used for (features and classes), the model, the training asked of each site and the strategy.
  * Its content hash (SHA-256 of the canonical JSON) is what institutions consent to.
  */
 export const StudyManifestSchema = z
   .object({
-    format: z.literal('cohort-study/v1'),
+    format: z.literal('cohort-study/v2'),
     federation: id,
     title: z.string().min(1).max(300),
     purpose: z.string().min(1).max(4000),
     dataCategories: z.array(z.string().min(1).max(100)).min(1).max(100),
-    model: z.object({ arch: ArchSchema, specHash: hex64 }),
+    data: StudyDataSchema,
+    model: StudyModelSchema,
+    training: StudyTrainingSchema,
     strategy: z.string().min(1).max(64),
+    strategyParams: z.record(z.string(), z.union([z.number(), z.string()])),
     privacy: PrivacySettingsSchema,
     rounds: z.number().int().min(1).max(100_000),
     /** The bound on each update's L2 distance from the global model, when the study sets one (absent: the default bound). */

@@ -133,7 +133,8 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
     } else if (EVERYONE.includes(event)) {
       for (const institution of followedInstitutions()) ns.to(instRoom(institution)).emit(event, payload);
     }
-    if (!STAFF_ONLY.includes(event) || event === 'round:waiting') scheduleUpdate();
+    // A blocked round's reason is in its record: every console sees the round change (redacted for institutions).
+    if (!STAFF_ONLY.includes(event) || event === 'round:waiting' || event === 'round:blocked') scheduleUpdate();
   };
 
   const events: RunnerEvent[] = ['round:started', ...PER_INSTITUTION, ...PER_ROUND, ...EVERYONE, ...STAFF_ONLY];

@@ -111,6 +111,19 @@ export class ConsentRegistry {
     return verdict;
   }
 
+  /**
+   * The fewest other institutions an institution's newest consent accepts in an aggregate (null: no consent on record).
+   * A consent revoked after the institution contributed still sets the terms its contribution was made under.
+   */
+  minOtherInstitutions(institution: string): number | null {
+    return this.deps.store.latestConsent(this.deps.federation, institution)?.body.limits.minOtherInstitutions ?? null;
+  }
+
+  /** Whether the institution's newest consent is revoked (the coordinator has recorded its signed revocation). */
+  isRevoked(institution: string): boolean {
+    return this.deps.store.latestConsent(this.deps.federation, institution)?.status === 'revoked';
+  }
+
   /** The revocation of an institution's newest consent, if any. */
   revokedFrom(institution: string): number | null {
     const held = this.deps.store.latestConsent(this.deps.federation, institution);

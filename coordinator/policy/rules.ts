@@ -49,6 +49,28 @@ export function updateRules(policy: Policy, samples: number): RuleDecision[] {
   ];
 }
 
+/** A contributor and the fewest other institutions its consent accepts in an aggregate (null: it holds no consent). */
+export interface ContributorConsent {
+  institution: string;
+  minOtherInstitutions: number | null;
+}
+
+/**
+ * Before an aggregate leaves the coordinator: does each contributor's consent accept the number of other institutions
+ * whose updates are actually in it? One decision per contributor; a failed one names the institution and
+ * CONSENT_TOO_FEW_INSTITUTIONS.
+ * @example consentRules([{ institution: 'a', minOtherInstitutions: 2 }, { institution: 'b', minOtherInstitutions: 1 }]) // a fails: 1 other
+ */
+export function consentRules(contributors: ContributorConsent[]): RuleDecision[] {
+  const others = contributors.length - 1;
+  return contributors.map(({ institution, minOtherInstitutions: min }) => {
+    if (min === null) return publication('consentMinOtherInstitutions', false, others, null, `${institution} contributed without a consent on record (CONSENT_MISSING)`);
+    const ok = others >= min;
+    const message = `${institution}'s consent requires at least ${min} other institutions in the aggregate, ${others} contributed${ok ? '' : ' (CONSENT_TOO_FEW_INSTITUTIONS)'}`;
+    return publication('consentMinOtherInstitutions', ok, others, min, message);
+  });
+}
+
 export interface PublicationFacts {
   round: number;
   arch: Arch;
@@ -58,6 +80,8 @@ export interface PublicationFacts {
   siteMetrics: { institution: string; valAccuracy: number }[];
   /** The published model the candidate would replace: its version and the median of its evaluators' valAccuracy (absent: none reported). */
   published?: { version: number; medianValAccuracy?: number };
+  /** Each contributor's consent limit on the other institutions in the aggregate (checked when given). */
+  consents?: ContributorConsent[];
 }
 
 /**
@@ -79,6 +103,7 @@ export function publicationRules(policy: Policy, facts: PublicationFacts): RuleD
     out.push(publication('dpBudget', ok, Number.isFinite(eps) ? eps : 'no DP', policy.dp.maxEpsilon, `epsilon ${Number.isFinite(eps) ? eps : 'unbounded (no DP)'} and delta ${delta}, ceilings ${policy.dp.maxEpsilon} and ${policy.dp.maxDelta}`));
   }
   out.push(publication('allowedArchitectures', policy.allowedArchitectures.includes(facts.arch), facts.arch, policy.allowedArchitectures.join(','), `architecture ${facts.arch}, allowed ${policy.allowedArchitectures.join(', ')}`));
+  if (facts.consents) out.push(...consentRules(facts.consents));
   out.push(publication('maxRounds', facts.round <= policy.maxRounds, facts.round, policy.maxRounds, `round ${facts.round} of at most ${policy.maxRounds}`));
   if (policy.fairness) {
     const values = facts.siteMetrics.map((m) => m.valAccuracy);

@@ -1,6 +1,7 @@
 /** Closing a round's training: the aggregate (the strategy's result plus central DP noise) becomes the candidate, which the contributors evaluate. */
 import { parameterCount, toCohortError, type EvaluateTask, type NamedTensor } from '../../protocol/index.js';
 import type { Accumulator } from '../strategies/index.js';
+import { consentRules } from '../policy/index.js';
 import { noiseAverage } from '../privacy.js';
 import type { CurrentModel } from './model-registry.js';
 import { taskTerms } from './task-terms.js';
@@ -30,6 +31,7 @@ export function closeTraining(ctx: RoundContext, a: ActiveRound): void {
  */
 export function aggregateAndEvaluate(ctx: RoundContext, a: ActiveRound, accepted: number): void {
   ctx.clearTimers();
+  if (!consentsHold(ctx, a)) return;
   try {
     const result = (a.accumulator as Accumulator).result();
     if (!result) return ctx.failRound('the strategy produced no model');
@@ -57,4 +59,24 @@ export function aggregateAndEvaluate(ctx: RoundContext, a: ActiveRound, accepted
   for (const institution of evaluators) if (ctx.deps.outbox.sendEvaluation(institution, task)) a.evaluating.add(institution);
   a.timer = setTimeout(() => ctx.onDeadline(), ctx.deps.rules.evaluationTimeoutMs);
   ctx.maybeDecide();
+}
+
+/**
+ * Selection checked each consent's fewest other institutions against the selected sites; dropouts and refusals may
+ * leave fewer in the aggregate. Checked again against the contributors actually in it, before the candidate reaches
+ * anyone (evaluators included): when a consent is unmet the round fails and nothing is released.
+ */
+function consentsHold(ctx: RoundContext, a: ActiveRound): boolean {
+  const decisions = consentRules(a.accepted.map(({ institution }) => ({ institution, minOtherInstitutions: ctx.consents.minOtherInstitutions(institution) })));
+  const unmet = decisions.filter((d) => !d.passed);
+  if (unmet.length === 0) return true;
+  const { policyHash } = ctx.deps.federation;
+  ctx.deps.store.transaction(() => {
+    ctx.deps.store.updateRound(ctx.fed, a.round, { decisions: [...a.decisions, ...decisions] });
+    ctx.audit('policy.decision', { round: a.round, policyHash, stage: 'aggregation', outcome: 'withhold', decisions });
+  });
+  // The reason reaches the contributors' consoles: it counts the consents, the decisions (audit, round record) name them.
+  const others = a.accepted.length - 1;
+  ctx.failRound(`withheld before aggregation by consent (CONSENT_TOO_FEW_INSTITUTIONS): ${unmet.length} of ${a.accepted.length} contributors' consents require more than the ${others} other institution${others === 1 ? '' : 's'} in the aggregate`);
+  return false;
 }

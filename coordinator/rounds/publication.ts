@@ -33,6 +33,7 @@ export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
     privacy: federation.manifest.privacy,
     siteMetrics,
     published: publishedReference(ctx, a.baseVersion),
+    consents: a.accepted.map(({ institution }) => ({ institution, minOtherInstitutions: ctx.consents.minOtherInstitutions(institution) })),
   });
   const published = decisions.every((d) => d.passed);
   const all = [...a.decisions, ...decisions];

@@ -39,6 +39,8 @@ export interface ActiveRound {
   graceTimer?: NodeJS.Timeout;
   /** Why the round last could not start (to report each new reason once). */
   blockedWhy?: string;
+  /** That reason in words (what the round record, the console and the wait timeout's failure say). */
+  blockedReason?: string;
 }
 
 /**

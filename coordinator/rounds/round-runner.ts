@@ -19,7 +19,7 @@ import { emptyMetrics } from './metrics.js';
 import { spentAfter } from '../privacy.js';
 import type { RunnerDeps, RunnerEventMap } from './runner-types.js';
 import type { ActiveRound, RoundContext } from './round-context.js';
-import { intakeFor, submitPlain } from './update-submission.js';
+import { intakeFor, refuse, submitPlain } from './update-submission.js';
 import { secAggMessage, submitMasked } from './secure-driver.js';
 import { eligible, needed, startTraining } from './round-start.js';
 import { judge, publish, releasedRounds, withhold } from './publication.js';
@@ -172,6 +172,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
 
   /** Throws unless `institution` may upload an update for `round` now. */
   assertCanUpload(institution: string, round: number): void {
+    if (this.consents.isRevoked(institution)) this.refuseRevoked(institution, round);
     const a = this.active;
     if (!a || a.state !== 'training' || round !== a.round) this.assertNotLate(institution, round);
     if (!a || a.state !== 'training') throw new CohortError('ROUND_CLOSED', `no round is taking updates (round ${round} is closed)`);
@@ -183,6 +184,18 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       if (p?.status === 'refused') throw new CohortError(isErrorCode(p.code) ? p.code : 'BAD_REQUEST', `${institution}'s update for round ${round} was refused: ${p.message ?? ''}`);
       throw new CohortError('DUPLICATE', `${institution} already reported for round ${round}`);
     }
+  }
+
+  /**
+   * An update from an institution whose revocation is on record is refused, whatever round it is for and even when the
+   * institution was selected before it revoked: audited (update.refused, CONSENT_REVOKED), then thrown.
+   */
+  private refuseRevoked(institution: string, round: number): never {
+    const message = `${institution} revoked its consent: its update for round ${round} is refused`;
+    const a = this.active;
+    if (a?.state === 'training' && a.round === round && a.pending.has(institution)) refuse(this.ctx, a, institution, 'CONSENT_REVOKED', message, 0);
+    else this.audit('update.refused', { round, code: 'CONSENT_REVOKED', message }, institution);
+    throw new CohortError('CONSENT_REVOKED', message);
   }
 
   /** A site dropped at a round's deadline is told so when its update for that round arrives after it. */
@@ -295,7 +308,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     };
     this.active.timer = setTimeout(() => {
       const count = eligible(this.ctx, round).participants.length;
-      this.failRound(`only ${count} eligible institutions (online, with consent in force) of the ${needed(this.ctx)} required came forward before the deadline`);
+      const blocked = this.active?.blockedReason;
+      this.failRound(`only ${count} eligible institutions (online, with consent in force) of the ${needed(this.ctx)} required came forward before the deadline${blocked ? ` (${blocked})` : ''}`);
     }, rules.waitTimeoutMs);
     this.emit('round:waiting', { round, online: this.online.size, needed: needed(this.ctx) });
     this.tryStart();

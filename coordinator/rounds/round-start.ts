@@ -40,9 +40,14 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
     const why = JSON.stringify({ eligible: participants, excluded });
     if (a.blockedWhy !== why) {
       a.blockedWhy = why;
-      ctx.audit('round.blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded, decisions });
-      ctx.deps.log.warn({ round: a.round, eligible: participants.length, excluded }, 'round waiting: too few eligible institutions');
-      ctx.events.emit('round:blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded });
+      const reason = blockedReason(ctx, participants.length, excluded);
+      a.blockedReason = reason;
+      store.transaction(() => {
+        store.updateRound(ctx.fed, a.round, { reason });
+        ctx.audit('round.blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded, decisions, reason });
+      });
+      ctx.deps.log.warn({ round: a.round, eligible: participants.length, excluded }, `round ${a.round} ${reason}`);
+      ctx.events.emit('round:blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded, reason });
     }
     return;
   }
@@ -82,6 +87,21 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
     if (!ctx.deps.outbox.sendTask(institution, task)) ctx.drop(a, institution, 'not connected when the task was sent');
   }
   ctx.maybeClose();
+}
+
+/**
+ * Why a waiting round cannot start, in words: each excluded institution with its consent or policy rule, and when a
+ * consent asks for more other institutions than are enrolled, that it can never be met.
+ * @example blockedReason(ctx, 0, excluded) // 'waiting: 0 of 2 required institutions eligible; site-1: CONSENT_TOO_FEW_INSTITUTIONS …'
+ */
+export function blockedReason(ctx: RoundContext, eligibleCount: number, excluded: Exclusion[]): string {
+  const enrolled = ctx.deps.store.listInstitutions(ctx.fed).filter((i) => i.status === 'active').length;
+  const parts = excluded.map(({ institution, code, message }) => {
+    const min = code === 'CONSENT_TOO_FEW_INSTITUTIONS' ? ctx.consents.minOtherInstitutions(institution) : null;
+    const never = min !== null && enrolled - 1 < min ? `; only ${enrolled} institutions are enrolled, so this consent can never be met` : '';
+    return `${institution}: ${code} (${message}${never})`;
+  });
+  return `waiting: ${eligibleCount} of ${needed(ctx)} required institutions eligible${parts.length > 0 ? `; ${parts.join('; ')}` : ''}`;
 }
 
 /** Version 0: seeded initial weights; tabular specs get federation-wide normalisation from the sites' statistics. */

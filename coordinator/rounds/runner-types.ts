@@ -24,7 +24,7 @@ export interface RunnerEventMap {
   'round:waiting': [{ round: number; online: number; needed: number }];
   /** Who is online now, after an agent got ready or went away. */
   'agents:online': [{ online: string[] }];
-  'round:blocked': [{ round: number; eligible: number; needed: number; excluded: { institution: string; code: string; message: string }[] }];
+  'round:blocked': [{ round: number; eligible: number; needed: number; excluded: { institution: string; code: string; message: string }[]; reason: string }];
   'round:started': [{ round: number; participants: string[]; excluded: { institution: string; code: string; message: string }[]; baseVersion: number; deadline: number }];
   'update:accepted': [{ round: number; institution: string; samples: number; digest: string; metrics: LocalMetrics }];
   'update:refused': [{ round: number; institution: string; code: string; message: string }];

@@ -12,6 +12,7 @@ import {
   type SignedConsent,
   type SignedRevocation,
   type StudyManifest,
+  type StudyTraining,
   type Use,
 } from '../../protocol/index.js';
 import { canonicalJson } from '../../protocol/index.js';
@@ -28,6 +29,8 @@ export interface TaskFacts {
   spec: ModelSpec;
   /** The privacy settings the round actually runs with. */
   privacy: PrivacySettings;
+  /** The local training a training task asks for (its epochs, batch size, learning rate, proximal term). */
+  training?: Pick<StudyTraining, 'localEpochs' | 'batchSize' | 'learningRate' | 'proximalMu'>;
 }
 
 export interface ConsentState {
@@ -70,10 +73,20 @@ export function checkTask(state: ConsentState, facts: TaskFacts, now = new Date(
   if (canonicalJson(facts.privacy) !== canonicalJson(manifest.privacy)) {
     return { ok: false, code: ConsentRefusal.PRIVACY, message: `the round runs with privacy ${canonicalJson(facts.privacy)}, the study states ${canonicalJson(manifest.privacy)}` };
   }
+  const drift = facts.training ? trainingDrift(facts.training, manifest.training) : null;
+  if (drift) return { ok: false, code: ConsentRefusal.MANIFEST, message: `the task trains with ${drift}: not the training the consent covers` };
   // Training on version v makes version v+1; evaluating a candidate looks at version v itself.
   const produces = facts.use === 'training' ? facts.modelVersion + 1 : facts.modelVersion;
   if (produces > manifest.rounds) {
     return { ok: false, code: ConsentRefusal.MANIFEST, message: `model v${produces} would be beyond the study's ${manifest.rounds} rounds` };
   }
   return { ok: true };
+}
+
+/** The first training setting in which a task differs from the manifest, in words; null when none does. */
+function trainingDrift(task: NonNullable<TaskFacts['training']>, study: StudyTraining): string | null {
+  for (const key of ['localEpochs', 'batchSize', 'learningRate', 'proximalMu'] as const) {
+    if ((task[key] ?? 0) !== (study[key] ?? 0)) return `${key} ${task[key] ?? 0}, the study states ${study[key] ?? 0}`;
+  }
+  return null;
 }

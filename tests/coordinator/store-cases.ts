@@ -21,13 +21,16 @@ export const config: FederationConfig = {
   seed: 7,
 };
 export const manifest: StudyManifest = {
-  format: 'cohort-study/v1',
+  format: 'cohort-study/v2',
   federation: 'fed-a',
   title: 'Tumour classification',
   purpose: 'Classify tumours as benign or malignant.',
   dataCategories: ['pathology'],
-  model: { arch: 'logreg', specHash: 'c'.repeat(64) },
+  data: { features: ['size', 'shape'], inputShape: [2], classes: ['benign', 'malignant'] },
+  model: { arch: 'logreg', parameters: 6, specHash: 'c'.repeat(64) },
+  training: { localEpochs: 1, batchSize: 32, learningRate: 0.1 },
   strategy: 'fedavg',
+  strategyParams: {},
   privacy: { secureAggregation: false },
   rounds: 5,
   coordinator: { id: 'coordinator', signPublicKey: 'A'.repeat(44) },

@@ -1,12 +1,13 @@
 /** Shared setup for end-to-end tests: a real coordinator on loopback with a real SQLite file, and real agents. */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { grantSimulatedConsent } from '../../simulations/simulate/consents.js';
 import { parsePolicy, type Policy } from '../../coordinator/policy/index.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createCoordinator, openSqliteStore, type Coordinator, type CoordinatorOptions, type FederationSetupInput } from '../../coordinator/index.js';
-import { createPrng, generateIdentity, publicIdentityOf, type Identity } from '../../crypto/index.js';
+import { createPrng, generateIdentity, publicIdentityOf, signConsent, type Identity } from '../../crypto/index.js';
+import { manifestHash } from '../../protocol/index.js';
 import { createAgent, mnistSource, type Agent } from '../../node-agent/index.js';
 import { loadMnist, mnistSpec, partition, splitTrainTest } from '../../node-agent/data/index.js';
 
@@ -104,4 +105,27 @@ export function startAgent(fed: Federation, i: number, overrides: Partial<Parame
     log: quiet,
     ...overrides,
   });
+}
+
+/** What `cohort consent grant --min-others N` writes at site i (startAgent then presents it instead of the default). */
+export function grantConsent(fed: Federation, i: number, minOthers: number): void {
+  const site = fed.institutions[i] as Identity;
+  const manifest = fed.coordinator.store.getFederation(fed.coordinator.federation)!.manifest;
+  const consent = signConsent(
+    {
+      format: 'cohort-consent/v1',
+      institution: site.id,
+      federation: manifest.federation,
+      manifestHash: manifestHash(manifest),
+      uses: ['training', 'evaluation'],
+      ethicsApproval: { reference: `IRB-${site.id}`, expires: '2999-12-31' },
+      dataCategories: manifest.dataCategories,
+      dataResidency: 'EU',
+      limits: { requireSecureAggregation: false, minOtherInstitutions: minOthers },
+      grantedAt: new Date().toISOString(),
+    },
+    site.signSecretKey,
+  );
+  mkdirSync(join(fed.dir, 'sites', site.id), { recursive: true });
+  writeFileSync(join(fed.dir, 'sites', site.id, 'consent.json'), JSON.stringify(consent));
 }

@@ -6,7 +6,7 @@ import { RoundRulesSchema } from '../../coordinator/config.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { clipUpdate } from '../../node-agent/mods/dp-clip.js';
 import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { grantConsent, startAgent, startFederation, type Federation } from './helpers.js';
 import { joinAs, sealUpdate, taskWeights } from './raw-client.js';
 
 let fed: Federation | undefined;
@@ -76,6 +76,8 @@ describe('client-level differential privacy', () => {
   it('refuses an update the site did not clip, naming the norm and the clip', async () => {
     fed = await startFederation(2, { rounds: 1, minParticipants: 1, joinGraceMs: 10_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, dp: { noiseMultiplier: 1, clipNorm: 0.1 } }, 'logreg', 100);
     const raw = await joinAs(fed.coordinator.url, 'e2e', fed.institutions[1]!);
+    // site-1 ends up the only contributor: its consent must accept an aggregate with no other institution.
+    grantConsent(fed, 0, 0);
     agents.push(startAgent(fed, 0));
     const task = await raw.nextTask();
     expect(task.config.dpClipNorm).toBe(0.1);

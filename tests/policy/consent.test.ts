@@ -82,6 +82,14 @@ describe("the agent's consent guard", () => {
     expect(verdict).toMatchObject({ ok: false, code: ConsentRefusal.PRIVACY });
   });
 
+  it('refuses a task whose training differs from the training the study states (a coordinator that changes the terms)', () => {
+    const terms = { localEpochs: 1, batchSize: 32, learningRate: 0.1 };
+    expect(checkTask({ consent: consent(manifest) }, facts({ training: terms }), now)).toEqual({ ok: true });
+    const verdict = checkTask({ consent: consent(manifest) }, facts({ training: { ...terms, learningRate: 5 } }), now);
+    expect(verdict).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST, message: expect.stringMatching(/learningRate 5, the study states 0.1/) });
+    expect(checkTask({ consent: consent(manifest) }, facts({ training: { ...terms, localEpochs: 50 } }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST });
+  });
+
   it('refuses to train beyond the rounds the study states, whatever the round number after failed rounds', () => {
     expect(checkTask({ consent: consent(manifest) }, facts({ round: 14, modelVersion: 9 }), now)).toEqual({ ok: true });
     expect(checkTask({ consent: consent(manifest) }, facts({ round: 11, modelVersion: 10 }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST });

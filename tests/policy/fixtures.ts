@@ -1,6 +1,6 @@
 /** A study, a consent and a policy to vary in tests. */
 import { generateIdentity, signConsent, toBase64, type Identity } from '../../crypto/index.js';
-import { architectureHash, manifestHash, type ConsentBody, type SignedConsent, type StudyManifest } from '../../protocol/index.js';
+import { architectureHash, manifestHash, parameterCount, type ConsentBody, type SignedConsent, type StudyManifest } from '../../protocol/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 
 export const site: Identity = generateIdentity('hospital-a');
@@ -9,13 +9,16 @@ export const coordinator: Identity = generateIdentity('coordinator');
 export function study(overrides: Partial<StudyManifest> = {}): StudyManifest {
   const spec = mnistSpec('mlp');
   return {
-    format: 'cohort-study/v1',
+    format: 'cohort-study/v2',
     federation: 'trial',
     title: 'Digit recognition',
     purpose: 'Train a handwritten digit classifier for a benchmark.',
     dataCategories: ['images'],
-    model: { arch: spec.arch, specHash: architectureHash(spec) },
+    data: { inputShape: spec.inputShape, classes: spec.classes },
+    model: { arch: spec.arch, parameters: parameterCount(spec), specHash: architectureHash(spec) },
+    training: { localEpochs: 1, batchSize: 32, learningRate: 0.1 },
     strategy: 'fedavg',
+    strategyParams: {},
     privacy: { secureAggregation: false },
     rounds: 10,
     coordinator: { id: 'coordinator', signPublicKey: toBase64(coordinator.signPublicKey) },

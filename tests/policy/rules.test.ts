@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy, enrolmentRules, parsePolicy, policyHash, publicationRules, selectionRules, updateRules, type PublicationFacts, type RuleDecision } from '../../coordinator/policy/index.js';
+import { consentRules, defaultPolicy, enrolmentRules, parsePolicy, policyHash, publicationRules, selectionRules, updateRules, type PublicationFacts, type RuleDecision } from '../../coordinator/policy/index.js';
 import { dpTerms } from './fixtures.js';
 
 const facts = (overrides: Partial<PublicationFacts> = {}): PublicationFacts => ({
@@ -87,6 +87,24 @@ describe('enrolment, selection and update rules', () => {
     const policy = defaultPolicy({ minSamplesPerInstitution: 50 });
     expect(updateRules(policy, 50)[0]?.passed).toBe(true);
     expect(updateRules(policy, 49)[0]).toMatchObject({ passed: false, value: 49, limit: 50 });
+  });
+
+  it("each contributor's consent is checked against the other institutions actually in the aggregate, naming the institution", () => {
+    const decisions = consentRules([
+      { institution: 'a', minOtherInstitutions: 2 },
+      { institution: 'b', minOtherInstitutions: 1 },
+    ]);
+    expect(decisions.map((d) => [d.rule, d.passed, d.value, d.limit])).toEqual([
+      ['consentMinOtherInstitutions', false, 1, 2],
+      ['consentMinOtherInstitutions', true, 1, 1],
+    ]);
+    expect(decisions[0]?.message).toBe("a's consent requires at least 2 other institutions in the aggregate, 1 contributed (CONSENT_TOO_FEW_INSTITUTIONS)");
+    expect(consentRules([{ institution: 'x', minOtherInstitutions: null }])[0]).toMatchObject({ passed: false, message: expect.stringMatching(/CONSENT_MISSING/) });
+  });
+
+  it('publication includes the consent decisions when the contributors\' limits are given', () => {
+    const decisions = publicationRules(defaultPolicy(), facts({ consents: [{ institution: 'a', minOtherInstitutions: 3 }, { institution: 'b', minOtherInstitutions: 0 }, { institution: 'c', minOtherInstitutions: 2 }] }));
+    expect(decisions.filter((d) => d.rule === 'consentMinOtherInstitutions').map((d) => d.passed)).toEqual([false, true, true]);
   });
 });
 

@@ -16,6 +16,8 @@ function roundView(r: Round, participations: Participation[], scope: string | nu
   const decisions = r.decisions ?? null;
   return {
     ...r,
+    // A waiting round's reason names the excluded institutions: an institution sees that the round waits, not who for.
+    reason: scope !== null && r.state === 'waiting' && r.reason ? 'waiting: too few eligible institutions' : r.reason,
     selected: r.selected.filter(mine),
     decisions,
     rulesPassed: decisions?.filter((d) => d.passed).length ?? 0,
