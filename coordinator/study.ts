@@ -15,7 +15,8 @@ function privacyOf(setup: FederationSetup): StudyManifest['privacy'] {
   if (setup.study.privacy.secureAggregation && !setup.rules.secagg) {
     throw new CohortError('BAD_REQUEST', 'the study promises secure aggregation but the rules do not run it (rules.secagg)');
   }
-  return { secureAggregation: setup.rules.secagg !== undefined, ...(budget ? { dp: budget } : {}) };
+  const secagg = setup.rules.secagg;
+  return { secureAggregation: secagg !== undefined, ...(secagg ? { secAggThreatModel: secagg.threatModel ?? 'malicious' } : {}), ...(budget ? { dp: budget } : {}) };
 }
 
 /**

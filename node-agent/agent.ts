@@ -14,6 +14,7 @@ import {
   SecAggKeysSchema,
   SecAggSharesSchema,
   SecAggUnmaskRequestSchema,
+  SecAggConsistencyRequestSchema,
   toCohortError,
   type EvaluateTask,
   type FederationComplete,
@@ -205,8 +206,9 @@ export function createAgent(opts: AgentOptions): Agent {
   };
   socket.on('secagg:keys', inbound(SecAggKeysSchema, (session, msg) => session.onKeys(msg)));
   socket.on('secagg:shares', inbound(SecAggSharesSchema, (session, msg) => session.onShares(msg)));
+  socket.on('secagg:consistency-request', inbound(SecAggConsistencyRequestSchema, (session, msg) => session.onConsistency(msg)));
   socket.on('secagg:unmask-request', inbound(SecAggUnmaskRequestSchema, (session, msg) => session.onUnmask(msg)));
-  const sendSecAgg = async (event: 'secagg:advertise' | 'secagg:share-keys' | 'secagg:unmask', msg: object): Promise<void> => {
+  const sendSecAgg = async (event: 'secagg:advertise' | 'secagg:share-keys' | 'secagg:consistency' | 'secagg:unmask', msg: object): Promise<void> => {
     const res = await (socket.timeout(15_000).emitWithAck as (e: string, m: object) => Promise<{ ok: boolean; error?: { code: string; message: string } }>)(event, msg);
     if (!res.ok) throw new CohortError((res.error?.code ?? 'INTERNAL') as CohortError['code'], res.error?.message ?? 'refused');
   };

@@ -107,12 +107,32 @@ export const SecAggSharesSchema = z.object({
 });
 export type SecAggShares = z.infer<typeof SecAggSharesSchema>;
 
+/** The consistency check, coordinator -> survivor: the survivor set U3 for it to sign. */
+export const SecAggConsistencyRequestSchema = z.object({
+  round,
+  type: z.literal('secagg/consistency-request'),
+  to: id,
+  survivors: z.array(id).max(MAX_MEMBERS),
+});
+export type SecAggConsistencyRequest = z.infer<typeof SecAggConsistencyRequestSchema>;
+
+/** The consistency check, survivor -> coordinator: its signature over the sorted survivor set it was told. */
+export const SecAggConsistencySchema = z.object({
+  round,
+  type: z.literal('secagg/consistency'),
+  from: id,
+  signature: fixed(64),
+});
+export type SecAggConsistency = z.infer<typeof SecAggConsistencySchema>;
+
+/** The unmask request: survivors and dropped, with the survivors' signatures over that survivor set (at least t valid). */
 export const SecAggUnmaskRequestSchema = z.object({
   round,
   type: z.literal('secagg/unmask-request'),
   to: id,
   survivors: z.array(id).max(MAX_MEMBERS),
   dropped: z.array(id).max(MAX_MEMBERS),
+  signatures: z.array(z.object({ from: id, signature: fixed(64) })).max(MAX_MEMBERS),
 });
 export type SecAggUnmaskRequest = z.infer<typeof SecAggUnmaskRequestSchema>;
 

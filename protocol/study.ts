@@ -13,6 +13,12 @@ export type Use = z.infer<typeof UseSchema>;
 
 export const PrivacySettingsSchema = z.object({
   secureAggregation: z.boolean(),
+  /**
+   * Under secure aggregation, whom its threshold resists: 'malicious' (t > 2h/3 of each participant's h share holders,
+   * an active coordinator with fewer than h/3 colluding sites) or 'semi-honest' (t > h/2). A site refuses a round whose
+   * threshold is below what this model allows. Absent: 'malicious'.
+   */
+  secAggThreatModel: z.enum(['malicious', 'semi-honest']).optional(),
   /** Client-level DP budget the study may spend over all its rounds; absent: no DP. */
   dp: z.object({ epsilon: z.number().positive(), delta: z.number().gt(0).lt(1) }).optional(),
 });

@@ -195,7 +195,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
    * A secure-aggregation message from a participant of the current round; throws (and the socket layer audits the
    * refusal) when it is not expected now or does not verify.
    */
-  secAgg(institution: string, step: 'advertise' | 'share-keys' | 'unmask', msg: unknown): void {
+  secAgg(institution: string, step: 'advertise' | 'share-keys' | 'consistency' | 'unmask', msg: unknown): void {
     secAggMessage(this.ctx, institution, step, msg);
   }
 

@@ -29,6 +29,23 @@ export interface SecAggConfig {
   quantisation: QuantisationParams;
 }
 
+/**
+ * Whom the threshold must resist. 'malicious' (default): an active coordinator colluding with fewer than a third of the
+ * share holders; t > 2h/3 (Bonawitz et al. 2017, section 6). 'semi-honest': a coordinator that follows the protocol;
+ * the smallest majority t > h/2, which tolerates the most dropouts.
+ */
+export type ThreatModel = 'malicious' | 'semi-honest';
+
+/**
+ * The smallest threshold a threat model allows for h share holders per participant.
+ * @example minimumThreshold(10, 'malicious') // 7; minimumThreshold(10, 'semi-honest') // 6
+ */
+export function minimumThreshold(holders: number, model: ThreatModel): number {
+  if (!Number.isInteger(holders) || holders < 1) throw new RangeError(`holders must be a positive integer, got ${holders}`);
+  if (model !== 'malicious' && model !== 'semi-honest') throw new TypeError(`unknown threat model ${String(model)}`);
+  return Math.min(holders, model === 'malicious' ? Math.floor((2 * holders) / 3) + 1 : Math.floor(holders / 2) + 1);
+}
+
 /** Derived facts shared by client and server (internal). */
 export interface SecAggSession {
   config: SecAggConfig;
@@ -53,8 +70,8 @@ function graphBytes(spec: GraphSpec): Uint8Array {
 }
 
 /**
- * A validated configuration. Defaults: complete graph; threshold = floor(maxHolders / 2) + 1, the smallest allowed,
- * which tolerates the most dropouts. For SecAgg+ pass graph: { kind: 'harary', degree?, seed } (degree defaults to
+ * A validated configuration. Defaults: complete graph; threshold = minimumThreshold(maxHolders, threatModel), with the
+ * threat model 'malicious' (t = floor(2h/3) + 1) unless 'semi-honest' is asked for (t = floor(h/2) + 1). For SecAgg+ pass graph: { kind: 'harary', degree?, seed } (degree defaults to
  * secAggPlusDegree(n)); the seed must be public and unpredictable before the round (e.g. from the coordinator's signed round record).
  * @example const config = createSecAggConfig({ federation: 'cardio', round: 3, participants, vectorLength: 199210, clipNorm: 1, maxWeight: 10000 });
  */
@@ -66,6 +83,7 @@ export function createSecAggConfig(args: {
   clipNorm: number;
   maxWeight: number;
   threshold?: number;
+  threatModel?: ThreatModel;
   graph?: { kind: 'complete' } | { kind: 'harary'; degree?: number; seed: Uint8Array };
 }): SecAggConfig {
   // Copy only the public fields: callers may pass full identities, whose secret keys must not travel in a config.
@@ -78,7 +96,7 @@ export function createSecAggConfig(args: {
     federation: args.federation,
     round: args.round,
     participants,
-    threshold: args.threshold ?? Math.floor(maxHolders / 2) + 1,
+    threshold: args.threshold ?? minimumThreshold(maxHolders, args.threatModel ?? 'malicious'),
     graph,
     vectorLength: args.vectorLength,
     quantisation: quantisationParams({ clipNorm: args.clipNorm, maxWeight: args.maxWeight, maxParticipants: n }),
@@ -95,7 +113,8 @@ function holdersBound(n: number, graph: GraphSpec): number {
  * Checks a configuration and derives the session facts; throws a TypeError/RangeError on a bad configuration.
  * Rules: 2 <= n; ids unique and sorted; at most 255 share holders per participant (GF(2^8) share indices);
  * threshold t with 2 <= t <= maxHolders and 2t > maxHolders (a majority: a coordinator that tells different participants
- * different survivor sets cannot collect t self-mask shares AND t key shares of one participant from disjoint honest groups).
+ * different survivor sets cannot collect t self-mask shares AND t key shares of one participant from disjoint honest groups;
+ * with c colluding participants it needs 2t > maxHolders + c, hence the malicious default t > 2h/3, see minimumThreshold).
  */
 export function openSession(config: SecAggConfig): SecAggSession {
   assertId('federation', config.federation);

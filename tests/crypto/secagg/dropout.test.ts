@@ -12,7 +12,7 @@ describe('secure aggregation with dropouts after the masking step', () => {
     ['0%', [] as string[]],
     ['10%', ['p04']],
     ['30%', ['p01', 'p05', 'p08']],
-  ])('n = 10, complete graph, t = 6: %s dropped still gives the survivors\' weighted average', (_rate, dropped) => {
+  ])('n = 10, complete graph, t = 7: %s dropped still gives the survivors\' weighted average', (_rate, dropped) => {
     const run = runProtocol({ n: 10, vectorLength: 400, label: `drop-${dropped.length}`, dropBeforeMasking: dropped });
 
     const result = expectSurvivorAverage(run, dropped);
@@ -32,12 +32,12 @@ describe('secure aggregation with dropouts after the masking step', () => {
 
 describe('secure aggregation below the threshold', () => {
   it('fewer than t survivors after masking: a typed failure, no unmask request is ever sent, no sum', () => {
-    const dropped = ['p00', 'p02', 'p04', 'p06', 'p08']; // 5 of 10 survive, t = 6
+    const dropped = ['p00', 'p02', 'p04', 'p06', 'p08']; // 5 of 10 survive, t = 7
 
     const run = runProtocol({ n: 10, vectorLength: 50, label: 'below', dropBeforeMasking: dropped });
 
     expect(run.stoppedAt).toBe('masked-input');
-    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'masked-input', have: 5, need: 6 } });
+    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'masked-input', have: 5, need: 7 } });
     expect(run.requests).toEqual([]);
     expect(run.server.phase).toBe('failed');
     expect(run.server.finish()).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS' } });
@@ -47,7 +47,7 @@ describe('secure aggregation below the threshold', () => {
   it('fewer than t answer the unmask request: a typed failure and no average', () => {
     const run = runProtocol({ n: 10, vectorLength: 50, label: 'few-answers', dropBeforeUnmask: ids(10).slice(0, 5) });
 
-    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'unmasking', have: 5, need: 6 } });
+    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'unmasking', have: 5, need: 7 } });
     expect(run.outcome && 'result' in run.outcome).toBe(false);
   });
 
@@ -81,7 +81,7 @@ describe('secure aggregation below the threshold', () => {
 
     const closed = server.closeAdvertiseKeys();
 
-    expect(closed).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'advertise-keys', have: 5, need: 6 } });
+    expect(closed).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'advertise-keys', have: 5, need: 7 } });
     expect(server.receiveShareKeys({ type: 'secagg/share-keys', from: 'p00', seedCommitment: new Uint8Array(32), shares: [] })).toMatchObject({ ok: false, reason: 'WRONG_PHASE' });
   });
 });
