@@ -37,6 +37,7 @@ import { checkSignedModel } from './model-check.js';
 import { checkTask, readConsentState } from './mods/consent-guard.js';
 import { clipUpdate } from './mods/dp-clip.js';
 import { SiteSecAgg } from './mods/secure-aggregation.js';
+import { checkSecAggTerms } from './mods/secagg-terms-guard.js';
 import type { UpdateTransform } from './mods/byzantine.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { connect, type AgentSocket } from './transport/connection.js';
@@ -263,6 +264,8 @@ export function createAgent(opts: AgentOptions): Agent {
     }
     secure = undefined;
     if (task.secagg) {
+      const terms = checkSecAggTerms(task.secagg, task.study, { federation: opts.federation, round: task.round, vectorLength: parameterCount(model.spec) });
+      if (!terms.ok) return decline(task.round, terms.code, terms.message);
       try {
         secure = new SiteSecAgg({
           federation: opts.federation,

@@ -40,6 +40,14 @@ export const StudyManifestSchema = z
     privacy: PrivacySettingsSchema,
     rounds: z.number().int().min(1).max(100_000),
     coordinator: z.object({ id, signPublicKey: z.string().min(40).max(64) }),
+    /**
+     * Every enrolled institution with the fingerprint of its signing key, sorted by id: who a site agrees to aggregate
+     * with. Enrolling an institution (or replacing its key) makes a new manifest version, which existing consents do
+     * not cover; a site refuses a secure round with a participant not listed here.
+     */
+    institutions: z.array(z.object({ id, fingerprint: z.string().regex(/^[0-9a-f]{4}(:[0-9a-f]{4}){7}$/, 'a key fingerprint') }).strict()).max(10_000),
+    /** 1 at creation, +1 at each amendment (a new institution). */
+    version: z.number().int().min(1),
   })
   .strict();
 export type StudyManifest = z.infer<typeof StudyManifestSchema>;

@@ -8,6 +8,7 @@ import {
   type EvaluationReport,
   type ModelSpec,
   type Ready,
+  type StudyManifest,
   type SignedRevocation,
 } from '../../protocol/index.js';
 import { ConsentRegistry } from '../policy/index.js';
@@ -189,6 +190,15 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const intake = intakeFor(this.ctx, a, institution);
     if (a.secure) return submitMasked(this.ctx, a, institution, round, envelope, intake);
     return submitPlain(this.ctx, a, institution, round, envelope, intake);
+  }
+
+  /**
+   * The study was amended (a new institution or key): tasks carry the new manifest, and consents are checked against it
+   * (a consent to the previous version no longer covers any task).
+   */
+  amendStudy(manifest: StudyManifest, manifestHash: string): void {
+    this.deps.federation = { ...this.deps.federation, manifest, manifestHash };
+    this.consents.amend(manifest);
   }
 
   /**
