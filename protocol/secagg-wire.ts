@@ -50,7 +50,8 @@ const MAX_MEMBERS = 10_000;
 export const SecAggTermsSchema = z.object({
   participants: z.array(z.object({ id, signPublicKey: b64 })).min(2).max(MAX_MEMBERS),
   threshold: z.number().int().min(2),
-  graph: z.discriminatedUnion('kind', [z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().min(1), seed: b64 })]),
+  /** SecAgg+'s Harary graph carries no seed: every participant derives it from round 0's signed advertisements. */
+  graph: z.discriminatedUnion('kind', [z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().min(1) })]),
   /** Quantisation bound: updates (their distance from the global model) are clipped to this L2 norm before encoding. */
   clipNorm: z.number().positive().max(1e9),
   /** Largest integer weight (sample count, or 1 under DP). */

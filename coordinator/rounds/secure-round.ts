@@ -144,7 +144,8 @@ export class SecureRound {
     this.dropSilent('advertise-keys');
     const step = this.server.closeAdvertiseKeys();
     if (!step.ok) return this.fail(step.failure, step.blame);
-    this.deps.audit('secagg.step', { round: this.deps.round, step: 'advertise-keys', participants: step.messages.length });
+    const seed = this.server.graphSeed;
+    this.deps.audit('secagg.step', { round: this.deps.round, step: 'advertise-keys', participants: step.messages.length, ...(seed ? { graphSeed: Buffer.from(seed).toString('hex') } : {}) });
     this.expected.clear();
     for (const msg of step.messages) {
       this.expected.add(msg.to);

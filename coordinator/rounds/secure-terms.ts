@@ -1,5 +1,4 @@
 /** The secure-aggregation terms of one round, from the federation's rules: graph, threshold, quantisation range, distributed noise. */
-import { randomBytes } from 'node:crypto';
 import { parameterCount, type ModelSpec, type SecAggTerms } from '../../protocol/index.js';
 import { secagg } from '../../crypto/index.js';
 import type { RoundRules } from '../config.js';
@@ -23,7 +22,7 @@ export function secureTerms(args: {
   const { rules } = args;
   const settings = rules.secagg ?? { graph: 'complete' as const, clipNorm: 100, threshold: undefined, threatModel: undefined };
   const vectorLength = parameterCount(args.spec);
-  const graph = settings.graph === 'harary' ? ({ kind: 'harary', seed: new Uint8Array(randomBytes(32)) } as const) : ({ kind: 'complete' } as const);
+  const graph = settings.graph === 'harary' ? ({ kind: 'harary' } as const) : ({ kind: 'complete' } as const);
   const common = { federation: args.federation, round: args.round, participants: args.participants, vectorLength, graph, thresholdFraction: settings.threshold, threatModel: settings.threatModel ?? 'malicious' };
   if (!rules.dp) {
     // n * W must stay below 2^32 (the weight entry's sum); larger sites are weighted as if they had W rows.

@@ -10,7 +10,7 @@ import { failure, type SecAggFailure, type SecAggStep, type StepResult } from '.
 import { generateX25519, pairSeed, shareKey, type X25519KeyPair } from './keys.js';
 import type { AdvertiseKeys, Complaint, ConsistencyRequest, ConsistencySignature, EncryptedShare, KeysBroadcast, MaskedInput, RevealedShare, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
 import { applyMask } from './prg.js';
-import { holdersOf, maskSign, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
+import { deriveGraph, holdersOf, maskSign, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
 import { quantiseWeighted, type Rounding } from './ring.js';
 import { NONCE_BYTES, openSharePair, sealSharePair, type SharePair } from './share-box.js';
 import { split, type Share } from './shamir.js';
@@ -111,7 +111,8 @@ export class SecAggClient {
   }
 
   /**
-   * Round 1: checks the neighbours' signed keys, Shamir-shares s_sk and a fresh self-mask seed b among the holders
+   * Round 1: checks every other advertiser's signed keys, derives the SecAgg+ graph from them (so the server cannot choose
+   * this participant's neighbours), keeps its neighbours' keys, Shamir-shares s_sk and a fresh self-mask seed b among the holders
    * (itself and its neighbours that advertised), and encrypts each holder's pair of shares to it.
    * @example const shared = client.shareKeys(keysBroadcast);
    */
@@ -120,16 +121,21 @@ export class SecAggClient {
     const wrong = this.wrongPhase(step, 'advertised');
     if (wrong) return wrong;
     if (broadcast?.type !== 'secagg/keys' || broadcast.to !== this.id || !Array.isArray(broadcast.keys)) return this.abort('BAD_MESSAGE', step, 'malformed keys broadcast');
+    const advertisers = new Map<string, PeerKeys>([[this.id, { cPublicKey: (this.c as X25519KeyPair).publicKey, sPublicKey: (this.s as X25519KeyPair).publicKey }]]);
     for (const key of broadcast.keys) {
-      const index = this.session.indexOf.get(key.from);
-      if (index === undefined || !this.session.graph.areNeighbours(this.index, index)) return this.abort('BAD_MESSAGE', step, `keys from ${key.from}, not a neighbour`);
-      if (this.peers.has(key.from)) return this.abort('BAD_MESSAGE', step, `keys from ${key.from} listed twice`);
+      const index = this.session.indexOf.get(key?.from);
+      if (index === undefined) return this.abort('BAD_MESSAGE', step, `keys from ${String(key?.from)}, not a participant`);
+      if (advertisers.has(key.from)) return this.abort('BAD_MESSAGE', step, `keys from ${key.from} listed twice`);
       const signer = this.session.config.participants[index]?.signPublicKey as Uint8Array;
       const okKeys = key.cPublicKey instanceof Uint8Array && key.cPublicKey.length === 32 && key.sPublicKey instanceof Uint8Array && key.sPublicKey.length === 32;
       if (!okKeys || !verifyDetached(advertiseStatement(this.session.context, key.from, key.cPublicKey, key.sPublicKey), key.signature, signer)) {
         return this.abort('BAD_MESSAGE', step, `the keys of ${key.from} are malformed or not signed by it`);
       }
-      this.peers.set(key.from, { cPublicKey: key.cPublicKey, sPublicKey: key.sPublicKey });
+      advertisers.set(key.from, { cPublicKey: key.cPublicKey, sPublicKey: key.sPublicKey });
+    }
+    deriveGraph(this.session, [...advertisers].map(([from, keys]) => ({ from, ...keys })));
+    for (const [from, keys] of advertisers) {
+      if (from !== this.id && this.session.graph.areNeighbours(this.index, this.session.indexOf.get(from) as number)) this.peers.set(from, keys);
     }
     const present = new Set([this.index, ...[...this.peers.keys()].map((id) => this.session.indexOf.get(id) as number)]);
     const holders = holdersOf(this.session, this.index, present);

@@ -7,7 +7,7 @@
 import { constantTimeEqual } from '../bytes.js';
 import { failure, type Blame, type Receipt, type RejectReason, type SecAggFailure, type SecAggStep } from './failures.js';
 import type { AdvertiseKeys, ConsistencyRequest, ConsistencySignature, KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
-import { holdersOf, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
+import { deriveGraph, holdersOf, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
 import { addInto } from './ring.js';
 import { CIPHERTEXT_BYTES, NONCE_BYTES } from './share-box.js';
 import { advertiseStatement, consistencyStatement, maskedStatement, shareCommitment, shareStatement, unmaskStatement, verifyDetached } from './statements.js';
@@ -92,18 +92,23 @@ export class SecAggServer {
     return { ok: true };
   }
 
-  /** Ends round 0: U1 = who advertised; each gets its neighbours' keys. */
+  /** The SecAgg+ graph's seed, derived from U1's advertisements when round 0 closed (null for the complete graph). */
+  get graphSeed(): Uint8Array | null {
+    return this.session.graphSeed;
+  }
+
+  /**
+   * Ends round 0: U1 = who advertised; each member gets every other member's signed keys (under SecAgg+ it needs them
+   * all to derive the graph's seed itself, and keeps its neighbours').
+   */
   closeAdvertiseKeys(): ServerStep<KeysBroadcast> {
     const closed = this.closed<KeysBroadcast>('advertise-keys');
     if (closed) return closed;
     const short = this.enough('advertise-keys', this.advertised.size, 'participants advertised keys');
     if (short) return short;
     this.current = 'share-keys';
-    const messages = [...this.advertised.keys()].map((to): KeysBroadcast => {
-      const index = this.session.indexOf.get(to) as number;
-      const keys = [...this.advertised.values()].filter((k) => this.session.graph.areNeighbours(index, this.session.indexOf.get(k.from) as number));
-      return { type: 'secagg/keys', to, keys };
-    });
+    deriveGraph(this.session, [...this.advertised.values()]);
+    const messages = [...this.advertised.keys()].map((to): KeysBroadcast => ({ type: 'secagg/keys', to, keys: [...this.advertised.values()].filter((k) => k.from !== to) }));
     return { ok: true, messages };
   }
 

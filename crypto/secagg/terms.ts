@@ -17,7 +17,7 @@ export function configFromTerms(terms: SecAggTerms, ctx: { federation: string; r
     clipNorm: terms.clipNorm,
     maxWeight: terms.maxWeight,
     threshold: terms.threshold,
-    graph: terms.graph.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: terms.graph.degree, seed: fromBase64(terms.graph.seed) },
+    graph: terms.graph.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: terms.graph.degree },
   });
 }
 
@@ -33,7 +33,7 @@ export function termsFor(args: {
   vectorLength: number;
   clipNorm: number;
   maxWeight: number;
-  graph: { kind: 'complete' } | { kind: 'harary'; seed: Uint8Array };
+  graph: { kind: 'complete' } | { kind: 'harary' };
   thresholdFraction?: number;
   threatModel?: ThreatModel;
   noiseStd?: number;
@@ -44,7 +44,7 @@ export function termsFor(args: {
   const threshold = args.thresholdFraction === undefined ? base.threshold : Math.min(holders, Math.max(base.threshold, Math.ceil(args.thresholdFraction * holders)));
   const config: SecAggConfig = { ...base, threshold };
   openSession(config);
-  const graph = config.graph.kind === 'complete' ? ({ kind: 'complete' } as const) : ({ kind: 'harary', degree: config.graph.degree, seed: toBase64(config.graph.seed) } as const);
+  const graph = config.graph.kind === 'complete' ? ({ kind: 'complete' } as const) : ({ kind: 'harary', degree: config.graph.degree } as const);
   const terms: SecAggTerms = {
     participants: config.participants.map((p) => ({ id: p.id, signPublicKey: toBase64(p.signPublicKey) })),
     threshold,

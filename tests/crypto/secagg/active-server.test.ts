@@ -168,3 +168,43 @@ describe('the consistency check: a server that tells different survivor sets to 
     expect(second).toMatchObject({ ok: false, failure: { code: 'CONSISTENCY_RULE' } });
   });
 });
+
+describe('SecAgg+: the graph is not the server\'s choice', () => {
+  function advertised(n: number, label: string) {
+    const identities = makeIdentities(n, label);
+    const config = createSecAggConfig({ federation: 'cardio', round: 5, participants: identities, vectorLength: 8, clipNorm: CLIP_NORM, maxWeight: MAX_WEIGHT, graph: { kind: 'harary', degree: 4 } });
+    const server = createSecAggServer(config);
+    const clients = new Map(identities.map((identity) => [identity.id, createSecAggClient({ config, identity, random: seededRandom(`${label}/${identity.id}`) })]));
+    for (const c of clients.values()) {
+      const advertise = c.advertiseKeys();
+      if (!advertise.ok || !server.receiveAdvertiseKeys(advertise.message).ok) throw new Error('advertise failed');
+    }
+    const keys = server.closeAdvertiseKeys();
+    if (!keys.ok) throw new Error('close advertise failed');
+    return { config, server, clients, keys: keys.messages };
+  }
+
+  it('the terms carry no seed: every participant derives the same graph as the server from the signed advertisements', () => {
+    const { config, server, clients, keys } = advertised(12, 'derived');
+
+    const holders = keys.map((msg) => {
+      const shared = (clients.get(msg.to) as SecAggClient).shareKeys(msg);
+      if (!shared.ok || !server.receiveShareKeys(shared.message).ok) throw new Error('share-keys refused');
+      return shared.message.shares.map((s) => s.to);
+    });
+
+    expect(config.graph).toEqual({ kind: 'harary', degree: 4 });
+    expect(server.graphSeed).toHaveLength(32);
+    expect(holders.map((h) => h.length)).toEqual(new Array(12).fill(5));
+  });
+
+  it('a server that shows one participant a different advertiser set changes only that participant\'s graph, and its shares are refused', () => {
+    const { server, clients, keys } = advertised(12, 'omitted');
+    const target = keys[0] as (typeof keys)[number];
+
+    const shared = (clients.get(target.to) as SecAggClient).shareKeys({ ...target, keys: target.keys.slice(1) });
+
+    expect(shared.ok).toBe(true);
+    expect(shared.ok && server.receiveShareKeys(shared.message)).toMatchObject({ ok: false, reason: 'MALFORMED' });
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createSecAggConfig, openSession } from '../../../crypto/secagg/protocol.js';
+import { createSecAggConfig } from '../../../crypto/secagg/protocol.js';
+import { buildGraph } from '../../../crypto/secagg/graph.js';
 import { createSecAggClient } from '../../../crypto/secagg/client.js';
 import { createSecAggServer } from '../../../crypto/secagg/server.js';
 import { seededRandom } from '../helpers.js';
@@ -56,10 +57,10 @@ describe('secure aggregation below the threshold', () => {
 
     const run = runProtocol({ n: 30, vectorLength: 200, label: 'drop-plus', graph: 'harary', dropBeforeMasking: dropped });
 
-    // Who, from the public graph alone, keeps fewer than t = 6 of its 11 share holders after these 9 dropouts?
-    const session = openSession(run.config);
+    // Who, from the public graph alone (its seed derived from round 0), keeps fewer than t = 8 of its 11 share holders after these 9 dropouts?
+    const graph = buildGraph(30, { kind: 'harary', degree: 10, seed: run.server.graphSeed as Uint8Array });
     const starved = run.config.participants
-      .map((p, i) => ({ id: p.id, left: [i, ...session.graph.neighbours(i)].filter((h) => !dropped.includes(run.config.participants[h]?.id as string)).length }))
+      .map((p, i) => ({ id: p.id, left: [i, ...graph.neighbours(i)].filter((h) => !dropped.includes(run.config.participants[h]?.id as string)).length }))
       .filter((p) => p.left < run.config.threshold)
       .map((p) => p.id);
     expect(starved.length).toBeGreaterThan(0); // degree 10 is too small for 30% dropout at n = 30 with this graph seed

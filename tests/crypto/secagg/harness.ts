@@ -7,8 +7,6 @@ import type { ConsistencyRequest, KeysBroadcast, MaskedInput, ShareKeys, SharesD
 import { createSecAggConfig, type SecAggConfig, type ThreatModel } from '../../../crypto/secagg/protocol.js';
 import { createSecAggServer, type SecAggServer, type ServerOutcome } from '../../../crypto/secagg/server.js';
 import type { Receipt } from '../../../crypto/secagg/failures.js';
-import { sha256 } from '../../../crypto/hash.js';
-import { utf8Encode } from '../../../crypto/bytes.js';
 import type { RandomSource } from '../../../crypto/random.js';
 import { seededRandom } from '../helpers.js';
 import { expect } from 'vitest';
@@ -111,7 +109,7 @@ export function runProtocol(options: RunOptions): RunResult {
     ...(options.threatModel === undefined ? {} : { threatModel: options.threatModel }),
     graph:
       options.graph === 'harary'
-        ? { kind: 'harary', seed: sha256(utf8Encode(`${options.label}/graph`)), ...(options.degree === undefined ? {} : { degree: options.degree }) }
+        ? { kind: 'harary', ...(options.degree === undefined ? {} : { degree: options.degree }) }
         : { kind: 'complete' },
   });
   const server = createSecAggServer(config);

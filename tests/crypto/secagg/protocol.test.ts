@@ -24,14 +24,14 @@ describe('secure aggregation, full rounds in memory', () => {
     expect([...run.clients.values()].every((c) => c.phase === 'done')).toBe(true);
   });
 
-  it('n = 30, SecAgg+ (degree 10): each participant exchanges keys and shares with 10 neighbours only, and the average is FedAvg', () => {
+  it('n = 30, SecAgg+ (degree 10): each participant sees every signed advertisement (to derive the graph) and shares with 10 neighbours only, and the average is FedAvg', () => {
     const run = runProtocol({ n: 30, vectorLength: 300, label: 'full-30', graph: 'harary' });
 
     expectSurvivorAverage(run, []);
 
     expect(run.config.graph).toMatchObject({ kind: 'harary', degree: 10 });
     expect(run.config.threshold).toBe(8); // more than two thirds of the 11 holders (itself + 10 neighbours)
-    expect(run.broadcasts.map((b) => b.keys.length)).toEqual(new Array(30).fill(10));
+    expect(run.broadcasts.map((b) => b.keys.length)).toEqual(new Array(30).fill(29));
     expect(run.deliveries.map((d) => d.shares.length)).toEqual(new Array(30).fill(11));
   });
 });
