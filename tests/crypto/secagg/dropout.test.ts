@@ -31,6 +31,24 @@ describe('secure aggregation with dropouts after the masking step', () => {
   });
 });
 
+describe('secure aggregation with dropouts at the consistency check', () => {
+  it('a survivor that does not sign the survivor set is not asked to unmask; its input stays in the sum', () => {
+    const run = runProtocol({ n: 10, vectorLength: 50, label: 'no-sign', dropBeforeConsistency: ['p03', 'p06'] });
+
+    const result = expectSurvivorAverage(run, []);
+
+    expect(run.requests.map((r) => r.to)).not.toContain('p03');
+    expect(result.survivors).toContain('p03');
+  });
+
+  it('fewer than t sign: a typed failure at the consistency check, and no unmask request', () => {
+    const run = runProtocol({ n: 10, vectorLength: 50, label: 'few-sign', dropBeforeConsistency: ids(10).slice(0, 4) });
+
+    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'consistency-check', have: 6, need: 7 } });
+    expect(run.requests).toEqual([]);
+  });
+});
+
 describe('secure aggregation below the threshold', () => {
   it('fewer than t survivors after masking: a typed failure, no unmask request is ever sent, no sum', () => {
     const dropped = ['p00', 'p02', 'p04', 'p06', 'p08']; // 5 of 10 survive, t = 7
