@@ -36,13 +36,17 @@ export const RoundRulesSchema = z.object({
   updateNormFactor: z.number().min(1).max(1e6).optional(),
   /**
    * Secure aggregation (Bonawitz et al. 2017; SecAgg+ of Bell et al. 2020 with graph 'harary'): the coordinator learns
-   * only the weighted sum of the updates. `threshold`: shares needed to unmask, as a fraction of the participants
-   * (rounded up, and at least a majority); the round survives up to n - t dropouts after masking. `clipNorm`: the
+   * only the weighted sum of the updates. `threatModel`: 'malicious' (default) sets the threshold to at least
+   * floor(2h/3) + 1 of each participant's h share holders, resisting an active coordinator colluding with fewer than a
+   * third of them; 'semi-honest' allows the smallest majority floor(h/2) + 1 (more dropouts tolerated, trusts the
+   * coordinator to follow the protocol). `threshold`: shares needed to unmask, as a fraction of the participants
+   * (rounded up, and at least the threat model's minimum); the round survives up to n - t dropouts after masking. `clipNorm`: the
    * quantisation bound on each update's distance from the global model (under DP the DP clip norm is used instead).
    */
   secagg: z
     .object({
       graph: z.enum(['complete', 'harary']).default('complete'),
+      threatModel: z.enum(['malicious', 'semi-honest']).optional(),
       threshold: z.number().gt(0.5).max(1).optional(),
       clipNorm: z.number().positive().max(1e6).default(100),
       /** How long each key-exchange step and the unmasking step wait for answers before closing with whoever answered. */

@@ -10,7 +10,7 @@ import { ed25519Signer, fingerprint, fromHex, toBase64, type Identity, type Publ
 import type { Store } from './store/index.js';
 import { createStrategy } from './strategies/index.js';
 import { defaultPolicy, policyHash } from './policy/index.js';
-import { studyManifest } from './study.js';
+import { studyManifest, withInstitution } from './study.js';
 import { checkPrivacyRules } from './privacy.js';
 import { FederationSetupSchema, type FederationSetupInput } from './config.js';
 import { setupChangedError, setupDifferences } from './setup-check.js';
@@ -79,7 +79,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   const policy = setup.policy ?? defaultPolicy();
   if (!federation) {
     const now = Date.now();
-    const manifest = studyManifest(setup, identity);
+    const manifest = studyManifest(setup, identity, opts.institutions ?? []);
     federation = store.transaction(() => {
       const created = store.createFederation({
         id: setup.id,
@@ -107,6 +107,18 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     });
     log.info({ policyHash: federation.policyHash, previous }, 'policy changed');
   }
+  let runner: RoundRunner | undefined;
+  /** A new institution (or a new key) is a new study version: consents to the previous one no longer cover it. */
+  const amendStudy = (pub: PublicIdentity): void => {
+    const current = federation as NonNullable<typeof federation>;
+    const manifest = withInstitution(current.manifest, pub);
+    if (manifest === current.manifest) return;
+    const hash = manifestHash(manifest);
+    federation = store.updateFederation(setup.id, { manifest, manifestHash: hash });
+    store.appendAudit({ federationId: setup.id, kind: 'study.amended', actor: 'coordinator', subject: pub.id, data: { previousManifestHash: current.manifestHash, manifestHash: hash, version: manifest.version, institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) } });
+    log.info({ manifestHash: hash, version: manifest.version, institution: pub.id }, 'study amended: sites must consent to the new version');
+    runner?.amendStudy(manifest, hash);
+  };
   const enroll = (pub: PublicIdentity): void => {
     const held = store.getInstitution(setup.id, pub.id);
     const fp = fingerprint(pub.signPublicKey);
@@ -130,11 +142,11 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     const replaced = held !== undefined && held.fingerprint !== fp;
     store.appendAudit({ federationId: setup.id, kind: replaced ? 'institution.key.replaced' : 'institution.enrolled', actor: 'coordinator', subject: pub.id, data: replaced ? { fingerprint: fp, previousFingerprint: held.fingerprint } : { fingerprint: fp } });
     if (replaced) log.warn({ institution: pub.id, fingerprint: fp, previous: held.fingerprint }, `institution ${pub.id}: enrolled key replaced`);
+    amendStudy(pub);
   };
   for (const pub of opts.institutions ?? []) enroll(pub);
 
   const startedAt = Date.now();
-  let runner: RoundRunner | undefined;
   let stopping = false;
   const api = createApi({
     store,

@@ -1,6 +1,6 @@
 /** The study manifest a federation runs under, derived from its setup: what institutions consent to. */
 import { DEFAULT_MLP_HIDDEN, architectureHash, parameterCount, type StudyManifest } from '../protocol/index.js';
-import { toBase64, type Identity } from '../crypto/index.js';
+import { fingerprint, toBase64, type Identity } from '../crypto/index.js';
 import { CohortError } from '../protocol/index.js';
 import type { FederationSetup } from './config.js';
 import { checkPrivacyRules, plannedBudget } from './privacy.js';
@@ -16,7 +16,8 @@ function privacyOf(setup: FederationSetup): StudyManifest['privacy'] {
   if (setup.study.privacy.secureAggregation && !setup.rules.secagg) {
     throw new CohortError('BAD_REQUEST', 'the study promises secure aggregation but the rules do not run it (rules.secagg)');
   }
-  return { secureAggregation: setup.rules.secagg !== undefined, ...(budget ? { dp: budget } : {}) };
+  const secagg = setup.rules.secagg;
+  return { secureAggregation: secagg !== undefined, ...(secagg ? { secAggThreatModel: secagg.threatModel ?? 'malicious' } : {}), ...(budget ? { dp: budget } : {}) };
 }
 
 /** What the study says about the bound on update norms: present only when its rules set one. */
@@ -39,7 +40,7 @@ function trainingOf(setup: FederationSetup): StudyManifest['training'] {
  * number of rounds, and who coordinates (with the key that signs its models).
  * @example const manifest = studyManifest(setup, coordinatorIdentity); const hash = manifestHash(manifest)
  */
-export function studyManifest(setup: FederationSetup, coordinator: Identity): StudyManifest {
+export function studyManifest(setup: FederationSetup, coordinator: Identity, institutions: readonly { id: string; signPublicKey: Uint8Array }[] = []): StudyManifest {
   const { spec } = setup;
   return {
     format: 'cohort-study/v2',
@@ -56,5 +57,27 @@ export function studyManifest(setup: FederationSetup, coordinator: Identity): St
     rounds: setup.rules.rounds,
     ...updateBoundOf(setup),
     coordinator: { id: coordinator.id, signPublicKey: toBase64(coordinator.signPublicKey) },
+    institutions: manifestInstitutions(institutions),
+    version: 1,
   };
+}
+
+/** The manifest's institution list: id and key fingerprint, sorted by id, one entry per id (the last one given wins). */
+function manifestInstitutions(institutions: readonly { id: string; signPublicKey: Uint8Array }[]): StudyManifest['institutions'] {
+  const byId = new Map(institutions.map((i) => [i.id, fingerprint(i.signPublicKey)]));
+  return [...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, print]) => ({ id, fingerprint: print }));
+}
+
+/**
+ * The manifest with `institution` listed under its current key: the same manifest when it already is, otherwise the
+ * next version (which consents to the previous one no longer cover).
+ * @example const next = withInstitution(manifest, publicIdentity); if (next !== manifest) store it and audit study.amended
+ */
+export function withInstitution(manifest: StudyManifest, institution: { id: string; signPublicKey: Uint8Array }): StudyManifest {
+  const listed = manifest.institutions ?? [];
+  const print = fingerprint(institution.signPublicKey);
+  if (listed.some((i) => i.id === institution.id && i.fingerprint === print)) return manifest;
+  const others = listed.filter((i) => i.id !== institution.id);
+  const institutions = [...others, { id: institution.id, fingerprint: print }].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { ...manifest, institutions, version: (manifest.version ?? 1) + 1 };
 }

@@ -15,6 +15,7 @@ import {
   SecAggKeysSchema,
   SecAggSharesSchema,
   SecAggUnmaskRequestSchema,
+  SecAggConsistencyRequestSchema,
   toCohortError,
   type EvaluateTask,
   type FederationComplete,
@@ -40,6 +41,7 @@ import { clipUpdate } from './mods/dp-clip.js';
 import { siteNoiseStd } from './mods/dp-terms.js';
 import { chargeContribution, dpRefusal } from './mods/privacy-budget.js';
 import { SiteSecAgg } from './mods/secure-aggregation.js';
+import { checkSecAggTerms } from './mods/secagg-terms-guard.js';
 import type { UpdateTransform } from './mods/byzantine.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { connect, type AgentSocket } from './transport/connection.js';
@@ -219,8 +221,9 @@ export function createAgent(opts: AgentOptions): Agent {
   };
   socket.on('secagg:keys', inbound(SecAggKeysSchema, (session, msg) => session.onKeys(msg)));
   socket.on('secagg:shares', inbound(SecAggSharesSchema, (session, msg) => session.onShares(msg)));
+  socket.on('secagg:consistency-request', inbound(SecAggConsistencyRequestSchema, (session, msg) => session.onConsistency(msg)));
   socket.on('secagg:unmask-request', inbound(SecAggUnmaskRequestSchema, (session, msg) => session.onUnmask(msg)));
-  const sendSecAgg = async (event: 'secagg:advertise' | 'secagg:share-keys' | 'secagg:unmask', msg: object): Promise<void> => {
+  const sendSecAgg = async (event: 'secagg:advertise' | 'secagg:share-keys' | 'secagg:consistency' | 'secagg:unmask', msg: object): Promise<void> => {
     const res = await (socket.timeout(15_000).emitWithAck as (e: string, m: object) => Promise<{ ok: boolean; error?: { code: string; message: string } }>)(event, msg);
     if (!res.ok) throw new CohortError((res.error?.code ?? 'INTERNAL') as CohortError['code'], res.error?.message ?? 'refused');
   };
@@ -279,6 +282,8 @@ export function createAgent(opts: AgentOptions): Agent {
     }
     secure = undefined;
     if (task.secagg) {
+      const terms = checkSecAggTerms(task.secagg, task.study, { federation: opts.federation, round: task.round, vectorLength: parameterCount(model.spec) });
+      if (!terms.ok) return decline(task.round, terms.code, terms.message);
       try {
         secure = new SiteSecAgg({
           federation: opts.federation,

@@ -27,6 +27,10 @@ export const ErrorCode = {
   CONSENT_REVOKED: 'CONSENT_REVOKED',
   /** A secure-aggregation step was refused (wrong phase, bad signature, inconsistent shares) or the protocol could not finish. */
   SECAGG_FAILED: 'SECAGG_FAILED',
+  /** A secure round names a participant (or a key) that is not in the study manifest the site consented to. */
+  SECAGG_PARTICIPANT_UNKNOWN: 'SECAGG_PARTICIPANT_UNKNOWN',
+  /** A secure round's threshold is below what the study's threat model allows. */
+  SECAGG_THRESHOLD_TOO_LOW: 'SECAGG_THRESHOLD_TOO_LOW',
   NOT_FOUND: 'NOT_FOUND',
   /** An event name the coordinator does not take (answered whenever the event carries an acknowledgement). */
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',

@@ -17,7 +17,7 @@ import type {
   UploadCommit,
   Welcome,
 } from './messages.js';
-import type { SecAggAdvertise, SecAggKeys, SecAggShareKeys, SecAggShares, SecAggUnmask, SecAggUnmaskRequest } from './secagg-wire.js';
+import type { SecAggAdvertise, SecAggConsistency, SecAggConsistencyRequest, SecAggKeys, SecAggShareKeys, SecAggShares, SecAggUnmask, SecAggUnmaskRequest } from './secagg-wire.js';
 
 export interface ServerToClientEvents {
   'session:challenge': (msg: Challenge) => void;
@@ -28,9 +28,10 @@ export interface ServerToClientEvents {
   'federation:complete': (msg: FederationComplete) => void;
   /** The federation stopped as failed; agents exit with its reason. Also sent to an agent that authenticates afterwards. */
   'federation:failed': (msg: FederationFailed) => void;
-  /** Secure aggregation, coordinator -> participant: neighbours' keys, the shares addressed to it, the unmask request. */
+  /** Secure aggregation, coordinator -> participant: neighbours' keys, the shares addressed to it, the survivor set to sign, the unmask request. */
   'secagg:keys': (msg: SecAggKeys) => void;
   'secagg:shares': (msg: SecAggShares) => void;
+  'secagg:consistency-request': (msg: SecAggConsistencyRequest) => void;
   'secagg:unmask-request': (msg: SecAggUnmaskRequest) => void;
 }
 
@@ -46,6 +47,7 @@ export interface ClientToServerEvents {
   /** Secure aggregation, participant -> coordinator (the masked input itself goes through update:begin/chunk/commit). */
   'secagg:advertise': (msg: SecAggAdvertise, ack: Ack) => void;
   'secagg:share-keys': (msg: SecAggShareKeys, ack: Ack) => void;
+  'secagg:consistency': (msg: SecAggConsistency, ack: Ack) => void;
   'secagg:unmask': (msg: SecAggUnmask, ack: Ack) => void;
 }
 
@@ -61,5 +63,6 @@ export const CLIENT_EVENTS = [
   'consent:revoke',
   'secagg:advertise',
   'secagg:share-keys',
+  'secagg:consistency',
   'secagg:unmask',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];

@@ -50,7 +50,8 @@ const MAX_MEMBERS = 10_000;
 export const SecAggTermsSchema = z.object({
   participants: z.array(z.object({ id, signPublicKey: b64 })).min(2).max(MAX_MEMBERS),
   threshold: z.number().int().min(2),
-  graph: z.discriminatedUnion('kind', [z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().min(1), seed: b64 })]),
+  /** SecAgg+'s Harary graph carries no seed: every participant derives it from round 0's signed advertisements. */
+  graph: z.discriminatedUnion('kind', [z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().min(1) })]),
   /** Quantisation bound: updates (their distance from the global model) are clipped to this L2 norm before encoding. */
   clipNorm: z.number().positive().max(1e9),
   /** Largest integer weight (sample count, or 1 under DP). */
@@ -107,12 +108,32 @@ export const SecAggSharesSchema = z.object({
 });
 export type SecAggShares = z.infer<typeof SecAggSharesSchema>;
 
+/** The consistency check, coordinator -> survivor: the survivor set U3 for it to sign. */
+export const SecAggConsistencyRequestSchema = z.object({
+  round,
+  type: z.literal('secagg/consistency-request'),
+  to: id,
+  survivors: z.array(id).max(MAX_MEMBERS),
+});
+export type SecAggConsistencyRequest = z.infer<typeof SecAggConsistencyRequestSchema>;
+
+/** The consistency check, survivor -> coordinator: its signature over the sorted survivor set it was told. */
+export const SecAggConsistencySchema = z.object({
+  round,
+  type: z.literal('secagg/consistency'),
+  from: id,
+  signature: fixed(64),
+});
+export type SecAggConsistency = z.infer<typeof SecAggConsistencySchema>;
+
+/** The unmask request: survivors and dropped, with the survivors' signatures over that survivor set (at least t valid). */
 export const SecAggUnmaskRequestSchema = z.object({
   round,
   type: z.literal('secagg/unmask-request'),
   to: id,
   survivors: z.array(id).max(MAX_MEMBERS),
   dropped: z.array(id).max(MAX_MEMBERS),
+  signatures: z.array(z.object({ from: id, signature: fixed(64) })).max(MAX_MEMBERS),
 });
 export type SecAggUnmaskRequest = z.infer<typeof SecAggUnmaskRequestSchema>;
 

@@ -14,6 +14,12 @@ export type Use = z.infer<typeof UseSchema>;
 
 export const PrivacySettingsSchema = z.object({
   secureAggregation: z.boolean(),
+  /**
+   * Under secure aggregation, whom its threshold resists: 'malicious' (t > 2h/3 of each participant's h share holders,
+   * an active coordinator with fewer than h/3 colluding sites) or 'semi-honest' (t > h/2). A site refuses a round whose
+   * threshold is below what this model allows. Absent: 'malicious'.
+   */
+  secAggThreatModel: z.enum(['malicious', 'semi-honest']).optional(),
   /** Client-level DP: the mechanism's terms and the budget they spend over all the study's rounds; absent: no DP. */
   dp: DpTermsSchema.optional(),
 });
@@ -70,6 +76,14 @@ export const StudyManifestSchema = z
     /** The bound on each update's L2 distance from the global model, when the study sets one (absent: the default bound). */
     updateBound: z.object({ maxUpdateNorm: z.number().positive().optional(), normFactor: z.number().min(1).optional() }).strict().optional(),
     coordinator: z.object({ id, signPublicKey: z.string().min(40).max(64) }),
+    /**
+     * Every enrolled institution with the fingerprint of its signing key, sorted by id: who a site agrees to aggregate
+     * with. Enrolling an institution (or replacing its key) makes a new manifest version, which existing consents do
+     * not cover; a site refuses a secure round with a participant not listed here.
+     */
+    institutions: z.array(z.object({ id, fingerprint: z.string().regex(/^[0-9a-f]{4}(:[0-9a-f]{4}){7}$/, 'a key fingerprint') }).strict()).max(10_000),
+    /** 1 at creation, +1 at each amendment (a new institution). */
+    version: z.number().int().min(1),
   })
   .strict();
 export type StudyManifest = z.infer<typeof StudyManifestSchema>;

@@ -93,6 +93,11 @@ export class ConsentRegistry {
     return { alreadyRevoked: false };
   }
 
+  /** The study was amended: consents are checked against this manifest from now on. */
+  amend(manifest: StudyManifest): void {
+    this.deps.manifest = manifest;
+  }
+
   /**
    * Whether an institution may take part in a use now: a consent in force covering this study and use,
    * its own limits (given the number of participants), and the policy's residency rule.

@@ -14,6 +14,7 @@ import {
   SecAggAdvertiseSchema,
   SecAggShareKeysSchema,
   SecAggUnmaskSchema,
+  SecAggConsistencySchema,
   UploadBeginSchema,
   UploadChunkSchema,
   UploadCommitSchema,
@@ -258,6 +259,7 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
 
     on('secagg:advertise', SecAggAdvertiseSchema, (msg) => runner().secAgg(institution, 'advertise', msg));
     on('secagg:share-keys', SecAggShareKeysSchema, (msg) => runner().secAgg(institution, 'share-keys', msg));
+    on('secagg:consistency', SecAggConsistencySchema, (msg) => runner().secAgg(institution, 'consistency', msg));
     on('secagg:unmask', SecAggUnmaskSchema, (msg) => runner().secAgg(institution, 'unmask', msg));
 
     socket.on('disconnect', (reason, description?: unknown) => {

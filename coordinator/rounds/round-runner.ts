@@ -8,6 +8,7 @@ import {
   type EvaluationReport,
   type ModelSpec,
   type Ready,
+  type StudyManifest,
   type SignedRevocation,
 } from '../../protocol/index.js';
 import { ConsentRegistry } from '../policy/index.js';
@@ -216,10 +217,19 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   }
 
   /**
+   * The study was amended (a new institution or key): tasks carry the new manifest, and consents are checked against it
+   * (a consent to the previous version no longer covers any task).
+   */
+  amendStudy(manifest: StudyManifest, manifestHash: string): void {
+    this.deps.federation = { ...this.deps.federation, manifest, manifestHash };
+    this.consents.amend(manifest);
+  }
+
+  /**
    * A secure-aggregation message from a participant of the current round; throws (and the socket layer audits the
    * refusal) when it is not expected now or does not verify.
    */
-  secAgg(institution: string, step: 'advertise' | 'share-keys' | 'unmask', msg: unknown): void {
+  secAgg(institution: string, step: 'advertise' | 'share-keys' | 'consistency' | 'unmask', msg: unknown): void {
     secAggMessage(this.ctx, institution, step, msg);
   }
 

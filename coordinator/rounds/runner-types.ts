@@ -16,7 +16,7 @@ export interface Outbox {
   broadcast(event: 'federation:complete', msg: { rounds: number; finalVersion: number }): void;
   broadcast(event: 'federation:failed', msg: { reason: string }): void;
   /** Secure aggregation's coordinator -> participant messages; false when the institution is not connected. */
-  sendSecAgg<E extends 'secagg:keys' | 'secagg:shares' | 'secagg:unmask-request'>(institution: string, event: E, msg: Parameters<ServerToClientEvents[E]>[0]): boolean;
+  sendSecAgg<E extends 'secagg:keys' | 'secagg:shares' | 'secagg:consistency-request' | 'secagg:unmask-request'>(institution: string, event: E, msg: Parameters<ServerToClientEvents[E]>[0]): boolean;
 }
 
 /** Every event the runner emits, with its payload. */

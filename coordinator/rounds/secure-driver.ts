@@ -45,7 +45,7 @@ export function openSecureRound(ctx: RoundContext, a: ActiveRound, participants:
  * refusal) when it is not expected now or does not verify.
  * @example secAggMessage(ctx, 'site-a', 'advertise', msg)
  */
-export function secAggMessage(ctx: RoundContext, institution: string, step: 'advertise' | 'share-keys' | 'unmask', msg: unknown): void {
+export function secAggMessage(ctx: RoundContext, institution: string, step: 'advertise' | 'share-keys' | 'consistency' | 'unmask', msg: unknown): void {
   const a = ctx.active;
   const round = (msg as { round?: unknown }).round;
   if (!a?.secure) throw new CohortError('ROUND_CLOSED', 'no secure-aggregation round is running');
@@ -53,6 +53,7 @@ export function secAggMessage(ctx: RoundContext, institution: string, step: 'adv
   if (!a.selected.has(institution)) throw new CohortError('NOT_SELECTED', `${institution} was not selected for round ${a.round}`);
   if (step === 'advertise') a.secure.advertise(institution, msg as Parameters<SecureRound['advertise']>[1]);
   else if (step === 'share-keys') a.secure.shareKeys(institution, msg as Parameters<SecureRound['shareKeys']>[1]);
+  else if (step === 'consistency') a.secure.consistency(institution, msg as Parameters<SecureRound['consistency']>[1]);
   else a.secure.unmask(institution, msg as Parameters<SecureRound['unmask']>[1]);
 }
 

@@ -8,6 +8,8 @@ import {
   toWire,
   type MaskedFrame,
   type SecAggAdvertise,
+  type SecAggConsistency,
+  type SecAggConsistencyRequest,
   type SecAggKeys,
   type SecAggShareKeys,
   type SecAggShares,
@@ -17,7 +19,7 @@ import {
 } from '../../protocol/index.js';
 import { fromBase64, secagg } from '../../crypto/index.js';
 
-type Sent = { 'secagg:keys': SecAggKeys; 'secagg:shares': SecAggShares; 'secagg:unmask-request': SecAggUnmaskRequest };
+type Sent = { 'secagg:keys': SecAggKeys; 'secagg:shares': SecAggShares; 'secagg:consistency-request': SecAggConsistencyRequest; 'secagg:unmask-request': SecAggUnmaskRequest };
 
 export interface SecureRoundDeps {
   round: number;
@@ -84,7 +86,7 @@ export class SecureRound {
     this.accept(this.server.receiveMaskedInput({ type: 'secagg/masked-input', from, masked: frame.masked, complaints: frame.complaints, signature: fromBase64(frame.signature) }), from, from);
   }
 
-  /** Ends step 2 (called when training closes): survivors are asked for the shares that remove every mask. */
+  /** Ends step 2 (called when training closes): survivors are asked to sign the survivor set (the consistency check). */
   closeMasked(): void {
     const step = this.server.closeMaskedInput();
     if (!step.ok) return this.fail(step.failure, step.blame);
@@ -92,13 +94,21 @@ export class SecureRound {
     this.expected.clear();
     for (const msg of step.messages) {
       this.expected.add(msg.to);
-      if (!this.deps.send(msg.to, 'secagg:unmask-request', { round: this.deps.round, ...msg })) this.expected.delete(msg.to);
+      if (!this.deps.send(msg.to, 'secagg:consistency-request', { round: this.deps.round, ...msg })) this.expected.delete(msg.to);
     }
-    this.arm(() => this.finish());
-    if (this.expected.size === 0) this.finish();
+    this.arm(() => this.closeConsistency());
+    if (this.expected.size === 0) this.closeConsistency();
   }
 
-  /** Step 3: a survivor's revealed shares. */
+  /** Step 3: a survivor's signature over the survivor set. */
+  consistency(from: string, wire: SecAggConsistency): void {
+    const { round: _round, ...msg } = fromWire(wire);
+    this.accept(this.server.receiveConsistency(msg), from, msg.from);
+    this.expected.delete(from);
+    if (this.expected.size === 0) this.closeConsistency();
+  }
+
+  /** Step 4: a survivor's revealed shares. */
   unmask(from: string, wire: SecAggUnmask): void {
     const { round: _round, ...msg } = fromWire(wire);
     this.accept(this.server.receiveUnmask(msg), from, msg.from);
@@ -134,7 +144,8 @@ export class SecureRound {
     this.dropSilent('advertise-keys');
     const step = this.server.closeAdvertiseKeys();
     if (!step.ok) return this.fail(step.failure, step.blame);
-    this.deps.audit('secagg.step', { round: this.deps.round, step: 'advertise-keys', participants: step.messages.length });
+    const seed = this.server.graphSeed;
+    this.deps.audit('secagg.step', { round: this.deps.round, step: 'advertise-keys', participants: step.messages.length, ...(seed ? { graphSeed: Buffer.from(seed).toString('hex') } : {}) });
     this.expected.clear();
     for (const msg of step.messages) {
       this.expected.add(msg.to);
@@ -153,6 +164,21 @@ export class SecureRound {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (const msg of step.messages) this.deps.send(msg.to, 'secagg:shares', toWire({ round: this.deps.round, ...msg }) as SecAggShares);
+  }
+
+  /** Ends step 3: the survivors that signed are asked for the shares that remove every mask, with every signature. */
+  private closeConsistency(): void {
+    if (this.server.phase !== 'consistency-check') return;
+    const step = this.server.closeConsistency();
+    if (!step.ok) return this.fail(step.failure, step.blame);
+    this.deps.audit('secagg.step', { round: this.deps.round, step: 'consistency-check', signed: step.messages.length });
+    this.expected.clear();
+    for (const msg of step.messages) {
+      this.expected.add(msg.to);
+      if (!this.deps.send(msg.to, 'secagg:unmask-request', toWire({ round: this.deps.round, ...msg }) as SecAggUnmaskRequest)) this.expected.delete(msg.to);
+    }
+    this.arm(() => this.finish());
+    if (this.expected.size === 0) this.finish();
   }
 
   private finish(): void {

@@ -1,5 +1,4 @@
 /** The secure-aggregation terms of one round, from the federation's rules: graph, threshold, quantisation range, distributed noise. */
-import { randomBytes } from 'node:crypto';
 import { parameterCount, type ModelSpec, type SecAggTerms } from '../../protocol/index.js';
 import { dp, secagg } from '../../crypto/index.js';
 import type { RoundRules } from '../config.js';
@@ -21,10 +20,10 @@ export function secureTerms(args: {
   maxDeclared: number;
 }): { terms: SecAggTerms; config: secagg.SecAggConfig } {
   const { rules } = args;
-  const settings = rules.secagg ?? { graph: 'complete' as const, clipNorm: 100, threshold: undefined };
+  const settings = rules.secagg ?? { graph: 'complete' as const, clipNorm: 100, threshold: undefined, threatModel: undefined };
   const vectorLength = parameterCount(args.spec);
-  const graph = settings.graph === 'harary' ? ({ kind: 'harary', seed: new Uint8Array(randomBytes(32)) } as const) : ({ kind: 'complete' } as const);
-  const common = { federation: args.federation, round: args.round, participants: args.participants, vectorLength, graph, thresholdFraction: settings.threshold };
+  const graph = settings.graph === 'harary' ? ({ kind: 'harary' } as const) : ({ kind: 'complete' } as const);
+  const common = { federation: args.federation, round: args.round, participants: args.participants, vectorLength, graph, thresholdFraction: settings.threshold, threatModel: settings.threatModel ?? 'malicious' };
   if (!rules.dp) {
     // n * W must stay below 2^32 (the weight entry's sum); larger sites are weighted as if they had W rows.
     const maxWeight = Math.max(1, Math.min(Math.ceil(args.maxDeclared), Math.floor(0xffffffff / args.participants.length), 1_000_000));

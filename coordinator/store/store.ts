@@ -24,7 +24,7 @@ import type {
 export type RoundPatch = Partial<Pick<Round, 'state' | 'resultVersion' | 'deadline' | 'selected' | 'closedAt' | 'reason' | 'metrics' | 'policyHash' | 'decisions'>>;
 
 /** Fields of a federation that may change after creation (a policy change is audited by the caller). */
-export type FederationPatch = Partial<Pick<Federation, 'policy' | 'policyHash' | 'status' | 'spec'>>;
+export type FederationPatch = Partial<Pick<Federation, 'policy' | 'policyHash' | 'status' | 'spec' | 'manifest' | 'manifestHash'>>;
 
 /** Signs an audit entry's hash (64 hex characters); returns a base64 Ed25519 signature. */
 export type AuditSigner = (hash: string) => string;

@@ -1,22 +1,22 @@
 /**
  * One participant of secure aggregation as a state machine with no I/O: each method takes the server's message for the
  * step and returns this participant's reply, or a typed failure (and then refuses everything after).
- * new -> advertised -> shared -> masked -> done (or aborted).
+ * new -> advertised -> shared -> masked -> signed -> done (or aborted).
  */
 import { constantTimeEqual } from '../bytes.js';
 import type { Identity } from '../identity.js';
 import { defaultRandom, takeRandom, type RandomSource } from '../random.js';
 import { failure, type SecAggFailure, type SecAggStep, type StepResult } from './failures.js';
 import { generateX25519, pairSeed, shareKey, type X25519KeyPair } from './keys.js';
-import type { AdvertiseKeys, Complaint, EncryptedShare, KeysBroadcast, MaskedInput, RevealedShare, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
+import type { AdvertiseKeys, Complaint, ConsistencyRequest, ConsistencySignature, EncryptedShare, KeysBroadcast, MaskedInput, RevealedShare, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
 import { applyMask } from './prg.js';
-import { holdersOf, maskSign, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
+import { deriveGraph, holdersOf, maskSign, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
 import { quantiseWeighted, type Rounding } from './ring.js';
 import { NONCE_BYTES, openSharePair, sealSharePair, type SharePair } from './share-box.js';
 import { split, type Share } from './shamir.js';
-import { advertiseStatement, maskedStatement, seedCommitment, shareCommitment, shareStatement, ed25519Signer, unmaskStatement, verifyDetached } from './statements.js';
+import { advertiseStatement, consistencyStatement, maskedStatement, seedCommitment, shareCommitment, shareStatement, ed25519Signer, unmaskStatement, verifyDetached } from './statements.js';
 
-export type ClientPhase = 'new' | 'advertised' | 'shared' | 'masked' | 'done' | 'aborted';
+export type ClientPhase = 'new' | 'advertised' | 'shared' | 'masked' | 'signed' | 'done' | 'aborted';
 
 export interface SecAggClientOptions {
   config: SecAggConfig;
@@ -43,6 +43,8 @@ export class SecAggClient {
   private seed: Uint8Array | null = null;
   private readonly peers = new Map<string, PeerKeys>();
   private readonly held = new Map<string, { x: number; pair: SharePair }>();
+  /** The survivor set this participant signed in the consistency check (sorted); the only one it will unmask for. */
+  private signedSurvivors: string[] | null = null;
 
   constructor(options: SecAggClientOptions) {
     this.session = openSession(options.config);
@@ -67,8 +69,9 @@ export class SecAggClient {
 
   private wrongPhase(step: SecAggStep, expected: ClientPhase): { ok: false; failure: SecAggFailure } | null {
     if (this.current === expected) return null;
-    const code = step === 'unmasking' && this.current === 'done' ? 'CONSISTENCY_RULE' : 'WRONG_PHASE';
-    const message = code === 'CONSISTENCY_RULE' ? 'already answered an unmask request this round; a second one is refused' : `cannot run ${step} in phase ${this.current}`;
+    const again = (step === 'unmasking' && this.current === 'done') || (step === 'consistency-check' && (this.current === 'signed' || this.current === 'done'));
+    const code = again ? 'CONSISTENCY_RULE' : 'WRONG_PHASE';
+    const message = again ? `already answered a ${step} request this round; a second one is refused` : `cannot run ${step} in phase ${this.current}`;
     return failure(code, step, `${this.id}: ${message}`);
   }
 
@@ -78,6 +81,14 @@ export class SecAggClient {
     this.seed?.fill(0);
     for (const { pair } of this.held.values()) for (const part of Object.values(pair)) part.fill(0);
     this.held.clear();
+  }
+
+  /**
+   * Whether round 2 refuses a delivery from fewer than t dealers. Always true in production; a test seam that lets the
+   * attack tests show what the check prevents.
+   */
+  protected get checksDelivery(): boolean {
+    return true;
   }
 
   /** Splits one of this participant's secrets; a seam for tests that simulate a cheating dealer. */
@@ -100,7 +111,8 @@ export class SecAggClient {
   }
 
   /**
-   * Round 1: checks the neighbours' signed keys, Shamir-shares s_sk and a fresh self-mask seed b among the holders
+   * Round 1: checks every other advertiser's signed keys, derives the SecAgg+ graph from them (so the server cannot choose
+   * this participant's neighbours), keeps its neighbours' keys, Shamir-shares s_sk and a fresh self-mask seed b among the holders
    * (itself and its neighbours that advertised), and encrypts each holder's pair of shares to it.
    * @example const shared = client.shareKeys(keysBroadcast);
    */
@@ -109,16 +121,21 @@ export class SecAggClient {
     const wrong = this.wrongPhase(step, 'advertised');
     if (wrong) return wrong;
     if (broadcast?.type !== 'secagg/keys' || broadcast.to !== this.id || !Array.isArray(broadcast.keys)) return this.abort('BAD_MESSAGE', step, 'malformed keys broadcast');
+    const advertisers = new Map<string, PeerKeys>([[this.id, { cPublicKey: (this.c as X25519KeyPair).publicKey, sPublicKey: (this.s as X25519KeyPair).publicKey }]]);
     for (const key of broadcast.keys) {
-      const index = this.session.indexOf.get(key.from);
-      if (index === undefined || !this.session.graph.areNeighbours(this.index, index)) return this.abort('BAD_MESSAGE', step, `keys from ${key.from}, not a neighbour`);
-      if (this.peers.has(key.from)) return this.abort('BAD_MESSAGE', step, `keys from ${key.from} listed twice`);
+      const index = this.session.indexOf.get(key?.from);
+      if (index === undefined) return this.abort('BAD_MESSAGE', step, `keys from ${String(key?.from)}, not a participant`);
+      if (advertisers.has(key.from)) return this.abort('BAD_MESSAGE', step, `keys from ${key.from} listed twice`);
       const signer = this.session.config.participants[index]?.signPublicKey as Uint8Array;
       const okKeys = key.cPublicKey instanceof Uint8Array && key.cPublicKey.length === 32 && key.sPublicKey instanceof Uint8Array && key.sPublicKey.length === 32;
       if (!okKeys || !verifyDetached(advertiseStatement(this.session.context, key.from, key.cPublicKey, key.sPublicKey), key.signature, signer)) {
         return this.abort('BAD_MESSAGE', step, `the keys of ${key.from} are malformed or not signed by it`);
       }
-      this.peers.set(key.from, { cPublicKey: key.cPublicKey, sPublicKey: key.sPublicKey });
+      advertisers.set(key.from, { cPublicKey: key.cPublicKey, sPublicKey: key.sPublicKey });
+    }
+    deriveGraph(this.session, [...advertisers].map(([from, keys]) => ({ from, ...keys })));
+    for (const [from, keys] of advertisers) {
+      if (from !== this.id && this.session.graph.areNeighbours(this.index, this.session.indexOf.get(from) as number)) this.peers.set(from, keys);
     }
     const present = new Set([this.index, ...[...this.peers.keys()].map((id) => this.session.indexOf.get(id) as number)]);
     const holders = holdersOf(this.session, this.index, present);
@@ -201,6 +218,10 @@ export class SecAggClient {
       if (complaint) complaints.push(complaint);
     }
     if (!dealers.has(this.id)) return this.abort('NOT_IN_ROUND', step, 'its own shares were not delivered: it is not in U2');
+    // Round 2 of the paper: with fewer than t dealers in its delivery (U2 seen by this participant), the masked input
+    // would carry few or no pairwise masks, and an ordinary unmask request (t shares of b) would open it in the clear.
+    const t = this.session.config.threshold;
+    if (this.checksDelivery && dealers.size < t) return this.abort('TOO_FEW_PARTICIPANTS', step, `shares from ${dealers.size} dealers, threshold ${t}: masking now would expose this update`, { have: dealers.size, need: t });
 
     let encoded: Uint32Array;
     try {
@@ -223,16 +244,52 @@ export class SecAggClient {
   }
 
   /**
-   * Round 3: reveals, for each of its dealers, the b share if the dealer survived or the s-key share if it dropped.
+   * Round 3 (the paper's consistency check): signs the survivor set U3 the server announces, once. Refuses a set that
+   * does not list this participant, lists someone twice or an unknown id, or has fewer than t members.
+   * @example const signed = client.signSurvivors(consistencyRequest);
+   */
+  signSurvivors(request: ConsistencyRequest): StepResult<ConsistencySignature> {
+    const step = 'consistency-check';
+    const wrong = this.wrongPhase(step, 'masked');
+    if (wrong) return wrong;
+    if (request?.type !== 'secagg/consistency-request' || request.to !== this.id || !Array.isArray(request.survivors)) return this.abort('BAD_MESSAGE', step, 'malformed consistency request');
+    const survivors = new Set(request.survivors);
+    const t = this.session.config.threshold;
+    if (survivors.size !== request.survivors.length) return this.abort('CONSISTENCY_RULE', step, 'the survivor set lists a participant twice');
+    const unknown = request.survivors.filter((id) => !this.session.indexOf.has(id));
+    if (unknown.length) return this.abort('BAD_MESSAGE', step, `unknown participants ${unknown.join(', ')}`);
+    if (!survivors.has(this.id)) return this.abort('CONSISTENCY_RULE', step, 'the survivor set does not list this participant');
+    if (survivors.size < t) return this.abort('CONSISTENCY_RULE', step, `only ${survivors.size} survivors, threshold ${t}`, { have: survivors.size, need: t });
+    this.signedSurvivors = [...request.survivors].sort();
+    this.current = 'signed';
+    return { ok: true, message: { type: 'secagg/consistency', from: this.id, signature: this.sign(consistencyStatement(this.session.context, this.signedSurvivors)) } };
+  }
+
+  /** How many distinct listed survivors validly signed exactly the set this participant signed. */
+  private validConsistencySignatures(signatures: UnmaskRequest['signatures']): number {
+    const statement = consistencyStatement(this.session.context, this.signedSurvivors as string[]);
+    const survivors = new Set(this.signedSurvivors);
+    const valid = new Set<string>();
+    for (const entry of signatures) {
+      if (typeof entry?.from !== 'string' || !survivors.has(entry.from) || valid.has(entry.from)) continue;
+      const signer = this.session.config.participants[this.session.indexOf.get(entry.from) as number]?.signPublicKey as Uint8Array;
+      if (verifyDetached(statement, entry.signature, signer)) valid.add(entry.from);
+    }
+    return valid.size;
+  }
+
+  /**
+   * Round 4: reveals, for each of its dealers, the b share if the dealer survived or the s-key share if it dropped.
    * Refuses (CONSISTENCY_RULE) a request naming anyone as both, naming itself as dropped, listing fewer than t survivors,
-   * or arriving after it has already answered one: the server must never hold both shares of one participant.
+   * listing survivors other than the set it signed, carrying fewer than t valid signatures of survivors on that set, or
+   * arriving after it has already answered one: the server must never hold both shares of one participant.
    * @example const reveal = client.unmask(request);
    */
   unmask(request: UnmaskRequest): StepResult<UnmaskResponse> {
     const step = 'unmasking';
-    const wrong = this.wrongPhase(step, 'masked');
+    const wrong = this.wrongPhase(step, 'signed');
     if (wrong) return wrong;
-    if (request?.type !== 'secagg/unmask-request' || request.to !== this.id || !Array.isArray(request.survivors) || !Array.isArray(request.dropped)) {
+    if (request?.type !== 'secagg/unmask-request' || request.to !== this.id || !Array.isArray(request.survivors) || !Array.isArray(request.dropped) || !Array.isArray(request.signatures)) {
       return this.abort('BAD_MESSAGE', step, 'malformed unmask request');
     }
     const survivors = new Set(request.survivors);
@@ -245,6 +302,12 @@ export class SecAggClient {
     if (survivors.size < t) return this.abort('CONSISTENCY_RULE', step, `only ${survivors.size} survivors, threshold ${t}`, { have: survivors.size, need: t });
     const unknown = [...survivors, ...dropped].filter((id) => !this.session.indexOf.has(id));
     if (unknown.length) return this.abort('BAD_MESSAGE', step, `unknown participants ${unknown.join(', ')}`);
+    const signed = this.signedSurvivors as string[];
+    if (survivors.size !== signed.length || signed.some((id) => !survivors.has(id))) {
+      return this.abort('CONSISTENCY_RULE', step, `the request's survivors differ from the set this participant signed (${signed.join(', ')})`);
+    }
+    const valid = this.validConsistencySignatures(request.signatures);
+    if (valid < t) return this.abort('CONSISTENCY_RULE', step, `${valid} valid survivor signatures on the survivor set, threshold ${t}`, { have: valid, need: t });
 
     const reveal = (of: string, kind: 's' | 'b'): RevealedShare | null => {
       const held = this.held.get(of);

@@ -1,6 +1,6 @@
 /** Typed outcomes of the secure-aggregation state machines: failures, refusals of single messages, and blame. */
 
-export type SecAggStep = 'advertise-keys' | 'share-keys' | 'masked-input' | 'unmasking';
+export type SecAggStep = 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-check' | 'unmasking';
 
 export type SecAggFailureCode =
   /** Fewer than t participants remain at this step; nothing is (or will be) revealed. */
@@ -9,7 +9,10 @@ export type SecAggFailureCode =
   | 'INSUFFICIENT_SHARES'
   /** A dealer's shares do not reconstruct one secret matching its commitment: the dealer is named. */
   | 'INCONSISTENT_SHARES'
-  /** A participant refuses a request that would reveal too much (both shares of one participant, a second unmask request). */
+  /**
+   * A participant refuses a request that would reveal too much (both shares of one participant, a second unmask request,
+   * a survivor set other than the one it signed, fewer than t survivors' signatures on it).
+   */
   | 'CONSISTENCY_RULE'
   /** A message from the server is malformed or carries a signature that does not verify. */
   | 'BAD_MESSAGE'

@@ -12,7 +12,7 @@ export {
 } from './ring.js';
 export { expandMask, applyMask, PRG_CIPHER, type PrgContext, type PrgKind } from './prg.js';
 export { buildGraph, secAggPlusDegree, type GraphSpec, type CommunicationGraph } from './graph.js';
-export { createSecAggConfig, openSession, type SecAggConfig, type SecAggParticipant, type SecAggSession } from './protocol.js';
+export { createSecAggConfig, minimumThreshold, openSession, type ThreatModel, type SecAggConfig, type SecAggParticipant, type SecAggSession } from './protocol.js';
 export type {
   AdvertiseKeys,
   KeysBroadcast,
@@ -22,6 +22,8 @@ export type {
   Complaint,
   ComplaintReason,
   MaskedInput,
+  ConsistencyRequest,
+  ConsistencySignature,
   UnmaskRequest,
   RevealedShare,
   UnmaskResponse,

@@ -1,5 +1,5 @@
 /**
- * The messages of the four rounds, as plain objects over Uint8Array/Uint32Array: what a transport carries unchanged.
+ * The messages of the five rounds, as plain objects over Uint8Array/Uint32Array: what a transport carries unchanged.
  * Participants are named by id; every message a participant sends is signed with its Ed25519 identity key over the
  * round's context digest (statements.ts), so the coordinator can route but not forge or alter them.
  */
@@ -67,12 +67,30 @@ export interface MaskedInput {
   signature: Uint8Array;
 }
 
-/** Round 2 -> 3, server -> participant: who survived (reveal b shares) and who dropped after sharing (reveal s shares). */
+/** Round 2 -> 3, server -> participant: the survivor set U3 (who sent a masked input), for the participant to sign. */
+export interface ConsistencyRequest {
+  type: 'secagg/consistency-request';
+  to: string;
+  survivors: string[];
+}
+
+/** Round 3, participant -> server: its signature over the survivor set it was told (statements.ts consistencyStatement). */
+export interface ConsistencySignature {
+  type: 'secagg/consistency';
+  from: string;
+  signature: Uint8Array;
+}
+
+/**
+ * Round 3 -> 4, server -> participant: who survived (reveal b shares) and who dropped after sharing (reveal s shares),
+ * with at least t survivors' signatures over exactly that survivor set (the paper's consistency check).
+ */
 export interface UnmaskRequest {
   type: 'secagg/unmask-request';
   to: string;
   survivors: string[];
   dropped: string[];
+  signatures: { from: string; signature: Uint8Array }[];
 }
 
 /** A share opened for the server, with the salt that lets it check the dealer's signed commitment. */
@@ -83,7 +101,7 @@ export interface RevealedShare {
   salt: Uint8Array;
 }
 
-/** Round 3, participant -> server: b shares of survivors, s-key shares of dropped participants; never both for one. */
+/** Round 4, participant -> server: b shares of survivors, s-key shares of dropped participants; never both for one. */
 export interface UnmaskResponse {
   type: 'secagg/unmask';
   from: string;
@@ -92,4 +110,4 @@ export interface UnmaskResponse {
   signature: Uint8Array;
 }
 
-export type SecAggMessage = AdvertiseKeys | KeysBroadcast | ShareKeys | SharesDelivery | MaskedInput | UnmaskRequest | UnmaskResponse;
+export type SecAggMessage = AdvertiseKeys | KeysBroadcast | ShareKeys | SharesDelivery | MaskedInput | ConsistencyRequest | ConsistencySignature | UnmaskRequest | UnmaskResponse;

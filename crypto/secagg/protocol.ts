@@ -6,7 +6,8 @@
 import { concatBytes, lengthPrefixed, u32le, utf8Encode } from '../bytes.js';
 import { sha256 } from '../hash.js';
 import { assertBytes, assertId, assertU32 } from '../validate.js';
-import { buildGraph, secAggPlusDegree, type CommunicationGraph, type GraphSpec } from './graph.js';
+import { buildGraph, secAggPlusDegree, type CommunicationGraph } from './graph.js';
+import { graphSeed } from './graph-seed.js';
 import { quantisationParams, type QuantisationParams } from './ring.js';
 
 export interface SecAggParticipant {
@@ -14,6 +15,12 @@ export interface SecAggParticipant {
   /** Ed25519 public key (32 bytes) of the participant's identity: signs its SecAgg messages. */
   signPublicKey: Uint8Array;
 }
+
+/**
+ * Who shares keys and masks with whom: everyone, or SecAgg+'s Harary graph of the given even degree, whose seed is
+ * derived from the round's key advertisements (graph-seed.ts) once round 0 closes.
+ */
+export type RoundGraph = { kind: 'complete' } | { kind: 'harary'; degree: number };
 
 /** Everything public about one round of secure aggregation; the coordinator and every participant must hold the same. */
 export interface SecAggConfig {
@@ -23,16 +30,36 @@ export interface SecAggConfig {
   participants: readonly SecAggParticipant[];
   /** t: shares needed to reconstruct a secret; also the fewest participants allowed at any step. */
   threshold: number;
-  graph: GraphSpec;
+  graph: RoundGraph;
   /** L: number of model parameters; encoded vectors have L + 1 entries (the last is the weight). */
   vectorLength: number;
   quantisation: QuantisationParams;
 }
 
+/**
+ * Whom the threshold must resist. 'malicious' (default): an active coordinator colluding with fewer than a third of the
+ * share holders; t > 2h/3 (Bonawitz et al. 2017, section 6). 'semi-honest': a coordinator that follows the protocol;
+ * the smallest majority t > h/2, which tolerates the most dropouts.
+ */
+export type ThreatModel = 'malicious' | 'semi-honest';
+
+/**
+ * The smallest threshold a threat model allows for h share holders per participant.
+ * @example minimumThreshold(10, 'malicious') // 7; minimumThreshold(10, 'semi-honest') // 6
+ */
+export function minimumThreshold(holders: number, model: ThreatModel): number {
+  if (!Number.isInteger(holders) || holders < 1) throw new RangeError(`holders must be a positive integer, got ${holders}`);
+  if (model !== 'malicious' && model !== 'semi-honest') throw new TypeError(`unknown threat model ${String(model)}`);
+  return Math.min(holders, model === 'malicious' ? Math.floor((2 * holders) / 3) + 1 : Math.floor(holders / 2) + 1);
+}
+
 /** Derived facts shared by client and server (internal). */
 export interface SecAggSession {
   config: SecAggConfig;
+  /** The complete graph at once; a Harary graph only after deriveGraph (round 0's advertisements), before that it throws. */
   graph: CommunicationGraph;
+  /** The Harary graph's seed once derived; null for the complete graph or before round 0 closes. */
+  graphSeed: Uint8Array | null;
   indexOf: ReadonlyMap<string, number>;
   /** SHA-256 of the whole configuration: bound into every signature, key derivation and commitment. */
   context: Uint8Array;
@@ -48,14 +75,37 @@ function f64(value: number): Uint8Array {
   return out;
 }
 
-function graphBytes(spec: GraphSpec): Uint8Array {
-  return spec.kind === 'complete' ? lengthPrefixed('complete') : concatBytes(lengthPrefixed('harary'), u32le(spec.degree), spec.seed);
+function graphBytes(spec: RoundGraph): Uint8Array {
+  return spec.kind === 'complete' ? lengthPrefixed('complete') : concatBytes(lengthPrefixed('harary-derived-seed'), u32le(spec.degree));
+}
+
+/** Stands for a Harary graph until round 0 closes: any use before deriveGraph is a programming error. */
+const UNDERIVED: CommunicationGraph = {
+  size: 0,
+  neighbours: () => {
+    throw new Error('the SecAgg+ graph is derived from the key advertisements: round 0 has not closed');
+  },
+  areNeighbours: () => {
+    throw new Error('the SecAgg+ graph is derived from the key advertisements: round 0 has not closed');
+  },
+};
+
+/**
+ * Fixes the session's Harary graph from round 0's advertisers (U1, verified by the caller); a no-op for the complete graph.
+ * @example deriveGraph(session, [...advertisements]); session.graph.neighbours(me)
+ */
+export function deriveGraph(session: SecAggSession, advertisers: readonly { from: string; cPublicKey: Uint8Array; sPublicKey: Uint8Array }[]): void {
+  const spec = session.config.graph;
+  if (spec.kind === 'complete') return;
+  const seed = graphSeed(session.context, advertisers);
+  session.graph = buildGraph(session.config.participants.length, { kind: 'harary', degree: spec.degree, seed });
+  session.graphSeed = seed;
 }
 
 /**
- * A validated configuration. Defaults: complete graph; threshold = floor(maxHolders / 2) + 1, the smallest allowed,
- * which tolerates the most dropouts. For SecAgg+ pass graph: { kind: 'harary', degree?, seed } (degree defaults to
- * secAggPlusDegree(n)); the seed must be public and unpredictable before the round (e.g. from the coordinator's signed round record).
+ * A validated configuration. Defaults: complete graph; threshold = minimumThreshold(maxHolders, threatModel), with the
+ * threat model 'malicious' (t = floor(2h/3) + 1) unless 'semi-honest' is asked for (t = floor(h/2) + 1). For SecAgg+ pass
+ * graph: { kind: 'harary', degree? } (degree defaults to secAggPlusDegree(n)); its seed is derived from round 0 (deriveGraph).
  * @example const config = createSecAggConfig({ federation: 'cardio', round: 3, participants, vectorLength: 199210, clipNorm: 1, maxWeight: 10000 });
  */
 export function createSecAggConfig(args: {
@@ -66,19 +116,20 @@ export function createSecAggConfig(args: {
   clipNorm: number;
   maxWeight: number;
   threshold?: number;
-  graph?: { kind: 'complete' } | { kind: 'harary'; degree?: number; seed: Uint8Array };
+  threatModel?: ThreatModel;
+  graph?: { kind: 'complete' } | { kind: 'harary'; degree?: number };
 }): SecAggConfig {
   // Copy only the public fields: callers may pass full identities, whose secret keys must not travel in a config.
   const participants = args.participants.map((p) => ({ id: p.id, signPublicKey: p.signPublicKey })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = participants.length;
   const g = args.graph ?? { kind: 'complete' };
-  const graph: GraphSpec = g.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: g.degree ?? secAggPlusDegree(n), seed: g.seed };
+  const graph: RoundGraph = g.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: g.degree ?? secAggPlusDegree(n) };
   const maxHolders = holdersBound(n, graph);
   const config: SecAggConfig = {
     federation: args.federation,
     round: args.round,
     participants,
-    threshold: args.threshold ?? Math.floor(maxHolders / 2) + 1,
+    threshold: args.threshold ?? minimumThreshold(maxHolders, args.threatModel ?? 'malicious'),
     graph,
     vectorLength: args.vectorLength,
     quantisation: quantisationParams({ clipNorm: args.clipNorm, maxWeight: args.maxWeight, maxParticipants: n }),
@@ -87,7 +138,7 @@ export function createSecAggConfig(args: {
   return config;
 }
 
-function holdersBound(n: number, graph: GraphSpec): number {
+function holdersBound(n: number, graph: RoundGraph): number {
   return graph.kind === 'complete' || graph.degree >= n - 1 ? n : graph.degree + 1;
 }
 
@@ -95,7 +146,8 @@ function holdersBound(n: number, graph: GraphSpec): number {
  * Checks a configuration and derives the session facts; throws a TypeError/RangeError on a bad configuration.
  * Rules: 2 <= n; ids unique and sorted; at most 255 share holders per participant (GF(2^8) share indices);
  * threshold t with 2 <= t <= maxHolders and 2t > maxHolders (a majority: a coordinator that tells different participants
- * different survivor sets cannot collect t self-mask shares AND t key shares of one participant from disjoint honest groups).
+ * different survivor sets cannot collect t self-mask shares AND t key shares of one participant from disjoint honest groups;
+ * with c colluding participants it needs 2t > maxHolders + c, hence the malicious default t > 2h/3, see minimumThreshold).
  */
 export function openSession(config: SecAggConfig): SecAggSession {
   assertId('federation', config.federation);
@@ -110,7 +162,12 @@ export function openSession(config: SecAggConfig): SecAggSession {
     if (i > 0 && !((config.participants[i - 1] as SecAggParticipant).id < p.id)) throw new RangeError('participants must be sorted by id');
     indexOf.set(p.id, i);
   });
-  const graph = buildGraph(n, config.graph);
+  const spec = config.graph;
+  if (spec.kind === 'harary') {
+    // Checked now with a placeholder seed (the degree rules do not depend on it); the real graph comes with round 0.
+    buildGraph(n, { kind: 'harary', degree: spec.degree, seed: new Uint8Array(32) });
+  } else if (spec.kind !== 'complete') throw new TypeError(`unknown graph kind ${String((spec as { kind: unknown }).kind)}`);
+  const graph = spec.kind === 'complete' || spec.degree >= n - 1 ? buildGraph(n, { kind: 'complete' }) : UNDERIVED;
   const maxHolders = holdersBound(n, config.graph);
   if (maxHolders > 255) throw new RangeError(`at most 255 share holders per participant (GF(2^8) shares), got ${maxHolders}: use a harary graph`);
   const t = config.threshold;
@@ -133,7 +190,7 @@ export function openSession(config: SecAggConfig): SecAggSession {
     f64(q.maxParticipants),
     f64(q.scale),
   ]);
-  return { config, graph, indexOf, context, maxHolders };
+  return { config, graph, graphSeed: null, indexOf, context, maxHolders };
 }
 
 /**

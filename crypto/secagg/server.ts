@@ -2,15 +2,15 @@
  * The aggregator of secure aggregation as a state machine with no I/O: receive* take one participant's message and
  * answer a Receipt; close* end a step (call them at the step's deadline) and return the messages to route, or a typed
  * failure when fewer than t participants remain. It keeps one running sum of masked vectors, never the vectors.
- * advertise-keys -> share-keys -> masked-input -> unmasking -> done (or failed).
+ * advertise-keys -> share-keys -> masked-input -> consistency-check -> unmasking -> done (or failed).
  */
 import { constantTimeEqual } from '../bytes.js';
 import { failure, type Blame, type Receipt, type RejectReason, type SecAggFailure, type SecAggStep } from './failures.js';
-import type { AdvertiseKeys, KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
-import { holdersOf, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
+import type { AdvertiseKeys, ConsistencyRequest, ConsistencySignature, KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
+import { deriveGraph, holdersOf, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
 import { addInto } from './ring.js';
 import { CIPHERTEXT_BYTES, NONCE_BYTES } from './share-box.js';
-import { advertiseStatement, maskedStatement, shareCommitment, shareStatement, unmaskStatement, verifyDetached } from './statements.js';
+import { advertiseStatement, consistencyStatement, maskedStatement, shareCommitment, shareStatement, unmaskStatement, verifyDetached } from './statements.js';
 import { unmaskSum, type DealerRecord, type SecAggResult } from './unmask.js';
 
 export type { SecAggResult } from './unmask.js';
@@ -32,6 +32,7 @@ export class SecAggServer {
   private readonly masked = new Set<string>();
   private survivors: string[] = [];
   private dropped: string[] = [];
+  private readonly signatures = new Map<string, Uint8Array>();
   private readonly responded = new Set<string>();
   private readonly blame: Blame[] = [];
 
@@ -91,18 +92,23 @@ export class SecAggServer {
     return { ok: true };
   }
 
-  /** Ends round 0: U1 = who advertised; each gets its neighbours' keys. */
+  /** The SecAgg+ graph's seed, derived from U1's advertisements when round 0 closed (null for the complete graph). */
+  get graphSeed(): Uint8Array | null {
+    return this.session.graphSeed;
+  }
+
+  /**
+   * Ends round 0: U1 = who advertised; each member gets every other member's signed keys (under SecAgg+ it needs them
+   * all to derive the graph's seed itself, and keeps its neighbours').
+   */
   closeAdvertiseKeys(): ServerStep<KeysBroadcast> {
     const closed = this.closed<KeysBroadcast>('advertise-keys');
     if (closed) return closed;
     const short = this.enough('advertise-keys', this.advertised.size, 'participants advertised keys');
     if (short) return short;
     this.current = 'share-keys';
-    const messages = [...this.advertised.keys()].map((to): KeysBroadcast => {
-      const index = this.session.indexOf.get(to) as number;
-      const keys = [...this.advertised.values()].filter((k) => this.session.graph.areNeighbours(index, this.session.indexOf.get(k.from) as number));
-      return { type: 'secagg/keys', to, keys };
-    });
+    deriveGraph(this.session, [...this.advertised.values()]);
+    const messages = [...this.advertised.keys()].map((to): KeysBroadcast => ({ type: 'secagg/keys', to, keys: [...this.advertised.values()].filter((k) => k.from !== to) }));
     return { ok: true, messages };
   }
 
@@ -167,24 +173,45 @@ export class SecAggServer {
     return { ok: true };
   }
 
-  /** Ends round 2: U3 = who sent a masked vector; each is asked for b shares of U3 and s-key shares of U2 \ U3. */
-  closeMaskedInput(): ServerStep<UnmaskRequest> {
-    const closed = this.closed<UnmaskRequest>('masked-input');
+  /** Ends round 2: U3 = who sent a masked vector; each member is asked to sign U3 (the consistency check). */
+  closeMaskedInput(): ServerStep<ConsistencyRequest> {
+    const closed = this.closed<ConsistencyRequest>('masked-input');
     if (closed) return closed;
     const short = this.enough('masked-input', this.masked.size, 'participants sent masked input');
     if (short) return short;
-    this.current = 'unmasking';
+    this.current = 'consistency-check';
     const byIndex = (a: string, b: string) => (this.session.indexOf.get(a) as number) - (this.session.indexOf.get(b) as number);
     this.survivors = [...this.masked].sort(byIndex);
     this.dropped = [...this.dealers.keys()].filter((id) => !this.masked.has(id)).sort(byIndex);
     for (const record of this.dealers.values()) record.shares = [];
-    const messages = this.survivors.map((to): UnmaskRequest => ({ type: 'secagg/unmask-request', to, survivors: [...this.survivors], dropped: [...this.dropped] }));
+    const messages = this.survivors.map((to): ConsistencyRequest => ({ type: 'secagg/consistency-request', to, survivors: [...this.survivors] }));
     return { ok: true, messages };
   }
 
-  /** Round 3: one participant's revealed shares; each is checked against its dealer's signed commitment. */
+  /** Round 3: one survivor's signature over U3. */
+  receiveConsistency(msg: ConsistencySignature): Receipt {
+    const bad = this.check('consistency-check', msg?.from, new Set(this.survivors), this.signatures);
+    if (bad) return bad;
+    if (!verifyDetached(consistencyStatement(this.session.context, this.survivors), msg.signature, this.signer(msg.from))) return reject('BAD_SIGNATURE', `survivor set not signed by ${msg.from}`);
+    this.signatures.set(msg.from, msg.signature);
+    return { ok: true };
+  }
+
+  /** Ends round 3: U4 = who signed U3; each is asked for b shares of U3 and s-key shares of U2 \ U3, with every signature. */
+  closeConsistency(): ServerStep<UnmaskRequest> {
+    const closed = this.closed<UnmaskRequest>('consistency-check');
+    if (closed) return closed;
+    const short = this.enough('consistency-check', this.signatures.size, 'survivors signed the survivor set');
+    if (short) return short;
+    this.current = 'unmasking';
+    const signatures = [...this.signatures].map(([from, signature]) => ({ from, signature }));
+    const messages = [...this.signatures.keys()].map((to): UnmaskRequest => ({ type: 'secagg/unmask-request', to, survivors: [...this.survivors], dropped: [...this.dropped], signatures }));
+    return { ok: true, messages };
+  }
+
+  /** Round 4: one participant's revealed shares; each is checked against its dealer's signed commitment. */
   receiveUnmask(msg: UnmaskResponse): Receipt {
-    const bad = this.check('unmasking', msg?.from, new Set(this.survivors), this.responded);
+    const bad = this.check('unmasking', msg?.from, this.signatures, this.responded);
     if (bad) return bad;
     if (!Array.isArray(msg.seedShares) || !Array.isArray(msg.keyShares)) return reject('MALFORMED', 'seedShares and keyShares expected');
     const survivors = new Set(this.survivors);
@@ -218,7 +245,7 @@ export class SecAggServer {
   }
 
   /**
-   * Ends round 3: reconstructs the survivors' self-mask seeds and the dropped participants' s keys, removes every mask,
+   * Ends round 4: reconstructs the survivors' self-mask seeds and the dropped participants' s keys, removes every mask,
    * and decodes the weighted average. A typed failure (and no sum) when fewer than t responded or a secret cannot be
    * reconstructed; a dealer whose shares contradict its commitments is named.
    * @example const outcome = server.finish(); if (outcome.ok) publish(outcome.result.average);

@@ -47,6 +47,7 @@ const ADVERTISE = tag('advertise');
 const SHARE = tag('share');
 const MASKED = tag('masked-input');
 const UNMASK = tag('unmask');
+const CONSISTENCY = tag('consistency');
 const SHARE_COMMIT = tag('share-commitment');
 const SEED_COMMIT = tag('seed-commitment');
 
@@ -93,6 +94,15 @@ function revealedBytes(shares: readonly RevealedShare[]): Uint8Array {
 
 export function unmaskStatement(context: Uint8Array, from: string, seedShares: readonly RevealedShare[], keyShares: readonly RevealedShare[]): Uint8Array {
   return concatBytes(UNMASK, context, lengthPrefixed(from), revealedBytes(seedShares), revealedBytes(keyShares));
+}
+
+/**
+ * What a survivor signs in the consistency check: the survivor set it was told, sorted, so any two participants that
+ * sign the same set sign the same bytes.
+ */
+export function consistencyStatement(context: Uint8Array, survivors: readonly string[]): Uint8Array {
+  const sorted = [...survivors].sort();
+  return concatBytes(CONSISTENCY, context, u32le(sorted.length), ...sorted.map((id) => lengthPrefixed(id)));
 }
 
 /** Commitment to one share: SHA-256(tag || context || dealer || holder || x || kind || salt || share); salt is 32 secret random bytes. */

@@ -1,7 +1,7 @@
 /** The round's secure-aggregation terms as a task carries them, and the configuration both sides derive from them. */
 import type { SecAggTerms } from '../../protocol/secagg-wire.js';
 import { fromBase64, toBase64 } from '../bytes.js';
-import { createSecAggConfig, openSession, type SecAggConfig } from './protocol.js';
+import { createSecAggConfig, openSession, type SecAggConfig, type ThreatModel } from './protocol.js';
 
 /**
  * The configuration every participant and the coordinator derive from a task's terms: same bytes, same context digest,
@@ -17,13 +17,13 @@ export function configFromTerms(terms: SecAggTerms, ctx: { federation: string; r
     clipNorm: terms.clipNorm,
     maxWeight: terms.maxWeight,
     threshold: terms.threshold,
-    graph: terms.graph.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: terms.graph.degree, seed: fromBase64(terms.graph.seed) },
+    graph: terms.graph.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: terms.graph.degree },
   });
 }
 
 /**
  * Terms for a round: the threshold is `thresholdFraction` of each participant's share holders (rounded up), never
- * below a majority; without a fraction, the smallest majority (most dropouts tolerated).
+ * below the threat model's minimum (minimumThreshold; 'malicious' unless told otherwise); without a fraction, that minimum.
  * @example const terms = termsFor({ federation, round, participants, vectorLength, clipNorm: 100, maxWeight: 600, graph: { kind: 'complete' } });
  */
 export function termsFor(args: {
@@ -33,17 +33,18 @@ export function termsFor(args: {
   vectorLength: number;
   clipNorm: number;
   maxWeight: number;
-  graph: { kind: 'complete' } | { kind: 'harary'; seed: Uint8Array };
+  graph: { kind: 'complete' } | { kind: 'harary' };
   thresholdFraction?: number;
+  threatModel?: ThreatModel;
   noiseStd?: number;
   dpClipNorm?: number;
 }): { terms: SecAggTerms; config: SecAggConfig } {
-  const base = createSecAggConfig({ ...args, threshold: undefined });
+  const base = createSecAggConfig({ ...args, threshold: undefined, threatModel: args.threatModel ?? 'malicious' });
   const holders = openSession(base).maxHolders;
   const threshold = args.thresholdFraction === undefined ? base.threshold : Math.min(holders, Math.max(base.threshold, Math.ceil(args.thresholdFraction * holders)));
   const config: SecAggConfig = { ...base, threshold };
   openSession(config);
-  const graph = config.graph.kind === 'complete' ? ({ kind: 'complete' } as const) : ({ kind: 'harary', degree: config.graph.degree, seed: toBase64(config.graph.seed) } as const);
+  const graph = config.graph.kind === 'complete' ? ({ kind: 'complete' } as const) : ({ kind: 'harary', degree: config.graph.degree } as const);
   const terms: SecAggTerms = {
     participants: config.participants.map((p) => ({ id: p.id, signPublicKey: toBase64(p.signPublicKey) })),
     threshold,

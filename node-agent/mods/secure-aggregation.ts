@@ -9,6 +9,7 @@ import {
   fromWire,
   toWire,
   type NamedTensor,
+  type SecAggConsistencyRequest,
   type SecAggKeys,
   type SecAggShares,
   type SecAggTerms,
@@ -17,7 +18,7 @@ import {
 } from '../../protocol/index.js';
 import { dp, secagg, toBase64, type Identity } from '../../crypto/index.js';
 
-type Outgoing = { 'secagg:advertise': object; 'secagg:share-keys': object; 'secagg:unmask': object };
+type Outgoing = { 'secagg:advertise': object; 'secagg:share-keys': object; 'secagg:consistency': object; 'secagg:unmask': object };
 
 export interface SiteSecAggOptions {
   federation: string;
@@ -95,9 +96,20 @@ export class SiteSecAgg {
     return encodeMaskedInput({ meta: args.meta, complaints, signature: toBase64(signature), masked });
   }
 
-  /** Step 3: reveal what removes the masks (never both secrets of one participant). */
+  /** Step 3, the consistency check: sign the survivor set the coordinator announces (once per round). */
+  async onConsistency(msg: SecAggConsistencyRequest): Promise<void> {
+    const step = this.client.signSurvivors({ type: msg.type, to: msg.to, survivors: msg.survivors });
+    if (!step.ok) {
+      this.opts.log('warn', `round ${this.round}: survivor set refused: ${step.failure.message}`);
+      return;
+    }
+    await this.opts.send('secagg:consistency', toWire({ round: this.round, ...step.message }) as object);
+  }
+
+  /** Step 4: reveal what removes the masks (never both secrets of one participant), only for the set t survivors signed. */
   async onUnmask(msg: SecAggUnmaskRequest): Promise<void> {
-    const step = this.client.unmask({ type: msg.type, to: msg.to, survivors: msg.survivors, dropped: msg.dropped });
+    const { signatures } = fromWire(msg);
+    const step = this.client.unmask({ type: msg.type, to: msg.to, survivors: msg.survivors, dropped: msg.dropped, signatures });
     if (!step.ok) {
       this.opts.log('warn', `round ${this.round}: unmask request refused: ${step.failure.message}`);
       return;

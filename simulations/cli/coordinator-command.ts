@@ -45,6 +45,7 @@ interface StartOptions {
   dpDelta: number;
   dpAdaptiveClip?: string | boolean;
   secagg?: string | boolean;
+  secaggThreatModel?: string;
   secaggThreshold?: number;
   secaggClip?: number;
   tlsCert?: string;
@@ -79,7 +80,8 @@ export function coordinatorCommand(): Command {
     .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
     .option('--dp-adaptive-clip [quantile]', 'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start')
     .option('--secagg [graph]', 'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)')
-    .option('--secagg-threshold <fraction>', 'secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default: the smallest majority)', positive)
+    .option('--secagg-threat-model <model>', 'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)')
+    .option('--secagg-threshold <fraction>', 'secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model\'s minimum)', positive)
     .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
     .option('--title <text>', "the study's title (in the manifest institutions consent to)", 'Federated study')
     .option('--purpose <text>', "the study's purpose", 'Train a classifier on data that cannot be pooled.')

@@ -35,17 +35,19 @@ export function dpFromFlags(o: { dpNoise?: unknown; dpClip?: unknown; dpDelta?: 
   return o.dpNoise === undefined ? undefined : { noiseMultiplier: o.dpNoise as number, clipNorm: o.dpClip as number, delta: (o.dpDelta as number | undefined) ?? 1e-5 };
 }
 
-/** `--secagg [graph]`, `--secagg-threshold` and `--secagg-clip` as the rules' secure-aggregation settings. */
-export function secaggFromFlags(o: { secagg?: unknown; secaggThreshold?: unknown; secaggClip?: unknown }): { graph: 'complete' | 'harary'; threshold?: number; clipNorm: number; stepTimeoutMs: number } | undefined {
+/** `--secagg [graph]`, `--secagg-threat-model`, `--secagg-threshold` and `--secagg-clip` as the rules' secure-aggregation settings. */
+export function secaggFromFlags(o: { secagg?: unknown; secaggThreatModel?: unknown; secaggThreshold?: unknown; secaggClip?: unknown }): { graph: 'complete' | 'harary'; threatModel: 'malicious' | 'semi-honest'; threshold?: number; clipNorm: number; stepTimeoutMs: number } | undefined {
   if (o.secagg === undefined || o.secagg === false) {
-    if (o.secaggThreshold !== undefined || o.secaggClip !== undefined) throw new Error('--secagg-threshold and --secagg-clip need --secagg');
+    if (o.secaggThreshold !== undefined || o.secaggClip !== undefined || o.secaggThreatModel !== undefined) throw new Error('--secagg-threshold, --secagg-threat-model and --secagg-clip need --secagg');
     return undefined;
   }
   const graph = o.secagg === true ? 'complete' : String(o.secagg);
   if (graph !== 'complete' && graph !== 'harary') throw new Error(`--secagg takes complete (Bonawitz et al.) or harary (SecAgg+), not ${graph}`);
   const threshold = o.secaggThreshold as number | undefined;
   if (threshold !== undefined && !(threshold > 0.5 && threshold <= 1)) throw new Error(`--secagg-threshold is a fraction of the participants above one half, up to 1; got ${threshold}`);
-  return { graph, ...(threshold !== undefined ? { threshold } : {}), clipNorm: (o.secaggClip as number | undefined) ?? 100, stepTimeoutMs: 30_000 };
+  const threatModel = o.secaggThreatModel === undefined ? 'malicious' : String(o.secaggThreatModel);
+  if (threatModel !== 'malicious' && threatModel !== 'semi-honest') throw new Error(`--secagg-threat-model takes malicious (t > 2/3) or semi-honest (t > 1/2), not ${threatModel}`);
+  return { graph, threatModel, ...(threshold !== undefined ? { threshold } : {}), clipNorm: (o.secaggClip as number | undefined) ?? 100, stepTimeoutMs: 30_000 };
 }
 
 /** `--dp-adaptive-clip [quantile]` as the rules' adaptive-clipping settings (needs DP). */

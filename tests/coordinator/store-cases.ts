@@ -34,6 +34,8 @@ export const manifest: StudyManifest = {
   privacy: { secureAggregation: false },
   rounds: 5,
   coordinator: { id: 'coordinator', signPublicKey: 'A'.repeat(44) },
+  institutions: [],
+  version: 1,
 };
 export const federation: NewFederation = {
   id: 'fed-a',

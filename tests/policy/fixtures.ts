@@ -22,6 +22,8 @@ export function study(overrides: Partial<StudyManifest> = {}): StudyManifest {
     privacy: { secureAggregation: false },
     rounds: 10,
     coordinator: { id: 'coordinator', signPublicKey: toBase64(coordinator.signPublicKey) },
+    institutions: [],
+    version: 1,
     ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createSecAggConfig, openSession } from '../../../crypto/secagg/protocol.js';
+import { createSecAggConfig } from '../../../crypto/secagg/protocol.js';
+import { buildGraph } from '../../../crypto/secagg/graph.js';
 import { createSecAggClient } from '../../../crypto/secagg/client.js';
 import { createSecAggServer } from '../../../crypto/secagg/server.js';
 import { seededRandom } from '../helpers.js';
@@ -12,7 +13,7 @@ describe('secure aggregation with dropouts after the masking step', () => {
     ['0%', [] as string[]],
     ['10%', ['p04']],
     ['30%', ['p01', 'p05', 'p08']],
-  ])('n = 10, complete graph, t = 6: %s dropped still gives the survivors\' weighted average', (_rate, dropped) => {
+  ])('n = 10, complete graph, t = 7: %s dropped still gives the survivors\' weighted average', (_rate, dropped) => {
     const run = runProtocol({ n: 10, vectorLength: 400, label: `drop-${dropped.length}`, dropBeforeMasking: dropped });
 
     const result = expectSurvivorAverage(run, dropped);
@@ -30,14 +31,32 @@ describe('secure aggregation with dropouts after the masking step', () => {
   });
 });
 
+describe('secure aggregation with dropouts at the consistency check', () => {
+  it('a survivor that does not sign the survivor set is not asked to unmask; its input stays in the sum', () => {
+    const run = runProtocol({ n: 10, vectorLength: 50, label: 'no-sign', dropBeforeConsistency: ['p03', 'p06'] });
+
+    const result = expectSurvivorAverage(run, []);
+
+    expect(run.requests.map((r) => r.to)).not.toContain('p03');
+    expect(result.survivors).toContain('p03');
+  });
+
+  it('fewer than t sign: a typed failure at the consistency check, and no unmask request', () => {
+    const run = runProtocol({ n: 10, vectorLength: 50, label: 'few-sign', dropBeforeConsistency: ids(10).slice(0, 4) });
+
+    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'consistency-check', have: 6, need: 7 } });
+    expect(run.requests).toEqual([]);
+  });
+});
+
 describe('secure aggregation below the threshold', () => {
   it('fewer than t survivors after masking: a typed failure, no unmask request is ever sent, no sum', () => {
-    const dropped = ['p00', 'p02', 'p04', 'p06', 'p08']; // 5 of 10 survive, t = 6
+    const dropped = ['p00', 'p02', 'p04', 'p06', 'p08']; // 5 of 10 survive, t = 7
 
     const run = runProtocol({ n: 10, vectorLength: 50, label: 'below', dropBeforeMasking: dropped });
 
     expect(run.stoppedAt).toBe('masked-input');
-    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'masked-input', have: 5, need: 6 } });
+    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'masked-input', have: 5, need: 7 } });
     expect(run.requests).toEqual([]);
     expect(run.server.phase).toBe('failed');
     expect(run.server.finish()).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS' } });
@@ -47,7 +66,7 @@ describe('secure aggregation below the threshold', () => {
   it('fewer than t answer the unmask request: a typed failure and no average', () => {
     const run = runProtocol({ n: 10, vectorLength: 50, label: 'few-answers', dropBeforeUnmask: ids(10).slice(0, 5) });
 
-    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'unmasking', have: 5, need: 6 } });
+    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'unmasking', have: 5, need: 7 } });
     expect(run.outcome && 'result' in run.outcome).toBe(false);
   });
 
@@ -56,10 +75,10 @@ describe('secure aggregation below the threshold', () => {
 
     const run = runProtocol({ n: 30, vectorLength: 200, label: 'drop-plus', graph: 'harary', dropBeforeMasking: dropped });
 
-    // Who, from the public graph alone, keeps fewer than t = 6 of its 11 share holders after these 9 dropouts?
-    const session = openSession(run.config);
+    // Who, from the public graph alone (its seed derived from round 0), keeps fewer than t = 8 of its 11 share holders after these 9 dropouts?
+    const graph = buildGraph(30, { kind: 'harary', degree: 10, seed: run.server.graphSeed as Uint8Array });
     const starved = run.config.participants
-      .map((p, i) => ({ id: p.id, left: [i, ...session.graph.neighbours(i)].filter((h) => !dropped.includes(run.config.participants[h]?.id as string)).length }))
+      .map((p, i) => ({ id: p.id, left: [i, ...graph.neighbours(i)].filter((h) => !dropped.includes(run.config.participants[h]?.id as string)).length }))
       .filter((p) => p.left < run.config.threshold)
       .map((p) => p.id);
     expect(starved.length).toBeGreaterThan(0); // degree 10 is too small for 30% dropout at n = 30 with this graph seed
@@ -81,7 +100,7 @@ describe('secure aggregation below the threshold', () => {
 
     const closed = server.closeAdvertiseKeys();
 
-    expect(closed).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'advertise-keys', have: 5, need: 6 } });
+    expect(closed).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'advertise-keys', have: 5, need: 7 } });
     expect(server.receiveShareKeys({ type: 'secagg/share-keys', from: 'p00', seedCommitment: new Uint8Array(32), shares: [] })).toMatchObject({ ok: false, reason: 'WRONG_PHASE' });
   });
 });

@@ -3,12 +3,10 @@ import { createPrng } from '../../../crypto/prng.js';
 import { generateIdentity, type Identity } from '../../../crypto/identity.js';
 import { clipL2 } from '../../../crypto/dp/clip-noise.js';
 import { createSecAggClient, type SecAggClient } from '../../../crypto/secagg/client.js';
-import type { KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from '../../../crypto/secagg/messages.js';
-import { createSecAggConfig, type SecAggConfig } from '../../../crypto/secagg/protocol.js';
+import type { ConsistencyRequest, KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from '../../../crypto/secagg/messages.js';
+import { createSecAggConfig, type SecAggConfig, type ThreatModel } from '../../../crypto/secagg/protocol.js';
 import { createSecAggServer, type SecAggServer, type ServerOutcome } from '../../../crypto/secagg/server.js';
 import type { Receipt } from '../../../crypto/secagg/failures.js';
-import { sha256 } from '../../../crypto/hash.js';
-import { utf8Encode } from '../../../crypto/bytes.js';
 import type { RandomSource } from '../../../crypto/random.js';
 import { seededRandom } from '../helpers.js';
 import { expect } from 'vitest';
@@ -60,8 +58,12 @@ export interface RunOptions {
   /** SecAgg+ degree (default secAggPlusDegree(n)). */
   degree?: number;
   threshold?: number;
+  /** The default threshold's model (createSecAggConfig's default, 'malicious', when absent). */
+  threatModel?: ThreatModel;
   /** Participants who share keys but never send a masked input (dropped after the ShareKeys step). */
   dropBeforeMasking?: readonly string[];
+  /** Participants who send masked input but never sign the survivor set (so are not asked to unmask). */
+  dropBeforeConsistency?: readonly string[];
   /** Participants who send masked input but never answer the unmask request. */
   dropBeforeUnmask?: readonly string[];
   /** Replace the client of some participants (e.g. a cheating dealer). */
@@ -84,11 +86,13 @@ export interface RunResult {
   receipts: Receipt[];
   broadcasts: KeysBroadcast[];
   deliveries: SharesDelivery[];
+  /** The server's consistency-check requests, when it got that far. */
+  consistency: ConsistencyRequest[];
   /** The server's unmask requests, when it got that far. */
   requests: UnmaskRequest[];
   /** The server's outcome at the step that failed, or finish(); null when stopped on purpose before unmasking. */
   outcome: ServerOutcome | null;
-  stoppedAt: 'advertise-keys' | 'share-keys' | 'masked-input' | 'unmasking';
+  stoppedAt: 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-check' | 'unmasking';
 }
 
 /** Runs every step in memory, routing messages as a coordinator would; stops at the first server failure. */
@@ -102,9 +106,10 @@ export function runProtocol(options: RunOptions): RunResult {
     clipNorm: CLIP_NORM,
     maxWeight: MAX_WEIGHT,
     ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
+    ...(options.threatModel === undefined ? {} : { threatModel: options.threatModel }),
     graph:
       options.graph === 'harary'
-        ? { kind: 'harary', seed: sha256(utf8Encode(`${options.label}/graph`)), ...(options.degree === undefined ? {} : { degree: options.degree }) }
+        ? { kind: 'harary', ...(options.degree === undefined ? {} : { degree: options.degree }) }
         : { kind: 'complete' },
   });
   const server = createSecAggServer(config);
@@ -118,9 +123,10 @@ export function runProtocol(options: RunOptions): RunResult {
   const receipts: Receipt[] = [];
   const masked = new Map<string, MaskedInput>();
   const requests: UnmaskRequest[] = [];
+  const consistency: ConsistencyRequest[] = [];
   const broadcasts: KeysBroadcast[] = [];
   const deliveries: SharesDelivery[] = [];
-  const base = { config, identities, clients, server, updates, weights, masked, receipts, requests, broadcasts, deliveries };
+  const base = { config, identities, clients, server, updates, weights, masked, receipts, consistency, requests, broadcasts, deliveries };
   const must = <T>(r: { ok: true; message: T } | { ok: false; failure: unknown }): T => {
     if (!r.ok) throw new Error(`client step failed: ${JSON.stringify(r.failure)}`);
     return r.message;
@@ -147,7 +153,14 @@ export function runProtocol(options: RunOptions): RunResult {
   }
   const closed = server.closeMaskedInput();
   if (!closed.ok) return { ...base, outcome: closed, stoppedAt: 'masked-input' };
-  requests.push(...closed.messages);
+  consistency.push(...closed.messages);
+  for (const msg of consistency) {
+    if (options.dropBeforeConsistency?.includes(msg.to)) continue;
+    receipts.push(server.receiveConsistency(must((clients.get(msg.to) as SecAggClient).signSurvivors(msg))));
+  }
+  const checked = server.closeConsistency();
+  if (!checked.ok) return { ...base, outcome: checked, stoppedAt: 'consistency-check' };
+  requests.push(...checked.messages);
   if (options.stopBeforeUnmask) return { ...base, outcome: null, stoppedAt: 'unmasking' };
   for (const msg of requests) {
     if (options.dropBeforeUnmask?.includes(msg.to)) continue;
@@ -156,6 +169,21 @@ export function runProtocol(options: RunOptions): RunResult {
     receipts.push(server.receiveUnmask(response));
   }
   return { ...base, outcome: server.finish(), stoppedAt: 'unmasking' };
+}
+
+/**
+ * What a (possibly dishonest) server does to get shares revealed: tells `askers` the survivor set `survivors`, collects
+ * their signatures, and sends each an unmask request with them; returns the responses of those that answered.
+ */
+export function consistencyRound(config: SecAggConfig, clients: ReadonlyMap<string, SecAggClient>, askers: readonly string[], survivors: readonly string[], dropped: readonly string[] = []): UnmaskResponse[] {
+  const signatures = askers.flatMap((to) => {
+    const signed = (clients.get(to) as SecAggClient).signSurvivors({ type: 'secagg/consistency-request', to, survivors: [...survivors] });
+    return signed.ok ? [{ from: to, signature: signed.message.signature }] : [];
+  });
+  return askers.flatMap((to) => {
+    const answer = (clients.get(to) as SecAggClient).unmask({ type: 'secagg/unmask-request', to, survivors: [...survivors], dropped: [...dropped], signatures });
+    return answer.ok ? [answer.message] : [];
+  });
 }
 
 /** Largest absolute difference between two vectors. */

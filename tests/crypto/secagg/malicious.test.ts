@@ -141,7 +141,7 @@ describe('the consistency rule: the server never obtains both shares of one part
     const tooFew = client('p04').unmask({ ...requestFor('p04'), survivors: ['p04', 'p05', 'p06'], dropped: [] });
 
     expect(selfDropped).toMatchObject({ ok: false, failure: { code: 'CONSISTENCY_RULE' } });
-    expect(tooFew).toMatchObject({ ok: false, failure: { code: 'CONSISTENCY_RULE', have: 3, need: 6 } });
+    expect(tooFew).toMatchObject({ ok: false, failure: { code: 'CONSISTENCY_RULE', have: 3, need: 7 } });
   });
 
   it('the server refuses a response that volunteers a key share of a survivor', () => {

@@ -15,7 +15,7 @@ describe('secure aggregation, full rounds in memory', () => {
 
     const result = expectSurvivorAverage(run, []);
 
-    expect(run.config.threshold).toBe(6);
+    expect(run.config.threshold).toBe(7); // more than two thirds of the 10 holders (the malicious default)
     expect(run.receipts.every((r) => r.ok)).toBe(true);
     expect(result.survivors).toHaveLength(10);
     expect(result.dropped).toEqual([]);
@@ -24,14 +24,14 @@ describe('secure aggregation, full rounds in memory', () => {
     expect([...run.clients.values()].every((c) => c.phase === 'done')).toBe(true);
   });
 
-  it('n = 30, SecAgg+ (degree 10): each participant exchanges keys and shares with 10 neighbours only, and the average is FedAvg', () => {
+  it('n = 30, SecAgg+ (degree 10): each participant sees every signed advertisement (to derive the graph) and shares with 10 neighbours only, and the average is FedAvg', () => {
     const run = runProtocol({ n: 30, vectorLength: 300, label: 'full-30', graph: 'harary' });
 
     expectSurvivorAverage(run, []);
 
     expect(run.config.graph).toMatchObject({ kind: 'harary', degree: 10 });
-    expect(run.config.threshold).toBe(6); // a majority of the 11 holders (itself + 10 neighbours)
-    expect(run.broadcasts.map((b) => b.keys.length)).toEqual(new Array(30).fill(10));
+    expect(run.config.threshold).toBe(8); // more than two thirds of the 11 holders (itself + 10 neighbours)
+    expect(run.broadcasts.map((b) => b.keys.length)).toEqual(new Array(30).fill(29));
     expect(run.deliveries.map((d) => d.shares.length)).toEqual(new Array(30).fill(11));
   });
 });
@@ -40,8 +40,10 @@ describe('secure aggregation configuration', () => {
   const participants = makeIdentities(12, 'config').map((i) => ({ id: i.id, signPublicKey: i.signPublicKey }));
   const base = { federation: 'cardio', round: 1, participants, vectorLength: 10, clipNorm: 1, maxWeight: 100 };
 
-  it('requires a majority threshold, at least 2, and at most the number of share holders', () => {
-    expect(createSecAggConfig(base).threshold).toBe(7);
+  it('defaults to more than two thirds (malicious) or a majority (semi-honest); requires a majority, at least 2, at most the share holders', () => {
+    expect(createSecAggConfig(base).threshold).toBe(9);
+    expect(createSecAggConfig({ ...base, threatModel: 'semi-honest' }).threshold).toBe(7);
+    expect(createSecAggConfig({ ...base, threshold: 7 }).threshold).toBe(7);
     expect(() => createSecAggConfig({ ...base, threshold: 6 })).toThrow(/majority/);
     expect(() => createSecAggConfig({ ...base, threshold: 13 })).toThrow(RangeError);
     expect(() => createSecAggConfig({ ...base, participants: participants.slice(0, 1) })).toThrow(/at least 2/);
