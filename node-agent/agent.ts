@@ -243,9 +243,11 @@ export function createAgent(opts: AgentOptions): Agent {
   };
 
   /** Signature, then consent: the reason to refuse a task, or null to run it. */
-  const refusal = (task: RoundTask | EvaluateTask): { code: string; message: string } | null => {
-    const bad = checkSignedModel(task.model, opts.federation, opts.coordinator.signPublicKey);
-    if (bad) return bad;
+  const refusal = (task: RoundTask | EvaluateTask): { code: string; message: string } | null =>
+    checkSignedModel(task.model, opts.federation, opts.coordinator.signPublicKey) ?? consentRefusal(task);
+
+  /** Consent alone (the model's signature was checked when the task arrived): the reason to refuse, or null. */
+  const consentRefusal = (task: RoundTask | EvaluateTask): { code: string; message: string } | null => {
     let state;
     try {
       state = consent();
@@ -337,8 +339,8 @@ export function createAgent(opts: AgentOptions): Agent {
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
       // Consent is read again right before sealing: a revocation written while training (or an approval that expired)
-      // keeps the update at the site, and the coordinator is told (refusal() presents a new revocation).
-      const withdrawn = refusal(task);
+      // keeps the update at the site, and the coordinator is told (consentRefusal() presents a new revocation).
+      const withdrawn = consentRefusal(task);
       if (withdrawn) {
         audit.append('update.dropped', { round: task.round, code: withdrawn.code, message: withdrawn.message });
         return await decline(task.round, withdrawn.code, `update not sent: ${withdrawn.message}`);

@@ -17,8 +17,8 @@ import { plannedEpsilon } from '../../node-agent/mods/dp-terms.js';
 import { int, positive } from './options.js';
 import { assertNotExpired, describeStudy, minOthersWarning } from './study-summary.js';
 
-/** Reads a study manifest from a file or from the coordinator's REST API (with an API token: --token or COHORT_TOKEN); `raw` is the document as read. */
-async function loadManifest(source: string, token?: string): Promise<{ manifest: StudyManifest; raw: Record<string, unknown> }> {
+/** Reads a study manifest from a file or from the coordinator's REST API (with an API token: --token or COHORT_TOKEN). */
+async function loadManifest(source: string, token?: string): Promise<StudyManifest> {
   let text: string;
   if (isUrl(source)) {
     const res = await fetch(source, token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -28,26 +28,10 @@ async function loadManifest(source: string, token?: string): Promise<{ manifest:
     text = readFileSync(source, 'utf8');
   }
   const json = JSON.parse(text) as { manifest?: unknown };
-  const raw = (json.manifest ?? json) as Record<string, unknown>;
-  return { manifest: StudyManifestSchema.parse(raw), raw };
+  return StudyManifestSchema.parse(json.manifest ?? json);
 }
 
 const isUrl = (source: string): boolean => /^https?:\/\//.test(source);
-
-/**
- * The institutions enrolled in the study: the manifest's list when it has one, else the coordinator's REST list when
- * --study is its URL (an institution token sees only itself there: then the enrolment is unknown), else unknown.
- */
-async function enrolledInstitutions(raw: Record<string, unknown>, source: string, self: string, token?: string): Promise<{ ids?: string[]; note?: string }> {
-  if (Array.isArray(raw.institutions)) return { ids: (raw.institutions as { id: string }[]).map((i) => i.id) };
-  if (!isUrl(source) || !/\/study\/?$/.test(source)) return { note: 'the manifest lists no enrolled institutions: --min-others was not checked against them' };
-  const url = source.replace(/\/study\/?$/, '/institutions');
-  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {}).catch((err: Error) => err);
-  if (res instanceof Error || !res.ok) return { note: `${url} did not list the enrolled institutions: --min-others was not checked against them` };
-  const ids = ((await res.json()) as { institutions: { id: string; status: string }[] }).institutions.filter((i) => i.status === 'active').map((i) => i.id);
-  if (ids.length === 1 && ids[0] === self) return { note: 'the coordinator listed only this institution (an institution token sees only itself): --min-others was not checked against the enrolment' };
-  return { ids };
-}
 
 /** What the site's own ledger (beside the consent) says it spent under DP, and what is left of its budget. */
 function ledgerLine(consentFile: string, maxEpsilon: number | undefined): string {
@@ -86,17 +70,16 @@ export function consentCommand(): Command {
       assertNotExpired(o.expires, new Date());
       const identity = readIdentityFile(o.key);
       const token = o.token ?? process.env.COHORT_TOKEN;
-      const { manifest, raw } = await loadManifest(o.study, token);
+      const manifest = await loadManifest(o.study, token);
       const dpTerms = manifest.privacy.dp;
       if (dpTerms && dpTerms.epsilon < plannedEpsilon(dpTerms, manifest.rounds) * (1 - 1e-9)) {
         throw new Error(`the study states epsilon ${dpTerms.epsilon}, but ${manifest.rounds} rounds of its DP terms spend ${plannedEpsilon(dpTerms, manifest.rounds).toPrecision(6)}: not signing`);
       }
-      const enrolled = await enrolledInstitutions(raw, o.study, identity.id, token);
+      const enrolled = manifest.institutions.map((i) => i.id);
       // Informed consent: what the site agrees to, printed before it signs.
-      process.stdout.write(`${identity.id} consents to this study:\n${describeStudy(manifest, enrolled.ids).map((l) => `  ${l}`).join('\n')}\n`);
-      const warning = minOthersWarning(o.minOthers, enrolled.ids);
+      process.stdout.write(`${identity.id} consents to this study:\n${describeStudy(manifest, enrolled).map((l) => `  ${l}`).join('\n')}\n`);
+      const warning = minOthersWarning(o.minOthers, enrolled);
       if (warning) process.stderr.write(`${warning}\n`);
-      if (enrolled.note) process.stderr.write(`note: ${enrolled.note}\n`);
       const consent = signConsent(
         {
           format: 'cohort-consent/v1',
@@ -161,11 +144,10 @@ export function consentCommand(): Command {
       }
       lines.push(`status:          ${status}`, `privacy ledger:  ${ledgerLine(file, b.limits.maxEpsilon)}`);
       if (o.study) {
-        const { manifest, raw } = await loadManifest(o.study, o.token ?? process.env.COHORT_TOKEN);
+        const manifest = await loadManifest(o.study, o.token ?? process.env.COHORT_TOKEN);
         const matches = manifestHash(manifest) === b.manifestHash;
         lines.push(`the study (${matches ? 'the manifest this consent covers' : `NOT the manifest this consent covers: its hash is ${manifestHash(manifest)}`}):`);
-        const ids = Array.isArray(raw.institutions) ? (raw.institutions as { id: string }[]).map((i) => i.id) : undefined;
-        lines.push(...describeStudy(manifest, ids).map((l) => `  ${l}`));
+        lines.push(...describeStudy(manifest, manifest.institutions.map((i) => i.id)).map((l) => `  ${l}`));
       }
       process.stdout.write(`${lines.join('\n')}\n`);
     });

@@ -563,7 +563,7 @@ describe('an agent facing an impostor', () => {
   it('declines tasks whose model signature does not verify (forged, not base64, weights swapped) with BAD_MODEL_SIGNATURE without training, and trains on a genuine one', async () => {
     // A relay in the middle passes the handshake by forwarding the coordinator's proof (TLS closes that
     // channel), so what protects the agent from a forged model is the signature on every model.
-    fed = await startFederation(1, { rounds: 4 });
+    fed = await startFederation(1, { rounds: 4, train: oneRound.train }); // the study's training settings are what the tasks ask
     const study = fed.coordinator.store.getFederation('e2e')!.manifest;
     const spec = mnistSpec('logreg');
     const signedBy = (signer: Identity, seed = 1) => toSignedModel('e2e', 0, spec, encodeAndSign(signer, 'e2e', 0, spec, initialWeights(spec, seed), { round: null, spec }));

@@ -51,13 +51,14 @@ describe('cohort consent grant', () => {
     expect(res.stderr).toMatch(/warning: only 2 institutions are enrolled \(site-1, site-2\): a round can include at most 1 other institutions, so this consent \(--min-others 2\) can never be met/);
   });
 
-  it('says the check was skipped when an institution token sees only its own institution', async () => {
+  it('warns from the manifest\'s own list of institutions, also for an institution token that sees only its own institution in the API', async () => {
     const token = createApiToken(fed.coordinator.store, { role: 'institution', institution: 'site-1' }, 'test').token;
 
     const res = await grant(2, '2099-12-31', token);
 
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/note: the coordinator listed only this institution/);
+    expect(res.stderr).toMatch(/warning: only 2 institutions are enrolled \(site-1, site-2\)/);
+    expect(res.stderr).not.toMatch(/note: the coordinator listed only this institution/);
   });
 
   it('refuses to sign under an ethics approval that has already expired, with exit 1 and no consent written', async () => {
