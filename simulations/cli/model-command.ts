@@ -1,7 +1,8 @@
-/** `cohort model verify`: checks a published model file offline, with nothing but the coordinator's public key. */
-import { existsSync, readFileSync } from 'node:fs';
+/** `cohort model verify|export`: a published model file offline, checked with nothing but the coordinator's public key. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { decodeTensors, toCohortError } from '../../protocol/index.js';
+import { ModelSpecSchema, decodeTensors, toCohortError, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { fingerprint, fromBase64, readPublicIdentityFile, verifyDocument, verifyModel } from '../../crypto/index.js';
 
 export interface ModelVerdict {
@@ -64,6 +65,31 @@ export function verifyModelFile(bytes: Uint8Array, signPublicKey: Uint8Array, so
   return { ok: true, federation, version, digest, parameters, checks };
 }
 
+/** The signed card beside a model file (`v<N>.cohort` -> `v<N>.card.json`), when there is one. */
+function cardBeside(file: string): SignedCardFile | undefined {
+  const card = file.replace(/\.cohort$/, '.card.json');
+  return card !== file && existsSync(card) ? (JSON.parse(readFileSync(card, 'utf8')) as SignedCardFile) : undefined;
+}
+
+/**
+ * A published model file's spec (from its metadata) and weights. With the coordinator's key file its signature (and
+ * the card beside it) is checked first and a failure throws; without, a warning says it was not checked.
+ * @example const { spec, tensors } = readPublishedModel('models/demo/v3.cohort', 'keys/coordinator.pub.json')
+ */
+export function readPublishedModel(file: string, keyFile?: string): { spec: ModelSpec; tensors: NamedTensor[]; meta: Record<string, unknown>; digest: string } {
+  const bytes = new Uint8Array(readFileSync(file));
+  if (keyFile) {
+    const verdict = verifyModelFile(bytes, readPublicIdentityFile(keyFile).signPublicKey, { card: cardBeside(file) });
+    if (!verdict.ok) throw new Error(`${file} does not verify with ${keyFile}: ${verdict.checks.at(-1)?.detail ?? 'unknown'}`);
+  } else {
+    process.stderr.write(`warning: ${file} is used without checking its signature (pass --key coordinator.pub.json)\n`);
+  }
+  const { meta, tensors, digest } = decodeTensors(bytes);
+  const spec = ModelSpecSchema.safeParse(meta.spec);
+  if (!spec.success) throw new Error(`${file} carries no model spec in its metadata: not a published Cohort model`);
+  return { spec: spec.data, tensors, meta, digest };
+}
+
 export function modelCommand(): Command {
   const cmd = new Command('model').description('published global models, offline');
   cmd
@@ -76,9 +102,7 @@ export function modelCommand(): Command {
     .option('--spec-hash <hex>', 'the spec hash (the x-cohort-spec-hash header of a download), with --signature')
     .action((file: string, o: { key: string; card?: string; signature?: string; specHash?: string }) => {
       const pub = readPublicIdentityFile(o.key);
-      const besideCard = file.replace(/\.cohort$/, '.card.json');
-      const cardFile = o.card ?? (o.signature === undefined && besideCard !== file && existsSync(besideCard) ? besideCard : undefined);
-      const card = cardFile ? (JSON.parse(readFileSync(cardFile, 'utf8')) as SignedCardFile) : undefined;
+      const card = o.card ? (JSON.parse(readFileSync(o.card, 'utf8')) as SignedCardFile) : o.signature === undefined ? cardBeside(file) : undefined;
       const verdict = verifyModelFile(new Uint8Array(readFileSync(file)), pub.signPublicKey, { card, signature: o.signature, specHash: o.specHash });
       for (const c of verdict.checks) process.stdout.write(`${c.ok ? 'ok     ' : 'FAILED '} ${c.name.padEnd(9)} ${c.detail}\n`);
       if (!verdict.ok) {
@@ -87,6 +111,22 @@ export function modelCommand(): Command {
         return;
       }
       process.stdout.write(`${file}: ${verdict.federation} v${verdict.version}, ${verdict.parameters?.toLocaleString('en')} parameters, verified\n`);
+    });
+  cmd
+    .command('export')
+    .description('write a published model as a TensorFlow.js Layers model (model.json and weights.bin) that tf.loadLayersModel loads')
+    .argument('<file>', 'the model file (models/<federation>/v<N>.cohort, or a REST download)')
+    .requiredOption('--out <dir>', 'the folder to write model.json, weights.bin and cohort-model.json into')
+    .option('--key <pubfile>', "the coordinator's public key file: check the model's signature first")
+    .action(async (file: string, o: { out: string; key?: string }) => {
+      const model = readPublishedModel(file, o.key);
+      const { exportLayersModel, selectBackend } = await import('../../node-agent/index.js');
+      const { tf } = await selectBackend('cpu', () => undefined);
+      const written = await exportLayersModel(tf, model.spec, model.tensors, o.out);
+      // What the Layers file cannot say: the input layout, the classes, and the z-scores tabular inputs need first.
+      const { features, classes, inputShape, normalization } = model.spec;
+      writeFileSync(join(o.out, 'cohort-model.json'), `${JSON.stringify({ federation: model.meta.federation, version: model.meta.version, digest: model.digest, inputShape, ...(features ? { features } : {}), classes, ...(normalization ? { normalization } : {}) }, null, 2)}\n`);
+      process.stdout.write(`${written.modelJson} and ${written.weightsBin} (${written.bytes.toLocaleString('en')} bytes of weights): load with tf.loadLayersModel; inputs, classes and normalisation in ${join(o.out, 'cohort-model.json')}\n`);
     });
   return cmd;
 }

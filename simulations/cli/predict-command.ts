@@ -1,12 +1,13 @@
-/** `cohort predict`: class probabilities of a published model for the rows of a CSV file, through the coordinator's API. */
-import { readFileSync } from 'node:fs';
+/** `cohort predict`: class probabilities of a published model for the rows of a CSV file, through the coordinator's API or offline from a model file. */
+import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse } from 'csv-parse/sync';
 import type { ModelSpec } from '../../protocol/index.js';
-import { int } from './options.js';
+import { readPublishedModel } from './model-command.js';
 
 interface PredictOptions {
-  model: number;
+  model: string;
+  key?: string;
   data: string;
   coordinator: string;
   token?: string;
@@ -49,42 +50,58 @@ export function csvRows(spec: ModelSpec, header: string[], records: string[][], 
   return records.map((r, i) => ({ pixels: cols.map((j) => num(r[j], `data row ${i + 1}, column ${header[j]}`)) }));
 }
 
+/** A model version (a number, through the API) or a model file (offline). */
+const isModelFile = (model: string): boolean => !/^\d+$/.test(model) || existsSync(model);
+
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('predict the rows of a CSV file with a published model version, through the coordinator\'s API')
-    .requiredOption('--model <version>', 'model version', int(0))
+    .description("predict the rows of a CSV file with a published model: a version through the coordinator's API, or a model file offline")
+    .requiredOption('--model <version|file>', 'model version (through the API), or a model file (models/<federation>/v<N>.cohort, or a download) to use offline')
     .requiredOption('--data <file.csv>', 'CSV with a header row: the model\'s feature columns (other columns are ignored), or pixel columns for an image model')
+    .option('--key <pubfile>', "offline: the coordinator's public key file; the model file's signature (and its card beside it) is checked before use")
     .option('--coordinator <url>', 'the coordinator', 'http://127.0.0.1:7400')
     .option('--token <token>', 'API token (default: $COHORT_TOKEN)')
     .option('--federation <id>', 'federation id (default: the only one the token sees)')
     .option('--label <column>', 'a label column: left out of the inputs, and the accuracy is reported')
-    .option('--json', 'print the API\'s answer as JSON', false)
+    .option('--json', 'print the answer as JSON', false)
     .action(async (o: PredictOptions) => {
-      const token = o.token ?? process.env.COHORT_TOKEN;
-      if (!token) throw new Error('an API token is needed: --token or COHORT_TOKEN (cohort tokens create)');
-      let federation = o.federation;
-      if (!federation) {
-        const { federations } = await call<{ federations: { id: string }[] }>(o, token, '/api/federations');
-        if (federations.length !== 1) throw new Error(`name the federation with --federation (${federations.map((f) => f.id).join(', ') || 'none visible'})`);
-        federation = federations[0]!.id;
+      const offline = isModelFile(o.model);
+      let spec: ModelSpec;
+      let predictRows: (rows: ReturnType<typeof csvRows>) => Promise<{ classes: string[]; probabilities: number[][] }>;
+      let federation: string | undefined = o.federation;
+      if (offline) {
+        const model = readPublishedModel(o.model, o.key);
+        spec = model.spec;
+        const { predict } = await import('../../coordinator/models/index.js');
+        predictRows = async (rows) => predict({ digest: '', spec, tensors: model.tensors }, rows);
+      } else {
+        const token = o.token ?? process.env.COHORT_TOKEN;
+        if (!token) throw new Error('an API token is needed: --token or COHORT_TOKEN (cohort tokens create), or give a model file to predict offline');
+        if (!federation) {
+          const { federations } = await call<{ federations: { id: string }[] }>(o, token, '/api/federations');
+          if (federations.length !== 1) throw new Error(`name the federation with --federation (${federations.map((f) => f.id).join(', ') || 'none visible'})`);
+          federation = federations[0]!.id;
+        }
+        const path = `/api/federations/${encodeURIComponent(federation)}`;
+        spec = (await call<{ spec: ModelSpec }>(o, token, path)).spec;
+        predictRows = (rows) => call(o, token, `${path}/models/${o.model}/predict`, { rows });
       }
-      const { spec } = await call<{ spec: ModelSpec }>(o, token, `/api/federations/${encodeURIComponent(federation)}`);
       const [header, ...records] = parse(readFileSync(o.data, 'utf8'), { skip_empty_lines: true, trim: true, bom: true }) as string[][];
       if (!header || records.length === 0) throw new Error(`${o.data}: needs a header row and at least one data row`);
+      if (o.label && !header.includes(o.label)) throw new Error(`${o.data} has no column ${o.label}`);
       const rows = csvRows(spec, header, records, o.label);
       const labels = o.label ? records.map((r) => r[header.indexOf(o.label!)] ?? '') : undefined;
-      if (o.label && !header.includes(o.label)) throw new Error(`${o.data} has no column ${o.label}`);
       const probabilities: number[][] = [];
       let classes: string[] = [];
       // Image rows are large (784 numbers each): smaller batches keep each request under the API's 1 MiB body limit.
       const batch = spec.features ? 256 : 64;
       for (let at = 0; at < rows.length; at += batch) {
-        const out = await call<{ classes: string[]; probabilities: number[][] }>(o, token, `/api/federations/${encodeURIComponent(federation)}/models/${o.model}/predict`, { rows: rows.slice(at, at + batch) });
+        const out = await predictRows(rows.slice(at, at + batch));
         classes = out.classes;
         probabilities.push(...out.probabilities);
       }
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ federation, version: o.model, classes, probabilities }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...(federation ? { federation } : {}), model: o.model, classes, probabilities }, null, 2)}\n`);
         return;
       }
       let correct = 0;

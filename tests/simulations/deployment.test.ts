@@ -165,6 +165,9 @@ describe('operating a deployment: probes, go-live check, backup, offline model c
     tampered[tampered.length - 100] = (tampered[tampered.length - 100] as number) ^ 1;
     writeFileSync(join(dir, 'v2-tampered.cohort'), tampered);
     const refused = await runCli(['model', 'verify', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--card', 'data-ops/models/ops/v2.card.json'], { cwd: dir });
+    writeFileSync(join(dir, 'digits.csv'), `${Array.from({ length: 784 }, (_, i) => `p${i}`).join(',')}\n${Array(784).fill('0').join(',')}\n${Array(784).fill('0.5').join(',')}\n`);
+    const offline = await runCli(['predict', '--model', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv', '--json'], { cwd: dir });
+    const offlineTampered = await runCli(['predict', '--model', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv'], { cwd: dir });
     const stopped = await coordinator.stop('SIGTERM');
     const restored = await runCli(['restore', '--from', 'backup-ops', '--data-dir', 'data-ops-restored', '--key', 'keys/coordinator.pub.json'], { cwd: dir });
 
@@ -185,6 +188,11 @@ describe('operating a deployment: probes, go-live check, backup, offline model c
     expect(verified.stdout).toMatch(/ops v2, [\d,]+ parameters, verified/);
     expect(refused.code).toBe(2);
     expect(refused.stdout).toMatch(/FAILED  frame .*NOT VERIFIED/s);
+    expect(offline.code, offline.stderr).toBe(0);
+    const predicted = JSON.parse(offline.stdout) as { probabilities: number[][] };
+    expect(predicted.probabilities.map((p) => Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-5)).toEqual([true, true]);
+    expect(offlineTampered.code).toBe(1);
+    expect(offlineTampered.stderr).toMatch(/v2-tampered\.cohort does not verify with keys\/coordinator\.pub\.json/);
     expect(stopped.code).toBe(0);
     expect(stopped.stdout).toMatch(/SIGTERM received: stopping/);
     expect(stopped.stdout).toMatch(/coordinator stopped; database closed/);

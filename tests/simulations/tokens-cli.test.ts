@@ -98,6 +98,7 @@ describe('cohort predict', () => {
 
     const res = await runCli(['predict', '--model', '2', '--data', csv, '--coordinator', url, '--token', fx.tokens.auditor, '--label', 'risk', '--json']);
     const noToken = await runCli(['predict', '--model', '2', '--data', csv, '--coordinator', url, '--label', 'risk']);
+    const offline = await runCli(['predict', '--model', join(fx.dir, 'models', FED, 'v2.cohort'), '--data', csv, '--label', 'risk', '--json']);
 
     expect(res.code, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout) as { federation: string; classes: string[]; probabilities: number[][] };
@@ -106,6 +107,12 @@ describe('cohort predict', () => {
     expect(out.probabilities.flat().map((p, i) => Math.abs(p - expected[i]!)).every((d) => d < 1e-6)).toBe(true);
     expect(noToken.code).toBe(1);
     expect(noToken.stderr).toMatch(/API token is needed/);
+    // The same model file, offline: no coordinator, the same probabilities, and a warning that no signature was checked.
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stderr).toMatch(/without checking its signature \(pass --key/);
+    const fromFile = JSON.parse(offline.stdout) as { classes: string[]; probabilities: number[][] };
+    expect(fromFile.classes).toEqual(SPEC.classes);
+    expect(fromFile.probabilities.flat().map((p, i) => Math.abs(p - expected[i]!)).every((d) => d < 1e-6)).toBe(true);
   });
 
   it('reports the API\'s error for a missing feature column or a wrong token', async () => {
