@@ -5,6 +5,7 @@ import { parsePolicy, type Policy } from '../../coordinator/policy/index.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { test } from 'vitest';
 import { createCoordinator, openSqliteStore, type Coordinator, type CoordinatorOptions, type FederationSetupInput } from '../../coordinator/index.js';
 import { createPrng, generateIdentity, publicIdentityOf, signConsent, type Identity } from '../../crypto/index.js';
 import { manifestHash } from '../../protocol/index.js';
@@ -129,3 +130,68 @@ export function grantConsent(fed: Federation, i: number, minOthers: number): voi
   mkdirSync(join(fed.dir, 'sites', site.id), { recursive: true });
   writeFileSync(join(fed.dir, 'sites', site.id, 'consent.json'), JSON.stringify(consent));
 }
+
+/** What the `e2e` fixture hands each test: starts federations and agents, and closes everything after the test. */
+export interface Cohort {
+  /** Starts a federation as `startFederation` does; it is closed after the test. */
+  federation(...args: Parameters<typeof startFederation>): Promise<Federation>;
+  /** Starts an agent as `startAgent` does and adds it to `agents`. */
+  agent(fed: Federation, i: number, overrides?: Parameters<typeof startAgent>[2]): Agent;
+  /** The test's agents, in order: those started with `agent`, and any the test pushes; all are closed after the test. */
+  readonly agents: Agent[];
+  /** Registers anything with `close()` (a federation, a raw client, a coordinator) to be closed after the test; returns it. */
+  track<T extends { close(): unknown }>(resource: T): T;
+  /** Registers a clean-up step to run after the test. */
+  defer(fn: () => unknown): void;
+  /** A fresh temporary directory, removed after the test. */
+  tempDir(prefix?: string): string;
+}
+
+/**
+ * The e2e test function: `test` with a `cohort` fixture. After each test, even a failed one, it closes the agents in
+ * `cohort.agents` first, then every federation and registered resource in reverse order of creation.
+ *
+ * @example
+ * e2e('publishes round 1', async ({ cohort }) => {
+ *   const fed = await cohort.federation(2, { rounds: 1 });
+ *   for (const i of [0, 1]) cohort.agent(fed, i);
+ *   await Promise.all(cohort.agents.map((a) => a.done));
+ * });
+ */
+export const e2e = test.extend<{ cohort: Cohort }>({
+  // vitest reads a fixture's dependencies from this destructuring pattern, so it must be there even when empty
+  cohort: async ({}, use) => {
+    const cleanups: (() => unknown)[] = [];
+    const agents: Agent[] = [];
+    const track = <T extends { close(): unknown }>(resource: T): T => (cleanups.push(() => resource.close()), resource);
+    const cohort: Cohort = {
+      agents,
+      track,
+      defer: (fn) => void cleanups.push(fn),
+      federation: async (...args) => track(await startFederation(...args)),
+      agent: (fed, i, overrides) => {
+        const agent = startAgent(fed, i, overrides);
+        agents.push(agent);
+        return agent;
+      },
+      tempDir: (prefix = 'cohort-e2e-') => {
+        const dir = mkdtempSync(join(tmpdir(), prefix));
+        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        return dir;
+      },
+    };
+    try {
+      await use(cohort);
+    } finally {
+      const errors: unknown[] = [];
+      for (const fn of [...agents.splice(0).map((a) => () => a.close()), ...cleanups.splice(0).reverse()]) {
+        try {
+          await fn();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      if (errors.length > 0) throw errors[0];
+    }
+  },
+});
