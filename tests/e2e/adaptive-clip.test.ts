@@ -1,27 +1,18 @@
 /** Adaptive DP clipping end to end: sites report one bit, the coordinator moves the clip norm toward the target quantile. */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
+import { describe, expect } from 'vitest';
+import { e2e, startFederation } from './helpers.js';
 
 describe('adaptive clipping (Andrew et al. 2021) through the real coordinator and agents', () => {
-  it('raises a clip norm that every update exceeds, round after round, and records it with the privacy spent', async () => {
-    fed = await startFederation(3, {
+  e2e('raises a clip norm that every update exceeds, round after round, and records it with the privacy spent', async ({ cohort }) => {
+    const fed = await cohort.federation(3, {
       rounds: 3,
       minParticipants: 3,
       train: { localEpochs: 1, batchSize: 20, learningRate: 0.1 },
       dp: { noiseMultiplier: 0.5, clipNorm: 0.001 },
       adaptiveClip: { targetQuantile: 0.5, learningRate: 0.5, countNoiseStd: 0.3 },
     });
-    for (let i = 0; i < 3; i++) agents.push(startAgent(fed, i));
-    await Promise.all(agents.map((a) => a.done));
+    for (let i = 0; i < 3; i++) cohort.agent(fed, i);
+    await Promise.all(cohort.agents.map((a) => a.done));
 
     const rounds = fed.coordinator.store.listRounds('e2e').filter((r) => r.state === 'published');
     expect(rounds).toHaveLength(3);
@@ -39,7 +30,7 @@ describe('adaptive clipping (Andrew et al. 2021) through the real coordinator an
     expect(rounds.every((r) => (r.metrics!.epsilon ?? 0) > 0)).toBe(true);
   });
 
-  it('is refused without DP, and together with secure aggregation', async () => {
+  e2e('is refused without DP, and together with secure aggregation', async ({ cohort }) => {
     await expect(startFederation(2, { adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 } })).rejects.toThrow(/needs rules.dp/);
     await expect(
       startFederation(2, { dp: { noiseMultiplier: 1, clipNorm: 1 }, adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 }, secagg: { graph: 'complete', clipNorm: 10, stepTimeoutMs: 1000 } }),

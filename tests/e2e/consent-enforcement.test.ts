@@ -1,22 +1,14 @@
 /** Consent enforced before the fact: against the sites actually aggregated, against a revocation made while training, and said at once when it blocks a round. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { SignedConsentSchema } from '../../protocol/index.js';
 import { parseExport } from '../../coordinator/audit/index.js';
 import { latestRoundSnapshot, redactSnapshot } from '../../coordinator/console/index.js';
 import { signRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import type { Agent, CustomTrainer } from '../../node-agent/index.js';
-import { grantConsent, startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
+import { e2e, type Federation, grantConsent, startAgent } from './helpers.js';
 
 const quick = { localEpochs: 1, batchSize: 50, learningRate: 0.1 };
 const consentFileOf = (f: Federation, i: number) => join(f.dir, 'sites', f.institutions[i]!.id, 'consent.json');
@@ -30,8 +22,8 @@ const slowTrainer =
   };
 
 describe("each contributor's minimum of other institutions", () => {
-  it('is checked against the sites actually aggregated: a dropout that leaves too few fails the round before anything is released', async () => {
-    fed = await startFederation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, roundTimeoutMs: 4_000, train: quick }, 'logreg', 150);
+  e2e('is checked against the sites actually aggregated: a dropout that leaves too few fails the round before anything is released', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, roundTimeoutMs: 4_000, train: quick }, 'logreg', 150);
     for (const i of [0, 1, 2]) grantConsent(fed, i, 2);
     const f = fed;
     const outcome = new Promise<string>((resolve) => {
@@ -39,7 +31,7 @@ describe("each contributor's minimum of other institutions", () => {
       f.coordinator.runner.once('round:published', ({ round }) => resolve(`published ${round}`));
     });
     // Selected with two others (the consent's limit is met at selection), then site-3 never sends its update.
-    agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2, { trainer: () => new Promise(() => undefined) }));
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2, { trainer: () => new Promise(() => undefined) }));
 
     const result = await outcome;
 
@@ -58,12 +50,12 @@ describe("each contributor's minimum of other institutions", () => {
     expect(store.listAudit({ federationId: 'e2e' }).some((e) => e.kind === 'round.evaluating')).toBe(false);
   });
 
-  it('names the consent rule, the institutions and that it can never be met as soon as a round is blocked', async () => {
-    fed = await startFederation(2, { rounds: 1, minParticipants: 2, waitTimeoutMs: 600_000, train: quick }, 'logreg', 100);
+  e2e('names the consent rule, the institutions and that it can never be met as soon as a round is blocked', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 2, waitTimeoutMs: 600_000, train: quick }, 'logreg', 100);
     for (const i of [0, 1]) grantConsent(fed, i, 2);
     const f = fed;
     const blocked = new Promise<{ reason: string }>((resolve) => f.coordinator.runner.once('round:blocked', resolve));
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
 
     const event = await blocked;
 
@@ -79,19 +71,19 @@ describe("each contributor's minimum of other institutions", () => {
 });
 
 describe('a revocation made while the site trains', () => {
-  it('keeps the update at the site: the agent reads its consent again before sealing, drops the update and tells the coordinator', async () => {
-    fed = await startFederation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
+  e2e('keeps the update at the site: the agent reads its consent again before sealing, drops the update and tells the coordinator', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
     const f = fed;
     // What `cohort consent revoke` does at the site, while the agent is training.
     const revokeAtSite = () => {
       const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentFileOf(f, 1), 'utf8')));
       writeFileSync(revocationPath(consentFileOf(f, 1)), JSON.stringify(signRevocation(consent, 'revoked while training', f.institutions[1]!.signSecretKey)));
     };
-    agents.push(startAgent(fed, 0), startAgent(fed, 1, { trainer: slowTrainer(revokeAtSite) }), startAgent(fed, 2));
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1, { trainer: slowTrainer(revokeAtSite) }), startAgent(fed, 2));
     const uploaded: number[] = [];
-    agents[1]!.events.on('uploaded', ({ round }) => uploaded.push(round));
+    cohort.agents[1]!.events.on('uploaded', ({ round }) => uploaded.push(round));
 
-    await agents[0]!.done;
+    await cohort.agents[0]!.done;
 
     const { store } = f.coordinator;
     expect(uploaded).toEqual([]);
@@ -103,8 +95,8 @@ describe('a revocation made while the site trains', () => {
     expect(kinds).not.toContain('update.sent');
   });
 
-  it('is refused by the coordinator, with CONSENT_REVOKED, from a site that uploads after its revocation was recorded', async () => {
-    fed = await startFederation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
+  e2e('is refused by the coordinator, with CONSENT_REVOKED, from a site that uploads after its revocation was recorded', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
     const f = fed;
     // A site that signs and sends its revocation mid-training but uploads its update anyway (its consent file is untouched).
     let site2: Agent | undefined;
@@ -113,10 +105,10 @@ describe('a revocation made while the site trains', () => {
       await site2!.presentRevocation(signRevocation(consent, 'told the coordinator only', f.institutions[1]!.signSecretKey));
     };
     site2 = startAgent(fed, 1, { trainer: slowTrainer(revokeThenUpload) });
-    agents.push(startAgent(fed, 0), site2, startAgent(fed, 2));
+    cohort.agents.push(startAgent(fed, 0), site2, startAgent(fed, 2));
     const refused = new Promise<string>((resolve) => site2.events.once('refused', ({ code }) => resolve(code)));
 
-    const [code] = await Promise.all([refused, agents[0]!.done]);
+    const [code] = await Promise.all([refused, cohort.agents[0]!.done]);
 
     const { store } = f.coordinator;
     expect(code).toBe('CONSENT_REVOKED');

@@ -2,36 +2,27 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { SignedConsentSchema } from '../../protocol/index.js';
 import { publicIdentityOf, serializePublicIdentity, signRevocation, verifyChain, verifyDocument, writePublicIdentityFile } from '../../crypto/index.js';
 import { exportAudit, parseExport, verifyAuditTable } from '../../coordinator/audit/index.js';
 import { lineage } from '../../coordinator/models/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
+import { e2e, startAgent, type Cohort, type Federation } from './helpers.js';
 
 const quick = { localEpochs: 1, batchSize: 50, learningRate: 0.1 };
 const consentFileOf = (f: Federation, i: number) => join(f.dir, 'sites', f.institutions[i]!.id, 'consent.json');
 
 describe('consent gates every round', () => {
-  it('holds a round while too few eligible institutions remain, since each consent asks for others in the round', async () => {
-    fed = await startFederation(2, { rounds: 2, minParticipants: 1, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
+  e2e('holds a round while too few eligible institutions remain, since each consent asks for others in the round', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { rounds: 2, minParticipants: 1, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
     const f = fed;
     const blocked = new Promise((resolve) => f.coordinator.runner.once('round:blocked', resolve));
-    agents[1]!.events.once('uploaded', () => {
+    cohort.agents[1]!.events.once('uploaded', () => {
       const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentFileOf(f, 1), 'utf8')));
-      agents[1]!.presentRevocation(signRevocation(consent, 'withdrawn', f.institutions[1]!.signSecretKey)).catch(() => undefined);
+      cohort.agents[1]!.presentRevocation(signRevocation(consent, 'withdrawn', f.institutions[1]!.signSecretKey)).catch(() => undefined);
     });
 
     const event = await blocked;
@@ -40,11 +31,11 @@ describe('consent gates every round', () => {
     expect(f.coordinator.store.getRound('e2e', 2)?.state).toBe('waiting');
   });
 
-  it('never selects an institution that has not consented, and starts with those that have', async () => {
-    fed = await startFederation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2, { consentFile: join(fed.dir, 'nowhere.json') }));
+  e2e('never selects an institution that has not consented, and starts with those that have', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2, { consentFile: join(fed.dir, 'nowhere.json') }));
 
-    await Promise.all(agents.slice(0, 2).map((a) => a.done));
+    await Promise.all(cohort.agents.slice(0, 2).map((a) => a.done));
 
     const { store } = fed.coordinator;
     expect(store.listParticipations('e2e', 1).map((p) => p.institutionId)).toEqual(['site-1', 'site-2']);
@@ -52,17 +43,17 @@ describe('consent gates every round', () => {
     expect(started?.data.excluded).toEqual([{ institution: 'site-3', code: 'CONSENT_MISSING', message: 'site-3 has presented no consent' }]);
   });
 
-  it('excludes an institution from the round after it revokes, and flags the models its data fed', async () => {
-    fed = await startFederation(3, { rounds: 3, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
-    agents.push(...[0, 1, 2].map((i) => startAgent(fed!, i)));
+  e2e('excludes an institution from the round after it revokes, and flags the models its data fed', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 3, minParticipants: 2, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
+    cohort.agents.push(...[0, 1, 2].map((i) => startAgent(fed, i)));
     const f = fed;
     const site2 = f.institutions[1]!;
-    agents[1]!.events.once('uploaded', () => {
+    cohort.agents[1]!.events.once('uploaded', () => {
       const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentFileOf(f, 1), 'utf8')));
-      agents[1]!.presentRevocation(signRevocation(consent, 'withdrawn by the data protection officer', site2.signSecretKey)).catch(() => undefined);
+      cohort.agents[1]!.presentRevocation(signRevocation(consent, 'withdrawn by the data protection officer', site2.signSecretKey)).catch(() => undefined);
     });
 
-    await Promise.all([agents[0]!.done, agents[2]!.done]);
+    await Promise.all([cohort.agents[0]!.done, cohort.agents[2]!.done]);
 
     const { store } = f.coordinator;
     const contributors = (round: number) => store.listParticipations('e2e', round).filter((p) => p.status === 'accepted').map((p) => p.institutionId);
@@ -79,19 +70,19 @@ describe('consent gates every round', () => {
     expect(store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === 'consent.revoked').map((e) => e.actor)).toEqual(['site-2']);
   });
 
-  it("is enforced by the agent itself: a revocation written at the site makes it refuse the next task with a reason code, and the coordinator records it", async () => {
-    fed = await startFederation(3, { rounds: 2, minParticipants: 1, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2));
+  e2e("is enforced by the agent itself: a revocation written at the site makes it refuse the next task with a reason code, and the coordinator records it", async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 2, minParticipants: 1, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2));
     const f = fed;
     const declined: string[] = [];
-    agents[1]!.events.on('declined', (d) => declined.push(d.code));
-    agents[1]!.events.once('uploaded', () => {
+    cohort.agents[1]!.events.on('declined', (d) => declined.push(d.code));
+    cohort.agents[1]!.events.once('uploaded', () => {
       // What `cohort consent revoke` does at the site, without telling anyone.
       const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentFileOf(f, 1), 'utf8')));
       writeFileSync(revocationPath(consentFileOf(f, 1)), JSON.stringify(signRevocation(consent, 'local decision', f.institutions[1]!.signSecretKey)));
     });
 
-    await agents[0]!.done;
+    await cohort.agents[0]!.done;
 
     const { store } = f.coordinator;
     // The agent refused the first task it saw after the revocation (the candidate's evaluation or round 2).
@@ -108,11 +99,11 @@ describe('consent gates every round', () => {
 });
 
 describe('policies gate publication', () => {
-  it('withholds a model that fails a rule, records which rule failed with its values, and publishes nothing', async () => {
+  e2e('withholds a model that fails a rule, records which rule failed with its values, and publishes nothing', async ({ cohort }) => {
     const policy = parsePolicy({ format: 'cohort-policy/v1', version: 3, minInstitutionsPerRound: 1, allowedArchitectures: ['mlp'], dp: { maxEpsilon: 4, maxDelta: 1e-5 } });
-    fed = await startFederation(2, { rounds: 1, minParticipants: 1, maxConsecutiveFailures: 2, train: quick }, 'logreg', 150, policy);
-    const failed = new Promise<string>((resolve) => fed!.coordinator.runner.once('federation:failed', ({ reason }) => resolve(reason)));
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
+    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 1, maxConsecutiveFailures: 2, train: quick }, 'logreg', 150, policy);
+    const failed = new Promise<string>((resolve) => fed.coordinator.runner.once('federation:failed', ({ reason }) => resolve(reason)));
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
 
     const reason = await failed;
 
@@ -132,12 +123,12 @@ describe('policies gate publication', () => {
     expect(decision?.data).toMatchObject({ round: 1, outcome: 'withhold' });
   });
 
-  it('publishes a model that passes every rule with a signed card holding per-site metrics and the fairness gap', async () => {
+  e2e('publishes a model that passes every rule with a signed card holding per-site metrics and the fairness gap', async ({ cohort }) => {
     const policy = parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 2, minSamplesPerInstitution: 50, fairness: { metric: 'valAccuracy', maxGap: 0.5 } });
-    fed = await startFederation(2, { rounds: 1, minParticipants: 2, train: quick }, 'logreg', 150, policy);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
+    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 2, train: quick }, 'logreg', 150, policy);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
 
-    await Promise.all(agents.map((a) => a.done));
+    await Promise.all(cohort.agents.map((a) => a.done));
 
     const { store } = fed.coordinator;
     const round = store.getRound('e2e', 1)!;
@@ -155,16 +146,16 @@ describe('policies gate publication', () => {
 });
 
 describe('the audit trail', () => {
-  const runSmall = async () => {
-    fed = await startFederation(2, { rounds: 1, minParticipants: 2, train: quick }, 'logreg', 100);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
-    await Promise.all(agents.map((a) => a.done));
+  const runSmall = async (cohort: Cohort) => {
+    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 2, train: quick }, 'logreg', 100);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
+    await Promise.all(cohort.agents.map((a) => a.done));
     await fed.coordinator.close();
     return fed;
   };
 
-  it('verifies, then names the event when a byte of the table is edited, a row removed, or two rows swapped', async () => {
-    const f = await runSmall();
+  e2e('verifies, then names the event when a byte of the table is edited, a row removed, or two rows swapped', async ({ cohort }) => {
+    const f = await runSmall(cohort);
     const key = f.coordinatorIdentity.signPublicKey;
     expect(verifyAuditTable(f.coordinator.store, key)).toMatchObject({ ok: true });
     const db = new Database(join(f.dir, 'coordinator.db'));
@@ -186,8 +177,8 @@ describe('the audit trail', () => {
     }
   });
 
-  it('is checked by `cohort audit verify`, and an export by a script with OpenSSL and no Cohort code', async () => {
-    const f = await runSmall();
+  e2e('is checked by `cohort audit verify`, and an export by a script with OpenSSL and no Cohort code', async ({ cohort }) => {
+    const f = await runSmall(cohort);
     const pubFile = join(f.dir, 'coordinator.pub.json');
     writePublicIdentityFile(pubFile, publicIdentityOf(f.coordinatorIdentity));
     const exportFile = join(f.dir, 'audit.jsonl');

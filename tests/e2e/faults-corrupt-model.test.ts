@@ -1,31 +1,21 @@
 /** Fault: a published model's file is corrupted on disk; its digest gives it away, it is served to nobody, and it is audited. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { createApiToken } from '../../coordinator/auth/index.js';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e, startAgent } from './helpers.js';
 import { auditsOf, latch, shiftTrainer, waitFor } from './faults-helpers.js';
 
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
-
 describe('a published model whose file is corrupted on disk', () => {
-  it('is refused by the REST download and never sent to agents after a restart, both audited; restored from a backup, the federation resumes', async () => {
-    fed = await startFederation(2, { rounds: 2, minParticipants: 2, joinGraceMs: 20_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 60);
-    const f = fed;
+  e2e('is refused by the REST download and never sent to agents after a restart, both audited; restored from a backup, the federation resumes', async ({ cohort }) => {
+    const f = await cohort.federation(2, { rounds: 2, minParticipants: 2, joinGraceMs: 20_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 60);
     const hold = latch();
-    agents.push(
+    cohort.agents.push(
       startAgent(f, 0, { valFraction: 0, trainer: shiftTrainer(0.01) }),
       startAgent(f, 1, { valFraction: 0, trainer: shiftTrainer(-0.03, (round) => (round === 2 ? hold.promise : Promise.resolve())) }),
     );
     const tasks: { round: number; version: number }[] = [];
-    agents.forEach((a) => a.events.on('task', (t) => tasks.push(t)));
+    cohort.agents.forEach((a) => a.events.on('task', (t) => tasks.push(t)));
     await new Promise<void>((resolve) => f.coordinator.runner.on('round:started', ({ round }) => round === 2 && resolve()));
     const record = f.coordinator.store.getModel('e2e', 1)!;
     const file = join(f.dir, record.path);
@@ -46,7 +36,7 @@ describe('a published model whose file is corrupted on disk', () => {
     writeFileSync(file, original);
     hold.open();
     await f.restart();
-    const done = await Promise.all(agents.map((a) => a.done));
+    const done = await Promise.all(cohort.agents.map((a) => a.done));
 
     expect(refused.status).toBe(500);
     expect(await refused.json()).toMatchObject({ error: { code: 'CORRUPT_PAYLOAD', message: expect.stringMatching(/model v1 is not served: .*corrupt/) } });

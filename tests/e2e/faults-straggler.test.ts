@@ -1,33 +1,23 @@
 /** Fault: a real agent slower than the round's deadline; its late update is refused with DEADLINE_PASSED, audited on both sides, and it takes part in the next round. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { describe, expect } from 'vitest';
+import { e2e, startAgent } from './helpers.js';
 import { auditsOf, shiftTrainer } from './faults-helpers.js';
 
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
-
 describe('a straggler', () => {
-  it('whose round-1 update arrives while round 2 already runs is refused with DEADLINE_PASSED, audited by both sides, and contributes to round 2', async () => {
-    fed = await startFederation(3, { rounds: 2, minParticipants: 2, joinGraceMs: 20_000, roundTimeoutMs: 3_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 60);
-    const f = fed;
+  e2e('whose round-1 update arrives while round 2 already runs is refused with DEADLINE_PASSED, audited by both sides, and contributes to round 2', async ({ cohort }) => {
+    const f = await cohort.federation(3, { rounds: 2, minParticipants: 2, joinGraceMs: 20_000, roundTimeoutMs: 3_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 60);
     const round2 = new Promise<void>((resolve) => f.coordinator.runner.on('round:started', ({ round }) => round === 2 && resolve()));
     // Site 3 finishes round 1 only once round 2 has started (well after round 1's deadline); round 2 at once.
     const slow = startAgent(f, 2, { valFraction: 0, trainer: shiftTrainer(0.02, (round) => (round === 1 ? round2 : Promise.resolve())) });
-    agents.push(startAgent(f, 0, { valFraction: 0, trainer: shiftTrainer(0.01) }), startAgent(f, 1, { valFraction: 0, trainer: shiftTrainer(0.01) }), slow);
+    cohort.agents.push(startAgent(f, 0, { valFraction: 0, trainer: shiftTrainer(0.01) }), startAgent(f, 1, { valFraction: 0, trainer: shiftTrainer(0.01) }), slow);
     const refused: unknown[] = [];
     const uploaded: number[] = [];
     slow.events.on('refused', (r) => refused.push(r));
     slow.events.on('uploaded', ({ round }) => uploaded.push(round));
 
-    await Promise.all(agents.map((a) => a.done));
+    await Promise.all(cohort.agents.map((a) => a.done));
 
     expect(refused).toEqual([{ round: 1, code: 'DEADLINE_PASSED', message: expect.stringMatching(/^round 1's deadline passed at .*: it closed without site-3's update$/) }]);
     expect(uploaded).toEqual([2]);

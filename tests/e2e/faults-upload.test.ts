@@ -1,35 +1,26 @@
 /** Fault: an agent's connection drops in the middle of an upload; it reconnects by itself and the update counts exactly once. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { Agent } from '../../node-agent/index.js';
-import { permissivePolicy, startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e, permissivePolicy, startAgent, type Cohort, type Federation } from './helpers.js';
 import { auditsOf, expectCountedOnce, latch, shiftTrainer } from './faults-helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
 
 /** The 2NN (199,210 parameters, ~0.8 MB per update) in 128 KiB chunks: 7 chunks per upload. */
 const CHUNK = 128 * 1024;
 const oneRound = { rounds: 1, minParticipants: 2, joinGraceMs: 0, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } };
 
 /** Two sites that shift every weight by +0.01 (site-1) and -0.03 (site-2); site-2 waits for `gate`. */
-async function twoSites(gate: Promise<void>): Promise<{ f: Federation; cut: Agent; other: Agent }> {
-  fed = await startFederation(2, oneRound, 'mlp', 60, permissivePolicy, { chunkBytes: CHUNK });
-  const f = fed;
+async function twoSites(cohort: Cohort, gate: Promise<void>): Promise<{ f: Federation; cut: Agent; other: Agent }> {
+  const f = await cohort.federation(2, oneRound, 'mlp', 60, permissivePolicy, { chunkBytes: CHUNK });
   const cut = startAgent(f, 0, { backend: 'cpu', valFraction: 0, trainer: shiftTrainer(0.01) });
   const other = startAgent(f, 1, { backend: 'cpu', valFraction: 0, trainer: shiftTrainer(-0.03, () => gate) });
-  agents.push(cut, other);
+  cohort.agents.push(cut, other);
   return { f, cut, other };
 }
 
 describe('an agent whose connection drops mid-upload', () => {
-  it('reconnects by itself and resumes after the 3 chunks the coordinator holds; the update counts once', async () => {
+  e2e('reconnects by itself and resumes after the 3 chunks the coordinator holds; the update counts once', async ({ cohort }) => {
     const gate = latch();
-    const { f, cut, other } = await twoSites(gate.promise);
+    const { f, cut, other } = await twoSites(cohort, gate.promise);
     const chunks: number[] = [];
     let dropped = false;
     cut.socket.onAnyOutgoing((event: string, msg: { index: number }) => {
@@ -56,9 +47,9 @@ describe('an agent whose connection drops mid-upload', () => {
     expectCountedOnce(f);
   });
 
-  it('whose commit was taken but whose acknowledgement was lost: the retry is recognised as delivered, not refused, and counts once', async () => {
+  e2e('whose commit was taken but whose acknowledgement was lost: the retry is recognised as delivered, not refused, and counts once', async ({ cohort }) => {
     const gate = latch();
-    const { f, cut, other } = await twoSites(gate.promise);
+    const { f, cut, other } = await twoSites(cohort, gate.promise);
     let commits = 0;
     cut.socket.onAnyOutgoing((event: string) => {
       // The commit leaves, then the link fails before its acknowledgement can come back.

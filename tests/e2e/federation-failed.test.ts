@@ -1,33 +1,23 @@
 /** A federation that fails (too many consecutive failed rounds): every agent hears it, and its `done` rejects with the reason. */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
+import { describe, expect } from 'vitest';
+import { e2e, startAgent } from './helpers.js';
 
 /** What `done` settled with: its rejection, undefined if it resolved, or 'no answer' after `ms` (an agent left waiting). */
 const outcome = (done: Promise<unknown>, ms = 20_000): Promise<unknown> =>
   Promise.race([done.then(() => undefined, (err: unknown) => err), new Promise((resolve) => setTimeout(() => resolve('no answer'), ms))]);
 
 describe('a federation that fails', () => {
-  it('tells the connected agent, and one that connects afterwards, that it failed: both agents\' done rejects with FEDERATION_FAILED and the reason', async () => {
+  e2e('tells the connected agent, and one that connects afterwards, that it failed: both agents\' done rejects with FEDERATION_FAILED and the reason', async ({ cohort }) => {
     // Two sites needed, one ever online: every round fails at its wait deadline, the second failure ends the federation.
-    fed = await startFederation(2, { minParticipants: 2, waitTimeoutMs: 2_500, maxConsecutiveFailures: 2 });
-    const f = fed;
+    const f = await cohort.federation(2, { minParticipants: 2, waitTimeoutMs: 2_500, maxConsecutiveFailures: 2 });
     const connected = startAgent(f, 0);
-    agents.push(connected);
+    cohort.agents.push(connected);
     await connected.ready;
     const failedBeforeReady = f.coordinator.runner.failedReason !== undefined;
 
     const heard = await outcome(connected.done);
     const late = startAgent(f, 1);
-    agents.push(late);
+    cohort.agents.push(late);
     const lateHeard = await outcome(late.done);
 
     expect(failedBeforeReady).toBe(false);

@@ -1,20 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { decodeTensors } from '../../protocol/index.js';
 import { evaluate, selectBackend } from '../../node-agent/train/index.js';
 import { loadMnist, mnistSpec, selectRows } from '../../node-agent/data/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-afterEach(async () => {
-  await fed?.close();
-  fed = undefined;
-});
+import { e2e, startAgent } from './helpers.js';
 
 describe('a federation end to end', () => {
-  it('trains 3 real agents over real sockets for 2 rounds, improving on the initial model, and records it all', async () => {
-    fed = await startFederation(3);
-    const agents = [0, 1, 2].map((i) => startAgent(fed as Federation, i));
+  e2e('trains 3 real agents over real sockets for 2 rounds, improving on the initial model, and records it all', async ({ cohort }) => {
+    const fed = await cohort.federation(3);
+    const agents = [0, 1, 2].map((i) => startAgent(fed, i));
     const done = await Promise.all(agents.map((a) => a.done));
     agents.forEach((a) => a.close());
 
@@ -36,7 +30,7 @@ describe('a federation end to end', () => {
     const test = selectRows(mnist, fed.test);
     const accuracyOf = async (version: number) => {
       const model = store.getModel(federation, version)!;
-      const weights = decodeTensors(loadModelFile(fed!.dir, model.path, model.digest)).tensors;
+      const weights = decodeTensors(loadModelFile(fed.dir, model.path, model.digest)).tensors;
       return (await evaluate({ tf, spec: mnistSpec('logreg'), weights, data: test })).accuracy;
     };
     const initial = await accuracyOf(0);

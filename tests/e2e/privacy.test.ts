@@ -1,21 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dp } from '../../crypto/index.js';
 import { decodeTensors } from '../../protocol/index.js';
 import { noiseAverage, plannedBudget, spentAfter, updateNorm } from '../../coordinator/privacy.js';
 import { RoundRulesSchema } from '../../coordinator/config.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { clipUpdate } from '../../node-agent/mods/dp-clip.js';
-import type { Agent } from '../../node-agent/index.js';
-import { grantConsent, startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e, grantConsent, startAgent } from './helpers.js';
 import { joinAs, sealUpdate, taskWeights } from './raw-client.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
 
 const rules = (extra: Record<string, unknown> = {}) =>
   RoundRulesSchema.parse({ rounds: 3, minParticipants: 2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, dp: { noiseMultiplier: 1.1, clipNorm: 1 }, ...extra });
@@ -53,11 +44,11 @@ describe('client-level differential privacy', () => {
     expect(() => plannedBudget(rules({ strategy: 'median' }))).toThrow(/mean-based strategy/);
   });
 
-  it('runs end to end: sites clip, the coordinator adds noise, every round records epsilon spent within the study budget', async () => {
-    fed = await startFederation(2, { rounds: 2, minParticipants: 2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, dp: { noiseMultiplier: 1.1, clipNorm: 0.5 } }, 'logreg', 150);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
+  e2e('runs end to end: sites clip, the coordinator adds noise, every round records epsilon spent within the study budget', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { rounds: 2, minParticipants: 2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, dp: { noiseMultiplier: 1.1, clipNorm: 0.5 } }, 'logreg', 150);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
 
-    await Promise.all(agents.map((a) => a.done));
+    await Promise.all(cohort.agents.map((a) => a.done));
 
     const { store } = fed.coordinator;
     const manifest = store.getFederation('e2e')!.manifest;
@@ -66,25 +57,25 @@ describe('client-level differential privacy', () => {
     const config = store.getFederation('e2e')!.config;
     expect(rounds.map((r) => r.metrics?.epsilon)).toEqual([spentAfter(config, 1), spentAfter(config, 2)]);
     expect(spentAfter(config, 2)).toBe(manifest.privacy.dp?.epsilon);
-    const model = (v: number) => decodeTensors(loadModelFile(fed!.dir, store.getModel('e2e', v)!.path, store.getModel('e2e', v)!.digest)).tensors;
+    const model = (v: number) => decodeTensors(loadModelFile(fed.dir, store.getModel('e2e', v)!.path, store.getModel('e2e', v)!.digest)).tensors;
     // The published step is the mean of two clipped updates plus noise: it moved, but not arbitrarily far.
     const step = updateNorm(model(1), model(0));
     expect(step).toBeGreaterThan(0);
     expect((store.getModel('e2e', 2)!.card as { privacy: { epsilonSpent: number } }).privacy.epsilonSpent).toBe(manifest.privacy.dp?.epsilon);
   });
 
-  it('refuses an update the site did not clip, naming the norm and the clip', async () => {
-    fed = await startFederation(2, { rounds: 1, minParticipants: 1, joinGraceMs: 10_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, dp: { noiseMultiplier: 1, clipNorm: 0.1 } }, 'logreg', 100);
+  e2e('refuses an update the site did not clip, naming the norm and the clip', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 1, joinGraceMs: 10_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, dp: { noiseMultiplier: 1, clipNorm: 0.1 } }, 'logreg', 100);
     const raw = await joinAs(fed.coordinator.url, 'e2e', fed.institutions[1]!);
     // site-1 ends up the only contributor: its consent must accept an aggregate with no other institution.
     grantConsent(fed, 0, 0);
-    agents.push(startAgent(fed, 0));
+    cohort.agent(fed, 0);
     const task = await raw.nextTask();
     expect(task.config.dpClipNorm).toBe(0.1);
     const tensors = taskWeights(task).map((t) => ({ ...t, data: t.data.map((x) => x + 0.05) }));
 
     const { ack } = await raw.upload(task.round, sealUpdate({ identity: fed.institutions[1]!, coordinatorBoxPublicKey: fed.coordinatorIdentity.boxPublicKey, task, tensors }));
-    await agents[0]!.done;
+    await cohort.agents[0]!.done;
     raw.close();
 
     expect(ack).toMatchObject({ ok: false, error: { code: 'UPDATE_NORM_EXCEEDED', message: expect.stringMatching(/above the DP clip norm 0.1/) } });

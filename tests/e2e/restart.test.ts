@@ -1,28 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { verifyAuditTable } from '../../coordinator/audit/index.js';
 import { fingerprint, generateIdentity, publicIdentityOf } from '../../crypto/index.js';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
+import { e2e, startAgent } from './helpers.js';
 
 describe('a coordinator restarted on the same database', () => {
-  it('keeps every published model and the audit chain, fails the interrupted round cleanly, and the agents reconnect by themselves to finish', async () => {
-    fed = await startFederation(2, { rounds: 3, minParticipants: 2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 150);
-    const f = fed;
-    agents.push(startAgent(f, 0), startAgent(f, 1));
+  e2e('keeps every published model and the audit chain, fails the interrupted round cleanly, and the agents reconnect by themselves to finish', async ({ cohort }) => {
+    const f = await cohort.federation(2, { rounds: 3, minParticipants: 2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 150);
+    cohort.agents.push(startAgent(f, 0), startAgent(f, 1));
     const firstPublished = new Promise<void>((resolve) => f.coordinator.runner.once('round:published', () => resolve()));
     await firstPublished;
     const before = f.coordinator.store.getModel('e2e', 1)!;
 
     await f.restart();
-    const done = await Promise.all(agents.map((a) => a.done));
+    const done = await Promise.all(cohort.agents.map((a) => a.done));
 
     const { store } = f.coordinator;
     expect(done[0]).toMatchObject({ rounds: 3 });
@@ -36,9 +26,8 @@ describe('a coordinator restarted on the same database', () => {
 });
 
 describe('a coordinator restarted with another setup or enrolment', () => {
-  it('refuses to start when the given rules, spec or study differ from the stored federation, naming each field, and starts with the stored setup', async () => {
-    fed = await startFederation(1, { rounds: 2 });
-    const f = fed;
+  e2e('refuses to start when the given rules, spec or study differ from the stored federation, naming each field, and starts with the stored setup', async ({ cohort }) => {
+    const f = await cohort.federation(1, { rounds: 2 });
     const stored = f.coordinator.store.getFederation('e2e')!;
     const given = {
       id: 'e2e',
@@ -57,9 +46,8 @@ describe('a coordinator restarted with another setup or enrolment', () => {
     expect(f.coordinator.runner.activeRound?.state).toBe('waiting');
   });
 
-  it('keeps a suspended institution suspended when it is enrolled again (audited), and audits a replaced key as such', async () => {
-    fed = await startFederation(2);
-    const f = fed;
+  e2e('keeps a suspended institution suspended when it is enrolled again (audited), and audits a replaced key as such', async ({ cohort }) => {
+    const f = await cohort.federation(2);
     const { store } = f.coordinator;
     store.upsertInstitution({ ...store.getInstitution('e2e', 'site-1')!, status: 'suspended' });
     const oldKey = store.getInstitution('e2e', 'site-2')!.fingerprint;

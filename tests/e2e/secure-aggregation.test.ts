@@ -1,18 +1,10 @@
 /** Secure aggregation end to end: real coordinator, real agents, masked updates over socket.io, unmasked sum published. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { createPrng, secagg } from '../../crypto/index.js';
 import { decodeTensors, type NamedTensor } from '../../protocol/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
-import type { Agent, CustomTrainer } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
+import type { CustomTrainer } from '../../node-agent/index.js';
+import { e2e, startAgent, startFederation, type Federation } from './helpers.js';
 
 const secure = { graph: 'complete' as const, clipNorm: 50, stepTimeoutMs: 5_000 };
 
@@ -33,22 +25,22 @@ function knownDelta(seed: number, samples: number, log: Map<number, { deltas: Na
 /** A site that advertises keys and shares them, then never finishes training: it drops after the key exchange. */
 const stalls: CustomTrainer = () => new Promise(() => undefined);
 
-const model = (v: number) => {
-  const { store } = fed!.coordinator;
+const model = (fed: Federation, v: number) => {
+  const { store } = fed.coordinator;
   const record = store.getModel('e2e', v)!;
-  return decodeTensors(loadModelFile(fed!.dir, record.path, record.digest)).tensors;
+  return decodeTensors(loadModelFile(fed.dir, record.path, record.digest)).tensors;
 };
 
 describe('secure aggregation through the real coordinator and agents', () => {
-  it('publishes the weighted average of the masked updates: plain FedAvg within the quantisation error', async () => {
-    fed = await startFederation(3, { rounds: 1, minParticipants: 3, secagg: secure });
+  e2e('publishes the weighted average of the masked updates: plain FedAvg within the quantisation error', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 3, secagg: secure });
     const sent = new Map<number, { deltas: NamedTensor[]; samples: number }>();
     const samples = [240, 120, 60];
-    for (let i = 0; i < 3; i++) agents.push(startAgent(fed, i, { trainer: knownDelta(i + 1, samples[i]!, sent), valFraction: 0.1 }));
-    await Promise.all(agents.map((a) => a.done));
+    for (let i = 0; i < 3; i++) cohort.agent(fed, i, { trainer: knownDelta(i + 1, samples[i]!, sent), valFraction: 0.1 });
+    await Promise.all(cohort.agents.map((a) => a.done));
 
-    const before = model(0);
-    const after = model(1);
+    const before = model(fed, 0);
+    const after = model(fed, 1);
     const weightSum = samples.reduce((a, b) => a + b, 0);
     const round = fed.coordinator.store.getRound('e2e', 1)!;
     expect(round.state).toBe('published');
@@ -72,10 +64,10 @@ describe('secure aggregation through the real coordinator and agents', () => {
     expect(fed.coordinator.store.getFederation('e2e')!.manifest.privacy.secureAggregation).toBe(true);
   });
 
-  it('trains for real under secure aggregation: accuracy rises over two rounds', async () => {
-    fed = await startFederation(3, { rounds: 2, minParticipants: 3, secagg: secure }, 'logreg', 200);
-    for (let i = 0; i < 3; i++) agents.push(startAgent(fed, i));
-    await Promise.all(agents.map((a) => a.done));
+  e2e('trains for real under secure aggregation: accuracy rises over two rounds', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 2, minParticipants: 3, secagg: secure }, 'logreg', 200);
+    for (let i = 0; i < 3; i++) cohort.agent(fed, i);
+    await Promise.all(cohort.agents.map((a) => a.done));
 
     const rounds = fed.coordinator.store.listRounds('e2e');
     expect(rounds.map((r) => r.state)).toEqual(['published', 'published']);
@@ -88,15 +80,15 @@ describe('secure aggregation through the real coordinator and agents', () => {
     expect(accuracy(1)).toBeGreaterThan(accuracy(0) - 0.05);
   });
 
-  it('completes when a site drops after the key exchange: its pairwise masks are removed with the others\' shares', async () => {
-    fed = await startFederation(4, { rounds: 1, minParticipants: 3, joinGraceMs: 10_000, roundTimeoutMs: 4_000, secagg: secure });
+  e2e('completes when a site drops after the key exchange: its pairwise masks are removed with the others\' shares', async ({ cohort }) => {
+    const fed = await cohort.federation(4, { rounds: 1, minParticipants: 3, joinGraceMs: 10_000, roundTimeoutMs: 4_000, secagg: secure });
     const sent = new Map<number, { deltas: NamedTensor[]; samples: number }>();
-    for (let i = 0; i < 3; i++) agents.push(startAgent(fed, i, { trainer: knownDelta(i + 1, 100, sent) }));
-    agents.push(startAgent(fed, 3, { trainer: stalls }));
-    await Promise.all(agents.slice(0, 3).map((a) => a.done));
+    for (let i = 0; i < 3; i++) cohort.agent(fed, i, { trainer: knownDelta(i + 1, 100, sent) });
+    cohort.agent(fed, 3, { trainer: stalls });
+    await Promise.all(cohort.agents.slice(0, 3).map((a) => a.done));
 
-    const before = model(0);
-    const after = model(1);
+    const before = model(fed, 0);
+    const after = model(fed, 1);
     let worst = 0;
     before.forEach((t, i) => {
       for (let j = 0; j < t.data.length; j++) {
@@ -112,11 +104,11 @@ describe('secure aggregation through the real coordinator and agents', () => {
     expect(fed.coordinator.store.getParticipation('e2e', 1, 'site-4')!.status).toBe('dropped');
   });
 
-  it('fails cleanly, publishing nothing, when fewer than t sites send masked inputs', async () => {
-    fed = await startFederation(3, { rounds: 1, minParticipants: 1, roundTimeoutMs: 3_000, maxConsecutiveFailures: 1, secagg: secure });
+  e2e('fails cleanly, publishing nothing, when fewer than t sites send masked inputs', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 1, roundTimeoutMs: 3_000, maxConsecutiveFailures: 1, secagg: secure });
     const sent = new Map<number, { deltas: NamedTensor[]; samples: number }>();
-    agents.push(startAgent(fed, 0, { trainer: knownDelta(1, 100, sent) }), startAgent(fed, 1, { trainer: stalls }), startAgent(fed, 2, { trainer: stalls }));
-    const failed = new Promise<void>((resolve) => fed!.coordinator.runner.once('round:failed', () => resolve()));
+    cohort.agents.push(startAgent(fed, 0, { trainer: knownDelta(1, 100, sent) }), startAgent(fed, 1, { trainer: stalls }), startAgent(fed, 2, { trainer: stalls }));
+    const failed = new Promise<void>((resolve) => fed.coordinator.runner.once('round:failed', () => resolve()));
     await failed;
 
     const round = fed.coordinator.store.getRound('e2e', 1)!;
@@ -126,17 +118,17 @@ describe('secure aggregation through the real coordinator and agents', () => {
     expect(fed.coordinator.store.listAudit({ federationId: 'e2e', kind: 'secagg.failed' })).toHaveLength(1);
   });
 
-  it('distributed DP: each site adds its share of the noise before masking, and the published sum carries std z*C*sqrt(n/t)', async () => {
+  e2e('distributed DP: each site adds its share of the noise before masking, and the published sum carries std z*C*sqrt(n/t)', async ({ cohort }) => {
     const [z, clip] = [2, 0.5];
-    fed = await startFederation(3, { rounds: 1, minParticipants: 3, secagg: secure, dp: { noiseMultiplier: z, clipNorm: clip } });
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 3, secagg: secure, dp: { noiseMultiplier: z, clipNorm: clip } });
     const sent = new Map<number, { deltas: NamedTensor[]; samples: number }>();
-    for (let i = 0; i < 3; i++) agents.push(startAgent(fed, i, { trainer: knownDelta(i + 1, 100, sent) }));
-    await Promise.all(agents.map((a) => a.done));
+    for (let i = 0; i < 3; i++) cohort.agent(fed, i, { trainer: knownDelta(i + 1, 100, sent) });
+    await Promise.all(cohort.agents.map((a) => a.done));
 
     const started = fed.coordinator.store.listAudit({ federationId: 'e2e', kind: 'secagg.started' })[0]!.data as { threshold: number; distributedNoiseStd: number };
     expect(started.distributedNoiseStd).toBeCloseTo((z * clip) / Math.sqrt(started.threshold), 9);
-    const before = model(0);
-    const after = model(1);
+    const before = model(fed, 0);
+    const after = model(fed, 1);
     // Each site clipped its delta to C, so the residual after removing the mean of the clipped deltas is the noise.
     const clipped = [...sent.values()].map(({ deltas }) => {
       const norm = Math.sqrt(deltas.reduce((a, t) => a + t.data.reduce((b, v) => b + v * v, 0), 0));
@@ -158,7 +150,7 @@ describe('secure aggregation through the real coordinator and agents', () => {
     expect((round.metrics as { epsilon?: number }).epsilon).toBeGreaterThan(0);
   });
 
-  it('refuses a configuration whose strategy needs individual updates', async () => {
+  e2e('refuses a configuration whose strategy needs individual updates', async ({ cohort }) => {
     await expect(startFederation(3, { rounds: 1, minParticipants: 3, strategy: 'median', secagg: secure })).rejects.toThrow(/reveals only the sum/);
   });
 });

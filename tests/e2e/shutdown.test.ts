@@ -1,15 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { verifyAuditTable } from '../../coordinator/audit/index.js';
-import type { Agent, CustomTrainer } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
+import type { CustomTrainer } from '../../node-agent/index.js';
+import { e2e, startAgent } from './helpers.js';
 
 /** Returns the global weights unchanged after `ms`, so a round is reliably in training when the test acts. */
 const slowTrainer = (ms: number): CustomTrainer => async ({ weights, samples }) => {
@@ -18,10 +10,9 @@ const slowTrainer = (ms: number): CustomTrainer => async ({ weights, samples }) 
 };
 
 describe('a coordinator stopped gracefully (SIGTERM)', () => {
-  it('records the round in progress as failed with the reason, audits the stop, and a restart runs the federation to the end', async () => {
-    fed = await startFederation(2, { rounds: 2, minParticipants: 2 }, 'logreg', 100);
-    const f = fed;
-    agents.push(startAgent(f, 0, { trainer: slowTrainer(800) }), startAgent(f, 1, { trainer: slowTrainer(800) }));
+  e2e('records the round in progress as failed with the reason, audits the stop, and a restart runs the federation to the end', async ({ cohort }) => {
+    const f = await cohort.federation(2, { rounds: 2, minParticipants: 2 }, 'logreg', 100);
+    cohort.agents.push(startAgent(f, 0, { trainer: slowTrainer(800) }), startAgent(f, 1, { trainer: slowTrainer(800) }));
     await new Promise<void>((resolve) => f.coordinator.runner.once('round:started', () => resolve()));
 
     await f.coordinator.shutdown('coordinator stopped (SIGTERM)')
@@ -29,7 +20,7 @@ describe('a coordinator stopped gracefully (SIGTERM)', () => {
     const interrupted = store.getRound('e2e', 1);
     const stoppedEvents = store.listAudit({ federationId: 'e2e', kind: 'coordinator.stopped' });
     await f.restart();
-    await Promise.all(agents.map((a) => a.done));
+    await Promise.all(cohort.agents.map((a) => a.done));
 
     expect(interrupted).toMatchObject({ state: 'failed', reason: 'coordinator stopped (SIGTERM)' });
     expect(stoppedEvents.map((e) => e.data)).toEqual([{ reason: 'coordinator stopped (SIGTERM)', round: 1 }]);

@@ -1,23 +1,14 @@
 /** Binding the participant set to consent: enrolling an institution makes a new study version, which old consents do not cover. */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { fingerprint, generateIdentity, publicIdentityOf, type Identity } from '../../crypto/index.js';
 import { grantSimulatedConsent } from '../../simulations/simulate/consents.js';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e } from './helpers.js';
 import { until } from './raw-client.js';
 
-let fed: Federation | undefined;
-let agent: Agent | undefined;
-afterEach(async () => {
-  agent?.close();
-  await fed?.close();
-  fed = agent = undefined;
-});
-
 describe('the study manifest lists every enrolled institution', () => {
-  it('enrolling one after creation makes version 2 (stored, audited with both hashes); a consent to version 1 no longer covers a task', async () => {
-    fed = await startFederation(2, { rounds: 1, minParticipants: 3 });
+  e2e('enrolling one after creation makes version 2 (stored, audited with both hashes); a consent to version 1 no longer covers a task', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 3 });
     const store = fed.coordinator.store;
     const before = store.getFederation('e2e')!;
     const [site1] = fed.institutions as [Identity];
@@ -36,15 +27,15 @@ describe('the study manifest lists every enrolled institution', () => {
       expect.objectContaining({ previousManifestHash: before.manifestHash, manifestHash: after.manifestHash, version: 2, institution: 'site-3' }),
     ]);
 
-    agent = startAgent(fed, 0); // presents its consent to version 1
+    const agent = cohort.agent(fed, 0); // presents its consent to version 1
     await agent.ready;
     await until(() => store.latestConsent('e2e', 'site-1') !== undefined, 10_000, 'the consent to be presented');
 
     expect(fed.coordinator.runner.consents.covers('site-1', 'training', 3)).toMatchObject({ ok: false, code: 'CONSENT_MANIFEST_MISMATCH' });
   });
 
-  it('re-enrolling an institution under a new key is an amendment too', async () => {
-    fed = await startFederation(2, { rounds: 1, minParticipants: 3 });
+  e2e('re-enrolling an institution under a new key is an amendment too', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 3 });
     const replaced = generateIdentity('site-2');
 
     fed.coordinator.enroll(publicIdentityOf(replaced));

@@ -6,11 +6,11 @@ import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { generateIdentity, publicIdentityOf, toBase64 } from '../../crypto/index.js';
-import { tlsSocketOptions, type Agent } from '../../node-agent/index.js';
+import { tlsSocketOptions } from '../../node-agent/index.js';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
-import { startAgent, type Federation } from './helpers.js';
+import { e2e, type Federation, startAgent } from './helpers.js';
 import { startCustomFederation } from './custom-federation.js';
 
 const certs = mkdtempSync(join(tmpdir(), 'cohort-tls-'));
@@ -34,35 +34,27 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(certs, { recursive: true, force: true }));
 
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
-
 /** A federation of `n` MNIST sites whose coordinator serves HTTPS and WSS with the self-signed certificate. */
 const startTlsFederation = (n: number): Promise<Federation> => startCustomFederation(n, { tls: { cert: server.cert, key: server.key } });
 
 const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e);
-const audits = (kind: string) => fed!.coordinator.store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === kind);
+const audits = (fed: Federation, kind: string) => fed.coordinator.store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === kind);
 
 describe('a coordinator started with a TLS certificate', () => {
-  it('serves HTTPS, and agents trusting it by CA file or by pinned fingerprint train a round over WSS', async () => {
-    fed = await startTlsFederation(2);
+  e2e('serves HTTPS, and agents trusting it by CA file or by pinned fingerprint train a round over WSS', async ({ cohort }) => {
+    const fed = cohort.track(await startTlsFederation(2));
     const byCa = startAgent(fed, 0, { socketOptions: tlsSocketOptions({ ca: server.cert }) });
     const byPin = startAgent(fed, 1, { socketOptions: tlsSocketOptions({ pinSha256: server.fingerprint.replace(/:/g, '').toLowerCase() }) });
-    agents.push(byCa, byPin);
+    cohort.agents.push(byCa, byPin);
 
     const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      get(`${fed!.coordinator.url}/health`, { ca: server.cert }, (res) => {
+      get(`${fed.coordinator.url}/health`, { ca: server.cert }, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       }).on('error', reject);
     });
-    const done = await Promise.all(agents.map((a) => a.done));
+    const done = await Promise.all(cohort.agents.map((a) => a.done));
 
     expect(fed.coordinator.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(health.status).toBe(200);
@@ -77,8 +69,8 @@ describe('a coordinator started with a TLS certificate', () => {
     ]);
   });
 
-  it('is refused by an agent with the wrong pin, the wrong CA, or no trust configured, with a clear TLS error and nothing sent', async () => {
-    fed = await startTlsFederation(1);
+  e2e('is refused by an agent with the wrong pin, the wrong CA, or no trust configured, with a clear TLS error and nothing sent', async ({ cohort }) => {
+    const fed = cohort.track(await startTlsFederation(1));
     const cases = [
       [tlsSocketOptions({ pinSha256: stranger.fingerprint }), 'ERR_COHORT_PIN_MISMATCH', `not the pinned ${stranger.fingerprint}`],
       [tlsSocketOptions({ ca: stranger.cert }), 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
@@ -90,7 +82,7 @@ describe('a coordinator started with a TLS certificate', () => {
     const errors: unknown[] = [];
     for (const [socketOptions] of cases) {
       const agent = startAgent(fed, 0, { socketOptions });
-      agents.push(agent);
+      cohort.agents.push(agent);
       errors.push(await failure(agent.ready));
     }
 
@@ -98,24 +90,24 @@ describe('a coordinator started with a TLS certificate', () => {
       expect(errors[i]).toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringContaining(`not trusted over TLS (${code})`) });
       expect((errors[i] as Error).message).toContain(text);
     });
-    expect(audits('agent.connected')).toEqual([]);
-    expect(audits('connection.refused')).toEqual([]); // the socket.io handshake never happened
+    expect(audits(fed, 'agent.connected')).toEqual([]);
+    expect(audits(fed, 'connection.refused')).toEqual([]); // the socket.io handshake never happened
     expect(fed.coordinator.runner.onlineInstitutions).toEqual([]);
   });
 
-  it('still needs the coordinator signing key: an agent with the right pin but another pinned key refuses it', async () => {
-    fed = await startTlsFederation(1);
+  e2e('still needs the coordinator signing key: an agent with the right pin but another pinned key refuses it', async ({ cohort }) => {
+    const fed = cohort.track(await startTlsFederation(1));
     const agent = startAgent(fed, 0, { coordinator: publicIdentityOf(generateIdentity('coordinator')), socketOptions: tlsSocketOptions({ pinSha256: server.fingerprint }) });
-    agents.push(agent);
+    cohort.agents.push(agent);
 
     const err = await failure(agent.ready);
 
     expect(err).toMatchObject({ code: 'BAD_SIGNATURE', message: expect.stringContaining('pinned coordinator key') });
-    expect(audits('agent.connected')).toEqual([]);
+    expect(audits(fed, 'agent.connected')).toEqual([]);
   });
 
-  it('does not speak plain WS: a client at the http:// URL of the HTTPS port fails to connect, and the coordinator stays up', async () => {
-    fed = await startTlsFederation(1);
+  e2e('does not speak plain WS: a client at the http:// URL of the HTTPS port fails to connect, and the coordinator stays up', async ({ cohort }) => {
+    const fed = cohort.track(await startTlsFederation(1));
     const plainUrl = fed.coordinator.url.replace('https://', 'http://');
     const client = io(plainUrl, {
       transports: ['websocket'],
@@ -130,7 +122,7 @@ describe('a coordinator started with a TLS certificate', () => {
     });
     client.close();
     const agent = startAgent(fed, 0, { socketOptions: tlsSocketOptions({ ca: server.cert }) });
-    agents.push(agent);
+    cohort.agents.push(agent);
 
     expect(outcome).toMatch(/^error: /);
     await agent.ready;
