@@ -2,38 +2,29 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CohortError, PROTOCOL_VERSION, type ErrorCode, type RoundTask, type StudyManifest } from '../../protocol/index.js';
 import { generateIdentity, newChallenge, publicIdentityOf, signChallenge, signServerProof, fromBase64, toBase64, type Identity } from '../../crypto/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
-import type { Agent } from '../../node-agent/index.js';
-import { permissivePolicy, startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e, permissivePolicy, startAgent, startFederation, type Cohort, type Federation } from './helpers.js';
 import { connectRefusal, joinAs, rawConnect, sealUpdate, taskWeights, until, type AckResult, type RawClient } from './raw-client.js';
 
-let fed: Federation | undefined;
-const clients: RawClient[] = [];
-const agents: Agent[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  clients.splice(0).forEach((c) => c.close());
-  agents.splice(0).forEach((a) => a.close());
-  for (const fn of cleanups.splice(0)) await fn();
-  await fed?.close();
-  fed = undefined;
-});
-
-const track = <T extends RawClient>(c: T): T => (clients.push(c), c);
-const raw = (institution: string, extra: { protocolVersion?: unknown; federation?: string } = {}): RawClient =>
-  track(rawConnect({ url: fed!.coordinator.url, federation: extra.federation ?? fed!.coordinator.federation, institution, ...extra }));
-const join = async (i: number, samples = 100): Promise<RawClient> => track(await joinAs(fed!.coordinator.url, fed!.coordinator.federation, fed!.institutions[i] as Identity, samples));
-const site = (i: number): Identity => fed!.institutions[i] as Identity;
-
-/** Audit events of one kind (and actor), oldest first. */
-const audits = (kind: string, actor?: string) =>
-  fed!.coordinator.store.listAudit({ federationId: fed!.coordinator.federation }).filter((e) => e.kind === kind && (actor === undefined || e.actor === actor));
+/** Raw clients and audit look-ups against `fed`, each client closed after the test. */
+const using = (cohort: Cohort, fed: Federation) => {
+  const raw = (institution: string, extra: { protocolVersion?: unknown; federation?: string } = {}): RawClient =>
+    cohort.track(rawConnect({ url: fed.coordinator.url, federation: extra.federation ?? fed.coordinator.federation, institution, ...extra }));
+  const join = async (i: number, samples = 100): Promise<RawClient> => cohort.track(await joinAs(fed.coordinator.url, fed.coordinator.federation, fed.institutions[i] as Identity, samples));
+  const site = (i: number): Identity => fed.institutions[i] as Identity;
+  /** Audit events of one kind (and actor), oldest first. */
+  const audits = (kind: string, actor?: string) =>
+    fed.coordinator.store.listAudit({ federationId: fed.coordinator.federation }).filter((e) => e.kind === kind && (actor === undefined || e.actor === actor));
+  const health = async (): Promise<unknown> => (await fetch(`${fed.coordinator.url}/health`)).json();
+  /** Waits for `count` audit entries of `kind` (the immediate first one of a window and its summary). */
+  const auditsSettled = (kind: string, count: number) => until(() => audits(kind).length >= count && audits(kind), 5_000, `${count} ${kind} entries`);
+  return { raw, join, site, audits, health, auditsSettled };
+};
 
 /** Asserts that an acknowledgement is a refusal with `code` whose message contains every fragment. */
 function expectRefused(ack: AckResult, code: ErrorCode, ...fragments: (string | RegExp)[]): void {
@@ -42,14 +33,10 @@ function expectRefused(ack: AckResult, code: ErrorCode, ...fragments: (string | 
   for (const f of fragments) expect(message).toMatch(f);
 }
 
-const health = async (): Promise<unknown> => (await fetch(`${fed!.coordinator.url}/health`)).json();
-
 /** A federation of `n` whose audit windows for unauthenticated traffic close after 200 ms, so their summaries can be read. */
 const startShortWindow = (n: number, rules: Parameters<typeof startFederation>[1] = {}): Promise<Federation> =>
   startFederation(n, rules, 'logreg', 300, permissivePolicy, { limits: { auditWindowMs: 200 } });
 
-/** Waits for `count` audit entries of `kind` (the immediate first one of a window and its summary). */
-const auditsSettled = (kind: string, count: number) => until(() => audits(kind).length >= count && audits(kind), 5_000, `${count} ${kind} entries`);
 const ADDRESS = expect.stringMatching(/^address:/);
 
 /**
@@ -61,7 +48,7 @@ const ADDRESS = expect.stringMatching(/^address:/);
  * the middle, which passes the handshake by forwarding the real coordinator's proof; without it, for a server
  * that only knows the coordinator's public key.
  */
-async function startImpostor(p: { presentKey: Uint8Array; proofKey?: Identity; challenge?: string; tasks: unknown[]; study?: StudyManifest }) {
+async function startImpostor(cohort: Cohort, p: { presentKey: Uint8Array; proofKey?: Identity; challenge?: string; tasks: unknown[]; study?: StudyManifest }) {
   const http = createServer();
   const io = new Server(http);
   const seen = { auths: 0, declines: [] as unknown[], begins: [] as unknown[] };
@@ -88,7 +75,7 @@ async function startImpostor(p: { presentKey: Uint8Array; proofKey?: Identity; c
     socket.on('update:begin', (msg, ack: (r: unknown) => void) => (seen.begins.push(msg), ack({ ok: false, error: { code: 'ROUND_CLOSED', message: 'impostor' } })));
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
+  cohort.defer(() => new Promise<void>((resolve) => io.close(() => resolve())));
   return Object.assign(seen, { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
 }
 
@@ -96,8 +83,9 @@ async function startImpostor(p: { presentKey: Uint8Array; proofKey?: Identity; c
 const oneRound = { rounds: 1, minParticipants: 1, joinGraceMs: 10_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } };
 
 describe('the coordinator at connect', () => {
-  it('refuses another protocol version with PROTOCOL_MISMATCH naming both versions, and audits it', async () => {
-    fed = await startShortWindow(1);
+  e2e('refuses another protocol version with PROTOCOL_MISMATCH naming both versions, and audits it', async ({ cohort }) => {
+    const fed = cohort.track(await startShortWindow(1));
+    const { raw, auditsSettled } = using(cohort, fed);
 
     const newer = await connectRefusal(raw('site-1', { protocolVersion: PROTOCOL_VERSION + 1 }));
     const garbled = await connectRefusal(raw('site-1', { protocolVersion: 'one' }));
@@ -112,8 +100,9 @@ describe('the coordinator at connect', () => {
     expect(summary).toMatchObject({ actor: first!.actor, data: { repeated: 1, codes: { PROTOCOL_MISMATCH: 1 } } });
   });
 
-  it('refuses an institution that is not enrolled with UNKNOWN_INSTITUTION, and a malformed id with BAD_REQUEST, and audits both', async () => {
-    fed = await startShortWindow(1);
+  e2e('refuses an institution that is not enrolled with UNKNOWN_INSTITUTION, and a malformed id with BAD_REQUEST, and audits both', async ({ cohort }) => {
+    const fed = cohort.track(await startShortWindow(1));
+    const { raw, auditsSettled } = using(cohort, fed);
 
     const unknown = await connectRefusal(raw('intruder'));
     const malformed = await connectRefusal(raw('../../etc/passwd'));
@@ -129,8 +118,9 @@ describe('the coordinator at connect', () => {
     expect(summary).toMatchObject({ actor: first!.actor, data: { repeated: 2, codes: { BAD_REQUEST: 2 }, claimedInstitutions: [] } });
   });
 
-  it('refuses a connection for another federation with WRONG_FEDERATION, and audits it', async () => {
-    fed = await startFederation(1);
+  e2e('refuses a connection for another federation with WRONG_FEDERATION, and audits it', async ({ cohort }) => {
+    const fed = await cohort.federation(1);
+    const { raw, audits } = using(cohort, fed);
 
     const err = await connectRefusal(raw('site-1', { federation: 'other-fed' }));
 
@@ -138,8 +128,9 @@ describe('the coordinator at connect', () => {
     expect(audits('connection.refused').map((e) => [e.actor, e.data.code, e.data.claimedInstitution])).toEqual([[ADDRESS, 'WRONG_FEDERATION', 'site-1']]);
   });
 
-  it('refuses a challenge signed with another key, for another coordinator, or replayed from another session with BAD_SIGNATURE, disconnects, audits, and still admits the real site', async () => {
-    fed = await startShortWindow(2, { minParticipants: 2 });
+  e2e('refuses a challenge signed with another key, for another coordinator, or replayed from another session with BAD_SIGNATURE, disconnects, audits, and still admits the real site', async ({ cohort }) => {
+    const fed = cohort.track(await startShortWindow(2, { minParticipants: 2 }));
+    const { raw, join, site, audits, auditsSettled } = using(cohort, fed);
     const impostor = raw('site-1');
     const relayed = raw('site-1');
 
@@ -174,8 +165,9 @@ describe('the coordinator at connect', () => {
     expect(honest.socket.connected).toBe(true);
   });
 
-  it('answers every event sent before authentication with UNAUTHENTICATED and audits it under the address', async () => {
-    fed = await startShortWindow(1);
+  e2e('answers every event sent before authentication with UNAUTHENTICATED and audits it under the address', async ({ cohort }) => {
+    const fed = cohort.track(await startShortWindow(1));
+    const { raw, auditsSettled } = using(cohort, fed);
     const client = raw('site-1');
     await client.challenge;
 
@@ -197,8 +189,9 @@ describe('the coordinator at connect', () => {
 });
 
 describe('unauthenticated traffic in the audit log', () => {
-  it('attributes an outsider\'s handshakes claiming an enrolled id to its address, never to the institution, and aggregates them per window; the real site still gets in', async () => {
-    fed = await startShortWindow(1);
+  e2e('attributes an outsider\'s handshakes claiming an enrolled id to its address, never to the institution, and aggregates them per window; the real site still gets in', async ({ cohort }) => {
+    const fed = cohort.track(await startShortWindow(1));
+    const { raw, join } = using(cohort, fed);
     const before = fed.coordinator.store.listAudit({ federationId: 'e2e' }).length;
     const outsider = generateIdentity('site-1'); // knows the id, not the key
 
@@ -227,8 +220,9 @@ describe('unauthenticated traffic in the audit log', () => {
     expect(honest.socket.connected).toBe(true);
   });
 
-  it('answers an unknown event that carries an acknowledgement with UNKNOWN_EVENT, before and after authentication', async () => {
-    fed = await startFederation(1);
+  e2e('answers an unknown event that carries an acknowledgement with UNKNOWN_EVENT, before and after authentication', async ({ cohort }) => {
+    const fed = await cohort.federation(1);
+    const { raw, site, audits } = using(cohort, fed);
     const client = raw('site-1');
     await client.challenge;
 
@@ -247,8 +241,9 @@ describe('unauthenticated traffic in the audit log', () => {
 });
 
 describe('the coordinator on malformed messages', () => {
-  it('answers a malformed payload of every client event with BAD_REQUEST naming the field, survives events without an ack, and audits each', async () => {
-    fed = await startFederation(2, { minParticipants: 2 });
+  e2e('answers a malformed payload of every client event with BAD_REQUEST naming the field, survives events without an ack, and audits each', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { minParticipants: 2 });
+    const { raw, site, audits, health } = using(cohort, fed);
     const client = raw('site-1');
     const badAuth = await client.call('session:auth', { signature: 42 });
     expect((await client.authenticate(site(0).signSecretKey)).ok).toBe(true);
@@ -297,8 +292,9 @@ describe('the coordinator on malformed messages', () => {
 });
 
 describe('the coordinator on hostile updates', () => {
-  it('refuses a round-1 update replayed in round 2 with WRONG_ROUND and a second submission in the same round with DUPLICATE, keeping what was accepted', async () => {
-    fed = await startFederation(2, { ...oneRound, rounds: 2 });
+  e2e('refuses a round-1 update replayed in round 2 with WRONG_ROUND and a second submission in the same round with DUPLICATE, keeping what was accepted', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { ...oneRound, rounds: 2 });
+    const { join, site, audits } = using(cohort, fed);
     const [attacker, other] = [await join(0), await join(1)];
     const box = fed.coordinatorIdentity.boxPublicKey;
     const task1 = await attacker.nextTask();
@@ -311,7 +307,7 @@ describe('the coordinator on hostile updates', () => {
     const oldRound = await attacker.upload(1, captured);
     const replayed = await attacker.upload(2, captured);
     expect((await other.upload(2, sealUpdate({ identity: site(1), coordinatorBoxPublicKey: box, task: await other.nextTask() }))).ack.ok).toBe(true);
-    await until(() => fed!.coordinator.store.getRound('e2e', 2)?.state === 'published', 5_000, 'round 2 published');
+    await until(() => fed.coordinator.store.getRound('e2e', 2)?.state === 'published', 5_000, 'round 2 published');
 
     expect(task2.round).toBe(2);
     expect(first.ack).toMatchObject({ ok: true });
@@ -336,8 +332,9 @@ describe('the coordinator on hostile updates', () => {
     expect(audits('update.refused', 'site-1').map((e) => [e.subject, e.data.code])).toEqual([['round:2', 'WRONG_ROUND']]);
   });
 
-  it('refuses envelopes for another federation, signed by another site, tampered, sealed to another key, or garbage, and publishes the honest update', async () => {
-    fed = await startFederation(7, oneRound);
+  e2e('refuses envelopes for another federation, signed by another site, tampered, sealed to another key, or garbage, and publishes the honest update', async ({ cohort }) => {
+    const fed = await cohort.federation(7, oneRound);
+    const { join, site, audits } = using(cohort, fed);
     const sites = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => join(i)));
     const tasks = await Promise.all(sites.map((c) => c.nextTask()));
     const box = fed.coordinatorIdentity.boxPublicKey;
@@ -358,7 +355,7 @@ describe('the coordinator on hostile updates', () => {
 
     const results = await Promise.all(attacks.map(([bytes], i) => (sites[i] as RawClient).upload(1, bytes)));
     const accepted = await (sites[6] as RawClient).upload(1, honest);
-    await until(() => fed!.coordinator.store.getRound('e2e', 1)?.state === 'published', 5_000, 'round 1 published');
+    await until(() => fed.coordinator.store.getRound('e2e', 1)?.state === 'published', 5_000, 'round 1 published');
 
     const { store } = fed.coordinator;
     attacks.forEach(([, code, text], i) => {
@@ -372,8 +369,9 @@ describe('the coordinator on hostile updates', () => {
     expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', resultVersion: 1, metrics: { participants: 1 } });
   });
 
-  it('refuses NaN or infinite weights, wrong shapes, bad sample counts, a wrong base version and broken metadata, and publishes the honest update', async () => {
-    fed = await startFederation(11, oneRound);
+  e2e('refuses NaN or infinite weights, wrong shapes, bad sample counts, a wrong base version and broken metadata, and publishes the honest update', async ({ cohort }) => {
+    const fed = await cohort.federation(11, oneRound);
+    const { join, site, audits } = using(cohort, fed);
     const sites = await Promise.all(Array.from({ length: 11 }, (_, i) => join(i, 300)));
     const tasks = await Promise.all(sites.map((c) => c.nextTask()));
     const box = fed.coordinatorIdentity.boxPublicKey;
@@ -404,7 +402,7 @@ describe('the coordinator on hostile updates', () => {
       ),
     );
     const honest = await (sites[10] as RawClient).upload(1, sealUpdate({ identity: site(10), coordinatorBoxPublicKey: box, task: tasks[10] as RoundTask, meta: { samples: 250 } }));
-    await until(() => fed!.coordinator.store.getRound('e2e', 1)?.state === 'published', 5_000, 'round 1 published');
+    await until(() => fed.coordinator.store.getRound('e2e', 1)?.state === 'published', 5_000, 'round 1 published');
 
     expect(redeclared.ok).toBe(true);
     const { store } = fed.coordinator;
@@ -417,8 +415,9 @@ describe('the coordinator on hostile updates', () => {
     expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', metrics: { participants: 1, samples: 250 } });
   });
 
-  it('refuses an upload over the size limit, a chunk set that does not match its SHA-256, and drops a client sending an oversized frame while serving the others', async () => {
-    fed = await startFederation(2, { ...oneRound, minParticipants: 2 });
+  e2e('refuses an upload over the size limit, a chunk set that does not match its SHA-256, and drops a client sending an oversized frame while serving the others', async ({ cohort }) => {
+    const fed = await cohort.federation(2, { ...oneRound, minParticipants: 2 });
+    const { join, site, audits, health } = using(cohort, fed);
     const [hostile, other] = [await join(0), await join(1)];
     const { maxUploadBytes, chunkBytes } = await hostile.welcome;
     const [task, otherTask] = [await hostile.nextTask(), await other.nextTask()];
@@ -432,9 +431,9 @@ describe('the coordinator on hostile updates', () => {
     hostile.socket.emit('update:chunk', { uploadId: 'abcdefgh', index: 0, data: new Uint8Array(chunkBytes + 128 * 1024) });
     const reason = await hostile.disconnected;
     const healthy = await health();
-    const back = track(await joinAs(fed.coordinator.url, 'e2e', site(0)));
+    const back = cohort.track(await joinAs(fed.coordinator.url, 'e2e', site(0)));
     const after = await back.upload(1, valid, { chunkBytes: 4096 });
-    await until(() => fed!.coordinator.store.getRound('e2e', 1)?.state === 'published', 5_000, 'round 1 published');
+    await until(() => fed.coordinator.store.getRound('e2e', 1)?.state === 'published', 5_000, 'round 1 published');
 
     expect(before.ack.ok).toBe(true);
     expectRefused(tooLarge.ack, 'PAYLOAD_TOO_LARGE', `upload of ${maxUploadBytes + 1} bytes exceeds the limit of ${maxUploadBytes}`);
@@ -456,17 +455,18 @@ describe('the coordinator on hostile updates', () => {
 });
 
 describe('a round with hostile and absent participants', () => {
-  it('accepts the honest agents, refuses the hostile client with its code, publishes, and keeps answering /health', async () => {
-    fed = await startFederation(3, { ...oneRound, minParticipants: 2 }, 'logreg', 120);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
-    const uploaded = agents.map((a) => new Promise((resolve) => a.events.once('uploaded', resolve)));
+  e2e('accepts the honest agents, refuses the hostile client with its code, publishes, and keeps answering /health', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { ...oneRound, minParticipants: 2 }, 'logreg', 120);
+    const { join, site, audits } = using(cohort, fed);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
+    const uploaded = cohort.agents.map((a) => new Promise((resolve) => a.events.once('uploaded', resolve)));
     const hostile = await join(2);
     const task = await hostile.nextTask();
 
     const badReady = await hostile.call('agent:ready', { samples: -1 });
     await Promise.all(uploaded);
     const junk = await hostile.upload(task.round, new Uint8Array(20_000).fill(0xab));
-    const done = await Promise.all(agents.map((a) => a.done));
+    const done = await Promise.all(cohort.agents.map((a) => a.done));
     const retry = await hostile.upload(task.round, sealUpdate({ identity: site(2), coordinatorBoxPublicKey: fed.coordinatorIdentity.boxPublicKey, task }));
 
     expectRefused(badReady, 'BAD_REQUEST', 'samples');
@@ -490,15 +490,16 @@ describe('a round with hostile and absent participants', () => {
     expect(res.status).toBe(200);
   });
 
-  it('closes the round at its deadline without a silent straggler, publishes, and refuses its late upload with DEADLINE_PASSED', async () => {
-    fed = await startFederation(3, { ...oneRound, minParticipants: 2, roundTimeoutMs: 1500 });
+  e2e('closes the round at its deadline without a silent straggler, publishes, and refuses its late upload with DEADLINE_PASSED', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { ...oneRound, minParticipants: 2, roundTimeoutMs: 1500 });
+    const { join, site, audits } = using(cohort, fed);
     const box = fed.coordinatorIdentity.boxPublicKey;
     const [a, b, straggler] = [await join(0), await join(1), await join(2)];
     const task = await straggler.nextTask();
     const started = Date.now();
 
     for (const [i, c] of [a, b].entries()) expect((await c.upload(1, sealUpdate({ identity: site(i), coordinatorBoxPublicKey: box, task: await c.nextTask() }))).ack.ok).toBe(true);
-    const round = await until(() => fed!.coordinator.store.getRound('e2e', 1)?.state === 'published' && fed!.coordinator.store.getRound('e2e', 1), 5_000, 'round published');
+    const round = await until(() => fed.coordinator.store.getRound('e2e', 1)?.state === 'published' && fed.coordinator.store.getRound('e2e', 1), 5_000, 'round published');
     const elapsed = Date.now() - started;
     const late = await straggler.upload(1, sealUpdate({ identity: site(2), coordinatorBoxPublicKey: box, task }));
 
@@ -513,11 +514,12 @@ describe('a round with hostile and absent participants', () => {
 });
 
 describe('an agent facing an impostor', () => {
-  it('refuses a coordinator that does not present the pinned key: ready rejects with BAD_SIGNATURE and nothing is signed for it', async () => {
-    fed = await startFederation(1);
+  e2e('refuses a coordinator that does not present the pinned key: ready rejects with BAD_SIGNATURE and nothing is signed for it', async ({ cohort }) => {
+    const fed = await cohort.federation(1);
+    const { audits } = using(cohort, fed);
     const impostorKey = publicIdentityOf(generateIdentity('coordinator'));
     const agent = startAgent(fed, 0, { coordinator: impostorKey });
-    agents.push(agent);
+    cohort.agents.push(agent);
 
     const err = await agent.ready.then(
       () => undefined,
@@ -533,11 +535,11 @@ describe('an agent facing an impostor', () => {
     expect(fed.coordinator.runner.onlineInstitutions).toEqual([]);
   });
 
-  it('refuses a malformed challenge from the server with BAD_REQUEST instead of crashing', async () => {
-    fed = await startFederation(1);
-    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, proofKey: fed.coordinatorIdentity, challenge: 'AAAA', tasks: [] });
+  e2e('refuses a malformed challenge from the server with BAD_REQUEST instead of crashing', async ({ cohort }) => {
+    const fed = await cohort.federation(1);
+    const impostor = await startImpostor(cohort, { presentKey: fed.coordinatorIdentity.signPublicKey, proofKey: fed.coordinatorIdentity, challenge: 'AAAA', tasks: [] });
     const agent = startAgent(fed, 0, { coordinatorUrl: impostor.url });
-    agents.push(agent);
+    cohort.agents.push(agent);
 
     const err = await agent.ready.then(
       () => undefined,
@@ -548,11 +550,11 @@ describe('an agent facing an impostor', () => {
     expect(impostor.auths).toBe(0);
   });
 
-  it("refuses a server that presents the coordinator's public key but cannot sign the agent's nonce with it", async () => {
-    fed = await startFederation(1);
-    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, tasks: [] });
+  e2e("refuses a server that presents the coordinator's public key but cannot sign the agent's nonce with it", async ({ cohort }) => {
+    const fed = await cohort.federation(1);
+    const impostor = await startImpostor(cohort, { presentKey: fed.coordinatorIdentity.signPublicKey, tasks: [] });
     const agent = startAgent(fed, 0, { coordinatorUrl: impostor.url });
-    agents.push(agent);
+    cohort.agents.push(agent);
 
     const err = await agent.ready.then(() => null, (e: unknown) => e);
 
@@ -560,10 +562,10 @@ describe('an agent facing an impostor', () => {
     expect(impostor.auths).toBe(0);
   });
 
-  it('declines tasks whose model signature does not verify (forged, not base64, weights swapped) with BAD_MODEL_SIGNATURE without training, and trains on a genuine one', async () => {
+  e2e('declines tasks whose model signature does not verify (forged, not base64, weights swapped) with BAD_MODEL_SIGNATURE without training, and trains on a genuine one', async ({ cohort }) => {
     // A relay in the middle passes the handshake by forwarding the coordinator's proof (TLS closes that
     // channel), so what protects the agent from a forged model is the signature on every model.
-    fed = await startFederation(1, { rounds: 4, train: oneRound.train }); // the study's training settings are what the tasks ask
+    const fed = await cohort.federation(1, { rounds: 4, train: oneRound.train }); // the study's training settings are what the tasks ask
     const study = fed.coordinator.store.getFederation('e2e')!.manifest;
     const spec = mnistSpec('logreg');
     const signedBy = (signer: Identity, seed = 1) => toSignedModel('e2e', 0, spec, encodeAndSign(signer, 'e2e', 0, spec, initialWeights(spec, seed), { round: null, spec }));
@@ -582,9 +584,9 @@ describe('an agent facing an impostor', () => {
       config: oneRound.train,
       model,
     }));
-    const impostor = await startImpostor({ presentKey: fed.coordinatorIdentity.signPublicKey, proofKey: fed.coordinatorIdentity, tasks, study });
+    const impostor = await startImpostor(cohort, { presentKey: fed.coordinatorIdentity.signPublicKey, proofKey: fed.coordinatorIdentity, tasks, study });
     const agent = startAgent(fed, 0, { coordinatorUrl: impostor.url });
-    agents.push(agent);
+    cohort.agents.push(agent);
     const trained: number[] = [];
     const declined: { round: number; code: string }[] = [];
     agent.events.on('trained', (e) => trained.push(e.round));

@@ -1,29 +1,18 @@
 /** Fault: the coordinator's process is killed with SIGKILL mid-round and restarted on the same database; nothing is lost or counted twice. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { openSqliteStore } from '../../coordinator/index.js';
 import { verifyAuditTable } from '../../coordinator/audit/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
-import { createAgent, mnistSource, type Agent } from '../../node-agent/index.js';
+import { createAgent, mnistSource } from '../../node-agent/index.js';
 import { grantSimulatedConsent } from '../../simulations/simulate/consents.js';
 import type { StudyManifest } from '../../protocol/index.js';
 import { freePort, startCli, type CliProcess } from '../simulations/cli-helpers.js';
 import { latch, meanShift, modelTensors, shiftTrainer, waitFor } from './faults-helpers.js';
-import { quiet } from './helpers.js';
-
-let dir: string | undefined;
-const procs: CliProcess[] = [];
-const agents: Agent[] = [];
-afterEach(async () => {
-  agents.splice(0).forEach((a) => a.close());
-  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  dir = undefined;
-});
+import { e2e, quiet } from './helpers.js';
 
 /** Reads the coordinator's database beside it, read-only (WAL lets a reader in while it writes). */
 function peek<T>(path: string, sql: string): T[] {
@@ -36,8 +25,10 @@ function peek<T>(path: string, sql: string): T[] {
 }
 
 describe('the coordinator process killed with SIGKILL in the middle of a round', () => {
-  it('keeps every accepted update and published model, fails the interrupted round cleanly, counts nothing twice, and the agents reconnect by themselves', async () => {
-    const d = (dir = mkdtempSync(join(tmpdir(), 'cohort-kill-')));
+  e2e('keeps every accepted update and published model, fails the interrupted round cleanly, counts nothing twice, and the agents reconnect by themselves', async ({ cohort }) => {
+    const d = cohort.tempDir('cohort-kill-');
+    const procs: CliProcess[] = [];
+    cohort.defer(() => Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL'))));
     const coordinator = generateIdentity('coordinator');
     const sites = [generateIdentity('site-a'), generateIdentity('site-b')];
     writeIdentityFile(join(d, 'coordinator.key.json'), coordinator);
@@ -64,7 +55,7 @@ describe('the coordinator process killed with SIGKILL in the middle of a round',
       const consentFile = join(d, identity.id, 'consent.json');
       grantSimulatedConsent(identity, manifest, consentFile, 2);
       const trainer = shiftTrainer(shifts[i] as number, i === 1 ? (round) => (round === 2 ? hold.promise : Promise.resolve()) : undefined);
-      agents.push(createAgent({ coordinatorUrl: url, federation: 'demo', identity, coordinator: publicIdentityOf(coordinator), data: mnistSource(Array.from({ length: 80 }, (_, j) => j * 2 + i)), consentFile, backend: 'cpu', valFraction: 0, log: quiet, trainer }));
+      cohort.agents.push(createAgent({ coordinatorUrl: url, federation: 'demo', identity, coordinator: publicIdentityOf(coordinator), data: mnistSource(Array.from({ length: 80 }, (_, j) => j * 2 + i)), consentFile, backend: 'cpu', valFraction: 0, log: quiet, trainer }));
     });
     const accepted = await waitFor(
       () => peek<{ digest: string }>(dbPath, "SELECT digest FROM participations WHERE round = 2 AND institution_id = 'site-a' AND status = 'accepted'")[0],
@@ -77,7 +68,7 @@ describe('the coordinator process killed with SIGKILL in the middle of a round',
     const killed = await first.exited;
     await start();
     hold.open();
-    const done = await Promise.all(agents.map((a) => a.done));
+    const done = await Promise.all(cohort.agents.map((a) => a.done));
 
     expect(killed.signal).toBe('SIGKILL');
     expect(modelsBefore.map((m) => m.version)).toEqual([0, 1]);

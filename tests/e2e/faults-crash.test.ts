@@ -2,34 +2,25 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { publicIdentityOf, writeIdentityFile, writePublicIdentityFile, type Identity } from '../../crypto/index.js';
 import { grantSimulatedConsent } from '../../simulations/simulate/consents.js';
 import type { AgentProcessConfig, AgentProcessMessage } from '../../simulations/simulate/agent-process.js';
-import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e, startAgent, type Cohort } from './helpers.js';
 import { auditsOf } from './faults-helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const AGENT_ENTRY = fileURLToPath(new URL('../../simulations/simulate/agent-process.ts', import.meta.url));
 
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-const children: ChildProcess[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
-
 /**
  * The simulator's agent entry point in its own process, as `cohort simulate` runs it (it loads its modules at once and
  * starts its agent when `start` sends the config); `next` resolves the next message of a kind.
  */
-function spawnAgent(config: AgentProcessConfig): { child: ChildProcess; start: () => void; next: (pred: (m: AgentProcessMessage) => boolean) => Promise<AgentProcessMessage> } {
+function spawnAgent(cohort: Cohort, config: AgentProcessConfig): { child: ChildProcess; start: () => void; next: (pred: (m: AgentProcessMessage) => boolean) => Promise<AgentProcessMessage> } {
   const child = fork(AGENT_ENTRY, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  children.push(child);
+  cohort.defer(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   const start = () => void child.send(config);
   const next = (pred: (m: AgentProcessMessage) => boolean) =>
     new Promise<AgentProcessMessage>((resolve, reject) => {
@@ -45,10 +36,9 @@ function spawnAgent(config: AgentProcessConfig): { child: ChildProcess; start: (
 }
 
 describe('an agent whose process is killed during training', () => {
-  it('is dropped at the round deadline (participation and audit) while the others publish, and rejoins the next round once restarted', async () => {
+  e2e('is dropped at the round deadline (participation and audit) while the others publish, and rejoins the next round once restarted', async ({ cohort }) => {
     // Everyone trains with batch 1: the two in-process sites hold 100 rows, the crashing site 800 (a second or more of work to die in).
-    fed = await startFederation(3, { rounds: 2, minParticipants: 2, joinGraceMs: 30_000, roundTimeoutMs: 12_000, train: { localEpochs: 1, batchSize: 1, learningRate: 0.01 } }, 'logreg', 100);
-    const f = fed;
+    const f = await cohort.federation(3, { rounds: 2, minParticipants: 2, joinGraceMs: 30_000, roundTimeoutMs: 12_000, train: { localEpochs: 1, batchSize: 1, learningRate: 0.01 } }, 'logreg', 100);
     const site3 = f.institutions[2] as Identity;
     const taken = new Set([...f.test, ...(f.parts[0] as number[]), ...(f.parts[1] as number[])]);
     const rows = Array.from({ length: 10_000 }, (_, i) => i).filter((i) => !taken.has(i)).slice(0, 800);
@@ -70,15 +60,15 @@ describe('an agent whose process is killed during training', () => {
       consentFile,
       auditLog: join(f.dir, 'sites', 'site-3', 'audit.jsonl'),
     };
-    agents.push(startAgent(f, 0, { valFraction: 0 }), startAgent(f, 1, { valFraction: 0 }));
-    const first = spawnAgent(config);
+    cohort.agents.push(startAgent(f, 0, { valFraction: 0 }), startAgent(f, 1, { valFraction: 0 }));
+    const first = spawnAgent(cohort, config);
     first.start();
 
     const round1Closed = new Promise<void>((resolve) => f.coordinator.runner.on('round:published', ({ round }) => round === 1 && resolve()));
     const task = await first.next((m) => m.type === 'event' && m.name === 'task');
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
-    const second = spawnAgent(config);
+    const second = spawnAgent(cohort, config);
     // Its agent starts once round 1 has closed without it (sooner, it would be sent round 1's task again).
     await round1Closed;
     second.start();

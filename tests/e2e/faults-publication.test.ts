@@ -2,20 +2,12 @@
  * A publication that fails half-way (the model file written, the version row inserted, then the transaction rolls back):
  * the round fails, and the next round builds on the last stored version, not on the one that was never stored.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { verifyAuditTable } from '../../coordinator/audit/index.js';
 import type { Store } from '../../coordinator/index.js';
 import type { Identity } from '../../crypto/index.js';
-import { startFederation, type Federation } from './helpers.js';
-import { joinAs, sealUpdate, until, type RawClient } from './raw-client.js';
-
-let fed: Federation | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  clients.splice(0).forEach((c) => c.close());
-  await fed?.close();
-  fed = undefined;
-});
+import { e2e } from './helpers.js';
+import { joinAs, sealUpdate, until } from './raw-client.js';
 
 /** Makes the real store's next `model.published` audit entry throw, as a full disk would inside the publication's transaction. */
 function failNextPublication(store: Store): void {
@@ -31,11 +23,10 @@ function failNextPublication(store: Store): void {
 }
 
 describe('a publication that fails', () => {
-  it('fails the round, keeps the last stored version current, and the next round trains on it and publishes its child', async () => {
-    fed = await startFederation(2, { rounds: 2, minParticipants: 2, joinGraceMs: 0 });
-    const f = fed;
+  e2e('fails the round, keeps the last stored version current, and the next round trains on it and publishes its child', async ({ cohort }) => {
+    const f = await cohort.federation(2, { rounds: 2, minParticipants: 2, joinGraceMs: 0 });
     const sites = await Promise.all(f.institutions.map((identity: Identity) => joinAs(f.coordinator.url, 'e2e', identity)));
-    clients.push(...sites);
+    sites.forEach((c) => cohort.track(c));
     const box = f.coordinatorIdentity.boxPublicKey;
     const submit = async (round: number) => {
       const tasks = await Promise.all(sites.map((s) => s.nextTask()));

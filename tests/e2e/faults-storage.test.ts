@@ -9,34 +9,22 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { verifyAuditTable } from '../../coordinator/audit/index.js';
-import type { Agent } from '../../node-agent/index.js';
-import { permissivePolicy, startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e, permissivePolicy, startAgent, type Cohort, type Federation } from './helpers.js';
 import { expectCountedOnce, latch, shiftTrainer } from './faults-helpers.js';
-
-let fed: Federation | undefined;
-const agents: Agent[] = [];
-const cleanups: (() => void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0)) fn();
-  agents.splice(0).forEach((a) => a.close());
-  await fed?.close();
-  fed = undefined;
-});
 
 const oneRound = { rounds: 1, minParticipants: 2, joinGraceMs: 20_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } };
 
 /** A coordinator whose error log lines are kept, two sites shifting weights by +0.01 and -0.03; site 2 waits for `gate`. */
-async function setUp(gate: Promise<void>) {
+async function setUp(cohort: Cohort, gate: Promise<void>) {
   const errors: string[] = [];
   const log = pino({ level: 'error' }, new Writable({ write: (chunk, _enc, next) => (errors.push(String(chunk)), next()) }));
-  fed = await startFederation(2, oneRound, 'logreg', 60, permissivePolicy, { log });
-  const f = fed;
+  const f = await cohort.federation(2, oneRound, 'logreg', 60, permissivePolicy, { log });
   const first = startAgent(f, 0, { valFraction: 0, auditLog: undefined, trainer: shiftTrainer(0.01) });
   // No agent audit logs: under a file-size limit on this process the sites' own writes would fail too.
   const second = startAgent(f, 1, { valFraction: 0, auditLog: undefined, trainer: shiftTrainer(-0.03, () => gate) });
-  agents.push(first, second);
+  cohort.agents.push(first, second);
   await new Promise((resolve) => first.events.once('uploaded', resolve));
   return { f, second, errors };
 }
@@ -59,11 +47,11 @@ const fileSizeLimit = (soft: string): void => {
 };
 
 describe('the coordinator when it cannot store anything', () => {
-  it('with its database locked by another connection (BEGIN EXCLUSIVE), refuses an update with UNAVAILABLE without counting it, and takes it once when the site sends it again', async () => {
+  e2e('with its database locked by another connection (BEGIN EXCLUSIVE), refuses an update with UNAVAILABLE without counting it, and takes it once when the site sends it again', async ({ cohort }) => {
     const gate = latch();
-    const { f, second, errors } = await setUp(gate.promise);
+    const { f, second, errors } = await setUp(cohort, gate.promise);
     const locker = new Database(join(f.dir, 'coordinator.db'));
-    cleanups.push(() => locker.close());
+    cohort.track(locker);
     const sent = { commit: 0, begin: 0 };
     second.socket.onAnyOutgoing((event: string) => {
       // The lock is taken as the commit leaves, and released when the site tries again.
@@ -74,7 +62,7 @@ describe('the coordinator when it cannot store anything', () => {
     second.events.on('refused', (r) => refused.push(r));
 
     gate.open();
-    const done = await Promise.all(agents.map((a) => a.done));
+    const done = await Promise.all(cohort.agents.map((a) => a.done));
 
     expect(done[1]).toEqual({ rounds: 1, finalVersion: 1 });
     expect(refused).toEqual([]);
@@ -84,10 +72,10 @@ describe('the coordinator when it cannot store anything', () => {
     expectIntact(f);
   });
 
-  it.skipIf(!hasPrlimit)('with its disk full (simulated by a file-size limit), refuses a reconnecting agent and an update with UNAVAILABLE, and takes both once writes succeed again', async () => {
+  e2e.skipIf(!hasPrlimit)('with its disk full (simulated by a file-size limit), refuses a reconnecting agent and an update with UNAVAILABLE, and takes both once writes succeed again', async ({ cohort }) => {
     const gate = latch();
-    const { f, second, errors } = await setUp(gate.promise);
-    cleanups.push(() => fileSizeLimit('unlimited'));
+    const { f, second, errors } = await setUp(cohort, gate.promise);
+    cohort.defer(() => fileSizeLimit('unlimited'));
     const sent = { ready: 0, commit: 0, begin: 0 };
     second.socket.onAnyOutgoing((event: string) => {
       // Ready #2 (after the cut) meets a full disk; ready #3 finds room again and the site finishes its update;
@@ -104,7 +92,7 @@ describe('the coordinator when it cannot store anything', () => {
 
     fileSizeLimit('1');
     second.socket.io.engine.close();
-    const done = await Promise.all(agents.map((a) => a.done));
+    const done = await Promise.all(cohort.agents.map((a) => a.done));
 
     expect(done[1]).toEqual({ rounds: 1, finalVersion: 1 });
     expect(refused).toEqual([]);

@@ -1,11 +1,11 @@
 /** Traffic capture: everything an agent sends, byte by byte on TCP and packet by packet in engine.io, holds no raw sample. */
 import { randomBytes } from 'node:crypto';
 import { createServer, connect as tcpConnect, type Server as TcpServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CLIENT_EVENTS } from '../../protocol/index.js';
 import { loadMnist } from '../../node-agent/data/index.js';
 import type { Agent } from '../../node-agent/index.js';
-import { startAgent, startFederation, type Federation } from './helpers.js';
+import { e2e, startAgent } from './helpers.js';
 import { rawConnect, type RawClient } from './raw-client.js';
 
 const PIXELS = 784;
@@ -167,20 +167,12 @@ const haystacks = (c: Capture): [string, Buffer][] => [
 
 const rowOf = (index: number): Float32Array => loadMnist().x.subarray(index * PIXELS, (index + 1) * PIXELS);
 
-let fed: Federation | undefined;
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-  await fed?.close();
-  fed = undefined;
-});
-
 describe('what agents send', () => {
-  it('holds none of their raw rows in any form, and every update leaves as a sealed envelope', async () => {
-    fed = await startFederation(3, { rounds: 2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 200);
-    const taps = await Promise.all([0, 1, 2].map(() => startTap(fed!.coordinator.port)));
-    taps.forEach((t) => cleanups.push(() => t.close()));
-    const agents = taps.map((tap, i) => startAgent(fed!, i, { coordinatorUrl: `http://127.0.0.1:${tap.port}` }));
+  e2e('holds none of their raw rows in any form, and every update leaves as a sealed envelope', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 } }, 'logreg', 200);
+    const taps = await Promise.all([0, 1, 2].map(() => startTap(fed.coordinator.port)));
+    taps.forEach((t) => cohort.track(t));
+    const agents = taps.map((tap, i) => startAgent(fed, i, { coordinatorUrl: `http://127.0.0.1:${tap.port}` }));
     const engines = agents.map((a) => tapEngine(a.socket));
 
     // Stop at the first refused update too, so that a leaking agent fails on what it sent rather than on a timeout.
@@ -220,15 +212,15 @@ describe('what agents send', () => {
     expect(outcome).toEqual([0, 1, 2].map(() => ({ rounds: 2, finalVersion: 2 })));
   });
 
-  it('catches a raw row when one is sent, as binary or as JSON, through the same capture and detector', async () => {
-    fed = await startFederation(1);
+  e2e('catches a raw row when one is sent, as binary or as JSON, through the same capture and detector', async ({ cohort }) => {
+    const fed = await cohort.federation(1);
     const tap = await startTap(fed.coordinator.port);
-    cleanups.push(() => tap.close());
+    cohort.track(tap);
     const rows = fed.parts[0]!.slice(0, 50).map(rowOf);
     const leaked = rows[17] as Float32Array;
     const client = rawConnect({ url: `http://127.0.0.1:${tap.port}`, federation: 'e2e', institution: 'site-1' });
     const engine = tapEngine(client.socket);
-    cleanups.push(() => client.close());
+    cohort.track(client);
 
     await client.challenge;
     const asJson = await client.call('agent:ready', { samples: 1, backend: 'raw', rows: [Array.from(leaked)] });

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from 'socket.io';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { createCoordinator, openSqliteStore } from '../../coordinator/index.js';
 import { generateIdentity, publicIdentityOf, verifyChain, writeIdentityFile } from '../../crypto/index.js';
 import { parseExport } from '../../coordinator/audit/index.js';
 import { ConsentRefusal, DpRefusal, manifestHash, type RoundTask } from '../../protocol/index.js';
@@ -12,20 +12,7 @@ import type { Agent } from '../../node-agent/index.js';
 import { ledgerPath, readLedger } from '../../node-agent/privacy-ledger.js';
 import { consentCommand } from '../../simulations/cli/consent-command.js';
 import { dpTerms, study } from '../policy/fixtures.js';
-import { permissivePolicy, quiet, startAgent, startFederation, type Federation } from './helpers.js';
-
-let fed: Federation | undefined;
-let rerun: Coordinator | undefined;
-const agents: Agent[] = [];
-const emit = Socket.prototype.emit;
-afterEach(async () => {
-  Socket.prototype.emit = emit;
-  agents.splice(0).forEach((a) => a.close());
-  await rerun?.close();
-  rerun = undefined;
-  await fed?.close();
-  fed = undefined;
-});
+import { e2e, type Federation, permissivePolicy, quiet, startAgent } from './helpers.js';
 
 const quick = { localEpochs: 1, batchSize: 50, learningRate: 0.1 };
 const declined = (agent: Agent) => new Promise<{ round: number; code: string; message: string }>((resolve) => agent.events.once('declined', resolve));
@@ -49,21 +36,25 @@ async function consentShow(file: string): Promise<string> {
 }
 
 describe('distributed DP noise comes from the signed study terms', () => {
-  it('a site refuses a task whose secure-aggregation terms ask for noise std 0, and sends nothing', async () => {
-    fed = await startFederation(3, { rounds: 1, minParticipants: 3, secagg: { graph: 'complete', clipNorm: 50, stepTimeoutMs: 1_000 }, dp: { noiseMultiplier: 2, clipNorm: 0.5 } });
+  e2e('a site refuses a task whose secure-aggregation terms ask for noise std 0, and sends nothing', async ({ cohort }) => {
+    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 3, secagg: { graph: 'complete', clipNorm: 50, stepTimeoutMs: 1_000 }, dp: { noiseMultiplier: 2, clipNorm: 0.5 } });
     // The coordinator lies: every task it sends tells the sites to add no noise before masking.
+    const emit = Socket.prototype.emit;
+    cohort.defer(() => {
+      Socket.prototype.emit = emit;
+    });
     Socket.prototype.emit = function (this: Socket, event: string, ...args: unknown[]) {
       const task = args[0] as RoundTask;
       if (event === 'round:task' && task.secagg) args[0] = { ...task, secagg: { ...task.secagg, noiseStd: 0 } };
       return emit.call(this, event, ...args);
     } as typeof emit;
-    for (let i = 0; i < 3; i++) agents.push(startAgent(fed, i));
+    for (let i = 0; i < 3; i++) cohort.agent(fed, i);
 
-    const refusals = await Promise.all(agents.map(declined));
+    const refusals = await Promise.all(cohort.agents.map(declined));
 
     expect(refusals.map((r) => r.code)).toEqual([DpRefusal.TERMS, DpRefusal.TERMS, DpRefusal.TERMS]);
     expect(refusals[0]!.message).toMatch(/noise std 0, the study's terms give/);
-    await vi.waitFor(() => expect(fed!.coordinator.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(Array(3).fill(['declined', DpRefusal.TERMS])));
+    await vi.waitFor(() => expect(fed.coordinator.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(Array(3).fill(['declined', DpRefusal.TERMS])));
     const kinds = auditKinds(fed, 0);
     // Each copy of the task (the coordinator sends it again when a session is ready) is refused and audited.
     expect(new Set(kinds.filter((e) => e.kind === 'task.refused').map((e) => e.data.code))).toEqual(new Set([DpRefusal.TERMS]));
@@ -73,12 +64,12 @@ describe('distributed DP noise comes from the signed study terms', () => {
 });
 
 describe("each site's own privacy ledger", () => {
-  it('charges each update it sends, and refuses a coordinator that runs the same study again past the budget', async () => {
+  e2e('charges each update it sends, and refuses a coordinator that runs the same study again past the budget', async ({ cohort }) => {
     const rules = { rounds: 1, minParticipants: 2, train: quick, dp: { noiseMultiplier: 1.1, clipNorm: 0.5 } };
-    fed = await startFederation(2, rules, 'logreg', 120);
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
-    await Promise.all(agents.map((a) => a.done));
-    agents.splice(0).forEach((a) => a.close());
+    const fed = await cohort.federation(2, rules, 'logreg', 120);
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
+    await Promise.all(cohort.agents.map((a) => a.done));
+    cohort.agents.splice(0).forEach((a) => a.close());
     const manifest = fed.coordinator.store.getFederation('e2e')!.manifest;
     const consentFile = siteFile(fed, 0, 'consent.json');
 
@@ -95,7 +86,7 @@ describe("each site's own privacy ledger", () => {
     const dir = join(fed.dir, 'rerun');
     mkdirSync(dir);
     const store = openSqliteStore(join(dir, 'coordinator.db'));
-    rerun = await createCoordinator({
+    const rerun = await createCoordinator({
       store,
       dataDir: dir,
       identity: fed.coordinatorIdentity,
@@ -111,17 +102,18 @@ describe("each site's own privacy ledger", () => {
       institutions: fed.institutions.map(publicIdentityOf),
       log: quiet,
     });
+    cohort.track(rerun);
     const first = fed.coordinator;
     fed.coordinator = rerun;
     expect(manifestHash(rerun.store.getFederation('e2e')!.manifest)).toBe(manifestHash(manifest));
-    agents.push(startAgent(fed, 0), startAgent(fed, 1));
+    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
 
-    const refusals = await Promise.all(agents.map(declined));
+    const refusals = await Promise.all(cohort.agents.map(declined));
 
     fed.coordinator = first;
     expect(refusals.map((r) => r.code)).toEqual([ConsentRefusal.EPSILON, ConsentRefusal.EPSILON]);
     expect(refusals[0]!.message).toMatch(/1 contributions spent epsilon .* above its budget/);
-    await vi.waitFor(() => expect(rerun!.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(Array(2).fill(['declined', ConsentRefusal.EPSILON])));
+    await vi.waitFor(() => expect(rerun.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(Array(2).fill(['declined', ConsentRefusal.EPSILON])));
     expect(new Set(auditKinds(fed, 1).filter((e) => e.kind === 'task.refused').map((e) => e.data.code))).toEqual(new Set([ConsentRefusal.EPSILON]));
     expect(readLedger(ledgerPath(consentFile))).toHaveLength(1);
     store.close();
