@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { describe, expect } from 'vitest';
 import { CohortError, PROTOCOL_VERSION, type ErrorCode, type RoundTask, type StudyManifest } from '../../protocol/index.js';
-import { generateIdentity, newChallenge, publicIdentityOf, signChallenge, signServerProof, fromBase64, toBase64, type Identity } from '../../crypto/index.js';
+import { generateIdentity, publicIdentityOf, signChallenge, fromBase64, toBase64, type Identity } from '../../crypto/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
 import { e2e, permissivePolicy, startAgent, startFederation, type Cohort, type Federation } from './helpers.js';
 import { connectRefusal, joinAs, rawConnect, sealUpdate, taskWeights, until, type AckResult, type RawClient } from './raw-client.js';
+import { greetAgent } from './hostile-coordinator.js';
 
 /** Raw clients and audit look-ups against `fed`, each client closed after the test. */
 const using = (cohort: Cohort, fed: Federation) => {
@@ -55,21 +56,7 @@ async function startImpostor(cohort: Cohort, p: { presentKey: Uint8Array; proofK
   io.on('connection', (socket) => {
     const queue = [...p.tasks];
     const next = () => queue.length > 0 && socket.emit('round:task', queue.shift());
-    const challenge = newChallenge();
-    const clientNonce = fromBase64(String((socket.handshake.auth as { nonce?: string }).nonce));
-    const proof = p.proofKey ? signServerProof({ federation: 'e2e', institution: 'site-1', clientNonce, challenge }, p.proofKey.signSecretKey) : new Uint8Array(64);
-    socket.emit('session:challenge', {
-      protocolVersion: PROTOCOL_VERSION,
-      federation: 'e2e',
-      coordinatorSignPublicKey: toBase64(p.presentKey),
-      challenge: p.challenge ?? toBase64(challenge),
-      coordinatorSignature: toBase64(proof),
-    });
-    socket.on('session:auth', (_msg, ack: (r: unknown) => void) => {
-      seen.auths++;
-      ack({ ok: true, institution: 'site-1' });
-      socket.emit('session:welcome', { institution: 'site-1', federation: 'e2e', spec: mnistSpec('logreg'), maxUploadBytes: 1 << 20, chunkBytes: 1 << 16, study: p.study, policyHash: 'a'.repeat(64) });
-    });
+    greetAgent(socket, { ...p, spec: mnistSpec('logreg'), study: () => p.study, onAuth: () => seen.auths++ });
     socket.on('agent:ready', (_msg, ack: (r: unknown) => void) => (ack({ ok: true }), next()));
     socket.on('round:decline', (msg, ack: (r: unknown) => void) => (seen.declines.push(msg), ack({ ok: true }), next()));
     socket.on('update:begin', (msg, ack: (r: unknown) => void) => (seen.begins.push(msg), ack({ ok: false, error: { code: 'ROUND_CLOSED', message: 'impostor' } })));

@@ -6,8 +6,8 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, fromWire, parameterCount, toWire, type RoundTask, type SecAggAdvertise, type SecAggShareKeys, type SecAggTerms } from '../../protocol/index.js';
-import { fromBase64, generateIdentity, newChallenge, secagg, signServerProof, toBase64, type Identity } from '../../crypto/index.js';
+import { fromWire, parameterCount, toWire, type RoundTask, type SecAggAdvertise, type SecAggShareKeys, type SecAggTerms } from '../../protocol/index.js';
+import { generateIdentity, secagg, type Identity } from '../../crypto/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
@@ -15,6 +15,7 @@ import type { Agent } from '../../node-agent/index.js';
 import { startCustomFederation } from './custom-federation.js';
 import { startAgent, type Federation } from './helpers.js';
 import { until } from './raw-client.js';
+import { greetAgent } from './hostile-coordinator.js';
 
 const spec = mnistSpec('logreg');
 const vectorLength = parameterCount(spec);
@@ -33,16 +34,7 @@ beforeAll(async () => {
   http = createServer();
   io = new Server(http, { maxHttpBufferSize: 8 << 20 });
   io.on('connection', (socket) => {
-    const challenge = newChallenge();
-    const clientNonce = fromBase64(String((socket.handshake.auth as { nonce?: string }).nonce));
-    socket.emit('session:challenge', {
-      protocolVersion: PROTOCOL_VERSION, federation: 'e2e', coordinatorSignPublicKey: toBase64(coordinator.signPublicKey), challenge: toBase64(challenge),
-      coordinatorSignature: toBase64(signServerProof({ federation: 'e2e', institution: 'site-1', clientNonce, challenge }, coordinator.signSecretKey)),
-    });
-    socket.on('session:auth', (_m, ack: (r: unknown) => void) => {
-      ack({ ok: true, institution: 'site-1' });
-      socket.emit('session:welcome', { institution: 'site-1', federation: 'e2e', spec, maxUploadBytes: 1 << 22, chunkBytes: 1 << 16, study: manifest(), policyHash: 'a'.repeat(64) });
-    });
+    greetAgent(socket, { presentKey: coordinator.signPublicKey, proofKey: coordinator, spec, study: manifest, maxUploadBytes: 1 << 22 });
     socket.on('agent:ready', (_m, ack: (r: unknown) => void) => ((site = socket), ack({ ok: true })));
     socket.on('round:decline', (m: { round: number; code: string; message: string }, ack: (r: unknown) => void) => (seen.declines.push(m), ack({ ok: true })));
     socket.on('secagg:advertise', (m: SecAggAdvertise, ack: (r: unknown) => void) => (seen.advertised.push(m), ack({ ok: true })));

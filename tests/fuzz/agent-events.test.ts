@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { Server, type Socket } from 'socket.io';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, type RoundTask } from '../../protocol/index.js';
-import { fromBase64, signServerProof, newChallenge, toBase64 } from '../../crypto/index.js';
+import type { RoundTask } from '../../protocol/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
@@ -14,6 +13,7 @@ import { startCustomFederation } from '../e2e/custom-federation.js';
 import { startAgent, type Federation } from '../e2e/helpers.js';
 import { until } from '../e2e/raw-client.js';
 import { FUZZ_SEED, mutated, reportFuzz, runs, weirdValue } from './fuzz-report.js';
+import { greetAgent } from '../e2e/hostile-coordinator.js';
 
 const counts: Record<string, number> = {};
 let fed: Federation;
@@ -57,16 +57,7 @@ describe('an agent under fuzzed coordinator messages', () => {
     const seen = { declines: [] as { round: number; code: string; message: string }[], begins: [] as { round: number }[] };
     let site: Socket | undefined;
     io.on('connection', (socket) => {
-      const challenge = newChallenge();
-      const clientNonce = fromBase64(String((socket.handshake.auth as { nonce?: string }).nonce));
-      socket.emit('session:challenge', {
-        protocolVersion: PROTOCOL_VERSION, federation: 'e2e', coordinatorSignPublicKey: toBase64(coordinator.signPublicKey), challenge: toBase64(challenge),
-        coordinatorSignature: toBase64(signServerProof({ federation: 'e2e', institution: 'site-1', clientNonce, challenge }, coordinator.signSecretKey)),
-      });
-      socket.on('session:auth', (_m, ack: (r: unknown) => void) => {
-        ack({ ok: true, institution: 'site-1' });
-        socket.emit('session:welcome', { institution: 'site-1', federation: 'e2e', spec, maxUploadBytes: 1 << 20, chunkBytes: 1 << 16, study, policyHash: 'a'.repeat(64) });
-      });
+      greetAgent(socket, { presentKey: coordinator.signPublicKey, proofKey: coordinator, spec, study: () => study });
       socket.on('agent:ready', (_m, ack: (r: unknown) => void) => ((site = socket), ack({ ok: true })));
       socket.on('round:decline', (m: { round: number; code: string; message: string }, ack: (r: unknown) => void) => (seen.declines.push(m), ack({ ok: true })));
       socket.on('round:evaluation', (_m, ack: (r: unknown) => void) => ack({ ok: true }));
