@@ -11,6 +11,8 @@ export interface ModelVerdict {
   version?: number;
   digest?: string;
   parameters?: number;
+  /** The decoded frame, when it is intact. */
+  frame?: ReturnType<typeof decodeTensors>;
   /** What was checked, in order; the first failing line says why. */
   checks: { name: string; ok: boolean; detail: string }[];
 }
@@ -62,7 +64,7 @@ export function verifyModelFile(bytes: Uint8Array, signPublicKey: Uint8Array, so
   }
   checks.push({ name: 'signature', ok: true, detail: `signed by the coordinator key ${fingerprint(signPublicKey)}` });
   const parameters = tensors.reduce((n, t) => n + t.data.length, 0);
-  return { ok: true, federation, version, digest, parameters, checks };
+  return { ok: true, federation, version, digest, parameters, checks, frame: decoded };
 }
 
 /** The signed card beside a model file (`v<N>.cohort` -> `v<N>.card.json`), when there is one. */
@@ -78,13 +80,15 @@ function cardBeside(file: string): SignedCardFile | undefined {
  */
 export function readPublishedModel(file: string, keyFile?: string): { spec: ModelSpec; tensors: NamedTensor[]; meta: Record<string, unknown>; digest: string } {
   const bytes = new Uint8Array(readFileSync(file));
+  let frame: ReturnType<typeof decodeTensors> | undefined;
   if (keyFile) {
     const verdict = verifyModelFile(bytes, readPublicIdentityFile(keyFile).signPublicKey, { card: cardBeside(file) });
     if (!verdict.ok) throw new Error(`${file} does not verify with ${keyFile}: ${verdict.checks.at(-1)?.detail ?? 'unknown'}`);
+    frame = verdict.frame;
   } else {
     process.stderr.write(`warning: ${file} is used without checking its signature (pass --key coordinator.pub.json)\n`);
   }
-  const { meta, tensors, digest } = decodeTensors(bytes);
+  const { meta, tensors, digest } = frame ?? decodeTensors(bytes);
   const spec = ModelSpecSchema.safeParse(meta.spec);
   if (!spec.success) throw new Error(`${file} carries no model spec in its metadata: not a published Cohort model`);
   return { spec: spec.data, tensors, meta, digest };
