@@ -1,5 +1,6 @@
 /** Keeps a throw inside socket.io connect middleware from becoming an uncaught exception that ends the coordinator. */
 import { toCohortError } from '../../protocol/index.js';
+import { connectError } from './errors.js';
 
 type Next = (err?: Error) => void;
 
@@ -19,8 +20,7 @@ export function guarded<S>(fn: (socket: S, next: Next) => void, onError: (cause:
       fn(socket, once);
     } catch (cause) {
       onError(cause);
-      const err = toCohortError(cause);
-      once(Object.assign(new Error(err.message), { data: err.toWire() }));
+      once(connectError(toCohortError(cause)));
     }
   };
 }
