@@ -65,17 +65,13 @@ export class SecureRound {
   /** Step 0: a participant's signed public keys. */
   advertise(from: string, wire: SecAggAdvertise): void {
     const { round: _round, ...msg } = fromWire(wire);
-    this.accept(this.server.receiveAdvertiseKeys(msg), from, msg.from);
-    this.expected.delete(from);
-    if (this.expected.size === 0) this.closeAdvertise();
+    this.answered(this.server.receiveAdvertiseKeys(msg), from, msg.from, () => this.closeAdvertise());
   }
 
   /** Step 1: a participant's encrypted shares for its neighbours. */
   shareKeys(from: string, wire: SecAggShareKeys): void {
     const { round: _round, ...msg } = fromWire(wire);
-    this.accept(this.server.receiveShareKeys(msg), from, msg.from);
-    this.expected.delete(from);
-    if (this.expected.size === 0) this.closeShareKeys();
+    this.answered(this.server.receiveShareKeys(msg), from, msg.from, () => this.closeShareKeys());
   }
 
   /** Step 2: a participant's masked input (arrived through the upload path, envelope already opened). */
@@ -91,11 +87,7 @@ export class SecureRound {
     const step = this.server.closeMaskedInput();
     if (!step.ok) return this.fail(step.failure, step.blame);
     this.deps.audit('secagg.step', { round: this.deps.round, step: 'masked-input', survivors: step.messages.length });
-    this.expected.clear();
-    for (const msg of step.messages) {
-      this.expected.add(msg.to);
-      if (!this.deps.send(msg.to, 'secagg:consistency-request', { round: this.deps.round, ...msg })) this.expected.delete(msg.to);
-    }
+    this.expectAnswers('secagg:consistency-request', step.messages.map((msg) => ({ to: msg.to, msg: { round: this.deps.round, ...msg } })));
     this.arm(() => this.closeConsistency());
     if (this.expected.size === 0) this.closeConsistency();
   }
@@ -103,17 +95,13 @@ export class SecureRound {
   /** Step 3: a survivor's signature over the survivor set. */
   consistency(from: string, wire: SecAggConsistency): void {
     const { round: _round, ...msg } = fromWire(wire);
-    this.accept(this.server.receiveConsistency(msg), from, msg.from);
-    this.expected.delete(from);
-    if (this.expected.size === 0) this.closeConsistency();
+    this.answered(this.server.receiveConsistency(msg), from, msg.from, () => this.closeConsistency());
   }
 
   /** Step 4: a survivor's revealed shares. */
   unmask(from: string, wire: SecAggUnmask): void {
     const { round: _round, ...msg } = fromWire(wire);
-    this.accept(this.server.receiveUnmask(msg), from, msg.from);
-    this.expected.delete(from);
-    if (this.expected.size === 0) this.finish();
+    this.answered(this.server.receiveUnmask(msg), from, msg.from, () => this.finish());
   }
 
   dispose(): void {
@@ -125,6 +113,19 @@ export class SecureRound {
   private accept(receipt: secagg.Receipt, from: string, claimed: string): void {
     if (claimed !== from) throw new CohortError('SECAGG_FAILED', `${from} sent a secure-aggregation message in the name of ${claimed}`);
     if (!receipt.ok) throw new CohortError(receipt.reason === 'BAD_SIGNATURE' ? 'BAD_SIGNATURE' : 'SECAGG_FAILED', `secure aggregation refused the message (${receipt.reason}): ${receipt.message}`);
+  }
+
+  /** One expected participant's answer to the current step: accepted (or refused), and the step closes once every expected one answered. */
+  private answered(receipt: secagg.Receipt, from: string, claimed: string, close: () => void): void {
+    this.accept(receipt, from, claimed);
+    this.expected.delete(from);
+    if (this.expected.size === 0) close();
+  }
+
+  /** Sends each participant its message of the next step; an answer is expected from every one it reached. */
+  private expectAnswers<E extends keyof Sent>(event: E, outgoing: readonly { to: string; msg: Sent[E] }[]): void {
+    this.expected.clear();
+    for (const { to, msg } of outgoing) if (this.deps.send(to, event, msg)) this.expected.add(to);
   }
 
   private arm(onTimeout: () => void): void {
@@ -146,11 +147,7 @@ export class SecureRound {
     if (!step.ok) return this.fail(step.failure, step.blame);
     const seed = this.server.graphSeed;
     this.deps.audit('secagg.step', { round: this.deps.round, step: 'advertise-keys', participants: step.messages.length, ...(seed ? { graphSeed: Buffer.from(seed).toString('hex') } : {}) });
-    this.expected.clear();
-    for (const msg of step.messages) {
-      this.expected.add(msg.to);
-      if (!this.deps.send(msg.to, 'secagg:keys', toWire({ round: this.deps.round, ...msg }) as SecAggKeys)) this.expected.delete(msg.to);
-    }
+    this.expectAnswers('secagg:keys', step.messages.map((msg) => ({ to: msg.to, msg: toWire({ round: this.deps.round, ...msg }) as SecAggKeys })));
     this.arm(() => this.closeShareKeys());
   }
 
@@ -172,11 +169,7 @@ export class SecureRound {
     const step = this.server.closeConsistency();
     if (!step.ok) return this.fail(step.failure, step.blame);
     this.deps.audit('secagg.step', { round: this.deps.round, step: 'consistency-check', signed: step.messages.length });
-    this.expected.clear();
-    for (const msg of step.messages) {
-      this.expected.add(msg.to);
-      if (!this.deps.send(msg.to, 'secagg:unmask-request', toWire({ round: this.deps.round, ...msg }) as SecAggUnmaskRequest)) this.expected.delete(msg.to);
-    }
+    this.expectAnswers('secagg:unmask-request', step.messages.map((msg) => ({ to: msg.to, msg: toWire({ round: this.deps.round, ...msg }) as SecAggUnmaskRequest })));
     this.arm(() => this.finish());
     if (this.expected.size === 0) this.finish();
   }
