@@ -1,4 +1,5 @@
 /** Audit entries for traffic that has not authenticated: written under the remote address, at most two per address, kind and window. */
+import { Windows } from './windows.js';
 
 /** What one refusal of unauthenticated traffic says; `claimedInstitution` is only what the client claimed. */
 export interface AddressEvent {
@@ -17,7 +18,6 @@ interface OpenWindow {
   claimed: Set<string>;
   firstAt: string;
   lastAt: string;
-  timer: NodeJS.Timeout;
 }
 
 /** How many distinct claimed institution ids a window's summary lists. */
@@ -30,44 +30,39 @@ const CLAIMS_KEPT = 5;
  * @example const a = new AddressAudit(60_000, (kind, actor, data) => store.appendAudit({ ... })); a.record('connection.refused', '10.0.0.9', { code: 'BAD_SIGNATURE', message: '...', claimedInstitution: 'site-1' })
  */
 export class AddressAudit {
-  private readonly open = new Map<string, OpenWindow>();
+  private readonly windows: Windows<OpenWindow>;
 
   constructor(
     private readonly windowMs: number,
     private readonly write: (kind: string, actor: string, data: Record<string, unknown>) => void,
-    private readonly maxOpen = 10_000,
-  ) {}
+    maxOpen = 10_000,
+  ) {
+    this.windows = new Windows(windowMs, (w) => this.summarise(w), maxOpen);
+  }
 
   /** Records one refusal of unauthenticated traffic from `address`. */
   record(kind: string, address: string, event: AddressEvent): void {
     const actor = `address:${address}`;
-    const key = `${kind}\u0000${actor}`;
     const now = new Date().toISOString();
-    const held = this.open.get(key);
-    if (held) {
-      held.count++;
-      held.lastAt = now;
-      held.codes[event.code] = (held.codes[event.code] ?? 0) + 1;
-      if (event.claimedInstitution !== undefined && held.claimed.size < CLAIMS_KEPT) held.claimed.add(event.claimedInstitution);
-      return;
-    }
-    if (this.open.size >= this.maxOpen) this.end(this.open.keys().next().value as string);
-    const timer = setTimeout(() => this.end(key), this.windowMs);
-    timer.unref();
-    this.open.set(key, { kind, actor, address, count: 0, codes: {}, claimed: new Set(), firstAt: now, lastAt: now, timer });
-    this.write(kind, actor, { ...event, address });
+    const opened = this.windows.hit(
+      `${kind}\u0000${actor}`,
+      () => ({ kind, actor, address, count: 0, codes: {}, claimed: new Set(), firstAt: now, lastAt: now }),
+      (held) => {
+        held.count++;
+        held.lastAt = now;
+        held.codes[event.code] = (held.codes[event.code] ?? 0) + 1;
+        if (event.claimedInstitution !== undefined && held.claimed.size < CLAIMS_KEPT) held.claimed.add(event.claimedInstitution);
+      },
+    );
+    if (opened) this.write(kind, actor, { ...event, address });
   }
 
   /** Writes every open window's summary now (at shutdown). */
   flushAll(): void {
-    for (const key of [...this.open.keys()]) this.end(key);
+    this.windows.flushAll();
   }
 
-  private end(key: string): void {
-    const w = this.open.get(key);
-    if (!w) return;
-    clearTimeout(w.timer);
-    this.open.delete(key);
+  private summarise(w: OpenWindow): void {
     if (w.count === 0) return;
     this.write(w.kind, w.actor, {
       address: w.address,

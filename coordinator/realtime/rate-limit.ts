@@ -1,5 +1,6 @@
 /** Token buckets per institution for connections, messages and inbound bytes, with refusals tallied into one audit entry per window. */
 import type { WireError } from '../../protocol/index.js';
+import { Windows } from './windows.js';
 
 /** A bucket holds up to `capacity` tokens and regains `refillPerSecond` of them each second. */
 export interface BucketSpec {
@@ -76,42 +77,32 @@ export interface RefusalSummary {
  * @example const t = new RefusalTally(60_000, (key, s) => audit('rate.limited', key, s)); t.record('site-a', 'messages')
  */
 export class RefusalTally {
-  private readonly open = new Map<string, { actor: string; summary: RefusalSummary; timer: NodeJS.Timeout }>();
+  private readonly windows: Windows<{ actor: string; summary: RefusalSummary }>;
 
   constructor(
     private readonly windowMs: number,
-    private readonly flush: (actor: string, summary: RefusalSummary) => void,
-    private readonly maxOpen = 10_000,
-  ) {}
+    flush: (actor: string, summary: RefusalSummary) => void,
+    maxOpen = 10_000,
+  ) {
+    this.windows = new Windows(windowMs, ({ actor, summary }) => flush(actor, summary), maxOpen);
+  }
 
   /** Counts one refusal; true when it is the first of its window (worth a log line). */
   record(actor: string, limit: RefusalSummary['limit']): boolean {
-    const key = `${limit}\u0000${actor}`;
     const now = new Date().toISOString();
-    const entry = this.open.get(key);
-    if (entry) {
-      entry.summary.count++;
-      entry.summary.lastAt = now;
-      return false;
-    }
-    if (this.open.size >= this.maxOpen) this.end(this.open.keys().next().value as string);
-    const timer = setTimeout(() => this.end(key), this.windowMs);
-    timer.unref();
-    this.open.set(key, { actor, summary: { limit, count: 1, windowMs: this.windowMs, firstAt: now, lastAt: now }, timer });
-    return true;
+    return this.windows.hit(
+      `${limit}\u0000${actor}`,
+      () => ({ actor, summary: { limit, count: 1, windowMs: this.windowMs, firstAt: now, lastAt: now } }),
+      ({ summary }) => {
+        summary.count++;
+        summary.lastAt = now;
+      },
+    );
   }
 
   /** Writes every open window now (at shutdown). */
   flushAll(): void {
-    for (const key of [...this.open.keys()]) this.end(key);
-  }
-
-  private end(key: string): void {
-    const entry = this.open.get(key);
-    if (!entry) return;
-    clearTimeout(entry.timer);
-    this.open.delete(key);
-    this.flush(entry.actor, entry.summary);
+    this.windows.flushAll();
   }
 }
 
