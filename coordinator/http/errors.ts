@@ -1,8 +1,8 @@
 /** Maps wire error codes to HTTP statuses; every error leaves as JSON `{ error: { code, message } }`. */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { CohortError, toCohortError, type ErrorCode } from '../../protocol/index.js';
-import { storageUnavailable } from '../store/index.js';
+import { CohortError, type ErrorCode } from '../../protocol/index.js';
+import { knownError } from '../store/index.js';
 
 type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
 
@@ -31,6 +31,6 @@ function fromHttpException(err: HTTPException): CohortError {
 /** hono `onError` handler. */
 export function onError(cause: unknown, c: Context): Response {
   // A locked database or a full disk is 503 UNAVAILABLE, not a 500 of ours.
-  const err = cause instanceof HTTPException ? fromHttpException(cause) : (storageUnavailable(cause) ?? toCohortError(cause));
+  const err = cause instanceof HTTPException ? fromHttpException(cause) : (knownError(cause));
   return c.json({ error: err.toWire() }, STATUS[err.code] ?? 500);
 }

@@ -1,7 +1,7 @@
 /** Inbound events before their handlers: rate limits, unknown events, authentication, schema, and one way to answer and audit a refusal. */
 import type { z } from 'zod';
-import { CLIENT_EVENTS, CohortError, toCohortError, type ClientToServerEvents } from '../../protocol/index.js';
-import { storageUnavailable } from '../store/index.js';
+import { CLIENT_EVENTS, CohortError, type ClientToServerEvents } from '../../protocol/index.js';
+import { knownError } from '../store/index.js';
 import { approxBytes } from './rate-limit.js';
 import { quoteValue } from './guard.js';
 import { ackError, ackOf } from './errors.js';
@@ -58,7 +58,7 @@ export function inbound(ctx: RealtimeContext, socket: CohortSocket): On {
         }
         ack?.({ ok: true, ...(fn(parsed.data) ?? {}) });
       } catch (cause) {
-        const err = storageUnavailable(cause) ?? toCohortError(cause);
+        const err = knownError(cause);
         if (err.code === 'INTERNAL') log.error({ err: cause, event }, 'handler failed');
         // A storage failure cannot be audited (the store is what failed): it is logged, and the agent told to come back.
         if (err.code === 'UNAVAILABLE') log.error({ event, institution }, err.message);

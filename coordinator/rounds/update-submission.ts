@@ -1,6 +1,6 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
 import { CohortError, parameterCount, toCohortError, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
-import { storageUnavailable, storing } from '../store/index.js';
+import { knownError, storing } from '../store/index.js';
 import type { Accumulator } from '../strategies/index.js';
 import { updateRules } from '../policy/index.js';
 import { updateNorm } from '../privacy.js';
@@ -59,7 +59,7 @@ export function submitPlain(ctx: RoundContext, a: ActiveRound, institution: stri
     );
   } catch (cause) {
     // Stored as accepted but not in the aggregate: the round cannot publish a model that matches its record.
-    const err = storageUnavailable(cause) ?? toCohortError(cause);
+    const err = knownError(cause);
     ctx.failRound(`the aggregate could not take ${institution}'s accepted update: ${err.message}`);
     throw err;
   }

@@ -1,6 +1,6 @@
 /** Public surface of the coordinator's persistence: the Store interface, its SQLite implementation and row types. */
 export { openSqliteStore } from './sqlite-store.js';
-export { storageUnavailable, storing } from './unavailable.js';
+export { knownError, storageUnavailable, storing } from './unavailable.js';
 export type { AuditInput, AuditQuery, AuditSigner, FederationPatch, ParticipationPatch, RoundPatch, Store } from './store.js';
 export type {
   ApiRole,

@@ -1,5 +1,5 @@
 /** Storage failures that are nobody's request's fault (database locked, disk full, I/O error) as one wire error: UNAVAILABLE. */
-import { CohortError } from '../../protocol/errors.js';
+import { CohortError, toCohortError } from '../../protocol/errors.js';
 import { sqliteCode } from './sqlite-errors.js';
 
 /** SQLite result codes (and their extended forms) of a store that cannot write now. */
@@ -19,6 +19,14 @@ export function storageUnavailable(cause: unknown): CohortError | undefined {
   if (!what) return undefined;
   const message = cause instanceof Error ? cause.message : String(cause);
   return new CohortError('UNAVAILABLE', `the coordinator cannot store anything now (${what}: ${message}); nothing was taken, try again later`, { cause });
+}
+
+/**
+ * Anything thrown as a known error: a storage failure as UNAVAILABLE, the rest as toCohortError makes it.
+ * @example ack({ ok: false, error: wireError(knownError(cause)) })
+ */
+export function knownError(cause: unknown): CohortError {
+  return storageUnavailable(cause) ?? toCohortError(cause);
 }
 
 /**
