@@ -84,7 +84,7 @@ export function verifyChain(entries: Iterable<ChainEntry>, signPublicKey: Uint8A
     if (e.prevHash !== prev) return fail('PREVIOUS_HASH', `it links to ${e.prevHash.slice(0, 12)}…, but the previous event's hash is ${prev.slice(0, 12)}…: an event before it was removed, inserted or changed`);
     const hash = entryHash(e.prevHash, e.body);
     if (hash !== e.hash) return fail('HASH', `its content hashes to ${hash.slice(0, 12)}…, the chain recorded ${String(e.hash).slice(0, 12)}…: the event was edited`);
-    let signed = false;
+    let signed: boolean;
     try {
       signed = verifyEd25519(fromHex(e.hash), fromBase64(e.signature), signPublicKey);
     } catch {

@@ -48,7 +48,7 @@ export function writeIdentityFile(path: string, identity: Identity, options: { f
       createExclusive(path, text, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new Error(`${path} already exists; refusing to overwrite an identity file (pass force to replace it)`);
+        throw new Error(`${path} already exists; refusing to overwrite an identity file (pass force to replace it)`, { cause: err });
       }
       throw err;
     }

@@ -9,7 +9,7 @@ import type { AuditRow, Store } from '../store/index.js';
  */
 export function entryOfRow(row: AuditRow): ChainEntry & { canonical: boolean } {
   let data: unknown;
-  let canonical = true;
+  let canonical: boolean;
   try {
     data = JSON.parse(row.data);
     canonical = canonicalJson(data) === row.data;

@@ -4,7 +4,7 @@
  * Every participant recomputes it from the advertisements it is shown (each verified against its signer), so the
  * coordinator cannot pick the graph; what it keeps is the choice of which advertisers to include (docs/privacy-secure-aggregation.md).
  */
-import { concatBytes, lengthPrefixed, u32le, utf8Encode } from '../bytes.js';
+import { lengthPrefixed, u32le, utf8Encode } from '../bytes.js';
 import { sha256 } from '../hash.js';
 
 const TAG = utf8Encode('cohort/secagg/graph-seed/v1');

@@ -30,7 +30,7 @@ describe('adaptive clipping (Andrew et al. 2021) through the real coordinator an
     expect(rounds.every((r) => (r.metrics!.epsilon ?? 0) > 0)).toBe(true);
   });
 
-  e2e('is refused without DP, and together with secure aggregation', async ({ cohort }) => {
+  e2e('is refused without DP, and together with secure aggregation', async () => {
     await expect(startFederation(2, { adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 } })).rejects.toThrow(/needs rules.dp/);
     await expect(
       startFederation(2, { dp: { noiseMultiplier: 1, clipNorm: 1 }, adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 }, secagg: { graph: 'complete', clipNorm: 10, stepTimeoutMs: 1000 } }),

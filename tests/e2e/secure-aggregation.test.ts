@@ -150,7 +150,7 @@ describe('secure aggregation through the real coordinator and agents', () => {
     expect((round.metrics as { epsilon?: number }).epsilon).toBeGreaterThan(0);
   });
 
-  e2e('refuses a configuration whose strategy needs individual updates', async ({ cohort }) => {
+  e2e('refuses a configuration whose strategy needs individual updates', async () => {
     await expect(startFederation(3, { rounds: 1, minParticipants: 3, strategy: 'median', secagg: secure })).rejects.toThrow(/reveals only the sum/);
   });
 });

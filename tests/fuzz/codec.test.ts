@@ -25,7 +25,7 @@ function coded(fn: () => unknown, allowed: string[]): CohortError | undefined {
     return undefined;
   } catch (err) {
     if (!(err instanceof CohortError)) throw new Error(`not a CohortError: ${String(err)}`, { cause: err });
-    if (!allowed.includes(err.code)) throw new Error(`unexpected code ${err.code}: ${err.message}`);
+    if (!allowed.includes(err.code)) throw new Error(`unexpected code ${err.code}: ${err.message}`, { cause: err });
     expect(err.message.length).toBeLessThan(2_000);
     return err;
   }
@@ -33,7 +33,7 @@ function coded(fn: () => unknown, allowed: string[]): CohortError | undefined {
 
 /** A frame built by hand: any header value, any data, a correct digest (so decoding reaches the header checks). */
 function handFrame(header: unknown, data: Uint8Array, pad = true): Uint8Array {
-  let json = typeof header === 'string' ? header : JSON.stringify(header) ?? 'null';
+  const json = typeof header === 'string' ? header : JSON.stringify(header) ?? 'null';
   const text = new TextEncoder().encode(json);
   const padded = pad ? Math.ceil((12 + text.length) / 4) * 4 - 12 : text.length;
   const out = new Uint8Array(12 + padded + data.length + 32);
@@ -43,7 +43,6 @@ function handFrame(header: unknown, data: Uint8Array, pad = true): Uint8Array {
   out.fill(0x20, 12 + text.length, 12 + padded);
   out.set(data, 12 + padded);
   out.set(createHash('sha256').update(out.subarray(0, out.length - 32)).digest(), out.length - 32);
-  json = '';
   return out;
 }
 

@@ -187,7 +187,7 @@ describe('operating a deployment: probes, go-live check, backup, offline model c
     expect(verified.code, verified.stdout).toBe(0);
     expect(verified.stdout).toMatch(/ops v2, [\d,]+ parameters, verified/);
     expect(refused.code).toBe(2);
-    expect(refused.stdout).toMatch(/FAILED  frame .*NOT VERIFIED/s);
+    expect(refused.stdout).toMatch(/FAILED {2}frame .*NOT VERIFIED/s);
     expect(offline.code, offline.stderr).toBe(0);
     const predicted = JSON.parse(offline.stdout) as { probabilities: number[][] };
     expect(predicted.probabilities.map((p) => Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-5)).toEqual([true, true]);

@@ -9,7 +9,14 @@ const seedB = sha256(utf8Encode('graph b'));
 function connected(graph: CommunicationGraph): boolean {
   const seen = new Set([0]);
   const queue = [0];
-  while (queue.length) for (const j of graph.neighbours(queue.pop() as number)) if (!seen.has(j)) seen.add(j), queue.push(j);
+  while (queue.length) {
+    for (const j of graph.neighbours(queue.pop() as number)) {
+      if (!seen.has(j)) {
+        seen.add(j);
+        queue.push(j);
+      }
+    }
+  }
   return seen.size === graph.size;
 }
 
