@@ -6,19 +6,41 @@ import { knownError } from '../store/index.js';
 
 type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
 
-const STATUS: Partial<Record<ErrorCode, Status>> = {
+/**
+ * Every wire code's HTTP status, in one table: a new code does not compile until it is given one. 4xx: the caller's
+ * request (400 malformed, 401 who, 403 not allowed, 404 no such thing, 409 the state of the round or federation does
+ * not allow it now); 500: ours (a stored model failing its digest is ours); 503: try again later.
+ */
+export const HTTP_STATUS: Record<ErrorCode, Status> = {
+  PROTOCOL_MISMATCH: 400,
   BAD_REQUEST: 400,
   SHAPE_MISMATCH: 400,
+  NON_FINITE: 400,
+  BAD_SAMPLE_COUNT: 400,
+  UPDATE_NORM_EXCEEDED: 400,
+  CORRUPT_PAYLOAD: 500,
+  DECRYPT_FAILED: 400,
   UNAUTHENTICATED: 401,
   BAD_SIGNATURE: 401,
   FORBIDDEN: 403,
   NOT_SELECTED: 403,
+  WRONG_FEDERATION: 403,
+  CONSENT_REVOKED: 403,
+  SECAGG_PARTICIPANT_UNKNOWN: 403,
+  SECAGG_THRESHOLD_TOO_LOW: 403,
   NOT_FOUND: 404,
   UNKNOWN_INSTITUTION: 404,
+  UPLOAD_UNKNOWN: 404,
+  UNKNOWN_EVENT: 404,
   DUPLICATE: 409,
+  WRONG_ROUND: 409,
+  ROUND_CLOSED: 409,
+  DEADLINE_PASSED: 409,
+  SECAGG_FAILED: 409,
+  FEDERATION_FAILED: 409,
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
-  CORRUPT_PAYLOAD: 500,
+  INTERNAL: 500,
   UNAVAILABLE: 503,
 };
 
@@ -32,5 +54,5 @@ function fromHttpException(err: HTTPException): CohortError {
 export function onError(cause: unknown, c: Context): Response {
   // A locked database or a full disk is 503 UNAVAILABLE, not a 500 of ours.
   const err = cause instanceof HTTPException ? fromHttpException(cause) : (knownError(cause));
-  return c.json({ error: err.toWire() }, STATUS[err.code] ?? 500);
+  return c.json({ error: err.toWire() }, HTTP_STATUS[err.code]);
 }

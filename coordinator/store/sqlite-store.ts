@@ -9,6 +9,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { assertTransition } from '../rounds/state-machine.js';
 import { canonicalJson } from '../../protocol/model-spec.js';
 import { GENESIS_HASH, entryHash } from '../../crypto/audit-chain.js';
+import { CohortError } from '../../protocol/errors.js';
 import { apiTokens, audit, consents, federations, institutions, models, participations, rounds, type AuditEvent, type AuditRow } from './schema.js';
 import { withConstraints } from './sqlite-errors.js';
 import type { AuditQuery, AuditSigner, Store } from './store.js';
@@ -16,7 +17,7 @@ import type { AuditQuery, AuditSigner, Store } from './store.js';
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
 function found<T>(row: T | undefined, what: string): T {
-  if (row === undefined) throw new Error(`${what} does not exist`);
+  if (row === undefined) throw new CohortError('NOT_FOUND', `${what} does not exist`);
   return row;
 }
 
