@@ -2,9 +2,13 @@
 import { CohortError, ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { forward } from './forward.js';
 import { loadModelFile } from './model-files.js';
+import { tabularInput } from './tabular-input.js';
 
-/** One input row: `{ featureName: number, ... }` for tabular models, `{ pixels: number[] }` for image models. */
-export type PredictRow = Record<string, number | number[]>;
+/**
+ * One input row: `{ featureName: number, ... }` for tabular models, `{ pixels: number[] }` for image models, and for
+ * models with preprocessing `{ column: number | text | null, ... }` (raw columns; null or absent: missing).
+ */
+export type PredictRow = Record<string, number | number[] | string | null>;
 
 export interface Prediction {
   classes: string[];
@@ -36,6 +40,7 @@ export interface LoadedModel {
  * @example rowsToInput(spec, [{ age: 50, bmi: 24.1 }])
  */
 export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float32Array {
+  if (spec.preprocessing) return zScore(spec, tabularInput(spec.preprocessing, rows));
   const width = spec.inputShape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(rows.length * width);
   const names = spec.features;
@@ -67,6 +72,12 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
       });
     }
   });
+  return zScore(spec, x);
+}
+
+/** The rows z-scored with the spec's pooled normalisation, in place (unchanged without one). */
+function zScore(spec: ModelSpec, x: Float32Array): Float32Array {
+  const width = spec.inputShape.reduce((a, b) => a * b, 1);
   const norm = spec.normalization;
   if (norm) {
     for (let i = 0; i < x.length; i++) {
