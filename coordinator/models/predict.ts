@@ -36,7 +36,8 @@ export interface LoadedModel {
  * nothing else; specs without feature names (MNIST) take `pixels`, an array of the input's size
  * with values as in training ([0, 1]). Every value must be finite; a feature at most 1e12 in magnitude and within
  * 1e6 pooled standard deviations of its training mean; a pixel within [0, 1]. Throws BAD_REQUEST naming the first
- * bad row and the feature (by name and index) or pixel.
+ * bad row and the feature (by name and index) or pixel. Specs with preprocessing (a data dictionary) take raw columns
+ * instead: numbers, text categories, null for missing; imputed, indicated and one-hot encoded as at training.
  * @example rowsToInput(spec, [{ age: 50, bmi: 24.1 }])
  */
 export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float32Array {

@@ -119,7 +119,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   if (opts.adaptiveClip) say(`adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`);
   if (data.institutionNames) {
     const what = opts.natural?.kind === 'column' ? `one per value of column "${opts.natural.column}" (never a feature)` : 'one per CSV file';
-    say(`Institutions: ${data.sites.length}, ${what}${options.institutions !== data.sites.length ? ` (--institutions ${options.institutions} does not apply)` : ''}: ${data.institutionNames.map((name, i) => `institution-${i + 1} = ${name}`).join(', ')}.`);
+    say(`Institutions: ${data.sites.length}, ${what}${options.institutions !== data.sites.length ? ` (the --institutions value, ${options.institutions}, does not apply)` : ''}: ${data.institutionNames.map((name, i) => `institution-${i + 1} = ${name}`).join(', ')}.`);
     say(`Data: ${data.all.n} rows; each institution keeps a seeded 20% of its own rows as its test rows (${data.test.length} in all), which no agent trains on.`);
   } else {
     say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
@@ -369,12 +369,12 @@ function readModel(coordinator: Coordinator, dir: string, version: number): { we
 /**
  * The default policy for a simulation: rounds of at least 2 institutions (1 when there is only one),
  * and on IID data a fairness rule (a gap of at most 0.25 between the sites' validation accuracies).
- * Label-skewed partitions make sites differ by design, so there the fairness rule is left to --policy; so it is
+ * Label-skewed and natural partitions make sites differ by design, so there the fairness rule is left to --policy; so it is
  * when the smallest site holds fewer than 200 rows (about 20 validation rows: fewer give accuracies too coarse to
  * compare, and sites of a few rows keep none, as with 1,000 institutions on MNIST).
  */
 function simulationPolicy(opts: SimulateOptions, smallestSite: number): Policy {
-  const comparable = (opts.partition.kind === 'iid' || opts.partition.kind === 'quantity') && smallestSite >= 200;
+  const comparable = !opts.natural && (opts.partition.kind === 'iid' || opts.partition.kind === 'quantity') && smallestSite >= 200;
   const fairness = comparable ? { fairness: { metric: 'valAccuracy' as const, maxGap: 0.25 } } : {};
   return defaultPolicy({ minInstitutionsPerRound: Math.min(2, opts.institutions), ...fairness });
 }
