@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { DEFAULT_MLP_HIDDEN, type ModelSpec } from '../../protocol/index.js';
 import {
   cnnInputShape,
-  loadCsv,
   loadIdxFiles,
   loadMnist,
   loadMnistFull,
@@ -102,8 +101,8 @@ export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageSh
   };
 }
 
-/** The data set as loaded: every row, and for image data with a published test split the number of training rows before it. */
-function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageShape?: number[] } {
+/** The image data set as loaded: every row, and with a published test split the number of training rows before it (CSV: prepareCsv). */
+function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; trainRows?: number; imageShape?: number[] } {
   switch (choice.kind) {
     case 'mnist':
       return { all: loadMnist(), imageShape: [28, 28] };
@@ -111,8 +110,6 @@ function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageS
       return loadMnistFull();
     case 'idx':
       return loadIdxFiles(choice);
-    case 'csv':
-      return { all: loadCsv(choice.path, { label: choice.label }) };
   }
 }
 

@@ -99,3 +99,19 @@ describe('cohort simulate on a messy export split by a site column', () => {
     expect(result.stdout).toMatch(/pooled\s+48\s+\d\.\d{4}/);
   });
 });
+
+describe('prepareData on a CSV with column choices', () => {
+  it('takes --columns in their order, --categorical codes as categories, --missing tokens, and drops a constant column with the reason', () => {
+    const path = join(dir, 'codes.csv');
+    const rows = Array.from({ length: 40 }, (_, i) => `${i},${i % 3},${i % 5 === 0 ? '-99' : 20 + i},same,${i % 2 ? 'a' : 'b'}`);
+    writeFileSync(path, `id,code,age,unit,y\n${rows.join('\n')}\n`);
+
+    const picked = prepareData({ kind: 'csv', path, label: 'y' }, 'logreg', 2, iid, 0, 0.2, { tabular: { columns: ['age', 'code'], categorical: ['code'], missing: ['', '-99'] } });
+    const all = prepareData({ kind: 'csv', path, label: 'y' }, 'logreg', 2, iid, 0, 0.2, { tabular: { ignore: ['id'] } });
+
+    expect(picked.spec.features).toEqual(['age', 'age (missing)', 'code=0', 'code=1', 'code=2', 'code=other']);
+    expect(picked.dropped).toEqual([]);
+    expect(all.spec.features).toEqual(['code', 'age']); // codes are numbers unless told; -99 is a value unless told
+    expect(all.dropped).toEqual([{ column: 'unit', reason: 'constant (one category in every row): it cannot inform the model' }]);
+  });
+});
