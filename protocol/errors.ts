@@ -38,6 +38,10 @@ export const ErrorCode = {
   FEDERATION_FAILED: 'FEDERATION_FAILED',
   /** The coordinator cannot store anything now (database locked, disk full): nothing was taken; try again later. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /** This coordinator was started without a model runner, so it cannot run models (predict): nothing was computed. */
+  MODEL_RUNNER_UNAVAILABLE: 'MODEL_RUNNER_UNAVAILABLE',
+  /** The model runner's worker crashed or ran past its time limit: the request was dropped; the next one starts a new worker. */
+  MODEL_RUNNER_FAILED: 'MODEL_RUNNER_FAILED',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -20,6 +20,8 @@ const STATUS: Partial<Record<ErrorCode, Status>> = {
   RATE_LIMITED: 429,
   CORRUPT_PAYLOAD: 500,
   UNAVAILABLE: 503,
+  MODEL_RUNNER_UNAVAILABLE: 503,
+  MODEL_RUNNER_FAILED: 503,
 };
 
 /** An HTTP status for hono's own exceptions (malformed JSON bodies, for instance). */

@@ -3,3 +3,5 @@ export { backendForSpec, currentBackend, selectBackend, type BackendLog, type Ba
 export { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 export { exportLayersModel } from './export.js';
 export { evaluate, trainLocal, type Evaluation, type TrainArgs, type TrainResult } from './trainer.js';
+export { buildServingModel } from './serving-model.js';
+export { createModelRunner, type ModelRunnerOptions, type WorkerModelRunner } from './model-runner.js';

@@ -7,7 +7,7 @@ import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdent
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
-import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
+import { createModelRunner, evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice } from './dataset.js';
 import { formatDataRef, resolveDataRef } from '../../node-agent/data-source.js';
@@ -119,6 +119,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     store,
     dataDir: dir,
     identity: coordinatorIdentity,
+    modelRunner: createModelRunner(),
     federation: {
       id: FEDERATION,
       name: `simulation ${describe(opts)}`,
