@@ -109,6 +109,20 @@ describe('the model runner (TF.js in a worker thread) against TF.js in-process',
     }
   });
 
+  it('predict() answers NON_FINITE naming the row whose logits overflow float32 (its output is not a number)', async () => {
+    const spec: ModelSpec = { arch: 'logreg', inputShape: [2], classes: ['a', 'b', 'c'] };
+    const tensors: NamedTensor[] = [
+      { name: 'dense_0/kernel', shape: [2, 3], data: Float32Array.from([3e38, 0, 0, 3e38, 0, 0]) },
+      { name: 'dense_0/bias', shape: [3], data: new Float32Array(3) },
+    ];
+
+    const ok = await predict(runner, { key: 'huge', digest: 'huge', spec, tensors }, [{ pixels: [0.5, 0] }]); // logit 1.5e38: finite
+    const nan = predict(runner, { key: 'huge', digest: 'huge', spec, tensors }, [{ pixels: [0.5, 0] }, { pixels: [1, 1] }]); // 6e38: Infinity
+
+    expect(ok.probabilities).toEqual([[1, 0, 0]]);
+    await expect(nan).rejects.toMatchObject({ code: 'NON_FINITE', message: expect.stringMatching(/^rows\[1\]: the model's output is not a number/) });
+  });
+
   it('refuses tensors that do not fit the spec with CORRUPT_PAYLOAD naming the tensor, and keeps serving', async () => {
     const weights = randomWeights(SPEC, 1).slice(1);
 
