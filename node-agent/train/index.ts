@@ -5,3 +5,5 @@ export { exportLayersModel } from './export.js';
 export { evaluate, trainLocal, type Evaluation, type TrainArgs, type TrainResult } from './trainer.js';
 export { buildServingModel } from './serving-model.js';
 export { createModelRunner, type ModelRunnerOptions, type WorkerModelRunner } from './model-runner.js';
+export { summarizeModel, travellingTensors, type LayerSummary, type ModelSummary } from './inspect.js';
+export { readLayersFile } from './read-layers-file.js';
