@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { destination, pino } from 'pino';
-import { decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { decodeTensors, parameterCount, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
@@ -62,7 +62,8 @@ export interface Summary {
   rounds: RoundRow[];
   final: { accuracy: number; loss: number; report: Report['classes']; macroAvg: Report['macroAvg']; weightedAvg: Report['weightedAvg'] };
   centralized?: { accuracy: number; loss: number; epochs: number; report: Report['classes'] };
-  model: { version: number; digest: string; signature: string; path: string };
+  /** The final model; `parameters` counts every tensor, `trainableParameters` those trained and sent each round (all of a preset's). */
+  model: { version: number; digest: string; signature: string; path: string; parameters: number; trainableParameters: number };
   runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number; agents?: FleetPlacement };
   study: { manifestHash: string; policyHash: string };
   policy: { round: number; outcome: 'published' | 'withheld'; decisions: RuleDecision[] }[];
@@ -302,7 +303,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       rounds: rows,
       final: { accuracy: report.accuracy, loss: finalEval.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg },
       ...(centralized ? { centralized } : {}),
-      model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path },
+      model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path, parameters: parameterCount(spec), trainableParameters: parameterCount(spec) },
       runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20), agents: placement },
       study: { manifestHash: fed.manifestHash, policyHash: fed.policyHash },
       policy: policyLog,
