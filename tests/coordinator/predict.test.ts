@@ -277,6 +277,21 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
     expect(maxAbsDiff(Float32Array.from(out.probabilities[0]!), expected)).toBeLessThan(1e-5);
   });
 
+  it('answers 503 MODEL_RUNNER_FAILED and audits it when the worker fails (here: it cannot load a backend within 1 ms), and keeps serving', async () => {
+    const failing = createModelRunner({ startTimeoutMs: 1 });
+    const post = (api: ReturnType<ApiFixture['api']>) =>
+      api.request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows: [{ age: 50, income: 42_000, bmi: 26 }] }) });
+
+    const res = await post(fx.api({ modelRunner: failing }));
+    const next = await post(fx.api());
+    await failing.close();
+
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'MODEL_RUNNER_FAILED', message: expect.stringContaining('did not load its TF.js backend within 1 ms') });
+    expect(fx.store.listAudit({ federationId: FED }).filter((e) => e.kind === 'model.runner.failed').at(-1)).toMatchObject({ subject: 'model:2', data: { version: 2 } });
+    expect(next.status).toBe(200);
+  });
+
   it('answers 503 MODEL_RUNNER_UNAVAILABLE when the coordinator has no model runner, after checking the rows', async () => {
     const post = (rows: unknown) =>
       fx.api({ modelRunner: undefined }).request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
