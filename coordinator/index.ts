@@ -21,6 +21,7 @@ import type { CohortServer } from './realtime/types.js';
 import { createApi } from './http/app.js';
 import { authenticateToken } from './auth/index.js';
 import { attachConsoleLive, mountConsole } from './console/index.js';
+import type { ModelRunner } from './models/index.js';
 
 export interface CoordinatorOptions {
   store: Store;
@@ -41,6 +42,11 @@ export interface CoordinatorOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Connection, message and byte rates per institution on the socket.io side (DEFAULT_RATE_LIMITS when absent). */
   limits?: Partial<RateLimits>;
+  /**
+   * Runs published models for predict (node-agent/train's `createModelRunner()`: TF.js in a worker thread, so the
+   * coordinator itself never loads TF.js). Closed with the coordinator. Without one, predict answers 503 MODEL_RUNNER_UNAVAILABLE.
+   */
+  modelRunner?: ModelRunner;
 }
 
 export interface Coordinator {
@@ -154,6 +160,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     coordinatorSignPublicKey: toBase64(identity.signPublicKey),
     online: () => runner?.onlineInstitutions ?? [],
     startedAt,
+    modelRunner: opts.modelRunner,
     readiness: () => ({ accepting: stopping ? 'the coordinator is shutting down' : null, database: databaseProblem(store, setup.id) }),
   });
   mountConsole(api);
@@ -186,6 +193,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       consoleLive.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await opts.modelRunner?.close();
     })());
   return {
     url,

@@ -40,6 +40,10 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   /** A site's data does not fit the study's data dictionary (columns missing, wrong types, out of range, unknown categories): one message lists every problem. */
   DATA_DICTIONARY_MISMATCH: 'DATA_DICTIONARY_MISMATCH',
+  /** This coordinator was started without a model runner, so it cannot run models (predict): nothing was computed. */
+  MODEL_RUNNER_UNAVAILABLE: 'MODEL_RUNNER_UNAVAILABLE',
+  /** The model runner's worker crashed or ran past its time limit: the request was dropped; the next one starts a new worker. */
+  MODEL_RUNNER_FAILED: 'MODEL_RUNNER_FAILED',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { CohortError } from '../../protocol/index.js';
 import type { Principal } from '../auth/index.js';
+import type { ModelRunner } from '../models/index.js';
 import type { Federation, Store } from '../store/index.js';
 import type { WindowLimit } from './rate-limit.js';
 
@@ -17,6 +18,8 @@ export interface ApiDeps {
   authFailureLimit?: WindowLimit;
   /** Largest request body accepted, in bytes (default 1 MiB; model uploads go over socket.io, not HTTP). */
   maxBodyBytes?: number;
+  /** Runs models for predict (TF.js in a worker, injected by the composer); predict answers 503 MODEL_RUNNER_UNAVAILABLE without one. */
+  modelRunner?: ModelRunner;
   /** What /readyz reports: each check's name and its problem, or null when it passes (ready when absent). */
   readiness?: () => Record<string, string | null>;
 }

@@ -43,6 +43,8 @@ export const HTTP_STATUS: Record<ErrorCode, Status> = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  MODEL_RUNNER_UNAVAILABLE: 503,
+  MODEL_RUNNER_FAILED: 503,
 };
 
 /** An HTTP status for hono's own exceptions (malformed JSON bodies, for instance). */

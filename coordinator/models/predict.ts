@@ -1,8 +1,8 @@
-/** Predictions of a published model: rows by feature name (or pixels), the federation's z-score, the forward pass. */
+/** Predictions of a published model: rows by feature name (or pixels), the federation's z-score, the model run by the injected runner. */
 import { CohortError, ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
-import { forward } from './forward.js';
 import { loadModelFile } from './model-files.js';
 import { tabularInput } from './tabular-input.js';
+import type { ModelRunner } from './model-runner.js';
 
 /**
  * One input row: `{ featureName: number, ... }` for tabular models, `{ pixels: number[] }` for image models, and for
@@ -25,6 +25,8 @@ export const PIXEL_RANGE = [0, 1] as const;
 
 /** A decoded model version: its spec (from the frame's metadata, normalisation included) and weights. */
 export interface LoadedModel {
+  /** The runner's cache key (the file's path and digest); the digest when absent. */
+  key?: string;
   digest: string;
   spec: ModelSpec;
   tensors: NamedTensor[];
@@ -107,17 +109,25 @@ export function loadModel(dataDir: string, path: string, digest: string, fallbac
   const bytes = loadModelFile(dataDir, path, digest);
   const decoded = decodeTensors(bytes);
   const parsed = ModelSpecSchema.safeParse(decoded.meta.spec);
-  return { digest, spec: parsed.success ? parsed.data : fallback, tensors: decoded.tensors };
+  return { key: `${path}#${digest}`, digest, spec: parsed.success ? parsed.data : fallback, tensors: decoded.tensors };
 }
 
 /**
- * Class probabilities of `rows` under a loaded model.
- * @example predict(model, [{ pixels }]).probabilities[0] // ten numbers summing to 1
+ * Class probabilities of `rows` under a loaded model, computed by `runner` (TF.js in a worker). Rows are checked
+ * (rowsToInput) before the runner is asked; without a runner it throws MODEL_RUNNER_UNAVAILABLE, and a NaN output
+ * throws NON_FINITE naming the row.
+ * @example (await predict(runner, model, [{ pixels }])).probabilities[0] // ten numbers summing to 1
  */
-export function predict(model: LoadedModel, rows: readonly PredictRow[]): Prediction {
+export async function predict(runner: ModelRunner | undefined, model: LoadedModel, rows: readonly PredictRow[]): Promise<Prediction> {
   const x = rowsToInput(model.spec, rows);
-  const out = forward(model.spec, model.tensors, x, rows.length);
+  if (!runner) throw new CohortError('MODEL_RUNNER_UNAVAILABLE', 'this coordinator runs no models: it was started without a model runner (the `cohort` commands start one; pass `modelRunner: createModelRunner()` to createCoordinator)');
+  const out = await runner.predict({ key: model.key ?? model.digest, spec: model.spec, tensors: model.tensors, x, rows: rows.length });
   const k = model.spec.classes.length;
-  const probabilities = Array.from({ length: rows.length }, (_, r) => Array.from(out.subarray(r * k, (r + 1) * k)));
+  if (out.length !== rows.length * k) throw new CohortError('CORRUPT_PAYLOAD', `the model gave ${out.length} outputs for ${rows.length} rows of ${k} classes`);
+  const probabilities = Array.from({ length: rows.length }, (_, r) => {
+    const p = Array.from(out.subarray(r * k, (r + 1) * k));
+    if (p.some((v) => Number.isNaN(v))) throw new CohortError('NON_FINITE', `rows[${r}]: the model's output is not a number (its weights or this input are out of range)`);
+    return p;
+  });
   return { classes: [...model.spec.classes], probabilities };
 }

@@ -3,3 +3,7 @@ export { backendForSpec, currentBackend, selectBackend, type BackendLog, type Ba
 export { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 export { exportLayersModel } from './export.js';
 export { evaluate, trainLocal, type Evaluation, type TrainArgs, type TrainResult } from './trainer.js';
+export { buildServingModel } from './serving-model.js';
+export { createModelRunner, type ModelRunnerOptions, type WorkerModelRunner } from './model-runner.js';
+export { summarizeModel, travellingTensors, type LayerSummary, type ModelSummary } from './inspect.js';
+export { readLayersFile } from './read-layers-file.js';

@@ -20,6 +20,10 @@ echo "cohort --help from the installed package: ${ms} ms"
 cohort keys generate --id site-a --out keys > /dev/null
 cohort simulate --institutions 2 --rounds 1 --model logreg --local-epochs 1 --out run > /dev/null
 cohort model verify run/models/simulation/v1.cohort --key run/keys/coordinator.pub.json | tail -1
+# Predictions run in the model runner's worker thread: its compiled file must ship beside the runner.
+node -e "const n = 784; process.stdout.write(Array.from({ length: n }, (_, i) => 'p' + i).join(',') + '\\n' + Array.from({ length: n }, (_, i) => (i % 13) / 13).join(',') + '\\n')" > digits.csv
+cohort predict --model run/models/simulation/v1.cohort --key run/keys/coordinator.pub.json --data digits.csv | tail -1
+cohort model inspect run/models/simulation/v1.cohort --key run/keys/coordinator.pub.json | tail -1
 cohort audit verify --data-dir run --key run/keys/coordinator.pub.json
 cohort backup --data-dir run --out backup > /dev/null
 cohort restore --from backup --data-dir restored --key run/keys/coordinator.pub.json | tail -1

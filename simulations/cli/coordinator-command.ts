@@ -107,8 +107,10 @@ export function coordinatorCommand(): Command {
       const institutions = o.enroll.map((file) => readPublicIdentityFile(file));
       // Loaded only now, so `--help` and flag errors answer without loading socket.io and SQLite.
       const { createCoordinator, openSqliteStore } = await import('../../coordinator/index.js');
+      // Predictions run TF.js in a worker thread: the coordinator's own thread never loads it.
+      const { createModelRunner } = await import('../../node-agent/train/model-runner.js');
       const store = openSqliteStore(join(dataDir, 'coordinator.db'));
-      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls });
+      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls, modelRunner: createModelRunner() });
       for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');
       log.info({ url: coordinator.url, console: `${coordinator.url}/console`, federation: coordinator.federation, fingerprint: fingerprint(identity.signPublicKey) }, `coordinator ready; web console at ${coordinator.url}/console`);
       // What agents pin with --pin-sha256 (public: the certificate's fingerprint, not its key).

@@ -1,4 +1,4 @@
-/** `cohort model verify|export`: a published model file offline, checked with nothing but the coordinator's public key. */
+/** `cohort model verify|export|inspect`: a published model file offline, checked with nothing but the coordinator's public key. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -131,6 +131,19 @@ export function modelCommand(): Command {
       const { features, classes, inputShape, normalization } = model.spec;
       writeFileSync(join(o.out, 'cohort-model.json'), `${JSON.stringify({ federation: model.meta.federation, version: model.meta.version, digest: model.digest, inputShape, ...(features ? { features } : {}), classes, ...(normalization ? { normalization } : {}) }, null, 2)}\n`);
       process.stdout.write(`${written.modelJson} and ${written.weightsBin} (${written.bytes.toLocaleString('en')} bytes of weights): load with tf.loadLayersModel; inputs, classes and normalisation in ${join(o.out, 'cohort-model.json')}\n`);
+    });
+  cmd
+    .command('inspect')
+    .description('layers, parameters (all and trainable) and the bytes a site sends per round, of a published model or a TF.js Layers model.json')
+    .argument('<target>', 'a model file (v<N>.cohort), a version number (with --data-dir, and --federation when it holds several), or a TF.js model.json')
+    .option('--data-dir <dir>', "the coordinator's data directory (or a simulate run folder), for a version number", '.cohort/coordinator')
+    .option('--federation <id>', 'federation id, for a version number (default: the only one under --data-dir)')
+    .option('--key <pubfile>', "the coordinator's public key file: check a published model's signature first")
+    .option('--json', 'print the inspection as JSON', false)
+    .action(async (target: string, o: { dataDir?: string; federation?: string; key?: string; json: boolean }) => {
+      const { formatInspection, inspectModel, modelTarget } = await import('./model-inspect.js');
+      const report = await inspectModel(modelTarget(target, o), (file) => readPublishedModel(file, o.key));
+      process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspection(report));
     });
   return cmd;
 }

@@ -79,11 +79,15 @@ export function predictCommand(): Command {
       let spec: ModelSpec;
       let predictRows: (rows: ReturnType<typeof csvRows>) => Promise<{ classes: string[]; probabilities: number[][] }>;
       let federation: string | undefined = o.federation;
+      let closeRunner = async (): Promise<void> => {};
       if (offline) {
         const model = readPublishedModel(o.model, o.key);
         spec = model.spec;
         const { predict } = await import('../../coordinator/models/index.js');
-        predictRows = async (rows) => predict({ digest: '', spec, tensors: model.tensors }, rows);
+        const { createModelRunner } = await import('../../node-agent/train/model-runner.js');
+        const runner = createModelRunner();
+        closeRunner = () => runner.close();
+        predictRows = async (rows) => predict(runner, { key: o.model, digest: '', spec, tensors: model.tensors }, rows);
       } else {
         const token = o.token ?? process.env.COHORT_TOKEN;
         if (!token) throw new Error('an API token is needed: --token or COHORT_TOKEN (cohort tokens create), or give a model file to predict offline');
@@ -105,10 +109,14 @@ export function predictCommand(): Command {
       let classes: string[] = [];
       // Image rows are large (784 numbers each): smaller batches keep each request under the API's 1 MiB body limit.
       const batch = spec.features ? 256 : 64;
-      for (let at = 0; at < rows.length; at += batch) {
-        const out = await predictRows(rows.slice(at, at + batch));
-        classes = out.classes;
-        probabilities.push(...out.probabilities);
+      try {
+        for (let at = 0; at < rows.length; at += batch) {
+          const out = await predictRows(rows.slice(at, at + batch));
+          classes = out.classes;
+          probabilities.push(...out.probabilities);
+        }
+      } finally {
+        await closeRunner();
       }
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ ...(federation ? { federation } : {}), model: o.model, classes, probabilities }, null, 2)}\n`);

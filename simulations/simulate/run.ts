@@ -2,12 +2,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { destination, pino } from 'pino';
-import { decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { decodeTensors, parameterCount, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
-import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
+import { createModelRunner, evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice, type NaturalPartition, type TabularOptions } from './dataset.js';
 import { formatDataRef } from '../../node-agent/data-source.js';
@@ -75,7 +75,8 @@ export interface Summary {
     perInstitution?: InstitutionResult[];
   };
   centralized?: { accuracy: number; loss: number; epochs: number; report: Report['classes'] };
-  model: { version: number; digest: string; signature: string; path: string };
+  /** The final model; `parameters` counts every tensor, `trainableParameters` those trained and sent each round (all of a preset's). */
+  model: { version: number; digest: string; signature: string; path: string; parameters: number; trainableParameters: number };
   runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number; agents?: FleetPlacement };
   study: { manifestHash: string; policyHash: string };
   policy: { round: number; outcome: 'published' | 'withheld'; decisions: RuleDecision[] }[];
@@ -144,6 +145,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     store,
     dataDir: dir,
     identity: coordinatorIdentity,
+    modelRunner: createModelRunner(),
     federation: {
       id: FEDERATION,
       name: `simulation ${describe(opts)}`,
@@ -332,7 +334,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       rounds: rows,
       final: { accuracy: report.accuracy, loss: finalEval.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg, ...(perInstitution ? { perInstitution } : {}) },
       ...(centralized ? { centralized } : {}),
-      model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path },
+      model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path, parameters: parameterCount(spec), trainableParameters: parameterCount(spec) },
       runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20), agents: placement },
       study: { manifestHash: fed.manifestHash, policyHash: fed.policyHash },
       policy: policyLog,

@@ -12,6 +12,7 @@ import { initialWeights } from '../../coordinator/models/index.js';
 import { createApiToken } from '../../coordinator/auth/index.js';
 import { createApi } from '../../coordinator/http/app.js';
 import { manifestHash, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { createModelRunner, type WorkerModelRunner } from '../../node-agent/train/model-runner.js';
 import { fingerprint, fromHex, generateIdentity, publicIdentityOf, serializePublicIdentity, signConsent, consentHash, toBase64, type Identity } from '../../crypto/index.js';
 
 export const FED = 'fed';
@@ -33,6 +34,8 @@ export interface ApiFixture {
   tokenIds: { admin: string; auditor: string; site1: string; site2: string };
   /** The published tensors of each version, for checking predictions. */
   weights: NamedTensor[][];
+  /** The TF.js worker the API runs predictions with (started on the first prediction). */
+  runner: WorkerModelRunner;
   api(overrides?: Partial<Parameters<typeof createApi>[0]>): ReturnType<typeof createApi>;
   close(): void;
 }
@@ -99,17 +102,20 @@ export function buildApiFixture(opts: { weights?: (version: number) => NamedTens
   const auditor = make('auditor', null);
   const site1 = make('institution', 'site-1');
   const site2 = make('institution', 'site-2');
+  const runner = createModelRunner();
   return {
     dir,
     store,
     coordinator,
     sites,
     weights,
+    runner,
     tokens: { admin: admin.token, auditor: auditor.token, site1: site1.token, site2: site2.token },
     tokenIds: { admin: admin.record.id, auditor: auditor.record.id, site1: site1.record.id, site2: site2.record.id },
     api: (overrides = {}) =>
-      createApi({ store, dataDir: dir, coordinatorSignPublicKey: toBase64(coordinator.signPublicKey), online: () => ['site-1'], startedAt: Date.now(), authFailureLimit: { max: 1000, windowMs: 60_000 }, ...overrides }),
+      createApi({ store, dataDir: dir, coordinatorSignPublicKey: toBase64(coordinator.signPublicKey), online: () => ['site-1'], startedAt: Date.now(), authFailureLimit: { max: 1000, windowMs: 60_000 }, modelRunner: runner, ...overrides }),
     close() {
+      void runner.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -10,6 +10,7 @@ import { architectureHash, canonicalJson, manifestHash, PROTOCOL_VERSION, StudyM
 import { fromBase64, sha256Hex, toBase64, verifyModel } from '../../crypto/index.js';
 import { startAgent, startFederation, type Federation } from '../e2e/helpers.js';
 import { loadMnist } from '../../node-agent/data/index.js';
+import { createModelRunner } from '../../node-agent/train/model-runner.js';
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -91,6 +92,7 @@ describe('REST API on an empty store', () => {
 });
 
 describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => {
+  const runner = createModelRunner();
   let fed: Federation;
   let app: ReturnType<typeof withToken>;
   let token: string;
@@ -107,11 +109,13 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
       coordinatorSignPublicKey: toBase64(fed.coordinatorIdentity.signPublicKey),
       online: () => ['site-1'],
       startedAt: Date.now(),
+      modelRunner: runner,
     });
     token = createApiToken(fed.coordinator.store, { role: 'auditor' }, 'test').token;
     app = withToken(api, token);
   });
   afterAll(async () => {
+    await runner.close();
     await fed?.close();
   });
 

@@ -1,6 +1,7 @@
-/** Inference without TensorFlow.js in the coordinator: the plain-TypeScript forward pass agrees with TF.js on every architecture, and /predict serves it. */
+/** Inference through the model runner (TF.js in a worker thread): it agrees with TF.js in-process on every architecture, survives a stuck worker, leaves the coordinator's thread free of TF.js, and /predict serves it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forward, predict, rowsToInput } from '../../coordinator/models/index.js';
+import { predict, rowsToInput } from '../../coordinator/models/index.js';
+import { createModelRunner } from '../../node-agent/train/model-runner.js';
 import { createPrng } from '../../crypto/index.js';
 import { tensorLayout, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { buildModel, getNamedWeights, selectBackend, setNamedWeights, type TF } from '../../node-agent/train/index.js';
@@ -42,7 +43,11 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-describe('forward (pure TypeScript) against TF.js', () => {
+describe('the model runner (TF.js in a worker thread) against TF.js in-process', () => {
+  const runner = createModelRunner();
+  afterAll(() => runner.close());
+  const run = (spec: ModelSpec, tensors: NamedTensor[], x: Float32Array, rows: number, key = JSON.stringify(spec)) => runner.predict({ key, spec, tensors, x, rows });
+
   const cases: [string, ModelSpec, number][] = [
     ['logreg on MNIST', mnistSpec('logreg'), 6],
     ['the 2NN on MNIST', mnistSpec('mlp'), 6],
@@ -51,13 +56,13 @@ describe('forward (pure TypeScript) against TF.js', () => {
     ['a CNN on 9x7x2 images (odd sizes)', { arch: 'cnn', inputShape: [9, 7, 2], classes: ['a', 'b'] }, 2],
   ];
   for (const [name, spec, rows] of cases) {
-    it(`gives ${name} the probabilities TF.js gives (max abs difference < 1e-5)`, () => {
+    it(`gives ${name} the probabilities model.predict gives in-process (max abs difference < 1e-5)`, async () => {
       const weights = randomWeights(spec, 11);
       const rng = createPrng(5);
       const width = spec.inputShape.reduce((a, b) => a * b, 1);
       const x = Float32Array.from({ length: rows * width }, () => (rng.next() < 0.3 ? 0 : rng.next() * 2 - 0.5));
 
-      const ours = forward(spec, weights, x, rows);
+      const ours = await run(spec, weights, x, rows);
       const theirs = tfPredict(spec, weights, x, rows);
 
       expect(maxAbsDiff(ours, theirs)).toBeLessThan(1e-5);
@@ -65,35 +70,112 @@ describe('forward (pure TypeScript) against TF.js', () => {
     });
   }
 
-  it('the comparison can fail: a perturbed weight moves the output beyond the tolerance', () => {
+  it('the comparison can fail: a perturbed weight (under a new key: a new version) moves the output beyond the tolerance', async () => {
     const spec = SPEC;
     const weights = randomWeights(spec, 3);
     const x = Float32Array.from({ length: 9 }, (_, i) => i / 3 - 1);
     const theirs = tfPredict(spec, weights, x, 3);
     weights[1]!.data[0] = (weights[1]!.data[0] as number) + 0.01;
 
-    expect(maxAbsDiff(forward(spec, weights, x, 3), theirs)).toBeGreaterThan(1e-5);
+    expect(maxAbsDiff(await run(spec, weights, x, 3, 'perturbed'), theirs)).toBeGreaterThan(1e-5);
   });
 
-  it('gives finite probabilities summing to 1 for logits far beyond exp\'s range, and shares the mass among infinite logits', () => {
+  it('builds a model once per key: the same key serves the cached model, whatever tensors come with it', async () => {
+    const spec = SPEC;
+    const a = randomWeights(spec, 21);
+    const b = randomWeights(spec, 22);
+    const x = Float32Array.from({ length: 3 }, (_, i) => i - 1);
+
+    const first = await run(spec, a, x, 1, 'cached');
+    const again = await run(spec, b, x, 1, 'cached');
+    const other = await run(spec, b, x, 1, 'cached-b');
+
+    expect(Array.from(again)).toEqual(Array.from(first));
+    expect(maxAbsDiff(other, tfPredict(spec, b, x, 1))).toBeLessThan(1e-5);
+  });
+
+  it('sends the tensors again for a model the worker evicted (least recently used beyond maxModels)', async () => {
+    const small = createModelRunner({ maxModels: 1 });
+    const [a, b] = [randomWeights(SPEC, 31), randomWeights(SPEC, 32)];
+    const x = Float32Array.from({ length: 3 }, (_, i) => i - 1);
+    try {
+      await small.predict({ key: 'a', spec: SPEC, tensors: a, x, rows: 1 });
+      await small.predict({ key: 'b', spec: SPEC, tensors: b, x, rows: 1 });
+      const again = await small.predict({ key: 'a', spec: SPEC, tensors: a, x, rows: 1 });
+
+      expect(maxAbsDiff(again, tfPredict(SPEC, a, x, 1))).toBeLessThan(1e-5);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('predict() answers NON_FINITE naming the row whose logits overflow float32 (its output is not a number)', async () => {
     const spec: ModelSpec = { arch: 'logreg', inputShape: [2], classes: ['a', 'b', 'c'] };
-    const weights = (kernel: number[]): NamedTensor[] => [
-      { name: 'dense_0/kernel', shape: [2, 3], data: Float32Array.from(kernel) },
+    const tensors: NamedTensor[] = [
+      { name: 'dense_0/kernel', shape: [2, 3], data: Float32Array.from([3e38, 0, 0, 3e38, 0, 0]) },
       { name: 'dense_0/bias', shape: [3], data: new Float32Array(3) },
     ];
 
-    const huge = forward(spec, weights([1e30, -1e30, 0, 1e30, 5e29, 0]), Float32Array.from([1e6, 1e6]), 1); // logits 2e36, -5e35, 0
-    const infinite = forward(spec, weights([Infinity, Infinity, 0, 0, 0, 0]), Float32Array.from([1, 0]), 1);
+    const ok = await predict(runner, { key: 'huge', digest: 'huge', spec, tensors }, [{ pixels: [0.5, 0] }]); // logit 1.5e38: finite
+    const nan = predict(runner, { key: 'huge', digest: 'huge', spec, tensors }, [{ pixels: [0.5, 0] }, { pixels: [1, 1] }]); // 6e38: Infinity
 
-    expect(Array.from(huge)).toEqual([1, 0, 0]);
-    expect(Array.from(infinite)).toEqual([0.5, 0.5, 0]);
-    expect(() => forward(spec, weights([Infinity, 0, 0, -Infinity, 0, 0]), Float32Array.from([1, 1]), 1)).toThrow(/rows\[0\]: the model's output is not a number/);
+    expect(ok.probabilities).toEqual([[1, 0, 0]]);
+    await expect(nan).rejects.toMatchObject({ code: 'NON_FINITE', message: expect.stringMatching(/^rows\[1\]: the model's output is not a number/) });
   });
 
-  it('refuses weights that do not match the spec', () => {
+  it('refuses tensors that do not fit the spec with CORRUPT_PAYLOAD naming the tensor, and keeps serving', async () => {
     const weights = randomWeights(SPEC, 1).slice(1);
 
-    expect(() => forward(SPEC, weights, new Float32Array(3), 1)).toThrow(/dense_0\/kernel/);
+    await expect(run(SPEC, weights, new Float32Array(3), 1, 'short')).rejects.toMatchObject({ code: 'CORRUPT_PAYLOAD', message: expect.stringContaining('dense_0/kernel') });
+    expect(await run(SPEC, randomWeights(SPEC, 1), new Float32Array(3), 1, 'whole')).toHaveLength(3);
+  });
+});
+
+describe('a worker that fails', () => {
+  it('fails a request that overruns its time limit with MODEL_RUNNER_FAILED, and the next request gets a new worker', async () => {
+    const runner = createModelRunner({ backend: 'cpu', timeoutMs: 1000 });
+    const cnn = mnistSpec('cnn');
+    const slow = { key: 'slow', spec: cnn, tensors: randomWeights(cnn, 1), x: new Float32Array(2048 * 784).fill(0.5), rows: 2048 }; // ~60 G multiply-adds on the cpu backend
+    const small = mnistSpec('logreg');
+    try {
+      const failed = await runner.predict(slow).then(() => null, (e: unknown) => e);
+      const after = await runner.predict({ key: 'after', spec: small, tensors: randomWeights(small, 2), x: new Float32Array(784), rows: 1 });
+
+      expect(failed).toMatchObject({ code: 'MODEL_RUNNER_FAILED', message: expect.stringMatching(/did not answer within 1000 ms.*next one starts a new worker/) });
+      expect(after).toHaveLength(10);
+    } finally {
+      await runner.close();
+    }
+  });
+});
+
+describe('the coordinator process', () => {
+  it('serves a prediction without loading TF.js itself (no TF.js engine in its global scope)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const script = `
+      const { predict } = await import('./coordinator/models/index.ts');
+      const { initialWeights } = await import('./coordinator/models/index.ts');
+      const { createModelRunner } = await import('./node-agent/train/model-runner.ts');
+      const spec = { arch: 'logreg', inputShape: [2], classes: ['a', 'b'] };
+      const runner = createModelRunner();
+      const out = await predict(runner, { digest: 'd', spec, tensors: initialWeights(spec, 1) }, [{ pixels: [0.5, 0.25] }]);
+      await runner.close();
+      console.log(JSON.stringify({ p: out.probabilities[0], engine: typeof globalThis._tfengine, tf: typeof globalThis.tf }));`;
+
+    const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)!) as { p: number[]; engine: string };
+
+    expect(out.p).toHaveLength(2);
+    expect(out.p[0]! + out.p[1]!).toBeCloseTo(1, 5);
+    expect(out.engine).toBe('undefined');
+  });
+
+  it('proves the check can fail: a process that loads TF.js has the engine global', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', "await import('@tensorflow/tfjs'); console.log(typeof globalThis._tfengine)"], { encoding: 'utf8' });
+
+    expect(out.trim().split('\n').at(-1)).toBe('object');
   });
 });
 
@@ -188,10 +270,37 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
     expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
   });
 
-  it('agrees with predict() called directly on the decoded model', () => {
-    const out = predict({ digest: 'x', spec: SPEC, tensors: fx.weights[2]! }, [{ age: 50, income: 42_000, bmi: 26 }]);
+  it('agrees with predict() called directly on the decoded model', async () => {
+    const out = await predict(fx.runner, { digest: 'x', spec: SPEC, tensors: fx.weights[2]! }, [{ age: 50, income: 42_000, bmi: 26 }]);
 
     const expected = tfPredict(SPEC, fx.weights[2]!, new Float32Array(3), 1);
     expect(maxAbsDiff(Float32Array.from(out.probabilities[0]!), expected)).toBeLessThan(1e-5);
+  });
+
+  it('answers 503 MODEL_RUNNER_FAILED and audits it when the worker fails (here: it cannot load a backend within 1 ms), and keeps serving', async () => {
+    const failing = createModelRunner({ startTimeoutMs: 1 });
+    const post = (api: ReturnType<ApiFixture['api']>) =>
+      api.request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows: [{ age: 50, income: 42_000, bmi: 26 }] }) });
+
+    const res = await post(fx.api({ modelRunner: failing }));
+    const next = await post(fx.api());
+    await failing.close();
+
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'MODEL_RUNNER_FAILED', message: expect.stringContaining('did not load its TF.js backend within 1 ms') });
+    expect(fx.store.listAudit({ federationId: FED }).filter((e) => e.kind === 'model.runner.failed').at(-1)).toMatchObject({ subject: 'model:2', data: { version: 2 } });
+    expect(next.status).toBe(200);
+  });
+
+  it('answers 503 MODEL_RUNNER_UNAVAILABLE when the coordinator has no model runner, after checking the rows', async () => {
+    const post = (rows: unknown) =>
+      fx.api({ modelRunner: undefined }).request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+
+    const none = await post([{ age: 50, income: 42_000, bmi: 26 }]);
+    const bad = await post([{ age: 1e300, income: 42_000, bmi: 26 }]);
+
+    expect(none.status).toBe(503);
+    expect(((await none.json()) as { error: unknown }).error).toMatchObject({ code: 'MODEL_RUNNER_UNAVAILABLE', message: expect.stringContaining('model runner') });
+    expect(bad.status).toBe(400);
   });
 });

@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { CohortError, featureNames, type DictionaryColumn, type ModelSpec } from '../../protocol/index.js';
 import { csvSource } from '../../node-agent/index.js';
 import { loadModel, predict } from '../../coordinator/models/index.js';
+import { createModelRunner } from '../../node-agent/train/model-runner.js';
 import { e2e, permissivePolicy } from './helpers.js';
 
 const columns: DictionaryColumn[] = [
@@ -57,8 +58,10 @@ e2e('sites check their CSV against the study dictionary: fitting sites train wit
   expect(stored.preprocessing?.impute?.age).toBeCloseTo(ages.reduce((a, b) => a + b, 0) / ages.length, 6);
   const record = fed.coordinator.store.getModel('e2e', 1)!;
   const model = loadModel(fed.dir, record.path, record.digest, stored);
-  const out = predict(model, [{ age: 80, ward: 'a' }, { age: null, ward: 'b' }, { age: 25 }]);
+  const runner = createModelRunner();
+  cohort.defer(() => runner.close());
+  const out = await predict(runner, model, [{ age: 80, ward: 'a' }, { age: null, ward: 'b' }, { age: 25 }]);
   expect(out.probabilities).toHaveLength(3);
   expect(out.probabilities[0]![1]).toBeGreaterThan(out.probabilities[2]![1]!);
-  expect(() => predict(model, [{ age: 200, ward: 'unseen' }])).toThrow(/column "age": above the maximum 120 years.*column "ward": categories the dictionary does not list: 1 cell: "unseen"/);
+  await expect(predict(runner, model, [{ age: 200, ward: 'unseen' }])).rejects.toThrow(/column "age": above the maximum 120 years.*column "ward": categories the dictionary does not list: 1 cell: "unseen"/);
 });

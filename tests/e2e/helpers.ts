@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { test } from 'vitest';
+import { createModelRunner } from '../../node-agent/train/model-runner.js';
 import { createCoordinator, openSqliteStore, type Coordinator, type CoordinatorOptions, type FederationSetupInput } from '../../coordinator/index.js';
 import { createPrng, generateIdentity, publicIdentityOf, signConsent, type Identity } from '../../crypto/index.js';
 import { manifestHash } from '../../protocol/index.js';
@@ -64,6 +65,7 @@ export async function startFederation(
     },
     institutions: institutions.map(publicIdentityOf),
     log: quiet,
+    modelRunner: createModelRunner(),
     ...coordinatorOptions,
   };
   const fed: Federation = {

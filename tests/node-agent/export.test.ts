@@ -2,14 +2,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { forward, initialWeights } from '../../coordinator/models/index.js';
+import { initialWeights } from '../../coordinator/models/index.js';
 import { createPrng } from '../../crypto/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
-import { exportLayersModel, selectBackend } from '../../node-agent/train/index.js';
+import { createModelRunner, exportLayersModel, selectBackend } from '../../node-agent/train/index.js';
 import type { ModelSpec } from '../../protocol/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cohort-export-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const runner = createModelRunner();
+afterAll(async () => {
+  await runner.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const tabular: ModelSpec = { arch: 'mlp', inputShape: [4], features: ['age', 'bmi', 'glucose', 'visits'], classes: ['no', 'yes'], hidden: [8] };
 
@@ -18,7 +22,7 @@ describe('exportLayersModel (a published model as a TensorFlow.js Layers model)'
     ['logreg', mnistSpec('logreg')],
     ['mlp on tabular data', tabular],
     ['cnn', mnistSpec('cnn')],
-  ] as const)('writes model.json and weights.bin that tf.loadLayersModel loads and that predict as the coordinator does (%s)', async (name, spec) => {
+  ] as const)('writes model.json and weights.bin that tf.loadLayersModel loads and that predict as the coordinator\'s model runner does (%s)', async (name, spec) => {
     const { tf } = await selectBackend('cpu');
     const tensors = initialWeights(spec, 7);
     const rng = createPrng(3);
@@ -32,7 +36,7 @@ describe('exportLayersModel (a published model as a TensorFlow.js Layers model)'
     const loaded = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0]!.weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
     const input = tf.tensor(x, [2, ...spec.inputShape]);
     const predicted = (loaded.predict(input) as ReturnType<typeof tf.tensor>).dataSync();
-    const expected = forward(spec, tensors, x, 2);
+    const expected = await runner.predict({ key: name, spec, tensors, x, rows: 2 });
     input.dispose();
     loaded.dispose();
 

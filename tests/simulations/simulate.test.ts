@@ -95,8 +95,22 @@ describe('cohort simulate (MNIST, 3 institutions, 2 rounds, logreg)', () => {
       expect(Object.keys(scores).sort()).toEqual(['f1', 'precision', 'recall', 'support']);
     }
     expect(Object.values(summary.final.report).reduce((n, s) => n + s.support, 0)).toBe(2000);
-    expect(summary.model).toMatchObject({ version: 2, path: 'models/simulation/v2.cohort' });
+    expect(summary.model).toMatchObject({ version: 2, path: 'models/simulation/v2.cohort', parameters: 784 * 10 + 10, trainableParameters: 784 * 10 + 10 });
     expect(summary.model.digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('cohort model inspect VERSION --data-dir: the layers, the parameters, and an upload size within 1% of what the sites sent', async () => {
+    const res = await runCli(['model', 'inspect', '2', '--data-dir', run.out, '--key', join(run.out, 'keys', 'coordinator.pub.json'), '--json']);
+    const sent = withStore(run.out, (store) => store.listParticipations('simulation').map((p) => p.bytes ?? 0));
+
+    expect(res.code, res.stderr).toBe(0);
+    const r = JSON.parse(res.stdout) as { federation: string; version: number; layers: { name: string; className: string; outputShape: unknown }[]; parameters: number; trainableParameters: number; perRound: { envelopeBytes: number } };
+    expect(r).toMatchObject({ federation: 'simulation', version: 2, parameters: 7850, trainableParameters: 7850 });
+    expect(r.layers.map((l) => [l.name, l.className, l.outputShape])).toEqual([
+      ['input', 'InputLayer', [null, 784]],
+      ['dense_0', 'Dense', [null, 10]],
+    ]);
+    for (const bytes of sent) expect(Math.abs(r.perRound.envelopeBytes - bytes) / bytes).toBeLessThan(0.01);
   });
 
   it('writes rounds.csv (a header and one row per round) and rounds.svg', () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../coordinator/index.js';
 import { authenticateToken } from '../../coordinator/auth/index.js';
 import { verifyAuditTable } from '../../coordinator/audit/index.js';
-import { forward, rowsToInput } from '../../coordinator/models/index.js';
+import { rowsToInput } from '../../coordinator/models/index.js';
 import { generateIdentity, writeIdentityFile } from '../../crypto/index.js';
 import { FED, SPEC, buildApiFixture, type ApiFixture } from '../coordinator/api-fixture.js';
 import { runCli } from './cli-helpers.js';
@@ -87,7 +87,7 @@ describe('cohort predict', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  it('predicts the rows of a CSV through the API (label column left out, accuracy reported), as the forward pass does', async () => {
+  it('predicts the rows of a CSV through the API (label column left out, accuracy reported), as the model runner does', async () => {
     const csv = join(fx.dir, 'rows.csv');
     const rows = [
       { age: 71, income: 25_000, bmi: 31.5, risk: 'high' },
@@ -102,7 +102,7 @@ describe('cohort predict', () => {
 
     expect(res.code, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout) as { federation: string; classes: string[]; probabilities: number[][] };
-    const expected = forward(SPEC, fx.weights[2]!, rowsToInput(SPEC, rows.map(({ risk: _r, ...x }) => x)), 3);
+    const expected = await fx.runner.predict({ key: 'expected', spec: SPEC, tensors: fx.weights[2]!, x: rowsToInput(SPEC, rows.map(({ risk: _r, ...x }) => x)), rows: 3 });
     expect(out).toMatchObject({ federation: FED, classes: SPEC.classes });
     expect(out.probabilities.flat().map((p, i) => Math.abs(p - expected[i]!)).every((d) => d < 1e-6)).toBe(true);
     expect(noToken.code).toBe(1);

@@ -130,7 +130,7 @@ export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       request: { params: VersionParams, body: { content: { 'application/json': { schema: PredictBodySchema } }, required: true } },
       responses: { 200: json(PredictResponseSchema, 'one row of probabilities per input row, in `classes` order'), ...BAD_REQUEST, ...AUTH_ERRORS, ...NOT_FOUND, ...TOO_LARGE, ...SERVER_ERROR },
     }),
-    (c) => {
+    async (c) => {
       const { id, version } = c.req.valid('param');
       const record = modelFor(c, id, version);
       const fed = store.getFederation(record.federationId)!;
@@ -141,7 +141,12 @@ export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       } catch (cause) {
         throw new CohortError('CORRUPT_PAYLOAD', `model v${record.version} cannot be used: ${(cause as Error).message}`);
       }
-      const out = predict(model, c.req.valid('json').rows as PredictRow[]);
+      const out = await predict(deps.modelRunner, model, c.req.valid('json').rows as PredictRow[]).catch((cause: unknown) => {
+        if (cause instanceof CohortError && cause.code === 'MODEL_RUNNER_FAILED') {
+          store.appendAudit({ federationId: record.federationId, kind: 'model.runner.failed', actor: 'coordinator', subject: `model:${record.version}`, data: { version: record.version, reason: cause.message } });
+        }
+        throw cause;
+      });
       return c.json({ version: record.version, digest: record.digest, ...out }, 200);
     },
   );

@@ -1,0 +1,58 @@
+/** What a TF.js model is made of: its layers, parameter counts, and the tensors a site sends each round. */
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import type { NamedTensor } from '../../protocol/codec.js';
+
+export interface LayerSummary {
+  name: string;
+  /** The TF.js class (Dense, Conv2D, BatchNormalization...). */
+  className: string;
+  /** The output shape, `null` for the batch dimension (one shape per output for layers with several). */
+  outputShape: (number | null)[] | (number | null)[][];
+  parameters: number;
+  trainableParameters: number;
+  trainable: boolean;
+}
+
+export interface ModelSummary {
+  layers: LayerSummary[];
+  parameters: number;
+  trainableParameters: number;
+}
+
+const size = (shape: readonly (number | null)[]): number => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+
+/**
+ * Layers in order with their class, output shape and parameters (all, and trainable), and the totals.
+ * @example const { parameters, trainableParameters } = summarizeModel(buildModel(tf, spec))
+ */
+export function summarizeModel(model: LayersModel): ModelSummary {
+  const layers = model.layers.map((layer) => ({
+    name: layer.name,
+    className: layer.getClassName(),
+    outputShape: layer.outputShape as LayerSummary['outputShape'],
+    parameters: layer.weights.reduce((n, w) => n + size(w.shape), 0),
+    trainableParameters: layer.trainableWeights.reduce((n, w) => n + size(w.shape), 0),
+    trainable: layer.trainable,
+  }));
+  return {
+    layers,
+    parameters: layers.reduce((n, l) => n + l.parameters, 0),
+    trainableParameters: layers.reduce((n, l) => n + l.trainableParameters, 0),
+  };
+}
+
+/**
+ * The tensors a site sends each round for a model read from a Layers file: its trainable weights, plus the moving
+ * statistics of trainable BatchNormalization layers (aggregated like weights). Names are the weights' original names.
+ * @example encodeTensors(travellingTensors(model)).length // the update's bytes
+ */
+export function travellingTensors(model: LayersModel): NamedTensor[] {
+  const values = model.getWeights();
+  const trainable = new Set(model.trainableWeights.map((w) => w.originalName));
+  const batchNormStats = new Set(
+    model.layers.filter((l) => l.trainable && l.getClassName() === 'BatchNormalization').flatMap((l) => l.weights.filter((w) => /moving_(mean|variance)$/.test(w.originalName)).map((w) => w.originalName)),
+  );
+  return model.weights.flatMap((w, i) =>
+    trainable.has(w.originalName) || batchNormStats.has(w.originalName) ? [{ name: w.originalName, shape: [...w.shape] as number[], data: Float32Array.from((values[i] as Tensor).dataSync()) }] : [],
+  );
+}
