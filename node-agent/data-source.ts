@@ -1,7 +1,7 @@
 /** Where an agent's private rows come from: MNIST (10,000 or 70,000 digits), IDX image files, or a site's CSV export. */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { CohortError, type ModelSpec } from '../protocol/index.js';
+import { CohortError, taskOf, type ModelSpec } from '../protocol/index.js';
 import {
   cnnInputShape,
   idxLabels,
@@ -81,7 +81,8 @@ export function csvSource(path: string, label: string, rows?: readonly number[])
   return {
     description: `csv ${path} (label ${label}${rows ? `, ${rows.length} rows` : ''})`,
     load(spec) {
-      const ds = loadCsv(path, { label, features: spec.features, classes: spec.classes });
+      // The federation's task and output names decide how the label reads (positive class, label or target columns).
+      const ds = loadCsv(path, { label, features: spec.features, classes: spec.classes, task: taskOf(spec) });
       return rows ? selectRows(ds, rows) : ds;
     },
   };

@@ -1,5 +1,5 @@
 /** The forward pass of a spec's model in plain TypeScript over Float32Arrays: inference without a training framework. */
-import { CohortError, layersOf, tensorLayout, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { CohortError, layersOf, tensorLayout, type DenseActivation, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 
 /** A feature map: `rows` samples of `height × width × channels` values, channels last (as TensorFlow.js lays them out). */
 interface Activations {
@@ -23,8 +23,8 @@ function weightsByName(spec: ModelSpec, tensors: readonly NamedTensor[]): Map<st
   return out;
 }
 
-/** y = x·W + b for every row, then relu (in place) or a numerically stable softmax per row. */
-function dense(x: Float32Array, rows: number, inputs: number, kernel: Float32Array, bias: Float32Array, activation: 'relu' | 'softmax'): Float32Array {
+/** y = x·W + b for every row, then relu, a numerically stable softmax per row, a sigmoid per unit, or nothing (linear). */
+function dense(x: Float32Array, rows: number, inputs: number, kernel: Float32Array, bias: Float32Array, activation: DenseActivation): Float32Array {
   const units = bias.length;
   const out = new Float32Array(rows * units);
   const acc = new Float64Array(units);
@@ -39,6 +39,10 @@ function dense(x: Float32Array, rows: number, inputs: number, kernel: Float32Arr
     }
     if (activation === 'relu') {
       for (let u = 0; u < units; u++) out[r * units + u] = Math.max(0, acc[u] as number);
+    } else if (activation === 'sigmoid') {
+      for (let u = 0; u < units; u++) out[r * units + u] = 1 / (1 + Math.exp(-(acc[u] as number)));
+    } else if (activation === 'linear') {
+      for (let u = 0; u < units; u++) out[r * units + u] = acc[u] as number;
     } else {
       softmaxInto(acc, out, r * units, r);
     }

@@ -1,5 +1,5 @@
 /** Predictions of a published model: rows by feature name (or pixels), the federation's z-score, the forward pass. */
-import { CohortError, ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { CohortError, ModelSpecSchema, decodeTensors, outputUnits, taskOf, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { forward } from './forward.js';
 import { loadModelFile } from './model-files.js';
 
@@ -8,7 +8,7 @@ export type PredictRow = Record<string, number | number[]>;
 
 export interface Prediction {
   classes: string[];
-  /** One row of class probabilities (in `classes` order) per input row. */
+  /** One row per input row, in `classes` order: class probabilities; per-label probabilities (multilabel); predicted values (regression). */
   probabilities: number[][];
 }
 
@@ -105,7 +105,9 @@ export function loadModel(dataDir: string, path: string, digest: string, fallbac
 export function predict(model: LoadedModel, rows: readonly PredictRow[]): Prediction {
   const x = rowsToInput(model.spec, rows);
   const out = forward(model.spec, model.tensors, x, rows.length);
-  const k = model.spec.classes.length;
-  const probabilities = Array.from({ length: rows.length }, (_, r) => Array.from(out.subarray(r * k, (r + 1) * k)));
+  const k = outputUnits(model.spec);
+  // A binary model outputs the positive class's probability; the row lists both, in `classes` order [negative, positive].
+  const binary = taskOf(model.spec) === 'binary';
+  const probabilities = Array.from({ length: rows.length }, (_, r) => (binary ? [1 - (out[r] as number), out[r] as number] : Array.from(out.subarray(r * k, (r + 1) * k))));
   return { classes: [...model.spec.classes], probabilities };
 }

@@ -3,3 +3,6 @@ export { backendForSpec, currentBackend, selectBackend, type BackendLog, type Ba
 export { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 export { exportLayersModel } from './export.js';
 export { evaluate, trainLocal, type Evaluation, type TrainArgs, type TrainResult } from './trainer.js';
+export { balancedClassWeights, makeOptimizer, rowLoss, taskAccuracy, taskLoss } from './loss.js';
+export * from './metrics.js';
+export type { TaskScores } from './trainer.js';
