@@ -1,6 +1,6 @@
 /** The simulated federation's data: the whole data set (the simulator alone sees it), its spec, test split and per-site slices. */
 import { existsSync } from 'node:fs';
-import { DEFAULT_MLP_HIDDEN, type ModelSpec } from '../../protocol/index.js';
+import { DEFAULT_MLP_HIDDEN, type ModelSpec, type Task } from '../../protocol/index.js';
 import {
   cnnInputShape,
   loadCsv,
@@ -52,7 +52,7 @@ export function parseDataset(text: string, label?: string): DatasetChoice {
     return { kind: 'idx', trainImages, trainLabels, ...(testImages && testLabels ? { testImages, testLabels } : {}) };
   }
   if (text.startsWith('csv:') && text.length > 4) {
-    if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class)');
+    if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class; several, comma-separated, for multilabel or regression)');
     return { kind: 'csv', path: text.slice(4), label };
   }
   throw new Error(`unknown dataset "${text}": use ${FORMS}`);
@@ -83,11 +83,21 @@ export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageSh
     classes: all.classes,
     features: all.features,
     ...(arch === 'mlp' ? { hidden: [...DEFAULT_MLP_HIDDEN] } : {}),
+    ...(all.task && all.task !== 'classification' ? { task: all.task } : {}),
   };
 }
 
+/** How a CSV's label reads: the task (absent: inferred from the label) and a binary label's positive value. */
+export interface LabelChoice {
+  task?: Task;
+  positive?: string;
+}
+
 /** The data set as loaded: every row, and for image data with a published test split the number of training rows before it. */
-function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageShape?: number[] } {
+function load(choice: DatasetChoice, labels: LabelChoice = {}): { all: Dataset; trainRows?: number; imageShape?: number[] } {
+  if (choice.kind !== 'csv' && ((labels.task && labels.task !== 'classification') || labels.positive !== undefined)) {
+    throw new Error(`--task ${labels.task ?? 'binary'} and --positive need a csv data set; ${choice.kind} images are a classification`);
+  }
   switch (choice.kind) {
     case 'mnist':
       return { all: loadMnist(), imageShape: [28, 28] };
@@ -96,7 +106,7 @@ function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageS
     case 'idx':
       return loadIdxFiles(choice);
     case 'csv':
-      return { all: loadCsv(choice.path, { label: choice.label }) };
+      return { all: loadCsv(choice.path, { label: choice.label, ...labels }) };
   }
 }
 
@@ -109,8 +119,8 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
  * seed gives the same split and partition.
  * @example prepareData({ kind: 'mnist-full' }, 'mlp', 100, { kind: 'iid' }, 0).sites[0].length // 600
  */
-export function prepareData(choice: DatasetChoice, arch: Arch, institutions: number, scheme: PartitionScheme, seed: number, testFraction = 0.2): SimulationData {
-  const { all, trainRows, imageShape } = load(choice);
+export function prepareData(choice: DatasetChoice, arch: Arch, institutions: number, scheme: PartitionScheme, seed: number, testFraction = 0.2, labelChoice: LabelChoice = {}): SimulationData {
+  const { all, trainRows, imageShape } = load(choice, labelChoice);
   const spec = specFor(choice, all, arch, imageShape);
   const published = trainRows !== undefined && trainRows < all.n;
   const { train, test } = published ? { train: range(0, trainRows), test: range(trainRows, all.n) } : splitTrainTest(all, testFraction, seed);
