@@ -176,10 +176,10 @@ async function customStep(tf: TF, model: LayersModel, optimizer: Optimizer, term
   optimizer.minimize(
     () => {
       const output = model.apply(xs, { training: true }) as Tensor;
-      loss = tf.keep(taskLoss(tf, terms.task, output, ys, ws));
+      let total = taskLoss(tf, terms.task, output, ys, ws);
+      loss = tf.keep(tf.clone(total)); // minimize disposes the cost it is given: report a copy
       const a = taskAccuracy(tf, terms.task, output, ys);
       acc = a ? tf.keep(a) : null;
-      let total: Scalar = loss;
       if (terms.mu > 0) {
         const distance = tf.addN(vars.map((v, i) => tf.sum(tf.square(tf.sub(v, terms.anchors[i] as Tensor)))));
         total = tf.add(total, tf.mul(distance, terms.mu / 2));
