@@ -63,17 +63,19 @@ export function inferTask(label: LabelShape | null, model?: ModelOutput): Task {
   );
 }
 
-/** The one number a policy rule reads for a task, and which way is better. */
+/** The one number a policy rule reads for a task, and which way is better (rules handle either direction). */
 export interface HeadlineMetric {
-  name: 'valAccuracy' | 'valLoss';
+  name: 'valAccuracy' | 'valR2' | 'valLoss';
   higherIsBetter: boolean;
 }
 
 /**
  * The metric rules (fairness, regression guard) read: validation accuracy (higher is better) for classification,
- * binary and multilabel (mean per-label accuracy), validation loss (MSE, lower is better) for regression.
- * @example headlineMetric({ task: 'regression' }) // { name: 'valLoss', higherIsBetter: false }
+ * binary and multilabel (mean per-label accuracy); for regression R2 = 1 − MSE / Var(y), the loss rescaled by the
+ * site's target variance (higher is better): the MSE itself has the target's units, so no fixed maxDrop or maxGap
+ * could apply to it, and on a few validation rows its relative change is mostly noise.
+ * @example headlineMetric({ task: 'regression' }) // { name: 'valR2', higherIsBetter: true }
  */
 export function headlineMetric(spec: Pick<ModelSpec, 'task'>): HeadlineMetric {
-  return taskOf(spec) === 'regression' ? { name: 'valLoss', higherIsBetter: false } : { name: 'valAccuracy', higherIsBetter: true };
+  return taskOf(spec) === 'regression' ? { name: 'valR2', higherIsBetter: true } : { name: 'valAccuracy', higherIsBetter: true };
 }

@@ -53,7 +53,7 @@ export interface ModelCard {
   privacy: PrivacySettings & { epsilonSpent: number | null };
   /** What each site reported: accuracy (absent for regression), loss, and the task's scores (AUC, MAE, R2...). */
   siteMetrics: CardSiteMetric[];
-  /** Best minus worst site accuracy; for regression (worst − best) / worst of the sites' loss (see the fairness rule). */
+  /** Best minus worst site accuracy (R2 for regression), as the fairness rule measures it. */
   fairnessGap: number | null;
   coordinator: { id: string; signPublicKey: string };
 }
@@ -105,7 +105,7 @@ export function modelCardMarkdown(card: ModelCard, signature: string): string {
   const columns = SITE_COLUMNS[task];
   const cell = (key: keyof CardSiteMetric, v: number | string | undefined): string | number =>
     v === undefined ? '-' : typeof v === 'string' ? v : key === 'valAccuracy' || key === 'valSensitivity' || key === 'valSpecificity' ? pct(v) : v.toFixed(4);
-  const gap = card.fairnessGap === null ? 'not measured' : task === 'regression' ? `${card.fairnessGap.toFixed(4)} (relative MSE gap)` : pct(card.fairnessGap);
+  const gap = card.fairnessGap === null ? 'not measured' : task === 'regression' ? `${card.fairnessGap.toFixed(4)} (R2)` : pct(card.fairnessGap);
   const rows = (header: string[], body: (string | number)[][]): string =>
     [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   return [

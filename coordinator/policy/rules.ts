@@ -75,12 +75,13 @@ export function consentRules(contributors: ContributorConsent[]): RuleDecision[]
 export interface SiteMetric {
   institution: string;
   valAccuracy?: number;
+  valR2?: number;
   valLoss?: number;
 }
 
 /**
  * The sites' headline metric for the task (see headlineMetric): each site that reported it, with its value.
- * @example siteScores('regression', [{ institution: 'a', valLoss: 0.3 }]) // { metric: { name: 'valLoss', higherIsBetter: false }, values: [{ institution: 'a', value: 0.3 }] }
+ * @example siteScores('regression', [{ institution: 'a', valR2: 0.7 }]) // { metric: { name: 'valR2', higherIsBetter: true }, values: [{ institution: 'a', value: 0.7 }] }
  */
 export function siteScores(task: Task | undefined, siteMetrics: readonly SiteMetric[]): { metric: HeadlineMetric; values: { institution: string; value: number }[] } {
   const metric = headlineMetric({ task });
@@ -95,13 +96,13 @@ export interface PublicationFacts {
   privacy: PrivacySettings;
   /** The federation's task (absent: classification): which reported metric the fairness and regression rules read. */
   task?: Task;
-  /** Each contributing site's validation metrics of the candidate model, as it reported them (accuracy absent for regression). */
+  /** Each contributing site's validation metrics of the candidate model, as it reported them (accuracy absent for regression, R2 present). */
   siteMetrics: SiteMetric[];
   /**
    * The published model the candidate would replace: its version and the median of its evaluators' headline metric
-   * (valAccuracy, or valLoss for regression; absent: none reported).
+   * (valAccuracy, or valR2 for regression; absent: none reported).
    */
-  published?: { version: number; medianValAccuracy?: number; medianValLoss?: number };
+  published?: { version: number; medianValAccuracy?: number; medianValR2?: number; medianValLoss?: number };
   /** Each contributor's consent limit on the other institutions in the aggregate (checked when given). */
   consents?: ContributorConsent[];
 }
@@ -152,9 +153,8 @@ export function medianAccuracy(siteMetrics: readonly { valAccuracy?: number }[])
 }
 
 /**
- * The fairness rule: the gap between the best and the worst site's headline metric at most `maxGap`. Accuracy
- * (higher is better): the absolute gap. Loss (regression, lower is better): the relative gap (worst − best) / worst,
- * in [0, 1], since a loss has the scale of the target.
+ * The fairness rule: the gap between the best and the worst site's headline metric at most `maxGap`. Higher is better
+ * (accuracy, R2): the absolute gap. Lower is better (a loss): the relative gap (worst − best) / worst, in [0, 1].
  */
 function fairnessRule(maxGap: number, facts: PublicationFacts): RuleDecision {
   const { metric, values } = siteScores(facts.task, facts.siteMetrics);
@@ -168,14 +168,15 @@ function fairnessRule(maxGap: number, facts: PublicationFacts): RuleDecision {
 }
 
 /**
- * The regression guard: the candidate's median headline metric within `maxDrop` of the published model's. Accuracy
- * (higher is better): at most `maxDrop` lower. Loss (regression, lower is better): at most `maxDrop` (a fraction)
- * higher, i.e. candidate <= reference · (1 + maxDrop).
+ * The regression guard: the candidate's median headline metric within `maxDrop` of the published model's. Higher is
+ * better (accuracy, R2): at most `maxDrop` lower. Lower is better (a loss): at most `maxDrop` (a fraction) higher,
+ * i.e. candidate <= reference · (1 + maxDrop).
  */
 function regressionRule(maxDrop: number, facts: PublicationFacts): RuleDecision {
   const { metric, values } = siteScores(facts.task, facts.siteMetrics);
   const candidate = median(values.map((v) => v.value));
-  const reference = metric.higherIsBetter ? facts.published?.medianValAccuracy : facts.published?.medianValLoss;
+  const references = { valAccuracy: facts.published?.medianValAccuracy, valR2: facts.published?.medianValR2, valLoss: facts.published?.medianValLoss };
+  const reference = references[metric.name];
   if (reference === undefined) {
     const what = facts.published ? `no site reported a validation metric of the published model v${facts.published.version}` : 'no published model to compare with';
     return publication('regression', true, candidate === null ? null : round4(candidate), null, `${what}: nothing to regress from`);

@@ -7,6 +7,9 @@ import { writeModelCard } from './model-card-writer.js';
 import type { CurrentModel } from './model-registry.js';
 import type { ActiveRound, RoundContext } from './round-context.js';
 
+/** Where a round records the median of each headline metric (the regression guard's reference once published). */
+const MEDIAN_FIELD = { valAccuracy: 'siteValAccuracyMedian', valR2: 'siteValR2Median', valLoss: 'siteValLossMedian' } as const;
+
 /** What the publication rules decided about a round's candidate. */
 export interface Verdict {
   /** The publication rules' decisions. */
@@ -25,7 +28,7 @@ export interface Verdict {
  */
 export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
   const { federation } = ctx.deps;
-  const siteMetrics = [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valLoss: m.valLoss }));
+  const siteMetrics = [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valR2: m.valR2, valLoss: m.valLoss }));
   const decisions = publicationRules(federation.policy, {
     round: a.round,
     arch: ctx.spec.arch,
@@ -40,7 +43,7 @@ export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
   const all = [...a.decisions, ...decisions];
   const { metric, values } = siteScores(ctx.spec.task, siteMetrics);
   const mid = median(values.map((v) => v.value));
-  const medianField = metric.name === 'valAccuracy' ? 'siteValAccuracyMedian' : 'siteValLossMedian';
+  const medianField = MEDIAN_FIELD[metric.name];
   const metrics = withPrivacy(ctx, a, { ...finishMetrics(a.metrics), ...a.normsUsed, ...(mid !== null ? { [medianField]: mid } : {}) });
   ctx.audit('policy.decision', { round: a.round, policyHash: federation.policyHash, outcome: published ? 'publish' : 'withhold', decisions });
   ctx.events.emit('round:decided', { round: a.round, decisions, published });
@@ -109,9 +112,13 @@ export function releasedRounds(ctx: RoundContext): number {
 function publishedReference(ctx: RoundContext, version: number): PublicationFacts['published'] | undefined {
   const made = ctx.deps.store.listRounds(ctx.fed).find((r) => r.state === 'published' && r.resultVersion === version);
   if (!made) return undefined; // version 0: the initial weights, which nobody evaluated
-  const accuracy = made.metrics?.siteValAccuracyMedian;
-  const loss = made.metrics?.siteValLossMedian;
-  return { version, ...(accuracy !== undefined ? { medianValAccuracy: accuracy } : {}), ...(loss !== undefined ? { medianValLoss: loss } : {}) };
+  const m = made.metrics;
+  return {
+    version,
+    ...(m?.siteValAccuracyMedian !== undefined ? { medianValAccuracy: m.siteValAccuracyMedian } : {}),
+    ...(m?.siteValR2Median !== undefined ? { medianValR2: m.siteValR2Median } : {}),
+    ...(m?.siteValLossMedian !== undefined ? { medianValLoss: m.siteValLossMedian } : {}),
+  };
 }
 
 /** The round's metrics with the (epsilon, delta) spent so far, counting this round, when DP is on. */

@@ -40,7 +40,9 @@ export interface RoundMetrics {
   updateNormMedian?: number;
   /** The median of the valAccuracy the evaluating sites reported for the candidate (the regression guard's reference once published). */
   siteValAccuracyMedian?: number;
-  /** Regression tasks: the median of the valLoss (MSE) the evaluating sites reported (lower is better). */
+  /** Regression tasks: the median of the valR2 the evaluating sites reported (the guard's reference). */
+  siteValR2Median?: number;
+  /** A loss headline metric's median (lower is better; no task uses it by default). */
   siteValLossMedian?: number;
 }
 

@@ -369,8 +369,7 @@ function readModel(coordinator: Coordinator, dir: string, version: number): { we
  */
 function simulationPolicy(opts: SimulateOptions, smallestSite: number): Policy {
   const comparable = (opts.partition.kind === 'iid' || opts.partition.kind === 'quantity') && smallestSite >= 200;
-  // The fairness rule reads accuracy, or for regression the relative loss gap; off for regression's scale-bound losses.
-  const fairness = comparable && opts.task !== 'regression' ? { fairness: { metric: 'valAccuracy' as const, maxGap: 0.25 } } : {};
+  const fairness = comparable ? { fairness: { metric: 'valAccuracy' as const, maxGap: 0.25 } } : {};
   return defaultPolicy({ minInstitutionsPerRound: Math.min(2, opts.institutions), ...fairness });
 }
 
