@@ -29,9 +29,11 @@ function updateBoundOf(setup: FederationSetup): Pick<StudyManifest, 'updateBound
 
 /** The training every round asks of a site: the rules' settings, with the strategy's own terms (FedProx's mu). */
 function trainingOf(setup: FederationSetup): StudyManifest['training'] {
-  const { localEpochs, batchSize, learningRate } = setup.rules.train;
+  const { localEpochs, batchSize, learningRate, optimizer, momentum, weightDecay, classWeight } = setup.rules.train;
   const mu = createStrategy(setup.rules.strategy, setup.rules.strategyParams).trainConfig?.proximalMu ?? setup.rules.train.proximalMu;
-  return { localEpochs, batchSize, learningRate, ...(mu !== undefined ? { proximalMu: mu } : {}) };
+  const terms = { optimizer, momentum, weightDecay, classWeight };
+  const stated = Object.fromEntries(Object.entries(terms).filter(([, v]) => v !== undefined)) as Partial<typeof terms>;
+  return { localEpochs, batchSize, learningRate, ...(mu !== undefined ? { proximalMu: mu } : {}), ...stated };
 }
 
 /**
@@ -48,7 +50,7 @@ export function studyManifest(setup: FederationSetup, coordinator: Identity, ins
     title: setup.study.title,
     purpose: setup.study.purpose,
     dataCategories: setup.study.dataCategories,
-    data: { ...(spec.features ? { features: spec.features } : {}), inputShape: spec.inputShape, classes: spec.classes, ...(spec.preprocessing ? { dictionary: spec.preprocessing.columns } : {}) },
+    data: { ...(spec.features ? { features: spec.features } : {}), inputShape: spec.inputShape, classes: spec.classes, ...(spec.task ? { task: spec.task } : {}), ...(spec.preprocessing ? { dictionary: spec.preprocessing.columns } : {}) },
     model: { arch: spec.arch, ...(spec.arch === 'mlp' ? { hidden: [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] } : {}), parameters: parameterCount(spec), specHash: architectureHash(spec) },
     training: trainingOf(setup),
     strategy: setup.rules.strategy,

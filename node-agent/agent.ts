@@ -18,6 +18,7 @@ import {
   SecAggConsistencyRequestSchema,
   toCohortError,
   type EvaluateTask,
+  type EvaluationReport,
   type FederationComplete,
   type LocalMetrics,
   type ModelSpec,
@@ -85,7 +86,8 @@ export interface AgentEventMap {
   epoch: [{ round: number; epoch: number; loss: number; accuracy: number }];
   trained: [{ round: number; metrics: LocalMetrics; samples: number }];
   uploaded: [{ round: number; digest: string; bytes: number }];
-  evaluated: [{ round: number; valAccuracy: number; valSamples: number }];
+  /** valAccuracy is absent for regression (its loss is the MSE). */
+  evaluated: [{ round: number; valLoss: number; valAccuracy?: number; valSamples: number }];
   refused: [{ round: number; code: string; message: string }];
   declined: [{ round: number; code: string; message: string }];
   'round:closed': [RoundClosed];
@@ -335,7 +337,7 @@ export function createAgent(opts: AgentOptions): Agent {
       if (opts.transformUpdate) weights = opts.transformUpdate({ round: task.round, global, trained: weights });
       if (rows.val) {
         const v = await evaluate({ tf: (await runOn()).tf, spec: model.spec, weights, data: rows.val });
-        Object.assign(metrics, { valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n });
+        Object.assign(metrics, { valLoss: v.loss, ...v.scores, valSamples: rows.val.n });
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
       // Consent is read again right before sealing: a revocation written while training (or an approval that expired)
@@ -395,10 +397,10 @@ export function createAgent(opts: AgentOptions): Agent {
     if (!rows.val) return decline(task.round, 'NO_VALIDATION_DATA', 'this site keeps no validation rows (--val-fraction 0 or too few rows)');
     const run = await backendForSpec(task.model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
     const v = await evaluate({ tf: run.tf, spec: task.model.spec, weights: decodeTensors(task.model.weights, { authenticated: true }).tensors, data: rows.val });
-    const report = { round: task.round, valLoss: v.loss, valAccuracy: v.accuracy, valSamples: rows.val.n };
+    const report: EvaluationReport = { round: task.round, valLoss: v.loss, ...v.scores, valSamples: rows.val.n };
     const res = await socket.timeout(15_000).emitWithAck('round:evaluation', report).catch((err: Error) => ({ ok: false as const, error: { code: 'INTERNAL' as const, message: err.message } }));
     audit.append('evaluation.sent', { ...report, candidateDigest: task.model.digest, accepted: res.ok });
-    if (res.ok) events.emit('evaluated', { round: task.round, valAccuracy: v.accuracy, valSamples: rows.val.n });
+    if (res.ok) events.emit('evaluated', { round: task.round, valLoss: v.loss, ...v.scores, valSamples: rows.val.n });
     else log.warn({ round: task.round, code: res.error.code }, `evaluation not accepted: ${res.error.message}`);
   }
 

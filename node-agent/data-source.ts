@@ -1,7 +1,7 @@
 /** Where an agent's private rows come from: MNIST (10,000 or 70,000 digits), IDX image files, or a site's CSV export. */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { CohortError, type ModelSpec } from '../protocol/index.js';
+import { CohortError, taskOf, type ModelSpec } from '../protocol/index.js';
 import {
   cnnInputShape,
   idxLabels,
@@ -84,9 +84,10 @@ export function csvSource(path: string, label: string, rows?: readonly number[],
   return {
     description: `csv ${path} (label ${label}${rows ? `, ${rows.length} rows` : ''})`,
     load(spec) {
-      // With a dictionary, the site checks and transforms its own rows only.
-      if (spec.preprocessing) return loadTabular(path, { label, preprocessing: spec.preprocessing, classes: spec.classes, ...(missing ? { missing } : {}), ...(rows ? { rows } : {}) });
-      const ds = loadCsv(path, { label, features: spec.features, classes: spec.classes });
+      // With a dictionary, the site checks and transforms its own rows only; the federation's task and output names
+      // decide how the label reads (positive class, label or target columns).
+      if (spec.preprocessing) return loadTabular(path, { label, preprocessing: spec.preprocessing, classes: spec.classes, task: taskOf(spec), ...(missing ? { missing } : {}), ...(rows ? { rows } : {}) });
+      const ds = loadCsv(path, { label, features: spec.features, classes: spec.classes, task: taskOf(spec) });
       return rows ? selectRows(ds, rows) : ds;
     },
   };

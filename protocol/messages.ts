@@ -1,7 +1,7 @@
 /** Runtime schemas for every message on the wire; the TypeScript types are inferred from them. */
 import { z } from 'zod';
 import { ModelSpecSchema } from './model-spec.js';
-import { PrivacySettingsSchema, SignedConsentSchema, SignedRevocationSchema, StudyManifestSchema } from './study.js';
+import { PrivacySettingsSchema, SignedConsentSchema, SignedRevocationSchema, StudyManifestSchema, TrainingTermsShape } from './study.js';
 import type { WireError } from './errors.js';
 import { SecAggTermsSchema } from './secagg-wire.js';
 
@@ -84,6 +84,7 @@ export const TrainConfigSchema = z.object({
   dpClipNorm: z.number().positive().max(1e6).optional(),
   /** Adaptive clipping: report whether the update was within dpClipNorm (the bit, never the norm). */
   dpReportClip: z.boolean().optional(),
+  ...TrainingTermsShape,
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -148,12 +149,35 @@ export const DeclineSchema = z.object({
 });
 export type Decline = z.infer<typeof DeclineSchema>;
 
-/** Metrics an agent reports with its update (inside the signed, encrypted payload). */
+const unit = finite.min(0).max(1);
+
+/**
+ * A task's validation scores beyond loss and accuracy, each present only for the tasks that have it: binary (AUC,
+ * sensitivity, specificity at the threshold, Brier score), multilabel (macro F1 and macro AUC over labels),
+ * regression (MAE, RMSE, R2 averaged over targets).
+ */
+export const TaskScoresShape = {
+  valAuc: unit.optional(),
+  valSensitivity: unit.optional(),
+  valSpecificity: unit.optional(),
+  valBrier: unit.optional(),
+  valMacroF1: unit.optional(),
+  valMae: finite.nonnegative().optional(),
+  valRmse: finite.nonnegative().optional(),
+  valR2: finite.optional(),
+};
+
+/**
+ * Metrics an agent reports with its update (inside the signed, encrypted payload). Accuracy is the share of correct
+ * predictions for classification and binary and the mean per-label accuracy for multilabel; regression reports no
+ * accuracy (its loss is the MSE).
+ */
 export const LocalMetricsSchema = z.object({
   trainLoss: finite,
-  trainAccuracy: finite.min(0).max(1),
+  trainAccuracy: unit.optional(),
   valLoss: finite.optional(),
-  valAccuracy: finite.min(0).max(1).optional(),
+  valAccuracy: unit.optional(),
+  ...TaskScoresShape,
   valSamples: z.number().int().nonnegative().optional(),
   epochs: z.number().int().nonnegative(),
   durationMs: z.number().nonnegative(),
@@ -183,8 +207,10 @@ export type EvaluateTask = z.infer<typeof EvaluateTaskSchema>;
 export const EvaluationReportSchema = z.object({
   round,
   valLoss: finite,
-  valAccuracy: finite.min(0).max(1),
+  /** Absent for regression (the rules then read valLoss, lower is better). */
+  valAccuracy: unit.optional(),
   valSamples: z.number().int().positive(),
+  ...TaskScoresShape,
 });
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
 

@@ -5,6 +5,13 @@ import { PreprocessingSchema, featureNames } from './data-dictionary.js';
 export const ArchSchema = z.enum(['logreg', 'mlp', 'cnn']);
 export type Arch = z.infer<typeof ArchSchema>;
 
+/**
+ * What the model predicts: one class of several (softmax), a yes/no outcome (one sigmoid unit), several yes/no
+ * labels at once (one sigmoid unit each) or continuous targets (linear units). Absent in a spec: classification.
+ */
+export const TaskSchema = z.enum(['classification', 'binary', 'multilabel', 'regression']);
+export type Task = z.infer<typeof TaskSchema>;
+
 const positiveInt = z.number().int().positive();
 
 export const NormalizationSchema = z.object({
@@ -23,13 +30,23 @@ export const ModelSpecSchema = z
     arch: ArchSchema,
     inputShape: z.array(positiveInt).min(1).max(3),
     hidden: z.array(positiveInt).max(8).optional(),
-    classes: z.array(z.string().min(1)).min(2).max(10_000),
+    /** The output names: class names (classification), [negative, positive] (binary), label or target columns. */
+    classes: z.array(z.string().min(1)).min(1).max(10_000),
     features: z.array(z.string().min(1)).optional(),
     normalization: NormalizationSchema.optional(),
+    task: TaskSchema.optional(),
     /** Tabular data: raw columns -> `features` (imputation, missing indicators, one-hot categories); see data-dictionary.ts. */
     preprocessing: PreprocessingSchema.optional(),
   })
   .superRefine((spec, ctx) => {
+    const task = taskOf(spec);
+    if (task === 'binary' && spec.classes.length !== 2) {
+      ctx.addIssue({ code: 'custom', message: `a binary task names 2 classes [negative, positive], got ${spec.classes.length}` });
+    }
+    if (task === 'classification' && spec.classes.length < 2) {
+      ctx.addIssue({ code: 'custom', message: 'a classification task needs at least 2 classes' });
+    }
+    if (new Set(spec.classes).size !== spec.classes.length) ctx.addIssue({ code: 'custom', message: `classes has duplicates: ${spec.classes.join(', ')}` });
     if (spec.arch === 'cnn' && spec.inputShape.length !== 3) {
       ctx.addIssue({ code: 'custom', message: 'cnn needs inputShape [height, width, channels]' });
     }
@@ -61,11 +78,39 @@ export interface TensorLayout {
   shape: number[];
 }
 
+/** The last layer's activation (the task's head) or a hidden layer's relu. */
+export type DenseActivation = 'relu' | 'softmax' | 'sigmoid' | 'linear';
+
 export type LayerLayout =
-  | { kind: 'dense'; name: string; units: number; inputUnits: number; activation: 'relu' | 'softmax' }
+  | { kind: 'dense'; name: string; units: number; inputUnits: number; activation: DenseActivation }
   | { kind: 'conv'; name: string; kernel: number; filters: number; inputChannels: number }
   | { kind: 'pool'; size: number }
   | { kind: 'flatten' };
+
+/**
+ * The spec's task; a spec without one is a classification (every spec written before tasks existed).
+ * @example taskOf({ arch: 'logreg', inputShape: [4], classes: ['a', 'b'] }) // 'classification'
+ */
+export function taskOf(spec: Pick<ModelSpec, 'task'>): Task {
+  return spec.task ?? 'classification';
+}
+
+/**
+ * Units of the model's output layer: 1 for a binary task (the positive class's probability), else one per output name.
+ * @example outputUnits({ task: 'binary', classes: ['no', 'yes'] }) // 1
+ */
+export function outputUnits(spec: Pick<ModelSpec, 'task' | 'classes'>): number {
+  return taskOf(spec) === 'binary' ? 1 : spec.classes.length;
+}
+
+/**
+ * The activation of a preset's last layer for a task: softmax (classification), sigmoid (binary, multilabel),
+ * linear (regression).
+ * @example headActivation('multilabel') // 'sigmoid'
+ */
+export function headActivation(task: Task): 'softmax' | 'sigmoid' | 'linear' {
+  return task === 'classification' ? 'softmax' : task === 'regression' ? 'linear' : 'sigmoid';
+}
 
 /** Hidden units of the MLP when the spec names none: the "2NN" of McMahan et al. 2017. */
 export const DEFAULT_MLP_HIDDEN = [200, 200] as const;
@@ -76,7 +121,8 @@ export const DEFAULT_MLP_HIDDEN = [200, 200] as const;
  * @example layersOf({ arch: 'logreg', inputShape: [784], classes: [...] }) // one softmax dense layer
  */
 export function layersOf(spec: ModelSpec): LayerLayout[] {
-  const classes = spec.classes.length;
+  const classes = outputUnits(spec);
+  const head = headActivation(taskOf(spec));
   if (spec.arch === 'cnn') {
     const [h, w, c] = spec.inputShape as [number, number, number];
     const pooled = Math.floor(Math.floor(h / 2) / 2) * Math.floor(Math.floor(w / 2) / 2);
@@ -87,7 +133,7 @@ export function layersOf(spec: ModelSpec): LayerLayout[] {
       { kind: 'pool', size: 2 },
       { kind: 'flatten' },
       { kind: 'dense', name: 'dense_0', units: 512, inputUnits: pooled * 64, activation: 'relu' },
-      { kind: 'dense', name: 'dense_1', units: classes, inputUnits: 512, activation: 'softmax' },
+      { kind: 'dense', name: 'dense_1', units: classes, inputUnits: 512, activation: head },
     ];
   }
   const hidden = spec.arch === 'mlp' ? [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] : [];
@@ -97,7 +143,7 @@ export function layersOf(spec: ModelSpec): LayerLayout[] {
     name: `dense_${i}`,
     units,
     inputUnits: sizes[i] as number,
-    activation: i === sizes.length - 2 ? ('softmax' as const) : ('relu' as const),
+    activation: i === sizes.length - 2 ? head : ('relu' as const),
   }));
 }
 

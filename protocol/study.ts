@@ -1,7 +1,7 @@
 /** A study (what a federation is for) and an institution's consent to it: schemas and content hashes. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ArchSchema, canonicalJson, type ModelSpec } from './model-spec.js';
+import { ArchSchema, canonicalJson, TaskSchema, type ModelSpec } from './model-spec.js';
 import { DpTermsSchema } from './dp-terms.js';
 import { DictionaryColumnSchema } from './data-dictionary.js';
 
@@ -34,7 +34,10 @@ export const StudyDataSchema = z
     /** Feature columns, in order (tabular studies); absent for images. */
     features: z.array(z.string().min(1)).max(100_000).optional(),
     inputShape: z.array(positiveInt).min(1).max(3),
-    classes: z.array(z.string().min(1)).min(2).max(10_000),
+    /** The output names (see ModelSpec.classes): class names, [negative, positive], label or target columns. */
+    classes: z.array(z.string().min(1)).min(1).max(10_000),
+    /** What the model predicts from the data; absent: classification. */
+    task: TaskSchema.optional(),
     /** The data dictionary (tabular studies with preprocessing): each column's type, unit, range, categories, missing. */
     dictionary: z.array(DictionaryColumnSchema).max(100_000).optional(),
   })
@@ -45,6 +48,20 @@ export const StudyModelSchema = z
   .object({ arch: ArchSchema, hidden: z.array(positiveInt).max(8).optional(), parameters: positiveInt, specHash: hex64 })
   .strict();
 
+/**
+ * How a site trains, beyond epochs, batch and learning rate; each absent means today's default (plain SGD, no weight
+ * decay, unweighted loss). The optimizer and its state are re-created every round (nothing carries between rounds).
+ */
+export const TrainingTermsShape = {
+  /** sgd (default), momentum (heavy ball, `momentum`, default 0.9) or adam. */
+  optimizer: z.enum(['sgd', 'momentum', 'adam']).optional(),
+  momentum: z.number().min(0).max(0.9999).optional(),
+  /** Decoupled (AdamW) for adam; an L2 term (lambda/2)·||w||² in the loss for sgd and momentum. */
+  weightDecay: z.number().min(0).max(1).optional(),
+  /** balanced: sample weights n / (k · n_c) from the site's own training-label counts (classification, binary). */
+  classWeight: z.literal('balanced').optional(),
+};
+
 /** The local training every round asks of a site (the round's DP clipping is stated under privacy). */
 export const StudyTrainingSchema = z
   .object({
@@ -53,6 +70,7 @@ export const StudyTrainingSchema = z
     learningRate: z.number().positive(),
     /** FedProx's proximal term, when the strategy sets one. */
     proximalMu: z.number().min(0).optional(),
+    ...TrainingTermsShape,
   })
   .strict();
 export type StudyTraining = z.infer<typeof StudyTrainingSchema>;

@@ -1,5 +1,5 @@
 /** Predictions of a published model: rows by feature name (or pixels), the federation's z-score, the model run by the injected runner. */
-import { CohortError, ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { CohortError, ModelSpecSchema, decodeTensors, outputUnits, taskOf, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { loadModelFile } from './model-files.js';
 import { tabularInput } from './tabular-input.js';
 import type { ModelRunner } from './model-runner.js';
@@ -12,7 +12,7 @@ export type PredictRow = Record<string, number | number[] | string | null>;
 
 export interface Prediction {
   classes: string[];
-  /** One row of class probabilities (in `classes` order) per input row. */
+  /** One row per input row, in `classes` order: class probabilities; per-label probabilities (multilabel); predicted values (regression). */
   probabilities: number[][];
 }
 
@@ -122,12 +122,14 @@ export async function predict(runner: ModelRunner | undefined, model: LoadedMode
   const x = rowsToInput(model.spec, rows);
   if (!runner) throw new CohortError('MODEL_RUNNER_UNAVAILABLE', 'this coordinator runs no models: it was started without a model runner (the `cohort` commands start one; pass `modelRunner: createModelRunner()` to createCoordinator)');
   const out = await runner.predict({ key: model.key ?? model.digest, spec: model.spec, tensors: model.tensors, x, rows: rows.length });
-  const k = model.spec.classes.length;
-  if (out.length !== rows.length * k) throw new CohortError('CORRUPT_PAYLOAD', `the model gave ${out.length} outputs for ${rows.length} rows of ${k} classes`);
+  const k = outputUnits(model.spec);
+  if (out.length !== rows.length * k) throw new CohortError('CORRUPT_PAYLOAD', `the model gave ${out.length} outputs for ${rows.length} rows of ${k} outputs`);
+  // A binary model outputs the positive class's probability; the row lists both, in `classes` order [negative, positive].
+  const binary = taskOf(model.spec) === 'binary';
   const probabilities = Array.from({ length: rows.length }, (_, r) => {
     const p = Array.from(out.subarray(r * k, (r + 1) * k));
     if (p.some((v) => Number.isNaN(v))) throw new CohortError('NON_FINITE', `rows[${r}]: the model's output is not a number (its weights or this input are out of range)`);
-    return p;
+    return binary ? [1 - (p[0] as number), p[0] as number] : p;
   });
   return { classes: [...model.spec.classes], probabilities };
 }

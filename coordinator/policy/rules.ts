@@ -1,5 +1,5 @@
 /** Policy rules as pure functions: each returns a decision with the rule's name, its measured value and its limit. */
-import type { Arch, PrivacySettings } from '../../protocol/index.js';
+import { headlineMetric, type Arch, type HeadlineMetric, type PrivacySettings, type Task } from '../../protocol/index.js';
 import type { Policy } from './policy.js';
 
 export interface RuleDecision {
@@ -71,15 +71,38 @@ export function consentRules(contributors: ContributorConsent[]): RuleDecision[]
   });
 }
 
+/** What a site reported for a candidate, as the rules read it. */
+export interface SiteMetric {
+  institution: string;
+  valAccuracy?: number;
+  valR2?: number;
+  valLoss?: number;
+}
+
+/**
+ * The sites' headline metric for the task (see headlineMetric): each site that reported it, with its value.
+ * @example siteScores('regression', [{ institution: 'a', valR2: 0.7 }]) // { metric: { name: 'valR2', higherIsBetter: true }, values: [{ institution: 'a', value: 0.7 }] }
+ */
+export function siteScores(task: Task | undefined, siteMetrics: readonly SiteMetric[]): { metric: HeadlineMetric; values: { institution: string; value: number }[] } {
+  const metric = headlineMetric({ task });
+  const values = siteMetrics.flatMap((m) => (m[metric.name] === undefined ? [] : [{ institution: m.institution, value: m[metric.name] as number }]));
+  return { metric, values };
+}
+
 export interface PublicationFacts {
   round: number;
   arch: Arch;
   contributors: { institution: string; samples: number }[];
   privacy: PrivacySettings;
-  /** Each contributing site's validation metric of the candidate model, as it reported it. */
-  siteMetrics: { institution: string; valAccuracy: number }[];
-  /** The published model the candidate would replace: its version and the median of its evaluators' valAccuracy (absent: none reported). */
-  published?: { version: number; medianValAccuracy?: number };
+  /** The federation's task (absent: classification): which reported metric the fairness and regression rules read. */
+  task?: Task;
+  /** Each contributing site's validation metrics of the candidate model, as it reported them (accuracy absent for regression, R2 present). */
+  siteMetrics: SiteMetric[];
+  /**
+   * The published model the candidate would replace: its version and the median of its evaluators' headline metric
+   * (valAccuracy, or valR2 for regression; absent: none reported).
+   */
+  published?: { version: number; medianValAccuracy?: number; medianValR2?: number; medianValLoss?: number };
   /** Each contributor's consent limit on the other institutions in the aggregate (checked when given). */
   consents?: ContributorConsent[];
 }
@@ -105,48 +128,69 @@ export function publicationRules(policy: Policy, facts: PublicationFacts): RuleD
   out.push(publication('allowedArchitectures', policy.allowedArchitectures.includes(facts.arch), facts.arch, policy.allowedArchitectures.join(','), `architecture ${facts.arch}, allowed ${policy.allowedArchitectures.join(', ')}`));
   if (facts.consents) out.push(...consentRules(facts.consents));
   out.push(publication('maxRounds', facts.round <= policy.maxRounds, facts.round, policy.maxRounds, `round ${facts.round} of at most ${policy.maxRounds}`));
-  if (policy.fairness) {
-    const values = facts.siteMetrics.map((m) => m.valAccuracy);
-    if (values.length === 0) {
-      out.push(publication('fairness', false, null, policy.fairness.maxGap, 'no site reported a validation metric for the candidate model'));
-    } else {
-      const gap = Math.max(...values) - Math.min(...values);
-      const worst = facts.siteMetrics.reduce((a, b) => (b.valAccuracy < a.valAccuracy ? b : a));
-      out.push(publication('fairness', gap <= policy.fairness.maxGap, round4(gap), policy.fairness.maxGap, `valAccuracy gap ${round4(gap)} between the best and the worst site (${worst.institution}: ${round4(worst.valAccuracy)}), at most ${policy.fairness.maxGap}`));
-    }
-  }
+  if (policy.fairness) out.push(fairnessRule(policy.fairness.maxGap, facts));
   if (policy.regression) out.push(regressionRule(policy.regression.maxDrop, facts));
   return out;
 }
 
 /**
- * The median of the sites' reports (the mean of the two middle ones for an even count); null when none reported.
- * @example medianAccuracy([{ institution: 'a', valAccuracy: 0.9 }, { institution: 'b', valAccuracy: 0.1 }, { institution: 'c', valAccuracy: 1 }]) // 0.9
+ * The median of numbers (the mean of the two middle ones for an even count); null when there are none.
+ * @example median([0.9, 0.1, 1]) // 0.9
  */
-export function medianAccuracy(siteMetrics: readonly { valAccuracy: number }[]): number | null {
-  if (siteMetrics.length === 0) return null;
-  const sorted = siteMetrics.map((m) => m.valAccuracy).sort((a, b) => a - b);
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** The regression guard: the candidate's median report within `maxDrop` of the published model's. */
+/**
+ * The median of the sites' valAccuracy reports; null when none reported one.
+ * @example medianAccuracy([{ institution: 'a', valAccuracy: 0.9 }, { institution: 'b', valAccuracy: 0.1 }, { institution: 'c', valAccuracy: 1 }]) // 0.9
+ */
+export function medianAccuracy(siteMetrics: readonly { valAccuracy?: number }[]): number | null {
+  return median(siteMetrics.flatMap((m) => (m.valAccuracy === undefined ? [] : [m.valAccuracy])));
+}
+
+/**
+ * The fairness rule: the gap between the best and the worst site's headline metric at most `maxGap`. Higher is better
+ * (accuracy, R2): the absolute gap. Lower is better (a loss): the relative gap (worst − best) / worst, in [0, 1].
+ */
+function fairnessRule(maxGap: number, facts: PublicationFacts): RuleDecision {
+  const { metric, values } = siteScores(facts.task, facts.siteMetrics);
+  if (values.length === 0) return publication('fairness', false, null, maxGap, 'no site reported a validation metric for the candidate model');
+  const ranked = [...values].sort((a, b) => (metric.higherIsBetter ? b.value - a.value : a.value - b.value));
+  const best = ranked[0] as (typeof values)[number];
+  const worst = ranked[ranked.length - 1] as (typeof values)[number];
+  const gap = metric.higherIsBetter ? best.value - worst.value : worst.value > 0 ? (worst.value - best.value) / worst.value : 0;
+  const what = metric.higherIsBetter ? `${metric.name} gap` : `relative ${metric.name} gap (worst - best) / worst`;
+  return publication('fairness', gap <= maxGap, round4(gap), maxGap, `${what} ${round4(gap)} between the best and the worst site (${worst.institution}: ${round4(worst.value)}), at most ${maxGap}`);
+}
+
+/**
+ * The regression guard: the candidate's median headline metric within `maxDrop` of the published model's. Higher is
+ * better (accuracy, R2): at most `maxDrop` lower. Lower is better (a loss): at most `maxDrop` (a fraction) higher,
+ * i.e. candidate <= reference · (1 + maxDrop).
+ */
 function regressionRule(maxDrop: number, facts: PublicationFacts): RuleDecision {
-  const candidate = medianAccuracy(facts.siteMetrics);
-  const reference = facts.published?.medianValAccuracy;
+  const { metric, values } = siteScores(facts.task, facts.siteMetrics);
+  const candidate = median(values.map((v) => v.value));
+  const references = { valAccuracy: facts.published?.medianValAccuracy, valR2: facts.published?.medianValR2, valLoss: facts.published?.medianValLoss };
+  const reference = references[metric.name];
   if (reference === undefined) {
     const what = facts.published ? `no site reported a validation metric of the published model v${facts.published.version}` : 'no published model to compare with';
     return publication('regression', true, candidate === null ? null : round4(candidate), null, `${what}: nothing to regress from`);
   }
-  const floor = round4(reference - maxDrop);
-  if (candidate === null) return publication('regression', true, null, floor, 'no site reported a validation metric of the candidate');
-  const ok = candidate >= reference - maxDrop - 1e-12;
+  const bound = metric.higherIsBetter ? reference - maxDrop : reference * (1 + maxDrop);
+  if (candidate === null) return publication('regression', true, null, round4(bound), 'no site reported a validation metric of the candidate');
+  const ok = metric.higherIsBetter ? candidate >= bound - 1e-12 : candidate <= bound + 1e-12;
+  const allowed = metric.higherIsBetter ? `at most ${maxDrop} lower allowed` : `at most ${maxDrop * 100}% higher allowed (lower is better)`;
   return publication(
     'regression',
     ok,
     round4(candidate),
-    floor,
-    `median valAccuracy ${round4(candidate)} over ${facts.siteMetrics.length} sites' reports, published model v${facts.published?.version} ${round4(reference)}: at most ${maxDrop} lower allowed`,
+    round4(bound),
+    `median ${metric.name} ${round4(candidate)} over ${values.length} sites' reports, published model v${facts.published?.version} ${round4(reference)}: ${allowed}`,
   );
 }
 

@@ -41,6 +41,7 @@ export function writeModelCard(c: CardInput): ModelCard {
     policy: c.policy,
     siteMetrics: c.siteMetrics,
     epsilonSpent: c.epsilonSpent,
+    ...(c.spec.task ? { task: c.spec.task } : {}),
   });
   const signature = signDocument(card, c.identity.signSecretKey);
   c.store.setModelCard(c.manifest.federation, c.model.version, card as unknown as Record<string, unknown>, signature);

@@ -1,11 +1,14 @@
 /** The policy gate before publication, and what publishing or withholding a round's candidate records. */
-import { medianAccuracy, publicationRules, type PublicationFacts, type RuleDecision } from '../policy/index.js';
+import { median, publicationRules, siteScores, type PublicationFacts, type RuleDecision } from '../policy/index.js';
 import type { RoundMetrics } from '../store/index.js';
 import { spentAfter } from '../privacy.js';
 import { finishMetrics } from './metrics.js';
 import { writeModelCard } from './model-card-writer.js';
 import type { CurrentModel } from './model-registry.js';
 import type { ActiveRound, RoundContext } from './round-context.js';
+
+/** Where a round records the median of each headline metric (the regression guard's reference once published). */
+const MEDIAN_FIELD = { valAccuracy: 'siteValAccuracyMedian', valR2: 'siteValR2Median', valLoss: 'siteValLossMedian' } as const;
 
 /** What the publication rules decided about a round's candidate. */
 export interface Verdict {
@@ -25,10 +28,11 @@ export interface Verdict {
  */
 export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
   const { federation } = ctx.deps;
-  const siteMetrics = [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy }));
+  const siteMetrics = [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valR2: m.valR2, valLoss: m.valLoss }));
   const decisions = publicationRules(federation.policy, {
     round: a.round,
     arch: ctx.spec.arch,
+    ...(ctx.spec.task ? { task: ctx.spec.task } : {}),
     contributors: a.accepted,
     privacy: federation.manifest.privacy,
     siteMetrics,
@@ -37,8 +41,10 @@ export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
   });
   const published = decisions.every((d) => d.passed);
   const all = [...a.decisions, ...decisions];
-  const median = medianAccuracy(siteMetrics);
-  const metrics = withPrivacy(ctx, a, { ...finishMetrics(a.metrics), ...a.normsUsed, ...(median !== null ? { siteValAccuracyMedian: median } : {}) });
+  const { metric, values } = siteScores(ctx.spec.task, siteMetrics);
+  const mid = median(values.map((v) => v.value));
+  const medianField = MEDIAN_FIELD[metric.name];
+  const metrics = withPrivacy(ctx, a, { ...finishMetrics(a.metrics), ...a.normsUsed, ...(mid !== null ? { [medianField]: mid } : {}) });
   ctx.audit('policy.decision', { round: a.round, policyHash: federation.policyHash, outcome: published ? 'publish' : 'withhold', decisions });
   ctx.events.emit('round:decided', { round: a.round, decisions, published });
   return { decisions, published, all, metrics };
@@ -85,7 +91,7 @@ export function publish(ctx: RoundContext, a: ActiveRound, verdict: Verdict): { 
       round: a.round,
       specHash: store.getModel(ctx.fed, model.version)?.specHash ?? '',
       policy: { version: federation.policy.version, hash: federation.policyHash, decisions: all },
-      siteMetrics: [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valLoss: m.valLoss, valSamples: m.valSamples })),
+      siteMetrics: [...a.siteMetrics].map(([institution, { round: _round, ...m }]) => ({ institution, ...m })),
       epsilonSpent: metrics.epsilon ?? null,
     });
     return { model, version: model.version, digest: model.digest, metrics, fairnessGap: card.fairnessGap };
@@ -106,8 +112,13 @@ export function releasedRounds(ctx: RoundContext): number {
 function publishedReference(ctx: RoundContext, version: number): PublicationFacts['published'] | undefined {
   const made = ctx.deps.store.listRounds(ctx.fed).find((r) => r.state === 'published' && r.resultVersion === version);
   if (!made) return undefined; // version 0: the initial weights, which nobody evaluated
-  const median = made.metrics?.siteValAccuracyMedian;
-  return { version, ...(median !== undefined ? { medianValAccuracy: median } : {}) };
+  const m = made.metrics;
+  return {
+    version,
+    ...(m?.siteValAccuracyMedian !== undefined ? { medianValAccuracy: m.siteValAccuracyMedian } : {}),
+    ...(m?.siteValR2Median !== undefined ? { medianValR2: m.siteValR2Median } : {}),
+    ...(m?.siteValLossMedian !== undefined ? { medianValLoss: m.siteValLossMedian } : {}),
+  };
 }
 
 /** The round's metrics with the (epsilon, delta) spent so far, counting this round, when DP is on. */

@@ -261,7 +261,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (!a.evaluating.has(institution)) throw new CohortError(a.siteMetrics.has(institution) ? 'DUPLICATE' : 'NOT_SELECTED', `${institution} has no evaluation pending for round ${report.round}`);
     a.siteMetrics.set(institution, report);
     a.evaluating.delete(institution);
-    this.audit('evaluation.received', { round: a.round, valAccuracy: report.valAccuracy, valLoss: report.valLoss, valSamples: report.valSamples }, institution);
+    this.audit('evaluation.received', { ...report, round: a.round }, institution); // accuracy or R2, AUC...: what the task reports
     this.maybeDecide();
   }
 

@@ -16,9 +16,19 @@ export interface RoundMetrics {
   participants: number;
   samples: number;
   trainLoss: number;
-  trainAccuracy: number;
+  /** Absent for regression (no accuracy). */
+  trainAccuracy?: number;
   valLoss?: number;
   valAccuracy?: number;
+  /** The task's other validation scores (binary, multilabel, regression), sample-weighted over the sites that reported them. */
+  valAuc?: number;
+  valSensitivity?: number;
+  valSpecificity?: number;
+  valBrier?: number;
+  valMacroF1?: number;
+  valMae?: number;
+  valRmse?: number;
+  valR2?: number;
   /** Differential privacy spent so far, this round included (absent without DP). */
   epsilon?: number;
   delta?: number;
@@ -30,6 +40,10 @@ export interface RoundMetrics {
   updateNormMedian?: number;
   /** The median of the valAccuracy the evaluating sites reported for the candidate (the regression guard's reference once published). */
   siteValAccuracyMedian?: number;
+  /** Regression tasks: the median of the valR2 the evaluating sites reported (the guard's reference). */
+  siteValR2Median?: number;
+  /** A loss headline metric's median (lower is better; no task uses it by default). */
+  siteValLossMedian?: number;
 }
 
 export type FederationStatus = 'created' | 'running' | 'completed' | 'failed';

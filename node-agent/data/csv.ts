@@ -1,15 +1,15 @@
-/** Loads a tabular CSV file (header row, numeric features, one label column) into a Dataset. */
+/** Loads a tabular CSV file (header row, numeric features, label column(s)) into a Dataset. */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import type { Dataset } from './dataset.js';
+import { describeLines, parseLabels, type LabelOptions } from './csv-labels.js';
 
-/** Which column is the label, which columns are features, and the class list if fixed in advance. */
-export interface CsvOptions {
-  label: string;
-  /** Feature columns in the order the model sees them; default: every column but the label, in file order. */
+/** Which column(s) hold the label, which columns are features, and the task and output names if fixed in advance. */
+export interface CsvOptions extends LabelOptions {
+  /** Feature columns in the order the model sees them; default: every column but the label(s), in file order. */
   features?: string[];
-  /** Class names in index order; default: the distinct label values, sorted (numerically when they are numbers). */
-  classes?: string[];
+  /** Told once about rows skipped for a missing label (default: a warning on stderr). */
+  warn?: (message: string) => void;
 }
 
 interface CsvRecord {
@@ -17,17 +17,10 @@ interface CsvRecord {
   info: { lines: number };
 }
 
-const collator = new Intl.Collator('en', { numeric: true });
-
-/** Sorts label values numerically when all are numbers, otherwise in natural ("a2" < "a10") order. */
-function sortClasses(values: string[]): string[] {
-  const numeric = values.every((v) => v.trim() !== '' && Number.isFinite(Number(v)));
-  return numeric ? values.sort((a, b) => Number(a) - Number(b)) : values.sort(collator.compare);
-}
-
 /**
- * Reads a CSV file with a header row. Every feature cell must be a finite number; errors name
- * the file, line, column and value.
+ * Reads a CSV file with a header row. Every feature cell must be a finite number; errors name the file, line, column
+ * and value. The label side is parseLabels': the task (given or inferred), classes, and rows without a label skipped
+ * with one message naming their lines.
  * @example const ds = loadCsv('site-a.csv', { label: 'diagnosis' });
  */
 export function loadCsv(path: string, opts: CsvOptions): Dataset {
@@ -53,27 +46,23 @@ export function loadCsv(path: string, opts: CsvOptions): Dataset {
     if (index < 0) fail(`${role} column "${name}" is missing; columns are ${header.join(', ')}`);
     return index;
   };
-  const labelCol = columnOf(opts.label, 'label');
-  const features = opts.features ?? header.filter((_, i) => i !== labelCol);
-  if (features.length === 0) fail('no feature columns');
-  if (features.includes(opts.label)) fail(`label column "${opts.label}" is also listed as a feature`);
-  const featureCols = features.map((name) => columnOf(name, 'feature'));
   if (body.length === 0) fail('header row but no data rows');
+  const labels = parseLabels(header, body.map(({ record, info }) => ({ record, line: info.lines })), opts, fail);
+  if (labels.skippedLines.length > 0) {
+    (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(`${path}: skipped ${labels.skippedLines.length} row${labels.skippedLines.length === 1 ? '' : 's'} with no label (${describeLines(labels.skippedLines)})`);
+  }
+  const { classes, y, labelColumns } = labels;
+  const labelled = labels.keep.map((i) => body[i] as CsvRecord);
+  const features = opts.features ?? header.filter((name) => !labelColumns.includes(name));
+  if (features.length === 0) fail('no feature columns');
+  const both = features.find((name) => labelColumns.includes(name));
+  if (both) fail(`label column "${both}" is also listed as a feature`);
+  const featureCols = features.map((name) => columnOf(name, 'feature'));
 
-  const labels = body.map(({ record, info }) => {
-    const value = record[labelCol] ?? '';
-    if (value === '') fail(`line ${info.lines}: empty label in column "${opts.label}"`);
-    return value;
-  });
-  const classes = opts.classes ? [...opts.classes] : sortClasses([...new Set(labels)]);
-  const classIndex = new Map(classes.map((c, i) => [c, i]));
-  if (classIndex.size !== classes.length) fail(`classes list has duplicates: ${classes.join(', ')}`);
-
-  const n = body.length;
+  const n = labelled.length;
   const width = features.length;
   const x = new Float32Array(n * width);
-  const y = new Int32Array(n);
-  body.forEach(({ record, info }, i) => {
+  labelled.forEach(({ record, info }, i) => {
     featureCols.forEach((col, j) => {
       const cell = record[col] ?? '';
       const value = cell === '' ? Number.NaN : Number(cell);
@@ -82,10 +71,9 @@ export function loadCsv(path: string, opts: CsvOptions): Dataset {
       }
       x[i * width + j] = value;
     });
-    const label = labels[i] as string;
-    const index = classIndex.get(label);
-    if (index === undefined) fail(`line ${info.lines}: label "${label}" is not one of the classes ${classes.join(', ')}`);
-    y[i] = index as number;
   });
-  return { x, y, n, inputShape: [width], classes, features: [...features] };
+  const out: Dataset = { x, y, n, inputShape: [width], classes, features: [...features] };
+  if (labels.targets) out.targets = labels.targets;
+  if (labels.task !== 'classification') out.task = labels.task;
+  return out;
 }

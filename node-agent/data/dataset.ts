@@ -1,16 +1,21 @@
 /** The in-memory dataset an institution trains on: dense float rows and integer class labels. */
+import type { Task } from '../../protocol/model-spec.js';
 
 /** A labelled dataset; row `i` is `x[i * width .. (i + 1) * width)` with `width = product(inputShape)`. */
 export interface Dataset {
   /** n * width values, row-major. */
   x: Float32Array;
-  /** Class index per row, in `[0, classes.length)`. */
+  /** Class index per row, in `[0, classes.length)` (0/1 for a binary task; 0 for multilabel and regression rows). */
   y: Int32Array;
+  /** Multilabel (0/1) and regression targets: n * classes.length values, row-major, one column per output name. */
+  targets?: Float32Array;
   n: number;
   inputShape: number[];
   classes: string[];
   /** Column names of tabular data, in order. */
   features?: string[];
+  /** What the labels are for, when not classification (a CSV loader's given or inferred task). */
+  task?: Task;
 }
 
 /** Number of values in one row of a dataset. */
@@ -27,6 +32,8 @@ export function selectRows(ds: Dataset, indices: ArrayLike<number>): Dataset {
   const n = indices.length;
   const x = new Float32Array(n * width);
   const y = new Int32Array(n);
+  const k = ds.classes.length;
+  const targets = ds.targets ? new Float32Array(n * k) : undefined;
   for (let i = 0; i < n; i++) {
     const row = indices[i] as number;
     if (!Number.isInteger(row) || row < 0 || row >= ds.n) {
@@ -34,9 +41,12 @@ export function selectRows(ds: Dataset, indices: ArrayLike<number>): Dataset {
     }
     x.set(ds.x.subarray(row * width, (row + 1) * width), i * width);
     y[i] = ds.y[row] as number;
+    if (targets) targets.set((ds.targets as Float32Array).subarray(row * k, (row + 1) * k), i * k);
   }
   const out: Dataset = { x, y, n, inputShape: [...ds.inputShape], classes: [...ds.classes] };
   if (ds.features) out.features = [...ds.features];
+  if (targets) out.targets = targets;
+  if (ds.task) out.task = ds.task;
   return out;
 }
 

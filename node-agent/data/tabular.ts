@@ -1,8 +1,9 @@
 /** Tabular CSV as sites export it: missing-value tokens, text categories, ignored columns; checked and transformed by the study's dictionary. */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { CohortError, dictionaryProblems, featureNames, inferKinds, summarizeTable, transformTable, type Cell, type ColumnKind, type DataSummary, type Preprocessing, type RawTable } from '../../protocol/index.js';
+import { CohortError, dictionaryProblems, featureNames, inferKinds, summarizeTable, transformTable, type Cell, type ColumnKind, type Task, type DataSummary, type Preprocessing, type RawTable } from '../../protocol/index.js';
 import type { Dataset } from './dataset.js';
+import { describeLines, parseLabels } from './csv-labels.js';
 
 /** Cells that mean "missing" unless told otherwise (compared trimmed, case-insensitively). */
 export const DEFAULT_MISSING_TOKENS = ['', 'NA', 'N/A', '?', 'NaN'] as const;
@@ -41,20 +42,6 @@ export function readTable(path: string, missing: readonly string[] = DEFAULT_MIS
   return { path, header, rows, lines, where: (i) => `line ${lines[i]}` };
 }
 
-/** The text of each row's label cell; a missing label names its line. (Label parsing: the task's side of the loader.) */
-export function tabularLabels(table: CsvTable, label: string, classes: readonly string[]): Int32Array {
-  const col = table.header.indexOf(label);
-  if (col < 0) throw new Error(`${table.path}: label column "${label}" is missing; columns are ${table.header.join(', ')}`);
-  const index = new Map(classes.map((c, i) => [c, i]));
-  return Int32Array.from(table.rows, (row, i) => {
-    const value = row[col] ?? null;
-    if (value === null) throw new Error(`${table.path}: ${table.where(i)}: the label "${label}" is missing; drop the row or fill the label in`);
-    const k = index.get(String(value));
-    if (k === undefined) throw new Error(`${table.path}: ${table.where(i)}: label "${String(value)}" is not one of the classes ${classes.join(', ')}`);
-    return k;
-  });
-}
-
 /**
  * Throws DATA_DICTIONARY_MISMATCH listing, in one message, everything in the table that does not fit the dictionary.
  * @example checkTable(table, spec.preprocessing.columns) // throws 'site.csv does not fit the study's data dictionary (2 problems): 1) …; 2) …'
@@ -83,14 +70,29 @@ export function selectTableRows(table: CsvTable, rows: readonly number[]): CsvTa
  * known; see imputeMissing).
  * @example loadTabular('site.csv', { label: 'outcome', preprocessing: spec.preprocessing, classes: spec.classes })
  */
-export function loadTabular(path: string, opts: { label: string; preprocessing: Preprocessing; classes: readonly string[]; missing?: readonly string[]; rows?: readonly number[] }): Dataset {
+export function loadTabular(
+  path: string,
+  opts: { label: string; preprocessing: Preprocessing; classes: readonly string[]; task?: Task; missing?: readonly string[]; rows?: readonly number[]; warn?: (message: string) => void },
+): Dataset {
   const whole = readTable(path, opts.missing);
-  const table = opts.rows ? selectTableRows(whole, opts.rows) : whole;
+  const given = opts.rows ? selectTableRows(whole, opts.rows) : whole;
+  const fail = (msg: string): never => {
+    throw new Error(`${path}: ${msg}`);
+  };
+  // The label side (csv-labels.ts): rows without a label are skipped with one message, the rest read by the task.
+  const record = (row: readonly Cell[]): string[] => row.map((cell) => (cell === null ? '' : String(cell)));
+  const labels = parseLabels(given.header, given.rows.map((row, i) => ({ record: record(row), line: given.lines[i] as number })), { label: opts.label, classes: [...opts.classes], ...(opts.task ? { task: opts.task } : {}) }, fail);
+  if (labels.skippedLines.length > 0) {
+    (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(`${path}: skipped ${labels.skippedLines.length} row${labels.skippedLines.length === 1 ? '' : 's'} with no label (${describeLines(labels.skippedLines)})`);
+  }
+  const table = labels.skippedLines.length > 0 ? selectTableRows(given, labels.keep) : given;
   checkTable(table, opts.preprocessing.columns);
-  const y = tabularLabels(table, opts.label, opts.classes);
   const features = featureNames(opts.preprocessing.columns);
   const x = transformTable(opts.preprocessing, table);
-  return { x, y, n: table.rows.length, inputShape: [features.length], classes: [...opts.classes], features };
+  const out: Dataset = { x, y: labels.y, n: table.rows.length, inputShape: [features.length], classes: [...labels.classes], features };
+  if (labels.targets) out.targets = labels.targets;
+  if (labels.task !== 'classification') out.task = labels.task;
+  return out;
 }
 
 /** Which columns of a CSV are features: `columns` when given, else all but the label and the ignored ones. */

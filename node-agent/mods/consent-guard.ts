@@ -30,7 +30,7 @@ export interface TaskFacts {
   /** The privacy settings the round actually runs with. */
   privacy: PrivacySettings;
   /** The local training a training task asks for (its epochs, batch size, learning rate, proximal term). */
-  training?: Pick<StudyTraining, 'localEpochs' | 'batchSize' | 'learningRate' | 'proximalMu'>;
+  training?: Pick<StudyTraining, (typeof TRAINING_KEYS)[number]>;
 }
 
 export interface ConsentState {
@@ -83,9 +83,12 @@ export function checkTask(state: ConsentState, facts: TaskFacts, now = new Date(
   return { ok: true };
 }
 
+/** The training settings a consent covers: a task that differs in any is refused. */
+const TRAINING_KEYS = ['localEpochs', 'batchSize', 'learningRate', 'proximalMu', 'optimizer', 'momentum', 'weightDecay', 'classWeight'] as const;
+
 /** The first training setting in which a task differs from the manifest, in words; null when none does. */
 function trainingDrift(task: NonNullable<TaskFacts['training']>, study: StudyTraining): string | null {
-  for (const key of ['localEpochs', 'batchSize', 'learningRate', 'proximalMu'] as const) {
+  for (const key of TRAINING_KEYS) {
     if ((task[key] ?? 0) !== (study[key] ?? 0)) return `${key} ${task[key] ?? 0}, the study states ${study[key] ?? 0}`;
   }
   return null;

@@ -7,3 +7,6 @@ export { buildServingModel } from './serving-model.js';
 export { createModelRunner, type ModelRunnerOptions, type WorkerModelRunner } from './model-runner.js';
 export { summarizeModel, travellingTensors, type LayerSummary, type ModelSummary } from './inspect.js';
 export { readLayersFile } from './read-layers-file.js';
+export { balancedClassWeights, makeOptimizer, rowLoss, taskAccuracy, taskLoss } from './loss.js';
+export * from './metrics.js';
+export type { TaskScores } from './trainer.js';

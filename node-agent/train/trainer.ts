@@ -4,12 +4,14 @@ import { createPrng } from '../../crypto/prng.js';
 import type { NamedTensor } from '../../protocol/codec.js';
 import { CohortError } from '../../protocol/errors.js';
 import type { LocalMetrics, TrainConfig } from '../../protocol/messages.js';
-import { layersOf, type ModelSpec } from '../../protocol/model-spec.js';
+import { layersOf, outputUnits, taskOf, type ModelSpec, type Task } from '../../protocol/model-spec.js';
 import { rowWidth, type Dataset } from '../data/dataset.js';
 import { imputeMissing, normalize } from '../data/stats.js';
 import type { TF } from './backend.js';
 import { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 import { hasWasmGradKernels } from './wasm-grad-kernels.js';
+import { balancedClassWeights, makeOptimizer, rowLoss, taskAccuracy, taskLoss } from './loss.js';
+import { binaryScores, multilabelScores, regressionScores } from './metrics.js';
 
 export interface TrainArgs {
   tf: TF;
@@ -30,14 +32,22 @@ export interface TrainResult {
   trainSamples: number;
 }
 
+/** A task's validation scores as LocalMetrics and EvaluationReport carry them (each present only for its tasks). */
+export type TaskScores = Pick<LocalMetrics, 'valAccuracy' | 'valAuc' | 'valSensitivity' | 'valSpecificity' | 'valBrier' | 'valMacroF1' | 'valMae' | 'valRmse' | 'valR2'>;
+
 export interface Evaluation {
+  /** The task's loss (cross-entropy, binary cross-entropy, mean binary cross-entropy over labels, or MSE). */
   loss: number;
+  /** Share of correct predictions (mean per-label accuracy for multilabel); NaN for regression, which has none. */
   accuracy: number;
-  /** Predicted class index per row. */
+  /** Predicted class index per row (binary: 1 when the probability reaches the threshold; 0 for multilabel and regression). */
   predicted: Int32Array;
+  /** The model's outputs, rows x outputUnits(spec): probabilities, or predicted values for regression. */
+  outputs: Float32Array;
+  /** The scores a site reports for its task. */
+  scores: TaskScores;
 }
 
-const EPSILON = 1e-7; // tfjs's clip for cross-entropy
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The data as the model sees it: checked against the spec and z-scored when the spec says so. */
@@ -47,88 +57,166 @@ function prepare(spec: ModelSpec, data: Dataset): Dataset {
   if (data.classes.length !== spec.classes.length || data.classes.some((c, i) => c !== spec.classes[i])) {
     throw new CohortError('SHAPE_MISMATCH', `data classes [${data.classes.join(', ')}] differ from the model's [${spec.classes.join(', ')}]`);
   }
+  const task = taskOf(spec);
+  if ((task === 'multilabel' || task === 'regression') && data.targets?.length !== data.n * spec.classes.length) {
+    throw new CohortError('SHAPE_MISMATCH', `a ${task} task needs ${spec.classes.length} target values per row (${spec.classes.join(', ')}); the data has ${data.targets ? data.targets.length / Math.max(data.n, 1) : 'none'}`);
+  }
   const filled = spec.preprocessing ? imputeMissing(data, spec.preprocessing) : data;
   return spec.normalization ? normalize(filled, spec.normalization) : filled;
 }
 
-/** Input rows `rows[start..end)` as a tensor shaped [batch, ...inputShape], and their one-hot labels. */
-function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, start: number, end: number): { xs: Tensor; ys: Tensor } {
+/**
+ * The true values of a row as the model's output is laid out: one-hot (classification), the 0/1 label (binary),
+ * the targets (multilabel, regression).
+ */
+function truthInto(task: Task, ds: Dataset, row: number, out: Float32Array, at: number, units: number): void {
+  if (task === 'classification') out[at + (ds.y[row] as number)] = 1;
+  else if (task === 'binary') out[at] = ds.y[row] as number;
+  else out.set((ds.targets as Float32Array).subarray(row * units, (row + 1) * units), at);
+}
+
+/** Input rows `rows[start..end)` as a tensor shaped [batch, ...inputShape], their true values, and sample weights if any. */
+function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, start: number, end: number, classWeights?: number[]): { xs: Tensor; ys: Tensor; ws?: Tensor } {
   const width = rowWidth(ds);
-  const classes = spec.classes.length;
+  const units = outputUnits(spec);
+  const task = taskOf(spec);
   const size = end - start;
   const x = new Float32Array(size * width);
-  const y = new Float32Array(size * classes);
+  const y = new Float32Array(size * units);
+  const w = classWeights ? new Float32Array(size) : undefined;
   for (let i = 0; i < size; i++) {
     const row = rows[start + i] as number;
     x.set(ds.x.subarray(row * width, (row + 1) * width), i * width);
-    y[i * classes + (ds.y[row] as number)] = 1;
+    truthInto(task, ds, row, y, i * units, units);
+    if (w) w[i] = classWeights?.[ds.y[row] as number] as number;
   }
-  return { xs: tf.tensor(x, [size, ...spec.inputShape]), ys: tf.tensor2d(y, [size, classes]) };
+  return { xs: tf.tensor(x, [size, ...spec.inputShape]), ys: tf.tensor2d(y, [size, units]), ...(w ? { ws: tf.tensor1d(w) } : {}) };
 }
 
-/** Mean cross-entropy, accuracy and predictions of a built model over some rows. */
-async function evaluateModel(tf: TF, spec: ModelSpec, model: LayersModel, ds: Dataset, rows: ArrayLike<number>, batchSize: number): Promise<Evaluation> {
-  const classes = spec.classes.length;
-  const predicted = new Int32Array(rows.length);
+/** The task's scores of a model's outputs against the rows' true values. */
+function scoreOutputs(spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, outputs: Float32Array, threshold: number): { accuracy: number; predicted: Int32Array; scores: TaskScores } {
+  const task = taskOf(spec);
+  const units = outputUnits(spec);
+  const n = rows.length;
+  const truth = new Float32Array(n * units);
+  for (let i = 0; i < n; i++) truthInto(task, ds, rows[i] as number, truth, i * units, units);
+  const predicted = new Int32Array(n);
+  if (task === 'classification') {
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let c = 1; c < units; c++) if ((outputs[i * units + c] as number) > (outputs[i * units + best] as number)) best = c;
+      predicted[i] = best;
+      if (best === ds.y[rows[i] as number]) correct++;
+    }
+    const accuracy = correct / Math.max(n, 1);
+    return { accuracy, predicted, scores: { valAccuracy: accuracy } };
+  }
+  if (task === 'binary') {
+    for (let i = 0; i < n; i++) predicted[i] = (outputs[i] as number) >= threshold ? 1 : 0;
+    const b = binaryScores(outputs, truth, threshold);
+    const scores: TaskScores = { valAccuracy: b.accuracy, valSensitivity: b.sensitivity, valSpecificity: b.specificity, valBrier: b.brier };
+    if (b.auc !== null) scores.valAuc = b.auc;
+    return { accuracy: b.accuracy, predicted, scores };
+  }
+  if (task === 'multilabel') {
+    const m = multilabelScores(outputs, truth, spec.classes, threshold);
+    const scores: TaskScores = { valAccuracy: m.accuracy, valMacroF1: m.macro.f1 };
+    if (m.macro.auc !== null) scores.valAuc = m.macro.auc;
+    return { accuracy: m.accuracy, predicted, scores };
+  }
+  const r = regressionScores(outputs, truth, spec.classes).mean;
+  return { accuracy: Number.NaN, predicted, scores: { valMae: r.mae, valRmse: r.rmse, valR2: r.r2 } };
+}
+
+/** The task's loss, accuracy, outputs and scores of a built model over some rows. */
+async function evaluateModel(tf: TF, spec: ModelSpec, model: LayersModel, ds: Dataset, rows: ArrayLike<number>, batchSize: number, threshold: number): Promise<Evaluation> {
+  const task = taskOf(spec);
+  const units = outputUnits(spec);
+  const outputs = new Float32Array(rows.length * units);
   let lossSum = 0;
-  let correct = 0;
   for (let start = 0; start < rows.length; start += batchSize) {
     const end = Math.min(start + batchSize, rows.length);
     const { xs, ys } = batchTensors(tf, spec, ds, rows, start, end);
-    let p: Float32Array;
     try {
-      const probs = model.predict(xs) as Tensor;
-      p = (await probs.data()) as Float32Array;
-      probs.dispose();
+      const out = model.predict(xs) as Tensor;
+      const loss = tf.tidy(() => rowLoss(tf, task, out, ys));
+      outputs.set((await out.data()) as Float32Array, start * units);
+      for (const l of (await loss.data()) as Float32Array) lossSum += l;
+      tf.dispose([out, loss]);
     } finally {
       tf.dispose([xs, ys]);
-    }
-    for (let i = 0; i < end - start; i++) {
-      const label = ds.y[rows[start + i] as number] as number;
-      let best = 0;
-      for (let c = 1; c < classes; c++) if ((p[i * classes + c] as number) > (p[i * classes + best] as number)) best = c;
-      predicted[start + i] = best;
-      if (best === label) correct++;
-      lossSum -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, p[i * classes + label] as number)));
     }
     await yieldToEventLoop();
   }
   const n = Math.max(rows.length, 1);
-  return { loss: lossSum / n, accuracy: correct / n, predicted };
+  return { loss: lossSum / n, outputs, ...scoreOutputs(spec, ds, rows, outputs, threshold) };
+}
+
+/** What a custom training step adds to the task's loss. */
+interface StepTerms {
+  task: Task;
+  /** FedProx: (mu/2)·||w − anchor||² with `anchors` in `model.trainableWeights` order. */
+  mu: number;
+  anchors: Tensor[];
+  /** L2 weight decay in the loss, (lambda/2)·||w||² (sgd and momentum). */
+  l2: number;
+  /** Decoupled weight decay after the step, w <- w − lr·lambda·w (adam: AdamW). */
+  decoupled: number;
 }
 
 /**
- * FedProx (Li et al. 2020): one SGD step on the batch's mean cross-entropy + (mu/2)·||w − anchor||², where
- * `anchors` are the round's starting weights in `model.trainableWeights` order. Returns the batch's
- * cross-entropy and accuracy (computed as tfjs's categoricalCrossentropy and accuracy), not the proximal term.
+ * One optimizer step on the batch's task loss (sample-weighted when `ws` is given) plus the FedProx and L2 terms,
+ * then decoupled weight decay when asked. Returns the batch's task loss and accuracy (NaN for regression), not the
+ * added terms.
  */
-async function proximalStep(tf: TF, model: LayersModel, optimizer: Optimizer, anchors: Tensor[], mu: number, xs: Tensor, ys: Tensor): Promise<[number, number]> {
+async function customStep(tf: TF, model: LayersModel, optimizer: Optimizer, terms: StepTerms, xs: Tensor, ys: Tensor, ws?: Tensor): Promise<[number, number]> {
   const vars = model.trainableWeights.map((w) => w.read() as Variable);
-  let ce: Scalar | undefined;
-  let acc: Scalar | undefined;
+  let loss: Scalar | undefined;
+  let acc: Scalar | null = null;
   optimizer.minimize(
     () => {
       const output = model.apply(xs, { training: true }) as Tensor;
-      const probs = tf.clipByValue(tf.div(output, tf.sum(output, -1, true)), EPSILON, 1 - EPSILON);
-      ce = tf.keep(tf.mean(tf.neg(tf.sum(tf.mul(ys, tf.log(probs)), -1))) as Scalar);
-      acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(ys, -1), tf.argMax(output, -1)), 'float32')) as Scalar);
-      const distance = tf.addN(vars.map((v, i) => tf.sum(tf.square(tf.sub(v, anchors[i] as Tensor)))));
-      return tf.add(ce, tf.mul(distance, mu / 2)) as Scalar;
+      let total = taskLoss(tf, terms.task, output, ys, ws);
+      loss = tf.keep(tf.clone(total)); // minimize disposes the cost it is given: report a copy
+      const a = taskAccuracy(tf, terms.task, output, ys);
+      acc = a ? tf.keep(a) : null;
+      if (terms.mu > 0) {
+        const distance = tf.addN(vars.map((v, i) => tf.sum(tf.square(tf.sub(v, terms.anchors[i] as Tensor)))));
+        total = tf.add(total, tf.mul(distance, terms.mu / 2));
+      }
+      if (terms.l2 > 0) total = tf.add(total, tf.mul(tf.addN(vars.map((v) => tf.sum(tf.square(v)))), terms.l2 / 2));
+      return total;
     },
     false,
     vars,
   );
+  if (terms.decoupled > 0) tf.tidy(() => vars.forEach((v) => v.assign(tf.mul(v, 1 - terms.decoupled))));
   try {
-    return [((await (ce as Scalar).data()) as Float32Array)[0] as number, ((await (acc as Scalar).data()) as Float32Array)[0] as number];
+    const l = ((await (loss as Scalar).data()) as Float32Array)[0] as number;
+    const a = acc ? (((await (acc as Scalar).data()) as Float32Array)[0] as number) : Number.NaN;
+    return [l, a];
   } finally {
-    tf.dispose([ce as Scalar, acc as Scalar]);
+    tf.dispose([loss as Scalar, ...(acc ? [acc as Scalar] : [])]);
   }
 }
 
+/** Balanced class weights from the training rows' labels (classification and binary only), or undefined when not asked. */
+function classWeightsOf(spec: ModelSpec, ds: Dataset, trainRows: readonly number[], config: TrainConfig): number[] | undefined {
+  if (config.classWeight !== 'balanced') return undefined;
+  const task = taskOf(spec);
+  if (task !== 'classification' && task !== 'binary') throw new CohortError('BAD_REQUEST', `classWeight balanced applies to classification and binary tasks, not ${task}`);
+  const counts = new Array<number>(spec.classes.length).fill(0);
+  for (const row of trainRows) counts[ds.y[row] as number]! += 1;
+  return balancedClassWeights(counts);
+}
+
 /**
- * Trains the given weights on the institution's rows with plain minibatch SGD and categorical
- * cross-entropy (plus FedProx's (mu/2)·||w − w_start||² when `config.proximalMu` > 0; with it absent or 0
- * the training is exactly plain SGD); holds out `valFraction` of the rows for validation metrics. Yields to the
+ * Trains the given weights on the institution's rows with minibatches: the task's loss (categorical cross-entropy,
+ * binary cross-entropy, mean binary cross-entropy over labels, or MSE), optionally sample-weighted by balanced class
+ * weights, plus FedProx's (mu/2)·||w − w_start||² when `config.proximalMu` > 0 and weight decay when asked; the
+ * optimizer (sgd, momentum or adam) is new each round. A classification with plain SGD and no extra term is exactly
+ * tfjs's trainOnBatch, as before tasks existed. Holds out `valFraction` of the rows for validation metrics. Yields to the
  * event loop after every batch; disposes every tensor it makes. Throws NON_FINITE when the loss diverges.
  * @example const { weights, metrics } = await trainLocal({ tf, spec, weights: global, data, config: { localEpochs: 1, batchSize: 10, learningRate: 0.1 } });
  */
@@ -149,13 +237,19 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
   if (trainRows.length === 0) throw new CohortError('BAD_SAMPLE_COUNT', 'no rows to train on');
 
   const model = buildModel(tf, spec);
-  const optimizer = tf.train.sgd(config.learningRate);
+  const optimizer = makeOptimizer(tf, config);
   const mu = config.proximalMu ?? 0;
-  let anchors: Tensor[] = [];
+  const task = taskOf(spec);
+  const classWeights = classWeightsOf(spec, ds, trainRows, config);
+  const decay = config.weightDecay ?? 0;
+  const adam = config.optimizer === 'adam';
+  const terms: StepTerms = { task, mu, anchors: [], l2: adam ? 0 : decay, decoupled: adam ? config.learningRate * decay : 0 };
+  // Today's path, bit for bit: classification with plain SGD and nothing added trains with tfjs's trainOnBatch.
+  const plain = task === 'classification' && mu === 0 && decay === 0 && !classWeights && (config.optimizer ?? 'sgd') === 'sgd';
   try {
     setNamedWeights(model, args.weights);
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-    if (mu > 0) anchors = model.trainableWeights.map((w) => w.read().clone());
+    if (mu > 0) terms.anchors = model.trainableWeights.map((w) => w.read().clone());
     let trainLoss = Number.NaN;
     let trainAccuracy = Number.NaN;
     for (let epoch = 0; epoch < config.localEpochs; epoch++) {
@@ -164,13 +258,13 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
       let accSum = 0;
       for (let start = 0; start < trainRows.length; start += config.batchSize) {
         const end = Math.min(start + config.batchSize, trainRows.length);
-        const { xs, ys } = batchTensors(tf, spec, ds, trainRows, start, end);
+        const { xs, ys, ws } = batchTensors(tf, spec, ds, trainRows, start, end, classWeights);
         let loss: number | undefined;
         let acc: number | undefined;
         try {
-          [loss, acc] = mu > 0 ? await proximalStep(tf, model, optimizer, anchors, mu, xs, ys) : ((await model.trainOnBatch(xs, ys)) as number[]);
+          [loss, acc] = plain ? ((await model.trainOnBatch(xs, ys)) as number[]) : await customStep(tf, model, optimizer, terms, xs, ys, ws);
         } finally {
-          tf.dispose([xs, ys]);
+          tf.dispose([xs, ys, ...(ws ? [ws] : [])]);
         }
         if (!Number.isFinite(loss)) {
           throw new CohortError('NON_FINITE', `training diverged: loss ${loss} in epoch ${epoch + 1}; lower the learning rate (now ${config.learningRate})`);
@@ -184,32 +278,33 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
       args.onEpoch?.(epoch + 1, { loss: trainLoss, accuracy: trainAccuracy });
     }
     const weights = getNamedWeights(model);
-    const metrics: LocalMetrics = { trainLoss, trainAccuracy, epochs: config.localEpochs, durationMs: 0 };
+    const metrics: LocalMetrics = { trainLoss, ...(task === 'regression' ? {} : { trainAccuracy }), epochs: config.localEpochs, durationMs: 0 };
     if (valRows.length > 0) {
-      const val = await evaluateModel(tf, spec, model, ds, valRows, Math.max(config.batchSize, 256));
-      Object.assign(metrics, { valLoss: val.loss, valAccuracy: val.accuracy, valSamples: valRows.length });
+      const val = await evaluateModel(tf, spec, model, ds, valRows, Math.max(config.batchSize, 256), 0.5);
+      Object.assign(metrics, { valLoss: val.loss, ...val.scores, valSamples: valRows.length });
     }
     metrics.durationMs = Date.now() - startedAt;
     return { weights, metrics, trainSamples: trainRows.length };
   } finally {
-    tf.dispose(anchors);
+    tf.dispose(terms.anchors);
     model.dispose();
     optimizer.dispose();
   }
 }
 
 /**
- * Loss, accuracy and per-row predictions of the given weights on a dataset (normalised per the spec).
+ * Loss, accuracy, outputs, per-row predictions and the task's scores of the given weights on a dataset (normalised
+ * per the spec); `threshold` (default 0.5) decides a positive for binary and multilabel tasks.
  * @example const { accuracy } = await evaluate({ tf, spec, weights, data: testSet });
  */
-export async function evaluate(args: { tf: TF; spec: ModelSpec; weights: NamedTensor[]; data: Dataset; batchSize?: number }): Promise<Evaluation> {
+export async function evaluate(args: { tf: TF; spec: ModelSpec; weights: NamedTensor[]; data: Dataset; batchSize?: number; threshold?: number }): Promise<Evaluation> {
   const { tf, spec } = args;
   const ds = prepare(spec, args.data);
   const model = buildModel(tf, spec);
   try {
     setNamedWeights(model, args.weights);
     const rows = Array.from({ length: ds.n }, (_, i) => i);
-    return await evaluateModel(tf, spec, model, ds, rows, args.batchSize ?? 256);
+    return await evaluateModel(tf, spec, model, ds, rows, args.batchSize ?? 256, args.threshold ?? 0.5);
   } finally {
     model.dispose();
   }

@@ -11,7 +11,7 @@ import { mnistSpec } from '../../node-agent/data/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { cliLogger } from './log.js';
-import { ARCHS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
+import { ARCHS, TASKS, trainingTermsFromFlags, withTaskFlags, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 interface StartOptions {
   key: string;
@@ -22,6 +22,11 @@ interface StartOptions {
   features?: string;
   classes?: string;
   dictionary?: string;
+  task?: (typeof TASKS)[number];
+  optimizer?: string;
+  momentum?: number;
+  weightDecay?: number;
+  classWeight?: string;
   rounds: number;
   minParticipants: number;
   fraction: number;
@@ -56,8 +61,7 @@ interface StartOptions {
 
 export function coordinatorCommand(): Command {
   const cmd = new Command('coordinator').description('run the coordinator of a federation');
-  cmd
-    .command('start')
+  withTaskFlags(cmd.command('start'))
     .description('serve the REST API and the agents\' socket.io endpoint, and run the federation\'s rounds')
     .requiredOption('--key <file>', "the coordinator's private key file (cohort keys generate --id coordinator)")
     .option('--data-dir <dir>', 'where coordinator.db and the published models live', '.cohort/coordinator')
@@ -65,7 +69,7 @@ export function coordinatorCommand(): Command {
     .option('--federation <id>', 'federation id', 'default')
     .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
     .option('--features <names>', 'tabular data: comma-separated feature column names, in order (default: MNIST pixels)')
-    .option('--classes <names>', 'tabular data: comma-separated class labels')
+    .option('--classes <names>', 'tabular data: comma-separated output names: class labels ([negative, positive] for binary), or the label/target columns (multilabel, regression)')
     .option('--dictionary <file>', 'tabular data: the data dictionary (cohort data dictionary): raw columns, types, ranges, categories; the model features follow from it (instead of --features)')
     .option('--rounds <r>', 'rounds to publish', int(1), 10)
     .option('--min-participants <n>', 'fewest accepted updates for a round to publish', int(1), 2)
@@ -158,8 +162,11 @@ function fromFlags(o: StartOptions): FederationSetupInput {
     const features = o.features.split(',').map((s) => s.trim()).filter(Boolean);
     const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     if (o.model === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --features');
-    spec = { arch: o.model, inputShape: [features.length], features, classes, ...(o.model === 'mlp' ? { hidden: [200, 200] } : {}) };
+    // Without --task the class names decide: two -> binary, more -> classification (multilabel and regression need --task).
+    const task = o.task ?? (classes.length === 2 ? 'binary' : 'classification');
+    spec = { arch: o.model, inputShape: [features.length], features, classes, ...(o.model === 'mlp' ? { hidden: [200, 200] } : {}), ...(task !== 'classification' ? { task } : {}) };
   } else {
+    if (o.task && o.task !== 'classification') throw new Error(`--task ${o.task} needs tabular data (--features and --classes); MNIST is a classification`);
     spec = mnistSpec(o.model);
   }
   return {
@@ -179,7 +186,7 @@ function fromFlags(o: StartOptions): FederationSetupInput {
       fraction: o.fraction,
       roundTimeoutMs: o.roundTimeout * 1000,
       waitTimeoutMs: o.waitTimeout * 1000,
-      train: { localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr },
+      train: { localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr, ...trainingTermsFromFlags(o) },
       seed: o.seed,
     },
   };

@@ -1,5 +1,6 @@
 /** Option parsers shared by the CLI's commands: numbers that fail loudly instead of turning into NaN. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { TrainConfig } from '../../protocol/index.js';
 
 export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => (text: string): number => {
   const n = Number(text);
@@ -71,4 +72,35 @@ export function nameList(text: unknown): string[] | undefined {
   const names = String(text).split(',').map((t) => t.trim()).filter(Boolean);
   if (names.length === 0) throw new Error('expected comma-separated column names');
   return names;
+}
+
+export const TASKS = ['classification', 'binary', 'multilabel', 'regression'] as const;
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
+
+/** A number in [0, 1]. */
+export const unitInterval = (text: string): number => {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`expected a number in [0, 1], got "${text}"`);
+  return n;
+};
+
+/** Adds the task and local-training flags `simulate` and `coordinator start` share (see docs/tasks.md). */
+export function withTaskFlags(cmd: Command): Command {
+  return cmd
+    .option('--task <task>', `what the model predicts: ${TASKS.join(' | ')} (default: inferred from the label)`, choice(TASKS))
+    .option('--optimizer <name>', `local optimizer: ${OPTIMIZERS.join(' | ')} (new each round)`, choice(OPTIMIZERS))
+    .option('--momentum <m>', 'momentum of --optimizer momentum (default 0.9)', unitInterval)
+    .option('--weight-decay <lambda>', 'weight decay: decoupled (AdamW) with adam, an L2 term (lambda/2)·||w||² with sgd and momentum', unitInterval)
+    .option('--class-weight <scheme>', 'balanced: weight each row n / (k · n_c) by its class, from the site\'s own label counts', choice(['balanced'] as const));
+}
+
+/** The training terms of `withTaskFlags` as TrainConfig fields (only those given). */
+export function trainingTermsFromFlags(o: { optimizer?: unknown; momentum?: unknown; weightDecay?: unknown; classWeight?: unknown }): Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'> {
+  if (o.momentum !== undefined && o.optimizer !== 'momentum') throw new Error('--momentum needs --optimizer momentum');
+  return {
+    ...(o.optimizer !== undefined ? { optimizer: o.optimizer as (typeof OPTIMIZERS)[number] } : {}),
+    ...(o.optimizer === 'momentum' ? { momentum: (o.momentum as number | undefined) ?? 0.9 } : {}),
+    ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay as number } : {}),
+    ...(o.classWeight !== undefined ? { classWeight: 'balanced' as const } : {}),
+  };
 }

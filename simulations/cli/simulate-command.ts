@@ -7,15 +7,17 @@ import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
-import { ARCHS, BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, missingTokens, nameList, positive } from './options.js';
+import { ARCHS, BACKENDS, TASKS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, missingTokens, nameList, positive, trainingTermsFromFlags, unitInterval, withTaskFlags } from './options.js';
 
 export function simulateCommand(): Command {
-  return new Command('simulate')
+  return withTaskFlags(new Command('simulate'))
     .description('run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback')
     .option('--institutions <n>', 'number of institutions', int(1, 100_000), 5)
     .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
     .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | csv:A.csv,B.csv,... (one file per institution)', 'mnist')
-    .option('--label <column>', 'the label column of a csv data set')
+    .option('--label <column>', 'the label column of a csv data set (several, comma-separated: multilabel labels or regression targets)')
+    .option('--positive <value>', 'binary task: the label value that is the positive class (default: the second of the two values, sorted)')
+    .option('--threshold <p>', 'binary and multilabel: the probability from which the final report counts a positive', unitInterval, 0.5)
     .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA | column:NAME (csv: one institution per value of that column; --institutions then follows the values)', 'iid')
     .option('--missing <tokens>', 'csv: comma-separated cell values that mean missing (an empty cell always does; default: NA,N/A,?,NaN)')
     .option('--ignore-columns <names>', 'csv: columns that are not features (ids, dates), comma-separated')
@@ -75,6 +77,7 @@ export function simulateCommand(): Command {
       const dp = dpFromFlags(o);
       const secagg = secaggFromFlags(o);
       const adaptiveClip = adaptiveFromFlags(o);
+      const training = trainingTermsFromFlags(o);
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { simulate } = await import('../simulate/run.js');
       const summary = await simulate({
@@ -105,8 +108,12 @@ export function simulateCommand(): Command {
         secagg,
         adaptiveClip,
         workers: o.workers as number | undefined,
+        ...(o.task !== undefined ? { task: o.task as (typeof TASKS)[number] } : {}),
+        ...(o.positive !== undefined ? { positive: String(o.positive) } : {}),
+        threshold: o.threshold as number,
+        training,
         out: (o.out as string | undefined) ?? `runs/${stamp}`,
       });
-      process.exitCode = summary.final.accuracy >= 0 ? 0 : 1;
+      process.exitCode = Number.isFinite(summary.final.loss) ? 0 : 1;
     });
 }

@@ -7,3 +7,6 @@ export { plotRoundsSvg, renderSvg, roundsSpec } from './plot.js';
 export type { PlotOptions } from './plot.js';
 export { createRoundProgress, formatDuration } from './progress.js';
 export type { RoundProgress, RoundProgressOptions, RoundUpdate } from './progress.js';
+export { finalReport, taskPlots } from './task-report.js';
+export type { FinalReport, TestEvaluation } from './task-report.js';
+export { calibrationSvg, predictedVsTrueSvg } from './task-plots.js';

@@ -9,6 +9,8 @@ export interface PlotOptions {
   title: string;
   /** A centrally trained model's test accuracy, drawn as a dashed horizontal rule. */
   baseline?: { accuracy: number; label: string };
+  /** The left panel's metric: test accuracy (default) or, for a regression task, test R2 (mean over targets). */
+  metric?: 'accuracy' | 'r2';
 }
 
 const PANEL = { width: 380, height: 260 };
@@ -30,9 +32,10 @@ function accuracyFloor(values: number[]): number {
  * await writeFile('rounds.vl.json', JSON.stringify(roundsSpec(rows, { title: 'MNIST' }), null, 2));
  */
 export function roundsSpec(rows: readonly RoundRow[], opts: PlotOptions): TopLevelSpec {
+  const r2 = opts.metric === 'r2';
   const accuracy = rows
-    .filter((r) => Number.isFinite(r.accuracy))
-    .map((r) => ({ round: r.round, accuracy: r.accuracy }));
+    .map((r) => ({ round: r.round, accuracy: r2 ? (r.r2 ?? Number.NaN) : r.accuracy }))
+    .filter((r) => Number.isFinite(r.accuracy));
   const loss = rows.filter((r) => Number.isFinite(r.loss)).map((r) => ({ round: r.round, loss: r.loss }));
   const baseline = opts.baseline && Number.isFinite(opts.baseline.accuracy) ? opts.baseline : undefined;
   const floor = accuracyFloor([...accuracy.map((d) => d.accuracy), ...(baseline ? [baseline.accuracy] : [])]);
@@ -74,7 +77,7 @@ export function roundsSpec(rows: readonly RoundRow[], opts: PlotOptions): TopLev
     hconcat: [
       {
         ...PANEL,
-        title: 'Test accuracy per round',
+        title: r2 ? 'Test R2 per round' : 'Test accuracy per round',
         layer: [
           {
             data: { values: accuracy },
@@ -84,8 +87,8 @@ export function roundsSpec(rows: readonly RoundRow[], opts: PlotOptions): TopLev
               y: {
                 field: 'accuracy',
                 type: 'quantitative',
-                title: 'Test accuracy',
-                scale: { domain: [floor, 1], nice: false, zero: false },
+                title: r2 ? 'Test R2' : 'Test accuracy',
+                scale: r2 ? { zero: false, nice: true } : { domain: [floor, 1], nice: false, zero: false },
                 axis: { format: '.2f' },
               },
             },

@@ -33,7 +33,7 @@ export function formatDuration(ms: number | undefined): string {
   return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
 }
 
-const metric = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
+const metric = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4)); // no accuracy for regression: '-'
 
 /**
  * Reports a simulation's rounds on a terminal. Every finished round prints one line under a

@@ -8,7 +8,7 @@ export interface RoundRow {
   participants: number;
   /** Loss of the aggregated model on the held-out test set. */
   loss: number;
-  /** Accuracy of the aggregated model on the held-out test set, in [0, 1]. */
+  /** Accuracy of the aggregated model on the held-out test set, in [0, 1] (mean per-label for multilabel; NaN, a blank field, for regression). */
   accuracy: number;
   /** Mean local training loss reported by the participants. */
   trainLoss?: number;
@@ -18,6 +18,10 @@ export interface RoundRow {
   samples?: number;
   /** Wall time of the round, in milliseconds. */
   durationMs?: number;
+  /** Binary: test ROC AUC; multilabel: macro AUC over labels. */
+  auc?: number;
+  /** Regression: test R2 (mean over targets). */
+  r2?: number;
 }
 
 /** CSV columns, in order; each is a key of `RoundRow`. */
@@ -30,11 +34,13 @@ export const ROUND_COLUMNS = [
   'valAccuracy',
   'samples',
   'durationMs',
+  'auc',
+  'r2',
 ] as const satisfies readonly (keyof RoundRow)[];
 
-/** A number as a CSV field: shortest round-tripping decimal, blank when absent. */
+/** A number as a CSV field: shortest round-tripping decimal, blank when absent or not finite. */
 function field(value: number | undefined | null): string {
-  if (value === undefined || value === null) return '';
+  if (value === undefined || value === null || !Number.isFinite(value)) return '';
   return String(value);
 }
 
@@ -43,7 +49,7 @@ function field(value: number | undefined | null): string {
  * Absent optional values are empty fields, so every line has the same number of fields.
  * @example
  * roundsToCsv([{ round: 1, participants: 3, loss: 0.5, accuracy: 0.8 }]);
- * // 'round,participants,loss,accuracy,trainLoss,valAccuracy,samples,durationMs\n1,3,0.5,0.8,,,,\n'
+ * // 'round,participants,loss,accuracy,trainLoss,valAccuracy,samples,durationMs,auc,r2\n1,3,0.5,0.8,,,,,,\n'
  */
 export function roundsToCsv(rows: readonly RoundRow[]): string {
   const lines = [ROUND_COLUMNS.join(',')];

@@ -1,5 +1,5 @@
 /** The baseline every federated result is compared with: the same model trained on the pooled training rows. */
-import { poolTabularSpec, type ModelSpec } from '../../protocol/index.js';
+import { poolTabularSpec, type ModelSpec, type TrainConfig } from '../../protocol/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { featureStats, selectRows, type Dataset } from '../../node-agent/data/index.js';
 import { evaluate, trainLocal, type TF } from '../../node-agent/train/index.js';
@@ -14,6 +14,8 @@ export interface CentralizedArgs {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** The federation's training terms (optimizer, weight decay, class weights), so the baseline trains alike. */
+  training?: Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'>;
 }
 
 /**
@@ -28,7 +30,7 @@ export async function trainCentralized(args: CentralizedArgs): Promise<{ accurac
     spec,
     weights: initialWeights(spec, args.seed),
     data: pooled,
-    config: { localEpochs: args.epochs, batchSize: args.batchSize, learningRate: args.learningRate },
+    config: { localEpochs: args.epochs, batchSize: args.batchSize, learningRate: args.learningRate, ...args.training },
     valFraction: 0,
     seed: args.seed,
   });

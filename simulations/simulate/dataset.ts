@@ -1,6 +1,6 @@
 /** The simulated federation's data: the whole data set (the simulator alone sees it), its spec, test split and per-site slices. */
 import { existsSync } from 'node:fs';
-import { DEFAULT_MLP_HIDDEN, type ModelSpec } from '../../protocol/index.js';
+import { DEFAULT_MLP_HIDDEN, type ModelSpec, type Task } from '../../protocol/index.js';
 import {
   cnnInputShape,
   loadIdxFiles,
@@ -62,7 +62,7 @@ export function parseDataset(text: string, label?: string): DatasetChoice {
     return { kind: 'idx', trainImages, trainLabels, ...(testImages && testLabels ? { testImages, testLabels } : {}) };
   }
   if (text.startsWith('csv:') && text.length > 4) {
-    if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class)');
+    if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class; several, comma-separated, for multilabel or regression)');
     const paths = text.slice(4).split(',');
     if (paths.length > 1) {
       const bad = paths.find((p) => p === '' || !existsSync(p));
@@ -98,7 +98,14 @@ export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageSh
     classes: all.classes,
     features: all.features,
     ...(arch === 'mlp' ? { hidden: [...DEFAULT_MLP_HIDDEN] } : {}),
+    ...(all.task && all.task !== 'classification' ? { task: all.task } : {}),
   };
+}
+
+/** How a CSV's label reads: the task (absent: inferred from the label) and a binary label's positive value. */
+export interface LabelChoice {
+  task?: Task;
+  positive?: string;
 }
 
 /** The image data set as loaded: every row, and with a published test split the number of training rows before it (CSV: prepareCsv). */
@@ -129,10 +136,14 @@ export function prepareData(
   scheme: PartitionScheme,
   seed: number,
   testFraction = 0.2,
-  extra: { natural?: NaturalPartition; tabular?: TabularOptions } = {},
+  extra: { natural?: NaturalPartition; tabular?: TabularOptions; labels?: LabelChoice } = {},
 ): SimulationData {
   if (choice.kind === 'csv') return prepareCsv(choice, arch, institutions, scheme, seed, testFraction, extra);
   if (extra.natural) throw new Error('--partition column:NAME and one file per institution need CSV data (--dataset csv:...)');
+  const asked = extra.labels ?? {};
+  if ((asked.task && asked.task !== 'classification') || asked.positive !== undefined) {
+    throw new Error(`--task ${asked.task ?? 'binary'} and --positive need a csv data set; ${choice.kind} images are a classification`);
+  }
   const { all, trainRows, imageShape } = load(choice);
   const spec = specFor(choice, all, arch, imageShape);
   const published = trainRows !== undefined && trainRows < all.n;
@@ -147,10 +158,18 @@ export function prepareData(
 }
 
 /** CSV data: the dictionary agreed from the institutions' summaries, raw columns transformed by it (tabular-data.ts). */
-function prepareCsv(choice: Extract<DatasetChoice, { kind: 'csv' }>, arch: Arch, institutions: number, scheme: PartitionScheme, seed: number, testFraction: number, extra: { natural?: NaturalPartition; tabular?: TabularOptions }): SimulationData {
+function prepareCsv(
+  choice: Extract<DatasetChoice, { kind: 'csv' }>,
+  arch: Arch,
+  institutions: number,
+  scheme: PartitionScheme,
+  seed: number,
+  testFraction: number,
+  extra: { natural?: NaturalPartition; tabular?: TabularOptions; labels?: LabelChoice },
+): SimulationData {
   if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx); use logreg or mlp for a CSV');
   const missing = extra.tabular?.missing ?? choice.missing;
-  const t = prepareTabular(choice.path.split(','), choice.label, extra.natural, scheme, institutions, seed, testFraction, { ...extra.tabular, ...(missing ? { missing } : {}) });
+  const t = prepareTabular(choice.path.split(','), choice.label, extra.natural, scheme, institutions, seed, testFraction, { ...extra.tabular, ...(missing ? { missing } : {}) }, extra.labels ?? {});
   const spec: ModelSpec = {
     ...specFor(choice, t.all, arch),
     preprocessing: t.preprocessing,

@@ -2,13 +2,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { destination, pino } from 'pino';
-import { decodeTensors, parameterCount, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { decodeTensors, parameterCount, taskOf, type ModelSpec, type NamedTensor, type Task, type TrainConfig } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
-import { createModelRunner, evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
-import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
+import { createModelRunner, evaluate, selectBackend, type BackendPreference, type Evaluation, type TF } from '../../node-agent/train/index.js';
+import { classificationReport, createRoundProgress, finalReport, plotRoundsSvg, roundsToCsv, taskPlots, type FinalReport, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice, type NaturalPartition, type TabularOptions } from './dataset.js';
 import { formatDataRef } from '../../node-agent/data-source.js';
 import { evaluateInstitutions, formatInstitutions, type InstitutionResult } from './institution-results.js';
@@ -59,22 +59,26 @@ export interface SimulateOptions {
   tabular?: TabularOptions;
   /** Worker threads hosting the agents (0: one child process per agent); default: one per core above 20 institutions, else 0. */
   workers?: number;
+  /** What the model predicts (absent: inferred from the label) and a binary label's positive value (see docs/tasks.md). */
+  task?: Task;
+  positive?: string;
+  /** Binary and multilabel: the probability from which a prediction counts as positive in the final report; default 0.5. */
+  threshold?: number;
+  /** Local training terms: optimizer, momentum, weight decay, class weights (each absent: plain SGD, unweighted). */
+  training?: Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'>;
   out_stream?: NodeJS.WritableStream;
 }
 
 export interface Summary {
   config: Record<string, unknown>;
   rounds: RoundRow[];
-  final: {
-    accuracy: number;
-    loss: number;
-    report: Report['classes'];
-    macroAvg: Report['macroAvg'];
-    weightedAvg: Report['weightedAvg'];
-    /** Natural partitions: each institution's result on its own test rows (the fields above are the pooled result). */
-    perInstitution?: InstitutionResult[];
-  };
-  centralized?: { accuracy: number; loss: number; epochs: number; report: Report['classes'] };
+  /**
+   * The final model on the test set, for its task (see FinalReport: accuracy and the per-class report absent for
+   * regression); with a natural partition also each institution's result on its own test rows.
+   */
+  final: FinalReport & { perInstitution?: InstitutionResult[] };
+  /** The pooled baseline: accuracy and per-class report for classification and binary only. */
+  centralized?: { accuracy?: number; loss: number; epochs: number; report?: Report['classes'] };
   /** The final model; `parameters` counts every tensor, `trainableParameters` those trained and sent each round (all of a preset's). */
   model: { version: number; digest: string; signature: string; path: string; parameters: number; trainableParameters: number };
   runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number; agents?: FleetPlacement };
@@ -101,6 +105,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   const data = prepareData(options.dataset, options.model, options.institutions, options.partition, options.seed, 0.2, {
     ...(options.natural ? { natural: options.natural } : {}),
     ...(options.tabular ? { tabular: options.tabular } : {}),
+    labels: { ...(options.task ? { task: options.task } : {}), ...(options.positive !== undefined ? { positive: options.positive } : {}) },
   });
   // A natural partition decides how many institutions there are.
   const opts: SimulateOptions = data.institutionNames ? { ...options, institutions: data.sites.length } : options;
@@ -111,6 +116,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     }
   }
   const attackers = assignAttackers(opts.byzantine ?? [], opts.institutions);
+  const task = taskOf(data.spec);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
 
@@ -127,8 +133,13 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   }
   if (spec.preprocessing) say(describePreprocessing(spec, data.dropped ?? []));
   for (const [i, attack] of [...attackers].sort((a, b) => a[0] - b[0])) say(`institution-${i + 1} is malicious: it sends ${attack} instead of its update`);
-  say(`Partition ${opts.partitionText} (rows per class at each institution):`);
-  say(partitionSummary(data.all.y, data.sites, data.all.classes));
+  say(`Task: ${task}${task === 'binary' ? ` (positive class "${data.spec.classes[1]}")` : task === 'classification' ? '' : ` (${data.spec.classes.join(', ')})`}${opts.task ? '' : ', inferred from the label (--task to choose)'}.`);
+  if (task === 'classification' || task === 'binary') {
+    say(`Partition ${opts.partitionText} (rows per class at each institution):`);
+    say(partitionSummary(data.all.y, data.sites, data.all.classes));
+  } else {
+    say(`Partition ${opts.partitionText}: ${data.sites.map((rows) => rows.length).join(', ')} rows per institution.`);
+  }
 
   const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
   const testSet = selectRows(data.all, data.test);
@@ -168,7 +179,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
         fraction: opts.fraction,
         joinGraceMs: 15_000,
         roundTimeoutMs: opts.roundTimeoutMs,
-        train: { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.learningRate },
+        train: { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.learningRate, ...opts.training },
         seed: opts.seed,
       },
     },
@@ -188,7 +199,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   let fleet: AgentFleet | undefined;
   let placement: FleetPlacement | undefined;
   let evaluations: Promise<unknown> = Promise.resolve();
-  let finalEval: { version: number; predicted: Int32Array; loss: number; accuracy: number } | undefined;
+  let finalEval: ({ version: number } & Evaluation) | undefined;
   const roundStarts = new Map<number, number>();
   const trained = new Map<number, number>();
 
@@ -248,7 +259,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     const durationMs = Date.now() - (roundStarts.get(round) ?? Date.now());
     evaluations = evaluations.then(async () => {
       const { weights, spec: modelSpec } = readModel(coordinator, dir, version);
-      const ev = await evaluate({ tf, spec: modelSpec, weights, data: testSet });
+      const ev = await evaluate({ tf, spec: modelSpec, weights, data: testSet, threshold: opts.threshold ?? 0.5 });
       finalEval = { version, ...ev };
       const row: RoundRow = {
         round,
@@ -256,9 +267,11 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
         loss: ev.loss,
         accuracy: ev.accuracy,
         trainLoss: metrics.trainLoss,
-        valAccuracy: metrics.valAccuracy,
+        ...(metrics.valAccuracy !== undefined ? { valAccuracy: metrics.valAccuracy } : {}),
         samples: metrics.samples,
         durationMs,
+        ...(ev.scores.valAuc !== undefined ? { auc: ev.scores.valAuc } : {}),
+        ...(ev.scores.valR2 !== undefined ? { r2: ev.scores.valR2 } : {}),
       };
       rows.push(row);
       progress.roundDone(row);
@@ -298,10 +311,11 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     if (result !== 'complete') throw new Error(`the federation failed: ${result}`);
     if (!finalEval) throw new Error('no model was published');
 
-    const report = classificationReport(testSet.y, finalEval.predicted, testSet.classes);
+    const { final, text } = finalReport(spec, testSet, finalEval, opts.threshold ?? 0.5);
     say('');
-    say(`Final global model v${finalEval.version} on the held-out test set (${testSet.n} rows):`);
-    say(formatReport(report));
+    say(`Final global model v${finalEval.version} on the held-out test set (${testSet.n} rows, ${task}):`);
+    say(text);
+    const plots = await taskPlots(spec, testSet, finalEval);
     let perInstitution: InstitutionResult[] | undefined;
     if (data.institutionTests) {
       const { weights, spec: modelSpec } = readModel(coordinator, dir, finalEval.version);
@@ -314,10 +328,12 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     if (opts.centralized) {
       const epochs = opts.rounds * opts.localEpochs;
       say(`Centralized baseline: the same model on the pooled training rows, ${epochs} epochs ...`);
-      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed });
-      const cReport = classificationReport(testSet.y, c.predicted, testSet.classes);
-      centralized = { accuracy: c.accuracy, loss: c.loss, epochs, report: cReport.classes };
-      say(`Centralized accuracy ${c.accuracy.toFixed(4)} vs federated ${finalEval.accuracy.toFixed(4)} (gap ${(c.accuracy - finalEval.accuracy).toFixed(4)}).`);
+      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, ...(opts.training ? { training: opts.training } : {}) });
+      const classes = task === 'classification' || task === 'binary';
+      centralized = { loss: c.loss, epochs, ...(classes ? { accuracy: c.accuracy, report: classificationReport(testSet.y, c.predicted, testSet.classes).classes } : {}) };
+      say(task === 'regression'
+        ? `Centralized loss (MSE) ${c.loss.toFixed(4)} vs federated ${finalEval.loss.toFixed(4)}.`
+        : `Centralized accuracy ${c.accuracy.toFixed(4)} vs federated ${finalEval.accuracy.toFixed(4)} (gap ${(c.accuracy - finalEval.accuracy).toFixed(4)}).`);
     }
 
     const byzantine = attackers.size > 0 ? byzantineReport({ attackers, refusals, accepted, finalAccuracy: finalEval.accuracy, classes: testSet.classes }) : undefined;
@@ -332,7 +348,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     const summary: Summary = {
       config: { ...configOf(opts), spec, federation: FEDERATION, coordinatorUrl: coordinator.url },
       rounds: rows,
-      final: { accuracy: report.accuracy, loss: finalEval.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg, ...(perInstitution ? { perInstitution } : {}) },
+      final: { ...final, ...(perInstitution ? { perInstitution } : {}) },
       ...(centralized ? { centralized } : {}),
       model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path, parameters: parameterCount(spec), trainableParameters: parameterCount(spec) },
       runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20), agents: placement },
@@ -347,10 +363,12 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     writeFileSync(join(dir, 'rounds.csv'), roundsToCsv(rows));
     const svg = await plotRoundsSvg(rows, {
       title: `${opts.strategy}, ${opts.institutions} institutions, ${describe(opts)}`,
-      ...(centralized ? { baseline: { accuracy: centralized.accuracy, label: 'centralized' } } : {}),
+      ...(centralized?.accuracy !== undefined && task !== 'regression' ? { baseline: { accuracy: centralized.accuracy, label: 'centralized' } } : {}),
+      ...(task === 'regression' ? { metric: 'r2' as const } : {}),
     });
     writeFileSync(join(dir, 'rounds.svg'), svg);
-    say(`Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, coordinator.db, ${model.path} and its .card.md, sites/, logs/)`);
+    for (const [name, plot] of Object.entries(plots)) writeFileSync(join(dir, name), plot);
+    say(`Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, ${Object.keys(plots).map((p) => `${p}, `).join('')}coordinator.db, ${model.path} and its .card.md, sites/, logs/)`);
     say(`Check the audit trail: cohort audit verify --data-dir ${dir} --key ${join(keys, 'coordinator.pub.json')}`);
     say(`Wall time ${((Date.now() - startedAt) / 1000).toFixed(1)} s, backend ${backend}, peak RSS of the coordinator process ${summary.runtime.coordinatorPeakRssMb} MB${placement?.mode === 'worker-threads' ? ` (with the agents of its ${placement.workers} worker threads)` : ''}.`);
     return summary;

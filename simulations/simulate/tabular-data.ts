@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { dictionaryFromSummaries, featureNames, summarizeTable, transformTable, type ColumnKind, type DroppedColumn, type Preprocessing } from '../../protocol/index.js';
 import { columnKinds, partition, readTable, selectTableRows, splitTrainTest, type CsvTable, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
 import type { DataRef } from '../../node-agent/data-source.js';
+import { parseLabels, type LabelRow, type ParsedLabels } from '../../node-agent/data/csv-labels.js';
+import type { LabelChoice } from './dataset.js';
 
 /** How CSV columns become features (the simulator's `--ignore-columns`, `--columns`, `--missing`, ...). */
 export interface TabularOptions {
@@ -38,20 +40,31 @@ export interface TabularData {
 
 const collator = new Intl.Collator('en', { numeric: true });
 
-/** Label values sorted numerically when all are numbers, else naturally; a missing label names its file and line. */
-function classesOf(tables: readonly CsvTable[], label: string): string[] {
-  const values = new Set<string>();
-  for (const t of tables) {
-    const col = t.header.indexOf(label);
-    if (col < 0) throw new Error(`${t.path}: label column "${label}" is missing; columns are ${t.header.join(', ')}`);
-    t.rows.forEach((row, i) => {
-      const v = row[col] ?? null;
-      if (v === null) throw new Error(`${t.path}: ${t.where(i)}: the label "${label}" is missing; drop the row or fill the label in`);
-      values.add(String(v));
+/**
+ * The labels of every file, read as one (so the task and the output names are agreed over all of them): rows without
+ * a label are left out of every table with one message naming their files and lines; `kept[f]` maps a table's
+ * remaining rows to its rows in the file.
+ */
+function labelsOf(raw: readonly CsvTable[], label: string, choice: LabelChoice): { tables: CsvTable[]; kept: number[][]; labels: ParsedLabels } {
+  const named = label.split(',').map((s) => s.trim()).filter(Boolean);
+  const rows: LabelRow[] = raw.flatMap((t) => {
+    const cols = named.map((name) => {
+      const c = t.header.indexOf(name);
+      if (c < 0) throw new Error(`${t.path}: label column "${name}" is missing; columns are ${t.header.join(', ')}`);
+      return c;
     });
-  }
-  const list = [...values];
-  return list.every((v) => Number.isFinite(Number(v))) ? list.sort((a, b) => Number(a) - Number(b)) : list.sort(collator.compare);
+    return t.rows.map((row, i) => ({ record: cols.map((c) => String(row[c] ?? '')), line: t.lines[i] as number }));
+  });
+  const fail = (msg: string): never => {
+    throw new Error(`${raw.map((t) => t.path).join(', ')}: ${msg}`);
+  };
+  const labels = parseLabels(named, rows, { label, ...choice }, fail);
+  const offsets = raw.map((_, f) => raw.slice(0, f).reduce((n, t) => n + t.rows.length, 0));
+  const keep = new Set(labels.keep);
+  const kept = raw.map((t, f) => t.rows.map((_, i) => i).filter((i) => keep.has((offsets[f] as number) + i)));
+  const skipped = raw.flatMap((t, f) => t.rows.flatMap((_, i) => (keep.has((offsets[f] as number) + i) ? [] : [`${t.path}:${t.lines[i]}`])));
+  if (skipped.length > 0) process.stderr.write(`skipped ${skipped.length} row${skipped.length === 1 ? '' : 's'} with no label (${skipped.slice(0, 10).join(', ')}${skipped.length > 10 ? ', ...' : ''})\n`);
+  return { tables: raw.map((t, f) => selectTableRows(t, kept[f] as number[])), kept, labels };
 }
 
 /** Column kinds over every file: a column is numeric only if it is numeric in all of them. */
@@ -88,17 +101,30 @@ function groupBy(table: CsvTable, column: string): { names: string[]; rows: numb
  * rows (seeded, per class) as its test rows; otherwise a global test set and `scheme` over the rest, as for images.
  * @example prepareTabular(['a.csv', 'b.csv'], 'outcome', { kind: 'files' }, { kind: 'iid' }, 2, 0, 0.2, {})
  */
-export function prepareTabular(paths: readonly string[], label: string, naturalPartition: NaturalPartition | undefined, scheme: PartitionScheme, institutions: number, seed: number, testFraction: number, opts: TabularOptions): TabularData {
+export function prepareTabular(
+  paths: readonly string[],
+  label: string,
+  naturalPartition: NaturalPartition | undefined,
+  scheme: PartitionScheme,
+  institutions: number,
+  seed: number,
+  testFraction: number,
+  opts: TabularOptions,
+  labelChoice: LabelChoice = {},
+): TabularData {
   const natural: NaturalPartition | undefined = paths.length > 1 ? (naturalPartition ?? { kind: 'files' }) : naturalPartition;
   if (paths.length > 1 && natural?.kind === 'column') throw new Error('--partition column:NAME takes one CSV file; several files are one institution each already');
-  const tables = paths.map((p) => readTable(p, opts.missing));
+  const { tables, kept, labels } = labelsOf(
+    paths.map((p) => readTable(p, opts.missing)),
+    label,
+    labelChoice,
+  );
+  const { classes, y, labelColumns } = labels;
   const partitionColumn = natural?.kind === 'column' ? natural.column : undefined;
-  const kinds = kindsOf(tables, label, opts, partitionColumn);
-  const classes = classesOf(tables, label);
-  const classIndex = new Map(classes.map((c, i) => [c, i]));
+  // Every label column stays out of the features (several for multilabel or regression).
+  const kinds = kindsOf(tables, labelColumns[0] as string, { ...opts, ignore: [...(opts.ignore ?? []), ...labelColumns.slice(1)] }, partitionColumn);
   // Global row index of (file, row): files one after the other.
   const offsets = tables.map((_, f) => tables.slice(0, f).reduce((n, t) => n + t.rows.length, 0));
-  const y = Int32Array.from(tables.flatMap((t) => t.rows.map((row) => classIndex.get(String(row[t.header.indexOf(label)])) as number)));
   const n = y.length;
 
   // Each institution's rows, as (file, local rows).
@@ -133,7 +159,7 @@ export function prepareTabular(paths: readonly string[], label: string, naturalP
     summaryRows = sites.map((rows) => ({ file: 0, rows }));
   }
   // The dictionary: from each institution's own column summary (counts only), as a real deployment agrees it.
-  const summaries = summaryRows.map((g) => summarizeTable(selectTableRows(tables[g.file] as CsvTable, g.rows), kinds, { label }));
+  const summaries = summaryRows.map((g) => summarizeTable(selectTableRows(tables[g.file] as CsvTable, g.rows), kinds, { label: labelColumns[0] as string }));
   const names = natural ? groups.map((g) => g.name as string) : sites.map((_, i) => `institution-${i + 1}`);
   const { dictionary, dropped } = dictionaryFromSummaries(summaries, { minCategoryCount: opts.minCategoryCount ?? 5, names });
   const preprocessing: Preprocessing = { columns: dictionary.columns };
@@ -144,10 +170,12 @@ export function prepareTabular(paths: readonly string[], label: string, naturalP
   const x = new Float32Array(n * width);
   parts.forEach((p, f) => x.set(p, (offsets[f] as number) * width));
   const all: Dataset = { x, y, n, inputShape: [features.length], classes, features };
+  if (labels.targets) all.targets = labels.targets;
+  if (labels.task !== 'classification') all.task = labels.task;
   const fileOf = (row: number): number => offsets.reduce((found, o, f) => (o <= row ? f : found), 0);
   const agents = sites.map((rows) => {
     const file = fileOf(rows[0] as number);
-    return { ref: { kind: 'csv' as const, path: resolve(paths[file] as string), label, ...(opts.missing ? { missing: opts.missing } : {}) }, rows: rows.map((r) => r - (offsets[file] as number)) };
+    return { ref: { kind: 'csv' as const, path: resolve(paths[file] as string), label, ...(opts.missing ? { missing: opts.missing } : {}) }, rows: rows.map((r) => (kept[file] as number[])[r - (offsets[file] as number)] as number) };
   });
   const train = sites.flat().sort((a, b) => a - b);
   return { all, preprocessing, features, train, test, sites, ...(institutionTests ? { institutionTests, institutionNames: names } : {}), agents, dropped };

@@ -20,13 +20,13 @@ const HELP: Array<[string[], string[]]> = [
   [['coordinator'], ['start']],
   [
     ['coordinator', 'start'],
-    ['--key <file>', '--data-dir <dir>', '--config <file>', '--federation <id>', '--model <arch>', '--features <names>', '--classes <names>', '--rounds <r>', '--min-participants <n>', '--fraction <c>', '--local-epochs <e>', '--batch-size <b>', '--lr <x>', '--round-timeout <seconds>', '--wait-timeout <seconds>', '--seed <s>', '--enroll <pubfile>', '--host <host>', '--port <port>', '--log-level <level>'],
+    ['--key <file>', '--data-dir <dir>', '--config <file>', '--federation <id>', '--model <arch>', '--features <names>', '--classes <names>', '--rounds <r>', '--min-participants <n>', '--fraction <c>', '--local-epochs <e>', '--batch-size <b>', '--lr <x>', '--round-timeout <seconds>', '--wait-timeout <seconds>', '--seed <s>', '--enroll <pubfile>', '--host <host>', '--port <port>', '--log-level <level>', '--task <task>', '--optimizer <name>', '--weight-decay <lambda>', '--class-weight <scheme>'],
   ],
   [['agent'], ['start']],
   [['agent', 'start'], ['--config <file>', '--coordinator <url>', '--coordinator-key <pubfile>', '--federation <id>', '--key <file>', '--data <source>', '--label <column>', '--backend <name>', '--val-fraction <f>', '--log-level <level>']],
   [
     ['simulate'],
-    ['--institutions <n>', '--rounds <r>', '--dataset <name>', '--label <column>', '--partition <scheme>', '--model <arch>', '--local-epochs <e>', '--batch-size <b>', '--lr <x>', '--fraction <c>', '--min-participants <n>', '--round-timeout <seconds>', '--seed <s>', '--backend <name>', '--centralized', '--out <dir>'],
+    ['--institutions <n>', '--rounds <r>', '--dataset <name>', '--label <column>', '--partition <scheme>', '--model <arch>', '--local-epochs <e>', '--batch-size <b>', '--lr <x>', '--fraction <c>', '--min-participants <n>', '--round-timeout <seconds>', '--seed <s>', '--backend <name>', '--centralized', '--out <dir>', '--task <task>', '--positive <value>', '--threshold <p>', '--optimizer <name>', '--momentum <m>', '--weight-decay <lambda>', '--class-weight <scheme>'],
   ],
 ];
 

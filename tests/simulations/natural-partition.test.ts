@@ -71,7 +71,7 @@ describe('cohort simulate on a messy export split by a site column', () => {
     const out = join(dir, 'run');
 
     const result = await runCli(
-      ['simulate', '--dataset', `csv:${messy}`, '--label', 'outcome', '--partition', 'column:site', '--ignore-columns', 'id', '--model', 'logreg', '--rounds', '2', '--local-epochs', '1', '--out', out],
+      ['simulate', '--dataset', `csv:${messy}`, '--label', 'outcome', '--partition', 'column:site', '--ignore-columns', 'id', '--model', 'logreg', '--rounds', '2', '--local-epochs', '3', '--lr', '0.1', '--out', out],
       { timeoutMs: 45_000 },
     );
 

@@ -149,16 +149,16 @@ describe('roundsToCsv', () => {
     const records = parse(csv, { columns: true }) as Record<string, string>[];
 
     // assert
-    expect(csv.split('\n')[0]).toBe('round,participants,loss,accuracy,trainLoss,valAccuracy,samples,durationMs');
+    expect(csv.split('\n')[0]).toBe('round,participants,loss,accuracy,trainLoss,valAccuracy,samples,durationMs,auc,r2');
     expect(csv.endsWith('\n')).toBe(true);
     expect(records).toEqual([
-      { round: '1', participants: '3', loss: '0.5', accuracy: '0.8', trainLoss: '', valAccuracy: '', samples: '', durationMs: '' },
-      { round: '2', participants: '4', loss: '0.25', accuracy: '0.875', trainLoss: '0.3', valAccuracy: '0.9', samples: '1200', durationMs: '1534' },
+      { round: '1', participants: '3', loss: '0.5', accuracy: '0.8', trainLoss: '', valAccuracy: '', samples: '', durationMs: '', auc: '', r2: '' },
+      { round: '2', participants: '4', loss: '0.25', accuracy: '0.875', trainLoss: '0.3', valAccuracy: '0.9', samples: '1200', durationMs: '1534', auc: '', r2: '' },
     ]);
   });
 
   it('writes only the header for no rounds', () => {
-    expect(roundsToCsv([])).toBe('round,participants,loss,accuracy,trainLoss,valAccuracy,samples,durationMs\n');
+    expect(roundsToCsv([])).toBe('round,participants,loss,accuracy,trainLoss,valAccuracy,samples,durationMs,auc,r2\n');
   });
 });
 

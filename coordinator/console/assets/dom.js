@@ -63,3 +63,14 @@ export function pager({ offset, limit, total, onpage, testid = 'pager' }) {
     h('button', { class: 'small', disabled: offset + limit > last, onclick: () => onpage(offset + limit) }, 'Older ›'),
   );
 }
+
+/**
+ * A round's or a site's validation result in words, for every task: accuracy (classification, binary, multilabel),
+ * else the loss (regression: MSE, lower is better); with AUC or R2 when reported.
+ */
+export function validation(m) {
+  if (!m) return '–';
+  const extra = [typeof m.valAuc === 'number' ? `AUC ${m.valAuc.toFixed(3)}` : null, typeof m.valR2 === 'number' ? `R2 ${m.valR2.toFixed(3)}` : null].filter(Boolean).join(', ');
+  const head = typeof m.valAccuracy === 'number' ? pct(m.valAccuracy) : typeof m.valLoss === 'number' ? `loss ${m.valLoss.toFixed(4)}` : '–';
+  return extra ? `${head} (${extra})` : head;
+}

@@ -1,6 +1,6 @@
 /** Models: every published version with its signed card and provenance (which institutions, which rounds, whose consent was withdrawn). */
 import { api, ApiError, fedPath, rows } from './api.js';
-import { fill, h, num, pager, pct, short, when } from './dom.js';
+import { fill, h, num, pager, pct, short, validation, when } from './dom.js';
 import { decisionsTable } from './rounds.js';
 
 const PAGE = 20;
@@ -84,13 +84,13 @@ function cardView(version, signed, lineage) {
     h(
       'table',
       { class: 'table', 'data-testid': 'contributors' },
-      h('thead', {}, h('tr', {}, ['Institution', 'Samples', 'Rounds', 'Consent', 'Val. accuracy'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Institution', 'Samples', 'Rounds', 'Consent', 'Validation'].map((t) => h('th', {}, t)))),
       h(
         'tbody',
         {},
         (card.contributors ?? []).map((c) => {
           const site = (card.siteMetrics ?? []).find((m) => m.institution === c.institution);
-          return h('tr', {}, h('td', {}, c.institution), h('td', {}, c.samples), h('td', {}, compactRounds(c.rounds)), h('td', { class: c.consent === 'in force' ? '' : 'bad' }, c.consent), h('td', {}, pct(site?.valAccuracy)));
+          return h('tr', {}, h('td', {}, c.institution), h('td', {}, c.samples), h('td', {}, compactRounds(c.rounds)), h('td', { class: c.consent === 'in force' ? '' : 'bad' }, c.consent), h('td', {}, validation(site)));
         }),
       ),
     ),

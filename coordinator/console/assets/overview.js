@@ -1,6 +1,6 @@
 /** Overview: the federation, its institutions and who is online now, and the current round live with the time left to its deadline. */
 import { api, ApiError, fedPath } from './api.js';
-import { chip, duration, fill, h, pct, time, when } from './dom.js';
+import { chip, duration, fill, h, pct, time, validation, when } from './dom.js';
 
 const FEED_SIZE = 12;
 
@@ -136,7 +136,7 @@ function roundView(r, skewMs) {
     r.participations?.length
       ? h('ul', { class: 'chips' }, r.participations.map((p) => h('li', {}, p.institution, ' ', chip(p.status))))
       : null,
-    r.metrics ? h('p', { class: 'muted' }, `validation accuracy ${pct(r.metrics.valAccuracy)}, train loss ${r.metrics.trainLoss?.toFixed(4) ?? '–'}`) : null,
+    r.metrics ? h('p', { class: 'muted' }, `validation ${validation(r.metrics)}, train loss ${r.metrics.trainLoss?.toFixed(4) ?? '–'}`) : null,
     r.reason ? h('p', { class: 'muted' }, r.reason) : null,
   ];
 }
@@ -194,7 +194,7 @@ function describe(name, p) {
     case 'update:accepted':
       return `round ${p.round}: ${p.institution}, ${p.samples} samples, local accuracy ${pct(p.metrics?.trainAccuracy)}`;
     case 'round:published':
-      return `round ${p.round}: model v${p.version}, validation accuracy ${pct(p.metrics?.valAccuracy)}`;
+      return `round ${p.round}: model v${p.version}, validation ${validation(p.metrics)}`;
     case 'round:decided':
       return `round ${p.round}: ${p.decisions.filter((d) => d.passed).length}/${p.decisions.length} rules passed`;
     default:

@@ -1,6 +1,6 @@
 /** Rounds: accuracy and loss per round (Chart.js), and each round's participations, local metrics and policy decision. */
 import { api, fedPath, rows } from './api.js';
-import { chip, fill, h, num, pager, pct, when } from './dom.js';
+import { chip, fill, h, num, pager, pct, validation, when } from './dom.js';
 
 const PAGE = 20;
 const CHART_PAGE = 200;
@@ -84,7 +84,7 @@ export async function render(root, ctx) {
       h(
         'table',
         { class: 'table clickable', 'data-testid': 'rounds-table' },
-        h('thead', {}, h('tr', {}, ['Round', 'State', 'Participants', 'Samples', 'Val. accuracy', 'Train loss', 'Policy', 'Model', 'Closed'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ['Round', 'State', 'Participants', 'Samples', 'Validation', 'Train loss', 'Policy', 'Model', 'Closed'].map((t) => h('th', {}, t)))),
         h(
           'tbody',
           {},
@@ -98,7 +98,7 @@ export async function render(root, ctx) {
               h('td', {}, chip(r.state)),
               h('td', {}, r.metrics?.participants ?? r.selected?.length ?? '–'),
               h('td', {}, r.metrics?.samples ?? '–'),
-              h('td', {}, pct(r.metrics?.valAccuracy)),
+              h('td', {}, validation(r.metrics)),
               h('td', {}, num(r.metrics?.trainLoss)),
               h('td', { class: passed === d.length ? 'ok' : 'bad' }, d.length ? `${passed}/${d.length} rules passed` : '–'),
               h('td', {}, r.resultVersion != null ? `v${r.resultVersion}` : '–'),
