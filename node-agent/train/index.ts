@@ -3,3 +3,7 @@ export { backendForSpec, currentBackend, selectBackend, type BackendLog, type Ba
 export { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 export { exportLayersModel } from './export.js';
 export { evaluate, trainLocal, type Evaluation, type TrainArgs, type TrainResult } from './trainer.js';
+export { readLayersFile, type LayersFile } from './layers-file.js';
+export { buildLayersModel, getLayersWeights, layersSpecOf, setLayersWeights, tensorRoles, weightNames } from './layers-model.js';
+export { readUserModel, siteBase, type UserModel } from './user-model.js';
+export { missingWasmKernels } from './wasm-trainable.js';
