@@ -133,6 +133,7 @@ function maxPool(a: Activations, rows: number, size: number): Activations {
  * @example const p = forward(spec, decoded.tensors, x, 1); // p.length === spec.classes.length
  */
 export function forward(spec: ModelSpec, tensors: readonly NamedTensor[], x: Float32Array, rows: number): Float32Array {
+  if (spec.arch === 'layers') throw new CohortError('BAD_REQUEST', "the coordinator's forward pass runs the presets only; a user model ('layers') is served with TF.js");
   const width = spec.inputShape.reduce((a, b) => a * b, 1);
   if (x.length !== rows * width) throw new CohortError('BAD_REQUEST', `expected ${rows} rows of ${width} values, got ${x.length} values`);
   const weights = weightsByName(spec, tensors);
