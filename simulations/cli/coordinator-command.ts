@@ -1,23 +1,25 @@
 /** `cohort coordinator start`: the coordinator of a real deployment, on its own host. */
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
-import type { ModelSpec } from '../../protocol/index.js';
+import type { ModelSpec, NamedTensor } from '../../protocol/index.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { FederationSetupSchema, type FederationSetupInput } from '../../coordinator/config.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { cliLogger } from './log.js';
-import { ARCHS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
+import { isPreset, modelChoice, userModelSpec } from './user-model.js';
+import { choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 interface StartOptions {
   key: string;
   dataDir: string;
   config?: string;
   federation: string;
-  model: (typeof ARCHS)[number];
+  model: string;
+  fedbn: boolean;
   features?: string;
   classes?: string;
   rounds: number;
@@ -61,7 +63,8 @@ export function coordinatorCommand(): Command {
     .option('--data-dir <dir>', 'where coordinator.db and the published models live', '.cohort/coordinator')
     .option('--config <file>', 'federation file (JSON: { id, name, spec, rules }); overrides the flags below')
     .option('--federation <id>', 'federation id', 'default')
-    .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
+    .option('--model <arch>', 'logreg | mlp | cnn | PATH to a TF.js Layers model.json (docs/models.md)', modelChoice, 'mlp')
+    .option('--fedbn', 'user model: BatchNormalization tensors stay at each site (FedBN), never sent', false)
     .option('--features <names>', 'tabular data: comma-separated feature column names, in order (default: MNIST pixels)')
     .option('--classes <names>', 'tabular data: comma-separated class labels')
     .option('--rounds <r>', 'rounds to publish', int(1), 10)
@@ -100,12 +103,12 @@ export function coordinatorCommand(): Command {
       const log = cliLogger('coordinator', { level: o.logLevel, format: o.logFormat });
       const identity = readIdentityFile(o.key);
       const dataDir = resolve(o.dataDir);
-      const setup: FederationSetupInput = o.config ? FederationSetupSchema.parse(JSON.parse(readFileSync(o.config, 'utf8'))) : fromFlags(o);
+      const { setup, userModel } = o.config ? await fromFederationFile(o.config) : await fromFlags(o);
       const institutions = o.enroll.map((file) => readPublicIdentityFile(file));
       // Loaded only now, so `--help` and flag errors answer without loading socket.io and SQLite.
       const { createCoordinator, openSqliteStore } = await import('../../coordinator/index.js');
       const store = openSqliteStore(join(dataDir, 'coordinator.db'));
-      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls });
+      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls, ...(userModel ? { userModel } : {}) });
       for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');
       log.info({ url: coordinator.url, console: `${coordinator.url}/console`, federation: coordinator.federation, fingerprint: fingerprint(identity.signPublicKey) }, `coordinator ready; web console at ${coordinator.url}/console`);
       // What agents pin with --pin-sha256 (public: the certificate's fingerprint, not its key).
@@ -144,17 +147,46 @@ export function coordinatorCommand(): Command {
   return cmd;
 }
 
-function fromFlags(o: StartOptions): FederationSetupInput {
+type UserModelKeep = { modelJson: string; tensors: NamedTensor[] };
+
+/** A user model's spec for the data the flags (or the federation file) describe: MNIST digits, or features and classes. */
+async function userSpec(path: string, data: { features?: string[]; classes?: string[] }, fedbn: boolean): Promise<{ spec: ModelSpec; keep: UserModelKeep }> {
+  const { selectBackend } = await import('../../node-agent/train/index.js');
+  const { tf } = await selectBackend('auto');
+  const digits = mnistSpec('logreg');
+  const classes = data.features ? (data.classes ?? []) : digits.classes;
+  const width = data.features ? data.features.length : (digits.inputShape[0] as number);
+  const { spec, keep } = await userModelSpec(tf, path, { classes, width, ...(data.features ? { features: data.features } : {}), fedbn });
+  return { spec, keep };
+}
+
+/**
+ * A federation file: JSON `{ id, name, spec, rules, study, policy? }`; with `"model": "PATH"` (a model.json, relative
+ * to the file) and optionally `"fedbn": true`, `spec` needs only `classes` (and `features` for tabular data).
+ */
+async function fromFederationFile(path: string): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
+  const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { spec?: { classes?: string[]; features?: string[] } };
+  if (typeof json.model !== 'string') return { setup: FederationSetupSchema.parse(json) };
+  const { model, fedbn, ...rest } = json;
+  const { spec, keep } = await userSpec(resolve(dirname(path), model as string), { ...(json.spec?.features ? { features: json.spec.features } : {}), ...(json.spec?.classes ? { classes: json.spec.classes } : {}) }, fedbn === true);
+  return { setup: FederationSetupSchema.parse({ ...rest, spec: { ...spec, ...(json.spec?.classes ? { classes: json.spec.classes } : {}) } }), userModel: keep };
+}
+
+async function fromFlags(o: StartOptions): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
   let spec: ModelSpec;
-  if (o.features) {
-    const features = o.features.split(',').map((s) => s.trim()).filter(Boolean);
-    const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  let userModel: UserModelKeep | undefined;
+  const features = o.features ? o.features.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (o.fedbn && isPreset(o.model)) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
+  if (!isPreset(o.model)) {
+    ({ spec, keep: userModel } = await userSpec(o.model, features ? { features, classes } : {}, o.fedbn));
+  } else if (features) {
     if (o.model === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --features');
     spec = { arch: o.model, inputShape: [features.length], features, classes, ...(o.model === 'mlp' ? { hidden: [200, 200] } : {}) };
   } else {
     spec = mnistSpec(o.model);
   }
-  return {
+  return { userModel, setup: {
     id: o.federation,
     name: o.federation,
     spec,
@@ -174,5 +206,5 @@ function fromFlags(o: StartOptions): FederationSetupInput {
       train: { localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr },
       seed: o.seed,
     },
-  };
+  } };
 }

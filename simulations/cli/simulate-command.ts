@@ -7,7 +7,8 @@ import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
-import { ARCHS, BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
+import { modelChoice } from './user-model.js';
+import { BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 export function simulateCommand(): Command {
   return new Command('simulate')
@@ -17,7 +18,8 @@ export function simulateCommand(): Command {
     .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH', 'mnist')
     .option('--label <column>', 'the label column of a csv data set')
     .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA', 'iid')
-    .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
+    .option('--model <arch>', 'logreg | mlp | cnn | PATH to a TF.js Layers model.json (docs/models.md)', modelChoice, 'mlp')
+    .option('--fedbn', 'user model: BatchNormalization tensors stay at each site (FedBN), never sent', false)
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1, 1_000_000), 10)
     .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
@@ -69,7 +71,8 @@ export function simulateCommand(): Command {
         dataset,
         partition,
         partitionText,
-        model: o.model as (typeof ARCHS)[number],
+        model: o.model as string,
+        ...(o.fedbn ? { fedbn: true } : {}),
         localEpochs: o.localEpochs as number,
         batchSize: o.batchSize as number,
         learningRate: o.lr as number,

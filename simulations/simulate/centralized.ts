@@ -1,5 +1,5 @@
 /** The baseline every federated result is compared with: the same model trained on the pooled training rows. */
-import { poolFeatureStats, type ModelSpec } from '../../protocol/index.js';
+import { poolFeatureStats, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { featureStats, selectRows, type Dataset } from '../../node-agent/data/index.js';
 import { evaluate, trainLocal, type TF } from '../../node-agent/train/index.js';
@@ -14,6 +14,9 @@ export interface CentralizedArgs {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** A user model: its file's trained tensors (instead of seeded initial weights) and its base. */
+  initial?: NamedTensor[];
+  base?: NamedTensor[];
 }
 
 /**
@@ -26,11 +29,12 @@ export async function trainCentralized(args: CentralizedArgs): Promise<{ accurac
   const { weights } = await trainLocal({
     tf: args.tf,
     spec,
-    weights: initialWeights(spec, args.seed),
+    weights: args.initial ?? initialWeights(spec, args.seed),
+    ...(args.base ? { base: args.base } : {}),
     data: pooled,
     config: { localEpochs: args.epochs, batchSize: args.batchSize, learningRate: args.learningRate },
     valFraction: 0,
     seed: args.seed,
   });
-  return evaluate({ tf: args.tf, spec, weights, data: args.testSet });
+  return evaluate({ tf: args.tf, spec, weights, data: args.testSet, ...(args.base ? { base: args.base } : {}) });
 }

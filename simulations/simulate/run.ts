@@ -6,7 +6,7 @@ import { decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
-import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
+import { partitionSummary, rowWidth, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
 import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice } from './dataset.js';
@@ -20,6 +20,8 @@ import { formatLineage, lineage, type Lineage } from '../../coordinator/models/i
 import { trainCentralized } from './centralized.js';
 import { assignAttackers, type ByzantineFlag } from './byzantine-sites.js';
 import { byzantineReport, formatByzantine, type ByzantineReport, type Refusal } from './byzantine-report.js';
+import { isPreset, userModelSpec } from '../cli/user-model.js';
+import { describeUserModel } from './user-model-summary.js';
 
 export interface SimulateOptions {
   institutions: number;
@@ -27,7 +29,10 @@ export interface SimulateOptions {
   dataset: DatasetChoice;
   partition: PartitionScheme;
   partitionText: string;
-  model: Arch;
+  /** A preset, or a path to a user's TF.js Layers model.json (docs/models.md). */
+  model: Arch | string;
+  /** A user model only: BatchNormalization tensors stay at each site (FedBN). */
+  fedbn?: boolean;
   localEpochs: number;
   batchSize: number;
   learningRate: number;
@@ -91,12 +96,18 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     }
   }
   const attackers = assignAttackers(opts.byzantine ?? [], opts.institutions);
-  const data = prepareData(opts.dataset, opts.model, opts.institutions, opts.partition, opts.seed);
+  const userPath = isPreset(opts.model) ? undefined : opts.model;
+  if (opts.fedbn && !userPath) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
+  const data = prepareData(opts.dataset, userPath ? 'mlp' : (opts.model as Arch), opts.institutions, opts.partition, opts.seed);
+  const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
+  const user = userPath ? await userModelSpec(tf, userPath, { classes: data.spec.classes, width: rowWidth(data.all), ...(data.spec.features ? { features: data.spec.features } : {}), fedbn: opts.fedbn ?? false }) : undefined;
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
 
-  const { spec } = data;
+  const spec = user ? user.spec : data.spec;
+  const base = user ? { base: user.user.base } : {};
   say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
+  if (user) say(`User model ${user.user.path}: ${describeUserModel(user.spec)}`);
   if (opts.secagg) say(`secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`);
   if (opts.adaptiveClip) say(`adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`);
   say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
@@ -104,7 +115,6 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   say(`Partition ${opts.partitionText} (rows per class at each institution):`);
   say(partitionSummary(data.all.y, data.sites, data.all.classes));
 
-  const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
   const testSet = selectRows(data.all, data.test);
 
   const keys = join(dir, 'keys');
@@ -146,6 +156,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
       },
     },
     institutions: sites.map(publicIdentityOf),
+    ...(user ? { userModel: user.keep } : {}),
     log: pino({ name: 'coordinator' }, destination({ dest: join(dir, 'logs', 'coordinator.log'), sync: true })),
   });
 
@@ -221,7 +232,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     const durationMs = Date.now() - (roundStarts.get(round) ?? Date.now());
     evaluations = evaluations.then(async () => {
       const { weights, spec: modelSpec } = readModel(coordinator, dir, version);
-      const ev = await evaluate({ tf, spec: modelSpec, weights, data: testSet });
+      const ev = await evaluate({ tf, spec: modelSpec, weights, data: testSet, ...base });
       finalEval = { version, ...ev };
       const row: RoundRow = {
         round,
@@ -258,6 +269,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
         logFile: join(dir, 'logs', `${site.id}.log`),
         consentFile: join(siteDir(site.id), 'consent.json'),
         auditLog: join(siteDir(site.id), 'audit.jsonl'),
+        ...(user ? { modelFile: user.user.path } : {}),
         ...(attackers.has(i) ? { byzantine: attackers.get(i) as string } : {}),
       };
       return { id: site.id, config };
@@ -281,7 +293,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     if (opts.centralized) {
       const epochs = opts.rounds * opts.localEpochs;
       say(`Centralized baseline: the same model on the pooled training rows, ${epochs} epochs ...`);
-      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed });
+      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, ...(user ? { initial: user.user.initial, ...base } : {}) });
       const cReport = classificationReport(testSet.y, c.predicted, testSet.classes);
       centralized = { accuracy: c.accuracy, loss: c.loss, epochs, report: cReport.classes };
       say(`Centralized accuracy ${c.accuracy.toFixed(4)} vs federated ${finalEval.accuracy.toFixed(4)} (gap ${(c.accuracy - finalEval.accuracy).toFixed(4)}).`);
