@@ -1,6 +1,6 @@
 /** `cohort simulate`: a real coordinator and real agents (one process each, or many per worker thread) on loopback, then a report of the result. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { destination, pino } from 'pino';
 import { decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
@@ -376,7 +376,8 @@ function dataCategory(ref: DatasetChoice): string {
 }
 
 function describe(opts: SimulateOptions): string {
-  return `${formatDataRef(opts.dataset)}, ${opts.model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
+  const model = isPreset(opts.model) ? opts.model : `user model ${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`; // a short name: the federation's name has 200 characters
+  return `${formatDataRef(opts.dataset)}, ${model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {
