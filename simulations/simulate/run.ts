@@ -131,10 +131,10 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     identity: coordinatorIdentity,
     federation: {
       id: FEDERATION,
-      name: `simulation ${describe(opts)}`,
+      name: `simulation ${describe(opts)}`.slice(0, 200), // the setup's limits: long data paths are cut
       spec,
       study: {
-        title: `Simulated federation: ${describe(opts)}`,
+        title: `Simulated federation: ${describe(opts)}`.slice(0, 300),
         purpose: 'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
         dataCategories: [dataCategory(opts.dataset)],
       },
