@@ -83,6 +83,19 @@ describe('a user Layers model through the real coordinator and agents', () => {
     expect(fed.coordinator.store.getRound('e2e', 1)!.state).toBe('published');
   });
 
+  e2e('under FedBN no BatchNormalization tensor is published or sent, and the sites train round after round on their own', async ({ cohort }) => {
+    const m = await userModel(cohort, { fedbn: true });
+    const fed = await federate(cohort, 2, m);
+    const sent: string[][] = [];
+    for (const i of [0, 1]) cohort.agent(fed, i, { modelFile: m.path, transformUpdate: ({ trained }) => (sent.push(trained.map((t) => t.name)), [...trained]) });
+    await Promise.all(cohort.agents.map((a) => a.done));
+
+    expect(fed.coordinator.store.getRound('e2e', 2)!.state).toBe('published');
+    expect(sent).toHaveLength(4);
+    for (const names of [...sent, version(fed, 2).map((t) => t.name)]) expect(names).toEqual(['conv/kernel', 'conv/bias', 'out/kernel', 'out/bias']);
+    expect(fed.coordinator.store.getFederation('e2e')!.manifest.model).toMatchObject({ fedbn: true, baseHash: m.spec.layers!.baseHash });
+  });
+
   e2e('secure aggregation works with a user model: the masked vector is the trained tensors only', async ({ cohort }) => {
     const m = await userModel(cohort);
     const fed = await federate(cohort, 3, m, { rounds: 1, minParticipants: 3, secagg: { graph: 'complete', clipNorm: 50, stepTimeoutMs: 10_000 } });
