@@ -126,6 +126,32 @@ describe('backendForSpec with a user model on wasm', () => {
     await selectBackend('cpu');
   });
 
+  it('trains a functional model with two branches joined by Concatenate, average pooling and Dropout on wasm', async () => {
+    const wasm = await selectBackend('wasm');
+    const t = wasm.tf;
+    const input = t.input({ shape: [28, 28, 1] });
+    const a = t.layers.conv2d({ name: 'a', filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input) as never;
+    const b = t.layers.conv2d({ name: 'b', filters: 2, kernelSize: 5, padding: 'same', activation: 'relu' }).apply(input) as never;
+    let x = t.layers.concatenate({ name: 'join' }).apply([a, b]) as never;
+    x = t.layers.averagePooling2d({ name: 'avg', poolSize: 4 }).apply(x) as never;
+    x = t.layers.flatten().apply(x) as never;
+    x = t.layers.dropout({ rate: 0.3 }).apply(x) as never;
+    const out = t.layers.dense({ name: 'cls', units: 10, activation: 'softmax' }).apply(x) as never;
+    const model = t.model({ inputs: input, outputs: out });
+    const twoPath = await saveLayersModel(t, model, join(root, 'two-branch'));
+    model.dispose();
+    const user = await readUserModel(t, twoPath);
+    const spec = specOf(user);
+
+    const picked = await backendForSpec(spec, wasm);
+    const result = await trainLocal({ tf: picked.tf, spec, weights: user.initial, base: user.base, data, config, valFraction: 0 });
+
+    expect(picked.name).toBe('wasm');
+    expect(result.weights.map((w) => w.name)).toEqual(['a/kernel', 'a/bias', 'b/kernel', 'b/bias', 'cls/kernel', 'cls/bias']);
+    expect(byName(result.weights).get('b/kernel')).not.toEqual(byName(user.initial).get('b/kernel'));
+    await selectBackend('cpu');
+  });
+
   it('moves to cpu, naming the layer and kernel, for an Embedding (no UnsortedSegmentSum on wasm)', async () => {
     const wasm = await selectBackend('wasm');
     const seq = wasm.tf.sequential();
