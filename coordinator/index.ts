@@ -5,7 +5,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createAdaptorServer } from '@hono/node-server';
 import { Server } from 'socket.io';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_CHUNK_BYTES, manifestHash, parameterCount } from '../protocol/index.js';
+import { DEFAULT_CHUNK_BYTES, manifestHash, parameterCount, type NamedTensor } from '../protocol/index.js';
+import { baseTensors, keepBaseModel } from './models/index.js';
 import { ed25519Signer, fingerprint, fromHex, toBase64, type Identity, type PublicIdentity } from '../crypto/index.js';
 import type { Store } from './store/index.js';
 import { createStrategy } from './strategies/index.js';
@@ -30,6 +31,12 @@ export interface CoordinatorOptions {
   identity: Identity;
   /** Created in the store on first start; on later starts the stored federation is resumed, and a setup that differs from the stored one is refused. */
   federation: FederationSetupInput;
+  /**
+   * A user model (spec arch 'layers'): its model.json and every tensor of it named as the spec names them (read with
+   * node-agent/train's readUserModel by the CLI). Kept in the data directory at first start (coordinator/models/
+   * base-model.ts); later starts may omit it.
+   */
+  userModel?: { modelJson: string; tensors: NamedTensor[] };
   /** Institutions to enrol (or re-enrol) before agents may connect. */
   institutions?: PublicIdentity[];
   host?: string;
@@ -77,6 +84,8 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const maxUploadBytes = opts.maxUploadBytes ?? parameterCount(setup.spec) * 4 + (1 << 20);
 
+  if (setup.spec.layers && opts.userModel) keepBaseModel(opts.dataDir, setup.id, setup.spec, opts.userModel);
+  if (setup.spec.layers) baseTensors(opts.dataDir, setup.id, setup.spec); // refuses to start without the kept model
   let federation = store.getFederation(setup.id);
   if (federation) {
     const differences = setupDifferences(federation, setup);

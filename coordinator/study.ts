@@ -1,5 +1,5 @@
 /** The study manifest a federation runs under, derived from its setup: what institutions consent to. */
-import { DEFAULT_MLP_HIDDEN, architectureHash, parameterCount, type StudyManifest } from '../protocol/index.js';
+import { DEFAULT_MLP_HIDDEN, architectureHash, parameterCount, totalParameterCount, type StudyManifest } from '../protocol/index.js';
 import { fingerprint, toBase64, type Identity } from '../crypto/index.js';
 import { CohortError } from '../protocol/index.js';
 import type { FederationSetup } from './config.js';
@@ -51,7 +51,13 @@ export function studyManifest(setup: FederationSetup, coordinator: Identity, ins
     purpose: setup.study.purpose,
     dataCategories: setup.study.dataCategories,
     data: { ...(spec.features ? { features: spec.features } : {}), inputShape: spec.inputShape, classes: spec.classes, ...(spec.task ? { task: spec.task } : {}), ...(spec.preprocessing ? { dictionary: spec.preprocessing.columns } : {}) },
-    model: { arch: spec.arch, ...(spec.arch === 'mlp' ? { hidden: [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] } : {}), parameters: parameterCount(spec), specHash: architectureHash(spec) },
+    model: {
+      arch: spec.arch,
+      ...(spec.arch === 'mlp' ? { hidden: [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] } : {}),
+      parameters: parameterCount(spec),
+      specHash: architectureHash(spec),
+      ...(spec.layers ? { totalParameters: totalParameterCount(spec), ...(spec.layers.baseHash ? { baseHash: spec.layers.baseHash } : {}), ...(spec.layers.fedbn ? { fedbn: true } : {}) } : {}),
+    },
     training: trainingOf(setup),
     strategy: setup.rules.strategy,
     strategyParams: setup.rules.strategyParams,

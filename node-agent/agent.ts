@@ -34,6 +34,7 @@ import {
 import { sealEnvelope, type Identity, type PublicIdentity } from '../crypto/index.js';
 import { featureStats } from './data/index.js';
 import { backendForSpec, evaluate, selectBackend, trainLocal, type BackendPreference, type SelectedBackend } from './train/index.js';
+import { createSiteBase } from './site-base.js';
 import type { DataSource } from './data-source.js';
 import { siteData } from './site-data.js';
 import { checkSignedModel } from './model-check.js';
@@ -72,6 +73,11 @@ export interface AgentOptions {
   transformUpdate?: UpdateTransform;
   /** Replaces local training (load tests, benches): the update it returns is still clipped, sealed and uploaded as usual. */
   trainer?: CustomTrainer;
+  /**
+   * The site's copy of a user model (model.json of a TF.js Layers model): where its frozen (and FedBN-local initial)
+   * tensors come from. Checked against the federation spec's `layers.baseHash` at welcome and before every task.
+   */
+  modelFile?: string;
 }
 
 /**
@@ -119,6 +125,7 @@ export function createAgent(opts: AgentOptions): Agent {
   const logBackend = (m: string, level: 'debug' | 'info' | 'warn' = 'info') => log[level](m);
   let welcome: Welcome | undefined;
   let backend: SelectedBackend | undefined;
+  const siteBase = createSiteBase(opts.modelFile);
   let busy: Promise<void> = Promise.resolve();
   let revocationPresented = false;
   /** Rounds whose task this agent took: a copy sent again after a reconnect is not trained twice. */
@@ -148,6 +155,7 @@ export function createAgent(opts: AgentOptions): Agent {
       void (async () => {
         try {
           backend ??= await selectBackend(opts.backend ?? 'auto', logBackend);
+          if (msg.spec.layers) await siteBase.tensors(backend.tf, msg.spec); // a site without the study's base model cannot work: say so now
           const rows = data.load(msg.spec);
           const stats = msg.spec.features ? featureStats(rows.all) : undefined;
           const { consent: signed, revocation } = consent();
@@ -306,6 +314,14 @@ export function createAgent(opts: AgentOptions): Agent {
         return decline(task.round, 'SECAGG_FAILED', `cannot join the round's secure aggregation: ${err.message}`);
       }
     }
+    let base: NamedTensor[] | undefined;
+    try {
+      base = model.spec.layers ? await siteBase.tensors((backend ?? (await selectBackend(opts.backend ?? 'auto'))).tf, model.spec) : undefined;
+    } catch (cause) {
+      taken.delete(task.round);
+      const err = toCohortError(cause);
+      return decline(task.round, err.code === 'INTERNAL' ? 'MODEL_BASE_MISMATCH' : err.code, err.message);
+    }
     events.emit('task', { round: task.round, version: model.version });
     log.info({ round: task.round, version: model.version }, 'training round');
     try {
@@ -319,6 +335,7 @@ export function createAgent(opts: AgentOptions): Agent {
         weights: global,
         data: rows.train,
         config: task.config,
+        ...(base ? { base } : {}),
         valFraction: 0,
         seed: (opts.seed ?? 0) * 100_003 + task.round,
         onEpoch: (epoch, logs) => {
@@ -327,6 +344,8 @@ export function createAgent(opts: AgentOptions): Agent {
         },
       });
       const metrics: LocalMetrics = { ...result.metrics };
+      const local = (result as { local?: NamedTensor[] }).local;
+      if (local) siteBase.keepLocal(local); // FedBN: this site's own BatchNorm tensors, kept for the next round
       let weights = result.weights;
       if (task.config.dpClipNorm !== undefined) {
         const clipped = clipUpdate(global, result.weights, task.config.dpClipNorm);
@@ -336,7 +355,7 @@ export function createAgent(opts: AgentOptions): Agent {
       }
       if (opts.transformUpdate) weights = opts.transformUpdate({ round: task.round, global, trained: weights });
       if (rows.val) {
-        const v = await evaluate({ tf: (await runOn()).tf, spec: model.spec, weights, data: rows.val });
+        const v = await evaluate({ tf: (await runOn()).tf, spec: model.spec, weights, data: rows.val, ...(base ? { base: siteBase.current(model.spec) } : {}) });
         Object.assign(metrics, { valLoss: v.loss, ...v.scores, valSamples: rows.val.n });
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
@@ -396,7 +415,13 @@ export function createAgent(opts: AgentOptions): Agent {
     const rows = data.load(task.model.spec);
     if (!rows.val) return decline(task.round, 'NO_VALIDATION_DATA', 'this site keeps no validation rows (--val-fraction 0 or too few rows)');
     const run = await backendForSpec(task.model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
-    const v = await evaluate({ tf: run.tf, spec: task.model.spec, weights: decodeTensors(task.model.weights, { authenticated: true }).tensors, data: rows.val });
+    let base: NamedTensor[] | undefined;
+    try {
+      base = task.model.spec.layers ? await siteBase.tensors(run.tf, task.model.spec) : undefined;
+    } catch (cause) {
+      return decline(task.round, 'MODEL_BASE_MISMATCH', toCohortError(cause).message);
+    }
+    const v = await evaluate({ tf: run.tf, spec: task.model.spec, weights: decodeTensors(task.model.weights, { authenticated: true }).tensors, data: rows.val, ...(base ? { base } : {}) });
     const report: EvaluationReport = { round: task.round, valLoss: v.loss, ...v.scores, valSamples: rows.val.n };
     const res = await socket.timeout(15_000).emitWithAck('round:evaluation', report).catch((err: Error) => ({ ok: false as const, error: { code: 'INTERNAL' as const, message: err.message } }));
     audit.append('evaluation.sent', { ...report, candidateDigest: task.model.digest, accepted: res.ok });

@@ -31,6 +31,8 @@ export const ErrorCode = {
   SECAGG_PARTICIPANT_UNKNOWN: 'SECAGG_PARTICIPANT_UNKNOWN',
   /** A secure round's threshold is below what the study's threat model allows. */
   SECAGG_THRESHOLD_TOO_LOW: 'SECAGG_THRESHOLD_TOO_LOW',
+  /** A user model's frozen (or FedBN-local) base tensors at the site are not the ones the spec pins (or the site has none). */
+  MODEL_BASE_MISMATCH: 'MODEL_BASE_MISMATCH',
   NOT_FOUND: 'NOT_FOUND',
   /** An event name the coordinator does not take (answered whenever the event carries an acknowledgement). */
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',

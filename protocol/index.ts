@@ -2,6 +2,7 @@
 export * from './version.js';
 export * from './errors.js';
 export * from './model-spec.js';
+export * from './layers-spec.js';
 export * from './messages.js';
 export * from './events.js';
 export * from './feature-stats.js';

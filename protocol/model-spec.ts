@@ -1,8 +1,10 @@
 /** The model's architecture as both sides agree on it: a spec, and the named tensor layout it implies. */
 import { z } from 'zod';
 import { PreprocessingSchema, featureNames } from './data-dictionary.js';
+import { LayersSpecSchema } from './layers-spec.js';
 
-export const ArchSchema = z.enum(['logreg', 'mlp', 'cnn']);
+/** The presets, and 'layers': a user's TensorFlow.js Layers model (protocol/layers-spec.ts). */
+export const ArchSchema = z.enum(['logreg', 'mlp', 'cnn', 'layers']);
 export type Arch = z.infer<typeof ArchSchema>;
 
 /**
@@ -21,7 +23,8 @@ export const NormalizationSchema = z.object({
 export type Normalization = z.infer<typeof NormalizationSchema>;
 
 /**
- * A model spec. `inputShape` is `[features]` for logreg/mlp and `[h, w, c]` for cnn.
+ * A model spec. `inputShape` is `[features]` for logreg/mlp, `[h, w, c]` for cnn, and the model's input without
+ * the batch dimension for 'layers', whose topology, tensors and base pin are in `layers`.
  * `features` names the input columns in order (tabular data); `normalization` is a per-feature
  * z-score applied by the agent before training and inference.
  */
@@ -37,8 +40,12 @@ export const ModelSpecSchema = z
     task: TaskSchema.optional(),
     /** Tabular data: raw columns -> `features` (imputation, missing indicators, one-hot categories); see data-dictionary.ts. */
     preprocessing: PreprocessingSchema.optional(),
+    layers: LayersSpecSchema.optional(),
   })
   .superRefine((spec, ctx) => {
+    if ((spec.arch === 'layers') !== (spec.layers !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: spec.arch === 'layers' ? "arch 'layers' needs layers (topology and tensors)" : `arch ${spec.arch} takes no layers` });
+    }
     const task = taskOf(spec);
     if (task === 'binary' && spec.classes.length !== 2) {
       ctx.addIssue({ code: 'custom', message: `a binary task names 2 classes [negative, positive], got ${spec.classes.length}` });
@@ -50,7 +57,7 @@ export const ModelSpecSchema = z
     if (spec.arch === 'cnn' && spec.inputShape.length !== 3) {
       ctx.addIssue({ code: 'custom', message: 'cnn needs inputShape [height, width, channels]' });
     }
-    if (spec.arch !== 'cnn' && spec.inputShape.length !== 1) {
+    if (spec.arch !== 'cnn' && spec.arch !== 'layers' && spec.inputShape.length !== 1) {
       ctx.addIssue({ code: 'custom', message: `${spec.arch} needs inputShape [features]` });
     }
     const width = spec.inputShape.reduce((a, b) => a * b, 1);
@@ -121,6 +128,7 @@ export const DEFAULT_MLP_HIDDEN = [200, 200] as const;
  * @example layersOf({ arch: 'logreg', inputShape: [784], classes: [...] }) // one softmax dense layer
  */
 export function layersOf(spec: ModelSpec): LayerLayout[] {
+  if (spec.arch === 'layers') return []; // a user's model: its layers are in spec.layers.topology
   const classes = outputUnits(spec);
   const head = headActivation(taskOf(spec));
   if (spec.arch === 'cnn') {
@@ -147,8 +155,12 @@ export function layersOf(spec: ModelSpec): LayerLayout[] {
   }));
 }
 
-/** The named tensors (kernel then bias of each weighted layer) a spec's model holds, in order. */
+/**
+ * The named tensors that travel (kernel then bias of each weighted layer of a preset, in order; the 'trained'
+ * tensors of a 'layers' spec, in the spec's order): what updates and global models carry.
+ */
 export function tensorLayout(spec: ModelSpec): TensorLayout[] {
+  if (spec.layers) return spec.layers.tensors.filter((t) => t.role === 'trained').map(({ name, shape }) => ({ name, shape: [...shape] }));
   const out: TensorLayout[] = [];
   for (const layer of layersOf(spec)) {
     if (layer.kind === 'dense') {
@@ -162,9 +174,18 @@ export function tensorLayout(spec: ModelSpec): TensorLayout[] {
   return out;
 }
 
-/** Total number of parameters of a spec's model. */
+/** Number of parameters that travel (all of a preset's; the 'trained' ones of a 'layers' spec). */
 export function parameterCount(spec: ModelSpec): number {
   return tensorLayout(spec).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/**
+ * Number of parameters of the whole model: for a 'layers' spec also its frozen and local tensors.
+ * @example totalParameterCount(userSpec) - parameterCount(userSpec) // parameters that never leave a site
+ */
+export function totalParameterCount(spec: ModelSpec): number {
+  const all = spec.layers ? spec.layers.tensors : tensorLayout(spec);
+  return all.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
 }
 
 /** Canonical JSON of a value: object keys sorted, no whitespace; the bytes that get hashed and signed. */

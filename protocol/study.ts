@@ -43,9 +43,21 @@ export const StudyDataSchema = z
   })
   .strict();
 
-/** The model a site's data trains: architecture, hidden layers, parameter count, and the architecture's hash. */
+/**
+ * The model a site's data trains: architecture, hidden layers, parameter count (those that travel), and the
+ * architecture's hash (for 'layers': the topology and every tensor's name, shape and role). A 'layers' model also
+ * pins its base (`baseHash`: the frozen and FedBN-local tensors each site must hold) and states `totalParameters`.
+ */
 export const StudyModelSchema = z
-  .object({ arch: ArchSchema, hidden: z.array(positiveInt).max(8).optional(), parameters: positiveInt, specHash: hex64 })
+  .object({
+    arch: ArchSchema,
+    hidden: z.array(positiveInt).max(8).optional(),
+    parameters: positiveInt,
+    specHash: hex64,
+    totalParameters: positiveInt.optional(),
+    baseHash: hex64.optional(),
+    fedbn: z.boolean().optional(),
+  })
   .strict();
 
 /**

@@ -1,6 +1,7 @@
 /** Predictions of a published model: rows by feature name (or pixels), the federation's z-score, the model run by the injected runner. */
 import { CohortError, ModelSpecSchema, decodeTensors, outputUnits, taskOf, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { loadModelFile } from './model-files.js';
+import { baseTensors } from './base-model.js';
 import { tabularInput } from './tabular-input.js';
 import type { ModelRunner } from './model-runner.js';
 
@@ -109,7 +110,11 @@ export function loadModel(dataDir: string, path: string, digest: string, fallbac
   const bytes = loadModelFile(dataDir, path, digest);
   const decoded = decodeTensors(bytes);
   const parsed = ModelSpecSchema.safeParse(decoded.meta.spec);
-  return { key: `${path}#${digest}`, digest, spec: parsed.success ? parsed.data : fallback, tensors: decoded.tensors };
+  const spec = parsed.success ? parsed.data : fallback;
+  // A user's model: the published file holds its trained tensors; its base (frozen, local) is kept beside the models.
+  const federation = typeof decoded.meta.federation === 'string' ? decoded.meta.federation : undefined;
+  const base = spec.arch === 'layers' && federation ? baseTensors(dataDir, federation, spec) : [];
+  return { key: `${path}#${digest}`, digest, spec, tensors: [...base, ...decoded.tensors] };
 }
 
 /**

@@ -13,7 +13,7 @@ export const PolicySchema = z
     requireSecureAggregation: z.boolean().default(false),
     /** Ceilings on the study's differential-privacy budget; absent: DP not required. */
     dp: z.object({ maxEpsilon: z.number().positive(), maxDelta: z.number().gt(0).lt(1) }).strict().optional(),
-    allowedArchitectures: z.array(ArchSchema).min(1).default(['logreg', 'mlp', 'cnn']),
+    allowedArchitectures: z.array(ArchSchema).min(1).default(['logreg', 'mlp', 'cnn', 'layers']),
     maxRounds: z.number().int().min(1).default(1000),
     /** The published model's metric at the worst site within `maxGap` of the best (each site measures it on its own validation rows). */
     fairness: z.object({ metric: z.literal('valAccuracy'), maxGap: z.number().min(0).max(1) }).strict().optional(),

@@ -2,7 +2,7 @@
 import { ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor, type SignedModel } from '../../protocol/index.js';
 import type { Identity } from '../../crypto/index.js';
 import type { ModelRecord, Store } from '../store/index.js';
-import { initialWeights, loadModelFile, saveModelFile } from '../models/index.js';
+import { initialWeights, loadModelFile, saveModelFile, userInitialWeights } from '../models/index.js';
 import { encodeAndSign, toSignedModel } from './model-signing.js';
 
 export interface CurrentModel {
@@ -50,8 +50,10 @@ export class ModelRegistry {
     return { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded), path: '' };
   }
 
+  /** Version 0: seeded weights for a preset; a user model's own (pretrained) trained tensors, kept in the data directory. */
   createInitial(spec: ModelSpec, seed: number): CurrentModel {
-    return this.adopt(this.publish(spec, initialWeights(spec, seed), null, null));
+    const weights = spec.layers ? userInitialWeights(this.deps.dataDir, this.deps.federation, spec) : initialWeights(spec, seed);
+    return this.adopt(this.publish(spec, weights, null, null));
   }
 
   /** Makes a stored version current: only once the transaction that recorded it has committed. */

@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import type { ModelSpec } from '../../protocol/model-spec.js';
-import { layersOf } from '../../protocol/model-spec.js';
 import { hasWasmGradKernels, registerWasmGradKernels } from './wasm-grad-kernels.js';
+import { hasConvLayers, missingWasmKernels } from './wasm-trainable.js';
 
 /** The TensorFlow.js namespace every training function receives. */
 export type TF = typeof import('@tensorflow/tfjs');
@@ -121,16 +121,26 @@ export function currentBackend(): SelectedBackend | undefined {
 }
 
 /**
- * The backend to train this spec on: the selected one, except that a spec with conv layers moves a
- * wasm selection to cpu (with a warning) if Cohort's wasm Conv2D gradient kernels are not registered
- * (they are whenever `selectBackend` loaded wasm); anything else is returned unchanged.
+ * The backend to train this spec on: the selected one, except that a wasm selection moves to cpu (with a warning)
+ * when the spec's layers need a gradient kernel the wasm backend lacks: Conv2D's if Cohort's wasm Conv2D gradient
+ * kernels are not registered (they are whenever `selectBackend` loaded wasm), and for a user's Layers model any
+ * other (Embedding's UnsortedSegmentSum, depthwise convolutions'); anything else is returned unchanged.
  * @example const backend = await backendForSpec(spec, await selectBackend());
  */
 export async function backendForSpec(spec: ModelSpec, selected: SelectedBackend, log: BackendLog = () => {}): Promise<SelectedBackend> {
-  const hasConv = layersOf(spec).some((l) => l.kind === 'conv');
-  if (!hasConv || selected.name !== 'wasm' || hasWasmGradKernels(selected.tf)) return selected;
+  if (selected.name !== 'wasm') return selected;
+  if (spec.arch !== 'layers') {
+    if (!hasConvLayers(spec) || hasWasmGradKernels(selected.tf)) return selected;
+    log(
+      'the wasm backend lacks Conv2D backprop kernels (Conv2DBackpropInput/Filter), so this cnn trains on the slower cpu backend; install @tensorflow/tfjs-node for native speed',
+      'warn',
+    );
+    return selectBackend('cpu', log);
+  }
+  const missing = missingWasmKernels(selected.tf, spec);
+  if (missing.length === 0) return selected;
   log(
-    'the wasm backend lacks Conv2D backprop kernels (Conv2DBackpropInput/Filter), so this cnn trains on the slower cpu backend; install @tensorflow/tfjs-node for native speed',
+    `the wasm backend lacks ${missing.map((m) => `${m.kernel} (for ${m.layer})`).join(', ')}, so this model trains on the slower cpu backend; install @tensorflow/tfjs-node for native speed`,
     'warn',
   );
   return selectBackend('cpu', log);

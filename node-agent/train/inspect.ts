@@ -40,19 +40,3 @@ export function summarizeModel(model: LayersModel): ModelSummary {
     trainableParameters: layers.reduce((n, l) => n + l.trainableParameters, 0),
   };
 }
-
-/**
- * The tensors a site sends each round for a model read from a Layers file: its trainable weights, plus the moving
- * statistics of trainable BatchNormalization layers (aggregated like weights). Names are the weights' original names.
- * @example encodeTensors(travellingTensors(model)).length // the update's bytes
- */
-export function travellingTensors(model: LayersModel): NamedTensor[] {
-  const values = model.getWeights();
-  const trainable = new Set(model.trainableWeights.map((w) => w.originalName));
-  const batchNormStats = new Set(
-    model.layers.filter((l) => l.trainable && l.getClassName() === 'BatchNormalization').flatMap((l) => l.weights.filter((w) => /moving_(mean|variance)$/.test(w.originalName)).map((w) => w.originalName)),
-  );
-  return model.weights.flatMap((w, i) =>
-    trainable.has(w.originalName) || batchNormStats.has(w.originalName) ? [{ name: w.originalName, shape: [...w.shape] as number[], data: Float32Array.from((values[i] as Tensor).dataSync()) }] : [],
-  );
-}

@@ -23,7 +23,7 @@ void ready.then(() => port.postMessage({ ready: true } satisfies WorkerReply));
 const models = new Map<string, LayersModel>();
 
 /** The cached model of the request's key (now the most recently used), else one built from its tensors, else undefined. */
-function modelFor(tf: TF, request: Extract<WorkerRequest, { type: 'predict' }>): LayersModel | undefined {
+async function modelFor(tf: TF, request: Extract<WorkerRequest, { type: 'predict' }>): Promise<LayersModel | undefined> {
   const known = models.get(request.key);
   if (known) {
     models.delete(request.key);
@@ -31,7 +31,7 @@ function modelFor(tf: TF, request: Extract<WorkerRequest, { type: 'predict' }>):
     return known;
   }
   if (!request.tensors) return undefined;
-  const model = buildServingModel(tf, request.spec, request.tensors);
+  const model = await buildServingModel(tf, request.spec, request.tensors);
   models.set(request.key, model);
   for (const [key, old] of models) {
     if (models.size <= settings.maxModels) break;
@@ -43,7 +43,7 @@ function modelFor(tf: TF, request: Extract<WorkerRequest, { type: 'predict' }>):
 
 async function run(request: Extract<WorkerRequest, { type: 'predict' }>): Promise<Float32Array | undefined> {
   const tf = await ready;
-  const model = modelFor(tf, request);
+  const model = await modelFor(tf, request);
   if (!model) return undefined;
   const out = tf.tidy(() => model.predict(tf.tensor(request.x, [request.rows, ...request.spec.inputShape], 'float32')) as Tensor);
   try {

@@ -9,6 +9,8 @@ import { rowWidth, type Dataset } from '../data/dataset.js';
 import { imputeMissing, normalize } from '../data/stats.js';
 import type { TF } from './backend.js';
 import { buildModel, getNamedWeights, setNamedWeights } from './model.js';
+import { buildLayersModel, getLayersWeights, setLayersWeights } from './layers-model.js';
+import { hasConvLayers } from './wasm-trainable.js';
 import { hasWasmGradKernels } from './wasm-grad-kernels.js';
 import { balancedClassWeights, makeOptimizer, rowLoss, taskAccuracy, taskLoss } from './loss.js';
 import { binaryScores, multilabelScores, regressionScores } from './metrics.js';
@@ -19,6 +21,11 @@ export interface TrainArgs {
   weights: NamedTensor[];
   data: Dataset;
   config: TrainConfig;
+  /**
+   * A 'layers' spec only: the tensors that do not travel (frozen, and FedBN-local: the site's own current values),
+   * set in the model with `weights` before training.
+   */
+  base?: NamedTensor[];
   /** Share of the rows held out for validation metrics; default 0.1, 0 for none. */
   valFraction?: number;
   /** Drives the validation split and the per-epoch shuffles; default 0. Vary it by round. */
@@ -27,7 +34,10 @@ export interface TrainArgs {
 }
 
 export interface TrainResult {
+  /** The travelling tensors after training (a 'layers' spec: its 'trained' tensors only). */
   weights: NamedTensor[];
+  /** A 'layers' spec with FedBN: the site's 'local' tensors after training, for it to keep; absent otherwise. */
+  local?: NamedTensor[];
   metrics: LocalMetrics;
   trainSamples: number;
 }
@@ -49,6 +59,29 @@ export interface Evaluation {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The spec's model with the given weights (and, for a 'layers' spec, its base) loaded. */
+async function loadedModel(tf: TF, spec: ModelSpec, weights: NamedTensor[], base: NamedTensor[] | undefined): Promise<LayersModel> {
+  if (spec.arch !== 'layers') {
+    const model = buildModel(tf, spec);
+    try {
+      setNamedWeights(model, weights);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+    return model;
+  }
+  if (!base) throw new CohortError('MODEL_BASE_MISMATCH', 'this user model needs its base tensors (frozen or local) at the site: start the agent with --model PATH');
+  const model = await buildLayersModel(tf, spec);
+  try {
+    setLayersWeights(tf, model, spec, [...base, ...weights]);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
+}
 
 /** The data as the model sees it: checked against the spec and z-scored when the spec says so. */
 function prepare(spec: ModelSpec, data: Dataset): Dataset {
@@ -225,7 +258,7 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
   const { tf, spec, config } = args;
   const valFraction = args.valFraction ?? 0.1;
   if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1), got ${valFraction}`);
-  if (tf.getBackend() === 'wasm' && !hasWasmGradKernels(tf) && layersOf(spec).some((l) => l.kind === 'conv')) {
+  if (tf.getBackend() === 'wasm' && !hasWasmGradKernels(tf) && hasConvLayers(spec)) {
     throw new Error('the wasm backend cannot train conv layers without Cohort\'s Conv2D gradient kernels (load it with selectBackend); pick one with backendForSpec(spec, backend)');
   }
   const ds = prepare(spec, args.data);
@@ -236,7 +269,7 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
   const trainRows = order.slice(valCount);
   if (trainRows.length === 0) throw new CohortError('BAD_SAMPLE_COUNT', 'no rows to train on');
 
-  const model = buildModel(tf, spec);
+  const model = await loadedModel(tf, spec, args.weights, args.base);
   const optimizer = makeOptimizer(tf, config);
   const mu = config.proximalMu ?? 0;
   const task = taskOf(spec);
@@ -247,7 +280,6 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
   // Today's path, bit for bit: classification with plain SGD and nothing added trains with tfjs's trainOnBatch.
   const plain = task === 'classification' && mu === 0 && decay === 0 && !classWeights && (config.optimizer ?? 'sgd') === 'sgd';
   try {
-    setNamedWeights(model, args.weights);
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     if (mu > 0) terms.anchors = model.trainableWeights.map((w) => w.read().clone());
     let trainLoss = Number.NaN;
@@ -277,14 +309,15 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
       trainAccuracy = accSum / trainRows.length;
       args.onEpoch?.(epoch + 1, { loss: trainLoss, accuracy: trainAccuracy });
     }
-    const weights = getNamedWeights(model);
+    const split = spec.arch === 'layers' ? getLayersWeights(model, spec) : undefined;
+    const weights = split ? split.trained : getNamedWeights(model);
     const metrics: LocalMetrics = { trainLoss, ...(task === 'regression' ? {} : { trainAccuracy }), epochs: config.localEpochs, durationMs: 0 };
     if (valRows.length > 0) {
       const val = await evaluateModel(tf, spec, model, ds, valRows, Math.max(config.batchSize, 256), 0.5);
       Object.assign(metrics, { valLoss: val.loss, ...val.scores, valSamples: valRows.length });
     }
     metrics.durationMs = Date.now() - startedAt;
-    return { weights, metrics, trainSamples: trainRows.length };
+    return { weights, ...(split && split.local.length ? { local: split.local } : {}), metrics, trainSamples: trainRows.length };
   } finally {
     tf.dispose(terms.anchors);
     model.dispose();
@@ -297,12 +330,11 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
  * per the spec); `threshold` (default 0.5) decides a positive for binary and multilabel tasks.
  * @example const { accuracy } = await evaluate({ tf, spec, weights, data: testSet });
  */
-export async function evaluate(args: { tf: TF; spec: ModelSpec; weights: NamedTensor[]; data: Dataset; batchSize?: number; threshold?: number }): Promise<Evaluation> {
+export async function evaluate(args: { tf: TF; spec: ModelSpec; weights: NamedTensor[]; data: Dataset; batchSize?: number; threshold?: number; base?: NamedTensor[] }): Promise<Evaluation> {
   const { tf, spec } = args;
   const ds = prepare(spec, args.data);
-  const model = buildModel(tf, spec);
+  const model = await loadedModel(tf, spec, args.weights, args.base);
   try {
-    setNamedWeights(model, args.weights);
     const rows = Array.from({ length: ds.n }, (_, i) => i);
     return await evaluateModel(tf, spec, model, ds, rows, args.batchSize ?? 256, args.threshold ?? 0.5);
   } finally {

@@ -24,6 +24,8 @@ const AgentFileSchema = z
     logFormat: z.string().optional(),
     ca: z.string().optional(),
     pinSha256: z.string().optional(),
+    /** A user model's model.json: the base (frozen and FedBN-local tensors) this site holds, checked against the study's pin. */
+    model: z.string().optional(),
   })
   .strict();
 type AgentFile = z.infer<typeof AgentFileSchema>;
@@ -45,7 +47,7 @@ function readAgentFile(path: string): Record<string, unknown> {
   }
   const near = (p: unknown): unknown => (typeof p === 'string' && p !== '' && !isAbsolute(p) ? resolve(dirname(path), p) : p);
   const data = typeof file.data === 'string' ? dataNear(file.data, (p) => String(near(p))) : file.data;
-  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), ca: near(file.ca), data };
+  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), ca: near(file.ca), model: near(file.model), data };
 }
 
 /** The agent's configuration: the agent file (if any) with the flags over it, validated. */
@@ -76,6 +78,7 @@ function withAgentOptions(cmd: Command): Command {
     .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .option('--log-format <format>', 'auto (readable lines on a terminal, JSON otherwise) | pretty | json (default: $COHORT_LOG_FORMAT or auto)')
+    .option('--model <file>', "a user model's model.json (with its weight shards beside it): the frozen base this site holds, checked against the study's pin (docs/models.md)")
     .option('--ca <file>', 'https coordinator: trust only the certificate authority (or self-signed certificate) in this PEM file')
     .option('--pin-sha256 <fingerprint>', "https coordinator: trust only the certificate with this SHA-256 fingerprint (as the coordinator logs it at start)");
 }
@@ -101,6 +104,7 @@ export function agentCommand(): Command {
         auditLog: c.auditLog ?? `.cohort/${identity.id}.agent-audit.jsonl`,
         backend: c.backend ?? 'auto',
         valFraction: c.valFraction,
+        ...(c.model ? { modelFile: c.model } : {}),
         log,
         ...(c.ca || c.pinSha256 ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) } : {}),
       });

@@ -1,9 +1,9 @@
 /** `cohort coordinator start`: the coordinator of a real deployment, on its own host. */
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { type ModelSpec } from '../../protocol/index.js';
+import type { ModelSpec, NamedTensor } from '../../protocol/index.js';
 import { readDictionary, specFromDictionary } from './data-command.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { FederationSetupSchema, type FederationSetupInput } from '../../coordinator/config.js';
@@ -11,14 +11,16 @@ import { mnistSpec } from '../../node-agent/data/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { cliLogger } from './log.js';
-import { ARCHS, TASKS, trainingTermsFromFlags, withTaskFlags, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
+import { isPreset, modelChoice, userModelSpec } from './user-model.js';
+import { TASKS, trainingTermsFromFlags, withTaskFlags, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 interface StartOptions {
   key: string;
   dataDir: string;
   config?: string;
   federation: string;
-  model: (typeof ARCHS)[number];
+  model: string;
+  fedbn: boolean;
   features?: string;
   classes?: string;
   dictionary?: string;
@@ -67,7 +69,8 @@ export function coordinatorCommand(): Command {
     .option('--data-dir <dir>', 'where coordinator.db and the published models live', '.cohort/coordinator')
     .option('--config <file>', 'federation file (JSON: { id, name, spec, rules }); overrides the flags below')
     .option('--federation <id>', 'federation id', 'default')
-    .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
+    .option('--model <arch>', 'logreg | mlp | cnn | PATH to a TF.js Layers model.json (docs/models.md)', modelChoice, 'mlp')
+    .option('--fedbn', 'user model: BatchNormalization tensors stay at each site (FedBN), never sent', false)
     .option('--features <names>', 'tabular data: comma-separated feature column names, in order (default: MNIST pixels)')
     .option('--classes <names>', 'tabular data: comma-separated output names: class labels ([negative, positive] for binary), or the label/target columns (multilabel, regression)')
     .option('--dictionary <file>', 'tabular data: the data dictionary (cohort data dictionary): raw columns, types, ranges, categories; the model features follow from it (instead of --features)')
@@ -107,14 +110,14 @@ export function coordinatorCommand(): Command {
       const log = cliLogger('coordinator', { level: o.logLevel, format: o.logFormat });
       const identity = readIdentityFile(o.key);
       const dataDir = resolve(o.dataDir);
-      const setup: FederationSetupInput = o.config ? FederationSetupSchema.parse(JSON.parse(readFileSync(o.config, 'utf8'))) : fromFlags(o);
+      const { setup, userModel } = o.config ? await fromFederationFile(o.config) : await fromFlags(o);
       const institutions = o.enroll.map((file) => readPublicIdentityFile(file));
       // Loaded only now, so `--help` and flag errors answer without loading socket.io and SQLite.
       const { createCoordinator, openSqliteStore } = await import('../../coordinator/index.js');
       // Predictions run TF.js in a worker thread: the coordinator's own thread never loads it.
       const { createModelRunner } = await import('../../node-agent/train/model-runner.js');
       const store = openSqliteStore(join(dataDir, 'coordinator.db'));
-      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls, modelRunner: createModelRunner() });
+      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls, modelRunner: createModelRunner(), ...(userModel ? { userModel } : {}) });
       for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');
       log.info({ url: coordinator.url, console: `${coordinator.url}/console`, federation: coordinator.federation, fingerprint: fingerprint(identity.signPublicKey) }, `coordinator ready; web console at ${coordinator.url}/console`);
       // What agents pin with --pin-sha256 (public: the certificate's fingerprint, not its key).
@@ -153,23 +156,55 @@ export function coordinatorCommand(): Command {
   return cmd;
 }
 
-function fromFlags(o: StartOptions): FederationSetupInput {
+type UserModelKeep = { modelJson: string; tensors: NamedTensor[] };
+
+/** A user model's spec for the data the flags (or the federation file) describe: MNIST digits, or features and classes. */
+async function userSpec(path: string, dataSpec: ModelSpec, fedbn: boolean, taskGiven: boolean): Promise<{ spec: ModelSpec; keep: UserModelKeep }> {
+  const { selectBackend } = await import('../../node-agent/train/index.js');
+  const { tf } = await selectBackend('auto');
+  const width = dataSpec.inputShape.reduce((a, b) => a * b, 1);
+  const { spec, keep } = await userModelSpec(tf, path, { spec: dataSpec, width, fedbn, taskGiven });
+  return { spec, keep };
+}
+
+/**
+ * A federation file: JSON `{ id, name, spec, rules, study, policy? }`; with `"model": "PATH"` (a model.json, relative
+ * to the file) and optionally `"fedbn": true`, `spec` needs only `classes` (and `features` for tabular data).
+ */
+async function fromFederationFile(path: string): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
+  const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { spec?: { classes?: string[]; features?: string[] } };
+  if (typeof json.model !== 'string') return { setup: FederationSetupSchema.parse(json) };
+  const { model, fedbn, ...rest } = json;
+  const given = (json.spec ?? {}) as Partial<ModelSpec>;
+  const features = given.features;
+  const classes = given.classes ?? (features ? [] : mnistSpec('logreg').classes);
+  const dataSpec: ModelSpec = features ? { arch: 'mlp', inputShape: [features.length], features, classes, ...given, hidden: [200, 200] } : { ...mnistSpec('mlp'), ...(given.classes ? { classes } : {}), ...(given.task ? { task: given.task } : {}) };
+  const { spec, keep } = await userSpec(resolve(dirname(path), model as string), dataSpec, fedbn === true, given.task !== undefined);
+  return { setup: FederationSetupSchema.parse({ ...rest, spec: { ...spec, ...(json.spec?.classes ? { classes: json.spec.classes } : {}) } }), userModel: keep };
+}
+
+async function fromFlags(o: StartOptions): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
   let spec: ModelSpec;
+  const features = o.features ? o.features.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (o.fedbn && isPreset(o.model)) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
+  // The spec the data implies with a preset (a user model takes its task, outputs, features and preprocessing).
+  const arch = isPreset(o.model) ? o.model : 'mlp';
+  // Without --task the class names decide: two -> binary, more -> classification (multilabel and regression need --task).
+  const task = o.task ?? (classes.length === 2 ? 'binary' : 'classification');
   if (o.dictionary) {
     if (o.features) throw new Error('give --dictionary or --features, not both: the dictionary sets the features');
-    spec = specFromDictionary(readDictionary(o.dictionary), o.model, (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean));
-  } else if (o.features) {
-    const features = o.features.split(',').map((s) => s.trim()).filter(Boolean);
-    const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    if (o.model === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --features');
-    // Without --task the class names decide: two -> binary, more -> classification (multilabel and regression need --task).
-    const task = o.task ?? (classes.length === 2 ? 'binary' : 'classification');
-    spec = { arch: o.model, inputShape: [features.length], features, classes, ...(o.model === 'mlp' ? { hidden: [200, 200] } : {}), ...(task !== 'classification' ? { task } : {}) };
+    spec = { ...specFromDictionary(readDictionary(o.dictionary), arch, classes), ...(task !== 'classification' ? { task } : {}) };
+  } else if (features) {
+    if (arch === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --features');
+    spec = { arch, inputShape: [features.length], features, classes, ...(arch === 'mlp' ? { hidden: [200, 200] } : {}), ...(task !== 'classification' ? { task } : {}) };
   } else {
     if (o.task && o.task !== 'classification') throw new Error(`--task ${o.task} needs tabular data (--features and --classes); MNIST is a classification`);
-    spec = mnistSpec(o.model);
+    spec = mnistSpec(arch);
   }
-  return {
+  let userModel: UserModelKeep | undefined;
+  if (!isPreset(o.model)) ({ spec, keep: userModel } = await userSpec(o.model, spec, o.fedbn, o.task !== undefined));
+  return { userModel, setup: {
     id: o.federation,
     name: o.federation,
     spec,
@@ -189,5 +224,5 @@ function fromFlags(o: StartOptions): FederationSetupInput {
       train: { localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr, ...trainingTermsFromFlags(o) },
       seed: o.seed,
     },
-  };
+  } };
 }

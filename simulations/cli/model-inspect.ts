@@ -57,18 +57,20 @@ function uploadBytes(tensors: NamedTensor[]): ModelInspection['perRound'] {
  * @example const report = await inspectModel('run/models/simulation/v1.cohort', (f) => readPublishedModel(f)); report.trainableParameters
  */
 export async function inspectModel(file: string, readPublished: PublishedReader): Promise<ModelInspection> {
-  const { buildServingModel, readLayersFile, selectBackend, summarizeModel, travellingTensors } = await import('../../node-agent/train/index.js');
+  const { buildServingModel, readLayersFile, readUserModel, selectBackend, summarizeModel } = await import('../../node-agent/train/index.js');
   const { tf } = await selectBackend('cpu', () => undefined);
   if (file.endsWith('.json')) {
-    const model = await tf.loadLayersModel(tf.io.fromMemory(readLayersFile(file)));
+    // What travels is what a federation would send: the 'trained' tensors of the model's roles (docs/models.md).
+    const { initial } = await readUserModel(tf, file);
+    const { model } = await readLayersFile(tf, file);
     try {
-      return { source: file, kind: 'layers-model', ...summarizeModel(model), perRound: uploadBytes(travellingTensors(model)) };
+      return { source: file, kind: 'layers-model', ...summarizeModel(model), perRound: uploadBytes(initial) };
     } finally {
       model.dispose();
     }
   }
   const published = readPublished(file);
-  const model = buildServingModel(tf, published.spec, published.tensors);
+  const model = await buildServingModel(tf, published.spec, published.tensors);
   try {
     const { federation, version } = published.meta;
     return {

@@ -7,7 +7,8 @@ import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
-import { ARCHS, BACKENDS, TASKS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, missingTokens, nameList, positive, trainingTermsFromFlags, unitInterval, withTaskFlags } from './options.js';
+import { modelChoice } from './user-model.js';
+import { BACKENDS, TASKS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, missingTokens, nameList, positive, trainingTermsFromFlags, unitInterval, withTaskFlags } from './options.js';
 
 export function simulateCommand(): Command {
   return withTaskFlags(new Command('simulate'))
@@ -24,7 +25,8 @@ export function simulateCommand(): Command {
     .option('--columns <names>', 'csv: the feature columns to use, comma-separated (default: all but the label and the ignored ones)')
     .option('--categorical <names>', 'csv: columns to treat as categories even when their values are numbers (codes), comma-separated')
     .option('--min-category-count <n>', 'csv: categories seen fewer times across the institutions fall into "other"', int(1), 5)
-    .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
+    .option('--model <arch>', 'logreg | mlp | cnn | PATH to a TF.js Layers model.json (docs/models.md)', modelChoice, 'mlp')
+    .option('--fedbn', 'user model: BatchNormalization tensors stay at each site (FedBN), never sent', false)
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1, 1_000_000), 10)
     .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
@@ -88,7 +90,8 @@ export function simulateCommand(): Command {
         partitionText: natural?.kind === 'files' ? 'one file per institution' : partitionText,
         ...(natural ? { natural } : {}),
         ...(dataset.kind === 'csv' ? { tabular } : {}),
-        model: o.model as (typeof ARCHS)[number],
+        model: o.model as string,
+        ...(o.fedbn ? { fedbn: true } : {}),
         localEpochs: o.localEpochs as number,
         batchSize: o.batchSize as number,
         learningRate: o.lr as number,

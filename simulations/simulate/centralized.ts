@@ -1,5 +1,5 @@
 /** The baseline every federated result is compared with: the same model trained on the pooled training rows. */
-import { poolTabularSpec, type ModelSpec, type TrainConfig } from '../../protocol/index.js';
+import { poolTabularSpec, type ModelSpec, type NamedTensor, type TrainConfig } from '../../protocol/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { featureStats, selectRows, type Dataset } from '../../node-agent/data/index.js';
 import { evaluate, trainLocal, type TF } from '../../node-agent/train/index.js';
@@ -16,6 +16,9 @@ export interface CentralizedArgs {
   seed: number;
   /** The federation's training terms (optimizer, weight decay, class weights), so the baseline trains alike. */
   training?: Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'>;
+  /** A user model: its file's trained tensors (instead of seeded initial weights) and its base. */
+  initial?: NamedTensor[];
+  base?: NamedTensor[];
 }
 
 /**
@@ -28,11 +31,12 @@ export async function trainCentralized(args: CentralizedArgs): Promise<{ accurac
   const { weights } = await trainLocal({
     tf: args.tf,
     spec,
-    weights: initialWeights(spec, args.seed),
+    weights: args.initial ?? initialWeights(spec, args.seed),
+    ...(args.base ? { base: args.base } : {}),
     data: pooled,
     config: { localEpochs: args.epochs, batchSize: args.batchSize, learningRate: args.learningRate, ...args.training },
     valFraction: 0,
     seed: args.seed,
   });
-  return evaluate({ tf: args.tf, spec, weights, data: args.testSet });
+  return evaluate({ tf: args.tf, spec, weights, data: args.testSet, ...(args.base ? { base: args.base } : {}) });
 }

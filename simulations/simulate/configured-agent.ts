@@ -25,6 +25,8 @@ export interface AgentProcessConfig {
   localAddress?: string;
   /** Simulations of attacks only: the site is malicious and sends this attack's update (byzantine-sites.ts). */
   byzantine?: string;
+  /** A user model: the site's copy of its model.json (the base it holds). */
+  modelFile?: string;
 }
 
 export interface ConfiguredAgent {
@@ -53,6 +55,7 @@ export function startConfiguredAgent(config: AgentProcessConfig, logFor: (instit
     consentFile: config.consentFile,
     auditLog: config.auditLog,
     log,
+    ...(config.modelFile ? { modelFile: config.modelFile } : {}),
     ...(config.byzantine ? { transformUpdate: attackFor(config.byzantine, config.seed).transform } : {}),
     ...(config.localAddress ? { socketOptions: { localAddress: config.localAddress } as Partial<ManagerOptions & SocketOptions> } : {}),
   });

@@ -1,12 +1,12 @@
 /** `cohort simulate`: a real coordinator and real agents (one process each, or many per worker thread) on loopback, then a report of the result. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { destination, pino } from 'pino';
 import { decodeTensors, parameterCount, taskOf, type ModelSpec, type NamedTensor, type Task, type TrainConfig } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
-import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
+import { partitionSummary, rowWidth, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
 import { createModelRunner, evaluate, selectBackend, type BackendPreference, type Evaluation, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, finalReport, plotRoundsSvg, roundsToCsv, taskPlots, type FinalReport, type Report, type RoundRow } from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice, type NaturalPartition, type TabularOptions } from './dataset.js';
@@ -21,6 +21,8 @@ import { formatLineage, lineage, type Lineage } from '../../coordinator/models/i
 import { trainCentralized } from './centralized.js';
 import { assignAttackers, type ByzantineFlag } from './byzantine-sites.js';
 import { byzantineReport, formatByzantine, type ByzantineReport, type Refusal } from './byzantine-report.js';
+import { isPreset, userModelSpec } from '../cli/user-model.js';
+import { describeUserModel } from './user-model-summary.js';
 
 export interface SimulateOptions {
   institutions: number;
@@ -28,7 +30,10 @@ export interface SimulateOptions {
   dataset: DatasetChoice;
   partition: PartitionScheme;
   partitionText: string;
-  model: Arch;
+  /** A preset, or a path to a user's TF.js Layers model.json (docs/models.md). */
+  model: Arch | string;
+  /** A user model only: BatchNormalization tensors stay at each site (FedBN). */
+  fedbn?: boolean;
   localEpochs: number;
   batchSize: number;
   learningRate: number;
@@ -102,7 +107,9 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   const out = options.out_stream ?? process.stdout;
   const say = (text: string): void => void out.write(`${text}\n`);
   const dir = resolve(options.out);
-  const data = prepareData(options.dataset, options.model, options.institutions, options.partition, options.seed, 0.2, {
+  const userPath = isPreset(options.model) ? undefined : options.model;
+  if (options.fedbn && !userPath) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
+  const data = prepareData(options.dataset, userPath ? 'mlp' : (options.model as Arch), options.institutions, options.partition, options.seed, 0.2, {
     ...(options.natural ? { natural: options.natural } : {}),
     ...(options.tabular ? { tabular: options.tabular } : {}),
     labels: { ...(options.task ? { task: options.task } : {}), ...(options.positive !== undefined ? { positive: options.positive } : {}) },
@@ -116,12 +123,16 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     }
   }
   const attackers = assignAttackers(opts.byzantine ?? [], opts.institutions);
-  const task = taskOf(data.spec);
+  const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
+  const user = userPath ? await userModelSpec(tf, userPath, { spec: data.spec, width: rowWidth(data.all), fedbn: opts.fedbn ?? false, taskGiven: opts.task !== undefined }) : undefined;
+  const task = taskOf(user ? user.spec : data.spec);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
 
-  const { spec } = data;
+  const spec = user ? user.spec : data.spec;
+  const base = user ? { base: user.user.base } : {};
   say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
+  if (user) say(`User model ${user.user.path}: ${describeUserModel(user.spec)}`);
   if (opts.secagg) say(`secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`);
   if (opts.adaptiveClip) say(`adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`);
   if (data.institutionNames) {
@@ -141,7 +152,6 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     say(`Partition ${opts.partitionText}: ${data.sites.map((rows) => rows.length).join(', ')} rows per institution.`);
   }
 
-  const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
   const testSet = selectRows(data.all, data.test);
 
   const keys = join(dir, 'keys');
@@ -159,10 +169,10 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     modelRunner: createModelRunner(),
     federation: {
       id: FEDERATION,
-      name: `simulation ${describe(opts)}`,
+      name: `simulation ${describe(opts)}`.slice(0, 200), // the setup's limits: long data paths are cut
       spec,
       study: {
-        title: `Simulated federation: ${describe(opts)}`,
+        title: `Simulated federation: ${describe(opts)}`.slice(0, 300),
         purpose: 'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
         dataCategories: [dataCategory(opts.dataset)],
       },
@@ -184,6 +194,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       },
     },
     institutions: sites.map(publicIdentityOf),
+    ...(user ? { userModel: user.keep } : {}),
     log: pino({ name: 'coordinator' }, destination({ dest: join(dir, 'logs', 'coordinator.log'), sync: true })),
   });
 
@@ -259,7 +270,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     const durationMs = Date.now() - (roundStarts.get(round) ?? Date.now());
     evaluations = evaluations.then(async () => {
       const { weights, spec: modelSpec } = readModel(coordinator, dir, version);
-      const ev = await evaluate({ tf, spec: modelSpec, weights, data: testSet, threshold: opts.threshold ?? 0.5 });
+      const ev = await evaluate({ tf, spec: modelSpec, weights, data: testSet, threshold: opts.threshold ?? 0.5, ...base });
       finalEval = { version, ...ev };
       const row: RoundRow = {
         round,
@@ -297,6 +308,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
         logFile: join(dir, 'logs', `${site.id}.log`),
         consentFile: join(siteDir(site.id), 'consent.json'),
         auditLog: join(siteDir(site.id), 'audit.jsonl'),
+        ...(user ? { modelFile: user.user.path } : {}),
         ...(attackers.has(i) ? { byzantine: attackers.get(i) as string } : {}),
       };
       return { id: site.id, config };
@@ -328,7 +340,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     if (opts.centralized) {
       const epochs = opts.rounds * opts.localEpochs;
       say(`Centralized baseline: the same model on the pooled training rows, ${epochs} epochs ...`);
-      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, ...(opts.training ? { training: opts.training } : {}) });
+      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, ...(opts.training ? { training: opts.training } : {}), ...(user ? { initial: user.user.initial, ...base } : {}) });
       const classes = task === 'classification' || task === 'binary';
       centralized = { loss: c.loss, epochs, ...(classes ? { accuracy: c.accuracy, report: classificationReport(testSet.y, c.predicted, testSet.classes).classes } : {}) };
       say(task === 'regression'
@@ -425,7 +437,8 @@ function describePreprocessing(spec: ModelSpec, dropped: { column: string; reaso
 }
 
 function describe(opts: SimulateOptions): string {
-  return `${formatDataRef(opts.dataset)}, ${opts.model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
+  const model = isPreset(opts.model) ? opts.model : `user model ${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`; // a short name: the federation's name has 200 characters
+  return `${formatDataRef(opts.dataset)}, ${model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {
