@@ -1,4 +1,4 @@
-/** Which rows each of K institutions trains on at each step of a batched run: trainLocal's split and shuffles, padded and masked. */
+/** Which rows each of K institutions trains on at each step of a batched run: trainLocal's split and shuffles. */
 import { createPrng } from '../../crypto/prng.js';
 import { CohortError } from '../../protocol/errors.js';
 import { rowWidth, type Dataset } from '../data/dataset.js';
@@ -37,35 +37,17 @@ export function scheduleFor(n: number, opts: { seed: number; valFraction: number
   return { valRows, trainRows: train.length, batches, epochOf };
 }
 
-/** One batched step's inputs as flat arrays: x [K, B, width], one-hot y [K, B, classes], row weights [K, B]. */
-export interface StepArrays {
-  x: Float32Array;
-  y: Float32Array;
-  /** 1/r for each of an institution's r real rows this step, 0 for padding (and for an institution already done). */
-  weight: Float32Array;
-}
-
 /**
- * Fills step `step` of every institution into [K, B, ...] arrays; an institution whose schedule is shorter, or whose
- * batch is short, gets zero rows with weight 0, so its SGD update for the padding is exactly zero.
- * @example const a = stepArrays(datasets, schedules, 0, 10, 10); a.weight.length // K * 10
+ * The rows of one minibatch as flat arrays: x [r, width] and one-hot y [r, classes].
+ * @example const { x, y } = minibatchArrays(ds, [4, 9, 2], 10); y.length // 30
  */
-export function stepArrays(datasets: Dataset[], schedules: InstitutionSchedule[], step: number, batchSize: number, classes: number): StepArrays {
-  const k = datasets.length;
-  const width = rowWidth(datasets[0] as Dataset);
-  const x = new Float32Array(k * batchSize * width);
-  const y = new Float32Array(k * batchSize * classes);
-  const weight = new Float32Array(k * batchSize);
-  for (let i = 0; i < k; i++) {
-    const rows = (schedules[i] as InstitutionSchedule).batches[step];
-    if (!rows) continue;
-    const ds = datasets[i] as Dataset;
-    rows.forEach((row, b) => {
-      const slot = i * batchSize + b;
-      x.set(ds.x.subarray(row * width, (row + 1) * width), slot * width);
-      y[slot * classes + (ds.y[row] as number)] = 1;
-      weight[slot] = 1 / rows.length;
-    });
-  }
-  return { x, y, weight };
+export function minibatchArrays(ds: Dataset, rows: number[], classes: number): { x: Float32Array; y: Float32Array } {
+  const width = rowWidth(ds);
+  const x = new Float32Array(rows.length * width);
+  const y = new Float32Array(rows.length * classes);
+  rows.forEach((row, b) => {
+    x.set(ds.x.subarray(row * width, (row + 1) * width), b * width);
+    y[b * classes + (ds.y[row] as number)] = 1;
+  });
+  return { x, y };
 }

@@ -7,8 +7,8 @@ import { layersOf, tensorLayout, type ModelSpec } from '../../protocol/model-spe
 import { rowWidth, selectRows, type Dataset } from '../data/dataset.js';
 import { normalize } from '../data/stats.js';
 import type { TF } from './backend.js';
-import { scheduleFor, stepArrays, type InstitutionSchedule } from './batched-schedule.js';
-import { convStep, denseStep, type StepOutputs } from './batched-step.js';
+import { minibatchArrays, scheduleFor, type InstitutionSchedule } from './batched-schedule.js';
+import { institutionsStep, type Minibatch, type StepOutputs } from './batched-step.js';
 import { evaluate, type TrainResult } from './trainer.js';
 import { hasWasmGradKernels } from './wasm-grad-kernels.js';
 
@@ -49,29 +49,32 @@ function prepared(spec: ModelSpec, data: Dataset, index: number): Dataset {
   return spec.normalization ? normalize(data, spec.normalization) : data;
 }
 
-/** The starting weights stacked K times on a leading axis, in tensorLayout order (dense biases as [K, 1, units]). */
-function stackedParams(tf: TF, spec: ModelSpec, weights: NamedTensor[], k: number): Tensor[] {
+/** Every institution's own copy of the starting weights, in tensorLayout order. */
+function copiesOf(tf: TF, spec: ModelSpec, weights: NamedTensor[], k: number): Tensor[][] {
   const byName = new Map(weights.map((w) => [w.name, w]));
-  return tensorLayout(spec).map((layout) => {
-    const w = byName.get(layout.name);
-    const size = layout.shape.reduce((a, b) => a * b, 1);
-    if (!w || w.data.length !== size) throw new Error(`weights do not match the model: tensor ${layout.name} needs shape [${layout.shape.join(', ')}]`);
-    const dense = layout.name.startsWith('dense_') && layout.shape.length === 1;
-    const shape = dense ? [1, ...layout.shape] : layout.shape;
-    return tf.tidy(() => tf.tile(tf.tensor(w.data, [1, ...shape], 'float32'), [k, ...shape.map(() => 1)]));
+  const layout = tensorLayout(spec).map((t) => {
+    const w = byName.get(t.name);
+    if (!w || w.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`weights do not match the model: tensor ${t.name} needs shape [${t.shape.join(', ')}]`);
+    return { data: w.data, shape: t.shape };
   });
+  return Array.from({ length: k }, () => layout.map((t) => tf.tensor(t.data, t.shape, 'float32')));
 }
 
-/** Institution i's weights out of the stacked tensors, named and shaped as tensorLayout. */
-async function unstackWeights(spec: ModelSpec, params: Tensor[], k: number): Promise<NamedTensor[][]> {
+/** Every institution's weights read back, named and shaped as tensorLayout. */
+async function readWeights(spec: ModelSpec, params: Tensor[][]): Promise<NamedTensor[][]> {
   const layout = tensorLayout(spec);
-  const data = await Promise.all(params.map((p) => p.data() as Promise<Float32Array>));
-  return Array.from({ length: k }, (_, i) =>
-    layout.map((t, j) => {
-      const size = t.shape.reduce((a, b) => a * b, 1);
-      return { name: t.name, shape: [...t.shape], data: (data[j] as Float32Array).slice(i * size, (i + 1) * size) };
-    }),
-  );
+  return Promise.all(params.map(async (own) => Promise.all(own.map(async (t, j) => ({ name: (layout[j] as { name: string }).name, shape: [...t.shape], data: (await t.data()) as Float32Array })))));
+}
+
+/** Institution i's minibatch of step s as tensors, or undefined when its schedule has ended. */
+function minibatches(tf: TF, spec: ModelSpec, datasets: Dataset[], schedules: InstitutionSchedule[], step: number): (Minibatch | undefined)[] {
+  const classes = spec.classes.length;
+  return schedules.map((s, i) => {
+    const rows = s.batches[step];
+    if (!rows) return undefined;
+    const { x, y } = minibatchArrays(datasets[i] as Dataset, rows, classes);
+    return { x: tf.tensor(x, [rows.length, ...spec.inputShape]), y: tf.tensor2d(y, [rows.length, classes]) };
+  });
 }
 
 /** The [steps, K] values of the per-step [K] tensors, read back once. */
@@ -104,8 +107,8 @@ function lastEpochMetrics(schedules: InstitutionSchedule[], lossSums: Float32Arr
 /**
  * Trains every institution's copy of the model from `weights` exactly as `trainLocal` would with its seed (same split,
  * same per-epoch shuffles, same minibatches, plain SGD on categorical cross-entropy), but as one batched computation
- * per step: step s applies step s of every institution at once. Shorter schedules are padded with weight-0 rows, so
- * each institution takes exactly its own steps. Refuses FedProx and clipping (the agent's per-institution path does those).
+ * per step: step s applies step s of every institution at once; an institution whose schedule has ended sits the
+ * remaining steps out, so each takes exactly its own steps. Refuses FedProx and clipping (the agent's per-institution path does those).
  * @example const results = await trainBatched({ tf, spec, weights, institutions: [{ data: a, seed: 1 }, { data: b, seed: 2 }], config });
  */
 export async function trainBatched(args: BatchedTrainArgs): Promise<TrainResult[]> {
@@ -114,36 +117,33 @@ export async function trainBatched(args: BatchedTrainArgs): Promise<TrainResult[
   const why = refusal(args);
   if (why) throw new CohortError('BAD_REQUEST', `batched training: ${why}`);
   const layers = layersOf(spec);
-  const conv = layers.some((l) => l.kind === 'conv');
-  if (conv && tf.getBackend() === 'wasm' && !hasWasmGradKernels(tf)) throw new Error('the wasm backend cannot train conv layers without Cohort\'s Conv2D gradient kernels (load it with selectBackend)');
+  if (layers.some((l) => l.kind === 'conv') && tf.getBackend() === 'wasm' && !hasWasmGradKernels(tf)) {
+    throw new Error('the wasm backend cannot train conv layers without Cohort\'s Conv2D gradient kernels (load it with selectBackend)');
+  }
   const valFraction = args.valFraction ?? 0.1;
   const datasets = args.institutions.map((inst, i) => prepared(spec, inst.data, i));
   const schedules = args.institutions.map((inst, i) => scheduleFor((datasets[i] as Dataset).n, { seed: inst.seed, valFraction, epochs: config.localEpochs, batchSize: config.batchSize }));
-  const k = datasets.length;
-  const b = config.batchSize;
-  const classes = spec.classes.length;
   const steps = Math.max(...schedules.map((s) => s.batches.length));
-  let params = stackedParams(tf, spec, args.weights, k);
+  let params = copiesOf(tf, spec, args.weights, datasets.length);
   const lossSums: Tensor[] = [];
   const corrects: Tensor[] = [];
   try {
     for (let step = 0; step < steps; step++) {
-      const a = stepArrays(datasets, schedules, step, b, classes);
-      const inputs = { x: tf.tensor(a.x, [k, b, ...spec.inputShape]), y: tf.tensor3d(a.y, [k, b, classes]), w: tf.tensor3d(a.weight, [k, b, 1]) };
+      const batches = minibatches(tf, spec, datasets, schedules, step);
       let out: StepOutputs;
       try {
-        out = (conv ? convStep : denseStep)(tf, layers, params, inputs, config.learningRate);
+        out = institutionsStep(tf, layers, params, batches, config.learningRate);
       } finally {
-        tf.dispose([inputs.x, inputs.y, inputs.w]);
+        for (const b of batches) if (b) tf.dispose([b.x, b.y]);
       }
-      tf.dispose(params);
+      params.forEach((own, i) => batches[i] && tf.dispose(own));
       params = out.params;
       lossSums.push(out.lossSum);
       corrects.push(out.correct);
     }
     const [lossData, correctData] = await Promise.all([readStacked(tf, lossSums), readStacked(tf, corrects)]);
     const metrics = lastEpochMetrics(schedules, lossData, correctData, config.localEpochs, config.learningRate);
-    const weights = await unstackWeights(spec, params, k);
+    const weights = await readWeights(spec, params);
     const durationMs = Date.now() - startedAt;
     return Promise.all(
       weights.map(async (w, i) => {
@@ -151,14 +151,14 @@ export async function trainBatched(args: BatchedTrainArgs): Promise<TrainResult[
         const m = metrics[i] as { loss: number; accuracy: number };
         const result: TrainResult = { weights: w, metrics: { trainLoss: m.loss, trainAccuracy: m.accuracy, epochs: config.localEpochs, durationMs }, trainSamples: s.trainRows };
         if (s.valRows.length > 0) {
-          const val = await evaluate({ tf, spec: { ...spec, normalization: undefined }, weights: w, data: selectRows(datasets[i] as Dataset, s.valRows), batchSize: Math.max(b, 256) });
+          const val = await evaluate({ tf, spec: { ...spec, normalization: undefined }, weights: w, data: selectRows(datasets[i] as Dataset, s.valRows), batchSize: Math.max(config.batchSize, 256) });
           Object.assign(result.metrics, { valLoss: val.loss, valAccuracy: val.accuracy, valSamples: s.valRows.length });
         }
         return result;
       }),
     );
   } finally {
-    tf.dispose(params);
+    tf.dispose(params.flat());
     tf.dispose(lossSums);
     tf.dispose(corrects);
   }
