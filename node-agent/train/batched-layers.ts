@@ -7,6 +7,16 @@ import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { LayerLayout } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
 
+/**
+ * True for the kernel kept transposed ([units, inputs]) while training: the first layer's, when dense. XNNPACK packs
+ * a matMul's right operand on every call (the weights change every step), so the big kernel goes on the left: the
+ * forward pass computes (W^T x^T)^T and the gradient W^T += (−lr·dz)^T x, and no input gradient is needed.
+ * @example keptTransposed(layersOf(mnistSpec('mlp')), 0) // true
+ */
+export function keptTransposed(layers: LayerLayout[], param: number): boolean {
+  return param === 0 && layers[0]?.kind === 'dense';
+}
+
 /** What the backward pass of one layer needs from its forward pass. */
 export interface Saved {
   layer: LayerLayout;
@@ -24,7 +34,8 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
   for (const layer of layers) {
     const input = h;
     if (layer.kind === 'dense') {
-      const z = tf.add(tf.matMul(h as Tensor2D, params[at] as Tensor2D), params[at + 1] as Tensor);
+      const product = at === 0 && saved.length === 0 ? tf.transpose(tf.matMul(params[at] as Tensor2D, tf.transpose(h as Tensor2D))) : tf.matMul(h as Tensor2D, params[at] as Tensor2D);
+      const z = tf.add(product, params[at + 1] as Tensor);
       h = layer.activation === 'relu' ? tf.relu(z) : z;
       saved.push({ layer, at, input, output: h });
       at += 2;
@@ -77,7 +88,8 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
       const dz = s.layer.activation === 'relu' ? tf.mul(dy, tf.step(s.output)) : dy;
       const kernel = params[s.at] as Tensor2D;
       // −lr scales the small [r, units] operand, not the [in, units] product: one pass over the kernel, not two.
-      next[s.at] = tf.add(tf.matMul(tf.transpose(s.input as Tensor2D), tf.mul(c, dz) as Tensor2D), kernel);
+      const scaled = tf.mul(c, dz) as Tensor2D;
+      next[s.at] = tf.add(first ? tf.matMul(tf.transpose(scaled), s.input as Tensor2D) : tf.matMul(tf.transpose(s.input as Tensor2D), scaled), kernel);
       next[s.at + 1] = tf.add(tf.mul(c, tf.sum(dz, 0)), params[s.at + 1] as Tensor);
       if (!first) dy = tf.transpose(tf.matMul(kernel, tf.transpose(dz as Tensor2D)));
     } else if (s.layer.kind === 'conv') {

@@ -8,6 +8,7 @@ import { rowWidth, selectRows, type Dataset } from '../data/dataset.js';
 import { normalize } from '../data/stats.js';
 import type { TF } from './backend.js';
 import { minibatchArrays, scheduleFor, type InstitutionSchedule } from './batched-schedule.js';
+import { keptTransposed } from './batched-layers.js';
 import { institutionsStep, type Minibatch, type StepOutputs } from './batched-step.js';
 import { evaluate, type TrainResult } from './trainer.js';
 import { hasWasmGradKernels } from './wasm-grad-kernels.js';
@@ -49,21 +50,34 @@ function prepared(spec: ModelSpec, data: Dataset, index: number): Dataset {
   return spec.normalization ? normalize(data, spec.normalization) : data;
 }
 
-/** Every institution's own copy of the starting weights, in tensorLayout order. */
+/** Every institution's own copy of the starting weights, in tensorLayout order (the first dense kernel transposed: keptTransposed). */
 function copiesOf(tf: TF, spec: ModelSpec, weights: NamedTensor[], k: number): Tensor[][] {
+  const layers = layersOf(spec);
   const byName = new Map(weights.map((w) => [w.name, w]));
   const layout = tensorLayout(spec).map((t) => {
     const w = byName.get(t.name);
     if (!w || w.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`weights do not match the model: tensor ${t.name} needs shape [${t.shape.join(', ')}]`);
     return { data: w.data, shape: t.shape };
   });
-  return Array.from({ length: k }, () => layout.map((t) => tf.tensor(t.data, t.shape, 'float32')));
+  return Array.from({ length: k }, () =>
+    layout.map((t, j) => (keptTransposed(layers, j) ? tf.tidy(() => tf.transpose(tf.tensor(t.data, t.shape, 'float32'))) : tf.tensor(t.data, t.shape, 'float32'))),
+  );
 }
 
 /** Every institution's weights read back, named and shaped as tensorLayout. */
-async function readWeights(spec: ModelSpec, params: Tensor[][]): Promise<NamedTensor[][]> {
+async function readWeights(tf: TF, spec: ModelSpec, params: Tensor[][]): Promise<NamedTensor[][]> {
   const layout = tensorLayout(spec);
-  return Promise.all(params.map(async (own) => Promise.all(own.map(async (t, j) => ({ name: (layout[j] as { name: string }).name, shape: [...t.shape], data: (await t.data()) as Float32Array })))));
+  const layers = layersOf(spec);
+  const read = async (t: Tensor, j: number): Promise<Float32Array> => {
+    if (!keptTransposed(layers, j)) return (await t.data()) as Float32Array;
+    const back = tf.transpose(t);
+    try {
+      return (await back.data()) as Float32Array;
+    } finally {
+      back.dispose();
+    }
+  };
+  return Promise.all(params.map(async (own) => Promise.all(own.map(async (t, j) => ({ name: (layout[j] as { name: string }).name, shape: [...(layout[j] as { shape: number[] }).shape], data: await read(t, j) })))));
 }
 
 /** Institution i's minibatch of step s as tensors, or undefined when its schedule has ended. */
@@ -143,7 +157,7 @@ export async function trainBatched(args: BatchedTrainArgs): Promise<TrainResult[
     }
     const [lossData, correctData] = await Promise.all([readStacked(tf, lossSums), readStacked(tf, corrects)]);
     const metrics = lastEpochMetrics(schedules, lossData, correctData, config.localEpochs, config.learningRate);
-    const weights = await readWeights(spec, params);
+    const weights = await readWeights(tf, spec, params);
     const durationMs = Date.now() - startedAt;
     return Promise.all(
       weights.map(async (w, i) => {
