@@ -26,7 +26,10 @@ export interface Saved {
   output: Tensor;
 }
 
-/** Runs the layers up to the last dense's logits; returns the logits and what the backward pass needs. */
+/**
+ * Runs the layers up to the last dense's logits; returns the logits and what the backward pass needs.
+ * @example const { logits, saved } = forward(tf, layersOf(spec), params, x);
+ */
 export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tensor): { logits: Tensor2D; saved: Saved[] } {
   const saved: Saved[] = [];
   let h = x;
@@ -76,6 +79,7 @@ function convInputGrad(tf: TF, dz: Tensor, kernel: Tensor4D): Tensor {
 /**
  * From dL/d(logits) back through every layer: returns the SGD-updated parameters w + (−lr)·g (tfjs's SGD update),
  * in parameter order. The relu gradient passes where the layer's output is > 0 (tfjs's relu gradient: its input > 0).
+ * @example const next = backwardAndUpdate(tf, saved, params, dLogits, 0.05);
  */
 export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLogits: Tensor, learningRate: number): Tensor[] {
   const c = tf.scalar(-learningRate);

@@ -40,6 +40,7 @@ function lossGrad(tf: TF, logits: Tensor2D, y: Tensor2D): { dLogits: Tensor; los
 /**
  * Step s of every institution at once: institution i trains on `batches[i]` (none: its weights stay as they are).
  * The caller disposes the old weights of the institutions that had a batch.
+ * @example const { params: next, lossSum } = institutionsStep(tf, layersOf(spec), params, [batchA, undefined], 0.05);
  */
 export function institutionsStep(tf: TF, layers: LayerLayout[], params: Tensor[][], batches: (Minibatch | undefined)[], learningRate: number): StepOutputs {
   return tf.tidy(() => {
