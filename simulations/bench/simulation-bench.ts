@@ -105,7 +105,7 @@ export const simulationSection: BenchSection = {
       columns: ['model', 'path', 'institutions per round', 'rounds', 'samples per CPU-second', 's per round', 'x PyTorch', 'load avg (1 min)'],
       rows,
       notes: [
-        `McMahan et al.'s IID experiment: 100 institutions x 600 mnist-full digits, E = 5, B = 10, lr 0.05, FedAvg weighted by samples; ${rounds} round(s) per path, each path in a fresh process, wasm backend for Cohort.`,
+        `McMahan et al.'s IID experiment: 100 institutions x 600 mnist-full digits, E = ${epochs}, B = 10, lr 0.05, FedAvg weighted by samples; ${rounds} round(s) per path, each path in a fresh process, wasm backend for Cohort.`,
         `simulation.ratioVsPytorch (Cohort batched over PyTorch, samples per CPU-second): 2NN ${fmt(ratio('mlp'))}, CNN ${fmt(ratio('cnn'))}; goal >= 1.0: ${MODELS.map((m) => `${LABEL[m]} ${(ratio(m) ?? 0) >= 1 ? 'met' : 'MISSED'}`).join(', ')}.`,
         'In-process CPU time counts the rounds only (data preparation excluded); the real federation\'s counts its whole run (coordinator, 100 agents in 2 worker threads, start-up, per-round test evaluation), so its rate is a lower bound.',
         ctx.quick ? 'Quick mode: 1-2 institutions per round, E = 1, no real federation; not comparable.' : 'The CNN\'s one-at-a-time and federation paths sample 2 institutions per round (C = 0.02) to bound the run; rates per CPU-second do not depend on C.',
