@@ -11,6 +11,7 @@ export interface BenchRunOptions {
   quick: boolean;
   only?: string[];
   outDir: string;
+  rounds?: number;
   log?: (line: string) => void;
 }
 
@@ -101,7 +102,7 @@ export async function runBench(opts: BenchRunOptions, list: readonly BenchSectio
     const start = performance.now();
     const outcome: BenchSectionOutcome = { id: section.id, title: section.title, seconds: 0 };
     try {
-      outcome.result = await section.run({ quick: opts.quick, outDir: sectionDir, log: (line) => log(`  ${section.id}: ${line}`) });
+      outcome.result = await section.run({ quick: opts.quick, ...(opts.rounds ? { rounds: opts.rounds } : {}), outDir: sectionDir, log: (line) => log(`  ${section.id}: ${line}`) });
     } catch (err) {
       outcome.error = err instanceof Error ? err.message : String(err);
       log(`  ${section.id} FAILED: ${outcome.error}`);
@@ -125,12 +126,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     .option('--quick', 'tiny sizes and few repetitions (seconds; what CI runs)', false)
     .option('--only <ids>', `comma-separated section ids: ${allSections.map((s) => s.id).join(', ')}`)
     .option('--out <dir>', 'output folder (default runs/bench-<timestamp>)')
+    .option('--rounds <n>', 'rounds for the sections that run federated rounds (simulation: default 1)', (v) => Number.parseInt(v, 10))
     .parse();
-  const flags = program.opts<{ quick: boolean; only?: string; out?: string }>();
+  const flags = program.opts<{ quick: boolean; only?: string; out?: string; rounds?: number }>();
   const only = flags.only?.split(',').map((s) => s.trim()).filter(Boolean);
   const outDir = flags.out ?? join('runs', `bench-${timestamp()}`);
   try {
-    const report = await runBench({ quick: flags.quick, only, outDir });
+    const report = await runBench({ quick: flags.quick, only, outDir, ...(flags.rounds ? { rounds: flags.rounds } : {}) });
     process.stdout.write(`${formatBenchMarkdown(report)}\n`);
     process.stderr.write(`wrote ${join(outDir, 'bench.json')} and ${join(outDir, 'bench.md')}\n`);
     process.exitCode = report.sections.some((s) => s.error) ? 1 : 0;

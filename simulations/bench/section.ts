@@ -8,6 +8,8 @@ export interface BenchContext {
   outDir: string;
   /** Progress lines for the person watching (stderr). */
   log: (line: string) => void;
+  /** Rounds for sections that run federated rounds (`--rounds`); each section has its own default. */
+  rounds?: number;
 }
 
 /** One row of a section's table; cells are already formatted for markdown, `values` keeps the raw numbers for the JSON. */
@@ -22,6 +24,8 @@ export interface BenchResult {
   columns: string[];
   rows: BenchRow[];
   notes: string[];
+  /** Headline numbers a section wants at a fixed place in bench.json (e.g. simulation's ratioVsPytorch). */
+  summary?: Record<string, unknown>;
 }
 
 /** A section of `npm run bench`. `id` is what `npm run bench -- --only ID` selects. */

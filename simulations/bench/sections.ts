@@ -7,5 +7,6 @@ import { cipherSection } from './cipher-section.js';
 import { trainingSection } from './training-bench.js';
 import { privacySection } from './privacy-bench.js';
 import { scaleSection } from './scale-bench.js';
+import { simulationSection } from './simulation-bench.js';
 
-export const sections: readonly BenchSection[] = [aggregationSection, ingestSection, roundSection, cipherSection, trainingSection, privacySection, scaleSection];
+export const sections: readonly BenchSection[] = [aggregationSection, ingestSection, roundSection, cipherSection, trainingSection, privacySection, scaleSection, simulationSection];
