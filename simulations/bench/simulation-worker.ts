@@ -75,7 +75,7 @@ async function federation(plan: SimulationPlan): Promise<SimulationMeasure> {
     const cpuSeconds = (used.user + used.system) / 1e6;
     const samples = summary.rounds.reduce((n, r) => n + (r.samples ?? 0), 0) * plan.epochs; // RoundRow.samples: training rows behind the aggregate
     const seconds = summary.rounds.reduce((n, r) => n + (r.durationMs ?? 0), 0) / 1000;
-    return { path: 'federation', model: plan.model, backend: summary.runtime.backend, rounds: plan.rounds, samples, cpuSeconds, secondsPerRound: seconds / plan.rounds, samplesPerCpuSec: samples / cpuSeconds, accuracy: summary.final.accuracy };
+    return { path: 'federation', model: plan.model, backend: summary.runtime.backend, rounds: plan.rounds, samples, cpuSeconds, secondsPerRound: seconds / plan.rounds, samplesPerCpuSec: samples / cpuSeconds, accuracy: summary.final.accuracy ?? null };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
