@@ -22,6 +22,8 @@ export interface TrainArgs {
   /** Drives the validation split and the per-epoch shuffles; default 0. Vary it by round. */
   seed?: number;
   onEpoch?: (epoch: number, logs: { loss: number; accuracy: number }) => void;
+  /** Changes each training batch's inputs in place before they become a tensor (image augmentation); never applied to evaluation. */
+  augmentBatch?: (x: Float32Array, rows: number, seed: number) => void;
 }
 
 export interface TrainResult {
@@ -51,7 +53,7 @@ function prepare(spec: ModelSpec, data: Dataset): Dataset {
 }
 
 /** Input rows `rows[start..end)` as a tensor shaped [batch, ...inputShape], and their one-hot labels. */
-function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, start: number, end: number): { xs: Tensor; ys: Tensor } {
+function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, start: number, end: number, augment?: (x: Float32Array, rows: number) => void): { xs: Tensor; ys: Tensor } {
   const width = rowWidth(ds);
   const classes = spec.classes.length;
   const size = end - start;
@@ -62,6 +64,7 @@ function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<numb
     x.set(ds.x.subarray(row * width, (row + 1) * width), i * width);
     y[i * classes + (ds.y[row] as number)] = 1;
   }
+  augment?.(x, size);
   return { xs: tf.tensor(x, [size, ...spec.inputShape]), ys: tf.tensor2d(y, [size, classes]) };
 }
 
@@ -163,7 +166,8 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
       let accSum = 0;
       for (let start = 0; start < trainRows.length; start += config.batchSize) {
         const end = Math.min(start + config.batchSize, trainRows.length);
-        const { xs, ys } = batchTensors(tf, spec, ds, trainRows, start, end);
+        const seed = (((args.seed ?? 0) * 1_000_003 + epoch * 65_537 + start) >>> 0);
+        const { xs, ys } = batchTensors(tf, spec, ds, trainRows, start, end, args.augmentBatch && ((x, n) => args.augmentBatch?.(x, n, seed)));
         let loss: number | undefined;
         let acc: number | undefined;
         try {

@@ -7,14 +7,15 @@ import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
+import { imageOptionsFrom, withImageFlags } from './image-flags.js';
 import { ARCHS, BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
 
 export function simulateCommand(): Command {
-  return new Command('simulate')
+  return withImageFlags(new Command('simulate'))
     .description('run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback')
     .option('--institutions <n>', 'number of institutions', int(1, 100_000), 5)
     .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
-    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH', 'mnist')
+    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | images:DIR (PNG/JPEG in class folders) | dicom:MANIFEST.csv', 'mnist')
     .option('--label <column>', 'the label column of a csv data set')
     .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA', 'iid')
     .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
@@ -46,7 +47,7 @@ export function simulateCommand(): Command {
     .action(async (o: Record<string, unknown>) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const partitionText = String(o.partition);
-      const dataset = parseDataset(String(o.dataset), o.label as string | undefined);
+      const dataset = parseDataset(String(o.dataset), o.label as string | undefined, imageOptionsFrom(o));
       const partition = parsePartition(partitionText);
       const [institutions, minParticipants] = [o.institutions as number, o.minParticipants as number | undefined];
       if (minParticipants !== undefined && minParticipants > institutions) {

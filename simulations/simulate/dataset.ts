@@ -14,7 +14,10 @@ import {
   type Dataset,
   type PartitionScheme,
 } from '../../node-agent/data/index.js';
-import type { DataRef } from '../../node-agent/data-source.js';
+import { parseImageRef, type DataRef } from '../../node-agent/data-source.js';
+import { loadImageSet } from '../../node-agent/data/image-data.js';
+import type { ImageOptions } from '../../node-agent/data/image-options.js';
+import { imageRows } from '../../node-agent/data/image-set.js';
 
 export type { DataRef } from '../../node-agent/data-source.js';
 /** The data set a simulation runs on: the same reference its agents receive. */
@@ -33,13 +36,14 @@ export interface SimulationData {
   imageShape?: number[];
 }
 
-const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] or csv:PATH';
+const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH, images:DIR or dicom:MANIFEST.csv';
 
 /**
- * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]` or `csv:PATH`.
+ * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]`, `csv:PATH`, `images:DIR` or
+ * `dicom:MANIFEST.csv` (these two with their image options, docs/imaging.md).
  * @example parseDataset('csv:data/wdbc.csv', 'diagnosis') // { kind: 'csv', path: 'data/wdbc.csv', label: 'diagnosis' }
  */
-export function parseDataset(text: string, label?: string): DatasetChoice {
+export function parseDataset(text: string, label?: string, image?: ImageOptions): DatasetChoice {
   if (text === 'mnist' || text === 'mnist-full') return { kind: text };
   if (text.startsWith('idx:')) {
     const paths = text.slice(4).split(',');
@@ -55,6 +59,8 @@ export function parseDataset(text: string, label?: string): DatasetChoice {
     if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class)');
     return { kind: 'csv', path: text.slice(4), label };
   }
+  const imaging = parseImageRef(text, image);
+  if (imaging) return imaging;
   throw new Error(`unknown dataset "${text}": use ${FORMS}`);
 }
 
@@ -73,10 +79,10 @@ function imageSpec(arch: Arch, imageShape: number[], classes: string[]): ModelSp
  */
 export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageShape?: number[]): ModelSpec {
   if (choice.kind === 'mnist') return mnistSpec(arch);
-  if (choice.kind === 'mnist-full' || choice.kind === 'idx') {
+  if (choice.kind === 'mnist-full' || choice.kind === 'idx' || choice.kind === 'images' || choice.kind === 'dicom') {
     return imageSpec(arch, imageShape ?? (choice.kind === 'mnist-full' ? [28, 28] : [rowWidth(all)]), all.classes);
   }
-  if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx); use logreg or mlp for a CSV');
+  if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx, images, dicom); use logreg or mlp for a CSV');
   return {
     arch,
     inputShape: [rowWidth(all)],
@@ -97,6 +103,12 @@ function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageS
       return loadIdxFiles(choice);
     case 'csv':
       return { all: loadCsv(choice.path, { label: choice.label }) };
+    case 'images':
+    case 'dicom': {
+      const set = loadImageSet(choice, choice.image);
+      const all = imageRows(set, Array.from(set.labels.keys()), choice.image?.normalize);
+      return { all, imageShape: [...set.imageShape], ...(set.trainRows !== undefined ? { trainRows: set.trainRows } : {}) };
+    }
   }
 }
 
