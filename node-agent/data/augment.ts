@@ -22,8 +22,9 @@ function sample(img: Float32Array, [h, w, c]: ImageShape, y: number, x: number, 
   const x1 = Math.min(w - 1, x0 + 1);
   const fy = yy - y0;
   const fx = xx - x0;
-  const at = (r: number, q: number): number => img[(r * w + q) * c + ch] as number;
-  return (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
+  const [a, b] = [(y0 * w + x0) * c + ch, (y0 * w + x1) * c + ch];
+  const [d, e] = [(y1 * w + x0) * c + ch, (y1 * w + x1) * c + ch];
+  return ((img[a] as number) * (1 - fx) + (img[b] as number) * fx) * (1 - fy) + ((img[d] as number) * (1 - fx) + (img[e] as number) * fx) * fy;
 }
 
 /** A new image whose pixel (i, j) is the source sampled where `where(i, j)` says (source y, x). */
@@ -49,13 +50,23 @@ export function flipHorizontal(img: Float32Array, [h, w, c]: ImageShape): Float3
   return out;
 }
 
+/** Where an output pixel of a resized crop comes from. */
+const cropSource = ([h, w]: ImageShape, box: CropBox) => (i: number, j: number): [number, number] => [box.top + ((i + 0.5) * box.height) / h - 0.5, box.left + ((j + 0.5) * box.width) / w - 0.5];
+
+/** Where an output pixel of a rotation by `degrees` about the centre comes from (y grows downwards). */
+function rotationSource([h, w]: ImageShape, degrees: number): (i: number, j: number) => [number, number] {
+  const t = (degrees * Math.PI) / 180;
+  const [cos, sin] = [Math.cos(t), Math.sin(t)];
+  const [cy, cx] = [(h - 1) / 2, (w - 1) / 2];
+  return (i, j) => [cy + (i - cy) * cos + (j - cx) * sin, cx - (i - cy) * sin + (j - cx) * cos];
+}
+
 /**
  * The box cut out and resized (bilinear) back to the image's size.
  * @example resizedCrop(img, [28, 28, 1], { top: 2, left: 2, height: 24, width: 24 })
  */
 export function resizedCrop(img: Float32Array, shape: ImageShape, box: CropBox): Float32Array {
-  const [h, w] = shape;
-  return remap(img, shape, (i, j) => [box.top + ((i + 0.5) * box.height) / h - 0.5, box.left + ((j + 0.5) * box.width) / w - 0.5]);
+  return remap(img, shape, cropSource(shape, box));
 }
 
 /**
@@ -63,12 +74,7 @@ export function resizedCrop(img: Float32Array, shape: ImageShape, box: CropBox):
  * @example rotate(img, [28, 28, 1], 10)
  */
 export function rotate(img: Float32Array, shape: ImageShape, degrees: number): Float32Array {
-  const [h, w] = shape;
-  const t = (degrees * Math.PI) / 180;
-  const [cos, sin] = [Math.cos(t), Math.sin(t)];
-  const [cy, cx] = [(h - 1) / 2, (w - 1) / 2];
-  // Inverse mapping: the source of output pixel (i, j) is (i, j) rotated by -t about the centre (y grows downwards).
-  return remap(img, shape, (i, j) => [cy + (i - cy) * cos + (j - cx) * sin, cx - (i - cy) * sin + (j - cx) * cos]);
+  return remap(img, shape, rotationSource(shape, degrees));
 }
 
 /**
@@ -81,7 +87,10 @@ export function brightnessContrast(img: Float32Array, brightness: number, contra
   return img.map((v) => (v - mean) * (1 + contrast) + mean + brightness);
 }
 
-/** One random draw of each transform's parameters: crop area 0.8-1.0 at aspect 3/4-4/3, flip 1/2, ±10°, ±0.1. */
+/**
+ * One random draw of each transform's parameters (crop area 0.8-1.0 at aspect 3/4-4/3, flip 1/2, ±10°, ±0.1), applied as
+ * flip(rotate(crop(img))) in one resampling: the three inverse mappings composed, one bilinear interpolation.
+ */
 function augmentOne(img: Float32Array, shape: ImageShape, rng: Prng): Float32Array {
   const [h, w] = shape;
   const area = 0.8 + 0.2 * rng.next();
@@ -92,8 +101,9 @@ function augmentOne(img: Float32Array, shape: ImageShape, rng: Prng): Float32Arr
   const flip = rng.next() < 0.5;
   const degrees = 20 * rng.next() - 10;
   const [brightness, contrast] = [0.2 * rng.next() - 0.1, 0.2 * rng.next() - 0.1];
-  const cropped = rotate(resizedCrop(img, shape, box), shape, degrees);
-  return brightnessContrast(flip ? flipHorizontal(cropped, shape) : cropped, brightness, contrast);
+  const [crop, turn] = [cropSource(shape, box), rotationSource(shape, degrees)];
+  const moved = remap(img, shape, (i, j) => crop(...turn(i, flip ? w - 1 - j : j)));
+  return brightnessContrast(moved, brightness, contrast);
 }
 
 /**

@@ -82,7 +82,8 @@ function toUnit(values: Float64Array, centre: number | undefined, width: number 
 /** Parses the bytes, turning dicom-parser's thrown strings into errors that name the file. */
 function parse(bytes: Uint8Array, path: string): DataSet {
   try {
-    return dicomParser.parseDicom(bytes);
+    // A Buffer: dicom-parser's deflate path (node's zlib) copies with Buffer#copy.
+    return dicomParser.parseDicom(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (cause) {
     const msg = cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : ((cause as { exception?: string })?.exception ?? String(cause));
     throw new Error(`${path}: not a readable DICOM Part 10 file (${msg})`, { cause });

@@ -52,6 +52,13 @@ describe('decodeDicom', () => {
     expect(decode({ rows: 1, columns: 3, pixels: [0x800, 0, 0x7ff], bitsStored: 12, pixelRepresentation: 1 })).toEqual([0, 0.5, 1]);
   });
 
+  it('reads Deflated Explicit VR Little Endian and Explicit VR Big Endian files to the same values', () => {
+    const spec: DicomSpec = { rows: 1, columns: 4, pixels: [100, 200, 300, 500], slope: 2, intercept: -10 };
+    expect(decode({ ...spec, transferSyntax: '1.2.840.10008.1.2.1.99' })).toEqual([0, 0.25, 0.5, 1]);
+    expect(decode({ ...spec, transferSyntax: '1.2.840.10008.1.2.2' })).toEqual([0, 0.25, 0.5, 1]);
+    expect(decode({ ...spec, transferSyntax: '1.2.840.10008.1.2.2', windowCenter: 589.5, windowWidth: 2 })).toEqual([0, 0, 1, 1]);
+  });
+
   it('refuses a compressed transfer syntax naming the file, the UID and its name', () => {
     const file = dicomFile({ rows: 1, columns: 2, pixels: [1, 2], transferSyntax: '1.2.840.10008.1.2.4.90' });
     expect(() => decodeDicom(file, 'scans/ct-1.dcm')).toThrow(/scans\/ct-1\.dcm: transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90 \(JPEG 2000 \(Lossless Only\)\)/);
