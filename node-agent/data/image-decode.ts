@@ -67,6 +67,9 @@ const WORKER = `
 })();
 `;
 
+/** The default wait for a job: a minute plus 20 ms a file (decoding takes about 2 ms a file on one core). */
+const budget = (paths: readonly string[]): number => 60_000 + 20 * paths.length;
+
 /** Runs one job in a fresh worker thread and blocks until it answers (or `timeoutMs` passes). */
 function runSync<T>(job: Job, timeoutMs: number): T {
   const sharpUrl = pathToFileURL(createRequire(import.meta.url).resolve('sharp')).href;
@@ -89,7 +92,7 @@ function runSync<T>(job: Job, timeoutMs: number): T {
  * Reads each file's header: its colour channels (alpha not counted), or why it cannot be read.
  * @example probeImages(['a.png', 'b.jpg']).channels // [1, 3]
  */
-export function probeImages(paths: string[], timeoutMs = 600_000): ProbeResult {
+export function probeImages(paths: string[], timeoutMs = budget(paths)): ProbeResult {
   return runSync<ProbeResult>({ op: 'probe', paths }, timeoutMs);
 }
 
@@ -98,6 +101,6 @@ export function probeImages(paths: string[], timeoutMs = 600_000): ProbeResult {
  * alpha flattened onto black, converted to greyscale (1 channel) or sRGB (3). Files that fail are listed in `bad`.
  * @example decodeImages(['a.png'], 28, 28, 1).pixels.length // 784
  */
-export function decodeImages(paths: string[], height: number, width: number, channels: 1 | 3, timeoutMs = 600_000): DecodeResult {
+export function decodeImages(paths: string[], height: number, width: number, channels: 1 | 3, timeoutMs = budget(paths)): DecodeResult {
   return runSync<DecodeResult>({ op: 'decode', paths, height, width, channels }, timeoutMs);
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeImages } from '../../node-agent/data/image-decode.js';
 import { listImageFolder, loadImageFolder } from '../../node-agent/data/image-folder.js';
 import { imageRows } from '../../node-agent/data/image-set.js';
 import { dataSourceFor, parseDataSource } from '../../node-agent/index.js';
@@ -69,6 +70,11 @@ describe('loadImageFolder', () => {
 
   it('refuses a set over --max-memory-mb before decoding, with the arithmetic', () => {
     expect(() => loadImageFolder(join(dir, 'split'), { size: [512, 512], maxMemoryMb: 10 })).toThrow(/20 images of 512x512x1 take 20 MiB as float32 .*--max-memory-mb 10/);
+  });
+
+  it('gives up on a decoder that does not answer in time, with an error instead of a hang', () => {
+    const files = listImageFolder(join(dir, 'split')).files;
+    expect(() => probeImages(files, 1)).toThrow(/image decoding did not finish within 0 s \(20 files\)/);
   });
 
   it('names a missing folder and a folder without class folders', () => {
