@@ -20,9 +20,16 @@ function compare(prefix: string, stored: Record<string, unknown>, given: Record<
     .map((key) => ({ field: `${prefix}${key}`, stored: stored[key], given: given[key] }));
 }
 
+/** The stored spec without the imputation values the coordinator pooled itself, when the given spec states none. */
+function withoutPooled(stored: FederationSetup['spec'], given: FederationSetup['spec']): FederationSetup['spec'] {
+  if (!stored.preprocessing?.impute || given.preprocessing?.impute) return stored;
+  return { ...stored, preprocessing: { columns: stored.preprocessing.columns } };
+}
+
 /**
  * The fields of `setup` (name, rules, model spec, study) that differ from the stored federation. The spec's
- * normalisation is compared only when `setup` gives one: the coordinator adds the sites' pooled statistics itself.
+ * normalisation (and the preprocessing's imputation values) are compared only when `setup` gives them: the
+ * coordinator adds the sites' pooled statistics itself.
  * The policy is not compared here: a changed policy is applied and audited as `policy.changed`.
  * @example const diffs = setupDifferences(store.getFederation(id)!, setup); // [{ field: 'rules.strategy', stored: 'fedavg', given: 'fedadam' }]
  */
@@ -34,7 +41,7 @@ export function setupDifferences(stored: Federation, setup: FederationSetup): Se
   return [
     ...compare('', { name: stored.name }, { name: setup.name }),
     ...compare('rules.', rules, setup.rules as Record<string, unknown>),
-    ...compare('spec.', stored.spec as Record<string, unknown>, setup.spec as Record<string, unknown>, (key) => key === 'normalization' && setup.spec.normalization === undefined),
+    ...compare('spec.', withoutPooled(stored.spec, setup.spec) as Record<string, unknown>, setup.spec as Record<string, unknown>, (key) => key === 'normalization' && setup.spec.normalization === undefined),
     ...compare(
       'study.',
       { title: manifest.title, purpose: manifest.purpose, dataCategories: manifest.dataCategories },

@@ -48,7 +48,7 @@ export function studyManifest(setup: FederationSetup, coordinator: Identity, ins
     title: setup.study.title,
     purpose: setup.study.purpose,
     dataCategories: setup.study.dataCategories,
-    data: { ...(spec.features ? { features: spec.features } : {}), inputShape: spec.inputShape, classes: spec.classes },
+    data: { ...(spec.features ? { features: spec.features } : {}), inputShape: spec.inputShape, classes: spec.classes, ...(spec.preprocessing ? { dictionary: spec.preprocessing.columns } : {}) },
     model: { arch: spec.arch, ...(spec.arch === 'mlp' ? { hidden: [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] } : {}), parameters: parameterCount(spec), specHash: architectureHash(spec) },
     training: trainingOf(setup),
     strategy: setup.rules.strategy,

@@ -100,6 +100,7 @@ function dataItem(o: SiteCheckOptions, welcome: Welcome | undefined): CheckItem 
     const rows = siteData(o.data, o.valFraction ?? 0.1, 0).load(welcome.spec);
     return { name: 'data', ok: true, detail: `${rows.all.n} rows fit the federation's ${welcome.spec.arch} model (${rows.train.n} to train on, ${rows.val?.n ?? 0} kept for validation)` };
   } catch (err) {
-    return { name: 'data', ok: false, detail: `${o.data.description}: ${toCohortError(err).message}` };
+    const e = toCohortError(err);
+    return { name: 'data', ok: false, detail: `${o.data.description}: ${e.code === 'INTERNAL' ? '' : `${e.code}: `}${e.message}` };
   }
 }

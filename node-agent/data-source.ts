@@ -7,6 +7,7 @@ import {
   idxLabels,
   loadCsv,
   loadIdxFiles,
+  loadTabular,
   loadIdxRows,
   loadMnist,
   mnistFullFiles,
@@ -37,7 +38,7 @@ export type DataRef =
   | { kind: 'mnist' }
   | { kind: 'mnist-full' }
   | { kind: 'idx'; trainImages: string; trainLabels: string; testImages?: string; testLabels?: string }
-  | { kind: 'csv'; path: string; label: string }
+  | { kind: 'csv'; path: string; label: string; missing?: string[] }
   | ImageRef;
 
 /**
@@ -80,13 +81,17 @@ export function idxSource(files: IdxFiles, name: string, rows?: readonly number[
 }
 
 /**
- * A CSV file with a header and a named label column; the spec's feature names choose and order the columns.
+ * A CSV file with a header and a named label column. A spec with preprocessing (a data dictionary) checks the file
+ * against it and transforms its raw columns (missing tokens, categories); otherwise the spec's feature names choose
+ * and order numeric columns.
  * @example csvSource('/data/export.csv', 'diagnosis', rows)
  */
-export function csvSource(path: string, label: string, rows?: readonly number[]): DataSource {
+export function csvSource(path: string, label: string, rows?: readonly number[], missing?: readonly string[]): DataSource {
   return {
     description: `csv ${path} (label ${label}${rows ? `, ${rows.length} rows` : ''})`,
     load(spec) {
+      // With a dictionary, the site checks and transforms its own rows only.
+      if (spec.preprocessing) return loadTabular(path, { label, preprocessing: spec.preprocessing, classes: spec.classes, ...(missing ? { missing } : {}), ...(rows ? { rows } : {}) });
       const ds = loadCsv(path, { label, features: spec.features, classes: spec.classes });
       return rows ? selectRows(ds, rows) : ds;
     },
@@ -107,7 +112,7 @@ export function dataSourceFor(ref: DataRef, rows?: readonly number[]): DataSourc
     case 'idx':
       return idxSource(ref, formatDataRef(ref), rows);
     case 'csv':
-      return csvSource(ref.path, ref.label, rows);
+      return csvSource(ref.path, ref.label, rows, ref.missing);
     case 'images':
     case 'dicom':
       return imageSource(ref, rows);
@@ -157,7 +162,7 @@ function slice(text: string, labels: Int32Array, k: number, n: number): number[]
  * (IDX files, raw or gzipped), `csv:PATH` (needs `label`), `images:DIR` or `dicom:MANIFEST.csv` (with `image` options).
  * @example parseDataSource('mnist-full:2/4') // 15,000 training digits
  */
-export function parseDataSource(text: string, label?: string, image?: ImageOptions): DataSource {
+export function parseDataSource(text: string, label?: string, missing?: readonly string[], image?: ImageOptions): DataSource {
   if (text === 'mnist') return mnistSource();
   if (text === 'mnist-full') return dataSourceFor({ kind: 'mnist-full' });
   const sliced = /^(mnist|mnist-full):(\d+)\/(\d+)$/.exec(text);
@@ -176,7 +181,7 @@ export function parseDataSource(text: string, label?: string, image?: ImageOptio
   }
   if (text.startsWith('csv:')) {
     if (!label) throw new Error('a csv data source needs --label COLUMN');
-    return csvSource(text.slice(4), label);
+    return csvSource(text.slice(4), label, undefined, missing);
   }
   const imaging = parseImageRef(text, image);
   if (imaging) return imageSource(imaging);

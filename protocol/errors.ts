@@ -38,6 +38,8 @@ export const ErrorCode = {
   FEDERATION_FAILED: 'FEDERATION_FAILED',
   /** The coordinator cannot store anything now (database locked, disk full): nothing was taken; try again later. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /** A site's data does not fit the study's data dictionary (columns missing, wrong types, out of range, unknown categories): one message lists every problem. */
+  DATA_DICTIONARY_MISMATCH: 'DATA_DICTIONARY_MISMATCH',
   INTERNAL: 'INTERNAL',
 } as const;
 

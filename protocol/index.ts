@@ -5,6 +5,9 @@ export * from './model-spec.js';
 export * from './messages.js';
 export * from './events.js';
 export * from './feature-stats.js';
+export * from './data-dictionary.js';
+export * from './tabular-transform.js';
+export * from './column-summary.js';
 export {
   CODEC_MAGIC,
   CODEC_VERSION,

@@ -45,6 +45,8 @@ export const FeatureStatsSchema = z.object({
   count: z.number().int().nonnegative(),
   mean: z.array(finite).max(100_000),
   m2: z.array(finite.nonnegative()).max(100_000),
+  /** Per feature, how many values the mean and m2 are over (missing cells left out); absent: `count` for every feature. */
+  counts: z.array(z.number().int().nonnegative()).max(100_000).optional(),
 });
 export type FeatureStats = z.infer<typeof FeatureStatsSchema>;
 

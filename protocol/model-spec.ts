@@ -1,5 +1,6 @@
 /** The model's architecture as both sides agree on it: a spec, and the named tensor layout it implies. */
 import { z } from 'zod';
+import { PreprocessingSchema, featureNames } from './data-dictionary.js';
 
 export const ArchSchema = z.enum(['logreg', 'mlp', 'cnn']);
 export type Arch = z.infer<typeof ArchSchema>;
@@ -25,6 +26,8 @@ export const ModelSpecSchema = z
     classes: z.array(z.string().min(1)).min(2).max(10_000),
     features: z.array(z.string().min(1)).optional(),
     normalization: NormalizationSchema.optional(),
+    /** Tabular data: raw columns -> `features` (imputation, missing indicators, one-hot categories); see data-dictionary.ts. */
+    preprocessing: PreprocessingSchema.optional(),
   })
   .superRefine((spec, ctx) => {
     if (spec.arch === 'cnn' && spec.inputShape.length !== 3) {
@@ -36,6 +39,12 @@ export const ModelSpecSchema = z
     const width = spec.inputShape.reduce((a, b) => a * b, 1);
     if (spec.features && spec.features.length !== width) {
       ctx.addIssue({ code: 'custom', message: `features has ${spec.features.length} names, inputShape needs ${width}` });
+    }
+    if (spec.preprocessing) {
+      const names = featureNames(spec.preprocessing.columns);
+      if (!spec.features || names.join('\u0000') !== spec.features.join('\u0000')) {
+        ctx.addIssue({ code: 'custom', message: `features must be the ${names.length} features the preprocessing's columns give (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})` });
+      }
     }
     if (spec.normalization) {
       const { mean, std } = spec.normalization;

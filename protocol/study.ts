@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ArchSchema, canonicalJson, type ModelSpec } from './model-spec.js';
 import { DpTermsSchema } from './dp-terms.js';
+import { DictionaryColumnSchema } from './data-dictionary.js';
 
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
@@ -34,6 +35,8 @@ export const StudyDataSchema = z
     features: z.array(z.string().min(1)).max(100_000).optional(),
     inputShape: z.array(positiveInt).min(1).max(3),
     classes: z.array(z.string().min(1)).min(2).max(10_000),
+    /** The data dictionary (tabular studies with preprocessing): each column's type, unit, range, categories, missing. */
+    dictionary: z.array(DictionaryColumnSchema).max(100_000).optional(),
   })
   .strict();
 
@@ -93,10 +96,10 @@ export function contentHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
-/** SHA-256 (hex) of a model spec's canonical JSON, without its data-derived normalisation. */
+/** SHA-256 (hex) of a model spec's canonical JSON, without its data-derived normalisation and imputation values. */
 export function architectureHash(spec: ModelSpec): string {
-  const { normalization: _n, ...architecture } = spec;
-  return contentHash(architecture);
+  const { normalization: _n, preprocessing, ...architecture } = spec;
+  return contentHash(preprocessing ? { ...architecture, preprocessing: { columns: preprocessing.columns } } : architecture);
 }
 
 /**

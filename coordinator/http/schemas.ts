@@ -172,10 +172,10 @@ export const MAX_PREDICT_ROWS = 256;
 export const PredictBodySchema = z
   .object({
     rows: z
-      .array(z.record(z.string().max(200), z.union([z.number(), z.array(z.number()).max(1 << 16)])))
+      .array(z.record(z.string().max(200), z.union([z.number(), z.array(z.number()).max(1 << 16), z.string().max(1000), z.null()])))
       .min(1)
       .max(MAX_PREDICT_ROWS)
-      .openapi({ description: 'tabular models: { featureName: number, ... } per row (raw values, as in the CSV); image models: { pixels: number[] }' }),
+      .openapi({ description: 'tabular models: { featureName: number, ... } per row (raw values, as in the CSV); models with a data dictionary: { column: number | text | null, ... } (null or absent: missing); image models: { pixels: number[] }' }),
   })
   .strict()
   .openapi('PredictRequest');

@@ -2,9 +2,13 @@
 import { CohortError, ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { forward } from './forward.js';
 import { loadModelFile } from './model-files.js';
+import { tabularInput } from './tabular-input.js';
 
-/** One input row: `{ featureName: number, ... }` for tabular models, `{ pixels: number[] }` for image models. */
-export type PredictRow = Record<string, number | number[]>;
+/**
+ * One input row: `{ featureName: number, ... }` for tabular models, `{ pixels: number[] }` for image models, and for
+ * models with preprocessing `{ column: number | text | null, ... }` (raw columns; null or absent: missing).
+ */
+export type PredictRow = Record<string, number | number[] | string | null>;
 
 export interface Prediction {
   classes: string[];
@@ -32,10 +36,12 @@ export interface LoadedModel {
  * nothing else; specs without feature names (MNIST) take `pixels`, an array of the input's size
  * with values as in training ([0, 1]). Every value must be finite; a feature at most 1e12 in magnitude and within
  * 1e6 pooled standard deviations of its training mean; a pixel within [0, 1]. Throws BAD_REQUEST naming the first
- * bad row and the feature (by name and index) or pixel.
+ * bad row and the feature (by name and index) or pixel. Specs with preprocessing (a data dictionary) take raw columns
+ * instead: numbers, text categories, null for missing; imputed, indicated and one-hot encoded as at training.
  * @example rowsToInput(spec, [{ age: 50, bmi: 24.1 }])
  */
 export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float32Array {
+  if (spec.preprocessing) return zScore(spec, tabularInput(spec.preprocessing, rows));
   const width = spec.inputShape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(rows.length * width);
   const names = spec.features;
@@ -67,6 +73,12 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
       });
     }
   });
+  return zScore(spec, x);
+}
+
+/** The rows z-scored with the spec's pooled normalisation, in place (unchanged without one). */
+function zScore(spec: ModelSpec, x: Float32Array): Float32Array {
+  const width = spec.inputShape.reduce((a, b) => a * b, 1);
   const norm = spec.normalization;
   if (norm) {
     for (let i = 0; i < x.length; i++) {

@@ -1,5 +1,5 @@
 /** Starting a round's training: who is eligible, whether the policy lets the round start, and the task sent to the selected sites. */
-import { poolFeatureStats, type RoundTask } from '../../protocol/index.js';
+import { poolTabularSpec, type RoundTask } from '../../protocol/index.js';
 import { selectionRules } from '../policy/index.js';
 import { selectEligible, type Exclusion } from './selection.js';
 import type { CurrentModel } from './model-registry.js';
@@ -104,17 +104,20 @@ export function blockedReason(ctx: RoundContext, eligibleCount: number, excluded
   return `waiting: ${eligibleCount} of ${needed(ctx)} required institutions eligible${parts.length > 0 ? `; ${parts.join('; ')}` : ''}`;
 }
 
-/** Version 0: seeded initial weights; tabular specs get federation-wide normalisation from the sites' statistics. */
+/**
+ * Version 0: seeded initial weights; tabular specs get federation-wide normalisation (and, with preprocessing, the
+ * imputation values: pooled means of the non-missing values) from the sites' statistics.
+ */
 function createInitialModel(ctx: RoundContext): void {
   let spec = ctx.spec;
   if (spec.features && !spec.normalization) {
     const stats = [...ctx.online.values()].flatMap((r) => (r.featureStats ? [r.featureStats] : []));
     if (stats.length > 0) {
-      spec = { ...spec, normalization: poolFeatureStats(stats) };
+      spec = poolTabularSpec(spec, stats);
       const normalized = spec;
       ctx.deps.store.transaction(() => {
         ctx.deps.store.updateFederation(ctx.fed, { spec: normalized });
-        ctx.audit('spec.normalization', { sites: stats.length, samples: stats.reduce((n, s) => n + s.count, 0) });
+        ctx.audit('spec.normalization', { sites: stats.length, samples: stats.reduce((n, s) => n + s.count, 0), ...(normalized.preprocessing?.impute ? { imputed: Object.keys(normalized.preprocessing.impute) } : {}) });
       });
     }
   }

@@ -3,5 +3,6 @@ export { labelHistogram, rowWidth, selectRows, type Dataset } from './dataset.js
 export { loadMnist, mnistSpec, splitTrainTest } from './mnist.js';
 export { loadCsv, type CsvOptions } from './csv.js';
 export { cnnInputShape, idxDataset, idxLabels, loadIdxFiles, loadIdxRows, loadMnistFull, mnistFullFiles, parseIdx, type IdxArray, type IdxFiles, type SplitDataset } from './idx.js';
-export { featureStats, normalize, poolFeatureStats, type FeatureStats } from './stats.js';
+export { featureStats, imputeMissing, normalize, poolFeatureStats, type FeatureStats } from './stats.js';
+export { DEFAULT_MISSING_TOKENS, checkTable, columnKinds, loadTabular, readTable, selectTableRows, summarizeCsv, tabularLabels, type ColumnChoice, type CsvTable } from './tabular.js';
 export { parsePartition, partition, partitionSummary, type PartitionScheme } from './partition.js';

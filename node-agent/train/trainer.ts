@@ -6,7 +6,7 @@ import { CohortError } from '../../protocol/errors.js';
 import type { LocalMetrics, TrainConfig } from '../../protocol/messages.js';
 import { layersOf, type ModelSpec } from '../../protocol/model-spec.js';
 import { rowWidth, type Dataset } from '../data/dataset.js';
-import { normalize } from '../data/stats.js';
+import { imputeMissing, normalize } from '../data/stats.js';
 import type { TF } from './backend.js';
 import { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 import { hasWasmGradKernels } from './wasm-grad-kernels.js';
@@ -49,7 +49,8 @@ function prepare(spec: ModelSpec, data: Dataset): Dataset {
   if (data.classes.length !== spec.classes.length || data.classes.some((c, i) => c !== spec.classes[i])) {
     throw new CohortError('SHAPE_MISMATCH', `data classes [${data.classes.join(', ')}] differ from the model's [${spec.classes.join(', ')}]`);
   }
-  return spec.normalization ? normalize(data, spec.normalization) : data;
+  const filled = spec.preprocessing ? imputeMissing(data, spec.preprocessing) : data;
+  return spec.normalization ? normalize(filled, spec.normalization) : filled;
 }
 
 /** Input rows `rows[start..end)` as a tensor shaped [batch, ...inputShape], and their one-hot labels. */

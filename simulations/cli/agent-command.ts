@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { cliLogger } from './log.js';
 import { imageOptionsFrom, withImageFlags } from './image-flags.js';
-import { BACKENDS } from './options.js';
+import { BACKENDS, missingTokens } from './options.js';
 
 const AgentFileSchema = z
   .object({
@@ -18,6 +18,7 @@ const AgentFileSchema = z
     consent: z.string().optional(),
     auditLog: z.string().optional(),
     label: z.string().optional(),
+    missing: z.string().optional(),
     backend: z.enum(BACKENDS).optional(),
     valFraction: z.number().min(0).max(0.9).optional(),
     logLevel: z.string().optional(),
@@ -77,6 +78,7 @@ function withAgentOptions(cmd: Command): Command {
     .option('--key <file>', "this institution's private key file (mode 0600)")
     .option('--data <source>', 'mnist | mnist:K/N | mnist-full | mnist-full:K/N | idx:TRAIN_IMAGES,TRAIN_LABELS (IDX files, raw or .gz) | csv:PATH | images:DIR | dicom:MANIFEST.csv')
     .option('--label <column>', 'label column of a csv data source')
+    .option('--missing <tokens>', 'csv: comma-separated cell values that mean missing (an empty cell always does; default: NA,N/A,?,NaN)')
     .option('--consent <file>', "the institution's signed consent (cohort consent grant); without it every task is refused")
     .option('--audit-log <file>', "the agent's own audit log (JSON Lines, hash-chained, signed; default .cohort/ID.agent-audit.jsonl)")
     .option('--backend <name>', `TensorFlow.js backend: ${BACKENDS.join(' | ')}`)
@@ -102,7 +104,7 @@ export function agentCommand(): Command {
         federation: c.federation,
         identity,
         coordinator: readPublicIdentityFile(c.coordinatorKey),
-        data: parseDataSource(c.data, c.label, imageOptionsFrom(c)),
+        data: parseDataSource(c.data, c.label, missingTokens(c.missing), imageOptionsFrom(c)),
         consentFile: c.consent,
         // One log per institution, so two agents tried side by side in one folder never share a hash chain.
         auditLog: c.auditLog ?? `.cohort/${identity.id}.agent-audit.jsonl`,
@@ -143,7 +145,7 @@ export function agentCommand(): Command {
         coordinator: readPublicIdentityFile(c.coordinatorKey),
         coordinatorUrl: c.coordinator,
         federation: c.federation,
-        data: parseDataSource(c.data, c.label, imageOptionsFrom(c)),
+        data: parseDataSource(c.data, c.label, missingTokens(c.missing), imageOptionsFrom(c)),
         consentFile: c.consent,
         valFraction: c.valFraction,
         offline: flags.offline === true,

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import type { ModelSpec } from '../../protocol/index.js';
+import { type ModelSpec } from '../../protocol/index.js';
+import { readDictionary, specFromDictionary } from './data-command.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { FederationSetupSchema, type FederationSetupInput } from '../../coordinator/config.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
@@ -20,6 +21,7 @@ interface StartOptions {
   model: (typeof ARCHS)[number];
   features?: string;
   classes?: string;
+  dictionary?: string;
   rounds: number;
   minParticipants: number;
   fraction: number;
@@ -64,6 +66,7 @@ export function coordinatorCommand(): Command {
     .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
     .option('--features <names>', 'tabular data: comma-separated feature column names, in order (default: MNIST pixels)')
     .option('--classes <names>', 'tabular data: comma-separated class labels')
+    .option('--dictionary <file>', 'tabular data: the data dictionary (cohort data dictionary): raw columns, types, ranges, categories; the model features follow from it (instead of --features)')
     .option('--rounds <r>', 'rounds to publish', int(1), 10)
     .option('--min-participants <n>', 'fewest accepted updates for a round to publish', int(1), 2)
     .option('--fraction <c>', 'fraction of online institutions selected per round (under DP it does not lower epsilon: selection is accounted with q = 1)', fraction, 1)
@@ -146,7 +149,10 @@ export function coordinatorCommand(): Command {
 
 function fromFlags(o: StartOptions): FederationSetupInput {
   let spec: ModelSpec;
-  if (o.features) {
+  if (o.dictionary) {
+    if (o.features) throw new Error('give --dictionary or --features, not both: the dictionary sets the features');
+    spec = specFromDictionary(readDictionary(o.dictionary), o.model, (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  } else if (o.features) {
     const features = o.features.split(',').map((s) => s.trim()).filter(Boolean);
     const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     if (o.model === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --features');

@@ -8,6 +8,7 @@ import { coordinatorCommand } from './coordinator-command.js';
 import { keysCommand } from './keys-command.js';
 import { modelCommand } from './model-command.js';
 import { predictCommand } from './predict-command.js';
+import { dataCommand } from './data-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { simulateCommand } from './simulate-command.js';
 
@@ -25,6 +26,7 @@ const program = new Command('cohort')
   .addCommand(tokensCommand())
   .addCommand(modelCommand())
   .addCommand(predictCommand())
+  .addCommand(dataCommand())
   .addCommand(simulateCommand());
 
 // `cohort simulate | head`: once the reader goes away the command carries on without printing (the run folder

@@ -58,3 +58,17 @@ export function adaptiveFromFlags(o: { dpAdaptiveClip?: unknown; dpNoise?: unkno
   if (!(q >= 0 && q <= 1)) throw new Error(`--dp-adaptive-clip takes a quantile in [0, 1], got ${String(o.dpAdaptiveClip)}`);
   return { targetQuantile: q, learningRate: 0.2 };
 }
+
+/** `--missing NA,?` as a token list (the empty cell is always one); undefined when the flag is absent. */
+export function missingTokens(text: unknown): string[] | undefined {
+  if (text === undefined) return undefined;
+  return ['', ...String(text).split(',').map((t) => t.trim()).filter(Boolean)];
+}
+
+/** `--columns a,b` as a list of names; undefined when absent. */
+export function nameList(text: unknown): string[] | undefined {
+  if (text === undefined) return undefined;
+  const names = String(text).split(',').map((t) => t.trim()).filter(Boolean);
+  if (names.length === 0) throw new Error('expected comma-separated column names');
+  return names;
+}

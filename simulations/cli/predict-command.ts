@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse } from 'csv-parse/sync';
+import { DEFAULT_MISSING_TOKENS } from '../../node-agent/data/tabular.js';
 import type { ModelSpec } from '../../protocol/index.js';
 import { readPublishedModel } from './model-command.js';
 
@@ -34,7 +35,16 @@ async function call<T>(o: PredictOptions, token: string, path: string, body?: un
  * the label as `pixels`.
  * @example csvRows(spec, ['age', 'bmi', 'risk'], [['50', '24', 'low']], 'risk')
  */
-export function csvRows(spec: ModelSpec, header: string[], records: string[][], label?: string): Record<string, number | number[]>[] {
+export function csvRows(spec: ModelSpec, header: string[], records: string[][], label?: string): Record<string, number | number[] | string | null>[] {
+  if (spec.preprocessing) {
+    // Raw columns, as the sites' CSVs hold them: the model's preprocessing (imputation, categories) is applied where it runs.
+    const columns = spec.preprocessing.columns.map((c) => c.name);
+    const tokens = new Set(DEFAULT_MISSING_TOKENS.map((t) => t.toLowerCase()));
+    return records.map((r) => Object.fromEntries(columns.filter((c) => header.includes(c)).map((c) => {
+      const cell = r[header.indexOf(c)] ?? '';
+      return [c, tokens.has(cell.trim().toLowerCase()) ? null : cell];
+    })));
+  }
   const num = (cell: string | undefined, where: string): number => {
     const v = cell === undefined || cell === '' ? Number.NaN : Number(cell);
     if (!Number.isFinite(v)) throw new Error(`${where}: "${cell ?? ''}" is not a finite number`);

@@ -8,16 +8,21 @@ import { createStrategy, parseStrategyParams, strategyNames } from '../../coordi
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
 import { imageOptionsFrom, withImageFlags } from './image-flags.js';
-import { ARCHS, BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
+import { ARCHS, BACKENDS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, missingTokens, nameList, positive } from './options.js';
 
 export function simulateCommand(): Command {
   return withImageFlags(new Command('simulate'))
     .description('run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback')
     .option('--institutions <n>', 'number of institutions', int(1, 100_000), 5)
     .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
-    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | images:DIR (PNG/JPEG in class folders) | dicom:MANIFEST.csv', 'mnist')
+    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | csv:A.csv,B.csv,... (one file per institution) | images:DIR (PNG/JPEG in class folders) | dicom:MANIFEST.csv', 'mnist')
     .option('--label <column>', 'the label column of a csv data set')
-    .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA', 'iid')
+    .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA | column:NAME (csv: one institution per value of that column; --institutions then follows the values)', 'iid')
+    .option('--missing <tokens>', 'csv: comma-separated cell values that mean missing (an empty cell always does; default: NA,N/A,?,NaN)')
+    .option('--ignore-columns <names>', 'csv: columns that are not features (ids, dates), comma-separated')
+    .option('--columns <names>', 'csv: the feature columns to use, comma-separated (default: all but the label and the ignored ones)')
+    .option('--categorical <names>', 'csv: columns to treat as categories even when their values are numbers (codes), comma-separated')
+    .option('--min-category-count <n>', 'csv: categories seen fewer times across the institutions fall into "other"', int(1), 5)
     .option('--model <arch>', 'logreg | mlp | cnn', choice(ARCHS), 'mlp')
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1, 1_000_000), 10)
@@ -48,7 +53,16 @@ export function simulateCommand(): Command {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const partitionText = String(o.partition);
       const dataset = parseDataset(String(o.dataset), o.label as string | undefined, imageOptionsFrom(o));
-      const partition = parsePartition(partitionText);
+      const natural = partitionText.startsWith('column:') ? { kind: 'column' as const, column: partitionText.slice(7) } : dataset.kind === 'csv' && dataset.path.includes(',') ? { kind: 'files' as const } : undefined;
+      if (natural?.kind === 'column' && natural.column === '') throw new Error('--partition column:NAME needs the column name');
+      const partition = natural?.kind === 'column' ? { kind: 'iid' as const } : parsePartition(partitionText);
+      const tabular = {
+        ...(o.missing !== undefined ? { missing: missingTokens(o.missing) } : {}),
+        ...(o.ignoreColumns !== undefined ? { ignore: nameList(o.ignoreColumns) } : {}),
+        ...(o.columns !== undefined ? { columns: nameList(o.columns) } : {}),
+        ...(o.categorical !== undefined ? { categorical: nameList(o.categorical) } : {}),
+        minCategoryCount: o.minCategoryCount as number,
+      };
       const [institutions, minParticipants] = [o.institutions as number, o.minParticipants as number | undefined];
       if (minParticipants !== undefined && minParticipants > institutions) {
         throw new Error(`--min-participants ${minParticipants} is more than the ${institutions} institutions: no round could ever publish`);
@@ -69,7 +83,9 @@ export function simulateCommand(): Command {
         rounds: o.rounds as number,
         dataset,
         partition,
-        partitionText,
+        partitionText: natural?.kind === 'files' ? 'one file per institution' : partitionText,
+        ...(natural ? { natural } : {}),
+        ...(dataset.kind === 'csv' ? { tabular } : {}),
         model: o.model as (typeof ARCHS)[number],
         localEpochs: o.localEpochs as number,
         batchSize: o.batchSize as number,

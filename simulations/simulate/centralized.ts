@@ -1,5 +1,5 @@
 /** The baseline every federated result is compared with: the same model trained on the pooled training rows. */
-import { poolFeatureStats, type ModelSpec } from '../../protocol/index.js';
+import { poolTabularSpec, type ModelSpec } from '../../protocol/index.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { featureStats, selectRows, type Dataset } from '../../node-agent/data/index.js';
 import { evaluate, trainLocal, type TF } from '../../node-agent/train/index.js';
@@ -22,7 +22,7 @@ export interface CentralizedArgs {
  */
 export async function trainCentralized(args: CentralizedArgs): Promise<{ accuracy: number; loss: number; predicted: Int32Array }> {
   const pooled = selectRows(args.all, args.train);
-  const spec: ModelSpec = args.spec.features && !args.spec.normalization ? { ...args.spec, normalization: poolFeatureStats([featureStats(pooled)]) } : args.spec;
+  const spec: ModelSpec = args.spec.features && !args.spec.normalization ? poolTabularSpec(args.spec, [featureStats(pooled)]) : args.spec;
   const { weights } = await trainLocal({
     tf: args.tf,
     spec,

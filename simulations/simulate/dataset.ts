@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { DEFAULT_MLP_HIDDEN, type ModelSpec } from '../../protocol/index.js';
 import {
   cnnInputShape,
-  loadCsv,
   loadIdxFiles,
   loadMnist,
   loadMnistFull,
@@ -14,12 +13,15 @@ import {
   type Dataset,
   type PartitionScheme,
 } from '../../node-agent/data/index.js';
-import { parseImageRef, type DataRef } from '../../node-agent/data-source.js';
+import { parseImageRef, resolveDataRef, type DataRef } from '../../node-agent/data-source.js';
 import { loadImageSet } from '../../node-agent/data/image-data.js';
 import type { ImageOptions } from '../../node-agent/data/image-options.js';
 import { imageRows } from '../../node-agent/data/image-set.js';
+import { prepareTabular, type NaturalPartition, type TabularOptions } from './tabular-data.js';
+import type { DroppedColumn } from '../../protocol/index.js';
 
 export type { DataRef } from '../../node-agent/data-source.js';
+export type { NaturalPartition, TabularOptions } from './tabular-data.js';
 /** The data set a simulation runs on: the same reference its agents receive. */
 export type DatasetChoice = DataRef;
 export type Arch = 'logreg' | 'mlp' | 'cnn';
@@ -34,12 +36,20 @@ export interface SimulationData {
   sites: number[][];
   /** One image's dimensions for image data ([28, 28] for MNIST); absent for tabular data. */
   imageShape?: number[];
+  /** What each agent loads: the data set (paths absolute) and its training rows in it. */
+  agents: { ref: DataRef; rows: number[] }[];
+  /** Natural partitions: each institution's own test rows (indices into `all`; `test` is their union) and what it is. */
+  institutionTests?: number[][];
+  institutionNames?: string[];
+  /** CSV columns left out of the dictionary (entirely missing, constant), with the reason. */
+  dropped?: DroppedColumn[];
 }
 
-const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH, images:DIR or dicom:MANIFEST.csv';
+const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH[,PATH...], images:DIR or dicom:MANIFEST.csv';
 
 /**
- * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]`, `csv:PATH`, `images:DIR` or
+ * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]`, `csv:PATH[,PATH...]`
+ * (several CSV files: one institution each; `path` then holds the comma-separated list), `images:DIR` or
  * `dicom:MANIFEST.csv` (these two with their image options, docs/imaging.md).
  * @example parseDataset('csv:data/wdbc.csv', 'diagnosis') // { kind: 'csv', path: 'data/wdbc.csv', label: 'diagnosis' }
  */
@@ -57,6 +67,11 @@ export function parseDataset(text: string, label?: string, image?: ImageOptions)
   }
   if (text.startsWith('csv:') && text.length > 4) {
     if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class)');
+    const paths = text.slice(4).split(',');
+    if (paths.length > 1) {
+      const bad = paths.find((p) => p === '' || !existsSync(p));
+      if (bad !== undefined) throw new Error(`--dataset ${text}: ${bad === '' ? 'an empty path' : `no file ${bad}`}`);
+    }
     return { kind: 'csv', path: text.slice(4), label };
   }
   const imaging = parseImageRef(text, image);
@@ -92,8 +107,8 @@ export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageSh
   };
 }
 
-/** The data set as loaded: every row, and for image data with a published test split the number of training rows before it. */
-function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageShape?: number[] } {
+/** The image data set as loaded: every row, and with a published test split the number of training rows before it (CSV: prepareCsv). */
+function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; trainRows?: number; imageShape?: number[] } {
   switch (choice.kind) {
     case 'mnist':
       return { all: loadMnist(), imageShape: [28, 28] };
@@ -101,8 +116,6 @@ function load(choice: DatasetChoice): { all: Dataset; trainRows?: number; imageS
       return loadMnistFull();
     case 'idx':
       return loadIdxFiles(choice);
-    case 'csv':
-      return { all: loadCsv(choice.path, { label: choice.label }) };
     case 'images':
     case 'dicom': {
       const set = loadImageSet(choice, choice.image);
@@ -121,7 +134,17 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
  * seed gives the same split and partition.
  * @example prepareData({ kind: 'mnist-full' }, 'mlp', 100, { kind: 'iid' }, 0).sites[0].length // 600
  */
-export function prepareData(choice: DatasetChoice, arch: Arch, institutions: number, scheme: PartitionScheme, seed: number, testFraction = 0.2): SimulationData {
+export function prepareData(
+  choice: DatasetChoice,
+  arch: Arch,
+  institutions: number,
+  scheme: PartitionScheme,
+  seed: number,
+  testFraction = 0.2,
+  extra: { natural?: NaturalPartition; tabular?: TabularOptions } = {},
+): SimulationData {
+  if (choice.kind === 'csv') return prepareCsv(choice, arch, institutions, scheme, seed, testFraction, extra);
+  if (extra.natural) throw new Error('--partition column:NAME and one file per institution need CSV data (--dataset csv:...)');
   const { all, trainRows, imageShape } = load(choice);
   const spec = specFor(choice, all, arch, imageShape);
   const published = trainRows !== undefined && trainRows < all.n;
@@ -131,5 +154,19 @@ export function prepareData(choice: DatasetChoice, arch: Arch, institutions: num
   if (sites.some((rows) => rows.length === 0)) {
     throw new Error(`the partition left an institution without rows: use fewer institutions than the ${train.length} training rows allow`);
   }
-  return { all, spec, train, test, sites, ...(imageShape ? { imageShape: [...imageShape] } : {}) };
+  const ref = resolveDataRef(choice);
+  return { all, spec, train, test, sites, agents: sites.map((rows) => ({ ref, rows })), ...(imageShape ? { imageShape: [...imageShape] } : {}) };
+}
+
+/** CSV data: the dictionary agreed from the institutions' summaries, raw columns transformed by it (tabular-data.ts). */
+function prepareCsv(choice: Extract<DatasetChoice, { kind: 'csv' }>, arch: Arch, institutions: number, scheme: PartitionScheme, seed: number, testFraction: number, extra: { natural?: NaturalPartition; tabular?: TabularOptions }): SimulationData {
+  if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx); use logreg or mlp for a CSV');
+  const missing = extra.tabular?.missing ?? choice.missing;
+  const t = prepareTabular(choice.path.split(','), choice.label, extra.natural, scheme, institutions, seed, testFraction, { ...extra.tabular, ...(missing ? { missing } : {}) });
+  const spec: ModelSpec = {
+    ...specFor(choice, t.all, arch),
+    preprocessing: t.preprocessing,
+  };
+  const { all, train, test, sites, agents, dropped, institutionTests, institutionNames } = t;
+  return { all, spec, train, test, sites, agents, dropped, ...(institutionTests ? { institutionTests, institutionNames } : {}) };
 }

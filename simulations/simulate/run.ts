@@ -9,8 +9,9 @@ import { loadModelFile } from '../../coordinator/models/index.js';
 import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
 import { evaluate, selectBackend, type BackendPreference, type TF } from '../../node-agent/train/index.js';
 import { classificationReport, createRoundProgress, formatReport, plotRoundsSvg, roundsToCsv, type Report, type RoundRow } from '../report/index.js';
-import { prepareData, type Arch, type DatasetChoice } from './dataset.js';
-import { formatDataRef, resolveDataRef } from '../../node-agent/data-source.js';
+import { prepareData, type Arch, type DatasetChoice, type NaturalPartition, type TabularOptions } from './dataset.js';
+import { formatDataRef } from '../../node-agent/data-source.js';
+import { evaluateInstitutions, formatInstitutions, type InstitutionResult } from './institution-results.js';
 import type { AgentProcessConfig } from './configured-agent.js';
 import type { RoundRules } from '../../coordinator/config.js';
 import { resolveWorkers, startAgentFleet, type AgentFleet, type FleetPlacement } from './agent-fleet.js';
@@ -52,6 +53,10 @@ export interface SimulateOptions {
   maxUpdateNorm?: number;
   /** Malicious sites (`--byzantine ATTACK:COUNT`): the last institutions send the attack's update instead of their own. */
   byzantine?: ByzantineFlag[];
+  /** Institutions as the data is split in the world (`--partition column:NAME`, several CSV files); they set the number of institutions. */
+  natural?: NaturalPartition;
+  /** CSV columns: ignored, chosen, categorical, missing tokens, the minimum count of a category. */
+  tabular?: TabularOptions;
   /** Worker threads hosting the agents (0: one child process per agent); default: one per core above 20 institutions, else 0. */
   workers?: number;
   out_stream?: NodeJS.WritableStream;
@@ -60,7 +65,15 @@ export interface SimulateOptions {
 export interface Summary {
   config: Record<string, unknown>;
   rounds: RoundRow[];
-  final: { accuracy: number; loss: number; report: Report['classes']; macroAvg: Report['macroAvg']; weightedAvg: Report['weightedAvg'] };
+  final: {
+    accuracy: number;
+    loss: number;
+    report: Report['classes'];
+    macroAvg: Report['macroAvg'];
+    weightedAvg: Report['weightedAvg'];
+    /** Natural partitions: each institution's result on its own test rows (the fields above are the pooled result). */
+    perInstitution?: InstitutionResult[];
+  };
   centralized?: { accuracy: number; loss: number; epochs: number; report: Report['classes'] };
   model: { version: number; digest: string; signature: string; path: string };
   runtime: { wallMs: number; backend: string; coordinatorPeakRssMb: number; agents?: FleetPlacement };
@@ -79,11 +92,17 @@ const FEDERATION = 'simulation';
  * Runs one simulated federation end to end and writes the run folder.
  * @example const summary = await simulate({ ...defaults, out: 'runs/demo' })
  */
-export async function simulate(opts: SimulateOptions): Promise<Summary> {
+export async function simulate(options: SimulateOptions): Promise<Summary> {
   const startedAt = Date.now();
-  const out = opts.out_stream ?? process.stdout;
+  const out = options.out_stream ?? process.stdout;
   const say = (text: string): void => void out.write(`${text}\n`);
-  const dir = resolve(opts.out);
+  const dir = resolve(options.out);
+  const data = prepareData(options.dataset, options.model, options.institutions, options.partition, options.seed, 0.2, {
+    ...(options.natural ? { natural: options.natural } : {}),
+    ...(options.tabular ? { tabular: options.tabular } : {}),
+  });
+  // A natural partition decides how many institutions there are.
+  const opts: SimulateOptions = data.institutionNames ? { ...options, institutions: data.sites.length } : options;
   // Everything that can refuse the run does so before the run folder exists.
   for (const r of opts.revoke) {
     if (!/^institution-\d+$/.test(r.institution) || Number(r.institution.slice(12)) > opts.institutions) {
@@ -91,7 +110,6 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     }
   }
   const attackers = assignAttackers(opts.byzantine ?? [], opts.institutions);
-  const data = prepareData(opts.dataset, opts.model, opts.institutions, opts.partition, opts.seed);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
 
@@ -99,7 +117,14 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
   if (opts.secagg) say(`secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`);
   if (opts.adaptiveClip) say(`adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`);
-  say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
+  if (data.institutionNames) {
+    const what = opts.natural?.kind === 'column' ? `one per value of column "${opts.natural.column}" (never a feature)` : 'one per CSV file';
+    say(`Institutions: ${data.sites.length}, ${what}${options.institutions !== data.sites.length ? ` (the --institutions value, ${options.institutions}, does not apply)` : ''}: ${data.institutionNames.map((name, i) => `institution-${i + 1} = ${name}`).join(', ')}.`);
+    say(`Data: ${data.all.n} rows; each institution keeps a seeded 20% of its own rows as its test rows (${data.test.length} in all), which no agent trains on.`);
+  } else {
+    say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
+  }
+  if (spec.preprocessing) say(describePreprocessing(spec, data.dropped ?? []));
   for (const [i, attack] of [...attackers].sort((a, b) => a[0] - b[0])) say(`institution-${i + 1} is malicious: it sends ${attack} instead of its update`);
   say(`Partition ${opts.partitionText} (rows per class at each institution):`);
   say(partitionSummary(data.all.y, data.sites, data.all.classes));
@@ -244,8 +269,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
   });
 
   try {
-    const dataRef = resolveDataRef(opts.dataset);
-    const agents = data.sites.map((rowsOfSite, i) => {
+    const agents = data.agents.map(({ ref: dataRef, rows: rowsOfSite }, i) => {
       const site = sites[i]!;
       const config: AgentProcessConfig = {
         url: coordinator.url,
@@ -276,6 +300,13 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     say('');
     say(`Final global model v${finalEval.version} on the held-out test set (${testSet.n} rows):`);
     say(formatReport(report));
+    let perInstitution: InstitutionResult[] | undefined;
+    if (data.institutionTests) {
+      const { weights, spec: modelSpec } = readModel(coordinator, dir, finalEval.version);
+      perInstitution = await evaluateInstitutions({ tf, spec: modelSpec, weights, all: data.all, tests: data.institutionTests, names: data.institutionNames ?? [] });
+      say('');
+      say(formatInstitutions(perInstitution, { accuracy: finalEval.accuracy, loss: finalEval.loss, rows: testSet.n }));
+    }
 
     let centralized: Summary['centralized'];
     if (opts.centralized) {
@@ -299,7 +330,7 @@ export async function simulate(opts: SimulateOptions): Promise<Summary> {
     const summary: Summary = {
       config: { ...configOf(opts), spec, federation: FEDERATION, coordinatorUrl: coordinator.url },
       rounds: rows,
-      final: { accuracy: report.accuracy, loss: finalEval.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg },
+      final: { accuracy: report.accuracy, loss: finalEval.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg, ...(perInstitution ? { perInstitution } : {}) },
       ...(centralized ? { centralized } : {}),
       model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path },
       runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20), agents: placement },
@@ -338,12 +369,12 @@ function readModel(coordinator: Coordinator, dir: string, version: number): { we
 /**
  * The default policy for a simulation: rounds of at least 2 institutions (1 when there is only one),
  * and on IID data a fairness rule (a gap of at most 0.25 between the sites' validation accuracies).
- * Label-skewed partitions make sites differ by design, so there the fairness rule is left to --policy; so it is
+ * Label-skewed and natural partitions make sites differ by design, so there the fairness rule is left to --policy; so it is
  * when the smallest site holds fewer than 200 rows (about 20 validation rows: fewer give accuracies too coarse to
  * compare, and sites of a few rows keep none, as with 1,000 institutions on MNIST).
  */
 function simulationPolicy(opts: SimulateOptions, smallestSite: number): Policy {
-  const comparable = (opts.partition.kind === 'iid' || opts.partition.kind === 'quantity') && smallestSite >= 200;
+  const comparable = !opts.natural && (opts.partition.kind === 'iid' || opts.partition.kind === 'quantity') && smallestSite >= 200;
   const fairness = comparable ? { fairness: { metric: 'valAccuracy' as const, maxGap: 0.25 } } : {};
   return defaultPolicy({ minInstitutionsPerRound: Math.min(2, opts.institutions), ...fairness });
 }
@@ -364,12 +395,22 @@ function dataCategory(ref: DatasetChoice): string {
   return ref.kind === 'idx' || ref.kind === 'images' ? 'images' : 'tabular-records';
 }
 
+/** One line: the model's features from the data dictionary (numeric, categorical, indicators) and the columns dropped. */
+function describePreprocessing(spec: ModelSpec, dropped: { column: string; reason: string }[]): string {
+  const columns = spec.preprocessing?.columns ?? [];
+  const numeric = columns.filter((c) => c.type === 'number').length;
+  const categorical = columns.filter((c) => c.type === 'category');
+  const indicators = columns.filter((c) => c.missing).length;
+  const head = `Data dictionary: ${columns.length} columns (${numeric} numeric, ${categorical.length} categorical: ${categorical.map((c) => `${c.name} ${c.categories.length}+other`).join(', ') || 'none'}), ${indicators} with missing cells (imputed with the pooled mean, plus an indicator) -> ${spec.features?.length ?? 0} model features`;
+  return dropped.length > 0 ? `${head}; dropped: ${dropped.map((d) => `"${d.column}" (${d.reason})`).join(', ')}` : head;
+}
+
 function describe(opts: SimulateOptions): string {
   return `${formatDataRef(opts.dataset)}, ${opts.model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {
-  const { out_stream: _s, partition: _p, policy: _policy, partitionText, ...rest } = opts;
+  const { out_stream: _s, partition: _p, policy: _policy, natural: _n, partitionText, ...rest } = opts;
   return { ...rest, partition: partitionText };
 }
 

@@ -94,7 +94,7 @@ describe('image data sources', () => {
   });
 
   it('refuses a model of another size naming both shapes, and other classes', () => {
-    const source = parseDataSource(`images:${join(dir, 'split')}`, undefined, { size: [8, 8] });
+    const source = parseDataSource(`images:${join(dir, 'split')}`, undefined, undefined, { size: [8, 8] });
     expect(() => source.load(cnn)).toThrow(/takes 8x6x1 inputs, the images of .* are 8x8x1/);
     expect(() => source.load({ ...cnn, inputShape: [8, 8, 1], classes: ['a', 'b'] })).toThrow(/classes \(a, b\)/);
     expect(() => parseDataSource(`images:${join(dir, 'missing')}`)).toThrow(/no folder/);

@@ -1,0 +1,128 @@
+/** Tabular CSV as sites export it: missing-value tokens, text categories, ignored columns; checked and transformed by the study's dictionary. */
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { CohortError, dictionaryProblems, featureNames, inferKinds, summarizeTable, transformTable, type Cell, type ColumnKind, type DataSummary, type Preprocessing, type RawTable } from '../../protocol/index.js';
+import type { Dataset } from './dataset.js';
+
+/** Cells that mean "missing" unless told otherwise (compared trimmed, case-insensitively). */
+export const DEFAULT_MISSING_TOKENS = ['', 'NA', 'N/A', '?', 'NaN'] as const;
+
+/** A CSV file read as raw cells (missing ones null), with each row's line number. */
+export interface CsvTable extends RawTable {
+  path: string;
+  lines: number[];
+}
+
+interface CsvRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+/**
+ * Reads a CSV with a header row; cells equal to a missing token become null. Errors name the file (and line).
+ * @example const t = readTable('site-a.csv'); t.rows[0] // ['54', null, 'ward-3']
+ */
+export function readTable(path: string, missing: readonly string[] = DEFAULT_MISSING_TOKENS): CsvTable {
+  let records: CsvRecord[];
+  try {
+    records = parse(readFileSync(path, 'utf8'), { info: true, skip_empty_lines: true, trim: true, bom: true }) as unknown as CsvRecord[];
+  } catch (cause) {
+    throw new Error(`${path}: cannot parse CSV: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  const [head, ...body] = records;
+  if (!head) throw new Error(`${path}: file is empty; a header row is required`);
+  const header = head.record;
+  const twice = header.find((h, i) => header.indexOf(h) !== i);
+  if (twice !== undefined) throw new Error(`${path}: header names column "${twice}" twice`);
+  if (body.length === 0) throw new Error(`${path}: header row but no data rows`);
+  const tokens = new Set(missing.map((t) => t.trim().toLowerCase()));
+  const rows = body.map(({ record }) => record.map((cell): Cell => (tokens.has(cell.trim().toLowerCase()) ? null : cell)));
+  const lines = body.map(({ info }) => info.lines);
+  return { path, header, rows, lines, where: (i) => `line ${lines[i]}` };
+}
+
+/** The text of each row's label cell; a missing label names its line. (Label parsing: the task's side of the loader.) */
+export function tabularLabels(table: CsvTable, label: string, classes: readonly string[]): Int32Array {
+  const col = table.header.indexOf(label);
+  if (col < 0) throw new Error(`${table.path}: label column "${label}" is missing; columns are ${table.header.join(', ')}`);
+  const index = new Map(classes.map((c, i) => [c, i]));
+  return Int32Array.from(table.rows, (row, i) => {
+    const value = row[col] ?? null;
+    if (value === null) throw new Error(`${table.path}: ${table.where(i)}: the label "${label}" is missing; drop the row or fill the label in`);
+    const k = index.get(String(value));
+    if (k === undefined) throw new Error(`${table.path}: ${table.where(i)}: label "${String(value)}" is not one of the classes ${classes.join(', ')}`);
+    return k;
+  });
+}
+
+/**
+ * Throws DATA_DICTIONARY_MISMATCH listing, in one message, everything in the table that does not fit the dictionary.
+ * @example checkTable(table, spec.preprocessing.columns) // throws 'site.csv does not fit the study's data dictionary (2 problems): 1) …; 2) …'
+ */
+export function checkTable(table: CsvTable, columns: Preprocessing['columns']): void {
+  const problems = dictionaryProblems(columns, table);
+  if (problems.length === 0) return;
+  const list = problems.map((p, i) => `${i + 1}) ${p}`).join('; ');
+  throw new CohortError('DATA_DICTIONARY_MISMATCH', `${table.path} does not fit the study's data dictionary (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${list}`);
+}
+
+/** The table with only the given rows (indices into its data rows), line numbers kept. */
+export function selectTableRows(table: CsvTable, rows: readonly number[]): CsvTable {
+  const picked = rows.map((r) => {
+    const row = table.rows[r];
+    if (!row) throw new RangeError(`${table.path}: row index ${r} out of range [0, ${table.rows.length})`);
+    return row;
+  });
+  const lines = rows.map((r) => table.lines[r] as number);
+  return { ...table, rows: picked, lines, where: (i) => `line ${lines[i]}` };
+}
+
+/**
+ * A site's CSV (or the given rows of it) as the model sees it: checked against the dictionary, then imputed,
+ * indicated and one-hot encoded (missing numeric cells stay NaN until the federation's imputation values are
+ * known; see imputeMissing).
+ * @example loadTabular('site.csv', { label: 'outcome', preprocessing: spec.preprocessing, classes: spec.classes })
+ */
+export function loadTabular(path: string, opts: { label: string; preprocessing: Preprocessing; classes: readonly string[]; missing?: readonly string[]; rows?: readonly number[] }): Dataset {
+  const whole = readTable(path, opts.missing);
+  const table = opts.rows ? selectTableRows(whole, opts.rows) : whole;
+  checkTable(table, opts.preprocessing.columns);
+  const y = tabularLabels(table, opts.label, opts.classes);
+  const features = featureNames(opts.preprocessing.columns);
+  const x = transformTable(opts.preprocessing, table);
+  return { x, y, n: table.rows.length, inputShape: [features.length], classes: [...opts.classes], features };
+}
+
+/** Which columns of a CSV are features: `columns` when given, else all but the label and the ignored ones. */
+export interface ColumnChoice {
+  label: string;
+  columns?: readonly string[];
+  ignore?: readonly string[];
+  /** Columns to treat as categories even when every value is a number (codes). */
+  categorical?: readonly string[];
+}
+
+/**
+ * The feature columns of a table and their kinds (number when every non-missing cell is a finite number).
+ * Names a column that is asked for but absent.
+ * @example columnKinds(table, { label: 'outcome', ignore: ['id'] }) // { age: 'number', ward: 'category' }
+ */
+export function columnKinds(table: CsvTable, choice: ColumnChoice): Record<string, ColumnKind> {
+  const named = [...(choice.columns ?? []), ...(choice.ignore ?? []), ...(choice.categorical ?? []), choice.label];
+  const absent = named.filter((c) => !table.header.includes(c));
+  if (absent.length > 0) throw new Error(`${table.path}: no column ${absent.map((c) => `"${c}"`).join(', ')}; columns are ${table.header.join(', ')}`);
+  const skip = table.header.filter((h) => h === choice.label || (choice.ignore ?? []).includes(h) || (choice.columns !== undefined && !choice.columns.includes(h)));
+  const kinds = inferKinds(table, skip);
+  for (const c of choice.categorical ?? []) if (c in kinds) kinds[c] = 'category';
+  const order = choice.columns ?? table.header.filter((h) => h in kinds);
+  return Object.fromEntries(order.map((c) => [c, kinds[c] as ColumnKind]));
+}
+
+/**
+ * `cohort data summarize`: a site's counts per feature column (no row leaves), small counts suppressed.
+ * @example summarizeCsv('site.csv', { label: 'outcome', ignore: ['id'] }, { minCell: 5 })
+ */
+export function summarizeCsv(path: string, choice: ColumnChoice, opts: { minCell?: number; missing?: readonly string[] } = {}): DataSummary {
+  const table = readTable(path, opts.missing);
+  return summarizeTable(table, columnKinds(table, choice), { label: choice.label, ...(opts.minCell !== undefined ? { minCell: opts.minCell } : {}) });
+}
