@@ -13,11 +13,12 @@ import {
   type Dataset,
   type PartitionScheme,
 } from '../../node-agent/data/index.js';
-import { parseImageRef, resolveDataRef, type DataRef } from '../../node-agent/data-source.js';
+import { formatDataRef, parseImageRef, resolveDataRef, type DataRef } from '../../node-agent/data-source.js';
 import { loadImageSet } from '../../node-agent/data/image-data.js';
 import type { ImageOptions } from '../../node-agent/data/image-options.js';
 import { imageRows } from '../../node-agent/data/image-set.js';
 import { prepareTabular, type NaturalPartition, type TabularOptions } from './tabular-data.js';
+import { splitBySite } from './image-sites.js';
 import type { DroppedColumn } from '../../protocol/index.js';
 
 export type { DataRef } from '../../node-agent/data-source.js';
@@ -108,7 +109,7 @@ export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageSh
 }
 
 /** The image data set as loaded: every row, and with a published test split the number of training rows before it (CSV: prepareCsv). */
-function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; trainRows?: number; imageShape?: number[] } {
+function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; trainRows?: number; imageShape?: number[]; siteOf?: string[] } {
   switch (choice.kind) {
     case 'mnist':
       return { all: loadMnist(), imageShape: [28, 28] };
@@ -120,7 +121,7 @@ function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; 
     case 'dicom': {
       const set = loadImageSet(choice, choice.image);
       const all = imageRows(set, Array.from(set.labels.keys()), choice.image?.normalize);
-      return { all, imageShape: [...set.imageShape], ...(set.trainRows !== undefined ? { trainRows: set.trainRows } : {}) };
+      return { all, imageShape: [...set.imageShape], ...(set.trainRows !== undefined ? { trainRows: set.trainRows } : {}), ...(set.sites ? { siteOf: set.sites } : {}) };
     }
   }
 }
@@ -144,9 +145,19 @@ export function prepareData(
   extra: { natural?: NaturalPartition; tabular?: TabularOptions } = {},
 ): SimulationData {
   if (choice.kind === 'csv') return prepareCsv(choice, arch, institutions, scheme, seed, testFraction, extra);
-  if (extra.natural) throw new Error('--partition column:NAME and one file per institution need CSV data (--dataset csv:...)');
-  const { all, trainRows, imageShape } = load(choice);
+  const natural = extra.natural;
+  if (natural && !(choice.kind === 'dicom' && natural.kind === 'column' && natural.column === 'site')) {
+    throw new Error('--partition column:NAME and one file per institution need CSV data (--dataset csv:...), or column:site with a DICOM manifest that has a site column');
+  }
+  const { all, trainRows, imageShape, siteOf } = load(choice);
   const spec = specFor(choice, all, arch, imageShape);
+  if (natural) {
+    if (!siteOf) throw new Error(`--partition column:site: the manifest ${formatDataRef(choice)} has no site column`);
+    const bySite = splitBySite(all.y, all.classes, siteOf, testFraction, seed);
+    const ref = resolveDataRef(choice);
+    const [train, test] = [bySite.train.flat(), bySite.test.flat()];
+    return { all, spec, train, test, sites: bySite.train, agents: bySite.train.map((rows) => ({ ref, rows })), institutionTests: bySite.test, institutionNames: bySite.names, ...(imageShape ? { imageShape: [...imageShape] } : {}) };
+  }
   const published = trainRows !== undefined && trainRows < all.n;
   const { train, test } = published ? { train: range(0, trainRows), test: range(trainRows, all.n) } : splitTrainTest(all, testFraction, seed);
   const labels = train.map((i) => all.y[i] as number);

@@ -57,5 +57,10 @@ describe('simulate on a DICOM manifest', () => {
     const dicomSummary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as typeof summary;
     expect(run.stdout).toMatch(/Data: 40 rows, 32 shared out among the institutions, 8 held out/);
     expect(dicomSummary.final.accuracy).toBeGreaterThan(0.7);
-  }, 90_000);
+
+    // The manifest's site column as the natural partition: one institution per site, each with its own test rows.
+    const bySite = await runCli(['simulate', '--out', join(root, 'dicom-sites'), '--dataset', `dicom:${join(dir, 'manifest.csv')}`, '--partition', 'column:site', '--image-size', '8x8', '--model', 'mlp', '--institutions', '5', '--rounds', '1', '--batch-size', '4', '--lr', '0.1'], { timeoutMs: 60_000 });
+    if (bySite.code !== 0) throw new Error(`simulate exited ${bySite.code ?? bySite.signal}\n${bySite.stdout}\n${bySite.stderr}`);
+    expect(bySite.stdout).toMatch(/Institutions: 2, one per value of column "site".*institution-1 = site-0, institution-2 = site-1/);
+  }, 120_000);
 });
