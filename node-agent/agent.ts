@@ -337,7 +337,7 @@ export function createAgent(opts: AgentOptions): Agent {
         config: task.config,
         ...(base ? { base } : {}),
         valFraction: 0,
-        seed: (opts.seed ?? 0) * 100_003 + task.round,
+        seed: (opts.seed ?? 0) * 100_003 + task.round, augmentBatch: opts.data.augment, // image sources only
         onEpoch: (epoch, logs) => {
           log.info({ round: task.round, epoch, of: task.config.localEpochs, ...logs }, 'epoch');
           events.emit('epoch', { round: task.round, epoch, ...logs });

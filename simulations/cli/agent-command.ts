@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { cliLogger } from './log.js';
+import { imageOptionsFrom, withImageFlags } from './image-flags.js';
 import { BACKENDS, missingTokens } from './options.js';
 
 const AgentFileSchema = z
@@ -26,13 +27,21 @@ const AgentFileSchema = z
     pinSha256: z.string().optional(),
     /** A user model's model.json: the base (frozen and FedBN-local tensors) this site holds, checked against the study's pin. */
     model: z.string().optional(),
+    imageSize: z.string().optional(),
+    channels: z.union([z.string(), z.number()]).optional(),
+    onBadFile: z.string().optional(),
+    maxMemoryMb: z.union([z.string(), z.number()]).optional(),
+    augment: z.boolean().optional(),
+    normalize: z.string().optional(),
   })
   .strict();
 type AgentFile = z.infer<typeof AgentFileSchema>;
 
-/** A --data value with the paths of csv: and idx: sources taken through `near`. */
+/** A --data value with the paths of csv:, idx:, images: and dicom: sources taken through `near`. */
 function dataNear(data: string, near: (path: string) => string): string {
   if (data.startsWith('csv:')) return `csv:${near(data.slice(4))}`;
+  if (data.startsWith('images:')) return `images:${near(data.slice(7))}`;
+  if (data.startsWith('dicom:')) return `dicom:${near(data.slice(6))}`;
   if (data.startsWith('idx:')) return `idx:${data.slice(4).split(',').map(near).join(',')}`;
   return data;
 }
@@ -63,13 +72,13 @@ function agentConfig(flags: Record<string, unknown>): AgentFile {
 
 /** The options `agent start` and `agent check` share (one agent file serves both). */
 function withAgentOptions(cmd: Command): Command {
-  return cmd
+  return withImageFlags(cmd)
     .option('--config <file>', 'agent file (JSON with the keys below in camelCase; paths relative to the file); flags override it')
     .option('--coordinator <url>', 'coordinator URL, e.g. http://coordinator.example.org:7400')
     .option('--coordinator-key <pubfile>', "the coordinator's public key file (pins its identity)")
     .option('--federation <id>', 'federation id')
     .option('--key <file>', "this institution's private key file (mode 0600)")
-    .option('--data <source>', 'mnist | mnist:K/N | mnist-full | mnist-full:K/N | idx:TRAIN_IMAGES,TRAIN_LABELS (IDX files, raw or .gz) | csv:PATH')
+    .option('--data <source>', 'mnist | mnist:K/N | mnist-full | mnist-full:K/N | idx:TRAIN_IMAGES,TRAIN_LABELS (IDX files, raw or .gz) | csv:PATH | images:DIR | dicom:MANIFEST.csv')
     .option('--label <column>', 'label column of a csv data source')
     .option('--missing <tokens>', 'csv: comma-separated cell values that mean missing (an empty cell always does; default: NA,N/A,?,NaN)')
     .option('--consent <file>', "the institution's signed consent (cohort consent grant); without it every task is refused")
@@ -98,7 +107,7 @@ export function agentCommand(): Command {
         federation: c.federation,
         identity,
         coordinator: readPublicIdentityFile(c.coordinatorKey),
-        data: parseDataSource(c.data, c.label, missingTokens(c.missing)),
+        data: parseDataSource(c.data, c.label, missingTokens(c.missing), imageOptionsFrom(c)),
         consentFile: c.consent,
         // One log per institution, so two agents tried side by side in one folder never share a hash chain.
         auditLog: c.auditLog ?? `.cohort/${identity.id}.agent-audit.jsonl`,
@@ -140,7 +149,7 @@ export function agentCommand(): Command {
         coordinator: readPublicIdentityFile(c.coordinatorKey),
         coordinatorUrl: c.coordinator,
         federation: c.federation,
-        data: parseDataSource(c.data, c.label, missingTokens(c.missing)),
+        data: parseDataSource(c.data, c.label, missingTokens(c.missing), imageOptionsFrom(c)),
         consentFile: c.consent,
         valFraction: c.valFraction,
         offline: flags.offline === true,

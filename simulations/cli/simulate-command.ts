@@ -8,14 +8,15 @@ import { createStrategy, parseStrategyParams, strategyNames } from '../../coordi
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
 import { modelChoice } from './user-model.js';
+import { imageOptionsFrom, withImageFlags } from './image-flags.js';
 import { BACKENDS, TASKS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, missingTokens, nameList, positive, trainingTermsFromFlags, unitInterval, withTaskFlags } from './options.js';
 
 export function simulateCommand(): Command {
-  return withTaskFlags(new Command('simulate'))
+  return withImageFlags(withTaskFlags(new Command('simulate')))
     .description('run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback')
     .option('--institutions <n>', 'number of institutions', int(1, 100_000), 5)
     .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
-    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | csv:A.csv,B.csv,... (one file per institution)', 'mnist')
+    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | csv:A.csv,B.csv,... (one file per institution) | images:DIR (PNG/JPEG in class folders) | dicom:MANIFEST.csv', 'mnist')
     .option('--label <column>', 'the label column of a csv data set (several, comma-separated: multilabel labels or regression targets)')
     .option('--positive <value>', 'binary task: the label value that is the positive class (default: the second of the two values, sorted)')
     .option('--threshold <p>', 'binary and multilabel: the probability from which the final report counts a positive', unitInterval, 0.5)
@@ -55,7 +56,7 @@ export function simulateCommand(): Command {
     .action(async (o: Record<string, unknown>) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const partitionText = String(o.partition);
-      const dataset = parseDataset(String(o.dataset), o.label as string | undefined);
+      const dataset = parseDataset(String(o.dataset), o.label as string | undefined, imageOptionsFrom(o));
       const natural = partitionText.startsWith('column:') ? { kind: 'column' as const, column: partitionText.slice(7) } : dataset.kind === 'csv' && dataset.path.includes(',') ? { kind: 'files' as const } : undefined;
       if (natural?.kind === 'column' && natural.column === '') throw new Error('--partition column:NAME needs the column name');
       const partition = natural?.kind === 'column' ? { kind: 'iid' as const } : parsePartition(partitionText);

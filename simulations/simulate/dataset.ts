@@ -13,8 +13,12 @@ import {
   type Dataset,
   type PartitionScheme,
 } from '../../node-agent/data/index.js';
-import { resolveDataRef, type DataRef } from '../../node-agent/data-source.js';
+import { formatDataRef, parseImageRef, resolveDataRef, type DataRef } from '../../node-agent/data-source.js';
+import { loadImageSet } from '../../node-agent/data/image-data.js';
+import type { ImageOptions } from '../../node-agent/data/image-options.js';
+import { imageRows } from '../../node-agent/data/image-set.js';
 import { prepareTabular, type NaturalPartition, type TabularOptions } from './tabular-data.js';
+import { splitBySite } from './image-sites.js';
 import type { DroppedColumn } from '../../protocol/index.js';
 
 export type { DataRef } from '../../node-agent/data-source.js';
@@ -42,14 +46,15 @@ export interface SimulationData {
   dropped?: DroppedColumn[];
 }
 
-const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] or csv:PATH[,PATH...]';
+const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH[,PATH...], images:DIR or dicom:MANIFEST.csv';
 
 /**
- * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]` or `csv:PATH[,PATH...]`
- * (several CSV files: one institution each; `path` then holds the comma-separated list).
+ * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]`, `csv:PATH[,PATH...]`
+ * (several CSV files: one institution each; `path` then holds the comma-separated list), `images:DIR` or
+ * `dicom:MANIFEST.csv` (these two with their image options, docs/imaging.md).
  * @example parseDataset('csv:data/wdbc.csv', 'diagnosis') // { kind: 'csv', path: 'data/wdbc.csv', label: 'diagnosis' }
  */
-export function parseDataset(text: string, label?: string): DatasetChoice {
+export function parseDataset(text: string, label?: string, image?: ImageOptions): DatasetChoice {
   if (text === 'mnist' || text === 'mnist-full') return { kind: text };
   if (text.startsWith('idx:')) {
     const paths = text.slice(4).split(',');
@@ -70,6 +75,8 @@ export function parseDataset(text: string, label?: string): DatasetChoice {
     }
     return { kind: 'csv', path: text.slice(4), label };
   }
+  const imaging = parseImageRef(text, image);
+  if (imaging) return imaging;
   throw new Error(`unknown dataset "${text}": use ${FORMS}`);
 }
 
@@ -88,10 +95,10 @@ function imageSpec(arch: Arch, imageShape: number[], classes: string[]): ModelSp
  */
 export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageShape?: number[]): ModelSpec {
   if (choice.kind === 'mnist') return mnistSpec(arch);
-  if (choice.kind === 'mnist-full' || choice.kind === 'idx') {
+  if (choice.kind === 'mnist-full' || choice.kind === 'idx' || choice.kind === 'images' || choice.kind === 'dicom') {
     return imageSpec(arch, imageShape ?? (choice.kind === 'mnist-full' ? [28, 28] : [rowWidth(all)]), all.classes);
   }
-  if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx); use logreg or mlp for a CSV');
+  if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx, images, dicom); use logreg or mlp for a CSV');
   return {
     arch,
     inputShape: [rowWidth(all)],
@@ -109,7 +116,7 @@ export interface LabelChoice {
 }
 
 /** The image data set as loaded: every row, and with a published test split the number of training rows before it (CSV: prepareCsv). */
-function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; trainRows?: number; imageShape?: number[] } {
+function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; trainRows?: number; imageShape?: number[]; siteOf?: string[] } {
   switch (choice.kind) {
     case 'mnist':
       return { all: loadMnist(), imageShape: [28, 28] };
@@ -117,6 +124,12 @@ function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; 
       return loadMnistFull();
     case 'idx':
       return loadIdxFiles(choice);
+    case 'images':
+    case 'dicom': {
+      const set = loadImageSet(choice, choice.image);
+      const all = imageRows(set, Array.from(set.labels.keys()), choice.image?.normalize);
+      return { all, imageShape: [...set.imageShape], ...(set.trainRows !== undefined ? { trainRows: set.trainRows } : {}), ...(set.sites ? { siteOf: set.sites } : {}) };
+    }
   }
 }
 
@@ -139,13 +152,23 @@ export function prepareData(
   extra: { natural?: NaturalPartition; tabular?: TabularOptions; labels?: LabelChoice } = {},
 ): SimulationData {
   if (choice.kind === 'csv') return prepareCsv(choice, arch, institutions, scheme, seed, testFraction, extra);
-  if (extra.natural) throw new Error('--partition column:NAME and one file per institution need CSV data (--dataset csv:...)');
+  const natural = extra.natural;
+  if (natural && !(choice.kind === 'dicom' && natural.kind === 'column' && natural.column === 'site')) {
+    throw new Error('--partition column:NAME and one file per institution need CSV data (--dataset csv:...), or column:site with a DICOM manifest that has a site column');
+  }
   const asked = extra.labels ?? {};
   if ((asked.task && asked.task !== 'classification') || asked.positive !== undefined) {
     throw new Error(`--task ${asked.task ?? 'binary'} and --positive need a csv data set; ${choice.kind} images are a classification`);
   }
-  const { all, trainRows, imageShape } = load(choice);
+  const { all, trainRows, imageShape, siteOf } = load(choice);
   const spec = specFor(choice, all, arch, imageShape);
+  if (natural) {
+    if (!siteOf) throw new Error(`--partition column:site: the manifest ${formatDataRef(choice)} has no site column`);
+    const bySite = splitBySite(all.y, all.classes, siteOf, testFraction, seed);
+    const ref = resolveDataRef(choice);
+    const [train, test] = [bySite.train.flat(), bySite.test.flat()];
+    return { all, spec, train, test, sites: bySite.train, agents: bySite.train.map((rows) => ({ ref, rows })), institutionTests: bySite.test, institutionNames: bySite.names, ...(imageShape ? { imageShape: [...imageShape] } : {}) };
+  }
   const published = trainRows !== undefined && trainRows < all.n;
   const { train, test } = published ? { train: range(0, trainRows), test: range(trainRows, all.n) } : splitTrainTest(all, testFraction, seed);
   const labels = train.map((i) => all.y[i] as number);

@@ -423,7 +423,8 @@ function describeDecisions(decisions: RuleDecision[], published: boolean): strin
 /** What the study tells the sites about the data: digits for MNIST, images for other IDX sets, records for a CSV. */
 function dataCategory(ref: DatasetChoice): string {
   if (ref.kind === 'mnist' || ref.kind === 'mnist-full') return 'handwritten-digit-images';
-  return ref.kind === 'idx' ? 'images' : 'tabular-records';
+  if (ref.kind === 'dicom') return 'medical-images';
+  return ref.kind === 'idx' || ref.kind === 'images' ? 'images' : 'tabular-records';
 }
 
 /** One line: the model's features from the data dictionary (numeric, categorical, indicators) and the columns dropped. */

@@ -116,6 +116,6 @@ describe('parseDataSource', () => {
     expect(() => parseDataSource(`idx:${files.trainImages},${join(dir, 'missing')}`)).toThrow(/no file .*missing/);
     expect(() => parseDataSource('mnist-full:5/4')).toThrow(/bad slice mnist-full:5\/4/);
     expect(() => parseDataSource('csv:x.csv')).toThrow(/needs --label/);
-    expect(() => parseDataSource('fashion')).toThrow('unknown data source "fashion": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS or csv:PATH');
+    expect(() => parseDataSource('fashion')).toThrow('unknown data source "fashion": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS, csv:PATH, images:DIR or dicom:MANIFEST.csv');
   });
 });

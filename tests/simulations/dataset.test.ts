@@ -37,7 +37,7 @@ describe('parseDataset', () => {
   it('refuses three paths, missing files and unknown names, listing the forms', () => {
     expect(() => parseDataset(`idx:${files.trainImages},${files.trainLabels},${files.testImages}`)).toThrow(/use idx:TRAIN_IMAGES,TRAIN_LABELS or idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS/);
     expect(() => parseDataset(`idx:${files.trainImages},${join(dir, 'nope')}`)).toThrow(/no file .*nope/);
-    expect(() => parseDataset('kmnist')).toThrow('unknown dataset "kmnist": use mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] or csv:PATH');
+    expect(() => parseDataset('kmnist')).toThrow('unknown dataset "kmnist": use mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH[,PATH...], images:DIR or dicom:MANIFEST.csv');
   });
 });
 

@@ -1,0 +1,50 @@
+/** The image-data flags `simulate` and `agent` share (`images:DIR`, `dicom:MANIFEST.csv`), parsed into ImageOptions. */
+import type { Command } from 'commander';
+import {
+  parseChannels,
+  parseImageSize,
+  parseMaxMemory,
+  parseNormalize,
+  parseOnBadFile,
+  type ImageOptions,
+} from '../../node-agent/data/image-options.js';
+
+/** The flags' values as commander (or an agent file) gives them: strings, numbers from a file, booleans. */
+export interface ImageFlagValues {
+  imageSize?: unknown;
+  channels?: unknown;
+  onBadFile?: unknown;
+  maxMemoryMb?: unknown;
+  augment?: unknown;
+  normalize?: unknown;
+}
+
+/**
+ * Adds `--image-size`, `--channels`, `--on-bad-file`, `--max-memory-mb`, `--augment`/`--no-augment` and `--normalize`.
+ * @example withImageFlags(new Command('simulate')).parse(['--image-size', '32x32'], { from: 'user' })
+ */
+export function withImageFlags(cmd: Command): Command {
+  return cmd
+    .option('--image-size <HxW>', 'image data: resize every image to H x W pixels (default 28x28 greyscale, 64x64 RGB)')
+    .option('--channels <n>', 'image data: 1 (greyscale) or 3 (RGB) (default: 3 when any image has colour, else 1; DICOM 1)')
+    .option('--on-bad-file <policy>', 'image data: an unreadable, truncated or wrongly sized file: fail (default) | skip (one summary line)')
+    .option('--max-memory-mb <mb>', 'image data: refuse a set whose float32 pixels exceed this (default 2048)')
+    .option('--augment', 'image data: augment training batches (crop, flip, rotation, brightness/contrast; the default)')
+    .option('--no-augment', 'image data: train on the images as they are')
+    .option('--normalize <how>', 'image data: none (default; pixels in [0, 1]) | imagenet (RGB: ImageNet mean and std)');
+}
+
+/**
+ * The ImageOptions the flags give (undefined when none is set); bad values throw naming the flag.
+ * @example imageOptionsFrom({ imageSize: '32x32', channels: '3' }) // { size: [32, 32], channels: 3 }
+ */
+export function imageOptionsFrom(o: ImageFlagValues): ImageOptions | undefined {
+  const opts: ImageOptions = {};
+  if (o.imageSize !== undefined) opts.size = parseImageSize(String(o.imageSize));
+  if (o.channels !== undefined) opts.channels = parseChannels(String(o.channels));
+  if (o.onBadFile !== undefined) opts.onBadFile = parseOnBadFile(String(o.onBadFile));
+  if (o.maxMemoryMb !== undefined) opts.maxMemoryMb = parseMaxMemory(String(o.maxMemoryMb));
+  if (o.augment !== undefined) opts.augment = o.augment !== false;
+  if (o.normalize !== undefined) opts.normalize = parseNormalize(String(o.normalize));
+  return Object.keys(opts).length > 0 ? opts : undefined;
+}
