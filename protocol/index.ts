@@ -25,3 +25,4 @@ export * from './study.js';
 export * from './dp-terms.js';
 export * from './consent-coverage.js';
 export * from './secagg-wire.js';
+export * from './analytics.js';
