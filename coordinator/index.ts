@@ -21,6 +21,7 @@ import type { CohortServer } from './realtime/types.js';
 import { createApi } from './http/app.js';
 import { authenticateToken } from './auth/index.js';
 import { attachConsoleLive, mountConsole } from './console/index.js';
+import { statsRunner } from './analytics/attach.js';
 
 export interface CoordinatorOptions {
   store: Store;
@@ -155,6 +156,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     online: () => runner?.onlineInstitutions ?? [],
     startedAt,
     readiness: () => ({ accepting: stopping ? 'the coordinator is shutting down' : null, database: databaseProblem(store, setup.id) }),
+    stats: (...args) => statsRunner({ io, store, federation: setup.id, runner: () => runner, log })(...args),
   });
   mountConsole(api);
   const httpServer = (

@@ -50,9 +50,14 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
   const verdict = consentRefusal(site, query.federation);
   if (!('consent' in verdict)) return refuse(verdict.code, verdict.message);
   const k = appliedMinCellSize(verdict.consent, query.minCellSize);
+  let table: Table;
+  try {
+    table = site.table();
+  } catch (err) {
+    return refuse('NO_ANALYTICS_DATA', (err as Error).message);
+  }
   let body: StatsAnswerBody;
   try {
-    const table = site.table();
     body = { format: 'cohort-stats-answer/v1', queryId: query.id, federation: query.federation, institution: site.identity.id, minCellSize: k, rows: rowsAnswer(table, k) };
     const { ask } = query;
     if (ask.phase === 'describe') {

@@ -5,3 +5,4 @@ export { protectCells, protectCount } from './disclosure.js';
 export { numericAnswer, categoricalAnswer, crosstabAnswer, histogramCell } from './site-counts.js';
 export { survivalAnswer, gridCounts, ALL_GROUP } from './site-survival.js';
 export { describeColumn, roundOutward } from './describe.js';
+export { attachStats } from './attach.js';
