@@ -117,6 +117,10 @@ export interface StatsResult {
   columns: Record<string, NumericResult | CategoricalResult>;
   crosstabs: CrosstabResult[];
   survival?: SurvivalResult;
+  /** Columns that could not be asked, and why. */
+  notes?: string[];
+  /** Simulations: the partition value each simulated site holds. */
+  siteNames?: Record<string, string>;
 }
 
 export interface NumericResult extends Incomplete {

@@ -39,7 +39,8 @@ export function histogramQuantile(edges: readonly number[], cells: readonly numb
 
 /**
  * A numeric column over the sites: count, missing and histogram summed; mean and std (n - 1) pooled with Chan et al.'s
- * formula over the sites that sent them; min/max are the outer edges of the first and last non-empty bins.
+ * formula over the sites that sent them; min/max are the outer edges of the first and last non-empty bins (null when
+ * some values lie, or may lie, beyond the edges).
  * @example poolNumeric(parts, [0, 50, 100], [0.25, 0.5, 0.75])
  */
 export function poolNumeric(parts: readonly Part<NumericAnswer>[], edges: readonly number[], quantiles: readonly number[]): NumericResult {
@@ -50,7 +51,9 @@ export function poolNumeric(parts: readonly Part<NumericAnswer>[], edges: readon
   let mean = 0;
   let m2 = 0;
   const lacking: string[] = [];
+  let tailsWithheld = [false, false];
   for (const { site, answer } of parts) {
+    tailsWithheld = [tailsWithheld[0] || answer.histogram[0]?.suppressed === true, tailsWithheld[1] || answer.histogram.at(-1)?.suppressed === true];
     count += answer.present.n;
     missing += answer.missing.n;
     answer.histogram.forEach((c, i) => (cells[i] = (cells[i] as number) + c.n));
@@ -73,8 +76,8 @@ export function poolNumeric(parts: readonly Part<NumericAnswer>[], edges: readon
     missing,
     mean: n > 0 ? mean : null,
     std: n > 1 ? Math.sqrt(m2 / (n - 1)) : null,
-    min: first >= 0 && below === 0 ? (edges[first] as number) : null,
-    max: first >= 0 && above === 0 ? (edges[last + 1] as number) : null,
+    min: first >= 0 && below === 0 && !tailsWithheld[0] ? (edges[first] as number) : null,
+    max: first >= 0 && above === 0 && !tailsWithheld[1] ? (edges[last + 1] as number) : null,
     histogram: { edges: [...edges], counts: bins, below, above },
     quantiles: quantiles.map((p) => histogramQuantile(edges, cells, p)),
     ...incompleteness(lacking),

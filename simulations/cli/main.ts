@@ -1,4 +1,4 @@
-/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, backup, restore, tokens, model, predict and simulate, each with --help. */
+/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, backup, restore, tokens, model, predict, simulate and stats, each with --help. */
 import { Command } from 'commander';
 import { agentCommand } from './agent-command.js';
 import { auditCommand, lineageCommand } from './audit-command.js';
@@ -10,6 +10,7 @@ import { modelCommand } from './model-command.js';
 import { predictCommand } from './predict-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { simulateCommand } from './simulate-command.js';
+import { statsCommand } from './stats-command.js';
 
 const program = new Command('cohort')
   .description('Cohort: federated learning for institutions that must learn together without pooling their data')
@@ -25,7 +26,8 @@ const program = new Command('cohort')
   .addCommand(tokensCommand())
   .addCommand(modelCommand())
   .addCommand(predictCommand())
-  .addCommand(simulateCommand());
+  .addCommand(simulateCommand())
+  .addCommand(statsCommand());
 
 // `cohort simulate | head`: once the reader goes away the command carries on without printing (the run folder
 // still gets written) instead of crashing on EPIPE.
