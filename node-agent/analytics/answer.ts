@@ -63,9 +63,11 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
     if (ask.phase === 'describe') {
       body.columns = (ask.columns.length > 0 ? ask.columns : table.header).map((c) => describeColumn(table, c, k));
     } else {
-      body.numeric = ask.numeric.map((n) => numericAnswer(table, n.column, n.edges, k));
-      body.categorical = ask.categorical.map((c) => categoricalAnswer(table, c, k));
-      body.crosstabs = ask.crosstabs.map((x) => crosstabAnswer(table, x.rows, x.cols, k));
+      // A column this site does not hold is left out (the pooled figure is over the sites that hold it).
+      const held = (c: string) => table.header.includes(c);
+      body.numeric = ask.numeric.filter((n) => held(n.column)).map((n) => numericAnswer(table, n.column, n.edges, k));
+      body.categorical = ask.categorical.filter(held).map((c) => categoricalAnswer(table, c, k));
+      body.crosstabs = ask.crosstabs.filter((x) => held(x.rows) && held(x.cols)).map((x) => crosstabAnswer(table, x.rows, x.cols, k));
       if (ask.survival) body.survival = survivalAnswer(table, ask.survival, k);
     }
   } catch (err) {
