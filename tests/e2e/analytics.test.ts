@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createPrng, type Identity } from '../../crypto/index.js';
+import { createPrng, verifyDocument, type Identity } from '../../crypto/index.js';
 import { createApiToken } from '../../coordinator/auth/index.js';
 import { kaplanMeier } from '../../coordinator/analytics/kaplan-meier.js';
 import { gridCounts, readTable, whereColumn, type Table } from '../../node-agent/analytics/index.js';
@@ -104,4 +104,15 @@ e2e('pools per-site statistics, suppresses small cells at each site, skips a sit
   expect(audit[0]?.actor).toMatch(/^token:tok_/);
   const answers = fed.coordinator.store.listAudit({ federationId: 'e2e', kind: 'stats.answer', limit: 100, offset: 0, order: 'asc' });
   expect(answers.filter((a) => (a.data as { queryId: string }).queryId === stats.queryId).map((a) => a.subject).sort()).toEqual(['site-1', 'site-1', 'site-2', 'site-2', 'site-3', 'site-3']);
+  // each stored answer verifies under its site's key: what a site said is attributable afterwards
+  const stored = answers[0]?.data as { answer: unknown; signature: string };
+  expect(verifyDocument(stored.answer, stored.signature, fed.institutions[Number(answers[0]?.subject?.slice(5)) - 1]!.signPublicKey)).toBe(true);
+
+  // bad input and the wrong role are refused with a code, and the coordinator keeps answering
+  const post = (auth: string, body: unknown) => fetch(`${fed.coordinator.url}/api/federations/e2e/stats`, { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const bad = await post(token, { columns: 'age', where: { site: 'x' } });
+  expect(bad.status).toBe(400);
+  expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('BAD_REQUEST');
+  expect((await post(createApiToken(fed.coordinator.store, { role: 'auditor' }, 'test').token, {})).status).toBe(403);
+  expect((await ask({ columns: ['bmi'] })).columns.bmi?.kind).toBe('numeric');
 });
