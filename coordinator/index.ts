@@ -21,7 +21,7 @@ import type { CohortServer } from './realtime/types.js';
 import { createApi } from './http/app.js';
 import { authenticateToken } from './auth/index.js';
 import { attachConsoleLive, mountConsole } from './console/index.js';
-import { statsRunner } from './analytics/attach.js';
+import { statsRunner } from './analytics/index.js';
 
 export interface CoordinatorOptions {
   store: Store;

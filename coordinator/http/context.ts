@@ -5,7 +5,7 @@ import { CohortError } from '../../protocol/index.js';
 import type { Principal } from '../auth/index.js';
 import type { Federation, Store } from '../store/index.js';
 import type { WindowLimit } from './rate-limit.js';
-import type { StatsRequest } from '../analytics/request.js';
+import type { StatsRequest } from '../analytics/index.js';
 
 export interface ApiDeps {
   store: Store;

@@ -1,6 +1,6 @@
 /** `cohort stats`: federated descriptive statistics, against a running coordinator or simulated on loopback from one CSV. */
 import { Command } from 'commander';
-import { StatsRequestSchema, type StatsRequest } from '../../coordinator/analytics/request.js';
+import { StatsRequestSchema, type StatsRequest } from '../../coordinator/analytics/index.js';
 import type { StatsResult } from '../../protocol/index.js';
 import { simulateStats } from '../stats/simulate-stats.js';
 import { statsSummary, writeStatsRun } from '../stats/write-run.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { destination, pino } from 'pino';
 import { createCoordinator, openSqliteStore } from '../../coordinator/index.js';
 import { createApiToken } from '../../coordinator/auth/index.js';
-import type { StatsRequest } from '../../coordinator/analytics/request.js';
+import type { StatsRequest } from '../../coordinator/analytics/index.js';
 import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
 import { isMissingToken, type ModelSpec, type StatsResult } from '../../protocol/index.js';
 import { createAgent, type Agent } from '../../node-agent/index.js';

@@ -1,7 +1,7 @@
 /** The analytics route: POST /api/federations/:id/stats asks the online sites, pools their suppressed counts, returns stats.json. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { CohortError } from '../../../protocol/index.js';
-import { StatsRequestSchema } from '../../analytics/request.js';
+import { StatsRequestSchema } from '../../analytics/index.js';
 import { allow } from '../auth.js';
 import { actorOf, federationFor, type ApiDeps, type ApiEnv } from '../context.js';
 import { FederationParams } from '../schemas.js';
