@@ -22,6 +22,7 @@ describe('cohort stats flags', () => {
     expect(() => requestFrom({ ...flags, group: 'arm' }, true)).toThrow('--group needs --survival');
     expect(() => requestFrom({ ...flags, edges: ['age=0,x'] }, true)).toThrow('--edges: "x" is not a number');
     expect(() => requestFrom({ ...flags, quantiles: '1.5' }, true)).toThrow('bad stats request: quantiles.0');
+    expect(() => requestFrom({ ...flags, edges: ['age=0,50,40'] }, true)).toThrow('edges.age: must be strictly increasing');
   });
 });
 
