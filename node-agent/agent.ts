@@ -48,6 +48,7 @@ import type { UpdateTransform } from './mods/byzantine.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { connect, type AgentSocket } from './transport/connection.js';
 import { uploadUpdate } from './transport/upload.js';
+import { attachStats, type Table } from './analytics/index.js';
 
 export interface AgentOptions {
   coordinatorUrl: string;
@@ -78,6 +79,8 @@ export interface AgentOptions {
    * tensors come from. Checked against the federation spec's `layers.baseHash` at welcome and before every task.
    */
   modelFile?: string;
+  /** The site's table for analytics queries (node-agent/analytics): answered when the consent allows analytics; refused when absent. */
+  statsTable?: () => Table;
 }
 
 /**
@@ -237,6 +240,8 @@ export function createAgent(opts: AgentOptions): Agent {
     const res = await (socket.timeout(15_000).emitWithAck as (e: string, m: object) => Promise<{ ok: boolean; error?: { code: string; message: string } }>)(event, msg);
     if (!res.ok) throw new CohortError((res.error?.code ?? 'INTERNAL') as CohortError['code'], res.error?.message ?? 'refused');
   };
+
+  attachStats(socket, { identity: opts.identity, federation: opts.federation, consent, study: () => welcome?.study, table: opts.statsTable }, audit, (m) => log.info(m));
 
   socket.on('round:task', (raw) => {
     busy = busy.then(() => runTask(raw)).catch((err: unknown) => log.error({ err }, 'task failed'));

@@ -17,6 +17,7 @@ import type {
   UploadCommit,
   Welcome,
 } from './messages.js';
+import type { StatsQuery, StatsReply } from './analytics.js';
 import type { SecAggAdvertise, SecAggConsistency, SecAggConsistencyRequest, SecAggKeys, SecAggShareKeys, SecAggShares, SecAggUnmask, SecAggUnmaskRequest } from './secagg-wire.js';
 
 export interface ServerToClientEvents {
@@ -33,6 +34,8 @@ export interface ServerToClientEvents {
   'secagg:shares': (msg: SecAggShares) => void;
   'secagg:consistency-request': (msg: SecAggConsistencyRequest) => void;
   'secagg:unmask-request': (msg: SecAggUnmaskRequest) => void;
+  /** Federated analytics: a query; the site answers in the acknowledgement (signed counts, or a refusal). */
+  'stats:query': (msg: StatsQuery, ack: (reply: StatsReply) => void) => void;
 }
 
 export interface ClientToServerEvents {

@@ -30,3 +30,4 @@ export * from './dp-terms.js';
 export * from './consent-coverage.js';
 export * from './secagg-wire.js';
 export * from './task.js';
+export * from './analytics.js';

@@ -9,7 +9,8 @@ const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'let
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
 
-export const USES = ['training', 'evaluation'] as const;
+/** `analytics`: the site answers descriptive-statistics queries (protocol/analytics.ts), with its minimum cell size. */
+export const USES = ['training', 'evaluation', 'analytics'] as const;
 export const UseSchema = z.enum(USES);
 export type Use = z.infer<typeof UseSchema>;
 
@@ -157,6 +158,8 @@ export const ConsentBodySchema = z
         maxEpsilon: z.number().positive().optional(),
         requireSecureAggregation: z.boolean(),
         minOtherInstitutions: z.number().int().min(0).max(10_000),
+        /** Analytics: the smallest count the site reveals (1..k-1 are suppressed); absent: DEFAULT_MIN_CELL_SIZE (5). */
+        minCellSize: z.number().int().min(1).max(1_000_000).optional(),
       })
       .strict(),
     grantedAt: z.string().datetime(),

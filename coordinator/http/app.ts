@@ -10,6 +10,7 @@ import { registerAuditRoutes } from './routes/audit.js';
 import { registerFederationRoutes } from './routes/federations.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerRoundRoutes } from './routes/rounds.js';
+import { registerStatsRoutes } from './routes/stats.js';
 import { registerSystemRoutes } from './routes/system.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
@@ -65,6 +66,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   registerRoundRoutes(app, deps);
   registerModelRoutes(app, deps);
   registerAuditRoutes(app, deps);
+  registerStatsRoutes(app, deps);
   app.doc31('/openapi.json', OPENAPI_INFO);
   return app;
 }

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/index.js';
 import type { ModelRunner } from '../models/index.js';
 import type { Federation, Store } from '../store/index.js';
 import type { WindowLimit } from './rate-limit.js';
+import type { StatsRequest } from '../analytics/index.js';
 
 export interface ApiDeps {
   store: Store;
@@ -22,6 +23,8 @@ export interface ApiDeps {
   modelRunner?: ModelRunner;
   /** What /readyz reports: each check's name and its problem, or null when it passes (ready when absent). */
   readiness?: () => Record<string, string | null>;
+  /** Runs an analytics query over the online sites (coordinator/analytics); the stats route answers NOT_FOUND when absent. */
+  stats?: (federation: string, request: StatsRequest, actor: string) => Promise<unknown>;
 }
 
 export type ApiEnv = { Variables: { principal: Principal } };

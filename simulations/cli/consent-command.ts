@@ -64,9 +64,10 @@ export function consentCommand(): Command {
     .option('--max-epsilon <e>', 'the most differential-privacy epsilon the site will spend', positive)
     .option('--require-secagg', 'require secure aggregation', false)
     .option('--min-others <n>', 'fewest other institutions in any round the site joins', int(0), 1)
+    .option('--min-cell <k>', 'analytics: the smallest count the site reveals (default 5 when --uses has analytics)', int(1))
     .option('--out <file>', 'where to write the signed consent', 'consent.json')
     .option('--token <token>', 'API token for a --study URL (default: $COHORT_TOKEN)')
-    .action(async (o: { token?: string; key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; out: string }) => {
+    .action(async (o: { token?: string; key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; minCell?: number; out: string }) => {
       assertNotExpired(o.expires, new Date());
       const identity = readIdentityFile(o.key);
       const token = o.token ?? process.env.COHORT_TOKEN;
@@ -90,7 +91,7 @@ export function consentCommand(): Command {
           ethicsApproval: { reference: o.ethicsRef, expires: o.expires },
           dataCategories: o.dataCategories ? o.dataCategories.split(',').map((c) => c.trim()) : manifest.dataCategories,
           dataResidency: o.residency,
-          limits: { requireSecureAggregation: o.requireSecagg, minOtherInstitutions: o.minOthers, ...(o.maxEpsilon ? { maxEpsilon: o.maxEpsilon } : {}) },
+          limits: { requireSecureAggregation: o.requireSecagg, minOtherInstitutions: o.minOthers, ...(o.maxEpsilon ? { maxEpsilon: o.maxEpsilon } : {}), ...(o.minCell ? { minCellSize: o.minCell } : {}) },
           grantedAt: new Date().toISOString(),
         },
         identity.signSecretKey,
@@ -129,7 +130,7 @@ export function consentCommand(): Command {
         `uses:            ${b.uses.join(', ')}`,
         `ethics approval: ${b.ethicsApproval.reference}, expires ${b.ethicsApproval.expires}`,
         `data:            ${b.dataCategories.join(', ')} (resides in ${b.dataResidency})`,
-        `limits:          secure aggregation ${b.limits.requireSecureAggregation ? 'required' : 'not required'}, at least ${b.limits.minOtherInstitutions} other institutions${b.limits.maxEpsilon ? `, epsilon <= ${b.limits.maxEpsilon}` : ''}`,
+        `limits:          secure aggregation ${b.limits.requireSecureAggregation ? 'required' : 'not required'}, at least ${b.limits.minOtherInstitutions} other institutions${b.limits.maxEpsilon ? `, epsilon <= ${b.limits.maxEpsilon}` : ''}${b.limits.minCellSize ? `, analytics cells >= ${b.limits.minCellSize}` : ''}`,
         `granted:         ${b.grantedAt}`,
         `consent hash:    ${consentHash(consent)}`,
       ];

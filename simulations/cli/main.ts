@@ -1,4 +1,4 @@
-/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, backup, restore, tokens, model, predict and simulate, each with --help. */
+/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, backup, restore, tokens, model, predict, simulate and stats, each with --help. */
 import { Command } from 'commander';
 import { agentCommand } from './agent-command.js';
 import { auditCommand, lineageCommand } from './audit-command.js';
@@ -11,6 +11,7 @@ import { predictCommand } from './predict-command.js';
 import { dataCommand } from './data-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { simulateCommand } from './simulate-command.js';
+import { statsCommand } from './stats-command.js';
 
 const program = new Command('cohort')
   .description('Cohort: federated learning for institutions that must learn together without pooling their data')
@@ -27,7 +28,8 @@ const program = new Command('cohort')
   .addCommand(modelCommand())
   .addCommand(predictCommand())
   .addCommand(dataCommand())
-  .addCommand(simulateCommand());
+  .addCommand(simulateCommand())
+  .addCommand(statsCommand());
 
 // `cohort simulate | head`: once the reader goes away the command carries on without printing (the run folder
 // still gets written) instead of crashing on EPIPE.

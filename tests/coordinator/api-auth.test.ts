@@ -41,13 +41,15 @@ const CASES: RouteCase[] = [
   { method: 'POST', route: '/api/federations/:id/models/:version/predict', path: `${f}/models/2/predict`, roles: ALL, body: () => ({ rows: [{ age: 40, income: 30_000, bmi: 22 }] }) },
   { method: 'GET', route: '/api/federations/:id/audit', path: `${f}/audit?limit=5`, roles: ALL },
   { method: 'POST', route: '/api/federations/:id/audit/verify', path: `${f}/audit/verify`, roles: ['admin', 'auditor'] },
+  { method: 'POST', route: '/api/federations/:id/stats', path: `${f}/stats`, roles: ['admin'], body: () => ({ columns: ['age'] }) },
 ];
 
 let fx: ApiFixture;
 let app: ReturnType<ApiFixture['api']>;
 beforeAll(() => {
   fx = buildApiFixture();
-  app = fx.api();
+  // the stats route's query runner needs live sites (tests/e2e/analytics.test.ts runs it); here only access control is under test
+  app = fx.api({ stats: async () => ({ format: 'cohort-stats/v1' }) });
 });
 afterAll(() => fx?.close());
 

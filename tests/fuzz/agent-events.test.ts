@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 /** The server events an agent handles after it is ready (the handshake's own are covered by tests/e2e/bad-input). */
-const SERVER_EVENTS = ['round:task', 'round:evaluate', 'round:closed', 'federation:complete', 'secagg:keys', 'secagg:shares', 'secagg:consistency-request', 'secagg:unmask-request'] as const;
+const SERVER_EVENTS = ['round:task', 'round:evaluate', 'round:closed', 'federation:complete', 'secagg:keys', 'secagg:shares', 'secagg:consistency-request', 'secagg:unmask-request', 'stats:query'] as const;
 
 describe('an agent under fuzzed coordinator messages', () => {
   it('declines or ignores every malformed message without crashing, and trains a genuine task afterwards', async () => {
@@ -49,6 +49,7 @@ describe('an agent under fuzzed coordinator messages', () => {
       'secagg:shares': { round: 1, type: 'secagg/shares', to: 'site-1', shares: [] },
       'secagg:consistency-request': { round: 1, type: 'secagg/consistency-request', to: 'site-1', survivors: [] },
       'secagg:unmask-request': { round: 1, type: 'secagg/unmask-request', to: 'site-1', dropped: [], survivors: [], signatures: [] },
+      'stats:query': { id: 'query-0001', federation: 'e2e', minCellSize: 5, ask: { phase: 'count', numeric: [{ column: 'age', edges: [0, 50] }], categorical: ['sex'], crosstabs: [], survival: { time: 't', event: 'e', grid: [1] } } },
     };
 
     // A server that passes the handshake with the coordinator's own proof (as a relay could), then says anything.

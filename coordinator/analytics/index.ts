@@ -1,0 +1,9 @@
+/** Federated analytics at the coordinator: the query runner, the pooling and the survival statistics. */
+export { runStats, type StatsDeps } from './run.js';
+export { statsRunner, type StatsHost } from './attach.js';
+export { StatsRequestSchema, type StatsRequest } from './request.js';
+export { poolNumeric, poolCategorical, poolCrosstab, histogramQuantile } from './pool.js';
+export { poolSurvival } from './pool-survival.js';
+export { kaplanMeier, logRank } from './kaplan-meier.js';
+export { chiSquareUpperTail } from './chi-square.js';
+export { niceEdges } from './edges.js';
