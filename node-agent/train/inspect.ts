@@ -1,6 +1,5 @@
-/** What a TF.js model is made of: its layers, parameter counts, and the tensors a site sends each round. */
-import type { LayersModel, Tensor } from '@tensorflow/tfjs';
-import type { NamedTensor } from '../../protocol/codec.js';
+/** What a TF.js model is made of: its layers and parameter counts. */
+import type { LayersModel } from '@tensorflow/tfjs';
 
 export interface LayerSummary {
   name: string;

@@ -4,7 +4,7 @@ import { createPrng } from '../../crypto/prng.js';
 import type { NamedTensor } from '../../protocol/codec.js';
 import { CohortError } from '../../protocol/errors.js';
 import type { LocalMetrics, TrainConfig } from '../../protocol/messages.js';
-import { layersOf, outputUnits, taskOf, type ModelSpec, type Task } from '../../protocol/model-spec.js';
+import { outputUnits, taskOf, type ModelSpec, type Task } from '../../protocol/model-spec.js';
 import { rowWidth, type Dataset } from '../data/dataset.js';
 import { imputeMissing, normalize } from '../data/stats.js';
 import type { TF } from './backend.js';

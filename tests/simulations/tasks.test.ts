@@ -14,7 +14,6 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Summary = { config: Record<string, any>; rounds: Record<string, any>[]; final: Record<string, any>; policy: { outcome: string }[]; model: { path: string } };
 
 /** Runs `cohort simulate` (3 institutions, 2 rounds) into a fresh run folder; fails with the output unless it exits 0. */

@@ -1,6 +1,6 @@
 /** Models: every published version with its signed card and provenance (which institutions, which rounds, whose consent was withdrawn). */
 import { api, ApiError, fedPath, rows } from './api.js';
-import { fill, h, num, pager, pct, short, validation, when } from './dom.js';
+import { fill, h, num, pager, short, validation, when } from './dom.js';
 import { decisionsTable } from './rounds.js';
 
 const PAGE = 20;
