@@ -1,5 +1,5 @@
 /** `cohort simulate`: a real coordinator and real agents (one process each, or many per worker thread) on loopback, then a report of the result. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { destination, pino } from 'pino';
 import { decodeTensors, parameterCount, taskOf, type ModelSpec, type NamedTensor, type Task, type TrainConfig } from '../../protocol/index.js';
@@ -107,6 +107,8 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   const out = options.out_stream ?? process.stdout;
   const say = (text: string): void => void out.write(`${text}\n`);
   const dir = resolve(options.out);
+  // A run folder holds one run: a second run into it would resume the finished federation and wait for rounds that never come.
+  if (existsSync(join(dir, 'coordinator.db'))) throw new Error(`--out ${options.out} already holds a run (coordinator.db): choose another folder or remove it`);
   const userPath = isPreset(options.model) ? undefined : options.model;
   if (options.fedbn && !userPath) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
   const data = prepareData(options.dataset, userPath ? 'mlp' : (options.model as Arch), options.institutions, options.partition, options.seed, 0.2, {
@@ -331,9 +333,9 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     let perInstitution: InstitutionResult[] | undefined;
     if (data.institutionTests) {
       const { weights, spec: modelSpec } = readModel(coordinator, dir, finalEval.version);
-      perInstitution = await evaluateInstitutions({ tf, spec: modelSpec, weights, all: data.all, tests: data.institutionTests, names: data.institutionNames ?? [] });
+      perInstitution = await evaluateInstitutions({ tf, spec: modelSpec, weights, ...base, all: data.all, tests: data.institutionTests, names: data.institutionNames ?? [] });
       say('');
-      say(formatInstitutions(perInstitution, { accuracy: finalEval.accuracy, loss: finalEval.loss, rows: testSet.n }));
+      say(formatInstitutions(spec, perInstitution, { accuracy: Number.isFinite(finalEval.accuracy) ? finalEval.accuracy : null, loss: finalEval.loss, rows: testSet.n, scores: finalEval.scores }));
     }
 
     let centralized: Summary['centralized'];
