@@ -17,7 +17,9 @@ const BackupManifestSchema = z
     database: z.string(),
     auditEvents: z.number().int().min(0),
     auditHead: z.string().nullable(),
-    models: z.array(z.object({ federation: z.string(), version: z.number().int(), path: z.string(), digest: z.string(), extra: z.array(z.string()) })),
+    models: z.array(
+      z.object({ federation: z.string(), version: z.number().int(), path: z.string(), digest: z.string(), extra: z.array(z.string()) }),
+    ),
   })
   .strict();
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;
@@ -33,8 +35,13 @@ interface ModelRow {
 function readSnapshot(dbPath: string): { models: ModelRow[]; auditEvents: number; auditHead: string | null } {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    const models = db.prepare('SELECT federation_id AS federation, version, path, digest FROM models ORDER BY federation_id, version').all() as ModelRow[];
-    const head = db.prepare('SELECT count(*) AS n, (SELECT hash FROM audit ORDER BY id DESC LIMIT 1) AS hash FROM audit').get() as { n: number; hash: string | null };
+    const models = db
+      .prepare('SELECT federation_id AS federation, version, path, digest FROM models ORDER BY federation_id, version')
+      .all() as ModelRow[];
+    const head = db.prepare('SELECT count(*) AS n, (SELECT hash FROM audit ORDER BY id DESC LIMIT 1) AS hash FROM audit').get() as {
+      n: number;
+      hash: string | null;
+    };
     return { models, auditEvents: head.n, auditHead: head.hash };
   } finally {
     db.close();
@@ -59,7 +66,11 @@ function copyInto(fromDir: string, toDir: string, relPath: string): void {
  * lists, each checked against its stored digest, and `backup.json` describing what was copied.
  * @example const manifest = await backupDataDir('.cohort/coordinator', 'backups/2026-12-06')
  */
-export async function backupDataDir(dataDir: string, outDir: string, progress: (line: string) => void = () => undefined): Promise<BackupManifest> {
+export async function backupDataDir(
+  dataDir: string,
+  outDir: string,
+  progress: (line: string) => void = () => undefined,
+): Promise<BackupManifest> {
   const source = join(dataDir, DATABASE_FILE);
   if (!existsSync(source)) throw new Error(`${dataDir} holds no ${DATABASE_FILE}: not a coordinator data directory`);
   if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new Error(`${outDir} is not empty: a backup goes to a new folder`);
@@ -67,7 +78,9 @@ export async function backupDataDir(dataDir: string, outDir: string, progress: (
   const target = join(outDir, DATABASE_FILE);
   const db = new Database(source, { readonly: true, fileMustExist: true });
   try {
-    await db.backup(target, { progress: ({ totalPages, remainingPages }) => (progress(`database: ${totalPages - remainingPages}/${totalPages} pages`), 256) });
+    await db.backup(target, {
+      progress: ({ totalPages, remainingPages }) => (progress(`database: ${totalPages - remainingPages}/${totalPages} pages`), 256),
+    });
   } finally {
     db.close();
   }
@@ -104,11 +117,14 @@ export function restoreDataDir(fromDir: string, dataDir: string, opts: { force?:
   const manifest = BackupManifestSchema.parse(JSON.parse(readFileSync(manifestPath, 'utf8')));
   const snapshot = readSnapshot(join(fromDir, manifest.database));
   if (snapshot.auditEvents !== manifest.auditEvents || snapshot.auditHead !== manifest.auditHead) {
-    throw new Error(`the backup's database does not match backup.json: ${snapshot.auditEvents} audit events (head ${snapshot.auditHead}), backup.json says ${manifest.auditEvents} (head ${manifest.auditHead})`);
+    throw new Error(
+      `the backup's database does not match backup.json: ${snapshot.auditEvents} audit events (head ${snapshot.auditHead}), backup.json says ${manifest.auditEvents} (head ${manifest.auditHead})`,
+    );
   }
   const listed = new Set(manifest.models.map((m) => `${m.federation}/${m.version}/${m.digest}`));
   const missing = snapshot.models.filter((m) => !listed.has(`${m.federation}/${m.version}/${m.digest}`));
-  if (missing.length > 0) throw new Error(`backup.json does not list model ${missing[0]!.federation} v${missing[0]!.version} of the backup's database`);
+  if (missing.length > 0)
+    throw new Error(`backup.json does not list model ${missing[0]!.federation} v${missing[0]!.version} of the backup's database`);
   for (const m of snapshot.models) {
     try {
       loadModelFile(fromDir, m.path, m.digest);
@@ -118,7 +134,10 @@ export function restoreDataDir(fromDir: string, dataDir: string, opts: { force?:
   }
   const existing = join(dataDir, DATABASE_FILE);
   if (existsSync(existing)) {
-    if (!opts.force) throw new Error(`${dataDir} already holds a ${DATABASE_FILE}; stop its coordinator and pass --force to replace it (the old one is kept aside)`);
+    if (!opts.force)
+      throw new Error(
+        `${dataDir} already holds a ${DATABASE_FILE}; stop its coordinator and pass --force to replace it (the old one is kept aside)`,
+      );
     const aside = `${existing}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     renameSync(existing, aside);
     for (const suffix of ['-wal', '-shm']) if (existsSync(existing + suffix)) renameSync(existing + suffix, aside + suffix);
@@ -131,5 +150,8 @@ export function restoreDataDir(fromDir: string, dataDir: string, opts: { force?:
 
 /** Bytes in a backup folder (for the command's report). */
 export function backupBytes(manifest: BackupManifest, dir: string): number {
-  return [manifest.database, ...manifest.models.flatMap((m) => [m.path, ...m.extra])].reduce((sum, rel) => sum + statSync(join(dir, rel)).size, 0);
+  return [manifest.database, ...manifest.models.flatMap((m) => [m.path, ...m.extra])].reduce(
+    (sum, rel) => sum + statSync(join(dir, rel)).size,
+    0,
+  );
 }

@@ -9,9 +9,19 @@ export const RoundRulesSchema = z.object({
   /** Fraction C of the online institutions selected each round (at least minParticipants). */
   fraction: z.number().gt(0).max(1).default(1),
   /** How long a training round may run before it closes with whoever has reported. */
-  roundTimeoutMs: z.number().int().min(100).max(7 * 24 * 3600_000).default(10 * 60_000),
+  roundTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(7 * 24 * 3600_000)
+    .default(10 * 60_000),
   /** How long a round waits for enough participants before it fails. */
-  waitTimeoutMs: z.number().int().min(100).max(30 * 24 * 3600_000).default(30 * 60_000),
+  waitTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(30 * 24 * 3600_000)
+    .default(30 * 60_000),
   /** Once minParticipants are online, how long to wait for more (0: start at once). All enrolled online: start at once. */
   joinGraceMs: z.number().int().min(0).max(3600_000).default(2_000),
   /** Consecutive failed rounds after which the federation stops as failed. */
@@ -26,7 +36,14 @@ export const RoundRulesSchema = z.object({
    * L2 norm `clipNorm`, the coordinator averages them with equal weights and adds Gaussian noise of
    * standard deviation noiseMultiplier * clipNorm to their sum; an RDP accountant tracks (epsilon, delta).
    */
-  dp: z.object({ noiseMultiplier: z.number().positive().max(1000), clipNorm: z.number().positive().max(1e6), delta: z.number().gt(0).lt(1).default(1e-5) }).strict().optional(),
+  dp: z
+    .object({
+      noiseMultiplier: z.number().positive().max(1000),
+      clipNorm: z.number().positive().max(1e6),
+      delta: z.number().gt(0).lt(1).default(1e-5),
+    })
+    .strict()
+    .optional(),
   /**
    * Bound on each plain update's L2 distance from the global model it was trained from; an update above it is refused
    * (UPDATE_NORM_EXCEEDED). Absent: `updateNormFactor` (default 10) times the median norm of the last round with at
@@ -59,11 +76,20 @@ export const RoundRulesSchema = z.object({
    * sites' clipped/unclipped bits are summed with Gaussian noise of std `countNoiseStd` (default participants / 20).
    */
   adaptiveClip: z
-    .object({ targetQuantile: z.number().min(0).max(1).default(0.5), learningRate: z.number().positive().max(10).default(0.2), countNoiseStd: z.number().positive().optional() })
+    .object({
+      targetQuantile: z.number().min(0).max(1).default(0.5),
+      learningRate: z.number().positive().max(10).default(0.2),
+      countNoiseStd: z.number().positive().optional(),
+    })
     .strict()
     .optional(),
   /** How long contributing sites have to report their validation metrics of a candidate model. */
-  evaluationTimeoutMs: z.number().int().min(100).max(24 * 3600_000).default(60_000),
+  evaluationTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(24 * 3600_000)
+    .default(60_000),
 });
 export type RoundRules = z.infer<typeof RoundRulesSchema>;
 

@@ -110,15 +110,33 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
         createdAt: now,
         updatedAt: now,
       });
-      store.appendAudit({ federationId: setup.id, kind: 'federation.created', actor: 'coordinator', subject: null, data: { name: setup.name, rules: setup.rules, spec: setup.spec, manifestHash: created.manifestHash } });
-      store.appendAudit({ federationId: setup.id, kind: 'policy.set', actor: 'coordinator', subject: null, data: { policy, policyHash: created.policyHash } });
+      store.appendAudit({
+        federationId: setup.id,
+        kind: 'federation.created',
+        actor: 'coordinator',
+        subject: null,
+        data: { name: setup.name, rules: setup.rules, spec: setup.spec, manifestHash: created.manifestHash },
+      });
+      store.appendAudit({
+        federationId: setup.id,
+        kind: 'policy.set',
+        actor: 'coordinator',
+        subject: null,
+        data: { policy, policyHash: created.policyHash },
+      });
       return created;
     });
   } else if (setup.policy && policyHash(setup.policy) !== federation.policyHash) {
     const previous = federation.policyHash;
     federation = store.transaction(() => {
       const updated = store.updateFederation(setup.id, { policy, policyHash: policyHash(policy) });
-      store.appendAudit({ federationId: setup.id, kind: 'policy.changed', actor: 'coordinator', subject: null, data: { policy, policyHash: updated.policyHash, previousPolicyHash: previous } });
+      store.appendAudit({
+        federationId: setup.id,
+        kind: 'policy.changed',
+        actor: 'coordinator',
+        subject: null,
+        data: { policy, policyHash: updated.policyHash, previousPolicyHash: previous },
+      });
       return updated;
     });
     log.info({ policyHash: federation.policyHash, previous }, 'policy changed');
@@ -131,8 +149,23 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     if (manifest === current.manifest) return;
     const hash = manifestHash(manifest);
     federation = store.updateFederation(setup.id, { manifest, manifestHash: hash });
-    store.appendAudit({ federationId: setup.id, kind: 'study.amended', actor: 'coordinator', subject: pub.id, data: { previousManifestHash: current.manifestHash, manifestHash: hash, version: manifest.version, institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) } });
-    log.info({ manifestHash: hash, version: manifest.version, institution: pub.id }, 'study amended: sites must consent to the new version');
+    store.appendAudit({
+      federationId: setup.id,
+      kind: 'study.amended',
+      actor: 'coordinator',
+      subject: pub.id,
+      data: {
+        previousManifestHash: current.manifestHash,
+        manifestHash: hash,
+        version: manifest.version,
+        institution: pub.id,
+        fingerprint: fingerprint(pub.signPublicKey),
+      },
+    });
+    log.info(
+      { manifestHash: hash, version: manifest.version, institution: pub.id },
+      'study amended: sites must consent to the new version',
+    );
     runner?.amendStudy(manifest, hash);
   };
   const enroll = (pub: PublicIdentity): void => {
@@ -140,8 +173,17 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     const fp = fingerprint(pub.signPublicKey);
     if (held && held.status !== 'active') {
       // Re-enrolling never reactivates (POST .../reactivate does, audited): the stored status stands, key included.
-      store.appendAudit({ federationId: setup.id, kind: 'institution.reenrolment.ignored', actor: 'coordinator', subject: pub.id, data: { status: held.status, fingerprint: fp, storedFingerprint: held.fingerprint } });
-      log.warn({ institution: pub.id, status: held.status }, `institution ${pub.id} is ${held.status}: re-enrolment ignored (reactivate it through the API)`);
+      store.appendAudit({
+        federationId: setup.id,
+        kind: 'institution.reenrolment.ignored',
+        actor: 'coordinator',
+        subject: pub.id,
+        data: { status: held.status, fingerprint: fp, storedFingerprint: held.fingerprint },
+      });
+      log.warn(
+        { institution: pub.id, status: held.status },
+        `institution ${pub.id} is ${held.status}: re-enrolment ignored (reactivate it through the API)`,
+      );
       return;
     }
     store.upsertInstitution({
@@ -156,8 +198,15 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     });
     // A new key for an enrolled institution replaces its old one (which stops verifying at once): audited as such.
     const replaced = held !== undefined && held.fingerprint !== fp;
-    store.appendAudit({ federationId: setup.id, kind: replaced ? 'institution.key.replaced' : 'institution.enrolled', actor: 'coordinator', subject: pub.id, data: replaced ? { fingerprint: fp, previousFingerprint: held.fingerprint } : { fingerprint: fp } });
-    if (replaced) log.warn({ institution: pub.id, fingerprint: fp, previous: held.fingerprint }, `institution ${pub.id}: enrolled key replaced`);
+    store.appendAudit({
+      federationId: setup.id,
+      kind: replaced ? 'institution.key.replaced' : 'institution.enrolled',
+      actor: 'coordinator',
+      subject: pub.id,
+      data: replaced ? { fingerprint: fp, previousFingerprint: held.fingerprint } : { fingerprint: fp },
+    });
+    if (replaced)
+      log.warn({ institution: pub.id, fingerprint: fp, previous: held.fingerprint }, `institution ${pub.id}: enrolled key replaced`);
     amendStudy(pub);
   };
   for (const pub of opts.institutions ?? []) enroll(pub);
@@ -177,13 +226,37 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   mountConsole(api);
   const httpServer = (
     opts.tls
-      ? createAdaptorServer({ fetch: api.fetch, createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key } })
+      ? createAdaptorServer({
+          fetch: api.fetch,
+          createServer: createHttpsServer,
+          serverOptions: { cert: opts.tls.cert, key: opts.tls.key },
+        })
       : createAdaptorServer({ fetch: api.fetch })
   ) as HttpServer;
   const io: CohortServer = new Server(httpServer, { maxHttpBufferSize: chunkBytes + 64 * 1024, serveClient: true });
-  const outbox = attachRealtime({ io, store, identity, federation: setup.id, log, chunkBytes, maxUploadBytes, limits: opts.limits }, () => runner as RoundRunner);
-  runner = new RoundRunner({ store, identity, federation, rules: federation.config, strategy, dataDir: opts.dataDir, outbox, log, maxPayloadBytes: maxUploadBytes });
-  const consoleLive = attachConsoleLive({ io, runner, store, federation: setup.id, log, verifyToken: (token) => authenticateToken(store, token) });
+  const outbox = attachRealtime(
+    { io, store, identity, federation: setup.id, log, chunkBytes, maxUploadBytes, limits: opts.limits },
+    () => runner as RoundRunner,
+  );
+  runner = new RoundRunner({
+    store,
+    identity,
+    federation,
+    rules: federation.config,
+    strategy,
+    dataDir: opts.dataDir,
+    outbox,
+    log,
+    maxPayloadBytes: maxUploadBytes,
+  });
+  const consoleLive = attachConsoleLive({
+    io,
+    runner,
+    store,
+    federation: setup.id,
+    log,
+    verifyToken: (token) => authenticateToken(store, token),
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -22,10 +22,20 @@ export const DP_SAMPLING_RATE = 1;
 export function plannedBudget(rules: RoundRules): DpTerms | undefined {
   if (!rules.dp) return undefined;
   if (!MEAN_BASED.has(rules.strategy)) {
-    throw new CohortError('BAD_REQUEST', `differential privacy needs a mean-based strategy (${[...MEAN_BASED].join(', ')}); ${rules.strategy} is not one`);
+    throw new CohortError(
+      'BAD_REQUEST',
+      `differential privacy needs a mean-based strategy (${[...MEAN_BASED].join(', ')}); ${rules.strategy} is not one`,
+    );
   }
   const { noiseMultiplier, clipNorm, delta } = rules.dp;
-  return { epsilon: spentAfter(rules, rules.rounds), delta, noiseMultiplier, clipNorm, sampling: 'coordinator', samplingRate: DP_SAMPLING_RATE };
+  return {
+    epsilon: spentAfter(rules, rules.rounds),
+    delta,
+    noiseMultiplier,
+    clipNorm,
+    sampling: 'coordinator',
+    samplingRate: DP_SAMPLING_RATE,
+  };
 }
 
 /**
@@ -36,10 +46,17 @@ export function plannedBudget(rules: RoundRules): DpTerms | undefined {
  */
 export function checkPrivacyRules(rules: RoundRules): void {
   if (rules.secagg && !MEAN_BASED.has(rules.strategy)) {
-    throw new CohortError('BAD_REQUEST', `secure aggregation reveals only the sum of the updates, which ${rules.strategy} cannot use: choose one of ${[...MEAN_BASED].join(', ')}`);
+    throw new CohortError(
+      'BAD_REQUEST',
+      `secure aggregation reveals only the sum of the updates, which ${rules.strategy} cannot use: choose one of ${[...MEAN_BASED].join(', ')}`,
+    );
   }
   if (rules.adaptiveClip && !rules.dp) throw new CohortError('BAD_REQUEST', 'adaptive clipping tunes the DP clip norm: it needs rules.dp');
-  if (rules.adaptiveClip && rules.secagg) throw new CohortError('BAD_REQUEST', 'adaptive clipping with secure aggregation is not supported: the clip bits would have to be summed securely too');
+  if (rules.adaptiveClip && rules.secagg)
+    throw new CohortError(
+      'BAD_REQUEST',
+      'adaptive clipping with secure aggregation is not supported: the clip bits would have to be summed securely too',
+    );
 }
 
 /**
@@ -54,14 +71,22 @@ export function spentAfter(rules: RoundRules, steps: number): number {
 
 /** L2 distance between an update and the model it was trained from, over every tensor. */
 export function updateNorm(update: readonly NamedTensor[], base: readonly NamedTensor[]): number {
-  return dp.updateDistance(update.map((t) => t.data), base.map((t) => t.data));
+  return dp.updateDistance(
+    update.map((t) => t.data),
+    base.map((t) => t.data),
+  );
 }
 
 /**
  * Adds the Gaussian mechanism's noise to an average of `count` clipped updates: the sum's noise has
  * standard deviation z * C, so the average's is z * C / count. `round` overrides C and z for the round (adaptive clipping).
  */
-export function noiseAverage(average: Float32Array[], rules: RoundRules, count: number, round?: { clipNorm: number; noiseMultiplier: number }): void {
+export function noiseAverage(
+  average: Float32Array[],
+  rules: RoundRules,
+  count: number,
+  round?: { clipNorm: number; noiseMultiplier: number },
+): void {
   if (!rules.dp) return;
   const std = ((round?.noiseMultiplier ?? rules.dp.noiseMultiplier) * (round?.clipNorm ?? rules.dp.clipNorm)) / count;
   const gaussian = dp.cryptoGaussian();

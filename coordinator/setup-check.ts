@@ -13,7 +13,12 @@ export interface SetupDifference {
 /** JSON's view of a value: what the store keeps (undefined members dropped). */
 const asStored = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
-function compare(prefix: string, stored: Record<string, unknown>, given: Record<string, unknown>, skip: (key: string) => boolean = () => false): SetupDifference[] {
+function compare(
+  prefix: string,
+  stored: Record<string, unknown>,
+  given: Record<string, unknown>,
+  skip: (key: string) => boolean = () => false,
+): SetupDifference[] {
   const keys = [...new Set([...Object.keys(stored), ...Object.keys(given)])].sort();
   return keys
     .filter((key) => !skip(key) && !isDeepStrictEqual(asStored(stored[key]), asStored(given[key])))
@@ -41,7 +46,12 @@ export function setupDifferences(stored: Federation, setup: FederationSetup): Se
   return [
     ...compare('', { name: stored.name }, { name: setup.name }),
     ...compare('rules.', rules, setup.rules as Record<string, unknown>),
-    ...compare('spec.', withoutPooled(stored.spec, setup.spec) as Record<string, unknown>, setup.spec as Record<string, unknown>, (key) => key === 'normalization' && setup.spec.normalization === undefined),
+    ...compare(
+      'spec.',
+      withoutPooled(stored.spec, setup.spec) as Record<string, unknown>,
+      setup.spec as Record<string, unknown>,
+      (key) => key === 'normalization' && setup.spec.normalization === undefined,
+    ),
     ...compare(
       'study.',
       { title: manifest.title, purpose: manifest.purpose, dataCategories: manifest.dataCategories },

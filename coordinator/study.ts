@@ -17,14 +17,23 @@ function privacyOf(setup: FederationSetup): StudyManifest['privacy'] {
     throw new CohortError('BAD_REQUEST', 'the study promises secure aggregation but the rules do not run it (rules.secagg)');
   }
   const secagg = setup.rules.secagg;
-  return { secureAggregation: secagg !== undefined, ...(secagg ? { secAggThreatModel: secagg.threatModel ?? 'malicious' } : {}), ...(budget ? { dp: budget } : {}) };
+  return {
+    secureAggregation: secagg !== undefined,
+    ...(secagg ? { secAggThreatModel: secagg.threatModel ?? 'malicious' } : {}),
+    ...(budget ? { dp: budget } : {}),
+  };
 }
 
 /** What the study says about the bound on update norms: present only when its rules set one. */
 function updateBoundOf(setup: FederationSetup): Pick<StudyManifest, 'updateBound'> {
   const { maxUpdateNorm, updateNormFactor } = setup.rules;
   if (maxUpdateNorm === undefined && updateNormFactor === undefined) return {};
-  return { updateBound: { ...(maxUpdateNorm !== undefined ? { maxUpdateNorm } : {}), ...(updateNormFactor !== undefined ? { normFactor: updateNormFactor } : {}) } };
+  return {
+    updateBound: {
+      ...(maxUpdateNorm !== undefined ? { maxUpdateNorm } : {}),
+      ...(updateNormFactor !== undefined ? { normFactor: updateNormFactor } : {}),
+    },
+  };
 }
 
 /** The training every round asks of a site: the rules' settings, with the strategy's own terms (FedProx's mu). */
@@ -42,7 +51,11 @@ function trainingOf(setup: FederationSetup): StudyManifest['training'] {
  * number of rounds, and who coordinates (with the key that signs its models).
  * @example const manifest = studyManifest(setup, coordinatorIdentity); const hash = manifestHash(manifest)
  */
-export function studyManifest(setup: FederationSetup, coordinator: Identity, institutions: readonly { id: string; signPublicKey: Uint8Array }[] = []): StudyManifest {
+export function studyManifest(
+  setup: FederationSetup,
+  coordinator: Identity,
+  institutions: readonly { id: string; signPublicKey: Uint8Array }[] = [],
+): StudyManifest {
   const { spec } = setup;
   return {
     format: 'cohort-study/v2',
@@ -50,13 +63,25 @@ export function studyManifest(setup: FederationSetup, coordinator: Identity, ins
     title: setup.study.title,
     purpose: setup.study.purpose,
     dataCategories: setup.study.dataCategories,
-    data: { ...(spec.features ? { features: spec.features } : {}), inputShape: spec.inputShape, classes: spec.classes, ...(spec.task ? { task: spec.task } : {}), ...(spec.preprocessing ? { dictionary: spec.preprocessing.columns } : {}) },
+    data: {
+      ...(spec.features ? { features: spec.features } : {}),
+      inputShape: spec.inputShape,
+      classes: spec.classes,
+      ...(spec.task ? { task: spec.task } : {}),
+      ...(spec.preprocessing ? { dictionary: spec.preprocessing.columns } : {}),
+    },
     model: {
       arch: spec.arch,
       ...(spec.arch === 'mlp' ? { hidden: [...(spec.hidden ?? DEFAULT_MLP_HIDDEN)] } : {}),
       parameters: parameterCount(spec),
       specHash: architectureHash(spec),
-      ...(spec.layers ? { totalParameters: totalParameterCount(spec), ...(spec.layers.baseHash ? { baseHash: spec.layers.baseHash } : {}), ...(spec.layers.fedbn ? { fedbn: true } : {}) } : {}),
+      ...(spec.layers
+        ? {
+            totalParameters: totalParameterCount(spec),
+            ...(spec.layers.baseHash ? { baseHash: spec.layers.baseHash } : {}),
+            ...(spec.layers.fedbn ? { fedbn: true } : {}),
+          }
+        : {}),
     },
     training: trainingOf(setup),
     strategy: setup.rules.strategy,

@@ -49,12 +49,7 @@ export function appendEntry(prevHash: string, body: AuditBody, signSecretKey: Ui
   return { seq: body.seq, prevHash, body: text, hash, signature: toBase64(signEd25519(fromHex(hash), signSecretKey)) };
 }
 
-export type ChainBreak =
-  | 'BODY_UNREADABLE'
-  | 'SEQUENCE'
-  | 'PREVIOUS_HASH'
-  | 'HASH'
-  | 'SIGNATURE';
+export type ChainBreak = 'BODY_UNREADABLE' | 'SEQUENCE' | 'PREVIOUS_HASH' | 'HASH' | 'SIGNATURE';
 
 export type ChainVerdict =
   | { ok: true; entries: number; lastHash: string }
@@ -70,7 +65,14 @@ export function verifyChain(entries: Iterable<ChainEntry>, signPublicKey: Uint8A
   let prev = GENESIS_HASH;
   let index = 0;
   for (const e of entries) {
-    const fail = (problem: ChainBreak, message: string): ChainVerdict => ({ ok: false, entries: index, index, seq: e.seq ?? null, problem, message: `event #${e.seq} (entry ${index + 1}): ${message}` });
+    const fail = (problem: ChainBreak, message: string): ChainVerdict => ({
+      ok: false,
+      entries: index,
+      index,
+      seq: e.seq ?? null,
+      problem,
+      message: `event #${e.seq} (entry ${index + 1}): ${message}`,
+    });
     let body: AuditBody;
     try {
       body = JSON.parse(e.body) as AuditBody;
@@ -78,12 +80,23 @@ export function verifyChain(entries: Iterable<ChainEntry>, signPublicKey: Uint8A
       return fail('BODY_UNREADABLE', 'the event body is not valid JSON');
     }
     if (body.seq !== e.seq || e.seq !== index + 1) {
-      return fail('SEQUENCE', `expected event #${index + 1} here, found #${e.seq} (body says #${String(body.seq)}): an event was removed, inserted or reordered`);
+      return fail(
+        'SEQUENCE',
+        `expected event #${index + 1} here, found #${e.seq} (body says #${String(body.seq)}): an event was removed, inserted or reordered`,
+      );
     }
     if (canonicalJson(body) !== e.body) return fail('HASH', 'the event body is not in canonical form: it was edited');
-    if (e.prevHash !== prev) return fail('PREVIOUS_HASH', `it links to ${e.prevHash.slice(0, 12)}…, but the previous event's hash is ${prev.slice(0, 12)}…: an event before it was removed, inserted or changed`);
+    if (e.prevHash !== prev)
+      return fail(
+        'PREVIOUS_HASH',
+        `it links to ${e.prevHash.slice(0, 12)}…, but the previous event's hash is ${prev.slice(0, 12)}…: an event before it was removed, inserted or changed`,
+      );
     const hash = entryHash(e.prevHash, e.body);
-    if (hash !== e.hash) return fail('HASH', `its content hashes to ${hash.slice(0, 12)}…, the chain recorded ${String(e.hash).slice(0, 12)}…: the event was edited`);
+    if (hash !== e.hash)
+      return fail(
+        'HASH',
+        `its content hashes to ${hash.slice(0, 12)}…, the chain recorded ${String(e.hash).slice(0, 12)}…: the event was edited`,
+      );
     let signed: boolean;
     try {
       signed = verifyEd25519(fromHex(e.hash), fromBase64(e.signature), signPublicKey);

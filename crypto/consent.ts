@@ -1,5 +1,13 @@
 /** Signing and checking an institution's consent and its revocation: only the institution's key can make either. */
-import { ConsentBodySchema, RevocationBodySchema, contentHash, type ConsentBody, type RevocationBody, type SignedConsent, type SignedRevocation } from '../protocol/study.js';
+import {
+  ConsentBodySchema,
+  RevocationBodySchema,
+  contentHash,
+  type ConsentBody,
+  type RevocationBody,
+  type SignedConsent,
+  type SignedRevocation,
+} from '../protocol/study.js';
 import { signDocument, verifyDocument } from './signed-document.js';
 
 /**

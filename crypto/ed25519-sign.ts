@@ -19,8 +19,12 @@ export function signEd25519(message: Uint8Array, signSecretKey: Uint8Array): Uin
  * @example const signAudit = ed25519Signer(identity.signSecretKey); signAudit(hashBytes)
  */
 export function ed25519Signer(signSecretKey: Uint8Array): (message: Uint8Array) => Uint8Array {
-  if (!(signSecretKey instanceof Uint8Array) || signSecretKey.length !== 64) throw new TypeError('signSecretKey must be 64 bytes (tweetnacl format)');
-  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64url(signSecretKey.subarray(0, 32)), x: base64url(signSecretKey.subarray(32)) }, format: 'jwk' });
+  if (!(signSecretKey instanceof Uint8Array) || signSecretKey.length !== 64)
+    throw new TypeError('signSecretKey must be 64 bytes (tweetnacl format)');
+  const key = createPrivateKey({
+    key: { kty: 'OKP', crv: 'Ed25519', d: base64url(signSecretKey.subarray(0, 32)), x: base64url(signSecretKey.subarray(32)) },
+    format: 'jwk',
+  });
   return (message) => new Uint8Array(sign(null, message, key));
 }
 

@@ -37,7 +37,13 @@ export interface ParsedEnvelope {
 }
 
 /** Header bytes: magic || version || ephPk || nonce || lp(federation) || u32le(round) || lp(institution) || u32le(P) || sha256(plaintext). */
-export function encodeHeader(ephemeralPublicKey: Uint8Array, nonce: Uint8Array, context: EnvelopeContext, payloadLength: number, payloadDigest: Uint8Array): Uint8Array {
+export function encodeHeader(
+  ephemeralPublicKey: Uint8Array,
+  nonce: Uint8Array,
+  context: EnvelopeContext,
+  payloadLength: number,
+  payloadDigest: Uint8Array,
+): Uint8Array {
   return concatBytes(
     MAGIC,
     Uint8Array.of(FORMAT_VERSION),
@@ -53,7 +59,14 @@ export function encodeHeader(ephemeralPublicKey: Uint8Array, nonce: Uint8Array, 
 
 /** The message the sender signs: "cohort/update/v1" || lp(federation) || u32le(round) || lp(institution) || digest || sha256(body). */
 export function signingMessage(context: EnvelopeContext, payloadDigest: Uint8Array, bodyHash: Uint8Array): Uint8Array {
-  return concatBytes(SIGN_DOMAIN, lengthPrefixed(context.federation), u32le(context.round), lengthPrefixed(context.institution), payloadDigest, bodyHash);
+  return concatBytes(
+    SIGN_DOMAIN,
+    lengthPrefixed(context.federation),
+    u32le(context.round),
+    lengthPrefixed(context.institution),
+    payloadDigest,
+    bodyHash,
+  );
 }
 
 /** Parses an envelope strictly; returns a short reason string for anything malformed. Never throws. */
@@ -91,7 +104,8 @@ export function parseEnvelope(envelope: unknown): ParsedEnvelope | string {
   const ephemeralPublicKey = take(EPHEMERAL_KEY_BYTES);
   const nonce = take(NONCE_BYTES);
   const federation = id();
-  if (ephemeralPublicKey === null || nonce === null || federation === null) return 'envelope header is truncated or its federation is invalid';
+  if (ephemeralPublicKey === null || nonce === null || federation === null)
+    return 'envelope header is truncated or its federation is invalid';
   const round = u32();
   const institution = id();
   if (round === null || institution === null) return 'envelope header is truncated or its institution is invalid';
@@ -100,7 +114,8 @@ export function parseEnvelope(envelope: unknown): ParsedEnvelope | string {
   if (payloadLength === null || payloadDigest === null) return 'envelope header is truncated';
   const headerEnd = offset;
   const expected = headerEnd + payloadLength + TAG_BYTES + SIGNATURE_BYTES;
-  if (envelope.length !== expected) return `envelope length ${envelope.length} does not match its header (${expected} bytes for a ${payloadLength}-byte payload)`;
+  if (envelope.length !== expected)
+    return `envelope length ${envelope.length} does not match its header (${expected} bytes for a ${payloadLength}-byte payload)`;
   const tagStart = headerEnd + payloadLength;
   const signatureStart = tagStart + TAG_BYTES;
   return {

@@ -58,7 +58,13 @@ const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
  * Encrypts `payload` to the recipient and signs it as the sender, for exactly this federation, round and institution.
  * @example const envelope = sealEnvelope({ payload, context: { federation: 'fed', round: 3, institution: 'st-marys' }, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: me.signSecretKey });
  */
-export function sealEnvelope(args: { payload: Uint8Array; context: EnvelopeContext; recipientBoxPublicKey: Uint8Array; senderSignSecretKey: Uint8Array; random?: RandomSource }): Uint8Array {
+export function sealEnvelope(args: {
+  payload: Uint8Array;
+  context: EnvelopeContext;
+  recipientBoxPublicKey: Uint8Array;
+  senderSignSecretKey: Uint8Array;
+  random?: RandomSource;
+}): Uint8Array {
   const { payload, context, recipientBoxPublicKey, senderSignSecretKey } = args;
   assertBytes('payload', payload);
   assertU32('payload length', payload.length);
@@ -72,7 +78,8 @@ export function sealEnvelope(args: { payload: Uint8Array; context: EnvelopeConte
   // node:crypto's X25519, as when opening (tweetnacl's two scalar multiplications were most of a site's sealing time).
   const exchanged = x25519(ephemeralSecret, recipientBoxPublicKey);
   ephemeralSecret.fill(0);
-  if (!exchanged || isAllZero(exchanged.shared)) throw new TypeError('recipientBoxPublicKey is not a usable X25519 public key (low-order point)');
+  if (!exchanged || isAllZero(exchanged.shared))
+    throw new TypeError('recipientBoxPublicKey is not a usable X25519 public key (low-order point)');
   const { shared, publicKey: ephemeralPublicKey } = exchanged;
   const key = deriveKey(shared, ephemeralPublicKey, recipientBoxPublicKey);
   shared.fill(0);
@@ -100,7 +107,8 @@ export function sealEnvelope(args: { payload: Uint8Array; context: EnvelopeConte
 function contextMismatch(got: EnvelopeContext, expected: EnvelopeContext): string | null {
   const diffs: string[] = [];
   for (const field of ['federation', 'round', 'institution'] as const) {
-    if (got[field] !== expected[field]) diffs.push(`${field} is ${JSON.stringify(got[field])}, expected ${JSON.stringify(expected[field])}`);
+    if (got[field] !== expected[field])
+      diffs.push(`${field} is ${JSON.stringify(got[field])}, expected ${JSON.stringify(expected[field])}`);
   }
   return diffs.length ? `envelope ${diffs.join('; ')}` : null;
 }
@@ -110,7 +118,10 @@ function contextMismatch(got: EnvelopeContext, expected: EnvelopeContext): strin
  * only misuse (wrong key sizes, invalid `expected`) throws.
  * @example const opened = openEnvelope(bytes, { recipientBoxSecretKey: coordinator.boxSecretKey, senderSignPublicKey: inst.signPublicKey, expected: { federation, round, institution } });
  */
-export function openEnvelope(envelope: Uint8Array, args: { recipientBoxSecretKey: Uint8Array; senderSignPublicKey: Uint8Array; expected: EnvelopeContext }): OpenEnvelopeResult {
+export function openEnvelope(
+  envelope: Uint8Array,
+  args: { recipientBoxSecretKey: Uint8Array; senderSignPublicKey: Uint8Array; expected: EnvelopeContext },
+): OpenEnvelopeResult {
   assertBytes('recipientBoxSecretKey', args.recipientBoxSecretKey, 32);
   assertBytes('senderSignPublicKey', args.senderSignPublicKey, 32);
   assertContext('expected', args.expected);
@@ -120,14 +131,19 @@ export function openEnvelope(envelope: Uint8Array, args: { recipientBoxSecretKey
   const message = signingMessage(parsed.context, parsed.payloadDigest, sha256(parsed.signedBody));
   // node:crypto's Ed25519 (OpenSSL): tweetnacl's verify costs ~8 ms per update, as much as hashing 13 MB.
   if (!verifyEd25519(message, parsed.signature, args.senderSignPublicKey)) {
-    return { ok: false, reason: 'BAD_SIGNATURE', message: `envelope signature does not verify with the public key of ${args.expected.institution}` };
+    return {
+      ok: false,
+      reason: 'BAD_SIGNATURE',
+      message: `envelope signature does not verify with the public key of ${args.expected.institution}`,
+    };
   }
   const mismatch = contextMismatch(parsed.context, args.expected);
   if (mismatch) return { ok: false, reason: 'WRONG_CONTEXT', message: mismatch };
 
   // node:crypto's X25519 (OpenSSL refuses an all-zero result: a low-order point).
   const exchanged = x25519(args.recipientBoxSecretKey, parsed.ephemeralPublicKey);
-  if (!exchanged || isAllZero(exchanged.shared)) return { ok: false, reason: 'DECRYPT_FAILED', message: 'envelope ephemeral key is a low-order point' };
+  if (!exchanged || isAllZero(exchanged.shared))
+    return { ok: false, reason: 'DECRYPT_FAILED', message: 'envelope ephemeral key is a low-order point' };
   const key = deriveKey(exchanged.shared, parsed.ephemeralPublicKey, exchanged.publicKey);
   exchanged.shared.fill(0);
   let plaintext: Uint8Array;
@@ -140,7 +156,11 @@ export function openEnvelope(envelope: Uint8Array, args: { recipientBoxSecretKey
       decipher.final();
     } catch {
       plaintext.fill(0);
-      return { ok: false, reason: 'DECRYPT_FAILED', message: 'envelope does not decrypt with this key (wrong recipient or corrupted ciphertext)' };
+      return {
+        ok: false,
+        reason: 'DECRYPT_FAILED',
+        message: 'envelope does not decrypt with this key (wrong recipient or corrupted ciphertext)',
+      };
     }
   } finally {
     key.fill(0);

@@ -63,7 +63,8 @@ export function fingerprint(signPublicKey: Uint8Array): string {
 /** Throws unless the secret keys produce the public keys (catches mixed-up or corrupted files). */
 function assertKeysMatch(identity: Identity): void {
   const derived = ed25519PublicKeyFromSeed(identity.signSecretKey.subarray(0, 32));
-  const signOk = constantTimeEqual(derived, identity.signPublicKey) && constantTimeEqual(identity.signSecretKey.subarray(32), identity.signPublicKey);
+  const signOk =
+    constantTimeEqual(derived, identity.signPublicKey) && constantTimeEqual(identity.signSecretKey.subarray(32), identity.signPublicKey);
   if (!signOk) throw new Error(`identity ${identity.id}: signPublicKey does not match signSecretKey`);
   if (!constantTimeEqual(nacl.scalarMult.base(identity.boxSecretKey), identity.boxPublicKey)) {
     throw new Error(`identity ${identity.id}: boxPublicKey does not match boxSecretKey`);
@@ -128,7 +129,9 @@ function idField(doc: Record<string, unknown>): string {
 export function parseIdentity(text: string): Identity {
   const { doc, format } = readFormat(text);
   if (format === PUBLIC_IDENTITY_FORMAT) {
-    throw new Error(`this is a public identity (${PUBLIC_IDENTITY_FORMAT}) without secret keys; a private identity (${IDENTITY_FORMAT}) is needed here`);
+    throw new Error(
+      `this is a public identity (${PUBLIC_IDENTITY_FORMAT}) without secret keys; a private identity (${IDENTITY_FORMAT}) is needed here`,
+    );
   }
   if (format !== IDENTITY_FORMAT) throw new Error(`unsupported identity format ${JSON.stringify(format)}, expected ${IDENTITY_FORMAT}`);
   const identity: Identity = {
@@ -167,13 +170,22 @@ export function serializePublicIdentity(pub: PublicIdentity): string {
 export function parsePublicIdentity(text: string): PublicIdentity {
   const { doc, format } = readFormat(text);
   if (format === IDENTITY_FORMAT) {
-    throw new Error(`this is a private identity (${IDENTITY_FORMAT}) holding secret keys; pass its public identity (${PUBLIC_IDENTITY_FORMAT}) instead`);
+    throw new Error(
+      `this is a private identity (${IDENTITY_FORMAT}) holding secret keys; pass its public identity (${PUBLIC_IDENTITY_FORMAT}) instead`,
+    );
   }
-  if (format !== PUBLIC_IDENTITY_FORMAT) throw new Error(`unsupported public identity format ${JSON.stringify(format)}, expected ${PUBLIC_IDENTITY_FORMAT}`);
-  const pub: PublicIdentity = { id: idField(doc), signPublicKey: keyField(doc, 'signPublicKey', 32), boxPublicKey: keyField(doc, 'boxPublicKey', 32) };
+  if (format !== PUBLIC_IDENTITY_FORMAT)
+    throw new Error(`unsupported public identity format ${JSON.stringify(format)}, expected ${PUBLIC_IDENTITY_FORMAT}`);
+  const pub: PublicIdentity = {
+    id: idField(doc),
+    signPublicKey: keyField(doc, 'signPublicKey', 32),
+    boxPublicKey: keyField(doc, 'boxPublicKey', 32),
+  };
   const expected = fingerprint(pub.signPublicKey);
   if (doc.fingerprint !== expected) {
-    throw new Error(`public identity ${pub.id}: fingerprint ${JSON.stringify(doc.fingerprint)} does not match its signPublicKey (${expected})`);
+    throw new Error(
+      `public identity ${pub.id}: fingerprint ${JSON.stringify(doc.fingerprint)} does not match its signPublicKey (${expected})`,
+    );
   }
   return pub;
 }

@@ -104,10 +104,14 @@ export function readIdentityFile(path: string): Identity {
   const { text, mode } = readWithMode(path);
   const { format } = withPath(path, () => readFormat(text));
   if (format === PUBLIC_IDENTITY_FORMAT) {
-    throw new Error(`${path} is a public identity file (${PUBLIC_IDENTITY_FORMAT}) without secret keys; pass the private identity file (${IDENTITY_FORMAT}) instead`);
+    throw new Error(
+      `${path} is a public identity file (${PUBLIC_IDENTITY_FORMAT}) without secret keys; pass the private identity file (${IDENTITY_FORMAT}) instead`,
+    );
   }
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new Error(`${path} has mode ${modeOctal(mode)}: an identity file holds secret keys and must be accessible only by its owner. Fix: chmod 600 ${path}`);
+    throw new Error(
+      `${path} has mode ${modeOctal(mode)}: an identity file holds secret keys and must be accessible only by its owner. Fix: chmod 600 ${path}`,
+    );
   }
   return withPath(path, () => parseIdentity(text));
 }
@@ -120,7 +124,9 @@ export function readPublicIdentityFile(path: string): PublicIdentity {
   const { text } = readWithMode(path);
   const { format } = withPath(path, () => readFormat(text));
   if (format === IDENTITY_FORMAT) {
-    throw new Error(`${path} is a private identity file (${IDENTITY_FORMAT}) holding secret keys; pass its public identity file (${PUBLIC_IDENTITY_FORMAT}) instead`);
+    throw new Error(
+      `${path} is a private identity file (${IDENTITY_FORMAT}) holding secret keys; pass its public identity file (${PUBLIC_IDENTITY_FORMAT}) instead`,
+    );
   }
   return withPath(path, () => parsePublicIdentity(text));
 }

@@ -14,7 +14,9 @@ export function assertBytes(name: string, value: unknown, length?: number): asse
 /** Throws a TypeError unless `value` is a valid identifier. */
 export function assertId(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
-    throw new TypeError(`${name} must be 1-128 characters of letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(value)}`);
+    throw new TypeError(
+      `${name} must be 1-128 characters of letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(value)}`,
+    );
   }
 }
 

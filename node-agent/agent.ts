@@ -87,7 +87,13 @@ export interface AgentOptions {
  * A stand-in for local training: gets the global weights, returns the weights to send.
  * @example const trainer: CustomTrainer = async ({ weights, samples }) => ({ weights, trainSamples: samples, metrics: { trainLoss: 0, trainAccuracy: 0, epochs: 1, durationMs: 0 } })
  */
-export type CustomTrainer = (input: { round: number; spec: ModelSpec; weights: NamedTensor[]; config: TrainConfig; samples: number }) => Promise<{ weights: NamedTensor[]; metrics: LocalMetrics; trainSamples: number }>;
+export type CustomTrainer = (input: {
+  round: number;
+  spec: ModelSpec;
+  weights: NamedTensor[];
+  config: TrainConfig;
+  samples: number;
+}) => Promise<{ weights: NamedTensor[]; metrics: LocalMetrics; trainSamples: number }>;
 
 export interface AgentEventMap {
   welcome: [Welcome];
@@ -123,7 +129,9 @@ export function createAgent(opts: AgentOptions): Agent {
   const log = opts.log ?? pino({ name: `agent:${opts.identity.id}` });
   const events = new EventEmitter<AgentEventMap>();
   const data = siteData(opts.data, opts.valFraction ?? 0.1, opts.seed ?? 0);
-  const audit: AgentAuditLog = opts.auditLog ? openAgentAuditLog(opts.auditLog, opts.identity, opts.federation) : { append: () => undefined };
+  const audit: AgentAuditLog = opts.auditLog
+    ? openAgentAuditLog(opts.auditLog, opts.identity, opts.federation)
+    : { append: () => undefined };
   const consent = () => readConsentState(opts.consentFile, opts.identity.signPublicKey);
   const logBackend = (m: string, level: 'debug' | 'info' | 'warn' = 'info') => log[level](m);
   let welcome: Welcome | undefined;
@@ -174,9 +182,26 @@ export function createAgent(opts: AgentOptions): Agent {
             return void socket.io.engine.close();
           }
           if (!res.ok) throw new CohortError(res.error.code, res.error.message);
-          if (!signed) log.warn('no consent presented: the coordinator will not select this institution and every task is refused (sign one with `cohort consent grant`)');
-          audit.append('session.ready', { samples: rows.train.n, consentPresented: signed !== undefined, revoked: revocation !== undefined, manifestHash: signed?.body.manifestHash ?? null });
-          log.info({ samples: rows.train.n, validation: rows.val?.n ?? 0, backend: backend.name, data: opts.data.description, consent: signed ? 'presented' : 'none' }, 'ready for tasks');
+          if (!signed)
+            log.warn(
+              'no consent presented: the coordinator will not select this institution and every task is refused (sign one with `cohort consent grant`)',
+            );
+          audit.append('session.ready', {
+            samples: rows.train.n,
+            consentPresented: signed !== undefined,
+            revoked: revocation !== undefined,
+            manifestHash: signed?.body.manifestHash ?? null,
+          });
+          log.info(
+            {
+              samples: rows.train.n,
+              validation: rows.val?.n ?? 0,
+              backend: backend.name,
+              data: opts.data.description,
+              consent: signed ? 'presented' : 'none',
+            },
+            'ready for tasks',
+          );
           events.emit('welcome', msg);
           sessionReady.resolve();
           ready.resolve();
@@ -226,22 +251,52 @@ export function createAgent(opts: AgentOptions): Agent {
   // Secure aggregation's key exchange runs beside training, so its messages are handled at once, not queued behind it.
   let secure: SiteSecAgg | undefined;
   const forRound = (round: number) => (secure && secure.round === round ? secure : undefined);
-  const inbound = <T extends { round: number }>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, handle: (s: SiteSecAgg, msg: T) => Promise<void> | void) => (raw: unknown) => {
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) return log.warn('malformed secure-aggregation message ignored');
-    const session = forRound(parsed.data.round);
-    if (session) void Promise.resolve(handle(session, parsed.data)).catch((err: Error) => log.warn(`secure aggregation step failed: ${err.message}`));
-  };
-  socket.on('secagg:keys', inbound(SecAggKeysSchema, (session, msg) => session.onKeys(msg)));
-  socket.on('secagg:shares', inbound(SecAggSharesSchema, (session, msg) => session.onShares(msg)));
-  socket.on('secagg:consistency-request', inbound(SecAggConsistencyRequestSchema, (session, msg) => session.onConsistency(msg)));
-  socket.on('secagg:unmask-request', inbound(SecAggUnmaskRequestSchema, (session, msg) => session.onUnmask(msg)));
-  const sendSecAgg = async (event: 'secagg:advertise' | 'secagg:share-keys' | 'secagg:consistency' | 'secagg:unmask', msg: object): Promise<void> => {
-    const res = await (socket.timeout(15_000).emitWithAck as (e: string, m: object) => Promise<{ ok: boolean; error?: { code: string; message: string } }>)(event, msg);
+  const inbound =
+    <T extends { round: number }>(
+      schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+      handle: (s: SiteSecAgg, msg: T) => Promise<void> | void,
+    ) =>
+    (raw: unknown) => {
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) return log.warn('malformed secure-aggregation message ignored');
+      const session = forRound(parsed.data.round);
+      if (session)
+        void Promise.resolve(handle(session, parsed.data)).catch((err: Error) =>
+          log.warn(`secure aggregation step failed: ${err.message}`),
+        );
+    };
+  socket.on(
+    'secagg:keys',
+    inbound(SecAggKeysSchema, (session, msg) => session.onKeys(msg)),
+  );
+  socket.on(
+    'secagg:shares',
+    inbound(SecAggSharesSchema, (session, msg) => session.onShares(msg)),
+  );
+  socket.on(
+    'secagg:consistency-request',
+    inbound(SecAggConsistencyRequestSchema, (session, msg) => session.onConsistency(msg)),
+  );
+  socket.on(
+    'secagg:unmask-request',
+    inbound(SecAggUnmaskRequestSchema, (session, msg) => session.onUnmask(msg)),
+  );
+  const sendSecAgg = async (
+    event: 'secagg:advertise' | 'secagg:share-keys' | 'secagg:consistency' | 'secagg:unmask',
+    msg: object,
+  ): Promise<void> => {
+    const res = await (
+      socket.timeout(15_000).emitWithAck as (e: string, m: object) => Promise<{ ok: boolean; error?: { code: string; message: string } }>
+    )(event, msg);
     if (!res.ok) throw new CohortError((res.error?.code ?? 'INTERNAL') as CohortError['code'], res.error?.message ?? 'refused');
   };
 
-  attachStats(socket, { identity: opts.identity, federation: opts.federation, consent, study: () => welcome?.study, table: opts.statsTable }, audit, (m) => log.info(m));
+  attachStats(
+    socket,
+    { identity: opts.identity, federation: opts.federation, consent, study: () => welcome?.study, table: opts.statsTable },
+    audit,
+    (m) => log.info(m),
+  );
 
   socket.on('round:task', (raw) => {
     busy = busy.then(() => runTask(raw)).catch((err: unknown) => log.error({ err }, 'task failed'));
@@ -254,7 +309,10 @@ export function createAgent(opts: AgentOptions): Agent {
     log.warn({ round, code }, `declining: ${message}`);
     audit.append('task.refused', { round, code, message });
     events.emit('declined', { round, code, message });
-    await socket.timeout(15_000).emitWithAck('round:decline', { round, code, message }).catch(() => undefined);
+    await socket
+      .timeout(15_000)
+      .emitWithAck('round:decline', { round, code, message })
+      .catch(() => undefined);
   };
 
   /** Signature, then consent: the reason to refuse a task, or null to run it. */
@@ -274,7 +332,16 @@ export function createAgent(opts: AgentOptions): Agent {
       revocationPresented = true;
       void api.presentRevocation(state.revocation).catch((err: Error) => log.warn(`revocation not delivered: ${err.message}`));
     }
-    const verdict = checkTask(state, { manifest: task.study, use: task.use, round: task.round, modelVersion: task.model.version, participants: task.participants, spec: task.model.spec, privacy: task.privacy, training: task.use === 'training' ? task.config : undefined });
+    const verdict = checkTask(state, {
+      manifest: task.study,
+      use: task.use,
+      round: task.round,
+      modelVersion: task.model.version,
+      participants: task.participants,
+      spec: task.model.spec,
+      privacy: task.privacy,
+      training: task.use === 'training' ? task.config : undefined,
+    });
     return verdict.ok ? null : verdict;
   };
 
@@ -286,20 +353,33 @@ export function createAgent(opts: AgentOptions): Agent {
     }
     const task = parsed.data;
     const { model } = task;
-    const refused = task.federation === opts.federation ? refusal(task) : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
+    const refused =
+      task.federation === opts.federation
+        ? refusal(task)
+        : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
     if (refused) return decline(task.round, refused.code, refused.message);
     if (taken.has(task.round)) return void log.info({ round: task.round }, 'task already taken for this round');
     // The study's DP terms and this site's own budget, before any training (refusal() found a consent file).
     const signedConsent = consent().consent;
-    const overBudget = signedConsent ? dpRefusal(task, opts.consentFile as string, signedConsent) : { code: 'CONSENT_MISSING', message: 'the consent file is gone' };
+    const overBudget = signedConsent
+      ? dpRefusal(task, opts.consentFile as string, signedConsent)
+      : { code: 'CONSENT_MISSING', message: 'the consent file is gone' };
     if (overBudget) return decline(task.round, overBudget.code, overBudget.message);
     taken.add(task.round);
     if (task.privacy.secureAggregation && !task.secagg) {
-      return decline(task.round, 'PRIVACY_MISMATCH', 'the study promises secure aggregation but this task does not run it: the update would reach the coordinator unmasked');
+      return decline(
+        task.round,
+        'PRIVACY_MISMATCH',
+        'the study promises secure aggregation but this task does not run it: the update would reach the coordinator unmasked',
+      );
     }
     secure = undefined;
     if (task.secagg) {
-      const terms = checkSecAggTerms(task.secagg, task.study, { federation: opts.federation, round: task.round, vectorLength: parameterCount(model.spec) });
+      const terms = checkSecAggTerms(task.secagg, task.study, {
+        federation: opts.federation,
+        round: task.round,
+        vectorLength: parameterCount(model.spec),
+      });
       if (!terms.ok) return decline(task.round, terms.code, terms.message);
       try {
         secure = new SiteSecAgg({
@@ -321,7 +401,9 @@ export function createAgent(opts: AgentOptions): Agent {
     }
     let base: NamedTensor[] | undefined;
     try {
-      base = model.spec.layers ? await siteBase.tensors((backend ?? (await selectBackend(opts.backend ?? 'auto'))).tf, model.spec) : undefined;
+      base = model.spec.layers
+        ? await siteBase.tensors((backend ?? (await selectBackend(opts.backend ?? 'auto'))).tf, model.spec)
+        : undefined;
     } catch (cause) {
       taken.delete(task.round);
       const err = toCohortError(cause);
@@ -334,20 +416,23 @@ export function createAgent(opts: AgentOptions): Agent {
       const runOn = async () => backendForSpec(model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
       // refusal() verified the frame's digest and the coordinator's signature over it: no second hash here.
       const global = decodeTensors(model.weights, { authenticated: true }).tensors;
-      const result = opts.trainer ? await opts.trainer({ round: task.round, spec: model.spec, weights: global, config: task.config, samples: rows.train.n }) : await trainLocal({
-        tf: (await runOn()).tf,
-        spec: model.spec,
-        weights: global,
-        data: rows.train,
-        config: task.config,
-        ...(base ? { base } : {}),
-        valFraction: 0,
-        seed: (opts.seed ?? 0) * 100_003 + task.round, augmentBatch: opts.data.augment, // image sources only
-        onEpoch: (epoch, logs) => {
-          log.info({ round: task.round, epoch, of: task.config.localEpochs, ...logs }, 'epoch');
-          events.emit('epoch', { round: task.round, epoch, ...logs });
-        },
-      });
+      const result = opts.trainer
+        ? await opts.trainer({ round: task.round, spec: model.spec, weights: global, config: task.config, samples: rows.train.n })
+        : await trainLocal({
+            tf: (await runOn()).tf,
+            spec: model.spec,
+            weights: global,
+            data: rows.train,
+            config: task.config,
+            ...(base ? { base } : {}),
+            valFraction: 0,
+            seed: (opts.seed ?? 0) * 100_003 + task.round,
+            augmentBatch: opts.data.augment, // image sources only
+            onEpoch: (epoch, logs) => {
+              log.info({ round: task.round, epoch, of: task.config.localEpochs, ...logs }, 'epoch');
+              events.emit('epoch', { round: task.round, epoch, ...logs });
+            },
+          });
       const metrics: LocalMetrics = { ...result.metrics };
       const local = (result as { local?: NamedTensor[] }).local;
       if (local) siteBase.keepLocal(local); // FedBN: this site's own BatchNorm tensors, kept for the next round
@@ -356,11 +441,20 @@ export function createAgent(opts: AgentOptions): Agent {
         const clipped = clipUpdate(global, result.weights, task.config.dpClipNorm);
         weights = clipped.weights;
         if (task.config.dpReportClip) metrics.withinClip = clipped.norm <= task.config.dpClipNorm ? 1 : 0;
-        log.info({ round: task.round, updateNorm: clipped.norm, clipNorm: task.config.dpClipNorm, factor: clipped.factor }, 'update clipped for differential privacy');
+        log.info(
+          { round: task.round, updateNorm: clipped.norm, clipNorm: task.config.dpClipNorm, factor: clipped.factor },
+          'update clipped for differential privacy',
+        );
       }
       if (opts.transformUpdate) weights = opts.transformUpdate({ round: task.round, global, trained: weights });
       if (rows.val) {
-        const v = await evaluate({ tf: (await runOn()).tf, spec: model.spec, weights, data: rows.val, ...(base ? { base: siteBase.current(model.spec) } : {}) });
+        const v = await evaluate({
+          tf: (await runOn()).tf,
+          spec: model.spec,
+          weights,
+          data: rows.val,
+          ...(base ? { base: siteBase.current(model.spec) } : {}),
+        });
         Object.assign(metrics, { valLoss: v.loss, ...v.scores, valSamples: rows.val.n });
       }
       events.emit('trained', { round: task.round, metrics, samples: result.trainSamples });
@@ -387,15 +481,31 @@ export function createAgent(opts: AgentOptions): Agent {
       }
       const envelope = sealEnvelope({
         payload: secure
-          ? await secure.maskedPayload({ global, trained: weights, weight: task.config.dpClipNorm !== undefined ? 1 : result.trainSamples, meta, deadline: task.deadline })
+          ? await secure.maskedPayload({
+              global,
+              trained: weights,
+              weight: task.config.dpClipNorm !== undefined ? 1 : result.trainSamples,
+              meta,
+              deadline: task.deadline,
+            })
           : encodeTensors(weights, meta),
         context: { federation: opts.federation, round: task.round, institution: opts.identity.id },
         recipientBoxPublicKey: opts.coordinator.boxPublicKey,
         senderSignSecretKey: opts.identity.signSecretKey,
       });
       const chunkBytes = welcome?.chunkBytes ?? 512 * 1024;
-      const { digest } = await uploadUpdate(socket, envelope, { round: task.round, chunkBytes, whenSessionReady: () => sessionReady.promise });
-      audit.append('update.sent', { round: task.round, baseVersion: model.version, digest, bytes: envelope.length, samples: result.trainSamples });
+      const { digest } = await uploadUpdate(socket, envelope, {
+        round: task.round,
+        chunkBytes,
+        whenSessionReady: () => sessionReady.promise,
+      });
+      audit.append('update.sent', {
+        round: task.round,
+        baseVersion: model.version,
+        digest,
+        bytes: envelope.length,
+        samples: result.trainSamples,
+      });
       log.info({ round: task.round, digest, bytes: envelope.length }, 'update accepted');
       events.emit('uploaded', { round: task.round, digest, bytes: envelope.length });
     } catch (cause) {
@@ -418,7 +528,8 @@ export function createAgent(opts: AgentOptions): Agent {
     const refused = refusal(task);
     if (refused) return decline(task.round, refused.code, refused.message);
     const rows = data.load(task.model.spec);
-    if (!rows.val) return decline(task.round, 'NO_VALIDATION_DATA', 'this site keeps no validation rows (--val-fraction 0 or too few rows)');
+    if (!rows.val)
+      return decline(task.round, 'NO_VALIDATION_DATA', 'this site keeps no validation rows (--val-fraction 0 or too few rows)');
     const run = await backendForSpec(task.model.spec, backend ?? (await selectBackend(opts.backend ?? 'auto')), logBackend);
     let base: NamedTensor[] | undefined;
     try {
@@ -426,9 +537,18 @@ export function createAgent(opts: AgentOptions): Agent {
     } catch (cause) {
       return decline(task.round, 'MODEL_BASE_MISMATCH', toCohortError(cause).message);
     }
-    const v = await evaluate({ tf: run.tf, spec: task.model.spec, weights: decodeTensors(task.model.weights, { authenticated: true }).tensors, data: rows.val, ...(base ? { base } : {}) });
+    const v = await evaluate({
+      tf: run.tf,
+      spec: task.model.spec,
+      weights: decodeTensors(task.model.weights, { authenticated: true }).tensors,
+      data: rows.val,
+      ...(base ? { base } : {}),
+    });
     const report: EvaluationReport = { round: task.round, valLoss: v.loss, ...v.scores, valSamples: rows.val.n };
-    const res = await socket.timeout(15_000).emitWithAck('round:evaluation', report).catch((err: Error) => ({ ok: false as const, error: { code: 'INTERNAL' as const, message: err.message } }));
+    const res = await socket
+      .timeout(15_000)
+      .emitWithAck('round:evaluation', report)
+      .catch((err: Error) => ({ ok: false as const, error: { code: 'INTERNAL' as const, message: err.message } }));
     audit.append('evaluation.sent', { ...report, candidateDigest: task.model.digest, accepted: res.ok });
     if (res.ok) events.emit('evaluated', { round: task.round, valLoss: v.loss, ...v.scores, valSamples: rows.val.n });
     else log.warn({ round: task.round, code: res.error.code }, `evaluation not accepted: ${res.error.message}`);

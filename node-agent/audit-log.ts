@@ -27,7 +27,11 @@ export function openAgentAuditLog(path: string, identity: Identity, federation: 
   return {
     append(kind, data, subject = null) {
       seq += 1;
-      const entry = appendEntry(prevHash, { seq, ts: Date.now(), federation, kind, actor: identity.id, subject, data }, identity.signSecretKey);
+      const entry = appendEntry(
+        prevHash,
+        { seq, ts: Date.now(), federation, kind, actor: identity.id, subject, data },
+        identity.signSecretKey,
+      );
       appendFileSync(path, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
       prevHash = entry.hash;
     },

@@ -33,7 +33,17 @@ export interface SiteCheckOptions {
 /** Connects, authenticates both ways and waits for the welcome (spec and study), then disconnects without joining rounds. */
 function fetchWelcome(o: SiteCheckOptions): Promise<Welcome> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(() => reject(new Error(`no welcome from ${o.coordinatorUrl} within ${(o.timeoutMs ?? 15_000) / 1000} s (unreachable, or the TLS trust does not match)`))), o.timeoutMs ?? 15_000);
+    const timer = setTimeout(
+      () =>
+        finish(() =>
+          reject(
+            new Error(
+              `no welcome from ${o.coordinatorUrl} within ${(o.timeoutMs ?? 15_000) / 1000} s (unreachable, or the TLS trust does not match)`,
+            ),
+          ),
+        ),
+      o.timeoutMs ?? 15_000,
+    );
     const finish = (fn: () => void): void => {
       clearTimeout(timer);
       socket.io.reconnection(false);
@@ -59,7 +69,9 @@ function fetchWelcome(o: SiteCheckOptions): Promise<Welcome> {
  * @example const items = await checkSite({ identity, coordinator, coordinatorUrl, federation, data, consentFile }); items.every((i) => i.ok)
  */
 export async function checkSite(o: SiteCheckOptions): Promise<CheckItem[]> {
-  const items: CheckItem[] = [{ name: 'keys', ok: true, detail: `institution ${o.identity.id}; coordinator key ${o.coordinator.id} pinned` }];
+  const items: CheckItem[] = [
+    { name: 'keys', ok: true, detail: `institution ${o.identity.id}; coordinator key ${o.coordinator.id} pinned` },
+  ];
   let consent;
   try {
     consent = readConsentState(o.consentFile, o.identity.signPublicKey);
@@ -70,7 +82,11 @@ export async function checkSite(o: SiteCheckOptions): Promise<CheckItem[]> {
   if (!o.offline) {
     try {
       welcome = await fetchWelcome(o);
-      items.push({ name: 'coordinator', ok: true, detail: `${o.coordinatorUrl} answered with the pinned key; ${o.identity.id} is enrolled in ${o.federation} (study "${welcome.study.title}")` });
+      items.push({
+        name: 'coordinator',
+        ok: true,
+        detail: `${o.coordinatorUrl} answered with the pinned key; ${o.identity.id} is enrolled in ${o.federation} (study "${welcome.study.title}")`,
+      });
     } catch (err) {
       const e = toCohortError(err);
       items.push({ name: 'coordinator', ok: false, detail: `${e.code}: ${e.message}` });
@@ -82,23 +98,45 @@ export async function checkSite(o: SiteCheckOptions): Promise<CheckItem[]> {
 }
 
 function consentItem(state: ReturnType<typeof readConsentState>, welcome: Welcome | undefined, o: SiteCheckOptions): CheckItem {
-  if (!state.consent) return { name: 'consent', ok: false, detail: o.consentFile ? `no consent at ${o.consentFile} (cohort consent grant)` : 'no consent file given (--consent): every task would be refused' };
+  if (!state.consent)
+    return {
+      name: 'consent',
+      ok: false,
+      detail: o.consentFile
+        ? `no consent at ${o.consentFile} (cohort consent grant)`
+        : 'no consent file given (--consent): every task would be refused',
+    };
   const body = state.consent.body;
   if (state.revocation) return { name: 'consent', ok: false, detail: `revoked at ${state.revocation.body.revokedAt}` };
-  if (body.federation !== o.federation) return { name: 'consent', ok: false, detail: `the consent is for federation ${body.federation}, the agent serves ${o.federation}` };
-  if (Date.parse(`${body.ethicsApproval.expires}T23:59:59.999Z`) < Date.now()) return { name: 'consent', ok: false, detail: `ethics approval ${body.ethicsApproval.reference} expired on ${body.ethicsApproval.expires}` };
+  if (body.federation !== o.federation)
+    return { name: 'consent', ok: false, detail: `the consent is for federation ${body.federation}, the agent serves ${o.federation}` };
+  if (Date.parse(`${body.ethicsApproval.expires}T23:59:59.999Z`) < Date.now())
+    return {
+      name: 'consent',
+      ok: false,
+      detail: `ethics approval ${body.ethicsApproval.reference} expired on ${body.ethicsApproval.expires}`,
+    };
   if (welcome) {
     const covered = consentCovers(body, { manifest: welcome.study, use: 'training', now: new Date() });
     if (!covered.ok) return { name: 'consent', ok: false, detail: `${covered.code}: ${covered.message}` };
   }
-  return { name: 'consent', ok: true, detail: `signed by ${body.institution}, ${body.uses.join(' and ')}, ethics approval ${body.ethicsApproval.reference} until ${body.ethicsApproval.expires}${welcome ? "; covers the coordinator's study" : ''}` };
+  return {
+    name: 'consent',
+    ok: true,
+    detail: `signed by ${body.institution}, ${body.uses.join(' and ')}, ethics approval ${body.ethicsApproval.reference} until ${body.ethicsApproval.expires}${welcome ? "; covers the coordinator's study" : ''}`,
+  };
 }
 
 function dataItem(o: SiteCheckOptions, welcome: Welcome | undefined): CheckItem {
-  if (!welcome) return { name: 'data', ok: true, detail: `${o.data.description}: not loaded (the federation's model is needed: run the check online)` };
+  if (!welcome)
+    return { name: 'data', ok: true, detail: `${o.data.description}: not loaded (the federation's model is needed: run the check online)` };
   try {
     const rows = siteData(o.data, o.valFraction ?? 0.1, 0).load(welcome.spec);
-    return { name: 'data', ok: true, detail: `${rows.all.n} rows fit the federation's ${welcome.spec.arch} model (${rows.train.n} to train on, ${rows.val?.n ?? 0} kept for validation)` };
+    return {
+      name: 'data',
+      ok: true,
+      detail: `${rows.all.n} rows fit the federation's ${welcome.spec.arch} model (${rows.train.n} to train on, ${rows.val?.n ?? 0} kept for validation)`,
+    };
   } catch (err) {
     const e = toCohortError(err);
     return { name: 'data', ok: false, detail: `${o.data.description}: ${e.code === 'INTERNAL' ? '' : `${e.code}: `}${e.message}` };

@@ -68,12 +68,20 @@ export function idxSource(files: IdxFiles, name: string, rows?: readonly number[
   return {
     description: rows ? `${name} (${rows.length} rows)` : `${name} (all rows)`,
     load(spec) {
-      const { data, imageShape } = rows ? loadIdxRows(files, rows) : (({ all, imageShape: shape }) => ({ data: all, imageShape: shape }))(loadIdxFiles(files));
+      const { data, imageShape } = rows
+        ? loadIdxRows(files, rows)
+        : (({ all, imageShape: shape }) => ({ data: all, imageShape: shape }))(loadIdxFiles(files));
       if (spec.classes.join() !== data.classes.join()) {
-        throw new CohortError('SHAPE_MISMATCH', `the federation's classes (${spec.classes.join(', ')}) are not the classes of ${name} (${data.classes.join(', ')})`);
+        throw new CohortError(
+          'SHAPE_MISMATCH',
+          `the federation's classes (${spec.classes.join(', ')}) are not the classes of ${name} (${data.classes.join(', ')})`,
+        );
       }
       if (rowWidth(spec) !== rowWidth(data)) {
-        throw new CohortError('SHAPE_MISMATCH', `the federation's model takes ${spec.inputShape.join('x')} inputs, the images of ${name} are ${imageShape.join('x')}`);
+        throw new CohortError(
+          'SHAPE_MISMATCH',
+          `the federation's model takes ${spec.inputShape.join('x')} inputs, the images of ${name} are ${imageShape.join('x')}`,
+        );
       }
       return spec.arch === 'cnn' ? { ...data, inputShape: cnnInputShape(imageShape) } : data;
     },
@@ -92,7 +100,15 @@ export function csvSource(path: string, label: string, rows?: readonly number[],
     load(spec) {
       // With a dictionary, the site checks and transforms its own rows only; the federation's task and output names
       // decide how the label reads (positive class, label or target columns).
-      if (spec.preprocessing) return loadTabular(path, { label, preprocessing: spec.preprocessing, classes: spec.classes, task: taskOf(spec), ...(missing ? { missing } : {}), ...(rows ? { rows } : {}) });
+      if (spec.preprocessing)
+        return loadTabular(path, {
+          label,
+          preprocessing: spec.preprocessing,
+          classes: spec.classes,
+          task: taskOf(spec),
+          ...(missing ? { missing } : {}),
+          ...(rows ? { rows } : {}),
+        });
       const ds = loadCsv(path, { label, features: spec.features, classes: spec.classes, task: taskOf(spec) });
       return rows ? selectRows(ds, rows) : ds;
     },
@@ -127,7 +143,8 @@ export function dataSourceFor(ref: DataRef, rows?: readonly number[]): DataSourc
 export function formatDataRef(ref: DataRef): string {
   if (ref.kind === 'images') return `images:${ref.dir}`;
   if (ref.kind === 'dicom') return `dicom:${ref.manifest}`;
-  if (ref.kind === 'idx') return `idx:${[ref.trainImages, ref.trainLabels, ref.testImages, ref.testLabels].filter((p) => p !== undefined).join(',')}`;
+  if (ref.kind === 'idx')
+    return `idx:${[ref.trainImages, ref.trainLabels, ref.testImages, ref.testLabels].filter((p) => p !== undefined).join(',')}`;
   return ref.kind === 'csv' ? `csv:${ref.path}` : ref.kind;
 }
 
@@ -175,7 +192,8 @@ export function parseDataSource(text: string, label?: string, missing?: readonly
   }
   if (text.startsWith('idx:')) {
     const paths = text.slice(4).split(',');
-    if (paths.length !== 2 || paths.some((p) => p === '')) throw new Error(`bad IDX data source ${text}: use idx:TRAIN_IMAGES,TRAIN_LABELS (two comma-separated paths)`);
+    if (paths.length !== 2 || paths.some((p) => p === ''))
+      throw new Error(`bad IDX data source ${text}: use idx:TRAIN_IMAGES,TRAIN_LABELS (two comma-separated paths)`);
     const missing = paths.find((p) => !existsSync(p));
     if (missing) throw new Error(`IDX data source ${text}: no file ${missing}`);
     return dataSourceFor({ kind: 'idx', trainImages: paths[0] as string, trainLabels: paths[1] as string });
@@ -186,7 +204,9 @@ export function parseDataSource(text: string, label?: string, missing?: readonly
   }
   const imaging = parseImageRef(text, image);
   if (imaging) return imageSource(imaging);
-  throw new Error(`unknown data source "${text}": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS, csv:PATH, images:DIR or dicom:MANIFEST.csv`);
+  throw new Error(
+    `unknown data source "${text}": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS, csv:PATH, images:DIR or dicom:MANIFEST.csv`,
+  );
 }
 
 /**

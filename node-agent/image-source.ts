@@ -31,10 +31,16 @@ export function imageSource(ref: ImageRef, rows?: readonly number[]): ImageDataS
       const set = loadImageSet(ref, ref.image);
       shape = [...set.imageShape];
       if (spec.classes.join() !== set.classes.join()) {
-        throw new CohortError('SHAPE_MISMATCH', `the federation's classes (${spec.classes.join(', ')}) are not the classes of ${name} (${set.classes.join(', ')})`);
+        throw new CohortError(
+          'SHAPE_MISMATCH',
+          `the federation's classes (${spec.classes.join(', ')}) are not the classes of ${name} (${set.classes.join(', ')})`,
+        );
       }
       if (rowWidth(spec) !== shape[0] * shape[1] * shape[2]) {
-        throw new CohortError('SHAPE_MISMATCH', `the federation's model takes ${spec.inputShape.join('x')} inputs, the images of ${name} are ${shape.join('x')} (set --image-size and --channels to match)`);
+        throw new CohortError(
+          'SHAPE_MISMATCH',
+          `the federation's model takes ${spec.inputShape.join('x')} inputs, the images of ${name} are ${shape.join('x')} (set --image-size and --channels to match)`,
+        );
       }
       const ds = imageRows(set, rows ?? Array.from(set.labels.keys()), ref.image?.normalize);
       return spec.inputShape.length === 3 ? { ...ds, inputShape: [...shape] } : ds;

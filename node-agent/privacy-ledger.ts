@@ -51,7 +51,10 @@ export function ledgerSpent(entries: readonly Pick<LedgerEntry, 'noiseMultiplier
  * Whether one more contribution fits the budget; refuses with CONSENT_EPSILON_EXCEEDED when it would not.
  * @example const v = budgetVerdict(entries, { noiseMultiplier: 1.1, samplingRate: 1, delta: 1e-5, budget: 8 })
  */
-export function budgetVerdict(entries: readonly LedgerEntry[], next: Pick<LedgerEntry, 'noiseMultiplier' | 'samplingRate' | 'delta' | 'budget'>): { ok: true; after: number } | { ok: false; code: string; message: string } {
+export function budgetVerdict(
+  entries: readonly LedgerEntry[],
+  next: Pick<LedgerEntry, 'noiseMultiplier' | 'samplingRate' | 'delta' | 'budget'>,
+): { ok: true; after: number } | { ok: false; code: string; message: string } {
   const after = ledgerSpent([...entries, next], next.delta);
   if (after <= next.budget * (1 + 1e-9)) return { ok: true, after };
   const before = ledgerSpent(entries, next.delta);

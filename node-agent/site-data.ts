@@ -23,7 +23,10 @@ export function siteData(source: DataSource, valFraction: number, seed: number):
       if (cached?.key === key) return cached.rows;
       const all = source.load(spec);
       const { train, test } = splitTrainTest(all, valFraction, seed);
-      const rows: SiteRows = test.length > 0 && train.length > 0 ? { all, train: selectRows(all, train), val: selectRows(all, test) } : { all, train: all, val: undefined };
+      const rows: SiteRows =
+        test.length > 0 && train.length > 0
+          ? { all, train: selectRows(all, train), val: selectRows(all, test) }
+          : { all, train: all, val: undefined };
       cached = { key, rows };
       return rows;
     },

@@ -43,7 +43,10 @@ const CountQuery = z
     categorical: z.array(column).max(1000),
     crosstabs: z.array(z.object({ rows: column, cols: column }).strict()).max(100),
     /** Kaplan-Meier counts on `grid` (step j covers (grid[j-1], grid[j]]); `group` splits them by a categorical column. */
-    survival: z.object({ time: column, event: column, group: column.optional(), grid: increasing(1, 1000) }).strict().optional(),
+    survival: z
+      .object({ time: column, event: column, group: column.optional(), grid: increasing(1, 1000) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -61,14 +64,41 @@ export type StatsQuery = z.infer<typeof StatsQuerySchema>;
 export type CountAsk = Extract<StatsQuery['ask'], { phase: 'count' }>;
 
 const NumericAnswer = z
-  .object({ column, present: CountCellSchema, missing: CountCellSchema, mean: finite.optional(), m2: z.number().min(0).optional(), histogram: z.array(CountCellSchema) })
+  .object({
+    column,
+    present: CountCellSchema,
+    missing: CountCellSchema,
+    mean: finite.optional(),
+    m2: z.number().min(0).optional(),
+    histogram: z.array(CountCellSchema),
+  })
   .strict();
-const CategoricalAnswer = z.object({ column, missing: CountCellSchema, categories: z.array(z.object({ name: z.string().max(200), count: CountCellSchema }).strict()), other: CountCellSchema }).strict();
-const CrosstabAnswer = z.object({ rows: column, cols: column, rowNames: z.array(z.string()), colNames: z.array(z.string()), cells: z.array(z.array(CountCellSchema)) }).strict();
+const CategoricalAnswer = z
+  .object({
+    column,
+    missing: CountCellSchema,
+    categories: z.array(z.object({ name: z.string().max(200), count: CountCellSchema }).strict()),
+    other: CountCellSchema,
+  })
+  .strict();
+const CrosstabAnswer = z
+  .object({
+    rows: column,
+    cols: column,
+    rowNames: z.array(z.string()),
+    colNames: z.array(z.string()),
+    cells: z.array(z.array(CountCellSchema)),
+  })
+  .strict();
 const SurvivalAnswer = z
-  .object({ groups: z.array(z.object({ group: z.string().max(200), atRisk: z.array(CountCellSchema), events: z.array(CountCellSchema) }).strict()), excluded: CountCellSchema })
+  .object({
+    groups: z.array(z.object({ group: z.string().max(200), atRisk: z.array(CountCellSchema), events: z.array(CountCellSchema) }).strict()),
+    excluded: CountCellSchema,
+  })
   .strict();
-const ColumnKind = z.object({ name: column, kind: z.enum(['numeric', 'categorical', 'absent']), range: z.tuple([finite, finite]).optional() }).strict();
+const ColumnKind = z
+  .object({ name: column, kind: z.enum(['numeric', 'categorical', 'absent']), range: z.tuple([finite, finite]).optional() })
+  .strict();
 
 /** What a site signs: its answer to one query, with the minimum cell size it applied. */
 export const StatsAnswerBodySchema = z

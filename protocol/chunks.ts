@@ -17,7 +17,10 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
  * Throws BAD_REQUEST for empty input or a chunk size that is not a positive integer.
  * @example splitIntoChunks(frame, DEFAULT_CHUNK_BYTES).length // Math.ceil(frame.length / 524288)
  */
-export function splitIntoChunks<T extends ArrayBufferLike>(bytes: Uint8Array<T>, chunkBytes: number = DEFAULT_CHUNK_BYTES): Uint8Array<T>[] {
+export function splitIntoChunks<T extends ArrayBufferLike>(
+  bytes: Uint8Array<T>,
+  chunkBytes: number = DEFAULT_CHUNK_BYTES,
+): Uint8Array<T>[] {
   if (!(bytes instanceof Uint8Array)) throw new CohortError('BAD_REQUEST', 'upload must be a Uint8Array');
   if (bytes.length === 0) throw new CohortError('BAD_REQUEST', 'cannot upload zero bytes');
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) {

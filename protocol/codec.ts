@@ -79,7 +79,10 @@ export function encodeTensors(tensors: NamedTensor[], meta: Record<string, unkno
     if (!(t.data instanceof Float32Array)) throw new CohortError('BAD_REQUEST', `tensor '${t.name}': data must be a Float32Array`);
     const size = flatSize(t.shape);
     if (t.data.length !== size) {
-      throw new CohortError('SHAPE_MISMATCH', `tensor '${t.name}': shape [${t.shape.join(',')}] needs ${size} values, data has ${t.data.length}`);
+      throw new CohortError(
+        'SHAPE_MISMATCH',
+        `tensor '${t.name}': shape [${t.shape.join(',')}] needs ${size} values, data has ${t.data.length}`,
+      );
     }
     floats += size;
   }
@@ -159,7 +162,11 @@ export function checkLayout(tensors: readonly NamedTensor[], expected: readonly 
   for (let i = 0; i < Math.max(tensors.length, expected.length); i++) {
     const t = tensors[i];
     const e = expected[i];
-    if (!t) throw new CohortError('SHAPE_MISMATCH', `tensor '${e?.name}' (#${i}) is missing: got ${tensors.length} tensors, expected ${expected.length}`);
+    if (!t)
+      throw new CohortError(
+        'SHAPE_MISMATCH',
+        `tensor '${e?.name}' (#${i}) is missing: got ${tensors.length} tensors, expected ${expected.length}`,
+      );
     if (!e) throw new CohortError('SHAPE_MISMATCH', `unexpected extra tensor '${t.name}' (#${i}): expected ${expected.length} tensors`);
     if (t.name !== e.name) {
       const why = !expectedNames.has(t.name)
@@ -173,7 +180,10 @@ export function checkLayout(tensors: readonly NamedTensor[], expected: readonly 
       throw new CohortError('SHAPE_MISMATCH', `tensor '${t.name}' has shape [${t.shape.join(',')}], expected [${e.shape.join(',')}]`);
     }
     if (t.data.length !== flatSize(e.shape)) {
-      throw new CohortError('SHAPE_MISMATCH', `tensor '${t.name}' holds ${t.data.length} values, shape [${e.shape.join(',')}] needs ${flatSize(e.shape)}`);
+      throw new CohortError(
+        'SHAPE_MISMATCH',
+        `tensor '${t.name}' holds ${t.data.length} values, shape [${e.shape.join(',')}] needs ${flatSize(e.shape)}`,
+      );
     }
   }
 }
@@ -233,7 +243,8 @@ function readPrefix(bytes: Uint8Array, maxBytes?: number): number {
   if (maxBytes !== undefined && bytes.length > maxBytes) {
     throw new CohortError('PAYLOAD_TOO_LARGE', `frame of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);
   }
-  if (bytes.length < PREFIX_BYTES + DIGEST_BYTES) throw corrupt(`frame of ${bytes.length} bytes is shorter than the minimum ${PREFIX_BYTES + DIGEST_BYTES}`);
+  if (bytes.length < PREFIX_BYTES + DIGEST_BYTES)
+    throw corrupt(`frame of ${bytes.length} bytes is shorter than the minimum ${PREFIX_BYTES + DIGEST_BYTES}`);
   if (!MAGIC.every((b, i) => bytes[i] === b)) throw corrupt(`bad magic: expected "${CODEC_MAGIC}"`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint8(4);

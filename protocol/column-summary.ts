@@ -9,8 +9,25 @@ import { cellNumber, type RawTable } from './tabular-transform.js';
 const count = z.number().int().nonnegative();
 
 export const ColumnSummarySchema = z.discriminatedUnion('type', [
-  z.object({ name: z.string().min(1), type: z.literal('number'), count, missing: count, mean: z.number().finite().optional(), m2: z.number().finite().nonnegative().optional() }).strict(),
-  z.object({ name: z.string().min(1), type: z.literal('category'), counts: z.record(z.string(), count), missing: count, suppressed: count.optional() }).strict(),
+  z
+    .object({
+      name: z.string().min(1),
+      type: z.literal('number'),
+      count,
+      missing: count,
+      mean: z.number().finite().optional(),
+      m2: z.number().finite().nonnegative().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      name: z.string().min(1),
+      type: z.literal('category'),
+      counts: z.record(z.string(), count),
+      missing: count,
+      suppressed: count.optional(),
+    })
+    .strict(),
 ]);
 export type ColumnSummary = z.infer<typeof ColumnSummarySchema>;
 
@@ -49,7 +66,11 @@ export function inferKinds(table: RawTable, skip: readonly string[] = []): Recor
  * are suppressed: such categories are folded into `suppressed`, and a numeric mean of fewer values left out.
  * @example summarizeTable(table, { age: 'number', ward: 'category' }, { label: 'outcome', minCell: 5 })
  */
-export function summarizeTable(table: RawTable, kinds: Record<string, ColumnKind>, opts: { label?: string; minCell?: number } = {}): DataSummary {
+export function summarizeTable(
+  table: RawTable,
+  kinds: Record<string, ColumnKind>,
+  opts: { label?: string; minCell?: number } = {},
+): DataSummary {
   const minCell = opts.minCell ?? 0;
   const columns = Object.entries(kinds).map(([name, type]): ColumnSummary => {
     const i = table.header.indexOf(name);
@@ -87,7 +108,13 @@ export function summarizeTable(table: RawTable, kinds: Record<string, ColumnKind
     }
     return { name, type, counts, missing, ...(suppressed > 0 ? { suppressed } : {}) };
   });
-  return { format: 'cohort-data-summary/v1', rows: table.rows.length, ...(opts.label ? { label: opts.label } : {}), ...(minCell > 0 ? { minCell } : {}), columns };
+  return {
+    format: 'cohort-data-summary/v1',
+    rows: table.rows.length,
+    ...(opts.label ? { label: opts.label } : {}),
+    ...(minCell > 0 ? { minCell } : {}),
+    columns,
+  };
 }
 
 /** A column left out of the dictionary, and why. */
@@ -106,7 +133,10 @@ const collator = new Intl.Collator('en', { numeric: true });
  * Throws naming the column when the sites disagree on a column's type or one site lacks it.
  * @example const { dictionary, dropped } = dictionaryFromSummaries([siteA, siteB], { minCategoryCount: 5 })
  */
-export function dictionaryFromSummaries(summaries: readonly DataSummary[], opts: { minCategoryCount: number; names?: readonly string[] }): { dictionary: DataDictionary; dropped: DroppedColumn[] } {
+export function dictionaryFromSummaries(
+  summaries: readonly DataSummary[],
+  opts: { minCategoryCount: number; names?: readonly string[] },
+): { dictionary: DataDictionary; dropped: DroppedColumn[] } {
   if (summaries.length === 0) throw new RangeError('no site summaries to build a dictionary from');
   const siteName = (s: number): string => opts.names?.[s] ?? `summary ${s + 1}`;
   const label = summaries[0]?.label;
@@ -116,12 +146,17 @@ export function dictionaryFromSummaries(summaries: readonly DataSummary[], opts:
   for (const name of order) {
     const found = summaries.map((s) => s.columns.find((c) => c.name === name));
     const lacking = found.findIndex((c) => c === undefined);
-    if (lacking >= 0) throw new RangeError(`column "${name}" is missing from ${siteName(lacking)}; leave it out at every site (--ignore-columns ${name}) or add it there`);
+    if (lacking >= 0)
+      throw new RangeError(
+        `column "${name}" is missing from ${siteName(lacking)}; leave it out at every site (--ignore-columns ${name}) or add it there`,
+      );
     const list = found as ColumnSummary[];
     const types = new Set(list.map((c) => c.type));
     if (types.size > 1) {
       const which = list.map((c, s) => `${siteName(s)}: ${c.type}`).join(', ');
-      throw new RangeError(`column "${name}" is numeric at some sites and text at others (${which}); summarize it as categorical at every site (--categorical ${name}) or fix the text cells`);
+      throw new RangeError(
+        `column "${name}" is numeric at some sites and text at others (${which}); summarize it as categorical at every site (--categorical ${name}) or fix the text cells`,
+      );
     }
     const missing = list.reduce((n, c) => n + c.missing, 0);
     if (list[0]?.type === 'number') {
@@ -154,7 +189,14 @@ export function dictionaryFromSummaries(summaries: readonly DataSummary[], opts:
     const frequent = values.filter((v) => (pooled.get(v) as number) >= opts.minCategoryCount && v !== 'other');
     const rare = values.filter((v) => !frequent.includes(v) && v !== 'other');
     const unlisted = suppressed > 0 || pooled.has('other');
-    columns.push({ name, type: 'category', categories: frequent, ...(rare.length > 0 ? { other: rare } : {}), ...(unlisted ? { unlisted: 'other' as const } : {}), missing: missing > 0 });
+    columns.push({
+      name,
+      type: 'category',
+      categories: frequent,
+      ...(rare.length > 0 ? { other: rare } : {}),
+      ...(unlisted ? { unlisted: 'other' as const } : {}),
+      missing: missing > 0,
+    });
   }
   if (columns.length === 0) throw new RangeError(`no usable feature column: ${dropped.map((d) => `"${d.column}" ${d.reason}`).join('; ')}`);
   const dictionary = DataDictionarySchema.parse({ format: 'cohort-data-dictionary/v1', ...(label ? { label } : {}), columns });

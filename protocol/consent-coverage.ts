@@ -22,7 +22,10 @@ export function consentCovers(consent: ConsentBody, q: CoverageQuestion): Covera
   if (q.revoked) return refuse(ConsentRefusal.REVOKED, `${consent.institution} revoked its consent`);
   const hash = manifestHash(q.manifest);
   if (consent.manifestHash !== hash) {
-    return refuse(ConsentRefusal.MANIFEST, `the study's manifest hash is ${hash.slice(0, 16)}…, the consent covers ${consent.manifestHash.slice(0, 16)}…`);
+    return refuse(
+      ConsentRefusal.MANIFEST,
+      `the study's manifest hash is ${hash.slice(0, 16)}…, the consent covers ${consent.manifestHash.slice(0, 16)}…`,
+    );
   }
   if (consent.federation !== q.manifest.federation) {
     return refuse(ConsentRefusal.MANIFEST, `the consent is for federation ${consent.federation}, the study runs ${q.manifest.federation}`);
@@ -30,10 +33,14 @@ export function consentCovers(consent: ConsentBody, q: CoverageQuestion): Covera
   if (!consent.uses.includes(q.use)) return refuse(ConsentRefusal.USE, `the consent allows ${consent.uses.join(', ')}, not ${q.use}`);
   const expires = Date.parse(`${consent.ethicsApproval.expires}T23:59:59.999Z`);
   if (!(q.now.getTime() <= expires)) {
-    return refuse(ConsentRefusal.EXPIRED, `ethics approval ${consent.ethicsApproval.reference} expired on ${consent.ethicsApproval.expires}`);
+    return refuse(
+      ConsentRefusal.EXPIRED,
+      `ethics approval ${consent.ethicsApproval.reference} expired on ${consent.ethicsApproval.expires}`,
+    );
   }
   const extra = consent.dataCategories.filter((c) => !q.manifest.dataCategories.includes(c));
-  if (extra.length > 0) return refuse(ConsentRefusal.MANIFEST, `the consent contributes ${extra.join(', ')}, which the study does not declare`);
+  if (extra.length > 0)
+    return refuse(ConsentRefusal.MANIFEST, `the consent contributes ${extra.join(', ')}, which the study does not declare`);
   const { limits } = consent;
   if (limits.requireSecureAggregation && !q.manifest.privacy.secureAggregation) {
     return refuse(ConsentRefusal.PRIVACY, 'the consent requires secure aggregation; the study runs without it');
@@ -41,11 +48,17 @@ export function consentCovers(consent: ConsentBody, q: CoverageQuestion): Covera
   if (limits.maxEpsilon !== undefined) {
     const eps = q.manifest.privacy.dp?.epsilon;
     if (eps === undefined || eps > limits.maxEpsilon) {
-      return refuse(ConsentRefusal.EPSILON, `the study's epsilon is ${eps ?? 'unbounded (no DP)'}, the consent allows at most ${limits.maxEpsilon}`);
+      return refuse(
+        ConsentRefusal.EPSILON,
+        `the study's epsilon is ${eps ?? 'unbounded (no DP)'}, the consent allows at most ${limits.maxEpsilon}`,
+      );
     }
   }
   if (q.participants !== undefined && q.participants - 1 < limits.minOtherInstitutions) {
-    return refuse(ConsentRefusal.TOO_FEW, `${q.participants - 1} other institutions in the round, the consent requires at least ${limits.minOtherInstitutions} (minOtherInstitutions, --min-others)`);
+    return refuse(
+      ConsentRefusal.TOO_FEW,
+      `${q.participants - 1} other institutions in the round, the consent requires at least ${limits.minOtherInstitutions} (minOtherInstitutions, --min-others)`,
+    );
   }
   return { ok: true };
 }

@@ -51,7 +51,8 @@ function checkColumns(columns: readonly DictionaryColumn[], ctx: z.RefinementCtx
       const values = [...c.categories, ...(c.other ?? [])];
       const dup = values.find((v, i) => values.indexOf(v) !== i);
       if (dup !== undefined) ctx.addIssue({ code: 'custom', message: `column "${c.name}": category "${dup}" is listed twice` });
-      if (values.includes('other')) ctx.addIssue({ code: 'custom', message: `column "${c.name}": "other" is reserved for the rare and unlisted categories` });
+      if (values.includes('other'))
+        ctx.addIssue({ code: 'custom', message: `column "${c.name}": "other" is reserved for the rare and unlisted categories` });
     }
   }
 }
@@ -81,9 +82,7 @@ export type DataDictionary = z.infer<typeof DataDictionarySchema>;
 
 /** What one model feature reads from its column. */
 export type FeatureSource =
-  | { column: string; kind: 'value' }
-  | { column: string; kind: 'missing' }
-  | { column: string; kind: 'category'; category: string };
+  { column: string; kind: 'value' } | { column: string; kind: 'missing' } | { column: string; kind: 'category'; category: string };
 
 /** The suffix of a missing-indicator feature. */
 export const MISSING_SUFFIX = ' (missing)';
@@ -108,5 +107,7 @@ export function featureSources(columns: readonly DictionaryColumn[]): FeatureSou
  * @example featureNames([{ name: 'age', type: 'number', missing: true }]) // ['age', 'age (missing)']
  */
 export function featureNames(columns: readonly DictionaryColumn[]): string[] {
-  return featureSources(columns).map((f) => (f.kind === 'value' ? f.column : f.kind === 'missing' ? `${f.column}${MISSING_SUFFIX}` : `${f.column}=${f.category}`));
+  return featureSources(columns).map((f) =>
+    f.kind === 'value' ? f.column : f.kind === 'missing' ? `${f.column}${MISSING_SUFFIX}` : `${f.column}=${f.category}`,
+  );
 }

@@ -18,7 +18,16 @@ import type {
   Welcome,
 } from './messages.js';
 import type { StatsQuery, StatsReply } from './analytics.js';
-import type { SecAggAdvertise, SecAggConsistency, SecAggConsistencyRequest, SecAggKeys, SecAggShareKeys, SecAggShares, SecAggUnmask, SecAggUnmaskRequest } from './secagg-wire.js';
+import type {
+  SecAggAdvertise,
+  SecAggConsistency,
+  SecAggConsistencyRequest,
+  SecAggKeys,
+  SecAggShareKeys,
+  SecAggShares,
+  SecAggUnmask,
+  SecAggUnmaskRequest,
+} from './secagg-wire.js';
 
 export interface ServerToClientEvents {
   'session:challenge': (msg: Challenge) => void;

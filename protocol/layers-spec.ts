@@ -13,7 +13,9 @@ export type TensorRole = z.infer<typeof TensorRoleSchema>;
 
 const positiveInt = z.number().int().positive();
 
-export const LayersTensorSchema = z.object({ name: z.string().min(1).max(512), shape: z.array(positiveInt).max(8), role: TensorRoleSchema }).strict();
+export const LayersTensorSchema = z
+  .object({ name: z.string().min(1).max(512), shape: z.array(positiveInt).max(8), role: TensorRoleSchema })
+  .strict();
 export type LayersTensor = z.infer<typeof LayersTensorSchema>;
 
 /**
@@ -25,7 +27,10 @@ export const LayersSpecSchema = z
   .object({
     topology: z.record(z.string(), z.unknown()),
     tensors: z.array(LayersTensorSchema).min(1).max(100_000),
-    baseHash: z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256').optional(),
+    baseHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256')
+      .optional(),
     fedbn: z.boolean().optional(),
   })
   .strict()
@@ -35,7 +40,8 @@ export const LayersSpecSchema = z
       if (seen.has(t.name)) ctx.addIssue({ code: 'custom', message: `tensor name ${t.name} appears twice` });
       seen.add(t.name);
     }
-    if (!layers.tensors.some((t) => t.role === 'trained')) ctx.addIssue({ code: 'custom', message: 'the model has no trainable tensor: nothing to federate' });
+    if (!layers.tensors.some((t) => t.role === 'trained'))
+      ctx.addIssue({ code: 'custom', message: 'the model has no trainable tensor: nothing to federate' });
   });
 export type LayersSpec = z.infer<typeof LayersSpecSchema>;
 
@@ -99,7 +105,11 @@ export function describeLayersModel(topology: Record<string, unknown>): { output
   for (const layer of candidates) {
     const units = layer.config?.units;
     if (typeof units === 'number') {
-      return { outputLayer: String(layer.config?.name ?? layer.class_name), units, activation: String(layer.config?.activation ?? 'linear') };
+      return {
+        outputLayer: String(layer.config?.name ?? layer.class_name),
+        units,
+        activation: String(layer.config?.activation ?? 'linear'),
+      };
     }
   }
   return null;

@@ -5,8 +5,15 @@ import { PrivacySettingsSchema, SignedConsentSchema, SignedRevocationSchema, Stu
 import type { WireError } from './errors.js';
 import { SecAggTermsSchema } from './secagg-wire.js';
 
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
-const b64 = z.string().max(4096).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+const b64 = z
+  .string()
+  .max(4096)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected bytes');
 const round = z.number().int().min(1).max(1_000_000);
@@ -124,7 +131,11 @@ export type RoundTask = z.infer<typeof RoundTaskSchema>;
 
 export const UploadBeginSchema = z.object({
   round,
-  uploadId: z.string().min(8).max(64).regex(/^[A-Za-z0-9_-]+$/),
+  uploadId: z
+    .string()
+    .min(8)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/),
   totalBytes: z.number().int().positive(),
   chunkBytes: z.number().int().positive(),
   sha256: hex64,

@@ -44,7 +44,10 @@ export const ModelSpecSchema = z
   })
   .superRefine((spec, ctx) => {
     if ((spec.arch === 'layers') !== (spec.layers !== undefined)) {
-      ctx.addIssue({ code: 'custom', message: spec.arch === 'layers' ? "arch 'layers' needs layers (topology and tensors)" : `arch ${spec.arch} takes no layers` });
+      ctx.addIssue({
+        code: 'custom',
+        message: spec.arch === 'layers' ? "arch 'layers' needs layers (topology and tensors)" : `arch ${spec.arch} takes no layers`,
+      });
     }
     const task = taskOf(spec);
     if (task === 'binary' && spec.classes.length !== 2) {
@@ -53,7 +56,8 @@ export const ModelSpecSchema = z
     if (task === 'classification' && spec.classes.length < 2) {
       ctx.addIssue({ code: 'custom', message: 'a classification task needs at least 2 classes' });
     }
-    if (new Set(spec.classes).size !== spec.classes.length) ctx.addIssue({ code: 'custom', message: `classes has duplicates: ${spec.classes.join(', ')}` });
+    if (new Set(spec.classes).size !== spec.classes.length)
+      ctx.addIssue({ code: 'custom', message: `classes has duplicates: ${spec.classes.join(', ')}` });
     if (spec.arch === 'cnn' && spec.inputShape.length !== 3) {
       ctx.addIssue({ code: 'custom', message: 'cnn needs inputShape [height, width, channels]' });
     }
@@ -67,7 +71,10 @@ export const ModelSpecSchema = z
     if (spec.preprocessing) {
       const names = featureNames(spec.preprocessing.columns);
       if (!spec.features || names.join('\u0000') !== spec.features.join('\u0000')) {
-        ctx.addIssue({ code: 'custom', message: `features must be the ${names.length} features the preprocessing's columns give (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `features must be the ${names.length} features the preprocessing's columns give (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`,
+        });
       }
     }
     if (spec.normalization) {

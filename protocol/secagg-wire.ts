@@ -5,22 +5,63 @@
 import { z } from 'zod';
 import { CohortError } from './errors.js';
 
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/);
-const b64 = z.string().max(4096).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/);
+const b64 = z
+  .string()
+  .max(4096)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const round = z.number().int().min(1).max(1_000_000);
 /**
  * Binary fields travel as base64 text: socket.io's parser refuses packets with more than 10 binary attachments (a
  * guard against attachment floods), and a share message has several per neighbour. The sizes are checked decoded.
  */
 const decodedLength = (text: string) => Math.floor((text.length * 3) / 4) - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
-const fixed = (length: number) => b64.refine((t) => t.length % 4 === 0 && decodedLength(t) === length, `expected ${length} bytes in base64`);
+const fixed = (length: number) =>
+  b64.refine((t) => t.length % 4 === 0 && decodedLength(t) === length, `expected ${length} bytes in base64`);
 const sized = (max: number) => b64.refine((t) => t.length % 4 === 0 && decodedLength(t) <= max, `expected at most ${max} bytes in base64`);
 
 /** The names of every binary field of the secure-aggregation messages. */
-const BINARY_FIELDS = new Set(['cPublicKey', 'sPublicKey', 'signature', 'nonce', 'ciphertext', 'sCommitment', 'bCommitment', 'seedCommitment', 'share', 'salt']);
+const BINARY_FIELDS = new Set([
+  'cPublicKey',
+  'sPublicKey',
+  'signature',
+  'nonce',
+  'ciphertext',
+  'sCommitment',
+  'bCommitment',
+  'seedCommitment',
+  'share',
+  'salt',
+]);
 
 /** A secure-aggregation message with its binary fields as Uint8Array (what crypto/secagg reads and writes). */
-export type Binary<T> = T extends string ? T : T extends (infer U)[] ? Binary<U>[] : T extends object ? { [K in keyof T]: K extends 'signature' | 'cPublicKey' | 'sPublicKey' | 'nonce' | 'ciphertext' | 'sCommitment' | 'bCommitment' | 'seedCommitment' | 'share' | 'salt' ? (T[K] extends string ? Uint8Array : Binary<T[K]>) : Binary<T[K]> } : T;
+export type Binary<T> = T extends string
+  ? T
+  : T extends (infer U)[]
+    ? Binary<U>[]
+    : T extends object
+      ? {
+          [K in keyof T]: K extends
+            | 'signature'
+            | 'cPublicKey'
+            | 'sPublicKey'
+            | 'nonce'
+            | 'ciphertext'
+            | 'sCommitment'
+            | 'bCommitment'
+            | 'seedCommitment'
+            | 'share'
+            | 'salt'
+            ? T[K] extends string
+              ? Uint8Array
+              : Binary<T[K]>
+            : Binary<T[K]>;
+        }
+      : T;
 
 /**
  * For sending: every Uint8Array field becomes base64 text, deeply.
@@ -40,7 +81,8 @@ export function toWire<T>(value: T): unknown {
 export function fromWire<T>(value: T, key = ''): Binary<T> {
   if (typeof value === 'string' && BINARY_FIELDS.has(key)) return new Uint8Array(Buffer.from(value, 'base64')) as Binary<T>;
   if (Array.isArray(value)) return value.map((v) => fromWire(v)) as Binary<T>;
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromWire(v, k)])) as Binary<T>;
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromWire(v, k)])) as Binary<T>;
   return value as Binary<T>;
 }
 /** Every participant list is bounded: share indices live in GF(2^8), so at most 255 holders; SecAgg+ graphs allow more members. */
@@ -48,10 +90,16 @@ const MAX_MEMBERS = 10_000;
 
 /** What a training task says about the round's secure aggregation: enough for every participant to derive the same configuration. */
 export const SecAggTermsSchema = z.object({
-  participants: z.array(z.object({ id, signPublicKey: b64 })).min(2).max(MAX_MEMBERS),
+  participants: z
+    .array(z.object({ id, signPublicKey: b64 }))
+    .min(2)
+    .max(MAX_MEMBERS),
   threshold: z.number().int().min(2),
   /** SecAgg+'s Harary graph carries no seed: every participant derives it from round 0's signed advertisements. */
-  graph: z.discriminatedUnion('kind', [z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().min(1) })]),
+  graph: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('complete') }),
+    z.object({ kind: z.literal('harary'), degree: z.number().int().min(1) }),
+  ]),
   /** Quantisation bound: updates (their distance from the global model) are clipped to this L2 norm before encoding. */
   clipNorm: z.number().positive().max(1e9),
   /** Largest integer weight (sample count, or 1 under DP). */
@@ -157,7 +205,11 @@ const MaskedHeaderSchema = z.object({
   meta: z.record(z.string(), z.unknown()),
   complaints: z.array(SecAggComplaintSchema).max(255),
   signature: b64,
-  length: z.number().int().min(1).max(1 << 28),
+  length: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 28),
 });
 
 export interface MaskedFrame {
@@ -198,20 +250,24 @@ export function encodeMaskedInput(frame: MaskedFrame): Uint8Array {
  * @example const { masked, meta } = decodeMaskedInput(bytes, { length: parameters + 1 });
  */
 export function decodeMaskedInput(bytes: Uint8Array, expect: { length: number }): MaskedFrame {
-  if (bytes.length < 12 || MAGIC.some((b, i) => bytes[i] !== b)) throw new CohortError('CORRUPT_PAYLOAD', 'not a masked-input frame (magic "COSM" missing)');
+  if (bytes.length < 12 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new CohortError('CORRUPT_PAYLOAD', 'not a masked-input frame (magic "COSM" missing)');
   if (bytes[4] !== VERSION) throw new CohortError('CORRUPT_PAYLOAD', `masked-input frame version ${bytes[4]} is not supported`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(8, true);
-  if (headerLength > 1 << 20 || 12 + headerLength > bytes.length) throw new CohortError('CORRUPT_PAYLOAD', 'masked-input header length out of range');
+  if (headerLength > 1 << 20 || 12 + headerLength > bytes.length)
+    throw new CohortError('CORRUPT_PAYLOAD', 'masked-input header length out of range');
   let header: z.infer<typeof MaskedHeaderSchema>;
   try {
     header = MaskedHeaderSchema.parse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + headerLength))));
   } catch (cause) {
     throw new CohortError('CORRUPT_PAYLOAD', `masked-input header invalid: ${(cause as Error).message.slice(0, 200)}`);
   }
-  if (header.length !== expect.length) throw new CohortError('SHAPE_MISMATCH', `masked vector has ${header.length} entries, this round expects ${expect.length}`);
+  if (header.length !== expect.length)
+    throw new CohortError('SHAPE_MISMATCH', `masked vector has ${header.length} entries, this round expects ${expect.length}`);
   const body = 12 + headerLength;
-  if (bytes.length !== body + 4 * header.length) throw new CohortError('CORRUPT_PAYLOAD', `masked-input frame is ${bytes.length} bytes, its header implies ${body + 4 * header.length}`);
+  if (bytes.length !== body + 4 * header.length)
+    throw new CohortError('CORRUPT_PAYLOAD', `masked-input frame is ${bytes.length} bytes, its header implies ${body + 4 * header.length}`);
   const masked = new Uint32Array(header.length);
   for (let i = 0; i < masked.length; i++) masked[i] = view.getUint32(body + 4 * i, true);
   return { meta: header.meta, complaints: header.complaints, signature: header.signature, masked };

@@ -5,7 +5,11 @@ import { ArchSchema, canonicalJson, TaskSchema, type ModelSpec } from './model-s
 import { DpTermsSchema } from './dp-terms.js';
 import { DictionaryColumnSchema } from './data-dictionary.js';
 
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
 
@@ -108,14 +112,19 @@ export const StudyManifestSchema = z
     privacy: PrivacySettingsSchema,
     rounds: z.number().int().min(1).max(100_000),
     /** The bound on each update's L2 distance from the global model, when the study sets one (absent: the default bound). */
-    updateBound: z.object({ maxUpdateNorm: z.number().positive().optional(), normFactor: z.number().min(1).optional() }).strict().optional(),
+    updateBound: z
+      .object({ maxUpdateNorm: z.number().positive().optional(), normFactor: z.number().min(1).optional() })
+      .strict()
+      .optional(),
     coordinator: z.object({ id, signPublicKey: z.string().min(40).max(64) }),
     /**
      * Every enrolled institution with the fingerprint of its signing key, sorted by id: who a site agrees to aggregate
      * with. Enrolling an institution (or replacing its key) makes a new manifest version, which existing consents do
      * not cover; a site refuses a secure round with a participant not listed here.
      */
-    institutions: z.array(z.object({ id, fingerprint: z.string().regex(/^[0-9a-f]{4}(:[0-9a-f]{4}){7}$/, 'a key fingerprint') }).strict()).max(10_000),
+    institutions: z
+      .array(z.object({ id, fingerprint: z.string().regex(/^[0-9a-f]{4}(:[0-9a-f]{4}){7}$/, 'a key fingerprint') }).strict())
+      .max(10_000),
     /** 1 at creation, +1 at each amendment (a new institution). */
     version: z.number().int().min(1),
   })

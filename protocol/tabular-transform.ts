@@ -47,7 +47,8 @@ export function transformTable(pre: Preprocessing, table: RawTable): Float32Arra
       if (s.kind === 'missing') v = missing ? 1 : 0;
       else if (s.kind === 'value') {
         v = missing ? (pre.impute?.[s.column] ?? Number.NaN) : cellNumber(cell);
-        if (!missing && Number.isNaN(v)) throw new RangeError(`${table.where(r)}, column "${s.column}": ${JSON.stringify(cell)} is not a number`);
+        if (!missing && Number.isNaN(v))
+          throw new RangeError(`${table.where(r)}, column "${s.column}": ${JSON.stringify(cell)} is not a number`);
       } else {
         const column = byName.get(s.column) as Extract<DictionaryColumn, { type: 'category' }>;
         const value = missing ? null : String(cell);
@@ -71,7 +72,13 @@ class Tally {
   }
   lines(): string[] {
     return [...this.found].map(([key, t]) => {
-      const values = t.values.size > 0 ? `: ${[...t.values].slice(0, 5).map(([v, n]) => `${JSON.stringify(v)} (${n})`).join(', ')}${t.values.size > 5 ? `, and ${t.values.size - 5} more` : ''}` : '';
+      const values =
+        t.values.size > 0
+          ? `: ${[...t.values]
+              .slice(0, 5)
+              .map(([v, n]) => `${JSON.stringify(v)} (${n})`)
+              .join(', ')}${t.values.size > 5 ? `, and ${t.values.size - 5} more` : ''}`
+          : '';
       return `${key}: ${t.count} cell${t.count === 1 ? '' : 's'}${values} (first at ${t.first})`;
     });
   }
@@ -103,8 +110,10 @@ export function dictionaryProblems(columns: readonly DictionaryColumn[], table: 
       if (c.type === 'number') {
         const v = cellNumber(cell);
         if (Number.isNaN(v)) tally.add(`${col}: not a number (the dictionary says number)`, table.where(r), String(cell));
-        else if (c.min !== undefined && v < c.min) tally.add(`${col}: below the minimum ${c.min}${c.unit ? ` ${c.unit}` : ''}`, table.where(r), String(cell));
-        else if (c.max !== undefined && v > c.max) tally.add(`${col}: above the maximum ${c.max}${c.unit ? ` ${c.unit}` : ''}`, table.where(r), String(cell));
+        else if (c.min !== undefined && v < c.min)
+          tally.add(`${col}: below the minimum ${c.min}${c.unit ? ` ${c.unit}` : ''}`, table.where(r), String(cell));
+        else if (c.max !== undefined && v > c.max)
+          tally.add(`${col}: above the maximum ${c.max}${c.unit ? ` ${c.unit}` : ''}`, table.where(r), String(cell));
         return;
       }
       const value = String(cell);

@@ -23,7 +23,8 @@ const isNumber = (v: string): boolean => v.trim() !== '' && Number.isFinite(Numb
 function taskOfLabel(label: LabelShape): Task {
   const numeric = label.values.length > 0 && label.values.every(isNumber);
   if (label.columns > 1) return label.values.every((v) => BOOLEAN_VALUES.has(v.toLowerCase())) ? 'multilabel' : 'regression';
-  if (numeric && (label.values.some((v) => !Number.isInteger(Number(v))) || label.values.length > MAX_CLASSES_BEFORE_REGRESSION)) return 'regression';
+  if (numeric && (label.values.some((v) => !Number.isInteger(Number(v))) || label.values.length > MAX_CLASSES_BEFORE_REGRESSION))
+    return 'regression';
   return label.values.length === 2 ? 'binary' : 'classification';
 }
 

@@ -47,7 +47,13 @@ export function statsRunner(host: StatsHost): (federation: string, request: Stat
     },
     audit(kind, data, subject) {
       try {
-        host.store.appendAudit({ federationId: host.federation, kind, actor: typeof data.actor === 'string' ? data.actor : 'coordinator', subject: subject ?? null, data });
+        host.store.appendAudit({
+          federationId: host.federation,
+          kind,
+          actor: typeof data.actor === 'string' ? data.actor : 'coordinator',
+          subject: subject ?? null,
+          data,
+        });
       } catch (err) {
         host.log.error({ kind, err: (err as Error).message }, 'audit entry not written');
       }

@@ -11,6 +11,7 @@ export function niceEdges(lo: number, hi: number, bins: number): number[] {
   const step = ([1, 2, 2.5, 5, 10].find((m) => m * power >= raw * (1 - 1e-9)) as number) * power;
   const start = Math.floor(lo / step + 1e-9) * step;
   const edges = [start];
-  while ((edges[edges.length - 1] as number) < hi - step * 1e-9 || edges.length < 2) edges.push(Number((start + edges.length * step).toPrecision(12)));
+  while ((edges[edges.length - 1] as number) < hi - step * 1e-9 || edges.length < 2)
+    edges.push(Number((start + edges.length * step).toPrecision(12)));
   return edges.map((e) => Number(e.toPrecision(12)));
 }

@@ -65,7 +65,9 @@ function solve(a: number[][], b: number[]): number[] | null {
  * first G - 1 groups, df = G - 1. Null when fewer than two groups or no information.
  * @example logRank([{ atRisk: [2, 1], events: [1, 0] }, { atRisk: [2, 2], events: [0, 1] }])
  */
-export function logRank(groups: readonly GridCounts[]): { chiSquare: number; df: number; pValue: number; observed: number[]; expected: number[] } | null {
+export function logRank(
+  groups: readonly GridCounts[],
+): { chiSquare: number; df: number; pValue: number; observed: number[]; expected: number[] } | null {
   const G = groups.length;
   if (G < 2) return null;
   const steps = groups[0]?.atRisk.length ?? 0;

@@ -18,7 +18,10 @@ interface Summed {
  * curve says which sites lacked a part.
  * @example poolSurvival(parts, { time: 'days', event: 'died', grid: [30, 60] })
  */
-export function poolSurvival(parts: readonly Part<SurvivalAnswer>[], ask: { time: string; event: string; group?: string | undefined; grid: readonly number[] }): SurvivalResult {
+export function poolSurvival(
+  parts: readonly Part<SurvivalAnswer>[],
+  ask: { time: string; event: string; group?: string | undefined; grid: readonly number[] },
+): SurvivalResult {
   const zero = (): Summed => ({ atRisk: ask.grid.map(() => 0), events: ask.grid.map(() => 0), lacking: [] });
   const groups = new Map<string, Summed>();
   const all = zero();
@@ -35,7 +38,14 @@ export function poolSurvival(parts: readonly Part<SurvivalAnswer>[], ask: { time
     }
     if (answer.excluded.suppressed) all.lacking.push(site);
   }
-  const curve = (group: string, s: Summed): SurvivalCurve => ({ group, times: [...ask.grid], atRisk: s.atRisk, events: s.events, ...kaplanMeier(s), ...incompleteness(s.lacking) });
+  const curve = (group: string, s: Summed): SurvivalCurve => ({
+    group,
+    times: [...ask.grid],
+    atRisk: s.atRisk,
+    events: s.events,
+    ...kaplanMeier(s),
+    ...incompleteness(s.lacking),
+  });
   const named = [...groups].filter(([g]) => g !== ALL_GROUPS).sort(([a], [b]) => a.localeCompare(b));
   const overall = ask.group === undefined ? (groups.get(ALL_GROUPS) ?? zero()) : all;
   const test = ask.group !== undefined ? logRank(named.map(([, s]) => s)) : null;

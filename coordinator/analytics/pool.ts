@@ -1,5 +1,14 @@
 /** Pools the sites' (suppressed) answers: Chan's formula for mean and variance, summed histograms and tables, quantiles from bins. */
-import type { CategoricalAnswer, CategoricalResult, CountCell, CrosstabAnswer, CrosstabResult, Incomplete, NumericAnswer, NumericResult } from '../../protocol/index.js';
+import type {
+  CategoricalAnswer,
+  CategoricalResult,
+  CountCell,
+  CrosstabAnswer,
+  CrosstabResult,
+  Incomplete,
+  NumericAnswer,
+  NumericResult,
+} from '../../protocol/index.js';
 
 /** One site's part of a figure. */
 export interface Part<T> {
@@ -53,11 +62,15 @@ export function poolNumeric(parts: readonly Part<NumericAnswer>[], edges: readon
   const lacking: string[] = [];
   let tailsWithheld = [false, false];
   for (const { site, answer } of parts) {
-    tailsWithheld = [tailsWithheld[0] || answer.histogram[0]?.suppressed === true, tailsWithheld[1] || answer.histogram.at(-1)?.suppressed === true];
+    tailsWithheld = [
+      tailsWithheld[0] || answer.histogram[0]?.suppressed === true,
+      tailsWithheld[1] || answer.histogram.at(-1)?.suppressed === true,
+    ];
     count += answer.present.n;
     missing += answer.missing.n;
     answer.histogram.forEach((c, i) => (cells[i] = (cells[i] as number) + c.n));
-    if (withheld([answer.present, answer.missing, ...answer.histogram]) || answer.mean === undefined || answer.m2 === undefined) lacking.push(site);
+    if (withheld([answer.present, answer.missing, ...answer.histogram]) || answer.mean === undefined || answer.m2 === undefined)
+      lacking.push(site);
     if (answer.mean === undefined || answer.m2 === undefined || answer.present.n === 0) continue;
     const total = n + answer.present.n;
     const delta = answer.mean - mean;

@@ -19,11 +19,20 @@ export const StatsRequestSchema = z
     edges: z.record(z.string(), increasing(2, 1001)).optional(),
     /** Quantiles besides 0.25, 0.5 and 0.75. */
     quantiles: z.array(z.number().gt(0).lt(1)).max(99).optional(),
-    crosstabs: z.array(z.object({ rows: column, cols: column }).strict()).max(100).optional(),
+    crosstabs: z
+      .array(z.object({ rows: column, cols: column }).strict())
+      .max(100)
+      .optional(),
     /** The label column: per-site class balance, and a crosstab of every categorical column against it. */
     label: column.optional(),
     survival: z
-      .object({ time: column, event: column, group: column.optional(), grid: increasing(1, 1000).optional(), steps: z.number().int().min(1).max(1000).optional() })
+      .object({
+        time: column,
+        event: column,
+        group: column.optional(),
+        grid: increasing(1, 1000).optional(),
+        steps: z.number().int().min(1).max(1000).optional(),
+      })
       .strict()
       .optional(),
     /** A minimum cell size to ask for; each site applies the larger of this and its consent's. */

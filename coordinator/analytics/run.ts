@@ -29,7 +29,9 @@ async function askAll(deps: StatsDeps, sites: readonly string[], query: StatsQue
   const refused: Answers['refused'] = {};
   await Promise.all(
     sites.map(async (site) => {
-      const raw = await deps.send(site, query, timeoutMs).catch((err: Error) => ({ ok: false, error: { code: 'NO_ANSWER', message: `no answer in ${timeoutMs} ms: ${err.message}` } }));
+      const raw = await deps
+        .send(site, query, timeoutMs)
+        .catch((err: Error) => ({ ok: false, error: { code: 'NO_ANSWER', message: `no answer in ${timeoutMs} ms: ${err.message}` } }));
       const parsed = StatsReplySchema.safeParse(raw);
       let refusal: { code: string; message: string } | undefined;
       if (!parsed.success) refusal = { code: 'BAD_REQUEST', message: `malformed answer: ${parsed.error.issues[0]?.message ?? ''}` };
@@ -37,12 +39,24 @@ async function askAll(deps: StatsDeps, sites: readonly string[], query: StatsQue
       else {
         const { body, signature } = parsed.data;
         const key = deps.signKey(site);
-        if (!key || !verifyDocument(body, signature, key)) refusal = { code: 'BAD_SIGNATURE', message: 'the answer is not signed by the site' };
-        else if (body.queryId !== query.id || body.institution !== site || body.federation !== deps.federation) refusal = { code: 'BAD_REQUEST', message: 'the answer is for another query, site or federation' };
+        if (!key || !verifyDocument(body, signature, key))
+          refusal = { code: 'BAD_SIGNATURE', message: 'the answer is not signed by the site' };
+        else if (body.queryId !== query.id || body.institution !== site || body.federation !== deps.federation)
+          refusal = { code: 'BAD_REQUEST', message: 'the answer is for another query, site or federation' };
         else {
           bodies.set(site, body);
           const size = JSON.stringify(body).length;
-          deps.audit('stats.answer', { queryId: query.id, phase: query.ask.phase, minCellSize: body.minCellSize, signature, ...(size <= MAX_AUDITED_ANSWER ? { answer: body } : { answerBytes: size }) }, site);
+          deps.audit(
+            'stats.answer',
+            {
+              queryId: query.id,
+              phase: query.ask.phase,
+              minCellSize: body.minCellSize,
+              signature,
+              ...(size <= MAX_AUDITED_ANSWER ? { answer: body } : { answerBytes: size }),
+            },
+            site,
+          );
         }
       }
       if (refusal) {
@@ -80,12 +94,22 @@ function countAsk(req: StatsRequest, described: Answers, notes: string[]): { ask
   }
   for (const [column, e] of edges) numeric.push({ column, edges: e });
   if (req.label && !categorical.includes(req.label)) categorical.push(req.label);
-  const crosstabs = [...(req.crosstabs ?? []), ...(req.label ? categorical.filter((c) => c !== req.label).map((c) => ({ rows: c, cols: req.label as string })) : [])];
+  const crosstabs = [
+    ...(req.crosstabs ?? []),
+    ...(req.label ? categorical.filter((c) => c !== req.label).map((c) => ({ rows: c, cols: req.label as string })) : []),
+  ];
   const ask: CountAsk = { phase: 'count', numeric, categorical, crosstabs };
   if (req.survival) {
     const t = kinds.get(req.survival.time);
-    const grid = req.survival.grid ?? (t && t.lo <= t.hi ? niceEdges(Math.min(0, t.lo), t.hi, req.survival.steps ?? 20).slice(1) : undefined);
-    if (grid) ask.survival = { time: req.survival.time, event: req.survival.event, ...(req.survival.group ? { group: req.survival.group } : {}), grid };
+    const grid =
+      req.survival.grid ?? (t && t.lo <= t.hi ? niceEdges(Math.min(0, t.lo), t.hi, req.survival.steps ?? 20).slice(1) : undefined);
+    if (grid)
+      ask.survival = {
+        time: req.survival.time,
+        event: req.survival.event,
+        ...(req.survival.group ? { group: req.survival.group } : {}),
+        grid,
+      };
     else notes.push(`${req.survival.time}: no time range to build the survival grid on; ask with a grid`);
   }
   return { ask, edges };
@@ -103,7 +127,11 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
   const id = randomUUID();
   deps.audit('stats.query', { queryId: id, actor, request: req, asked: sites, skipped: skip });
   const base = { id, federation: deps.federation, ...(req.minCellSize ? { minCellSize: req.minCellSize } : {}) };
-  const extra = [...(req.label ? [req.label] : []), ...(req.survival ? [req.survival.time, req.survival.event, ...(req.survival.group ? [req.survival.group] : [])] : []), ...(req.crosstabs ?? []).flatMap((x) => [x.rows, x.cols])];
+  const extra = [
+    ...(req.label ? [req.label] : []),
+    ...(req.survival ? [req.survival.time, req.survival.event, ...(req.survival.group ? [req.survival.group] : [])] : []),
+    ...(req.crosstabs ?? []).flatMap((x) => [x.rows, x.cols]),
+  ];
   const columns = req.columns ? [...new Set([...req.columns, ...extra])] : [];
   const described = await askAll(deps, sites, { ...base, ask: { phase: 'describe', columns } }, timeoutMs);
   const notes: string[] = [];
@@ -127,13 +155,38 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
   };
   for (const [site, b] of counted.bodies) {
     const label = req.label ? b.categorical?.find((c) => c.column === req.label) : undefined;
-    const balance = label ? { column: label.column, counts: Object.fromEntries([...label.categories.map((c) => [c.name, c.count.suppressed ? null : c.count.n]), ['(other)', label.other.suppressed ? null : label.other.n]]) } : undefined;
+    const balance = label
+      ? {
+          column: label.column,
+          counts: Object.fromEntries([
+            ...label.categories.map((c) => [c.name, c.count.suppressed ? null : c.count.n]),
+            ['(other)', label.other.suppressed ? null : label.other.n],
+          ]),
+        }
+      : undefined;
     result.sites[site] = { rows: b.rows.n, ...(b.rows.suppressed ? { suppressed: true as const } : {}), ...(balance ? { balance } : {}) };
   }
   const quantiles = [...new Set([...DEFAULT_QUANTILES, ...(req.quantiles ?? [])])].sort((a, b) => a - b);
-  for (const { column } of ask.numeric) result.columns[column] = poolNumeric(parts((b) => b.numeric?.find((n) => n.column === column)), edges.get(column) as number[], quantiles);
-  for (const column of ask.categorical) result.columns[column] = poolCategorical(parts((b) => b.categorical?.find((c) => c.column === column)));
-  if (ask.survival) result.survival = poolSurvival(parts((b) => b.survival), ask.survival);
-  deps.audit('stats.result', { queryId: id, actor, answered: [...counted.bodies.keys()], refused: result.refused, columns: Object.keys(result.columns), survival: ask.survival !== undefined });
+  for (const { column } of ask.numeric)
+    result.columns[column] = poolNumeric(
+      parts((b) => b.numeric?.find((n) => n.column === column)),
+      edges.get(column) as number[],
+      quantiles,
+    );
+  for (const column of ask.categorical)
+    result.columns[column] = poolCategorical(parts((b) => b.categorical?.find((c) => c.column === column)));
+  if (ask.survival)
+    result.survival = poolSurvival(
+      parts((b) => b.survival),
+      ask.survival,
+    );
+  deps.audit('stats.result', {
+    queryId: id,
+    actor,
+    answered: [...counted.bodies.keys()],
+    refused: result.refused,
+    columns: Object.keys(result.columns),
+    survival: ask.survival !== undefined,
+  });
   return result;
 }

@@ -17,7 +17,15 @@ export function entryOfRow(row: AuditRow): ChainEntry & { canonical: boolean } {
     data = row.data;
     canonical = false;
   }
-  const body = canonicalJson({ seq: row.id, ts: row.ts, federation: row.federationId, kind: row.kind, actor: row.actor, subject: row.subject, data });
+  const body = canonicalJson({
+    seq: row.id,
+    ts: row.ts,
+    federation: row.federationId,
+    kind: row.kind,
+    actor: row.actor,
+    subject: row.subject,
+    data,
+  });
   return { seq: row.id, prevHash: row.prevHash, body, hash: row.hash, signature: row.signature, canonical };
 }
 
@@ -43,7 +51,14 @@ export function verifyAuditTable(store: Store, signPublicKey: Uint8Array): Chain
     for (const row of auditRows(store)) {
       const entry = entryOfRow(row);
       if (!entry.canonical) {
-        broken = { ok: false, entries: index, index, seq: row.id, problem: 'HASH', message: `event #${row.id} (entry ${index + 1}): its data column was edited (not the canonical JSON that was hashed)` };
+        broken = {
+          ok: false,
+          entries: index,
+          index,
+          seq: row.id,
+          problem: 'HASH',
+          message: `event #${row.id} (entry ${index + 1}): its data column was edited (not the canonical JSON that was hashed)`,
+        };
         return;
       }
       index += 1;

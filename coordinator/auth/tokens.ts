@@ -33,17 +33,32 @@ export function createApiToken(
   opts: { role: ApiRole; institution?: string | null; label?: string | null; now?: number },
   actor: string,
 ): { token: string; record: ApiToken } {
-  if (!(API_ROLES as readonly string[]).includes(opts.role)) throw new CohortError('BAD_REQUEST', `role must be one of ${API_ROLES.join(', ')}, got ${opts.role}`);
+  if (!(API_ROLES as readonly string[]).includes(opts.role))
+    throw new CohortError('BAD_REQUEST', `role must be one of ${API_ROLES.join(', ')}, got ${opts.role}`);
   const institution = opts.institution ?? null;
-  if (opts.role === 'institution' && !institution) throw new CohortError('BAD_REQUEST', 'an institution token needs the institution id it is bound to');
-  if (opts.role !== 'institution' && institution) throw new CohortError('BAD_REQUEST', `an ${opts.role} token is not bound to an institution`);
+  if (opts.role === 'institution' && !institution)
+    throw new CohortError('BAD_REQUEST', 'an institution token needs the institution id it is bound to');
+  if (opts.role !== 'institution' && institution)
+    throw new CohortError('BAD_REQUEST', `an ${opts.role} token is not bound to an institution`);
   if (institution && !ID_SHAPE.test(institution)) throw new CohortError('BAD_REQUEST', `institution id "${institution}" is not a valid id`);
   const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
   const id = `tok_${randomBytes(6).toString('hex')}`;
   const now = opts.now ?? Date.now();
   const record = store.transaction(() => {
-    const row = store.createApiToken({ id, hash: hashToken(token), role: opts.role, institutionId: institution, label: opts.label ?? null, createdAt: now });
-    store.appendAudit({ kind: 'token.created', actor, subject: `token:${id}`, data: { id, role: opts.role, institution, label: opts.label ?? null } });
+    const row = store.createApiToken({
+      id,
+      hash: hashToken(token),
+      role: opts.role,
+      institutionId: institution,
+      label: opts.label ?? null,
+      createdAt: now,
+    });
+    store.appendAudit({
+      kind: 'token.created',
+      actor,
+      subject: `token:${id}`,
+      data: { id, role: opts.role, institution, label: opts.label ?? null },
+    });
     return row;
   });
   return { token, record };
@@ -59,7 +74,12 @@ export function revokeApiToken(store: Store, id: string, actor: string): ApiToke
   if (existing.revokedAt !== null) return existing;
   return store.transaction(() => {
     const row = store.revokeApiToken(id);
-    store.appendAudit({ kind: 'token.revoked', actor, subject: `token:${id}`, data: { id, role: row.role, institution: row.institutionId } });
+    store.appendAudit({
+      kind: 'token.revoked',
+      actor,
+      subject: `token:${id}`,
+      data: { id, role: row.role, institution: row.institutionId },
+    });
     return row;
   });
 }

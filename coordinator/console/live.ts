@@ -26,7 +26,13 @@ const STAFF = 'staff';
 const instRoom = (institution: string): string => `inst:${institution}`;
 
 /** Runner events about one institution: its console gets them, no other institution's does. */
-const PER_INSTITUTION: RunnerEvent[] = ['update:accepted', 'update:refused', 'participant:declined', 'participant:dropped', 'consent:revoked'];
+const PER_INSTITUTION: RunnerEvent[] = [
+  'update:accepted',
+  'update:refused',
+  'participant:declined',
+  'participant:dropped',
+  'consent:revoked',
+];
 /** Round outcomes: every console that took part in the round gets them. */
 const PER_ROUND: RunnerEvent[] = ['round:decided', 'round:published', 'round:withheld', 'round:failed'];
 /** Federation-wide news for every subscribed console. */
@@ -58,7 +64,8 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
       .then(() => deps.verifyToken(parsed.data.token))
       .then((principal) => {
         if (!principal) return refuse('UNAUTHENTICATED', 'the API token is unknown, revoked or expired');
-        if (principal.role === 'institution' && !principal.institution) return refuse('UNAUTHENTICATED', 'an institution token must name its institution');
+        if (principal.role === 'institution' && !principal.institution)
+          return refuse('UNAUTHENTICATED', 'an institution token must name its institution');
         principals.set(socket, principal);
         tokens.set(socket, parsed.data.token);
         next();
@@ -73,7 +80,14 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
     const snap = latestRoundSnapshot(store, federation);
     const online = runner.onlineInstitutions.filter((i) => p.role !== 'institution' || i === p.institution);
     const fed = store.getFederation(federation);
-    return { federation, status: fed?.status ?? 'unknown', serverNow: Date.now(), round: snap && redactSnapshot(snap, p), online, principal: { role: p.role, institution: p.institution } };
+    return {
+      federation,
+      status: fed?.status ?? 'unknown',
+      serverNow: Date.now(),
+      round: snap && redactSnapshot(snap, p),
+      online,
+      principal: { role: p.role, institution: p.institution },
+    };
   };
 
   ns.on('connection', (socket) => {
@@ -86,7 +100,10 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
         void socket.join(principal.role === 'institution' ? instRoom(principal.institution as string) : STAFF);
         reply({ ok: true, ...snapshotFor(principal) });
       } catch (cause) {
-        const err = cause instanceof Error && cause.name === 'ZodError' ? new CohortError('BAD_REQUEST', 'console:subscribe needs { federation }') : toCohortError(cause);
+        const err =
+          cause instanceof Error && cause.name === 'ZodError'
+            ? new CohortError('BAD_REQUEST', 'console:subscribe needs { federation }')
+            : toCohortError(cause);
         reply({ ok: false, error: err.toWire() });
       }
     });
@@ -110,7 +127,8 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
       const snap = latestRoundSnapshot(store, federation);
       if (!snap) return;
       ns.to(STAFF).emit('round:updated', snap);
-      for (const institution of followedInstitutions()) ns.to(instRoom(institution)).emit('round:updated', redactSnapshot(snap, { role: 'institution', institution }));
+      for (const institution of followedInstitutions())
+        ns.to(instRoom(institution)).emit('round:updated', redactSnapshot(snap, { role: 'institution', institution }));
     });
   };
 
@@ -122,11 +140,18 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
       const participants = payload.participants as string[];
       for (const institution of participants) {
         const excluded = (payload.excluded as { institution: string }[]).filter((e) => e.institution === institution);
-        ns.to(instRoom(institution)).emit(event, { ...payload, participants: [institution], participantCount: participants.length, excluded });
+        ns.to(instRoom(institution)).emit(event, {
+          ...payload,
+          participants: [institution],
+          participantCount: participants.length,
+          excluded,
+        });
       }
     } else if (PER_ROUND.includes(event)) {
       // A rule's message may name another site (the fairness rule names the worst one): institutions get the verdicts only.
-      const decisions = (payload.decisions as { stage: string; rule: string; passed: boolean; limit: unknown }[] | undefined)?.map(({ stage, rule, passed, limit }) => ({ stage, rule, passed, limit }));
+      const decisions = (payload.decisions as { stage: string; rule: string; passed: boolean; limit: unknown }[] | undefined)?.map(
+        ({ stage, rule, passed, limit }) => ({ stage, rule, passed, limit }),
+      );
       const reason = event === 'round:withheld' ? 'withheld by policy' : payload.reason;
       const view = { ...payload, ...(decisions ? { decisions } : {}), ...(reason !== undefined ? { reason } : {}) };
       for (const institution of selectedIn(payload.round as number)) ns.to(instRoom(institution)).emit(event, view);
@@ -149,7 +174,8 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
   const onOnline = ({ online }: { online: string[] }): void => {
     ns.to(STAFF).emit('agents:online', { online });
     for (const institution of followedInstitutions()) {
-      if (online.includes(institution) !== before.has(institution)) ns.to(instRoom(institution)).emit('agents:online', { online: online.filter((i) => i === institution) });
+      if (online.includes(institution) !== before.has(institution))
+        ns.to(instRoom(institution)).emit('agents:online', { online: online.filter((i) => i === institution) });
     }
     before = new Set(online);
   };
@@ -173,7 +199,8 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
       closed = true;
       runner.off('agents:online', onOnline);
       clearInterval(recheckTimer);
-      for (const { event, listener } of listeners) (runner as unknown as { off(e: string, l: (p: Payload) => void): void }).off(event, listener);
+      for (const { event, listener } of listeners)
+        (runner as unknown as { off(e: string, l: (p: Payload) => void): void }).off(event, listener);
       ns.disconnectSockets(true);
     },
   };

@@ -21,4 +21,3 @@ export const ConsoleAuthSchema = z.object({ token: z.string().min(1).max(512) })
 
 /** What a console asks to follow. */
 export const ConsoleSubscribeSchema = z.object({ federation: z.string().min(1).max(128) });
-

@@ -48,6 +48,11 @@ export function latestRoundSnapshot(store: Store, federation: string): RoundSnap
 export function redactSnapshot(snap: RoundSnapshot, p: ConsolePrincipal): RoundSnapshot {
   if (p.role !== 'institution') return snap;
   // A withheld round's reason quotes the failed rules, and a waiting round's the excluded sites: both may name another site.
-  const reason = snap.state === 'withheld' ? 'withheld by policy' : snap.state === 'waiting' && snap.reason ? 'waiting: too few eligible institutions' : snap.reason;
+  const reason =
+    snap.state === 'withheld'
+      ? 'withheld by policy'
+      : snap.state === 'waiting' && snap.reason
+        ? 'waiting: too few eligible institutions'
+        : snap.reason;
   return { ...snap, reason, participations: snap.participations.filter((x) => x.institution === p.institution) };
 }

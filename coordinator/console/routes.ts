@@ -15,7 +15,8 @@ const TYPES: Record<string, string> = {
 };
 
 /** Only this origin's scripts and connections (the live feed's websocket included); Chart.js sets inline canvas styles. */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 interface Asset {
   body: string;
@@ -27,7 +28,8 @@ function loadAssets(): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const name of readdirSync(ASSETS_DIR)) {
     const ext = name.split('.').pop() ?? '';
-    if (name === 'index.html' || ASSET_NAME.test(name)) assets.set(name, { body: readFileSync(join(ASSETS_DIR, name), 'utf8'), type: TYPES[ext] ?? 'application/octet-stream' });
+    if (name === 'index.html' || ASSET_NAME.test(name))
+      assets.set(name, { body: readFileSync(join(ASSETS_DIR, name), 'utf8'), type: TYPES[ext] ?? 'application/octet-stream' });
   }
   return assets;
 }
@@ -47,7 +49,14 @@ export function consoleRoutes(): Hono {
   const assets = loadAssets();
   let chart: string | undefined;
   const app = new Hono();
-  app.get('/', (c) => c.html((assets.get('index.html') as Asset).body, 200, { 'cache-control': 'no-cache', 'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' }));
+  app.get('/', (c) =>
+    c.html((assets.get('index.html') as Asset).body, 200, {
+      'cache-control': 'no-cache',
+      'content-security-policy': CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    }),
+  );
   app.get('/vendor/chart.umd.js', (c) => {
     chart ??= chartJs();
     return c.body(chart, 200, { 'content-type': TYPES.js as string, 'cache-control': 'public, max-age=86400' });

@@ -47,7 +47,11 @@ export function createApi(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   });
   app.onError(onError);
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
-  app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', description: 'an API token from `cohort tokens create`' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'an API token from `cohort tokens create`',
+  });
 
   const maxSize = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   app.use('/api/*', authenticate(deps.store, failures));

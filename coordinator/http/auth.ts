@@ -22,7 +22,8 @@ export function bearerPrincipal(c: Context, store: Store, failures: FailureCount
     throw new CohortError('RATE_LIMITED', `too many failed authentications from ${address}; try again in ${Math.ceil(wait / 1000)} s`);
   }
   const header = c.req.header('authorization');
-  if (!header) throw new CohortError('UNAUTHENTICATED', 'this route needs an API token: send Authorization: Bearer <token> (cohort tokens create)');
+  if (!header)
+    throw new CohortError('UNAUTHENTICATED', 'this route needs an API token: send Authorization: Bearer <token> (cohort tokens create)');
   const token = BEARER.exec(header)?.[1];
   const principal = token ? authenticateToken(store, token) : null;
   if (!principal) {
@@ -51,7 +52,8 @@ export function authenticate(store: Store, failures: FailureCounter): Middleware
 export function allow(...roles: ApiRole[]): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const { role } = c.get('principal');
-    if (!roles.includes(role)) throw new CohortError('FORBIDDEN', `the ${role} role may not ${c.req.method} ${c.req.path}; it needs ${roles.join(' or ')}`);
+    if (!roles.includes(role))
+      throw new CohortError('FORBIDDEN', `the ${role} role may not ${c.req.method} ${c.req.path}; it needs ${roles.join(' or ')}`);
     await next();
   };
 }

@@ -50,13 +50,14 @@ export const HTTP_STATUS: Record<ErrorCode, Status> = {
 
 /** An HTTP status for hono's own exceptions (malformed JSON bodies, for instance). */
 function fromHttpException(err: HTTPException): CohortError {
-  const code: ErrorCode = err.status === 413 ? 'PAYLOAD_TOO_LARGE' : err.status === 401 ? 'UNAUTHENTICATED' : err.status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
+  const code: ErrorCode =
+    err.status === 413 ? 'PAYLOAD_TOO_LARGE' : err.status === 401 ? 'UNAUTHENTICATED' : err.status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
   return new CohortError(code, err.message || `HTTP ${err.status}`);
 }
 
 /** hono `onError` handler. */
 export function onError(cause: unknown, c: Context): Response {
   // A locked database or a full disk is 503 UNAVAILABLE, not a 500 of ours.
-  const err = cause instanceof HTTPException ? fromHttpException(cause) : (knownError(cause));
+  const err = cause instanceof HTTPException ? fromHttpException(cause) : knownError(cause);
   return c.json({ error: err.toWire() }, HTTP_STATUS[err.code]);
 }

@@ -9,7 +9,9 @@ const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\
 function family(name: string, type: 'gauge' | 'counter', help: string, samples: Sample[]): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
   for (const [labels, value] of samples) {
-    const l = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(',');
+    const l = Object.entries(labels)
+      .map(([k, v]) => `${k}="${escape(v)}"`)
+      .join(',');
     lines.push(`${name}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 0}`);
   }
   return lines.join('\n');
@@ -32,7 +34,10 @@ export function prometheusMetrics(deps: ApiDeps): string {
     const byState = new Map<string, number>(ROUND_STATES.map((s): [string, number] => [s, 0]));
     for (const r of store.listRounds(fed.id)) byState.set(r.state, (byState.get(r.state) ?? 0) + 1);
     for (const [state, n] of byState) rounds.push([{ federation: fed.id, state }, n]);
-    const byStatus = new Map<string, number>([['accepted', 0], ['refused', 0]]);
+    const byStatus = new Map<string, number>([
+      ['accepted', 0],
+      ['refused', 0],
+    ]);
     let uploaded = 0;
     for (const p of store.listParticipations(fed.id)) {
       if (p.status === 'accepted' || p.status === 'refused') byStatus.set(p.status, (byStatus.get(p.status) ?? 0) + 1);
@@ -41,7 +46,8 @@ export function prometheusMetrics(deps: ApiDeps): string {
     for (const [status, n] of byStatus) updates.push([{ federation: fed.id, status }, n]);
     bytes.push([{ federation: fed.id }, uploaded]);
     const institutions = store.listInstitutions(fed.id);
-    for (const status of ['active', 'suspended']) enrolled.push([{ federation: fed.id, status }, institutions.filter((i) => i.status === status).length]);
+    for (const status of ['active', 'suspended'])
+      enrolled.push([{ federation: fed.id, status }, institutions.filter((i) => i.status === status).length]);
     online.push([{ federation: fed.id }, deps.online(fed.id).length]);
     models.push([{ federation: fed.id }, store.listModels(fed.id).length]);
   }

@@ -8,16 +8,26 @@ export const ErrorSchema = z
   .openapi('Error');
 
 export const FederationParams = z.object({
-  id: z.string().min(1).max(128).openapi({ param: { name: 'id', in: 'path' }, example: 'demo' }),
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'demo' }),
 });
 export const VersionParams = FederationParams.extend({
-  version: z.string().openapi({ param: { name: 'version', in: 'path' }, example: '3', description: 'model version, a non-negative integer' }),
+  version: z
+    .string()
+    .openapi({ param: { name: 'version', in: 'path' }, example: '3', description: 'model version, a non-negative integer' }),
 });
 export const RoundParams = FederationParams.extend({
   round: z.string().openapi({ param: { name: 'round', in: 'path' }, example: '1', description: 'round number, a positive integer' }),
 });
 export const InstitutionParams = FederationParams.extend({
-  inst: z.string().min(1).max(128).openapi({ param: { name: 'inst', in: 'path' }, example: 'hospital-a' }),
+  inst: z
+    .string()
+    .min(1)
+    .max(128)
+    .openapi({ param: { name: 'inst', in: 'path' }, example: 'hospital-a' }),
 });
 
 const pageInt = (max: number, fallback: number) => z.coerce.number().int().min(0).max(max).default(fallback);
@@ -164,9 +174,12 @@ export const EnrolBodySchema = z
     fingerprint: z.string().min(1).max(200),
   })
   .strict()
-  .openapi('PublicIdentity', { description: 'an institution\'s public identity file (cohort keys generate writes it as <id>.pub.json)' });
+  .openapi('PublicIdentity', { description: "an institution's public identity file (cohort keys generate writes it as <id>.pub.json)" });
 
-export const SuspendBodySchema = z.object({ reason: z.string().max(500).optional() }).strict().openapi('SuspendRequest');
+export const SuspendBodySchema = z
+  .object({ reason: z.string().max(500).optional() })
+  .strict()
+  .openapi('SuspendRequest');
 
 export const MAX_PREDICT_ROWS = 256;
 export const PredictBodySchema = z
@@ -175,7 +188,10 @@ export const PredictBodySchema = z
       .array(z.record(z.string().max(200), z.union([z.number(), z.array(z.number()).max(1 << 16), z.string().max(1000), z.null()])))
       .min(1)
       .max(MAX_PREDICT_ROWS)
-      .openapi({ description: 'tabular models: { featureName: number, ... } per row (raw values, as in the CSV); models with a data dictionary: { column: number | text | null, ... } (null or absent: missing); image models: { pixels: number[] }' }),
+      .openapi({
+        description:
+          'tabular models: { featureName: number, ... } per row (raw values, as in the CSV); models with a data dictionary: { column: number | text | null, ... } (null or absent: missing); image models: { pixels: number[] }',
+      }),
   })
   .strict()
   .openapi('PredictRequest');

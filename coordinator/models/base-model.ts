@@ -32,13 +32,19 @@ function shardPaths(modelJson: string): string[] {
  * hashing to `spec.layers.baseHash`. Does nothing when already kept (a restart).
  * @example keepBaseModel(dataDir, 'fed-a', spec, { modelJson: 'net/model.json', tensors: user.tensors });
  */
-export function keepBaseModel(dataDir: string, federation: string, spec: ModelSpec, model: { modelJson: string; tensors: NamedTensor[] }): void {
+export function keepBaseModel(
+  dataDir: string,
+  federation: string,
+  spec: ModelSpec,
+  model: { modelJson: string; tensors: NamedTensor[] },
+): void {
   if (!spec.layers) throw new Error(`federation ${federation}: a base model is only kept for arch 'layers'`);
   if (existsSync(framePath(dataDir, federation))) return;
   const names = new Set(model.tensors.map((t) => t.name));
   const missing = spec.layers.tensors.filter((t) => !names.has(t.name)).map((t) => t.name);
   if (missing.length) throw new Error(`the user model's tensors lack ${missing.slice(0, 5).join(', ')}: not the spec's model`);
-  if (spec.layers.baseHash && baseHash(spec.layers, model.tensors) !== spec.layers.baseHash) throw new Error("the user model's frozen tensors are not the ones the spec pins (baseHash)");
+  if (spec.layers.baseHash && baseHash(spec.layers, model.tensors) !== spec.layers.baseHash)
+    throw new Error("the user model's frozen tensors are not the ones the spec pins (baseHash)");
   const target = join(dataDir, baseDir(federation));
   mkdirSync(target, { recursive: true });
   const source = dirname(resolve(model.modelJson));
@@ -47,7 +53,10 @@ export function keepBaseModel(dataDir: string, federation: string, spec: ModelSp
     copyFileSync(join(source, p), join(target, p));
   }
   copyFileSync(model.modelJson, join(target, 'model.json'));
-  const frame = encodeTensors(spec.layers.tensors.map((t) => model.tensors.find((m) => m.name === t.name) as NamedTensor), { baseHash: spec.layers.baseHash ?? null });
+  const frame = encodeTensors(
+    spec.layers.tensors.map((t) => model.tensors.find((m) => m.name === t.name) as NamedTensor),
+    { baseHash: spec.layers.baseHash ?? null },
+  );
   const temp = `${framePath(dataDir, federation)}.${process.pid}.tmp`;
   writeFileSync(temp, frame);
   renameSync(temp, framePath(dataDir, federation)); // last, so a kept frame means a complete copy
@@ -57,9 +66,13 @@ export function keepBaseModel(dataDir: string, federation: string, spec: ModelSp
 function keptTensors(dataDir: string, federation: string, spec: ModelSpec): NamedTensor[] {
   if (!spec.layers) return [];
   const path = framePath(dataDir, federation);
-  if (!existsSync(path)) throw new Error(`federation ${federation} trains a user model but ${path} is missing: start the coordinator with --model PATH to its model.json`);
+  if (!existsSync(path))
+    throw new Error(
+      `federation ${federation} trains a user model but ${path} is missing: start the coordinator with --model PATH to its model.json`,
+    );
   const tensors = decodeTensors(new Uint8Array(readFileSync(path))).tensors;
-  if (spec.layers.baseHash && baseHash(spec.layers, tensors) !== spec.layers.baseHash) throw new Error(`${path}: its frozen tensors are not the ones the spec pins (baseHash)`);
+  if (spec.layers.baseHash && baseHash(spec.layers, tensors) !== spec.layers.baseHash)
+    throw new Error(`${path}: its frozen tensors are not the ones the spec pins (baseHash)`);
   return tensors;
 }
 

@@ -21,9 +21,24 @@ export interface CardSiteMetric {
 /** The card's per-site columns for a task: the headline metric first, then the task's scores. */
 const SITE_COLUMNS: Record<Task, [keyof CardSiteMetric, string][]> = {
   classification: [['valAccuracy', 'accuracy']],
-  binary: [['valAccuracy', 'accuracy'], ['valAuc', 'AUC'], ['valSensitivity', 'sensitivity'], ['valSpecificity', 'specificity'], ['valBrier', 'Brier']],
-  multilabel: [['valAccuracy', 'mean label accuracy'], ['valMacroF1', 'macro F1'], ['valAuc', 'macro AUC']],
-  regression: [['valLoss', 'MSE'], ['valMae', 'MAE'], ['valRmse', 'RMSE'], ['valR2', 'R2']],
+  binary: [
+    ['valAccuracy', 'accuracy'],
+    ['valAuc', 'AUC'],
+    ['valSensitivity', 'sensitivity'],
+    ['valSpecificity', 'specificity'],
+    ['valBrier', 'Brier'],
+  ],
+  multilabel: [
+    ['valAccuracy', 'mean label accuracy'],
+    ['valMacroF1', 'macro F1'],
+    ['valAuc', 'macro AUC'],
+  ],
+  regression: [
+    ['valLoss', 'MSE'],
+    ['valMae', 'MAE'],
+    ['valRmse', 'RMSE'],
+    ['valR2', 'R2'],
+  ],
 };
 
 /** The fairness gap a card states: as the fairness rule measures it for the task. */
@@ -84,12 +99,22 @@ export function buildModelCard(f: CardFacts): ModelCard {
     parentVersion: f.parentVersion,
     round: f.round,
     publishedAt: new Date().toISOString(),
-    study: { title: f.manifest.title, purpose: f.manifest.purpose, manifestHash: f.manifestHash, dataCategories: f.manifest.dataCategories },
+    study: {
+      title: f.manifest.title,
+      purpose: f.manifest.purpose,
+      manifestHash: f.manifestHash,
+      dataCategories: f.manifest.dataCategories,
+    },
     strategy: f.manifest.strategy,
     roundsInLineage: f.lineage.steps.filter((s) => s.round !== null).length,
     model: f.model,
     ...(f.task ? { task: f.task } : {}),
-    contributors: f.lineage.institutions.map((i) => ({ institution: i.institution, samples: i.samples, rounds: i.rounds, consent: i.revoked ? `revoked ${i.revoked.at}` : 'in force' })),
+    contributors: f.lineage.institutions.map((i) => ({
+      institution: i.institution,
+      samples: i.samples,
+      rounds: i.rounds,
+      consent: i.revoked ? `revoked ${i.revoked.at}` : 'in force',
+    })),
     policy: f.policy,
     privacy: { ...f.manifest.privacy, epsilonSpent: f.epsilonSpent },
     siteMetrics: [...f.siteMetrics].sort((a, b) => a.institution.localeCompare(b.institution)),
@@ -104,8 +129,15 @@ export function modelCardMarkdown(card: ModelCard, signature: string): string {
   const task = card.task ?? 'classification';
   const columns = SITE_COLUMNS[task];
   const cell = (key: keyof CardSiteMetric, v: number | string | undefined): string | number =>
-    v === undefined ? '-' : typeof v === 'string' ? v : key === 'valAccuracy' || key === 'valSensitivity' || key === 'valSpecificity' ? pct(v) : v.toFixed(4);
-  const gap = card.fairnessGap === null ? 'not measured' : task === 'regression' ? `${card.fairnessGap.toFixed(4)} (R2)` : pct(card.fairnessGap);
+    v === undefined
+      ? '-'
+      : typeof v === 'string'
+        ? v
+        : key === 'valAccuracy' || key === 'valSensitivity' || key === 'valSpecificity'
+          ? pct(v)
+          : v.toFixed(4);
+  const gap =
+    card.fairnessGap === null ? 'not measured' : task === 'regression' ? `${card.fairnessGap.toFixed(4)} (R2)` : pct(card.fairnessGap);
   const rows = (header: string[], body: (string | number)[][]): string =>
     [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   return [
@@ -122,17 +154,26 @@ export function modelCardMarkdown(card: ModelCard, signature: string): string {
     '',
     '## Contributing institutions',
     '',
-    rows(['institution', 'samples', 'rounds', 'consent'], card.contributors.map((c) => [c.institution, c.samples, c.rounds.join(', '), c.consent])),
+    rows(
+      ['institution', 'samples', 'rounds', 'consent'],
+      card.contributors.map((c) => [c.institution, c.samples, c.rounds.join(', '), c.consent]),
+    ),
     '',
     '## Per-site validation (measured by each site on its own data)',
     '',
-    rows(['institution', ...columns.map(([, label]) => label), 'samples'], card.siteMetrics.map((m) => [m.institution, ...columns.map(([key]) => cell(key, m[key])), m.valSamples ?? '-'])),
+    rows(
+      ['institution', ...columns.map(([, label]) => label), 'samples'],
+      card.siteMetrics.map((m) => [m.institution, ...columns.map(([key]) => cell(key, m[key])), m.valSamples ?? '-']),
+    ),
     '',
     `Fairness gap (best - worst): ${gap}`,
     '',
     `## Policy v${card.policy.version} (\`${card.policy.hash.slice(0, 16)}…\`)`,
     '',
-    rows(['stage', 'rule', 'result', 'value', 'limit'], card.policy.decisions.map((d) => [d.stage, d.rule, d.passed ? 'pass' : '**FAIL**', String(d.value), String(d.limit)])),
+    rows(
+      ['stage', 'rule', 'result', 'value', 'limit'],
+      card.policy.decisions.map((d) => [d.stage, d.rule, d.passed ? 'pass' : '**FAIL**', String(d.value), String(d.limit)]),
+    ),
     '',
     `Signed by ${card.coordinator.id} (\`${card.coordinator.signPublicKey}\`): \`${signature}\``,
     '',

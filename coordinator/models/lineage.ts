@@ -33,7 +33,7 @@ export interface Lineage {
  */
 export function lineage(store: Store, federation: string, version: number): Lineage {
   const steps: LineageStep[] = [];
-  for (let v: number | null = version; v !== null; ) {
+  for (let v: number | null = version; v !== null;) {
     const model = store.getModel(federation, v);
     if (!model) throw new CohortError('NOT_FOUND', `federation ${federation} has no model v${v}`);
     const contributors =
@@ -59,12 +59,19 @@ export function lineage(store: Store, federation: string, version: number): Line
   const flags: string[] = [];
   // One read of the consents, not one per institution: with 1,000 contributors that was 10^6 rows per publication.
   const revocations = new Map<string, ReturnType<Store['listConsents']>[number]>();
-  for (const c of store.listConsents(federation)) if (c.status === 'revoked' && !revocations.has(c.institutionId)) revocations.set(c.institutionId, c);
+  for (const c of store.listConsents(federation))
+    if (c.status === 'revoked' && !revocations.has(c.institutionId)) revocations.set(c.institutionId, c);
   for (const entry of byInstitution.values()) {
     const revoked = revocations.get(entry.institution);
     if (revoked?.revocation) {
-      entry.revoked = { at: revoked.revocation.body.revokedAt, fromRound: revoked.revokedFromRound, reason: revoked.revocation.body.reason };
-      flags.push(`${entry.institution} revoked its consent at ${entry.revoked.at} (effective from round ${entry.revoked.fromRound ?? '?'}); its data fed rounds ${entry.rounds.join(', ')} of this model`);
+      entry.revoked = {
+        at: revoked.revocation.body.revokedAt,
+        fromRound: revoked.revokedFromRound,
+        reason: revoked.revocation.body.reason,
+      };
+      flags.push(
+        `${entry.institution} revoked its consent at ${entry.revoked.at} (effective from round ${entry.revoked.fromRound ?? '?'}); its data fed rounds ${entry.rounds.join(', ')} of this model`,
+      );
     }
   }
   const institutions = [...byInstitution.values()].sort((a, b) => a.institution.localeCompare(b.institution));
@@ -73,14 +80,21 @@ export function lineage(store: Store, federation: string, version: number): Line
 
 /** A terminal rendering: one line per round with its contributors, then the institutions and the flags. */
 export function formatLineage(l: Lineage): string {
-  const lines = [`Lineage of ${l.federation} model v${l.version}${l.flagged ? '  [FLAGGED: fed by data whose consent was withdrawn]' : ''}`, ''];
+  const lines = [
+    `Lineage of ${l.federation} model v${l.version}${l.flagged ? '  [FLAGGED: fed by data whose consent was withdrawn]' : ''}`,
+    '',
+  ];
   for (const s of l.steps) {
     const who = s.contributors.map((c) => `${c.institution}(${c.samples})`).join(' ');
-    lines.push(`  v${s.version}  ${s.round === null ? 'initial weights' : `round ${s.round}: ${who || 'no contributors'}`}  digest ${s.digest.slice(0, 12)}…`);
+    lines.push(
+      `  v${s.version}  ${s.round === null ? 'initial weights' : `round ${s.round}: ${who || 'no contributors'}`}  digest ${s.digest.slice(0, 12)}…`,
+    );
   }
   lines.push('', '  institution        rounds  samples  consent');
   for (const i of l.institutions) {
-    lines.push(`  ${i.institution.padEnd(18)} ${String(i.rounds.length).padStart(6)} ${String(i.samples).padStart(8)}  ${i.revoked ? `REVOKED ${i.revoked.at}` : 'in force'}`);
+    lines.push(
+      `  ${i.institution.padEnd(18)} ${String(i.rounds.length).padStart(6)} ${String(i.samples).padStart(8)}  ${i.revoked ? `REVOKED ${i.revoked.at}` : 'in force'}`,
+    );
   }
   if (l.flags.length > 0) lines.push('', ...l.flags.map((f) => `  ! ${f}`));
   return lines.join('\n');

@@ -32,7 +32,7 @@ export function saveModelFile(dataDir: string, federationId: string, version: nu
   try {
     const fd = openSync(temp, 'w');
     try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -1,5 +1,13 @@
 /** Predictions of a published model: rows by feature name (or pixels), the federation's z-score, the model run by the injected runner. */
-import { CohortError, ModelSpecSchema, decodeTensors, outputUnits, taskOf, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import {
+  CohortError,
+  ModelSpecSchema,
+  decodeTensors,
+  outputUnits,
+  taskOf,
+  type ModelSpec,
+  type NamedTensor,
+} from '../../protocol/index.js';
 import { loadModelFile } from './model-files.js';
 import { baseTensors } from './base-model.js';
 import { tabularInput } from './tabular-input.js';
@@ -57,10 +65,13 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
       if (unknown.length > 0) fail(`unknown feature(s) ${unknown.join(', ')}; the model's features are ${names.join(', ')}`);
       names.forEach((name, j) => {
         const v = row[name];
-        if (typeof v !== 'number' || !Number.isFinite(v)) fail(`feature "${name}" (index ${j}) must be a finite number, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !Number.isFinite(v))
+          fail(`feature "${name}" (index ${j}) must be a finite number, got ${JSON.stringify(v)}`);
         const range = featureRange(spec, j);
         if (Math.abs(v as number) > MAX_FEATURE_MAGNITUDE || (v as number) < range[0] || (v as number) > range[1]) {
-          fail(`feature "${name}" (index ${j}) is ${v as number}, outside what this model takes: [${range[0]}, ${range[1]}]${spec.normalization ? ` (the training mean within ${MAX_STANDARD_DEVIATIONS} standard deviations, and at most ${MAX_FEATURE_MAGNITUDE} in magnitude)` : ''}`);
+          fail(
+            `feature "${name}" (index ${j}) is ${v as number}, outside what this model takes: [${range[0]}, ${range[1]}]${spec.normalization ? ` (the training mean within ${MAX_STANDARD_DEVIATIONS} standard deviations, and at most ${MAX_FEATURE_MAGNITUDE} in magnitude)` : ''}`,
+          );
         }
         x[r * width + j] = v as number;
       });
@@ -71,7 +82,10 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
       if (!Array.isArray(pixels) || pixels.length !== width) fail(`pixels must be an array of ${width} numbers`);
       (pixels as number[]).forEach((v, j) => {
         if (typeof v !== 'number' || !Number.isFinite(v)) fail(`pixels[${j}] must be a finite number`);
-        if (v < PIXEL_RANGE[0] || v > PIXEL_RANGE[1]) fail(`pixels[${j}] is ${v}, outside [${PIXEL_RANGE[0]}, ${PIXEL_RANGE[1]}]: pixel values are scaled as in training (divide 0-255 values by 255)`);
+        if (v < PIXEL_RANGE[0] || v > PIXEL_RANGE[1])
+          fail(
+            `pixels[${j}] is ${v}, outside [${PIXEL_RANGE[0]}, ${PIXEL_RANGE[1]}]: pixel values are scaled as in training (divide 0-255 values by 255)`,
+          );
         x[r * width + j] = v;
       });
     }
@@ -125,15 +139,21 @@ export function loadModel(dataDir: string, path: string, digest: string, fallbac
  */
 export async function predict(runner: ModelRunner | undefined, model: LoadedModel, rows: readonly PredictRow[]): Promise<Prediction> {
   const x = rowsToInput(model.spec, rows);
-  if (!runner) throw new CohortError('MODEL_RUNNER_UNAVAILABLE', 'this coordinator runs no models: it was started without a model runner (the `cohort` commands start one; pass `modelRunner: createModelRunner()` to createCoordinator)');
+  if (!runner)
+    throw new CohortError(
+      'MODEL_RUNNER_UNAVAILABLE',
+      'this coordinator runs no models: it was started without a model runner (the `cohort` commands start one; pass `modelRunner: createModelRunner()` to createCoordinator)',
+    );
   const out = await runner.predict({ key: model.key ?? model.digest, spec: model.spec, tensors: model.tensors, x, rows: rows.length });
   const k = outputUnits(model.spec);
-  if (out.length !== rows.length * k) throw new CohortError('CORRUPT_PAYLOAD', `the model gave ${out.length} outputs for ${rows.length} rows of ${k} outputs`);
+  if (out.length !== rows.length * k)
+    throw new CohortError('CORRUPT_PAYLOAD', `the model gave ${out.length} outputs for ${rows.length} rows of ${k} outputs`);
   // A binary model outputs the positive class's probability; the row lists both, in `classes` order [negative, positive].
   const binary = taskOf(model.spec) === 'binary';
   const probabilities = Array.from({ length: rows.length }, (_, r) => {
     const p = Array.from(out.subarray(r * k, (r + 1) * k));
-    if (p.some((v) => Number.isNaN(v))) throw new CohortError('NON_FINITE', `rows[${r}]: the model's output is not a number (its weights or this input are out of range)`);
+    if (p.some((v) => Number.isNaN(v)))
+      throw new CohortError('NON_FINITE', `rows[${r}]: the model's output is not a number (its weights or this input are out of range)`);
     return binary ? [1 - (p[0] as number), p[0] as number] : p;
   });
   return { classes: [...model.spec.classes], probabilities };

@@ -15,13 +15,16 @@ export function tabularInput(pre: Preprocessing, rows: readonly Record<string, u
   const problems: string[] = [];
   const cells = rows.map((row, r) => {
     const unknown = Object.keys(row).filter((k) => !header.includes(k));
-    if (unknown.length > 0) problems.push(`rows[${r}]: unknown column(s) ${unknown.join(', ')}; the model's columns are ${header.join(', ')}`);
+    if (unknown.length > 0)
+      problems.push(`rows[${r}]: unknown column(s) ${unknown.join(', ')}; the model's columns are ${header.join(', ')}`);
     return header.map((name): Cell => {
       const v = row[name];
       if (v === undefined || v === null) return null;
       if (typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_MAGNITUDE) return v;
       if (typeof v === 'string') return v;
-      problems.push(`rows[${r}], column "${name}": ${JSON.stringify(v)} is neither a finite number (at most ${MAX_MAGNITUDE} in magnitude), a text category nor null`);
+      problems.push(
+        `rows[${r}], column "${name}": ${JSON.stringify(v)} is neither a finite number (at most ${MAX_MAGNITUDE} in magnitude), a text category nor null`,
+      );
       return null;
     });
   });
@@ -29,6 +32,10 @@ export function tabularInput(pre: Preprocessing, rows: readonly Record<string, u
   if (problems.length === 0) problems.push(...dictionaryProblems(pre.columns, table));
   if (problems.length > 0) throw new CohortError('BAD_REQUEST', `the rows do not fit the model's data dictionary: ${problems.join('; ')}`);
   const x = transformTable(pre, table);
-  if (x.some(Number.isNaN)) throw new CohortError('BAD_REQUEST', 'this model version has no imputation values for missing cells (it was made before the first round); give every value or use a later version');
+  if (x.some(Number.isNaN))
+    throw new CohortError(
+      'BAD_REQUEST',
+      'this model version has no imputation values for missing cells (it was made before the first round); give every value or use a later version',
+    );
   return x;
 }

@@ -46,7 +46,10 @@ export class ConsentRegistry {
   present(institution: string, consent: SignedConsent): void {
     const { store, federation } = this.deps;
     if (consent.body.institution !== institution || consent.body.federation !== federation) {
-      throw new CohortError('BAD_REQUEST', `consent names ${consent.body.institution} in ${consent.body.federation}, the session is ${institution} in ${federation}`);
+      throw new CohortError(
+        'BAD_REQUEST',
+        `consent names ${consent.body.institution} in ${consent.body.federation}, the session is ${institution} in ${federation}`,
+      );
     }
     if (!verifyConsent(consent, this.signKey(institution))) {
       throw new CohortError('BAD_SIGNATURE', `consent is not signed by the key enrolled for ${institution}`);
@@ -65,7 +68,11 @@ export class ConsentRegistry {
         presentedAt: Date.now(),
       });
       const { manifestHash, uses, ethicsApproval, dataCategories, dataResidency, limits } = consent.body;
-      this.deps.audit('consent.granted', { consentHash: hash, manifestHash, uses, ethicsApproval, dataCategories, dataResidency, limits }, institution);
+      this.deps.audit(
+        'consent.granted',
+        { consentHash: hash, manifestHash, uses, ethicsApproval, dataCategories, dataResidency, limits },
+        institution,
+      );
       const decisions = enrolmentRules(this.deps.policy, dataResidency);
       if (decisions.length > 0) this.deps.audit('policy.enrolment', { consentHash: hash, decisions }, institution);
     });
@@ -79,7 +86,10 @@ export class ConsentRegistry {
     const { store } = this.deps;
     const held = store.getConsentByHash(revocation.body.consentHash);
     if (!held || held.institutionId !== institution) {
-      throw new CohortError('NOT_FOUND', `${institution} revoked a consent this coordinator does not hold (${revocation.body.consentHash.slice(0, 12)}…)`);
+      throw new CohortError(
+        'NOT_FOUND',
+        `${institution} revoked a consent this coordinator does not hold (${revocation.body.consentHash.slice(0, 12)}…)`,
+      );
     }
     const consent: SignedConsent = { body: held.body, signature: held.signature };
     if (!verifyRevocation(revocation, consent, this.signKey(institution))) {
@@ -88,7 +98,11 @@ export class ConsentRegistry {
     if (held.status === 'revoked') return { alreadyRevoked: true };
     store.transaction(() => {
       store.revokeConsent(held.consentHash, { revokedAt: Date.parse(revocation.body.revokedAt), revokedFromRound: fromRound, revocation });
-      this.deps.audit('consent.revoked', { consentHash: held.consentHash, reason: revocation.body.reason, revokedAt: revocation.body.revokedAt, fromRound }, institution);
+      this.deps.audit(
+        'consent.revoked',
+        { consentHash: held.consentHash, reason: revocation.body.reason, revokedAt: revocation.body.revokedAt, fromRound },
+        institution,
+      );
     });
     return { alreadyRevoked: false };
   }

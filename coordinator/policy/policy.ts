@@ -12,21 +12,33 @@ export const PolicySchema = z
     minSamplesPerInstitution: z.number().int().min(0).default(1),
     requireSecureAggregation: z.boolean().default(false),
     /** Ceilings on the study's differential-privacy budget; absent: DP not required. */
-    dp: z.object({ maxEpsilon: z.number().positive(), maxDelta: z.number().gt(0).lt(1) }).strict().optional(),
+    dp: z
+      .object({ maxEpsilon: z.number().positive(), maxDelta: z.number().gt(0).lt(1) })
+      .strict()
+      .optional(),
     allowedArchitectures: z.array(ArchSchema).min(1).default(['logreg', 'mlp', 'cnn', 'layers']),
     maxRounds: z.number().int().min(1).default(1000),
     /** The published model's metric at the worst site within `maxGap` of the best (each site measures it on its own validation rows). */
-    fairness: z.object({ metric: z.literal('valAccuracy'), maxGap: z.number().min(0).max(1) }).strict().optional(),
+    fairness: z
+      .object({ metric: z.literal('valAccuracy'), maxGap: z.number().min(0).max(1) })
+      .strict()
+      .optional(),
     /**
      * The regression guard: withhold a candidate whose median site-reported metric is more than `maxDrop` below the
      * published model's (the median of what its evaluators reported). The median, not the mean: one lying site cannot
      * move it past the honest reports. On by default (maxDrop 0.1); `false` turns it off.
      */
     regression: z
-      .union([z.literal(false), z.object({ metric: z.literal('valAccuracy').default('valAccuracy'), maxDrop: z.number().min(0).max(1).default(0.1) }).strict()])
+      .union([
+        z.literal(false),
+        z.object({ metric: z.literal('valAccuracy').default('valAccuracy'), maxDrop: z.number().min(0).max(1).default(0.1) }).strict(),
+      ])
       .default({ metric: 'valAccuracy', maxDrop: 0.1 }),
     /** Where participating data may reside (each institution declares it, signed, in its consent). */
-    dataResidency: z.object({ allowed: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    dataResidency: z
+      .object({ allowed: z.array(z.string().min(1)).min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Policy = z.infer<typeof PolicySchema>;

@@ -12,14 +12,16 @@ export interface RuleDecision {
   message: string;
 }
 
-const at = (stage: RuleDecision['stage']) => (rule: string, passed: boolean, value: RuleDecision['value'], limit: RuleDecision['limit'], message: string): RuleDecision => ({
-  stage,
-  rule,
-  passed,
-  value,
-  limit,
-  message,
-});
+const at =
+  (stage: RuleDecision['stage']) =>
+  (rule: string, passed: boolean, value: RuleDecision['value'], limit: RuleDecision['limit'], message: string): RuleDecision => ({
+    stage,
+    rule,
+    passed,
+    value,
+    limit,
+    message,
+  });
 
 /** At enrolment (when an institution presents its consent): is its data where the policy allows? */
 const enrolment = at('enrolment');
@@ -31,13 +33,27 @@ export function enrolmentRules(policy: Policy, residency: string | undefined): R
   if (!policy.dataResidency) return [];
   const allowed = policy.dataResidency.allowed;
   const ok = residency !== undefined && (allowed.includes(residency) || allowed.includes('*'));
-  return [enrolment('dataResidency', ok, residency ?? null, allowed.join(','), ok ? `data resides in ${residency}` : `data residency ${residency ?? 'undeclared'} is not in ${allowed.join(', ')}`)];
+  return [
+    enrolment(
+      'dataResidency',
+      ok,
+      residency ?? null,
+      allowed.join(','),
+      ok ? `data resides in ${residency}` : `data residency ${residency ?? 'undeclared'} is not in ${allowed.join(', ')}`,
+    ),
+  ];
 }
 
 /** When a round selects participants: enough eligible institutions? */
 export function selectionRules(policy: Policy, eligible: number, round: number): RuleDecision[] {
   return [
-    selection('minInstitutionsPerRound', eligible >= policy.minInstitutionsPerRound, eligible, policy.minInstitutionsPerRound, `${eligible} eligible institutions, at least ${policy.minInstitutionsPerRound} required`),
+    selection(
+      'minInstitutionsPerRound',
+      eligible >= policy.minInstitutionsPerRound,
+      eligible,
+      policy.minInstitutionsPerRound,
+      `${eligible} eligible institutions, at least ${policy.minInstitutionsPerRound} required`,
+    ),
     selection('maxRounds', round <= policy.maxRounds, round, policy.maxRounds, `round ${round} of at most ${policy.maxRounds}`),
   ];
 }
@@ -45,7 +61,13 @@ export function selectionRules(policy: Policy, eligible: number, round: number):
 /** When an update arrives: enough samples behind it? */
 export function updateRules(policy: Policy, samples: number): RuleDecision[] {
   return [
-    update('minSamplesPerInstitution', samples >= policy.minSamplesPerInstitution, samples, policy.minSamplesPerInstitution, `${samples} samples, at least ${policy.minSamplesPerInstitution} required`),
+    update(
+      'minSamplesPerInstitution',
+      samples >= policy.minSamplesPerInstitution,
+      samples,
+      policy.minSamplesPerInstitution,
+      `${samples} samples, at least ${policy.minSamplesPerInstitution} required`,
+    ),
   ];
 }
 
@@ -64,7 +86,14 @@ export interface ContributorConsent {
 export function consentRules(contributors: ContributorConsent[]): RuleDecision[] {
   const others = contributors.length - 1;
   return contributors.map(({ institution, minOtherInstitutions: min }) => {
-    if (min === null) return publication('consentMinOtherInstitutions', false, others, null, `${institution} contributed without a consent on record (CONSENT_MISSING)`);
+    if (min === null)
+      return publication(
+        'consentMinOtherInstitutions',
+        false,
+        others,
+        null,
+        `${institution} contributed without a consent on record (CONSENT_MISSING)`,
+      );
     const ok = others >= min;
     const message = `${institution}'s consent requires at least ${min} other institutions in the aggregate, ${others} contributed${ok ? '' : ' (CONSENT_TOO_FEW_INSTITUTIONS)'}`;
     return publication('consentMinOtherInstitutions', ok, others, min, message);
@@ -83,9 +112,14 @@ export interface SiteMetric {
  * The sites' headline metric for the task (see headlineMetric): each site that reported it, with its value.
  * @example siteScores('regression', [{ institution: 'a', valR2: 0.7 }]) // { metric: { name: 'valR2', higherIsBetter: true }, values: [{ institution: 'a', value: 0.7 }] }
  */
-export function siteScores(task: Task | undefined, siteMetrics: readonly SiteMetric[]): { metric: HeadlineMetric; values: { institution: string; value: number }[] } {
+export function siteScores(
+  task: Task | undefined,
+  siteMetrics: readonly SiteMetric[],
+): { metric: HeadlineMetric; values: { institution: string; value: number }[] } {
   const metric = headlineMetric({ task });
-  const values = siteMetrics.flatMap((m) => (m[metric.name] === undefined ? [] : [{ institution: m.institution, value: m[metric.name] as number }]));
+  const values = siteMetrics.flatMap((m) =>
+    m[metric.name] === undefined ? [] : [{ institution: m.institution, value: m[metric.name] as number }],
+  );
   return { metric, values };
 }
 
@@ -114,20 +148,68 @@ export interface PublicationFacts {
 export function publicationRules(policy: Policy, facts: PublicationFacts): RuleDecision[] {
   const out: RuleDecision[] = [];
   const n = facts.contributors.length;
-  out.push(publication('minInstitutionsPerRound', n >= policy.minInstitutionsPerRound, n, policy.minInstitutionsPerRound, `${n} institutions contributed, at least ${policy.minInstitutionsPerRound} required`));
+  out.push(
+    publication(
+      'minInstitutionsPerRound',
+      n >= policy.minInstitutionsPerRound,
+      n,
+      policy.minInstitutionsPerRound,
+      `${n} institutions contributed, at least ${policy.minInstitutionsPerRound} required`,
+    ),
+  );
   const fewest = n > 0 ? Math.min(...facts.contributors.map((c) => c.samples)) : 0;
-  out.push(publication('minSamplesPerInstitution', n > 0 && fewest >= policy.minSamplesPerInstitution, fewest, policy.minSamplesPerInstitution, `smallest contribution ${fewest} samples, at least ${policy.minSamplesPerInstitution} required`));
+  out.push(
+    publication(
+      'minSamplesPerInstitution',
+      n > 0 && fewest >= policy.minSamplesPerInstitution,
+      fewest,
+      policy.minSamplesPerInstitution,
+      `smallest contribution ${fewest} samples, at least ${policy.minSamplesPerInstitution} required`,
+    ),
+  );
   const secagg = facts.privacy.secureAggregation;
-  out.push(publication('requireSecureAggregation', !policy.requireSecureAggregation || secagg, secagg, policy.requireSecureAggregation, policy.requireSecureAggregation ? `secure aggregation ${secagg ? 'on' : 'off'}, required` : 'secure aggregation not required'));
+  out.push(
+    publication(
+      'requireSecureAggregation',
+      !policy.requireSecureAggregation || secagg,
+      secagg,
+      policy.requireSecureAggregation,
+      policy.requireSecureAggregation ? `secure aggregation ${secagg ? 'on' : 'off'}, required` : 'secure aggregation not required',
+    ),
+  );
   if (policy.dp) {
     const eps = facts.privacy.dp?.epsilon ?? Number.POSITIVE_INFINITY;
     const delta = facts.privacy.dp?.delta ?? 1;
     const ok = eps <= policy.dp.maxEpsilon && delta <= policy.dp.maxDelta;
-    out.push(publication('dpBudget', ok, Number.isFinite(eps) ? eps : 'no DP', policy.dp.maxEpsilon, `epsilon ${Number.isFinite(eps) ? eps : 'unbounded (no DP)'} and delta ${delta}, ceilings ${policy.dp.maxEpsilon} and ${policy.dp.maxDelta}`));
+    out.push(
+      publication(
+        'dpBudget',
+        ok,
+        Number.isFinite(eps) ? eps : 'no DP',
+        policy.dp.maxEpsilon,
+        `epsilon ${Number.isFinite(eps) ? eps : 'unbounded (no DP)'} and delta ${delta}, ceilings ${policy.dp.maxEpsilon} and ${policy.dp.maxDelta}`,
+      ),
+    );
   }
-  out.push(publication('allowedArchitectures', policy.allowedArchitectures.includes(facts.arch), facts.arch, policy.allowedArchitectures.join(','), `architecture ${facts.arch}, allowed ${policy.allowedArchitectures.join(', ')}`));
+  out.push(
+    publication(
+      'allowedArchitectures',
+      policy.allowedArchitectures.includes(facts.arch),
+      facts.arch,
+      policy.allowedArchitectures.join(','),
+      `architecture ${facts.arch}, allowed ${policy.allowedArchitectures.join(', ')}`,
+    ),
+  );
   if (facts.consents) out.push(...consentRules(facts.consents));
-  out.push(publication('maxRounds', facts.round <= policy.maxRounds, facts.round, policy.maxRounds, `round ${facts.round} of at most ${policy.maxRounds}`));
+  out.push(
+    publication(
+      'maxRounds',
+      facts.round <= policy.maxRounds,
+      facts.round,
+      policy.maxRounds,
+      `round ${facts.round} of at most ${policy.maxRounds}`,
+    ),
+  );
   if (policy.fairness) out.push(fairnessRule(policy.fairness.maxGap, facts));
   if (policy.regression) out.push(regressionRule(policy.regression.maxDrop, facts));
   return out;
@@ -158,13 +240,20 @@ export function medianAccuracy(siteMetrics: readonly { valAccuracy?: number }[])
  */
 function fairnessRule(maxGap: number, facts: PublicationFacts): RuleDecision {
   const { metric, values } = siteScores(facts.task, facts.siteMetrics);
-  if (values.length === 0) return publication('fairness', false, null, maxGap, 'no site reported a validation metric for the candidate model');
+  if (values.length === 0)
+    return publication('fairness', false, null, maxGap, 'no site reported a validation metric for the candidate model');
   const ranked = [...values].sort((a, b) => (metric.higherIsBetter ? b.value - a.value : a.value - b.value));
   const best = ranked[0] as (typeof values)[number];
   const worst = ranked[ranked.length - 1] as (typeof values)[number];
   const gap = metric.higherIsBetter ? best.value - worst.value : worst.value > 0 ? (worst.value - best.value) / worst.value : 0;
   const what = metric.higherIsBetter ? `${metric.name} gap` : `relative ${metric.name} gap (worst - best) / worst`;
-  return publication('fairness', gap <= maxGap, round4(gap), maxGap, `${what} ${round4(gap)} between the best and the worst site (${worst.institution}: ${round4(worst.value)}), at most ${maxGap}`);
+  return publication(
+    'fairness',
+    gap <= maxGap,
+    round4(gap),
+    maxGap,
+    `${what} ${round4(gap)} between the best and the worst site (${worst.institution}: ${round4(worst.value)}), at most ${maxGap}`,
+  );
 }
 
 /**
@@ -175,14 +264,21 @@ function fairnessRule(maxGap: number, facts: PublicationFacts): RuleDecision {
 function regressionRule(maxDrop: number, facts: PublicationFacts): RuleDecision {
   const { metric, values } = siteScores(facts.task, facts.siteMetrics);
   const candidate = median(values.map((v) => v.value));
-  const references = { valAccuracy: facts.published?.medianValAccuracy, valR2: facts.published?.medianValR2, valLoss: facts.published?.medianValLoss };
+  const references = {
+    valAccuracy: facts.published?.medianValAccuracy,
+    valR2: facts.published?.medianValR2,
+    valLoss: facts.published?.medianValLoss,
+  };
   const reference = references[metric.name];
   if (reference === undefined) {
-    const what = facts.published ? `no site reported a validation metric of the published model v${facts.published.version}` : 'no published model to compare with';
+    const what = facts.published
+      ? `no site reported a validation metric of the published model v${facts.published.version}`
+      : 'no published model to compare with';
     return publication('regression', true, candidate === null ? null : round4(candidate), null, `${what}: nothing to regress from`);
   }
   const bound = metric.higherIsBetter ? reference - maxDrop : reference * (1 + maxDrop);
-  if (candidate === null) return publication('regression', true, null, round4(bound), 'no site reported a validation metric of the candidate');
+  if (candidate === null)
+    return publication('regression', true, null, round4(bound), 'no site reported a validation metric of the candidate');
   const ok = metric.higherIsBetter ? candidate >= bound - 1e-12 : candidate <= bound + 1e-12;
   const allowed = metric.higherIsBetter ? `at most ${maxDrop} lower allowed` : `at most ${maxDrop * 100}% higher allowed (lower is better)`;
   return publication(

@@ -48,7 +48,12 @@ export function attachRealtime(deps: RealtimeDeps, runner: () => RoundRunner): O
   };
 
   // guarded: a throw in here would otherwise be an uncaught exception, and end the process.
-  io.use(guarded((socket: CohortSocket, next) => admit(ctx, socket, next), (cause) => log.error({ err: cause }, 'connect middleware failed')));
+  io.use(
+    guarded(
+      (socket: CohortSocket, next) => admit(ctx, socket, next),
+      (cause) => log.error({ err: cause }, 'connect middleware failed'),
+    ),
+  );
   io.on('connection', (socket) => attachHandlers(ctx, socket, challenge(ctx, socket)));
 
   return outbox(ctx, () => {

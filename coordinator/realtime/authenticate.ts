@@ -1,11 +1,5 @@
 /** Authentication: version and enrolment checks at connect, then the signed challenge and its answer (`session:auth`). */
-import {
-  CohortError,
-  ConnectAuthSchema,
-  PROTOCOL_VERSION,
-  type AuthResponse,
-  type ErrorCode,
-} from '../../protocol/index.js';
+import { CohortError, ConnectAuthSchema, PROTOCOL_VERSION, type AuthResponse, type ErrorCode } from '../../protocol/index.js';
 import { fromBase64, newChallenge, signServerProof, toBase64, verifyChallenge } from '../../crypto/index.js';
 import { quoteValue } from './guard.js';
 import { connectError } from './errors.js';
@@ -21,26 +15,39 @@ export function admit(ctx: RealtimeContext, socket: CohortSocket, next: (err?: E
   const { store, log } = deps;
   const address = socket.handshake.address;
   const parsed = ConnectAuthSchema.safeParse(socket.handshake.auth);
-  const claimed = parsed.success && store.getInstitution(deps.federation, parsed.data.institution) ? parsed.data.institution : `address:${address}`;
+  const claimed =
+    parsed.success && store.getInstitution(deps.federation, parsed.data.institution) ? parsed.data.institution : `address:${address}`;
   const limited = ctx.limiter.connection(claimed, address);
   if (limited) return next(connectError(limited));
   const refuse = (code: ErrorCode, message: string, claimedInstitution?: string): void => {
-    ctx.unauthenticated('connection.refused', address, { code, message, ...(claimedInstitution !== undefined ? { claimedInstitution } : {}) });
+    ctx.unauthenticated('connection.refused', address, {
+      code,
+      message,
+      ...(claimedInstitution !== undefined ? { claimedInstitution } : {}),
+    });
     log.warn({ code, address }, `connection refused: ${message}`);
     next(connectError({ code, message }));
   };
   if (!parsed.success) {
     const version = (socket.handshake.auth as { protocolVersion?: unknown } | undefined)?.protocolVersion;
     if (version !== undefined && version !== PROTOCOL_VERSION) {
-      return refuse('PROTOCOL_MISMATCH', `protocol version ${quoteValue(version)} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}`);
+      return refuse(
+        'PROTOCOL_MISMATCH',
+        `protocol version ${quoteValue(version)} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}`,
+      );
     }
     return refuse('BAD_REQUEST', `connect auth invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const { protocolVersion, federation, institution, nonce } = parsed.data;
   if (protocolVersion !== PROTOCOL_VERSION) {
-    return refuse('PROTOCOL_MISMATCH', `protocol version ${protocolVersion} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}; upgrade the agent`, institution);
+    return refuse(
+      'PROTOCOL_MISMATCH',
+      `protocol version ${protocolVersion} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}; upgrade the agent`,
+      institution,
+    );
   }
-  if (federation !== deps.federation) return refuse('WRONG_FEDERATION', `this coordinator runs federation ${deps.federation}, not ${federation}`, institution);
+  if (federation !== deps.federation)
+    return refuse('WRONG_FEDERATION', `this coordinator runs federation ${deps.federation}, not ${federation}`, institution);
   const inst = store.getInstitution(deps.federation, institution);
   if (!inst) return refuse('UNKNOWN_INSTITUTION', `institution ${institution} is not enrolled in ${deps.federation}`, institution);
   if (inst.status !== 'active') return refuse('UNAUTHENTICATED', `institution ${institution} is ${inst.status}`, institution);
@@ -59,7 +66,11 @@ export function challenge(ctx: RealtimeContext, socket: CohortSocket): NodeJS.Ti
   const { institution } = socket.data;
   const timeout = setTimeout(() => {
     if (!socket.data.authenticated) {
-      ctx.unauthenticated('auth.timeout', socket.data.address, { code: 'UNAUTHENTICATED', message: 'no answer to the challenge in time', claimedInstitution: institution });
+      ctx.unauthenticated('auth.timeout', socket.data.address, {
+        code: 'UNAUTHENTICATED',
+        message: 'no answer to the challenge in time',
+        claimedInstitution: institution,
+      });
       // Closing the transport, not sending the agent away: a site too slow to answer under load retries with backoff.
       socket.conn.close();
     }
@@ -70,7 +81,10 @@ export function challenge(ctx: RealtimeContext, socket: CohortSocket): NodeJS.Ti
     coordinatorSignPublicKey: toBase64(deps.identity.signPublicKey),
     challenge: toBase64(socket.data.challenge),
     coordinatorSignature: toBase64(
-      signServerProof({ federation: deps.federation, institution, clientNonce: socket.data.clientNonce, challenge: socket.data.challenge }, deps.identity.signSecretKey),
+      signServerProof(
+        { federation: deps.federation, institution, clientNonce: socket.data.clientNonce, challenge: socket.data.challenge },
+        deps.identity.signSecretKey,
+      ),
     ),
   });
   return timeout;
@@ -80,7 +94,12 @@ export function challenge(ctx: RealtimeContext, socket: CohortSocket): NodeJS.Ti
  * The `session:auth` handler: checks the answer against the enrolled key, then takes over the institution's session and welcomes it.
  * @example on('session:auth', AuthResponseSchema, (msg) => authenticate(ctx, socket, msg, timeout))
  */
-export function authenticate(ctx: RealtimeContext, socket: CohortSocket, msg: AuthResponse, timeout: NodeJS.Timeout): { institution: string } {
+export function authenticate(
+  ctx: RealtimeContext,
+  socket: CohortSocket,
+  msg: AuthResponse,
+  timeout: NodeJS.Timeout,
+): { institution: string } {
   const { deps, sessions, runner } = ctx;
   const { store, log } = deps;
   const { institution } = socket.data;

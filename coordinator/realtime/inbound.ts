@@ -52,8 +52,10 @@ export function inbound(ctx: RealtimeContext, socket: CohortSocket): On {
           // At most five issues, each cut short: an error message stays readable whatever was sent.
           const { issues } = parsed.error;
           const detail =
-            issues.slice(0, 5).map((i) => `${i.path.join('.').slice(0, 100) || '(root)'}: ${i.message.slice(0, 200)}`).join('; ') +
-            (issues.length > 5 ? `; and ${issues.length - 5} more` : '');
+            issues
+              .slice(0, 5)
+              .map((i) => `${i.path.join('.').slice(0, 100) || '(root)'}: ${i.message.slice(0, 200)}`)
+              .join('; ') + (issues.length > 5 ? `; and ${issues.length - 5} more` : '');
           throw new CohortError('BAD_REQUEST', `${event}: ${detail}`);
         }
         ack?.({ ok: true, ...(fn(parsed.data) ?? {}) });
@@ -75,7 +77,10 @@ export function inbound(ctx: RealtimeContext, socket: CohortSocket): On {
     if (limited) return ackError(ackOf(args), limited);
     if (!(CLIENT_EVENTS as readonly string[]).includes(String(event))) {
       refused(String(event).slice(0, 64), 'UNKNOWN_EVENT', 'unknown event');
-      return ackError(ackOf(args), new CohortError('UNKNOWN_EVENT', `unknown event "${quoteValue(event)}": this coordinator takes ${CLIENT_EVENTS.join(', ')}`));
+      return ackError(
+        ackOf(args),
+        new CohortError('UNKNOWN_EVENT', `unknown event "${quoteValue(event)}": this coordinator takes ${CLIENT_EVENTS.join(', ')}`),
+      );
     }
     next();
   });

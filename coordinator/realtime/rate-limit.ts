@@ -163,18 +163,30 @@ export class RealtimeLimiter {
   connection(claimed: string, address: string): WireError | undefined {
     if (this.connections.take(`${claimed}\u0000${address}`)) return undefined;
     const { capacity, refillPerSecond } = this.limits.connections;
-    return this.refuse(`address:${address}`, 'connections', `too many connection attempts from ${claimed} (burst ${capacity}, then ${refillPerSecond}/s): retry later`);
+    return this.refuse(
+      `address:${address}`,
+      'connections',
+      `too many connection attempts from ${claimed} (burst ${capacity}, then ${refillPerSecond}/s): retry later`,
+    );
   }
 
   /** One inbound event of about `size` bytes from `actor`. */
   message(actor: string, event: string, size: number): WireError | undefined {
     if (!this.messages.take(actor)) {
       const { capacity, refillPerSecond } = this.limits.messages;
-      return this.refuse(actor, 'messages', `${event.slice(0, 64)}: too many messages from ${actor} (burst ${capacity}, then ${refillPerSecond}/s): slow down`);
+      return this.refuse(
+        actor,
+        'messages',
+        `${event.slice(0, 64)}: too many messages from ${actor} (burst ${capacity}, then ${refillPerSecond}/s): slow down`,
+      );
     }
     if (!this.bytes.take(actor, size)) {
       const { capacity, refillPerSecond } = this.limits.bytes;
-      return this.refuse(actor, 'bytes', `${event.slice(0, 64)}: ${actor} sent more than its byte budget (burst ${capacity}, then ${refillPerSecond} bytes/s): slow down`);
+      return this.refuse(
+        actor,
+        'bytes',
+        `${event.slice(0, 64)}: ${actor} sent more than its byte budget (burst ${capacity}, then ${refillPerSecond} bytes/s): slow down`,
+      );
     }
     return undefined;
   }

@@ -17,7 +17,9 @@ export function closeTraining(ctx: RoundContext, a: ActiveRound): void {
   const accepted = a.secure ? a.accepted.length : (a.accumulator?.count ?? 0);
   const min = ctx.deps.rules.minParticipants;
   if (accepted < min) return ctx.failRound(`only ${accepted} of ${min} required updates were accepted`);
-  ctx.transition(a, 'aggregating', () => ctx.audit('round.aggregating', { round: a.round, updates: accepted, secureAggregation: a.secure !== undefined }));
+  ctx.transition(a, 'aggregating', () =>
+    ctx.audit('round.aggregating', { round: a.round, updates: accepted, secureAggregation: a.secure !== undefined }),
+  );
   if (a.secure) {
     // The masked sum is useless until the survivors reveal their shares: unmasking continues in onSecureOutcome (secure-driver.ts).
     return a.secure.closeMasked();
@@ -36,7 +38,8 @@ export function aggregateAndEvaluate(ctx: RoundContext, a: ActiveRound, accepted
     const result = (a.accumulator as Accumulator).result();
     if (!result) return ctx.failRound('the strategy produced no model');
     // Under secure aggregation the sites added the noise themselves (distributed DP): none is added here.
-    if (!a.secure) noiseAverage(result, ctx.deps.rules, accepted, { clipNorm: ctx.clip.current, noiseMultiplier: ctx.clip.updateNoiseMultiplier ?? 0 });
+    if (!a.secure)
+      noiseAverage(result, ctx.deps.rules, accepted, { clipNorm: ctx.clip.current, noiseMultiplier: ctx.clip.updateNoiseMultiplier ?? 0 });
     a.clipUsed = ctx.clip.current;
     const adapted = ctx.clip.step();
     if (adapted) ctx.audit('dp.clip.adapted', { round: a.round, ...adapted });
@@ -67,7 +70,9 @@ export function aggregateAndEvaluate(ctx: RoundContext, a: ActiveRound, accepted
  * anyone (evaluators included): when a consent is unmet the round fails and nothing is released.
  */
 function consentsHold(ctx: RoundContext, a: ActiveRound): boolean {
-  const decisions = consentRules(a.accepted.map(({ institution }) => ({ institution, minOtherInstitutions: ctx.consents.minOtherInstitutions(institution) })));
+  const decisions = consentRules(
+    a.accepted.map(({ institution }) => ({ institution, minOtherInstitutions: ctx.consents.minOtherInstitutions(institution) })),
+  );
   const unmet = decisions.filter((d) => !d.passed);
   if (unmet.length === 0) return true;
   const { policyHash } = ctx.deps.federation;
@@ -77,6 +82,8 @@ function consentsHold(ctx: RoundContext, a: ActiveRound): boolean {
   });
   // The reason reaches the contributors' consoles: it counts the consents, the decisions (audit, round record) name them.
   const others = a.accepted.length - 1;
-  ctx.failRound(`withheld before aggregation by consent (CONSENT_TOO_FEW_INSTITUTIONS): ${unmet.length} of ${a.accepted.length} contributors' consents require more than the ${others} other institution${others === 1 ? '' : 's'} in the aggregate`);
+  ctx.failRound(
+    `withheld before aggregation by consent (CONSENT_TOO_FEW_INSTITUTIONS): ${unmet.length} of ${a.accepted.length} contributors' consents require more than the ${others} other institution${others === 1 ? '' : 's'} in the aggregate`,
+  );
   return false;
 }

@@ -32,7 +32,10 @@ export class ClipNorm {
     const { dp: settings, adaptiveClip } = this.rules;
     if (!settings) return undefined;
     if (!adaptiveClip) return settings.noiseMultiplier;
-    return dp.updateNoiseMultiplier({ noiseMultiplier: settings.noiseMultiplier, countNoiseStd: this.countNoiseStd(Math.max(1, this.reports)) });
+    return dp.updateNoiseMultiplier({
+      noiseMultiplier: settings.noiseMultiplier,
+      countNoiseStd: this.countNoiseStd(Math.max(1, this.reports)),
+    });
   }
 
   /** A new round: forget the last round's reports. */

@@ -3,7 +3,18 @@ import type { LocalMetrics } from '../../protocol/index.js';
 import type { RoundMetrics } from '../store/index.js';
 
 /** The validation scores averaged by validation rows: each over the sites that reported it (tasks report different ones). */
-const VAL_SCORES = ['valLoss', 'valAccuracy', 'valAuc', 'valSensitivity', 'valSpecificity', 'valBrier', 'valMacroF1', 'valMae', 'valRmse', 'valR2'] as const;
+const VAL_SCORES = [
+  'valLoss',
+  'valAccuracy',
+  'valAuc',
+  'valSensitivity',
+  'valSpecificity',
+  'valBrier',
+  'valMacroF1',
+  'valMae',
+  'valRmse',
+  'valR2',
+] as const;
 type ValScore = (typeof VAL_SCORES)[number];
 
 export interface MetricSums {
@@ -53,7 +64,8 @@ export function finishMetrics(m: MetricSums): RoundMetrics {
     samples: m.samples,
     trainLoss: m.samples > 0 ? m.trainLoss / m.samples : 0,
   };
-  if (m.trainAccuracySamples > 0 || m.samples === 0) out.trainAccuracy = m.trainAccuracySamples > 0 ? m.trainAccuracy / m.trainAccuracySamples : 0;
+  if (m.trainAccuracySamples > 0 || m.samples === 0)
+    out.trainAccuracy = m.trainAccuracySamples > 0 ? m.trainAccuracy / m.trainAccuracySamples : 0;
   for (const key of VAL_SCORES) {
     const acc = m.val[key];
     if (acc && acc.rows > 0) out[key] = acc.sum / acc.rows;

@@ -28,7 +28,12 @@ export interface Verdict {
  */
 export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
   const { federation } = ctx.deps;
-  const siteMetrics = [...a.siteMetrics].map(([institution, m]) => ({ institution, valAccuracy: m.valAccuracy, valR2: m.valR2, valLoss: m.valLoss }));
+  const siteMetrics = [...a.siteMetrics].map(([institution, m]) => ({
+    institution,
+    valAccuracy: m.valAccuracy,
+    valR2: m.valR2,
+    valLoss: m.valLoss,
+  }));
   const decisions = publicationRules(federation.policy, {
     round: a.round,
     arch: ctx.spec.arch,
@@ -45,7 +50,12 @@ export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
   const mid = median(values.map((v) => v.value));
   const medianField = MEDIAN_FIELD[metric.name];
   const metrics = withPrivacy(ctx, a, { ...finishMetrics(a.metrics), ...a.normsUsed, ...(mid !== null ? { [medianField]: mid } : {}) });
-  ctx.audit('policy.decision', { round: a.round, policyHash: federation.policyHash, outcome: published ? 'publish' : 'withhold', decisions });
+  ctx.audit('policy.decision', {
+    round: a.round,
+    policyHash: federation.policyHash,
+    outcome: published ? 'publish' : 'withhold',
+    decisions,
+  });
   ctx.events.emit('round:decided', { round: a.round, decisions, published });
   return { decisions, published, all, metrics };
 }
@@ -56,9 +66,17 @@ export function judge(ctx: RoundContext, a: ActiveRound): Verdict {
  */
 export function withhold(ctx: RoundContext, a: ActiveRound, verdict: Verdict): string {
   const candidate = a.candidate as CurrentModel;
-  const reason = verdict.decisions.filter((d) => !d.passed).map((d) => `${d.rule}: ${d.message}`).join('; ');
+  const reason = verdict.decisions
+    .filter((d) => !d.passed)
+    .map((d) => `${d.rule}: ${d.message}`)
+    .join('; ');
   ctx.transition(a, 'withheld', () => {
-    ctx.deps.store.updateRound(ctx.fed, a.round, { closedAt: Date.now(), reason: `withheld by policy: ${reason}`, decisions: verdict.all, metrics: verdict.metrics });
+    ctx.deps.store.updateRound(ctx.fed, a.round, {
+      closedAt: Date.now(),
+      reason: `withheld by policy: ${reason}`,
+      decisions: verdict.all,
+      metrics: verdict.metrics,
+    });
     ctx.audit('round.withheld', { round: a.round, candidateDigest: candidate.digest, reason });
   });
   return reason;
@@ -69,14 +87,24 @@ export function withhold(ctx: RoundContext, a: ActiveRound, verdict: Verdict): s
  * signed model card; throws (and nothing is recorded, and the current model stays the last stored one) when any fails.
  * @example const { version, digest } = publish(ctx, a, verdict)
  */
-export function publish(ctx: RoundContext, a: ActiveRound, verdict: Verdict): { version: number; digest: string; metrics: RoundMetrics; fairnessGap: number | null } {
+export function publish(
+  ctx: RoundContext,
+  a: ActiveRound,
+  verdict: Verdict,
+): { version: number; digest: string; metrics: RoundMetrics; fairnessGap: number | null } {
   const { federation, store } = ctx.deps;
   const candidate = a.candidate as CurrentModel;
   const { all, metrics } = verdict;
   const base = ctx.models.current as CurrentModel;
   const published = store.transaction(() => {
     const model = ctx.models.publish(ctx.spec, candidate.tensors, a.round, base.version);
-    store.updateRound(ctx.fed, a.round, { state: 'published', resultVersion: model.version, closedAt: Date.now(), metrics, decisions: all });
+    store.updateRound(ctx.fed, a.round, {
+      state: 'published',
+      resultVersion: model.version,
+      closedAt: Date.now(),
+      metrics,
+      decisions: all,
+    });
     ctx.audit('model.published', { round: a.round, version: model.version, digest: model.digest, parentVersion: base.version, metrics });
     const card = writeModelCard({
       store,

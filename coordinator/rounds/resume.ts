@@ -15,7 +15,12 @@ export function resume(ctx: RoundContext, federation: Federation | undefined): b
     store.transaction(() => {
       store.updateRound(ctx.fed, r.round, { state: 'failed', closedAt: Date.now(), reason: 'coordinator restarted during the round' });
       for (const p of store.listParticipations(ctx.fed, r.round)) {
-        if (p.status === 'selected') store.updateParticipation(ctx.fed, r.round, p.institutionId, { status: 'dropped', code: 'ROUND_CLOSED', message: 'coordinator restarted' });
+        if (p.status === 'selected')
+          store.updateParticipation(ctx.fed, r.round, p.institutionId, {
+            status: 'dropped',
+            code: 'ROUND_CLOSED',
+            message: 'coordinator restarted',
+          });
       }
       ctx.audit('round.failed', { round: r.round, reason: 'coordinator restarted during the round' });
     });

@@ -54,7 +54,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.spec = deps.federation.spec;
     const resumed = deps.store.listRounds(deps.federation.id).findLast((r) => r.metrics?.nextClipNorm !== undefined)?.metrics?.nextClipNorm;
     this.clip = new ClipNorm(deps.rules, resumed);
-    const lastMedian = deps.store.listRounds(deps.federation.id).findLast((r) => r.metrics?.updateNormMedian !== undefined)?.metrics?.updateNormMedian;
+    const lastMedian = deps.store.listRounds(deps.federation.id).findLast((r) => r.metrics?.updateNormMedian !== undefined)
+      ?.metrics?.updateNormMedian;
     this.bound = new UpdateBound(deps.rules, lastMedian);
     this.models = new ModelRegistry({ store: deps.store, identity: deps.identity, dataDir: deps.dataDir, federation: deps.federation.id });
     this.consents = new ConsentRegistry({
@@ -164,7 +165,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (alreadyRevoked) return;
     this.deps.log.warn({ institution, fromRound }, 'consent revoked');
     this.emit('consent:revoked', { institution, fromRound });
-    if (a?.state === 'training' && a.pending.has(institution)) this.declineNow(a, institution, 'CONSENT_REVOKED', 'the institution revoked its consent');
+    if (a?.state === 'training' && a.pending.has(institution))
+      this.declineNow(a, institution, 'CONSENT_REVOKED', 'the institution revoked its consent');
     if (a?.state === 'evaluating' && a.evaluating.has(institution)) {
       a.evaluating.delete(institution);
       this.maybeDecide();
@@ -182,7 +184,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (!a.pending.has(institution)) {
       // A site retrying after a lost acknowledgement learns what became of the update it sent.
       const p = this.deps.store.getParticipation(this.fed, round, institution);
-      if (p?.status === 'refused') throw new CohortError(isErrorCode(p.code) ? p.code : 'BAD_REQUEST', `${institution}'s update for round ${round} was refused: ${p.message ?? ''}`);
+      if (p?.status === 'refused')
+        throw new CohortError(
+          isErrorCode(p.code) ? p.code : 'BAD_REQUEST',
+          `${institution}'s update for round ${round} was refused: ${p.message ?? ''}`,
+        );
       throw new CohortError('DUPLICATE', `${institution} already reported for round ${round}`);
     }
   }
@@ -194,7 +200,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private refuseRevoked(institution: string, round: number): never {
     const message = `${institution} revoked its consent: its update for round ${round} is refused`;
     const a = this.active;
-    if (a?.state === 'training' && a.round === round && a.pending.has(institution)) refuse(this.ctx, a, institution, 'CONSENT_REVOKED', message, 0);
+    if (a?.state === 'training' && a.round === round && a.pending.has(institution))
+      refuse(this.ctx, a, institution, 'CONSENT_REVOKED', message, 0);
     else this.audit('update.refused', { round, code: 'CONSENT_REVOKED', message }, institution);
     throw new CohortError('CONSENT_REVOKED', message);
   }
@@ -204,7 +211,10 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const p = this.deps.store.getParticipation(this.fed, round, institution);
     if (p?.status !== 'dropped' || p.code !== 'DEADLINE_PASSED') return;
     const deadline = this.deps.store.getRound(this.fed, round)?.deadline;
-    throw new CohortError('DEADLINE_PASSED', `round ${round}'s deadline passed${deadline ? ` at ${new Date(deadline).toISOString()}` : ''}: it closed without ${institution}'s update`);
+    throw new CohortError(
+      'DEADLINE_PASSED',
+      `round ${round}'s deadline passed${deadline ? ` at ${new Date(deadline).toISOString()}` : ''}: it closed without ${institution}'s update`,
+    );
   }
 
   /** Verifies, decrypts and folds one update into the running aggregate. */
@@ -257,8 +267,13 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   /** A contributing site's metrics of the candidate model, measured on its own validation rows. */
   evaluationReport(institution: string, report: EvaluationReport): void {
     const a = this.active;
-    if (!a || a.state !== 'evaluating' || a.round !== report.round) throw new CohortError('ROUND_CLOSED', `round ${report.round} is not being evaluated`);
-    if (!a.evaluating.has(institution)) throw new CohortError(a.siteMetrics.has(institution) ? 'DUPLICATE' : 'NOT_SELECTED', `${institution} has no evaluation pending for round ${report.round}`);
+    if (!a || a.state !== 'evaluating' || a.round !== report.round)
+      throw new CohortError('ROUND_CLOSED', `round ${report.round} is not being evaluated`);
+    if (!a.evaluating.has(institution))
+      throw new CohortError(
+        a.siteMetrics.has(institution) ? 'DUPLICATE' : 'NOT_SELECTED',
+        `${institution} has no evaluation pending for round ${report.round}`,
+      );
     a.siteMetrics.set(institution, report);
     a.evaluating.delete(institution);
     this.audit('evaluation.received', { ...report, round: a.round }, institution); // accuracy or R2, AUC...: what the task reports
@@ -285,7 +300,9 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     }
     const budget = this.deps.federation.manifest.privacy.dp;
     if (budget && spentAfter(rules, releasedRounds(this.ctx) + 1) > budget.epsilon + 1e-9) {
-      return this.failFederation(`privacy budget: another round would spend epsilon ${spentAfter(rules, releasedRounds(this.ctx) + 1)}, above the study's ${budget.epsilon}`);
+      return this.failFederation(
+        `privacy budget: another round would spend epsilon ${spentAfter(rules, releasedRounds(this.ctx) + 1)}, above the study's ${budget.epsilon}`,
+      );
     }
     const round = (store.latestRound(this.fed)?.round ?? 0) + 1;
     const deadline = Date.now() + rules.waitTimeoutMs;
@@ -319,7 +336,9 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.active.timer = setTimeout(() => {
       const count = eligible(this.ctx, round).participants.length;
       const blocked = this.active?.blockedReason;
-      this.failRound(`only ${count} eligible institutions (online, with consent in force) of the ${needed(this.ctx)} required came forward before the deadline${blocked ? ` (${blocked})` : ''}`);
+      this.failRound(
+        `only ${count} eligible institutions (online, with consent in force) of the ${needed(this.ctx)} required came forward before the deadline${blocked ? ` (${blocked})` : ''}`,
+      );
     }, rules.waitTimeoutMs);
     this.emit('round:waiting', { round, online: this.online.size, needed: needed(this.ctx) });
     this.tryStart();
@@ -351,7 +370,8 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       for (const institution of [...a.pending]) this.drop(a, institution, 'no update before the round deadline');
       closeTraining(this.ctx, a);
     } else if (a.state === 'evaluating') {
-      for (const institution of a.evaluating) this.audit('evaluation.missing', { round: a.round, reason: 'no evaluation before the deadline' }, institution);
+      for (const institution of a.evaluating)
+        this.audit('evaluation.missing', { round: a.round, reason: 'no evaluation before the deadline' }, institution);
       a.evaluating.clear();
       this.decide();
     }
@@ -401,7 +421,13 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.consecutiveFailures = 0;
     this.deps.log.info({ round: a.round, version: result.version }, 'model published');
     this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'published', version: result.version });
-    this.emit('round:published', { round: a.round, version: result.version, digest: result.digest, metrics: result.metrics, decisions: verdict.all });
+    this.emit('round:published', {
+      round: a.round,
+      version: result.version,
+      digest: result.digest,
+      metrics: result.metrics,
+      decisions: verdict.all,
+    });
     this.active = undefined;
     setImmediate(() => this.openNextRound());
   }
@@ -482,6 +508,12 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   }
 
   private audit(kind: string, data: Record<string, unknown>, actor = 'coordinator'): void {
-    this.deps.store.appendAudit({ federationId: this.fed, kind, actor, subject: typeof data.round === 'number' ? `round:${data.round}` : null, data });
+    this.deps.store.appendAudit({
+      federationId: this.fed,
+      kind,
+      actor,
+      subject: typeof data.round === 'number' ? `round:${data.round}` : null,
+      data,
+    });
   }
 }

@@ -23,7 +23,10 @@ export function needed(ctx: RoundContext): number {
 export function eligible(ctx: RoundContext, round: number): { participants: string[]; excluded: Exclusion[] } {
   // A suspended institution's open session does not make it eligible: status is read at every selection.
   const active = [...ctx.online.keys()].filter((institution) => ctx.deps.store.getInstitution(ctx.fed, institution)?.status === 'active');
-  return selectEligible(active, (institution, participants) => ctx.consents.covers(institution, 'training', participants), { ...ctx.deps.rules, round });
+  return selectEligible(active, (institution, participants) => ctx.consents.covers(institution, 'training', participants), {
+    ...ctx.deps.rules,
+    round,
+  });
 }
 
 /**
@@ -58,9 +61,23 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
   ctx.transition(a, 'training', () => {
     store.updateRound(ctx.fed, a.round, { selected: participants, deadline, decisions });
     for (const institution of participants) {
-      store.addParticipation({ federationId: ctx.fed, round: a.round, institutionId: institution, status: 'selected', updatedAt: Date.now() });
+      store.addParticipation({
+        federationId: ctx.fed,
+        round: a.round,
+        institutionId: institution,
+        status: 'selected',
+        updatedAt: Date.now(),
+      });
     }
-    ctx.audit('round.started', { round: a.round, baseVersion: model.version, participants, excluded, deadline, policyHash: ctx.deps.federation.policyHash, decisions });
+    ctx.audit('round.started', {
+      round: a.round,
+      baseVersion: model.version,
+      participants,
+      excluded,
+      deadline,
+      policyHash: ctx.deps.federation.policyHash,
+      decisions,
+    });
   });
   a.baseVersion = model.version;
   a.selected = new Set(participants);
@@ -79,7 +96,11 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
   const task: RoundTask = {
     ...taskTerms(ctx.deps.federation, a.round, deadline, participants.length, model),
     use: 'training',
-    config: { ...rules.train, ...ctx.deps.strategy.trainConfig, ...(rules.dp ? { dpClipNorm: ctx.clip.current, ...(ctx.clip.adaptive ? { dpReportClip: true } : {}) } : {}) },
+    config: {
+      ...rules.train,
+      ...ctx.deps.strategy.trainConfig,
+      ...(rules.dp ? { dpClipNorm: ctx.clip.current, ...(ctx.clip.adaptive ? { dpReportClip: true } : {}) } : {}),
+    },
     ...(secagg ? { secagg } : {}),
   };
   if (!secagg) a.task = task;
@@ -98,7 +119,8 @@ export function blockedReason(ctx: RoundContext, eligibleCount: number, excluded
   const enrolled = ctx.deps.store.listInstitutions(ctx.fed).filter((i) => i.status === 'active').length;
   const parts = excluded.map(({ institution, code, message }) => {
     const min = code === 'CONSENT_TOO_FEW_INSTITUTIONS' ? ctx.consents.minOtherInstitutions(institution) : null;
-    const never = min !== null && enrolled - 1 < min ? `; only ${enrolled} institutions are enrolled, so this consent can never be met` : '';
+    const never =
+      min !== null && enrolled - 1 < min ? `; only ${enrolled} institutions are enrolled, so this consent can never be met` : '';
     return `${institution}: ${code} (${message}${never})`;
   });
   return `waiting: ${eligibleCount} of ${needed(ctx)} required institutions eligible${parts.length > 0 ? `; ${parts.join('; ')}` : ''}`;
@@ -117,7 +139,11 @@ function createInitialModel(ctx: RoundContext): void {
       const normalized = spec;
       ctx.deps.store.transaction(() => {
         ctx.deps.store.updateFederation(ctx.fed, { spec: normalized });
-        ctx.audit('spec.normalization', { sites: stats.length, samples: stats.reduce((n, s) => n + s.count, 0), ...(normalized.preprocessing?.impute ? { imputed: Object.keys(normalized.preprocessing.impute) } : {}) });
+        ctx.audit('spec.normalization', {
+          sites: stats.length,
+          samples: stats.reduce((n, s) => n + s.count, 0),
+          ...(normalized.preprocessing?.impute ? { imputed: Object.keys(normalized.preprocessing.impute) } : {}),
+        });
       });
     }
   }

@@ -16,7 +16,11 @@ export interface Outbox {
   broadcast(event: 'federation:complete', msg: { rounds: number; finalVersion: number }): void;
   broadcast(event: 'federation:failed', msg: { reason: string }): void;
   /** Secure aggregation's coordinator -> participant messages; false when the institution is not connected. */
-  sendSecAgg<E extends 'secagg:keys' | 'secagg:shares' | 'secagg:consistency-request' | 'secagg:unmask-request'>(institution: string, event: E, msg: Parameters<ServerToClientEvents[E]>[0]): boolean;
+  sendSecAgg<E extends 'secagg:keys' | 'secagg:shares' | 'secagg:consistency-request' | 'secagg:unmask-request'>(
+    institution: string,
+    event: E,
+    msg: Parameters<ServerToClientEvents[E]>[0],
+  ): boolean;
 }
 
 /** Every event the runner emits, with its payload. */
@@ -24,8 +28,18 @@ export interface RunnerEventMap {
   'round:waiting': [{ round: number; online: number; needed: number }];
   /** Who is online now, after an agent got ready or went away. */
   'agents:online': [{ online: string[] }];
-  'round:blocked': [{ round: number; eligible: number; needed: number; excluded: { institution: string; code: string; message: string }[]; reason: string }];
-  'round:started': [{ round: number; participants: string[]; excluded: { institution: string; code: string; message: string }[]; baseVersion: number; deadline: number }];
+  'round:blocked': [
+    { round: number; eligible: number; needed: number; excluded: { institution: string; code: string; message: string }[]; reason: string },
+  ];
+  'round:started': [
+    {
+      round: number;
+      participants: string[];
+      excluded: { institution: string; code: string; message: string }[];
+      baseVersion: number;
+      deadline: number;
+    },
+  ];
   'update:accepted': [{ round: number; institution: string; samples: number; digest: string; metrics: LocalMetrics }];
   'update:refused': [{ round: number; institution: string; code: string; message: string }];
   'participant:declined': [{ round: number; institution: string; code: string; message: string }];

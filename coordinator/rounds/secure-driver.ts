@@ -20,7 +20,10 @@ export function openSecureRound(ctx: RoundContext, a: ActiveRound, participants:
     round: a.round,
     rules: ctx.deps.rules,
     spec: ctx.spec,
-    participants: participants.map((id) => ({ id, signPublicKey: Buffer.from(ctx.deps.store.getInstitution(ctx.fed, id)?.signPublicKey ?? '', 'base64') })),
+    participants: participants.map((id) => ({
+      id,
+      signPublicKey: Buffer.from(ctx.deps.store.getInstitution(ctx.fed, id)?.signPublicKey ?? '', 'base64'),
+    })),
     maxDeclared: Math.max(1, ...a.declared.values()),
   });
   a.secure = new SecureRound({
@@ -45,11 +48,17 @@ export function openSecureRound(ctx: RoundContext, a: ActiveRound, participants:
  * refusal) when it is not expected now or does not verify.
  * @example secAggMessage(ctx, 'site-a', 'advertise', msg)
  */
-export function secAggMessage(ctx: RoundContext, institution: string, step: 'advertise' | 'share-keys' | 'consistency' | 'unmask', msg: unknown): void {
+export function secAggMessage(
+  ctx: RoundContext,
+  institution: string,
+  step: 'advertise' | 'share-keys' | 'consistency' | 'unmask',
+  msg: unknown,
+): void {
   const a = ctx.active;
   const round = (msg as { round?: unknown }).round;
   if (!a?.secure) throw new CohortError('ROUND_CLOSED', 'no secure-aggregation round is running');
-  if (round !== a.round) throw new CohortError('WRONG_ROUND', `secure-aggregation message for round ${String(round)}, current round is ${a.round}`);
+  if (round !== a.round)
+    throw new CohortError('WRONG_ROUND', `secure-aggregation message for round ${String(round)}, current round is ${a.round}`);
   if (!a.selected.has(institution)) throw new CohortError('NOT_SELECTED', `${institution} was not selected for round ${a.round}`);
   if (step === 'advertise') a.secure.advertise(institution, msg as Parameters<SecureRound['advertise']>[1]);
   else if (step === 'share-keys') a.secure.shareKeys(institution, msg as Parameters<SecureRound['shareKeys']>[1]);
@@ -61,7 +70,14 @@ export function secAggMessage(ctx: RoundContext, institution: string, step: 'adv
  * Under secure aggregation: checks a masked input's envelope and metadata and adds it to the masked sum.
  * @example const { digest } = submitMasked(ctx, a, 'site-a', 3, envelope, intakeFor(ctx, a, 'site-a'))
  */
-export function submitMasked(ctx: RoundContext, a: ActiveRound, institution: string, round: number, envelope: Uint8Array, intake: IntakeContext): { digest: string } {
+export function submitMasked(
+  ctx: RoundContext,
+  a: ActiveRound,
+  institution: string,
+  round: number,
+  envelope: Uint8Array,
+  intake: IntakeContext,
+): { digest: string } {
   let accepted;
   try {
     accepted = intakeMasked(envelope, intake);
@@ -88,11 +104,12 @@ export function submitMasked(ctx: RoundContext, a: ActiveRound, institution: str
 function onSecureOutcome(ctx: RoundContext, a: ActiveRound, outcome: secagg.ServerOutcome): void {
   if (ctx.active !== a || (a.state !== 'aggregating' && a.state !== 'training')) return;
   if (!outcome.ok) {
-    for (const b of outcome.blame) ctx.audit('secagg.blame', { round: a.round, reason: b.reason, evidence: b.evidence, message: b.message }, b.participant);
+    for (const b of outcome.blame)
+      ctx.audit('secagg.blame', { round: a.round, reason: b.reason, evidence: b.evidence, message: b.message }, b.participant);
     return ctx.failRound(`secure aggregation failed (${outcome.failure.code} at ${outcome.failure.step}): ${outcome.failure.message}`);
   }
   const { average, weightSum, survivors } = outcome.result;
-  if (!average) return ctx.failRound('secure aggregation: the survivors\' weights sum to 0');
+  if (!average) return ctx.failRound("secure aggregation: the survivors' weights sum to 0");
   const base = ctx.models.current as CurrentModel;
   let offset = 0;
   const candidate = base.tensors.map((t) => {

@@ -19,7 +19,12 @@ import {
 } from '../../protocol/index.js';
 import { fromBase64, secagg } from '../../crypto/index.js';
 
-type Sent = { 'secagg:keys': SecAggKeys; 'secagg:shares': SecAggShares; 'secagg:consistency-request': SecAggConsistencyRequest; 'secagg:unmask-request': SecAggUnmaskRequest };
+type Sent = {
+  'secagg:keys': SecAggKeys;
+  'secagg:shares': SecAggShares;
+  'secagg:consistency-request': SecAggConsistencyRequest;
+  'secagg:unmask-request': SecAggUnmaskRequest;
+};
 
 export interface SecureRoundDeps {
   round: number;
@@ -77,9 +82,22 @@ export class SecureRound {
   /** Step 2: a participant's masked input (arrived through the upload path, envelope already opened). */
   masked(from: string, frame: MaskedFrame): void {
     if (this.server.phase !== 'masked-input') {
-      throw new CohortError('SECAGG_FAILED', `masked input in step ${this.server.phase}: the key exchange has not finished (or the round moved on)`);
+      throw new CohortError(
+        'SECAGG_FAILED',
+        `masked input in step ${this.server.phase}: the key exchange has not finished (or the round moved on)`,
+      );
     }
-    this.accept(this.server.receiveMaskedInput({ type: 'secagg/masked-input', from, masked: frame.masked, complaints: frame.complaints, signature: fromBase64(frame.signature) }), from, from);
+    this.accept(
+      this.server.receiveMaskedInput({
+        type: 'secagg/masked-input',
+        from,
+        masked: frame.masked,
+        complaints: frame.complaints,
+        signature: fromBase64(frame.signature),
+      }),
+      from,
+      from,
+    );
   }
 
   /** Ends step 2 (called when training closes): survivors are asked to sign the survivor set (the consistency check). */
@@ -87,7 +105,10 @@ export class SecureRound {
     const step = this.server.closeMaskedInput();
     if (!step.ok) return this.fail(step.failure, step.blame);
     this.deps.audit('secagg.step', { round: this.deps.round, step: 'masked-input', survivors: step.messages.length });
-    this.expectAnswers('secagg:consistency-request', step.messages.map((msg) => ({ to: msg.to, msg: { round: this.deps.round, ...msg } })));
+    this.expectAnswers(
+      'secagg:consistency-request',
+      step.messages.map((msg) => ({ to: msg.to, msg: { round: this.deps.round, ...msg } })),
+    );
     this.arm(() => this.closeConsistency());
     if (this.expected.size === 0) this.closeConsistency();
   }
@@ -112,7 +133,11 @@ export class SecureRound {
 
   private accept(receipt: secagg.Receipt, from: string, claimed: string): void {
     if (claimed !== from) throw new CohortError('SECAGG_FAILED', `${from} sent a secure-aggregation message in the name of ${claimed}`);
-    if (!receipt.ok) throw new CohortError(receipt.reason === 'BAD_SIGNATURE' ? 'BAD_SIGNATURE' : 'SECAGG_FAILED', `secure aggregation refused the message (${receipt.reason}): ${receipt.message}`);
+    if (!receipt.ok)
+      throw new CohortError(
+        receipt.reason === 'BAD_SIGNATURE' ? 'BAD_SIGNATURE' : 'SECAGG_FAILED',
+        `secure aggregation refused the message (${receipt.reason}): ${receipt.message}`,
+      );
   }
 
   /** One expected participant's answer to the current step: accepted (or refused), and the step closes once every expected one answered. */
@@ -137,7 +162,8 @@ export class SecureRound {
   }
 
   private dropSilent(step: string): void {
-    for (const institution of this.expected) this.deps.onDropped(institution, `no secure-aggregation ${step} message before the step closed`);
+    for (const institution of this.expected)
+      this.deps.onDropped(institution, `no secure-aggregation ${step} message before the step closed`);
   }
 
   private closeAdvertise(): void {
@@ -146,8 +172,16 @@ export class SecureRound {
     const step = this.server.closeAdvertiseKeys();
     if (!step.ok) return this.fail(step.failure, step.blame);
     const seed = this.server.graphSeed;
-    this.deps.audit('secagg.step', { round: this.deps.round, step: 'advertise-keys', participants: step.messages.length, ...(seed ? { graphSeed: Buffer.from(seed).toString('hex') } : {}) });
-    this.expectAnswers('secagg:keys', step.messages.map((msg) => ({ to: msg.to, msg: toWire({ round: this.deps.round, ...msg }) as SecAggKeys })));
+    this.deps.audit('secagg.step', {
+      round: this.deps.round,
+      step: 'advertise-keys',
+      participants: step.messages.length,
+      ...(seed ? { graphSeed: Buffer.from(seed).toString('hex') } : {}),
+    });
+    this.expectAnswers(
+      'secagg:keys',
+      step.messages.map((msg) => ({ to: msg.to, msg: toWire({ round: this.deps.round, ...msg }) as SecAggKeys })),
+    );
     this.arm(() => this.closeShareKeys());
   }
 
@@ -169,7 +203,10 @@ export class SecureRound {
     const step = this.server.closeConsistency();
     if (!step.ok) return this.fail(step.failure, step.blame);
     this.deps.audit('secagg.step', { round: this.deps.round, step: 'consistency-check', signed: step.messages.length });
-    this.expectAnswers('secagg:unmask-request', step.messages.map((msg) => ({ to: msg.to, msg: toWire({ round: this.deps.round, ...msg }) as SecAggUnmaskRequest })));
+    this.expectAnswers(
+      'secagg:unmask-request',
+      step.messages.map((msg) => ({ to: msg.to, msg: toWire({ round: this.deps.round, ...msg }) as SecAggUnmaskRequest })),
+    );
     this.arm(() => this.finish());
     if (this.expected.size === 0) this.finish();
   }
@@ -178,7 +215,14 @@ export class SecureRound {
     if (this.finished) return;
     this.dispose();
     const outcome = this.server.finish();
-    if (outcome.ok) this.deps.audit('secagg.unmasked', { round: this.deps.round, survivors: outcome.result.survivors, dropped: outcome.result.dropped, weightSum: outcome.result.weightSum, blame: outcome.result.blame });
+    if (outcome.ok)
+      this.deps.audit('secagg.unmasked', {
+        round: this.deps.round,
+        survivors: outcome.result.survivors,
+        dropped: outcome.result.dropped,
+        weightSum: outcome.result.weightSum,
+        blame: outcome.result.blame,
+      });
     this.report(outcome);
   }
 
@@ -189,7 +233,14 @@ export class SecureRound {
   }
 
   private report(outcome: secagg.ServerOutcome): void {
-    if (!outcome.ok) this.deps.audit('secagg.failed', { round: this.deps.round, code: outcome.failure.code, step: outcome.failure.step, message: outcome.failure.message, blame: outcome.blame });
+    if (!outcome.ok)
+      this.deps.audit('secagg.failed', {
+        round: this.deps.round,
+        code: outcome.failure.code,
+        step: outcome.failure.step,
+        message: outcome.failure.message,
+        blame: outcome.blame,
+      });
     this.deps.onOutcome(outcome);
   }
 }

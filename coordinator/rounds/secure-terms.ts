@@ -23,7 +23,15 @@ export function secureTerms(args: {
   const settings = rules.secagg ?? { graph: 'complete' as const, clipNorm: 100, threshold: undefined, threatModel: undefined };
   const vectorLength = parameterCount(args.spec);
   const graph = settings.graph === 'harary' ? ({ kind: 'harary' } as const) : ({ kind: 'complete' } as const);
-  const common = { federation: args.federation, round: args.round, participants: args.participants, vectorLength, graph, thresholdFraction: settings.threshold, threatModel: settings.threatModel ?? 'malicious' };
+  const common = {
+    federation: args.federation,
+    round: args.round,
+    participants: args.participants,
+    vectorLength,
+    graph,
+    thresholdFraction: settings.threshold,
+    threatModel: settings.threatModel ?? 'malicious',
+  };
   if (!rules.dp) {
     // n * W must stay below 2^32 (the weight entry's sum); larger sites are weighted as if they had W rows.
     const maxWeight = Math.max(1, Math.min(Math.ceil(args.maxDeclared), Math.floor(0xffffffff / args.participants.length), 1_000_000));
@@ -31,7 +39,11 @@ export function secureTerms(args: {
   }
   const { threshold } = secagg.termsFor({ ...common, clipNorm: rules.dp.clipNorm, maxWeight: 1 }).config;
   // The formula each site recomputes from the signed study terms (node-agent/mods/dp-terms.ts): one function for both.
-  const noiseStd = dp.distributedNoiseStd({ noiseMultiplier: rules.dp.noiseMultiplier, clipNorm: rules.dp.clipNorm, participants: threshold });
+  const noiseStd = dp.distributedNoiseStd({
+    noiseMultiplier: rules.dp.noiseMultiplier,
+    clipNorm: rules.dp.clipNorm,
+    participants: threshold,
+  });
   // ||clip(x) + noise|| <= C + sigma (sqrt(L) + 10) except with negligible probability (the chi distribution's tail).
   const range = rules.dp.clipNorm + noiseStd * (Math.sqrt(vectorLength) + 10);
   return secagg.termsFor({ ...common, clipNorm: range, maxWeight: 1, noiseStd, dpClipNorm: rules.dp.clipNorm });

@@ -8,5 +8,14 @@ import type { CurrentModel } from './model-registry.js';
  */
 export function taskTerms(federation: Federation, round: number, deadline: number, participants: number, model: CurrentModel) {
   const { manifest, policyHash } = federation;
-  return { federation: federation.id, round, deadline, study: manifest, participants, privacy: manifest.privacy, policyHash, model: model.signed };
+  return {
+    federation: federation.id,
+    round,
+    deadline,
+    study: manifest,
+    participants,
+    privacy: manifest.privacy,
+    policyHash,
+    model: model.signed,
+  };
 }

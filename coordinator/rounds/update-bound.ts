@@ -61,7 +61,11 @@ export class UpdateBound {
 
   /** The bound for the round in progress. */
   current(parameters: number, dpClip: number | undefined): NormBound {
-    return normBound(this.rules, { parameters, ...(dpClip !== undefined ? { dpClip } : {}), ...(this.lastMedian !== undefined ? { lastMedian: this.lastMedian } : {}) });
+    return normBound(this.rules, {
+      parameters,
+      ...(dpClip !== undefined ? { dpClip } : {}),
+      ...(this.lastMedian !== undefined ? { lastMedian: this.lastMedian } : {}),
+    });
   }
 
   /** A new round: forget the last round's norms. */

@@ -47,7 +47,8 @@ export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext): Accepted
   // openEnvelope checked the payload's SHA-256 against the signed digest: no second hash for the frame's trailer.
   const decoded = decodeTensors(opened.payload, { maxBytes: ctx.maxPayloadBytes, authenticated: true });
   const meta = checkMeta(decoded.meta, ctx);
-  if (meta.kind !== 'weights') throw new CohortError('BAD_REQUEST', 'this round does not run secure aggregation: a masked input cannot be aggregated');
+  if (meta.kind !== 'weights')
+    throw new CohortError('BAD_REQUEST', 'this round does not run secure aggregation: a masked input cannot be aggregated');
   checkLayout(decoded.tensors, tensorLayout(ctx.spec));
   checkFinite(decoded.tensors);
   return { tensors: decoded.tensors, meta, digest: opened.payloadDigest };
@@ -74,10 +75,12 @@ export interface AcceptedMasked {
  */
 export function intakeMasked(envelope: Uint8Array, ctx: IntakeContext): AcceptedMasked {
   const opened = openChecked(envelope, ctx, 'masked input');
-  if (opened.payload.length > ctx.maxPayloadBytes) throw new CohortError('PAYLOAD_TOO_LARGE', `masked input of ${opened.payload.length} bytes exceeds ${ctx.maxPayloadBytes}`);
+  if (opened.payload.length > ctx.maxPayloadBytes)
+    throw new CohortError('PAYLOAD_TOO_LARGE', `masked input of ${opened.payload.length} bytes exceeds ${ctx.maxPayloadBytes}`);
   const frame = decodeMaskedInput(opened.payload, { length: parameterCount(ctx.spec) + 1 });
   const meta = checkMeta(frame.meta, ctx);
-  if (meta.kind !== 'masked') throw new CohortError('BAD_REQUEST', 'this round runs secure aggregation: send a masked input, not plain weights');
+  if (meta.kind !== 'masked')
+    throw new CohortError('BAD_REQUEST', 'this round runs secure aggregation: send a masked input, not plain weights');
   return { frame, meta, digest: opened.payloadDigest };
 }
 

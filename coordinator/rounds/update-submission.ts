@@ -33,7 +33,14 @@ export function intakeFor(ctx: RoundContext, a: ActiveRound, institution: string
  * Verifies, decrypts and folds one plain update into the running aggregate; a refused update is recorded, then thrown.
  * @example const { digest } = submitPlain(ctx, a, 'site-a', 3, envelope, intakeFor(ctx, a, 'site-a'))
  */
-export function submitPlain(ctx: RoundContext, a: ActiveRound, institution: string, round: number, envelope: Uint8Array, intake: IntakeContext): { digest: string } {
+export function submitPlain(
+  ctx: RoundContext,
+  a: ActiveRound,
+  institution: string,
+  round: number,
+  envelope: Uint8Array,
+  intake: IntakeContext,
+): { digest: string } {
   let accepted;
   let norm: number;
   try {
@@ -85,8 +92,15 @@ export function checkNorm(ctx: RoundContext, tensors: readonly NamedTensor[]): n
   const norm = updateNorm(tensors, (ctx.models.current as CurrentModel).tensors);
   const { bound, source } = ctx.bound.current(parameterCount(ctx.spec), ctx.deps.rules.dp ? ctx.clip.current : undefined);
   if (!(norm <= bound)) {
-    const why = source === 'dp-clip' ? `the DP clip norm ${ctx.clip.current}: differential privacy needs the site to clip it` : `the round's bound ${bound.toPrecision(6)} (${source})`;
-    throw new NormExceeded(`update is ${norm.toPrecision(6)} from the global model in L2 norm, above ${why}`, { norm, bound, boundSource: source });
+    const why =
+      source === 'dp-clip'
+        ? `the DP clip norm ${ctx.clip.current}: differential privacy needs the site to clip it`
+        : `the round's bound ${bound.toPrecision(6)} (${source})`;
+    throw new NormExceeded(`update is ${norm.toPrecision(6)} from the global model in L2 norm, above ${why}`, {
+      norm,
+      bound,
+      boundSource: source,
+    });
   }
   return norm;
 }
@@ -98,7 +112,10 @@ export function checkNorm(ctx: RoundContext, tensors: readonly NamedTensor[]): n
 export function checkSamples(ctx: RoundContext, a: ActiveRound, institution: string, samples: number): void {
   const declared = a.declared.get(institution) ?? 0;
   if (samples > declared) {
-    throw new CohortError('BAD_SAMPLE_COUNT', `update claims ${samples} training samples, but ${institution} declared ${declared} when the round started`);
+    throw new CohortError(
+      'BAD_SAMPLE_COUNT',
+      `update claims ${samples} training samples, but ${institution} declared ${declared} when the round started`,
+    );
   }
   const failed = updateRules(ctx.deps.federation.policy, samples).find((d) => !d.passed);
   if (failed) throw new CohortError('BAD_SAMPLE_COUNT', `policy rule ${failed.rule}: ${failed.message}`);
@@ -108,10 +125,24 @@ export function checkSamples(ctx: RoundContext, a: ActiveRound, institution: str
  * Records an update as accepted, with its audit entry, in one transaction; UNAVAILABLE when storage fails.
  * @example storeAccepted(ctx, 3, 'site-a', meta, digest, envelope.length, { masked: true })
  */
-export function storeAccepted(ctx: RoundContext, round: number, institution: string, meta: UpdateMeta, digest: string, bytes: number, extra: Record<string, unknown>): void {
+export function storeAccepted(
+  ctx: RoundContext,
+  round: number,
+  institution: string,
+  meta: UpdateMeta,
+  digest: string,
+  bytes: number,
+  extra: Record<string, unknown>,
+): void {
   storing(() =>
     ctx.deps.store.transaction(() => {
-      ctx.deps.store.updateParticipation(ctx.fed, round, institution, { status: 'accepted', samples: meta.samples, digest, bytes, metrics: meta.metrics });
+      ctx.deps.store.updateParticipation(ctx.fed, round, institution, {
+        status: 'accepted',
+        samples: meta.samples,
+        digest,
+        bytes,
+        metrics: meta.metrics,
+      });
       ctx.audit('update.accepted', { round, digest, bytes, samples: meta.samples, ...extra }, institution);
     }),
   );
@@ -134,7 +165,15 @@ export function counted(ctx: RoundContext, a: ActiveRound, institution: string, 
  * Records a refused update (the site is out of the round) and announces it; training may close once the refusal settles.
  * @example refuse(ctx, a, 'site-a', 'BAD_SIGNATURE', err.message, envelope.length)
  */
-export function refuse(ctx: RoundContext, a: ActiveRound, institution: string, code: string, message: string, bytes: number, extra: Record<string, unknown> = {}): void {
+export function refuse(
+  ctx: RoundContext,
+  a: ActiveRound,
+  institution: string,
+  code: string,
+  message: string,
+  bytes: number,
+  extra: Record<string, unknown> = {},
+): void {
   ctx.deps.store.transaction(() => {
     ctx.deps.store.updateParticipation(ctx.fed, a.round, institution, { status: 'refused', code, message, bytes });
     ctx.audit('update.refused', { round: a.round, code, message, bytes, ...extra }, institution);

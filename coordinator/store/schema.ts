@@ -236,6 +236,8 @@ export type AuditRow = typeof audit.$inferSelect;
 export type AuditEvent = Omit<AuditRow, 'data'> & { data: Record<string, unknown> };
 export type Consent = typeof consents.$inferSelect;
 export type NewConsent = typeof consents.$inferInsert;
-export type NewAuditEvent = Omit<typeof audit.$inferInsert, 'data' | 'prevHash' | 'hash' | 'signature' | 'id'> & { data: Record<string, unknown> };
+export type NewAuditEvent = Omit<typeof audit.$inferInsert, 'data' | 'prevHash' | 'hash' | 'signature' | 'id'> & {
+  data: Record<string, unknown>;
+};
 export type ApiToken = typeof apiTokens.$inferSelect;
 export type NewApiToken = typeof apiTokens.$inferInsert;

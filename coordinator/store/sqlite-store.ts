@@ -10,7 +10,18 @@ import { assertTransition } from '../rounds/state-machine.js';
 import { canonicalJson } from '../../protocol/model-spec.js';
 import { GENESIS_HASH, entryHash } from '../../crypto/audit-chain.js';
 import { CohortError } from '../../protocol/errors.js';
-import { apiTokens, audit, consents, federations, institutions, models, participations, rounds, type AuditEvent, type AuditRow } from './schema.js';
+import {
+  apiTokens,
+  audit,
+  consents,
+  federations,
+  institutions,
+  models,
+  participations,
+  rounds,
+  type AuditEvent,
+  type AuditRow,
+} from './schema.js';
 import { withConstraints } from './sqlite-errors.js';
 import type { AuditQuery, AuditSigner, Store } from './store.js';
 
@@ -64,21 +75,27 @@ export function openSqliteStore(path: string): Store {
     and(eq(participations.federationId, f), eq(participations.round, r), eq(participations.institutionId, i));
 
   const store: Store = {
-    createFederation: (input) =>
-      withConstraints(`federation ${input.id}`, () => db.insert(federations).values(input).returning().get()),
+    createFederation: (input) => withConstraints(`federation ${input.id}`, () => db.insert(federations).values(input).returning().get()),
     getFederation: (id) => db.select().from(federations).where(eq(federations.id, id)).get(),
     listFederations: () => db.select().from(federations).orderBy(asc(federations.createdAt), asc(federations.id)).all(),
     updateFederationStatus: (id, status, at = Date.now()) =>
+      found(db.update(federations).set({ status, updatedAt: at }).where(eq(federations.id, id)).returning().get(), `federation ${id}`),
+
+    updateFederation: (id, patch) =>
       found(
-        db.update(federations).set({ status, updatedAt: at }).where(eq(federations.id, id)).returning().get(),
+        db
+          .update(federations)
+          .set({ ...definedOnly(patch), updatedAt: Date.now() })
+          .where(eq(federations.id, id))
+          .returning()
+          .get(),
         `federation ${id}`,
       ),
 
-    updateFederation: (id, patch) =>
-      found(db.update(federations).set({ ...definedOnly(patch), updatedAt: Date.now() }).where(eq(federations.id, id)).returning().get(), `federation ${id}`),
-
     addConsent: (input) =>
-      withConstraints(`consent ${input.consentHash.slice(0, 12)} of ${input.institutionId}`, () => db.insert(consents).values(input).returning().get()),
+      withConstraints(`consent ${input.consentHash.slice(0, 12)} of ${input.institutionId}`, () =>
+        db.insert(consents).values(input).returning().get(),
+      ),
     getConsentByHash: (consentHash) => db.select().from(consents).where(eq(consents.consentHash, consentHash)).get(),
     latestConsent: (federationId, institutionId) =>
       db
@@ -88,10 +105,16 @@ export function openSqliteStore(path: string): Store {
         .orderBy(desc(consents.id))
         .limit(1)
         .get(),
-    listConsents: (federationId) => db.select().from(consents).where(eq(consents.federationId, federationId)).orderBy(asc(consents.id)).all(),
+    listConsents: (federationId) =>
+      db.select().from(consents).where(eq(consents.federationId, federationId)).orderBy(asc(consents.id)).all(),
     revokeConsent: (consentHash, patch) =>
       found(
-        db.update(consents).set({ ...patch, status: 'revoked' }).where(eq(consents.consentHash, consentHash)).returning().get(),
+        db
+          .update(consents)
+          .set({ ...patch, status: 'revoked' })
+          .where(eq(consents.consentHash, consentHash))
+          .returning()
+          .get(),
         `consent ${consentHash.slice(0, 12)}`,
       ),
 
@@ -110,7 +133,11 @@ export function openSqliteStore(path: string): Store {
       );
     },
     getInstitution: (federationId, id) =>
-      db.select().from(institutions).where(and(eq(institutions.federationId, federationId), eq(institutions.id, id))).get(),
+      db
+        .select()
+        .from(institutions)
+        .where(and(eq(institutions.federationId, federationId), eq(institutions.id, id)))
+        .get(),
     listInstitutions: (federationId) =>
       db.select().from(institutions).where(eq(institutions.federationId, federationId)).orderBy(asc(institutions.id)).all(),
     touchInstitution: (federationId, id, at = Date.now()) => {
@@ -132,8 +159,7 @@ export function openSqliteStore(path: string): Store {
         if (Object.keys(changes).length === 0) return current;
         return found(db.update(rounds).set(changes).where(roundKey(federationId, round)).returning().get(), what);
       }),
-    listRounds: (federationId) =>
-      db.select().from(rounds).where(eq(rounds.federationId, federationId)).orderBy(asc(rounds.round)).all(),
+    listRounds: (federationId) => db.select().from(rounds).where(eq(rounds.federationId, federationId)).orderBy(asc(rounds.round)).all(),
     latestRound: (federationId) =>
       db.select().from(rounds).where(eq(rounds.federationId, federationId)).orderBy(desc(rounds.round)).limit(1).get(),
 
@@ -152,7 +178,11 @@ export function openSqliteStore(path: string): Store {
         `participation of ${institutionId} in round ${round} of ${federationId}`,
       ),
     getParticipation: (federationId, round, institutionId) =>
-      db.select().from(participations).where(partKey(federationId, round, institutionId)).get(),
+      db
+        .select()
+        .from(participations)
+        .where(partKey(federationId, round, institutionId))
+        .get(),
     listParticipations: (federationId, round) =>
       db
         .select()
@@ -166,18 +196,24 @@ export function openSqliteStore(path: string): Store {
         .all(),
 
     insertModel: (input) =>
-      withConstraints(`model version ${input.version} of ${input.federationId}`, () =>
-        db.insert(models).values(input).returning().get(),
-      ),
+      withConstraints(`model version ${input.version} of ${input.federationId}`, () => db.insert(models).values(input).returning().get()),
     getModel: (federationId, version) =>
-      db.select().from(models).where(and(eq(models.federationId, federationId), eq(models.version, version))).get(),
+      db
+        .select()
+        .from(models)
+        .where(and(eq(models.federationId, federationId), eq(models.version, version)))
+        .get(),
     latestModel: (federationId) =>
       db.select().from(models).where(eq(models.federationId, federationId)).orderBy(desc(models.version)).limit(1).get(),
-    listModels: (federationId) =>
-      db.select().from(models).where(eq(models.federationId, federationId)).orderBy(asc(models.version)).all(),
+    listModels: (federationId) => db.select().from(models).where(eq(models.federationId, federationId)).orderBy(asc(models.version)).all(),
     setModelCard: (federationId, version, card, cardSignature) =>
       found(
-        db.update(models).set({ card, cardSignature }).where(and(eq(models.federationId, federationId), eq(models.version, version))).returning().get(),
+        db
+          .update(models)
+          .set({ card, cardSignature })
+          .where(and(eq(models.federationId, federationId), eq(models.version, version)))
+          .returning()
+          .get(),
         `model version ${version} of ${federationId}`,
       ),
 
@@ -187,7 +223,15 @@ export function openSqliteStore(path: string): Store {
         const id = (last?.id ?? 0) + 1;
         const prevHash = last?.hash ?? GENESIS_HASH;
         const canonicalData = canonicalJson(data);
-        const body = canonicalJson({ seq: id, ts, federation: federationId, kind, actor, subject, data: JSON.parse(canonicalData) as unknown });
+        const body = canonicalJson({
+          seq: id,
+          ts,
+          federation: federationId,
+          kind,
+          actor,
+          subject,
+          data: JSON.parse(canonicalData) as unknown,
+        });
         const hash = entryHash(prevHash, body);
         const row = { id, ts, federationId, kind, actor, subject, data: canonicalData, prevHash, hash, signature: signer(hash) };
         return toEvent(db.insert(audit).values(row).returning().get());
@@ -195,7 +239,8 @@ export function openSqliteStore(path: string): Store {
     setAuditSigner: (fn) => {
       signer = fn;
     },
-    listAuditRows: (afterId = 0, limit = 10_000) => db.select().from(audit).where(gt(audit.id, afterId)).orderBy(asc(audit.id)).limit(limit).all(),
+    listAuditRows: (afterId = 0, limit = 10_000) =>
+      db.select().from(audit).where(gt(audit.id, afterId)).orderBy(asc(audit.id)).limit(limit).all(),
     listAudit: (query = {}) => {
       const { afterId, limit, offset, order } = query;
       const q = db
@@ -203,7 +248,13 @@ export function openSqliteStore(path: string): Store {
         .from(audit)
         .where(and(auditFilter(query), afterId === undefined ? undefined : gt(audit.id, afterId)))
         .orderBy(order === 'desc' ? desc(audit.id) : asc(audit.id));
-      const rows = limit === undefined && !offset ? q.all() : q.limit(limit ?? Number.MAX_SAFE_INTEGER).offset(offset ?? 0).all();
+      const rows =
+        limit === undefined && !offset
+          ? q.all()
+          : q
+              .limit(limit ?? Number.MAX_SAFE_INTEGER)
+              .offset(offset ?? 0)
+              .all();
       return rows.map(toEvent);
     },
     countAudit: (query = {}) => db.select({ n: count() }).from(audit).where(auditFilter(query)).get()?.n ?? 0,

@@ -21,7 +21,9 @@ import type {
 } from './schema.js';
 
 /** Fields of a round that may change after it is created; `state` changes are checked by the round state machine. */
-export type RoundPatch = Partial<Pick<Round, 'state' | 'resultVersion' | 'deadline' | 'selected' | 'closedAt' | 'reason' | 'metrics' | 'policyHash' | 'decisions'>>;
+export type RoundPatch = Partial<
+  Pick<Round, 'state' | 'resultVersion' | 'deadline' | 'selected' | 'closedAt' | 'reason' | 'metrics' | 'policyHash' | 'decisions'>
+>;
 
 /** Fields of a federation that may change after creation (a policy change is audited by the caller). */
 export type FederationPatch = Partial<Pick<Federation, 'policy' | 'policyHash' | 'status' | 'spec' | 'manifest' | 'manifestHash'>>;

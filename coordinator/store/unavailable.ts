@@ -18,7 +18,11 @@ export function storageUnavailable(cause: unknown): CohortError | undefined {
   const what = sqlite && SQLITE_UNAVAILABLE.test(sqlite) ? sqlite : typeof fs === 'string' && FS_UNAVAILABLE.has(fs) ? fs : undefined;
   if (!what) return undefined;
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new CohortError('UNAVAILABLE', `the coordinator cannot store anything now (${what}: ${message}); nothing was taken, try again later`, { cause });
+  return new CohortError(
+    'UNAVAILABLE',
+    `the coordinator cannot store anything now (${what}: ${message}); nothing was taken, try again later`,
+    { cause },
+  );
 }
 
 /**

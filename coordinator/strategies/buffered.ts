@@ -6,8 +6,18 @@ import { unflatten, UpdateBuffer, type BufferOptions } from './update-buffer.js'
 
 /** Buffer parameters every robust strategy accepts: 256 MiB of updates in memory, 8 MiB of block scratch. */
 export const bufferParams = {
-  memoryBytes: z.number().int().min(0).max(2 ** 52).default(256 * 2 ** 20),
-  blockBytes: z.number().int().min(4).max(2 ** 40).default(8 * 2 ** 20),
+  memoryBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 52)
+    .default(256 * 2 ** 20),
+  blockBytes: z
+    .number()
+    .int()
+    .min(4)
+    .max(2 ** 40)
+    .default(8 * 2 ** 20),
   spillDir: z.string().min(1).optional(),
 };
 

@@ -101,12 +101,17 @@ export function serverOptStrategy<S>(opts: {
           if (!averaged) return null;
           const current = state ?? base.map((t) => opts.initState(t.length));
           const fits = current.length === base.length && current.every((s, t) => opts.stateSize(s) === (base[t] as Float32Array).length);
-          if (!fits) throw new RangeError(`${opts.name}: the server optimizer state was made for another model; start a new strategy object`);
-          const stepped = averaged.map((m, t) => opts.step(base[t] as Float32Array, pseudoGradient(m, base[t] as Float32Array), current[t] as S));
+          if (!fits)
+            throw new RangeError(`${opts.name}: the server optimizer state was made for another model; start a new strategy object`);
+          const stepped = averaged.map((m, t) =>
+            opts.step(base[t] as Float32Array, pseudoGradient(m, base[t] as Float32Array), current[t] as S),
+          );
           state = current;
           if (!stepped.every((t) => t.every(Number.isFinite))) {
             state = undefined; // the steps updated it in place: start over rather than carry non-finite moments
-            throw new RangeError(`${opts.name}: the server step produced non-finite weights; lower the server learning rate (lr ${String(opts.params.lr)})`);
+            throw new RangeError(
+              `${opts.name}: the server step produced non-finite weights; lower the server learning rate (lr ${String(opts.params.lr)})`,
+            );
           }
           result = stepped;
           return result;

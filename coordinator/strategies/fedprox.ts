@@ -11,11 +11,15 @@ export const FedProxParamsSchema = z.object({ mu: z.number().min(0).max(1000).de
  * `fedprox`: aggregates exactly as FedAvg; `trainConfig.proximalMu` tells the runner what to send the agents.
  * @example fedProx.create({ mu: 0.1 }).trainConfig // { proximalMu: 0.1 }
  */
-export const fedProx = defineStrategy('fedprox', 'FedAvg aggregation, proximal term mu in the local objective (Li et al. 2020)', FedProxParamsSchema, (p): Strategy =>
-  Object.freeze({
-    name: 'fedprox',
-    params: Object.freeze({ ...p }),
-    trainConfig: Object.freeze({ proximalMu: p.mu }),
-    begin: (shapes: number[][], previous: Float32Array[]) => fedAvg.begin(shapes, previous),
-  }),
+export const fedProx = defineStrategy(
+  'fedprox',
+  'FedAvg aggregation, proximal term mu in the local objective (Li et al. 2020)',
+  FedProxParamsSchema,
+  (p): Strategy =>
+    Object.freeze({
+      name: 'fedprox',
+      params: Object.freeze({ ...p }),
+      trainConfig: Object.freeze({ proximalMu: p.mu }),
+      begin: (shapes: number[][], previous: Float32Array[]) => fedAvg.begin(shapes, previous),
+    }),
 );

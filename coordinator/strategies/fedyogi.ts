@@ -4,7 +4,12 @@ import { adaptiveState, adaptiveStep, serverOptStrategy, type AdaptiveState } fr
 import { decay, defineStrategy, serverLr } from './params.js';
 
 /** β1 0.9, β2 0.99, τ 1e-3 as in Reddi et al.; η 0.01 (tune it: the paper grid-searches η per task). */
-export const FedYogiParamsSchema = z.object({ lr: serverLr(0.01), beta1: decay(0.9), beta2: decay(0.99), tau: z.number().positive().max(10).default(1e-3) });
+export const FedYogiParamsSchema = z.object({
+  lr: serverLr(0.01),
+  beta1: decay(0.9),
+  beta2: decay(0.99),
+  tau: z.number().positive().max(10).default(1e-3),
+});
 export type FedYogiParams = z.output<typeof FedYogiParamsSchema>;
 
 /**

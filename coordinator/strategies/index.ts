@@ -18,7 +18,14 @@ export { serverAdam } from './fedadam.js';
 export { serverYogi } from './fedyogi.js';
 export { serverAdagrad } from './fedadagrad.js';
 export { adaptiveState, adaptiveStep, pseudoGradient, type AdaptiveState } from './fedopt.js';
-export { addSquaredDistances, krumScores, lowestScores, median as medianOf, trimCount, trimmedMean as trimmedMeanOf } from './robust-stats.js';
+export {
+  addSquaredDistances,
+  krumScores,
+  lowestScores,
+  median as medianOf,
+  trimCount,
+  trimmedMean as trimmedMeanOf,
+} from './robust-stats.js';
 export { parseStrategyParam, parseStrategyParams, type StrategyDefinition, type StrategyParams } from './params.js';
 export type { BufferedAccumulator } from './buffered.js';
 export type { Accumulator, Strategy, StrategyTrainConfig } from './types.js';

@@ -53,23 +53,32 @@ export function krumAggregate(buffer: UpdateBuffer, f: number, m: number): Float
  * `krum`: the one update with the lowest Krum score.
  * @example krum.create({ f: 1 }).begin(shapes, previous)
  */
-export const krum = defineStrategy('krum', 'Krum: the update closest to its n − f − 2 neighbours (Blanchard et al. 2017)', KrumParamsSchema, (p): Strategy =>
-  Object.freeze({
-    name: 'krum',
-    params: Object.freeze({ ...p }),
-    begin: (shapes: number[][], previous: Float32Array[]) => bufferedAccumulator(shapes, previous, p, (buffer) => krumAggregate(buffer, p.f, 1)),
-  }),
+export const krum = defineStrategy(
+  'krum',
+  'Krum: the update closest to its n − f − 2 neighbours (Blanchard et al. 2017)',
+  KrumParamsSchema,
+  (p): Strategy =>
+    Object.freeze({
+      name: 'krum',
+      params: Object.freeze({ ...p }),
+      begin: (shapes: number[][], previous: Float32Array[]) =>
+        bufferedAccumulator(shapes, previous, p, (buffer) => krumAggregate(buffer, p.f, 1)),
+    }),
 );
 
 /**
  * `multi-krum`: the mean of the m lowest-scored updates (default m = n − f).
  * @example multiKrum.create({ f: 1, m: 3 }).begin(shapes, previous)
  */
-export const multiKrum = defineStrategy('multi-krum', 'multi-Krum: the mean of the m best Krum scores (Blanchard et al. 2017)', MultiKrumParamsSchema, (p): Strategy =>
-  Object.freeze({
-    name: 'multi-krum',
-    params: Object.freeze({ ...p }),
-    begin: (shapes: number[][], previous: Float32Array[]) =>
-      bufferedAccumulator(shapes, previous, p, (buffer) => krumAggregate(buffer, p.f, p.m ?? buffer.length - p.f)),
-  }),
+export const multiKrum = defineStrategy(
+  'multi-krum',
+  'multi-Krum: the mean of the m best Krum scores (Blanchard et al. 2017)',
+  MultiKrumParamsSchema,
+  (p): Strategy =>
+    Object.freeze({
+      name: 'multi-krum',
+      params: Object.freeze({ ...p }),
+      begin: (shapes: number[][], previous: Float32Array[]) =>
+        bufferedAccumulator(shapes, previous, p, (buffer) => krumAggregate(buffer, p.f, p.m ?? buffer.length - p.f)),
+    }),
 );

@@ -20,6 +20,7 @@ export const median = defineStrategy('median', 'coordinate-wise median, unweight
   Object.freeze({
     name: 'median',
     params: Object.freeze({ ...p }),
-    begin: (shapes: number[][], previous: Float32Array[]) => bufferedAccumulator(shapes, previous, p, (buffer) => coordinatewise(buffer, medianOf)),
+    begin: (shapes: number[][], previous: Float32Array[]) =>
+      bufferedAccumulator(shapes, previous, p, (buffer) => coordinatewise(buffer, medianOf)),
   }),
 );

@@ -24,7 +24,9 @@ export function parseParams<S extends z.ZodObject>(name: string, schema: S, raw:
   const unknown = Object.keys(raw).filter((key) => !valid.includes(key));
   if (unknown.length > 0) {
     const accepted = valid.length > 0 ? `valid parameters: ${valid.join(', ')}` : 'it takes no parameters';
-    throw new Error(`unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} for strategy "${name}"; ${accepted}`);
+    throw new Error(
+      `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} for strategy "${name}"; ${accepted}`,
+    );
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -38,7 +40,12 @@ export function parseParams<S extends z.ZodObject>(name: string, schema: S, raw:
  * Declares a strategy from its params schema and a builder.
  * @example export const fedAvgM = defineStrategy('fedavgm', 'server momentum', schema, (p) => createFedAvgM(p));
  */
-export function defineStrategy<S extends z.ZodObject>(name: string, summary: string, schema: S, build: (params: z.output<S>) => Strategy): StrategyDefinition {
+export function defineStrategy<S extends z.ZodObject>(
+  name: string,
+  summary: string,
+  schema: S,
+  build: (params: z.output<S>) => Strategy,
+): StrategyDefinition {
   return Object.freeze({
     name,
     summary,

@@ -17,14 +17,18 @@ export const TrimmedMeanParamsSchema = z.object({ beta: z.number().min(0).lt(0.5
  * `trimmed-mean`: the coordinate-wise β-trimmed mean of the round's updates.
  * @example trimmedMean.create({ beta: 0.2 }).begin(shapes, previous)
  */
-export const trimmedMean = defineStrategy('trimmed-mean', 'coordinate-wise trimmed mean, unweighted (Yin et al. 2018)', TrimmedMeanParamsSchema, (p): Strategy =>
-  Object.freeze({
-    name: 'trimmed-mean',
-    params: Object.freeze({ ...p }),
-    begin: (shapes: number[][], previous: Float32Array[]) =>
-      bufferedAccumulator(shapes, previous, p, (buffer) => {
-        const k = trimCount(buffer.length, p.beta);
-        return coordinatewise(buffer, (column) => trimmedMeanOf(column, k));
-      }),
-  }),
+export const trimmedMean = defineStrategy(
+  'trimmed-mean',
+  'coordinate-wise trimmed mean, unweighted (Yin et al. 2018)',
+  TrimmedMeanParamsSchema,
+  (p): Strategy =>
+    Object.freeze({
+      name: 'trimmed-mean',
+      params: Object.freeze({ ...p }),
+      begin: (shapes: number[][], previous: Float32Array[]) =>
+        bufferedAccumulator(shapes, previous, p, (buffer) => {
+          const k = trimCount(buffer.length, p.beta);
+          return coordinatewise(buffer, (column) => trimmedMeanOf(column, k));
+        }),
+    }),
 );

@@ -107,7 +107,7 @@ export class UpdateBuffer {
     let position = this.spilledCount * this.dim * 4;
     for (const t of tensors) {
       const bytes = bytesOf(t);
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
       position += bytes.length;
     }
     this.spilledCount += 1;
@@ -134,7 +134,7 @@ export class UpdateBuffer {
       const view = scratch.subarray(s * n, (s + 1) * n);
       const bytes = bytesOf(view);
       const position = (s * this.dim + start) * 4;
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const read = readSync(fd, bytes, done, bytes.length - done, position + done);
         if (read === 0) throw new Error('spill file is shorter than expected');
         done += read;
@@ -155,7 +155,7 @@ export class UpdateBuffer {
       const end = Math.min(this.dim, start + step);
       const bytes = bytesOf(out.subarray(start, end));
       const position = ((i - this.memory.length) * this.dim + start) * 4;
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const read = readSync(this.fd as number, bytes, done, bytes.length - done, position + done);
         if (read === 0) throw new Error('spill file is shorter than expected');
         done += read;

@@ -14,7 +14,10 @@ export interface AdaptiveClipParams {
   countNoiseStd: number;
 }
 
-export const DEFAULT_ADAPTIVE_CLIP: Readonly<Omit<AdaptiveClipParams, 'countNoiseStd'>> = Object.freeze({ targetQuantile: 0.5, learningRate: 0.2 });
+export const DEFAULT_ADAPTIVE_CLIP: Readonly<Omit<AdaptiveClipParams, 'countNoiseStd'>> = Object.freeze({
+  targetQuantile: 0.5,
+  learningRate: 0.2,
+});
 
 /**
  * What each participant reports alongside its update: 1 when its update norm is at most the current clip norm.
@@ -30,14 +33,19 @@ export function clipIndicator(norm: number, clipNorm: number): 0 | 1 {
  * number of participants m: b = (countBelow + N(0, sigma_b^2)) / m, C' = C * exp(-eta (b - gamma)).
  * @example adaptiveClipStep({ clipNorm: 1, countBelow: 8, participants: 10, targetQuantile: 0.5, learningRate: 0.2, countNoiseStd: 0.5 })
  */
-export function adaptiveClipStep(args: AdaptiveClipParams & { clipNorm: number; countBelow: number; participants: number; gaussian?: GaussianSource }): { clipNorm: number; noisedFraction: number } {
+export function adaptiveClipStep(
+  args: AdaptiveClipParams & { clipNorm: number; countBelow: number; participants: number; gaussian?: GaussianSource },
+): { clipNorm: number; noisedFraction: number } {
   const { clipNorm, countBelow, participants, targetQuantile, learningRate, countNoiseStd } = args;
   if (!(clipNorm > 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be finite and > 0, got ${clipNorm}`);
-  if (!Number.isInteger(participants) || participants < 1) throw new RangeError(`participants must be a positive integer, got ${participants}`);
+  if (!Number.isInteger(participants) || participants < 1)
+    throw new RangeError(`participants must be a positive integer, got ${participants}`);
   if (!(countBelow >= 0 && countBelow <= participants)) throw new RangeError(`countBelow must be in [0, participants], got ${countBelow}`);
   if (!(targetQuantile >= 0 && targetQuantile <= 1)) throw new RangeError(`targetQuantile must be in [0, 1], got ${targetQuantile}`);
-  if (!(learningRate > 0) || !Number.isFinite(learningRate)) throw new RangeError(`learningRate must be finite and > 0, got ${learningRate}`);
-  if (!(countNoiseStd >= 0) || !Number.isFinite(countNoiseStd)) throw new RangeError(`countNoiseStd must be finite and >= 0, got ${countNoiseStd}`);
+  if (!(learningRate > 0) || !Number.isFinite(learningRate))
+    throw new RangeError(`learningRate must be finite and > 0, got ${learningRate}`);
+  if (!(countNoiseStd >= 0) || !Number.isFinite(countNoiseStd))
+    throw new RangeError(`countNoiseStd must be finite and >= 0, got ${countNoiseStd}`);
   const noise = countNoiseStd > 0 ? countNoiseStd * (args.gaussian ?? cryptoGaussian())() : 0;
   const noisedFraction = (countBelow + noise) / participants;
   return { clipNorm: clipNorm * Math.exp(-learningRate * (noisedFraction - targetQuantile)), noisedFraction };
@@ -54,6 +62,7 @@ export function updateNoiseMultiplier(args: { noiseMultiplier: number; countNois
   if (!(z > 0) || !Number.isFinite(z)) throw new RangeError(`noiseMultiplier must be finite and > 0, got ${z}`);
   if (!(sigmaB > 0)) throw new RangeError(`countNoiseStd must be > 0, got ${sigmaB}`);
   const remaining = z ** -2 - (2 * sigmaB) ** -2;
-  if (!(remaining > 0)) throw new RangeError(`countNoiseStd ${sigmaB} is too small for noise multiplier ${z}: need 2 * countNoiseStd > noiseMultiplier`);
+  if (!(remaining > 0))
+    throw new RangeError(`countNoiseStd ${sigmaB} is too small for noise multiplier ${z}: need 2 * countNoiseStd > noiseMultiplier`);
   return remaining ** -0.5;
 }

@@ -11,11 +11,13 @@ export interface ClipResult {
 }
 
 function assertPositive(name: string, value: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a finite number > 0, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name} must be a finite number > 0, got ${String(value)}`);
 }
 
 function assertNonNegative(name: string, value: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number >= 0, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new RangeError(`${name} must be a finite number >= 0, got ${String(value)}`);
 }
 
 /**
@@ -70,7 +72,11 @@ export function updateDistance(update: readonly Float32Array[], base: readonly F
  * A copy of `vector` plus independent N(0, std^2) noise on every entry (float64 arithmetic, same array type out).
  * @example const noised = addGaussianNoise(sum, 1.1 * clipNorm);
  */
-export function addGaussianNoise<T extends Float32Array | Float64Array>(vector: T, std: number, gaussian: GaussianSource = cryptoGaussian()): T {
+export function addGaussianNoise<T extends Float32Array | Float64Array>(
+  vector: T,
+  std: number,
+  gaussian: GaussianSource = cryptoGaussian(),
+): T {
   assertNonNegative('std', std);
   const out = vector.slice() as T;
   if (std === 0) return out;
@@ -82,7 +88,12 @@ export function addGaussianNoise<T extends Float32Array | Float64Array>(vector: 
  * Central DP: the coordinator adds N(0, (z*C)^2) to the SUM of clipped updates (sensitivity C per participant).
  * @example const noisedSum = centralNoise({ sum, clipNorm: 1, noiseMultiplier: 1.1 });
  */
-export function centralNoise<T extends Float32Array | Float64Array>(args: { sum: T; clipNorm: number; noiseMultiplier: number; gaussian?: GaussianSource }): T {
+export function centralNoise<T extends Float32Array | Float64Array>(args: {
+  sum: T;
+  clipNorm: number;
+  noiseMultiplier: number;
+  gaussian?: GaussianSource;
+}): T {
   assertPositive('clipNorm', args.clipNorm);
   assertNonNegative('noiseMultiplier', args.noiseMultiplier);
   return addGaussianNoise(args.sum, args.noiseMultiplier * args.clipNorm, args.gaussian);
@@ -97,7 +108,8 @@ export function centralNoise<T extends Float32Array | Float64Array>(args: { sum:
 export function distributedNoiseStd(args: { clipNorm: number; noiseMultiplier: number; participants: number }): number {
   assertPositive('clipNorm', args.clipNorm);
   assertNonNegative('noiseMultiplier', args.noiseMultiplier);
-  if (!Number.isInteger(args.participants) || args.participants < 1) throw new RangeError(`participants must be a positive integer, got ${args.participants}`);
+  if (!Number.isInteger(args.participants) || args.participants < 1)
+    throw new RangeError(`participants must be a positive integer, got ${args.participants}`);
   return (args.noiseMultiplier * args.clipNorm) / Math.sqrt(args.participants);
 }
 
@@ -124,6 +136,7 @@ export function distributedNoise<T extends Float32Array | Float64Array>(args: {
 export function effectiveNoiseMultiplier(args: { noiseMultiplier: number; planned: number; reported: number }): number {
   assertNonNegative('noiseMultiplier', args.noiseMultiplier);
   if (!Number.isInteger(args.planned) || args.planned < 1) throw new RangeError(`planned must be a positive integer, got ${args.planned}`);
-  if (!Number.isInteger(args.reported) || args.reported < 0) throw new RangeError(`reported must be a non-negative integer, got ${args.reported}`);
+  if (!Number.isInteger(args.reported) || args.reported < 0)
+    throw new RangeError(`reported must be a non-negative integer, got ${args.reported}`);
   return args.noiseMultiplier * Math.sqrt(args.reported / args.planned);
 }

@@ -13,7 +13,8 @@ const TWO_POW_53 = 9007199254740992;
  * @example const gaussian = cryptoGaussian(); const noise = gaussian() * sigma;
  */
 export function cryptoGaussian(random: RandomSource = defaultRandom, blockBytes = 16384): GaussianSource {
-  if (!Number.isInteger(blockBytes) || blockBytes < 16 || blockBytes % 16 !== 0) throw new RangeError('blockBytes must be a positive multiple of 16');
+  if (!Number.isInteger(blockBytes) || blockBytes < 16 || blockBytes % 16 !== 0)
+    throw new RangeError('blockBytes must be a positive multiple of 16');
   let block: Uint8Array = new Uint8Array(0);
   let view = new DataView(block.buffer);
   let offset = 0;

@@ -12,5 +12,13 @@ export {
   type ClipResult,
 } from './clip-noise.js';
 export { computeRdp, DEFAULT_ORDERS, OPACUS_ORDERS } from './rdp.js';
-export { rdpToEpsilon, epsilonFor, epsilonForSteps, noiseFor, type RdpConversion, type PrivacySpent, type ScheduleArgs } from './privacy-spent.js';
+export {
+  rdpToEpsilon,
+  epsilonFor,
+  epsilonForSteps,
+  noiseFor,
+  type RdpConversion,
+  type PrivacySpent,
+  type ScheduleArgs,
+} from './privacy-spent.js';
 export { clipIndicator, adaptiveClipStep, updateNoiseMultiplier, DEFAULT_ADAPTIVE_CLIP, type AdaptiveClipParams } from './adaptive-clip.js';

@@ -37,7 +37,8 @@ function logFactorial(k: number): number {
  * @example Math.exp(logComb(5, 2)) // 10
  */
 export function logComb(n: number, k: number): number {
-  if (!Number.isInteger(n) || !Number.isInteger(k) || k < 0 || k > n) throw new RangeError(`logComb needs integers 0 <= k <= n, got n=${n}, k=${k}`);
+  if (!Number.isInteger(n) || !Number.isInteger(k) || k < 0 || k > n)
+    throw new RangeError(`logComb needs integers 0 <= k <= n, got n=${n}, k=${k}`);
   return logFactorial(n) - logFactorial(k) - logFactorial(n - k);
 }
 

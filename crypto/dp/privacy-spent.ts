@@ -27,7 +27,12 @@ function epsilonAtOrder(alpha: number, rdp: number, delta: number, conversion: R
  * The smallest epsilon over the orders for the given delta, and the order that gives it.
  * @example rdpToEpsilon({ orders, rdp, delta: 1e-5 }) // { epsilon: 2.9, order: 14 }
  */
-export function rdpToEpsilon(args: { orders: readonly number[]; rdp: readonly number[]; delta: number; conversion?: RdpConversion }): PrivacySpent {
+export function rdpToEpsilon(args: {
+  orders: readonly number[];
+  rdp: readonly number[];
+  delta: number;
+  conversion?: RdpConversion;
+}): PrivacySpent {
   const { orders, rdp, delta } = args;
   const conversion = args.conversion ?? 'improved';
   if (orders.length !== rdp.length || orders.length === 0) throw new RangeError('orders and rdp must be non-empty and of the same length');
@@ -71,7 +76,8 @@ export function epsilonFor(args: ScheduleArgs & { noiseMultiplier: number }): Pr
 export function noiseFor(args: ScheduleArgs & { targetEpsilon: number; tolerance?: number }): number {
   const { targetEpsilon } = args;
   const tolerance = args.tolerance ?? 1e-6;
-  if (typeof targetEpsilon !== 'number' || !(targetEpsilon > 0) || !Number.isFinite(targetEpsilon)) throw new RangeError(`targetEpsilon must be finite and > 0, got ${String(targetEpsilon)}`);
+  if (typeof targetEpsilon !== 'number' || !(targetEpsilon > 0) || !Number.isFinite(targetEpsilon))
+    throw new RangeError(`targetEpsilon must be finite and > 0, got ${String(targetEpsilon)}`);
   if (!(tolerance > 0 && tolerance < 1)) throw new RangeError(`tolerance must be in (0, 1), got ${tolerance}`);
   const eps = (z: number) => epsilonFor({ ...args, noiseMultiplier: z }).epsilon;
   let low = 0;
@@ -94,11 +100,18 @@ export function noiseFor(args: ScheduleArgs & { targetEpsilon: number; tolerance
  * ledger): RDP adds up order by order across the steps (composition), then converts once.
  * @example epsilonForSteps({ steps: [{ q: 1, noiseMultiplier: 2 }, { q: 1, noiseMultiplier: 2 }], delta: 1e-5 }).epsilon
  */
-export function epsilonForSteps(args: { steps: readonly { q: number; noiseMultiplier: number }[]; delta: number; orders?: readonly number[]; conversion?: RdpConversion }): PrivacySpent {
+export function epsilonForSteps(args: {
+  steps: readonly { q: number; noiseMultiplier: number }[];
+  delta: number;
+  orders?: readonly number[];
+  conversion?: RdpConversion;
+}): PrivacySpent {
   const orders = args.orders ?? DEFAULT_ORDERS;
   const total = orders.map(() => 0);
   for (const step of args.steps) {
-    computeRdp({ q: step.q, noiseMultiplier: step.noiseMultiplier, steps: 1, orders }).forEach((r, i) => (total[i] = (total[i] as number) + r));
+    computeRdp({ q: step.q, noiseMultiplier: step.noiseMultiplier, steps: 1, orders }).forEach(
+      (r, i) => (total[i] = (total[i] as number) + r),
+    );
   }
   if (args.steps.length === 0) return { epsilon: 0, order: NaN };
   return rdpToEpsilon({ orders, rdp: total, delta: args.delta, conversion: args.conversion ?? 'improved' });

@@ -10,9 +10,20 @@ import { logAdd, logComb, logErfc, logSub } from './log-math.js';
  * (tensorflow/privacy, tensorflow_privacy/privacy/analysis/compute_dp_sgd_privacy_lib.py)
  */
 export const DEFAULT_ORDERS: readonly number[] = Object.freeze([
-  1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 4.5,
+  1.25,
+  1.5,
+  1.75,
+  2,
+  2.25,
+  2.5,
+  3,
+  3.5,
+  4,
+  4.5,
   ...Array.from({ length: 59 }, (_, i) => i + 5),
-  128, 256, 512,
+  128,
+  256,
+  512,
 ]);
 
 /** Opacus's RDPAccountant.DEFAULT_ALPHAS: 1.1, 1.2, ..., 10.9 and 12..63 (pytorch/opacus, opacus/accountants/rdp.py). */
@@ -93,8 +104,10 @@ export function computeRdp(args: { q: number; noiseMultiplier: number; steps: nu
   const { q, noiseMultiplier, steps } = args;
   const orders = args.orders ?? DEFAULT_ORDERS;
   if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new RangeError(`q must be in [0, 1], got ${String(q)}`);
-  if (typeof noiseMultiplier !== 'number' || !(noiseMultiplier >= 0) || noiseMultiplier === Infinity) throw new RangeError(`noiseMultiplier must be finite and >= 0, got ${String(noiseMultiplier)}`);
-  if (typeof steps !== 'number' || !(steps >= 0) || !Number.isFinite(steps)) throw new RangeError(`steps must be finite and >= 0, got ${String(steps)}`);
+  if (typeof noiseMultiplier !== 'number' || !(noiseMultiplier >= 0) || noiseMultiplier === Infinity)
+    throw new RangeError(`noiseMultiplier must be finite and >= 0, got ${String(noiseMultiplier)}`);
+  if (typeof steps !== 'number' || !(steps >= 0) || !Number.isFinite(steps))
+    throw new RangeError(`steps must be finite and >= 0, got ${String(steps)}`);
   assertOrders(orders);
   return orders.map((alpha) => (steps === 0 ? 0 : rdpOneStep(q, noiseMultiplier, alpha) * steps));
 }

@@ -8,13 +8,36 @@ import type { Identity } from '../identity.js';
 import { defaultRandom, takeRandom, type RandomSource } from '../random.js';
 import { failure, type SecAggFailure, type SecAggStep, type StepResult } from './failures.js';
 import { generateX25519, pairSeed, shareKey, type X25519KeyPair } from './keys.js';
-import type { AdvertiseKeys, Complaint, ConsistencyRequest, ConsistencySignature, EncryptedShare, KeysBroadcast, MaskedInput, RevealedShare, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
+import type {
+  AdvertiseKeys,
+  Complaint,
+  ConsistencyRequest,
+  ConsistencySignature,
+  EncryptedShare,
+  KeysBroadcast,
+  MaskedInput,
+  RevealedShare,
+  ShareKeys,
+  SharesDelivery,
+  UnmaskRequest,
+  UnmaskResponse,
+} from './messages.js';
 import { applyMask } from './prg.js';
 import { deriveGraph, holdersOf, maskSign, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
 import { quantiseWeighted, type Rounding } from './ring.js';
 import { NONCE_BYTES, openSharePair, sealSharePair, type SharePair } from './share-box.js';
 import { split, type Share } from './shamir.js';
-import { advertiseStatement, consistencyStatement, maskedStatement, seedCommitment, shareCommitment, shareStatement, ed25519Signer, unmaskStatement, verifyDetached } from './statements.js';
+import {
+  advertiseStatement,
+  consistencyStatement,
+  maskedStatement,
+  seedCommitment,
+  shareCommitment,
+  shareStatement,
+  ed25519Signer,
+  unmaskStatement,
+  verifyDetached,
+} from './statements.js';
 
 export type ClientPhase = 'new' | 'advertised' | 'shared' | 'masked' | 'signed' | 'done' | 'aborted';
 
@@ -61,7 +84,12 @@ export class SecAggClient {
     return this.current;
   }
 
-  private abort(code: SecAggFailure['code'], step: SecAggStep, message: string, extra: Partial<SecAggFailure> = {}): { ok: false; failure: SecAggFailure } {
+  private abort(
+    code: SecAggFailure['code'],
+    step: SecAggStep,
+    message: string,
+    extra: Partial<SecAggFailure> = {},
+  ): { ok: false; failure: SecAggFailure } {
     this.current = 'aborted';
     this.wipe();
     return failure(code, step, `${this.id}: ${message}`, extra);
@@ -69,9 +97,13 @@ export class SecAggClient {
 
   private wrongPhase(step: SecAggStep, expected: ClientPhase): { ok: false; failure: SecAggFailure } | null {
     if (this.current === expected) return null;
-    const again = (step === 'unmasking' && this.current === 'done') || (step === 'consistency-check' && (this.current === 'signed' || this.current === 'done'));
+    const again =
+      (step === 'unmasking' && this.current === 'done') ||
+      (step === 'consistency-check' && (this.current === 'signed' || this.current === 'done'));
     const code = again ? 'CONSISTENCY_RULE' : 'WRONG_PHASE';
-    const message = again ? `already answered a ${step} request this round; a second one is refused` : `cannot run ${step} in phase ${this.current}`;
+    const message = again
+      ? `already answered a ${step} request this round; a second one is refused`
+      : `cannot run ${step} in phase ${this.current}`;
     return failure(code, step, `${this.id}: ${message}`);
   }
 
@@ -107,7 +139,10 @@ export class SecAggClient {
     this.s = generateX25519(this.random);
     const signature = this.sign(advertiseStatement(this.session.context, this.id, this.c.publicKey, this.s.publicKey));
     this.current = 'advertised';
-    return { ok: true, message: { type: 'secagg/advertise-keys', from: this.id, cPublicKey: this.c.publicKey, sPublicKey: this.s.publicKey, signature } };
+    return {
+      ok: true,
+      message: { type: 'secagg/advertise-keys', from: this.id, cPublicKey: this.c.publicKey, sPublicKey: this.s.publicKey, signature },
+    };
   }
 
   /**
@@ -120,27 +155,42 @@ export class SecAggClient {
     const step = 'share-keys';
     const wrong = this.wrongPhase(step, 'advertised');
     if (wrong) return wrong;
-    if (broadcast?.type !== 'secagg/keys' || broadcast.to !== this.id || !Array.isArray(broadcast.keys)) return this.abort('BAD_MESSAGE', step, 'malformed keys broadcast');
-    const advertisers = new Map<string, PeerKeys>([[this.id, { cPublicKey: (this.c as X25519KeyPair).publicKey, sPublicKey: (this.s as X25519KeyPair).publicKey }]]);
+    if (broadcast?.type !== 'secagg/keys' || broadcast.to !== this.id || !Array.isArray(broadcast.keys))
+      return this.abort('BAD_MESSAGE', step, 'malformed keys broadcast');
+    const advertisers = new Map<string, PeerKeys>([
+      [this.id, { cPublicKey: (this.c as X25519KeyPair).publicKey, sPublicKey: (this.s as X25519KeyPair).publicKey }],
+    ]);
     for (const key of broadcast.keys) {
       const index = this.session.indexOf.get(key?.from);
       if (index === undefined) return this.abort('BAD_MESSAGE', step, `keys from ${String(key?.from)}, not a participant`);
       if (advertisers.has(key.from)) return this.abort('BAD_MESSAGE', step, `keys from ${key.from} listed twice`);
       const signer = this.session.config.participants[index]?.signPublicKey as Uint8Array;
-      const okKeys = key.cPublicKey instanceof Uint8Array && key.cPublicKey.length === 32 && key.sPublicKey instanceof Uint8Array && key.sPublicKey.length === 32;
-      if (!okKeys || !verifyDetached(advertiseStatement(this.session.context, key.from, key.cPublicKey, key.sPublicKey), key.signature, signer)) {
+      const okKeys =
+        key.cPublicKey instanceof Uint8Array &&
+        key.cPublicKey.length === 32 &&
+        key.sPublicKey instanceof Uint8Array &&
+        key.sPublicKey.length === 32;
+      if (
+        !okKeys ||
+        !verifyDetached(advertiseStatement(this.session.context, key.from, key.cPublicKey, key.sPublicKey), key.signature, signer)
+      ) {
         return this.abort('BAD_MESSAGE', step, `the keys of ${key.from} are malformed or not signed by it`);
       }
       advertisers.set(key.from, { cPublicKey: key.cPublicKey, sPublicKey: key.sPublicKey });
     }
-    deriveGraph(this.session, [...advertisers].map(([from, keys]) => ({ from, ...keys })));
+    deriveGraph(
+      this.session,
+      [...advertisers].map(([from, keys]) => ({ from, ...keys })),
+    );
     for (const [from, keys] of advertisers) {
-      if (from !== this.id && this.session.graph.areNeighbours(this.index, this.session.indexOf.get(from) as number)) this.peers.set(from, keys);
+      if (from !== this.id && this.session.graph.areNeighbours(this.index, this.session.indexOf.get(from) as number))
+        this.peers.set(from, keys);
     }
     const present = new Set([this.index, ...[...this.peers.keys()].map((id) => this.session.indexOf.get(id) as number)]);
     const holders = holdersOf(this.session, this.index, present);
     const t = this.session.config.threshold;
-    if (holders.length < t) return this.abort('TOO_FEW_PARTICIPANTS', step, `${holders.length} share holders, threshold ${t}`, { have: holders.length, need: t });
+    if (holders.length < t)
+      return this.abort('TOO_FEW_PARTICIPANTS', step, `${holders.length} share holders, threshold ${t}`, { have: holders.length, need: t });
 
     this.seed = takeRandom(this.random, 32);
     const commitment = seedCommitment(this.session.context, this.id, this.seed);
@@ -154,13 +204,34 @@ export class SecAggClient {
     for (const share of [...sShares, ...bShares]) share.bytes.fill(0);
     if (shares.some((s) => s === null)) return this.abort('BAD_MESSAGE', step, 'a neighbour advertised a low-order c key');
     this.current = 'shared';
-    return { ok: true, message: { type: 'secagg/share-keys', from: this.id, seedCommitment: commitment, shares: shares as EncryptedShare[] } };
+    return {
+      ok: true,
+      message: { type: 'secagg/share-keys', from: this.id, seedCommitment: commitment, shares: shares as EncryptedShare[] },
+    };
   }
 
-  private sealFor(holder: string, x: number, peerC: Uint8Array, sShare: Share, bShare: Share, commitment: Uint8Array): EncryptedShare | null {
-    const key = shareKey({ secretKey: (this.c as X25519KeyPair).secretKey, peerPublicKey: peerC, context: this.session.context, dealer: this.id, holder });
+  private sealFor(
+    holder: string,
+    x: number,
+    peerC: Uint8Array,
+    sShare: Share,
+    bShare: Share,
+    commitment: Uint8Array,
+  ): EncryptedShare | null {
+    const key = shareKey({
+      secretKey: (this.c as X25519KeyPair).secretKey,
+      peerPublicKey: peerC,
+      context: this.session.context,
+      dealer: this.id,
+      holder,
+    });
     if (!key) return null;
-    const pair: SharePair = { sShare: sShare.bytes, sSalt: takeRandom(this.random, 32), bShare: bShare.bytes, bSalt: takeRandom(this.random, 32) };
+    const pair: SharePair = {
+      sShare: sShare.bytes,
+      sSalt: takeRandom(this.random, 32),
+      bShare: bShare.bytes,
+      bSalt: takeRandom(this.random, 32),
+    };
     const common = { context: this.session.context, dealer: this.id, holder, x };
     const sCommitment = shareCommitment({ ...common, kind: 's', salt: pair.sSalt, share: pair.sShare });
     const bCommitment = shareCommitment({ ...common, kind: 'b', salt: pair.bSalt, share: pair.bShare });
@@ -169,14 +240,32 @@ export class SecAggClient {
     key.fill(0);
     pair.sSalt.fill(0);
     pair.bSalt.fill(0);
-    const statement = shareStatement({ context: this.session.context, from: this.id, to: holder, x, seedCommitment: commitment, sCommitment, bCommitment, nonce, ciphertext });
+    const statement = shareStatement({
+      context: this.session.context,
+      from: this.id,
+      to: holder,
+      x,
+      seedCommitment: commitment,
+      sCommitment,
+      bCommitment,
+      nonce,
+      ciphertext,
+    });
     return { to: holder, x, nonce, ciphertext, sCommitment, bCommitment, signature: this.sign(statement) };
   }
 
   /** Decrypts and checks one delivered share; a Complaint when it is unusable. */
   private receiveShare(from: string, share: EncryptedShare): Complaint | null {
     const peerC = from === this.id ? (this.c as X25519KeyPair).publicKey : this.peers.get(from)?.cPublicKey;
-    const key = peerC && shareKey({ secretKey: (this.c as X25519KeyPair).secretKey, peerPublicKey: peerC, context: this.session.context, dealer: from, holder: this.id });
+    const key =
+      peerC &&
+      shareKey({
+        secretKey: (this.c as X25519KeyPair).secretKey,
+        peerPublicKey: peerC,
+        context: this.session.context,
+        dealer: from,
+        holder: this.id,
+      });
     const header = { dealer: from, holder: this.id, x: share.x, sCommitment: share.sCommitment, bCommitment: share.bCommitment };
     const pair = key ? openSharePair(share.ciphertext, header, key, share.nonce) : null;
     key?.fill(0);
@@ -199,7 +288,8 @@ export class SecAggClient {
     const step = 'masked-input';
     const wrong = this.wrongPhase(step, 'shared');
     if (wrong) return wrong;
-    if (delivery?.type !== 'secagg/shares' || delivery.to !== this.id || !Array.isArray(delivery.shares)) return this.abort('BAD_MESSAGE', step, 'malformed shares delivery');
+    if (delivery?.type !== 'secagg/shares' || delivery.to !== this.id || !Array.isArray(delivery.shares))
+      return this.abort('BAD_MESSAGE', step, 'malformed shares delivery');
     if (!(input?.update instanceof Float32Array) || input.update.length !== this.session.config.vectorLength) {
       return this.abort('BAD_MESSAGE', step, `update must be a Float32Array of ${this.session.config.vectorLength} parameters`);
     }
@@ -211,8 +301,19 @@ export class SecAggClient {
         return this.abort('BAD_MESSAGE', step, `unexpected share from ${String(from)}`);
       }
       const signer = this.session.config.participants[index]?.signPublicKey as Uint8Array;
-      const statement = shareStatement({ context: this.session.context, from, to: this.id, x: share.x, seedCommitment: commitment, sCommitment: share.sCommitment, bCommitment: share.bCommitment, nonce: share.nonce, ciphertext: share.ciphertext });
-      if (!verifyDetached(statement, share.signature, signer)) return this.abort('BAD_MESSAGE', step, `the share from ${from} is not signed by it`);
+      const statement = shareStatement({
+        context: this.session.context,
+        from,
+        to: this.id,
+        x: share.x,
+        seedCommitment: commitment,
+        sCommitment: share.sCommitment,
+        bCommitment: share.bCommitment,
+        nonce: share.nonce,
+        ciphertext: share.ciphertext,
+      });
+      if (!verifyDetached(statement, share.signature, signer))
+        return this.abort('BAD_MESSAGE', step, `the share from ${from} is not signed by it`);
       dealers.add(from);
       const complaint = this.receiveShare(from, share);
       if (complaint) complaints.push(complaint);
@@ -221,11 +322,20 @@ export class SecAggClient {
     // Round 2 of the paper: with fewer than t dealers in its delivery (U2 seen by this participant), the masked input
     // would carry few or no pairwise masks, and an ordinary unmask request (t shares of b) would open it in the clear.
     const t = this.session.config.threshold;
-    if (this.checksDelivery && dealers.size < t) return this.abort('TOO_FEW_PARTICIPANTS', step, `shares from ${dealers.size} dealers, threshold ${t}: masking now would expose this update`, { have: dealers.size, need: t });
+    if (this.checksDelivery && dealers.size < t)
+      return this.abort(
+        'TOO_FEW_PARTICIPANTS',
+        step,
+        `shares from ${dealers.size} dealers, threshold ${t}: masking now would expose this update`,
+        { have: dealers.size, need: t },
+      );
 
     let encoded: Uint32Array;
     try {
-      encoded = quantiseWeighted(input.update, input.weight, this.session.config.quantisation, { rounding: this.rounding, random: this.random }).vector;
+      encoded = quantiseWeighted(input.update, input.weight, this.session.config.quantisation, {
+        rounding: this.rounding,
+        random: this.random,
+      }).vector;
     } catch (error) {
       return this.abort('BAD_MESSAGE', step, `cannot encode the update: ${(error as Error).message}`);
     }
@@ -233,7 +343,13 @@ export class SecAggClient {
     applyMask(encoded, this.seed as Uint8Array, 1, { ...prg, kind: 'self-mask' });
     for (const other of dealers) {
       if (other === this.id) continue;
-      const seed = pairSeed({ secretKey: (this.s as X25519KeyPair).secretKey, peerPublicKey: (this.peers.get(other) as PeerKeys).sPublicKey, context: this.session.context, a: this.id, b: other });
+      const seed = pairSeed({
+        secretKey: (this.s as X25519KeyPair).secretKey,
+        peerPublicKey: (this.peers.get(other) as PeerKeys).sPublicKey,
+        context: this.session.context,
+        a: this.id,
+        b: other,
+      });
       if (!seed) return this.abort('BAD_MESSAGE', step, `${other} advertised a low-order s key`);
       applyMask(encoded, seed, maskSign(this.index, this.session.indexOf.get(other) as number), { ...prg, kind: 'pair-mask' });
       seed.fill(0);
@@ -252,17 +368,27 @@ export class SecAggClient {
     const step = 'consistency-check';
     const wrong = this.wrongPhase(step, 'masked');
     if (wrong) return wrong;
-    if (request?.type !== 'secagg/consistency-request' || request.to !== this.id || !Array.isArray(request.survivors)) return this.abort('BAD_MESSAGE', step, 'malformed consistency request');
+    if (request?.type !== 'secagg/consistency-request' || request.to !== this.id || !Array.isArray(request.survivors))
+      return this.abort('BAD_MESSAGE', step, 'malformed consistency request');
     const survivors = new Set(request.survivors);
     const t = this.session.config.threshold;
-    if (survivors.size !== request.survivors.length) return this.abort('CONSISTENCY_RULE', step, 'the survivor set lists a participant twice');
+    if (survivors.size !== request.survivors.length)
+      return this.abort('CONSISTENCY_RULE', step, 'the survivor set lists a participant twice');
     const unknown = request.survivors.filter((id) => !this.session.indexOf.has(id));
     if (unknown.length) return this.abort('BAD_MESSAGE', step, `unknown participants ${unknown.join(', ')}`);
     if (!survivors.has(this.id)) return this.abort('CONSISTENCY_RULE', step, 'the survivor set does not list this participant');
-    if (survivors.size < t) return this.abort('CONSISTENCY_RULE', step, `only ${survivors.size} survivors, threshold ${t}`, { have: survivors.size, need: t });
+    if (survivors.size < t)
+      return this.abort('CONSISTENCY_RULE', step, `only ${survivors.size} survivors, threshold ${t}`, { have: survivors.size, need: t });
     this.signedSurvivors = [...request.survivors].sort();
     this.current = 'signed';
-    return { ok: true, message: { type: 'secagg/consistency', from: this.id, signature: this.sign(consistencyStatement(this.session.context, this.signedSurvivors)) } };
+    return {
+      ok: true,
+      message: {
+        type: 'secagg/consistency',
+        from: this.id,
+        signature: this.sign(consistencyStatement(this.session.context, this.signedSurvivors)),
+      },
+    };
   }
 
   /** How many distinct listed survivors validly signed exactly the set this participant signed. */
@@ -289,30 +415,51 @@ export class SecAggClient {
     const step = 'unmasking';
     const wrong = this.wrongPhase(step, 'signed');
     if (wrong) return wrong;
-    if (request?.type !== 'secagg/unmask-request' || request.to !== this.id || !Array.isArray(request.survivors) || !Array.isArray(request.dropped) || !Array.isArray(request.signatures)) {
+    if (
+      request?.type !== 'secagg/unmask-request' ||
+      request.to !== this.id ||
+      !Array.isArray(request.survivors) ||
+      !Array.isArray(request.dropped) ||
+      !Array.isArray(request.signatures)
+    ) {
       return this.abort('BAD_MESSAGE', step, 'malformed unmask request');
     }
     const survivors = new Set(request.survivors);
     const dropped = new Set(request.dropped);
     const t = this.session.config.threshold;
-    if (survivors.size !== request.survivors.length || dropped.size !== request.dropped.length) return this.abort('CONSISTENCY_RULE', step, 'the request lists a participant twice');
+    if (survivors.size !== request.survivors.length || dropped.size !== request.dropped.length)
+      return this.abort('CONSISTENCY_RULE', step, 'the request lists a participant twice');
     const both = request.survivors.filter((id) => dropped.has(id));
-    if (both.length) return this.abort('CONSISTENCY_RULE', step, `the request names ${both.join(', ')} as both survivor and dropped`, { participants: both });
+    if (both.length)
+      return this.abort('CONSISTENCY_RULE', step, `the request names ${both.join(', ')} as both survivor and dropped`, {
+        participants: both,
+      });
     if (!survivors.has(this.id)) return this.abort('CONSISTENCY_RULE', step, 'the request does not list this participant as a survivor');
-    if (survivors.size < t) return this.abort('CONSISTENCY_RULE', step, `only ${survivors.size} survivors, threshold ${t}`, { have: survivors.size, need: t });
+    if (survivors.size < t)
+      return this.abort('CONSISTENCY_RULE', step, `only ${survivors.size} survivors, threshold ${t}`, { have: survivors.size, need: t });
     const unknown = [...survivors, ...dropped].filter((id) => !this.session.indexOf.has(id));
     if (unknown.length) return this.abort('BAD_MESSAGE', step, `unknown participants ${unknown.join(', ')}`);
     const signed = this.signedSurvivors as string[];
     if (survivors.size !== signed.length || signed.some((id) => !survivors.has(id))) {
-      return this.abort('CONSISTENCY_RULE', step, `the request's survivors differ from the set this participant signed (${signed.join(', ')})`);
+      return this.abort(
+        'CONSISTENCY_RULE',
+        step,
+        `the request's survivors differ from the set this participant signed (${signed.join(', ')})`,
+      );
     }
     const valid = this.validConsistencySignatures(request.signatures);
-    if (valid < t) return this.abort('CONSISTENCY_RULE', step, `${valid} valid survivor signatures on the survivor set, threshold ${t}`, { have: valid, need: t });
+    if (valid < t)
+      return this.abort('CONSISTENCY_RULE', step, `${valid} valid survivor signatures on the survivor set, threshold ${t}`, {
+        have: valid,
+        need: t,
+      });
 
     const reveal = (of: string, kind: 's' | 'b'): RevealedShare | null => {
       const held = this.held.get(of);
       if (!held) return null;
-      return kind === 'b' ? { of, x: held.x, share: held.pair.bShare.slice(), salt: held.pair.bSalt.slice() } : { of, x: held.x, share: held.pair.sShare.slice(), salt: held.pair.sSalt.slice() };
+      return kind === 'b'
+        ? { of, x: held.x, share: held.pair.bShare.slice(), salt: held.pair.bSalt.slice() }
+        : { of, x: held.x, share: held.pair.sShare.slice(), salt: held.pair.sSalt.slice() };
     };
     const seedShares = [...survivors].map((id) => reveal(id, 'b')).filter((s): s is RevealedShare => s !== null);
     const keyShares = [...dropped].map((id) => reveal(id, 's')).filter((s): s is RevealedShare => s !== null);

@@ -53,6 +53,11 @@ export interface Blame {
   message: string;
 }
 
-export function failure(code: SecAggFailureCode, step: SecAggStep, message: string, extra: Partial<SecAggFailure> = {}): { ok: false; failure: SecAggFailure } {
+export function failure(
+  code: SecAggFailureCode,
+  step: SecAggStep,
+  message: string,
+  extra: Partial<SecAggFailure> = {},
+): { ok: false; failure: SecAggFailure } {
   return { ok: false, failure: { code, step, message, ...extra } };
 }

@@ -13,7 +13,10 @@ const TAG = utf8Encode('cohort/secagg/graph-seed/v1');
  * The seed for a round's Harary graph from its advertisers (U1).
  * @example const seed = graphSeed(session.context, advertisements)
  */
-export function graphSeed(context: Uint8Array, advertisers: readonly { from: string; cPublicKey: Uint8Array; sPublicKey: Uint8Array }[]): Uint8Array {
+export function graphSeed(
+  context: Uint8Array,
+  advertisers: readonly { from: string; cPublicKey: Uint8Array; sPublicKey: Uint8Array }[],
+): Uint8Array {
   const sorted = [...advertisers].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
   return sha256([TAG, context, u32le(sorted.length), ...sorted.flatMap((a) => [lengthPrefixed(a.from), a.cPublicKey, a.sPublicKey])]);
 }

@@ -12,7 +12,15 @@ export {
 } from './ring.js';
 export { expandMask, applyMask, PRG_CIPHER, type PrgContext, type PrgKind } from './prg.js';
 export { buildGraph, secAggPlusDegree, type GraphSpec, type CommunicationGraph } from './graph.js';
-export { createSecAggConfig, minimumThreshold, openSession, type ThreatModel, type SecAggConfig, type SecAggParticipant, type SecAggSession } from './protocol.js';
+export {
+  createSecAggConfig,
+  minimumThreshold,
+  openSession,
+  type ThreatModel,
+  type SecAggConfig,
+  type SecAggParticipant,
+  type SecAggSession,
+} from './protocol.js';
 export type {
   AdvertiseKeys,
   KeysBroadcast,

@@ -33,12 +33,29 @@ function agree(secretKey: Uint8Array, peerPublicKey: Uint8Array, context: Uint8A
 }
 
 /** The AEAD key for shares sent by `dealer` to `holder` (direction-bound); both derive it from their own c secret key. */
-export function shareKey(args: { secretKey: Uint8Array; peerPublicKey: Uint8Array; context: Uint8Array; dealer: string; holder: string }): Uint8Array | null {
-  return agree(args.secretKey, args.peerPublicKey, args.context, concatBytes(SHARE_KEY, lengthPrefixed(args.dealer), lengthPrefixed(args.holder)));
+export function shareKey(args: {
+  secretKey: Uint8Array;
+  peerPublicKey: Uint8Array;
+  context: Uint8Array;
+  dealer: string;
+  holder: string;
+}): Uint8Array | null {
+  return agree(
+    args.secretKey,
+    args.peerPublicKey,
+    args.context,
+    concatBytes(SHARE_KEY, lengthPrefixed(args.dealer), lengthPrefixed(args.holder)),
+  );
 }
 
 /** The pairwise mask seed s_uv of two participants, symmetric in (a, b): ids are ordered before derivation. */
-export function pairSeed(args: { secretKey: Uint8Array; peerPublicKey: Uint8Array; context: Uint8Array; a: string; b: string }): Uint8Array | null {
+export function pairSeed(args: {
+  secretKey: Uint8Array;
+  peerPublicKey: Uint8Array;
+  context: Uint8Array;
+  a: string;
+  b: string;
+}): Uint8Array | null {
   const [lo, hi] = args.a < args.b ? [args.a, args.b] : [args.b, args.a];
   return agree(args.secretKey, args.peerPublicKey, args.context, concatBytes(PAIR_SEED, lengthPrefixed(lo), lengthPrefixed(hi)));
 }

@@ -110,4 +110,13 @@ export interface UnmaskResponse {
   signature: Uint8Array;
 }
 
-export type SecAggMessage = AdvertiseKeys | KeysBroadcast | ShareKeys | SharesDelivery | MaskedInput | ConsistencyRequest | ConsistencySignature | UnmaskRequest | UnmaskResponse;
+export type SecAggMessage =
+  | AdvertiseKeys
+  | KeysBroadcast
+  | ShareKeys
+  | SharesDelivery
+  | MaskedInput
+  | ConsistencyRequest
+  | ConsistencySignature
+  | UnmaskRequest
+  | UnmaskResponse;

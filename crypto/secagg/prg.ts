@@ -27,7 +27,8 @@ const BIG_ENDIAN_HOST = endianness() === 'BE';
 
 function prgKey(seed: Uint8Array, context: PrgContext): Uint8Array {
   assertBytes('seed', seed, 32);
-  if (context.kind !== 'self-mask' && context.kind !== 'pair-mask' && context.kind !== 'graph') throw new TypeError(`unknown PRG kind ${String(context.kind)}`);
+  if (context.kind !== 'self-mask' && context.kind !== 'pair-mask' && context.kind !== 'graph')
+    throw new TypeError(`unknown PRG kind ${String(context.kind)}`);
   assertId('federation', context.federation);
   assertU32('round', context.round);
   const info = concatBytes(INFO_PREFIX, lengthPrefixed(context.kind), lengthPrefixed(context.federation), u32le(context.round));

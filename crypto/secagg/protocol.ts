@@ -94,7 +94,10 @@ const UNDERIVED: CommunicationGraph = {
  * Fixes the session's Harary graph from round 0's advertisers (U1, verified by the caller); a no-op for the complete graph.
  * @example deriveGraph(session, [...advertisements]); session.graph.neighbours(me)
  */
-export function deriveGraph(session: SecAggSession, advertisers: readonly { from: string; cPublicKey: Uint8Array; sPublicKey: Uint8Array }[]): void {
+export function deriveGraph(
+  session: SecAggSession,
+  advertisers: readonly { from: string; cPublicKey: Uint8Array; sPublicKey: Uint8Array }[],
+): void {
   const spec = session.config.graph;
   if (spec.kind === 'complete') return;
   const seed = graphSeed(session.context, advertisers);
@@ -120,7 +123,9 @@ export function createSecAggConfig(args: {
   graph?: { kind: 'complete' } | { kind: 'harary'; degree?: number };
 }): SecAggConfig {
   // Copy only the public fields: callers may pass full identities, whose secret keys must not travel in a config.
-  const participants = args.participants.map((p) => ({ id: p.id, signPublicKey: p.signPublicKey })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const participants = args.participants
+    .map((p) => ({ id: p.id, signPublicKey: p.signPublicKey }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = participants.length;
   const g = args.graph ?? { kind: 'complete' };
   const graph: RoundGraph = g.kind === 'complete' ? { kind: 'complete' } : { kind: 'harary', degree: g.degree ?? secAggPlusDegree(n) };
@@ -169,13 +174,17 @@ export function openSession(config: SecAggConfig): SecAggSession {
   } else if (spec.kind !== 'complete') throw new TypeError(`unknown graph kind ${String((spec as { kind: unknown }).kind)}`);
   const graph = spec.kind === 'complete' || spec.degree >= n - 1 ? buildGraph(n, { kind: 'complete' }) : UNDERIVED;
   const maxHolders = holdersBound(n, config.graph);
-  if (maxHolders > 255) throw new RangeError(`at most 255 share holders per participant (GF(2^8) shares), got ${maxHolders}: use a harary graph`);
+  if (maxHolders > 255)
+    throw new RangeError(`at most 255 share holders per participant (GF(2^8) shares), got ${maxHolders}: use a harary graph`);
   const t = config.threshold;
   if (!Number.isInteger(t) || t < 2 || t > maxHolders) throw new RangeError(`threshold must be an integer in 2..${maxHolders}, got ${t}`);
-  if (2 * t <= maxHolders) throw new RangeError(`threshold ${t} must be a majority of the ${maxHolders} share holders (2t > ${maxHolders})`);
-  if (!Number.isInteger(config.vectorLength) || config.vectorLength < 1) throw new RangeError(`vectorLength must be a positive integer, got ${config.vectorLength}`);
+  if (2 * t <= maxHolders)
+    throw new RangeError(`threshold ${t} must be a majority of the ${maxHolders} share holders (2t > ${maxHolders})`);
+  if (!Number.isInteger(config.vectorLength) || config.vectorLength < 1)
+    throw new RangeError(`vectorLength must be a positive integer, got ${config.vectorLength}`);
   const q = config.quantisation;
-  if (q.maxParticipants < n) throw new RangeError(`quantisation.maxParticipants ${q.maxParticipants} < ${n} participants: the sum could overflow`);
+  if (q.maxParticipants < n)
+    throw new RangeError(`quantisation.maxParticipants ${q.maxParticipants} < ${n} participants: the sum could overflow`);
   const context = sha256([
     CONTEXT_PREFIX,
     lengthPrefixed(config.federation),

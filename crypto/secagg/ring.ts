@@ -36,8 +36,10 @@ export function quantisationParams(args: { clipNorm: number; maxWeight: number; 
   const { clipNorm, maxWeight, maxParticipants } = args;
   if (!(clipNorm > 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be finite and > 0, got ${clipNorm}`);
   if (!Number.isInteger(maxWeight) || maxWeight < 1) throw new RangeError(`maxWeight must be a positive integer, got ${maxWeight}`);
-  if (!Number.isInteger(maxParticipants) || maxParticipants < 1) throw new RangeError(`maxParticipants must be a positive integer, got ${maxParticipants}`);
-  if (maxParticipants * maxWeight > 0xffffffff) throw new RangeError(`maxParticipants * maxWeight must be < 2^32 (the weight entry's sum), got ${maxParticipants * maxWeight}`);
+  if (!Number.isInteger(maxParticipants) || maxParticipants < 1)
+    throw new RangeError(`maxParticipants must be a positive integer, got ${maxParticipants}`);
+  if (maxParticipants * maxWeight > 0xffffffff)
+    throw new RangeError(`maxParticipants * maxWeight must be < 2^32 (the weight entry's sum), got ${maxParticipants * maxWeight}`);
   const scale = (INT32_MAX - maxParticipants) / (maxParticipants * maxWeight * clipNorm);
   if (!(scale >= 1)) throw new RangeError(`scale ${scale} < 1: reduce clipNorm, maxWeight or maxParticipants`);
   return { clipNorm, maxWeight, maxParticipants, scale };
@@ -54,7 +56,8 @@ export function quantiseWeighted(
   params: QuantisationParams,
   options: { rounding?: Rounding; random?: RandomSource } = {},
 ): { vector: Uint32Array; norm: number; clipped: boolean } {
-  if (!Number.isInteger(weight) || weight < 0 || weight > params.maxWeight) throw new RangeError(`weight must be an integer in [0, ${params.maxWeight}], got ${weight}`);
+  if (!Number.isInteger(weight) || weight < 0 || weight > params.maxWeight)
+    throw new RangeError(`weight must be an integer in [0, ${params.maxWeight}], got ${weight}`);
   const rounding = options.rounding ?? 'nearest';
   const { clipped, norm, factor } = clipL2(update, params.clipNorm);
   const limit = params.maxWeight * params.clipNorm * params.scale;
@@ -83,7 +86,10 @@ export function quantiseWeighted(
  * Decodes a SUM of encoded vectors: the weighted sum (float64), the total weight, and the weighted average (null when the weight is 0).
  * @example const { average, weightSum } = dequantiseSum(unmaskedSum, params);
  */
-export function dequantiseSum(sum: Uint32Array, params: QuantisationParams): { weightedSum: Float64Array; weightSum: number; average: Float32Array | null } {
+export function dequantiseSum(
+  sum: Uint32Array,
+  params: QuantisationParams,
+): { weightedSum: Float64Array; weightSum: number; average: Float32Array | null } {
   if (!(sum instanceof Uint32Array) || sum.length < 1) throw new TypeError('sum must be a non-empty Uint32Array');
   const length = sum.length - 1;
   const weightSum = sum[length] as number;
@@ -100,7 +106,12 @@ export function dequantiseSum(sum: Uint32Array, params: QuantisationParams): { w
  * the exact weighted mean of the CLIPPED updates: participants * e / (scale * weightSum), e = 1/2 (nearest) or 1 (stochastic).
  * @example averageErrorBound({ params, participants: 10, weightSum: 1200 })
  */
-export function averageErrorBound(args: { params: QuantisationParams; participants: number; weightSum: number; rounding?: Rounding }): number {
+export function averageErrorBound(args: {
+  params: QuantisationParams;
+  participants: number;
+  weightSum: number;
+  rounding?: Rounding;
+}): number {
   const perEntry = (args.rounding ?? 'nearest') === 'nearest' ? 0.5 : 1;
   return (args.participants * perEntry) / (args.params.scale * args.weightSum);
 }

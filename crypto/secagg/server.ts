@@ -6,11 +6,29 @@
  */
 import { constantTimeEqual } from '../bytes.js';
 import { failure, type Blame, type Receipt, type RejectReason, type SecAggFailure, type SecAggStep } from './failures.js';
-import type { AdvertiseKeys, ConsistencyRequest, ConsistencySignature, KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from './messages.js';
+import type {
+  AdvertiseKeys,
+  ConsistencyRequest,
+  ConsistencySignature,
+  KeysBroadcast,
+  MaskedInput,
+  ShareKeys,
+  SharesDelivery,
+  UnmaskRequest,
+  UnmaskResponse,
+} from './messages.js';
 import { deriveGraph, holdersOf, openSession, type SecAggConfig, type SecAggSession } from './protocol.js';
 import { addInto } from './ring.js';
 import { CIPHERTEXT_BYTES, NONCE_BYTES } from './share-box.js';
-import { advertiseStatement, consistencyStatement, maskedStatement, shareCommitment, shareStatement, unmaskStatement, verifyDetached } from './statements.js';
+import {
+  advertiseStatement,
+  consistencyStatement,
+  maskedStatement,
+  shareCommitment,
+  shareStatement,
+  unmaskStatement,
+  verifyDetached,
+} from './statements.js';
 import { unmaskSum, type DealerRecord, type SecAggResult } from './unmask.js';
 
 export type { SecAggResult } from './unmask.js';
@@ -52,15 +70,26 @@ export class SecAggServer {
     return this.session.config.participants[this.session.indexOf.get(id) as number]?.signPublicKey as Uint8Array;
   }
 
-  private check(step: SecAggStep, from: unknown, members: ReadonlySet<string> | ReadonlyMap<string, unknown>, seen: ReadonlySet<string> | ReadonlyMap<string, unknown>): Receipt | null {
+  private check(
+    step: SecAggStep,
+    from: unknown,
+    members: ReadonlySet<string> | ReadonlyMap<string, unknown>,
+    seen: ReadonlySet<string> | ReadonlyMap<string, unknown>,
+  ): Receipt | null {
     if (this.current !== step) return reject('WRONG_PHASE', `a ${step} message in phase ${this.current}`);
-    if (typeof from !== 'string' || !this.session.indexOf.has(from)) return reject('UNKNOWN_SENDER', `${String(from)} is not a participant`);
+    if (typeof from !== 'string' || !this.session.indexOf.has(from))
+      return reject('UNKNOWN_SENDER', `${String(from)} is not a participant`);
     if (!members.has(from)) return reject('NOT_IN_ROUND', `${from} is not in the round at ${step}`);
     if (seen.has(from)) return reject('DUPLICATE', `${from} already sent its ${step} message`);
     return null;
   }
 
-  private fail(code: SecAggFailure['code'], step: SecAggStep, message: string, extra: Partial<SecAggFailure> = {}): { ok: false; failure: SecAggFailure; blame: Blame[] } {
+  private fail(
+    code: SecAggFailure['code'],
+    step: SecAggStep,
+    message: string,
+    extra: Partial<SecAggFailure> = {},
+  ): { ok: false; failure: SecAggFailure; blame: Blame[] } {
     this.current = 'failed';
     this.sum?.fill(0);
     this.sum = null;
@@ -71,21 +100,35 @@ export class SecAggServer {
 
   private enough(step: SecAggStep, have: number, who: string): { ok: false; failure: SecAggFailure; blame: Blame[] } | null {
     if (have >= this.t) return null;
-    return this.fail('TOO_FEW_PARTICIPANTS', step, `${have} ${who}, threshold ${this.t}: the round stops and nothing is revealed`, { have, need: this.t });
+    return this.fail('TOO_FEW_PARTICIPANTS', step, `${have} ${who}, threshold ${this.t}: the round stops and nothing is revealed`, {
+      have,
+      need: this.t,
+    });
   }
 
   private closed<T>(step: SecAggStep): ServerStep<T> | null {
     if (this.current === step) return null;
     if (this.current === 'failed' && this.lastFailure) return { ok: false, failure: this.lastFailure, blame: [...this.blame] };
-    return { ok: false, failure: failure('WRONG_PHASE', step, `cannot close ${step} in phase ${this.current}`).failure, blame: [...this.blame] };
+    return {
+      ok: false,
+      failure: failure('WRONG_PHASE', step, `cannot close ${step} in phase ${this.current}`).failure,
+      blame: [...this.blame],
+    };
   }
 
   /** Round 0: one participant's signed public keys. */
   receiveAdvertiseKeys(msg: AdvertiseKeys): Receipt {
     const bad = this.check('advertise-keys', msg?.from, this.session.indexOf, this.advertised);
     if (bad) return bad;
-    if (!is32(msg.cPublicKey) || !is32(msg.sPublicKey) || constantTimeEqual(msg.cPublicKey, msg.sPublicKey)) return reject('MALFORMED', 'two distinct 32-byte keys expected');
-    if (!verifyDetached(advertiseStatement(this.session.context, msg.from, msg.cPublicKey, msg.sPublicKey), msg.signature, this.signer(msg.from))) {
+    if (!is32(msg.cPublicKey) || !is32(msg.sPublicKey) || constantTimeEqual(msg.cPublicKey, msg.sPublicKey))
+      return reject('MALFORMED', 'two distinct 32-byte keys expected');
+    if (
+      !verifyDetached(
+        advertiseStatement(this.session.context, msg.from, msg.cPublicKey, msg.sPublicKey),
+        msg.signature,
+        this.signer(msg.from),
+      )
+    ) {
       return reject('BAD_SIGNATURE', `keys not signed by ${msg.from}`);
     }
     this.advertised.set(msg.from, msg);
@@ -108,7 +151,11 @@ export class SecAggServer {
     if (short) return short;
     this.current = 'share-keys';
     deriveGraph(this.session, [...this.advertised.values()]);
-    const messages = [...this.advertised.keys()].map((to): KeysBroadcast => ({ type: 'secagg/keys', to, keys: [...this.advertised.values()].filter((k) => k.from !== to) }));
+    const messages = [...this.advertised.keys()].map((to): KeysBroadcast => ({
+      type: 'secagg/keys',
+      to,
+      keys: [...this.advertised.values()].filter((k) => k.from !== to),
+    }));
     return { ok: true, messages };
   }
 
@@ -122,16 +169,43 @@ export class SecAggServer {
     if (bad) return bad;
     if (!is32(msg.seedCommitment) || !Array.isArray(msg.shares)) return reject('MALFORMED', 'seedCommitment and shares expected');
     const dealerIndex = this.session.indexOf.get(msg.from) as number;
-    const holders = holdersOf(this.session, dealerIndex, this.presentIndices()).map((i) => this.session.config.participants[i]?.id as string);
-    if (msg.shares.length !== holders.length) return reject('MALFORMED', `${holders.length} share entries expected, got ${msg.shares.length}`);
-    const record: DealerRecord = { id: msg.from, index: dealerIndex, sPublicKey: (this.advertised.get(msg.from) as AdvertiseKeys).sPublicKey, seedCommitment: msg.seedCommitment, holders: new Map() };
+    const holders = holdersOf(this.session, dealerIndex, this.presentIndices()).map(
+      (i) => this.session.config.participants[i]?.id as string,
+    );
+    if (msg.shares.length !== holders.length)
+      return reject('MALFORMED', `${holders.length} share entries expected, got ${msg.shares.length}`);
+    const record: DealerRecord = {
+      id: msg.from,
+      index: dealerIndex,
+      sPublicKey: (this.advertised.get(msg.from) as AdvertiseKeys).sPublicKey,
+      seedCommitment: msg.seedCommitment,
+      holders: new Map(),
+    };
     for (const entry of msg.shares) {
       const position = holders.indexOf(entry?.to);
-      if (position < 0 || record.holders.has(entry.to) || entry.x !== position + 1) return reject('MALFORMED', `share entry for ${String(entry?.to)} is unexpected or has the wrong index`);
-      const shapeOk = entry.nonce instanceof Uint8Array && entry.nonce.length === NONCE_BYTES && entry.ciphertext instanceof Uint8Array && entry.ciphertext.length === CIPHERTEXT_BYTES && is32(entry.sCommitment) && is32(entry.bCommitment);
+      if (position < 0 || record.holders.has(entry.to) || entry.x !== position + 1)
+        return reject('MALFORMED', `share entry for ${String(entry?.to)} is unexpected or has the wrong index`);
+      const shapeOk =
+        entry.nonce instanceof Uint8Array &&
+        entry.nonce.length === NONCE_BYTES &&
+        entry.ciphertext instanceof Uint8Array &&
+        entry.ciphertext.length === CIPHERTEXT_BYTES &&
+        is32(entry.sCommitment) &&
+        is32(entry.bCommitment);
       if (!shapeOk) return reject('MALFORMED', `share entry for ${entry.to} has the wrong sizes`);
-      const statement = shareStatement({ context: this.session.context, from: msg.from, to: entry.to, x: entry.x, seedCommitment: msg.seedCommitment, sCommitment: entry.sCommitment, bCommitment: entry.bCommitment, nonce: entry.nonce, ciphertext: entry.ciphertext });
-      if (!verifyDetached(statement, entry.signature, this.signer(msg.from))) return reject('BAD_SIGNATURE', `share entry for ${entry.to} not signed by ${msg.from}`);
+      const statement = shareStatement({
+        context: this.session.context,
+        from: msg.from,
+        to: entry.to,
+        x: entry.x,
+        seedCommitment: msg.seedCommitment,
+        sCommitment: entry.sCommitment,
+        bCommitment: entry.bCommitment,
+        nonce: entry.nonce,
+        ciphertext: entry.ciphertext,
+      });
+      if (!verifyDetached(statement, entry.signature, this.signer(msg.from)))
+        return reject('BAD_SIGNATURE', `share entry for ${entry.to} not signed by ${msg.from}`);
       record.holders.set(entry.to, { x: entry.x, sCommitment: entry.sCommitment, bCommitment: entry.bCommitment });
     }
     this.dealers.set(msg.from, record);
@@ -148,7 +222,9 @@ export class SecAggServer {
     this.current = 'masked-input';
     this.sum = new Uint32Array(this.session.config.vectorLength + 1);
     const messages = [...this.dealers.keys()].map((to): SharesDelivery => {
-      const shares = [...this.shareMessages.values()].flatMap((m) => m.shares.filter((s) => s.to === to).map((share) => ({ from: m.from, seedCommitment: m.seedCommitment, share })));
+      const shares = [...this.shareMessages.values()].flatMap((m) =>
+        m.shares.filter((s) => s.to === to).map((share) => ({ from: m.from, seedCommitment: m.seedCommitment, share })),
+      );
       return { type: 'secagg/shares', to, shares };
     });
     this.shareMessages.clear();
@@ -159,16 +235,26 @@ export class SecAggServer {
   receiveMaskedInput(msg: MaskedInput): Receipt {
     const bad = this.check('masked-input', msg?.from, this.dealers, this.masked);
     if (bad) return bad;
-    if (!(msg.masked instanceof Uint32Array) || msg.masked.length !== this.session.config.vectorLength + 1) return reject('MALFORMED', `a Uint32Array of ${this.session.config.vectorLength + 1} entries expected`);
+    if (!(msg.masked instanceof Uint32Array) || msg.masked.length !== this.session.config.vectorLength + 1)
+      return reject('MALFORMED', `a Uint32Array of ${this.session.config.vectorLength + 1} entries expected`);
     const complaints = Array.isArray(msg.complaints) ? msg.complaints : null;
     const validComplaint = (c: { against: unknown; reason: unknown }) =>
-      typeof c?.against === 'string' && this.dealers.get(c.against)?.holders.has(msg.from) === true && (c.reason === 'UNDECRYPTABLE_SHARE' || c.reason === 'SHARE_COMMITMENT_MISMATCH');
+      typeof c?.against === 'string' &&
+      this.dealers.get(c.against)?.holders.has(msg.from) === true &&
+      (c.reason === 'UNDECRYPTABLE_SHARE' || c.reason === 'SHARE_COMMITMENT_MISMATCH');
     if (!complaints || !complaints.every(validComplaint)) return reject('MALFORMED', 'complaints must name dealers of the sender');
-    if (!verifyDetached(maskedStatement(this.session.context, msg.from, msg.masked, complaints), msg.signature, this.signer(msg.from))) return reject('BAD_SIGNATURE', `masked input not signed by ${msg.from}`);
+    if (!verifyDetached(maskedStatement(this.session.context, msg.from, msg.masked, complaints), msg.signature, this.signer(msg.from)))
+      return reject('BAD_SIGNATURE', `masked input not signed by ${msg.from}`);
     addInto(this.sum as Uint32Array, msg.masked);
     this.masked.add(msg.from);
     for (const c of complaints) {
-      this.blame.push({ participant: c.against, reason: c.reason, evidence: 'complaint', reportedBy: msg.from, message: `${msg.from} reports that its share from ${c.against} is unusable (${c.reason})` });
+      this.blame.push({
+        participant: c.against,
+        reason: c.reason,
+        evidence: 'complaint',
+        reportedBy: msg.from,
+        message: `${msg.from} reports that its share from ${c.against} is unusable (${c.reason})`,
+      });
     }
     return { ok: true };
   }
@@ -184,7 +270,11 @@ export class SecAggServer {
     this.survivors = [...this.masked].sort(byIndex);
     this.dropped = [...this.dealers.keys()].filter((id) => !this.masked.has(id)).sort(byIndex);
     for (const record of this.dealers.values()) record.shares = [];
-    const messages = this.survivors.map((to): ConsistencyRequest => ({ type: 'secagg/consistency-request', to, survivors: [...this.survivors] }));
+    const messages = this.survivors.map((to): ConsistencyRequest => ({
+      type: 'secagg/consistency-request',
+      to,
+      survivors: [...this.survivors],
+    }));
     return { ok: true, messages };
   }
 
@@ -192,7 +282,8 @@ export class SecAggServer {
   receiveConsistency(msg: ConsistencySignature): Receipt {
     const bad = this.check('consistency-check', msg?.from, new Set(this.survivors), this.signatures);
     if (bad) return bad;
-    if (!verifyDetached(consistencyStatement(this.session.context, this.survivors), msg.signature, this.signer(msg.from))) return reject('BAD_SIGNATURE', `survivor set not signed by ${msg.from}`);
+    if (!verifyDetached(consistencyStatement(this.session.context, this.survivors), msg.signature, this.signer(msg.from)))
+      return reject('BAD_SIGNATURE', `survivor set not signed by ${msg.from}`);
     this.signatures.set(msg.from, msg.signature);
     return { ok: true };
   }
@@ -205,7 +296,13 @@ export class SecAggServer {
     if (short) return short;
     this.current = 'unmasking';
     const signatures = [...this.signatures].map(([from, signature]) => ({ from, signature }));
-    const messages = [...this.signatures.keys()].map((to): UnmaskRequest => ({ type: 'secagg/unmask-request', to, survivors: [...this.survivors], dropped: [...this.dropped], signatures }));
+    const messages = [...this.signatures.keys()].map((to): UnmaskRequest => ({
+      type: 'secagg/unmask-request',
+      to,
+      survivors: [...this.survivors],
+      dropped: [...this.dropped],
+      signatures,
+    }));
     return { ok: true, messages };
   }
 
@@ -226,16 +323,31 @@ export class SecAggServer {
       }
       seen.add(s.of);
     }
-    if (!verifyDetached(unmaskStatement(this.session.context, msg.from, msg.seedShares, msg.keyShares), msg.signature, this.signer(msg.from))) {
+    if (
+      !verifyDetached(unmaskStatement(this.session.context, msg.from, msg.seedShares, msg.keyShares), msg.signature, this.signer(msg.from))
+    ) {
       return reject('BAD_SIGNATURE', `unmask response not signed by ${msg.from}`);
     }
     for (const { s, kind } of entries) {
       const record = this.dealers.get(s.of) as DealerRecord;
       const holder = record.holders.get(msg.from) as { x: number; sCommitment: Uint8Array; bCommitment: Uint8Array };
       const expected = kind === 'b' ? holder.bCommitment : holder.sCommitment;
-      const actual = shareCommitment({ context: this.session.context, dealer: s.of, holder: msg.from, x: s.x, kind, salt: s.salt, share: s.share });
+      const actual = shareCommitment({
+        context: this.session.context,
+        dealer: s.of,
+        holder: msg.from,
+        x: s.x,
+        kind,
+        salt: s.salt,
+        share: s.share,
+      });
       if (!constantTimeEqual(actual, expected)) {
-        this.blame.push({ participant: msg.from, reason: 'WRONG_SHARE_REVEALED', evidence: 'proof', message: `${msg.from} revealed a ${kind} share of ${s.of} that contradicts ${s.of}'s signed commitment` });
+        this.blame.push({
+          participant: msg.from,
+          reason: 'WRONG_SHARE_REVEALED',
+          evidence: 'proof',
+          message: `${msg.from} revealed a ${kind} share of ${s.of} that contradicts ${s.of}'s signed commitment`,
+        });
         continue;
       }
       record.shares?.push({ index: s.x, bytes: s.share.slice() });
@@ -255,7 +367,13 @@ export class SecAggServer {
     if (closed) return closed as ServerOutcome;
     const short = this.enough('unmasking', this.responded.size, 'participants answered the unmask request');
     if (short) return short;
-    const outcome = unmaskSum({ session: this.session, sum: this.sum as Uint32Array, dealers: this.dealers, survivors: this.survivors, dropped: this.dropped });
+    const outcome = unmaskSum({
+      session: this.session,
+      sum: this.sum as Uint32Array,
+      dealers: this.dealers,
+      survivors: this.survivors,
+      dropped: this.dropped,
+    });
     if (!outcome.ok) {
       this.blame.push(...outcome.blame);
       return this.fail(outcome.code, 'unmasking', outcome.message, { participants: outcome.participants });

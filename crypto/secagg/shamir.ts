@@ -27,7 +27,8 @@ function assertShares(shares: readonly Share[]): number {
   const seen = new Set<number>();
   const length = (shares[0] as Share).bytes?.length;
   for (const share of shares) {
-    if (!Number.isInteger(share.index) || share.index < 1 || share.index > 255) throw new RangeError(`share index must be in 1..255, got ${share.index}`);
+    if (!Number.isInteger(share.index) || share.index < 1 || share.index > 255)
+      throw new RangeError(`share index must be in 1..255, got ${share.index}`);
     if (seen.has(share.index)) throw new RangeError(`duplicate share index ${share.index}`);
     seen.add(share.index);
     assertBytes(`share ${share.index}`, share.bytes, length);
@@ -61,7 +62,10 @@ export function split(secret: Uint8Array, threshold: number, count: number, rand
 
 /** Evaluates, at `at`, the polynomial interpolated through `shares` (all of them). */
 function interpolate(shares: readonly Share[], at: number, length: number): Uint8Array {
-  const weights = lagrangeCoefficients(shares.map((s) => s.index), at);
+  const weights = lagrangeCoefficients(
+    shares.map((s) => s.index),
+    at,
+  );
   const out = new Uint8Array(length);
   for (let i = 0; i < shares.length; i++) {
     const w = weights[i] as number;
@@ -108,7 +112,11 @@ export function combineVerified(shares: readonly Share[], threshold: number, che
     return { ok: false, reason: 'TOO_FEW_SHARES', message: `${shares.length} shares, ${threshold} needed` };
   }
   if (!sharesConsistent(shares, threshold)) {
-    return { ok: false, reason: 'INCONSISTENT_SHARES', message: `the ${shares.length} shares do not lie on one polynomial of degree < ${threshold}` };
+    return {
+      ok: false,
+      reason: 'INCONSISTENT_SHARES',
+      message: `the ${shares.length} shares do not lie on one polynomial of degree < ${threshold}`,
+    };
   }
   const secret = combine(shares.slice(0, threshold));
   if (check && !check(secret)) {

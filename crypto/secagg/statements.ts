@@ -13,7 +13,8 @@ const publicKeys = new Map<string, KeyObject>();
 
 /** A signing function for a tweetnacl 64-byte secret key (seed || public key); the node KeyObject is built once. */
 export function ed25519Signer(signSecretKey: Uint8Array): (message: Uint8Array) => Uint8Array {
-  if (!(signSecretKey instanceof Uint8Array) || signSecretKey.length !== 64) throw new TypeError('signSecretKey must be 64 bytes (tweetnacl format)');
+  if (!(signSecretKey instanceof Uint8Array) || signSecretKey.length !== 64)
+    throw new TypeError('signSecretKey must be 64 bytes (tweetnacl format)');
   const der = concatBytes(PKCS8_ED25519, signSecretKey.subarray(0, 32));
   const key = createPrivateKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'pkcs8' });
   der.fill(0);
@@ -89,10 +90,18 @@ export function maskedStatement(context: Uint8Array, from: string, masked: Uint3
 }
 
 function revealedBytes(shares: readonly RevealedShare[]): Uint8Array {
-  return concatBytes(u32le(shares.length), ...shares.flatMap((s) => [lengthPrefixed(s.of), u32le(s.x), lengthPrefixed(s.share), lengthPrefixed(s.salt)]));
+  return concatBytes(
+    u32le(shares.length),
+    ...shares.flatMap((s) => [lengthPrefixed(s.of), u32le(s.x), lengthPrefixed(s.share), lengthPrefixed(s.salt)]),
+  );
 }
 
-export function unmaskStatement(context: Uint8Array, from: string, seedShares: readonly RevealedShare[], keyShares: readonly RevealedShare[]): Uint8Array {
+export function unmaskStatement(
+  context: Uint8Array,
+  from: string,
+  seedShares: readonly RevealedShare[],
+  keyShares: readonly RevealedShare[],
+): Uint8Array {
   return concatBytes(UNMASK, context, lengthPrefixed(from), revealedBytes(seedShares), revealedBytes(keyShares));
 }
 
@@ -106,8 +115,25 @@ export function consistencyStatement(context: Uint8Array, survivors: readonly st
 }
 
 /** Commitment to one share: SHA-256(tag || context || dealer || holder || x || kind || salt || share); salt is 32 secret random bytes. */
-export function shareCommitment(args: { context: Uint8Array; dealer: string; holder: string; x: number; kind: 's' | 'b'; salt: Uint8Array; share: Uint8Array }): Uint8Array {
-  return sha256([SHARE_COMMIT, args.context, lengthPrefixed(args.dealer), lengthPrefixed(args.holder), u32le(args.x), utf8Encode(args.kind), args.salt, args.share]);
+export function shareCommitment(args: {
+  context: Uint8Array;
+  dealer: string;
+  holder: string;
+  x: number;
+  kind: 's' | 'b';
+  salt: Uint8Array;
+  share: Uint8Array;
+}): Uint8Array {
+  return sha256([
+    SHARE_COMMIT,
+    args.context,
+    lengthPrefixed(args.dealer),
+    lengthPrefixed(args.holder),
+    u32le(args.x),
+    utf8Encode(args.kind),
+    args.salt,
+    args.share,
+  ]);
 }
 
 /** Commitment to a self-mask seed b (32 uniformly random bytes, so the hash hides it). */

@@ -41,10 +41,14 @@ export function termsFor(args: {
 }): { terms: SecAggTerms; config: SecAggConfig } {
   const base = createSecAggConfig({ ...args, threshold: undefined, threatModel: args.threatModel ?? 'malicious' });
   const holders = openSession(base).maxHolders;
-  const threshold = args.thresholdFraction === undefined ? base.threshold : Math.min(holders, Math.max(base.threshold, Math.ceil(args.thresholdFraction * holders)));
+  const threshold =
+    args.thresholdFraction === undefined
+      ? base.threshold
+      : Math.min(holders, Math.max(base.threshold, Math.ceil(args.thresholdFraction * holders)));
   const config: SecAggConfig = { ...base, threshold };
   openSession(config);
-  const graph = config.graph.kind === 'complete' ? ({ kind: 'complete' } as const) : ({ kind: 'harary', degree: config.graph.degree } as const);
+  const graph =
+    config.graph.kind === 'complete' ? ({ kind: 'complete' } as const) : ({ kind: 'harary', degree: config.graph.degree } as const);
   const terms: SecAggTerms = {
     participants: config.participants.map((p) => ({ id: p.id, signPublicKey: toBase64(p.signPublicKey) })),
     threshold,

@@ -35,18 +35,41 @@ type UnmaskOutcome =
   | { ok: true; result: Omit<SecAggResult, 'blame'> }
   | { ok: false; code: SecAggFailureCode; message: string; participants: string[]; blame: Blame[] };
 
-function reconstruct(record: DealerRecord, threshold: number, check: (secret: Uint8Array) => boolean, what: string): { secret: Uint8Array } | Extract<UnmaskOutcome, { ok: false }> {
+function reconstruct(
+  record: DealerRecord,
+  threshold: number,
+  check: (secret: Uint8Array) => boolean,
+  what: string,
+): { secret: Uint8Array } | Extract<UnmaskOutcome, { ok: false }> {
   const result = combineVerified(record.shares ?? [], threshold, check);
   if (result.ok) return { secret: result.secret };
   if (result.reason === 'TOO_FEW_SHARES') {
-    return { ok: false, code: 'INSUFFICIENT_SHARES', message: `${what} of ${record.id}: ${result.message}`, participants: [record.id], blame: [] };
+    return {
+      ok: false,
+      code: 'INSUFFICIENT_SHARES',
+      message: `${what} of ${record.id}: ${result.message}`,
+      participants: [record.id],
+      blame: [],
+    };
   }
   const message = `${record.id}'s signed share commitments do not describe one ${what} matching its commitment (${result.message})`;
-  return { ok: false, code: 'INCONSISTENT_SHARES', message, participants: [record.id], blame: [{ participant: record.id, reason: 'INCONSISTENT_SHARES', evidence: 'proof', message }] };
+  return {
+    ok: false,
+    code: 'INCONSISTENT_SHARES',
+    message,
+    participants: [record.id],
+    blame: [{ participant: record.id, reason: 'INCONSISTENT_SHARES', evidence: 'proof', message }],
+  };
 }
 
 /** Removes the survivors' self masks and the dropped participants' pairwise masks from `sum` (in place), then decodes. */
-export function unmaskSum(args: { session: SecAggSession; sum: Uint32Array; dealers: ReadonlyMap<string, DealerRecord>; survivors: readonly string[]; dropped: readonly string[] }): UnmaskOutcome {
+export function unmaskSum(args: {
+  session: SecAggSession;
+  sum: Uint32Array;
+  dealers: ReadonlyMap<string, DealerRecord>;
+  survivors: readonly string[];
+  dropped: readonly string[];
+}): UnmaskOutcome {
   const { session, sum, dealers, survivors, dropped } = args;
   const { threshold: t, federation, round } = session.config;
   const seeds: { id: string; seed: Uint8Array }[] = [];
@@ -55,8 +78,13 @@ export function unmaskSum(args: { session: SecAggSession; sum: Uint32Array; deal
 
   for (const id of survivors) {
     const record = dealers.get(id) as DealerRecord;
-    const got = reconstruct(record, t, (s) => constantTimeEqual(seedCommitment(session.context, id, s), record.seedCommitment), 'self-mask seed');
-    if (!('secret' in got)) return wipe(), got;
+    const got = reconstruct(
+      record,
+      t,
+      (s) => constantTimeEqual(seedCommitment(session.context, id, s), record.seedCommitment),
+      'self-mask seed',
+    );
+    if (!('secret' in got)) return (wipe(), got);
     seeds.push({ id, seed: got.secret });
   }
   const survivorIndices = survivors.map((id) => session.indexOf.get(id) as number);
@@ -64,7 +92,7 @@ export function unmaskSum(args: { session: SecAggSession; sum: Uint32Array; deal
     const record = dealers.get(id) as DealerRecord;
     if (!survivorIndices.some((v) => session.graph.areNeighbours(record.index, v))) continue; // no survivor masked with it
     const got = reconstruct(record, t, (sk) => constantTimeEqual(x25519PublicKey(sk), record.sPublicKey), 's key');
-    if (!('secret' in got)) return wipe(), got;
+    if (!('secret' in got)) return (wipe(), got);
     keys.push({ record, secretKey: got.secret });
   }
 

@@ -1,5 +1,13 @@
 /** The agent's side of a stats query: its own consent decides (analytics allowed, minimum cell size), then it counts, suppresses and signs. */
-import { DEFAULT_MIN_CELL_SIZE, StatsQuerySchema, consentCovers, type SignedConsent, type StudyManifest, type StatsAnswerBody, type StatsReply } from '../../protocol/index.js';
+import {
+  DEFAULT_MIN_CELL_SIZE,
+  StatsQuerySchema,
+  consentCovers,
+  type SignedConsent,
+  type StudyManifest,
+  type StatsAnswerBody,
+  type StatsReply,
+} from '../../protocol/index.js';
 import { signDocument, type Identity } from '../../crypto/index.js';
 import { describeColumn } from './describe.js';
 import { categoricalAnswer, crosstabAnswer, numericAnswer, rowsAnswer } from './site-counts.js';
@@ -29,9 +37,11 @@ const refuse = (code: string, message: string): StatsReply => ({ ok: false, erro
 
 /** Why this site will not answer, or null. */
 function consentRefusal(site: StatsSite, federation: string): { code: string; message: string } | { consent: SignedConsent } {
-  if (federation !== site.federation) return { code: 'WRONG_FEDERATION', message: `query for federation ${federation}, this agent serves ${site.federation}` };
+  if (federation !== site.federation)
+    return { code: 'WRONG_FEDERATION', message: `query for federation ${federation}, this agent serves ${site.federation}` };
   const { consent, revocation } = site.consent();
-  if (!consent) return { code: 'CONSENT_MISSING', message: 'no consent at this site (sign one with `cohort consent grant --uses analytics`)' };
+  if (!consent)
+    return { code: 'CONSENT_MISSING', message: 'no consent at this site (sign one with `cohort consent grant --uses analytics`)' };
   const manifest = site.study();
   if (!manifest) return { code: 'NOT_READY', message: 'no session with the coordinator yet' };
   const covered = consentCovers(consent.body, { manifest, use: 'analytics', now: new Date(), revoked: revocation !== undefined });
@@ -45,7 +55,14 @@ function consentRefusal(site: StatsSite, federation: string): { code: string; me
  */
 export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
   const parsed = StatsQuerySchema.safeParse(raw);
-  if (!parsed.success) return refuse('BAD_REQUEST', `malformed stats query: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    return refuse(
+      'BAD_REQUEST',
+      `malformed stats query: ${parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')}`,
+    );
   const query = parsed.data;
   const verdict = consentRefusal(site, query.federation);
   if (!('consent' in verdict)) return refuse(verdict.code, verdict.message);
@@ -58,7 +75,14 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
   }
   let body: StatsAnswerBody;
   try {
-    body = { format: 'cohort-stats-answer/v1', queryId: query.id, federation: query.federation, institution: site.identity.id, minCellSize: k, rows: rowsAnswer(table, k) };
+    body = {
+      format: 'cohort-stats-answer/v1',
+      queryId: query.id,
+      federation: query.federation,
+      institution: site.identity.id,
+      minCellSize: k,
+      rows: rowsAnswer(table, k),
+    };
     const { ask } = query;
     if (ask.phase === 'describe') {
       body.columns = (ask.columns.length > 0 ? ask.columns : table.header).map((c) => describeColumn(table, c, k));

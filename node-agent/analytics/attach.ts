@@ -14,7 +14,12 @@ const noTable = (): never => {
  * answer's SHA-256 and the k applied) or `stats.refused` to the agent's audit log.
  * @example attachStats(socket, site, audit, (m) => log.info(m))
  */
-export function attachStats(socket: AgentSocket, options: Omit<StatsSite, 'table'> & { table: StatsSite['table'] | undefined }, audit: AgentAuditLog, log: (msg: string) => void): void {
+export function attachStats(
+  socket: AgentSocket,
+  options: Omit<StatsSite, 'table'> & { table: StatsSite['table'] | undefined },
+  audit: AgentAuditLog,
+  log: (msg: string) => void,
+): void {
   const site: StatsSite = { ...options, table: options.table ?? noTable };
   socket.on('stats:query', (raw, ack) => {
     let reply: StatsReply;
@@ -25,7 +30,11 @@ export function attachStats(socket: AgentSocket, options: Omit<StatsSite, 'table
     }
     const id = typeof (raw as { id?: unknown } | null)?.id === 'string' ? (raw as { id: string }).id : null;
     if (reply.ok) {
-      audit.append('stats.answered', { queryId: id, minCellSize: reply.body.minCellSize, digest: sha256Hex(utf8Encode(canonicalJson(reply.body))) });
+      audit.append('stats.answered', {
+        queryId: id,
+        minCellSize: reply.body.minCellSize,
+        digest: sha256Hex(utf8Encode(canonicalJson(reply.body))),
+      });
       log(`stats query ${id} answered (k = ${reply.body.minCellSize})`);
     } else {
       audit.append('stats.refused', { queryId: id, ...reply.error });

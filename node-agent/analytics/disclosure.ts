@@ -10,7 +10,7 @@ import type { CountCell } from '../../protocol/index.js';
  */
 export function protectCells(counts: readonly number[], lines: readonly (readonly number[])[], k: number): CountCell[] {
   const hidden = counts.map((n) => n > 0 && n < k);
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const line of lines) {
       const withheld = line.filter((i) => hidden[i] && (counts[i] as number) > 0);

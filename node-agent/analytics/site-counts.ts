@@ -1,5 +1,12 @@
 /** What one site computes for a count query: per-column moments and histograms, category counts and crosstabs, suppressed at k. */
-import { MISSING_CATEGORY, OTHER_CATEGORY, isMissingToken, type CategoricalAnswer, type CrosstabAnswer, type NumericAnswer } from '../../protocol/index.js';
+import {
+  MISSING_CATEGORY,
+  OTHER_CATEGORY,
+  isMissingToken,
+  type CategoricalAnswer,
+  type CrosstabAnswer,
+  type NumericAnswer,
+} from '../../protocol/index.js';
 import { allSuppressed, protectCells, protectCount } from './disclosure.js';
 import { columnCells, type Table } from './table.js';
 
@@ -37,8 +44,13 @@ function columnOf(table: Table, column: string): string[] {
  * @example numericAnswer(table, 'age', [0, 50, 100], 5)
  */
 export function numericAnswer(table: Table, column: string, edges: readonly number[], k: number): NumericAnswer {
-  const values = columnOf(table, column).map(numericCell).filter((v): v is number => v !== null);
-  const [present, missing] = protectCells([values.length, table.rows.length - values.length], [[0, 1]], k) as [NumericAnswer['present'], NumericAnswer['missing']];
+  const values = columnOf(table, column)
+    .map(numericCell)
+    .filter((v): v is number => v !== null);
+  const [present, missing] = protectCells([values.length, table.rows.length - values.length], [[0, 1]], k) as [
+    NumericAnswer['present'],
+    NumericAnswer['missing'],
+  ];
   const bins = new Array<number>(edges.length + 1).fill(0);
   for (const v of values) bins[histogramCell(v, edges)] = (bins[histogramCell(v, edges)] as number) + 1;
   if (present.suppressed) return { column, present, missing, histogram: allSuppressed(bins.length) };
@@ -50,14 +62,19 @@ export function numericAnswer(table: Table, column: string, edges: readonly numb
     m2 += delta * (v - mean);
   });
   const histogram = protectCells(bins, [bins.map((_, i) => i)], k);
-  return values.length >= k && values.length > 0 ? { column, present, missing, mean, m2: Math.max(0, m2), histogram } : { column, present, missing, histogram };
+  return values.length >= k && values.length > 0
+    ? { column, present, missing, mean, m2: Math.max(0, m2), histogram }
+    : { column, present, missing, histogram };
 }
 
 /** The category names a site may publish for a column: values held by at least k rows, sorted. */
 function namedCategories(cells: readonly string[], k: number): { names: string[]; counts: Map<string, number> } {
   const counts = new Map<string, number>();
   for (const c of cells) if (!isMissingToken(c)) counts.set(c.trim(), (counts.get(c.trim()) ?? 0) + 1);
-  const names = [...counts].filter(([, n]) => n >= k).map(([name]) => name).sort();
+  const names = [...counts]
+    .filter(([, n]) => n >= k)
+    .map(([name]) => name)
+    .sort();
   return { names, counts };
 }
 
@@ -73,14 +90,22 @@ export function categoricalAnswer(table: Table, column: string, k: number): Cate
   const other = present - named.reduce((a, b) => a + b, 0);
   const raw = [...named, other, cells.length - present];
   const out = protectCells(raw, [raw.map((_, i) => i)], k);
-  return { column, categories: names.map((name, i) => ({ name, count: out[i] as CrosstabAnswer['cells'][0][0] })), other: out[names.length] as CategoricalAnswer['other'], missing: out[names.length + 1] as CategoricalAnswer['missing'] };
+  return {
+    column,
+    categories: names.map((name, i) => ({ name, count: out[i] as CrosstabAnswer['cells'][0][0] })),
+    other: out[names.length] as CategoricalAnswer['other'],
+    missing: out[names.length + 1] as CategoricalAnswer['missing'],
+  };
 }
 
 /** The label a crosstab gives a cell's value: its name, "(other)" when too rare to name, or "(missing)". */
 function labeller(cells: readonly string[], k: number): { names: string[]; label: (c: string) => string } {
   const { names } = namedCategories(cells, k);
   const known = new Set(names);
-  return { names: [...names, OTHER_CATEGORY, MISSING_CATEGORY], label: (c) => (isMissingToken(c) ? MISSING_CATEGORY : known.has(c.trim()) ? c.trim() : OTHER_CATEGORY) };
+  return {
+    names: [...names, OTHER_CATEGORY, MISSING_CATEGORY],
+    label: (c) => (isMissingToken(c) ? MISSING_CATEGORY : known.has(c.trim()) ? c.trim() : OTHER_CATEGORY),
+  };
 }
 
 /**
@@ -101,7 +126,13 @@ export function crosstabAnswer(table: Table, rows: string, cols: string, k: numb
   const rowLines = ra.names.map((_, r) => Array.from({ length: width }, (_, c) => r * width + c));
   const colLines = cb.names.map((_, c) => ra.names.map((_, r) => r * width + c));
   const out = protectCells(flat, [...rowLines, ...colLines, flat.map((_, i) => i)], k);
-  return { rows, cols, rowNames: ra.names, colNames: cb.names, cells: rowLines.map((line) => line.map((i) => out[i] as CrosstabAnswer['cells'][0][0])) };
+  return {
+    rows,
+    cols,
+    rowNames: ra.names,
+    colNames: cb.names,
+    cells: rowLines.map((line) => line.map((i) => out[i] as CrosstabAnswer['cells'][0][0])),
+  };
 }
 
 /**

@@ -21,9 +21,14 @@ export function eventCell(cell: string | undefined): 0 | 1 | null {
  * rows with time > grid[j-1]; events: rows with an event inside the step. Times after the last grid point are censored there.
  * @example gridCounts([{ time: 2, event: 1 }], [1, 2, 3]) // { atRisk: [1, 1, 0], events: [0, 1, 0] }
  */
-export function gridCounts(rows: readonly { time: number; event: 0 | 1 }[], grid: readonly number[]): { atRisk: number[]; events: number[] } {
+export function gridCounts(
+  rows: readonly { time: number; event: 0 | 1 }[],
+  grid: readonly number[],
+): { atRisk: number[]; events: number[] } {
   const atRisk = grid.map((_, j) => (j === 0 ? rows.length : rows.filter((r) => r.time > (grid[j - 1] as number)).length));
-  const events = grid.map((t, j) => rows.filter((r) => r.event === 1 && r.time <= t && (j === 0 || r.time > (grid[j - 1] as number))).length);
+  const events = grid.map(
+    (t, j) => rows.filter((r) => r.event === 1 && r.time <= t && (j === 0 || r.time > (grid[j - 1] as number))).length,
+  );
   return { atRisk, events };
 }
 
@@ -34,7 +39,11 @@ export function gridCounts(rows: readonly { time: number; event: 0 | 1 }[], grid
  * suppressed as one line (a group whose size is withheld sends no curve; with no group, withheld `excluded` withholds the curve).
  * @example survivalAnswer(table, { time: 'days', event: 'died', grid: [30, 60, 90] }, 5)
  */
-export function survivalAnswer(table: Table, ask: { time: string; event: string; group?: string | undefined; grid: readonly number[] }, k: number): SurvivalAnswer {
+export function survivalAnswer(
+  table: Table,
+  ask: { time: string; event: string; group?: string | undefined; grid: readonly number[] },
+  k: number,
+): SurvivalAnswer {
   const times = columnCells(table, ask.time);
   const events = columnCells(table, ask.event);
   const groups = ask.group === undefined ? undefined : columnCells(table, ask.group);
@@ -49,12 +58,18 @@ export function survivalAnswer(table: Table, ask: { time: string; event: string;
   });
   const sizes = new Map<string, number>();
   for (const r of usable) sizes.set(r.group, (sizes.get(r.group) ?? 0) + 1);
-  const named = [...sizes].filter(([, n]) => n >= k).map(([g]) => g).sort();
+  const named = [...sizes]
+    .filter(([, n]) => n >= k)
+    .map(([g]) => g)
+    .sort();
   const kept = named.map((g) => sizes.get(g) as number);
   const excluded = table.rows.length - kept.reduce((a, b) => a + b, 0);
   const line = protectCells([...kept, excluded], [[...kept.keys(), kept.length]], k);
   const curve = (group: string, i: number) => {
-    const raw = gridCounts(usable.filter((r) => r.group === group), ask.grid);
+    const raw = gridCounts(
+      usable.filter((r) => r.group === group),
+      ask.grid,
+    );
     if (line[i]?.suppressed) return { group, atRisk: allSuppressed(ask.grid.length), events: allSuppressed(ask.grid.length) };
     const atRisk = raw.atRisk.map((n) => protectCount(n, k));
     return { group, atRisk, events: raw.events.map((n, j) => (atRisk[j]?.suppressed ? { n: 0, suppressed: true as const } : { n })) };

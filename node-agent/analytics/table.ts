@@ -16,7 +16,13 @@ export interface Table {
 export function readTable(path: string): Table {
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(readFileSync(path, 'utf8'), { info: true, skip_empty_lines: true, trim: true, bom: true, relax_column_count: true }) as unknown as typeof records;
+    records = parse(readFileSync(path, 'utf8'), {
+      info: true,
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      relax_column_count: true,
+    }) as unknown as typeof records;
   } catch (cause) {
     throw new Error(`${path}: cannot parse CSV: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
@@ -29,7 +35,8 @@ export function readTable(path: string): Table {
     seen.add(name);
   }
   for (const { record, info } of body) {
-    if (record.length !== header.length) throw new Error(`${path}: line ${info.lines} has ${record.length} cells, the header ${header.length}`);
+    if (record.length !== header.length)
+      throw new Error(`${path}: line ${info.lines} has ${record.length} cells, the header ${header.length}`);
   }
   return { source: path, header, rows: body.map((r) => r.record) };
 }

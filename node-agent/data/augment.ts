@@ -24,7 +24,9 @@ function sample(img: Float32Array, [h, w, c]: ImageShape, y: number, x: number, 
   const fx = xx - x0;
   const [a, b] = [(y0 * w + x0) * c + ch, (y0 * w + x1) * c + ch];
   const [d, e] = [(y1 * w + x0) * c + ch, (y1 * w + x1) * c + ch];
-  return ((img[a] as number) * (1 - fx) + (img[b] as number) * fx) * (1 - fy) + ((img[d] as number) * (1 - fx) + (img[e] as number) * fx) * fy;
+  return (
+    ((img[a] as number) * (1 - fx) + (img[b] as number) * fx) * (1 - fy) + ((img[d] as number) * (1 - fx) + (img[e] as number) * fx) * fy
+  );
 }
 
 /** A new image whose pixel (i, j) is the source sampled where `where(i, j)` says (source y, x). */
@@ -46,12 +48,15 @@ function remap(img: Float32Array, shape: ImageShape, where: (i: number, j: numbe
  */
 export function flipHorizontal(img: Float32Array, [h, w, c]: ImageShape): Float32Array {
   const out = new Float32Array(img.length);
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let ch = 0; ch < c; ch++) out[(i * w + j) * c + ch] = img[(i * w + (w - 1 - j)) * c + ch] as number;
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++) for (let ch = 0; ch < c; ch++) out[(i * w + j) * c + ch] = img[(i * w + (w - 1 - j)) * c + ch] as number;
   return out;
 }
 
 /** Where an output pixel of a resized crop comes from. */
-const cropSource = ([h, w]: ImageShape, box: CropBox) => (i: number, j: number): [number, number] => [box.top + ((i + 0.5) * box.height) / h - 0.5, box.left + ((j + 0.5) * box.width) / w - 0.5];
+const cropSource =
+  ([h, w]: ImageShape, box: CropBox) =>
+  (i: number, j: number): [number, number] => [box.top + ((i + 0.5) * box.height) / h - 0.5, box.left + ((j + 0.5) * box.width) / w - 0.5];
 
 /** Where an output pixel of a rotation by `degrees` about the centre comes from (y grows downwards). */
 function rotationSource([h, w]: ImageShape, degrees: number): (i: number, j: number) => [number, number] {
@@ -114,7 +119,8 @@ function augmentOne(img: Float32Array, shape: ImageShape, rng: Prng): Float32Arr
  */
 export function augmentBatch(x: Float32Array, rows: number, shape: ImageShape, seed: number): void {
   const size = shape[0] * shape[1] * shape[2];
-  if (x.length < rows * size) throw new RangeError(`batch has ${x.length} values, ${rows} images of ${shape.join('x')} need ${rows * size}`);
+  if (x.length < rows * size)
+    throw new RangeError(`batch has ${x.length} values, ${rows} images of ${shape.join('x')} need ${rows * size}`);
   const rng = createPrng(seed);
   for (let r = 0; r < rows; r++) x.set(augmentOne(x.subarray(r * size, (r + 1) * size), shape, rng), r * size);
 }

@@ -58,10 +58,14 @@ function binaryClasses(values: string[], opts: LabelOptions, fail: (msg: string)
   const sorted = sortClasses([...values]);
   if (opts.positive !== undefined) {
     const others = sorted.filter((v) => v.toLowerCase() !== opts.positive?.toLowerCase());
-    if (others.length !== 1) fail(`a binary label needs exactly one value besides the positive "${opts.positive}"; column "${opts.label}" holds ${sorted.join(', ')}`);
+    if (others.length !== 1)
+      fail(
+        `a binary label needs exactly one value besides the positive "${opts.positive}"; column "${opts.label}" holds ${sorted.join(', ')}`,
+      );
     return [others[0] as string, opts.positive];
   }
-  if (sorted.length !== 2) fail(`a binary label needs exactly two values; column "${opts.label}" holds ${sorted.length}: ${sorted.slice(0, 10).join(', ')}`);
+  if (sorted.length !== 2)
+    fail(`a binary label needs exactly two values; column "${opts.label}" holds ${sorted.length}: ${sorted.slice(0, 10).join(', ')}`);
   return sorted;
 }
 
@@ -70,12 +74,26 @@ function binaryClasses(values: string[], opts: LabelOptions, fail: (msg: string)
  * present value that does not fit the task fails naming the line, the column and the value.
  * @example parseLabels(['x', 'y'], rows, { label: 'y', task: 'binary' }, fail).classes // ['no', 'yes']
  */
-export function parseLabels(header: readonly string[], rows: readonly LabelRow[], opts: LabelOptions, fail: (msg: string) => never): ParsedLabels {
-  const named = opts.label.split(',').map((s) => s.trim()).filter(Boolean);
+export function parseLabels(
+  header: readonly string[],
+  rows: readonly LabelRow[],
+  opts: LabelOptions,
+  fail: (msg: string) => never,
+): ParsedLabels {
+  const named = opts.label
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const task0 = opts.task;
   const columns = (task0 === 'multilabel' || task0 === 'regression') && opts.classes ? [...opts.classes] : named;
   if (columns.length === 0) fail('no label column named');
-  if ((task0 === 'multilabel' || task0 === 'regression') && opts.classes && named.length > 0 && named.join() !== opts.classes.join() && !(named.length === 1 && opts.classes.includes(named[0] as string))) {
+  if (
+    (task0 === 'multilabel' || task0 === 'regression') &&
+    opts.classes &&
+    named.length > 0 &&
+    named.join() !== opts.classes.join() &&
+    !(named.length === 1 && opts.classes.includes(named[0] as string))
+  ) {
     fail(`--label ${opts.label} does not name the federation's ${task0} columns ${opts.classes.join(', ')}`);
   }
   const cols = columns.map((name) => {
@@ -93,7 +111,8 @@ export function parseLabels(header: readonly string[], rows: readonly LabelRow[]
   const cell = (i: number, j: number): string => ((rows[i] as LabelRow).record[cols[j] as number] as string).trim();
   const distinct = [...new Set(keep.flatMap((i) => cols.map((_, j) => cell(i, j))))];
   const task = task0 ?? (opts.classes ? 'classification' : inferTask({ columns: cols.length, values: distinct }));
-  if (cols.length > 1 && task !== 'multilabel' && task !== 'regression') fail(`several label columns (${columns.join(', ')}) need --task multilabel or regression, not ${task}`);
+  if (cols.length > 1 && task !== 'multilabel' && task !== 'regression')
+    fail(`several label columns (${columns.join(', ')}) need --task multilabel or regression, not ${task}`);
 
   const n = keep.length;
   const y = new Int32Array(n);
@@ -104,7 +123,8 @@ export function parseLabels(header: readonly string[], rows: readonly LabelRow[]
     if (index.size !== classes.length) fail(`classes list has duplicates: ${classes.join(', ')}`);
     keep.forEach((i, r) => {
       const k = index.get(cell(i, 0).toLowerCase());
-      if (k === undefined) fail(`line ${(rows[i] as LabelRow).line}: label "${cell(i, 0)}" is not one of the classes ${classes.join(', ')}`);
+      if (k === undefined)
+        fail(`line ${(rows[i] as LabelRow).line}: label "${cell(i, 0)}" is not one of the classes ${classes.join(', ')}`);
       y[r] = k as number;
     });
     return { task, classes, keep, y, labelColumns: columns, skippedLines };

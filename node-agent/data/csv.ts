@@ -47,9 +47,16 @@ export function loadCsv(path: string, opts: CsvOptions): Dataset {
     return index;
   };
   if (body.length === 0) fail('header row but no data rows');
-  const labels = parseLabels(header, body.map(({ record, info }) => ({ record, line: info.lines })), opts, fail);
+  const labels = parseLabels(
+    header,
+    body.map(({ record, info }) => ({ record, line: info.lines })),
+    opts,
+    fail,
+  );
   if (labels.skippedLines.length > 0) {
-    (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(`${path}: skipped ${labels.skippedLines.length} row${labels.skippedLines.length === 1 ? '' : 's'} with no label (${describeLines(labels.skippedLines)})`);
+    (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `${path}: skipped ${labels.skippedLines.length} row${labels.skippedLines.length === 1 ? '' : 's'} with no label (${describeLines(labels.skippedLines)})`,
+    );
   }
   const { classes, y, labelColumns } = labels;
   const labelled = labels.keep.map((i) => body[i] as CsvRecord);

@@ -31,7 +31,10 @@ export function readDicomManifest(path: string): DicomManifest {
   const [head, ...body] = rows;
   const header = head?.record ?? [];
   const [fileCol, labelCol, siteCol] = ['file', 'label', 'site'].map((name) => header.indexOf(name)) as [number, number, number];
-  if (fileCol < 0 || labelCol < 0) throw new Error(`dicom:${path}: the header must name columns "file" and "label" (optionally "site"); it has ${header.join(', ') || 'nothing'}`);
+  if (fileCol < 0 || labelCol < 0)
+    throw new Error(
+      `dicom:${path}: the header must name columns "file" and "label" (optionally "site"); it has ${header.join(', ') || 'nothing'}`,
+    );
   if (body.length === 0) throw new Error(`dicom:${path}: header row but no files`);
   const base = dirname(resolve(path));
   const cell = (record: string[], col: number, line: number, name: string): string => {
@@ -64,7 +67,11 @@ function decodeOne(path: string, h: number, w: number, c: 1 | 3): Float32Array {
  * files are refused or skipped per `onBadFile`; too large a set is refused before decoding.
  * @example loadDicomManifest('study/manifest.csv', { size: [64, 64] }).imageShape // [64, 64, 1]
  */
-export function loadDicomManifest(path: string, opts: ImageOptions = {}, warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): ImageSet {
+export function loadDicomManifest(
+  path: string,
+  opts: ImageOptions = {},
+  warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): ImageSet {
   const what = `dicom:${path}`;
   const manifest = readDicomManifest(path);
   const channels = opts.channels ?? 1;
@@ -86,7 +93,9 @@ export function loadDicomManifest(path: string, opts: ImageOptions = {}, warn: (
   if (line) warn(line);
   const labels = keep.map((i) => manifest.labels[i] as string);
   const distinct = [...new Set(labels)];
-  const classes = distinct.every((v) => Number.isFinite(Number(v))) ? distinct.sort((a, b) => Number(a) - Number(b)) : distinct.sort(collator.compare);
+  const classes = distinct.every((v) => Number.isFinite(Number(v)))
+    ? distinct.sort((a, b) => Number(a) - Number(b))
+    : distinct.sort(collator.compare);
   const index = new Map(classes.map((c, i) => [c, i]));
   return {
     pixels: keep.length === manifest.files.length ? pixels : pixels.slice(0, keep.length * size),

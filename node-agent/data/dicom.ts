@@ -50,7 +50,10 @@ function storedValues(ds: DataSet, path: string, count: number, bigEndian: boole
   if (!el) throw new Error(`${path}: no Pixel Data (7FE0,0010)`);
   const need = count * (bits / 8);
   const have = Math.min(el.length, ds.byteArray.length - el.dataOffset);
-  if (have < need) throw new Error(`${path}: Pixel Data has ${have} bytes, Rows x Columns x Bits Allocated / 8 needs ${need} (truncated or wrongly sized)`);
+  if (have < need)
+    throw new Error(
+      `${path}: Pixel Data has ${have} bytes, Rows x Columns x Bits Allocated / 8 needs ${need} (truncated or wrongly sized)`,
+    );
   const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + el.dataOffset, need);
   const out = new Float64Array(count);
   const mask = 2 ** stored - 1;
@@ -85,7 +88,12 @@ function parse(bytes: Uint8Array, path: string): DataSet {
     // A Buffer: dicom-parser's deflate path (node's zlib) copies with Buffer#copy.
     return dicomParser.parseDicom(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (cause) {
-    const msg = cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : ((cause as { exception?: string })?.exception ?? String(cause));
+    const msg =
+      cause instanceof Error
+        ? cause.message
+        : typeof cause === 'string'
+          ? cause
+          : ((cause as { exception?: string })?.exception ?? String(cause));
     throw new Error(`${path}: not a readable DICOM Part 10 file (${msg})`, { cause });
   }
 }
@@ -102,7 +110,9 @@ export function decodeDicom(bytes: Uint8Array, path: string): DicomImage {
   const syntax = ds.string('x00020010')?.replace(/\0/g, '').trim() ?? '1.2.840.10008.1.2';
   if (!NATIVE[syntax] || ds.elements.x7fe00010?.encapsulatedPixelData) {
     const name = COMPRESSED[syntax] ?? NATIVE[syntax] ?? 'an unknown transfer syntax';
-    throw new Error(`${path}: transfer syntax ${syntax} (${name}) stores compressed pixel data, which dicom-parser cannot decode; convert the file to Explicit VR Little Endian (e.g. gdcmconv --raw or dcmdjpeg)`);
+    throw new Error(
+      `${path}: transfer syntax ${syntax} (${name}) stores compressed pixel data, which dicom-parser cannot decode; convert the file to Explicit VR Little Endian (e.g. gdcmconv --raw or dcmdjpeg)`,
+    );
   }
   const photometric = ds.string('x00280004')?.trim() ?? '';
   if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2') {

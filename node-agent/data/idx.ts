@@ -43,26 +43,32 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
       throw new Error(`${what}: gzip data is damaged or truncated (${(cause as Error).message})`, { cause });
     }
   }
-  if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0) throw new Error(`${what}: not an IDX file (the magic number must start with two zero bytes)`);
-  if (raw[2] !== UBYTE) throw new Error(`${what}: element type 0x${(raw[2] ?? 0).toString(16)} is not supported (only unsigned bytes, 0x08)`);
+  if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0)
+    throw new Error(`${what}: not an IDX file (the magic number must start with two zero bytes)`);
+  if (raw[2] !== UBYTE)
+    throw new Error(`${what}: element type 0x${(raw[2] ?? 0).toString(16)} is not supported (only unsigned bytes, 0x08)`);
   const rank = raw[3] ?? 0;
   const header = 4 + 4 * rank;
   if (rank < 1) throw new Error(`${what}: the magic number declares ${rank} dimensions`);
-  if (raw.length < header) throw new Error(`${what}: truncated header (${rank} dimensions need ${header} bytes, the file has ${raw.length})`);
+  if (raw.length < header)
+    throw new Error(`${what}: truncated header (${rank} dimensions need ${header} bytes, the file has ${raw.length})`);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const size = dims.reduce((a, b) => a * b, 1);
   const have = raw.length - header;
   if (have < size) throw new Error(`${what}: truncated: dimensions ${dims.join('x')} need ${size} bytes of data, the file has ${have}`);
-  if (have > size) throw new Error(`${what}: dimensions ${dims.join('x')} need ${size} bytes of data, the file has ${have} (trailing bytes)`);
+  if (have > size)
+    throw new Error(`${what}: dimensions ${dims.join('x')} need ${size} bytes of data, the file has ${have} (trailing bytes)`);
   return { dims, data: raw.subarray(header) };
 }
 
 /** Images and labels checked against each other: one label per image. */
 function checkPair(images: IdxArray, labels: IdxArray, what: string): void {
   if (labels.dims.length !== 1) throw new Error(`${what}: the labels file must have one dimension, it has ${labels.dims.length}`);
-  if (images.dims.length < 2) throw new Error(`${what}: the images file must have at least two dimensions (items and pixels), it has ${images.dims.length}`);
-  if (images.dims[0] !== labels.dims[0]) throw new Error(`${what}: ${images.dims[0]} images (dimensions ${images.dims.join('x')}) against ${labels.dims[0]} labels`);
+  if (images.dims.length < 2)
+    throw new Error(`${what}: the images file must have at least two dimensions (items and pixels), it has ${images.dims.length}`);
+  if (images.dims[0] !== labels.dims[0])
+    throw new Error(`${what}: ${images.dims[0]} images (dimensions ${images.dims.join('x')}) against ${labels.dims[0]} labels`);
 }
 
 /** Classes '0'..String(max label), or the given ones after checking every label has one. */
@@ -103,7 +109,18 @@ export function idxDataset(imageBytes: Uint8Array, labelBytes: Uint8Array, opts:
   const width = images.dims.slice(1).reduce((a, b) => a * b, 1);
   const y = Int32Array.from(labels.data);
   const classes = classesOf(y, what, opts.classes);
-  return { x: scaledRows([images.data], [n], width, Array.from({ length: n }, (_, i) => i)), y, n, inputShape: [width], classes };
+  return {
+    x: scaledRows(
+      [images.data],
+      [n],
+      width,
+      Array.from({ length: n }, (_, i) => i),
+    ),
+    y,
+    n,
+    inputShape: [width],
+    classes,
+  };
 }
 
 const parsed = new Map<string, IdxArray>();
@@ -130,7 +147,8 @@ interface IdxImageSet {
 }
 
 /** The cache key of a set of IDX files: their absolute paths. */
-const filesKey = (files: IdxFiles): string => JSON.stringify([files.trainImages, files.trainLabels, files.testImages, files.testLabels].map((p) => (p ? resolve(p) : '')));
+const filesKey = (files: IdxFiles): string =>
+  JSON.stringify([files.trainImages, files.trainLabels, files.testImages, files.testLabels].map((p) => (p ? resolve(p) : '')));
 
 const assembled = new Map<string, IdxImageSet>();
 
@@ -157,7 +175,9 @@ function assembleIdxFiles(files: IdxFiles): IdxImageSet {
   });
   const [train, test] = opened as [(typeof opened)[0], (typeof opened)[0] | undefined];
   if (test && test.imageShape.join() !== train.imageShape.join()) {
-    throw new Error(`${files.testImages}: images of ${test.imageShape.join('x')} pixels, the training images have ${train.imageShape.join('x')}`);
+    throw new Error(
+      `${files.testImages}: images of ${test.imageShape.join('x')} pixels, the training images have ${train.imageShape.join('x')}`,
+    );
   }
   const labels = new Int32Array(opened.reduce((a, o) => a + o.labels.data.length, 0));
   labels.set(train.labels.data);
@@ -185,7 +205,18 @@ export function loadIdxFiles(files: IdxFiles): SplitDataset {
   if (hit) return hit;
   const set = openIdxFiles(files);
   const n = set.labels.length;
-  const all: Dataset = { x: scaledRows(set.parts, set.counts, set.width, Array.from({ length: n }, (_, i) => i)), y: set.labels, n, inputShape: [set.width], classes: set.classes };
+  const all: Dataset = {
+    x: scaledRows(
+      set.parts,
+      set.counts,
+      set.width,
+      Array.from({ length: n }, (_, i) => i),
+    ),
+    y: set.labels,
+    n,
+    inputShape: [set.width],
+    classes: set.classes,
+  };
   const split: SplitDataset = { all, trainRows: set.counts[0] as number, imageShape: [...set.imageShape] };
   loaded.set(key, split);
   return split;
@@ -199,10 +230,17 @@ export function loadIdxFiles(files: IdxFiles): SplitDataset {
 export function loadIdxRows(files: IdxFiles, rows: readonly number[]): { data: Dataset; trainRows: number; imageShape: number[] } {
   const set = openIdxFiles(files);
   const y = Int32Array.from(rows, (row) => {
-    if (!Number.isInteger(row) || row < 0 || row >= set.labels.length) throw new RangeError(`row index ${row} out of range [0, ${set.labels.length})`);
+    if (!Number.isInteger(row) || row < 0 || row >= set.labels.length)
+      throw new RangeError(`row index ${row} out of range [0, ${set.labels.length})`);
     return set.labels[row] as number;
   });
-  const data: Dataset = { x: scaledRows(set.parts, set.counts, set.width, rows), y, n: rows.length, inputShape: [set.width], classes: [...set.classes] };
+  const data: Dataset = {
+    x: scaledRows(set.parts, set.counts, set.width, rows),
+    y,
+    n: rows.length,
+    inputShape: [set.width],
+    classes: [...set.classes],
+  };
   return { data, trainRows: set.counts[0] as number, imageShape: [...set.imageShape] };
 }
 
@@ -222,7 +260,9 @@ export function idxLabels(files: IdxFiles): { labels: Int32Array; trainRows: num
 export function cnnInputShape(imageShape: readonly number[]): number[] {
   if (imageShape.length === 2) return [...imageShape, 1];
   if (imageShape.length === 3) return [...imageShape];
-  throw new Error(`a cnn needs images of two dimensions (or three, with channels); these items have ${imageShape.length} (${imageShape.join('x')})`);
+  throw new Error(
+    `a cnn needs images of two dimensions (or three, with channels); these items have ${imageShape.length} (${imageShape.join('x')})`,
+  );
 }
 
 /**

@@ -79,7 +79,8 @@ function runSync<T>(job: Job, timeoutMs: number): T {
   try {
     const waited = Atomics.wait(signal, 0, 0, timeoutMs);
     const msg = receiveMessageOnPort(port1)?.message as ({ ok: true } & T) | { ok: false; message: string } | undefined;
-    if (waited === 'timed-out' || !msg) throw new Error(`image decoding did not finish within ${Math.round(timeoutMs / 1000)} s (${job.paths.length} files)`);
+    if (waited === 'timed-out' || !msg)
+      throw new Error(`image decoding did not finish within ${Math.round(timeoutMs / 1000)} s (${job.paths.length} files)`);
     if (!msg.ok) throw new Error(`image decoding failed: ${msg.message}`);
     return msg;
   } finally {

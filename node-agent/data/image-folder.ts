@@ -45,7 +45,10 @@ export function listImageFolder(dir: string): ImageFolderLayout {
   const val = join(dir, 'val');
   const splits = isDir(train) ? [train, ...(isDir(val) ? [val] : [])] : [dir];
   const classes = sorted([...new Set(splits.flatMap(classFolders))]);
-  if (classes.length < 2) throw new Error(`images:${dir}: found ${classes.length} class folder(s) in ${splits.join(' and ')}; the layout is DIR/<class>/<image> (or DIR/train/<class>/... and DIR/val/<class>/...) with at least two classes`);
+  if (classes.length < 2)
+    throw new Error(
+      `images:${dir}: found ${classes.length} class folder(s) in ${splits.join(' and ')}; the layout is DIR/<class>/<image> (or DIR/train/<class>/... and DIR/val/<class>/...) with at least two classes`,
+    );
   const files: string[] = [];
   const labels: number[] = [];
   const counts: number[] = [];
@@ -81,7 +84,11 @@ function withoutBad(layout: ImageFolderLayout, badPaths: Set<string>): ImageFold
  * set larger than `maxMemoryMb` as float32 is refused before decoding. `warn` gets the skip summary.
  * @example loadImageFolder('scans', { size: [64, 64] }).imageShape // [64, 64, 3]
  */
-export function loadImageFolder(dir: string, opts: ImageOptions = {}, warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): ImageSet {
+export function loadImageFolder(
+  dir: string,
+  opts: ImageOptions = {},
+  warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): ImageSet {
   const what = `images:${dir}`;
   let layout = listImageFolder(dir);
   const probe = probeImages(layout.files);

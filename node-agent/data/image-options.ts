@@ -30,7 +30,8 @@ export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 export function parseImageSize(text: string): [number, number] {
   const m = /^(\d+)(?:x(\d+))?$/i.exec(text.trim());
   const [h, w] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [Number.NaN, Number.NaN];
-  if (!(h >= 1 && h <= 4096 && w >= 1 && w <= 4096)) throw new Error(`--image-size ${text}: use HxW with each side from 1 to 4096, e.g. 28x28 or 64x64`);
+  if (!(h >= 1 && h <= 4096 && w >= 1 && w <= 4096))
+    throw new Error(`--image-size ${text}: use HxW with each side from 1 to 4096, e.g. 28x28 or 64x64`);
   return [h, w];
 }
 
@@ -59,7 +60,9 @@ export function parseOnBadFile(text: string): 'skip' | 'fail' {
 export function parseNormalize(text: string): ImageNormalize {
   if (text === 'imagenet' || text === 'none') return text;
   if (text === 'pooled') {
-    throw new Error('--normalize pooled is not available yet: per-channel statistics pooled across sites need the model spec to carry per-channel normalisation; use imagenet or none');
+    throw new Error(
+      '--normalize pooled is not available yet: per-channel statistics pooled across sites need the model spec to carry per-channel normalisation; use imagenet or none',
+    );
   }
   throw new Error(`--normalize ${text}: use imagenet or none`);
 }

@@ -31,7 +31,8 @@ export function badFilePolicy(what: string, bad: readonly BadFile[], policy: 'sk
   const first = bad.slice(0, policy === 'fail' ? 10 : 3).map((b) => `${b.path} (${b.reason})`);
   const more = bad.length > first.length ? `, and ${bad.length - first.length} more` : '';
   const count = `${bad.length} unreadable file${bad.length === 1 ? '' : 's'}`;
-  if (policy === 'fail') throw new Error(`${what}: ${count}: ${first.join('; ')}${more}. Fix or remove them, or pass --on-bad-file skip to leave them out`);
+  if (policy === 'fail')
+    throw new Error(`${what}: ${count}: ${first.join('; ')}${more}. Fix or remove them, or pass --on-bad-file skip to leave them out`);
   return `${what}: skipped ${count}: ${first.join('; ')}${more}`;
 }
 
@@ -49,7 +50,8 @@ export function imageRows(set: ImageSet, rows: ArrayLike<number>, normalize: Ima
   const y = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as number;
-    if (!Number.isInteger(row) || row < 0 || row >= set.labels.length) throw new RangeError(`row index ${row} out of range [0, ${set.labels.length})`);
+    if (!Number.isInteger(row) || row < 0 || row >= set.labels.length)
+      throw new RangeError(`row index ${row} out of range [0, ${set.labels.length})`);
     y[i] = set.labels[row] as number;
     for (let k = 0; k < width; k++) {
       const v = (set.pixels[row * width + k] as number) * scale;

@@ -63,7 +63,11 @@ export function mnistSpec(arch: 'logreg' | 'mlp' | 'cnn'): ModelSpec {
  * `test`; both lists are in ascending row order and the same for the same seed.
  * @example const { train, test } = splitTrainTest(loadMnist(), 0.2, 1);
  */
-export function splitTrainTest(ds: Pick<Dataset, 'y' | 'classes'>, testFraction: number, seed: number): { train: number[]; test: number[] } {
+export function splitTrainTest(
+  ds: Pick<Dataset, 'y' | 'classes'>,
+  testFraction: number,
+  seed: number,
+): { train: number[]; test: number[] } {
   if (!(testFraction >= 0 && testFraction <= 1)) throw new RangeError(`testFraction must be in [0, 1], got ${testFraction}`);
   const rng = createPrng(seed);
   const byClass: number[][] = ds.classes.map(() => []);

@@ -3,10 +3,7 @@ import { createPrng, type Prng } from '../../crypto/prng.js';
 
 /** How rows are dealt to institutions. */
 export type PartitionScheme =
-  | { kind: 'iid' }
-  | { kind: 'dirichlet'; alpha: number }
-  | { kind: 'shards'; perInstitution: number }
-  | { kind: 'quantity'; alpha: number };
+  { kind: 'iid' } | { kind: 'dirichlet'; alpha: number } | { kind: 'shards'; perInstitution: number } | { kind: 'quantity'; alpha: number };
 
 const MAX_TRIES = 100;
 
@@ -122,7 +119,8 @@ function labelPureShards(byClass: number[][], shardCount: number, n: number): nu
  */
 export function partition(labels: Int32Array | number[], institutions: number, scheme: PartitionScheme, seed: number): number[][] {
   const n = labels.length;
-  if (!Number.isInteger(institutions) || institutions < 1) throw new RangeError(`institutions must be a positive integer, got ${institutions}`);
+  if (!Number.isInteger(institutions) || institutions < 1)
+    throw new RangeError(`institutions must be a positive integer, got ${institutions}`);
   if (institutions > n) throw new RangeError(`cannot give ${institutions} institutions a row each from ${n} rows`);
   const rng = createPrng(seed);
   const byClass = rowsByClass(labels);
@@ -134,21 +132,35 @@ export function partition(labels: Int32Array | number[], institutions: number, s
     dealByProportion(rng.shuffle(Array.from({ length: n }, (_, i) => i)), new Array<number>(institutions).fill(1 / institutions), parts);
   } else if (scheme.kind === 'quantity') {
     const rows = rng.shuffle(Array.from({ length: n }, (_, i) => i));
-    parts = drawWithMinimum(() => {
-      const out = empty();
-      dealByProportion(rows, dirichlet(rng, institutions, scheme.alpha), out);
-      return out;
-    }, minRows, rng);
+    parts = drawWithMinimum(
+      () => {
+        const out = empty();
+        dealByProportion(rows, dirichlet(rng, institutions, scheme.alpha), out);
+        return out;
+      },
+      minRows,
+      rng,
+    );
   } else if (scheme.kind === 'dirichlet') {
-    parts = drawWithMinimum(() => {
-      const out = empty();
-      for (const rows of byClass) dealByProportion(rng.shuffle([...rows]), dirichlet(rng, institutions, scheme.alpha), out);
-      return out;
-    }, minRows, rng);
+    parts = drawWithMinimum(
+      () => {
+        const out = empty();
+        for (const rows of byClass) dealByProportion(rng.shuffle([...rows]), dirichlet(rng, institutions, scheme.alpha), out);
+        return out;
+      },
+      minRows,
+      rng,
+    );
   } else {
     const shardCount = institutions * scheme.perInstitution;
     if (shardCount > n) throw new RangeError(`${shardCount} shards need at least ${shardCount} rows, have ${n}`);
-    const shards = rng.shuffle(labelPureShards(byClass.map((rows) => rng.shuffle([...rows])), shardCount, n));
+    const shards = rng.shuffle(
+      labelPureShards(
+        byClass.map((rows) => rng.shuffle([...rows])),
+        shardCount,
+        n,
+      ),
+    );
     parts = empty().map((_, i) => shards.slice(i * scheme.perInstitution, (i + 1) * scheme.perInstitution).flat());
   }
   return parts.map((p) => p.sort((a, b) => a - b));
@@ -173,6 +185,7 @@ export function partitionSummary(labels: Int32Array | number[], parts: number[][
   });
   const table = [header, ...body, ['total', ...sums.map(String)]];
   const widths = header.map((_, j) => Math.max(...table.map((r) => (r[j] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, j) => (j === 0 ? c.padEnd(widths[j] as number) : c.padStart(widths[j] as number))).join('  ');
+  const line = (r: string[]): string =>
+    r.map((c, j) => (j === 0 ? c.padEnd(widths[j] as number) : c.padStart(widths[j] as number))).join('  ');
   return table.map(line).join('\n');
 }

@@ -1,7 +1,20 @@
 /** Tabular CSV as sites export it: missing-value tokens, text categories, ignored columns; checked and transformed by the study's dictionary. */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { CohortError, dictionaryProblems, featureNames, inferKinds, summarizeTable, transformTable, type Cell, type ColumnKind, type Task, type DataSummary, type Preprocessing, type RawTable } from '../../protocol/index.js';
+import {
+  CohortError,
+  dictionaryProblems,
+  featureNames,
+  inferKinds,
+  summarizeTable,
+  transformTable,
+  type Cell,
+  type ColumnKind,
+  type Task,
+  type DataSummary,
+  type Preprocessing,
+  type RawTable,
+} from '../../protocol/index.js';
 import type { Dataset } from './dataset.js';
 import { describeLines, parseLabels } from './csv-labels.js';
 
@@ -50,7 +63,10 @@ export function checkTable(table: CsvTable, columns: Preprocessing['columns']): 
   const problems = dictionaryProblems(columns, table);
   if (problems.length === 0) return;
   const list = problems.map((p, i) => `${i + 1}) ${p}`).join('; ');
-  throw new CohortError('DATA_DICTIONARY_MISMATCH', `${table.path} does not fit the study's data dictionary (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${list}`);
+  throw new CohortError(
+    'DATA_DICTIONARY_MISMATCH',
+    `${table.path} does not fit the study's data dictionary (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${list}`,
+  );
 }
 
 /** The table with only the given rows (indices into its data rows), line numbers kept. */
@@ -72,7 +88,15 @@ export function selectTableRows(table: CsvTable, rows: readonly number[]): CsvTa
  */
 export function loadTabular(
   path: string,
-  opts: { label: string; preprocessing: Preprocessing; classes: readonly string[]; task?: Task; missing?: readonly string[]; rows?: readonly number[]; warn?: (message: string) => void },
+  opts: {
+    label: string;
+    preprocessing: Preprocessing;
+    classes: readonly string[];
+    task?: Task;
+    missing?: readonly string[];
+    rows?: readonly number[];
+    warn?: (message: string) => void;
+  },
 ): Dataset {
   const whole = readTable(path, opts.missing);
   const given = opts.rows ? selectTableRows(whole, opts.rows) : whole;
@@ -81,9 +105,16 @@ export function loadTabular(
   };
   // The label side (csv-labels.ts): rows without a label are skipped with one message, the rest read by the task.
   const record = (row: readonly Cell[]): string[] => row.map((cell) => (cell === null ? '' : String(cell)));
-  const labels = parseLabels(given.header, given.rows.map((row, i) => ({ record: record(row), line: given.lines[i] as number })), { label: opts.label, classes: [...opts.classes], ...(opts.task ? { task: opts.task } : {}) }, fail);
+  const labels = parseLabels(
+    given.header,
+    given.rows.map((row, i) => ({ record: record(row), line: given.lines[i] as number })),
+    { label: opts.label, classes: [...opts.classes], ...(opts.task ? { task: opts.task } : {}) },
+    fail,
+  );
   if (labels.skippedLines.length > 0) {
-    (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(`${path}: skipped ${labels.skippedLines.length} row${labels.skippedLines.length === 1 ? '' : 's'} with no label (${describeLines(labels.skippedLines)})`);
+    (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `${path}: skipped ${labels.skippedLines.length} row${labels.skippedLines.length === 1 ? '' : 's'} with no label (${describeLines(labels.skippedLines)})`,
+    );
   }
   const table = labels.skippedLines.length > 0 ? selectTableRows(given, labels.keep) : given;
   checkTable(table, opts.preprocessing.columns);
@@ -112,8 +143,11 @@ export interface ColumnChoice {
 export function columnKinds(table: CsvTable, choice: ColumnChoice): Record<string, ColumnKind> {
   const named = [...(choice.columns ?? []), ...(choice.ignore ?? []), ...(choice.categorical ?? []), choice.label];
   const absent = named.filter((c) => !table.header.includes(c));
-  if (absent.length > 0) throw new Error(`${table.path}: no column ${absent.map((c) => `"${c}"`).join(', ')}; columns are ${table.header.join(', ')}`);
-  const skip = table.header.filter((h) => h === choice.label || (choice.ignore ?? []).includes(h) || (choice.columns !== undefined && !choice.columns.includes(h)));
+  if (absent.length > 0)
+    throw new Error(`${table.path}: no column ${absent.map((c) => `"${c}"`).join(', ')}; columns are ${table.header.join(', ')}`);
+  const skip = table.header.filter(
+    (h) => h === choice.label || (choice.ignore ?? []).includes(h) || (choice.columns !== undefined && !choice.columns.includes(h)),
+  );
   const kinds = inferKinds(table, skip);
   for (const c of choice.categorical ?? []) if (c in kinds) kinds[c] = 'category';
   const order = choice.columns ?? table.header.filter((h) => h in kinds);
@@ -124,7 +158,14 @@ export function columnKinds(table: CsvTable, choice: ColumnChoice): Record<strin
  * `cohort data summarize`: a site's counts per feature column (no row leaves), small counts suppressed.
  * @example summarizeCsv('site.csv', { label: 'outcome', ignore: ['id'] }, { minCell: 5 })
  */
-export function summarizeCsv(path: string, choice: ColumnChoice, opts: { minCell?: number; missing?: readonly string[] } = {}): DataSummary {
+export function summarizeCsv(
+  path: string,
+  choice: ColumnChoice,
+  opts: { minCell?: number; missing?: readonly string[] } = {},
+): DataSummary {
   const table = readTable(path, opts.missing);
-  return summarizeTable(table, columnKinds(table, choice), { label: choice.label, ...(opts.minCell !== undefined ? { minCell: opts.minCell } : {}) });
+  return summarizeTable(table, columnKinds(table, choice), {
+    label: choice.label,
+    ...(opts.minCell !== undefined ? { minCell: opts.minCell } : {}),
+  });
 }

@@ -22,10 +22,12 @@ export interface Attack {
  * @example scaleDelta([{ name: 'w', shape: [1], data: Float32Array.of(1) }], [{ name: 'w', shape: [1], data: Float32Array.of(2) }], -1) // w = 0
  */
 export function scaleDelta(global: readonly NamedTensor[], trained: readonly NamedTensor[], factor: number): NamedTensor[] {
-  if (global.length !== trained.length) throw new RangeError(`the trained model has ${trained.length} tensors, the global one ${global.length}`);
+  if (global.length !== trained.length)
+    throw new RangeError(`the trained model has ${trained.length} tensors, the global one ${global.length}`);
   return trained.map((t, i) => {
     const g = global[i] as NamedTensor;
-    if (g.data.length !== t.data.length) throw new RangeError(`tensor ${t.name}: ${t.data.length} values against ${g.data.length} in the global model`);
+    if (g.data.length !== t.data.length)
+      throw new RangeError(`tensor ${t.name}: ${t.data.length} values against ${g.data.length} in the global model`);
     const data = new Float32Array(t.data.length);
     for (let j = 0; j < data.length; j++) data[j] = (g.data[j] as number) + factor * ((t.data[j] as number) - (g.data[j] as number));
     return { name: t.name, shape: [...t.shape], data };

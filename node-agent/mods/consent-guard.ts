@@ -64,27 +64,55 @@ export function readConsentState(consentPath: string | undefined, signPublicKey:
  */
 export function checkTask(state: ConsentState, facts: TaskFacts, now = new Date()): Coverage {
   if (!state.consent) return { ok: false, code: ConsentRefusal.NO_CONSENT, message: 'this institution has not consented to any study' };
-  const covered = consentCovers(state.consent.body, { manifest: facts.manifest, use: facts.use, now, participants: facts.participants, revoked: state.revocation !== undefined });
+  const covered = consentCovers(state.consent.body, {
+    manifest: facts.manifest,
+    use: facts.use,
+    now,
+    participants: facts.participants,
+    revoked: state.revocation !== undefined,
+  });
   if (!covered.ok) return covered;
   const { manifest, spec } = facts;
   if (spec.arch !== manifest.model.arch || architectureHash(spec) !== manifest.model.specHash) {
-    return { ok: false, code: ConsentRefusal.MODEL, message: `the task's model (${spec.arch}, ${architectureHash(spec).slice(0, 16)}…) is not the study's (${manifest.model.arch}, ${manifest.model.specHash.slice(0, 16)}…)` };
+    return {
+      ok: false,
+      code: ConsentRefusal.MODEL,
+      message: `the task's model (${spec.arch}, ${architectureHash(spec).slice(0, 16)}…) is not the study's (${manifest.model.arch}, ${manifest.model.specHash.slice(0, 16)}…)`,
+    };
   }
   if (canonicalJson(facts.privacy) !== canonicalJson(manifest.privacy)) {
-    return { ok: false, code: ConsentRefusal.PRIVACY, message: `the round runs with privacy ${canonicalJson(facts.privacy)}, the study states ${canonicalJson(manifest.privacy)}` };
+    return {
+      ok: false,
+      code: ConsentRefusal.PRIVACY,
+      message: `the round runs with privacy ${canonicalJson(facts.privacy)}, the study states ${canonicalJson(manifest.privacy)}`,
+    };
   }
   const drift = facts.training ? trainingDrift(facts.training, manifest.training) : null;
-  if (drift) return { ok: false, code: ConsentRefusal.MANIFEST, message: `the task trains with ${drift}: not the training the consent covers` };
+  if (drift)
+    return { ok: false, code: ConsentRefusal.MANIFEST, message: `the task trains with ${drift}: not the training the consent covers` };
   // Training on version v makes version v+1; evaluating a candidate looks at version v itself.
   const produces = facts.use === 'training' ? facts.modelVersion + 1 : facts.modelVersion;
   if (produces > manifest.rounds) {
-    return { ok: false, code: ConsentRefusal.MANIFEST, message: `model v${produces} would be beyond the study's ${manifest.rounds} rounds` };
+    return {
+      ok: false,
+      code: ConsentRefusal.MANIFEST,
+      message: `model v${produces} would be beyond the study's ${manifest.rounds} rounds`,
+    };
   }
   return { ok: true };
 }
 
 /** The training settings a consent covers: a task that differs in any is refused. */
-const TRAINING_KEYS = ['localEpochs', 'batchSize', 'learningRate', 'proximalMu', 'optimizer', 'momentum', 'weightDecay', 'classWeight'] as const;
+const TRAINING_KEYS = [
+  'localEpochs',
+  'batchSize',
+  'learningRate',
+  'proximalMu',
+  'optimizer',
+  'momentum',
+  'weightDecay',
+  'classWeight',
+] as const;
 
 /** The first training setting in which a task differs from the manifest, in words; null when none does. */
 function trainingDrift(task: NonNullable<TaskFacts['training']>, study: StudyTraining): string | null {

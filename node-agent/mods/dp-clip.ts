@@ -6,8 +6,15 @@ import { dp } from '../../crypto/index.js';
  * Scales the difference between the trained and the global weights so its L2 norm is at most `clipNorm`.
  * @example const { weights, norm } = clipUpdate(global, trained, 1.0)
  */
-export function clipUpdate(global: readonly NamedTensor[], trained: readonly NamedTensor[], clipNorm: number): { weights: NamedTensor[]; norm: number; factor: number } {
-  const norm = dp.updateDistance(trained.map((t) => t.data), global.map((t) => t.data));
+export function clipUpdate(
+  global: readonly NamedTensor[],
+  trained: readonly NamedTensor[],
+  clipNorm: number,
+): { weights: NamedTensor[]; norm: number; factor: number } {
+  const norm = dp.updateDistance(
+    trained.map((t) => t.data),
+    global.map((t) => t.data),
+  );
   // A hair under the bound, so float32 rounding never takes the clipped update over it.
   const factor = norm > clipNorm ? (clipNorm * (1 - 1e-6)) / norm : 1;
   const weights = trained.map((t, i) => {

@@ -35,18 +35,28 @@ export function checkDpTerms(task: Pick<RoundTask, 'study' | 'config' | 'secagg'
   if (!terms) return { ok: true };
   const planned = plannedEpsilon(terms, task.study.rounds);
   if (terms.epsilon < planned * (1 - 1e-9)) {
-    return refuse(DpRefusal.BUDGET_CLAIM, `the study states epsilon ${terms.epsilon}, but ${task.study.rounds} rounds of its mechanism (z ${terms.noiseMultiplier}, q ${terms.samplingRate}, delta ${terms.delta}) spend ${planned.toPrecision(6)}`);
+    return refuse(
+      DpRefusal.BUDGET_CLAIM,
+      `the study states epsilon ${terms.epsilon}, but ${task.study.rounds} rounds of its mechanism (z ${terms.noiseMultiplier}, q ${terms.samplingRate}, delta ${terms.delta}) spend ${planned.toPrecision(6)}`,
+    );
   }
   const clip = task.config.dpClipNorm;
-  if (clip === undefined) return refuse(DpRefusal.TERMS, 'the study runs differential privacy but the task sets no clip norm: the update would leave unclipped');
+  if (clip === undefined)
+    return refuse(DpRefusal.TERMS, 'the study runs differential privacy but the task sets no clip norm: the update would leave unclipped');
   if (!task.secagg) return { ok: true }; // central DP: the coordinator adds the noise (and adaptive clipping may move C)
   if (clip !== terms.clipNorm || task.secagg.dpClipNorm !== terms.clipNorm) {
-    return refuse(DpRefusal.TERMS, `the task clips to ${clip} (secure-aggregation terms: ${String(task.secagg.dpClipNorm)}), the study's clip norm is ${terms.clipNorm}`);
+    return refuse(
+      DpRefusal.TERMS,
+      `the task clips to ${clip} (secure-aggregation terms: ${String(task.secagg.dpClipNorm)}), the study's clip norm is ${terms.clipNorm}`,
+    );
   }
   const expected = siteNoiseStd(terms, task.secagg.threshold);
   const asked = task.secagg.noiseStd ?? 0;
   if (!near(asked, expected)) {
-    return refuse(DpRefusal.TERMS, `the secure-aggregation terms ask each site for noise std ${asked}, the study's terms give ${expected.toPrecision(6)} (z ${terms.noiseMultiplier} x C ${terms.clipNorm} / sqrt(threshold ${task.secagg.threshold}))`);
+    return refuse(
+      DpRefusal.TERMS,
+      `the secure-aggregation terms ask each site for noise std ${asked}, the study's terms give ${expected.toPrecision(6)} (z ${terms.noiseMultiplier} x C ${terms.clipNorm} / sqrt(threshold ${task.secagg.threshold}))`,
+    );
   }
   return { ok: true };
 }

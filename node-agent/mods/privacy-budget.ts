@@ -35,7 +35,10 @@ export function dpRefusal(task: DpTask, consentFile: string, consent: SignedCons
   try {
     entries = readLedger(ledgerPath(consentFile));
   } catch (err) {
-    return { code: ConsentRefusal.EPSILON, message: `the privacy ledger ${ledgerPath(consentFile)} cannot be read (${(err as Error).message}): what this site spent is unknown` };
+    return {
+      code: ConsentRefusal.EPSILON,
+      message: `the privacy ledger ${ledgerPath(consentFile)} cannot be read (${(err as Error).message}): what this site spent is unknown`,
+    };
   }
   const verdict = budgetVerdict(entries, next);
   return verdict.ok ? null : verdict;
@@ -60,5 +63,12 @@ export function chargeContribution(task: DpTask, consentFile: string, consent: S
   if (!next) return null;
   const entries = chargeLedger(ledgerPath(consentFile), next);
   const epsilonSpent = ledgerSpent(entries, next.delta);
-  return { round: task.round, contributions: entries.length, epsilonSpent, delta: next.delta, budget: next.budget, remaining: Math.max(0, next.budget - epsilonSpent) };
+  return {
+    round: task.round,
+    contributions: entries.length,
+    epsilonSpent,
+    delta: next.delta,
+    budget: next.budget,
+    remaining: Math.max(0, next.budget - epsilonSpent),
+  };
 }

@@ -76,10 +76,21 @@ export class SiteSecAgg {
    * Step 2: the masked input for the trained weights, as the payload of the update envelope. The update is the
    * distance from the global model (flattened in the model's tensor order); under DP it gets this site's noise share.
    */
-  async maskedPayload(args: { global: readonly NamedTensor[]; trained: readonly NamedTensor[]; weight: number; meta: UpdateMeta; deadline: number }): Promise<Uint8Array> {
+  async maskedPayload(args: {
+    global: readonly NamedTensor[];
+    trained: readonly NamedTensor[];
+    weight: number;
+    meta: UpdateMeta;
+    deadline: number;
+  }): Promise<Uint8Array> {
     const delivery = await Promise.race([
       this.delivered,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new CohortError('DEADLINE_PASSED', 'the key exchange did not finish before the round deadline')), Math.max(0, args.deadline - Date.now())).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new CohortError('DEADLINE_PASSED', 'the key exchange did not finish before the round deadline')),
+          Math.max(0, args.deadline - Date.now()),
+        ).unref(),
+      ),
     ]);
     let update = flattenDelta(args.global, args.trained, this.opts.vectorLength);
     const { noiseStd } = this.opts;
@@ -130,7 +141,8 @@ function flattenDelta(global: readonly NamedTensor[], trained: readonly NamedTen
   let offset = 0;
   for (const g of global) {
     const t = byName.get(g.name);
-    if (!t || t.data.length !== g.data.length) throw new CohortError('SHAPE_MISMATCH', `trained weights lack tensor ${g.name} or its shape changed`);
+    if (!t || t.data.length !== g.data.length)
+      throw new CohortError('SHAPE_MISMATCH', `trained weights lack tensor ${g.name} or its shape changed`);
     for (let i = 0; i < g.data.length; i++) out[offset + i] = (t.data[i] as number) - (g.data[i] as number);
     offset += g.data.length;
   }

@@ -37,7 +37,10 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
   for (const layer of layers) {
     const input = h;
     if (layer.kind === 'dense') {
-      const product = at === 0 && saved.length === 0 ? tf.transpose(tf.matMul(params[at] as Tensor2D, tf.transpose(h as Tensor2D))) : tf.matMul(h as Tensor2D, params[at] as Tensor2D);
+      const product =
+        at === 0 && saved.length === 0
+          ? tf.transpose(tf.matMul(params[at] as Tensor2D, tf.transpose(h as Tensor2D)))
+          : tf.matMul(h as Tensor2D, params[at] as Tensor2D);
       const z = tf.add(product, params[at + 1] as Tensor);
       h = layer.activation === 'relu' ? tf.relu(z) : z;
       saved.push({ layer, at, input, output: h });
@@ -59,12 +62,16 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
 
 /** dL/dx of a 2x2 max pool (tfjs's MaxPoolGrad kernel, as its autodiff uses). */
 function poolGrad(tf: TF, dy: Tensor, s: Saved, size: number): Tensor {
-  return tf.engine().runKernel('MaxPoolGrad', { dy, input: s.input, output: s.output }, { filterSize: size, strides: size, pad: 'valid' }) as Tensor;
+  return tf
+    .engine()
+    .runKernel('MaxPoolGrad', { dy, input: s.input, output: s.output }, { filterSize: size, strides: size, pad: 'valid' }) as Tensor;
 }
 
 /** dL/dW of a stride-1 'same' conv (tfjs's Conv2DBackpropFilter kernel, Cohort's own on wasm). */
 function convFilterGrad(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): Tensor {
-  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape }) as Tensor;
+  return tf
+    .engine()
+    .runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape }) as Tensor;
 }
 
 /**
@@ -93,7 +100,10 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
       const kernel = params[s.at] as Tensor2D;
       // −lr scales the small [r, units] operand, not the [in, units] product: one pass over the kernel, not two.
       const scaled = tf.mul(c, dz) as Tensor2D;
-      next[s.at] = tf.add(first ? tf.matMul(tf.transpose(scaled), s.input as Tensor2D) : tf.matMul(tf.transpose(s.input as Tensor2D), scaled), kernel);
+      next[s.at] = tf.add(
+        first ? tf.matMul(tf.transpose(scaled), s.input as Tensor2D) : tf.matMul(tf.transpose(s.input as Tensor2D), scaled),
+        kernel,
+      );
       next[s.at + 1] = tf.add(tf.mul(c, tf.sum(dz, 0)), params[s.at + 1] as Tensor);
       if (!first) dy = tf.transpose(tf.matMul(kernel, tf.transpose(dz as Tensor2D)));
     } else if (s.layer.kind === 'conv') {

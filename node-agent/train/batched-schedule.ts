@@ -18,7 +18,10 @@ export interface InstitutionSchedule {
  * minibatches of `batchSize` (the last one short).
  * @example scheduleFor(600, { seed: 3, valFraction: 0, epochs: 5, batchSize: 10 }).batches.length // 300
  */
-export function scheduleFor(n: number, opts: { seed: number; valFraction: number; epochs: number; batchSize: number }): InstitutionSchedule {
+export function scheduleFor(
+  n: number,
+  opts: { seed: number; valFraction: number; epochs: number; batchSize: number },
+): InstitutionSchedule {
   const rng = createPrng(opts.seed);
   const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
   const valCount = Math.min(Math.floor(n * opts.valFraction + 1e-9), n - 1);

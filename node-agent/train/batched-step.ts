@@ -42,7 +42,13 @@ function lossGrad(tf: TF, logits: Tensor2D, y: Tensor2D): { dLogits: Tensor; los
  * The caller disposes the old weights of the institutions that had a batch.
  * @example const { params: next, lossSum } = institutionsStep(tf, layersOf(spec), params, [batchA, undefined], 0.05);
  */
-export function institutionsStep(tf: TF, layers: LayerLayout[], params: Tensor[][], batches: (Minibatch | undefined)[], learningRate: number): StepOutputs {
+export function institutionsStep(
+  tf: TF,
+  layers: LayerLayout[],
+  params: Tensor[][],
+  batches: (Minibatch | undefined)[],
+  learningRate: number,
+): StepOutputs {
   return tf.tidy(() => {
     const zero = tf.scalar(0);
     const losses: Tensor[] = [];

@@ -33,9 +33,12 @@ export interface BatchedTrainArgs {
 /** What trainBatched refuses: anything but plain SGD with categorical cross-entropy on a preset. */
 function refusal(args: BatchedTrainArgs): string | undefined {
   const { config, spec } = args;
-  if ((config.proximalMu ?? 0) > 0) return 'FedProx (proximalMu > 0) is not batched; train these institutions one at a time with trainLocal';
-  if (config.dpClipNorm !== undefined) return 'per-site clipping (dpClipNorm) is applied after training by the agent, not here; use the per-institution path';
-  if (!['logreg', 'mlp', 'cnn'].includes(spec.arch)) return `arch '${spec.arch}' is not a preset the batched trainer knows (logreg, mlp, cnn)`;
+  if ((config.proximalMu ?? 0) > 0)
+    return 'FedProx (proximalMu > 0) is not batched; train these institutions one at a time with trainLocal';
+  if (config.dpClipNorm !== undefined)
+    return 'per-site clipping (dpClipNorm) is applied after training by the agent, not here; use the per-institution path';
+  if (!['logreg', 'mlp', 'cnn'].includes(spec.arch))
+    return `arch '${spec.arch}' is not a preset the batched trainer knows (logreg, mlp, cnn)`;
   if (args.institutions.length === 0) return 'no institutions to train';
   return undefined;
 }
@@ -43,9 +46,16 @@ function refusal(args: BatchedTrainArgs): string | undefined {
 /** The data as trainLocal sees it: checked against the spec, z-scored when the spec says so. */
 function prepared(spec: ModelSpec, data: Dataset, index: number): Dataset {
   const width = spec.inputShape.reduce((a, b) => a * b, 1);
-  if (rowWidth(data) !== width) throw new CohortError('SHAPE_MISMATCH', `institution ${index}: data rows have ${rowWidth(data)} values, the model's input needs ${width}`);
+  if (rowWidth(data) !== width)
+    throw new CohortError(
+      'SHAPE_MISMATCH',
+      `institution ${index}: data rows have ${rowWidth(data)} values, the model's input needs ${width}`,
+    );
   if (data.classes.length !== spec.classes.length || data.classes.some((c, i) => c !== spec.classes[i])) {
-    throw new CohortError('SHAPE_MISMATCH', `institution ${index}: data classes [${data.classes.join(', ')}] differ from the model's [${spec.classes.join(', ')}]`);
+    throw new CohortError(
+      'SHAPE_MISMATCH',
+      `institution ${index}: data classes [${data.classes.join(', ')}] differ from the model's [${spec.classes.join(', ')}]`,
+    );
   }
   return spec.normalization ? normalize(data, spec.normalization) : data;
 }
@@ -56,11 +66,16 @@ function copiesOf(tf: TF, spec: ModelSpec, weights: NamedTensor[], k: number): T
   const byName = new Map(weights.map((w) => [w.name, w]));
   const layout = tensorLayout(spec).map((t) => {
     const w = byName.get(t.name);
-    if (!w || w.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`weights do not match the model: tensor ${t.name} needs shape [${t.shape.join(', ')}]`);
+    if (!w || w.data.length !== t.shape.reduce((a, b) => a * b, 1))
+      throw new Error(`weights do not match the model: tensor ${t.name} needs shape [${t.shape.join(', ')}]`);
     return { data: w.data, shape: t.shape };
   });
   return Array.from({ length: k }, () =>
-    layout.map((t, j) => (keptTransposed(layers, j) ? tf.tidy(() => tf.transpose(tf.tensor(t.data, t.shape, 'float32'))) : tf.tensor(t.data, t.shape, 'float32'))),
+    layout.map((t, j) =>
+      keptTransposed(layers, j)
+        ? tf.tidy(() => tf.transpose(tf.tensor(t.data, t.shape, 'float32')))
+        : tf.tensor(t.data, t.shape, 'float32'),
+    ),
   );
 }
 
@@ -77,11 +92,27 @@ async function readWeights(tf: TF, spec: ModelSpec, params: Tensor[][]): Promise
       back.dispose();
     }
   };
-  return Promise.all(params.map(async (own) => Promise.all(own.map(async (t, j) => ({ name: (layout[j] as { name: string }).name, shape: [...(layout[j] as { shape: number[] }).shape], data: await read(t, j) })))));
+  return Promise.all(
+    params.map(async (own) =>
+      Promise.all(
+        own.map(async (t, j) => ({
+          name: (layout[j] as { name: string }).name,
+          shape: [...(layout[j] as { shape: number[] }).shape],
+          data: await read(t, j),
+        })),
+      ),
+    ),
+  );
 }
 
 /** Institution i's minibatch of step s as tensors, or undefined when its schedule has ended. */
-function minibatches(tf: TF, spec: ModelSpec, datasets: Dataset[], schedules: InstitutionSchedule[], step: number): (Minibatch | undefined)[] {
+function minibatches(
+  tf: TF,
+  spec: ModelSpec,
+  datasets: Dataset[],
+  schedules: InstitutionSchedule[],
+  step: number,
+): (Minibatch | undefined)[] {
   const classes = spec.classes.length;
   return schedules.map((s, i) => {
     const rows = s.batches[step];
@@ -102,14 +133,24 @@ async function readStacked(tf: TF, list: Tensor[]): Promise<Float32Array> {
 }
 
 /** Last-epoch mean loss and accuracy per institution from the per-step sums; throws NON_FINITE naming the institution. */
-function lastEpochMetrics(schedules: InstitutionSchedule[], lossSums: Float32Array, correct: Float32Array, epochs: number, lr: number): { loss: number; accuracy: number }[] {
+function lastEpochMetrics(
+  schedules: InstitutionSchedule[],
+  lossSums: Float32Array,
+  correct: Float32Array,
+  epochs: number,
+  lr: number,
+): { loss: number; accuracy: number }[] {
   const k = schedules.length;
   return schedules.map((s, i) => {
     let loss = 0;
     let hits = 0;
     s.batches.forEach((_, step) => {
       const l = lossSums[step * k + i] as number;
-      if (!Number.isFinite(l)) throw new CohortError('NON_FINITE', `training diverged: institution ${i} loss ${l} in epoch ${(s.epochOf[step] as number) + 1}; lower the learning rate (now ${lr})`);
+      if (!Number.isFinite(l))
+        throw new CohortError(
+          'NON_FINITE',
+          `training diverged: institution ${i} loss ${l} in epoch ${(s.epochOf[step] as number) + 1}; lower the learning rate (now ${lr})`,
+        );
       if (s.epochOf[step] !== epochs - 1) return;
       loss += l;
       hits += correct[step * k + i] as number;
@@ -132,11 +173,13 @@ export async function trainBatched(args: BatchedTrainArgs): Promise<TrainResult[
   if (why) throw new CohortError('BAD_REQUEST', `batched training: ${why}`);
   const layers = layersOf(spec);
   if (layers.some((l) => l.kind === 'conv') && tf.getBackend() === 'wasm' && !hasWasmGradKernels(tf)) {
-    throw new Error('the wasm backend cannot train conv layers without Cohort\'s Conv2D gradient kernels (load it with selectBackend)');
+    throw new Error("the wasm backend cannot train conv layers without Cohort's Conv2D gradient kernels (load it with selectBackend)");
   }
   const valFraction = args.valFraction ?? 0.1;
   const datasets = args.institutions.map((inst, i) => prepared(spec, inst.data, i));
-  const schedules = args.institutions.map((inst, i) => scheduleFor((datasets[i] as Dataset).n, { seed: inst.seed, valFraction, epochs: config.localEpochs, batchSize: config.batchSize }));
+  const schedules = args.institutions.map((inst, i) =>
+    scheduleFor((datasets[i] as Dataset).n, { seed: inst.seed, valFraction, epochs: config.localEpochs, batchSize: config.batchSize }),
+  );
   const steps = Math.max(...schedules.map((s) => s.batches.length));
   let params = copiesOf(tf, spec, args.weights, datasets.length);
   const lossSums: Tensor[] = [];
@@ -163,9 +206,19 @@ export async function trainBatched(args: BatchedTrainArgs): Promise<TrainResult[
       weights.map(async (w, i) => {
         const s = schedules[i] as InstitutionSchedule;
         const m = metrics[i] as { loss: number; accuracy: number };
-        const result: TrainResult = { weights: w, metrics: { trainLoss: m.loss, trainAccuracy: m.accuracy, epochs: config.localEpochs, durationMs }, trainSamples: s.trainRows };
+        const result: TrainResult = {
+          weights: w,
+          metrics: { trainLoss: m.loss, trainAccuracy: m.accuracy, epochs: config.localEpochs, durationMs },
+          trainSamples: s.trainRows,
+        };
         if (s.valRows.length > 0) {
-          const val = await evaluate({ tf, spec: { ...spec, normalization: undefined }, weights: w, data: selectRows(datasets[i] as Dataset, s.valRows), batchSize: Math.max(config.batchSize, 256) });
+          const val = await evaluate({
+            tf,
+            spec: { ...spec, normalization: undefined },
+            weights: w,
+            data: selectRows(datasets[i] as Dataset, s.valRows),
+            batchSize: Math.max(config.batchSize, 256),
+          });
           Object.assign(result.metrics, { valLoss: val.loss, valAccuracy: val.accuracy, valSamples: s.valRows.length });
         }
         return result;

@@ -25,7 +25,12 @@ function weightBytes(data: io.ModelArtifacts['weightData']): Uint8Array {
  * browser or Node. Inputs are what the agents train on: for tabular specs, z-scored with `spec.normalization`.
  * @example await exportLayersModel(tf, spec, decoded.tensors, 'out/v3-tfjs')
  */
-export async function exportLayersModel(tf: TF, spec: ModelSpec, tensors: NamedTensor[], dir: string): Promise<{ modelJson: string; weightsBin: string; bytes: number }> {
+export async function exportLayersModel(
+  tf: TF,
+  spec: ModelSpec,
+  tensors: NamedTensor[],
+  dir: string,
+): Promise<{ modelJson: string; weightsBin: string; bytes: number }> {
   const model = buildModel(tf, spec);
   try {
     setNamedWeights(model, tensors);

@@ -1,5 +1,14 @@
 /** Public surface of local training: the only module of Cohort that touches TensorFlow.js. */
-export { backendForSpec, currentBackend, selectBackend, type BackendLog, type BackendName, type BackendPreference, type SelectedBackend, type TF } from './backend.js';
+export {
+  backendForSpec,
+  currentBackend,
+  selectBackend,
+  type BackendLog,
+  type BackendName,
+  type BackendPreference,
+  type SelectedBackend,
+  type TF,
+} from './backend.js';
 export { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 export { exportLayersModel } from './export.js';
 export { evaluate, trainLocal, type Evaluation, type TrainArgs, type TrainResult } from './trainer.js';

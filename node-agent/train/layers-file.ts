@@ -29,7 +29,10 @@ function readManifest(path: string): { topology: Record<string, unknown>; manife
   if (!existsSync(path)) fail(path, 'no such file');
   const bytes = readFileSync(path);
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
-    fail(path, 'is a zip archive (a Keras 3 .keras file?), not a TF.js model.json; convert it with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model model.h5 out/` from a Keras 2 .h5 file');
+    fail(
+      path,
+      'is a zip archive (a Keras 3 .keras file?), not a TF.js model.json; convert it with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model model.h5 out/` from a Keras 2 .h5 file',
+    );
   }
   let json: Record<string, unknown>;
   try {
@@ -41,15 +44,22 @@ function readManifest(path: string): { topology: Record<string, unknown>; manife
   const topology = json.modelTopology as Record<string, unknown> | undefined;
   const graph = json.format === 'graph-model' || (topology && typeof topology === 'object' && 'node' in topology);
   if (graph) {
-    fail(path, 'is a TF.js graph model (converted from a SavedModel or frozen graph), which has no layers to train; convert the Keras model with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model` instead');
+    fail(
+      path,
+      'is a TF.js graph model (converted from a SavedModel or frozen graph), which has no layers to train; convert the Keras model with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model` instead',
+    );
   }
-  if (json.format !== undefined && json.format !== 'layers-model') fail(path, `has format "${String(json.format)}", Cohort reads "layers-model"`);
-  if (!topology || typeof topology !== 'object' || Array.isArray(topology)) fail(path, 'has no modelTopology object: not a TF.js Layers model');
+  if (json.format !== undefined && json.format !== 'layers-model')
+    fail(path, `has format "${String(json.format)}", Cohort reads "layers-model"`);
+  if (!topology || typeof topology !== 'object' || Array.isArray(topology))
+    fail(path, 'has no modelTopology object: not a TF.js Layers model');
   const manifest = json.weightsManifest;
-  if (!Array.isArray(manifest) || manifest.length === 0) fail(path, 'has no weightsManifest (the weights are needed: they are the initial global model)');
+  if (!Array.isArray(manifest) || manifest.length === 0)
+    fail(path, 'has no weightsManifest (the weights are needed: they are the initial global model)');
   (manifest as unknown[]).forEach((group, g) => {
     const gr = group as { paths?: unknown; weights?: unknown };
-    if (!Array.isArray(gr.paths) || gr.paths.some((p) => typeof p !== 'string' || p === '')) fail(path, `weightsManifest[${g}].paths must list the shard files`);
+    if (!Array.isArray(gr.paths) || gr.paths.some((p) => typeof p !== 'string' || p === ''))
+      fail(path, `weightsManifest[${g}].paths must list the shard files`);
     if (!Array.isArray(gr.weights)) fail(path, `weightsManifest[${g}].weights must list the weights`);
     for (const w of gr.weights as { name?: unknown; shape?: unknown; dtype?: unknown }[]) {
       if (typeof w.name !== 'string' || !Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
@@ -71,19 +81,27 @@ function entryBytes(path: string, w: io.WeightsManifestEntry): number {
 }
 
 /** Reads each group's shards (relative to model.json), checks their total size, and decodes (dequantizing) the weights. */
-function readWeights(tf: TF, path: string, manifest: io.WeightsManifestConfig): { byName: Map<string, NamedTensor[]>; dequantized: string[] } {
+function readWeights(
+  tf: TF,
+  path: string,
+  manifest: io.WeightsManifestConfig,
+): { byName: Map<string, NamedTensor[]>; dequantized: string[] } {
   const byName = new Map<string, NamedTensor[]>();
   const dequantized: string[] = [];
   manifest.forEach((group, g) => {
     const shards = group.paths.map((p) => {
       const full = resolve(dirname(path), p);
-      if (!existsSync(full) || !statSync(full).isFile()) fail(path, `weight shard ${p} (weightsManifest[${g}]) is missing: expected at ${full}`);
+      if (!existsSync(full) || !statSync(full).isFile())
+        fail(path, `weight shard ${p} (weightsManifest[${g}]) is missing: expected at ${full}`);
       return new Uint8Array(readFileSync(full));
     });
     const total = shards.reduce((n, s) => n + s.byteLength, 0);
     const expected = group.weights.reduce((n, w) => n + entryBytes(path, w), 0);
     if (total !== expected) {
-      fail(path, `the shards of weightsManifest[${g}] (${group.paths.join(', ')}) hold ${total} bytes, its ${group.weights.length} weights need ${expected}: a shard is truncated or belongs to another model`);
+      fail(
+        path,
+        `the shards of weightsManifest[${g}] (${group.paths.join(', ')}) hold ${total} bytes, its ${group.weights.length} weights need ${expected}: a shard is truncated or belongs to another model`,
+      );
     }
     const joined = new Uint8Array(total);
     let at = 0;
@@ -114,7 +132,14 @@ function takeWeight(byName: Map<string, NamedTensor[]>, originalName: string): N
   if (direct?.length) return direct.shift();
   for (const [name, list] of byName) {
     const tokens = name.split('/');
-    if (list.length && tokens.slice(0, -2).concat(tokens.at(-1) as string).join('/') === originalName) return list.shift();
+    if (
+      list.length &&
+      tokens
+        .slice(0, -2)
+        .concat(tokens.at(-1) as string)
+        .join('/') === originalName
+    )
+      return list.shift();
   }
   return undefined;
 }
@@ -144,7 +169,11 @@ export async function readLayersFile(tf: TF, modelJson: string): Promise<{ file:
       return { name: names[i] as string, shape: [...w.shape] as number[], data: t.data };
     });
     const extra = [...byName].filter(([, list]) => list.length > 0).map(([name]) => name);
-    if (extra.length) fail(path, `the weights manifest has weights no layer of the model takes: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''}`);
+    if (extra.length)
+      fail(
+        path,
+        `the weights manifest has weights no layer of the model takes: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''}`,
+      );
     return { file: { path, topology, tensors, dequantized }, model };
   } catch (err) {
     model.dispose();

@@ -18,7 +18,10 @@ export async function modelFromTopology(tf: TF, topology: Record<string, unknown
     const message = (cause as Error).message ?? String(cause);
     const unknown = /Unknown (?:layer|class(?:_name)?): ([A-Za-z0-9_.>-]+)/.exec(message);
     if (unknown) {
-      throw new Error(`${source}: unknown layer class ${unknown[1]}: TF.js Layers has no such layer (custom layers are not supported); layers in the model: ${[...new Set(layerClasses(topology))].join(', ')}`, { cause });
+      throw new Error(
+        `${source}: unknown layer class ${unknown[1]}: TF.js Layers has no such layer (custom layers are not supported); layers in the model: ${[...new Set(layerClasses(topology))].join(', ')}`,
+        { cause },
+      );
     }
     throw new Error(`${source}: TF.js cannot build the model from its topology: ${message.split('\n')[0]}`, { cause });
   }
@@ -73,9 +76,15 @@ export function tensorRoles(model: LayersModel, opts: { fedbn?: boolean } = {}):
  * tensors (`baseHash` of protocol/layers-spec.ts) taken from `tensors`, the file's weights.
  * @example const layers = layersSpecOf(file.topology, model, file.tensors, { fedbn: true });
  */
-export function layersSpecOf(topology: Record<string, unknown>, model: LayersModel, tensors: NamedTensor[], opts: { fedbn?: boolean } = {}): LayersSpec {
+export function layersSpecOf(
+  topology: Record<string, unknown>,
+  model: LayersModel,
+  tensors: NamedTensor[],
+  opts: { fedbn?: boolean } = {},
+): LayersSpec {
   const roles = tensorRoles(model, opts);
-  if (!roles.some((t) => t.role === 'trained')) throw new Error('the model has no trainable tensor (every layer is trainable: false): nothing to federate');
+  if (!roles.some((t) => t.role === 'trained'))
+    throw new Error('the model has no trainable tensor (every layer is trainable: false): nothing to federate');
   const spec: LayersSpec = { topology, tensors: roles, ...(opts.fedbn ? { fedbn: true } : {}) };
   return roles.some((t) => t.role !== 'trained') ? { ...spec, baseHash: baseHash(spec, tensors) } : spec;
 }
@@ -88,7 +97,9 @@ export function modelInputShape(model: LayersModel): number[] {
   if (model.inputs.length !== 1) throw new Error(`the model has ${model.inputs.length} inputs; Cohort feeds one`);
   const shape = (model.inputs[0]?.shape ?? []).slice(1);
   if (shape.length === 0 || shape.length > 3 || shape.some((d) => d === null || d <= 0)) {
-    throw new Error(`the model's input shape [${(model.inputs[0]?.shape ?? []).map(String).join(', ')}] needs 1 to 3 fixed dimensions after the batch`);
+    throw new Error(
+      `the model's input shape [${(model.inputs[0]?.shape ?? []).map(String).join(', ')}] needs 1 to 3 fixed dimensions after the batch`,
+    );
   }
   return shape as number[];
 }
@@ -103,10 +114,14 @@ export async function buildLayersModel(tf: TF, spec: ModelSpec): Promise<LayersM
   const model = await modelFromTopology(tf, spec.layers.topology, 'the federation spec');
   const names = weightNames(model);
   const want = spec.layers.tensors;
-  const bad = want.length !== names.length ? -1 : want.findIndex((t, i) => t.name !== names[i] || t.shape.join() !== model.weights[i]?.shape.join());
+  const bad =
+    want.length !== names.length ? -1 : want.findIndex((t, i) => t.name !== names[i] || t.shape.join() !== model.weights[i]?.shape.join());
   if (bad !== -1) {
     model.dispose();
-    const at = bad === -1 ? `${names.length} weights, the spec lists ${want.length}` : `weight ${bad}: ${names[bad]} [${model.weights[bad]?.shape.join(', ')}], the spec says ${want[bad]?.name} [${want[bad]?.shape.join(', ')}]`;
+    const at =
+      bad === -1
+        ? `${names.length} weights, the spec lists ${want.length}`
+        : `weight ${bad}: ${names[bad]} [${model.weights[bad]?.shape.join(', ')}], the spec says ${want[bad]?.name} [${want[bad]?.shape.join(', ')}]`;
     throw new CohortError('SHAPE_MISMATCH', `the topology's model does not match the spec's tensors: ${at}`);
   }
   return model;
@@ -121,8 +136,16 @@ export function setLayersWeights(tf: TF, model: LayersModel, spec: ModelSpec, te
   const given = new Map(tensors.map((t) => [t.name, t]));
   const values = (spec.layers as LayersSpec).tensors.map((want) => {
     const t = given.get(want.name);
-    if (!t) throw new CohortError(want.role === 'trained' ? 'SHAPE_MISMATCH' : 'MODEL_BASE_MISMATCH', `tensor ${want.name} (${want.role}) is missing`);
-    if (t.data.length !== want.shape.reduce((a, b) => a * b, 1)) throw new CohortError('SHAPE_MISMATCH', `tensor ${want.name}: ${t.data.length} values, shape [${want.shape.join(', ')}] needs more or fewer`);
+    if (!t)
+      throw new CohortError(
+        want.role === 'trained' ? 'SHAPE_MISMATCH' : 'MODEL_BASE_MISMATCH',
+        `tensor ${want.name} (${want.role}) is missing`,
+      );
+    if (t.data.length !== want.shape.reduce((a, b) => a * b, 1))
+      throw new CohortError(
+        'SHAPE_MISMATCH',
+        `tensor ${want.name}: ${t.data.length} values, shape [${want.shape.join(', ')}] needs more or fewer`,
+      );
     return t;
   });
   const made: Tensor[] = values.map((t, i) => tf.tensor(t.data.slice(), (spec.layers as LayersSpec).tensors[i]!.shape, 'float32'));

@@ -21,7 +21,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number));
   let positives = 0;
   let rankSum = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && scores[order[j + 1] as number] === scores[order[i] as number]) j++;
     const midRank = (i + j) / 2 + 1; // ranks are 1-based; a tie group shares the mean of its ranks
@@ -162,10 +162,16 @@ export interface MultilabelScores {
  * micro and macro averages.
  * @example multilabelScores([0.9, 0.1, 0.2, 0.8], [1, 0, 0, 1], ['a', 'b']).macro.f1 // 1
  */
-export function multilabelScores(probs: ArrayLike<number>, targets: ArrayLike<number>, names: readonly string[], threshold = 0.5): MultilabelScores {
+export function multilabelScores(
+  probs: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  names: readonly string[],
+  threshold = 0.5,
+): MultilabelScores {
   const k = names.length;
   const n = Math.floor(probs.length / Math.max(k, 1));
-  if (probs.length !== n * k || targets.length !== n * k) throw new RangeError(`multilabelScores: ${probs.length} probabilities and ${targets.length} targets for ${k} labels`);
+  if (probs.length !== n * k || targets.length !== n * k)
+    throw new RangeError(`multilabelScores: ${probs.length} probabilities and ${targets.length} targets for ${k} labels`);
   const column = (data: ArrayLike<number>, j: number): number[] => Array.from({ length: n }, (_, i) => data[i * k + j] as number);
   const pooled: Confusion = { tp: 0, fp: 0, tn: 0, fn: 0 };
   const perLabel = names.map((_, j) => {
@@ -175,9 +181,20 @@ export function multilabelScores(probs: ArrayLike<number>, targets: ArrayLike<nu
     for (const key of ['tp', 'fp', 'tn', 'fn'] as const) pooled[key] += c[key];
     const precision = ratio(c.tp, c.tp + c.fp);
     const recall = ratio(c.tp, c.tp + c.fn);
-    return { precision, recall, f1: ratio(2 * precision * recall, precision + recall), accuracy: ratio(c.tp + c.tn, n), auc: rocAuc(p, t), support: c.tp + c.fn };
+    return {
+      precision,
+      recall,
+      f1: ratio(2 * precision * recall, precision + recall),
+      accuracy: ratio(c.tp + c.tn, n),
+      auc: rocAuc(p, t),
+      support: c.tp + c.fn,
+    };
   });
-  const mean = (values: number[]): number => ratio(values.reduce((a, b) => a + b, 0), values.length);
+  const mean = (values: number[]): number =>
+    ratio(
+      values.reduce((a, b) => a + b, 0),
+      values.length,
+    );
   const aucs = perLabel.map((s) => s.auc).filter((a): a is number => a !== null);
   const microP = ratio(pooled.tp, pooled.tp + pooled.fp);
   const microR = ratio(pooled.tp, pooled.tp + pooled.fn);
@@ -215,7 +232,8 @@ export interface RegressionScores {
 export function regressionScores(predicted: ArrayLike<number>, truth: ArrayLike<number>, names: readonly string[]): RegressionScores {
   const k = names.length;
   const n = Math.floor(predicted.length / Math.max(k, 1));
-  if (predicted.length !== n * k || truth.length !== n * k) throw new RangeError(`regressionScores: ${predicted.length} predictions and ${truth.length} true values for ${k} targets`);
+  if (predicted.length !== n * k || truth.length !== n * k)
+    throw new RangeError(`regressionScores: ${predicted.length} predictions and ${truth.length} true values for ${k} targets`);
   const perTarget = names.map((_, j) => {
     let mean = 0;
     for (let i = 0; i < n; i++) mean += truth[i * k + j] as number;
@@ -233,7 +251,11 @@ export function regressionScores(predicted: ArrayLike<number>, truth: ArrayLike<
     const mse = ratio(res, n);
     return { mae: ratio(abs, n), mse, rmse: Math.sqrt(mse), r2: tot > 0 ? 1 - res / tot : res === 0 ? 1 : 0 };
   });
-  const avg = (key: keyof TargetScores): number => ratio(perTarget.reduce((a, s) => a + s[key], 0), k);
+  const avg = (key: keyof TargetScores): number =>
+    ratio(
+      perTarget.reduce((a, s) => a + s[key], 0),
+      k,
+    );
   return {
     targets: Object.fromEntries(names.map((name, j) => [name, perTarget[j] as TargetScores])),
     mean: { mae: avg('mae'), mse: avg('mse'), rmse: avg('rmse'), r2: avg('r2') },

@@ -102,7 +102,12 @@ export function createModelRunner(opts: ModelRunnerOptions = {}): WorkerModelRun
     for (const [id, p] of pending) {
       clearTimeout(p.timer);
       pending.delete(id);
-      p.reject(new CohortError('MODEL_RUNNER_FAILED', `the model runner's worker ${reason}; the request was dropped and the next one starts a new worker`));
+      p.reject(
+        new CohortError(
+          'MODEL_RUNNER_FAILED',
+          `the model runner's worker ${reason}; the request was dropped and the next one starts a new worker`,
+        ),
+      );
     }
   };
 
@@ -151,8 +156,12 @@ export function createModelRunner(opts: ModelRunnerOptions = {}): WorkerModelRun
   return {
     async predict(request) {
       const { key, spec, x, rows } = request;
-      let reply = await send({ type: 'predict', id: nextId++, key, spec, x, rows, ...(held.has(key) ? {} : { tensors: request.tensors }) }, timeoutMs);
-      if ('missing' in reply) reply = await send({ type: 'predict', id: nextId++, key, spec, x, rows, tensors: request.tensors }, timeoutMs);
+      let reply = await send(
+        { type: 'predict', id: nextId++, key, spec, x, rows, ...(held.has(key) ? {} : { tensors: request.tensors }) },
+        timeoutMs,
+      );
+      if ('missing' in reply)
+        reply = await send({ type: 'predict', id: nextId++, key, spec, x, rows, tensors: request.tensors }, timeoutMs);
       if ('error' in reply) throw new CohortError('CORRUPT_PAYLOAD', `the model cannot be run: ${reply.error}`);
       if (!('out' in reply)) throw new CohortError('INTERNAL', 'the model runner answered a prediction with no output');
       held.add(key);

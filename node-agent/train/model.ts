@@ -17,10 +17,19 @@ export function buildModel(tf: TF, spec: ModelSpec, opts: { seed?: number } = {}
   layersOf(spec).forEach((layer, i) => {
     const kernelInitializer = tf.initializers.glorotUniform(opts.seed === undefined ? {} : { seed: opts.seed + i });
     if (layer.kind === 'dense') {
-      x = tf.layers.dense({ name: layer.name, units: layer.units, activation: layer.activation, kernelInitializer }).apply(x) as SymbolicTensor;
+      x = tf.layers
+        .dense({ name: layer.name, units: layer.units, activation: layer.activation, kernelInitializer })
+        .apply(x) as SymbolicTensor;
     } else if (layer.kind === 'conv') {
       x = tf.layers
-        .conv2d({ name: layer.name, filters: layer.filters, kernelSize: layer.kernel, padding: 'same', activation: 'relu', kernelInitializer })
+        .conv2d({
+          name: layer.name,
+          filters: layer.filters,
+          kernelSize: layer.kernel,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer,
+        })
         .apply(x) as SymbolicTensor;
     } else if (layer.kind === 'pool') {
       x = tf.layers.maxPooling2d({ name: `pool_${pools++}`, poolSize: layer.size }).apply(x) as SymbolicTensor;
@@ -64,7 +73,9 @@ export function setNamedWeights(model: LayersModel, tensors: NamedTensor[]): voi
     const shape = w.shape as number[];
     const size = shape.reduce((a, b) => a * b, 1);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || t.data.length !== size) {
-      throw new Error(`weight ${t.name}: the model needs shape [${shape.join(', ')}], got [${t.shape.join(', ')}] with ${t.data.length} values`);
+      throw new Error(
+        `weight ${t.name}: the model needs shape [${shape.join(', ')}], got [${t.shape.join(', ')}] with ${t.data.length} values`,
+      );
     }
     return t;
   });

@@ -45,7 +45,10 @@ export interface TrainResult {
 }
 
 /** A task's validation scores as LocalMetrics and EvaluationReport carry them (each present only for its tasks). */
-export type TaskScores = Pick<LocalMetrics, 'valAccuracy' | 'valAuc' | 'valSensitivity' | 'valSpecificity' | 'valBrier' | 'valMacroF1' | 'valMae' | 'valRmse' | 'valR2'>;
+export type TaskScores = Pick<
+  LocalMetrics,
+  'valAccuracy' | 'valAuc' | 'valSensitivity' | 'valSpecificity' | 'valBrier' | 'valMacroF1' | 'valMae' | 'valRmse' | 'valR2'
+>;
 
 export interface Evaluation {
   /** The task's loss (cross-entropy, binary cross-entropy, mean binary cross-entropy over labels, or MSE). */
@@ -74,7 +77,11 @@ async function loadedModel(tf: TF, spec: ModelSpec, weights: NamedTensor[], base
     }
     return model;
   }
-  if (!base) throw new CohortError('MODEL_BASE_MISMATCH', 'this user model needs its base tensors (frozen or local) at the site: start the agent with --model PATH');
+  if (!base)
+    throw new CohortError(
+      'MODEL_BASE_MISMATCH',
+      'this user model needs its base tensors (frozen or local) at the site: start the agent with --model PATH',
+    );
   const model = await buildLayersModel(tf, spec);
   try {
     setLayersWeights(tf, model, spec, [...base, ...weights]);
@@ -88,13 +95,20 @@ async function loadedModel(tf: TF, spec: ModelSpec, weights: NamedTensor[], base
 /** The data as the model sees it: checked against the spec and z-scored when the spec says so. */
 function prepare(spec: ModelSpec, data: Dataset): Dataset {
   const width = spec.inputShape.reduce((a, b) => a * b, 1);
-  if (rowWidth(data) !== width) throw new CohortError('SHAPE_MISMATCH', `data rows have ${rowWidth(data)} values, the model's input needs ${width}`);
+  if (rowWidth(data) !== width)
+    throw new CohortError('SHAPE_MISMATCH', `data rows have ${rowWidth(data)} values, the model's input needs ${width}`);
   if (data.classes.length !== spec.classes.length || data.classes.some((c, i) => c !== spec.classes[i])) {
-    throw new CohortError('SHAPE_MISMATCH', `data classes [${data.classes.join(', ')}] differ from the model's [${spec.classes.join(', ')}]`);
+    throw new CohortError(
+      'SHAPE_MISMATCH',
+      `data classes [${data.classes.join(', ')}] differ from the model's [${spec.classes.join(', ')}]`,
+    );
   }
   const task = taskOf(spec);
   if ((task === 'multilabel' || task === 'regression') && data.targets?.length !== data.n * spec.classes.length) {
-    throw new CohortError('SHAPE_MISMATCH', `a ${task} task needs ${spec.classes.length} target values per row (${spec.classes.join(', ')}); the data has ${data.targets ? data.targets.length / Math.max(data.n, 1) : 'none'}`);
+    throw new CohortError(
+      'SHAPE_MISMATCH',
+      `a ${task} task needs ${spec.classes.length} target values per row (${spec.classes.join(', ')}); the data has ${data.targets ? data.targets.length / Math.max(data.n, 1) : 'none'}`,
+    );
   }
   const filled = spec.preprocessing ? imputeMissing(data, spec.preprocessing) : data;
   return spec.normalization ? normalize(filled, spec.normalization) : filled;
@@ -111,7 +125,16 @@ function truthInto(task: Task, ds: Dataset, row: number, out: Float32Array, at: 
 }
 
 /** Input rows `rows[start..end)` as a tensor shaped [batch, ...inputShape], their true values, and sample weights if any. */
-function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, start: number, end: number, classWeights?: number[], augment?: (x: Float32Array, rows: number) => void): { xs: Tensor; ys: Tensor; ws?: Tensor } {
+function batchTensors(
+  tf: TF,
+  spec: ModelSpec,
+  ds: Dataset,
+  rows: ArrayLike<number>,
+  start: number,
+  end: number,
+  classWeights?: number[],
+  augment?: (x: Float32Array, rows: number) => void,
+): { xs: Tensor; ys: Tensor; ws?: Tensor } {
   const width = rowWidth(ds);
   const units = outputUnits(spec);
   const task = taskOf(spec);
@@ -130,7 +153,13 @@ function batchTensors(tf: TF, spec: ModelSpec, ds: Dataset, rows: ArrayLike<numb
 }
 
 /** The task's scores of a model's outputs against the rows' true values. */
-function scoreOutputs(spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, outputs: Float32Array, threshold: number): { accuracy: number; predicted: Int32Array; scores: TaskScores } {
+function scoreOutputs(
+  spec: ModelSpec,
+  ds: Dataset,
+  rows: ArrayLike<number>,
+  outputs: Float32Array,
+  threshold: number,
+): { accuracy: number; predicted: Int32Array; scores: TaskScores } {
   const task = taskOf(spec);
   const units = outputUnits(spec);
   const n = rows.length;
@@ -166,7 +195,15 @@ function scoreOutputs(spec: ModelSpec, ds: Dataset, rows: ArrayLike<number>, out
 }
 
 /** The task's loss, accuracy, outputs and scores of a built model over some rows. */
-async function evaluateModel(tf: TF, spec: ModelSpec, model: LayersModel, ds: Dataset, rows: ArrayLike<number>, batchSize: number, threshold: number): Promise<Evaluation> {
+async function evaluateModel(
+  tf: TF,
+  spec: ModelSpec,
+  model: LayersModel,
+  ds: Dataset,
+  rows: ArrayLike<number>,
+  batchSize: number,
+  threshold: number,
+): Promise<Evaluation> {
   const task = taskOf(spec);
   const units = outputUnits(spec);
   const outputs = new Float32Array(rows.length * units);
@@ -206,7 +243,15 @@ interface StepTerms {
  * then decoupled weight decay when asked. Returns the batch's task loss and accuracy (NaN for regression), not the
  * added terms.
  */
-async function customStep(tf: TF, model: LayersModel, optimizer: Optimizer, terms: StepTerms, xs: Tensor, ys: Tensor, ws?: Tensor): Promise<[number, number]> {
+async function customStep(
+  tf: TF,
+  model: LayersModel,
+  optimizer: Optimizer,
+  terms: StepTerms,
+  xs: Tensor,
+  ys: Tensor,
+  ws?: Tensor,
+): Promise<[number, number]> {
   const vars = model.trainableWeights.map((w) => w.read() as Variable);
   let loss: Scalar | undefined;
   let acc: Scalar | null = null;
@@ -241,7 +286,8 @@ async function customStep(tf: TF, model: LayersModel, optimizer: Optimizer, term
 function classWeightsOf(spec: ModelSpec, ds: Dataset, trainRows: readonly number[], config: TrainConfig): number[] | undefined {
   if (config.classWeight !== 'balanced') return undefined;
   const task = taskOf(spec);
-  if (task !== 'classification' && task !== 'binary') throw new CohortError('BAD_REQUEST', `classWeight balanced applies to classification and binary tasks, not ${task}`);
+  if (task !== 'classification' && task !== 'binary')
+    throw new CohortError('BAD_REQUEST', `classWeight balanced applies to classification and binary tasks, not ${task}`);
   const counts = new Array<number>(spec.classes.length).fill(0);
   for (const row of trainRows) counts[ds.y[row] as number]! += 1;
   return balancedClassWeights(counts);
@@ -262,7 +308,9 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
   const valFraction = args.valFraction ?? 0.1;
   if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1), got ${valFraction}`);
   if (tf.getBackend() === 'wasm' && !hasWasmGradKernels(tf) && hasConvLayers(spec)) {
-    throw new Error('the wasm backend cannot train conv layers without Cohort\'s Conv2D gradient kernels (load it with selectBackend); pick one with backendForSpec(spec, backend)');
+    throw new Error(
+      "the wasm backend cannot train conv layers without Cohort's Conv2D gradient kernels (load it with selectBackend); pick one with backendForSpec(spec, backend)",
+    );
   }
   const ds = prepare(spec, args.data);
   const rng = createPrng(args.seed ?? 0);
@@ -293,17 +341,31 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
       let accSum = 0;
       for (let start = 0; start < trainRows.length; start += config.batchSize) {
         const end = Math.min(start + config.batchSize, trainRows.length);
-        const seed = (((args.seed ?? 0) * 1_000_003 + epoch * 65_537 + start) >>> 0);
-        const { xs, ys, ws } = batchTensors(tf, spec, ds, trainRows, start, end, classWeights, args.augmentBatch && ((x, n) => args.augmentBatch?.(x, n, seed)));
+        const seed = ((args.seed ?? 0) * 1_000_003 + epoch * 65_537 + start) >>> 0;
+        const { xs, ys, ws } = batchTensors(
+          tf,
+          spec,
+          ds,
+          trainRows,
+          start,
+          end,
+          classWeights,
+          args.augmentBatch && ((x, n) => args.augmentBatch?.(x, n, seed)),
+        );
         let loss: number | undefined;
         let acc: number | undefined;
         try {
-          [loss, acc] = plain ? ((await model.trainOnBatch(xs, ys)) as number[]) : await customStep(tf, model, optimizer, terms, xs, ys, ws);
+          [loss, acc] = plain
+            ? ((await model.trainOnBatch(xs, ys)) as number[])
+            : await customStep(tf, model, optimizer, terms, xs, ys, ws);
         } finally {
           tf.dispose([xs, ys, ...(ws ? [ws] : [])]);
         }
         if (!Number.isFinite(loss)) {
-          throw new CohortError('NON_FINITE', `training diverged: loss ${loss} in epoch ${epoch + 1}; lower the learning rate (now ${config.learningRate})`);
+          throw new CohortError(
+            'NON_FINITE',
+            `training diverged: loss ${loss} in epoch ${epoch + 1}; lower the learning rate (now ${config.learningRate})`,
+          );
         }
         lossSum += (loss as number) * (end - start);
         accSum += (acc as number) * (end - start);
@@ -315,7 +377,12 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
     }
     const split = spec.arch === 'layers' ? getLayersWeights(model, spec) : undefined;
     const weights = split ? split.trained : getNamedWeights(model);
-    const metrics: LocalMetrics = { trainLoss, ...(task === 'regression' ? {} : { trainAccuracy }), epochs: config.localEpochs, durationMs: 0 };
+    const metrics: LocalMetrics = {
+      trainLoss,
+      ...(task === 'regression' ? {} : { trainAccuracy }),
+      epochs: config.localEpochs,
+      durationMs: 0,
+    };
     if (valRows.length > 0) {
       const val = await evaluateModel(tf, spec, model, ds, valRows, Math.max(config.batchSize, 256), 0.5);
       Object.assign(metrics, { valLoss: val.loss, ...val.scores, valSamples: valRows.length });
@@ -334,7 +401,15 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
  * per the spec); `threshold` (default 0.5) decides a positive for binary and multilabel tasks.
  * @example const { accuracy } = await evaluate({ tf, spec, weights, data: testSet });
  */
-export async function evaluate(args: { tf: TF; spec: ModelSpec; weights: NamedTensor[]; data: Dataset; batchSize?: number; threshold?: number; base?: NamedTensor[] }): Promise<Evaluation> {
+export async function evaluate(args: {
+  tf: TF;
+  spec: ModelSpec;
+  weights: NamedTensor[];
+  data: Dataset;
+  batchSize?: number;
+  threshold?: number;
+  base?: NamedTensor[];
+}): Promise<Evaluation> {
   const { tf, spec } = args;
   const ds = prepare(spec, args.data);
   const model = await loadedModel(tf, spec, args.weights, args.base);

@@ -66,7 +66,11 @@ export async function siteBase(tf: TF, spec: ModelSpec, path: string | undefined
   const pinned = spec.layers.baseHash;
   const needed = spec.layers.tensors.filter((t) => t.role !== 'trained');
   if (needed.length === 0) return [];
-  if (!path) throw new CohortError('MODEL_BASE_MISMATCH', `the federation's model has ${needed.length} frozen or local tensors this site must hold: start the agent with --model PATH to the model.json`);
+  if (!path)
+    throw new CohortError(
+      'MODEL_BASE_MISMATCH',
+      `the federation's model has ${needed.length} frozen or local tensors this site must hold: start the agent with --model PATH to the model.json`,
+    );
   let tensors: NamedTensor[];
   try {
     const { file, model } = await readLayersFile(tf, path);
@@ -82,7 +86,10 @@ export async function siteBase(tf: TF, spec: ModelSpec, path: string | undefined
     throw new CohortError('MODEL_BASE_MISMATCH', `${path} is not the federation's base: ${(cause as Error).message}`, { cause });
   }
   if (held !== pinned) {
-    throw new CohortError('MODEL_BASE_MISMATCH', `${path} holds base ${held.slice(0, 16)}…, the federation's model pins ${String(pinned).slice(0, 16)}…: its frozen or local tensors differ; get the study's model file`);
+    throw new CohortError(
+      'MODEL_BASE_MISMATCH',
+      `${path} holds base ${held.slice(0, 16)}…, the federation's model pins ${String(pinned).slice(0, 16)}…: its frozen or local tensors differ; get the study's model file`,
+    );
   }
   const names = new Set(needed.map((t) => t.name));
   return tensors.filter((t) => names.has(t.name));

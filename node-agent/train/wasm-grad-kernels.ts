@@ -34,7 +34,12 @@ function runner(tf: TF, backend: Backend): { run: Run; drop: (...infos: TensorIn
 function cropForPads(run: Run, x: TensorInfo, pads: [number, number, number, number]): { x: TensorInfo; pad: Pad; cropped: boolean } {
   const [top, bottom, left, right] = pads;
   const [n, h, w, c] = x.shape as Shape4;
-  const pad: Pad = [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]];
+  const pad: Pad = [
+    [0, 0],
+    [Math.max(top, 0), Math.max(bottom, 0)],
+    [Math.max(left, 0), Math.max(right, 0)],
+    [0, 0],
+  ];
   if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) return { x, pad, cropped: false };
   const begin = [0, Math.max(-top, 0), Math.max(-left, 0), 0];
   const size = [n, h - begin[1]! - Math.max(-bottom, 0), w - begin[2]! - Math.max(-right, 0), c];
@@ -72,7 +77,12 @@ function filterGradKernel(tf: TF): KernelFunc {
     const xt = run('Transpose', { x }, { perm: [3, 1, 2, 0] });
     const dyt = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
     const c = cropForPads(run, xt, [padInfo.top, bottom, padInfo.left, right]);
-    const conv = run('Conv2D', { x: c.x, filter: dyt }, { strides: 1, pad: c.pad, dilations: [strideHeight, strideWidth], dataFormat: 'NHWC' } as never);
+    const conv = run('Conv2D', { x: c.x, filter: dyt }, {
+      strides: 1,
+      pad: c.pad,
+      dilations: [strideHeight, strideWidth],
+      dataFormat: 'NHWC',
+    } as never);
     drop(xt, dyt, ...(c.cropped ? [c.x] : []));
     const dw = run('Transpose', { x: conv }, { perm: [1, 2, 0, 3] });
     drop(conv);

@@ -25,7 +25,9 @@ const CONV = new Set(['Conv1D', 'Conv2D', 'Conv2DTranspose', 'SeparableConv2D', 
 /** The layer class names of a spec's model: a 'layers' spec's topology, or the preset's layers. */
 function classesOf(spec: ModelSpec): string[] {
   if (spec.layers) return layerClasses(spec.layers.topology);
-  return layersOf(spec).map((l) => (l.kind === 'conv' ? 'Conv2D' : l.kind === 'pool' ? 'MaxPooling2D' : l.kind === 'dense' ? 'Dense' : 'Flatten'));
+  return layersOf(spec).map((l) =>
+    l.kind === 'conv' ? 'Conv2D' : l.kind === 'pool' ? 'MaxPooling2D' : l.kind === 'dense' ? 'Dense' : 'Flatten',
+  );
 }
 
 /**

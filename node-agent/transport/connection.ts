@@ -73,20 +73,34 @@ export function connect(opts: ConnectionOptions): AgentSocket {
     const msg = parsed.data;
     const presented = decodeOrNull(msg.coordinatorSignPublicKey);
     if (!presented || !constantTimeEqual(presented, opts.coordinatorSignPublicKey)) {
-      return fatal(new CohortError('BAD_SIGNATURE', 'the server at this URL does not hold the pinned coordinator key: refusing to talk to it'));
+      return fatal(
+        new CohortError('BAD_SIGNATURE', 'the server at this URL does not hold the pinned coordinator key: refusing to talk to it'),
+      );
     }
     if (msg.protocolVersion !== PROTOCOL_VERSION) {
-      return fatal(new CohortError('PROTOCOL_MISMATCH', `coordinator speaks protocol ${msg.protocolVersion}, this agent ${PROTOCOL_VERSION}`));
+      return fatal(
+        new CohortError('PROTOCOL_MISMATCH', `coordinator speaks protocol ${msg.protocolVersion}, this agent ${PROTOCOL_VERSION}`),
+      );
     }
     const challenge = decodeOrNull(msg.challenge);
     // A throw here would escape the socket's event handler and end the agent's process.
-    if (!challenge || challenge.length !== 32) return fatal(new CohortError('BAD_REQUEST', 'malformed challenge from the coordinator: expected 32 bytes in base64'));
+    if (!challenge || challenge.length !== 32)
+      return fatal(new CohortError('BAD_REQUEST', 'malformed challenge from the coordinator: expected 32 bytes in base64'));
     const proof = decodeOrNull(msg.coordinatorSignature);
     const proven =
       proof !== null &&
-      verifyServerProof({ federation: opts.federation, institution: opts.identity.id, clientNonce: nonce, challenge }, proof, opts.coordinatorSignPublicKey);
+      verifyServerProof(
+        { federation: opts.federation, institution: opts.identity.id, clientNonce: nonce, challenge },
+        proof,
+        opts.coordinatorSignPublicKey,
+      );
     if (!proven) {
-      return fatal(new CohortError('BAD_SIGNATURE', 'the server did not prove it holds the pinned coordinator key (its signature over our nonce does not verify): refusing to talk to it'));
+      return fatal(
+        new CohortError(
+          'BAD_SIGNATURE',
+          'the server did not prove it holds the pinned coordinator key (its signature over our nonce does not verify): refusing to talk to it',
+        ),
+      );
     }
     const signature = signChallenge(
       { federation: opts.federation, institution: opts.identity.id, challenge, coordinatorSignPublicKey: presented },

@@ -32,8 +32,13 @@ export const TLS_TRUST_ERRORS = new Set([
  * @example normalizeFingerprint('ab12…') // 'AB:12:…'
  */
 export function normalizeFingerprint(text: string): string {
-  const hex = text.trim().replace(/^sha256[:=]/i, '').replace(/[:\s]/g, '').toUpperCase();
-  if (!/^[0-9A-F]{64}$/.test(hex)) throw new Error(`a SHA-256 certificate fingerprint is 64 hex digits (colons optional), got ${JSON.stringify(text.slice(0, 100))}`);
+  const hex = text
+    .trim()
+    .replace(/^sha256[:=]/i, '')
+    .replace(/[:\s]/g, '')
+    .toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex))
+    throw new Error(`a SHA-256 certificate fingerprint is 64 hex digits (colons optional), got ${JSON.stringify(text.slice(0, 100))}`);
   return hex.match(/../g)!.join(':');
 }
 
@@ -49,7 +54,10 @@ class PinningAgent extends HttpsAgent {
 
   override createConnection(options: ConnectionOptions, done: (err: Error | null, socket?: Duplex) => void): undefined {
     // Without a CA the pin alone is the trust: the chain and host name are not what is checked, the exact certificate is.
-    const socket: TLSSocket = tlsConnect({ ...options, ...(this.ca ? { ca: this.ca, rejectUnauthorized: true } : { rejectUnauthorized: false }) });
+    const socket: TLSSocket = tlsConnect({
+      ...options,
+      ...(this.ca ? { ca: this.ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
+    });
     const fail = (err: Error): void => {
       socket.destroy();
       done(err);
@@ -60,7 +68,9 @@ class PinningAgent extends HttpsAgent {
       const got = socket.getPeerCertificate().fingerprint256;
       if (got !== this.pin) {
         const err = Object.assign(
-          new Error(`TLS: the coordinator's certificate has SHA-256 fingerprint ${got ?? '(none)'}, not the pinned ${this.pin}: refusing to connect`),
+          new Error(
+            `TLS: the coordinator's certificate has SHA-256 fingerprint ${got ?? '(none)'}, not the pinned ${this.pin}: refusing to connect`,
+          ),
           { code: 'ERR_COHORT_PIN_MISMATCH' },
         );
         return fail(err);
@@ -78,7 +88,9 @@ class PinningAgent extends HttpsAgent {
  */
 export function tlsSocketOptions(trust: TlsTrust): Partial<ManagerOptions & SocketOptions> {
   if (trust.pinSha256 !== undefined) {
-    return { agent: new PinningAgent(normalizeFingerprint(trust.pinSha256), trust.ca, { keepAlive: false }) } as unknown as Partial<ManagerOptions & SocketOptions>;
+    return { agent: new PinningAgent(normalizeFingerprint(trust.pinSha256), trust.ca, { keepAlive: false }) } as unknown as Partial<
+      ManagerOptions & SocketOptions
+    >;
   }
   if (trust.ca !== undefined) return { ca: trust.ca, rejectUnauthorized: true } as Partial<ManagerOptions & SocketOptions>;
   return {};

@@ -38,13 +38,17 @@ const jsVariant = (id: string, label: string): Variant => ({
   label,
   idle: 'idle',
   spawn: async (n, params, seed) =>
-    parseLast((await run(process.execPath, ['--import', 'tsx', WORKER, id, String(n), String(params), String(seed)], { maxBuffer: 1 << 20 })).stdout),
+    parseLast(
+      (await run(process.execPath, ['--import', 'tsx', WORKER, id, String(n), String(params), String(seed)], { maxBuffer: 1 << 20 }))
+        .stdout,
+    ),
 });
 const npVariant = (id: string, label: string): Variant => ({
   id: `numpy-${id}`,
   label,
   idle: 'numpy-idle',
-  spawn: async (n, params, seed) => parseLast((await run('python3', [NUMPY, id, String(n), String(params), String(seed)], { maxBuffer: 1 << 20 })).stdout),
+  spawn: async (n, params, seed) =>
+    parseLast((await run('python3', [NUMPY, id, String(n), String(params), String(seed)], { maxBuffer: 1 << 20 })).stdout),
 });
 
 interface Measured {
@@ -74,7 +78,12 @@ export const aggregationSection: BenchSection = {
       jsVariant('fedavg', 'Cohort FedAvg (running float64 sum)'),
       jsVariant('flower', "Flower's aggregate() in JS"),
     ];
-    if (numpy) variants.push(npVariant('idle', 'numpy generation only (constant)'), npVariant('flower', "Flower's aggregate() in numpy"), npVariant('running', 'numpy running float64 sum'));
+    if (numpy)
+      variants.push(
+        npVariant('idle', 'numpy generation only (constant)'),
+        npVariant('flower', "Flower's aggregate() in numpy"),
+        npVariant('running', 'numpy running float64 sum'),
+      );
     const modelBytes = params * 4;
     const rows: BenchRow[] = [];
     const summary = new Map<string, Measured>();
@@ -103,8 +112,26 @@ export const aggregationSection: BenchSection = {
         };
         summary.set(`${v.id}@${n}`, m);
         rows.push({
-          cells: [String(n), v.label, fmtSpread(m.ms, 0), fmtSpread(gbps, 2), fmtSpread(m.vsFedavg, 2), fmtSpread(m.extraMiB, 1), fmtSpread(m.models, 1)],
-          values: { n, params, variant: v.id, runs: runs.length, ...spreadValues('ms', m.ms), ...spreadValues('gbps', gbps), ...spreadValues('speedVsFedavg', m.vsFedavg), ...spreadValues('extraMiB', m.extraMiB), ...spreadValues('models', m.models) },
+          cells: [
+            String(n),
+            v.label,
+            fmtSpread(m.ms, 0),
+            fmtSpread(gbps, 2),
+            fmtSpread(m.vsFedavg, 2),
+            fmtSpread(m.extraMiB, 1),
+            fmtSpread(m.models, 1),
+          ],
+          values: {
+            n,
+            params,
+            variant: v.id,
+            runs: runs.length,
+            ...spreadValues('ms', m.ms),
+            ...spreadValues('gbps', gbps),
+            ...spreadValues('speedVsFedavg', m.vsFedavg),
+            ...spreadValues('extraMiB', m.extraMiB),
+            ...spreadValues('models', m.models),
+          },
         });
       }
     }
@@ -112,7 +139,9 @@ export const aggregationSection: BenchSection = {
       `P = ${params.toLocaleString('en')} float32 parameters (${(modelBytes / 1e6).toFixed(1)} MB per update) in 4 layers; N updates are generated one at a time into one reused buffer (a PRNG rotation of a random model, with a PRNG sample count), as the coordinator receives them; generation is not timed. GB/s = N x ${(modelBytes / 1e6).toFixed(1)} MB / aggregation time (10^9 bytes).`,
       `Each figure is the median (min–max) of ${counts.map((n) => `${repsFor(n)} runs at N=${n}`).join(', ')}; every run of every variant is a fresh child process, variants round-robin within a run. "speed / FedAvg" = this variant's speed divided by FedAvg's in the same run, paired run by run (< 1: slower than FedAvg).`,
       `Peak memory: child process max RSS (process.resourceUsage().maxRSS; Python: resource.getrusage ru_maxrss) minus that of the "generation only" child of the same run (which holds the runtime, the current global model and the update buffer); "models" = that difference / ${(modelBytes / 1e6).toFixed(1)} MB.`,
-      numpy ? 'numpy: the same generation scheme in Python (numpy default_rng), Flower\'s aggregate() verbatim (scaled copies of every update, then reduce(np.add)) and a float64 running sum (acc += layer * w).' : 'numpy comparison skipped: python3 with numpy is not available here.',
+      numpy
+        ? "numpy: the same generation scheme in Python (numpy default_rng), Flower's aggregate() verbatim (scaled copies of every update, then reduce(np.add)) and a float64 running sum (acc += layer * w)."
+        : 'numpy comparison skipped: python3 with numpy is not available here.',
     ];
     const last = counts.at(-1) as number;
     const fed = summary.get(`fedavg@${last}`);
@@ -129,6 +158,11 @@ export const aggregationSection: BenchSection = {
         `Memory-copy limit: ${copy.gbps.median.toFixed(1)} GB/s; FedAvg runs at ${((fed.gbps.median / copy.gbps.median) * 100).toFixed(0)}% of it (it reads 4 bytes and reads and writes 8 bytes of float64 sum per parameter, a copy only reads 4 and writes 4).`,
       );
     }
-    return { title: 'Aggregation: FedAvg over N updates of a 1M-parameter model', columns: ['N', 'variant', 'ms', 'GB/s', 'speed / FedAvg', 'peak extra MiB', 'models'], rows, notes };
+    return {
+      title: 'Aggregation: FedAvg over N updates of a 1M-parameter model',
+      columns: ['N', 'variant', 'ms', 'GB/s', 'speed / FedAvg', 'peak extra MiB', 'models'],
+      rows,
+      notes,
+    };
   },
 };

@@ -27,14 +27,25 @@ const median = (values: number[]): number => {
 };
 
 function aeadSeal(algorithm: 'aes-256-gcm' | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, data: Uint8Array) {
-  const cipher = algorithm === 'aes-256-gcm' ? createCipheriv(algorithm, key, nonce, { authTagLength: 16 }) : createCipheriv(algorithm, key, nonce, { authTagLength: 16 });
+  const cipher =
+    algorithm === 'aes-256-gcm'
+      ? createCipheriv(algorithm, key, nonce, { authTagLength: 16 })
+      : createCipheriv(algorithm, key, nonce, { authTagLength: 16 });
   const body = cipher.update(data);
   cipher.final();
   return { body, tag: cipher.getAuthTag() };
 }
 
-function aeadOpen(algorithm: 'aes-256-gcm' | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, sealed: { body: Uint8Array; tag: Uint8Array }) {
-  const decipher = algorithm === 'aes-256-gcm' ? createDecipheriv(algorithm, key, nonce, { authTagLength: 16 }) : createDecipheriv(algorithm, key, nonce, { authTagLength: 16 });
+function aeadOpen(
+  algorithm: 'aes-256-gcm' | 'chacha20-poly1305',
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: { body: Uint8Array; tag: Uint8Array },
+) {
+  const decipher =
+    algorithm === 'aes-256-gcm'
+      ? createDecipheriv(algorithm, key, nonce, { authTagLength: 16 })
+      : createDecipheriv(algorithm, key, nonce, { authTagLength: 16 });
   decipher.setAuthTag(sealed.tag);
   const out = decipher.update(sealed.body);
   decipher.final();
@@ -88,9 +99,19 @@ export async function runCipherBench(options: CipherBenchOptions = {}): Promise<
 
   const ms = (name: string): number => measured.find(([op]) => op === name)?.[2] ?? Number.NaN;
   measured.push(['sha256 + ed25519 sign digest (full buffer)', size, ms('node sha256') + ms('tweetnacl ed25519 sign (32-byte digest)')]);
-  measured.push(['sha256 + ed25519 verify digest (full buffer)', size, ms('node sha256') + ms('tweetnacl ed25519 verify (32-byte digest)')]);
+  measured.push([
+    'sha256 + ed25519 verify digest (full buffer)',
+    size,
+    ms('node sha256') + ms('tweetnacl ed25519 verify (32-byte digest)'),
+  ]);
 
-  const rows = measured.map(([operation, bytes, medianMs]) => ({ operation, bytes, medianMs, mbPerSec: bytes / 1e6 / (medianMs / 1000), ratio: null as number | null }));
+  const rows = measured.map(([operation, bytes, medianMs]) => ({
+    operation,
+    bytes,
+    medianMs,
+    mbPerSec: bytes / 1e6 / (medianMs / 1000),
+    ratio: null as number | null,
+  }));
   const fastest = Math.max(...rows.filter((r) => r.bytes === size).map((r) => r.mbPerSec));
   for (const row of rows) if (row.bytes === size) row.ratio = fastest / row.mbPerSec;
   return rows;

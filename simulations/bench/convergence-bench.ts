@@ -81,19 +81,27 @@ export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSumm
   const first = prepareData(dataRef, 'mlp', opts.institutions, parsePartition(opts.partitions[0] ?? 'iid'), opts.seed);
   const testSet = selectRows(first.all, first.test);
   const meanRows = first.train.length / opts.institutions;
-  say(`Convergence bench on ${opts.dataset}: ${opts.institutions} institutions (${meanRows.toFixed(0)} rows each on average), C = ${opts.fraction}, ${first.test.length} test digits -> ${out}`);
+  say(
+    `Convergence bench on ${opts.dataset}: ${opts.institutions} institutions (${meanRows.toFixed(0)} rows each on average), C = ${opts.fraction}, ${first.test.length} test digits -> ${out}`,
+  );
 
   let baseline: BenchSummary['baseline'];
   let target = opts.target;
   if (opts.baseline.epochs > 0) {
     const b = opts.baseline;
-    say(`Centralized baseline: 2NN on the ${first.train.length} pooled training digits, ${b.epochs} epochs, B=${b.batchSize}, lr=${b.learningRate} ...`);
+    say(
+      `Centralized baseline: 2NN on the ${first.train.length} pooled training digits, ${b.epochs} epochs, B=${b.batchSize}, lr=${b.learningRate} ...`,
+    );
     const c = await trainCentralized({ tf, spec: first.spec, all: first.all, train: first.train, testSet, ...b, seed: opts.seed });
     baseline = { accuracy: c.accuracy, ...b };
     say(`Centralized baseline accuracy ${c.accuracy.toFixed(4)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     target ??= Math.floor((c.accuracy - 0.02) * 200) / 200;
   }
-  say(target === undefined ? 'No target accuracy (quick mode): the configurations run to their round cap.' : `Target accuracy ${(target * 100).toFixed(1)}%`);
+  say(
+    target === undefined
+      ? 'No target accuracy (quick mode): the configurations run to their round cap.'
+      : `Target accuracy ${(target * 100).toFixed(1)}%`,
+  );
 
   const results: ConfigResult[] = [];
   if (opts.jobs > 1 && opts.partitions.length > 1) {
@@ -101,13 +109,33 @@ export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSumm
     for (const p of parts) results.push(...p);
   } else {
     for (const partitionText of opts.partitions) {
-      const data = partitionText === opts.partitions[0] ? first : prepareData(dataRef, 'mlp', opts.institutions, parsePartition(partitionText), opts.seed);
+      const data =
+        partitionText === opts.partitions[0]
+          ? first
+          : prepareData(dataRef, 'mlp', opts.institutions, parsePartition(partitionText), opts.seed);
       for (const config of opts.configs) {
         say(`[${partitionText} ${config.name}] lr ${config.learningRate}, caps ${config.roundCap} rounds / ${config.timeCapS} s`);
-        const r = await (opts.engine === 'direct' ? runDirect : runConfig)({ tf, data, testSet, config, dataRef, partition: partitionText, fraction: opts.fraction, target, seed: opts.seed, workDir: join(tmpdir(), `cohort-bench-${process.pid}`), say });
+        const r = await (opts.engine === 'direct' ? runDirect : runConfig)({
+          tf,
+          data,
+          testSet,
+          config,
+          dataRef,
+          partition: partitionText,
+          fraction: opts.fraction,
+          target,
+          seed: opts.seed,
+          workDir: join(tmpdir(), `cohort-bench-${process.pid}`),
+          say,
+        });
         results.push(r);
-        const reached = r.roundsToTarget !== null ? `target reached at round ${r.roundsToTarget}` : `target not reached (${r.stoppedBy} after ${r.roundsRun} rounds)`;
-        say(`[${partitionText} ${config.name}] ${reached}, best ${r.bestAccuracy.toFixed(4)} at round ${r.bestRound}, ${(r.wallMs / 1000).toFixed(1)} s`);
+        const reached =
+          r.roundsToTarget !== null
+            ? `target reached at round ${r.roundsToTarget}`
+            : `target not reached (${r.stoppedBy} after ${r.roundsRun} rounds)`;
+        say(
+          `[${partitionText} ${config.name}] ${reached}, best ${r.bestAccuracy.toFixed(4)} at round ${r.bestRound}, ${(r.wallMs / 1000).toFixed(1)} s`,
+        );
       }
     }
   }
@@ -129,22 +157,52 @@ export async function runConvergenceBench(opts: BenchOptions): Promise<BenchSumm
     command: opts.command,
   };
   const sgd = (p: string) => results.find((r) => r.partition === p && r.config.name.startsWith('FedSGD'));
-  const json = { ...summary, speedups: results.map((r) => ({ partition: r.partition, config: r.config.name, ...speedup(r, sgd(r.partition)) })) };
+  const json = {
+    ...summary,
+    speedups: results.map((r) => ({ partition: r.partition, config: r.config.name, ...speedup(r, sgd(r.partition)) })),
+  };
   writeFileSync(join(out, 'convergence.json'), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(join(out, 'convergence.md'), convergenceMarkdown(summary));
   writeFileSync(join(out, 'convergence.svg'), await convergenceSvg(summary));
   say('');
   say(convergenceMarkdown(summary));
-  say(`Wrote ${join(out, 'convergence.md')}, convergence.json and convergence.svg (wall time ${(summary.wallMs / 60_000).toFixed(1)} min).`);
+  say(
+    `Wrote ${join(out, 'convergence.md')}, convergence.json and convergence.svg (wall time ${(summary.wallMs / 60_000).toFixed(1)} min).`,
+  );
   return summary;
 }
 
 /** Runs each partition in its own process (the same command, one partition, the target fixed), streaming their progress lines. */
-async function runPartitionsInChildren(opts: BenchOptions, out: string, target: number | undefined, say: (line: string) => void): Promise<ConfigResult[][]> {
+async function runPartitionsInChildren(
+  opts: BenchOptions,
+  out: string,
+  target: number | undefined,
+  say: (line: string) => void,
+): Promise<ConfigResult[][]> {
   return Promise.all(
     opts.partitions.map(async (p) => {
       const dir = join(out, 'partitions', p.replace(/[^A-Za-z0-9_-]/g, '-'));
-      const args = ['--partitions', p, '--out', dir, '--jobs', '1', '--baseline-epochs', '0', '--dataset', opts.dataset, '--institutions', String(opts.institutions), '--fraction', String(opts.fraction), '--seed', String(opts.seed), '--configs', JSON.stringify(opts.configs), ...(opts.engine === 'direct' ? ['--direct'] : [])];
+      const args = [
+        '--partitions',
+        p,
+        '--out',
+        dir,
+        '--jobs',
+        '1',
+        '--baseline-epochs',
+        '0',
+        '--dataset',
+        opts.dataset,
+        '--institutions',
+        String(opts.institutions),
+        '--fraction',
+        String(opts.fraction),
+        '--seed',
+        String(opts.seed),
+        '--configs',
+        JSON.stringify(opts.configs),
+        ...(opts.engine === 'direct' ? ['--direct'] : []),
+      ];
       if (target !== undefined) args.push('--target', String(target));
       await runBenchChild(args, say, `the ${p} partition's process`);
       const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as { results: ConfigResult[] };

@@ -28,7 +28,8 @@ export function updatesPerRound(c: BenchConfig, meanRows: number): number {
 }
 
 /** The data set's name for titles: the IDX training images' file name, or mnist / mnist-full. */
-const dataName = (dataset: string): string => (dataset.startsWith('idx:') ? (dataset.slice(4).split(',')[0] ?? dataset).split(/[\\/]/).pop() ?? dataset : dataset);
+const dataName = (dataset: string): string =>
+  dataset.startsWith('idx:') ? ((dataset.slice(4).split(',')[0] ?? dataset).split(/[\\/]/).pop() ?? dataset) : dataset;
 const fmtB = (b: number): string => (b >= 1_000_000 ? '∞' : String(b));
 const fmtU = (u: number): string => (Number.isInteger(u) ? String(u) : u.toFixed(1));
 
@@ -41,19 +42,24 @@ export function roundsCell(r: ConfigResult | undefined): string {
 }
 
 /** The speed-up of `r` over the FedSGD run `sgd`: exact, a lower bound (FedSGD capped), an upper bound (r capped), or n/a. */
-export function speedup(r: ConfigResult | undefined, sgd: ConfigResult | undefined): { text: string; value: number | null; bound: 'exact' | 'lower' | 'upper' | 'none' } {
+export function speedup(
+  r: ConfigResult | undefined,
+  sgd: ConfigResult | undefined,
+): { text: string; value: number | null; bound: 'exact' | 'lower' | 'upper' | 'none' } {
   if (!r || !sgd || r === sgd) return { text: '', value: null, bound: 'none' };
   const a = r.roundsToTarget;
   const s = sgd.roundsToTarget;
   if (a !== null && s !== null) return { text: `${(s / a).toFixed(1)}×`, value: s / a, bound: 'exact' };
   if (a !== null && s === null) return { text: `≥ ${(sgd.roundsRun / a).toFixed(1)}×`, value: sgd.roundsRun / a, bound: 'lower' };
-  if (a === null && s !== null && r.roundsRun > 0) return { text: `≤ ${(s / r.roundsRun).toFixed(1)}×`, value: s / r.roundsRun, bound: 'upper' };
+  if (a === null && s !== null && r.roundsRun > 0)
+    return { text: `≤ ${(s / r.roundsRun).toFixed(1)}×`, value: s / r.roundsRun, bound: 'upper' };
   return { text: 'n/a', value: null, bound: 'none' };
 }
 
 /** The markdown report: the table, then the facts a reader needs to reproduce it. */
 export function convergenceMarkdown(s: BenchSummary): string {
-  const find = (c: BenchConfig, p: string): ConfigResult | undefined => s.results.find((r) => r.config.name === c.name && r.partition === p);
+  const find = (c: BenchConfig, p: string): ConfigResult | undefined =>
+    s.results.find((r) => r.config.name === c.name && r.partition === p);
   const sgdConfig = s.configs.find((c) => c.name.startsWith('FedSGD'));
   const head = ['2NN', 'E', 'B', 'u', 'lr', ...s.partitions.flatMap((p) => [`${p}: rounds`, `${p}: best acc.`])];
   const lines = [
@@ -79,7 +85,7 @@ export function convergenceMarkdown(s: BenchSummary): string {
     '',
     `Rounds of communication for the global model to reach the target accuracy on the ${s.testRows} held-out test digits, and in parentheses the speed-up over FedSGD (McMahan et al. 2017, Table 2 layout).`,
     s.engine === 'direct'
-      ? 'Computed in-process (--direct): the coordinator\'s selection, initial weights and FedAvg, the agents\' trainer, with no sockets, envelopes or database; the same numbers as the federation, round by round.'
+      ? "Computed in-process (--direct): the coordinator's selection, initial weights and FedAvg, the agents' trainer, with no sockets, envelopes or database; the same numbers as the federation, round by round."
       : `Through the real coordinator and ${s.institutions} real agents (in one process) over loopback.`,
     `Data set ${s.dataset}; ${s.institutions} institutions, C = ${s.fraction} (${Math.round(s.fraction * s.institutions)} per round), n = ${fmtU(s.meanRows)} rows per institution on average, u = E·n/B updates per round.`,
     '',
@@ -87,7 +93,9 @@ export function convergenceMarkdown(s: BenchSummary): string {
     '',
     `- Target: ${target}; centralized baseline ${baseline}; target = baseline − 2 points, rounded down to 0.5%, unless set with --target.`,
     `- Caps per configuration and partition (rounds / wall time): ${s.configs.map((c) => `${c.name} ${c.roundCap} / ${c.timeCapS} s`).join(', ')}; ${s.jobs > 1 ? `the ${s.partitions.length} partitions ran side by side, one process each` : 'one process'}. ` +
-      (capped.length === 0 ? 'No cap was hit.' : `Cap hit by: ${capped.map((r) => `${r.partition} ${r.config.name} (${r.roundsRun} rounds, ${r.stoppedBy})`).join('; ')}; where FedSGD hit a cap the speed-ups are lower bounds (≥), where FedAvg did, upper bounds (≤).`),
+      (capped.length === 0
+        ? 'No cap was hit.'
+        : `Cap hit by: ${capped.map((r) => `${r.partition} ${r.config.name} (${r.roundsRun} rounds, ${r.stoppedBy})`).join('; ')}; where FedSGD hit a cap the speed-ups are lower bounds (≥), where FedAvg did, upper bounds (≤).`),
     `- Learning rates: ${s.configs.map((c) => `${c.name} ${c.learningRate}`).join(', ')} (from a small sweep, not the paper's full grid per configuration; the sweep is described beside PAPER_CONFIGS and SMALL_CONFIGS in simulations/bench/convergence-bench.ts); seeds fixed.`,
     `- Wall time ${(s.wallMs / 60_000).toFixed(1)} min. Command: \`${s.command}\``,
     '',
@@ -99,12 +107,17 @@ export function convergenceMarkdown(s: BenchSummary): string {
  * @example writeFileSync('convergence.svg', await convergenceSvg(summary))
  */
 export async function convergenceSvg(s: BenchSummary): Promise<string> {
-  const values = s.results.flatMap((r) => r.curve.map((p) => ({ partition: r.partition, configuration: r.config.name, round: p.round, accuracy: p.accuracy })));
+  const values = s.results.flatMap((r) =>
+    r.curve.map((p) => ({ partition: r.partition, configuration: r.config.name, round: p.round, accuracy: p.accuracy })),
+  );
   const floor = Math.max(0, Math.min(0.9, Math.floor((Math.min(1, ...values.map((v) => v.accuracy)) - 0.02) * 20) / 20));
   const target = s.target;
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `2NN on ${dataName(s.dataset)}, ${s.institutions} institutions, C = ${s.fraction}: test accuracy per round`, fontSize: 15 },
+    title: {
+      text: `2NN on ${dataName(s.dataset)}, ${s.institutions} institutions, C = ${s.fraction}: test accuracy per round`,
+      fontSize: 15,
+    },
     background: 'white',
     padding: 12,
     data: { values },
@@ -121,7 +134,9 @@ export async function convergenceSvg(s: BenchSummary): Promise<string> {
             color: { field: 'configuration', type: 'nominal', sort: s.configs.map((c) => c.name), title: 'Configuration' },
           },
         },
-        ...(target !== undefined ? [{ mark: { type: 'rule', strokeDash: [6, 4], color: '#555555' }, encoding: { y: { datum: target } } }] : []),
+        ...(target !== undefined
+          ? [{ mark: { type: 'rule', strokeDash: [6, 4], color: '#555555' }, encoding: { y: { datum: target } } }]
+          : []),
       ],
     },
   } as unknown as TopLevelSpec;

@@ -100,7 +100,11 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       name: `convergence bench ${config.name} ${args.partition}`,
       spec: data.spec,
       policy: parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 1 }),
-      study: { title: 'Convergence benchmark', purpose: 'Compare the rounds FedSGD and FedAvg need to reach a target accuracy.', dataCategories: [args.dataRef?.kind === 'idx' ? 'images' : 'handwritten-digit-images'] },
+      study: {
+        title: 'Convergence benchmark',
+        purpose: 'Compare the rounds FedSGD and FedAvg need to reach a target accuracy.',
+        dataCategories: [args.dataRef?.kind === 'idx' ? 'images' : 'handwritten-digit-images'],
+      },
       rules: {
         rounds: roundCap,
         minParticipants: Math.max(1, Math.round(args.fraction * n)),
@@ -143,7 +147,17 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
     if (args.transformFor?.(i)) agent.events.on('uploaded', ({ round }) => void byzantine.set(round, (byzantine.get(round) ?? 0) + 1));
   });
 
-  const result: ConfigResult = { config, partition: args.partition, roundsToTarget: null, stoppedBy: 'round-cap', roundsRun: 0, bestAccuracy: 0, bestRound: 0, curve: [], wallMs: 0 };
+  const result: ConfigResult = {
+    config,
+    partition: args.partition,
+    roundsToTarget: null,
+    stoppedBy: 'round-cap',
+    roundsRun: 0,
+    bestAccuracy: 0,
+    bestRound: 0,
+    curve: [],
+    wallMs: 0,
+  };
   const label = `[${args.partition} ${config.name}]`;
   let finish!: (why: ConfigResult['stoppedBy']) => void;
   const finished = new Promise<ConfigResult['stoppedBy']>((resolve) => (finish = resolve));
@@ -169,7 +183,9 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       result.curve.push({ round, accuracy: ev.accuracy, loss: ev.loss, elapsedMs, roundMs });
       result.roundsRun = round;
       if (ev.accuracy > result.bestAccuracy) Object.assign(result, { bestAccuracy: ev.accuracy, bestRound: round });
-      args.say(`${label} round ${round}: accuracy ${ev.accuracy.toFixed(4)} loss ${ev.loss.toFixed(4)} (best ${result.bestAccuracy.toFixed(4)}), ${(elapsedMs / 1000).toFixed(1)} s`);
+      args.say(
+        `${label} round ${round}: accuracy ${ev.accuracy.toFixed(4)} loss ${ev.loss.toFixed(4)} (best ${result.bestAccuracy.toFixed(4)}), ${(elapsedMs / 1000).toFixed(1)} s`,
+      );
       if (args.target !== undefined && ev.accuracy >= args.target) {
         result.roundsToTarget = round;
         stop('target');
@@ -192,6 +208,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
     rmSync(args.workDir, { recursive: true, force: true });
   }
   result.wallMs = Date.now() - started;
-  if (agents.some((_, i) => args.transformFor?.(i))) result.byzantinePerRound = Array.from({ length: result.roundsRun }, (_, r) => byzantine.get(r + 1) ?? 0);
+  if (agents.some((_, i) => args.transformFor?.(i)))
+    result.byzantinePerRound = Array.from({ length: result.roundsRun }, (_, r) => byzantine.get(r + 1) ?? 0);
   return result;
 }

@@ -6,7 +6,11 @@ import { FULL_TABLES, QUICK_TABLES } from './strategy-plan.js';
 import { runStrategyTables } from './strategy-tables.js';
 
 /** --quick: FedSGD and FedAvg E=1 B=10 on the 10,000 digits, 3 rounds each. */
-const QUICK_CONFIGS: BenchConfig[] = SMALL_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10').map((c) => ({ ...c, roundCap: 3, timeCapS: 40 }));
+const QUICK_CONFIGS: BenchConfig[] = SMALL_CONFIGS.filter((c) => c.name === 'FedSGD E=1 B=∞' || c.name === 'FedAvg E=1 B=10').map((c) => ({
+  ...c,
+  roundCap: 3,
+  timeCapS: 40,
+}));
 
 const num = (text: string): number => {
   const v = Number(text);
@@ -16,8 +20,15 @@ const num = (text: string): number => {
 
 const program = new Command('bench:convergence')
   .description('Rounds for FedSGD and FedAvg (2NN, MNIST, 100 institutions, C = 0.1) to reach a target accuracy, IID and shards:2')
-  .option('--quick', 'seconds-long smoke run: 20 institutions on the 10,000 digits, FedSGD and FedAvg E=1 B=10, 3 rounds, no baseline or target', false)
-  .option('--dataset <name>', 'mnist-full (the paper\'s 60,000 training and 10,000 test digits) | mnist (the 10,000 digits of the mnist package, split 80/20) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]')
+  .option(
+    '--quick',
+    'seconds-long smoke run: 20 institutions on the 10,000 digits, FedSGD and FedAvg E=1 B=10, 3 rounds, no baseline or target',
+    false,
+  )
+  .option(
+    '--dataset <name>',
+    "mnist-full (the paper's 60,000 training and 10,000 test digits) | mnist (the 10,000 digits of the mnist package, split 80/20) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]",
+  )
   .option('--out <dir>', 'run folder (default runs/bench-convergence-<timestamp>)')
   .option('--target <accuracy>', 'fixed target accuracy (0-1) instead of baseline − 2 points', num)
   .option('--partitions <list>', 'comma-separated partitions', 'iid,shards:2')
@@ -28,8 +39,16 @@ const program = new Command('bench:convergence')
   .option('--jobs <n>', 'partitions run side by side, one process each', num, 2)
   .option('--configs <json>', 'the configurations as JSON (default: the paper grid; used by the per-partition processes)')
   .option('--seed <n>', 'seed of the split, partition, initial model and selection', num, 0)
-  .option('--tables', 'instead: the strategy table (every strategy on iid, dirichlet:0.1, shards:2) and the robustness table (10% and 20% Byzantine institutions)', false)
-  .option('--direct', 'run the same maths in-process (coordinator selection and strategies, agent trainer and attacks) without sockets, envelopes or database: the same numbers, faster', false)
+  .option(
+    '--tables',
+    'instead: the strategy table (every strategy on iid, dirichlet:0.1, shards:2) and the robustness table (10% and 20% Byzantine institutions)',
+    false,
+  )
+  .option(
+    '--direct',
+    'run the same maths in-process (coordinator selection and strategies, agent trainer and attacks) without sockets, envelopes or database: the same numbers, faster',
+    false,
+  )
   .option('--shard <i/n>', 'with --tables: run only every n-th federation from the i-th (used by the child processes)');
 
 program.parse();
@@ -56,7 +75,8 @@ if (o.tables) {
   try {
     const [index, count] = (o.shard ?? '').split('/').map(Number);
     const shard = o.shard ? { index: index as number, count: count as number } : undefined;
-    if (shard && !(Number.isInteger(shard.index) && Number.isInteger(shard.count) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`--shard must be i/n with 0 <= i < n, got ${o.shard}`);
+    if (shard && !(Number.isInteger(shard.index) && Number.isInteger(shard.count) && shard.index >= 0 && shard.index < shard.count))
+      throw new Error(`--shard must be i/n with 0 <= i < n, got ${o.shard}`);
     const settings = { ...(o.quick ? QUICK_TABLES : FULL_TABLES), seed: o.seed };
     const args = process.argv.slice(2);
     await runStrategyTables({
@@ -84,8 +104,15 @@ const opts: BenchOptions = {
   dataset,
   institutions: o.institutions ?? (o.quick ? 20 : 100),
   fraction: o.fraction,
-  partitions: o.partitions.split(',').map((p) => p.trim()).filter(Boolean),
-  configs: o.configs ? (JSON.parse(o.configs) as BenchConfig[]) : o.quick ? QUICK_CONFIGS : configs.map((c) => ({ ...c, timeCapS: Math.round(c.timeCapS * o.timeScale) })),
+  partitions: o.partitions
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
+  configs: o.configs
+    ? (JSON.parse(o.configs) as BenchConfig[])
+    : o.quick
+      ? QUICK_CONFIGS
+      : configs.map((c) => ({ ...c, timeCapS: Math.round(c.timeCapS * o.timeScale) })),
   ...(o.target !== undefined ? { target: o.target } : {}),
   baseline: { ...baseline, epochs: o.baselineEpochs ?? (o.quick ? 0 : baseline.epochs) },
   jobs: o.jobs,

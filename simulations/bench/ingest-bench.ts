@@ -4,13 +4,26 @@ import { fedAvg } from '../../coordinator/strategies/index.js';
 import { intakeUpdate, type IntakeContext } from '../../coordinator/rounds/index.js';
 import { UploadTable } from '../../coordinator/realtime/uploads.js';
 import { createPrng, generateIdentity, sealEnvelope } from '../../crypto/index.js';
-import { DEFAULT_CHUNK_BYTES, UploadChunkSchema, encodeTensors, splitIntoChunks, tensorLayout, type ModelSpec, type UpdateMeta } from '../../protocol/index.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  UploadChunkSchema,
+  encodeTensors,
+  splitIntoChunks,
+  tensorLayout,
+  type ModelSpec,
+  type UpdateMeta,
+} from '../../protocol/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import type { BenchRow, BenchSection } from './section.js';
 import { fmtSpread, spread, spreadValues, yieldLoop } from './stats.js';
 
 const TARGET_RATIO = 0.5;
-const STAGES = ['receive chunks (parse + assemble)', 'upload SHA-256 check', 'open envelope + decode + checks (intakeUpdate)', 'FedAvg add'] as const;
+const STAGES = [
+  'receive chunks (parse + assemble)',
+  'upload SHA-256 check',
+  'open envelope + decode + checks (intakeUpdate)',
+  'FedAvg add',
+] as const;
 
 /** A sealed update of `spec`'s shape from a random model, as the agent sends it, and what the coordinator needs to open it. */
 function prepare(spec: ModelSpec, seed: number) {
@@ -23,9 +36,22 @@ function prepare(spec: ModelSpec, seed: number) {
     for (let i = 0; i < data.length; i++) data[i] = (rng.next() - 0.5) * 0.1;
     return { name, shape, data };
   });
-  const meta: UpdateMeta = { kind: 'weights', federation: 'bench', round: 1, institution: site.id, baseVersion: 0, samples: 600, metrics: { trainLoss: 0.3, trainAccuracy: 0.9, epochs: 1, durationMs: 1 } };
+  const meta: UpdateMeta = {
+    kind: 'weights',
+    federation: 'bench',
+    round: 1,
+    institution: site.id,
+    baseVersion: 0,
+    samples: 600,
+    metrics: { trainLoss: 0.3, trainAccuracy: 0.9, epochs: 1, durationMs: 1 },
+  };
   const payload = encodeTensors(tensors, meta);
-  const envelope = sealEnvelope({ payload, context: { federation: 'bench', round: 1, institution: site.id }, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: site.signSecretKey });
+  const envelope = sealEnvelope({
+    payload,
+    context: { federation: 'bench', round: 1, institution: site.id },
+    recipientBoxPublicKey: coordinator.boxPublicKey,
+    senderSignSecretKey: site.signSecretKey,
+  });
   const ctx: IntakeContext = {
     federation: 'bench',
     round: 1,
@@ -88,7 +114,10 @@ export const ingestSection: BenchSection = {
       const t2 = performance.now();
       const accepted = intakeUpdate(frame, p.ctx);
       const t3 = performance.now();
-      accumulator.add(accepted.tensors.map((t) => t.data), accepted.meta.samples);
+      accumulator.add(
+        accepted.tensors.map((t) => t.data),
+        accepted.meta.samples,
+      );
       const t4 = performance.now();
       return [t1 - t0, t2 - t1, t3 - t2, t4 - t3];
     };
@@ -110,13 +139,24 @@ export const ingestSection: BenchSection = {
     const pathS = spread(pathMs.map(mbps));
     const ratio = spread(pathMs.map((ms, i) => (rawMs[i] as number) / ms));
     const rows: BenchRow[] = [
-      { cells: ['ChaCha20-Poly1305 decrypt alone (baseline)', fmtSpread(spread(rawMs), 2), fmtSpread(rawS, 0), '1.00'], values: { stage: 'raw-cipher', ...spreadValues('ms', spread(rawMs)), ...spreadValues('mbps', rawS), ratio: 1 } },
-      { cells: ['whole ingest path', fmtSpread(spread(pathMs), 2), fmtSpread(pathS, 0), fmtSpread(ratio, 2)], values: { stage: 'ingest', ...spreadValues('ms', spread(pathMs)), ...spreadValues('mbps', pathS), ...spreadValues('ratio', ratio) } },
+      {
+        cells: ['ChaCha20-Poly1305 decrypt alone (baseline)', fmtSpread(spread(rawMs), 2), fmtSpread(rawS, 0), '1.00'],
+        values: { stage: 'raw-cipher', ...spreadValues('ms', spread(rawMs)), ...spreadValues('mbps', rawS), ratio: 1 },
+      },
+      {
+        cells: ['whole ingest path', fmtSpread(spread(pathMs), 2), fmtSpread(pathS, 0), fmtSpread(ratio, 2)],
+        values: { stage: 'ingest', ...spreadValues('ms', spread(pathMs)), ...spreadValues('mbps', pathS), ...spreadValues('ratio', ratio) },
+      },
       ...STAGES.map((stage, i) => {
         const ms = spread(stageMs[i]!);
         const share = spread(stageMs[i]!.map((v, j) => v / (pathMs[j] as number)));
         return {
-          cells: [`  of which: ${stage}`, fmtSpread(ms, 2), fmtSpread(spread(stageMs[i]!.map(mbps)), 0), `${(share.median * 100).toFixed(0)}% of the path`],
+          cells: [
+            `  of which: ${stage}`,
+            fmtSpread(ms, 2),
+            fmtSpread(spread(stageMs[i]!.map(mbps)), 0),
+            `${(share.median * 100).toFixed(0)}% of the path`,
+          ],
           values: { stage, ...spreadValues('ms', ms), ...spreadValues('share', share) },
         };
       }),

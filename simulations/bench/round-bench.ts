@@ -43,7 +43,12 @@ const cpuMs = (): number => {
  * from round:started to round:published.
  * @example const times = await realRounds(mnistSpec('cnn'), 10, 4);
  */
-export async function realRounds(spec: ModelSpec, n: number, rounds: number, log: (line: string) => void = () => undefined): Promise<RoundTime[]> {
+export async function realRounds(
+  spec: ModelSpec,
+  n: number,
+  rounds: number,
+  log: (line: string) => void = () => undefined,
+): Promise<RoundTime[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cohort-bench-round-'));
   const identity = generateIdentity('coordinator');
   const sites = Array.from({ length: n }, (_, i) => generateIdentity(`site-${i + 1}`));
@@ -60,7 +65,13 @@ export async function realRounds(spec: ModelSpec, n: number, rounds: number, log
       study: { title: 'Round bench', purpose: 'Measure the overhead of a round.', dataCategories: ['handwritten-digit-images'] },
       // All N take part whenever all are online; one agent lost to a heartbeat timeout on a loaded machine
       // (up to a tenth of them) does not fail the round. Each round's update count is reported.
-      rules: { rounds, minParticipants: Math.max(1, n - Math.ceil(n / 10)), joinGraceMs: 60_000, roundTimeoutMs: 600_000, train: { localEpochs: 1, batchSize: 10, learningRate: 0.05 } },
+      rules: {
+        rounds,
+        minParticipants: Math.max(1, n - Math.ceil(n / 10)),
+        joinGraceMs: 60_000,
+        roundTimeoutMs: 600_000,
+        train: { localEpochs: 1, batchSize: 10, learningRate: 0.05 },
+      },
     },
     institutions: sites.map(publicIdentityOf),
     log: silent,
@@ -70,8 +81,12 @@ export async function realRounds(spec: ModelSpec, n: number, rounds: number, log
   const accepted = new Map<number, number>();
   coordinator.runner.on('round:started', ({ round }) => starts.set(round, { wallMs: performance.now(), cpuMs: cpuMs(), updates: 0 }));
   coordinator.runner.on('update:accepted', ({ round }) => accepted.set(round, (accepted.get(round) ?? 0) + 1));
-  coordinator.runner.on('participant:dropped', ({ round, institution, reason }) => log(`round ${round}: ${institution} dropped (${reason})`));
-  coordinator.runner.on('update:refused', ({ round, institution, code, message }) => log(`round ${round}: ${institution} refused ${code}: ${message}`));
+  coordinator.runner.on('participant:dropped', ({ round, institution, reason }) =>
+    log(`round ${round}: ${institution} dropped (${reason})`),
+  );
+  coordinator.runner.on('update:refused', ({ round, institution, code, message }) =>
+    log(`round ${round}: ${institution} refused ${code}: ${message}`),
+  );
   coordinator.runner.on('round:published', ({ round }) => {
     const start = starts.get(round) as RoundTime;
     times.push({ wallMs: performance.now() - start.wallMs, cpuMs: cpuMs() - start.cpuMs, updates: accepted.get(round) ?? 0 });
@@ -146,23 +161,27 @@ export async function bareRounds(bytes: number, n: number, rounds: number): Prom
     });
   });
   const clients: ClientSocket[] = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ClientSocket>((resolve) => {
-      const client = connectClient(`http://127.0.0.1:${port}`, { transports: ['websocket'] });
-      client.on('task', (task: { data: Uint8Array }) => {
-        void (async () => {
-          const data = new Uint8Array(task.data);
-          await client.emitWithAck('begin', { totalBytes: data.length });
-          for (let index = 0, at = 0; at < data.length; index++, at += DEFAULT_CHUNK_BYTES) {
-            await client.emitWithAck('chunk', { index, data: data.subarray(at, at + DEFAULT_CHUNK_BYTES) });
-          }
-          await client.emitWithAck('commit', {});
-        })().catch(() => undefined); // the last commit's ack may still be in flight when the bench closes
-      });
-      client.on('evaluate', (task: { data: Uint8Array }) => {
-        void client.emitWithAck('report', { bytes: task.data.length, valAccuracy: 0.5 }).catch(() => undefined);
-      });
-      client.on('connect', () => resolve(client));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ClientSocket>((resolve) => {
+          const client = connectClient(`http://127.0.0.1:${port}`, { transports: ['websocket'] });
+          client.on('task', (task: { data: Uint8Array }) => {
+            void (async () => {
+              const data = new Uint8Array(task.data);
+              await client.emitWithAck('begin', { totalBytes: data.length });
+              for (let index = 0, at = 0; at < data.length; index++, at += DEFAULT_CHUNK_BYTES) {
+                await client.emitWithAck('chunk', { index, data: data.subarray(at, at + DEFAULT_CHUNK_BYTES) });
+              }
+              await client.emitWithAck('commit', {});
+            })().catch(() => undefined); // the last commit's ack may still be in flight when the bench closes
+          });
+          client.on('evaluate', (task: { data: Uint8Array }) => {
+            void client.emitWithAck('report', { bytes: task.data.length, valAccuracy: 0.5 }).catch(() => undefined);
+          });
+          client.on('connect', () => resolve(client));
+        }),
+    ),
   );
   const times: RoundTime[] = [];
   try {
@@ -234,7 +253,14 @@ export const roundSection: BenchSection = {
     const worst = Math.max(...ratios.values());
     return {
       title: 'Round overhead: real coordinator and agents against bare socket.io',
-      columns: ['agents', 'real round ms', 'bare socket.io ms', 'overhead ratio (wall)', 'CPU time ratio', 'real MB/s (3 models per agent)'],
+      columns: [
+        'agents',
+        'real round ms',
+        'bare socket.io ms',
+        'overhead ratio (wall)',
+        'CPU time ratio',
+        'real MB/s (3 models per agent)',
+      ],
       rows,
       notes: [
         `Real: createCoordinator (SQLite store, FedAvg, permissive policy) and N createAgent on loopback, all in this one process; agents do not train (an injected trainer nudges the global weights and returns them at once), so a round is: sign and send the ${arch} model (${parameterCount(spec).toLocaleString('en')} parameters, ${(modelBytes / 1e6).toFixed(2)} MB) to every agent, agents verify it, seal (X25519 + ChaCha20-Poly1305 + Ed25519) and upload in ${DEFAULT_CHUNK_BYTES / 1024} KiB acknowledged chunks, the coordinator verifies, decrypts, checks and aggregates each, then signs, stores and publishes the new model. Time: round:started to round:published.`,

@@ -102,7 +102,12 @@ export async function runBench(opts: BenchRunOptions, list: readonly BenchSectio
     const start = performance.now();
     const outcome: BenchSectionOutcome = { id: section.id, title: section.title, seconds: 0 };
     try {
-      outcome.result = await section.run({ quick: opts.quick, ...(opts.rounds ? { rounds: opts.rounds } : {}), outDir: sectionDir, log: (line) => log(`  ${section.id}: ${line}`) });
+      outcome.result = await section.run({
+        quick: opts.quick,
+        ...(opts.rounds ? { rounds: opts.rounds } : {}),
+        outDir: sectionDir,
+        log: (line) => log(`  ${section.id}: ${line}`),
+      });
     } catch (err) {
       outcome.error = err instanceof Error ? err.message : String(err);
       log(`  ${section.id} FAILED: ${outcome.error}`);
@@ -129,7 +134,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     .option('--rounds <n>', 'rounds for the sections that run federated rounds (simulation: default 1)', (v) => Number.parseInt(v, 10))
     .parse();
   const flags = program.opts<{ quick: boolean; only?: string; out?: string; rounds?: number }>();
-  const only = flags.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = flags.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const outDir = flags.out ?? join('runs', `bench-${timestamp()}`);
   try {
     const report = await runBench({ quick: flags.quick, only, outDir, ...(flags.rounds ? { rounds: flags.rounds } : {}) });

@@ -84,7 +84,10 @@ export async function measureScale(args: { institutions: number; workers: number
   store.close();
   const published = [...publishedAt.values()].sort((a, b) => a - b);
   const measured = summary.rounds.length > 1 ? summary.rounds.slice(1) : summary.rounds;
-  const windows = measured.map((r) => ({ end: publishedAt.get(r.round) ?? 0, start: (publishedAt.get(r.round) ?? 0) - (r.durationMs ?? 0) }));
+  const windows = measured.map((r) => ({
+    end: publishedAt.get(r.round) ?? 0,
+    start: (publishedAt.get(r.round) ?? 0) - (r.durationMs ?? 0),
+  }));
   const roundMs = median(measured.map((r) => r.durationMs ?? Number.NaN));
   const participants = Math.round(median(measured.map((r) => r.participants)));
   const span = (published.at(-1) ?? 0) - (published[0] ?? 0);
@@ -126,12 +129,21 @@ function mainThreadCpuMs(): number | undefined {
 }
 
 /** Samples the process's CPU time and the main thread's busy time every 100 ms, to cut out any window later. */
-function startCpuMeter(): { stop(): void; at(t: number): CpuSample; between(start: number, end: number): { cpuMs: number; mainMs: number } } {
+function startCpuMeter(): {
+  stop(): void;
+  at(t: number): CpuSample;
+  between(start: number, end: number): { cpuMs: number; mainMs: number };
+} {
   const samples: CpuSample[] = [];
   const take = (): void => {
     const cpu = process.cpuUsage();
     const elu = performance.eventLoopUtilization();
-    samples.push({ t: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, mainMs: mainThreadCpuMs() ?? elu.active, rssMb: process.memoryUsage.rss() / 2 ** 20 });
+    samples.push({
+      t: Date.now(),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      mainMs: mainThreadCpuMs() ?? elu.active,
+      rssMb: process.memoryUsage.rss() / 2 ** 20,
+    });
   };
   take();
   const timer = setInterval(take, 100);
@@ -160,7 +172,11 @@ export function rssPerInstitutionMb(small: ScaleRun, large: ScaleRun): number {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length === 0 ? Number.NaN : sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length === 0
+    ? Number.NaN
+    : sorted.length % 2
+      ? (sorted[mid] as number)
+      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 const TARGET_MS = 10_000;
@@ -194,7 +210,9 @@ export const scaleSection: BenchSection = {
     const measure = async (institutions: number, rounds: number, workers: number): Promise<ScaleRun> => {
       ctx.log(`scale: ${institutions} institutions, ${workers} worker thread(s), ${rounds} round(s) ...`);
       const run = await measureScale({ institutions, workers, rounds, outDir: ctx.outDir });
-      ctx.log(`scale: ${institutions} institutions, ${workers} worker(s): round ${(run.roundMs / 1000).toFixed(2)} s, peak RSS ${run.peakRssMb} MB`);
+      ctx.log(
+        `scale: ${institutions} institutions, ${workers} worker(s): round ${(run.roundMs / 1000).toFixed(2)} s, peak RSS ${run.peakRssMb} MB`,
+      );
       return run;
     };
     const one = await measure(large.institutions, large.rounds, 1);
@@ -212,11 +230,24 @@ export const scaleSection: BenchSection = {
         `Memory: the RSS of the whole process (coordinator and agents) when the last round is published grows by ${perInstitution.toFixed(2)} MB per institution between ${reference.institutions} and ${two.institutions} institutions (2 threads): about ${Math.floor(1024 / perInstitution)} institutions per GB on top of a ${reference.rssAtEndMb} MB base (the coordinator, and TensorFlow.js and the MNIST digits once per thread). Peak RSS is higher: every thread parses the digits at start-up.`,
       );
       const best = Math.min(one.roundMs, two.roundMs);
-      notes.push(`Target: a round of ${large.institutions} institutions in under ${TARGET_MS / 1000} s: ${best < TARGET_MS ? 'met' : 'missed'} (best ${(best / 1000).toFixed(2)} s).`);
+      notes.push(
+        `Target: a round of ${large.institutions} institutions in under ${TARGET_MS / 1000} s: ${best < TARGET_MS ? 'met' : 'missed'} (best ${(best / 1000).toFixed(2)} s).`,
+      );
     }
     return {
       title: scaleSection.title,
-      columns: ['institutions', 'worker threads', 'participants', 'round time', 'rounds/min', 'institutions/s', 'CPU per round', 'main thread per round', 'RSS at end (peak), MB', 'vs 1 thread'],
+      columns: [
+        'institutions',
+        'worker threads',
+        'participants',
+        'round time',
+        'rounds/min',
+        'institutions/s',
+        'CPU per round',
+        'main thread per round',
+        'RSS at end (peak), MB',
+        'vs 1 thread',
+      ],
       rows,
       notes,
     };

@@ -9,4 +9,13 @@ import { privacySection } from './privacy-bench.js';
 import { scaleSection } from './scale-bench.js';
 import { simulationSection } from './simulation-bench.js';
 
-export const sections: readonly BenchSection[] = [aggregationSection, ingestSection, roundSection, cipherSection, trainingSection, privacySection, scaleSection, simulationSection];
+export const sections: readonly BenchSection[] = [
+  aggregationSection,
+  ingestSection,
+  roundSection,
+  cipherSection,
+  trainingSection,
+  privacySection,
+  scaleSection,
+  simulationSection,
+];

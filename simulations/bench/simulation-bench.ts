@@ -43,15 +43,38 @@ function fractionFor(model: Model, path: Path, quick: boolean): number {
 }
 
 async function runCohort(plan: SimulationPlan): Promise<SimulationMeasure> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(plan)], { maxBuffer: 1 << 22, timeout: 60 * 60_000 });
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(plan)], {
+    maxBuffer: 1 << 22,
+    timeout: 60 * 60_000,
+  });
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as SimulationMeasure;
 }
 
 async function runTorch(python: string, model: Model, rounds: number, fraction: number, epochs: number): Promise<SimulationMeasure> {
   const files = mnistFullFiles();
-  const { stdout } = await run(python, [TORCH, model, String(rounds), files.trainImages, files.trainLabels, '100', String(fraction), String(epochs), '10', '0.05', '0'], { maxBuffer: 1 << 22, timeout: 60 * 60_000 });
-  const last = JSON.parse(stdout.trim().split('\n').at(-1) as string) as { samples: number; cpuSeconds: number; secondsPerRound: number; samplesPerCpuSec: number; torch: string };
-  return { path: 'pytorch', model, backend: `torch ${last.torch}`, rounds, samples: last.samples, cpuSeconds: last.cpuSeconds, secondsPerRound: last.secondsPerRound, samplesPerCpuSec: last.samplesPerCpuSec, accuracy: null };
+  const { stdout } = await run(
+    python,
+    [TORCH, model, String(rounds), files.trainImages, files.trainLabels, '100', String(fraction), String(epochs), '10', '0.05', '0'],
+    { maxBuffer: 1 << 22, timeout: 60 * 60_000 },
+  );
+  const last = JSON.parse(stdout.trim().split('\n').at(-1) as string) as {
+    samples: number;
+    cpuSeconds: number;
+    secondsPerRound: number;
+    samplesPerCpuSec: number;
+    torch: string;
+  };
+  return {
+    path: 'pytorch',
+    model,
+    backend: `torch ${last.torch}`,
+    rounds,
+    samples: last.samples,
+    cpuSeconds: last.cpuSeconds,
+    secondsPerRound: last.secondsPerRound,
+    samplesPerCpuSec: last.samplesPerCpuSec,
+    accuracy: null,
+  };
 }
 
 interface Measured {
@@ -78,16 +101,25 @@ export const simulationSection: BenchSection = {
     const epochs = ctx.quick ? 1 : 5;
     const measured: Measured[] = [];
     for (const model of MODELS) {
-      const paths: Path[] = ['batched', 'sequential', ...(ctx.quick ? [] : (['federation'] as Path[])), ...(python ? (['pytorch'] as Path[]) : [])];
+      const paths: Path[] = [
+        'batched',
+        'sequential',
+        ...(ctx.quick ? [] : (['federation'] as Path[])),
+        ...(python ? (['pytorch'] as Path[]) : []),
+      ];
       for (const path of paths) {
         const fraction = fractionFor(model, path, ctx.quick);
         const load = loadavg()[0] as number;
         ctx.log(`${model} ${path}: ${rounds} round(s), C = ${fraction}, load ${load.toFixed(2)}`);
-        const m = path === 'pytorch' ? await runTorch(python as string, model, rounds, fraction, epochs) : await runCohort({ path, model, rounds, fraction, backend: 'wasm', epochs });
+        const m =
+          path === 'pytorch'
+            ? await runTorch(python as string, model, rounds, fraction, epochs)
+            : await runCohort({ path, model, rounds, fraction, backend: 'wasm', epochs });
         measured.push({ model, path, fraction, load, m });
       }
     }
-    const rate = (model: Model, path: Path): number | null => measured.find((x) => x.model === model && x.path === path)?.m.samplesPerCpuSec ?? null;
+    const rate = (model: Model, path: Path): number | null =>
+      measured.find((x) => x.model === model && x.path === path)?.m.samplesPerCpuSec ?? null;
     const ratio = (model: Model): number | null => {
       const [ours, theirs] = [rate(model, 'batched'), rate(model, 'pytorch')];
       return ours !== null && theirs !== null ? ours / theirs : null;
@@ -95,21 +127,55 @@ export const simulationSection: BenchSection = {
     const rows: BenchRow[] = measured.map(({ model, path, fraction, load, m }) => {
       const vsTorch = rate(model, 'pytorch');
       return {
-        cells: [LABEL[model], PATH_LABEL[path], String(Math.round(fraction * 100)), String(m.rounds), m.samplesPerCpuSec.toFixed(0), m.secondsPerRound.toFixed(1), vsTorch ? (m.samplesPerCpuSec / vsTorch).toFixed(2) : '-', load.toFixed(2)],
-        values: { model, path, institutionsPerRound: Math.round(fraction * 100), rounds: m.rounds, samples: m.samples, cpuSeconds: m.cpuSeconds, samplesPerCpuSec: m.samplesPerCpuSec, secondsPerRound: m.secondsPerRound, vsPytorch: vsTorch ? m.samplesPerCpuSec / vsTorch : null, loadAverage1m: load, backend: m.backend },
+        cells: [
+          LABEL[model],
+          PATH_LABEL[path],
+          String(Math.round(fraction * 100)),
+          String(m.rounds),
+          m.samplesPerCpuSec.toFixed(0),
+          m.secondsPerRound.toFixed(1),
+          vsTorch ? (m.samplesPerCpuSec / vsTorch).toFixed(2) : '-',
+          load.toFixed(2),
+        ],
+        values: {
+          model,
+          path,
+          institutionsPerRound: Math.round(fraction * 100),
+          rounds: m.rounds,
+          samples: m.samples,
+          cpuSeconds: m.cpuSeconds,
+          samplesPerCpuSec: m.samplesPerCpuSec,
+          secondsPerRound: m.secondsPerRound,
+          vsPytorch: vsTorch ? m.samplesPerCpuSec / vsTorch : null,
+          loadAverage1m: load,
+          backend: m.backend,
+        },
       };
     });
     const fmt = (r: number | null): string => (r === null ? 'n/a' : r.toFixed(2));
     return {
       title: 'Federated simulation throughput: Cohort against PyTorch in-process',
-      columns: ['model', 'path', 'institutions per round', 'rounds', 'samples per CPU-second', 's per round', 'x PyTorch', 'load avg (1 min)'],
+      columns: [
+        'model',
+        'path',
+        'institutions per round',
+        'rounds',
+        'samples per CPU-second',
+        's per round',
+        'x PyTorch',
+        'load avg (1 min)',
+      ],
       rows,
       notes: [
         `McMahan et al.'s IID experiment: 100 institutions x 600 mnist-full digits, E = ${epochs}, B = 10, lr 0.05, FedAvg weighted by samples; ${rounds} round(s) per path, each path in a fresh process, wasm backend for Cohort.`,
         `simulation.ratioVsPytorch (Cohort batched over PyTorch, samples per CPU-second): 2NN ${fmt(ratio('mlp'))}, CNN ${fmt(ratio('cnn'))}; goal >= 1.0: ${MODELS.map((m) => `${LABEL[m]} ${(ratio(m) ?? 0) >= 1 ? 'met' : 'MISSED'}`).join(', ')}.`,
-        'In-process CPU time counts the rounds only (data preparation excluded); the real federation\'s counts its whole run (coordinator, 100 agents in 2 worker threads, start-up, per-round test evaluation), so its rate is a lower bound.',
-        ctx.quick ? 'Quick mode: 1-2 institutions per round, E = 1, no real federation; not comparable.' : 'The CNN\'s one-at-a-time and federation paths sample 2 institutions per round (C = 0.02) to bound the run; rates per CPU-second do not depend on C.',
-        python ? `PyTorch: ${python} with torch, torch.set_num_threads(1), the same model shapes, SGD and cross-entropy (simulations/bench/simulation-torch.py).` : 'PyTorch comparison skipped: no python3 here can `import torch` (Debian: apt-get install python3-torch).',
+        "In-process CPU time counts the rounds only (data preparation excluded); the real federation's counts its whole run (coordinator, 100 agents in 2 worker threads, start-up, per-round test evaluation), so its rate is a lower bound.",
+        ctx.quick
+          ? 'Quick mode: 1-2 institutions per round, E = 1, no real federation; not comparable.'
+          : "The CNN's one-at-a-time and federation paths sample 2 institutions per round (C = 0.02) to bound the run; rates per CPU-second do not depend on C.",
+        python
+          ? `PyTorch: ${python} with torch, torch.set_num_threads(1), the same model shapes, SGD and cross-entropy (simulations/bench/simulation-torch.py).`
+          : 'PyTorch comparison skipped: no python3 here can `import torch` (Debian: apt-get install python3-torch).',
       ],
       summary: { ratioVsPytorch: { mlp: ratio('mlp'), cnn: ratio('cnn') }, rounds },
     };

@@ -38,11 +38,32 @@ const EXPERIMENT = { institutions: 100, localEpochs: 5, batchSize: 10, learningR
 
 /** The in-process path: rounds timed by runInProcess itself (data preparation excluded). */
 async function inProcess(plan: SimulationPlan): Promise<SimulationMeasure> {
-  const r = await runInProcess({ ...EXPERIMENT, localEpochs: plan.epochs, dataset: { kind: 'mnist-full' }, model: plan.model, partition: { kind: 'iid' }, fraction: plan.fraction, rounds: plan.rounds, backend: plan.backend, trainer: plan.path as 'batched' | 'sequential', evaluate: false });
+  const r = await runInProcess({
+    ...EXPERIMENT,
+    localEpochs: plan.epochs,
+    dataset: { kind: 'mnist-full' },
+    model: plan.model,
+    partition: { kind: 'iid' },
+    fraction: plan.fraction,
+    rounds: plan.rounds,
+    backend: plan.backend,
+    trainer: plan.path as 'batched' | 'sequential',
+    evaluate: false,
+  });
   const samples = r.rounds.reduce((n, x) => n + x.samples, 0);
   const cpuSeconds = r.rounds.reduce((n, x) => n + x.cpuSeconds, 0);
   const seconds = r.rounds.reduce((n, x) => n + x.seconds, 0);
-  return { path: plan.path, model: plan.model, backend: r.backend, rounds: plan.rounds, samples, cpuSeconds, secondsPerRound: seconds / plan.rounds, samplesPerCpuSec: samples / cpuSeconds, accuracy: null };
+  return {
+    path: plan.path,
+    model: plan.model,
+    backend: r.backend,
+    rounds: plan.rounds,
+    samples,
+    cpuSeconds,
+    secondsPerRound: seconds / plan.rounds,
+    samplesPerCpuSec: samples / cpuSeconds,
+    accuracy: null,
+  };
 }
 
 /** The real federation (`cohort simulate`): coordinator, 100 agents in 2 worker threads of this process, loopback sockets, per-round test evaluation. */
@@ -75,7 +96,17 @@ async function federation(plan: SimulationPlan): Promise<SimulationMeasure> {
     const cpuSeconds = (used.user + used.system) / 1e6;
     const samples = summary.rounds.reduce((n, r) => n + (r.samples ?? 0), 0) * plan.epochs; // RoundRow.samples: training rows behind the aggregate
     const seconds = summary.rounds.reduce((n, r) => n + (r.durationMs ?? 0), 0) / 1000;
-    return { path: 'federation', model: plan.model, backend: summary.runtime.backend, rounds: plan.rounds, samples, cpuSeconds, secondsPerRound: seconds / plan.rounds, samplesPerCpuSec: samples / cpuSeconds, accuracy: summary.final.accuracy ?? null };
+    return {
+      path: 'federation',
+      model: plan.model,
+      backend: summary.runtime.backend,
+      rounds: plan.rounds,
+      samples,
+      cpuSeconds,
+      secondsPerRound: seconds / plan.rounds,
+      samplesPerCpuSec: samples / cpuSeconds,
+      accuracy: summary.final.accuracy ?? null,
+    };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

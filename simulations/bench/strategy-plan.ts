@@ -116,7 +116,9 @@ export const QUICK_TABLES: TableSettings = {
   fraction: 1,
   rounds: 1,
   rowsPerSite: 20,
-  strategies: TABLE_STRATEGIES.filter((c) => ['FedAvg', 'median', 'Krum'].includes(c.label)).map((c) => (c.name === 'krum' ? { ...c, params: { f: 1 } } : c)),
+  strategies: TABLE_STRATEGIES.filter((c) => ['FedAvg', 'median', 'Krum'].includes(c.label)).map((c) =>
+    c.name === 'krum' ? { ...c, params: { f: 1 } } : c,
+  ),
   robust: ['FedAvg', 'Krum'],
   byzantineShares: [0.2],
   timeCapS: 60,
@@ -147,7 +149,15 @@ export function tablePlan(s: TableSettings): TableRun[] {
   return [
     ...s.partitions.flatMap((partition) => s.strategies.map((strategy): TableRun => ({ table: 'strategies', partition, strategy }))),
     ...s.attacks.flatMap((attack) =>
-      s.byzantineShares.flatMap((byzantineShare) => s.robust.map((label): TableRun => ({ table: 'robustness', partition: robustPartition, strategy: pick(label), attack, byzantineShare }))),
+      s.byzantineShares.flatMap((byzantineShare) =>
+        s.robust.map((label): TableRun => ({
+          table: 'robustness',
+          partition: robustPartition,
+          strategy: pick(label),
+          attack,
+          byzantineShare,
+        })),
+      ),
     ),
   ];
 }

@@ -24,12 +24,15 @@ const sharePct = (share: number | undefined): string => `${Math.round((share ?? 
 export function strategyTablesMarkdown(t: TablesSummary): string {
   const s = t.settings;
   const strategyRows = t.results.filter((r) => r.run.table === 'strategies');
-  const find = (label: string, partition: string) => strategyRows.find((r) => r.run.strategy.label === label && r.run.partition === partition);
+  const find = (label: string, partition: string) =>
+    strategyRows.find((r) => r.run.strategy.label === label && r.run.partition === partition);
   const head1 = ['strategy', 'parameters', ...s.partitions];
   const table1 = [
     `| ${head1.join(' | ')} |`,
     `|${head1.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
-    ...s.strategies.map((c) => `| ${[c.label, paramsText(c), ...s.partitions.map((p) => accuracyCell(find(c.label, p), s.rounds))].join(' | ')} |`),
+    ...s.strategies.map(
+      (c) => `| ${[c.label, paramsText(c), ...s.partitions.map((p) => accuracyCell(find(c.label, p), s.rounds))].join(' | ')} |`,
+    ),
   ];
 
   const robustPartition = s.partitions[0] ?? 'iid';
@@ -41,7 +44,16 @@ export function strategyTablesMarkdown(t: TablesSummary): string {
     `|${head2.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
     ...s.robust.map((label) => {
       const cells = columns.map((c) =>
-        accuracyCell(attacked.find((r) => r.run.strategy.label === label && r.run.attack?.kind === c.attack.kind && r.run.attack.factor === c.attack.factor && r.run.byzantineShare === c.share), s.rounds),
+        accuracyCell(
+          attacked.find(
+            (r) =>
+              r.run.strategy.label === label &&
+              r.run.attack?.kind === c.attack.kind &&
+              r.run.attack.factor === c.attack.factor &&
+              r.run.byzantineShare === c.share,
+          ),
+          s.rounds,
+        ),
       );
       return `| ${[label, accuracyCell(find(label, robustPartition), s.rounds), ...cells].join(' | ')} |`;
     }),
@@ -57,7 +69,7 @@ export function strategyTablesMarkdown(t: TablesSummary): string {
   return [
     `# Strategies and Byzantine robustness (MNIST 2NN)`,
     '',
-    `Final test accuracy (the global model after round ${s.rounds}, on the ${'held-out'} test digits) of every strategy, ${t.engine === 'direct' ? 'computed in-process with the coordinator\'s strategies and the agents\' trainer and attacks (--direct: no sockets, envelopes or database)' : `through the real coordinator and ${s.institutions} real agents`}.`,
+    `Final test accuracy (the global model after round ${s.rounds}, on the ${'held-out'} test digits) of every strategy, ${t.engine === 'direct' ? "computed in-process with the coordinator's strategies and the agents' trainer and attacks (--direct: no sockets, envelopes or database)" : `through the real coordinator and ${s.institutions} real agents`}.`,
     `${s.institutions} institutions, C = ${s.fraction} (${perRound} per round), ${s.rounds} rounds, local SGD E = ${s.localEpochs}, B = ${s.batchSize}, lr = ${s.learningRate}, seed ${s.seed}${s.rowsPerSite !== undefined ? `, at most ${s.rowsPerSite} training digits per institution (a seeded random subset of its share)` : ''}.`,
     '',
     ...table1,
@@ -92,7 +104,10 @@ export async function strategyTablesSvg(t: TablesSummary): Promise<string> {
   const panels = [...new Set(values.map((v) => v.panel))];
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `MNIST 2NN, ${t.settings.institutions} institutions, C = ${t.settings.fraction}: test accuracy per round`, fontSize: 15 },
+    title: {
+      text: `MNIST 2NN, ${t.settings.institutions} institutions, C = ${t.settings.fraction}: test accuracy per round`,
+      fontSize: 15,
+    },
     background: 'white',
     padding: 12,
     data: { values },

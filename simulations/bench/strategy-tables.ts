@@ -9,7 +9,16 @@ import { prepareData, type SimulationData } from '../simulate/dataset.js';
 import { runConfig } from './convergence-run.js';
 import { runBenchChild } from './bench-child.js';
 import { runDirect } from './strategy-direct.js';
-import { attackOf, byzantineCount, runLabel, tablePlan, type TableRun, type TableRunResult, type TableSettings, type TablesSummary } from './strategy-plan.js';
+import {
+  attackOf,
+  byzantineCount,
+  runLabel,
+  tablePlan,
+  type TableRun,
+  type TableRunResult,
+  type TableSettings,
+  type TablesSummary,
+} from './strategy-plan.js';
 import { strategyTablesMarkdown, strategyTablesSvg } from './strategy-report.js';
 
 /** Runs `runs` one after the other in this process. */
@@ -21,7 +30,15 @@ async function runShard(runs: TableRun[], s: TableSettings, engine: TableEngine,
     if (!data) {
       data = prepareData({ kind: 'mnist' }, 'mlp', s.institutions, parsePartition(partition), s.seed);
       // A seeded random subset of each site's rows (a site's list is grouped by class, so its head would be one label).
-      if (s.rowsPerSite !== undefined) data = { ...data, sites: data.sites.map((rows, i) => createPrng(s.seed * 7919 + i).shuffle([...rows]).slice(0, s.rowsPerSite)) };
+      if (s.rowsPerSite !== undefined)
+        data = {
+          ...data,
+          sites: data.sites.map((rows, i) =>
+            createPrng(s.seed * 7919 + i)
+              .shuffle([...rows])
+              .slice(0, s.rowsPerSite),
+          ),
+        };
       cache.set(partition, data);
     }
     return data;
@@ -37,7 +54,14 @@ async function runShard(runs: TableRun[], s: TableSettings, engine: TableEngine,
       tf,
       data,
       testSet,
-      config: { name: label, localEpochs: s.localEpochs, batchSize: s.batchSize, learningRate: s.learningRate, roundCap: s.rounds, timeCapS: s.timeCapS },
+      config: {
+        name: label,
+        localEpochs: s.localEpochs,
+        batchSize: s.batchSize,
+        learningRate: s.learningRate,
+        roundCap: s.rounds,
+        timeCapS: s.timeCapS,
+      },
       partition: run.partition,
       fraction: s.fraction,
       target: undefined,
@@ -48,7 +72,9 @@ async function runShard(runs: TableRun[], s: TableSettings, engine: TableEngine,
       transformFor: (site) => (site < bad ? transform : undefined),
     });
     const last = result.curve.at(-1);
-    say(`[${label}] ${result.roundsRun} rounds (${result.stoppedBy}), final accuracy ${last ? last.accuracy.toFixed(4) : 'none'}, ${(result.wallMs / 1000).toFixed(1)} s`);
+    say(
+      `[${label}] ${result.roundsRun} rounds (${result.stoppedBy}), final accuracy ${last ? last.accuracy.toFixed(4) : 'none'}, ${(result.wallMs / 1000).toFixed(1)} s`,
+    );
     out.push({ run, byzantineSites: bad, result });
   }
   return out;
@@ -89,7 +115,9 @@ export async function runStrategyTables(opts: TablesOptions): Promise<TablesSumm
     return { settings: opts.settings, engine: opts.engine, results, jobs: 1, wallMs: Date.now() - started, command: opts.command };
   }
   const s = opts.settings;
-  say(`Strategy tables (${opts.engine === 'direct' ? 'direct: in-process maths, no network' : 'real coordinator and agents'}): ${plan.length} federations of ${s.institutions} institutions, C = ${s.fraction}, ${s.rounds} rounds of E=${s.localEpochs} B=${s.batchSize} lr=${s.learningRate}, ${opts.jobs} process(es) -> ${out}`);
+  say(
+    `Strategy tables (${opts.engine === 'direct' ? 'direct: in-process maths, no network' : 'real coordinator and agents'}): ${plan.length} federations of ${s.institutions} institutions, C = ${s.fraction}, ${s.rounds} rounds of E=${s.localEpochs} B=${s.batchSize} lr=${s.learningRate}, ${opts.jobs} process(es) -> ${out}`,
+  );
   const jobs = Math.max(1, Math.min(opts.jobs, plan.length));
   const results = jobs === 1 ? await runShard(plan, s, opts.engine, say) : await runInChildren(plan, jobs, out, opts, say);
   const summary: TablesSummary = { settings: s, engine: opts.engine, results, jobs, wallMs: Date.now() - started, command: opts.command };
@@ -99,12 +127,20 @@ export async function runStrategyTables(opts: TablesOptions): Promise<TablesSumm
   writeFileSync(join(out, 'strategy-tables.svg'), await strategyTablesSvg(summary));
   say('');
   say(md);
-  say(`Wrote ${join(out, 'strategy-tables.md')}, strategy-tables.json and strategy-tables.svg (wall time ${(summary.wallMs / 60_000).toFixed(1)} min).`);
+  say(
+    `Wrote ${join(out, 'strategy-tables.md')}, strategy-tables.json and strategy-tables.svg (wall time ${(summary.wallMs / 60_000).toFixed(1)} min).`,
+  );
   return summary;
 }
 
 /** Deals the plan out round-robin to `jobs` child processes and puts their results back in plan order. */
-async function runInChildren(plan: TableRun[], jobs: number, out: string, opts: TablesOptions, say: (line: string) => void): Promise<TableRunResult[]> {
+async function runInChildren(
+  plan: TableRun[],
+  jobs: number,
+  out: string,
+  opts: TablesOptions,
+  say: (line: string) => void,
+): Promise<TableRunResult[]> {
   const shards = await Promise.all(
     Array.from({ length: jobs }, async (_, index) => {
       const dir = join(out, 'shards', String(index));

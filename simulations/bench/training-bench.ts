@@ -36,7 +36,8 @@ function installed(backend: BackendName): boolean {
 function plansFor(backend: BackendName, quick: boolean): TrainingPlan[] {
   const slowCnn = backend === 'cpu';
   return MODELS.map((model) => {
-    if (model === 'mlp') return { model, batchSize: 10, warmupBatches: quick ? 2 : 5, maxBatches: quick ? 30 : 1000, capMs: quick ? 1000 : 3000 };
+    if (model === 'mlp')
+      return { model, batchSize: 10, warmupBatches: quick ? 2 : 5, maxBatches: quick ? 30 : 1000, capMs: quick ? 1000 : 3000 };
     if (slowCnn) return { model, batchSize: quick ? 1 : 10, warmupBatches: 0, maxBatches: 1, capMs: 0 };
     return { model, batchSize: 10, warmupBatches: quick ? 1 : 3, maxBatches: quick ? 10 : 200, capMs: quick ? 1500 : 5000 };
   });
@@ -76,7 +77,8 @@ export const trainingSection: BenchSection = {
       }
     }
     type Rate = 'samplesPerSec' | 'samplesPerCpuSec';
-    const perSec = (backend: BackendName, model: TrainingModel, rate: Rate = 'samplesPerSec'): number[] => (samples.get(key(backend, model)) ?? []).map((s) => s[rate]);
+    const perSec = (backend: BackendName, model: TrainingModel, rate: Rate = 'samplesPerSec'): number[] =>
+      (samples.get(key(backend, model)) ?? []).map((s) => s[rate]);
     /** Per-run ratio against cpu: the same run index, so load from elsewhere hits both sides alike. */
     const ratio = (backend: BackendName, model: TrainingModel, rate: Rate = 'samplesPerSec'): Spread => {
       const cpu = perSec('cpu', model, rate);
@@ -128,11 +130,19 @@ export const trainingSection: BenchSection = {
     const cpuCnn = samples.get(key('cpu', 'cnn'))?.[0];
     return {
       title: 'Local training throughput per TF.js backend',
-      columns: ['backend', 'model', 'batch', 'samples/s median (min–max)', 'x cpu (same runs)', 'samples per CPU-second', 'x cpu (CPU time)'],
+      columns: [
+        'backend',
+        'model',
+        'batch',
+        'samples/s median (min–max)',
+        'x cpu (same runs)',
+        'samples per CPU-second',
+        'x cpu (CPU time)',
+      ],
       rows,
       notes: [
         `${runs} run(s), round-robin; each run trains each model in a fresh child process per backend on real shuffled MNIST batches with SGD (lr 0.05), timed after ${ctx.quick ? '1-2' : '3-5'} uncounted warm-up batches (cpu CNN: none).`,
-        'samples/s is wall time; samples per CPU-second divides by the child\'s own CPU time (both backends run on one thread), so it moves less when other work shares the cores.',
+        "samples/s is wall time; samples per CPU-second divides by the child's own CPU time (both backends run on one thread), so it moves less when other work shares the cores.",
         `Caps: 2NN ${ctx.quick ? '1' : '3'} s, CNN ${ctx.quick ? '1.5' : '5'} s per run; the cpu backend's CNN is timed on one batch of ${cpuCnn?.batchSize ?? '?'} digits per run${ctx.quick ? ' (quick mode; not comparable)' : ''}.`,
         `Target: the McMahan CNN trains >= ${TARGET_CNN_RATIO}x faster on wasm than on cpu: ${cnn.median >= TARGET_CNN_RATIO ? 'met' : 'MISSED'} (wall time ${fmtSpread(cnn, 1)}x, CPU time ${fmtSpread(ratio('wasm', 'cnn', 'samplesPerCpuSec'), 1)}x). wasm runs its ${flavour} binary; Conv2DBackpropFilter is Cohort's kernel (node-agent/train/wasm-grad-kernels.ts).`,
         ...BACKENDS.filter((b) => !available.includes(b)).map((b) => `${b}: not installed (${NATIVE[b]}).`),

@@ -44,7 +44,14 @@ export async function measureTraining(backend: BackendName, plans: TrainingPlan[
   const data = loadMnist();
   const order = createPrng(7).shuffle(Array.from({ length: data.n }, (_, i) => i)); // mixed classes in every batch
   const width = data.x.length / data.n;
-  const flavour = name !== 'wasm' ? null : tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? (tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'simd+threads' : 'simd') : 'plain';
+  const flavour =
+    name !== 'wasm'
+      ? null
+      : tf.env().getBool('WASM_HAS_SIMD_SUPPORT')
+        ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')
+          ? 'simd+threads'
+          : 'simd'
+        : 'plain';
   const results: TrainingResult[] = [];
   for (const plan of plans) {
     const spec = mnistSpec(plan.model);
@@ -61,7 +68,13 @@ export async function measureTraining(backend: BackendName, plans: TrainingPlan[
       const x = new Float32Array(plan.batchSize * width);
       rows.forEach((row, i) => x.set(data.x.subarray(row * width, (row + 1) * width), i * width));
       const xs = tf.tensor(x, [plan.batchSize, ...spec.inputShape]);
-      const ys = tf.oneHot(tf.tensor1d(rows.map((row) => data.y[row] as number), 'int32'), spec.classes.length);
+      const ys = tf.oneHot(
+        tf.tensor1d(
+          rows.map((row) => data.y[row] as number),
+          'int32',
+        ),
+        spec.classes.length,
+      );
       const loss = (await model.trainOnBatch(xs, ys)) as number;
       tf.dispose([xs, ys]);
       if (b < plan.warmupBatches) continue;

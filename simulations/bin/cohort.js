@@ -21,7 +21,9 @@ function newest(dir) {
   return latest;
 }
 
-const fresh = existsSync(stamp) && ['protocol', 'crypto', 'coordinator', 'node-agent', 'simulations'].every((d) => newest(join(root, d)) <= statSync(stamp).mtimeMs);
+const fresh =
+  existsSync(stamp) &&
+  ['protocol', 'crypto', 'coordinator', 'node-agent', 'simulations'].every((d) => newest(join(root, d)) <= statSync(stamp).mtimeMs);
 if (fresh && process.env.COHORT_FROM_SOURCE !== '1') {
   await import('../../dist/simulations/cli/main.js');
 } else {

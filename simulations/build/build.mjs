@@ -8,7 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(root, 'dist');
-const ASSETS = ['coordinator/store/migrations', 'coordinator/console/assets', 'simulations/bench/aggregation-numpy.py', 'simulations/audit/verify-with-openssl.sh'];
+const ASSETS = [
+  'coordinator/store/migrations',
+  'coordinator/console/assets',
+  'simulations/bench/aggregation-numpy.py',
+  'simulations/audit/verify-with-openssl.sh',
+];
 
 const started = Date.now();
 rmSync(dist, { recursive: true, force: true });

@@ -56,16 +56,30 @@ function readAgentFile(path: string): Record<string, unknown> {
   }
   const near = (p: unknown): unknown => (typeof p === 'string' && p !== '' && !isAbsolute(p) ? resolve(dirname(path), p) : p);
   const data = typeof file.data === 'string' ? dataNear(file.data, (p) => String(near(p))) : file.data;
-  return { ...file, key: near(file.key), coordinatorKey: near(file.coordinatorKey), consent: near(file.consent), auditLog: near(file.auditLog), ca: near(file.ca), model: near(file.model), data };
+  return {
+    ...file,
+    key: near(file.key),
+    coordinatorKey: near(file.coordinatorKey),
+    consent: near(file.consent),
+    auditLog: near(file.auditLog),
+    ca: near(file.ca),
+    model: near(file.model),
+    data,
+  };
 }
 
 /** The agent's configuration: the agent file (if any) with the flags over it, validated. */
 function agentConfig(flags: Record<string, unknown>): AgentFile {
   const fromFile = flags.config ? readAgentFile(String(flags.config)) : {};
-  const merged = { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && k !== 'offline' && v !== undefined)) };
+  const merged = {
+    ...fromFile,
+    ...Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && k !== 'offline' && v !== undefined)),
+  };
   const parsed = AgentFileSchema.safeParse(merged);
   if (!parsed.success) {
-    throw new Error(`agent configuration incomplete or invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `agent configuration incomplete or invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }
@@ -78,7 +92,10 @@ function withAgentOptions(cmd: Command): Command {
     .option('--coordinator-key <pubfile>', "the coordinator's public key file (pins its identity)")
     .option('--federation <id>', 'federation id')
     .option('--key <file>', "this institution's private key file (mode 0600)")
-    .option('--data <source>', 'mnist | mnist:K/N | mnist-full | mnist-full:K/N | idx:TRAIN_IMAGES,TRAIN_LABELS (IDX files, raw or .gz) | csv:PATH | images:DIR | dicom:MANIFEST.csv')
+    .option(
+      '--data <source>',
+      'mnist | mnist:K/N | mnist-full | mnist-full:K/N | idx:TRAIN_IMAGES,TRAIN_LABELS (IDX files, raw or .gz) | csv:PATH | images:DIR | dicom:MANIFEST.csv',
+    )
     .option('--label <column>', 'label column of a csv data source')
     .option('--missing <tokens>', 'csv: comma-separated cell values that mean missing (an empty cell always does; default: NA,N/A,?,NaN)')
     .option('--consent <file>', "the institution's signed consent (cohort consent grant); without it every task is refused")
@@ -86,10 +103,19 @@ function withAgentOptions(cmd: Command): Command {
     .option('--backend <name>', `TensorFlow.js backend: ${BACKENDS.join(' | ')}`)
     .option('--val-fraction <f>', 'share of local rows kept for validation metrics', Number)
     .option('--log-level <level>', 'trace | debug | info | warn | error')
-    .option('--log-format <format>', 'auto (readable lines on a terminal, JSON otherwise) | pretty | json (default: $COHORT_LOG_FORMAT or auto)')
-    .option('--model <file>', "a user model's model.json (with its weight shards beside it): the frozen base this site holds, checked against the study's pin (docs/models.md)")
+    .option(
+      '--log-format <format>',
+      'auto (readable lines on a terminal, JSON otherwise) | pretty | json (default: $COHORT_LOG_FORMAT or auto)',
+    )
+    .option(
+      '--model <file>',
+      "a user model's model.json (with its weight shards beside it): the frozen base this site holds, checked against the study's pin (docs/models.md)",
+    )
     .option('--ca <file>', 'https coordinator: trust only the certificate authority (or self-signed certificate) in this PEM file')
-    .option('--pin-sha256 <fingerprint>', "https coordinator: trust only the certificate with this SHA-256 fingerprint (as the coordinator logs it at start)");
+    .option(
+      '--pin-sha256 <fingerprint>',
+      'https coordinator: trust only the certificate with this SHA-256 fingerprint (as the coordinator logs it at start)',
+    );
 }
 
 export function agentCommand(): Command {
@@ -118,7 +144,9 @@ export function agentCommand(): Command {
         valFraction: c.valFraction,
         ...(c.model ? { modelFile: c.model } : {}),
         log,
-        ...(c.ca || c.pinSha256 ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) } : {}),
+        ...(c.ca || c.pinSha256
+          ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) }
+          : {}),
       });
       agent.events.on('trained', ({ round, metrics, samples }) => log.info({ round, samples, ...metrics }, 'trained'));
       const stop = (signal: NodeJS.Signals): void => {
@@ -142,7 +170,9 @@ export function agentCommand(): Command {
       }
     });
   withAgentOptions(cmd.command('check'))
-    .description('before go-live: check the keys, the consent, the coordinator (reachable, pinned key, enrolment) and the data against its model; joins no round')
+    .description(
+      'before go-live: check the keys, the consent, the coordinator (reachable, pinned key, enrolment) and the data against its model; joins no round',
+    )
     .option('--offline', 'skip the coordinator: keys, consent signature, expiry and revocation only', false)
     .action(async (flags: Record<string, unknown>) => {
       const c = agentConfig(flags);
@@ -156,7 +186,9 @@ export function agentCommand(): Command {
         consentFile: c.consent,
         valFraction: c.valFraction,
         offline: flags.offline === true,
-        ...(c.ca || c.pinSha256 ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) } : {}),
+        ...(c.ca || c.pinSha256
+          ? { socketOptions: tlsSocketOptions({ ca: c.ca ? readFileSync(c.ca) : undefined, pinSha256: c.pinSha256 }) }
+          : {}),
       });
       for (const item of items) process.stdout.write(`${item.ok ? 'ok    ' : 'FAILED'} ${item.name.padEnd(11)} ${item.detail}\n`);
       const failed = items.filter((i) => !i.ok).map((i) => i.name);

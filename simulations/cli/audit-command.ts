@@ -34,7 +34,9 @@ export function auditCommand(): Command {
       if (verdict.ok) {
         process.stdout.write(`audit chain intact: ${verdict.entries} events, every signature valid (head ${verdict.lastHash})\n`);
       } else {
-        process.stdout.write(`AUDIT CHAIN BROKEN at ${verdict.message} [${verdict.problem}]; the ${verdict.entries} events before it verify\n`);
+        process.stdout.write(
+          `AUDIT CHAIN BROKEN at ${verdict.message} [${verdict.problem}]; the ${verdict.entries} events before it verify\n`,
+        );
         process.exitCode = 2;
       }
     });
@@ -73,7 +75,8 @@ export function lineageCommand(): Command {
       try {
         const federations = store.listFederations();
         const federation = o.federation ?? (federations.length === 1 ? federations[0]!.id : undefined);
-        if (!federation) throw new Error(`name the federation with --federation (${federations.map((f) => f.id).join(', ') || 'none found'})`);
+        if (!federation)
+          throw new Error(`name the federation with --federation (${federations.map((f) => f.id).join(', ') || 'none found'})`);
         const l = lineage(store, federation, version);
         process.stdout.write(`${o.json ? JSON.stringify(l, null, 2) : formatLineage(l)}\n`);
       } finally {

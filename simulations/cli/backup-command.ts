@@ -12,7 +12,9 @@ export function backupCommand(): Command {
       const { backupDataDir, backupBytes } = await import('../../coordinator/backup.js');
       const manifest = await backupDataDir(o.dataDir, o.out, (line) => process.stderr.write(`${line}\n`));
       const mib = (backupBytes(manifest, o.out) / 2 ** 20).toFixed(1);
-      process.stdout.write(`backup written to ${o.out}: the database (${manifest.auditEvents} audit events, head ${manifest.auditHead ?? '-'}) and ${manifest.models.length} model files, ${mib} MiB\n`);
+      process.stdout.write(
+        `backup written to ${o.out}: the database (${manifest.auditEvents} audit events, head ${manifest.auditHead ?? '-'}) and ${manifest.models.length} model files, ${mib} MiB\n`,
+      );
     });
 }
 
@@ -26,7 +28,9 @@ export function restoreCommand(): Command {
     .action(async (o: { from: string; dataDir: string; key?: string; force: boolean }) => {
       const { restoreDataDir } = await import('../../coordinator/backup.js');
       const manifest = restoreDataDir(o.from, o.dataDir, { force: o.force });
-      process.stdout.write(`restored ${o.from} (taken ${manifest.createdAt}) into ${o.dataDir}: ${manifest.models.length} model files checked against their digests\n`);
+      process.stdout.write(
+        `restored ${o.from} (taken ${manifest.createdAt}) into ${o.dataDir}: ${manifest.models.length} model files checked against their digests\n`,
+      );
       if (!o.key) return;
       const { openSqliteStore } = await import('../../coordinator/index.js');
       const { verifyAuditTable } = await import('../../coordinator/audit/index.js');

@@ -10,7 +10,15 @@ import {
   type StudyManifest,
   type Use,
 } from '../../protocol/index.js';
-import { consentHash, readIdentityFile, readPublicIdentityFile, signConsent, signRevocation, verifyConsent, verifyRevocation } from '../../crypto/index.js';
+import {
+  consentHash,
+  readIdentityFile,
+  readPublicIdentityFile,
+  signConsent,
+  signRevocation,
+  verifyConsent,
+  verifyRevocation,
+} from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import { ledgerPath, ledgerSpent, readLedger } from '../../node-agent/privacy-ledger.js';
 import { plannedEpsilon } from '../../node-agent/mods/dp-terms.js';
@@ -23,7 +31,10 @@ async function loadManifest(source: string, token?: string): Promise<StudyManife
   if (isUrl(source)) {
     const res = await fetch(source, token ? { headers: { authorization: `Bearer ${token}` } } : {});
     text = await res.text();
-    if (!res.ok) throw new Error(`${source} answered ${res.status}: ${text.slice(0, 300)}${res.status === 401 ? ' (pass --token or set COHORT_TOKEN)' : ''}`);
+    if (!res.ok)
+      throw new Error(
+        `${source} answered ${res.status}: ${text.slice(0, 300)}${res.status === 401 ? ' (pass --token or set COHORT_TOKEN)' : ''}`,
+      );
   } else {
     text = readFileSync(source, 'utf8');
   }
@@ -67,38 +78,67 @@ export function consentCommand(): Command {
     .option('--min-cell <k>', 'analytics: the smallest count the site reveals (default 5 when --uses has analytics)', int(1))
     .option('--out <file>', 'where to write the signed consent', 'consent.json')
     .option('--token <token>', 'API token for a --study URL (default: $COHORT_TOKEN)')
-    .action(async (o: { token?: string; key: string; study: string; ethicsRef: string; expires: string; uses: string; dataCategories?: string; residency: string; maxEpsilon?: number; requireSecagg: boolean; minOthers: number; minCell?: number; out: string }) => {
-      assertNotExpired(o.expires, new Date());
-      const identity = readIdentityFile(o.key);
-      const token = o.token ?? process.env.COHORT_TOKEN;
-      const manifest = await loadManifest(o.study, token);
-      const dpTerms = manifest.privacy.dp;
-      if (dpTerms && dpTerms.epsilon < plannedEpsilon(dpTerms, manifest.rounds) * (1 - 1e-9)) {
-        throw new Error(`the study states epsilon ${dpTerms.epsilon}, but ${manifest.rounds} rounds of its DP terms spend ${plannedEpsilon(dpTerms, manifest.rounds).toPrecision(6)}: not signing`);
-      }
-      const enrolled = manifest.institutions.map((i) => i.id);
-      // Informed consent: what the site agrees to, printed before it signs.
-      process.stdout.write(`${identity.id} consents to this study:\n${describeStudy(manifest, enrolled).map((l) => `  ${l}`).join('\n')}\n`);
-      const warning = minOthersWarning(o.minOthers, enrolled);
-      if (warning) process.stderr.write(`${warning}\n`);
-      const consent = signConsent(
-        {
-          format: 'cohort-consent/v1',
-          institution: identity.id,
-          federation: manifest.federation,
-          manifestHash: manifestHash(manifest),
-          uses: o.uses.split(',').map((u) => u.trim()) as Use[],
-          ethicsApproval: { reference: o.ethicsRef, expires: o.expires },
-          dataCategories: o.dataCategories ? o.dataCategories.split(',').map((c) => c.trim()) : manifest.dataCategories,
-          dataResidency: o.residency,
-          limits: { requireSecureAggregation: o.requireSecagg, minOtherInstitutions: o.minOthers, ...(o.maxEpsilon ? { maxEpsilon: o.maxEpsilon } : {}), ...(o.minCell ? { minCellSize: o.minCell } : {}) },
-          grantedAt: new Date().toISOString(),
-        },
-        identity.signSecretKey,
-      );
-      writeFileSync(o.out, `${JSON.stringify(consent, null, 2)}\n`);
-      process.stdout.write(`consent to "${manifest.title}" (manifest ${manifestHash(manifest).slice(0, 16)}…) signed by ${identity.id}: ${o.out}\n`);
-    });
+    .action(
+      async (o: {
+        token?: string;
+        key: string;
+        study: string;
+        ethicsRef: string;
+        expires: string;
+        uses: string;
+        dataCategories?: string;
+        residency: string;
+        maxEpsilon?: number;
+        requireSecagg: boolean;
+        minOthers: number;
+        minCell?: number;
+        out: string;
+      }) => {
+        assertNotExpired(o.expires, new Date());
+        const identity = readIdentityFile(o.key);
+        const token = o.token ?? process.env.COHORT_TOKEN;
+        const manifest = await loadManifest(o.study, token);
+        const dpTerms = manifest.privacy.dp;
+        if (dpTerms && dpTerms.epsilon < plannedEpsilon(dpTerms, manifest.rounds) * (1 - 1e-9)) {
+          throw new Error(
+            `the study states epsilon ${dpTerms.epsilon}, but ${manifest.rounds} rounds of its DP terms spend ${plannedEpsilon(dpTerms, manifest.rounds).toPrecision(6)}: not signing`,
+          );
+        }
+        const enrolled = manifest.institutions.map((i) => i.id);
+        // Informed consent: what the site agrees to, printed before it signs.
+        process.stdout.write(
+          `${identity.id} consents to this study:\n${describeStudy(manifest, enrolled)
+            .map((l) => `  ${l}`)
+            .join('\n')}\n`,
+        );
+        const warning = minOthersWarning(o.minOthers, enrolled);
+        if (warning) process.stderr.write(`${warning}\n`);
+        const consent = signConsent(
+          {
+            format: 'cohort-consent/v1',
+            institution: identity.id,
+            federation: manifest.federation,
+            manifestHash: manifestHash(manifest),
+            uses: o.uses.split(',').map((u) => u.trim()) as Use[],
+            ethicsApproval: { reference: o.ethicsRef, expires: o.expires },
+            dataCategories: o.dataCategories ? o.dataCategories.split(',').map((c) => c.trim()) : manifest.dataCategories,
+            dataResidency: o.residency,
+            limits: {
+              requireSecureAggregation: o.requireSecagg,
+              minOtherInstitutions: o.minOthers,
+              ...(o.maxEpsilon ? { maxEpsilon: o.maxEpsilon } : {}),
+              ...(o.minCell ? { minCellSize: o.minCell } : {}),
+            },
+            grantedAt: new Date().toISOString(),
+          },
+          identity.signSecretKey,
+        );
+        writeFileSync(o.out, `${JSON.stringify(consent, null, 2)}\n`);
+        process.stdout.write(
+          `consent to "${manifest.title}" (manifest ${manifestHash(manifest).slice(0, 16)}…) signed by ${identity.id}: ${o.out}\n`,
+        );
+      },
+    );
   cmd
     .command('revoke')
     .description('withdraw a consent (takes effect from the next round; the agent refuses tasks at once)')
@@ -111,7 +151,9 @@ export function consentCommand(): Command {
       if (!verifyConsent(consent, identity.signPublicKey)) throw new Error(`${o.consent} is not signed by ${identity.id}'s key`);
       const path = revocationPath(o.consent);
       writeFileSync(path, `${JSON.stringify(signRevocation(consent, o.reason, identity.signSecretKey), null, 2)}\n`);
-      process.stdout.write(`consent ${consentHash(consent).slice(0, 16)}… revoked: ${path} (a running agent presents it at its next task)\n`);
+      process.stdout.write(
+        `consent ${consentHash(consent).slice(0, 16)}… revoked: ${path} (a running agent presents it at its next task)\n`,
+      );
     });
   cmd
     .command('show')
@@ -147,8 +189,15 @@ export function consentCommand(): Command {
       if (o.study) {
         const manifest = await loadManifest(o.study, o.token ?? process.env.COHORT_TOKEN);
         const matches = manifestHash(manifest) === b.manifestHash;
-        lines.push(`the study (${matches ? 'the manifest this consent covers' : `NOT the manifest this consent covers: its hash is ${manifestHash(manifest)}`}):`);
-        lines.push(...describeStudy(manifest, manifest.institutions.map((i) => i.id)).map((l) => `  ${l}`));
+        lines.push(
+          `the study (${matches ? 'the manifest this consent covers' : `NOT the manifest this consent covers: its hash is ${manifestHash(manifest)}`}):`,
+        );
+        lines.push(
+          ...describeStudy(
+            manifest,
+            manifest.institutions.map((i) => i.id),
+          ).map((l) => `  ${l}`),
+        );
       }
       process.stdout.write(`${lines.join('\n')}\n`);
     });

@@ -12,7 +12,19 @@ import { parsePolicy } from '../../coordinator/policy/index.js';
 import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { cliLogger } from './log.js';
 import { isPreset, modelChoice, userModelSpec } from './user-model.js';
-import { TASKS, trainingTermsFromFlags, withTaskFlags, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, positive } from './options.js';
+import {
+  TASKS,
+  trainingTermsFromFlags,
+  withTaskFlags,
+  choice,
+  collect,
+  dpFromFlags,
+  adaptiveFromFlags,
+  secaggFromFlags,
+  fraction,
+  int,
+  positive,
+} from './options.js';
 
 interface StartOptions {
   key: string;
@@ -64,7 +76,7 @@ interface StartOptions {
 export function coordinatorCommand(): Command {
   const cmd = new Command('coordinator').description('run the coordinator of a federation');
   withTaskFlags(cmd.command('start'))
-    .description('serve the REST API and the agents\' socket.io endpoint, and run the federation\'s rounds')
+    .description("serve the REST API and the agents' socket.io endpoint, and run the federation's rounds")
     .requiredOption('--key <file>', "the coordinator's private key file (cohort keys generate --id coordinator)")
     .option('--data-dir <dir>', 'where coordinator.db and the published models live', '.cohort/coordinator')
     .option('--config <file>', 'federation file (JSON: { id, name, spec, rules }); overrides the flags below')
@@ -72,11 +84,22 @@ export function coordinatorCommand(): Command {
     .option('--model <arch>', 'logreg | mlp | cnn | PATH to a TF.js Layers model.json (docs/models.md)', modelChoice, 'mlp')
     .option('--fedbn', 'user model: BatchNormalization tensors stay at each site (FedBN), never sent', false)
     .option('--features <names>', 'tabular data: comma-separated feature column names, in order (default: MNIST pixels)')
-    .option('--classes <names>', 'tabular data: comma-separated output names: class labels ([negative, positive] for binary), or the label/target columns (multilabel, regression)')
-    .option('--dictionary <file>', 'tabular data: the data dictionary (cohort data dictionary): raw columns, types, ranges, categories; the model features follow from it (instead of --features)')
+    .option(
+      '--classes <names>',
+      'tabular data: comma-separated output names: class labels ([negative, positive] for binary), or the label/target columns (multilabel, regression)',
+    )
+    .option(
+      '--dictionary <file>',
+      'tabular data: the data dictionary (cohort data dictionary): raw columns, types, ranges, categories; the model features follow from it (instead of --features)',
+    )
     .option('--rounds <r>', 'rounds to publish', int(1), 10)
     .option('--min-participants <n>', 'fewest accepted updates for a round to publish', int(1), 2)
-    .option('--fraction <c>', 'fraction of online institutions selected per round (under DP it does not lower epsilon: selection is accounted with q = 1)', fraction, 1)
+    .option(
+      '--fraction <c>',
+      'fraction of online institutions selected per round (under DP it does not lower epsilon: selection is accounted with q = 1)',
+      fraction,
+      1,
+    )
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1), 10)
     .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
@@ -88,24 +111,41 @@ export function coordinatorCommand(): Command {
     .option('--dp-noise <z>', 'client-level differential privacy: noise multiplier z', positive)
     .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
     .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
-    .option('--dp-adaptive-clip [quantile]', 'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start')
-    .option('--secagg [graph]', 'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)')
-    .option('--secagg-threat-model <model>', 'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)')
-    .option('--secagg-threshold <fraction>', 'secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model\'s minimum)', positive)
+    .option(
+      '--dp-adaptive-clip [quantile]',
+      'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start',
+    )
+    .option(
+      '--secagg [graph]',
+      'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)',
+    )
+    .option(
+      '--secagg-threat-model <model>',
+      'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)',
+    )
+    .option(
+      '--secagg-threshold <fraction>',
+      "secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model's minimum)",
+      positive,
+    )
     .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
     .option('--title <text>', "the study's title (in the manifest institutions consent to)", 'Federated study')
     .option('--purpose <text>', "the study's purpose", 'Train a classifier on data that cannot be pooled.')
     .option('--data-categories <list>', 'comma-separated data categories the study uses', 'clinical-records')
     .option('--policy <file>', 'policy file (JSON, format cohort-policy/v1); the default policy when absent')
-    .option('--enroll <pubfile>', "enrol an institution by its public key file (repeatable)", collect, [])
+    .option('--enroll <pubfile>', 'enrol an institution by its public key file (repeatable)', collect, [])
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', int(0, 65535), 7400)
     .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
-    .option('--log-format <format>', 'auto (readable lines on a terminal, JSON otherwise) | pretty | json (default: $COHORT_LOG_FORMAT or auto)')
+    .option(
+      '--log-format <format>',
+      'auto (readable lines on a terminal, JSON otherwise) | pretty | json (default: $COHORT_LOG_FORMAT or auto)',
+    )
     .option('--tls-cert <file>', 'serve HTTPS and WSS with this certificate (PEM, chain allowed); needs --tls-key')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .action(async (o: StartOptions) => {
-      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both or neither');
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+        throw new Error('--tls-cert and --tls-key go together: give both or neither');
       const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
       const log = cliLogger('coordinator', { level: o.logLevel, format: o.logFormat });
       const identity = readIdentityFile(o.key);
@@ -117,16 +157,40 @@ export function coordinatorCommand(): Command {
       // Predictions run TF.js in a worker thread: the coordinator's own thread never loads it.
       const { createModelRunner } = await import('../../node-agent/train/model-runner.js');
       const store = openSqliteStore(join(dataDir, 'coordinator.db'));
-      const coordinator = await createCoordinator({ store, dataDir, identity, federation: setup, institutions, host: o.host, port: o.port, log, tls, modelRunner: createModelRunner(), ...(userModel ? { userModel } : {}) });
+      const coordinator = await createCoordinator({
+        store,
+        dataDir,
+        identity,
+        federation: setup,
+        institutions,
+        host: o.host,
+        port: o.port,
+        log,
+        tls,
+        modelRunner: createModelRunner(),
+        ...(userModel ? { userModel } : {}),
+      });
       for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');
-      log.info({ url: coordinator.url, console: `${coordinator.url}/console`, federation: coordinator.federation, fingerprint: fingerprint(identity.signPublicKey) }, `coordinator ready; web console at ${coordinator.url}/console`);
+      log.info(
+        {
+          url: coordinator.url,
+          console: `${coordinator.url}/console`,
+          federation: coordinator.federation,
+          fingerprint: fingerprint(identity.signPublicKey),
+        },
+        `coordinator ready; web console at ${coordinator.url}/console`,
+      );
       // What agents pin with --pin-sha256 (public: the certificate's fingerprint, not its key).
       if (tls) log.info({ tlsCertSha256: new X509Certificate(tls.cert).fingerprint256 }, 'serving HTTPS and WSS');
       const { hasActiveAdminToken } = await import('../../coordinator/auth/index.js');
       if (!hasActiveAdminToken(store)) {
-        log.info(`no admin API token yet; create one (it is printed once) with: cohort tokens create --role admin --data-dir ${o.dataDir} --key ${o.key}`);
+        log.info(
+          `no admin API token yet; create one (it is printed once) with: cohort tokens create --role admin --data-dir ${o.dataDir} --key ${o.key}`,
+        );
       }
-      coordinator.runner.on('round:published', ({ round, version, metrics }) => log.info({ round, version, ...metrics }, 'round published'));
+      coordinator.runner.on('round:published', ({ round, version, metrics }) =>
+        log.info({ round, version, ...metrics }, 'round published'),
+      );
       coordinator.runner.on('federation:complete', (msg) => log.info(msg, 'federation complete; still serving the API (Ctrl-C to stop)'));
       // A graceful stop: no new connections, the round in progress recorded as failed (it runs again at the next
       // start), the store closed; exit 0. A second signal exits at once with 1.
@@ -159,7 +223,12 @@ export function coordinatorCommand(): Command {
 type UserModelKeep = { modelJson: string; tensors: NamedTensor[] };
 
 /** A user model's spec for the data the flags (or the federation file) describe: MNIST digits, or features and classes. */
-async function userSpec(path: string, dataSpec: ModelSpec, fedbn: boolean, taskGiven: boolean): Promise<{ spec: ModelSpec; keep: UserModelKeep }> {
+async function userSpec(
+  path: string,
+  dataSpec: ModelSpec,
+  fedbn: boolean,
+  taskGiven: boolean,
+): Promise<{ spec: ModelSpec; keep: UserModelKeep }> {
   const { selectBackend } = await import('../../node-agent/train/index.js');
   const { tf } = await selectBackend('auto');
   const width = dataSpec.inputShape.reduce((a, b) => a * b, 1);
@@ -178,16 +247,30 @@ async function fromFederationFile(path: string): Promise<{ setup: FederationSetu
   const given = (json.spec ?? {}) as Partial<ModelSpec>;
   const features = given.features;
   const classes = given.classes ?? (features ? [] : mnistSpec('logreg').classes);
-  const dataSpec: ModelSpec = features ? { arch: 'mlp', inputShape: [features.length], features, classes, ...given, hidden: [200, 200] } : { ...mnistSpec('mlp'), ...(given.classes ? { classes } : {}), ...(given.task ? { task: given.task } : {}) };
+  const dataSpec: ModelSpec = features
+    ? { arch: 'mlp', inputShape: [features.length], features, classes, ...given, hidden: [200, 200] }
+    : { ...mnistSpec('mlp'), ...(given.classes ? { classes } : {}), ...(given.task ? { task: given.task } : {}) };
   const { spec, keep } = await userSpec(resolve(dirname(path), model as string), dataSpec, fedbn === true, given.task !== undefined);
-  return { setup: FederationSetupSchema.parse({ ...rest, spec: { ...spec, ...(json.spec?.classes ? { classes: json.spec.classes } : {}) } }), userModel: keep };
+  return {
+    setup: FederationSetupSchema.parse({ ...rest, spec: { ...spec, ...(json.spec?.classes ? { classes: json.spec.classes } : {}) } }),
+    userModel: keep,
+  };
 }
 
 async function fromFlags(o: StartOptions): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
   let spec: ModelSpec;
-  const features = o.features ? o.features.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  const classes = (o.classes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (o.fedbn && isPreset(o.model)) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
+  const features = o.features
+    ? o.features
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
+  const classes = (o.classes ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (o.fedbn && isPreset(o.model))
+    throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
   // The spec the data implies with a preset (a user model takes its task, outputs, features and preprocessing).
   const arch = isPreset(o.model) ? o.model : 'mlp';
   // Without --task the class names decide: two -> binary, more -> classification (multilabel and regression need --task).
@@ -197,32 +280,50 @@ async function fromFlags(o: StartOptions): Promise<{ setup: FederationSetupInput
     spec = { ...specFromDictionary(readDictionary(o.dictionary), arch, classes), ...(task !== 'classification' ? { task } : {}) };
   } else if (features) {
     if (arch === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --features');
-    spec = { arch, inputShape: [features.length], features, classes, ...(arch === 'mlp' ? { hidden: [200, 200] } : {}), ...(task !== 'classification' ? { task } : {}) };
+    spec = {
+      arch,
+      inputShape: [features.length],
+      features,
+      classes,
+      ...(arch === 'mlp' ? { hidden: [200, 200] } : {}),
+      ...(task !== 'classification' ? { task } : {}),
+    };
   } else {
-    if (o.task && o.task !== 'classification') throw new Error(`--task ${o.task} needs tabular data (--features and --classes); MNIST is a classification`);
+    if (o.task && o.task !== 'classification')
+      throw new Error(`--task ${o.task} needs tabular data (--features and --classes); MNIST is a classification`);
     spec = mnistSpec(arch);
   }
   let userModel: UserModelKeep | undefined;
   if (!isPreset(o.model)) ({ spec, keep: userModel } = await userSpec(o.model, spec, o.fedbn, o.task !== undefined));
-  return { userModel, setup: {
-    id: o.federation,
-    name: o.federation,
-    spec,
-    study: { title: o.title, purpose: o.purpose, dataCategories: o.dataCategories.split(',').map((c) => c.trim()).filter(Boolean) },
-    ...(o.policy ? { policy: parsePolicy(JSON.parse(readFileSync(o.policy, 'utf8'))) } : {}),
-    rules: {
-      strategy: o.strategy,
-      strategyParams: parseStrategyParams(o.strategyParam),
-      dp: dpFromFlags(o),
-      secagg: secaggFromFlags(o),
-      adaptiveClip: adaptiveFromFlags(o),
-      rounds: o.rounds,
-      minParticipants: o.minParticipants,
-      fraction: o.fraction,
-      roundTimeoutMs: o.roundTimeout * 1000,
-      waitTimeoutMs: o.waitTimeout * 1000,
-      train: { localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr, ...trainingTermsFromFlags(o) },
-      seed: o.seed,
+  return {
+    userModel,
+    setup: {
+      id: o.federation,
+      name: o.federation,
+      spec,
+      study: {
+        title: o.title,
+        purpose: o.purpose,
+        dataCategories: o.dataCategories
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean),
+      },
+      ...(o.policy ? { policy: parsePolicy(JSON.parse(readFileSync(o.policy, 'utf8'))) } : {}),
+      rules: {
+        strategy: o.strategy,
+        strategyParams: parseStrategyParams(o.strategyParam),
+        dp: dpFromFlags(o),
+        secagg: secaggFromFlags(o),
+        adaptiveClip: adaptiveFromFlags(o),
+        rounds: o.rounds,
+        minParticipants: o.minParticipants,
+        fraction: o.fraction,
+        roundTimeoutMs: o.roundTimeout * 1000,
+        waitTimeoutMs: o.waitTimeout * 1000,
+        train: { localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr, ...trainingTermsFromFlags(o) },
+        seed: o.seed,
+      },
     },
-  } };
+  };
 }

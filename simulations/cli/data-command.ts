@@ -1,12 +1,26 @@
 /** `cohort data summarize | dictionary`: the counts a site shares and the data dictionary the sites agree before a federation starts. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { DataDictionarySchema, DataSummarySchema, dictionaryFromSummaries, featureNames, type DataDictionary, type DataSummary, type ModelSpec } from '../../protocol/index.js';
+import {
+  DataDictionarySchema,
+  DataSummarySchema,
+  dictionaryFromSummaries,
+  featureNames,
+  type DataDictionary,
+  type DataSummary,
+  type ModelSpec,
+} from '../../protocol/index.js';
 import { summarizeCsv } from '../../node-agent/data/tabular.js';
 import { int, missingTokens, nameList } from './options.js';
 
 /** Reads and validates a JSON file with a schema, naming the file and the first problems. */
-function readJson<T>(path: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, what: string): T {
+function readJson<T>(
+  path: string,
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  what: string,
+): T {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -14,7 +28,13 @@ function readJson<T>(path: string, schema: { safeParse(v: unknown): { success: t
     throw new Error(`${path}: cannot read the ${what}: ${(cause as Error).message}`, { cause });
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new Error(`${path} is not a valid ${what}: ${parsed.error.issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `${path} is not a valid ${what}: ${parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`)
+        .join('; ')}`,
+    );
   return parsed.data;
 }
 
@@ -35,21 +55,35 @@ export function specFromDictionary(dictionary: DataDictionary, arch: ModelSpec['
   if (arch === 'cnn') throw new Error('--model cnn needs image data; use logreg or mlp with --dictionary');
   if (classes.length < 2) throw new Error('--dictionary needs --classes (the label values, comma-separated, at least two)');
   const features = featureNames(dictionary.columns);
-  return { arch, inputShape: [features.length], classes, features, ...(arch === 'mlp' ? { hidden: [200, 200] } : {}), preprocessing: { columns: dictionary.columns } };
+  return {
+    arch,
+    inputShape: [features.length],
+    classes,
+    features,
+    ...(arch === 'mlp' ? { hidden: [200, 200] } : {}),
+    preprocessing: { columns: dictionary.columns },
+  };
 }
 
 export function dataCommand(): Command {
   const cmd = new Command('data').description('tabular data: the counts a site shares, and the data dictionary the sites agree on');
   cmd
     .command('summarize')
-    .description("print a site's column summary as JSON: per numeric column the count, mean, m2 and missing count; per text column the category counts; counts below --min-cell suppressed; no row")
+    .description(
+      "print a site's column summary as JSON: per numeric column the count, mean, m2 and missing count; per text column the category counts; counts below --min-cell suppressed; no row",
+    )
     .requiredOption('--data <source>', 'csv:PATH')
     .requiredOption('--label <column>', 'the label column (not summarized)')
     .option('--ignore-columns <names>', 'columns that are not features (ids, dates), comma-separated')
     .option('--columns <names>', 'the feature columns, comma-separated (default: all but the label and the ignored ones)')
     .option('--categorical <names>', 'columns to summarize as categories even when their values are numbers (codes)')
     .option('--missing <tokens>', 'comma-separated cell values that mean missing (an empty cell always does; default: NA,N/A,?,NaN)')
-    .option('--min-cell <k>', 'suppress counts below K: rarer categories are folded into "suppressed", a mean of fewer values left out', int(0), 0)
+    .option(
+      '--min-cell <k>',
+      'suppress counts below K: rarer categories are folded into "suppressed", a mean of fewer values left out',
+      int(0),
+      0,
+    )
     .action((o: Record<string, unknown>) => {
       const data = String(o.data);
       if (!data.startsWith('csv:')) throw new Error('--data must be csv:PATH');
@@ -67,7 +101,9 @@ export function dataCommand(): Command {
     });
   cmd
     .command('dictionary')
-    .description('print the data dictionary the sites\' summaries imply (JSON, for coordinator start --dictionary): column types, missing allowed, category vocabulary')
+    .description(
+      "print the data dictionary the sites' summaries imply (JSON, for coordinator start --dictionary): column types, missing allowed, category vocabulary",
+    )
     .argument('<summaries...>', 'one summary file per site (cohort data summarize)')
     .option('--min-category-count <n>', 'categories seen fewer times in the pooled counts fall into "other"', int(1), 5)
     .action((files: string[], o: Record<string, unknown>) => {

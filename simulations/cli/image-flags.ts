@@ -27,7 +27,10 @@ export function withImageFlags(cmd: Command): Command {
   return cmd
     .option('--image-size <HxW>', 'image data: resize every image to H x W pixels (default 28x28 greyscale, 64x64 RGB)')
     .option('--channels <n>', 'image data: 1 (greyscale) or 3 (RGB) (default: 3 when any image has colour, else 1; DICOM 1)')
-    .option('--on-bad-file <policy>', 'image data: an unreadable, truncated or wrongly sized file: fail (default) | skip (one summary line)')
+    .option(
+      '--on-bad-file <policy>',
+      'image data: an unreadable, truncated or wrongly sized file: fail (default) | skip (one summary line)',
+    )
     .option('--max-memory-mb <mb>', 'image data: refuse a set whose float32 pixels exceed this (default 2048)')
     .option('--augment', 'image data: augment training batches (crop, flip, rotation, brightness/contrast; the default)')
     .option('--no-augment', 'image data: train on the images as they are')

@@ -17,7 +17,9 @@ export function keysCommand(): Command {
       const pubFile = join(o.out, `${o.id}.pub.json`);
       writeIdentityFile(keyFile, identity, { force: o.force });
       writePublicIdentityFile(pubFile, publicIdentityOf(identity));
-      process.stdout.write(`private key: ${keyFile} (mode 0600, never share it)\npublic key:  ${pubFile}\nfingerprint: ${fingerprint(identity.signPublicKey)}\n`);
+      process.stdout.write(
+        `private key: ${keyFile} (mode 0600, never share it)\npublic key:  ${pubFile}\nfingerprint: ${fingerprint(identity.signPublicKey)}\n`,
+      );
     });
   return keys;
 }

@@ -28,7 +28,11 @@ interface SignedCardFile {
  * spec hash, digest), and, with a card, the card's signature and that it names this digest.
  * @example const verdict = verifyModelFile(readFileSync('v3.cohort'), pub.signPublicKey, { card }); verdict.ok
  */
-export function verifyModelFile(bytes: Uint8Array, signPublicKey: Uint8Array, source: { card?: SignedCardFile; signature?: string; specHash?: string }): ModelVerdict {
+export function verifyModelFile(
+  bytes: Uint8Array,
+  signPublicKey: Uint8Array,
+  source: { card?: SignedCardFile; signature?: string; specHash?: string },
+): ModelVerdict {
   const checks: ModelVerdict['checks'] = [];
   const fail = (name: string, detail: string): ModelVerdict => ({ ok: false, checks: [...checks, { name, ok: false, detail }] });
   let decoded;
@@ -40,19 +44,25 @@ export function verifyModelFile(bytes: Uint8Array, signPublicKey: Uint8Array, so
   const { meta, digest, tensors } = decoded;
   const federation = typeof meta.federation === 'string' ? meta.federation : undefined;
   const version = typeof meta.version === 'number' ? meta.version : undefined;
-  if (federation === undefined || version === undefined) return fail('frame', 'the frame names no federation and version: not a published model');
+  if (federation === undefined || version === undefined)
+    return fail('frame', 'the frame names no federation and version: not a published model');
   checks.push({ name: 'frame', ok: true, detail: `SHA-256 ${digest} matches the frame's trailer` });
   const { card } = source;
   if (card) {
-    if (!verifyDocument(card.card, card.signature, signPublicKey)) return fail('card', "the model card is not signed by the coordinator's key");
+    if (!verifyDocument(card.card, card.signature, signPublicKey))
+      return fail('card', "the model card is not signed by the coordinator's key");
     if (card.card.federation !== federation || card.card.version !== version || card.card.model.digest !== digest) {
-      return fail('card', `the card describes ${card.card.federation} v${card.card.version} with digest ${card.card.model.digest}, the file is ${federation} v${version} with digest ${digest}`);
+      return fail(
+        'card',
+        `the card describes ${card.card.federation} v${card.card.version} with digest ${card.card.model.digest}, the file is ${federation} v${version} with digest ${digest}`,
+      );
     }
     checks.push({ name: 'card', ok: true, detail: 'the signed model card names this federation, version and digest' });
   }
   const signature = source.signature ?? card?.card.model.signature;
   const specHash = source.specHash ?? card?.card.model.specHash;
-  if (!signature || !specHash) return fail('signature', 'no signature and spec hash to check: give the model card (--card) or --signature and --spec-hash');
+  if (!signature || !specHash)
+    return fail('signature', 'no signature and spec hash to check: give the model card (--card) or --signature and --spec-hash');
   let sig: Uint8Array;
   try {
     sig = fromBase64(signature);
@@ -60,7 +70,10 @@ export function verifyModelFile(bytes: Uint8Array, signPublicKey: Uint8Array, so
     sig = new Uint8Array(0);
   }
   if (!verifyModel({ federation, version, specHash, weightsDigest: digest }, sig, signPublicKey)) {
-    return fail('signature', `the signature over (${federation}, v${version}, spec ${specHash.slice(0, 16)}…, digest ${digest.slice(0, 16)}…) is not the coordinator's`);
+    return fail(
+      'signature',
+      `the signature over (${federation}, v${version}, spec ${specHash.slice(0, 16)}…, digest ${digest.slice(0, 16)}…) is not the coordinator's`,
+    );
   }
   checks.push({ name: 'signature', ok: true, detail: `signed by the coordinator key ${fingerprint(signPublicKey)}` });
   const parameters = tensors.reduce((n, t) => n + t.data.length, 0);
@@ -78,7 +91,10 @@ function cardBeside(file: string): SignedCardFile | undefined {
  * the card beside it) is checked first and a failure throws; without, a warning says it was not checked.
  * @example const { spec, tensors } = readPublishedModel('models/demo/v3.cohort', 'keys/coordinator.pub.json')
  */
-export function readPublishedModel(file: string, keyFile?: string): { spec: ModelSpec; tensors: NamedTensor[]; meta: Record<string, unknown>; digest: string } {
+export function readPublishedModel(
+  file: string,
+  keyFile?: string,
+): { spec: ModelSpec; tensors: NamedTensor[]; meta: Record<string, unknown>; digest: string } {
   const bytes = new Uint8Array(readFileSync(file));
   let frame: ReturnType<typeof decodeTensors> | undefined;
   if (keyFile) {
@@ -106,15 +122,25 @@ export function modelCommand(): Command {
     .option('--spec-hash <hex>', 'the spec hash (the x-cohort-spec-hash header of a download), with --signature')
     .action((file: string, o: { key: string; card?: string; signature?: string; specHash?: string }) => {
       const pub = readPublicIdentityFile(o.key);
-      const card = o.card ? (JSON.parse(readFileSync(o.card, 'utf8')) as SignedCardFile) : o.signature === undefined ? cardBeside(file) : undefined;
-      const verdict = verifyModelFile(new Uint8Array(readFileSync(file)), pub.signPublicKey, { card, signature: o.signature, specHash: o.specHash });
+      const card = o.card
+        ? (JSON.parse(readFileSync(o.card, 'utf8')) as SignedCardFile)
+        : o.signature === undefined
+          ? cardBeside(file)
+          : undefined;
+      const verdict = verifyModelFile(new Uint8Array(readFileSync(file)), pub.signPublicKey, {
+        card,
+        signature: o.signature,
+        specHash: o.specHash,
+      });
       for (const c of verdict.checks) process.stdout.write(`${c.ok ? 'ok     ' : 'FAILED '} ${c.name.padEnd(9)} ${c.detail}\n`);
       if (!verdict.ok) {
         process.stdout.write(`${file}: NOT VERIFIED\n`);
         process.exitCode = 2;
         return;
       }
-      process.stdout.write(`${file}: ${verdict.federation} v${verdict.version}, ${verdict.parameters?.toLocaleString('en')} parameters, verified\n`);
+      process.stdout.write(
+        `${file}: ${verdict.federation} v${verdict.version}, ${verdict.parameters?.toLocaleString('en')} parameters, verified\n`,
+      );
     });
   cmd
     .command('export')
@@ -129,13 +155,23 @@ export function modelCommand(): Command {
       const written = await exportLayersModel(tf, model.spec, model.tensors, o.out);
       // What the Layers file cannot say: the input layout, the classes, and the z-scores tabular inputs need first.
       const { features, classes, inputShape, normalization } = model.spec;
-      writeFileSync(join(o.out, 'cohort-model.json'), `${JSON.stringify({ federation: model.meta.federation, version: model.meta.version, digest: model.digest, inputShape, ...(features ? { features } : {}), classes, ...(normalization ? { normalization } : {}) }, null, 2)}\n`);
-      process.stdout.write(`${written.modelJson} and ${written.weightsBin} (${written.bytes.toLocaleString('en')} bytes of weights): load with tf.loadLayersModel; inputs, classes and normalisation in ${join(o.out, 'cohort-model.json')}\n`);
+      writeFileSync(
+        join(o.out, 'cohort-model.json'),
+        `${JSON.stringify({ federation: model.meta.federation, version: model.meta.version, digest: model.digest, inputShape, ...(features ? { features } : {}), classes, ...(normalization ? { normalization } : {}) }, null, 2)}\n`,
+      );
+      process.stdout.write(
+        `${written.modelJson} and ${written.weightsBin} (${written.bytes.toLocaleString('en')} bytes of weights): load with tf.loadLayersModel; inputs, classes and normalisation in ${join(o.out, 'cohort-model.json')}\n`,
+      );
     });
   cmd
     .command('inspect')
-    .description('layers, parameters (all and trainable) and the bytes a site sends per round, of a published model or a TF.js Layers model.json')
-    .argument('<target>', 'a model file (v<N>.cohort), a version number (with --data-dir, and --federation when it holds several), or a TF.js model.json')
+    .description(
+      'layers, parameters (all and trainable) and the bytes a site sends per round, of a published model or a TF.js Layers model.json',
+    )
+    .argument(
+      '<target>',
+      'a model file (v<N>.cohort), a version number (with --data-dir, and --federation when it holds several), or a TF.js model.json',
+    )
     .option('--data-dir <dir>', "the coordinator's data directory (or a simulate run folder), for a version number", '.cohort/coordinator')
     .option('--federation <id>', 'federation id, for a version number (default: the only one under --data-dir)')
     .option('--key <pubfile>', "the coordinator's public key file: check a published model's signature first")

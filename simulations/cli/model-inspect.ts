@@ -31,8 +31,13 @@ export function modelTarget(target: string, o: { federation?: string; dataDir?: 
   const models = join(dataDir, 'models');
   let federation = o.federation;
   if (!federation) {
-    const feds = existsSync(models) ? readdirSync(models, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
-    if (feds.length !== 1) throw new Error(`name the federation with --federation (${models} holds ${feds.length === 0 ? 'no federation' : feds.join(', ')})`);
+    const feds = existsSync(models)
+      ? readdirSync(models, { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => d.name)
+      : [];
+    if (feds.length !== 1)
+      throw new Error(`name the federation with --federation (${models} holds ${feds.length === 0 ? 'no federation' : feds.join(', ')})`);
     federation = feds[0];
   }
   const file = join(models, federation as string, `v${target}.cohort`);
@@ -42,11 +47,24 @@ export function modelTarget(target: string, o: { federation?: string; dataDir?: 
 
 /** The bytes of one update carrying `tensors`: the codec's frame with an agent's metadata, sealed as agents seal it. */
 function uploadBytes(tensors: NamedTensor[]): ModelInspection['perRound'] {
-  const meta = { kind: 'weights', federation: 'federation', round: 1, institution: 'institution', baseVersion: 0, samples: 1000, metrics: { trainLoss: 0.5, trainAccuracy: 0.5, epochs: 1, durationMs: 1000 } };
+  const meta = {
+    kind: 'weights',
+    federation: 'federation',
+    round: 1,
+    institution: 'institution',
+    baseVersion: 0,
+    samples: 1000,
+    metrics: { trainLoss: 0.5, trainAccuracy: 0.5, epochs: 1, durationMs: 1000 },
+  };
   const frame = encodeTensors(tensors, meta);
   const sender = generateIdentity('site');
   const coordinator = generateIdentity('coordinator');
-  const envelope = sealEnvelope({ payload: frame, context: { federation: 'federation', round: 1, institution: 'site' }, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: sender.signSecretKey });
+  const envelope = sealEnvelope({
+    payload: frame,
+    context: { federation: 'federation', round: 1, institution: 'site' },
+    recipientBoxPublicKey: coordinator.boxPublicKey,
+    senderSignSecretKey: sender.signSecretKey,
+  });
   const parameters = tensors.reduce((n, t) => n + t.data.length, 0);
   return { tensors: tensors.length, parameters, tensorBytes: parameters * 4, updateBytes: frame.length, envelopeBytes: envelope.length };
 }
@@ -57,7 +75,8 @@ function uploadBytes(tensors: NamedTensor[]): ModelInspection['perRound'] {
  * @example const report = await inspectModel('run/models/simulation/v1.cohort', (f) => readPublishedModel(f)); report.trainableParameters
  */
 export async function inspectModel(file: string, readPublished: PublishedReader): Promise<ModelInspection> {
-  const { buildServingModel, readLayersFile, readUserModel, selectBackend, summarizeModel } = await import('../../node-agent/train/index.js');
+  const { buildServingModel, readLayersFile, readUserModel, selectBackend, summarizeModel } =
+    await import('../../node-agent/train/index.js');
   const { tf } = await selectBackend('cpu', () => undefined);
   if (file.endsWith('.json')) {
     // What travels is what a federation would send: the 'trained' tensors of the model's roles (docs/models.md).
@@ -94,9 +113,29 @@ const shape = (s: LayerSummary['outputShape']): string => JSON.stringify(s).repl
  * @example process.stdout.write(formatInspection(await inspectModel(file)))
  */
 export function formatInspection(r: ModelInspection): string {
-  const rows = [['layer', 'class', 'output shape', 'parameters', 'trainable'], ...r.layers.map((l) => [l.name, l.className, shape(l.outputShape), n(l.parameters), l.parameters === 0 ? '-' : l.trainableParameters === l.parameters ? 'yes' : l.trainableParameters === 0 ? 'no' : n(l.trainableParameters)])];
+  const rows = [
+    ['layer', 'class', 'output shape', 'parameters', 'trainable'],
+    ...r.layers.map((l) => [
+      l.name,
+      l.className,
+      shape(l.outputShape),
+      n(l.parameters),
+      l.parameters === 0
+        ? '-'
+        : l.trainableParameters === l.parameters
+          ? 'yes'
+          : l.trainableParameters === 0
+            ? 'no'
+            : n(l.trainableParameters),
+    ]),
+  ];
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((row) => row[j]!.length)));
-  const lines = rows.map((row) => row.map((cell, j) => (j === 3 ? cell.padStart(widths[j]!) : cell.padEnd(widths[j]!))).join('  ').trimEnd());
+  const lines = rows.map((row) =>
+    row
+      .map((cell, j) => (j === 3 ? cell.padStart(widths[j]!) : cell.padEnd(widths[j]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   const title = r.kind === 'published' ? `${r.source}: ${r.federation ?? '?'} v${r.version ?? '?'}` : `${r.source}: TF.js Layers model`;
   const p = r.perRound;
   return [

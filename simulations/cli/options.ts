@@ -2,11 +2,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { TrainConfig } from '../../protocol/index.js';
 
-export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => (text: string): number => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${text}"`);
-  return n;
-};
+export const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${text}"`);
+    return n;
+  };
 
 export const positive = (text: string): number => {
   const n = Number(text);
@@ -20,10 +23,13 @@ export const fraction = (text: string): number => {
   return n;
 };
 
-export const choice = <T extends string>(values: readonly T[]) => (text: string): T => {
-  if (!(values as readonly string[]).includes(text)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}, got "${text}"`);
-  return text as T;
-};
+export const choice =
+  <T extends string>(values: readonly T[]) =>
+  (text: string): T => {
+    if (!(values as readonly string[]).includes(text))
+      throw new InvalidArgumentError(`expected one of ${values.join(', ')}, got "${text}"`);
+    return text as T;
+  };
 
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -31,28 +37,54 @@ export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] 
 export const ARCHS = ['logreg', 'mlp', 'cnn'] as const;
 
 /** `--dp-noise`, `--dp-clip` and `--dp-delta` as the rules' DP settings (both or neither of the first two). */
-export function dpFromFlags(o: { dpNoise?: unknown; dpClip?: unknown; dpDelta?: unknown }): { noiseMultiplier: number; clipNorm: number; delta: number } | undefined {
+export function dpFromFlags(o: {
+  dpNoise?: unknown;
+  dpClip?: unknown;
+  dpDelta?: unknown;
+}): { noiseMultiplier: number; clipNorm: number; delta: number } | undefined {
   if ((o.dpNoise === undefined) !== (o.dpClip === undefined)) throw new Error('differential privacy needs both --dp-noise and --dp-clip');
-  return o.dpNoise === undefined ? undefined : { noiseMultiplier: o.dpNoise as number, clipNorm: o.dpClip as number, delta: (o.dpDelta as number | undefined) ?? 1e-5 };
+  return o.dpNoise === undefined
+    ? undefined
+    : { noiseMultiplier: o.dpNoise as number, clipNorm: o.dpClip as number, delta: (o.dpDelta as number | undefined) ?? 1e-5 };
 }
 
 /** `--secagg [graph]`, `--secagg-threat-model`, `--secagg-threshold` and `--secagg-clip` as the rules' secure-aggregation settings. */
-export function secaggFromFlags(o: { secagg?: unknown; secaggThreatModel?: unknown; secaggThreshold?: unknown; secaggClip?: unknown }): { graph: 'complete' | 'harary'; threatModel: 'malicious' | 'semi-honest'; threshold?: number; clipNorm: number; stepTimeoutMs: number } | undefined {
+export function secaggFromFlags(o: {
+  secagg?: unknown;
+  secaggThreatModel?: unknown;
+  secaggThreshold?: unknown;
+  secaggClip?: unknown;
+}):
+  | { graph: 'complete' | 'harary'; threatModel: 'malicious' | 'semi-honest'; threshold?: number; clipNorm: number; stepTimeoutMs: number }
+  | undefined {
   if (o.secagg === undefined || o.secagg === false) {
-    if (o.secaggThreshold !== undefined || o.secaggClip !== undefined || o.secaggThreatModel !== undefined) throw new Error('--secagg-threshold, --secagg-threat-model and --secagg-clip need --secagg');
+    if (o.secaggThreshold !== undefined || o.secaggClip !== undefined || o.secaggThreatModel !== undefined)
+      throw new Error('--secagg-threshold, --secagg-threat-model and --secagg-clip need --secagg');
     return undefined;
   }
   const graph = o.secagg === true ? 'complete' : String(o.secagg);
-  if (graph !== 'complete' && graph !== 'harary') throw new Error(`--secagg takes complete (Bonawitz et al.) or harary (SecAgg+), not ${graph}`);
+  if (graph !== 'complete' && graph !== 'harary')
+    throw new Error(`--secagg takes complete (Bonawitz et al.) or harary (SecAgg+), not ${graph}`);
   const threshold = o.secaggThreshold as number | undefined;
-  if (threshold !== undefined && !(threshold > 0.5 && threshold <= 1)) throw new Error(`--secagg-threshold is a fraction of the participants above one half, up to 1; got ${threshold}`);
+  if (threshold !== undefined && !(threshold > 0.5 && threshold <= 1))
+    throw new Error(`--secagg-threshold is a fraction of the participants above one half, up to 1; got ${threshold}`);
   const threatModel = o.secaggThreatModel === undefined ? 'malicious' : String(o.secaggThreatModel);
-  if (threatModel !== 'malicious' && threatModel !== 'semi-honest') throw new Error(`--secagg-threat-model takes malicious (t > 2/3) or semi-honest (t > 1/2), not ${threatModel}`);
-  return { graph, threatModel, ...(threshold !== undefined ? { threshold } : {}), clipNorm: (o.secaggClip as number | undefined) ?? 100, stepTimeoutMs: 30_000 };
+  if (threatModel !== 'malicious' && threatModel !== 'semi-honest')
+    throw new Error(`--secagg-threat-model takes malicious (t > 2/3) or semi-honest (t > 1/2), not ${threatModel}`);
+  return {
+    graph,
+    threatModel,
+    ...(threshold !== undefined ? { threshold } : {}),
+    clipNorm: (o.secaggClip as number | undefined) ?? 100,
+    stepTimeoutMs: 30_000,
+  };
 }
 
 /** `--dp-adaptive-clip [quantile]` as the rules' adaptive-clipping settings (needs DP). */
-export function adaptiveFromFlags(o: { dpAdaptiveClip?: unknown; dpNoise?: unknown }): { targetQuantile: number; learningRate: number } | undefined {
+export function adaptiveFromFlags(o: {
+  dpAdaptiveClip?: unknown;
+  dpNoise?: unknown;
+}): { targetQuantile: number; learningRate: number } | undefined {
   if (o.dpAdaptiveClip === undefined || o.dpAdaptiveClip === false) return undefined;
   if (o.dpNoise === undefined) throw new Error('--dp-adaptive-clip needs --dp-noise and --dp-clip');
   const q = o.dpAdaptiveClip === true ? 0.5 : Number(o.dpAdaptiveClip);
@@ -63,13 +95,22 @@ export function adaptiveFromFlags(o: { dpAdaptiveClip?: unknown; dpNoise?: unkno
 /** `--missing NA,?` as a token list (the empty cell is always one); undefined when the flag is absent. */
 export function missingTokens(text: unknown): string[] | undefined {
   if (text === undefined) return undefined;
-  return ['', ...String(text).split(',').map((t) => t.trim()).filter(Boolean)];
+  return [
+    '',
+    ...String(text)
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** `--columns a,b` as a list of names; undefined when absent. */
 export function nameList(text: unknown): string[] | undefined {
   if (text === undefined) return undefined;
-  const names = String(text).split(',').map((t) => t.trim()).filter(Boolean);
+  const names = String(text)
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new Error('expected comma-separated column names');
   return names;
 }
@@ -90,12 +131,25 @@ export function withTaskFlags(cmd: Command): Command {
     .option('--task <task>', `what the model predicts: ${TASKS.join(' | ')} (default: inferred from the label)`, choice(TASKS))
     .option('--optimizer <name>', `local optimizer: ${OPTIMIZERS.join(' | ')} (new each round)`, choice(OPTIMIZERS))
     .option('--momentum <m>', 'momentum of --optimizer momentum (default 0.9)', unitInterval)
-    .option('--weight-decay <lambda>', 'weight decay: decoupled (AdamW) with adam, an L2 term (lambda/2)·||w||² with sgd and momentum', unitInterval)
-    .option('--class-weight <scheme>', 'balanced: weight each row n / (k · n_c) by its class, from the site\'s own label counts', choice(['balanced'] as const));
+    .option(
+      '--weight-decay <lambda>',
+      'weight decay: decoupled (AdamW) with adam, an L2 term (lambda/2)·||w||² with sgd and momentum',
+      unitInterval,
+    )
+    .option(
+      '--class-weight <scheme>',
+      "balanced: weight each row n / (k · n_c) by its class, from the site's own label counts",
+      choice(['balanced'] as const),
+    );
 }
 
 /** The training terms of `withTaskFlags` as TrainConfig fields (only those given). */
-export function trainingTermsFromFlags(o: { optimizer?: unknown; momentum?: unknown; weightDecay?: unknown; classWeight?: unknown }): Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'> {
+export function trainingTermsFromFlags(o: {
+  optimizer?: unknown;
+  momentum?: unknown;
+  weightDecay?: unknown;
+  classWeight?: unknown;
+}): Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'> {
   if (o.momentum !== undefined && o.optimizer !== 'momentum') throw new Error('--momentum needs --optimizer momentum');
   return {
     ...(o.optimizer !== undefined ? { optimizer: o.optimizer as (typeof OPTIMIZERS)[number] } : {}),

@@ -35,15 +35,26 @@ async function call<T>(o: PredictOptions, token: string, path: string, body?: un
  * the label as `pixels`.
  * @example csvRows(spec, ['age', 'bmi', 'risk'], [['50', '24', 'low']], 'risk')
  */
-export function csvRows(spec: ModelSpec, header: string[], records: string[][], label?: string): Record<string, number | number[] | string | null>[] {
+export function csvRows(
+  spec: ModelSpec,
+  header: string[],
+  records: string[][],
+  label?: string,
+): Record<string, number | number[] | string | null>[] {
   if (spec.preprocessing) {
     // Raw columns, as the sites' CSVs hold them: the model's preprocessing (imputation, categories) is applied where it runs.
     const columns = spec.preprocessing.columns.map((c) => c.name);
     const tokens = new Set(DEFAULT_MISSING_TOKENS.map((t) => t.toLowerCase()));
-    return records.map((r) => Object.fromEntries(columns.filter((c) => header.includes(c)).map((c) => {
-      const cell = r[header.indexOf(c)] ?? '';
-      return [c, tokens.has(cell.trim().toLowerCase()) ? null : cell];
-    })));
+    return records.map((r) =>
+      Object.fromEntries(
+        columns
+          .filter((c) => header.includes(c))
+          .map((c) => {
+            const cell = r[header.indexOf(c)] ?? '';
+            return [c, tokens.has(cell.trim().toLowerCase()) ? null : cell];
+          }),
+      ),
+    );
   }
   const num = (cell: string | undefined, where: string): number => {
     const v = cell === undefined || cell === '' ? Number.NaN : Number(cell);
@@ -66,9 +77,18 @@ const isModelFile = (model: string): boolean => !/^\d+$/.test(model) || existsSy
 export function predictCommand(): Command {
   return new Command('predict')
     .description("predict the rows of a CSV file with a published model: a version through the coordinator's API, or a model file offline")
-    .requiredOption('--model <version|file>', 'model version (through the API), or a model file (models/<federation>/v<N>.cohort, or a download) to use offline')
-    .requiredOption('--data <file.csv>', 'CSV with a header row: the model\'s feature columns (other columns are ignored), or pixel columns for an image model')
-    .option('--key <pubfile>', "offline: the coordinator's public key file; the model file's signature (and its card beside it) is checked before use")
+    .requiredOption(
+      '--model <version|file>',
+      'model version (through the API), or a model file (models/<federation>/v<N>.cohort, or a download) to use offline',
+    )
+    .requiredOption(
+      '--data <file.csv>',
+      "CSV with a header row: the model's feature columns (other columns are ignored), or pixel columns for an image model",
+    )
+    .option(
+      '--key <pubfile>',
+      "offline: the coordinator's public key file; the model file's signature (and its card beside it) is checked before use",
+    )
     .option('--coordinator <url>', 'the coordinator', 'http://127.0.0.1:7400')
     .option('--token <token>', 'API token (default: $COHORT_TOKEN)')
     .option('--federation <id>', 'federation id (default: the only one the token sees)')
@@ -90,10 +110,14 @@ export function predictCommand(): Command {
         predictRows = async (rows) => predict(runner, { key: o.model, digest: '', spec, tensors: model.tensors }, rows);
       } else {
         const token = o.token ?? process.env.COHORT_TOKEN;
-        if (!token) throw new Error('an API token is needed: --token or COHORT_TOKEN (cohort tokens create), or give a model file to predict offline');
+        if (!token)
+          throw new Error(
+            'an API token is needed: --token or COHORT_TOKEN (cohort tokens create), or give a model file to predict offline',
+          );
         if (!federation) {
           const { federations } = await call<{ federations: { id: string }[] }>(o, token, '/api/federations');
-          if (federations.length !== 1) throw new Error(`name the federation with --federation (${federations.map((f) => f.id).join(', ') || 'none visible'})`);
+          if (federations.length !== 1)
+            throw new Error(`name the federation with --federation (${federations.map((f) => f.id).join(', ') || 'none visible'})`);
           federation = federations[0]!.id;
         }
         const path = `/api/federations/${encodeURIComponent(federation)}`;
@@ -119,7 +143,9 @@ export function predictCommand(): Command {
         await closeRunner();
       }
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ ...(federation ? { federation } : {}), model: o.model, classes, probabilities }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ ...(federation ? { federation } : {}), model: o.model, classes, probabilities }, null, 2)}\n`,
+        );
         return;
       }
       let correct = 0;
@@ -127,7 +153,9 @@ export function predictCommand(): Command {
       probabilities.forEach((p, i) => {
         const best = p.indexOf(Math.max(...p));
         if (labels && labels[i] === classes[best]) correct += 1;
-        process.stdout.write(`${String(i + 1).padStart(3)}  ${String(classes[best]).padEnd(9)}  ${(p[best] ?? 0).toFixed(4)}${labels ? `       ${labels[i]}` : ''}\n`);
+        process.stdout.write(
+          `${String(i + 1).padStart(3)}  ${String(classes[best]).padEnd(9)}  ${(p[best] ?? 0).toFixed(4)}${labels ? `       ${labels[i]}` : ''}\n`,
+        );
       });
       if (labels) process.stdout.write(`accuracy ${(correct / labels.length).toFixed(4)} (${correct}/${labels.length})\n`);
     });

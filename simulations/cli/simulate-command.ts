@@ -9,18 +9,44 @@ import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
 import { modelChoice } from './user-model.js';
 import { imageOptionsFrom, withImageFlags } from './image-flags.js';
-import { BACKENDS, TASKS, choice, collect, dpFromFlags, adaptiveFromFlags, secaggFromFlags, fraction, int, missingTokens, nameList, positive, trainingTermsFromFlags, unitInterval, withTaskFlags } from './options.js';
+import {
+  BACKENDS,
+  TASKS,
+  choice,
+  collect,
+  dpFromFlags,
+  adaptiveFromFlags,
+  secaggFromFlags,
+  fraction,
+  int,
+  missingTokens,
+  nameList,
+  positive,
+  trainingTermsFromFlags,
+  unitInterval,
+  withTaskFlags,
+} from './options.js';
 
 export function simulateCommand(): Command {
   return withImageFlags(withTaskFlags(new Command('simulate')))
-    .description('run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback')
+    .description(
+      'run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback',
+    )
     .option('--institutions <n>', 'number of institutions', int(1, 100_000), 5)
     .option('--rounds <r>', 'number of rounds', int(1, 100_000), 10)
-    .option('--dataset <name>', 'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | csv:A.csv,B.csv,... (one file per institution) | images:DIR (PNG/JPEG in class folders) | dicom:MANIFEST.csv', 'mnist')
+    .option(
+      '--dataset <name>',
+      'mnist (10,000 digits) | mnist-full (60,000 training + 10,000 test digits) | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (IDX files, raw or .gz) | csv:PATH | csv:A.csv,B.csv,... (one file per institution) | images:DIR (PNG/JPEG in class folders) | dicom:MANIFEST.csv',
+      'mnist',
+    )
     .option('--label <column>', 'the label column of a csv data set (several, comma-separated: multilabel labels or regression targets)')
     .option('--positive <value>', 'binary task: the label value that is the positive class (default: the second of the two values, sorted)')
     .option('--threshold <p>', 'binary and multilabel: the probability from which the final report counts a positive', unitInterval, 0.5)
-    .option('--partition <scheme>', 'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA | column:NAME (csv: one institution per value of that column; --institutions then follows the values)', 'iid')
+    .option(
+      '--partition <scheme>',
+      'iid | dirichlet:ALPHA | shards:K | quantity:ALPHA | column:NAME (csv: one institution per value of that column; --institutions then follows the values)',
+      'iid',
+    )
     .option('--missing <tokens>', 'csv: comma-separated cell values that mean missing (an empty cell always does; default: NA,N/A,?,NaN)')
     .option('--ignore-columns <names>', 'csv: columns that are not features (ids, dates), comma-separated')
     .option('--columns <names>', 'csv: the feature columns to use, comma-separated (default: all but the label and the ignored ones)')
@@ -31,7 +57,12 @@ export function simulateCommand(): Command {
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1, 1_000_000), 10)
     .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
-    .option('--fraction <c>', 'fraction of institutions selected per round (under DP it does not lower epsilon: selection is accounted with q = 1)', fraction, 1)
+    .option(
+      '--fraction <c>',
+      'fraction of institutions selected per round (under DP it does not lower epsilon: selection is accounted with q = 1)',
+      fraction,
+      1,
+    )
     .option('--min-participants <n>', 'fewest accepted updates for a round to publish (default: half the institutions)', int(1))
     .option('--round-timeout <seconds>', 'deadline of each training round', int(1), 600)
     .option('--seed <s>', 'seed of the split, the partition and the initial model', int(0, 2 ** 31), 0)
@@ -39,25 +70,64 @@ export function simulateCommand(): Command {
     .option('--strategy <name>', `aggregation: ${strategyNames.join(' | ')}`, choice(strategyNames), 'fedavg')
     .option('--strategy-param <key=value>', 'strategy parameter, repeatable (e.g. lr=0.01, f=1, mu=0.1)', collect, [])
     .option('--policy <file>', 'policy file (JSON, format cohort-policy/v1); default: the default policy')
-    .option('--dp-noise <z>', 'client-level differential privacy: noise multiplier z (Gaussian noise of std z*C on the sum of clipped updates)', positive)
+    .option(
+      '--dp-noise <z>',
+      'client-level differential privacy: noise multiplier z (Gaussian noise of std z*C on the sum of clipped updates)',
+      positive,
+    )
     .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
     .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
-    .option('--dp-adaptive-clip [quantile]', 'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start')
-    .option('--secagg [graph]', 'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)')
-    .option('--secagg-threat-model <model>', 'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)')
-    .option('--secagg-threshold <fraction>', 'secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model\'s minimum)', positive)
+    .option(
+      '--dp-adaptive-clip [quantile]',
+      'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start',
+    )
+    .option(
+      '--secagg [graph]',
+      'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)',
+    )
+    .option(
+      '--secagg-threat-model <model>',
+      'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)',
+    )
+    .option(
+      '--secagg-threshold <fraction>',
+      "secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model's minimum)",
+      positive,
+    )
     .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
-    .option('--workers <n>', 'worker threads hosting the agents, many per thread (0: one process per agent; default: one per core above 20 institutions, else 0)', int(0, 1024))
-    .option('--revoke <institution@round>', 'that institution revokes its consent as that round opens (repeatable), e.g. institution-2@4', collect, [])
-    .option('--max-update-norm <norm>', "the study's bound on each update's L2 distance from the global model (default: 10 times the last round's median update norm, sqrt(parameters) in round 1)", positive)
-    .option('--byzantine <attack:count>', 'simulations of attacks: COUNT sites (the last institutions) send ATTACK instead of their update: sign-flip[=k] | scale=S | noise=STD | constant=V (repeatable), e.g. constant=1e30:1', collect, [])
+    .option(
+      '--workers <n>',
+      'worker threads hosting the agents, many per thread (0: one process per agent; default: one per core above 20 institutions, else 0)',
+      int(0, 1024),
+    )
+    .option(
+      '--revoke <institution@round>',
+      'that institution revokes its consent as that round opens (repeatable), e.g. institution-2@4',
+      collect,
+      [],
+    )
+    .option(
+      '--max-update-norm <norm>',
+      "the study's bound on each update's L2 distance from the global model (default: 10 times the last round's median update norm, sqrt(parameters) in round 1)",
+      positive,
+    )
+    .option(
+      '--byzantine <attack:count>',
+      'simulations of attacks: COUNT sites (the last institutions) send ATTACK instead of their update: sign-flip[=k] | scale=S | noise=STD | constant=V (repeatable), e.g. constant=1e30:1',
+      collect,
+      [],
+    )
     .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
     .action(async (o: Record<string, unknown>) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const partitionText = String(o.partition);
       const dataset = parseDataset(String(o.dataset), o.label as string | undefined, imageOptionsFrom(o));
-      const natural = partitionText.startsWith('column:') ? { kind: 'column' as const, column: partitionText.slice(7) } : dataset.kind === 'csv' && dataset.path.includes(',') ? { kind: 'files' as const } : undefined;
+      const natural = partitionText.startsWith('column:')
+        ? { kind: 'column' as const, column: partitionText.slice(7) }
+        : dataset.kind === 'csv' && dataset.path.includes(',')
+          ? { kind: 'files' as const }
+          : undefined;
       if (natural?.kind === 'column' && natural.column === '') throw new Error('--partition column:NAME needs the column name');
       const partition = natural?.kind === 'column' ? { kind: 'iid' as const } : parsePartition(partitionText);
       const tabular = {

@@ -45,22 +45,46 @@ export function requestFrom(o: StatsOptions, remote: boolean): StatsRequest {
   const request = {
     ...(o.columns ? { columns: o.columns.split(',') } : {}),
     ...(o.bins ? { bins: o.bins } : {}),
-    ...(o.edges.length ? { edges: Object.fromEntries(o.edges.map((e) => { const [c, list] = e.split('='); if (!c || !list) throw new Error(`--edges takes COLUMN=E1,E2,..., got "${e}"`); return [c, numbers(list, '--edges')]; })) } : {}),
+    ...(o.edges.length
+      ? {
+          edges: Object.fromEntries(
+            o.edges.map((e) => {
+              const [c, list] = e.split('=');
+              if (!c || !list) throw new Error(`--edges takes COLUMN=E1,E2,..., got "${e}"`);
+              return [c, numbers(list, '--edges')];
+            }),
+          ),
+        }
+      : {}),
     ...(o.quantiles ? { quantiles: numbers(o.quantiles, '--quantiles') } : {}),
-    ...(o.crosstab.length ? { crosstabs: o.crosstab.map((x) => { const [rows, cols] = x.split(':'); if (!rows || !cols) throw new Error(`--crosstab takes ROWS:COLS, got "${x}"`); return { rows, cols }; }) } : {}),
+    ...(o.crosstab.length
+      ? {
+          crosstabs: o.crosstab.map((x) => {
+            const [rows, cols] = x.split(':');
+            if (!rows || !cols) throw new Error(`--crosstab takes ROWS:COLS, got "${x}"`);
+            return { rows, cols };
+          }),
+        }
+      : {}),
     ...(o.label ? { label: o.label } : {}),
-    ...(o.survival ? { survival: { time, event, ...(o.group ? { group: o.group } : {}), ...(o.grid ? { grid: numbers(o.grid, '--grid') } : {}) } } : {}),
+    ...(o.survival
+      ? { survival: { time, event, ...(o.group ? { group: o.group } : {}), ...(o.grid ? { grid: numbers(o.grid, '--grid') } : {}) } }
+      : {}),
     ...(remote && o.minCell ? { minCellSize: o.minCell } : {}),
     ...(o.timeout ? { timeoutMs: o.timeout } : {}),
   };
   const parsed = StatsRequestSchema.safeParse(request);
-  if (!parsed.success) throw new Error(`bad stats request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`bad stats request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
 async function remoteStats(o: StatsOptions, request: StatsRequest): Promise<StatsResult> {
   const token = o.token ?? process.env.COHORT_TOKEN;
-  if (!token || !o.federation) throw new Error('against a coordinator, cohort stats needs --federation and --token (or COHORT_TOKEN); or simulate with --dataset csv:FILE --partition column:NAME');
+  if (!token || !o.federation)
+    throw new Error(
+      'against a coordinator, cohort stats needs --federation and --token (or COHORT_TOKEN); or simulate with --dataset csv:FILE --partition column:NAME',
+    );
   const res = await fetch(`${(o.coordinator as string).replace(/\/$/, '')}/api/federations/${encodeURIComponent(o.federation)}/stats`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -73,13 +97,19 @@ async function remoteStats(o: StatsOptions, request: StatsRequest): Promise<Stat
 
 export function statsCommand(): Command {
   return new Command('stats')
-    .description('federated descriptive statistics with per-site small-cell suppression: counts, missingness, moments, histograms, quantiles, crosstabs, Kaplan-Meier and log-rank')
+    .description(
+      'federated descriptive statistics with per-site small-cell suppression: counts, missingness, moments, histograms, quantiles, crosstabs, Kaplan-Meier and log-rank',
+    )
     .option('--coordinator <url>', "a running coordinator's URL", 'http://127.0.0.1:8080')
     .option('--token <token>', 'an admin API token (default: $COHORT_TOKEN)')
     .option('--federation <id>', 'the federation to ask')
     .option('--dataset <csv:FILE>', 'simulate instead: one CSV split into sites by --partition, a real coordinator and agents on loopback')
     .option('--partition <column:NAME>', 'simulated: the column whose values are the sites (column:site)')
-    .option('--min-cell <k>', "simulated: each site's consent minimum cell size (default 5); against a coordinator: ask for at least k", int(1))
+    .option(
+      '--min-cell <k>',
+      "simulated: each site's consent minimum cell size (default 5); against a coordinator: ask for at least k",
+      int(1),
+    )
     .option('--columns <list>', 'columns to describe (default: all)')
     .option('--bins <n>', 'histogram bins over the pooled range (default 10)', int(1, 200))
     .option('--edges <column=e1,e2,...>', 'histogram edges for a column (repeatable)', collect, [])
@@ -97,8 +127,15 @@ export function statsCommand(): Command {
       const request = requestFrom(o, !simulated);
       let stats: StatsResult;
       if (simulated) {
-        if (!o.dataset?.startsWith('csv:') || !o.partition?.startsWith('column:')) throw new Error('simulated stats take --dataset csv:FILE --partition column:NAME');
-        stats = await simulateStats({ csv: o.dataset.slice(4), partition: o.partition.slice(7), minCell: o.minCell, request, out: o.out ?? 'runs/stats' });
+        if (!o.dataset?.startsWith('csv:') || !o.partition?.startsWith('column:'))
+          throw new Error('simulated stats take --dataset csv:FILE --partition column:NAME');
+        stats = await simulateStats({
+          csv: o.dataset.slice(4),
+          partition: o.partition.slice(7),
+          minCell: o.minCell,
+          request,
+          out: o.out ?? 'runs/stats',
+        });
       } else stats = await remoteStats(o, request);
       const dir = o.out ?? (simulated ? 'runs/stats' : undefined);
       const files = dir ? await writeStatsRun(dir, stats) : [];

@@ -1,7 +1,8 @@
 /** What a site agrees to when it signs a study manifest, in words, and the checks `cohort consent grant` makes before it signs. */
 import { manifestHash, type StudyManifest } from '../../protocol/index.js';
 
-const list = (xs: readonly (string | number)[], max = 12): string => (xs.length > max ? `${xs.slice(0, max).join(', ')}, … (${xs.length} in all)` : xs.join(', '));
+const list = (xs: readonly (string | number)[], max = 12): string =>
+  xs.length > max ? `${xs.slice(0, max).join(', ')}, … (${xs.length} in all)` : xs.join(', ');
 
 /**
  * The manifest as the lines a site reads before it signs: purpose, data, model, training, strategy, privacy, rounds,
@@ -11,7 +12,11 @@ const list = (xs: readonly (string | number)[], max = 12): string => (xs.length 
 export function describeStudy(manifest: StudyManifest, institutions?: readonly string[]): string[] {
   const { data, model, training, privacy } = manifest;
   const params = Object.entries(manifest.strategyParams).map(([k, v]) => `${k}=${v}`);
-  const dp = privacy.dp ? Object.entries(privacy.dp).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ') : 'none';
+  const dp = privacy.dp
+    ? Object.entries(privacy.dp)
+        .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join(', ')
+    : 'none';
   return [
     `study:            ${manifest.title} (federation ${manifest.federation})`,
     `purpose:          ${manifest.purpose}`,
@@ -40,7 +45,9 @@ export function assertNotExpired(expires: string, now: Date): void {
     throw new Error(`--expires ${expires} is not a date as YYYY-MM-DD`);
   }
   if (end < now.getTime()) {
-    throw new Error(`--expires ${expires} is already past (today is ${now.toISOString().slice(0, 10)}): a consent under an expired ethics approval would be refused by every agent and coordinator; renew the approval first`);
+    throw new Error(
+      `--expires ${expires} is already past (today is ${now.toISOString().slice(0, 10)}): a consent under an expired ethics approval would be refused by every agent and coordinator; renew the approval first`,
+    );
   }
 }
 

@@ -12,7 +12,10 @@ const DEFAULT_DATA_DIR = '.cohort/coordinator';
 
 function openExisting(dataDir: string): Store {
   const file = join(dataDir, 'coordinator.db');
-  if (!existsSync(file)) throw new Error(`no coordinator database at ${file}: start the coordinator with --data-dir ${dataDir} first, or pass the right --data-dir`);
+  if (!existsSync(file))
+    throw new Error(
+      `no coordinator database at ${file}: start the coordinator with --data-dir ${dataDir} first, or pass the right --data-dir`,
+    );
   return openSqliteStore(file);
 }
 
@@ -48,8 +51,14 @@ export function tokensCommand(): Command {
     .action((o: { role: (typeof API_ROLES)[number]; key: string; institution?: string; label?: string; dataDir: string }) => {
       const store = openSigned(o.dataDir, o.key);
       try {
-        const { token, record } = createApiToken(store, { role: o.role, institution: o.institution ?? null, label: o.label ?? null }, 'cli');
-        process.stdout.write(`created ${record.role} token ${record.id}${record.institutionId ? ` for ${record.institutionId}` : ''}. It is shown once; keep it secret:\n${token}\n`);
+        const { token, record } = createApiToken(
+          store,
+          { role: o.role, institution: o.institution ?? null, label: o.label ?? null },
+          'cli',
+        );
+        process.stdout.write(
+          `created ${record.role} token ${record.id}${record.institutionId ? ` for ${record.institutionId}` : ''}. It is shown once; keep it secret:\n${token}\n`,
+        );
       } finally {
         store.close();
       }
@@ -67,9 +76,13 @@ export function tokensCommand(): Command {
           process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
           return;
         }
-        process.stdout.write(`${'id'.padEnd(18)} ${'role'.padEnd(11)} ${'institution'.padEnd(16)} ${'created'.padEnd(20)} ${'last used'.padEnd(20)} ${'revoked'.padEnd(20)} label\n`);
+        process.stdout.write(
+          `${'id'.padEnd(18)} ${'role'.padEnd(11)} ${'institution'.padEnd(16)} ${'created'.padEnd(20)} ${'last used'.padEnd(20)} ${'revoked'.padEnd(20)} label\n`,
+        );
         for (const t of rows) {
-          process.stdout.write(`${t.id.padEnd(18)} ${t.role.padEnd(11)} ${(t.institutionId ?? '-').padEnd(16)} ${when(t.createdAt).padEnd(20)} ${when(t.lastUsedAt).padEnd(20)} ${when(t.revokedAt).padEnd(20)} ${t.label ?? ''}\n`);
+          process.stdout.write(
+            `${t.id.padEnd(18)} ${t.role.padEnd(11)} ${(t.institutionId ?? '-').padEnd(16)} ${when(t.createdAt).padEnd(20)} ${when(t.lastUsedAt).padEnd(20)} ${when(t.revokedAt).padEnd(20)} ${t.label ?? ''}\n`,
+          );
         }
       } finally {
         store.close();

@@ -13,7 +13,8 @@ export type Preset = (typeof ARCHS)[number];
  */
 export function modelChoice(text: string): string {
   if ((ARCHS as readonly string[]).includes(text)) return text;
-  if (!text.endsWith('.json')) throw new InvalidArgumentError(`expected ${ARCHS.join(', ')} or a path to a TF.js Layers model.json, got "${text}"`);
+  if (!text.endsWith('.json'))
+    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')} or a path to a TF.js Layers model.json, got "${text}"`);
   if (!existsSync(text)) throw new InvalidArgumentError(`no model file ${text}`);
   return text;
 }
@@ -42,14 +43,20 @@ export interface UserFederationModel {
  * two-valued label is a classification, see inferTask).
  * @example const { spec, keep } = await userModelSpec(tf, 'net/model.json', { spec: dataSpec, width: 784, fedbn: false });
  */
-export async function userModelSpec(tf: TF, path: string, data: { spec: ModelSpec; width: number; fedbn?: boolean; taskGiven?: boolean }): Promise<UserFederationModel> {
+export async function userModelSpec(
+  tf: TF,
+  path: string,
+  data: { spec: ModelSpec; width: number; fedbn?: boolean; taskGiven?: boolean },
+): Promise<UserFederationModel> {
   const { readUserModel } = await import('../../node-agent/train/index.js');
   const user = await readUserModel(tf, path, { fedbn: data.fedbn ?? false });
   const { arch: _arch, hidden: _hidden, inputShape: _shape, ...described } = data.spec;
   const inputWidth = user.inputShape.reduce((a, b) => a * b, 1);
   const features = data.spec.features;
   if (inputWidth !== data.width) {
-    throw new Error(`${user.path}: the model's input [${user.inputShape.join(', ')}] takes ${inputWidth} values per row, the data has ${data.width}${features ? ` (features ${features.slice(0, 5).join(', ')}${features.length > 5 ? ', ...' : ''})` : ''}`);
+    throw new Error(
+      `${user.path}: the model's input [${user.inputShape.join(', ')}] takes ${inputWidth} values per row, the data has ${data.width}${features ? ` (features ${features.slice(0, 5).join(', ')}${features.length > 5 ? ', ...' : ''})` : ''}`,
+    );
   }
   let task = taskOf(data.spec);
   if (user.output && !data.taskGiven && task !== 'multilabel' && task !== 'regression') {
@@ -58,11 +65,19 @@ export async function userModelSpec(tf: TF, path: string, data: { spec: ModelSpe
     if (fromModel === 'classification' && task === 'binary' && user.output.units === 2) task = 'classification';
     else if (fromModel === 'binary' && task === 'classification' && data.spec.classes.length === 2) task = 'binary';
   }
-  const spec: ModelSpec = { ...described, arch: 'layers', inputShape: user.inputShape, layers: user.layers, ...(task !== 'classification' ? { task } : {}) };
+  const spec: ModelSpec = {
+    ...described,
+    arch: 'layers',
+    inputShape: user.inputShape,
+    layers: user.layers,
+    ...(task !== 'classification' ? { task } : {}),
+  };
   if (task === 'classification') delete spec.task;
   const units = outputUnits(spec);
   if (user.output && user.output.units !== units) {
-    throw new Error(`${user.path}: the model's output layer ${user.output.outputLayer} has ${user.output.units} units, a ${task} task over ${data.spec.classes.slice(0, 10).join(', ')} needs ${units}`);
+    throw new Error(
+      `${user.path}: the model's output layer ${user.output.outputLayer} has ${user.output.units} units, a ${task} task over ${data.spec.classes.slice(0, 10).join(', ')} needs ${units}`,
+    );
   }
   return { spec, user, keep: { modelJson: user.path, tensors: [...user.initial, ...user.base] } };
 }

@@ -28,18 +28,25 @@ export async function writeFunctionalModel(dir: string, opts: FunctionalModelOpt
   const hidden = opts.hidden ?? 32;
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
   const input = tf.input({ shape: [opts.inputs], name: 'features' });
-  const base = tf.layers.dense({ units: hidden, activation: 'relu', name: 'pretrained_dense', trainable: false, kernelInitializer: init(1) }).apply(input) as SymbolicTensor;
+  const base = tf.layers
+    .dense({ units: hidden, activation: 'relu', name: 'pretrained_dense', trainable: false, kernelInitializer: init(1) })
+    .apply(input) as SymbolicTensor;
   const normal = tf.layers.batchNormalization({ name: 'batch_norm' }).apply(base) as SymbolicTensor;
   const dropped = tf.layers.dropout({ rate: 0.2, name: 'dropout' }).apply(normal) as SymbolicTensor;
-  const block = tf.layers.dense({ units: hidden, activation: 'relu', name: 'block_dense', kernelInitializer: init(2) }).apply(dropped) as SymbolicTensor;
+  const block = tf.layers
+    .dense({ units: hidden, activation: 'relu', name: 'block_dense', kernelInitializer: init(2) })
+    .apply(dropped) as SymbolicTensor;
   const residual = tf.layers.add({ name: 'residual' }).apply([normal, block]) as SymbolicTensor;
-  const output = tf.layers.dense({ units: opts.units, activation: opts.activation, name: 'head', kernelInitializer: init(3) }).apply(residual) as SymbolicTensor;
+  const output = tf.layers
+    .dense({ units: opts.units, activation: opts.activation, name: 'head', kernelInitializer: init(3) })
+    .apply(residual) as SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: output, name: 'site_model' });
   mkdirSync(dir, { recursive: true });
   const shard = 'group1-shard1of1.bin';
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      const parts = artifacts.weightData === undefined ? [] : Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData];
+      const parts =
+        artifacts.weightData === undefined ? [] : Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData];
       writeFileSync(join(dir, shard), Buffer.concat(parts.map((p) => Buffer.from(p))));
       const modelJson = {
         format: 'layers-model',

@@ -68,11 +68,29 @@ const fixed = (v: number, digits: number): string => v.toFixed(digits);
  */
 export function hospitalExport(opts: { seed: number; rows: number }): string {
   const rng = createPrng(opts.seed);
-  const header = ['patient_id', 'admitted', 'site', 'age', 'sex', 'bmi', 'smoking', 'admission_type', 'diagnosis', 'systolic_bp', 'hba1c', 'prior_admissions', 'length_of_stay', 'readmitted_30d'];
+  const header = [
+    'patient_id',
+    'admitted',
+    'site',
+    'age',
+    'sex',
+    'bmi',
+    'smoking',
+    'admission_type',
+    'diagnosis',
+    'systolic_bp',
+    'hba1c',
+    'prior_admissions',
+    'length_of_stay',
+    'readmitted_30d',
+  ];
   const lines = [header.join(',')];
   const start = Date.UTC(2023, 0, 1);
   for (let i = 0; i < opts.rows; i++) {
-    const site = pick(rng, SITES.map((s) => [s.name, s.share, s] as [string, number, Site]))[2];
+    const site = pick(
+      rng,
+      SITES.map((s) => [s.name, s.share, s] as [string, number, Site]),
+    )[2];
     const gap = (p: number, value: string): string => (rng.next() < p ? site.missing : value);
     const age = Math.max(18, Math.min(99, Math.round(site.ageMean + 13 * rng.normal())));
     const sex = rng.next() < 0.52 ? 'F' : 'M';
@@ -86,7 +104,16 @@ export function hospitalExport(opts: { seed: number; rows: number }): string {
     while (rng.next() < 0.45 + 0.004 * (age - 65) && prior < 9) prior++;
     const emergency = admission.toLowerCase() === 'emergency' ? 1 : 0;
     const stay = Math.exp(1.1 + 0.015 * (age - 65) + 0.3 * emergency + 0.5 * severity + 0.06 * prior + 0.35 * rng.normal());
-    const z = -1.5 + 0.03 * (age - 65) + 0.35 * prior + 0.6 * (smoking === 'current' ? 1 : 0) + 1.2 * severity + 0.35 * (hba1c - 6.4) + 0.01 * (bp - 135) + 0.4 * emergency + site.effect;
+    const z =
+      -1.5 +
+      0.03 * (age - 65) +
+      0.35 * prior +
+      0.6 * (smoking === 'current' ? 1 : 0) +
+      1.2 * severity +
+      0.35 * (hba1c - 6.4) +
+      0.01 * (bp - 135) +
+      0.4 * emergency +
+      site.effect;
     const readmitted = rng.next() < sigmoid(z) ? 'yes' : 'no';
     const admitted = new Date(start + Math.floor((i / opts.rows) * 700 + rng.next()) * 86_400_000).toISOString().slice(0, 10);
     lines.push(

@@ -6,11 +6,16 @@ import type { LoadSite, LoadWorkerMessage } from './load-protocol.js';
 import type { LoadWorkerData } from './load-worker.js';
 
 /** Driver -> host: the start message, then `stop`. */
-export type AgentHostCommand = { type: 'start'; url: string; federation: string; coordinatorPublicFile: string; sites: LoadSite[]; workers: number } | { type: 'stop' };
+export type AgentHostCommand =
+  { type: 'start'; url: string; federation: string; coordinatorPublicFile: string; sites: LoadSite[]; workers: number } | { type: 'stop' };
 
 /** A thread's bootstrap: on Node 20 a worker's own entry module gets no tsx hooks, so the thread imports it through tsx's API (as simulations/simulate/worker-host.ts does). */
 function tsxBootstrap(entry: URL): string {
-  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
   const target = JSON.stringify(entry.href);
   return `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${target}, ${target}))`;
 }
@@ -34,7 +39,12 @@ process.on('message', (command: AgentHostCommand) => {
   command.sites.forEach((site, i) => groups[i % groups.length]?.push(site));
   const bootstrap = tsxBootstrap(new URL('./load-worker.ts', import.meta.url));
   for (const sites of groups) {
-    const data: LoadWorkerData = { url: command.url, federation: command.federation, coordinatorPublicFile: command.coordinatorPublicFile, sites };
+    const data: LoadWorkerData = {
+      url: command.url,
+      federation: command.federation,
+      coordinatorPublicFile: command.coordinatorPublicFile,
+      sites,
+    };
     const worker = new Worker(bootstrap, { eval: true, workerData: data });
     worker.on('message', (m: LoadWorkerMessage) => m.type !== 'stopped' && send(m));
     worker.on('error', (err) => send({ type: 'fatal', institution: null, message: `worker failed: ${err.message}` }));

@@ -62,7 +62,9 @@ const agents: Agent[] = data.sites.map((site) => {
     log,
     trainer: shiftTrainer(site.index),
   });
-  agent.events.on('uploaded', ({ round, digest }) => send({ type: 'uploaded', institution: site.id, round, digest, samples: site.rows, shift: shiftOf(site.index, round) }));
+  agent.events.on('uploaded', ({ round, digest }) =>
+    send({ type: 'uploaded', institution: site.id, round, digest, samples: site.rows, shift: shiftOf(site.index, round) }),
+  );
   agent.events.on('refused', ({ round, code, message }) => send({ type: 'refused', institution: site.id, round, code, message }));
   agent.ready.then(
     () => send({ type: 'ready', institution: site.id }),

@@ -106,21 +106,36 @@ async function main(o: Options): Promise<number> {
     return { id: s.identity.id, index, keyFile, consentFile, rows: s.rows };
   });
 
-  console.log(`load: ${o.agents} agents in ${o.workers} worker threads (one separate process), model 2NN 784-${o.hidden}-${o.hidden}-10: ${params.toLocaleString('en')} parameters, ${((params * 4) / MiB).toFixed(1)} MiB per update`);
+  console.log(
+    `load: ${o.agents} agents in ${o.workers} worker threads (one separate process), model 2NN 784-${o.hidden}-${o.hidden}-10: ${params.toLocaleString('en')} parameters, ${((params * 4) / MiB).toFixed(1)} MiB per update`,
+  );
   console.log(`      ${o.soak ? `soak for ${o.soak} min` : `${o.rounds} rounds`}, run folder ${dir}`);
   const monitor = new ResourceMonitor(200);
   const acks: Acknowledged[] = [];
   const refusals: string[] = [];
   let ready = 0;
   const started = Date.now();
-  const host = fork(fileURLToPath(new URL('./agent-host.ts', import.meta.url)), [], { execArgv: ['--import', import.meta.resolve('tsx')], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const host = fork(fileURLToPath(new URL('./agent-host.ts', import.meta.url)), [], {
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   host.on('message', (m: LoadWorkerMessage) => {
-    if (m.type === 'uploaded') acks.push({ institution: m.institution, round: m.round, digest: m.digest, samples: m.samples, shift: m.shift });
+    if (m.type === 'uploaded')
+      acks.push({ institution: m.institution, round: m.round, digest: m.digest, samples: m.samples, shift: m.shift });
     else if (m.type === 'refused') refusals.push(`${m.institution} round ${m.round}: ${m.code} ${m.message}`);
     else if (m.type === 'fatal') refusals.push(`${m.institution ?? 'worker'}: ${m.message}`);
-    else if (m.type === 'ready' && ++ready === o.agents) console.log(`      ${ready}/${o.agents} agents ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    else if (m.type === 'ready' && ++ready === o.agents)
+      console.log(`      ${ready}/${o.agents} agents ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
-  host.send({ type: 'start', url: coordinator.url, federation: FEDERATION, coordinatorPublicFile, sites: loadSites, workers: o.workers } satisfies AgentHostCommand);
+  host.send({
+    type: 'start',
+    url: coordinator.url,
+    federation: FEDERATION,
+    coordinatorPublicFile,
+    sites: loadSites,
+    workers: o.workers,
+  } satisfies AgentHostCommand);
 
   const rows: RoundRow[] = [];
   const { runner } = coordinator;
@@ -133,7 +148,9 @@ async function main(o: Options): Promise<number> {
     monitor.resetWindow();
   });
   runner.on('round:started', () => (trainingStarted = Date.now()));
-  runner.on('update:refused', ({ institution, round, code, message }) => refusals.push(`coordinator refused ${institution} round ${round}: ${code} ${message}`));
+  runner.on('update:refused', ({ institution, round, code, message }) =>
+    refusals.push(`coordinator refused ${institution} round ${round}: ${code} ${message}`),
+  );
   const soakUntil = o.soak ? Date.now() + o.soak * 60_000 : Number.POSITIVE_INFINITY;
   const outcome = new Promise<string>((resolveOutcome) => {
     runner.on('round:published', ({ round, metrics }) => {
@@ -171,7 +188,10 @@ async function main(o: Options): Promise<number> {
   const checks = verifyLoad(store, dir, FEDERATION, acks);
   store.close();
   const published = checks.filter((c) => c.state === 'published');
-  const ok = !result.startsWith('federation failed') && published.every(roundOk) && checks.every((c) => c.lost.length === 0 && c.doubleCounted.length === 0);
+  const ok =
+    !result.startsWith('federation failed') &&
+    published.every(roundOk) &&
+    checks.every((c) => c.lost.length === 0 && c.doubleCounted.length === 0);
   const maxShiftError = Math.max(0, ...published.map((c) => Math.abs((c.measuredShift ?? 0) - (c.expectedShift ?? 0))));
   const steady = rows.slice(1);
   const summary = {
@@ -190,7 +210,11 @@ async function main(o: Options): Promise<number> {
     },
     growthPerRound:
       steady.length >= 3
-        ? { rssMiB: slope(steady.map((r) => [r.round, r.rssMiB])), heapMiB: slope(steady.map((r) => [r.round, r.heapMiB])), buffersMiB: slope(steady.map((r) => [r.round, r.buffersMiB])) }
+        ? {
+            rssMiB: slope(steady.map((r) => [r.round, r.rssMiB])),
+            heapMiB: slope(steady.map((r) => [r.round, r.heapMiB])),
+            buffersMiB: slope(steady.map((r) => [r.round, r.buffersMiB])),
+          }
         : undefined,
     verification: {
       acknowledged: acks.length,
@@ -206,10 +230,19 @@ async function main(o: Options): Promise<number> {
   };
   writeFileSync(join(dir, 'load-report.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const v = summary.verification;
-  console.log(`\n${result}: ${rows.length} rounds in ${summary.wallS.toFixed(0)} s, mean round ${summary.meanRoundS.toFixed(1)} s${steady.length > 0 ? ' (after the first)' : ''}`);
-  console.log(`coordinator: peak RSS ${summary.coordinator.peakRssMiB.toFixed(0)} MiB (heap ${summary.coordinator.peakHeapMiB.toFixed(0)} MiB), CPU ${summary.coordinator.cpuS.toFixed(0)} s = ${summary.coordinator.cpuPercentOfOneCore.toFixed(0)}% of one core`);
-  if (summary.growthPerRound) console.log(`memory growth per round (least squares, after GC): RSS ${summary.growthPerRound.rssMiB.toFixed(2)} MiB, heap ${summary.growthPerRound.heapMiB.toFixed(2)} MiB, buffers ${summary.growthPerRound.buffersMiB.toFixed(2)} MiB`);
-  console.log(`updates: ${v.acknowledged} acknowledged, ${v.accepted} accepted, ${v.lost.length} lost, ${v.unexplained.length} unexplained, ${v.doubleCounted.length} double counted; published models' mean shift off by at most ${v.maxShiftError.toExponential(1)}`);
+  console.log(
+    `\n${result}: ${rows.length} rounds in ${summary.wallS.toFixed(0)} s, mean round ${summary.meanRoundS.toFixed(1)} s${steady.length > 0 ? ' (after the first)' : ''}`,
+  );
+  console.log(
+    `coordinator: peak RSS ${summary.coordinator.peakRssMiB.toFixed(0)} MiB (heap ${summary.coordinator.peakHeapMiB.toFixed(0)} MiB), CPU ${summary.coordinator.cpuS.toFixed(0)} s = ${summary.coordinator.cpuPercentOfOneCore.toFixed(0)}% of one core`,
+  );
+  if (summary.growthPerRound)
+    console.log(
+      `memory growth per round (least squares, after GC): RSS ${summary.growthPerRound.rssMiB.toFixed(2)} MiB, heap ${summary.growthPerRound.heapMiB.toFixed(2)} MiB, buffers ${summary.growthPerRound.buffersMiB.toFixed(2)} MiB`,
+    );
+  console.log(
+    `updates: ${v.acknowledged} acknowledged, ${v.accepted} accepted, ${v.lost.length} lost, ${v.unexplained.length} unexplained, ${v.doubleCounted.length} double counted; published models' mean shift off by at most ${v.maxShiftError.toExponential(1)}`,
+  );
   if (refusals.length > 0) console.log(`${refusals.length} refusals or agent errors, first: ${refusals.slice(0, 3).join(' | ')}`);
   console.log(ok ? 'OK: nothing lost, nothing counted twice' : 'FAILED: see load-report.json');
   return ok ? 0 : 1;

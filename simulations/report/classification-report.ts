@@ -42,11 +42,7 @@ function checkLabel(label: number, k: number, what: string, i: number): number {
  * const r = classificationReport([0, 1, 1], [0, 1, 0], ['cat', 'dog']);
  * r.classes.dog.recall; // 0.5
  */
-export function classificationReport(
-  yTrue: ArrayLike<number>,
-  yPred: ArrayLike<number>,
-  classes: string[],
-): Report {
+export function classificationReport(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, classes: string[]): Report {
   if (yTrue.length !== yPred.length) {
     throw new RangeError(`yTrue has ${yTrue.length} labels but yPred has ${yPred.length}`);
   }
@@ -81,7 +77,10 @@ export function classificationReport(
   const average = (weight: (s: ClassScores) => number): ClassScores => {
     const total = scores.reduce((a, s) => a + weight(s), 0);
     const mean = (key: 'precision' | 'recall' | 'f1') =>
-      ratio(scores.reduce((a, s) => a + weight(s) * s[key], 0), total);
+      ratio(
+        scores.reduce((a, s) => a + weight(s) * s[key], 0),
+        total,
+      );
     return { precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support: n };
   };
 

@@ -47,7 +47,7 @@ export function roundsSpec(rows: readonly RoundRow[], opts: PlotOptions): TopLev
     scale: { domain: rounds.length ? [Math.min(...rounds), Math.max(...rounds)] : [0, 1], nice: false },
     axis: { tickMinStep: 1, format: 'd' },
   } as const;
-  const lineAndPoints = (color: string) => ({ type: 'line', point: { filled: true, size: 45, color }, color } as const);
+  const lineAndPoints = (color: string) => ({ type: 'line', point: { filled: true, size: 45, color }, color }) as const;
 
   const baselineLayers = baseline
     ? [

@@ -14,7 +14,9 @@ const CONFIG = { view: { stroke: '#cccccc' }, axis: { titleFontSize: 12, labelFo
  * @example writeFileSync('calibration.svg', await calibrationSvg(calibrationBins(p, y), 'test set, 400 rows'))
  */
 export async function calibrationSvg(bins: readonly CalibrationBin[], title: string): Promise<string> {
-  const points = bins.filter((b) => b.count > 0).map((b) => ({ predicted: b.meanPredicted, observed: b.observed, rows: b.count, bin: `${b.from.toFixed(1)}-${b.to.toFixed(1)}` }));
+  const points = bins
+    .filter((b) => b.count > 0)
+    .map((b) => ({ predicted: b.meanPredicted, observed: b.observed, rows: b.count, bin: `${b.from.toFixed(1)}-${b.to.toFixed(1)}` }));
   const unit = { type: 'quantitative' as const, scale: { domain: [0, 1], nice: false } };
   return renderSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -25,14 +27,26 @@ export async function calibrationSvg(bins: readonly CalibrationBin[], title: str
     ...PANEL,
     layer: [
       {
-        data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] },
+        data: {
+          values: [
+            { x: 0, y: 0 },
+            { x: 1, y: 1 },
+          ],
+        },
         mark: { type: 'line', strokeDash: [6, 4], color: REFERENCE_COLOR, strokeWidth: 1.5 },
-        encoding: { x: { field: 'x', ...unit, title: 'Mean predicted probability' }, y: { field: 'y', ...unit, title: 'Observed positive rate' } },
+        encoding: {
+          x: { field: 'x', ...unit, title: 'Mean predicted probability' },
+          y: { field: 'y', ...unit, title: 'Observed positive rate' },
+        },
       },
       {
         data: { values: points },
         mark: { type: 'line', point: { filled: true, color: POINT_COLOR }, color: POINT_COLOR },
-        encoding: { x: { field: 'predicted', ...unit }, y: { field: 'observed', ...unit }, size: { field: 'rows', type: 'quantitative', title: 'rows' } },
+        encoding: {
+          x: { field: 'predicted', ...unit },
+          y: { field: 'observed', ...unit },
+          size: { field: 'rows', type: 'quantitative', title: 'rows' },
+        },
       },
     ],
   } as unknown as TopLevelSpec);
@@ -42,8 +56,16 @@ export async function calibrationSvg(bins: readonly CalibrationBin[], title: str
  * Predicted against true values of one regression target, with the identity line dashed.
  * @example writeFileSync('predicted-vs-true.svg', await predictedVsTrueSvg(pred, truth, 'y'))
  */
-export async function predictedVsTrueSvg(predicted: ArrayLike<number>, truth: ArrayLike<number>, target: string, title: string): Promise<string> {
-  const values = Array.from({ length: predicted.length }, (_, i) => ({ truth: truth[i] as number, predicted: predicted[i] as number })).filter((d) => Number.isFinite(d.predicted) && Number.isFinite(d.truth));
+export async function predictedVsTrueSvg(
+  predicted: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  target: string,
+  title: string,
+): Promise<string> {
+  const values = Array.from({ length: predicted.length }, (_, i) => ({
+    truth: truth[i] as number,
+    predicted: predicted[i] as number,
+  })).filter((d) => Number.isFinite(d.predicted) && Number.isFinite(d.truth));
   const all = values.flatMap((d) => [d.truth, d.predicted]);
   const domain = all.length > 0 ? [Math.min(...all), Math.max(...all)] : [0, 1];
   const axis = { type: 'quantitative' as const, scale: { domain, nice: true, zero: false } };
@@ -56,7 +78,12 @@ export async function predictedVsTrueSvg(predicted: ArrayLike<number>, truth: Ar
     ...PANEL,
     layer: [
       {
-        data: { values: [{ x: domain[0], y: domain[0] }, { x: domain[1], y: domain[1] }] },
+        data: {
+          values: [
+            { x: domain[0], y: domain[0] },
+            { x: domain[1], y: domain[1] },
+          ],
+        },
         mark: { type: 'line', strokeDash: [6, 4], color: REFERENCE_COLOR, strokeWidth: 1.5 },
         encoding: { x: { field: 'x', ...axis, title: `True ${target}` }, y: { field: 'y', ...axis, title: `Predicted ${target}` } },
       },

@@ -53,7 +53,14 @@ export function finalReport(spec: ModelSpec, test: Dataset, ev: TestEvaluation, 
   const truth = truthOf(task, test);
   if (task === 'classification' || task === 'binary') {
     const report = classificationReport(test.y, ev.predicted, test.classes);
-    const final: FinalReport = { task, accuracy: report.accuracy, loss: ev.loss, report: report.classes, macroAvg: report.macroAvg, weightedAvg: report.weightedAvg };
+    const final: FinalReport = {
+      task,
+      accuracy: report.accuracy,
+      loss: ev.loss,
+      report: report.classes,
+      macroAvg: report.macroAvg,
+      weightedAvg: report.weightedAvg,
+    };
     let text = formatReport(report);
     if (task === 'binary') {
       const b = binaryScores(ev.outputs, truth, threshold);
@@ -105,7 +112,12 @@ export async function taskPlots(spec: ModelSpec, test: Dataset, ev: TestEvaluati
   const task = taskOf(spec);
   if (task === 'binary') {
     const truth = truthOf(task, test);
-    return { 'calibration.svg': await calibrationSvg(calibrationBins(ev.outputs, truth, 10), `Calibration on the test set (${test.n} rows, positive "${spec.classes[1]}")`) };
+    return {
+      'calibration.svg': await calibrationSvg(
+        calibrationBins(ev.outputs, truth, 10),
+        `Calibration on the test set (${test.n} rows, positive "${spec.classes[1]}")`,
+      ),
+    };
   }
   if (task !== 'regression') return {};
   const k = outputUnits(spec);

@@ -11,7 +11,8 @@ import { siblingEntry } from './entry.js';
 export const WORKER_THRESHOLD = 20;
 
 /** Where the agents of a run ran. */
-export type FleetPlacement = { mode: 'processes'; processes: number } | { mode: 'worker-threads'; workers: number; threads: ThreadPlacement[] };
+export type FleetPlacement =
+  { mode: 'processes'; processes: number } | { mode: 'worker-threads'; workers: number; threads: ThreadPlacement[] };
 
 export interface AgentFleet {
   /** Resolves once every agent has been started (they connect on their own). */
@@ -34,10 +35,20 @@ export function resolveWorkers(requested: number | undefined, institutions: numb
  * Starts one agent per config: in `workers` worker threads, or (workers = 0) one child process each.
  * @example const fleet = startAgentFleet({ sites: [{ id: 'institution-1', config }], workers: 2, logDir, onFatal: (id, m) => console.error(id, m) }); await fleet.started;
  */
-export function startAgentFleet(opts: { sites: { id: string; config: AgentProcessConfig }[]; workers: number; logDir: string; onFatal: (institution: string | null, message: string) => void }): AgentFleet {
+export function startAgentFleet(opts: {
+  sites: { id: string; config: AgentProcessConfig }[];
+  workers: number;
+  logDir: string;
+  onFatal: (institution: string | null, message: string) => void;
+}): AgentFleet {
   const sites = opts.sites.map(({ id, config }, i) => ({ id, config: { ...config, ...sourceAddress(config.url, i) } }));
   if (opts.workers > 0) {
-    const host = startWorkerHost({ configs: sites.map((s) => s.config), workers: opts.workers, logDir: opts.logDir, onFatal: opts.onFatal });
+    const host = startWorkerHost({
+      configs: sites.map((s) => s.config),
+      workers: opts.workers,
+      logDir: opts.logDir,
+      onFatal: opts.onFatal,
+    });
     const started = host.started.then((threads): FleetPlacement => ({ mode: 'worker-threads', workers: threads.length, threads }));
     started.catch(() => undefined);
     return { started, revoke: (id, reason) => host.revoke(id, reason), close: () => host.close() };
@@ -45,7 +56,11 @@ export function startAgentFleet(opts: { sites: { id: string; config: AgentProces
   const agentEntry = siblingEntry(import.meta.url, 'agent-process');
   const children = new Map<string, ChildProcess>();
   sites.forEach(({ id, config }) => {
-    const child = fork(fileURLToPath(agentEntry.url), [], { execArgv: agentEntry.execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(agentEntry.url), [], {
+      execArgv: agentEntry.execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     children.set(id, child);
     child.on('message', (msg: AgentProcessMessage) => {
       if (msg.type === 'fatal') opts.onFatal(id, msg.message);

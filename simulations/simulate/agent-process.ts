@@ -9,9 +9,7 @@ export type { AgentProcessConfig } from './configured-agent.js';
 export type AgentProcessCommand = { type: 'revoke'; reason: string };
 
 export type AgentProcessMessage =
-  | { type: 'event'; name: keyof AgentEventMap; payload: unknown }
-  | { type: 'done'; payload: unknown }
-  | { type: 'fatal'; message: string };
+  { type: 'event'; name: keyof AgentEventMap; payload: unknown } | { type: 'done'; payload: unknown } | { type: 'fatal'; message: string };
 
 const send = (msg: AgentProcessMessage): void => {
   process.send?.(msg);
@@ -20,7 +18,10 @@ const send = (msg: AgentProcessMessage): void => {
 process.once('message', (raw) => {
   const config = raw as AgentProcessConfig;
   let log: Logger | undefined;
-  const site = startConfiguredAgent(config, (id) => (log = pino({ name: `agent:${id}`, level: 'info' }, destination({ dest: config.logFile, mkdir: true, sync: false }))));
+  const site = startConfiguredAgent(
+    config,
+    (id) => (log = pino({ name: `agent:${id}`, level: 'info' }, destination({ dest: config.logFile, mkdir: true, sync: false }))),
+  );
   const { agent } = site;
   process.on('message', (command: AgentProcessCommand) => {
     if (command.type !== 'revoke') return;

@@ -52,10 +52,13 @@ export function byzantineReport(p: {
 export function formatByzantine(r: ByzantineReport): string {
   const lines = [`Malicious sites: ${r.malicious.map((m) => `${m.institution} (${m.attack})`).join(', ')}`];
   const byRound = new Map<number, string[]>();
-  for (const x of r.refused) byRound.set(x.round, [...(byRound.get(x.round) ?? []), `${x.institution}${x.malicious ? '' : ' (honest)'} ${x.code}`]);
+  for (const x of r.refused)
+    byRound.set(x.round, [...(byRound.get(x.round) ?? []), `${x.institution}${x.malicious ? '' : ' (honest)'} ${x.code}`]);
   if (byRound.size === 0) lines.push('  the coordinator refused no update');
   for (const [round, what] of [...byRound].sort((a, b) => a[0] - b[0])) lines.push(`  round ${round}: refused ${what.join(', ')}`);
   lines.push(`  malicious updates accepted: ${r.maliciousAccepted.length}; honest updates refused: ${r.honestRefused}`);
-  lines.push(`  final model: accuracy ${r.finalAccuracy.toFixed(4)} on the test set, ${r.survived ? 'survived' : 'DID NOT SURVIVE'} (at least twice chance)`);
+  lines.push(
+    `  final model: accuracy ${r.finalAccuracy.toFixed(4)} on the test set, ${r.survived ? 'survived' : 'DID NOT SURVIVE'} (at least twice chance)`,
+  );
   return lines.join('\n');
 }

@@ -76,5 +76,9 @@ function gaussianNoise(std: number, seed: number): Attack {
 
 /** Every weight set to `v` (v = 1e30: the update that once trained every later round at chance). */
 function constant(v: number): Attack {
-  return { name: `constant (${v})`, transform: ({ trained }) => trained.map((t): NamedTensor => ({ name: t.name, shape: [...t.shape], data: new Float32Array(t.data.length).fill(v) })) };
+  return {
+    name: `constant (${v})`,
+    transform: ({ trained }) =>
+      trained.map((t): NamedTensor => ({ name: t.name, shape: [...t.shape], data: new Float32Array(t.data.length).fill(v) })),
+  };
 }

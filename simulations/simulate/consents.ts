@@ -9,7 +9,14 @@ import { signConsent, type Identity } from '../../crypto/index.js';
  * valid for a year, the study's data categories, and at least one other institution per round.
  * @example grantSimulatedConsent(site, manifest, 'runs/x/sites/institution-1/consent.json', 5)
  */
-export function grantSimulatedConsent(site: Identity, manifest: StudyManifest, path: string, institutions: number, uses: Use[] = ['training', 'evaluation'], minCellSize?: number): void {
+export function grantSimulatedConsent(
+  site: Identity,
+  manifest: StudyManifest,
+  path: string,
+  institutions: number,
+  uses: Use[] = ['training', 'evaluation'],
+  minCellSize?: number,
+): void {
   const expires = new Date(Date.now() + 365 * 24 * 3600_000).toISOString().slice(0, 10);
   const consent = signConsent(
     {
@@ -21,7 +28,11 @@ export function grantSimulatedConsent(site: Identity, manifest: StudyManifest, p
       ethicsApproval: { reference: `SIM-IRB-${site.id}`, expires },
       dataCategories: manifest.dataCategories,
       dataResidency: 'local',
-      limits: { requireSecureAggregation: false, minOtherInstitutions: institutions > 1 ? 1 : 0, ...(minCellSize !== undefined ? { minCellSize } : {}) },
+      limits: {
+        requireSecureAggregation: false,
+        minOtherInstitutions: institutions > 1 ? 1 : 0,
+        ...(minCellSize !== undefined ? { minCellSize } : {}),
+      },
       grantedAt: new Date().toISOString(),
     },
     site.signSecretKey,

@@ -24,6 +24,15 @@ export function siblingEntry(from: string, name: string): SiblingEntry {
   const target = JSON.stringify(url.href);
   if (compiled) return { url, compiled, execArgv: [], workerBootstrap: `import(${target})` };
   // The ESM build of the API (require() would resolve to the CommonJS one, which cannot import from an eval'd thread).
-  const api = pathToFileURL(createRequire(from).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  return { url, compiled, execArgv: ['--import', import.meta.resolve('tsx')], workerBootstrap: `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${target}, ${target}))` };
+  const api = pathToFileURL(
+    createRequire(from)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
+  return {
+    url,
+    compiled,
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    workerBootstrap: `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${target}, ${target}))`,
+  };
 }

@@ -46,26 +46,45 @@ export interface InProcessResult {
 /** The institutions sampled in a round: a seeded shuffle, the first max(1, round(C·K)); deterministic per (seed, round). */
 export function sampleInstitutions(institutions: number, fraction: number, seed: number, round: number): number[] {
   const m = Math.max(1, Math.round(fraction * institutions));
-  return createPrng(seed * 7919 + round).shuffle(Array.from({ length: institutions }, (_, i) => i)).slice(0, m).sort((a, b) => a - b);
+  return createPrng(seed * 7919 + round)
+    .shuffle(Array.from({ length: institutions }, (_, i) => i))
+    .slice(0, m)
+    .sort((a, b) => a - b);
 }
 
 /** The seed an institution's local training gets in a round (the agents' scheme: site seed · 100,003 + round). */
 const trainSeed = (seed: number, institution: number, round: number): number => (seed + institution + 1) * 100_003 + round;
 
 /** One round's local training of the sampled institutions, batched or one at a time. */
-async function trainRound(tf: TF, data: SimulationData, global: NamedTensor[], picked: number[], round: number, opts: InProcessOptions): Promise<TrainResult[]> {
+async function trainRound(
+  tf: TF,
+  data: SimulationData,
+  global: NamedTensor[],
+  picked: number[],
+  round: number,
+  opts: InProcessOptions,
+): Promise<TrainResult[]> {
   const config: TrainConfig = { localEpochs: opts.localEpochs, batchSize: opts.batchSize, learningRate: opts.learningRate };
   const institutions = picked.map((i) => ({ data: selectRows(data.all, data.sites[i] as number[]), seed: trainSeed(opts.seed, i, round) }));
-  if ((opts.trainer ?? 'batched') === 'batched') return trainBatched({ tf, spec: data.spec, weights: global, institutions, config, valFraction: 0 });
+  if ((opts.trainer ?? 'batched') === 'batched')
+    return trainBatched({ tf, spec: data.spec, weights: global, institutions, config, valFraction: 0 });
   const out: TrainResult[] = [];
-  for (const inst of institutions) out.push(await trainLocal({ tf, spec: data.spec, weights: global, data: inst.data, config, valFraction: 0, seed: inst.seed }));
+  for (const inst of institutions)
+    out.push(await trainLocal({ tf, spec: data.spec, weights: global, data: inst.data, config, valFraction: 0, seed: inst.seed }));
   return out;
 }
 
 /** FedAvg of the round's updates weighted by training samples, with the coordinator's strategy. */
 function aggregate(global: NamedTensor[], results: TrainResult[]): NamedTensor[] {
-  const acc = fedAvg.begin(global.map((t) => t.shape), global.map((t) => t.data));
-  for (const r of results) acc.add(r.weights.map((t) => t.data), r.trainSamples);
+  const acc = fedAvg.begin(
+    global.map((t) => t.shape),
+    global.map((t) => t.data),
+  );
+  for (const r of results)
+    acc.add(
+      r.weights.map((t) => t.data),
+      r.trainSamples,
+    );
   const next = acc.result();
   return next ? global.map((t, i) => ({ ...t, data: next[i] as Float32Array })) : global;
 }

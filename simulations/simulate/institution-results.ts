@@ -20,7 +20,15 @@ export interface InstitutionResult {
  * Evaluates the model (with a user model's base) on each institution's test rows (indices into `all`).
  * @example await evaluateInstitutions({ tf, spec, weights, all, tests: [[0, 4], [7]], names: ['site=A', 'site=B'] })
  */
-export async function evaluateInstitutions(args: { tf: TF; spec: ModelSpec; weights: NamedTensor[]; base?: NamedTensor[]; all: Dataset; tests: number[][]; names: string[] }): Promise<InstitutionResult[]> {
+export async function evaluateInstitutions(args: {
+  tf: TF;
+  spec: ModelSpec;
+  weights: NamedTensor[];
+  base?: NamedTensor[];
+  all: Dataset;
+  tests: number[][];
+  names: string[];
+}): Promise<InstitutionResult[]> {
   const out: InstitutionResult[] = [];
   for (const [i, rows] of args.tests.entries()) {
     const base = { institution: `institution-${i + 1}`, name: args.names[i] ?? '', testRows: rows.length };
@@ -28,16 +36,28 @@ export async function evaluateInstitutions(args: { tf: TF; spec: ModelSpec; weig
       out.push({ ...base, accuracy: null, loss: null });
       continue;
     }
-    const ev = await evaluate({ tf: args.tf, spec: args.spec, weights: args.weights, data: selectRows(args.all, rows), ...(args.base ? { base: args.base } : {}) });
+    const ev = await evaluate({
+      tf: args.tf,
+      spec: args.spec,
+      weights: args.weights,
+      data: selectRows(args.all, rows),
+      ...(args.base ? { base: args.base } : {}),
+    });
     out.push({ ...base, accuracy: Number.isFinite(ev.accuracy) ? ev.accuracy : null, loss: ev.loss, scores: ev.scores });
   }
   return out;
 }
 
 /** The columns a task's table shows beside the loss: accuracy, and AUC for binary, R2 and MAE for regression. */
-function columnsOf(spec: Pick<ModelSpec, 'task'>): { title: string; of: (r: { accuracy: number | null; scores?: TaskScores }) => number | null | undefined }[] {
+function columnsOf(
+  spec: Pick<ModelSpec, 'task'>,
+): { title: string; of: (r: { accuracy: number | null; scores?: TaskScores }) => number | null | undefined }[] {
   const task = taskOf(spec);
-  if (task === 'regression') return [{ title: 'R2', of: (r) => r.scores?.valR2 }, { title: 'MAE', of: (r) => r.scores?.valMae }];
+  if (task === 'regression')
+    return [
+      { title: 'R2', of: (r) => r.scores?.valR2 },
+      { title: 'MAE', of: (r) => r.scores?.valMae },
+    ];
   const accuracy = { title: 'accuracy', of: (r: { accuracy: number | null }) => r.accuracy };
   return task === 'binary' ? [accuracy, { title: 'AUC', of: (r) => r.scores?.valAuc }] : [accuracy];
 }
@@ -46,7 +66,11 @@ function columnsOf(spec: Pick<ModelSpec, 'task'>): { title: string; of: (r: { ac
  * A table of per-institution results for the task (loss, and accuracy, AUC, R2 or MAE as it has them), then the pooled line.
  * @example formatInstitutions(spec, results, { accuracy: 0.91, loss: 0.3, rows: 120 })
  */
-export function formatInstitutions(spec: Pick<ModelSpec, 'task'>, results: readonly InstitutionResult[], pooled: { accuracy: number | null; loss: number; rows: number; scores?: TaskScores }): string {
+export function formatInstitutions(
+  spec: Pick<ModelSpec, 'task'>,
+  results: readonly InstitutionResult[],
+  pooled: { accuracy: number | null; loss: number; rows: number; scores?: TaskScores },
+): string {
   const columns = columnsOf(spec);
   const show = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(4));
   const rows = [
@@ -55,6 +79,7 @@ export function formatInstitutions(spec: Pick<ModelSpec, 'task'>, results: reado
     ['pooled', '', String(pooled.rows), show(pooled.loss), ...columns.map((c) => show(c.of(pooled)))],
   ];
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => (r[j] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, j) => (j <= 1 ? c.padEnd(widths[j] as number) : c.padStart(widths[j] as number))).join('  ');
+  const line = (r: string[]): string =>
+    r.map((c, j) => (j <= 1 ? c.padEnd(widths[j] as number) : c.padStart(widths[j] as number))).join('  ');
   return ['Per institution, each on its own test rows (as cross-silo benchmarks report):', ...rows.map(line)].join('\n');
 }

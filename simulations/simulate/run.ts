@@ -2,13 +2,38 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { destination, pino } from 'pino';
-import { decodeTensors, parameterCount, taskOf, type ModelSpec, type NamedTensor, type Task, type TrainConfig } from '../../protocol/index.js';
+import {
+  decodeTensors,
+  parameterCount,
+  taskOf,
+  type ModelSpec,
+  type NamedTensor,
+  type Task,
+  type TrainConfig,
+} from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { partitionSummary, rowWidth, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
-import { createModelRunner, evaluate, selectBackend, type BackendPreference, type Evaluation, type TF } from '../../node-agent/train/index.js';
-import { classificationReport, createRoundProgress, finalReport, plotRoundsSvg, roundsToCsv, taskPlots, type FinalReport, type Report, type RoundRow } from '../report/index.js';
+import {
+  createModelRunner,
+  evaluate,
+  selectBackend,
+  type BackendPreference,
+  type Evaluation,
+  type TF,
+} from '../../node-agent/train/index.js';
+import {
+  classificationReport,
+  createRoundProgress,
+  finalReport,
+  plotRoundsSvg,
+  roundsToCsv,
+  taskPlots,
+  type FinalReport,
+  type Report,
+  type RoundRow,
+} from '../report/index.js';
 import { prepareData, type Arch, type DatasetChoice, type NaturalPartition, type TabularOptions } from './dataset.js';
 import { formatDataRef } from '../../node-agent/data-source.js';
 import { evaluateInstitutions, formatInstitutions, type InstitutionResult } from './institution-results.js';
@@ -90,7 +115,11 @@ export interface Summary {
   study: { manifestHash: string; policyHash: string };
   policy: { round: number; outcome: 'published' | 'withheld'; decisions: RuleDecision[] }[];
   consent: { revoked: { institution: string; fromRound: number }[] };
-  privacy: { secureAggregation: boolean; budget: { epsilon: number; delta: number } | null; spent: { round: number; epsilon: number; delta: number }[] };
+  privacy: {
+    secureAggregation: boolean;
+    budget: { epsilon: number; delta: number } | null;
+    spent: { round: number; epsilon: number; delta: number }[];
+  };
   lineage: Lineage;
   /** With --byzantine: who attacked, what the coordinator refused, and whether the final model survived. */
   byzantine?: ByzantineReport;
@@ -108,25 +137,46 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   const say = (text: string): void => void out.write(`${text}\n`);
   const dir = resolve(options.out);
   // A run folder holds one run: a second run into it would resume the finished federation and wait for rounds that never come.
-  if (existsSync(join(dir, 'coordinator.db'))) throw new Error(`--out ${options.out} already holds a run (coordinator.db): choose another folder or remove it`);
+  if (existsSync(join(dir, 'coordinator.db')))
+    throw new Error(`--out ${options.out} already holds a run (coordinator.db): choose another folder or remove it`);
   const userPath = isPreset(options.model) ? undefined : options.model;
   if (options.fedbn && !userPath) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
-  const data = prepareData(options.dataset, userPath ? 'mlp' : (options.model as Arch), options.institutions, options.partition, options.seed, 0.2, {
-    ...(options.natural ? { natural: options.natural } : {}),
-    ...(options.tabular ? { tabular: options.tabular } : {}),
-    labels: { ...(options.task ? { task: options.task } : {}), ...(options.positive !== undefined ? { positive: options.positive } : {}) },
-  });
+  const data = prepareData(
+    options.dataset,
+    userPath ? 'mlp' : (options.model as Arch),
+    options.institutions,
+    options.partition,
+    options.seed,
+    0.2,
+    {
+      ...(options.natural ? { natural: options.natural } : {}),
+      ...(options.tabular ? { tabular: options.tabular } : {}),
+      labels: {
+        ...(options.task ? { task: options.task } : {}),
+        ...(options.positive !== undefined ? { positive: options.positive } : {}),
+      },
+    },
+  );
   // A natural partition decides how many institutions there are.
   const opts: SimulateOptions = data.institutionNames ? { ...options, institutions: data.sites.length } : options;
   // Everything that can refuse the run does so before the run folder exists.
   for (const r of opts.revoke) {
     if (!/^institution-\d+$/.test(r.institution) || Number(r.institution.slice(12)) > opts.institutions) {
-      throw new Error(`--revoke ${r.institution}@${r.round}: the simulated institutions are institution-1 .. institution-${opts.institutions}`);
+      throw new Error(
+        `--revoke ${r.institution}@${r.round}: the simulated institutions are institution-1 .. institution-${opts.institutions}`,
+      );
     }
   }
   const attackers = assignAttackers(opts.byzantine ?? [], opts.institutions);
   const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
-  const user = userPath ? await userModelSpec(tf, userPath, { spec: data.spec, width: rowWidth(data.all), fedbn: opts.fedbn ?? false, taskGiven: opts.task !== undefined }) : undefined;
+  const user = userPath
+    ? await userModelSpec(tf, userPath, {
+        spec: data.spec,
+        width: rowWidth(data.all),
+        fedbn: opts.fedbn ?? false,
+        taskGiven: opts.task !== undefined,
+      })
+    : undefined;
   const task = taskOf(user ? user.spec : data.spec);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
@@ -135,18 +185,34 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   const base = user ? { base: user.user.base } : {};
   say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
   if (user) say(`User model ${user.user.path}: ${describeUserModel(user.spec)}`);
-  if (opts.secagg) say(`secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`);
-  if (opts.adaptiveClip) say(`adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`);
+  if (opts.secagg)
+    say(
+      `secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`,
+    );
+  if (opts.adaptiveClip)
+    say(
+      `adaptive clipping: the DP clip norm follows the ${opts.adaptiveClip.targetQuantile} quantile of update norms, starting at ${opts.dp?.clipNorm}`,
+    );
   if (data.institutionNames) {
-    const what = opts.natural?.kind === 'column' ? `one per value of column "${opts.natural.column}" (never a feature)` : 'one per CSV file';
-    say(`Institutions: ${data.sites.length}, ${what}${options.institutions !== data.sites.length ? ` (the --institutions value, ${options.institutions}, does not apply)` : ''}: ${data.institutionNames.map((name, i) => `institution-${i + 1} = ${name}`).join(', ')}.`);
-    say(`Data: ${data.all.n} rows; each institution keeps a seeded 20% of its own rows as its test rows (${data.test.length} in all), which no agent trains on.`);
+    const what =
+      opts.natural?.kind === 'column' ? `one per value of column "${opts.natural.column}" (never a feature)` : 'one per CSV file';
+    say(
+      `Institutions: ${data.sites.length}, ${what}${options.institutions !== data.sites.length ? ` (the --institutions value, ${options.institutions}, does not apply)` : ''}: ${data.institutionNames.map((name, i) => `institution-${i + 1} = ${name}`).join(', ')}.`,
+    );
+    say(
+      `Data: ${data.all.n} rows; each institution keeps a seeded 20% of its own rows as its test rows (${data.test.length} in all), which no agent trains on.`,
+    );
   } else {
-    say(`Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`);
+    say(
+      `Data: ${data.all.n} rows, ${data.train.length} shared out among the institutions, ${data.test.length} held out as a test set no agent sees.`,
+    );
   }
   if (spec.preprocessing) say(describePreprocessing(spec, data.dropped ?? []));
-  for (const [i, attack] of [...attackers].sort((a, b) => a[0] - b[0])) say(`institution-${i + 1} is malicious: it sends ${attack} instead of its update`);
-  say(`Task: ${task}${task === 'binary' ? ` (positive class "${data.spec.classes[1]}")` : task === 'classification' ? '' : ` (${data.spec.classes.join(', ')})`}${opts.task ? '' : ', inferred from the label (--task to choose)'}.`);
+  for (const [i, attack] of [...attackers].sort((a, b) => a[0] - b[0]))
+    say(`institution-${i + 1} is malicious: it sends ${attack} instead of its update`);
+  say(
+    `Task: ${task}${task === 'binary' ? ` (positive class "${data.spec.classes[1]}")` : task === 'classification' ? '' : ` (${data.spec.classes.join(', ')})`}${opts.task ? '' : ', inferred from the label (--task to choose)'}.`,
+  );
   if (task === 'classification' || task === 'binary') {
     say(`Partition ${opts.partitionText} (rows per class at each institution):`);
     say(partitionSummary(data.all.y, data.sites, data.all.classes));
@@ -175,7 +241,8 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       spec,
       study: {
         title: `Simulated federation: ${describe(opts)}`.slice(0, 300),
-        purpose: 'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
+        purpose:
+          'Research simulation of federated training on a public data set, to study strategies and data heterogeneity before a deployment.',
         dataCategories: [dataCategory(opts.dataset)],
       },
       policy: opts.policy ?? simulationPolicy(opts, Math.min(...data.sites.map((rows) => rows.length))),
@@ -201,7 +268,9 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   });
 
   const fed = store.getFederation(FEDERATION)!;
-  say(`Study "${fed.manifest.title}": manifest ${fed.manifestHash.slice(0, 16)}…, policy v${fed.policy.version} ${fed.policyHash.slice(0, 16)}…; each institution signs its own consent.`);
+  say(
+    `Study "${fed.manifest.title}": manifest ${fed.manifestHash.slice(0, 16)}…, policy v${fed.policy.version} ${fed.policyHash.slice(0, 16)}…; each institution signs its own consent.`,
+  );
   const siteDir = (id: string): string => join(dir, 'sites', id);
   sites.forEach((site) => grantSimulatedConsent(site, fed.manifest, join(siteDir(site.id), 'consent.json'), opts.institutions));
   const progress = createRoundProgress({ rounds: opts.rounds, out });
@@ -233,7 +302,9 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   const accepted: { round: number; institution: string }[] = [];
   runner.on('update:refused', ({ round, institution, code }) => refusals.push({ round, institution, code }));
   runner.on('update:accepted', ({ round, institution }) => accepted.push({ round, institution }));
-  runner.on('update:refused', ({ round, institution, code, message }) => note(`round ${round}: update from ${institution} refused (${code}): ${message}`));
+  runner.on('update:refused', ({ round, institution, code, message }) =>
+    note(`round ${round}: update from ${institution} refused (${code}): ${message}`),
+  );
   runner.on('participant:dropped', ({ round, institution, reason }) => note(`round ${round}: ${institution} dropped: ${reason}`));
   runner.on('round:failed', ({ round, reason }) => note(`round ${round} failed: ${reason}`));
   // A site with too few rows for a validation split declines every evaluation: one line per round, not one per site.
@@ -244,7 +315,8 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   });
   runner.on('round:decided', ({ round }) => {
     const n = noValidation.get(round);
-    if (n) note(`round ${round}: ${n} institution${n === 1 ? '' : 's'} keep no validation rows and declined to evaluate (NO_VALIDATION_DATA)`);
+    if (n)
+      note(`round ${round}: ${n} institution${n === 1 ? '' : 's'} keep no validation rows and declined to evaluate (NO_VALIDATION_DATA)`);
   });
   runner.on('consent:revoked', (r) => {
     revoked.push(r);
@@ -265,7 +337,9 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   runner.on('round:published', ({ round, metrics }) => {
     if (metrics.epsilon !== undefined) {
       privacyLog.push({ round, epsilon: metrics.epsilon, delta: metrics.delta as number });
-      note(`round ${round} privacy: epsilon spent so far ${metrics.epsilon.toFixed(3)} (delta ${metrics.delta}) of the study's ${fed.manifest.privacy.dp?.epsilon.toFixed(3)}`);
+      note(
+        `round ${round} privacy: epsilon spent so far ${metrics.epsilon.toFixed(3)} (delta ${metrics.delta}) of the study's ${fed.manifest.privacy.dp?.epsilon.toFixed(3)}`,
+      );
     }
   });
   runner.on('round:published', ({ round, version, metrics }) => {
@@ -316,7 +390,12 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       return { id: site.id, config };
     });
     const workers = resolveWorkers(opts.workers, opts.institutions);
-    fleet = startAgentFleet({ sites: agents, workers, logDir: join(dir, 'logs'), onFatal: (id, message) => progress.message(`${id ?? 'a worker thread'} stopped: ${message}`) });
+    fleet = startAgentFleet({
+      sites: agents,
+      workers,
+      logDir: join(dir, 'logs'),
+      onFatal: (id, message) => progress.message(`${id ?? 'a worker thread'} stopped: ${message}`),
+    });
     placement = await fleet.started;
 
     const result = await outcome;
@@ -333,24 +412,60 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     let perInstitution: InstitutionResult[] | undefined;
     if (data.institutionTests) {
       const { weights, spec: modelSpec } = readModel(coordinator, dir, finalEval.version);
-      perInstitution = await evaluateInstitutions({ tf, spec: modelSpec, weights, ...base, all: data.all, tests: data.institutionTests, names: data.institutionNames ?? [] });
+      perInstitution = await evaluateInstitutions({
+        tf,
+        spec: modelSpec,
+        weights,
+        ...base,
+        all: data.all,
+        tests: data.institutionTests,
+        names: data.institutionNames ?? [],
+      });
       say('');
-      say(formatInstitutions(spec, perInstitution, { accuracy: Number.isFinite(finalEval.accuracy) ? finalEval.accuracy : null, loss: finalEval.loss, rows: testSet.n, scores: finalEval.scores }));
+      say(
+        formatInstitutions(spec, perInstitution, {
+          accuracy: Number.isFinite(finalEval.accuracy) ? finalEval.accuracy : null,
+          loss: finalEval.loss,
+          rows: testSet.n,
+          scores: finalEval.scores,
+        }),
+      );
     }
 
     let centralized: Summary['centralized'];
     if (opts.centralized) {
       const epochs = opts.rounds * opts.localEpochs;
       say(`Centralized baseline: the same model on the pooled training rows, ${epochs} epochs ...`);
-      const c = await trainCentralized({ tf, spec, all: data.all, train: data.train, testSet, epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, ...(opts.training ? { training: opts.training } : {}), ...(user ? { initial: user.user.initial, ...base } : {}) });
+      const c = await trainCentralized({
+        tf,
+        spec,
+        all: data.all,
+        train: data.train,
+        testSet,
+        epochs,
+        batchSize: opts.batchSize,
+        learningRate: opts.learningRate,
+        seed: opts.seed,
+        ...(opts.training ? { training: opts.training } : {}),
+        ...(user ? { initial: user.user.initial, ...base } : {}),
+      });
       const classes = task === 'classification' || task === 'binary';
-      centralized = { loss: c.loss, epochs, ...(classes ? { accuracy: c.accuracy, report: classificationReport(testSet.y, c.predicted, testSet.classes).classes } : {}) };
-      say(task === 'regression'
-        ? `Centralized loss (MSE) ${c.loss.toFixed(4)} vs federated ${finalEval.loss.toFixed(4)}.`
-        : `Centralized accuracy ${c.accuracy.toFixed(4)} vs federated ${finalEval.accuracy.toFixed(4)} (gap ${(c.accuracy - finalEval.accuracy).toFixed(4)}).`);
+      centralized = {
+        loss: c.loss,
+        epochs,
+        ...(classes ? { accuracy: c.accuracy, report: classificationReport(testSet.y, c.predicted, testSet.classes).classes } : {}),
+      };
+      say(
+        task === 'regression'
+          ? `Centralized loss (MSE) ${c.loss.toFixed(4)} vs federated ${finalEval.loss.toFixed(4)}.`
+          : `Centralized accuracy ${c.accuracy.toFixed(4)} vs federated ${finalEval.accuracy.toFixed(4)} (gap ${(c.accuracy - finalEval.accuracy).toFixed(4)}).`,
+      );
     }
 
-    const byzantine = attackers.size > 0 ? byzantineReport({ attackers, refusals, accepted, finalAccuracy: finalEval.accuracy, classes: testSet.classes }) : undefined;
+    const byzantine =
+      attackers.size > 0
+        ? byzantineReport({ attackers, refusals, accepted, finalAccuracy: finalEval.accuracy, classes: testSet.classes })
+        : undefined;
     if (byzantine) {
       say('');
       say(formatByzantine(byzantine));
@@ -364,7 +479,14 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       rounds: rows,
       final: { ...final, ...(perInstitution ? { perInstitution } : {}) },
       ...(centralized ? { centralized } : {}),
-      model: { version: model.version, digest: model.digest, signature: model.signature, path: model.path, parameters: parameterCount(spec), trainableParameters: parameterCount(spec) },
+      model: {
+        version: model.version,
+        digest: model.digest,
+        signature: model.signature,
+        path: model.path,
+        parameters: parameterCount(spec),
+        trainableParameters: parameterCount(spec),
+      },
       runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20), agents: placement },
       study: { manifestHash: fed.manifestHash, policyHash: fed.policyHash },
       policy: policyLog,
@@ -377,14 +499,22 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     writeFileSync(join(dir, 'rounds.csv'), roundsToCsv(rows));
     const svg = await plotRoundsSvg(rows, {
       title: `${opts.strategy}, ${opts.institutions} institutions, ${describe(opts)}`,
-      ...(centralized?.accuracy !== undefined && task !== 'regression' ? { baseline: { accuracy: centralized.accuracy, label: 'centralized' } } : {}),
+      ...(centralized?.accuracy !== undefined && task !== 'regression'
+        ? { baseline: { accuracy: centralized.accuracy, label: 'centralized' } }
+        : {}),
       ...(task === 'regression' ? { metric: 'r2' as const } : {}),
     });
     writeFileSync(join(dir, 'rounds.svg'), svg);
     for (const [name, plot] of Object.entries(plots)) writeFileSync(join(dir, name), plot);
-    say(`Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, ${Object.keys(plots).map((p) => `${p}, `).join('')}coordinator.db, ${model.path} and its .card.md, sites/, logs/)`);
+    say(
+      `Run folder: ${dir} (summary.json, rounds.csv, rounds.svg, ${Object.keys(plots)
+        .map((p) => `${p}, `)
+        .join('')}coordinator.db, ${model.path} and its .card.md, sites/, logs/)`,
+    );
     say(`Check the audit trail: cohort audit verify --data-dir ${dir} --key ${join(keys, 'coordinator.pub.json')}`);
-    say(`Wall time ${((Date.now() - startedAt) / 1000).toFixed(1)} s, backend ${backend}, peak RSS of the coordinator process ${summary.runtime.coordinatorPeakRssMb} MB${placement?.mode === 'worker-threads' ? ` (with the agents of its ${placement.workers} worker threads)` : ''}.`);
+    say(
+      `Wall time ${((Date.now() - startedAt) / 1000).toFixed(1)} s, backend ${backend}, peak RSS of the coordinator process ${summary.runtime.coordinatorPeakRssMb} MB${placement?.mode === 'worker-threads' ? ` (with the agents of its ${placement.workers} worker threads)` : ''}.`,
+    );
     return summary;
   } finally {
     peak.stop();
@@ -397,7 +527,10 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
 function readModel(coordinator: Coordinator, dir: string, version: number): { weights: NamedTensor[]; spec: ModelSpec } {
   const record = coordinator.store.getModel(coordinator.federation, version)!;
   const decoded = decodeTensors(loadModelFile(dir, record.path, record.digest));
-  return { weights: decoded.tensors, spec: (decoded.meta.spec as ModelSpec | undefined) ?? coordinator.store.getFederation(coordinator.federation)!.spec };
+  return {
+    weights: decoded.tensors,
+    spec: (decoded.meta.spec as ModelSpec | undefined) ?? coordinator.store.getFederation(coordinator.federation)!.spec,
+  };
 }
 
 /**

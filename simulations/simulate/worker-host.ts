@@ -81,7 +81,11 @@ export function startWorkerHost(opts: WorkerHostOptions): WorkerHost {
         threads.map(
           (worker) =>
             new Promise<void>((resolve) => {
-              const end = (): void => void worker.terminate().then(() => resolve(), () => resolve());
+              const end = (): void =>
+                void worker.terminate().then(
+                  () => resolve(),
+                  () => resolve(),
+                );
               const timer = setTimeout(end, 2_000);
               worker.on('message', (msg: WorkerMessage) => {
                 if (msg.type !== 'stopped') return;

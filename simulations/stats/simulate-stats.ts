@@ -25,7 +25,11 @@ export interface SimulatedStatsOptions {
 const PLACEHOLDER: ModelSpec = { arch: 'logreg', inputShape: [1], classes: ['no', 'yes'], features: ['row'] };
 
 /** A site id from a partition value ("St Mary's" -> "st-mary-s"). */
-const siteId = (value: string): string => value.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'site';
+const siteId = (value: string): string =>
+  value
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '') || 'site';
 
 /**
  * Splits the CSV by the partition column, starts the coordinator and the agents (each signing a consent to analytics
@@ -51,8 +55,18 @@ export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResu
       id: 'stats',
       name: `analytics on ${o.csv}`,
       spec: PLACEHOLDER,
-      study: { title: `Descriptive statistics of ${o.csv}`, purpose: 'Describe each site\'s data (counts, distributions, survival) before any model is trained.', dataCategories: ['tabular-records'] },
-      rules: { rounds: 1, minParticipants: sites.length + 1, joinGraceMs: 0, roundTimeoutMs: 60_000, train: { localEpochs: 1, batchSize: 1, learningRate: 0.1 } },
+      study: {
+        title: `Descriptive statistics of ${o.csv}`,
+        purpose: "Describe each site's data (counts, distributions, survival) before any model is trained.",
+        dataCategories: ['tabular-records'],
+      },
+      rules: {
+        rounds: 1,
+        minParticipants: sites.length + 1,
+        joinGraceMs: 0,
+        roundTimeoutMs: 60_000,
+        train: { localEpochs: 1, batchSize: 1, learningRate: 0.1 },
+      },
     },
     institutions: sites.map(publicIdentityOf),
     log: log('coordinator'),
@@ -72,7 +86,17 @@ export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResu
           coordinator: publicIdentityOf(coordinatorIdentity),
           consentFile,
           auditLog: join(o.out, 'sites', site.id, 'audit.jsonl'),
-          data: { description: slice.source, load: () => ({ x: new Float32Array(slice.rows.length), y: new Int32Array(slice.rows.length), n: slice.rows.length, inputShape: [1], classes: ['no', 'yes'], features: ['row'] }) },
+          data: {
+            description: slice.source,
+            load: () => ({
+              x: new Float32Array(slice.rows.length),
+              y: new Int32Array(slice.rows.length),
+              n: slice.rows.length,
+              inputShape: [1],
+              classes: ['no', 'yes'],
+              features: ['row'],
+            }),
+          },
           statsTable: () => slice,
           backend: 'cpu',
           log: log(site.id),
@@ -81,7 +105,11 @@ export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResu
     });
     await Promise.all(agents.map((a) => a.ready));
     const { token } = createApiToken(store, { role: 'admin' }, 'cohort stats');
-    const res = await fetch(`${coordinator.url}/api/federations/stats/stats`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(o.request) });
+    const res = await fetch(`${coordinator.url}/api/federations/stats/stats`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(o.request),
+    });
     const body = (await res.json()) as StatsResult & { error?: { code: string; message: string } };
     if (!res.ok) throw new Error(`stats query refused: ${body.error?.code}: ${body.error?.message}`);
     return { ...body, siteNames: Object.fromEntries(sites.map((s, i) => [s.id, values[i] as string])) };

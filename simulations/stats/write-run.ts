@@ -32,16 +32,35 @@ const fmt = (v: number | null | undefined, digits = 2) => (v === null || v === u
  * @example process.stdout.write(statsSummary(result))
  */
 export function statsSummary(s: StatsResult): string {
-  const lines = [`sites answered: ${Object.entries(s.sites).map(([id, v]) => `${id}${s.siteNames?.[id] && s.siteNames[id] !== id ? ` (${s.siteNames[id]})` : ''} ${v.suppressed ? '<k' : v.rows} rows, k=${s.minCellSize[id]}`).join('; ') || 'none'}`];
+  const lines = [
+    `sites answered: ${
+      Object.entries(s.sites)
+        .map(
+          ([id, v]) =>
+            `${id}${s.siteNames?.[id] && s.siteNames[id] !== id ? ` (${s.siteNames[id]})` : ''} ${v.suppressed ? '<k' : v.rows} rows, k=${s.minCellSize[id]}`,
+        )
+        .join('; ') || 'none'
+    }`,
+  ];
   for (const [id, r] of Object.entries(s.refused)) lines.push(`not answered: ${id}: ${r.code} ${r.message}`);
   for (const [column, r] of Object.entries(s.columns)) {
     const tail = r.incomplete ? `  [lacks withheld cells of ${r.incompleteSites?.join(', ')}]` : '';
     if (r.kind === 'numeric') {
       const q = (r as NumericResult).quantiles.map((x) => `p${Math.round(x.p * 100)} ${fmt(x.value)}±${fmt(x.errorBound)}`).join(', ');
-      lines.push(`${column}: n ${r.count}, missing ${r.missing}, mean ${fmt(r.mean)}, sd ${fmt(r.std)}, range ${fmt(r.min)}..${fmt(r.max)}, ${q}${tail}`);
-    } else lines.push(`${column}: n ${r.count}, missing ${r.missing}, ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${tail}`);
+      lines.push(
+        `${column}: n ${r.count}, missing ${r.missing}, mean ${fmt(r.mean)}, sd ${fmt(r.std)}, range ${fmt(r.min)}..${fmt(r.max)}, ${q}${tail}`,
+      );
+    } else
+      lines.push(
+        `${column}: n ${r.count}, missing ${r.missing}, ${Object.entries(r.counts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}${tail}`,
+      );
   }
-  if (s.survival?.logRank) lines.push(`log-rank (${s.survival.group}): chi-square ${s.survival.logRank.chiSquare.toFixed(3)}, df ${s.survival.logRank.df}, p ${s.survival.logRank.pValue.toPrecision(3)}`);
+  if (s.survival?.logRank)
+    lines.push(
+      `log-rank (${s.survival.group}): chi-square ${s.survival.logRank.chiSquare.toFixed(3)}, df ${s.survival.logRank.df}, p ${s.survival.logRank.pValue.toPrecision(3)}`,
+    );
   for (const note of s.notes ?? []) lines.push(`note: ${note}`);
   return `${lines.join('\n')}\n`;
 }

@@ -86,7 +86,11 @@ describe.skipIf(!hasChromium)('the web console', () => {
         }
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(await finished).toEqual([{ rounds: 2, finalVersion: 2 }, { rounds: 2, finalVersion: 2 }, { rounds: 2, finalVersion: 2 }]);
+      expect(await finished).toEqual([
+        { rounds: 2, finalVersion: 2 },
+        { rounds: 2, finalVersion: 2 },
+        { rounds: 2, finalVersion: 2 },
+      ]);
       agents.forEach((a) => a.close());
       // (Waits poll from here: the page's Content-Security-Policy forbids the eval that waitForFunction needs.)
       await expect.poll(() => page.evaluate('window.__seen.includes("2:published")'), { timeout: 30_000 }).toBe(true);
@@ -179,8 +183,13 @@ describe.skipIf(!hasChromium)('the web console', () => {
       await shot(page, 'history-rounds');
       const models = await timed('#/models', '[data-testid=models-table] tr[data-version]');
       const audit = await timed('#/audit', '[data-testid=audit-table] tbody tr');
-      console.log(`console with 100 rounds x 50 institutions: first render ${firstRender.toFixed(0)} ms after navigation start (${wall} ms wall); rounds tab ${rounds} ms, models ${models} ms, audit ${audit} ms`);
-      writeFileSync(join(OUT, 'console-timings.json'), JSON.stringify({ firstRenderMs: firstRender, wallMs: wall, roundsTabMs: rounds, modelsTabMs: models, auditTabMs: audit }, null, 2));
+      console.log(
+        `console with 100 rounds x 50 institutions: first render ${firstRender.toFixed(0)} ms after navigation start (${wall} ms wall); rounds tab ${rounds} ms, models ${models} ms, audit ${audit} ms`,
+      );
+      writeFileSync(
+        join(OUT, 'console-timings.json'),
+        JSON.stringify({ firstRenderMs: firstRender, wallMs: wall, roundsTabMs: rounds, modelsTabMs: models, auditTabMs: audit }, null, 2),
+      );
       expect(firstRender).toBeLessThan(1000);
 
       // Someone edits one audit row behind the coordinator's back: the console says where the chain breaks.
@@ -189,7 +198,9 @@ describe.skipIf(!hasChromium)('the web console', () => {
       db.close();
       await page.click('[data-testid=audit-verify]');
       await page.waitForSelector('[data-testid=audit-verdict][data-ok=false]');
-      expect(await page.textContent('[data-testid=audit-verdict]')).toMatch(/Chain broken at entry #1000 \(999 entries verified before it\)/);
+      expect(await page.textContent('[data-testid=audit-verdict]')).toMatch(
+        /Chain broken at entry #1000 \(999 entries verified before it\)/,
+      );
       await shot(page, 'audit-broken');
       await page.close();
     } finally {

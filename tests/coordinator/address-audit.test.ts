@@ -7,7 +7,12 @@ describe('AddressAudit', () => {
     const written: [string, string, Record<string, unknown>][] = [];
     const audit = new AddressAudit(60_000, (kind, actor, data) => written.push([kind, actor, data]));
 
-    for (let i = 0; i < 1000; i++) audit.record('message.refused', '10.0.0.9', { code: i % 2 ? 'BAD_SIGNATURE' : 'UNAUTHENTICATED', message: 'm', claimedInstitution: `site-${i % 7}` });
+    for (let i = 0; i < 1000; i++)
+      audit.record('message.refused', '10.0.0.9', {
+        code: i % 2 ? 'BAD_SIGNATURE' : 'UNAUTHENTICATED',
+        message: 'm',
+        claimedInstitution: `site-${i % 7}`,
+      });
     audit.record('connection.refused', '10.0.0.9', { code: 'UNKNOWN_INSTITUTION', message: 'm', claimedInstitution: 'x' });
     audit.record('message.refused', '10.0.0.10', { code: 'UNAUTHENTICATED', message: 'm' });
     const beforeFlush = written.length;
@@ -15,9 +20,17 @@ describe('AddressAudit', () => {
 
     expect(beforeFlush).toBe(3);
     expect(written).toHaveLength(4); // one summary: the other windows had nothing after their first entry
-    expect(written[0]).toEqual(['message.refused', 'address:10.0.0.9', { code: 'UNAUTHENTICATED', message: 'm', claimedInstitution: 'site-0', address: '10.0.0.9' }]);
+    expect(written[0]).toEqual([
+      'message.refused',
+      'address:10.0.0.9',
+      { code: 'UNAUTHENTICATED', message: 'm', claimedInstitution: 'site-0', address: '10.0.0.9' },
+    ]);
     expect(written[3]?.[1]).toBe('address:10.0.0.9');
-    expect(written[3]?.[2]).toMatchObject({ repeated: 999, codes: { UNAUTHENTICATED: 499, BAD_SIGNATURE: 500 }, claimedInstitutions: ['site-1', 'site-2', 'site-3', 'site-4', 'site-5'] });
+    expect(written[3]?.[2]).toMatchObject({
+      repeated: 999,
+      codes: { UNAUTHENTICATED: 499, BAD_SIGNATURE: 500 },
+      claimedInstitutions: ['site-1', 'site-2', 'site-3', 'site-4', 'site-5'],
+    });
   });
 
   it('holds at most maxOpen windows: the oldest is written early to make room', () => {

@@ -28,9 +28,28 @@ const CASES: RouteCase[] = [
   { method: 'GET', route: '/api/federations/:id/study', path: `${f}/study`, roles: ALL },
   { method: 'GET', route: '/api/federations/:id/consents', path: `${f}/consents`, roles: ALL },
   { method: 'GET', route: '/api/federations/:id/institutions', path: `${f}/institutions`, roles: ALL },
-  { method: 'POST', route: '/api/federations/:id/institutions', path: `${f}/institutions`, roles: ['admin'], body: () => publicIdentityDoc(`new-site-${++enrolled}`), status: 201 },
-  { method: 'POST', route: '/api/federations/:id/institutions/:inst/suspend', path: `${f}/institutions/site-2/suspend`, roles: ['admin'], body: () => ({ reason: 'test' }) },
-  { method: 'POST', route: '/api/federations/:id/institutions/:inst/reactivate', path: `${f}/institutions/site-2/reactivate`, roles: ['admin'], body: () => ({}) },
+  {
+    method: 'POST',
+    route: '/api/federations/:id/institutions',
+    path: `${f}/institutions`,
+    roles: ['admin'],
+    body: () => publicIdentityDoc(`new-site-${++enrolled}`),
+    status: 201,
+  },
+  {
+    method: 'POST',
+    route: '/api/federations/:id/institutions/:inst/suspend',
+    path: `${f}/institutions/site-2/suspend`,
+    roles: ['admin'],
+    body: () => ({ reason: 'test' }),
+  },
+  {
+    method: 'POST',
+    route: '/api/federations/:id/institutions/:inst/reactivate',
+    path: `${f}/institutions/site-2/reactivate`,
+    roles: ['admin'],
+    body: () => ({}),
+  },
   { method: 'GET', route: '/api/federations/:id/rounds', path: `${f}/rounds?limit=1`, roles: ALL },
   { method: 'GET', route: '/api/federations/:id/rounds/:round', path: `${f}/rounds/1`, roles: ALL },
   { method: 'GET', route: '/api/federations/:id/models', path: `${f}/models`, roles: ALL },
@@ -38,7 +57,13 @@ const CASES: RouteCase[] = [
   { method: 'GET', route: '/api/federations/:id/models/:version/card', path: `${f}/models/1/card`, roles: ALL },
   { method: 'GET', route: '/api/federations/:id/models/:version/lineage', path: `${f}/models/2/lineage`, roles: ALL },
   { method: 'GET', route: '/api/federations/:id/models/:version/weights', path: `${f}/models/2/weights`, roles: ALL },
-  { method: 'POST', route: '/api/federations/:id/models/:version/predict', path: `${f}/models/2/predict`, roles: ALL, body: () => ({ rows: [{ age: 40, income: 30_000, bmi: 22 }] }) },
+  {
+    method: 'POST',
+    route: '/api/federations/:id/models/:version/predict',
+    path: `${f}/models/2/predict`,
+    roles: ALL,
+    body: () => ({ rows: [{ age: 40, income: 30_000, bmi: 22 }] }),
+  },
   { method: 'GET', route: '/api/federations/:id/audit', path: `${f}/audit?limit=5`, roles: ALL },
   { method: 'POST', route: '/api/federations/:id/audit/verify', path: `${f}/audit/verify`, roles: ['admin', 'auditor'] },
   { method: 'POST', route: '/api/federations/:id/stats', path: `${f}/stats`, roles: ['admin'], body: () => ({ columns: ['age'] }) },
@@ -75,7 +100,9 @@ async function expectError(res: Response, status: number, code: string): Promise
 
 describe('every API route x (no token, a role it refuses, each role it serves)', () => {
   it('the table covers every /api route the app registers', () => {
-    const registered = new Set(app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/api/')).map((r) => `${r.method} ${r.path}`));
+    const registered = new Set(
+      app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/api/')).map((r) => `${r.method} ${r.path}`),
+    );
 
     expect([...registered].sort()).toEqual([...new Set(CASES.map((c) => `${c.method} ${c.route}`))].sort());
   });
@@ -110,7 +137,14 @@ describe('authentication', () => {
     expect((await app.request('/api/whoami', { headers: bearer(token) })).status).toBe(200);
     revokeApiToken(fx.store, fx.store.getApiTokenByHash((await import('../../coordinator/auth/index.js')).hashToken(token))!.id, 'test');
 
-    for (const authorization of [`Bearer ${forged}`, 'Bearer short', `Basic ${fx.tokens.admin}`, `Bearer ${fx.tokens.admin}x`, `Bearer ${token}`, 'Bearer']) {
+    for (const authorization of [
+      `Bearer ${forged}`,
+      'Bearer short',
+      `Basic ${fx.tokens.admin}`,
+      `Bearer ${fx.tokens.admin}x`,
+      `Bearer ${token}`,
+      'Bearer',
+    ]) {
       await expectError(await app.request('/api/federations', { headers: { authorization } }), 401, 'UNAUTHENTICATED');
     }
   });
@@ -130,7 +164,10 @@ describe('authentication', () => {
     await expectError(refused, 429, 'RATE_LIMITED');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await limited.request('/api/whoami')).status).toBe(429);
-    expect((await fx.api({ authFailureLimit: { max: 3, windowMs: 60_000 } }).request('/api/whoami', { headers: bearer(fx.tokens.admin) })).status).toBe(200);
+    expect(
+      (await fx.api({ authFailureLimit: { max: 3, windowMs: 60_000 } }).request('/api/whoami', { headers: bearer(fx.tokens.admin) }))
+        .status,
+    ).toBe(200);
   });
 
   it('does not count missing tokens as failures (a page loading without a token is not guessing)', async () => {
@@ -147,20 +184,43 @@ describe('request bodies', () => {
     const small = fx.api({ maxBodyBytes: 1024 });
     const rows = Array.from({ length: 50 }, () => ({ age: 40, income: 30_000, bmi: 22 }));
 
-    const res = await small.request(`${f}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.auditor), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+    const res = await small.request(`${f}/models/2/predict`, {
+      method: 'POST',
+      headers: { ...bearer(fx.tokens.auditor), 'content-type': 'application/json' },
+      body: JSON.stringify({ rows }),
+    });
 
     await expectError(res, 413, 'PAYLOAD_TOO_LARGE');
   });
 
   it('validates bodies, queries and path parameters with 400 BAD_REQUEST naming the field', async () => {
-    const post = (path: string, body: string) => app.request(path, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body });
+    const post = (path: string, body: string) =>
+      app.request(path, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body });
 
-    expect((await expectError(await post(`${f}/models/2/predict`, JSON.stringify({ rows: [] })), 400, 'BAD_REQUEST')).error.message).toContain('rows');
-    expect((await expectError(await post(`${f}/models/2/predict`, JSON.stringify({ rows: [{ age: 'old' }] })), 400, 'BAD_REQUEST')).error.message).toContain('rows');
-    expect((await expectError(await post(`${f}/models/2/predict`, JSON.stringify({ rows: [{ age: 1, income: 2 }] })), 400, 'BAD_REQUEST')).error.message).toContain('bmi');
-    expect((await expectError(await post(`${f}/models/2/predict`, JSON.stringify({ rows: [{ age: 1, income: 2, bmi: 3, height: 4 }] })), 400, 'BAD_REQUEST')).error.message).toContain('height');
+    expect(
+      (await expectError(await post(`${f}/models/2/predict`, JSON.stringify({ rows: [] })), 400, 'BAD_REQUEST')).error.message,
+    ).toContain('rows');
+    expect(
+      (await expectError(await post(`${f}/models/2/predict`, JSON.stringify({ rows: [{ age: 'old' }] })), 400, 'BAD_REQUEST')).error
+        .message,
+    ).toContain('rows');
+    expect(
+      (await expectError(await post(`${f}/models/2/predict`, JSON.stringify({ rows: [{ age: 1, income: 2 }] })), 400, 'BAD_REQUEST')).error
+        .message,
+    ).toContain('bmi');
+    expect(
+      (
+        await expectError(
+          await post(`${f}/models/2/predict`, JSON.stringify({ rows: [{ age: 1, income: 2, bmi: 3, height: 4 }] })),
+          400,
+          'BAD_REQUEST',
+        )
+      ).error.message,
+    ).toContain('height');
     await expectError(await post(`${f}/models/2/predict`, '{not json'), 400, 'BAD_REQUEST');
-    expect((await expectError(await post(`${f}/institutions`, JSON.stringify({ id: 'x' })), 400, 'BAD_REQUEST')).error.message).toMatch(/signPublicKey|format/);
+    expect((await expectError(await post(`${f}/institutions`, JSON.stringify({ id: 'x' })), 400, 'BAD_REQUEST')).error.message).toMatch(
+      /signPublicKey|format/,
+    );
     const doc = publicIdentityDoc('tampered');
     await expectError(await post(`${f}/institutions`, JSON.stringify({ ...doc, fingerprint: 'wrong' })), 400, 'BAD_REQUEST');
     const get = (path: string) => app.request(path, { headers: bearer(fx.tokens.admin) });
@@ -171,13 +231,22 @@ describe('request bodies', () => {
   });
 
   it('checks the role before validating, so a refused caller learns nothing from validation', async () => {
-    const res = await app.request(`${f}/institutions`, { method: 'POST', headers: { ...bearer(fx.tokens.auditor), 'content-type': 'application/json' }, body: '{"bad":1}' });
+    const res = await app.request(`${f}/institutions`, {
+      method: 'POST',
+      headers: { ...bearer(fx.tokens.auditor), 'content-type': 'application/json' },
+      body: '{"bad":1}',
+    });
 
     await expectError(res, 403, 'FORBIDDEN');
   });
 
   it('answers enrolling an institution twice with 409 DUPLICATE, and unknown things with 404', async () => {
-    const post = (path: string, body: unknown) => app.request(path, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) =>
+      app.request(path, {
+        method: 'POST',
+        headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const doc = publicIdentityDoc('twice');
 
     expect((await post(`${f}/institutions`, doc)).status).toBe(201);

@@ -13,7 +13,17 @@ import { createApiToken } from '../../coordinator/auth/index.js';
 import { createApi } from '../../coordinator/http/app.js';
 import { manifestHash, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { createModelRunner, type WorkerModelRunner } from '../../node-agent/train/model-runner.js';
-import { fingerprint, fromHex, generateIdentity, publicIdentityOf, serializePublicIdentity, signConsent, consentHash, toBase64, type Identity } from '../../crypto/index.js';
+import {
+  fingerprint,
+  fromHex,
+  generateIdentity,
+  publicIdentityOf,
+  serializePublicIdentity,
+  signConsent,
+  consentHash,
+  toBase64,
+  type Identity,
+} from '../../crypto/index.js';
 
 export const FED = 'fed';
 export const SPEC: ModelSpec = {
@@ -60,10 +70,31 @@ export function buildApiFixture(opts: { weights?: (version: number) => NamedTens
   const manifest = studyManifest(setup, coordinator);
   const policy = defaultPolicy();
   const now = Date.now();
-  store.createFederation({ id: FED, name: setup.name, spec: SPEC, config: setup.rules, manifest, manifestHash: manifestHash(manifest), policy, policyHash: policyHash(policy), status: 'running', createdAt: now, updatedAt: now });
+  store.createFederation({
+    id: FED,
+    name: setup.name,
+    spec: SPEC,
+    config: setup.rules,
+    manifest,
+    manifestHash: manifestHash(manifest),
+    policy,
+    policyHash: policyHash(policy),
+    status: 'running',
+    createdAt: now,
+    updatedAt: now,
+  });
   store.appendAudit({ federationId: FED, kind: 'federation.created', actor: 'coordinator', data: {} });
   for (const site of sites) {
-    store.upsertInstitution({ federationId: FED, id: site.id, name: site.id, signPublicKey: toBase64(site.signPublicKey), boxPublicKey: toBase64(site.boxPublicKey), fingerprint: fingerprint(site.signPublicKey), status: 'active', enrolledAt: now });
+    store.upsertInstitution({
+      federationId: FED,
+      id: site.id,
+      name: site.id,
+      signPublicKey: toBase64(site.signPublicKey),
+      boxPublicKey: toBase64(site.boxPublicKey),
+      fingerprint: fingerprint(site.signPublicKey),
+      status: 'active',
+      enrolledAt: now,
+    });
     store.appendAudit({ federationId: FED, kind: 'institution.enrolled', actor: 'coordinator', subject: site.id, data: {} });
     const consent = signConsent(
       {
@@ -80,24 +111,73 @@ export function buildApiFixture(opts: { weights?: (version: number) => NamedTens
       },
       site.signSecretKey,
     );
-    store.addConsent({ federationId: FED, institutionId: site.id, consentHash: consentHash(consent), body: consent.body, signature: consent.signature, status: 'active', expiresAt: Date.parse('2099-12-31'), presentedAt: now });
+    store.addConsent({
+      federationId: FED,
+      institutionId: site.id,
+      consentHash: consentHash(consent),
+      body: consent.body,
+      signature: consent.signature,
+      status: 'active',
+      expiresAt: Date.parse('2099-12-31'),
+      presentedAt: now,
+    });
   }
   const registry = new ModelRegistry({ store, identity: coordinator, dataDir: dir, federation: FED });
   const weightsOf = opts.weights ?? ((v: number) => initialWeights(SPEC, v));
   const weights = [weightsOf(0)];
   registry.publish(SPEC, weights[0]!, null, null);
   for (const round of [1, 2]) {
-    store.createRound({ federationId: FED, round, state: 'published', baseVersion: round - 1, resultVersion: round, deadline: now + 60_000, minParticipants: 2, selected: sites.map((s) => s.id), startedAt: now, closedAt: now + 1000, metrics: { participants: 2, samples: 300, trainLoss: 0.5, trainAccuracy: 0.8 }, policyHash: policyHash(policy), decisions: [{ stage: 'publication', rule: 'minInstitutions', passed: true, value: 2, limit: 2, message: 'ok' }, { stage: 'publication', rule: 'fairness', passed: round === 1, value: 0.1, limit: 0.25, message: 'gap' }] });
+    store.createRound({
+      federationId: FED,
+      round,
+      state: 'published',
+      baseVersion: round - 1,
+      resultVersion: round,
+      deadline: now + 60_000,
+      minParticipants: 2,
+      selected: sites.map((s) => s.id),
+      startedAt: now,
+      closedAt: now + 1000,
+      metrics: { participants: 2, samples: 300, trainLoss: 0.5, trainAccuracy: 0.8 },
+      policyHash: policyHash(policy),
+      decisions: [
+        { stage: 'publication', rule: 'minInstitutions', passed: true, value: 2, limit: 2, message: 'ok' },
+        { stage: 'publication', rule: 'fairness', passed: round === 1, value: 0.1, limit: 0.25, message: 'gap' },
+      ],
+    });
     sites.forEach((site, i) => {
-      store.addParticipation({ federationId: FED, round, institutionId: site.id, status: 'accepted', samples: 150 + i, digest: 'ab'.repeat(32), bytes: 1000 + i, metrics: { trainLoss: 0.5, trainAccuracy: 0.8, epochs: 1, durationMs: 10 }, updatedAt: now });
-      store.appendAudit({ federationId: FED, kind: 'update.accepted', actor: site.id, subject: `round:${round}`, data: { round, samples: 150 + i } });
+      store.addParticipation({
+        federationId: FED,
+        round,
+        institutionId: site.id,
+        status: 'accepted',
+        samples: 150 + i,
+        digest: 'ab'.repeat(32),
+        bytes: 1000 + i,
+        metrics: { trainLoss: 0.5, trainAccuracy: 0.8, epochs: 1, durationMs: 10 },
+        updatedAt: now,
+      });
+      store.appendAudit({
+        federationId: FED,
+        kind: 'update.accepted',
+        actor: site.id,
+        subject: `round:${round}`,
+        data: { round, samples: 150 + i },
+      });
     });
     weights.push(weightsOf(round));
     registry.publish(SPEC, weights[round]!, round, round - 1);
     store.setModelCard(FED, round, { federation: FED, version: round, round }, 'card-signature');
-    store.appendAudit({ federationId: FED, kind: 'model.published', actor: 'coordinator', subject: `round:${round}`, data: { round, version: round } });
+    store.appendAudit({
+      federationId: FED,
+      kind: 'model.published',
+      actor: 'coordinator',
+      subject: `round:${round}`,
+      data: { round, version: round },
+    });
   }
-  const make = (role: 'admin' | 'auditor' | 'institution', institution: string | null) => createApiToken(store, { role, institution }, 'test');
+  const make = (role: 'admin' | 'auditor' | 'institution', institution: string | null) =>
+    createApiToken(store, { role, institution }, 'test');
   const admin = make('admin', null);
   const auditor = make('auditor', null);
   const site1 = make('institution', 'site-1');
@@ -113,7 +193,16 @@ export function buildApiFixture(opts: { weights?: (version: number) => NamedTens
     tokens: { admin: admin.token, auditor: auditor.token, site1: site1.token, site2: site2.token },
     tokenIds: { admin: admin.record.id, auditor: auditor.record.id, site1: site1.record.id, site2: site2.record.id },
     api: (overrides = {}) =>
-      createApi({ store, dataDir: dir, coordinatorSignPublicKey: toBase64(coordinator.signPublicKey), online: () => ['site-1'], startedAt: Date.now(), authFailureLimit: { max: 1000, windowMs: 60_000 }, modelRunner: runner, ...overrides }),
+      createApi({
+        store,
+        dataDir: dir,
+        coordinatorSignPublicKey: toBase64(coordinator.signPublicKey),
+        online: () => ['site-1'],
+        startedAt: Date.now(),
+        authFailureLimit: { max: 1000, windowMs: 60_000 },
+        modelRunner: runner,
+        ...overrides,
+      }),
     close() {
       void runner.close();
       store.close();

@@ -20,7 +20,11 @@ const get = async <T = Record<string, any>>(path: string, token: string): Promis
   return (await res.json()) as T;
 };
 const post = (path: string, token: string, body?: unknown) =>
-  app.request(path, { method: 'POST', headers: { ...bearer(token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  app.request(path, {
+    method: 'POST',
+    headers: { ...bearer(token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 
 describe('rounds and audit pages', () => {
   it('pages rounds in order with their policy decisions counted as rules passed and failed', async () => {
@@ -42,7 +46,9 @@ describe('rounds and audit pages', () => {
     const text = await get(`${f}/audit?q=ROUND:2`, fx.tokens.auditor);
 
     expect(all.total).toBe(all.items.length);
-    expect(all.items.map((e: { id: number }) => e.id)).toEqual([...all.items.map((e: { id: number }) => e.id)].sort((a: number, b: number) => b - a));
+    expect(all.items.map((e: { id: number }) => e.id)).toEqual(
+      [...all.items.map((e: { id: number }) => e.id)].sort((a: number, b: number) => b - a),
+    );
     expect(page).toMatchObject({ total: all.total, limit: 2, offset: 1 });
     expect(page.items.map((e: { id: number }) => e.id)).toEqual(all.items.slice(1, 3).map((e: { id: number }) => e.id));
     expect(accepted.total).toBe(4);
@@ -80,7 +86,7 @@ describe('an institution token sees only its own records', () => {
     expect(staffLineage.institutions.map((i: { institution: string }) => i.institution)).toEqual(['site-1', 'site-2']);
   });
 
-  it('is refused another institution\'s audit events, and sees no federation it is not enrolled in', async () => {
+  it("is refused another institution's audit events, and sees no federation it is not enrolled in", async () => {
     const now = Date.now();
     const base = fx.store.getFederation(FED)!;
     fx.store.createFederation({ ...base, id: 'other', name: 'other', createdAt: now, updatedAt: now });
@@ -117,8 +123,17 @@ describe('writes are audited', () => {
     expect(reactivated.status).toBe(200);
     expect(fx.store.getInstitution(FED, 'hospital-z')?.status).toBe('active');
     const actor = `token:${fx.tokenIds.admin}`;
-    expect(events('institution.enrolled').at(-1)).toMatchObject({ federationId: FED, actor, subject: 'hospital-z', data: { fingerprint: doc.fingerprint } });
-    expect(events('institution.suspended').at(-1)).toMatchObject({ actor, subject: 'hospital-z', data: { reason: 'key lost', status: 'suspended' } });
+    expect(events('institution.enrolled').at(-1)).toMatchObject({
+      federationId: FED,
+      actor,
+      subject: 'hospital-z',
+      data: { fingerprint: doc.fingerprint },
+    });
+    expect(events('institution.suspended').at(-1)).toMatchObject({
+      actor,
+      subject: 'hospital-z',
+      data: { reason: 'key lost', status: 'suspended' },
+    });
     expect(events('institution.reactivated').at(-1)).toMatchObject({ actor, subject: 'hospital-z', data: { status: 'active' } });
   });
 
@@ -126,7 +141,11 @@ describe('writes are audited', () => {
     const { token, record } = createApiToken(fx.store, { role: 'institution', institution: 'site-2', label: 'ward' }, 'cli');
     revokeApiToken(fx.store, record.id, 'cli');
 
-    expect(events('token.created').at(-1)).toMatchObject({ actor: 'cli', subject: `token:${record.id}`, data: { role: 'institution', institution: 'site-2', label: 'ward' } });
+    expect(events('token.created').at(-1)).toMatchObject({
+      actor: 'cli',
+      subject: `token:${record.id}`,
+      data: { role: 'institution', institution: 'site-2', label: 'ward' },
+    });
     expect(events('token.revoked').at(-1)).toMatchObject({ subject: `token:${record.id}` });
     expect(JSON.stringify(fx.store.listAudit())).not.toContain(token);
     expect(JSON.stringify(fx.store.listApiTokens())).not.toContain(token);
@@ -141,17 +160,20 @@ describe('writes are audited', () => {
 });
 
 describe('POST /audit/verify', () => {
-  it('verifies the whole chain, then names the first event edited behind the API\'s back', async () => {
+  it("verifies the whole chain, then names the first event edited behind the API's back", async () => {
     const ok = await post(`${f}/audit/verify`, fx.tokens.auditor);
     const okBody = (await ok.json()) as Record<string, unknown>;
 
     expect(ok.status).toBe(200);
     expect(okBody).toMatchObject({ ok: true, brokenAt: null, reason: null });
     expect(okBody.entries).toBe(fx.store.countAudit() - 1); // the verification is itself audited after it ran
-    expect(fx.store.listAudit({ kind: 'audit.verified' }).at(-1)).toMatchObject({ actor: `token:${fx.tokenIds.auditor}`, data: { ok: true } });
+    expect(fx.store.listAudit({ kind: 'audit.verified' }).at(-1)).toMatchObject({
+      actor: `token:${fx.tokenIds.auditor}`,
+      data: { ok: true },
+    });
 
     const raw = new Database(join(fx.dir, 'coordinator.db'));
-    raw.prepare("UPDATE audit SET data = ? WHERE id = 3").run('{"edited":true}');
+    raw.prepare('UPDATE audit SET data = ? WHERE id = 3').run('{"edited":true}');
     raw.close();
     const broken = (await (await post(`${f}/audit/verify`, fx.tokens.admin)).json()) as Record<string, unknown>;
 
@@ -182,9 +204,19 @@ describe('GET /metrics', () => {
 
 describe('GET /openapi.json', () => {
   it('documents every registered route, with the bearer scheme on every /api route', async () => {
-    const doc = (await (await app.request('/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[] }>>; components: { securitySchemes: Record<string, unknown> } };
-    const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`)));
-    const registered = new Set(app.routes.filter((r) => r.method !== 'ALL' && r.path !== '/openapi.json').map((r) => `${r.method} ${r.path}`));
+    const doc = (await (await app.request('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, ops]) =>
+        Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+      ),
+    );
+    const registered = new Set(
+      app.routes.filter((r) => r.method !== 'ALL' && r.path !== '/openapi.json').map((r) => `${r.method} ${r.path}`),
+    );
 
     expect(doc.openapi).toBe('3.1.0');
     expect([...registered].filter((r) => !documented.has(r))).toEqual([]);

@@ -35,7 +35,11 @@ describe('the API on a running coordinator', () => {
   it('enrols an institution over HTTP; the new institution is in the store and the audit trail', async () => {
     const doc = publicIdentityDoc('late-site');
 
-    const res = await fetch(`${url}/api/federations/e2e/institutions`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    const res = await fetch(`${url}/api/federations/e2e/institutions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(doc),
+    });
 
     expect(res.status).toBe(201);
     expect(fed.coordinator.store.getInstitution('e2e', 'late-site')).toMatchObject({ status: 'active', fingerprint: doc.fingerprint });

@@ -6,7 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { baseHash, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { baseModelJsonPath, baseTensors, keepBaseModel, userInitialWeights } from '../../coordinator/models/index.js';
 
-const tensor = (name: string, shape: number[], from: number): NamedTensor => ({ name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => from + i / 10) });
+const tensor = (name: string, shape: number[], from: number): NamedTensor => ({
+  name,
+  shape,
+  data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => from + i / 10),
+});
 const file = [tensor('stem/kernel', [2, 3], 1), tensor('stem/bias', [3], 2), tensor('out/kernel', [3, 2], 3), tensor('out/bias', [2], 4)];
 const layers = {
   topology: { class_name: 'Sequential', config: { layers: [] } },
@@ -26,7 +30,10 @@ beforeEach(() => {
   mkdirSync(join(dir, 'src', 'shards'), { recursive: true });
   writeFileSync(join(dir, 'src', 'shards', 'w.bin'), new Uint8Array(8));
   modelJson = join(dir, 'src', 'model.json');
-  writeFileSync(modelJson, JSON.stringify({ format: 'layers-model', modelTopology: layers.topology, weightsManifest: [{ paths: ['shards/w.bin'], weights: [] }] }));
+  writeFileSync(
+    modelJson,
+    JSON.stringify({ format: 'layers-model', modelTopology: layers.topology, weightsManifest: [{ paths: ['shards/w.bin'], weights: [] }] }),
+  );
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -56,6 +63,8 @@ describe('keepBaseModel', () => {
   it('refuses a shard path that leaves the model folder', () => {
     writeFileSync(modelJson, JSON.stringify({ weightsManifest: [{ paths: ['../../etc/passwd'], weights: [] }] }));
 
-    expect(() => keepBaseModel(join(dir, 'data'), 'fed', spec, { modelJson, tensors: file })).toThrow(/shard path \.\.\/\.\.\/etc\/passwd leaves the model's folder/);
+    expect(() => keepBaseModel(join(dir, 'data'), 'fed', spec, { modelJson, tensors: file })).toThrow(
+      /shard path \.\.\/\.\.\/etc\/passwd leaves the model's folder/,
+    );
   });
 });

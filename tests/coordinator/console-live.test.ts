@@ -40,7 +40,11 @@ function institutionsNamed(payload: unknown, ids: string[]): string[] {
 describe('the console live feed (/console namespace)', () => {
   it('refuses a connection without a valid token', async () => {
     fed = await startFederation(1);
-    const socket = io(`${fed.coordinator.url}/console`, { auth: { token: 'cohort_not-a-real-token-000000000000000000000000' }, transports: ['websocket'], reconnection: false });
+    const socket = io(`${fed.coordinator.url}/console`, {
+      auth: { token: 'cohort_not-a-real-token-000000000000000000000000' },
+      transports: ['websocket'],
+      reconnection: false,
+    });
     sockets.push(socket);
     const err = await new Promise<Error & { data?: { code: string } }>((resolve) => socket.once('connect_error', resolve));
     expect(err.data?.code).toBe('UNAUTHENTICATED');
@@ -70,7 +74,13 @@ describe('the console live feed (/console namespace)', () => {
     expect(site1.events.filter((e) => e.name === 'update:accepted')).toHaveLength(2);
     expect(auditor.events.filter((e) => e.name === 'update:accepted')).toHaveLength(4);
     const lastUpdate = site1.events.filter((e) => e.name === 'round:updated').at(-1)?.payload;
-    expect(lastUpdate).toMatchObject({ round: 2, state: 'published', selected: 2, accepted: 2, participations: [{ institution: 'site-1', status: 'accepted' }] });
+    expect(lastUpdate).toMatchObject({
+      round: 2,
+      state: 'published',
+      selected: 2,
+      accepted: 2,
+      participations: [{ institution: 'site-1', status: 'accepted' }],
+    });
   });
 
   it('serves the console page, its assets, Chart.js and the socket.io client without internet', async () => {

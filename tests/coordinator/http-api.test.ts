@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore, type Store } from '../../coordinator/index.js';
 import { createApi } from '../../coordinator/http/app.js';
 import { createApiToken } from '../../coordinator/auth/index.js';
-import { architectureHash, canonicalJson, manifestHash, PROTOCOL_VERSION, StudyManifestSchema, type ModelSpec, type StudyManifest } from '../../protocol/index.js';
+import {
+  architectureHash,
+  canonicalJson,
+  manifestHash,
+  PROTOCOL_VERSION,
+  StudyManifestSchema,
+  type ModelSpec,
+  type StudyManifest,
+} from '../../protocol/index.js';
 import { fromBase64, sha256Hex, toBase64, verifyModel } from '../../crypto/index.js';
 import { startAgent, startFederation, type Federation } from '../e2e/helpers.js';
 import { loadMnist } from '../../node-agent/data/index.js';
@@ -17,7 +25,13 @@ interface ErrorBody {
 }
 
 /** Everything a third party needs to check a downloaded model offline: bytes, headers, the federation's spec and the coordinator's key. */
-function verifyDownload(bytes: Uint8Array, headers: Headers, spec: ModelSpec, federation: string, coordinatorKey: Uint8Array): { digestOk: boolean; specOk: boolean; signatureOk: boolean } {
+function verifyDownload(
+  bytes: Uint8Array,
+  headers: Headers,
+  spec: ModelSpec,
+  federation: string,
+  coordinatorKey: Uint8Array,
+): { digestOk: boolean; specOk: boolean; signatureOk: boolean } {
   const body = bytes.subarray(0, bytes.length - 32);
   const trailer = Buffer.from(bytes.subarray(bytes.length - 32)).toString('hex');
   const digest = createHash('sha256').update(body).digest('hex');
@@ -27,7 +41,11 @@ function verifyDownload(bytes: Uint8Array, headers: Headers, spec: ModelSpec, fe
     fromBase64(headers.get('x-cohort-signature') ?? ''),
     coordinatorKey,
   );
-  return { digestOk: digest === headers.get('x-cohort-digest') && digest === trailer, specOk: specHash === headers.get('x-cohort-spec-hash'), signatureOk };
+  return {
+    digestOk: digest === headers.get('x-cohort-digest') && digest === trailer,
+    specOk: specHash === headers.get('x-cohort-spec-hash'),
+    signatureOk,
+  };
 }
 
 /** The app with an auditor token sent on every request (roles and their limits are tested in api-auth.test.ts). */
@@ -35,7 +53,8 @@ function withToken(app: ReturnType<typeof createApi>, token: string) {
   const authorization = `Bearer ${token}`;
   return {
     request: (path: string) => app.request(path, { headers: { authorization } }),
-    post: (path: string, body: unknown) => app.request(path, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    post: (path: string, body: unknown) =>
+      app.request(path, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
   };
 }
 
@@ -72,7 +91,13 @@ describe('REST API on an empty store', () => {
   });
 
   it('answers an unknown federation, and its sub-resources, with 404 NOT_FOUND as JSON', async () => {
-    for (const path of ['/api/federations/nope', '/api/federations/nope/study', '/api/federations/nope/rounds', '/api/federations/nope/models', '/api/federations/nope/models/0/weights']) {
+    for (const path of [
+      '/api/federations/nope',
+      '/api/federations/nope/study',
+      '/api/federations/nope/rounds',
+      '/api/federations/nope/models',
+      '/api/federations/nope/models/0/weights',
+    ]) {
       const res = await app.request(path);
 
       expect(res.status, path).toBe(404);
@@ -134,13 +159,21 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
   it('shows a federation: spec, rules, rounds published, institutions, who is online and the latest model', async () => {
     const body = await get<Record<string, any>>(`/api/federations/${F}`);
 
-    expect(body).toMatchObject({ id: F, status: 'completed', roundsPublished: 2, online: ['site-1'], config: { rounds: 2, minParticipants: 2 } });
+    expect(body).toMatchObject({
+      id: F,
+      status: 'completed',
+      roundsPublished: 2,
+      online: ['site-1'],
+      config: { rounds: 2, minParticipants: 2 },
+    });
     expect(body.spec).toMatchObject({ arch: 'logreg', inputShape: [784] });
     expect(body.currentRound).toMatchObject({ round: 2, state: 'published', resultVersion: 2 });
     expect(body.latestModel).toMatchObject({ version: 2, round: 2 });
     expect(body.latestModel.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(body.institutions.map((i: { id: string }) => i.id).sort()).toEqual(['site-1', 'site-2']);
-    expect(body.institutions.every((i: { status: string; fingerprint: string }) => i.status === 'active' && i.fingerprint.length > 0)).toBe(true);
+    expect(body.institutions.every((i: { status: string; fingerprint: string }) => i.status === 'active' && i.fingerprint.length > 0)).toBe(
+      true,
+    );
     expect(Object.keys(body.institutions[0]).sort()).toEqual(['fingerprint', 'id', 'lastSeenAt', 'status']);
   });
 
@@ -153,7 +186,12 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     expect(body.federation).toBe(F);
     expect(manifestHash(manifest)).toBe(body.manifestHash);
     expect(body.manifestHash).toBe(fed.coordinator.store.getFederation(F)!.manifestHash);
-    expect(manifest).toMatchObject({ federation: F, rounds: 2, strategy: 'fedavg', model: { arch: 'logreg', specHash: architectureHash(spec) } });
+    expect(manifest).toMatchObject({
+      federation: F,
+      rounds: 2,
+      strategy: 'fedavg',
+      model: { arch: 'logreg', specHash: architectureHash(spec) },
+    });
     expect(manifest.coordinator.signPublicKey).toBe(toBase64(fed.coordinatorIdentity.signPublicKey));
   });
 
@@ -166,7 +204,10 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     ]);
     for (const r of rounds) {
       expect(r.participations.map((p: { institutionId: string }) => p.institutionId).sort()).toEqual(['site-1', 'site-2']);
-      expect(r.metrics).toMatchObject({ participants: 2, samples: r.participations.reduce((n: number, p: { samples: number }) => n + p.samples, 0) });
+      expect(r.metrics).toMatchObject({
+        participants: 2,
+        samples: r.participations.reduce((n: number, p: { samples: number }) => n + p.samples, 0),
+      });
       for (const p of r.participations) {
         expect(p).toMatchObject({ status: 'accepted', code: null });
         expect(p.samples).toBeGreaterThan(150); // 200 rows at each site, less its local validation rows
@@ -188,7 +229,12 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
       [2, 2, 1],
     ]);
     expect(models.every((m) => !('path' in m))).toBe(true);
-    expect(one).toMatchObject({ federationId: F, version: 1, round: 1, coordinatorSignPublicKey: toBase64(fed.coordinatorIdentity.signPublicKey) });
+    expect(one).toMatchObject({
+      federationId: F,
+      version: 1,
+      round: 1,
+      coordinatorSignPublicKey: toBase64(fed.coordinatorIdentity.signPublicKey),
+    });
     expect(one).not.toHaveProperty('path');
   });
 
@@ -207,7 +253,11 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     expect(Number(res.headers.get('content-length') ?? bytes.length)).toBe(bytes.length);
     const record = fed.coordinator.store.getModel(F, 2)!;
     expect(Buffer.from(bytes).equals(readFileSync(join(fed.dir, record.path)))).toBe(true);
-    expect(verifyDownload(bytes, res.headers, spec, F, fed.coordinatorIdentity.signPublicKey)).toEqual({ digestOk: true, specOk: true, signatureOk: true });
+    expect(verifyDownload(bytes, res.headers, spec, F, fed.coordinatorIdentity.signPublicKey)).toEqual({
+      digestOk: true,
+      specOk: true,
+      signatureOk: true,
+    });
     const events = audited();
     expect(events).toHaveLength(before + 1);
     expect(events.at(-1)).toMatchObject({ actor: 'http', subject: 'model:2', data: { version: 2, digest: record.digest } });
@@ -222,7 +272,10 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     const flipped = bytes.slice();
     flipped[100] = (flipped[100] as number) ^ 1;
     expect(verifyDownload(flipped, res.headers, spec, F, key)).toMatchObject({ digestOk: false, signatureOk: false });
-    expect(verifyDownload(bytes, res.headers, { ...spec, arch: 'mlp', hidden: [10] }, F, key)).toMatchObject({ specOk: false, signatureOk: false });
+    expect(verifyDownload(bytes, res.headers, { ...spec, arch: 'mlp', hidden: [10] }, F, key)).toMatchObject({
+      specOk: false,
+      signatureOk: false,
+    });
     expect(verifyDownload(bytes, res.headers, spec, F, fed.institutions[0]!.signPublicKey).signatureOk).toBe(false);
     expect(verifyDownload(bytes, res.headers, spec, 'other-federation', key).signatureOk).toBe(false);
   });
@@ -288,7 +341,11 @@ describe('REST API after a real federation (2 agents, logreg, 2 rounds)', () => 
     expect(health.status).toBe(200);
     expect(coordinatorSignPublicKey).toBe(toBase64(fed.coordinatorIdentity.signPublicKey));
     expect(res.status).toBe(200);
-    expect(verifyDownload(bytes, res.headers, spec, F, fromBase64(coordinatorSignPublicKey))).toEqual({ digestOk: true, specOk: true, signatureOk: true });
+    expect(verifyDownload(bytes, res.headers, spec, F, fromBase64(coordinatorSignPublicKey))).toEqual({
+      digestOk: true,
+      specOk: true,
+      signatureOk: true,
+    });
     const missing = await fetch(`${fed.coordinator.url}/api/federations/missing`, { headers });
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as ErrorBody).error.code).toBe('NOT_FOUND');

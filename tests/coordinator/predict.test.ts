@@ -18,7 +18,9 @@ function randomWeights(spec: ModelSpec, seed: number): NamedTensor[] {
   const rng = createPrng(seed);
   return tensorLayout(spec).map((t) => {
     const size = t.shape.reduce((a, b) => a * b, 1);
-    const scale = t.name.endsWith('bias') ? 0.5 : Math.sqrt(2 / (t.shape.at(-2) ?? 1) / (t.shape.length === 4 ? (t.shape[0] as number) * (t.shape[1] as number) : 1));
+    const scale = t.name.endsWith('bias')
+      ? 0.5
+      : Math.sqrt(2 / (t.shape.at(-2) ?? 1) / (t.shape.length === 4 ? (t.shape[0] as number) * (t.shape[1] as number) : 1));
     return { name: t.name, shape: t.shape, data: Float32Array.from({ length: size }, () => (rng.next() * 2 - 1) * scale) };
   });
 }
@@ -46,7 +48,8 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 describe('the model runner (TF.js in a worker thread) against TF.js in-process', () => {
   const runner = createModelRunner();
   afterAll(() => runner.close());
-  const run = (spec: ModelSpec, tensors: NamedTensor[], x: Float32Array, rows: number, key = JSON.stringify(spec)) => runner.predict({ key, spec, tensors, x, rows });
+  const run = (spec: ModelSpec, tensors: NamedTensor[], x: Float32Array, rows: number, key = JSON.stringify(spec)) =>
+    runner.predict({ key, spec, tensors, x, rows });
 
   const cases: [string, ModelSpec, number][] = [
     ['logreg on MNIST', mnistSpec('logreg'), 6],
@@ -66,7 +69,8 @@ describe('the model runner (TF.js in a worker thread) against TF.js in-process',
       const theirs = tfPredict(spec, weights, x, rows);
 
       expect(maxAbsDiff(ours, theirs)).toBeLessThan(1e-5);
-      for (let r = 0; r < rows; r++) expect(ours.subarray(r * spec.classes.length, (r + 1) * spec.classes.length).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      for (let r = 0; r < rows; r++)
+        expect(ours.subarray(r * spec.classes.length, (r + 1) * spec.classes.length).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     });
   }
 
@@ -120,13 +124,19 @@ describe('the model runner (TF.js in a worker thread) against TF.js in-process',
     const nan = predict(runner, { key: 'huge', digest: 'huge', spec, tensors }, [{ pixels: [0.5, 0] }, { pixels: [1, 1] }]); // 6e38: Infinity
 
     expect(ok.probabilities).toEqual([[1, 0, 0]]);
-    await expect(nan).rejects.toMatchObject({ code: 'NON_FINITE', message: expect.stringMatching(/^rows\[1\]: the model's output is not a number/) });
+    await expect(nan).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      message: expect.stringMatching(/^rows\[1\]: the model's output is not a number/),
+    });
   });
 
   it('refuses tensors that do not fit the spec with CORRUPT_PAYLOAD naming the tensor, and keeps serving', async () => {
     const weights = randomWeights(SPEC, 1).slice(1);
 
-    await expect(run(SPEC, weights, new Float32Array(3), 1, 'short')).rejects.toMatchObject({ code: 'CORRUPT_PAYLOAD', message: expect.stringContaining('dense_0/kernel') });
+    await expect(run(SPEC, weights, new Float32Array(3), 1, 'short')).rejects.toMatchObject({
+      code: 'CORRUPT_PAYLOAD',
+      message: expect.stringContaining('dense_0/kernel'),
+    });
     expect(await run(SPEC, randomWeights(SPEC, 1), new Float32Array(3), 1, 'whole')).toHaveLength(3);
   });
 });
@@ -138,10 +148,22 @@ describe('a worker that fails', () => {
     const slow = { key: 'slow', spec: cnn, tensors: randomWeights(cnn, 1), x: new Float32Array(2048 * 784).fill(0.5), rows: 2048 }; // ~60 G multiply-adds on the cpu backend
     const small = mnistSpec('logreg');
     try {
-      const failed = await runner.predict(slow).then(() => null, (e: unknown) => e);
-      const after = await runner.predict({ key: 'after', spec: small, tensors: randomWeights(small, 2), x: new Float32Array(784), rows: 1 });
+      const failed = await runner.predict(slow).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      const after = await runner.predict({
+        key: 'after',
+        spec: small,
+        tensors: randomWeights(small, 2),
+        x: new Float32Array(784),
+        rows: 1,
+      });
 
-      expect(failed).toMatchObject({ code: 'MODEL_RUNNER_FAILED', message: expect.stringMatching(/did not answer within 1000 ms.*next one starts a new worker/) });
+      expect(failed).toMatchObject({
+        code: 'MODEL_RUNNER_FAILED',
+        message: expect.stringMatching(/did not answer within 1000 ms.*next one starts a new worker/),
+      });
       expect(after).toHaveLength(10);
     } finally {
       await runner.close();
@@ -164,7 +186,12 @@ describe('the coordinator process', () => {
       await runner.close();
       console.log(JSON.stringify({ p: out.probabilities[0], engine: typeof globalThis._tfengine, tf: typeof globalThis.tf }));`;
 
-    const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)!) as { p: number[]; engine: string };
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .at(-1)!,
+    ) as { p: number[]; engine: string };
 
     expect(out.p).toHaveLength(2);
     expect(out.p[0]! + out.p[1]!).toBeCloseTo(1, 5);
@@ -173,7 +200,11 @@ describe('the coordinator process', () => {
 
   it('proves the check can fail: a process that loads TF.js has the engine global', async () => {
     const { execFileSync } = await import('node:child_process');
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', "await import('@tensorflow/tfjs'); console.log(typeof globalThis._tfengine)"], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', "await import('@tensorflow/tfjs'); console.log(typeof globalThis._tfengine)"],
+      { encoding: 'utf8' },
+    );
 
     expect(out.trim().split('\n').at(-1)).toBe('object');
   });
@@ -193,8 +224,12 @@ describe('rowsToInput', () => {
     expect(() => rowsToInput(mnistSpec('logreg'), [{ pixels: [1, 2] }])).toThrow(/784/);
   });
 
-  it('refuses a feature beyond the model\'s range, naming the row, the feature and its index, and a pixel outside [0, 1]', () => {
-    const at = (bmi: number) => () => rowsToInput(SPEC, [{ age: 50, income: 42_000, bmi: 26 }, { age: 50, income: 42_000, bmi }]);
+  it("refuses a feature beyond the model's range, naming the row, the feature and its index, and a pixel outside [0, 1]", () => {
+    const at = (bmi: number) => () =>
+      rowsToInput(SPEC, [
+        { age: 50, income: 42_000, bmi: 26 },
+        { age: 50, income: 42_000, bmi },
+      ]);
     const pixels = Array.from({ length: 784 }, (_, i) => (i === 9 ? 255 : 0.5));
 
     expect(at(1e300)).toThrow(/^rows\[1\]: feature "bmi" \(index 2\) is 1e\+300, outside what this model takes: \[-3999974, 4000026\]/);
@@ -211,7 +246,9 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
     fx = buildApiFixture({
       weights: (v) => {
         const model = buildModel(tf, SPEC, { seed: 100 + v });
-        const w = getNamedWeights(model).map((t) => (t.name.endsWith('bias') ? { ...t, data: t.data.map((_, i) => 0.1 * (i + 1) - 0.2 * v) } : t));
+        const w = getNamedWeights(model).map((t) =>
+          t.name.endsWith('bias') ? { ...t, data: t.data.map((_, i) => 0.1 * (i + 1) - 0.2 * v) } : t,
+        );
         model.dispose();
         return w;
       },
@@ -219,22 +256,34 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
   });
   afterAll(() => fx?.close());
 
-  it('returns, for raw feature values by name, the probabilities TF.js gives after the federation\'s z-score', async () => {
+  it("returns, for raw feature values by name, the probabilities TF.js gives after the federation's z-score", async () => {
     const rows = [
       { age: 71, income: 25_000, bmi: 31.5 },
       { income: 60_000, age: 35, bmi: 21 },
     ];
 
-    const res = await fx.api().request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.site2), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+    const res = await fx.api().request(`/api/federations/${FED}/models/2/predict`, {
+      method: 'POST',
+      headers: { ...bearer(fx.tokens.site2), 'content-type': 'application/json' },
+      body: JSON.stringify({ rows }),
+    });
     const body = (await res.json()) as { version: number; digest: string; classes: string[]; probabilities: number[][] };
 
     expect(res.status).toBe(200);
     const norm = SPEC.normalization!;
-    const x = Float32Array.from(rows.flatMap((r) => SPEC.features!.map((name, j) => ((r as Record<string, number>)[name]! - norm.mean[j]!) / norm.std[j]!)));
+    const x = Float32Array.from(
+      rows.flatMap((r) => SPEC.features!.map((name, j) => ((r as Record<string, number>)[name]! - norm.mean[j]!) / norm.std[j]!)),
+    );
     const expected = tfPredict(SPEC, fx.weights[2]!, x, 2);
     expect(body).toMatchObject({ version: 2, classes: ['high', 'low', 'mid'], digest: fx.store.getModel(FED, 2)!.digest });
     expect(maxAbsDiff(Float32Array.from(body.probabilities.flat()), expected)).toBeLessThan(1e-5);
-    const v1 = (await (await fx.api().request(`/api/federations/${FED}/models/1/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) })).json()) as { probabilities: number[][] };
+    const v1 = (await (
+      await fx.api().request(`/api/federations/${FED}/models/1/predict`, {
+        method: 'POST',
+        headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ rows }),
+      })
+    ).json()) as { probabilities: number[][] };
     expect(v1.probabilities).not.toEqual(body.probabilities);
   });
 
@@ -247,7 +296,11 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
     bad[60] = (bad[60] as number) ^ 0xff;
     writeFileSync(file, bad);
     try {
-      const res = await fx.api().request(`/api/federations/${FED}/models/1/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows: [{ age: 1, income: 1, bmi: 1 }] }) });
+      const res = await fx.api().request(`/api/federations/${FED}/models/1/predict`, {
+        method: 'POST',
+        headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ rows: [{ age: 1, income: 1, bmi: 1 }] }),
+      });
       expect(res.status).toBe(500);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('CORRUPT_PAYLOAD');
     } finally {
@@ -257,13 +310,20 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
 
   it('answers 400 BAD_REQUEST naming the feature for an absurd value (it returned null probabilities), and finite probabilities at the edge of the range', async () => {
     const post = (rows: unknown) =>
-      fx.api().request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+      fx.api().request(`/api/federations/${FED}/models/2/predict`, {
+        method: 'POST',
+        headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ rows }),
+      });
 
     const absurd = await post([{ age: 1e300, income: 42_000, bmi: 26 }]);
     const edge = await post([{ age: 50 + 12e6, income: 42_000 - 9e9, bmi: 26 }]);
 
     expect(absurd.status).toBe(400);
-    expect(((await absurd.json()) as { error: unknown }).error).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^rows\[0\]: feature "age" \(index 0\) is 1e\+300/) });
+    expect(((await absurd.json()) as { error: unknown }).error).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/^rows\[0\]: feature "age" \(index 0\) is 1e\+300/),
+    });
     expect(edge.status).toBe(200);
     const p = ((await edge.json()) as { probabilities: number[][] }).probabilities[0]!;
     expect(p.every((v) => Number.isFinite(v))).toBe(true);
@@ -280,27 +340,46 @@ describe('POST /api/federations/:id/models/:version/predict', () => {
   it('answers 503 MODEL_RUNNER_FAILED and audits it when the worker fails (here: it cannot load a backend within 1 ms), and keeps serving', async () => {
     const failing = createModelRunner({ startTimeoutMs: 1 });
     const post = (api: ReturnType<ApiFixture['api']>) =>
-      api.request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows: [{ age: 50, income: 42_000, bmi: 26 }] }) });
+      api.request(`/api/federations/${FED}/models/2/predict`, {
+        method: 'POST',
+        headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ rows: [{ age: 50, income: 42_000, bmi: 26 }] }),
+      });
 
     const res = await post(fx.api({ modelRunner: failing }));
     const next = await post(fx.api());
     await failing.close();
 
     expect(res.status).toBe(503);
-    expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'MODEL_RUNNER_FAILED', message: expect.stringContaining('did not load its TF.js backend within 1 ms') });
-    expect(fx.store.listAudit({ federationId: FED }).filter((e) => e.kind === 'model.runner.failed').at(-1)).toMatchObject({ subject: 'model:2', data: { version: 2 } });
+    expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+      code: 'MODEL_RUNNER_FAILED',
+      message: expect.stringContaining('did not load its TF.js backend within 1 ms'),
+    });
+    expect(
+      fx.store
+        .listAudit({ federationId: FED })
+        .filter((e) => e.kind === 'model.runner.failed')
+        .at(-1),
+    ).toMatchObject({ subject: 'model:2', data: { version: 2 } });
     expect(next.status).toBe(200);
   });
 
   it('answers 503 MODEL_RUNNER_UNAVAILABLE when the coordinator has no model runner, after checking the rows', async () => {
     const post = (rows: unknown) =>
-      fx.api({ modelRunner: undefined }).request(`/api/federations/${FED}/models/2/predict`, { method: 'POST', headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+      fx.api({ modelRunner: undefined }).request(`/api/federations/${FED}/models/2/predict`, {
+        method: 'POST',
+        headers: { ...bearer(fx.tokens.admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ rows }),
+      });
 
     const none = await post([{ age: 50, income: 42_000, bmi: 26 }]);
     const bad = await post([{ age: 1e300, income: 42_000, bmi: 26 }]);
 
     expect(none.status).toBe(503);
-    expect(((await none.json()) as { error: unknown }).error).toMatchObject({ code: 'MODEL_RUNNER_UNAVAILABLE', message: expect.stringContaining('model runner') });
+    expect(((await none.json()) as { error: unknown }).error).toMatchObject({
+      code: 'MODEL_RUNNER_UNAVAILABLE',
+      message: expect.stringContaining('model runner'),
+    });
     expect(bad.status).toBe(400);
   });
 });

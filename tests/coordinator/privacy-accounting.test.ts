@@ -8,7 +8,13 @@ import { ledgerSpent } from '../../node-agent/privacy-ledger.js';
 
 const z = 1.1;
 const delta = 1e-5;
-const rules = RoundRulesSchema.parse({ rounds: 10, minParticipants: 25, fraction: 0.2, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, dp: { noiseMultiplier: z, clipNorm: 1, delta } });
+const rules = RoundRulesSchema.parse({
+  rounds: 10,
+  minParticipants: 25,
+  fraction: 0.2,
+  train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 },
+  dp: { noiseMultiplier: z, clipNorm: 1, delta },
+});
 const online = Array.from({ length: 50 }, (_, i) => `site-${String(i + 1).padStart(2, '0')}`);
 
 describe('the DP accountant (issue 13: 50 institutions, fraction 0.2, minParticipants 25)', () => {
@@ -34,7 +40,10 @@ describe('the DP accountant (issue 13: 50 institutions, fraction 0.2, minPartici
     const terms = plannedBudget(rules)!;
 
     const atSite = plannedEpsilon(terms, rules.rounds);
-    const ledgerOfAllRounds = ledgerSpent(Array.from({ length: rules.rounds }, () => ({ noiseMultiplier: terms.noiseMultiplier, samplingRate: terms.samplingRate })), terms.delta);
+    const ledgerOfAllRounds = ledgerSpent(
+      Array.from({ length: rules.rounds }, () => ({ noiseMultiplier: terms.noiseMultiplier, samplingRate: terms.samplingRate })),
+      terms.delta,
+    );
 
     expect(terms).toMatchObject({ noiseMultiplier: z, clipNorm: 1, delta, sampling: 'coordinator', samplingRate: 1 });
     expect(terms.epsilon).toBeGreaterThanOrEqual(atSite);

@@ -72,13 +72,21 @@ describe('RealtimeLimiter', () => {
   it('answers RATE_LIMITED naming the limit, for messages and then bytes, per actor', () => {
     const summaries: string[] = [];
     const limiter = new RealtimeLimiter(
-      { messages: { capacity: 2, refillPerSecond: 0 }, bytes: { capacity: 1000, refillPerSecond: 0 }, connections: { capacity: 1, refillPerSecond: 0 } },
+      {
+        messages: { capacity: 2, refillPerSecond: 0 },
+        bytes: { capacity: 1000, refillPerSecond: 0 },
+        connections: { capacity: 1, refillPerSecond: 0 },
+      },
       (actor, s) => summaries.push(`${actor}:${s.limit}:${s.count}`),
       undefined,
       () => 0,
     );
 
-    const results = [limiter.message('a', 'agent:ready', 10), limiter.message('a', 'update:chunk', 2000), limiter.message('a', 'agent:ready', 10)];
+    const results = [
+      limiter.message('a', 'agent:ready', 10),
+      limiter.message('a', 'update:chunk', 2000),
+      limiter.message('a', 'agent:ready', 10),
+    ];
     const connects = [limiter.connection('a', '10.0.0.1'), limiter.connection('a', '10.0.0.1'), limiter.connection('a', '10.0.0.2')];
     limiter.close();
 

@@ -13,8 +13,12 @@ describe('participant selection', () => {
   });
 
   it('excludes institutions whose consent does not cover training, and says why', () => {
-    const covers = (i: string) => (i === 'b' ? { ok: false as const, code: 'CONSENT_MISSING', message: 'b has presented no consent' } : { ok: true as const });
-    expect(selectEligible(['a', 'b', 'c'], covers, opts)).toEqual({ participants: ['a', 'c'], excluded: [{ institution: 'b', code: 'CONSENT_MISSING', message: 'b has presented no consent' }] });
+    const covers = (i: string) =>
+      i === 'b' ? { ok: false as const, code: 'CONSENT_MISSING', message: 'b has presented no consent' } : { ok: true as const };
+    expect(selectEligible(['a', 'b', 'c'], covers, opts)).toEqual({
+      participants: ['a', 'c'],
+      excluded: [{ institution: 'b', code: 'CONSENT_MISSING', message: 'b has presented no consent' }],
+    });
   });
 
   it('drops a site whose own minimum of other institutions the round cannot meet, then selects again', () => {
@@ -22,7 +26,9 @@ describe('participant selection', () => {
     const wantsOthers: Record<string, number> = { a: 0, c: 3, d: 1 };
     const covers = (i: string, n?: number) => {
       if (i === 'b') return { ok: false as const, code: 'CONSENT_REVOKED', message: 'b revoked' };
-      return n === undefined || n - 1 >= (wantsOthers[i] ?? 0) ? { ok: true as const } : { ok: false as const, code: 'CONSENT_TOO_FEW_INSTITUTIONS', message: `${i} wants more` };
+      return n === undefined || n - 1 >= (wantsOthers[i] ?? 0)
+        ? { ok: true as const }
+        : { ok: false as const, code: 'CONSENT_TOO_FEW_INSTITUTIONS', message: `${i} wants more` };
     };
     const { participants, excluded } = selectEligible(['a', 'b', 'c', 'd'], covers, opts);
     expect(participants).toEqual(['a', 'd']);
@@ -33,7 +39,8 @@ describe('participant selection', () => {
   });
 
   it('selects nobody when every site needs more company than there is', () => {
-    const covers = (_i: string, n?: number) => (n === undefined || n >= 5 ? { ok: true as const } : { ok: false as const, code: 'CONSENT_TOO_FEW_INSTITUTIONS', message: 'too few' });
+    const covers = (_i: string, n?: number) =>
+      n === undefined || n >= 5 ? { ok: true as const } : { ok: false as const, code: 'CONSENT_TOO_FEW_INSTITUTIONS', message: 'too few' };
     expect(selectEligible(['a', 'b'], covers, opts).participants).toEqual([]);
   });
 });

@@ -28,7 +28,12 @@ describe('setupDifferences', () => {
   });
 
   it('names every changed field of the rules, the spec and the study, and the error lists them', () => {
-    const given = { ...setup, rules: { ...setup.rules, strategy: 'krum', seed: 7 }, spec: { ...setup.spec, classes: ['a', 'b', 'c'] }, study: { ...setup.study, dataCategories: ['c', 'd'] } };
+    const given = {
+      ...setup,
+      rules: { ...setup.rules, strategy: 'krum', seed: 7 },
+      spec: { ...setup.spec, classes: ['a', 'b', 'c'] },
+      study: { ...setup.study, dataCategories: ['c', 'd'] },
+    };
 
     const diffs = setupDifferences(stored, given);
 

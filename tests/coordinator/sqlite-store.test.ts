@@ -28,7 +28,13 @@ describe('openSqliteStore on a file', () => {
 
     const db = new Database(path, { readonly: true });
     const applied = db.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number };
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%sqlite%' AND name NOT LIKE '\\_\\_%' ESCAPE '\\' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const tables = (
+      db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%sqlite%' AND name NOT LIKE '\\_\\_%' ESCAPE '\\' ORDER BY name",
+        )
+        .all() as { name: string }[]
+    ).map((t) => t.name);
     const mode = db.pragma('journal_mode', { simple: true });
     db.close();
 

@@ -15,7 +15,11 @@ export const config: FederationConfig = {
   minParticipants: 2,
   fraction: 1,
   roundTimeoutMs: 60_000,
-  waitTimeoutMs: 30_000, joinGraceMs: 0, maxConsecutiveFailures: 3, strategyParams: {}, evaluationTimeoutMs: 60_000,
+  waitTimeoutMs: 30_000,
+  joinGraceMs: 0,
+  maxConsecutiveFailures: 3,
+  strategyParams: {},
+  evaluationTimeoutMs: 60_000,
   train: { localEpochs: 1, batchSize: 32, learningRate: 0.1 },
   strategy: 'fedavg',
   seed: 7,
@@ -118,7 +122,16 @@ export function storeCases(label: string, open: () => Store): void {
       store.updateRound('fed-a', 1, { state: 'evaluating' });
       const published = store.updateRound('fed-a', 1, { state: 'published', resultVersion: 1, closedAt: 4000, metrics });
 
-      expect(published).toEqual({ ...round(1), state: 'published', resultVersion: 1, closedAt: 4000, reason: null, metrics, policyHash: null, decisions: null });
+      expect(published).toEqual({
+        ...round(1),
+        state: 'published',
+        resultVersion: 1,
+        closedAt: 4000,
+        reason: null,
+        metrics,
+        policyHash: null,
+        decisions: null,
+      });
       expect(store.getRound('fed-a', 1)).toEqual(published);
       expect(() => store.updateRound('fed-a', 2, { state: 'published' })).toThrow(/waiting -> published/);
       expect(store.getRound('fed-a', 2)?.state).toBe('waiting');
@@ -146,7 +159,15 @@ export function storeCases(label: string, open: () => Store): void {
         updatedAt: 50,
       });
 
-      expect(accepted).toMatchObject({ status: 'accepted', samples: 120, digest: 'ab'.repeat(32), bytes: 4096, metrics, updatedAt: 50, code: null });
+      expect(accepted).toMatchObject({
+        status: 'accepted',
+        samples: 120,
+        digest: 'ab'.repeat(32),
+        bytes: 4096,
+        metrics,
+        updatedAt: 50,
+        code: null,
+      });
       expect(store.getParticipation('fed-a', 1, 'inst-1')).toEqual(accepted);
       expect(store.listParticipations('fed-a', 1).map((p) => p.institutionId)).toEqual(['inst-2', 'inst-1']);
       expect(store.listParticipations('fed-a', 2)).toEqual([]);
@@ -161,7 +182,18 @@ export function storeCases(label: string, open: () => Store): void {
     });
 
     it('stores model versions and finds the latest', () => {
-      const v0 = { federationId: 'fed-a', version: 0, round: null, parentVersion: null, digest: '00'.repeat(32), specHash: 'sh', signature: 'sig0', path: 'models/fed-a/v0.cohort', bytes: 100, createdAt: 1 };
+      const v0 = {
+        federationId: 'fed-a',
+        version: 0,
+        round: null,
+        parentVersion: null,
+        digest: '00'.repeat(32),
+        specHash: 'sh',
+        signature: 'sig0',
+        path: 'models/fed-a/v0.cohort',
+        bytes: 100,
+        createdAt: 1,
+      };
 
       store.insertModel(v0);
       store.insertModel({ ...v0, version: 1, round: 1, parentVersion: 0, digest: '11'.repeat(32), path: 'models/fed-a/v1.cohort' });
@@ -174,25 +206,59 @@ export function storeCases(label: string, open: () => Store): void {
     });
 
     it('appends audit events in order and pages through them; it offers no way to change them', () => {
-      const first = store.appendAudit({ ts: 10, federationId: 'fed-a', kind: 'federation.created', actor: 'coordinator', subject: null, data: { rounds: 5 } });
+      const first = store.appendAudit({
+        ts: 10,
+        federationId: 'fed-a',
+        kind: 'federation.created',
+        actor: 'coordinator',
+        subject: null,
+        data: { rounds: 5 },
+      });
       store.appendAudit({ federationId: null, kind: 'auth.failed', actor: 'unknown', data: {} });
-      const third = store.appendAudit({ ts: 30, federationId: 'fed-a', kind: 'update.accepted', actor: 'inst-1', subject: 'round/1', data: { samples: 120 } });
+      const third = store.appendAudit({
+        ts: 30,
+        federationId: 'fed-a',
+        kind: 'update.accepted',
+        actor: 'inst-1',
+        subject: 'round/1',
+        data: { samples: 120 },
+      });
 
       const all = store.listAudit();
 
       expect(all.map((e) => e.kind)).toEqual(['federation.created', 'auth.failed', 'update.accepted']);
-      expect(all[0]).toMatchObject({ id: first.id, ts: 10, federationId: 'fed-a', kind: 'federation.created', actor: 'coordinator', subject: null, data: { rounds: 5 } });
+      expect(all[0]).toMatchObject({
+        id: first.id,
+        ts: 10,
+        federationId: 'fed-a',
+        kind: 'federation.created',
+        actor: 'coordinator',
+        subject: null,
+        data: { rounds: 5 },
+      });
       expect(all[1]?.ts).toBeGreaterThan(1_600_000_000_000);
       expect(store.listAudit({ federationId: 'fed-a' }).map((e) => e.id)).toEqual([first.id, third.id]);
       expect(store.listAudit({ afterId: first.id, limit: 1 }).map((e) => e.kind)).toEqual(['auth.failed']);
       const methods = [...Object.keys(store), ...Object.getOwnPropertyNames(Object.getPrototypeOf(store))];
-      expect(methods.filter((k) => /audit/i.test(k)).sort()).toEqual(['appendAudit', 'countAudit', 'listAudit', 'listAuditRows', 'setAuditSigner']);
+      expect(methods.filter((k) => /audit/i.test(k)).sort()).toEqual([
+        'appendAudit',
+        'countAudit',
+        'listAudit',
+        'listAuditRows',
+        'setAuditSigner',
+      ]);
     });
 
     it('filters audit events by kind, institution and text, counts them, and pages newest first', () => {
       store.appendAudit({ federationId: 'fed-a', kind: 'update.accepted', actor: 'inst-1', subject: 'round:1', data: { samples: 120 } });
       store.appendAudit({ federationId: 'fed-a', kind: 'update.accepted', actor: 'inst-2', subject: 'round:1', data: { samples: 80 } });
-      store.appendAudit({ federationId: 'fed-a', kind: 'institution.suspended', actor: 'token:tok_1', subject: 'inst-2', data: { reason: 'Key 100% lost_' } });
+      store.appendAudit({
+        federationId: 'fed-a',
+        kind: 'institution.suspended',
+        actor: 'token:tok_1',
+        subject: 'inst-2',
+        data: { reason: 'Key 100% lost_' },
+      });
       store.appendAudit({ federationId: null, kind: 'token.created', actor: 'cli', subject: 'token:tok_1', data: {} });
 
       expect(store.countAudit()).toBe(4);
@@ -200,22 +266,36 @@ export function storeCases(label: string, open: () => Store): void {
       expect(store.listAudit({ institution: 'inst-2' }).map((e) => e.kind)).toEqual(['update.accepted', 'institution.suspended']);
       expect(store.listAudit({ text: '100% LOST_' }).map((e) => e.kind)).toEqual(['institution.suspended']);
       expect(store.countAudit({ text: '%' })).toBe(1); // % and _ are matched literally
-      expect(store.listAudit({ order: 'desc', limit: 2, offset: 1 }).map((e) => e.kind)).toEqual(['institution.suspended', 'update.accepted']);
+      expect(store.listAudit({ order: 'desc', limit: 2, offset: 1 }).map((e) => e.kind)).toEqual([
+        'institution.suspended',
+        'update.accepted',
+      ]);
       expect(store.listAudit({ offset: 3 }).map((e) => e.kind)).toEqual(['token.created']);
     });
 
     it('stores API tokens by hash, finds them by hash, revokes and touches them', () => {
-      const row = store.createApiToken({ id: 'tok_a', hash: 'ab'.repeat(32), role: 'institution', institutionId: 'inst-1', label: 'site', createdAt: 5 });
+      const row = store.createApiToken({
+        id: 'tok_a',
+        hash: 'ab'.repeat(32),
+        role: 'institution',
+        institutionId: 'inst-1',
+        label: 'site',
+        createdAt: 5,
+      });
 
       expect(row).toMatchObject({ id: 'tok_a', role: 'institution', institutionId: 'inst-1', revokedAt: null, lastUsedAt: null });
       expect(store.getApiTokenByHash('ab'.repeat(32))?.id).toBe('tok_a');
       expect(store.getApiTokenByHash('cd'.repeat(32))).toBeUndefined();
-      expect(() => store.createApiToken({ id: 'tok_b', hash: 'ab'.repeat(32), role: 'admin', createdAt: 6 })).toThrow(withCode('DUPLICATE'));
+      expect(() => store.createApiToken({ id: 'tok_b', hash: 'ab'.repeat(32), role: 'admin', createdAt: 6 })).toThrow(
+        withCode('DUPLICATE'),
+      );
       store.touchApiToken('tok_a', 77);
       expect(store.getApiToken('tok_a')?.lastUsedAt).toBe(77);
       expect(store.revokeApiToken('tok_a', 99).revokedAt).toBe(99);
       expect(store.listApiTokens().map((t) => [t.id, t.revokedAt])).toEqual([['tok_a', 99]]);
-      expect(() => store.revokeApiToken('nope')).toThrow(expect.objectContaining({ code: 'NOT_FOUND', message: expect.stringMatching(/does not exist/) }));
+      expect(() => store.revokeApiToken('nope')).toThrow(
+        expect.objectContaining({ code: 'NOT_FOUND', message: expect.stringMatching(/does not exist/) }),
+      );
     });
 
     it('chains every audit event to the one before and signs it with the signer it was given', () => {
@@ -225,7 +305,21 @@ export function storeCases(label: string, open: () => Store): void {
       store.appendAudit({ ts: 2, federationId: 'fed-a', kind: 'round.started', actor: 'coordinator', subject: 'round:1', data: {} });
 
       const rows = store.listAuditRows();
-      const entries = rows.map((r) => ({ seq: r.id, prevHash: r.prevHash, hash: r.hash, signature: r.signature, body: canonicalJson({ seq: r.id, ts: r.ts, federation: r.federationId, kind: r.kind, actor: r.actor, subject: r.subject, data: JSON.parse(r.data) }) }));
+      const entries = rows.map((r) => ({
+        seq: r.id,
+        prevHash: r.prevHash,
+        hash: r.hash,
+        signature: r.signature,
+        body: canonicalJson({
+          seq: r.id,
+          ts: r.ts,
+          federation: r.federationId,
+          kind: r.kind,
+          actor: r.actor,
+          subject: r.subject,
+          data: JSON.parse(r.data),
+        }),
+      }));
 
       expect(rows[0]?.data).toBe('{"a":[2,3],"z":1}');
       expect(rows[1]?.prevHash).toBe(rows[0]?.hash);

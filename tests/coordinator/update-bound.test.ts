@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { RoundRulesSchema } from '../../coordinator/config.js';
 import { UpdateBound, normBound, roundMedian } from '../../coordinator/rounds/update-bound.js';
 
-const rules = (extra: Record<string, unknown> = {}) => RoundRulesSchema.parse({ rounds: 3, minParticipants: 2, train: { localEpochs: 1, batchSize: 10, learningRate: 0.1 }, ...extra });
+const rules = (extra: Record<string, unknown> = {}) =>
+  RoundRulesSchema.parse({ rounds: 3, minParticipants: 2, train: { localEpochs: 1, batchSize: 10, learningRate: 0.1 }, ...extra });
 
 describe('the update bound', () => {
   it('starts at a root-mean-square change of 1 per weight, then follows 10 times the last median', () => {
@@ -23,7 +24,7 @@ describe('the update bound', () => {
     expect(bound.current(100, undefined).bound).toBe(40);
   });
 
-  it('takes the study\'s absolute bound, and the DP clip norm where it is stricter', () => {
+  it("takes the study's absolute bound, and the DP clip norm where it is stricter", () => {
     expect(normBound(rules({ maxUpdateNorm: 5 }), { parameters: 100, lastMedian: 1 })).toEqual({ bound: 5, source: 'rules' });
     const dp = rules({ maxUpdateNorm: 5, dp: { noiseMultiplier: 1, clipNorm: 0.5 } });
     expect(normBound(dp, { parameters: 100, dpClip: 0.5 })).toEqual({ bound: 0.5 * (1 + 1e-4), source: 'dp-clip' });

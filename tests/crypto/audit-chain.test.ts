@@ -6,7 +6,15 @@ const coordinator = generateIdentity('coordinator');
 function chain(n: number): ChainEntry[] {
   const out: ChainEntry[] = [];
   for (let seq = 1; seq <= n; seq++) {
-    const body = { seq, ts: 1_000 + seq, federation: 'f', kind: 'round.started', actor: 'coordinator', subject: `round:${seq}`, data: { round: seq, participants: ['a', 'b'] } };
+    const body = {
+      seq,
+      ts: 1_000 + seq,
+      federation: 'f',
+      kind: 'round.started',
+      actor: 'coordinator',
+      subject: `round:${seq}`,
+      data: { round: seq, participants: ['a', 'b'] },
+    };
     out.push(appendEntry(out.at(-1)?.hash ?? GENESIS_HASH, body, coordinator.signSecretKey));
   }
   return out;
@@ -44,7 +52,11 @@ describe('the audit chain', () => {
 
   it('names an inserted event even when its sequence numbers were rewritten and re-hashed without the key', () => {
     const entries = chain(4);
-    const forged = appendEntry(entries[1]!.hash, { seq: 3, ts: 0, federation: 'f', kind: 'update.accepted', actor: 'x', subject: null, data: {} }, generateIdentity('mallory').signSecretKey);
+    const forged = appendEntry(
+      entries[1]!.hash,
+      { seq: 3, ts: 0, federation: 'f', kind: 'update.accepted', actor: 'x', subject: null, data: {} },
+      generateIdentity('mallory').signSecretKey,
+    );
     entries.splice(2, 0, forged);
     expect(verifyChain(entries, coordinator.signPublicKey)).toMatchObject({ ok: false, seq: 3, problem: 'SIGNATURE' });
   });

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { concatBytes, constantTimeEqual, fromBase64, fromHex, lengthPrefixed, toBase64, toHex, u32le, utf8Decode, utf8Encode } from '../../crypto/bytes.js';
+import {
+  concatBytes,
+  constantTimeEqual,
+  fromBase64,
+  fromHex,
+  lengthPrefixed,
+  toBase64,
+  toHex,
+  u32le,
+  utf8Decode,
+  utf8Encode,
+} from '../../crypto/bytes.js';
 import { sha256Hex } from '../../crypto/hash.js';
 
 describe('bytes', () => {

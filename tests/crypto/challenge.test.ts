@@ -32,7 +32,9 @@ describe('challenge', () => {
     expect(verifyChallenge(params({ challenge: flipped(p.challenge, 0) }), signature, institution.signPublicKey)).toBe(false);
     expect(verifyChallenge(params({ federation: 'oncology' }), signature, institution.signPublicKey)).toBe(false);
     expect(verifyChallenge(params({ institution: 'st-marys2' }), signature, institution.signPublicKey)).toBe(false);
-    expect(verifyChallenge(params({ coordinatorSignPublicKey: institution.signPublicKey }), signature, institution.signPublicKey)).toBe(false);
+    expect(verifyChallenge(params({ coordinatorSignPublicKey: institution.signPublicKey }), signature, institution.signPublicKey)).toBe(
+      false,
+    );
     expect(verifyChallenge(p, flipped(signature, 10), institution.signPublicKey)).toBe(false);
   });
 
@@ -53,7 +55,15 @@ describe('challenge', () => {
     const message = challengeMessage(p);
     const shifted = challengeMessage(params({ federation: 'cardiost-marys', institution: 'x' }));
 
-    expect(message).toEqual(concatBytes(utf8Encode('cohort/auth/v1'), lengthPrefixed('cardio'), lengthPrefixed('st-marys'), p.challenge, p.coordinatorSignPublicKey));
+    expect(message).toEqual(
+      concatBytes(
+        utf8Encode('cohort/auth/v1'),
+        lengthPrefixed('cardio'),
+        lengthPrefixed('st-marys'),
+        p.challenge,
+        p.coordinatorSignPublicKey,
+      ),
+    );
     expect(shifted).not.toEqual(message);
     expect(newChallenge()).not.toEqual(newChallenge());
     expect(() => signChallenge(p, institution.signPublicKey)).toThrow(/signSecretKey must be 64 bytes, got 32/);

@@ -23,11 +23,23 @@ export function buildEnvelope(args: {
   const ephSecret = new Uint8Array(randomBytes(32));
   const ephPublic = nacl.scalarMult.base(ephSecret);
   const shared = nacl.scalarMult(ephSecret, args.recipientBoxPublicKey);
-  const key = Buffer.from(hkdfSync('sha256', shared, Buffer.concat([ephPublic, args.recipientBoxPublicKey]), Buffer.from('cohort/envelope/v1'), 32));
+  const key = Buffer.from(
+    hkdfSync('sha256', shared, Buffer.concat([ephPublic, args.recipientBoxPublicKey]), Buffer.from('cohort/envelope/v1'), 32),
+  );
   const nonce = randomBytes(12);
   const digest = sha(args.digestOf ?? args.payload);
   const { federation, round, institution } = args.context;
-  const header = Buffer.concat([Buffer.from('CENV'), Buffer.of(1), ephPublic, nonce, lp(federation), u32(round), lp(institution), u32(args.payload.length), digest]);
+  const header = Buffer.concat([
+    Buffer.from('CENV'),
+    Buffer.of(1),
+    ephPublic,
+    nonce,
+    lp(federation),
+    u32(round),
+    lp(institution),
+    u32(args.payload.length),
+    digest,
+  ]);
   const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
   cipher.setAAD(header, { plaintextLength: args.payload.length });
   const ciphertext = Buffer.concat([cipher.update(args.payload), cipher.final()]);

@@ -65,7 +65,12 @@ describe('envelope', () => {
   });
 
   it('refuses a ciphertext the sender re-signed after tampering: the AEAD tag is checked', () => {
-    const parts = { payload: Uint8Array.of(9, 8, 7, 6), context, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: sender.signSecretKey };
+    const parts = {
+      payload: Uint8Array.of(9, 8, 7, 6),
+      context,
+      recipientBoxPublicKey: coordinator.boxPublicKey,
+      senderSignSecretKey: sender.signSecretKey,
+    };
 
     const honest = buildEnvelope(parts);
     const tampered = buildEnvelope({ ...parts, tamperCiphertext: true });
@@ -95,8 +100,16 @@ describe('envelope', () => {
     const otherInstitution = open(envelope, { ...context, institution: 'st-johns' });
 
     expect(otherRound).toEqual({ ok: false, reason: 'WRONG_CONTEXT', message: 'envelope round is 3, expected 4' });
-    expect(otherFederation).toMatchObject({ ok: false, reason: 'WRONG_CONTEXT', message: 'envelope federation is "cardio", expected "oncology"' });
-    expect(otherInstitution).toMatchObject({ ok: false, reason: 'WRONG_CONTEXT', message: 'envelope institution is "st-marys", expected "st-johns"' });
+    expect(otherFederation).toMatchObject({
+      ok: false,
+      reason: 'WRONG_CONTEXT',
+      message: 'envelope federation is "cardio", expected "oncology"',
+    });
+    expect(otherInstitution).toMatchObject({
+      ok: false,
+      reason: 'WRONG_CONTEXT',
+      message: 'envelope institution is "st-marys", expected "st-johns"',
+    });
   });
 
   it('gives MALFORMED for truncated, extended or garbage input without throwing', () => {
@@ -129,11 +142,23 @@ describe('envelope', () => {
   it('throws on misuse: wrong key sizes or an invalid context', () => {
     const payload = Uint8Array.of(1);
 
-    expect(() => sealEnvelope({ payload, context, recipientBoxPublicKey: new Uint8Array(31), senderSignSecretKey: sender.signSecretKey })).toThrow(/recipientBoxPublicKey must be 32 bytes, got 31/);
-    expect(() => sealEnvelope({ payload, context, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: sender.signPublicKey })).toThrow(/senderSignSecretKey must be 64 bytes/);
+    expect(() =>
+      sealEnvelope({ payload, context, recipientBoxPublicKey: new Uint8Array(31), senderSignSecretKey: sender.signSecretKey }),
+    ).toThrow(/recipientBoxPublicKey must be 32 bytes, got 31/);
+    expect(() =>
+      sealEnvelope({ payload, context, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: sender.signPublicKey }),
+    ).toThrow(/senderSignSecretKey must be 64 bytes/);
     expect(() => seal(payload, { ...context, round: -1 })).toThrow(/context.round/);
     expect(() => seal(payload, { ...context, institution: '' })).toThrow(/context.institution/);
-    expect(() => sealEnvelope({ payload, context, recipientBoxPublicKey: new Uint8Array(32), senderSignSecretKey: sender.signSecretKey })).toThrow(/low-order/);
-    expect(() => openEnvelope(seal(payload), { recipientBoxSecretKey: coordinator.boxPublicKey.subarray(1), senderSignPublicKey: sender.signPublicKey, expected: context })).toThrow(/recipientBoxSecretKey/);
+    expect(() =>
+      sealEnvelope({ payload, context, recipientBoxPublicKey: new Uint8Array(32), senderSignSecretKey: sender.signSecretKey }),
+    ).toThrow(/low-order/);
+    expect(() =>
+      openEnvelope(seal(payload), {
+        recipientBoxSecretKey: coordinator.boxPublicKey.subarray(1),
+        senderSignPublicKey: sender.signPublicKey,
+        expected: context,
+      }),
+    ).toThrow(/recipientBoxSecretKey/);
   });
 });

@@ -29,7 +29,11 @@ describe('identity', () => {
     const text = serializePublicIdentity(pub);
     const back = parsePublicIdentity(text);
 
-    expect(JSON.parse(text)).toMatchObject({ format: 'cohort-public-identity/v1', id: 'st-marys', fingerprint: fingerprint(pub.signPublicKey) });
+    expect(JSON.parse(text)).toMatchObject({
+      format: 'cohort-public-identity/v1',
+      id: 'st-marys',
+      fingerprint: fingerprint(pub.signPublicKey),
+    });
     expect(back).toEqual(pub);
     expect(text).not.toMatch(/SecretKey/);
   });
@@ -73,7 +77,9 @@ describe('identity', () => {
 
     expect(() => parseIdentity('not json')).toThrow(/invalid JSON/);
     expect(() => parseIdentity(JSON.stringify({ ...doc, format: 'other/v9' }))).toThrow(/unsupported identity format/);
-    expect(() => parseIdentity(JSON.stringify({ ...doc, boxSecretKey: toBase64(new Uint8Array(31)) }))).toThrow(/boxSecretKey must be 32 bytes, got 31/);
+    expect(() => parseIdentity(JSON.stringify({ ...doc, boxSecretKey: toBase64(new Uint8Array(31)) }))).toThrow(
+      /boxSecretKey must be 32 bytes, got 31/,
+    );
     expect(() => parseIdentity(JSON.stringify({ ...doc, signSecretKey: '!!' }))).toThrow(/signSecretKey is not valid base64/);
     expect(() => parseIdentity(JSON.stringify({ ...doc, id: '../etc' }))).toThrow(/id must be/);
     expect(() => parseIdentity(JSON.stringify(pubDoc))).toThrow(/public identity/);

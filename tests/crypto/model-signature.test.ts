@@ -53,7 +53,9 @@ describe('model signature', () => {
   it('signs exactly the documented bytes', () => {
     const message = modelSigningMessage(base);
 
-    expect(message).toEqual(concatBytes(utf8Encode('cohort/model/v1'), lengthPrefixed('cardio'), u32le(4), fromHex(base.specHash), fromHex(base.weightsDigest)));
+    expect(message).toEqual(
+      concatBytes(utf8Encode('cohort/model/v1'), lengthPrefixed('cardio'), u32le(4), fromHex(base.specHash), fromHex(base.weightsDigest)),
+    );
     expect(() => signModel({ ...base, version: 1.5 }, coordinator.signSecretKey)).toThrow(/version must be an integer/);
   });
 });

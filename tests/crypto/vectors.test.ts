@@ -42,7 +42,12 @@ describe('known-answer vectors (v1)', () => {
     const { signature, ...model } = v.model;
 
     const challengeOk = verifyChallenge(
-      { federation: c.federation, institution: c.institution, challenge: fromHex(c.challenge), coordinatorSignPublicKey: fromHex(c.coordinatorSignPublicKey) },
+      {
+        federation: c.federation,
+        institution: c.institution,
+        challenge: fromHex(c.challenge),
+        coordinatorSignPublicKey: fromHex(c.coordinatorSignPublicKey),
+      },
       fromHex(c.signature),
       fromHex(v.sender.signPublicKey),
     );

@@ -6,7 +6,9 @@ import { ROOT } from '../simulations/cli-helpers.js';
 
 function markdownFiles(): string[] {
   const walk = (dir: string): string[] =>
-    readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
+    readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
+    );
   return ['README.md', ...walk('docs').sort()];
 }
 
@@ -42,7 +44,8 @@ describe('links in the docs', () => {
           const [path, fragment] = target.split('#') as [string, string | undefined];
           const resolved = path === '' ? file : normalize(join(dirname(file), path));
           if (!existsSync(join(ROOT, resolved))) broken.push(`${file}:${i + 1}: ${target} (no file ${resolved})`);
-          else if (fragment && resolved.endsWith('.md') && !anchors(resolved).has(fragment)) broken.push(`${file}:${i + 1}: ${target} (no heading #${fragment} in ${resolved})`);
+          else if (fragment && resolved.endsWith('.md') && !anchors(resolved).has(fragment))
+            broken.push(`${file}:${i + 1}: ${target} (no heading #${fragment} in ${resolved})`);
         }
       });
     }

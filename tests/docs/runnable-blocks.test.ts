@@ -7,7 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../simulations/cli-helpers.js';
 
 /** What a block may use from the repository: linked into a fresh folder, so what a block writes (runs/, keys/) lands there. */
-const LINKED = ['package.json', 'package-lock.json', 'node_modules', 'tsconfig.json', 'protocol', 'crypto', 'coordinator', 'node-agent', 'simulations', 'docs'];
+const LINKED = [
+  'package.json',
+  'package-lock.json',
+  'node_modules',
+  'tsconfig.json',
+  'protocol',
+  'crypto',
+  'coordinator',
+  'node-agent',
+  'simulations',
+  'docs',
+];
 const BLOCK_TIMEOUT_MS = 40_000;
 
 interface Block {
@@ -19,7 +30,9 @@ interface Block {
 /** README.md and every Markdown file under docs/, relative to the repository root. */
 function markdownFiles(): string[] {
   const walk = (dir: string): string[] =>
-    readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
+    readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
+    );
   return ['README.md', ...walk('docs').sort()];
 }
 
@@ -35,7 +48,8 @@ function runnableBlocks(file: string): Block[] {
   lines.forEach((text, i) => {
     if (open === null && text.startsWith('```')) {
       const info = text.slice(3).trim();
-      if (/runnable/.test(info) && info !== 'sh runnable') throw new Error(`${file}:${i + 1}: write a runnable block's fence as "\`\`\`sh runnable", not "\`\`\`${info}"`);
+      if (/runnable/.test(info) && info !== 'sh runnable')
+        throw new Error(`${file}:${i + 1}: write a runnable block's fence as "\`\`\`sh runnable", not "\`\`\`${info}"`);
       open = { line: i + 1, runnable: info === 'sh runnable', body: [] };
     } else if (open !== null && text.trim() === '```') {
       if (open.runnable) blocks.push({ file, line: open.line, script: open.body.join('\n') });
@@ -68,21 +82,32 @@ for (const { file, blocks } of byFile) {
     });
 
     for (const block of blocks) {
-      it(`${file}:${block.line} runs and exits 0`, () => {
-        const scriptFile = join(dir, `.block-${block.line}.sh`);
-        // The ERR trap names the failing command by its line in the Markdown file (the body starts 2 lines into the script).
-        const trap = `trap 'echo "${file}:$((LINENO - 2 + ${block.line})): this command failed (exit $?)" >&2' ERR`;
-        writeFileSync(scriptFile, `set -euo pipefail\n${trap}\n${block.script}\n`);
+      it(
+        `${file}:${block.line} runs and exits 0`,
+        () => {
+          const scriptFile = join(dir, `.block-${block.line}.sh`);
+          // The ERR trap names the failing command by its line in the Markdown file (the body starts 2 lines into the script).
+          const trap = `trap 'echo "${file}:$((LINENO - 2 + ${block.line})): this command failed (exit $?)" >&2' ERR`;
+          writeFileSync(scriptFile, `set -euo pipefail\n${trap}\n${block.script}\n`);
 
-        const run = spawnSync('bash', [scriptFile], { cwd: dir, encoding: 'utf8', timeout: BLOCK_TIMEOUT_MS, env: { ...process.env, FORCE_COLOR: '0' } });
+          const run = spawnSync('bash', [scriptFile], {
+            cwd: dir,
+            encoding: 'utf8',
+            timeout: BLOCK_TIMEOUT_MS,
+            env: { ...process.env, FORCE_COLOR: '0' },
+          });
 
-        const tail = (s: string | null) => (s ?? '').split('\n').slice(-15).join('\n');
-        const why = run.error ? `${run.error.message}` : run.signal ? `killed by ${run.signal}` : `exit code ${run.status}`;
-        if (run.status !== 0) {
-          throw new Error(`${file}:${block.line}: the block failed (${why}) in ${dir}\n--- block ---\n${block.script}\n--- stdout ---\n${tail(run.stdout)}\n--- stderr ---\n${tail(run.stderr)}`);
-        }
-        expect(run.status).toBe(0);
-      }, BLOCK_TIMEOUT_MS + 5_000);
+          const tail = (s: string | null) => (s ?? '').split('\n').slice(-15).join('\n');
+          const why = run.error ? `${run.error.message}` : run.signal ? `killed by ${run.signal}` : `exit code ${run.status}`;
+          if (run.status !== 0) {
+            throw new Error(
+              `${file}:${block.line}: the block failed (${why}) in ${dir}\n--- block ---\n${block.script}\n--- stdout ---\n${tail(run.stdout)}\n--- stderr ---\n${tail(run.stderr)}`,
+            );
+          }
+          expect(run.status).toBe(0);
+        },
+        BLOCK_TIMEOUT_MS + 5_000,
+      );
     }
   });
 }

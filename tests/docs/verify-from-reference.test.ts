@@ -42,9 +42,28 @@ describe.skipIf(missing !== null)('the signatures reference, used with no Cohort
     // A tabular study: its model spec carries a z-score of awkward floats, so the canonical number format is exercised.
     const csv = join(root, 'risk.csv');
     const data = writeTabularCsv(csv, 300, 1);
-    const args = ['simulate', '--out', run, '--dataset', `csv:${csv}`, '--label', data.label, '--model', 'logreg', '--institutions', '3', '--rounds', '2', '--local-epochs', '1', '--revoke', 'institution-3@2'];
+    const args = [
+      'simulate',
+      '--out',
+      run,
+      '--dataset',
+      `csv:${csv}`,
+      '--label',
+      data.label,
+      '--model',
+      'logreg',
+      '--institutions',
+      '3',
+      '--rounds',
+      '2',
+      '--local-epochs',
+      '1',
+      '--revoke',
+      'institution-3@2',
+    ];
     const result = await runCli(args, { timeoutMs: 55_000 });
-    if (result.code !== 0) throw new Error(`cohort ${args.join(' ')} exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
+    if (result.code !== 0)
+      throw new Error(`cohort ${args.join(' ')} exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
   });
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -64,14 +83,52 @@ describe.skipIf(missing !== null)('the signatures reference, used with no Cohort
     expect(report.auditEvents).toBeGreaterThan(20);
     expect(report.siteLogEvents).toBeGreaterThan(5);
     expect(Object.keys(report.tamperDetected).sort()).toEqual(
-      ['auditData', 'auditRemoved', 'auditSignature', 'card', 'consent', 'modelData', 'modelHeader', 'modelOtherVersion', 'modelSignature', 'modelTrailer'].sort(),
+      [
+        'auditData',
+        'auditRemoved',
+        'auditSignature',
+        'card',
+        'consent',
+        'modelData',
+        'modelHeader',
+        'modelOtherVersion',
+        'modelSignature',
+        'modelTrailer',
+      ].sort(),
     );
     expect(Object.values(report.tamperDetected).every(Boolean)).toBe(true);
   });
 
   it("writes numbers, strings and key order exactly as Cohort's canonical JSON does, following the reference's rules", () => {
     const values: unknown[] = [
-      [0, -0, 1, -1, 2400, 0.5, 12.25, 1.5, 0.1, 1 / 3, 2 / 3, 123.456, 1e-5, 1e-6, 1e-7, 1.5e-7, 0.000123, 1e20, 1e21, 1.2345678901234568e20, 5e-324, 1.7976931348623157e308, -1e-7, 1796530529204, 2 ** 53, 43222.1125],
+      [
+        0,
+        -0,
+        1,
+        -1,
+        2400,
+        0.5,
+        12.25,
+        1.5,
+        0.1,
+        1 / 3,
+        2 / 3,
+        123.456,
+        1e-5,
+        1e-6,
+        1e-7,
+        1.5e-7,
+        0.000123,
+        1e20,
+        1e21,
+        1.2345678901234568e20,
+        5e-324,
+        1.7976931348623157e308,
+        -1e-7,
+        1796530529204,
+        2 ** 53,
+        43222.1125,
+      ],
       { b: [3, { d: null, c: 'x' }], a: 1e-7, A: 0.5, Z: true, é: false, ab: 1, '': 'é\u2028/\u0001\n\t"\\' },
       { 'z\u{1F600}': 1, 'z\uFFFF': 2, zz: 3 },
     ];

@@ -33,7 +33,11 @@ describe('adaptive clipping (Andrew et al. 2021) through the real coordinator an
   e2e('is refused without DP, and together with secure aggregation', async () => {
     await expect(startFederation(2, { adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 } })).rejects.toThrow(/needs rules.dp/);
     await expect(
-      startFederation(2, { dp: { noiseMultiplier: 1, clipNorm: 1 }, adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 }, secagg: { graph: 'complete', clipNorm: 10, stepTimeoutMs: 1000 } }),
+      startFederation(2, {
+        dp: { noiseMultiplier: 1, clipNorm: 1 },
+        adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 },
+        secagg: { graph: 'complete', clipNorm: 10, stepTimeoutMs: 1000 },
+      }),
     ).rejects.toThrow(/not supported/);
   });
 });

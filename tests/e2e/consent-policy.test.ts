@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect } from 'vitest';
 import { SignedConsentSchema } from '../../protocol/index.js';
-import { publicIdentityOf, serializePublicIdentity, signRevocation, verifyChain, verifyDocument, writePublicIdentityFile } from '../../crypto/index.js';
+import {
+  publicIdentityOf,
+  serializePublicIdentity,
+  signRevocation,
+  verifyChain,
+  verifyDocument,
+  writePublicIdentityFile,
+} from '../../crypto/index.js';
 import { exportAudit, parseExport, verifyAuditTable } from '../../coordinator/audit/index.js';
 import { lineage } from '../../coordinator/models/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
@@ -27,7 +34,14 @@ describe('consent gates every round', () => {
 
     const event = await blocked;
 
-    expect(event).toMatchObject({ round: 2, eligible: 0, excluded: expect.arrayContaining([expect.objectContaining({ institution: 'site-1', code: 'CONSENT_TOO_FEW_INSTITUTIONS' }), expect.objectContaining({ institution: 'site-2', code: 'CONSENT_REVOKED' })]) });
+    expect(event).toMatchObject({
+      round: 2,
+      eligible: 0,
+      excluded: expect.arrayContaining([
+        expect.objectContaining({ institution: 'site-1', code: 'CONSENT_TOO_FEW_INSTITUTIONS' }),
+        expect.objectContaining({ institution: 'site-2', code: 'CONSENT_REVOKED' }),
+      ]),
+    });
     expect(f.coordinator.store.getRound('e2e', 2)?.state).toBe('waiting');
   });
 
@@ -40,7 +54,9 @@ describe('consent gates every round', () => {
     const { store } = fed.coordinator;
     expect(store.listParticipations('e2e', 1).map((p) => p.institutionId)).toEqual(['site-1', 'site-2']);
     const started = store.listAudit({ federationId: 'e2e' }).find((e) => e.kind === 'round.started');
-    expect(started?.data.excluded).toEqual([{ institution: 'site-3', code: 'CONSENT_MISSING', message: 'site-3 has presented no consent' }]);
+    expect(started?.data.excluded).toEqual([
+      { institution: 'site-3', code: 'CONSENT_MISSING', message: 'site-3 has presented no consent' },
+    ]);
   });
 
   e2e('excludes an institution from the round after it revokes, and flags the models its data fed', async ({ cohort }) => {
@@ -50,13 +66,19 @@ describe('consent gates every round', () => {
     const site2 = f.institutions[1]!;
     cohort.agents[1]!.events.once('uploaded', () => {
       const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentFileOf(f, 1), 'utf8')));
-      cohort.agents[1]!.presentRevocation(signRevocation(consent, 'withdrawn by the data protection officer', site2.signSecretKey)).catch(() => undefined);
+      cohort.agents[1]!.presentRevocation(signRevocation(consent, 'withdrawn by the data protection officer', site2.signSecretKey)).catch(
+        () => undefined,
+      );
     });
 
     await Promise.all([cohort.agents[0]!.done, cohort.agents[2]!.done]);
 
     const { store } = f.coordinator;
-    const contributors = (round: number) => store.listParticipations('e2e', round).filter((p) => p.status === 'accepted').map((p) => p.institutionId);
+    const contributors = (round: number) =>
+      store
+        .listParticipations('e2e', round)
+        .filter((p) => p.status === 'accepted')
+        .map((p) => p.institutionId);
     expect(contributors(1)).toEqual(['site-1', 'site-2', 'site-3']);
     expect(contributors(2)).toEqual(['site-1', 'site-3']);
     expect(contributors(3)).toEqual(['site-1', 'site-3']);
@@ -64,44 +86,78 @@ describe('consent gates every round', () => {
     expect(consent).toMatchObject({ status: 'revoked', revokedFromRound: 2 });
     const l = lineage(store, 'e2e', 3);
     expect(l.flagged).toBe(true);
-    expect(l.institutions.find((i) => i.institution === 'site-2')).toMatchObject({ rounds: [1], revoked: { fromRound: 2, reason: 'withdrawn by the data protection officer' } });
-    const card = store.getModel('e2e', 3)!;
-    expect((card.card as { contributors: { institution: string; consent: string }[] }).contributors.find((c) => c.institution === 'site-2')?.consent).toMatch(/^revoked /);
-    expect(store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === 'consent.revoked').map((e) => e.actor)).toEqual(['site-2']);
-  });
-
-  e2e("is enforced by the agent itself: a revocation written at the site makes it refuse the next task with a reason code, and the coordinator records it", async ({ cohort }) => {
-    const fed = await cohort.federation(3, { rounds: 2, minParticipants: 1, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
-    cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2));
-    const f = fed;
-    const declined: string[] = [];
-    cohort.agents[1]!.events.on('declined', (d) => declined.push(d.code));
-    cohort.agents[1]!.events.once('uploaded', () => {
-      // What `cohort consent revoke` does at the site, without telling anyone.
-      const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentFileOf(f, 1), 'utf8')));
-      writeFileSync(revocationPath(consentFileOf(f, 1)), JSON.stringify(signRevocation(consent, 'local decision', f.institutions[1]!.signSecretKey)));
+    expect(l.institutions.find((i) => i.institution === 'site-2')).toMatchObject({
+      rounds: [1],
+      revoked: { fromRound: 2, reason: 'withdrawn by the data protection officer' },
     });
-
-    await cohort.agents[0]!.done;
-
-    const { store } = f.coordinator;
-    // The agent refused the first task it saw after the revocation (the candidate's evaluation or round 2).
-    expect(declined[0]).toBe('CONSENT_REVOKED');
-    expect(store.getParticipation('e2e', 2, 'site-2')?.status ?? 'not selected').not.toBe('accepted');
-    expect(store.listParticipations('e2e', 2).filter((p) => p.status === 'accepted').map((p) => p.institutionId)).toEqual(['site-1', 'site-3']);
-    expect(store.latestConsent('e2e', 'site-2')?.status).toBe('revoked');
-    // The agent's own log: what it sent and what it refused, chained and signed with the institution key.
-    const entries = parseExport(readFileSync(join(f.dir, 'sites', 'site-2', 'audit.jsonl'), 'utf8'));
-    expect(verifyChain(entries, f.institutions[1]!.signPublicKey)).toMatchObject({ ok: true });
-    const kinds = entries.map((e) => (JSON.parse(e.body) as { kind: string }).kind);
-    expect(kinds).toEqual(expect.arrayContaining(['session.ready', 'update.sent', 'consent.revoked', 'task.refused']));
+    const card = store.getModel('e2e', 3)!;
+    expect(
+      (card.card as { contributors: { institution: string; consent: string }[] }).contributors.find((c) => c.institution === 'site-2')
+        ?.consent,
+    ).toMatch(/^revoked /);
+    expect(
+      store
+        .listAudit({ federationId: 'e2e' })
+        .filter((e) => e.kind === 'consent.revoked')
+        .map((e) => e.actor),
+    ).toEqual(['site-2']);
   });
+
+  e2e(
+    'is enforced by the agent itself: a revocation written at the site makes it refuse the next task with a reason code, and the coordinator records it',
+    async ({ cohort }) => {
+      const fed = await cohort.federation(3, { rounds: 2, minParticipants: 1, joinGraceMs: 20_000, train: quick }, 'logreg', 150);
+      cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2));
+      const f = fed;
+      const declined: string[] = [];
+      cohort.agents[1]!.events.on('declined', (d) => declined.push(d.code));
+      cohort.agents[1]!.events.once('uploaded', () => {
+        // What `cohort consent revoke` does at the site, without telling anyone.
+        const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentFileOf(f, 1), 'utf8')));
+        writeFileSync(
+          revocationPath(consentFileOf(f, 1)),
+          JSON.stringify(signRevocation(consent, 'local decision', f.institutions[1]!.signSecretKey)),
+        );
+      });
+
+      await cohort.agents[0]!.done;
+
+      const { store } = f.coordinator;
+      // The agent refused the first task it saw after the revocation (the candidate's evaluation or round 2).
+      expect(declined[0]).toBe('CONSENT_REVOKED');
+      expect(store.getParticipation('e2e', 2, 'site-2')?.status ?? 'not selected').not.toBe('accepted');
+      expect(
+        store
+          .listParticipations('e2e', 2)
+          .filter((p) => p.status === 'accepted')
+          .map((p) => p.institutionId),
+      ).toEqual(['site-1', 'site-3']);
+      expect(store.latestConsent('e2e', 'site-2')?.status).toBe('revoked');
+      // The agent's own log: what it sent and what it refused, chained and signed with the institution key.
+      const entries = parseExport(readFileSync(join(f.dir, 'sites', 'site-2', 'audit.jsonl'), 'utf8'));
+      expect(verifyChain(entries, f.institutions[1]!.signPublicKey)).toMatchObject({ ok: true });
+      const kinds = entries.map((e) => (JSON.parse(e.body) as { kind: string }).kind);
+      expect(kinds).toEqual(expect.arrayContaining(['session.ready', 'update.sent', 'consent.revoked', 'task.refused']));
+    },
+  );
 });
 
 describe('policies gate publication', () => {
   e2e('withholds a model that fails a rule, records which rule failed with its values, and publishes nothing', async ({ cohort }) => {
-    const policy = parsePolicy({ format: 'cohort-policy/v1', version: 3, minInstitutionsPerRound: 1, allowedArchitectures: ['mlp'], dp: { maxEpsilon: 4, maxDelta: 1e-5 } });
-    const fed = await cohort.federation(2, { rounds: 1, minParticipants: 1, maxConsecutiveFailures: 2, train: quick }, 'logreg', 150, policy);
+    const policy = parsePolicy({
+      format: 'cohort-policy/v1',
+      version: 3,
+      minInstitutionsPerRound: 1,
+      allowedArchitectures: ['mlp'],
+      dp: { maxEpsilon: 4, maxDelta: 1e-5 },
+    });
+    const fed = await cohort.federation(
+      2,
+      { rounds: 1, minParticipants: 1, maxConsecutiveFailures: 2, train: quick },
+      'logreg',
+      150,
+      policy,
+    );
     const failed = new Promise<string>((resolve) => fed.coordinator.runner.once('federation:failed', ({ reason }) => resolve(reason)));
     cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
 
@@ -124,7 +180,13 @@ describe('policies gate publication', () => {
   });
 
   e2e('publishes a model that passes every rule with a signed card holding per-site metrics and the fairness gap', async ({ cohort }) => {
-    const policy = parsePolicy({ format: 'cohort-policy/v1', version: 1, minInstitutionsPerRound: 2, minSamplesPerInstitution: 50, fairness: { metric: 'valAccuracy', maxGap: 0.5 } });
+    const policy = parsePolicy({
+      format: 'cohort-policy/v1',
+      version: 1,
+      minInstitutionsPerRound: 2,
+      minSamplesPerInstitution: 50,
+      fairness: { metric: 'valAccuracy', maxGap: 0.5 },
+    });
     const fed = await cohort.federation(2, { rounds: 1, minParticipants: 2, train: quick }, 'logreg', 150, policy);
     cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1));
 
@@ -134,9 +196,15 @@ describe('policies gate publication', () => {
     const round = store.getRound('e2e', 1)!;
     expect(round.state).toBe('published');
     expect(round.decisions!.every((d) => d.passed)).toBe(true);
-    expect(round.decisions!.map((d) => d.rule)).toEqual(expect.arrayContaining(['minInstitutionsPerRound', 'minSamplesPerInstitution', 'fairness', 'maxRounds']));
+    expect(round.decisions!.map((d) => d.rule)).toEqual(
+      expect.arrayContaining(['minInstitutionsPerRound', 'minSamplesPerInstitution', 'fairness', 'maxRounds']),
+    );
     const model = store.getModel('e2e', 1)!;
-    const card = model.card as { siteMetrics: { institution: string; valAccuracy: number }[]; fairnessGap: number; model: { digest: string } };
+    const card = model.card as {
+      siteMetrics: { institution: string; valAccuracy: number }[];
+      fairnessGap: number;
+      model: { digest: string };
+    };
     expect(card.siteMetrics.map((m) => m.institution).sort()).toEqual(['site-1', 'site-2']);
     expect(card.fairnessGap).toBeGreaterThanOrEqual(0);
     expect(card.model.digest).toBe(model.digest);
@@ -160,17 +228,21 @@ describe('the audit trail', () => {
     expect(verifyAuditTable(f.coordinator.store, key)).toMatchObject({ ok: true });
     const db = new Database(join(f.dir, 'coordinator.db'));
     try {
-      db.prepare("UPDATE audit SET data = replace(data, '\"round\":1', '\"round\":2') WHERE id = (SELECT min(id) FROM audit WHERE kind = 'update.accepted')").run();
+      db.prepare(
+        "UPDATE audit SET data = replace(data, '\"round\":1', '\"round\":2') WHERE id = (SELECT min(id) FROM audit WHERE kind = 'update.accepted')",
+      ).run();
       const edited = db.prepare("SELECT id FROM audit WHERE kind = 'update.accepted' ORDER BY id LIMIT 1").get() as { id: number };
       expect(verifyAuditTable(f.coordinator.store, key)).toMatchObject({ ok: false, seq: edited.id, problem: 'HASH' });
 
-      db.prepare("UPDATE audit SET data = replace(data, '\"round\":2', '\"round\":1') WHERE id = ?").run(edited.id);
+      db.prepare('UPDATE audit SET data = replace(data, \'"round":2\', \'"round":1\') WHERE id = ?').run(edited.id);
       db.prepare('UPDATE audit SET actor = ? WHERE id = 3').run('someone-else');
       expect(verifyAuditTable(f.coordinator.store, key)).toMatchObject({ ok: false, seq: 3, problem: 'HASH' });
       db.prepare("UPDATE audit SET actor = 'coordinator' WHERE id = 3").run();
       expect(verifyAuditTable(f.coordinator.store, key)).toMatchObject({ ok: true });
 
-      db.prepare('UPDATE audit SET data = ? WHERE id = 4').run(' ' + (db.prepare('SELECT data FROM audit WHERE id = 4').get() as { data: string }).data);
+      db.prepare('UPDATE audit SET data = ? WHERE id = 4').run(
+        ' ' + (db.prepare('SELECT data FROM audit WHERE id = 4').get() as { data: string }).data,
+      );
       expect(verifyAuditTable(f.coordinator.store, key)).toMatchObject({ ok: false, seq: 4 });
     } finally {
       db.close();

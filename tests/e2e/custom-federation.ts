@@ -15,6 +15,15 @@ export interface CustomFederationOptions {
  * @example const fed = await startCustomFederation(2, { tls: { cert, key } }); startAgent(fed, 0, { socketOptions })
  */
 export function startCustomFederation(n: number, o: CustomFederationOptions = {}): Promise<Federation> {
-  const rules = { rounds: 1, minParticipants: n, joinGraceMs: 10_000, train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, ...o.rules };
-  return startFederation(n, rules, 'logreg', o.rowsPerSite ?? 120, permissivePolicy, { ...(o.tls ? { tls: o.tls } : {}), ...(o.limits ? { limits: o.limits } : {}) });
+  const rules = {
+    rounds: 1,
+    minParticipants: n,
+    joinGraceMs: 10_000,
+    train: { localEpochs: 1, batchSize: 50, learningRate: 0.1 },
+    ...o.rules,
+  };
+  return startFederation(n, rules, 'logreg', o.rowsPerSite ?? 120, permissivePolicy, {
+    ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+  });
 }

@@ -51,7 +51,11 @@ export function auditsOf(store: Store, federation: string, kind: string, actor?:
 }
 
 /** Polls `check` every 50 ms until it returns a truthy value; rejects after `timeoutMs` naming `what`. */
-export async function waitFor<T>(check: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | null | Promise<T | undefined | false | null>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

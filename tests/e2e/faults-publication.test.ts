@@ -23,35 +23,41 @@ function failNextPublication(store: Store): void {
 }
 
 describe('a publication that fails', () => {
-  e2e('fails the round, keeps the last stored version current, and the next round trains on it and publishes its child', async ({ cohort }) => {
-    const f = await cohort.federation(2, { rounds: 2, minParticipants: 2, joinGraceMs: 0 });
-    const sites = await Promise.all(f.institutions.map((identity: Identity) => joinAs(f.coordinator.url, 'e2e', identity)));
-    sites.forEach((c) => cohort.track(c));
-    const box = f.coordinatorIdentity.boxPublicKey;
-    const submit = async (round: number) => {
-      const tasks = await Promise.all(sites.map((s) => s.nextTask()));
-      for (const [i, s] of sites.entries()) {
-        const { ack } = await s.upload(round, sealUpdate({ identity: f.institutions[i] as Identity, coordinatorBoxPublicKey: box, task: tasks[i]! }));
-        expect(ack.ok).toBe(true);
-      }
-      return tasks;
-    };
-    failNextPublication(f.coordinator.store);
+  e2e(
+    'fails the round, keeps the last stored version current, and the next round trains on it and publishes its child',
+    async ({ cohort }) => {
+      const f = await cohort.federation(2, { rounds: 2, minParticipants: 2, joinGraceMs: 0 });
+      const sites = await Promise.all(f.institutions.map((identity: Identity) => joinAs(f.coordinator.url, 'e2e', identity)));
+      sites.forEach((c) => cohort.track(c));
+      const box = f.coordinatorIdentity.boxPublicKey;
+      const submit = async (round: number) => {
+        const tasks = await Promise.all(sites.map((s) => s.nextTask()));
+        for (const [i, s] of sites.entries()) {
+          const { ack } = await s.upload(
+            round,
+            sealUpdate({ identity: f.institutions[i] as Identity, coordinatorBoxPublicKey: box, task: tasks[i]! }),
+          );
+          expect(ack.ok).toBe(true);
+        }
+        return tasks;
+      };
+      failNextPublication(f.coordinator.store);
 
-    await submit(1);
-    await until(() => f.coordinator.store.getRound('e2e', 1)?.state === 'failed', 10_000, 'round 1 failed');
-    const second = await submit(2);
-    await until(() => f.coordinator.store.getRound('e2e', 2)?.state === 'published', 10_000, 'round 2 published');
+      await submit(1);
+      await until(() => f.coordinator.store.getRound('e2e', 1)?.state === 'failed', 10_000, 'round 1 failed');
+      const second = await submit(2);
+      await until(() => f.coordinator.store.getRound('e2e', 2)?.state === 'published', 10_000, 'round 2 published');
 
-    const { store } = f.coordinator;
-    expect(store.getRound('e2e', 1)?.reason).toMatch(/^publication failed: disk full \(injected\)/);
-    expect(second.map((t) => t.model.version)).toEqual([0, 0]); // the stored base, not the unstored v1
-    expect(store.getRound('e2e', 2)).toMatchObject({ baseVersion: 0, resultVersion: 1 });
-    expect(store.listModels('e2e').map((m) => [m.version, m.parentVersion])).toEqual([
-      [0, null],
-      [1, 0],
-    ]);
-    expect(f.coordinator.runner.currentModel?.version).toBe(1);
-    expect(verifyAuditTable(store, f.coordinatorIdentity.signPublicKey)).toMatchObject({ ok: true });
-  });
+      const { store } = f.coordinator;
+      expect(store.getRound('e2e', 1)?.reason).toMatch(/^publication failed: disk full \(injected\)/);
+      expect(second.map((t) => t.model.version)).toEqual([0, 0]); // the stored base, not the unstored v1
+      expect(store.getRound('e2e', 2)).toMatchObject({ baseVersion: 0, resultVersion: 1 });
+      expect(store.listModels('e2e').map((m) => [m.version, m.parentVersion])).toEqual([
+        [0, null],
+        [1, 0],
+      ]);
+      expect(f.coordinator.runner.currentModel?.version).toBe(1);
+      expect(verifyAuditTable(store, f.coordinatorIdentity.signPublicKey)).toMatchObject({ ok: true });
+    },
+  );
 });

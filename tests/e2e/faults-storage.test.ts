@@ -47,58 +47,64 @@ const fileSizeLimit = (soft: string): void => {
 };
 
 describe('the coordinator when it cannot store anything', () => {
-  e2e('with its database locked by another connection (BEGIN EXCLUSIVE), refuses an update with UNAVAILABLE without counting it, and takes it once when the site sends it again', async ({ cohort }) => {
-    const gate = latch();
-    const { f, second, errors } = await setUp(cohort, gate.promise);
-    const locker = new Database(join(f.dir, 'coordinator.db'));
-    cohort.track(locker);
-    const sent = { commit: 0, begin: 0 };
-    second.socket.onAnyOutgoing((event: string) => {
-      // The lock is taken as the commit leaves, and released when the site tries again.
-      if (event === 'update:commit' && ++sent.commit === 1) locker.exec('BEGIN EXCLUSIVE');
-      if (event === 'update:begin' && ++sent.begin === 2) locker.exec('COMMIT');
-    });
-    const refused: unknown[] = [];
-    second.events.on('refused', (r) => refused.push(r));
+  e2e(
+    'with its database locked by another connection (BEGIN EXCLUSIVE), refuses an update with UNAVAILABLE without counting it, and takes it once when the site sends it again',
+    async ({ cohort }) => {
+      const gate = latch();
+      const { f, second, errors } = await setUp(cohort, gate.promise);
+      const locker = new Database(join(f.dir, 'coordinator.db'));
+      cohort.track(locker);
+      const sent = { commit: 0, begin: 0 };
+      second.socket.onAnyOutgoing((event: string) => {
+        // The lock is taken as the commit leaves, and released when the site tries again.
+        if (event === 'update:commit' && ++sent.commit === 1) locker.exec('BEGIN EXCLUSIVE');
+        if (event === 'update:begin' && ++sent.begin === 2) locker.exec('COMMIT');
+      });
+      const refused: unknown[] = [];
+      second.events.on('refused', (r) => refused.push(r));
 
-    gate.open();
-    const done = await Promise.all(cohort.agents.map((a) => a.done));
+      gate.open();
+      const done = await Promise.all(cohort.agents.map((a) => a.done));
 
-    expect(done[1]).toEqual({ rounds: 1, finalVersion: 1 });
-    expect(refused).toEqual([]);
-    expect(sent).toEqual({ commit: 2, begin: 2 });
-    expect(errors.filter((l) => l.includes('UNAVAILABLE') || l.includes('SQLITE_BUSY'))).toHaveLength(1);
-    expect(errors.join('')).toMatch(/cannot store anything now \(SQLITE_BUSY/);
-    expectIntact(f);
-  });
+      expect(done[1]).toEqual({ rounds: 1, finalVersion: 1 });
+      expect(refused).toEqual([]);
+      expect(sent).toEqual({ commit: 2, begin: 2 });
+      expect(errors.filter((l) => l.includes('UNAVAILABLE') || l.includes('SQLITE_BUSY'))).toHaveLength(1);
+      expect(errors.join('')).toMatch(/cannot store anything now \(SQLITE_BUSY/);
+      expectIntact(f);
+    },
+  );
 
-  e2e.skipIf(!hasPrlimit)('with its disk full (simulated by a file-size limit), refuses a reconnecting agent and an update with UNAVAILABLE, and takes both once writes succeed again', async ({ cohort }) => {
-    const gate = latch();
-    const { f, second, errors } = await setUp(cohort, gate.promise);
-    cohort.defer(() => fileSizeLimit('unlimited'));
-    const sent = { ready: 0, commit: 0, begin: 0 };
-    second.socket.onAnyOutgoing((event: string) => {
-      // Ready #2 (after the cut) meets a full disk; ready #3 finds room again and the site finishes its update;
-      // the disk fills again as its commit leaves, and empties when the site tries again.
-      if (event === 'agent:ready' && ++sent.ready === 3) {
-        fileSizeLimit('unlimited');
-        gate.open();
-      }
-      if (event === 'update:commit' && ++sent.commit === 1) fileSizeLimit('1');
-      if (event === 'update:begin' && ++sent.begin === 2) fileSizeLimit('unlimited');
-    });
-    const refused: unknown[] = [];
-    second.events.on('refused', (r) => refused.push(r));
+  e2e.skipIf(!hasPrlimit)(
+    'with its disk full (simulated by a file-size limit), refuses a reconnecting agent and an update with UNAVAILABLE, and takes both once writes succeed again',
+    async ({ cohort }) => {
+      const gate = latch();
+      const { f, second, errors } = await setUp(cohort, gate.promise);
+      cohort.defer(() => fileSizeLimit('unlimited'));
+      const sent = { ready: 0, commit: 0, begin: 0 };
+      second.socket.onAnyOutgoing((event: string) => {
+        // Ready #2 (after the cut) meets a full disk; ready #3 finds room again and the site finishes its update;
+        // the disk fills again as its commit leaves, and empties when the site tries again.
+        if (event === 'agent:ready' && ++sent.ready === 3) {
+          fileSizeLimit('unlimited');
+          gate.open();
+        }
+        if (event === 'update:commit' && ++sent.commit === 1) fileSizeLimit('1');
+        if (event === 'update:begin' && ++sent.begin === 2) fileSizeLimit('unlimited');
+      });
+      const refused: unknown[] = [];
+      second.events.on('refused', (r) => refused.push(r));
 
-    fileSizeLimit('1');
-    second.socket.io.engine.close();
-    const done = await Promise.all(cohort.agents.map((a) => a.done));
+      fileSizeLimit('1');
+      second.socket.io.engine.close();
+      const done = await Promise.all(cohort.agents.map((a) => a.done));
 
-    expect(done[1]).toEqual({ rounds: 1, finalVersion: 1 });
-    expect(refused).toEqual([]);
-    expect(sent).toEqual({ ready: 3, commit: 2, begin: 2 });
-    expect(errors.join('')).toMatch(/"event":"agent:ready".*cannot store anything now \(SQLITE_IOERR/);
-    expect(errors.join('')).toMatch(/"event":"update:commit".*cannot store anything now \(SQLITE_IOERR/);
-    expectIntact(f);
-  });
+      expect(done[1]).toEqual({ rounds: 1, finalVersion: 1 });
+      expect(refused).toEqual([]);
+      expect(sent).toEqual({ ready: 3, commit: 2, begin: 2 });
+      expect(errors.join('')).toMatch(/"event":"agent:ready".*cannot store anything now \(SQLITE_IOERR/);
+      expect(errors.join('')).toMatch(/"event":"update:commit".*cannot store anything now \(SQLITE_IOERR/);
+      expectIntact(f);
+    },
+  );
 });

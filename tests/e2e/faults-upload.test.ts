@@ -47,27 +47,30 @@ describe('an agent whose connection drops mid-upload', () => {
     expectCountedOnce(f);
   });
 
-  e2e('whose commit was taken but whose acknowledgement was lost: the retry is recognised as delivered, not refused, and counts once', async ({ cohort }) => {
-    const gate = latch();
-    const { f, cut, other } = await twoSites(cohort, gate.promise);
-    let commits = 0;
-    cut.socket.onAnyOutgoing((event: string) => {
-      // The commit leaves, then the link fails before its acknowledgement can come back.
-      if (event === 'update:commit' && ++commits === 1) setImmediate(() => cut.socket.io.engine.close());
-    });
-    const refused: unknown[] = [];
-    cut.events.on('refused', (r) => refused.push(r));
-    const uploaded = new Promise<{ digest: string }>((resolve) => cut.events.once('uploaded', resolve));
+  e2e(
+    'whose commit was taken but whose acknowledgement was lost: the retry is recognised as delivered, not refused, and counts once',
+    async ({ cohort }) => {
+      const gate = latch();
+      const { f, cut, other } = await twoSites(cohort, gate.promise);
+      let commits = 0;
+      cut.socket.onAnyOutgoing((event: string) => {
+        // The commit leaves, then the link fails before its acknowledgement can come back.
+        if (event === 'update:commit' && ++commits === 1) setImmediate(() => cut.socket.io.engine.close());
+      });
+      const refused: unknown[] = [];
+      cut.events.on('refused', (r) => refused.push(r));
+      const uploaded = new Promise<{ digest: string }>((resolve) => cut.events.once('uploaded', resolve));
 
-    const { digest } = await uploaded;
-    gate.open();
-    await Promise.all([cut.done, other.done]);
+      const { digest } = await uploaded;
+      gate.open();
+      await Promise.all([cut.done, other.done]);
 
-    expect(refused).toEqual([]);
-    expect(commits).toBe(1);
-    const { store } = f.coordinator;
-    expect(store.getParticipation('e2e', 1, 'site-1')).toMatchObject({ status: 'accepted', digest });
-    expect(auditsOf(store, 'e2e', 'message.refused', 'site-1').map((e) => e.data.code)).toEqual(['DUPLICATE']);
-    expectCountedOnce(f);
-  });
+      expect(refused).toEqual([]);
+      expect(commits).toBe(1);
+      const { store } = f.coordinator;
+      expect(store.getParticipation('e2e', 1, 'site-1')).toMatchObject({ status: 'accepted', digest });
+      expect(auditsOf(store, 'e2e', 'message.refused', 'site-1').map((e) => e.data.code)).toEqual(['DUPLICATE']);
+      expectCountedOnce(f);
+    },
+  );
 });

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { test } from 'vitest';
 import { createModelRunner } from '../../node-agent/train/model-runner.js';
-import { createCoordinator, openSqliteStore, type Coordinator, type CoordinatorOptions, type FederationSetupInput } from '../../coordinator/index.js';
+import {
+  createCoordinator,
+  openSqliteStore,
+  type Coordinator,
+  type CoordinatorOptions,
+  type FederationSetupInput,
+} from '../../coordinator/index.js';
 import { createPrng, generateIdentity, publicIdentityOf, signConsent, type Identity } from '../../crypto/index.js';
 import { manifestHash } from '../../protocol/index.js';
 import { createAgent, mnistSource, type Agent } from '../../node-agent/index.js';
@@ -47,8 +53,16 @@ export async function startFederation(
   const mnist = loadMnist();
   const { train, test } = splitTrainTest(mnist, 0.2, 1);
   const rng = createPrng(7);
-  const parts = partition(train.map((i) => mnist.y[i] as number), n, { kind: 'iid' }, 1).map((p) =>
-    rng.shuffle([...p]).slice(0, rowsPerSite).map((j) => train[j] as number),
+  const parts = partition(
+    train.map((i) => mnist.y[i] as number),
+    n,
+    { kind: 'iid' },
+    1,
+  ).map((p) =>
+    rng
+      .shuffle([...p])
+      .slice(0, rowsPerSite)
+      .map((j) => train[j] as number),
   );
   const store = openSqliteStore(join(dir, 'coordinator.db'));
   const options: CoordinatorOptions = {
@@ -61,7 +75,14 @@ export async function startFederation(
       spec: mnistSpec(arch),
       policy,
       study: { title: 'End-to-end test', purpose: 'Check the federation end to end.', dataCategories: ['handwritten-digit-images'] },
-      rules: { rounds: 2, minParticipants: n, joinGraceMs: 0, roundTimeoutMs: 60_000, train: { localEpochs: 2, batchSize: 20, learningRate: 0.1 }, ...rules },
+      rules: {
+        rounds: 2,
+        minParticipants: n,
+        joinGraceMs: 0,
+        roundTimeoutMs: 60_000,
+        train: { localEpochs: 2, batchSize: 20, learningRate: 0.1 },
+        ...rules,
+      },
     },
     institutions: institutions.map(publicIdentityOf),
     log: quiet,

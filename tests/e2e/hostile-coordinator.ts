@@ -25,7 +25,9 @@ export interface Greeting {
 export function greetAgent(socket: Socket, g: Greeting): void {
   const challenge = newChallenge();
   const clientNonce = fromBase64(String((socket.handshake.auth as { nonce?: string }).nonce));
-  const proof = g.proofKey ? signServerProof({ federation: 'e2e', institution: 'site-1', clientNonce, challenge }, g.proofKey.signSecretKey) : new Uint8Array(64);
+  const proof = g.proofKey
+    ? signServerProof({ federation: 'e2e', institution: 'site-1', clientNonce, challenge }, g.proofKey.signSecretKey)
+    : new Uint8Array(64);
   socket.emit('session:challenge', {
     protocolVersion: PROTOCOL_VERSION,
     federation: 'e2e',
@@ -36,6 +38,14 @@ export function greetAgent(socket: Socket, g: Greeting): void {
   socket.on('session:auth', (_msg, ack: (r: unknown) => void) => {
     g.onAuth?.();
     ack({ ok: true, institution: 'site-1' });
-    socket.emit('session:welcome', { institution: 'site-1', federation: 'e2e', spec: g.spec, maxUploadBytes: g.maxUploadBytes ?? 1 << 20, chunkBytes: 1 << 16, study: g.study(), policyHash: 'a'.repeat(64) });
+    socket.emit('session:welcome', {
+      institution: 'site-1',
+      federation: 'e2e',
+      spec: g.spec,
+      maxUploadBytes: g.maxUploadBytes ?? 1 << 20,
+      chunkBytes: 1 << 16,
+      study: g.study(),
+      policyHash: 'a'.repeat(64),
+    });
   });
 }

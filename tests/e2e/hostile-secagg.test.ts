@@ -6,7 +6,15 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromWire, parameterCount, toWire, type RoundTask, type SecAggAdvertise, type SecAggShareKeys, type SecAggTerms } from '../../protocol/index.js';
+import {
+  fromWire,
+  parameterCount,
+  toWire,
+  type RoundTask,
+  type SecAggAdvertise,
+  type SecAggShareKeys,
+  type SecAggTerms,
+} from '../../protocol/index.js';
 import { generateIdentity, secagg, type Identity } from '../../crypto/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
 import { initialWeights } from '../../coordinator/models/index.js';
@@ -24,7 +32,12 @@ let agent: Agent;
 let http: HttpServer;
 let io: Server;
 let site: Socket | undefined;
-const seen = { declines: [] as { round: number; code: string; message: string }[], begins: [] as number[], advertised: [] as SecAggAdvertise[], shared: [] as SecAggShareKeys[] };
+const seen = {
+  declines: [] as { round: number; code: string; message: string }[],
+  begins: [] as number[],
+  advertised: [] as SecAggAdvertise[],
+  shared: [] as SecAggShareKeys[],
+};
 const refused: { round: number; code: string; message: string }[] = [];
 
 beforeAll(async () => {
@@ -36,10 +49,19 @@ beforeAll(async () => {
   io.on('connection', (socket) => {
     greetAgent(socket, { presentKey: coordinator.signPublicKey, proofKey: coordinator, spec, study: manifest, maxUploadBytes: 1 << 22 });
     socket.on('agent:ready', (_m, ack: (r: unknown) => void) => ((site = socket), ack({ ok: true })));
-    socket.on('round:decline', (m: { round: number; code: string; message: string }, ack: (r: unknown) => void) => (seen.declines.push(m), ack({ ok: true })));
+    socket.on(
+      'round:decline',
+      (m: { round: number; code: string; message: string }, ack: (r: unknown) => void) => (seen.declines.push(m), ack({ ok: true })),
+    );
     socket.on('secagg:advertise', (m: SecAggAdvertise, ack: (r: unknown) => void) => (seen.advertised.push(m), ack({ ok: true })));
     socket.on('secagg:share-keys', (m: SecAggShareKeys, ack: (r: unknown) => void) => (seen.shared.push(m), ack({ ok: true })));
-    socket.on('update:begin', (m: { round: number }, ack: (r: unknown) => void) => (seen.begins.push(m.round), ack({ ok: false, error: { code: 'ROUND_CLOSED', message: 'hostile server' } })));
+    socket.on(
+      'update:begin',
+      (m: { round: number }, ack: (r: unknown) => void) => (
+        seen.begins.push(m.round),
+        ack({ ok: false, error: { code: 'ROUND_CLOSED', message: 'hostile server' } })
+      ),
+    );
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   agent = startAgent(fed, 0, { coordinatorUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
@@ -57,15 +79,38 @@ const manifest = () => fed.coordinator.store.getFederation('e2e')!.manifest;
 
 function task(round: number, terms: SecAggTerms): RoundTask {
   const study = manifest();
-  const model = toSignedModel('e2e', 0, spec, encodeAndSign(fed.coordinatorIdentity, 'e2e', 0, spec, initialWeights(spec, 1), { round: null, spec }));
+  const model = toSignedModel(
+    'e2e',
+    0,
+    spec,
+    encodeAndSign(fed.coordinatorIdentity, 'e2e', 0, spec, initialWeights(spec, 1), { round: null, spec }),
+  );
   return {
-    federation: 'e2e', round, deadline: Date.now() + 120_000, study, participants: terms.participants.length, privacy: study.privacy, policyHash: 'a'.repeat(64),
-    use: 'training', config: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, model, secagg: terms,
+    federation: 'e2e',
+    round,
+    deadline: Date.now() + 120_000,
+    study,
+    participants: terms.participants.length,
+    privacy: study.privacy,
+    policyHash: 'a'.repeat(64),
+    use: 'training',
+    config: { localEpochs: 1, batchSize: 50, learningRate: 0.1 },
+    model,
+    secagg: terms,
   } as RoundTask;
 }
 
 const termsFor = (round: number, participants: readonly Identity[], threatModel: 'malicious' | 'semi-honest' = 'malicious') =>
-  secagg.termsFor({ federation: 'e2e', round, participants, vectorLength, clipNorm: 100, maxWeight: 1000, graph: { kind: 'complete' }, threatModel });
+  secagg.termsFor({
+    federation: 'e2e',
+    round,
+    participants,
+    vectorLength,
+    clipNorm: 100,
+    maxWeight: 1000,
+    graph: { kind: 'complete' },
+    threatModel,
+  });
 
 describe('a real agent refuses a secure round the coordinator rigged', () => {
   it('sybils: participants not in the manifest the site consented to are refused (SECAGG_PARTICIPANT_UNKNOWN), nothing is sent', async () => {
@@ -75,12 +120,15 @@ describe('a real agent refuses a secure round the coordinator rigged', () => {
     site!.emit('round:task', task(1, terms));
     await until(() => seen.declines.some((d) => d.round === 1), 30_000, 'the sybil round to be declined');
 
-    expect(seen.declines.find((d) => d.round === 1)).toMatchObject({ code: 'SECAGG_PARTICIPANT_UNKNOWN', message: expect.stringContaining('site-2, site-3, site-4') });
+    expect(seen.declines.find((d) => d.round === 1)).toMatchObject({
+      code: 'SECAGG_PARTICIPANT_UNKNOWN',
+      message: expect.stringContaining('site-2, site-3, site-4'),
+    });
     expect(seen.advertised.filter((a) => a.round === 1)).toEqual([]);
     expect(seen.begins).not.toContain(1);
   });
 
-  it('a threshold below the study\'s malicious model is refused (SECAGG_THRESHOLD_TOO_LOW)', async () => {
+  it("a threshold below the study's malicious model is refused (SECAGG_THRESHOLD_TOO_LOW)", async () => {
     const { terms } = termsFor(2, fed.institutions, 'semi-honest'); // t = 2 of 3; the study states the malicious model (t = 3)
 
     site!.emit('round:task', task(2, terms));
@@ -124,7 +172,10 @@ describe('a real agent refuses a secure round the coordinator rigged', () => {
     site!.emit('secagg:shares', toWire({ round, ...toSite, shares: toSite.shares.filter((s) => s.from === 'site-1') }));
     await until(() => refused.some((r) => r.round === round), 60_000, 'the site to refuse masking');
 
-    expect(refused.find((r) => r.round === round)).toMatchObject({ code: 'SECAGG_FAILED', message: expect.stringContaining('shares from 1 dealers, threshold 3') });
+    expect(refused.find((r) => r.round === round)).toMatchObject({
+      code: 'SECAGG_FAILED',
+      message: expect.stringContaining('shares from 1 dealers, threshold 3'),
+    });
     expect(seen.begins).not.toContain(round);
   }, 90_000);
 });

@@ -199,7 +199,9 @@ describe('what agents send', () => {
       // Only protocol events, and each update is one sealed envelope (magic "CENV").
       const events = socketIoEvents(capture.ws.messages);
       // (No declines, revocations or secure-aggregation steps in this plain round.)
-      expect(new Set(events.map((e) => e.event))).toEqual(new Set(CLIENT_EVENTS.filter((e) => e !== 'round:decline' && e !== 'consent:revoke' && !e.startsWith('secagg:'))));
+      expect(new Set(events.map((e) => e.event))).toEqual(
+        new Set(CLIENT_EVENTS.filter((e) => e !== 'round:decline' && e !== 'consent:revoke' && !e.startsWith('secagg:'))),
+      );
       const chunks = events.filter((e) => e.event === 'update:chunk');
       const begins = events.filter((e) => e.event === 'update:begin');
       expect(chunks).toHaveLength(2);
@@ -224,7 +226,11 @@ describe('what agents send', () => {
 
     await client.challenge;
     const asJson = await client.call('agent:ready', { samples: 1, backend: 'raw', rows: [Array.from(leaked)] });
-    const asBytes = await client.call('update:chunk', { uploadId: 'abcdefgh', index: 0, data: new Uint8Array(leaked.buffer, leaked.byteOffset, leaked.byteLength) });
+    const asBytes = await client.call('update:chunk', {
+      uploadId: 'abcdefgh',
+      index: 0,
+      data: new Uint8Array(leaked.buffer, leaked.byteOffset, leaked.byteLength),
+    });
     client.close();
     await tap.connections[0]!.closed;
 

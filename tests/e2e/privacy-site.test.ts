@@ -15,7 +15,8 @@ import { dpTerms, study } from '../policy/fixtures.js';
 import { e2e, type Federation, permissivePolicy, quiet, startAgent } from './helpers.js';
 
 const quick = { localEpochs: 1, batchSize: 50, learningRate: 0.1 };
-const declined = (agent: Agent) => new Promise<{ round: number; code: string; message: string }>((resolve) => agent.events.once('declined', resolve));
+const declined = (agent: Agent) =>
+  new Promise<{ round: number; code: string; message: string }>((resolve) => agent.events.once('declined', resolve));
 const siteFile = (f: Federation, i: number, name: string) => join(f.dir, 'sites', f.institutions[i]!.id, name);
 const auditKinds = (f: Federation, i: number) => {
   const entries = parseExport(readFileSync(siteFile(f, i, 'audit.jsonl'), 'utf8'));
@@ -37,7 +38,12 @@ async function consentShow(file: string): Promise<string> {
 
 describe('distributed DP noise comes from the signed study terms', () => {
   e2e('a site refuses a task whose secure-aggregation terms ask for noise std 0, and sends nothing', async ({ cohort }) => {
-    const fed = await cohort.federation(3, { rounds: 1, minParticipants: 3, secagg: { graph: 'complete', clipNorm: 50, stepTimeoutMs: 1_000 }, dp: { noiseMultiplier: 2, clipNorm: 0.5 } });
+    const fed = await cohort.federation(3, {
+      rounds: 1,
+      minParticipants: 3,
+      secagg: { graph: 'complete', clipNorm: 50, stepTimeoutMs: 1_000 },
+      dp: { noiseMultiplier: 2, clipNorm: 0.5 },
+    });
     // The coordinator lies: every task it sends tells the sites to add no noise before masking.
     const emit = Socket.prototype.emit;
     cohort.defer(() => {
@@ -54,7 +60,11 @@ describe('distributed DP noise comes from the signed study terms', () => {
 
     expect(refusals.map((r) => r.code)).toEqual([DpRefusal.TERMS, DpRefusal.TERMS, DpRefusal.TERMS]);
     expect(refusals[0]!.message).toMatch(/noise std 0, the study's terms give/);
-    await vi.waitFor(() => expect(fed.coordinator.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(Array(3).fill(['declined', DpRefusal.TERMS])));
+    await vi.waitFor(() =>
+      expect(fed.coordinator.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(
+        Array(3).fill(['declined', DpRefusal.TERMS]),
+      ),
+    );
     const kinds = auditKinds(fed, 0);
     // Each copy of the task (the coordinator sends it again when a session is ready) is refused and audited.
     expect(new Set(kinds.filter((e) => e.kind === 'task.refused').map((e) => e.data.code))).toEqual(new Set([DpRefusal.TERMS]));
@@ -74,11 +84,21 @@ describe("each site's own privacy ledger", () => {
     const consentFile = siteFile(fed, 0, 'consent.json');
 
     // The first run spent each site's whole budget (the study's epsilon): its ledger and audit log say so.
-    expect(readLedger(ledgerPath(consentFile))).toEqual([expect.objectContaining({ round: 1, manifestHash: manifestHash(manifest), noiseMultiplier: 1.1, samplingRate: 1, budget: manifest.privacy.dp!.epsilon })]);
+    expect(readLedger(ledgerPath(consentFile))).toEqual([
+      expect.objectContaining({
+        round: 1,
+        manifestHash: manifestHash(manifest),
+        noiseMultiplier: 1.1,
+        samplingRate: 1,
+        budget: manifest.privacy.dp!.epsilon,
+      }),
+    ]);
     const charged = auditKinds(fed, 0).find((e) => e.kind === 'privacy.charged')!;
     expect(charged.data).toMatchObject({ round: 1, contributions: 1, budget: manifest.privacy.dp!.epsilon });
     expect(charged.data.epsilonSpent as number).toBeCloseTo(manifest.privacy.dp!.epsilon, 5);
-    expect(await consentShow(consentFile)).toMatch(/privacy ledger: {2}1 contributions \(rounds 1\), epsilon spent [\d.]+ of [\d.]+ \(remaining 0\.0000, delta 0\.00001\)/);
+    expect(await consentShow(consentFile)).toMatch(
+      /privacy ledger: {2}1 contributions \(rounds 1\), epsilon spent [\d.]+ of [\d.]+ \(remaining 0\.0000, delta 0\.00001\)/,
+    );
 
     // The same study (same coordinator key and manifest) started again by a fresh coordinator with an empty store.
     const port = fed.coordinator.port;
@@ -113,8 +133,18 @@ describe("each site's own privacy ledger", () => {
     fed.coordinator = first;
     expect(refusals.map((r) => r.code)).toEqual([ConsentRefusal.EPSILON, ConsentRefusal.EPSILON]);
     expect(refusals[0]!.message).toMatch(/1 contributions spent epsilon .* above its budget/);
-    await vi.waitFor(() => expect(rerun.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(Array(2).fill(['declined', ConsentRefusal.EPSILON])));
-    expect(new Set(auditKinds(fed, 1).filter((e) => e.kind === 'task.refused').map((e) => e.data.code))).toEqual(new Set([ConsentRefusal.EPSILON]));
+    await vi.waitFor(() =>
+      expect(rerun.store.listParticipations('e2e', 1).map((p) => [p.status, p.code])).toEqual(
+        Array(2).fill(['declined', ConsentRefusal.EPSILON]),
+      ),
+    );
+    expect(
+      new Set(
+        auditKinds(fed, 1)
+          .filter((e) => e.kind === 'task.refused')
+          .map((e) => e.data.code),
+      ),
+    ).toEqual(new Set([ConsentRefusal.EPSILON]));
     expect(readLedger(ledgerPath(consentFile))).toHaveLength(1);
     store.close();
   });
@@ -127,9 +157,26 @@ describe('cohort consent grant', () => {
     const understated = study({ rounds: 10, privacy: { secureAggregation: false, dp: dpTerms(1) } }); // z = 1 for 10 rounds spends about 19
     writeFileSync(join(dir, 'study.json'), JSON.stringify(understated));
     const grant = (file: string) =>
-      consentCommand().parseAsync(['grant', '--key', join(dir, 'site.key.json'), '--study', file, '--ethics-ref', 'IRB-1', '--expires', '2099-12-31', '--out', join(dir, 'consent.json')], { from: 'user' });
+      consentCommand().parseAsync(
+        [
+          'grant',
+          '--key',
+          join(dir, 'site.key.json'),
+          '--study',
+          file,
+          '--ethics-ref',
+          'IRB-1',
+          '--expires',
+          '2099-12-31',
+          '--out',
+          join(dir, 'consent.json'),
+        ],
+        { from: 'user' },
+      );
 
-    await expect(grant(join(dir, 'study.json'))).rejects.toThrow(/states epsilon 1, but 10 rounds of its DP terms spend 19\.\d+: not signing/);
+    await expect(grant(join(dir, 'study.json'))).rejects.toThrow(
+      /states epsilon 1, but 10 rounds of its DP terms spend 19\.\d+: not signing/,
+    );
     expect(existsSync(join(dir, 'consent.json'))).toBe(false);
   });
 });

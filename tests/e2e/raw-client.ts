@@ -49,7 +49,12 @@ export class RawClient {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
-      auth: { protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION, federation: opts.federation, institution: opts.institution, nonce: toBase64(randomBytes(32)) },
+      auth: {
+        protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION,
+        federation: opts.federation,
+        institution: opts.institution,
+        nonce: toBase64(randomBytes(32)),
+      },
     });
     this.challenge = new Promise((resolve) => this.socket.once('session:challenge', resolve));
     this.welcome = new Promise((resolve) => this.socket.once('session:welcome', resolve));
@@ -73,7 +78,12 @@ export class RawClient {
   async authenticate(signSecretKey: Uint8Array): Promise<AckResult> {
     const ch = await this.challenge;
     const signature = signChallenge(
-      { federation: this.opts.federation, institution: this.opts.institution, challenge: fromBase64(ch.challenge), coordinatorSignPublicKey: fromBase64(ch.coordinatorSignPublicKey) },
+      {
+        federation: this.opts.federation,
+        institution: this.opts.institution,
+        challenge: fromBase64(ch.challenge),
+        coordinatorSignPublicKey: fromBase64(ch.coordinatorSignPublicKey),
+      },
       signSecretKey,
     );
     return this.call('session:auth', { signature: toBase64(signature) });
@@ -97,7 +107,11 @@ export class RawClient {
    * Uploads `bytes` as update:begin / update:chunk... / update:commit and returns the first refusal or the commit ack.
    * `sha256` and `totalBytes` may lie; `chunkBytes` defaults to everything in one chunk.
    */
-  async upload(round: number, bytes: Uint8Array, lie: { sha256?: string; totalBytes?: number; chunkBytes?: number } = {}): Promise<{ step: 'begin' | 'chunk' | 'commit'; ack: AckResult }> {
+  async upload(
+    round: number,
+    bytes: Uint8Array,
+    lie: { sha256?: string; totalBytes?: number; chunkBytes?: number } = {},
+  ): Promise<{ step: 'begin' | 'chunk' | 'commit'; ack: AckResult }> {
     const uploadId = randomBytes(12).toString('hex');
     const chunkBytes = lie.chunkBytes ?? Math.max(1, bytes.length);
     const begin = await this.call('update:begin', {

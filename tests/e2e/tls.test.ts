@@ -18,10 +18,29 @@ const certs = mkdtempSync(join(tmpdir(), 'cohort-tls-'));
 /** A self-signed certificate for 127.0.0.1 and localhost, made with the openssl CLI (EC P-256, one day). */
 function selfSigned(name: string): { cert: Buffer; key: Buffer; fingerprint: string } {
   const [cert, key] = [join(certs, `${name}.crt`), join(certs, `${name}.key`)];
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   const pem = readFileSync(cert);
   return { cert: pem, key: readFileSync(key), fingerprint: new X509Certificate(pem).fingerprint256 };
 }
@@ -37,14 +56,20 @@ afterAll(() => rmSync(certs, { recursive: true, force: true }));
 /** A federation of `n` MNIST sites whose coordinator serves HTTPS and WSS with the self-signed certificate. */
 const startTlsFederation = (n: number): Promise<Federation> => startCustomFederation(n, { tls: { cert: server.cert, key: server.key } });
 
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e);
+const failure = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 const audits = (fed: Federation, kind: string) => fed.coordinator.store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === kind);
 
 describe('a coordinator started with a TLS certificate', () => {
   e2e('serves HTTPS, and agents trusting it by CA file or by pinned fingerprint train a round over WSS', async ({ cohort }) => {
     const fed = cohort.track(await startTlsFederation(2));
     const byCa = startAgent(fed, 0, { socketOptions: tlsSocketOptions({ ca: server.cert }) });
-    const byPin = startAgent(fed, 1, { socketOptions: tlsSocketOptions({ pinSha256: server.fingerprint.replace(/:/g, '').toLowerCase() }) });
+    const byPin = startAgent(fed, 1, {
+      socketOptions: tlsSocketOptions({ pinSha256: server.fingerprint.replace(/:/g, '').toLowerCase() }),
+    });
     cohort.agents.push(byCa, byPin);
 
     const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -69,35 +94,41 @@ describe('a coordinator started with a TLS certificate', () => {
     ]);
   });
 
-  e2e('is refused by an agent with the wrong pin, the wrong CA, or no trust configured, with a clear TLS error and nothing sent', async ({ cohort }) => {
-    const fed = cohort.track(await startTlsFederation(1));
-    const cases = [
-      [tlsSocketOptions({ pinSha256: stranger.fingerprint }), 'ERR_COHORT_PIN_MISMATCH', `not the pinned ${stranger.fingerprint}`],
-      [tlsSocketOptions({ ca: stranger.cert }), 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
-      [{}, 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
-      // Both must hold when both are given: the right pin does not excuse a certificate the CA did not issue.
-      [tlsSocketOptions({ pinSha256: server.fingerprint, ca: stranger.cert }), 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
-    ] as const;
+  e2e(
+    'is refused by an agent with the wrong pin, the wrong CA, or no trust configured, with a clear TLS error and nothing sent',
+    async ({ cohort }) => {
+      const fed = cohort.track(await startTlsFederation(1));
+      const cases = [
+        [tlsSocketOptions({ pinSha256: stranger.fingerprint }), 'ERR_COHORT_PIN_MISMATCH', `not the pinned ${stranger.fingerprint}`],
+        [tlsSocketOptions({ ca: stranger.cert }), 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
+        [{}, 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
+        // Both must hold when both are given: the right pin does not excuse a certificate the CA did not issue.
+        [tlsSocketOptions({ pinSha256: server.fingerprint, ca: stranger.cert }), 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
+      ] as const;
 
-    const errors: unknown[] = [];
-    for (const [socketOptions] of cases) {
-      const agent = startAgent(fed, 0, { socketOptions });
-      cohort.agents.push(agent);
-      errors.push(await failure(agent.ready));
-    }
+      const errors: unknown[] = [];
+      for (const [socketOptions] of cases) {
+        const agent = startAgent(fed, 0, { socketOptions });
+        cohort.agents.push(agent);
+        errors.push(await failure(agent.ready));
+      }
 
-    cases.forEach(([, code, text], i) => {
-      expect(errors[i]).toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringContaining(`not trusted over TLS (${code})`) });
-      expect((errors[i] as Error).message).toContain(text);
-    });
-    expect(audits(fed, 'agent.connected')).toEqual([]);
-    expect(audits(fed, 'connection.refused')).toEqual([]); // the socket.io handshake never happened
-    expect(fed.coordinator.runner.onlineInstitutions).toEqual([]);
-  });
+      cases.forEach(([, code, text], i) => {
+        expect(errors[i]).toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringContaining(`not trusted over TLS (${code})`) });
+        expect((errors[i] as Error).message).toContain(text);
+      });
+      expect(audits(fed, 'agent.connected')).toEqual([]);
+      expect(audits(fed, 'connection.refused')).toEqual([]); // the socket.io handshake never happened
+      expect(fed.coordinator.runner.onlineInstitutions).toEqual([]);
+    },
+  );
 
   e2e('still needs the coordinator signing key: an agent with the right pin but another pinned key refuses it', async ({ cohort }) => {
     const fed = cohort.track(await startTlsFederation(1));
-    const agent = startAgent(fed, 0, { coordinator: publicIdentityOf(generateIdentity('coordinator')), socketOptions: tlsSocketOptions({ pinSha256: server.fingerprint }) });
+    const agent = startAgent(fed, 0, {
+      coordinator: publicIdentityOf(generateIdentity('coordinator')),
+      socketOptions: tlsSocketOptions({ pinSha256: server.fingerprint }),
+    });
     cohort.agents.push(agent);
 
     const err = await failure(agent.ready);
@@ -106,26 +137,29 @@ describe('a coordinator started with a TLS certificate', () => {
     expect(audits(fed, 'agent.connected')).toEqual([]);
   });
 
-  e2e('does not speak plain WS: a client at the http:// URL of the HTTPS port fails to connect, and the coordinator stays up', async ({ cohort }) => {
-    const fed = cohort.track(await startTlsFederation(1));
-    const plainUrl = fed.coordinator.url.replace('https://', 'http://');
-    const client = io(plainUrl, {
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
-      auth: { protocolVersion: PROTOCOL_VERSION, federation: 'e2e', institution: 'site-1', nonce: toBase64(new Uint8Array(32)) },
-    });
+  e2e(
+    'does not speak plain WS: a client at the http:// URL of the HTTPS port fails to connect, and the coordinator stays up',
+    async ({ cohort }) => {
+      const fed = cohort.track(await startTlsFederation(1));
+      const plainUrl = fed.coordinator.url.replace('https://', 'http://');
+      const client = io(plainUrl, {
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        auth: { protocolVersion: PROTOCOL_VERSION, federation: 'e2e', institution: 'site-1', nonce: toBase64(new Uint8Array(32)) },
+      });
 
-    const outcome = await new Promise<string>((resolve) => {
-      client.once('connect', () => resolve('connected'));
-      client.once('connect_error', (e: Error) => resolve(`error: ${e.message}`));
-    });
-    client.close();
-    const agent = startAgent(fed, 0, { socketOptions: tlsSocketOptions({ ca: server.cert }) });
-    cohort.agents.push(agent);
+      const outcome = await new Promise<string>((resolve) => {
+        client.once('connect', () => resolve('connected'));
+        client.once('connect_error', (e: Error) => resolve(`error: ${e.message}`));
+      });
+      client.close();
+      const agent = startAgent(fed, 0, { socketOptions: tlsSocketOptions({ ca: server.cert }) });
+      cohort.agents.push(agent);
 
-    expect(outcome).toMatch(/^error: /);
-    await agent.ready;
-    expect(fed.coordinator.runner.onlineInstitutions).toEqual(['site-1']);
-  });
+      expect(outcome).toMatch(/^error: /);
+      await agent.ready;
+      expect(fed.coordinator.runner.onlineInstitutions).toEqual(['site-1']);
+    },
+  );
 });

@@ -27,7 +27,17 @@ afterAll(async () => {
 });
 
 /** The server events an agent handles after it is ready (the handshake's own are covered by tests/e2e/bad-input). */
-const SERVER_EVENTS = ['round:task', 'round:evaluate', 'round:closed', 'federation:complete', 'secagg:keys', 'secagg:shares', 'secagg:consistency-request', 'secagg:unmask-request', 'stats:query'] as const;
+const SERVER_EVENTS = [
+  'round:task',
+  'round:evaluate',
+  'round:closed',
+  'federation:complete',
+  'secagg:keys',
+  'secagg:shares',
+  'secagg:consistency-request',
+  'secagg:unmask-request',
+  'stats:query',
+] as const;
 
 describe('an agent under fuzzed coordinator messages', () => {
   it('declines or ignores every malformed message without crashing, and trains a genuine task afterwards', async () => {
@@ -36,10 +46,19 @@ describe('an agent under fuzzed coordinator messages', () => {
     const study = fed.coordinator.store.getFederation('e2e')!.manifest;
     const spec = mnistSpec('logreg');
     const model = toSignedModel('e2e', 0, spec, encodeAndSign(coordinator, 'e2e', 0, spec, initialWeights(spec, 1), { round: null, spec }));
-    const task = (round: number): RoundTask => ({
-      federation: 'e2e', round, deadline: Date.now() + 600_000, study, participants: 1, privacy: study.privacy, policyHash: 'a'.repeat(64),
-      use: 'training', config: { localEpochs: 1, batchSize: 50, learningRate: 0.1 }, model,
-    } as RoundTask);
+    const task = (round: number): RoundTask =>
+      ({
+        federation: 'e2e',
+        round,
+        deadline: Date.now() + 600_000,
+        study,
+        participants: 1,
+        privacy: study.privacy,
+        policyHash: 'a'.repeat(64),
+        use: 'training',
+        config: { localEpochs: 1, batchSize: 50, learningRate: 0.1 },
+        model,
+      }) as RoundTask;
     const valid: Record<(typeof SERVER_EVENTS)[number], unknown> = {
       'round:task': task(1),
       'round:evaluate': { ...task(1), use: 'evaluation', config: undefined },
@@ -49,7 +68,18 @@ describe('an agent under fuzzed coordinator messages', () => {
       'secagg:shares': { round: 1, type: 'secagg/shares', to: 'site-1', shares: [] },
       'secagg:consistency-request': { round: 1, type: 'secagg/consistency-request', to: 'site-1', survivors: [] },
       'secagg:unmask-request': { round: 1, type: 'secagg/unmask-request', to: 'site-1', dropped: [], survivors: [], signatures: [] },
-      'stats:query': { id: 'query-0001', federation: 'e2e', minCellSize: 5, ask: { phase: 'count', numeric: [{ column: 'age', edges: [0, 50] }], categorical: ['sex'], crosstabs: [], survival: { time: 't', event: 'e', grid: [1] } } },
+      'stats:query': {
+        id: 'query-0001',
+        federation: 'e2e',
+        minCellSize: 5,
+        ask: {
+          phase: 'count',
+          numeric: [{ column: 'age', edges: [0, 50] }],
+          categorical: ['sex'],
+          crosstabs: [],
+          survival: { time: 't', event: 'e', grid: [1] },
+        },
+      },
     };
 
     // A server that passes the handshake with the coordinator's own proof (as a relay could), then says anything.
@@ -60,9 +90,18 @@ describe('an agent under fuzzed coordinator messages', () => {
     io.on('connection', (socket) => {
       greetAgent(socket, { presentKey: coordinator.signPublicKey, proofKey: coordinator, spec, study: () => study });
       socket.on('agent:ready', (_m, ack: (r: unknown) => void) => ((site = socket), ack({ ok: true })));
-      socket.on('round:decline', (m: { round: number; code: string; message: string }, ack: (r: unknown) => void) => (seen.declines.push(m), ack({ ok: true })));
+      socket.on(
+        'round:decline',
+        (m: { round: number; code: string; message: string }, ack: (r: unknown) => void) => (seen.declines.push(m), ack({ ok: true })),
+      );
       socket.on('round:evaluation', (_m, ack: (r: unknown) => void) => ack({ ok: true }));
-      socket.on('update:begin', (m: { round: number }, ack: (r: unknown) => void) => (seen.begins.push(m), ack({ ok: false, error: { code: 'ROUND_CLOSED', message: 'fuzz server' } })));
+      socket.on(
+        'update:begin',
+        (m: { round: number }, ack: (r: unknown) => void) => (
+          seen.begins.push(m),
+          ack({ ok: false, error: { code: 'ROUND_CLOSED', message: 'fuzz server' } })
+        ),
+      );
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     agent = startAgent(fed, 0, { coordinatorUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
@@ -72,7 +111,11 @@ describe('an agent under fuzzed coordinator messages', () => {
     await until(() => seen.begins.some((b) => b.round === 1), 30_000, 'the genuine round-1 task to be trained');
 
     const inputs = fc.sample(
-      fc.constantFrom(...SERVER_EVENTS).chain((e) => fc.tuple(fc.constant(e), fc.oneof({ weight: 5, arbitrary: mutated(valid[e]) }, { weight: 1, arbitrary: weirdValue }))),
+      fc
+        .constantFrom(...SERVER_EVENTS)
+        .chain((e) =>
+          fc.tuple(fc.constant(e), fc.oneof({ weight: 5, arbitrary: mutated(valid[e]) }, { weight: 1, arbitrary: weirdValue })),
+        ),
       { seed: FUZZ_SEED, numRuns: runs(400) },
     );
     for (const [event, payload] of inputs) {

@@ -33,7 +33,7 @@ function coded(fn: () => unknown, allowed: string[]): CohortError | undefined {
 
 /** A frame built by hand: any header value, any data, a correct digest (so decoding reaches the header checks). */
 function handFrame(header: unknown, data: Uint8Array, pad = true): Uint8Array {
-  const json = typeof header === 'string' ? header : JSON.stringify(header) ?? 'null';
+  const json = typeof header === 'string' ? header : (JSON.stringify(header) ?? 'null');
   const text = new TextEncoder().encode(json);
   const padded = pad ? Math.ceil((12 + text.length) / 4) * 4 - 12 : text.length;
   const out = new Uint8Array(12 + padded + data.length + 32);
@@ -42,14 +42,21 @@ function handFrame(header: unknown, data: Uint8Array, pad = true): Uint8Array {
   out.set(text, 12);
   out.fill(0x20, 12 + text.length, 12 + padded);
   out.set(data, 12 + padded);
-  out.set(createHash('sha256').update(out.subarray(0, out.length - 32)).digest(), out.length - 32);
+  out.set(
+    createHash('sha256')
+      .update(out.subarray(0, out.length - 32))
+      .digest(),
+    out.length - 32,
+  );
   return out;
 }
 
 const tensorArb: fc.Arbitrary<NamedTensor> = fc
   .tuple(fc.string({ minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 3 }))
   .chain(([name, shape]) =>
-    fc.float32Array({ minLength: shape.reduce((a, b) => a * b, 1), maxLength: shape.reduce((a, b) => a * b, 1) }).map((data) => ({ name, shape, data })),
+    fc
+      .float32Array({ minLength: shape.reduce((a, b) => a * b, 1), maxLength: shape.reduce((a, b) => a * b, 1) })
+      .map((data) => ({ name, shape, data })),
   );
 const uniqueTensors = fc.uniqueArray(tensorArb, { selector: (t) => t.name, maxLength: 5 });
 const opts = { seed: FUZZ_SEED };
@@ -62,7 +69,9 @@ describe('decodeTensors under fuzzing', () => {
         const frame = encodeTensors(tensors, meta);
         const back = decodeTensors(frame);
         expect(back.tensors.map((t) => [t.name, [...t.shape]])).toEqual(tensors.map((t) => [t.name, t.shape]));
-        back.tensors.forEach((t, i) => expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)).toEqual(Buffer.from(tensors[i]!.data.buffer)));
+        back.tensors.forEach((t, i) =>
+          expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)).toEqual(Buffer.from(tensors[i]!.data.buffer)),
+        );
         const bad = tensors.some((t) => t.data.some((v) => !Number.isFinite(v)));
         const err = coded(() => checkFinite(back.tensors), ['NON_FINITE']);
         expect(err !== undefined).toBe(bad);
@@ -72,7 +81,13 @@ describe('decodeTensors under fuzzing', () => {
   });
 
   it('answers random bytes, truncations and bit flips of a valid frame with CORRUPT_PAYLOAD or PAYLOAD_TOO_LARGE', () => {
-    const valid = encodeTensors([{ name: 'w', shape: [3, 4], data: new Float32Array(12).fill(0.5) }, { name: 'b', shape: [4], data: new Float32Array(4) }], { kind: 'weights', round: 1 });
+    const valid = encodeTensors(
+      [
+        { name: 'w', shape: [3, 4], data: new Float32Array(12).fill(0.5) },
+        { name: 'b', shape: [4], data: new Float32Array(4) },
+      ],
+      { kind: 'weights', round: 1 },
+    );
     const damaged = fc.oneof(
       fc.uint8Array({ maxLength: 400 }),
       fc.integer({ min: 0, max: valid.length - 1 }).map((n) => valid.slice(0, n)),
@@ -120,7 +135,8 @@ describe('decodeTensors under fuzzing', () => {
       fc.property(uniqueTensors, (tensors) => {
         count('layout');
         const err = coded(() => checkLayout(tensors, expected), ['SHAPE_MISMATCH']);
-        const same = tensors.length === 2 && tensors.every((t, i) => t.name === expected[i]!.name && t.shape.join() === expected[i]!.shape.join());
+        const same =
+          tensors.length === 2 && tensors.every((t, i) => t.name === expected[i]!.name && t.shape.join() === expected[i]!.shape.join());
         expect(err === undefined).toBe(same);
       }),
       { ...opts, numRuns: runs(500) },
@@ -149,22 +165,31 @@ describe('ChunkAssembler under fuzzing', () => {
           const sha256 = createHash('sha256').update(bytes).digest('hex');
           const chunks = splitIntoChunks(bytes, chunkBytes);
           const params =
-            begin === 'right' ? { totalBytes: bytes.length, chunkBytes, sha256 }
-            : begin === 'lie-size' ? { totalBytes: bytes.length + 1, chunkBytes, sha256 }
-            : begin === 'lie-digest' ? { totalBytes: bytes.length, chunkBytes, sha256: 'f'.repeat(64) }
-            : { totalBytes: begin, chunkBytes: begin, sha256: begin };
+            begin === 'right'
+              ? { totalBytes: bytes.length, chunkBytes, sha256 }
+              : begin === 'lie-size'
+                ? { totalBytes: bytes.length + 1, chunkBytes, sha256 }
+                : begin === 'lie-digest'
+                  ? { totalBytes: bytes.length, chunkBytes, sha256: 'f'.repeat(64) }
+                  : { totalBytes: begin, chunkBytes: begin, sha256: begin };
           let asm: ChunkAssembler | undefined;
-          coded(() => (asm = new ChunkAssembler({ ...(params as { totalBytes: number; chunkBytes: number; sha256: string }), maxBytes })), ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE']);
+          coded(
+            () => (asm = new ChunkAssembler({ ...(params as { totalBytes: number; chunkBytes: number; sha256: string }), maxBytes })),
+            ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE'],
+          );
           if (!asm) return;
           const a = asm;
           for (const s of steps) {
             const i = typeof s.index === 'number' ? s.index : 0;
             const right = chunks[i];
             const data =
-              s.kind === 'right' ? right
-              : s.kind === 'short' ? right?.subarray(1)
-              : s.kind === 'flipped' && right ? right.map((b, j) => (j === 0 ? b ^ 1 : b))
-              : s.weird;
+              s.kind === 'right'
+                ? right
+                : s.kind === 'short'
+                  ? right?.subarray(1)
+                  : s.kind === 'flipped' && right
+                    ? right.map((b, j) => (j === 0 ? b ^ 1 : b))
+                    : s.weird;
             coded(() => a.accept(s.index as number, data as Uint8Array), ['BAD_REQUEST']);
           }
           for (let i = 0; i < chunks.length; i++) coded(() => a.accept(i, chunks[i] as Uint8Array), ['BAD_REQUEST']);

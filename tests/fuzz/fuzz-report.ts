@@ -23,8 +23,15 @@ export function reportFuzz(suite: string, counts: Record<string, number>, extra:
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const dir = join(process.cwd(), 'runs', 'fuzz');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${suite}.json`), `${JSON.stringify({ suite, seed: FUZZ_SEED, total, counts, ...extra, at: new Date().toISOString() }, null, 2)}\n`);
-  console.log(`[fuzz] ${suite}: ${total} inputs (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  writeFileSync(
+    join(dir, `${suite}.json`),
+    `${JSON.stringify({ suite, seed: FUZZ_SEED, total, counts, ...extra, at: new Date().toISOString() }, null, 2)}\n`,
+  );
+  console.log(
+    `[fuzz] ${suite}: ${total} inputs (${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
+  );
 }
 
 let gcFn: (() => void) | undefined;
@@ -41,8 +48,38 @@ export function heapAfterGc(): number {
 
 /** Values no schema expects: wrong types, special numbers, huge and odd strings, prototype keys, deep nesting, bytes. */
 export const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(null, undefined, true, false, 0, -0, -1, 1.5, -1e9, 2 ** 31, 2 ** 32 + 1, 2 ** 53 + 2, 1e308, -1e308, Number.NaN, Infinity, -Infinity),
-  fc.constantFrom('', ' ', '\u0000', '../../etc/passwd', 'NaN', '1e400', '__proto__', 'constructor', 'a'.repeat(70_000), '\u{1F600}'.repeat(3000), '=='),
+  fc.constantFrom(
+    null,
+    undefined,
+    true,
+    false,
+    0,
+    -0,
+    -1,
+    1.5,
+    -1e9,
+    2 ** 31,
+    2 ** 32 + 1,
+    2 ** 53 + 2,
+    1e308,
+    -1e308,
+    Number.NaN,
+    Infinity,
+    -Infinity,
+  ),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '../../etc/passwd',
+    'NaN',
+    '1e400',
+    '__proto__',
+    'constructor',
+    'a'.repeat(70_000),
+    '\u{1F600}'.repeat(3000),
+    '==',
+  ),
   fc.integer(),
   fc.double(),
   fc.string({ maxLength: 200 }),
@@ -63,12 +100,15 @@ export const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
  */
 export function mutated(base: unknown): fc.Arbitrary<unknown> {
   const paths = leafPaths(base);
-  const edit = fc.tuple(fc.constantFrom(...(paths.length > 0 ? paths : [[]])), fc.oneof(weirdValue, fc.constant(DELETE)), fc.boolean()).map(([path, value, extraKey]) => {
-    const copy = structuredClone(base) as Record<string, unknown>;
-    const out = setAt(copy, path, value);
-    if (extraKey && path.length > 0 && out && typeof out === 'object') (out as Record<string, unknown>)[`x${path.length}`] = value === DELETE ? 1 : value;
-    return out;
-  });
+  const edit = fc
+    .tuple(fc.constantFrom(...(paths.length > 0 ? paths : [[]])), fc.oneof(weirdValue, fc.constant(DELETE)), fc.boolean())
+    .map(([path, value, extraKey]) => {
+      const copy = structuredClone(base) as Record<string, unknown>;
+      const out = setAt(copy, path, value);
+      if (extraKey && path.length > 0 && out && typeof out === 'object')
+        (out as Record<string, unknown>)[`x${path.length}`] = value === DELETE ? 1 : value;
+      return out;
+    });
   return fc.oneof({ weight: 4, arbitrary: edit }, { weight: 1, arbitrary: weirdValue });
 }
 

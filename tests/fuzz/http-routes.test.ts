@@ -14,29 +14,85 @@ afterAll(() => {
 });
 
 /** The app's own route table, without middleware entries (method ALL) and wildcards. */
-const routes = [...new Map(app.routes.filter((r) => r.method !== 'ALL' && !r.path.includes('*')).map((r) => [`${r.method} ${r.path}`, { method: r.method, path: r.path }])).values()];
+const routes = [
+  ...new Map(
+    app.routes
+      .filter((r) => r.method !== 'ALL' && !r.path.includes('*'))
+      .map((r) => [`${r.method} ${r.path}`, { method: r.method, path: r.path }]),
+  ).values(),
+];
 
 const segment = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(FED, '1', '2', '0', 'site-1') },
-  { weight: 2, arbitrary: fc.constantFrom('-1', '1e3', '0x10', '99999999999999999999', '1.5', 'NaN', '..', '%00', '%2e%2e', '%ZZ', ' ', 'a'.repeat(5000), '%F0%9F%98%80', 'site-1%2F..%2F..', 'null') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '-1',
+      '1e3',
+      '0x10',
+      '99999999999999999999',
+      '1.5',
+      'NaN',
+      '..',
+      '%00',
+      '%2e%2e',
+      '%ZZ',
+      ' ',
+      'a'.repeat(5000),
+      '%F0%9F%98%80',
+      'site-1%2F..%2F..',
+      'null',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((s) => encodeURIComponent(s) || 'x') },
 );
 const token = fc.oneof(
   fc.constantFrom(fx.tokens.admin, fx.tokens.auditor, fx.tokens.site1, fx.tokens.site2).map((t) => bearer(t)),
-  fc.constantFrom({}, { authorization: 'Bearer' }, { authorization: 'Basic YTpi' }, { authorization: `Bearer ${'x'.repeat(5000)}` }, { authorization: 'Bearer cohort_0000' }, { authorization: `bearer ${fx.tokens.admin}x` }),
+  fc.constantFrom(
+    {},
+    { authorization: 'Bearer' },
+    { authorization: 'Basic YTpi' },
+    { authorization: `Bearer ${'x'.repeat(5000)}` },
+    { authorization: 'Bearer cohort_0000' },
+    { authorization: `bearer ${fx.tokens.admin}x` },
+  ),
 );
-const jsonBody = fc.oneof(mutated({ id: 'site-3', publicIdentity: { format: 'cohort-public-identity/v1' }, inputs: [[1, 2, 3]], rows: [{ age: 1 }], key: 'abc' }), weirdValue);
+const jsonBody = fc.oneof(
+  mutated({ id: 'site-3', publicIdentity: { format: 'cohort-public-identity/v1' }, inputs: [[1, 2, 3]], rows: [{ age: 1 }], key: 'abc' }),
+  weirdValue,
+);
 const body = fc.oneof(
   { weight: 4, arbitrary: jsonBody.map((v) => ({ text: JSON.stringify(v) ?? 'null', type: 'application/json' })) },
-  { weight: 1, arbitrary: fc.constantFrom('{', '{"a":', '\u0000', '[1,2', 'null', '"', 'x'.repeat(2 << 20)).map((text) => ({ text, type: 'application/json' })) },
-  { weight: 1, arbitrary: fc.string({ maxLength: 100 }).map((text) => ({ text, type: fc.sample(fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/octet-stream', ''), 1)[0] as string })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('{', '{"a":', '\u0000', '[1,2', 'null', '"', 'x'.repeat(2 << 20))
+      .map((text) => ({ text, type: 'application/json' })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.string({ maxLength: 100 }).map((text) => ({
+      text,
+      type: fc.sample(
+        fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/octet-stream', ''),
+        1,
+      )[0] as string,
+    })),
+  },
 );
-const query = fc.dictionary(fc.constantFrom('limit', 'offset', 'after', 'kind', 'actor', 'round', 'format', 'x'), fc.oneof(segment, fc.constantFrom('-5', '1e9', '')), { maxKeys: 3 });
+const query = fc.dictionary(
+  fc.constantFrom('limit', 'offset', 'after', 'kind', 'actor', 'round', 'format', 'x'),
+  fc.oneof(segment, fc.constantFrom('-5', '1e9', '')),
+  { maxKeys: 3 },
+);
 
 const request = fc.record({
   route: fc.constantFrom(...routes),
   params: fc.array(segment, { minLength: 4, maxLength: 4 }),
-  method: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS') }),
+  method: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS') },
+  ),
   headers: token,
   body: fc.option(body, { nil: undefined }),
   query,
@@ -46,7 +102,13 @@ const request = fc.record({
 /** Every error leaves as `{ error: { code, message } }` with a known code; nothing is a 5xx (501 is a deliberate "not implemented"). */
 async function expectWellFormed(res: Response, what: string, method = 'GET'): Promise<void> {
   byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
-  expect(res.status === 501 || res.status < 500, `${what} -> ${res.status}: ${await res.clone().text().then((t) => t.slice(0, 300))}`).toBe(true);
+  expect(
+    res.status === 501 || res.status < 500,
+    `${what} -> ${res.status}: ${await res
+      .clone()
+      .text()
+      .then((t) => t.slice(0, 300))}`,
+  ).toBe(true);
   if (method === 'HEAD') return; // no body to read
   if (res.status >= 400 && res.headers.get('content-type')?.includes('json')) {
     const json = (await res.json()) as { error?: { code?: string; message?: string } };
@@ -68,7 +130,10 @@ describe('the REST API under fuzzing', () => {
         const qs = new URLSearchParams(r.query).toString();
         const method = r.method ?? r.route.method;
         count(`${r.route.method} ${r.route.path}`);
-        const init: RequestInit = { method, headers: { ...(r.headers as Record<string, string>), ...(r.body ? { 'content-type': r.body.type } : {}) } };
+        const init: RequestInit = {
+          method,
+          headers: { ...(r.headers as Record<string, string>), ...(r.body ? { 'content-type': r.body.type } : {}) },
+        };
         if (r.body && method !== 'GET' && method !== 'HEAD') init.body = r.body.text;
         const res = await app.request(`${path}${qs ? `?${qs}` : ''}`, init);
         await expectWellFormed(res, `${method} ${path.slice(0, 120)}`, method);
@@ -81,11 +146,16 @@ describe('the REST API under fuzzing', () => {
 
   it('answers random paths outside the route table with a JSON 404 (or 401 under /api without a token)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(segment, { maxLength: 6 }), fc.constantFrom('', '/api', '/api/federations'), token, async (parts, prefix, headers) => {
-        count('random-path');
-        const res = await app.request(`${prefix}/${parts.join('/')}`, { headers: headers as Record<string, string> });
-        await expectWellFormed(res, `GET ${prefix}/${parts.join('/').slice(0, 100)}`);
-      }),
+      fc.asyncProperty(
+        fc.array(segment, { maxLength: 6 }),
+        fc.constantFrom('', '/api', '/api/federations'),
+        token,
+        async (parts, prefix, headers) => {
+          count('random-path');
+          const res = await app.request(`${prefix}/${parts.join('/')}`, { headers: headers as Record<string, string> });
+          await expectWellFormed(res, `GET ${prefix}/${parts.join('/').slice(0, 100)}`);
+        },
+      ),
       { seed: FUZZ_SEED, numRuns: runs(200) },
     );
   });

@@ -4,7 +4,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import * as protocol from '../../protocol/index.js';
 import { CohortError, encodeTensors, tensorLayout, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
-import { generateIdentity, openEnvelope, peekEnvelope, sealEnvelope, signConsent, signChallenge, verifyChallenge, verifyConsent, toBase64 } from '../../crypto/index.js';
+import {
+  generateIdentity,
+  openEnvelope,
+  peekEnvelope,
+  sealEnvelope,
+  signConsent,
+  signChallenge,
+  verifyChallenge,
+  verifyConsent,
+  toBase64,
+} from '../../crypto/index.js';
 import { intakeUpdate } from '../../coordinator/rounds/update-intake.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { FUZZ_SEED, KNOWN_CODES, mutated, reportFuzz, runs, weirdValue } from './fuzz-report.js';
@@ -44,7 +54,15 @@ const valid: Record<string, unknown> = {
   UploadCommitSchema: { uploadId: 'abcdefgh12' },
   DeclineSchema: { round: 1, code: 'CONSENT_EXPIRED', message: 'expired' },
   EvaluationReportSchema: { round: 1, valLoss: 0.5, valAccuracy: 0.9, valSamples: 10 },
-  UpdateMetaSchema: { kind: 'weights', federation: 'e2e', round: 1, institution: 'site-1', baseVersion: 0, samples: 10, metrics: { trainLoss: 1, trainAccuracy: 0.5, epochs: 1, durationMs: 3 } },
+  UpdateMetaSchema: {
+    kind: 'weights',
+    federation: 'e2e',
+    round: 1,
+    institution: 'site-1',
+    baseVersion: 0,
+    samples: 10,
+    metrics: { trainLoss: 1, trainAccuracy: 0.5, epochs: 1, durationMs: 3 },
+  },
   SignedConsentSchema: consent,
 };
 
@@ -71,8 +89,14 @@ describe('every protocol schema under fuzzing', () => {
       fc.property(mutated(consent.body), fc.uint8Array({ minLength: 0, maxLength: 80 }), (body, sig) => {
         count('consent-and-challenge');
         const parsed = protocol.SignedConsentSchema.safeParse({ body, signature: consent.signature });
-        if (parsed.success && JSON.stringify(parsed.data.body) !== JSON.stringify(consent.body)) expect(verifyConsent(parsed.data, site.signPublicKey)).toBe(false);
-        const p = { federation: 'e2e', institution: 'site-1', challenge: new Uint8Array(32), coordinatorSignPublicKey: coordinator.signPublicKey };
+        if (parsed.success && JSON.stringify(parsed.data.body) !== JSON.stringify(consent.body))
+          expect(verifyConsent(parsed.data, site.signPublicKey)).toBe(false);
+        const p = {
+          federation: 'e2e',
+          institution: 'site-1',
+          challenge: new Uint8Array(32),
+          coordinatorSignPublicKey: coordinator.signPublicKey,
+        };
         expect(verifyChallenge(p, sig, site.signPublicKey)).toBe(false);
         expect(verifyChallenge(p, signChallenge(p, site.signSecretKey), site.signPublicKey)).toBe(true);
       }),
@@ -83,7 +107,8 @@ describe('every protocol schema under fuzzing', () => {
 
 const spec: ModelSpec = mnistSpec('logreg');
 const layout = tensorLayout(spec);
-const honestTensors = (): NamedTensor[] => layout.map((l) => ({ name: l.name, shape: [...l.shape], data: new Float32Array(l.shape.reduce((a, b) => a * b, 1)).fill(0.01) }));
+const honestTensors = (): NamedTensor[] =>
+  layout.map((l) => ({ name: l.name, shape: [...l.shape], data: new Float32Array(l.shape.reduce((a, b) => a * b, 1)).fill(0.01) }));
 const meta = valid.UpdateMetaSchema as Record<string, unknown>;
 const context = { federation: 'e2e', round: 1, institution: 'site-1' };
 const intakeCtx = { ...context, baseVersion: 0, spec, coordinator, institutionSignPublicKey: site.signPublicKey, maxPayloadBytes: 1 << 20 };
@@ -107,7 +132,11 @@ describe('update envelopes and intake under fuzzing', () => {
       fc.property(damaged, (bytes) => {
         count('envelope-damaged');
         peekEnvelope(bytes);
-        const opened = openEnvelope(bytes, { recipientBoxSecretKey: coordinator.boxSecretKey, senderSignPublicKey: site.signPublicKey, expected: context });
+        const opened = openEnvelope(bytes, {
+          recipientBoxSecretKey: coordinator.boxSecretKey,
+          senderSignPublicKey: site.signPublicKey,
+          expected: context,
+        });
         expect(opened.ok).toBe(false);
         if (!opened.ok) expect(['MALFORMED', 'BAD_SIGNATURE', 'WRONG_CONTEXT', 'DECRYPT_FAILED']).toContain(opened.reason);
       }),
@@ -119,8 +148,12 @@ describe('update envelopes and intake under fuzzing', () => {
     const other = generateIdentity('site-2');
     const attack = fc.oneof(
       mutated(meta).map((m) => ({ kind: 'meta' as const, meta: m })),
-      fc.oneof(fc.integer({ min: -5, max: 0 }), fc.constantFrom(1e13, 2.5, -1e12, Number.NaN)).map((samples) => ({ kind: 'samples' as const, meta: { ...meta, samples } })),
-      fc.tuple(fc.integer({ min: 0, max: 7839 }), fc.constantFrom(Number.NaN, Infinity, -Infinity)).map(([i, v]) => ({ kind: 'non-finite' as const, at: i, value: v })),
+      fc
+        .oneof(fc.integer({ min: -5, max: 0 }), fc.constantFrom(1e13, 2.5, -1e12, Number.NaN))
+        .map((samples) => ({ kind: 'samples' as const, meta: { ...meta, samples } })),
+      fc
+        .tuple(fc.integer({ min: 0, max: 7839 }), fc.constantFrom(Number.NaN, Infinity, -Infinity))
+        .map(([i, v]) => ({ kind: 'non-finite' as const, at: i, value: v })),
       fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 3 }).map((shape) => ({ kind: 'shape' as const, shape })),
       fc.constantFrom('round', 'federation', 'signer', 'base').map((what) => ({ kind: 'context' as const, what })),
     );
@@ -155,10 +188,13 @@ describe('update envelopes and intake under fuzzing', () => {
         } else {
           const payload = encodeTensors(honestTensors(), a.what === 'base' ? { ...meta, baseVersion: 3 } : meta);
           envelope =
-            a.what === 'round' ? seal(payload, { ...context, round: 2 })
-            : a.what === 'federation' ? seal(payload, { ...context, federation: 'other' })
-            : a.what === 'signer' ? seal(payload, context, other.signSecretKey)
-            : seal(payload);
+            a.what === 'round'
+              ? seal(payload, { ...context, round: 2 })
+              : a.what === 'federation'
+                ? seal(payload, { ...context, federation: 'other' })
+                : a.what === 'signer'
+                  ? seal(payload, context, other.signSecretKey)
+                  : seal(payload);
         }
         let refused: CohortError | undefined;
         try {

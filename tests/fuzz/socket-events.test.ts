@@ -15,7 +15,11 @@ const counts: Record<string, number> = {};
 const count = (name: string, n = 1): void => void (counts[name] = (counts[name] ?? 0) + n);
 const opts = { seed: FUZZ_SEED };
 /** Limits out of the way: this suite fuzzes the handlers, tests/e2e/rate-limit.test.ts the limits. */
-const unlimited = { connections: { capacity: 1e9, refillPerSecond: 1e9 }, messages: { capacity: 1e9, refillPerSecond: 1e9 }, bytes: { capacity: 1e15, refillPerSecond: 1e15 } };
+const unlimited = {
+  connections: { capacity: 1e9, refillPerSecond: 1e9 },
+  messages: { capacity: 1e9, refillPerSecond: 1e9 },
+  bytes: { capacity: 1e15, refillPerSecond: 1e15 },
+};
 
 let fed: Federation;
 const agents: Agent[] = [];
@@ -29,7 +33,8 @@ afterAll(async () => {
 });
 
 const site = (i: number): Identity => fed.institutions[i] as Identity;
-const audits = (kind: string, actor?: string) => fed.coordinator.store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === kind && (actor === undefined || e.actor === actor));
+const audits = (kind: string, actor?: string) =>
+  fed.coordinator.store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === kind && (actor === undefined || e.actor === actor));
 const health = async () => (await fetch(`${fed.coordinator.url}/health`)).json() as Promise<{ ok: boolean }>;
 
 /** A refusal must be a known code with a short message, and never INTERNAL (an unexpected throw). */
@@ -74,7 +79,11 @@ function validPayloads(me: Identity): Record<string, unknown> {
 
 /** Extra arguments, or none at all, before the acknowledgement. */
 const argLists = (payload: fc.Arbitrary<unknown>) =>
-  fc.oneof({ weight: 6, arbitrary: payload.map((p) => [p]) }, { weight: 1, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.tuple(payload, weirdValue) });
+  fc.oneof(
+    { weight: 6, arbitrary: payload.map((p) => [p]) },
+    { weight: 1, arbitrary: fc.constant([]) },
+    { weight: 1, arbitrary: fc.tuple(payload, weirdValue) },
+  );
 
 describe('the coordinator under fuzzed socket.io traffic', () => {
   it('answers fuzzed connect handshakes with a connection or a coded refusal', async () => {
@@ -83,7 +92,12 @@ describe('the coordinator under fuzzed socket.io traffic', () => {
     await fc.assert(
       fc.asyncProperty(mutated(base), async (auth) => {
         count('connect-auth');
-        const socket: Socket = io(fed.coordinator.url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: auth as Record<string, unknown> });
+        const socket: Socket = io(fed.coordinator.url, {
+          transports: ['websocket'],
+          reconnection: false,
+          forceNew: true,
+          auth: auth as Record<string, unknown>,
+        });
         const outcome = await new Promise<{ ok: true } | { ok: false; data: unknown; message: string } | { closed: string }>((resolve) => {
           socket.once('session:challenge', () => resolve({ ok: true }));
           socket.once('connect_error', (e: Error & { data?: unknown }) => resolve({ ok: false, data: e.data, message: e.message }));
@@ -101,7 +115,11 @@ describe('the coordinator under fuzzed socket.io traffic', () => {
         }
       }),
       // Found by fuzzing: a version whose toString is not a function threw inside the connect middleware (uncaught).
-      { ...opts, numRuns: runs(60), examples: [[{ ...base, protocolVersion: { toString: 1 } }], [{ ...base, protocolVersion: 'v'.repeat(70_000) }]] },
+      {
+        ...opts,
+        numRuns: runs(60),
+        examples: [[{ ...base, protocolVersion: { toString: 1 } }], [{ ...base, protocolVersion: 'v'.repeat(70_000) }]],
+      },
     );
     expect(await health()).toMatchObject({ ok: true });
   });
@@ -113,11 +131,14 @@ describe('the coordinator under fuzzed socket.io traffic', () => {
     const payloads = validPayloads(site(0));
     const events = CLIENT_EVENTS.filter((e) => e !== 'session:auth');
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...events).chain((e) => fc.tuple(fc.constant(e), argLists(mutated(payloads[e])))), async ([event, args]) => {
-        count(`unauthenticated:${event}`);
-        const ack = await client.call(event, ...args);
-        expect(ack).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...events).chain((e) => fc.tuple(fc.constant(e), argLists(mutated(payloads[e])))),
+        async ([event, args]) => {
+          count(`unauthenticated:${event}`);
+          const ack = await client.call(event, ...args);
+          expect(ack).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+        },
+      ),
       { ...opts, numRuns: runs(120) },
     );
     client.close();
@@ -149,19 +170,27 @@ describe('the coordinator under fuzzed socket.io traffic', () => {
     const byCode: Record<string, number> = {};
 
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...CLIENT_EVENTS).chain((e) => fc.tuple(fc.constant(e), argLists(mutated(payloads[e])))), async ([event, args]) => {
-        count(`authenticated:${event}`);
-        const ack = await client.call(event, ...args);
-        expectCoded(ack, event);
-        if (!ack.ok) {
-          refusals++;
-          byCode[ack.error.code] = (byCode[ack.error.code] ?? 0) + 1;
-        }
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...CLIENT_EVENTS).chain((e) => fc.tuple(fc.constant(e), argLists(mutated(payloads[e])))),
+        async ([event, args]) => {
+          count(`authenticated:${event}`);
+          const ack = await client.call(event, ...args);
+          expectCoded(ack, event);
+          if (!ack.ok) {
+            refusals++;
+            byCode[ack.error.code] = (byCode[ack.error.code] ?? 0) + 1;
+          }
+        },
+      ),
       { ...opts, numRuns: runs(800) },
     );
     // Unknown events and events without an acknowledgement: nothing to answer, but the session survives.
-    const unknown = fc.sample(fc.string({ minLength: 1, maxLength: 80 }).filter((e) => !(CLIENT_EVENTS as readonly string[]).includes(e) && !/^(connect|disconnect|error)/.test(e)), { seed: FUZZ_SEED, numRuns: runs(30) });
+    const unknown = fc.sample(
+      fc
+        .string({ minLength: 1, maxLength: 80 })
+        .filter((e) => !(CLIENT_EVENTS as readonly string[]).includes(e) && !/^(connect|disconnect|error)/.test(e)),
+      { seed: FUZZ_SEED, numRuns: runs(30) },
+    );
     for (const e of unknown) client.socket.emit(e, { x: 1 });
     for (const [e, p] of Object.entries(payloads)) client.socket.emit(e, mutated(p) && { broken: true });
     count('unknown-event', unknown.length);

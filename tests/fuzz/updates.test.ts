@@ -28,7 +28,15 @@ type Attack =
   | { kind: 'context'; what: 'round' | 'federation' | 'signer' | 'recipient' | 'base' }
   | { kind: 'bytes'; at: number; flip: number; truncate: boolean };
 
-const baseMeta = { kind: 'weights', federation: 'e2e', round: 1, institution: 'site-x', baseVersion: 0, samples: 100, metrics: { trainLoss: 1, trainAccuracy: 0.5, epochs: 1, durationMs: 3 } };
+const baseMeta = {
+  kind: 'weights',
+  federation: 'e2e',
+  round: 1,
+  institution: 'site-x',
+  baseVersion: 0,
+  samples: 100,
+  metrics: { trainLoss: 1, trainAccuracy: 0.5, epochs: 1, durationMs: 3 },
+};
 /** A meta edit that must be refused: the schema fails, or a bound field (federation, round, institution, base, samples) is wrong. */
 const harmful = (m: unknown): boolean => {
   const parsed = UpdateMetaSchema.safeParse(m);
@@ -37,12 +45,23 @@ const harmful = (m: unknown): boolean => {
   return d.federation !== 'e2e' || d.round !== 1 || d.institution !== 'site-x' || d.baseVersion !== 0 || d.samples > DECLARED;
 };
 const attackArb: fc.Arbitrary<Attack> = fc.oneof(
-  mutated(baseMeta).filter((m) => m !== null && typeof m === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(m)) && harmful(m)).map((meta) => ({ kind: 'meta' as const, meta })),
-  fc.oneof(fc.integer({ min: -1000, max: 0 }), fc.integer({ min: DECLARED + 1, max: 2 ** 40 }), fc.constantFrom(2.5, 1e13, -0.5)).map((samples) => ({ kind: 'samples' as const, samples })),
-  fc.record({ tensor: fc.constantFrom(0, 1), at: fc.nat({ max: 9 }), value: fc.constantFrom(Number.NaN, Infinity, -Infinity) }).map((a) => ({ kind: 'non-finite' as const, ...a })),
-  fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 0, maxLength: 3 }).filter((s) => s.join() !== '10').map((shape) => ({ kind: 'shape' as const, shape })),
+  mutated(baseMeta)
+    .filter((m) => m !== null && typeof m === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(m)) && harmful(m))
+    .map((meta) => ({ kind: 'meta' as const, meta })),
+  fc
+    .oneof(fc.integer({ min: -1000, max: 0 }), fc.integer({ min: DECLARED + 1, max: 2 ** 40 }), fc.constantFrom(2.5, 1e13, -0.5))
+    .map((samples) => ({ kind: 'samples' as const, samples })),
+  fc
+    .record({ tensor: fc.constantFrom(0, 1), at: fc.nat({ max: 9 }), value: fc.constantFrom(Number.NaN, Infinity, -Infinity) })
+    .map((a) => ({ kind: 'non-finite' as const, ...a })),
+  fc
+    .array(fc.integer({ min: 0, max: 12 }), { minLength: 0, maxLength: 3 })
+    .filter((s) => s.join() !== '10')
+    .map((shape) => ({ kind: 'shape' as const, shape })),
   fc.constantFrom('round', 'federation', 'signer', 'recipient', 'base').map((what) => ({ kind: 'context' as const, what }) as Attack),
-  fc.record({ at: fc.nat({ max: 30_000 }), flip: fc.integer({ min: 1, max: 255 }), truncate: fc.boolean() }).map((a) => ({ kind: 'bytes' as const, ...a })),
+  fc
+    .record({ at: fc.nat({ max: 30_000 }), flip: fc.integer({ min: 1, max: 255 }), truncate: fc.boolean() })
+    .map((a) => ({ kind: 'bytes' as const, ...a })),
 );
 const EXPECTED: Record<Attack['kind'], string[]> = {
   meta: ['BAD_REQUEST', 'BAD_SAMPLE_COUNT', 'WRONG_FEDERATION', 'WRONG_ROUND'],
@@ -63,7 +82,12 @@ function build(attack: Attack, me: Identity, task: RoundTask, box: Uint8Array, s
       // The whole meta as generated (sealUpdate would fill deleted fields back in from its defaults).
       const m = attack.meta as Record<string, unknown>;
       const meta = m.institution === 'site-x' ? { ...m, institution: me.id } : m;
-      return sealEnvelope({ payload: encodeTensors(taskWeights(task), meta), context: { federation: 'e2e', round: 1, institution: me.id }, recipientBoxPublicKey: box, senderSignSecretKey: me.signSecretKey });
+      return sealEnvelope({
+        payload: encodeTensors(taskWeights(task), meta),
+        context: { federation: 'e2e', round: 1, institution: me.id },
+        recipientBoxPublicKey: box,
+        senderSignSecretKey: me.signSecretKey,
+      });
     }
     case 'samples':
       return sealUpdate({ ...parts, meta: { samples: attack.samples } });
@@ -78,11 +102,15 @@ function build(attack: Attack, me: Identity, task: RoundTask, box: Uint8Array, s
       return sealUpdate({ ...parts, tensors: t });
     }
     case 'context':
-      return attack.what === 'round' ? sealUpdate({ ...parts, context: { round: 2 } })
-        : attack.what === 'federation' ? sealUpdate({ ...parts, context: { federation: 'elsewhere' } })
-        : attack.what === 'signer' ? sealUpdate({ ...parts, signSecretKey: stranger.signSecretKey })
-        : attack.what === 'recipient' ? sealUpdate({ ...parts, coordinatorBoxPublicKey: stranger.boxPublicKey })
-        : sealUpdate({ ...parts, meta: { samples: 100, baseVersion: 5 } });
+      return attack.what === 'round'
+        ? sealUpdate({ ...parts, context: { round: 2 } })
+        : attack.what === 'federation'
+          ? sealUpdate({ ...parts, context: { federation: 'elsewhere' } })
+          : attack.what === 'signer'
+            ? sealUpdate({ ...parts, signSecretKey: stranger.signSecretKey })
+            : attack.what === 'recipient'
+              ? sealUpdate({ ...parts, coordinatorBoxPublicKey: stranger.boxPublicKey })
+              : sealUpdate({ ...parts, meta: { samples: 100, baseVersion: 5 } });
     case 'bytes': {
       const bytes = sealUpdate(parts);
       const at = attack.at % bytes.length;
@@ -108,7 +136,9 @@ describe('fuzzed updates in a live round', () => {
     const [honestA, honestB] = [hostile, hostile + 1];
     const honestTask = tasks[honestA] as RoundTask;
 
-    const attempt = async (i: number): Promise<{ before: AckResult[]; main: { step: string; ack: AckResult }; after: { step: string; ack: AckResult } }> => {
+    const attempt = async (
+      i: number,
+    ): Promise<{ before: AckResult[]; main: { step: string; ack: AckResult }; after: { step: string; ack: AckResult } }> => {
       const c = sites[i] as RawClient;
       const me = f.institutions[i] as Identity;
       const env = build(attacks[i] as Attack, me, tasks[i] as RoundTask, box, stranger);
@@ -124,8 +154,26 @@ describe('fuzzed updates in a live round', () => {
     };
     const [results, a, b] = await Promise.all([
       Promise.all(attacks.map((_, i) => attempt(i))),
-      (sites[honestA] as RawClient).upload(1, sealUpdate({ identity: f.institutions[honestA] as Identity, coordinatorBoxPublicKey: box, task: honestTask, tensors: shifted(taskWeights(honestTask), 0.01), meta: { samples: 100 } })),
-      (sites[honestB] as RawClient).upload(1, sealUpdate({ identity: f.institutions[honestB] as Identity, coordinatorBoxPublicKey: box, task: tasks[honestB] as RoundTask, tensors: shifted(taskWeights(honestTask), -0.02), meta: { samples: 300 } })),
+      (sites[honestA] as RawClient).upload(
+        1,
+        sealUpdate({
+          identity: f.institutions[honestA] as Identity,
+          coordinatorBoxPublicKey: box,
+          task: honestTask,
+          tensors: shifted(taskWeights(honestTask), 0.01),
+          meta: { samples: 100 },
+        }),
+      ),
+      (sites[honestB] as RawClient).upload(
+        1,
+        sealUpdate({
+          identity: f.institutions[honestB] as Identity,
+          coordinatorBoxPublicKey: box,
+          task: tasks[honestB] as RoundTask,
+          tensors: shifted(taskWeights(honestTask), -0.02),
+          meta: { samples: 300 },
+        }),
+      ),
     ]);
     await until(() => f.coordinator.store.getRound('e2e', 1)?.state === 'published', 20_000, 'round 1 published');
 
@@ -135,13 +183,21 @@ describe('fuzzed updates in a live round', () => {
       count(`update:${attack.kind}`);
       for (let k = 0; k < 5; k++) count('pre-commit and duplicate');
       const what = `site-${i + 1} ${JSON.stringify(attack).slice(0, 300)}`;
-      expect(r.before.map((x) => (x.ok ? 'ok' : x.error.code)), what).toEqual(['WRONG_ROUND', 'PAYLOAD_TOO_LARGE', 'CORRUPT_PAYLOAD']);
+      expect(
+        r.before.map((x) => (x.ok ? 'ok' : x.error.code)),
+        what,
+      ).toEqual(['WRONG_ROUND', 'PAYLOAD_TOO_LARGE', 'CORRUPT_PAYLOAD']);
       expect(r.main.ack.ok, what).toBe(false);
       const code = (r.main.ack as { error: { code: string } }).error.code;
       expect(KNOWN_CODES.has(code)).toBe(true);
       expect(EXPECTED[attack.kind], `${what}: ${code}`).toContain(code);
       expect(store.getParticipation('e2e', 1, `site-${i + 1}`), what).toMatchObject({ status: 'refused', code });
-      expect(store.listAudit({ federationId: 'e2e' }).filter((e) => e.kind === 'update.refused' && e.actor === `site-${i + 1}`).map((e) => e.data.code)).toEqual([code]);
+      expect(
+        store
+          .listAudit({ federationId: 'e2e' })
+          .filter((e) => e.kind === 'update.refused' && e.actor === `site-${i + 1}`)
+          .map((e) => e.data.code),
+      ).toEqual([code]);
       expect(r.after.ack.ok).toBe(false); // one submission per round: the honest retry is too late
       expect(['DUPLICATE', 'ROUND_CLOSED']).toContain((r.after.ack as { error: { code: string } }).error.code);
     });

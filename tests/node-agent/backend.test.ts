@@ -17,7 +17,12 @@ describe('selectBackend', () => {
     const info = lines.filter((l) => l.level === 'info');
     expect(info).toHaveLength(1);
     expect(info[0]?.msg).toMatch(/backend: wasm \(tensorflow-gpu, tensorflow unavailable/);
-    expect(lines.filter((l) => l.level === 'debug').map((l) => l.msg).join('\n')).toMatch(/tfjs-node/);
+    expect(
+      lines
+        .filter((l) => l.level === 'debug')
+        .map((l) => l.msg)
+        .join('\n'),
+    ).toMatch(/tfjs-node/);
   });
 
   it('is idempotent: a second auto call returns the running backend without logging', async () => {
@@ -39,14 +44,17 @@ describe('selectBackend', () => {
     expect(again.name).toBe('cpu');
   });
 
-  it.runIf(!nativeInstalled('@tensorflow/tfjs-node'))("fails for 'tensorflow' with an install hint, leaving the running backend", async () => {
-    const before = await selectBackend('wasm');
+  it.runIf(!nativeInstalled('@tensorflow/tfjs-node'))(
+    "fails for 'tensorflow' with an install hint, leaving the running backend",
+    async () => {
+      const before = await selectBackend('wasm');
 
-    const attempt = selectBackend('tensorflow');
+      const attempt = selectBackend('tensorflow');
 
-    await expect(attempt).rejects.toThrow(/'tensorflow' is not available.*npm install @tensorflow\/tfjs-node/);
-    expect(before.tf.getBackend()).toBe('wasm');
-  });
+      await expect(attempt).rejects.toThrow(/'tensorflow' is not available.*npm install @tensorflow\/tfjs-node/);
+      expect(before.tf.getBackend()).toBe('wasm');
+    },
+  );
 });
 
 describe('backendForSpec', () => {

@@ -12,13 +12,25 @@ type Trainer = (global: NamedTensor[], round: number) => Promise<TrainResult[]>;
 
 /** Institution i: `sizes[i]` mixed-class digits of its own (disjoint strides through the 10,000), seed 100·i + round. */
 function institutions(sizes: number[]): Dataset[] {
-  return sizes.map((n, i) => selectRows(loadMnist(), Array.from({ length: n }, (_, j) => (j * 97 + i * 13) % 10_000)));
+  return sizes.map((n, i) =>
+    selectRows(
+      loadMnist(),
+      Array.from({ length: n }, (_, j) => (j * 97 + i * 13) % 10_000),
+    ),
+  );
 }
 
 /** One FedAvg round over the institutions' results, weighted by their training rows (the coordinator's strategy). */
 function aggregate(global: NamedTensor[], results: TrainResult[]): NamedTensor[] {
-  const acc = fedAvg.begin(global.map((t) => t.shape), global.map((t) => t.data));
-  for (const r of results) acc.add(r.weights.map((t) => t.data), r.trainSamples);
+  const acc = fedAvg.begin(
+    global.map((t) => t.shape),
+    global.map((t) => t.data),
+  );
+  for (const r of results)
+    acc.add(
+      r.weights.map((t) => t.data),
+      r.trainSamples,
+    );
   const next = acc.result() as Float32Array[];
   return global.map((t, i) => ({ ...t, data: next[i] as Float32Array }));
 }
@@ -26,22 +38,38 @@ function aggregate(global: NamedTensor[], results: TrainResult[]): NamedTensor[]
 /** Largest |a − b| over every tensor of every institution. */
 function maxDiff(a: TrainResult[], b: TrainResult[]): number {
   let max = 0;
-  a.forEach((r, i) => r.weights.forEach((t, j) => t.data.forEach((v, q) => (max = Math.max(max, Math.abs(v - (b[i]!.weights[j]!.data[q] as number)))))));
+  a.forEach((r, i) =>
+    r.weights.forEach((t, j) => t.data.forEach((v, q) => (max = Math.max(max, Math.abs(v - (b[i]!.weights[j]!.data[q] as number)))))),
+  );
   return max;
 }
 
 /** Runs `rounds` FedAvg rounds with both trainers from the same start and returns each round's largest weight difference. */
-async function compareRounds(arch: Arch, sizes: number[], config: TrainConfig, rounds: number): Promise<{ diffs: number[]; moved: number; solo: TrainResult[] }> {
+async function compareRounds(
+  arch: Arch,
+  sizes: number[],
+  config: TrainConfig,
+  rounds: number,
+): Promise<{ diffs: number[]; moved: number; solo: TrainResult[] }> {
   const { tf } = await selectBackend('wasm');
   const spec = mnistSpec(arch);
   const data = institutions(sizes);
   const seed = (i: number, round: number) => 100 * i + round;
   const solo: Trainer = async (global, round) => {
     const out: TrainResult[] = [];
-    for (const [i, d] of data.entries()) out.push(await trainLocal({ tf, spec, weights: global, data: d, config, valFraction: 0.1, seed: seed(i, round) }));
+    for (const [i, d] of data.entries())
+      out.push(await trainLocal({ tf, spec, weights: global, data: d, config, valFraction: 0.1, seed: seed(i, round) }));
     return out;
   };
-  const batched: Trainer = (global, round) => trainBatched({ tf, spec, weights: global, institutions: data.map((d, i) => ({ data: d, seed: seed(i, round) })), config, valFraction: 0.1 });
+  const batched: Trainer = (global, round) =>
+    trainBatched({
+      tf,
+      spec,
+      weights: global,
+      institutions: data.map((d, i) => ({ data: d, seed: seed(i, round) })),
+      config,
+      valFraction: 0.1,
+    });
   let [globalSolo, globalBatched] = [initialWeights(spec, 5), initialWeights(spec, 5)];
   const diffs: number[] = [];
   let last: TrainResult[] = [];
@@ -87,8 +115,26 @@ describe('trainBatched (K institutions in one computation per step, wasm)', () =
     const config = { localEpochs: 1, batchSize: 10, learningRate: 0.1 };
     const weights = initialWeights(spec, 2);
 
-    const ab = await trainBatched({ tf, spec, weights, institutions: [{ data: a, seed: 1 }, { data: b, seed: 2 }], config });
-    const ba = await trainBatched({ tf, spec, weights, institutions: [{ data: b, seed: 2 }, { data: a, seed: 1 }], config });
+    const ab = await trainBatched({
+      tf,
+      spec,
+      weights,
+      institutions: [
+        { data: a, seed: 1 },
+        { data: b, seed: 2 },
+      ],
+      config,
+    });
+    const ba = await trainBatched({
+      tf,
+      spec,
+      weights,
+      institutions: [
+        { data: b, seed: 2 },
+        { data: a, seed: 1 },
+      ],
+      config,
+    });
 
     expect(maxDiff([ab[0]!, ab[1]!], [ba[1]!, ba[0]!])).toBeLessThan(1e-6);
     expect(maxDiff([ab[0]!], [ab[1]!])).toBeGreaterThan(1e-2);
@@ -100,10 +146,22 @@ describe('trainBatched (K institutions in one computation per step, wasm)', () =
     const spec = mnistSpec('logreg');
     const before = tf.memory().numTensors;
 
-    const refused = trainBatched({ tf, spec, weights: initialWeights(spec, 1), institutions: [{ data: institutions([20])[0]!, seed: 1 }], config: { localEpochs: 1, batchSize: 10, learningRate: 0.1, proximalMu: 0.1 } });
+    const refused = trainBatched({
+      tf,
+      spec,
+      weights: initialWeights(spec, 1),
+      institutions: [{ data: institutions([20])[0]!, seed: 1 }],
+      config: { localEpochs: 1, batchSize: 10, learningRate: 0.1, proximalMu: 0.1 },
+    });
 
     await expect(refused).rejects.toThrow(/FedProx/);
-    await trainBatched({ tf, spec, weights: initialWeights(spec, 1), institutions: [{ data: institutions([20])[0]!, seed: 1 }], config: { localEpochs: 1, batchSize: 10, learningRate: 0.1 } });
+    await trainBatched({
+      tf,
+      spec,
+      weights: initialWeights(spec, 1),
+      institutions: [{ data: institutions([20])[0]!, seed: 1 }],
+      config: { localEpochs: 1, batchSize: 10, learningRate: 0.1 },
+    });
     expect(tf.memory().numTensors).toBe(before);
   });
 });

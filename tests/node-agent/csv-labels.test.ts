@@ -68,8 +68,12 @@ describe('loadCsv labels by task', () => {
     expect(ds.task).toBe('regression');
     expect(Array.from(ds.targets ?? [])).toEqual([0.5, 1.75, -2]);
 
-    expect(() => loadCsv(csvFile('x,y\n1,0.5\n2,high\n'), { label: 'y', task: 'regression' })).toThrow(/line 3, column "y": target "high" is not a finite number/);
-    expect(() => loadCsv(csvFile('x,a,b\n1,1,2\n'), { label: 'a,b', task: 'multilabel' })).toThrow(/line 2, column "b": "2" is not a 0\/1 label/);
+    expect(() => loadCsv(csvFile('x,y\n1,0.5\n2,high\n'), { label: 'y', task: 'regression' })).toThrow(
+      /line 3, column "y": target "high" is not a finite number/,
+    );
+    expect(() => loadCsv(csvFile('x,a,b\n1,1,2\n'), { label: 'a,b', task: 'multilabel' })).toThrow(
+      /line 2, column "b": "2" is not a 0\/1 label/,
+    );
   });
 
   it('skips rows with a missing label, counting them and naming their lines', () => {
@@ -84,7 +88,11 @@ describe('loadCsv labels by task', () => {
   });
 
   it('refuses a binary task over three values, and several label columns for a classification', () => {
-    expect(() => loadCsv(csvFile('x,y\n1,a\n2,b\n3,c\n'), { label: 'y', task: 'binary' })).toThrow(/a binary label needs exactly two values; column "y" holds 3: a, b, c/);
-    expect(() => loadCsv(csvFile('x,a,b\n1,1,0\n'), { label: 'a,b', task: 'classification' })).toThrow(/several label columns \(a, b\) need --task multilabel or regression/);
+    expect(() => loadCsv(csvFile('x,y\n1,a\n2,b\n3,c\n'), { label: 'y', task: 'binary' })).toThrow(
+      /a binary label needs exactly two values; column "y" holds 3: a, b, c/,
+    );
+    expect(() => loadCsv(csvFile('x,a,b\n1,1,0\n'), { label: 'a,b', task: 'classification' })).toThrow(
+      /several label columns \(a, b\) need --task multilabel or regression/,
+    );
   });
 });

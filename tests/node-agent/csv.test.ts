@@ -54,7 +54,9 @@ describe('loadCsv', () => {
   it('names a label that is not among the given classes', () => {
     const path = csvFile('x,label\n1,cat\n2,dog\n');
 
-    expect(() => loadCsv(path, { label: 'label', classes: ['cat', 'bird'] })).toThrow(/line 3: label "dog" is not one of the classes cat, bird/);
+    expect(() => loadCsv(path, { label: 'label', classes: ['cat', 'bird'] })).toThrow(
+      /line 3: label "dog" is not one of the classes cat, bird/,
+    );
   });
 
   it('names a missing label or feature column', () => {

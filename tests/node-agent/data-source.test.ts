@@ -45,7 +45,10 @@ describe('dataSourceFor', () => {
     const ref: DataRef = { kind: 'idx', trainImages: files.trainImages, trainLabels: files.trainLabels };
 
     expect(() => dataSourceFor(ref, [0]).load({ arch: 'logreg', inputShape: [12], classes: ['0', '1'] })).toThrow(
-      expect.objectContaining({ code: 'SHAPE_MISMATCH', message: expect.stringMatching(/classes \(0, 1\) are not the classes of idx:.* \(0, 1, 2, 3\)/) }),
+      expect.objectContaining({
+        code: 'SHAPE_MISMATCH',
+        message: expect.stringMatching(/classes \(0, 1\) are not the classes of idx:.* \(0, 1, 2, 3\)/),
+      }),
     );
     expect(() => dataSourceFor(ref, [0]).load({ arch: 'logreg', inputShape: [784], classes: CLASSES4 })).toThrow(
       expect.objectContaining({ code: 'SHAPE_MISMATCH', message: expect.stringMatching(/takes 784 inputs, the images of .* are 4x3/) }),
@@ -68,7 +71,12 @@ describe('dataSourceFor', () => {
     const path = join(dir, 'tiny.csv');
     writeFileSync(path, 'a,label,b\n1,x,2\n3,y,4\n5,x,6\n');
 
-    const ds = dataSourceFor({ kind: 'csv', path, label: 'label' }, [2, 0]).load({ arch: 'logreg', inputShape: [2], classes: ['x', 'y'], features: ['b', 'a'] });
+    const ds = dataSourceFor({ kind: 'csv', path, label: 'label' }, [2, 0]).load({
+      arch: 'logreg',
+      inputShape: [2],
+      classes: ['x', 'y'],
+      features: ['b', 'a'],
+    });
 
     expect(Array.from(ds.x)).toEqual([6, 5, 2, 1]);
     expect(Array.from(ds.y)).toEqual([0, 0]);
@@ -82,7 +90,13 @@ describe('formatDataRef and resolveDataRef', () => {
     expect(formatDataRef(ref)).toBe('idx:a.gz,/abs/b.gz,c,d');
     expect(formatDataRef({ kind: 'mnist-full' })).toBe('mnist-full');
     expect(formatDataRef({ kind: 'csv', path: 'x.csv', label: 'y' })).toBe('csv:x.csv');
-    expect(resolveDataRef(ref, '/srv')).toEqual({ kind: 'idx', trainImages: '/srv/a.gz', trainLabels: '/abs/b.gz', testImages: '/srv/c', testLabels: '/srv/d' });
+    expect(resolveDataRef(ref, '/srv')).toEqual({
+      kind: 'idx',
+      trainImages: '/srv/a.gz',
+      trainLabels: '/abs/b.gz',
+      testImages: '/srv/c',
+      testLabels: '/srv/d',
+    });
     expect(resolveDataRef({ kind: 'csv', path: 'x.csv', label: 'y' }, '/srv')).toEqual({ kind: 'csv', path: '/srv/x.csv', label: 'y' });
     expect(resolveDataRef({ kind: 'mnist' }, '/srv')).toEqual({ kind: 'mnist' });
   });
@@ -103,8 +117,16 @@ describe('parseDataSource', () => {
   it('idx:IMAGES,LABELS loads the files (gzipped or raw)', () => {
     const raw = writeIdxSet(join(dir, 'raw'), { train: 5, test: 1, h: 2, w: 2, classes: 2, raw: true });
 
-    const gz = parseDataSource(`idx:${files.trainImages},${files.trainLabels}`).load({ arch: 'logreg', inputShape: [12], classes: CLASSES4 });
-    const plain = parseDataSource(`idx:${raw.trainImages},${raw.trainLabels}`).load({ arch: 'cnn', inputShape: [2, 2, 1], classes: ['0', '1'] });
+    const gz = parseDataSource(`idx:${files.trainImages},${files.trainLabels}`).load({
+      arch: 'logreg',
+      inputShape: [12],
+      classes: CLASSES4,
+    });
+    const plain = parseDataSource(`idx:${raw.trainImages},${raw.trainLabels}`).load({
+      arch: 'cnn',
+      inputShape: [2, 2, 1],
+      classes: ['0', '1'],
+    });
 
     expect(gz.n).toBe(12);
     expect(plain.n).toBe(5);
@@ -116,6 +138,8 @@ describe('parseDataSource', () => {
     expect(() => parseDataSource(`idx:${files.trainImages},${join(dir, 'missing')}`)).toThrow(/no file .*missing/);
     expect(() => parseDataSource('mnist-full:5/4')).toThrow(/bad slice mnist-full:5\/4/);
     expect(() => parseDataSource('csv:x.csv')).toThrow(/needs --label/);
-    expect(() => parseDataSource('fashion')).toThrow('unknown data source "fashion": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS, csv:PATH, images:DIR or dicom:MANIFEST.csv');
+    expect(() => parseDataSource('fashion')).toThrow(
+      'unknown data source "fashion": use mnist, mnist:K/N, mnist-full, mnist-full:K/N, idx:TRAIN_IMAGES,TRAIN_LABELS, csv:PATH, images:DIR or dicom:MANIFEST.csv',
+    );
   });
 });

@@ -91,7 +91,8 @@ export function dicomFile(spec: DicomSpec): Uint8Array {
     element(0x0002, 0x0010, 'UI', text(syntax, '\0')),
     element(0x0002, 0x0012, 'UI', text('1.2.826.0.1.3680043.2.1125.2', '\0')),
   ]);
-  const el = (group: number, elem: number, vr: string, value: Uint8Array, undefinedLength = false): Uint8Array => element(group, elem, vr, value, undefinedLength, le);
+  const el = (group: number, elem: number, vr: string, value: Uint8Array, undefinedLength = false): Uint8Array =>
+    element(group, elem, vr, value, undefinedLength, le);
   const optional: Uint8Array[] = [];
   if (spec.windowCenter !== undefined) optional.push(el(0x0028, 0x1050, 'DS', ds(spec.windowCenter)));
   if (spec.windowWidth !== undefined) optional.push(el(0x0028, 0x1051, 'DS', ds(spec.windowWidth)));
@@ -112,5 +113,11 @@ export function dicomFile(spec: DicomSpec): Uint8Array {
     compressed ? el(0x7fe0, 0x0010, 'OB', encapsulated(raw), true) : el(0x7fe0, 0x0010, bits === 8 ? 'OB' : 'OW', raw),
   ]);
   const deflated = syntax === '1.2.840.10008.1.2.1.99';
-  return concat([new Uint8Array(128), enc.encode('DICM'), element(0x0002, 0x0000, 'UL', ul(metaBody.length)), metaBody, deflated ? new Uint8Array(deflateRawSync(body)) : body]);
+  return concat([
+    new Uint8Array(128),
+    enc.encode('DICM'),
+    element(0x0002, 0x0000, 'UL', ul(metaBody.length)),
+    metaBody,
+    deflated ? new Uint8Array(deflateRawSync(body)) : body,
+  ]);
 }

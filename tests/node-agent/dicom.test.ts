@@ -8,7 +8,8 @@ import { loadDicomManifest } from '../../node-agent/data/dicom-manifest.js';
 import { resizeChannel } from '../../node-agent/data/image-resize.js';
 import { dicomFile, type DicomSpec } from './dicom-files.js';
 
-const decode = (spec: DicomSpec): number[] => Array.from(decodeDicom(dicomFile(spec), 'test.dcm').values).map((v) => Math.round(v * 1000) / 1000);
+const decode = (spec: DicomSpec): number[] =>
+  Array.from(decodeDicom(dicomFile(spec), 'test.dcm').values).map((v) => Math.round(v * 1000) / 1000);
 
 let dir: string;
 beforeAll(() => {
@@ -41,7 +42,7 @@ describe('decodeDicom', () => {
     expect(decode({ rows: 1, columns: 3, pixels: [0, 50, 100], photometric: 'MONOCHROME1' })).toEqual([1, 0.5, 0]);
   });
 
-  it('reads signed 16-bit pixels (two\'s complement) and 8-bit pixels', () => {
+  it("reads signed 16-bit pixels (two's complement) and 8-bit pixels", () => {
     expect(decode({ rows: 1, columns: 3, pixels: [-100, 0, 100], pixelRepresentation: 1 })).toEqual([0, 0.5, 1]);
     expect(decode({ rows: 1, columns: 3, pixels: [10, 20, 30], bitsAllocated: 8 })).toEqual([0, 0.5, 1]);
   });
@@ -61,7 +62,9 @@ describe('decodeDicom', () => {
 
   it('refuses a compressed transfer syntax naming the file, the UID and its name', () => {
     const file = dicomFile({ rows: 1, columns: 2, pixels: [1, 2], transferSyntax: '1.2.840.10008.1.2.4.90' });
-    expect(() => decodeDicom(file, 'scans/ct-1.dcm')).toThrow(/scans\/ct-1\.dcm: transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90 \(JPEG 2000 \(Lossless Only\)\)/);
+    expect(() => decodeDicom(file, 'scans/ct-1.dcm')).toThrow(
+      /scans\/ct-1\.dcm: transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90 \(JPEG 2000 \(Lossless Only\)\)/,
+    );
     const rle = dicomFile({ rows: 1, columns: 2, pixels: [1, 2], transferSyntax: '1.2.840.10008.1.2.5' });
     expect(() => decodeDicom(rle, 'x.dcm')).toThrow(/RLE Lossless/);
   });
@@ -69,8 +72,12 @@ describe('decodeDicom', () => {
   it('refuses truncated pixel data, a non-DICOM file and colour images with messages naming the file', () => {
     const whole = dicomFile({ rows: 4, columns: 4, pixels: new Array(16).fill(7) });
     expect(() => decodeDicom(whole.subarray(0, whole.length - 10), 'cut.dcm')).toThrow(/cut\.dcm: /);
-    expect(() => decodeDicom(new TextEncoder().encode('hello, not dicom'), 'note.dcm')).toThrow(/note\.dcm: not a readable DICOM Part 10 file/);
-    expect(() => decodeDicom(dicomFile({ rows: 1, columns: 1, pixels: [1, 2, 3], photometric: 'RGB' }), 'rgb.dcm')).toThrow(/rgb\.dcm: Photometric Interpretation "RGB" is not supported/);
+    expect(() => decodeDicom(new TextEncoder().encode('hello, not dicom'), 'note.dcm')).toThrow(
+      /note\.dcm: not a readable DICOM Part 10 file/,
+    );
+    expect(() => decodeDicom(dicomFile({ rows: 1, columns: 1, pixels: [1, 2, 3], photometric: 'RGB' }), 'rgb.dcm')).toThrow(
+      /rgb\.dcm: Photometric Interpretation "RGB" is not supported/,
+    );
   });
 });
 
@@ -88,7 +95,10 @@ describe('loadDicomManifest', () => {
   };
 
   it('reads file,label,site rows relative to the CSV, resizes to --image-size and sorts the classes', () => {
-    const rows = [0, 1, 2, 3].map((i) => `${write(`m${i}.dcm`, { rows: 8, columns: 6, pixels: Array.from({ length: 48 }, (_, k) => k * (i + 1)) })},${i % 2 ? 'pneumonia' : 'normal'},site-${i % 2}`);
+    const rows = [0, 1, 2, 3].map(
+      (i) =>
+        `${write(`m${i}.dcm`, { rows: 8, columns: 6, pixels: Array.from({ length: 48 }, (_, k) => k * (i + 1)) })},${i % 2 ? 'pneumonia' : 'normal'},site-${i % 2}`,
+    );
     writeFileSync(join(dir, 'manifest.csv'), `file,label,site\n${rows.join('\n')}\n`);
     const set = loadDicomManifest(join(dir, 'manifest.csv'), { size: [4, 3] });
     expect(set.imageShape).toEqual([4, 3, 1]);
@@ -103,7 +113,9 @@ describe('loadDicomManifest', () => {
     writeFileSync(join(dir, 'broken.dcm'), 'not dicom');
     const good = write('g.dcm', { rows: 2, columns: 2, pixels: [1, 2, 3, 4] });
     writeFileSync(join(dir, 'bad.csv'), `file,label\n${good},a\nbroken.dcm,b\n${good},b\n`);
-    expect(() => loadDicomManifest(join(dir, 'bad.csv'))).toThrow(/1 unreadable file: .*broken\.dcm \(not a readable DICOM Part 10 file.*--on-bad-file skip/);
+    expect(() => loadDicomManifest(join(dir, 'bad.csv'))).toThrow(
+      /1 unreadable file: .*broken\.dcm \(not a readable DICOM Part 10 file.*--on-bad-file skip/,
+    );
     const lines: string[] = [];
     const set = loadDicomManifest(join(dir, 'bad.csv'), { onBadFile: 'skip' }, (l) => lines.push(l));
     expect(set.labels.length).toBe(2);
@@ -116,6 +128,8 @@ describe('loadDicomManifest', () => {
     writeFileSync(join(dir, 'nolabel.csv'), 'file,class\nx.dcm,a\n');
     expect(() => loadDicomManifest(join(dir, 'nolabel.csv'))).toThrow(/must name columns "file" and "label"/);
     writeFileSync(join(dir, 'big.csv'), 'file,label\nnot-there-1.dcm,a\nnot-there-2.dcm,b\n');
-    expect(() => loadDicomManifest(join(dir, 'big.csv'), { size: [1024, 1024], maxMemoryMb: 1 })).toThrow(/2 images of 1024x1024x1 take 8 MiB .*--max-memory-mb 1/);
+    expect(() => loadDicomManifest(join(dir, 'big.csv'), { size: [1024, 1024], maxMemoryMb: 1 })).toThrow(
+      /2 images of 1024x1024x1 take 8 MiB .*--max-memory-mb 1/,
+    );
   });
 });

@@ -7,7 +7,11 @@ import type { NamedTensor } from '../../protocol/index.js';
 
 const spec = mnistSpec('logreg');
 const start = initialWeights(spec, 7);
-const rows = (n: number) => selectRows(loadMnist(), Array.from({ length: n }, (_, i) => i * 37));
+const rows = (n: number) =>
+  selectRows(
+    loadMnist(),
+    Array.from({ length: n }, (_, i) => i * 37),
+  );
 const base = { localEpochs: 2, batchSize: 10, learningRate: 0.1 };
 
 /** Euclidean distance between two weight sets. */
@@ -49,7 +53,8 @@ describe('trainLocal with a proximal term (FedProx) on cpu', () => {
     const tensorsBefore = tf.memory().numTensors;
 
     const results = [];
-    for (const proximalMu of [0, 0.1, 1]) results.push(await trainLocal({ tf, spec, weights: start, data, config: { ...base, proximalMu }, seed: 3 }));
+    for (const proximalMu of [0, 0.1, 1])
+      results.push(await trainLocal({ tf, spec, weights: start, data, config: { ...base, proximalMu }, seed: 3 }));
     const [d0, dSmall, dLarge] = results.map((r) => distance(r.weights, start));
 
     // Measured: 2.38, 2.07, 0.98; train accuracy 0.89, 0.87, 0.61.

@@ -33,7 +33,10 @@ export interface IdxSet {
  * Writes `train` and `test` images of h x w pixels and their labels (gzipped unless `raw`) into `dir`.
  * Global row i (training rows first) has label labelOf(i) and pixels pixelOf(i, k).
  */
-export function writeIdxSet(dir: string, opts: { train: number; test: number; h: number; w: number; classes: number; raw?: boolean }): IdxSet {
+export function writeIdxSet(
+  dir: string,
+  opts: { train: number; test: number; h: number; w: number; classes: number; raw?: boolean },
+): IdxSet {
   mkdirSync(dir, { recursive: true });
   const ext = opts.raw ? '' : '.gz';
   const pack = (bytes: Uint8Array): Uint8Array => (opts.raw ? bytes : gzipSync(bytes));

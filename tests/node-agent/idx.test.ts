@@ -40,7 +40,10 @@ describe('parseIdx', () => {
   });
 
   it('reads a gzipped file the same, and dimensions above 255 correctly', () => {
-    const big = idxBytes([300], new Uint8Array(300).map((_, i) => i % 10));
+    const big = idxBytes(
+      [300],
+      new Uint8Array(300).map((_, i) => i % 10),
+    );
 
     expect(parseIdx(gzipSync(images))).toEqual(parseIdx(images));
     expect(parseIdx(gzipSync(big)).dims).toEqual([300]);
@@ -53,8 +56,12 @@ describe('parseIdx', () => {
 
     expect(() => parseIdx(wrongMagic, 'x.idx')).toThrow(/^x\.idx: not an IDX file/);
     expect(() => parseIdx(floats, 'f.idx')).toThrow(/f\.idx: element type 0xd is not supported \(only unsigned bytes, 0x08\)/);
-    expect(() => parseIdx(images.subarray(0, images.length - 1), 't.idx')).toThrow(/t\.idx: truncated: dimensions 2x2x3 need 12 bytes of data, the file has 11/);
-    expect(() => parseIdx(images.subarray(0, 9), 'h.idx')).toThrow(/h\.idx: truncated header \(3 dimensions need 16 bytes, the file has 9\)/);
+    expect(() => parseIdx(images.subarray(0, images.length - 1), 't.idx')).toThrow(
+      /t\.idx: truncated: dimensions 2x2x3 need 12 bytes of data, the file has 11/,
+    );
+    expect(() => parseIdx(images.subarray(0, 9), 'h.idx')).toThrow(
+      /h\.idx: truncated header \(3 dimensions need 16 bytes, the file has 9\)/,
+    );
     expect(() => parseIdx(gzipSync(images).subarray(0, 20), 'g.idx.gz')).toThrow(/g\.idx\.gz: gzip data is damaged or truncated/);
     expect(() => parseIdx(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 1, 7, 7]), 'long.idx')).toThrow(/trailing bytes/);
   });
@@ -74,7 +81,9 @@ describe('idxDataset', () => {
   it('refuses images and labels of different counts, and a label with no class', () => {
     const images = idxBytes([3, 2, 2], new Array(12).fill(0));
 
-    expect(() => idxDataset(images, idxBytes([2], [0, 1]), { what: 'pair' })).toThrow(/pair: 3 images \(dimensions 3x2x2\) against 2 labels/);
+    expect(() => idxDataset(images, idxBytes([2], [0, 1]), { what: 'pair' })).toThrow(
+      /pair: 3 images \(dimensions 3x2x2\) against 2 labels/,
+    );
     expect(() => idxDataset(images, idxBytes([3], [0, 1, 2]), { classes: ['a', 'b'] })).toThrow(/label 2 has no class \(2 classes\)/);
   });
 });
@@ -97,7 +106,11 @@ describe('loadIdxFiles and loadIdxRows on files written to disk', () => {
     expect(imageShape).toEqual([4, 3]);
     expect(all.inputShape).toEqual([12]);
     expect(all.classes).toEqual(['0', '1', '2', '3']);
-    expectRows(all, Array.from({ length: 18 }, (_, i) => i), 12);
+    expectRows(
+      all,
+      Array.from({ length: 18 }, (_, i) => i),
+      12,
+    );
     expect(loadIdxFiles(files)).toBe(loadIdxFiles({ ...files }));
   });
 
@@ -129,9 +142,15 @@ describe('loadIdxFiles and loadIdxRows on files written to disk', () => {
     const b = writeIdxSet(join(dir, 'b'), { train: 4, test: 2, h: 3, w: 3, classes: 2 });
     writeFileSync(join(dir, 'short-labels'), idxBytes([3], [0, 1, 0]));
 
-    expect(() => loadIdxFiles({ ...a, testImages: b.testImages, testLabels: b.testLabels })).toThrow(/images of 3x3 pixels, the training images have 4x3/);
-    expect(() => loadIdxFiles({ trainImages: a.trainImages, trainLabels: a.trainLabels, testImages: a.testImages })).toThrow(/both test files/);
-    expect(() => loadIdxFiles({ trainImages: a.trainImages, trainLabels: join(dir, 'short-labels') })).toThrow(/4 images \(dimensions 4x4x3\) against 3 labels/);
+    expect(() => loadIdxFiles({ ...a, testImages: b.testImages, testLabels: b.testLabels })).toThrow(
+      /images of 3x3 pixels, the training images have 4x3/,
+    );
+    expect(() => loadIdxFiles({ trainImages: a.trainImages, trainLabels: a.trainLabels, testImages: a.testImages })).toThrow(
+      /both test files/,
+    );
+    expect(() => loadIdxFiles({ trainImages: a.trainImages, trainLabels: join(dir, 'short-labels') })).toThrow(
+      /4 images \(dimensions 4x4x3\) against 3 labels/,
+    );
   });
 });
 

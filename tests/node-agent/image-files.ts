@@ -45,5 +45,9 @@ export async function writeImageTree(dir: string, opts: TreeOptions): Promise<vo
       else await img.jpeg({ quality: 95 }).toFile(join(folder, `${name}.jpg`));
     }
   }
-  if (opts.corrupt) writeFileSync(join(dir, opts.val === undefined ? '' : 'train', 'bright', 'corrupt.png'), Buffer.from('\x89PNG\r\n\x1a\n this is not really a png'));
+  if (opts.corrupt)
+    writeFileSync(
+      join(dir, opts.val === undefined ? '' : 'train', 'bright', 'corrupt.png'),
+      Buffer.from('\x89PNG\r\n\x1a\n this is not really a png'),
+    );
 }

@@ -23,7 +23,9 @@ const mean = (xs: ArrayLike<number>): number => Array.from(xs).reduce((a, b) => 
 
 describe('loadImageFolder', () => {
   it('refuses the corrupt file by default, naming it and the flag that skips it', () => {
-    expect(() => loadImageFolder(join(dir, 'flat'))).toThrow(/images:.*flat: 1 unreadable file: .*bright\/corrupt\.png \(.*\)\. .*--on-bad-file skip/);
+    expect(() => loadImageFolder(join(dir, 'flat'))).toThrow(
+      /images:.*flat: 1 unreadable file: .*bright\/corrupt\.png \(.*\)\. .*--on-bad-file skip/,
+    );
   });
 
   it('with --on-bad-file skip decodes the rest (PNG and JPEG) to 28x28 greyscale in [0, 1] and reports the skip in one line', () => {
@@ -69,7 +71,9 @@ describe('loadImageFolder', () => {
   });
 
   it('refuses a set over --max-memory-mb before decoding, with the arithmetic', () => {
-    expect(() => loadImageFolder(join(dir, 'split'), { size: [512, 512], maxMemoryMb: 10 })).toThrow(/20 images of 512x512x1 take 20 MiB as float32 .*--max-memory-mb 10/);
+    expect(() => loadImageFolder(join(dir, 'split'), { size: [512, 512], maxMemoryMb: 10 })).toThrow(
+      /20 images of 512x512x1 take 20 MiB as float32 .*--max-memory-mb 10/,
+    );
   });
 
   it('gives up on a decoder that does not answer in time, with an error instead of a hang', () => {

@@ -67,7 +67,11 @@ describe('readLayersFile', () => {
     const user = await readUserModel(tf, path);
 
     expect(user.inputShape).toEqual([12]);
-    expect(user.layers.tensors.map((t) => `${t.name}:${t.role}`)).toEqual(['emb/embeddings:trained', 'cls/kernel:trained', 'cls/bias:trained']);
+    expect(user.layers.tensors.map((t) => `${t.name}:${t.role}`)).toEqual([
+      'emb/embeddings:trained',
+      'cls/kernel:trained',
+      'cls/bias:trained',
+    ]);
     expect(user.output).toEqual({ outputLayer: 'cls', units: 3, activation: 'softmax' });
     expect(user.layers.baseHash).toBeUndefined();
   });
@@ -122,7 +126,7 @@ describe('readLayersFile refuses a malformed file, naming the problem', () => {
     await expect(readLayersFile(tf, path)).rejects.toThrow(/hold 100 bytes, its \d+ weights need \d+: a shard is truncated/);
   });
 
-  it('a weight whose manifest shape is not its layer\'s', async () => {
+  it("a weight whose manifest shape is not its layer's", async () => {
     const path = edited('wrong-shape', (j) => {
       const specs = j.weightsManifest[0].weights;
       const kernel = specs.find((w: { name: string }) => w.name === 'out/kernel');
@@ -131,7 +135,9 @@ describe('readLayersFile refuses a malformed file, naming the problem', () => {
       void bias;
     });
 
-    await expect(readLayersFile(tf, path)).rejects.toThrow(/weight out\/kernel: the manifest gives shape \[392, 20\], its layer needs \[784, 10\]/);
+    await expect(readLayersFile(tf, path)).rejects.toThrow(
+      /weight out\/kernel: the manifest gives shape \[392, 20\], its layer needs \[784, 10\]/,
+    );
   });
 
   it('an unknown layer class: names it', async () => {
@@ -164,8 +170,18 @@ describe('readLayersFile refuses a malformed file, naming the problem', () => {
     writeFileSync(notJson, '{ "format": ');
 
     await expect(readLayersFile(tf, notJson)).rejects.toThrow(/not\.json: is not JSON/);
-    await expect(readLayersFile(tf, edited('no-topology', (j) => delete j.modelTopology))).rejects.toThrow(/has no modelTopology object/);
-    await expect(readLayersFile(tf, edited('no-manifest', (j) => delete j.weightsManifest))).rejects.toThrow(/has no weightsManifest/);
+    await expect(
+      readLayersFile(
+        tf,
+        edited('no-topology', (j) => delete j.modelTopology),
+      ),
+    ).rejects.toThrow(/has no modelTopology object/);
+    await expect(
+      readLayersFile(
+        tf,
+        edited('no-manifest', (j) => delete j.weightsManifest),
+      ),
+    ).rejects.toThrow(/has no weightsManifest/);
     await expect(readLayersFile(tf, join(root, 'nowhere', 'model.json'))).rejects.toThrow(/model\.json: no such file/);
   });
 
@@ -175,9 +191,13 @@ describe('readLayersFile refuses a malformed file, naming the problem', () => {
       specs.find((w: { name: string }) => w.name === 'stem/bias').name = 'stem/offset';
     });
 
-    const extra = edited('weight-extra', (j) => j.weightsManifest[0].weights.push({ name: 'head/kernel', shape: [0, 3], dtype: 'float32' }));
+    const extra = edited('weight-extra', (j) =>
+      j.weightsManifest[0].weights.push({ name: 'head/kernel', shape: [0, 3], dtype: 'float32' }),
+    );
 
-    await expect(readLayersFile(tf, missing)).rejects.toThrow(/weight stem\/bias \(shape \[4\]\) of the model is not in the weights manifest/);
+    await expect(readLayersFile(tf, missing)).rejects.toThrow(
+      /weight stem\/bias \(shape \[4\]\) of the model is not in the weights manifest/,
+    );
     await expect(readLayersFile(tf, extra)).rejects.toThrow(/the weights manifest has weights no layer of the model takes: head\/kernel/);
   });
 });
@@ -213,9 +233,21 @@ describe('readUserModel: roles and the base pin', () => {
   it('with FedBN every BatchNormalization tensor is local, and pinned with the frozen ones', async () => {
     const user = await readUserModel(tf, good, { fedbn: true });
 
-    expect(user.layers.tensors.filter((t) => t.role === 'local').map((t) => t.name)).toEqual(['bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']);
+    expect(user.layers.tensors.filter((t) => t.role === 'local').map((t) => t.name)).toEqual([
+      'bn/gamma',
+      'bn/beta',
+      'bn/moving_mean',
+      'bn/moving_variance',
+    ]);
     expect(user.layers.fedbn).toBe(true);
-    expect(user.base.map((t) => t.name).sort()).toEqual(['bn/beta', 'bn/gamma', 'bn/moving_mean', 'bn/moving_variance', 'stem/bias', 'stem/kernel']);
+    expect(user.base.map((t) => t.name).sort()).toEqual([
+      'bn/beta',
+      'bn/gamma',
+      'bn/moving_mean',
+      'bn/moving_variance',
+      'stem/bias',
+      'stem/kernel',
+    ]);
     expect(user.layers.baseHash).toBe(baseHash(user.layers, user.base));
   });
 

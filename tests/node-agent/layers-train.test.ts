@@ -36,7 +36,10 @@ beforeAll(async () => {
   const model = residualCnn(tf);
   path = await saveLayersModel(tf, model, join(root, 'net'));
   model.dispose();
-  data = selectRows(loadMnist(), Array.from({ length: 60 }, (_, i) => i));
+  data = selectRows(
+    loadMnist(),
+    Array.from({ length: 60 }, (_, i) => i),
+  );
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -52,7 +55,8 @@ describe('trainLocal with a user model', () => {
     expect(result.local).toBeUndefined();
     const before = byName(user.initial);
     const after = byName(result.weights);
-    for (const name of ['bn/moving_mean', 'bn/moving_variance', 'bn/gamma', 'conv/kernel', 'out/kernel']) expect(after.get(name)).not.toEqual(before.get(name));
+    for (const name of ['bn/moving_mean', 'bn/moving_variance', 'bn/gamma', 'conv/kernel', 'out/kernel'])
+      expect(after.get(name)).not.toEqual(before.get(name));
   });
 
   it('leaves the frozen tensors bit-identical in the trained model', async () => {
@@ -89,7 +93,9 @@ describe('trainLocal with a user model', () => {
   it('refuses to train without the base tensors (MODEL_BASE_MISMATCH)', async () => {
     const user = await readUserModel(tf, path);
 
-    await expect(trainLocal({ tf, spec: specOf(user), weights: user.initial, data, config })).rejects.toMatchObject({ code: 'MODEL_BASE_MISMATCH' });
+    await expect(trainLocal({ tf, spec: specOf(user), weights: user.initial, data, config })).rejects.toMatchObject({
+      code: 'MODEL_BASE_MISMATCH',
+    });
   });
 });
 
@@ -104,9 +110,18 @@ describe('siteBase', () => {
     const held = await siteBase(tf, spec, path);
 
     expect(held.map((t) => t.name)).toEqual(['stem/kernel', 'stem/bias']);
-    await expect(siteBase(tf, spec, otherPath)).rejects.toMatchObject({ code: 'MODEL_BASE_MISMATCH', message: expect.stringMatching(/holds base [0-9a-f]{16}…, the federation's model pins/) });
-    await expect(siteBase(tf, spec, undefined)).rejects.toMatchObject({ code: 'MODEL_BASE_MISMATCH', message: expect.stringMatching(/--model PATH/) });
-    await expect(siteBase(tf, spec, join(root, 'absent', 'model.json'))).rejects.toMatchObject({ code: 'MODEL_BASE_MISMATCH', message: expect.stringMatching(/no such file/) });
+    await expect(siteBase(tf, spec, otherPath)).rejects.toMatchObject({
+      code: 'MODEL_BASE_MISMATCH',
+      message: expect.stringMatching(/holds base [0-9a-f]{16}…, the federation's model pins/),
+    });
+    await expect(siteBase(tf, spec, undefined)).rejects.toMatchObject({
+      code: 'MODEL_BASE_MISMATCH',
+      message: expect.stringMatching(/--model PATH/),
+    });
+    await expect(siteBase(tf, spec, join(root, 'absent', 'model.json'))).rejects.toMatchObject({
+      code: 'MODEL_BASE_MISMATCH',
+      message: expect.stringMatching(/no such file/),
+    });
   });
 });
 
@@ -163,7 +178,11 @@ describe('backendForSpec with a user model on wasm', () => {
     const user = await readUserModel(wasm.tf, embPath);
     const { lines, log } = recordingLog();
 
-    const picked = await backendForSpec({ arch: 'layers', inputShape: user.inputShape, classes: ['a', 'b'], layers: user.layers }, wasm, log);
+    const picked = await backendForSpec(
+      { arch: 'layers', inputShape: user.inputShape, classes: ['a', 'b'], layers: user.layers },
+      wasm,
+      log,
+    );
 
     expect(picked.name).toBe('cpu');
     expect(lines.find((l) => l.level === 'warn')?.msg).toMatch(/UnsortedSegmentSum \(for Embedding\)/);

@@ -20,7 +20,14 @@ describe('buildModel', () => {
     model.dispose();
 
     expect(weights.map((w) => ({ name: w.name, shape: w.shape }))).toEqual(tensorLayout(spec));
-    expect(tensorLayout(spec).map((t) => t.name)).toEqual(['dense_0/kernel', 'dense_0/bias', 'dense_1/kernel', 'dense_1/bias', 'dense_2/kernel', 'dense_2/bias']);
+    expect(tensorLayout(spec).map((t) => t.name)).toEqual([
+      'dense_0/kernel',
+      'dense_0/bias',
+      'dense_1/kernel',
+      'dense_1/bias',
+      'dense_2/kernel',
+      'dense_2/bias',
+    ]);
     weights.forEach((w) => expect(w.data.length).toBe(w.shape.reduce((a, b) => a * b, 1)));
   });
 

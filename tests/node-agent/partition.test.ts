@@ -110,7 +110,14 @@ describe('partitionSummary', () => {
   it('tabulates label counts per institution with totals', () => {
     const small = [0, 0, 1, 2, 2, 2];
 
-    const text = partitionSummary(small, [[0, 2], [1, 3, 4, 5]], ['a', 'b', 'c']);
+    const text = partitionSummary(
+      small,
+      [
+        [0, 2],
+        [1, 3, 4, 5],
+      ],
+      ['a', 'b', 'c'],
+    );
 
     expect(text.split('\n').map((line) => line.trim().split(/\s+/))).toEqual([
       ['institution', 'a', 'b', 'c', 'total'],

@@ -8,14 +8,36 @@ import { checkDpTerms, siteNoiseStd } from '../../node-agent/mods/dp-terms.js';
 import { budgetVerdict, chargeLedger, ledgerPath, ledgerSpent, readLedger, type LedgerEntry } from '../../node-agent/privacy-ledger.js';
 import { dpTerms, study } from '../policy/fixtures.js';
 
-const honest = { ...dpTerms(0), epsilon: Math.ceil(dp.epsilonFor({ q: 1, noiseMultiplier: 1, steps: 10, delta: 1e-5 }).epsilon * 1e6) / 1e6 };
+const honest = {
+  ...dpTerms(0),
+  epsilon: Math.ceil(dp.epsilonFor({ q: 1, noiseMultiplier: 1, steps: 10, delta: 1e-5 }).epsilon * 1e6) / 1e6,
+};
 const task = (over: { epsilon?: number; dpClipNorm?: number; secagg?: Partial<NonNullable<RoundTask['secagg']>> } = {}) =>
   ({
-    study: study({ rounds: 10, privacy: { secureAggregation: over.secagg !== undefined, dp: { ...honest, ...(over.epsilon ? { epsilon: over.epsilon } : {}) } } }),
-    config: { localEpochs: 1, batchSize: 10, learningRate: 0.1, ...('dpClipNorm' in over ? (over.dpClipNorm === undefined ? {} : { dpClipNorm: over.dpClipNorm }) : { dpClipNorm: 1 }) },
-    secagg: over.secagg ? ({ threshold: 3, noiseStd: siteNoiseStd(honest, 3), dpClipNorm: 1, ...over.secagg } as RoundTask['secagg']) : undefined,
+    study: study({
+      rounds: 10,
+      privacy: { secureAggregation: over.secagg !== undefined, dp: { ...honest, ...(over.epsilon ? { epsilon: over.epsilon } : {}) } },
+    }),
+    config: {
+      localEpochs: 1,
+      batchSize: 10,
+      learningRate: 0.1,
+      ...('dpClipNorm' in over ? (over.dpClipNorm === undefined ? {} : { dpClipNorm: over.dpClipNorm }) : { dpClipNorm: 1 }),
+    },
+    secagg: over.secagg
+      ? ({ threshold: 3, noiseStd: siteNoiseStd(honest, 3), dpClipNorm: 1, ...over.secagg } as RoundTask['secagg'])
+      : undefined,
   }) as Pick<RoundTask, 'study' | 'config' | 'secagg'>;
-const entry = (round: number): LedgerEntry => ({ round, federation: 'trial', manifestHash: 'a'.repeat(64), noiseMultiplier: 1, samplingRate: 1, delta: 1e-5, budget: honest.epsilon, at: new Date().toISOString() });
+const entry = (round: number): LedgerEntry => ({
+  round,
+  federation: 'trial',
+  manifestHash: 'a'.repeat(64),
+  noiseMultiplier: 1,
+  samplingRate: 1,
+  delta: 1e-5,
+  budget: honest.epsilon,
+  at: new Date().toISOString(),
+});
 
 describe('the study DP terms at the site', () => {
   it('accepts the terms the coordinator derives from the manifest', () => {
@@ -52,7 +74,11 @@ describe("the site's privacy ledger", () => {
     const ten = Array.from({ length: 10 }, (_, i) => entry(i + 1));
 
     expect(budgetVerdict(ten.slice(0, 9), entry(10))).toMatchObject({ ok: true });
-    expect(budgetVerdict(ten, entry(11))).toMatchObject({ ok: false, code: ConsentRefusal.EPSILON, message: expect.stringMatching(/10 contributions spent epsilon/) });
+    expect(budgetVerdict(ten, entry(11))).toMatchObject({
+      ok: false,
+      code: ConsentRefusal.EPSILON,
+      message: expect.stringMatching(/10 contributions spent epsilon/),
+    });
   });
 
   it('fails closed on a ledger it cannot read', () => {

@@ -27,7 +27,16 @@ function directStats(ds: Dataset): { mean: number[]; std: number[] } {
 describe('featureStats + poolFeatureStats', () => {
   it('pooling three sites equals the stats of their pooled rows (constant feature gets std 1)', () => {
     const all = randomDataset(600, 1);
-    const sites = [[0, 50], [50, 350], [350, 600]].map(([a, b]) => selectRows(all, Array.from({ length: (b as number) - (a as number) }, (_, i) => (a as number) + i)));
+    const sites = [
+      [0, 50],
+      [50, 350],
+      [350, 600],
+    ].map(([a, b]) =>
+      selectRows(
+        all,
+        Array.from({ length: (b as number) - (a as number) }, (_, i) => (a as number) + i),
+      ),
+    );
 
     const pooled = poolFeatureStats(sites.map(featureStats));
     const direct = directStats(all);

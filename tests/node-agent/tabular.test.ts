@@ -3,7 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CohortError, ModelSpecSchema, dictionaryFromSummaries, featureNames, poolTabularSpec, type ModelSpec } from '../../protocol/index.js';
+import {
+  CohortError,
+  ModelSpecSchema,
+  dictionaryFromSummaries,
+  featureNames,
+  poolTabularSpec,
+  type ModelSpec,
+} from '../../protocol/index.js';
 import { featureStats, imputeMissing, normalize, readTable, summarizeCsv } from '../../node-agent/data/index.js';
 import { csvSource } from '../../node-agent/data-source.js';
 import { rowsToInput } from '../../coordinator/models/index.js';
@@ -25,7 +32,13 @@ const choice = { label: 'y', ignore: ['id'] };
 function agreedSpec(minCategoryCount: number): ModelSpec {
   const { dictionary } = dictionaryFromSummaries([summarizeCsv(siteA, choice), summarizeCsv(siteB, choice)], { minCategoryCount });
   const features = featureNames(dictionary.columns);
-  return ModelSpecSchema.parse({ arch: 'logreg', inputShape: [features.length], classes: ['no', 'yes'], features, preprocessing: { columns: dictionary.columns } });
+  return ModelSpecSchema.parse({
+    arch: 'logreg',
+    inputShape: [features.length],
+    classes: ['no', 'yes'],
+    features,
+    preprocessing: { columns: dictionary.columns },
+  });
 }
 
 describe('tabular preprocessing', () => {
@@ -50,7 +63,7 @@ describe('tabular preprocessing', () => {
     expect(pooled.normalization!.std[0]).toBeCloseTo(sd, 10);
   });
 
-  it('gives the coordinator\'s predict the same model input as training, from the raw columns', () => {
+  it("gives the coordinator's predict the same model input as training, from the raw columns", () => {
     const spec = agreedSpec(2);
     const a = csvSource(siteA, 'y').load(spec);
     const b = csvSource(siteB, 'y').load(spec);
@@ -66,7 +79,9 @@ describe('tabular preprocessing', () => {
     const c = csvFile('c.csv', 'age,ward,unit,empty,y\n1,x,u,,a\n2,x,u,NA,b\n3,q,u,,a\n');
     const d = csvFile('d.csv', 'age,ward,unit,empty,y\n4,x,u,,b\n5,x,u,,a\n');
 
-    const { dictionary, dropped } = dictionaryFromSummaries([summarizeCsv(c, { label: 'y' }), summarizeCsv(d, { label: 'y' })], { minCategoryCount: 2 });
+    const { dictionary, dropped } = dictionaryFromSummaries([summarizeCsv(c, { label: 'y' }), summarizeCsv(d, { label: 'y' })], {
+      minCategoryCount: 2,
+    });
 
     expect(dictionary.columns).toEqual([
       { name: 'age', type: 'number', missing: false },
@@ -92,22 +107,29 @@ describe('tabular preprocessing', () => {
     const f = csvFile('f.csv', 'code,y\n1,a\n2,b\n');
     const g = csvFile('g.csv', 'code,y\nA1,a\n2,b\n');
 
-    expect(() => dictionaryFromSummaries([summarizeCsv(f, { label: 'y' }), summarizeCsv(g, { label: 'y' })], { minCategoryCount: 1, names: ['f.json', 'g.json'] })).toThrow(
-      /column "code" is numeric at some sites and text at others \(f.json: number, g.json: category\)/,
-    );
+    expect(() =>
+      dictionaryFromSummaries([summarizeCsv(f, { label: 'y' }), summarizeCsv(g, { label: 'y' })], {
+        minCategoryCount: 1,
+        names: ['f.json', 'g.json'],
+      }),
+    ).toThrow(/column "code" is numeric at some sites and text at others \(f.json: number, g.json: category\)/);
   });
 
   it('reads NA, N/A, ?, NaN and empty cells as missing, and other tokens when told', () => {
     const t = readTable(csvFile('h.csv', 'a,b\nNA,n/a\n?,NaN\n,-99\n'), ['', 'NA', 'N/A', '?', 'NaN']);
     const custom = readTable(csvFile('i.csv', 'a\n-99\n1\n'), ['', '-99']);
 
-    expect(t.rows).toEqual([[null, null], [null, null], [null, '-99']]);
+    expect(t.rows).toEqual([
+      [null, null],
+      [null, null],
+      [null, '-99'],
+    ]);
     expect(custom.rows).toEqual([[null], ['1']]);
   });
 });
 
 describe('the data dictionary check', () => {
-  it('lists every problem of a site\'s file in one DATA_DICTIONARY_MISMATCH message', () => {
+  it("lists every problem of a site's file in one DATA_DICTIONARY_MISMATCH message", () => {
     const spec = ModelSpecSchema.parse({
       arch: 'logreg',
       inputShape: [5],

@@ -13,7 +13,18 @@ describe('taskLoss', () => {
   it('classification: mean categorical cross-entropy of the softmax outputs', async () => {
     const tf = await cpu();
     // -(ln 0.7 + ln 0.4) / 2
-    const loss = taskLoss(tf, 'classification', tf.tensor2d([[0.7, 0.3], [0.6, 0.4]]), tf.tensor2d([[1, 0], [0, 1]]));
+    const loss = taskLoss(
+      tf,
+      'classification',
+      tf.tensor2d([
+        [0.7, 0.3],
+        [0.6, 0.4],
+      ]),
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
+    );
     expect(scalar(loss)).toBeCloseTo(-(Math.log(0.7) + Math.log(0.4)) / 2, 5);
   });
 
@@ -27,7 +38,18 @@ describe('taskLoss', () => {
   it('multilabel: binary cross-entropy averaged over the labels, then over rows', async () => {
     const tf = await cpu();
     // row 1: -(ln 0.9 + ln 0.8) / 2; row 2: -(ln 0.5 + ln 0.25) / 2
-    const loss = taskLoss(tf, 'multilabel', tf.tensor2d([[0.9, 0.2], [0.5, 0.25]]), tf.tensor2d([[1, 0], [0, 1]]));
+    const loss = taskLoss(
+      tf,
+      'multilabel',
+      tf.tensor2d([
+        [0.9, 0.2],
+        [0.5, 0.25],
+      ]),
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
+    );
     const expected = (-(Math.log(0.9) + Math.log(0.8)) / 2 - (Math.log(0.5) + Math.log(0.25)) / 2) / 2;
     expect(scalar(loss)).toBeCloseTo(expected, 5);
   });
@@ -35,7 +57,18 @@ describe('taskLoss', () => {
   it('regression: mean squared error over targets and rows', async () => {
     const tf = await cpu();
     // errors (1-2)^2 = 1, (3-3)^2 = 0, (0-2)^2 = 4, (1-0)^2 = 1 -> row means 0.5, 2.5 -> 1.5
-    const loss = taskLoss(tf, 'regression', tf.tensor2d([[1, 3], [0, 1]]), tf.tensor2d([[2, 3], [2, 0]]));
+    const loss = taskLoss(
+      tf,
+      'regression',
+      tf.tensor2d([
+        [1, 3],
+        [0, 1],
+      ]),
+      tf.tensor2d([
+        [2, 3],
+        [2, 0],
+      ]),
+    );
     expect(scalar(loss)).toBeCloseTo(1.5, 6);
   });
 
@@ -50,9 +83,39 @@ describe('taskLoss', () => {
 describe('taskAccuracy', () => {
   it('reads argmax for classification, 0.5 for binary and multilabel, nothing for regression', async () => {
     const tf = await cpu();
-    expect(scalar(taskAccuracy(tf, 'classification', tf.tensor2d([[0.7, 0.3], [0.6, 0.4]]), tf.tensor2d([[1, 0], [0, 1]])) as Tensor)).toBe(0.5);
+    expect(
+      scalar(
+        taskAccuracy(
+          tf,
+          'classification',
+          tf.tensor2d([
+            [0.7, 0.3],
+            [0.6, 0.4],
+          ]),
+          tf.tensor2d([
+            [1, 0],
+            [0, 1],
+          ]),
+        ) as Tensor,
+      ),
+    ).toBe(0.5);
     expect(scalar(taskAccuracy(tf, 'binary', tf.tensor2d([[0.8], [0.6]]), tf.tensor2d([[1], [0]])) as Tensor)).toBe(0.5);
-    expect(scalar(taskAccuracy(tf, 'multilabel', tf.tensor2d([[0.9, 0.2], [0.5, 0.25]]), tf.tensor2d([[1, 0], [0, 1]])) as Tensor)).toBe(0.5);
+    expect(
+      scalar(
+        taskAccuracy(
+          tf,
+          'multilabel',
+          tf.tensor2d([
+            [0.9, 0.2],
+            [0.5, 0.25],
+          ]),
+          tf.tensor2d([
+            [1, 0],
+            [0, 1],
+          ]),
+        ) as Tensor,
+      ),
+    ).toBe(0.5);
     expect(taskAccuracy(tf, 'regression', tf.tensor2d([[1]]), tf.tensor2d([[1]]))).toBeNull();
   });
 });

@@ -1,6 +1,14 @@
 /** Every task's metrics against cases worked out by hand (in the comments), ties and empty classes included. */
 import { describe, expect, it } from 'vitest';
-import { binaryScores, brierScore, calibrationBins, confusionAt, multilabelScores, regressionScores, rocAuc } from '../../node-agent/train/metrics.js';
+import {
+  binaryScores,
+  brierScore,
+  calibrationBins,
+  confusionAt,
+  multilabelScores,
+  regressionScores,
+  rocAuc,
+} from '../../node-agent/train/metrics.js';
 
 describe('rocAuc', () => {
   it('counts each positive-negative pair ranked right as 1 and each tie as 1/2', () => {

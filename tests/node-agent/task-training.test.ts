@@ -52,8 +52,22 @@ describe('trainLocal by task (cpu)', () => {
     const multiData = dataset(multi, (z) => ({ targets: [z[0]! > 0 ? 1 : 0, z[2]! > 0 ? 1 : 0] }));
     const regData = dataset(reg, (z) => ({ targets: [0.8 * z[0]! - 0.4 * z[1]! + 0.3] }));
 
-    const m = await trainLocal({ tf, spec: multi, weights: initialWeights(multi, 2), data: multiData, config: { ...base, optimizer: 'adam', learningRate: 0.02 }, valFraction: 0.2 });
-    const r = await trainLocal({ tf, spec: reg, weights: initialWeights(reg, 3), data: regData, config: { ...base, optimizer: 'momentum', momentum: 0.9, learningRate: 0.02 }, valFraction: 0.2 });
+    const m = await trainLocal({
+      tf,
+      spec: multi,
+      weights: initialWeights(multi, 2),
+      data: multiData,
+      config: { ...base, optimizer: 'adam', learningRate: 0.02 },
+      valFraction: 0.2,
+    });
+    const r = await trainLocal({
+      tf,
+      spec: reg,
+      weights: initialWeights(reg, 3),
+      data: regData,
+      config: { ...base, optimizer: 'momentum', momentum: 0.9, learningRate: 0.02 },
+      valFraction: 0.2,
+    });
 
     expect(m.metrics.valAccuracy).toBeGreaterThan(0.85);
     expect(m.metrics.valMacroF1).toBeGreaterThan(0.85);
@@ -91,7 +105,15 @@ describe('trainLocal by task (cpu)', () => {
     const config = { ...base, learningRate: 0.05 };
 
     const plain = await trainLocal({ tf, spec, weights: start, data, config, valFraction: 0, seed: 2 });
-    const weighted = await trainLocal({ tf, spec, weights: start, data, config: { ...config, classWeight: 'balanced' }, valFraction: 0, seed: 2 });
+    const weighted = await trainLocal({
+      tf,
+      spec,
+      weights: start,
+      data,
+      config: { ...config, classWeight: 'balanced' },
+      valFraction: 0,
+      seed: 2,
+    });
     const sensitivity = async (w: NamedTensor[]) => (await evaluate({ tf, spec, weights: w, data })).scores.valSensitivity as number;
 
     expect(await sensitivity(weighted.weights)).toBeGreaterThan((await sensitivity(plain.weights)) + 0.2);
@@ -102,6 +124,8 @@ describe('trainLocal by task (cpu)', () => {
     const spec: ModelSpec = { arch: 'logreg', inputShape: [3], classes: ['y'], task: 'regression' };
     const data = dataset(spec, (z) => ({ targets: [z[0]!] }));
 
-    await expect(trainLocal({ tf, spec, weights: initialWeights(spec, 1), data, config: { ...base, classWeight: 'balanced' } })).rejects.toThrow(/classWeight balanced applies to classification and binary tasks, not regression/);
+    await expect(
+      trainLocal({ tf, spec, weights: initialWeights(spec, 1), data, config: { ...base, classWeight: 'balanced' } }),
+    ).rejects.toThrow(/classWeight balanced applies to classification and binary tasks, not regression/);
   });
 });

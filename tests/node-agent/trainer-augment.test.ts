@@ -16,11 +16,20 @@ const data: Dataset = {
 const config = { localEpochs: 2, batchSize: 8, learningRate: 0.5 };
 
 describe('trainLocal augmentBatch', () => {
-  it('is called once per training batch with that batch\'s rows and a seed that differs by batch and epoch, and the same seed on a rerun', async () => {
+  it("is called once per training batch with that batch's rows and a seed that differs by batch and epoch, and the same seed on a rerun", async () => {
     const { tf } = await selectBackend('cpu');
     const calls: { rows: number; seed: number }[][] = [[], []];
     for (const run of [0, 1]) {
-      await trainLocal({ tf, spec, weights: initialWeights(spec, 1), data, config, valFraction: 0.2, seed: 3, augmentBatch: (x, rows, seed) => void calls[run]?.push({ rows, seed }) });
+      await trainLocal({
+        tf,
+        spec,
+        weights: initialWeights(spec, 1),
+        data,
+        config,
+        valFraction: 0.2,
+        seed: 3,
+        augmentBatch: (x, rows, seed) => void calls[run]?.push({ rows, seed }),
+      });
     }
     // 32 training rows (8 held out for validation, not augmented) in batches of 8, 2 epochs
     expect(calls[0]?.map((c) => c.rows)).toEqual([8, 8, 8, 8, 8, 8, 8, 8]);
@@ -31,7 +40,15 @@ describe('trainLocal augmentBatch', () => {
   it('trains on what the hook leaves: a hook that erases the inputs leaves nothing to learn from the features', async () => {
     const { tf } = await selectBackend('cpu');
     const plain = await trainLocal({ tf, spec, weights: initialWeights(spec, 1), data, config, valFraction: 0 });
-    const erased = await trainLocal({ tf, spec, weights: initialWeights(spec, 1), data, config, valFraction: 0, augmentBatch: (x) => x.fill(0) });
+    const erased = await trainLocal({
+      tf,
+      spec,
+      weights: initialWeights(spec, 1),
+      data,
+      config,
+      valFraction: 0,
+      augmentBatch: (x) => x.fill(0),
+    });
     const [p, e] = await Promise.all([plain, erased].map((r) => evaluate({ tf, spec, weights: r.weights, data })));
     expect(p?.accuracy).toBe(1);
     expect(e?.accuracy).toBeLessThan(0.75);

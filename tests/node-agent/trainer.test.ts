@@ -11,7 +11,13 @@ function mnistSubsets(): { train: Dataset; test: Dataset } {
   const { train } = splitTrainTest(all, 0.9, 11);
   const { test } = splitTrainTest(all, 0.1, 12);
   const trainSet = new Set(train);
-  return { train: selectRows(all, train), test: selectRows(all, test.filter((row) => !trainSet.has(row))) };
+  return {
+    train: selectRows(all, train),
+    test: selectRows(
+      all,
+      test.filter((row) => !trainSet.has(row)),
+    ),
+  };
 }
 
 const config = { localEpochs: 2, batchSize: 10, learningRate: 0.1 };
@@ -44,7 +50,10 @@ describe('trainLocal on the default backend', () => {
   it('yields to the event loop while training, so timers (and sockets) keep running', async () => {
     const { tf } = await selectBackend('auto');
     const spec = mnistSpec('logreg');
-    const data = selectRows(loadMnist(), Array.from({ length: 300 }, (_, i) => i * 33));
+    const data = selectRows(
+      loadMnist(),
+      Array.from({ length: 300 }, (_, i) => i * 33),
+    );
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
 
@@ -62,7 +71,14 @@ describe('trainLocal on the default backend', () => {
     const data: Dataset = { x, y: Int32Array.from(x, (v) => (v > 1000 ? 1 : 0)), n: 200, inputShape: [1], classes: ['low', 'high'] };
     const spec = { ...base, normalization: { mean: [1000], std: [0.5] } };
 
-    const result = await trainLocal({ tf, spec, weights: initialWeights(spec, 3), data, config: { localEpochs: 3, batchSize: 10, learningRate: 0.5 }, valFraction: 0 });
+    const result = await trainLocal({
+      tf,
+      spec,
+      weights: initialWeights(spec, 3),
+      data,
+      config: { localEpochs: 3, batchSize: 10, learningRate: 0.5 },
+      valFraction: 0,
+    });
     const scored = await evaluate({ tf, spec, weights: result.weights, data });
 
     expect(scored.accuracy).toBe(1);
@@ -87,7 +103,14 @@ describe('trainLocal on the default backend', () => {
       const { tf, name } = await selectBackend('auto');
       const spec = mnistSpec('cnn');
 
-      const result = await trainLocal({ tf, spec, weights: initialWeights(spec, 1), data: selectRows(loadMnist(), [0, 1, 2]), config, valFraction: 0 });
+      const result = await trainLocal({
+        tf,
+        spec,
+        weights: initialWeights(spec, 1),
+        data: selectRows(loadMnist(), [0, 1, 2]),
+        config,
+        valFraction: 0,
+      });
 
       expect(name).toBe('wasm');
       expect(Number.isFinite(result.metrics.trainLoss)).toBe(true);
@@ -100,7 +123,10 @@ describe('trainLocal on cpu', () => {
   it('gives bit-identical weights for the same seed and different weights for another seed', async () => {
     const { tf } = await selectBackend('cpu');
     const spec = mnistSpec('mlp');
-    const data = selectRows(loadMnist(), Array.from({ length: 200 }, (_, i) => i * 50));
+    const data = selectRows(
+      loadMnist(),
+      Array.from({ length: 200 }, (_, i) => i * 50),
+    );
     const start = initialWeights(spec, 4);
     const run = (seed: number) => trainLocal({ tf, spec, weights: start, data, config: { ...config, localEpochs: 1 }, seed });
 
@@ -119,7 +145,14 @@ describe('trainLocal on cpu', () => {
     const data = selectRows(loadMnist(), [0, 9999]);
     const tensorsBefore = tf.memory().numTensors;
 
-    const result = await trainLocal({ tf, spec, weights: start, data, config: { localEpochs: 1, batchSize: 2, learningRate: 0.05 }, valFraction: 0 });
+    const result = await trainLocal({
+      tf,
+      spec,
+      weights: start,
+      data,
+      config: { localEpochs: 1, batchSize: 2, learningRate: 0.05 },
+      valFraction: 0,
+    });
 
     expect(result.trainSamples).toBe(2);
     expect(result.weights.map((t) => t.name)).toEqual(start.map((t) => t.name));

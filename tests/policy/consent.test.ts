@@ -8,7 +8,11 @@ import { checkTask, readConsentState, revocationPath, type TaskFacts } from '../
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { consent, dpTerms, site, study } from './fixtures.js';
 
-const training = (participants = 3): { use: Use; now: Date; participants: number } => ({ use: 'training', now: new Date('2026-12-01T00:00:00Z'), participants });
+const training = (participants = 3): { use: Use; now: Date; participants: number } => ({
+  use: 'training',
+  now: new Date('2026-12-01T00:00:00Z'),
+  participants,
+});
 
 describe('consent records', () => {
   it('are signed by the institution and refuse any edit or another key', () => {
@@ -38,18 +42,51 @@ describe('consentCovers', () => {
   it.each([
     ['another manifest', study({ purpose: 'Something else entirely.' }), {}, training(), ConsentRefusal.MANIFEST],
     ['a use it does not allow', manifest, { uses: ['evaluation'] as Use[] }, training(), ConsentRefusal.USE],
-    ['an expired ethics approval', manifest, { ethicsApproval: { reference: 'IRB-1', expires: '2026-11-30' } }, training(), ConsentRefusal.EXPIRED],
-    ['data categories the study does not declare', manifest, { dataCategories: ['images', 'genomes'] }, training(), ConsentRefusal.MANIFEST],
-    ['secure aggregation it requires', manifest, { limits: { requireSecureAggregation: true, minOtherInstitutions: 0 } }, training(), ConsentRefusal.PRIVACY],
-    ['an epsilon above its ceiling (no DP at all)', manifest, { limits: { requireSecureAggregation: false, minOtherInstitutions: 0, maxEpsilon: 8 } }, training(), ConsentRefusal.EPSILON],
-    ['too few other institutions', manifest, { limits: { requireSecureAggregation: false, minOtherInstitutions: 3 } }, training(3), ConsentRefusal.TOO_FEW],
+    [
+      'an expired ethics approval',
+      manifest,
+      { ethicsApproval: { reference: 'IRB-1', expires: '2026-11-30' } },
+      training(),
+      ConsentRefusal.EXPIRED,
+    ],
+    [
+      'data categories the study does not declare',
+      manifest,
+      { dataCategories: ['images', 'genomes'] },
+      training(),
+      ConsentRefusal.MANIFEST,
+    ],
+    [
+      'secure aggregation it requires',
+      manifest,
+      { limits: { requireSecureAggregation: true, minOtherInstitutions: 0 } },
+      training(),
+      ConsentRefusal.PRIVACY,
+    ],
+    [
+      'an epsilon above its ceiling (no DP at all)',
+      manifest,
+      { limits: { requireSecureAggregation: false, minOtherInstitutions: 0, maxEpsilon: 8 } },
+      training(),
+      ConsentRefusal.EPSILON,
+    ],
+    [
+      'too few other institutions',
+      manifest,
+      { limits: { requireSecureAggregation: false, minOtherInstitutions: 3 } },
+      training(3),
+      ConsentRefusal.TOO_FEW,
+    ],
   ] as const)('refuses %s', (_name, m, overrides, question, code) => {
     const verdict = consentCovers(consent(manifest, overrides as Partial<ConsentBody>).body, { manifest: m, ...question });
     expect(verdict).toMatchObject({ ok: false, code });
   });
 
   it('refuses a revoked consent', () => {
-    expect(consentCovers(consent(manifest).body, { manifest, ...training(), revoked: true })).toMatchObject({ ok: false, code: ConsentRefusal.REVOKED });
+    expect(consentCovers(consent(manifest).body, { manifest, ...training(), revoked: true })).toMatchObject({
+      ok: false,
+      code: ConsentRefusal.REVOKED,
+    });
   });
 
   it('accepts an epsilon within its ceiling', () => {
@@ -61,7 +98,16 @@ describe('consentCovers', () => {
 
 describe("the agent's consent guard", () => {
   const manifest = study();
-  const facts = (overrides: Partial<TaskFacts> = {}): TaskFacts => ({ manifest, use: 'training', round: 1, modelVersion: 0, participants: 3, spec: mnistSpec('mlp'), privacy: { secureAggregation: false }, ...overrides });
+  const facts = (overrides: Partial<TaskFacts> = {}): TaskFacts => ({
+    manifest,
+    use: 'training',
+    round: 1,
+    modelVersion: 0,
+    participants: 3,
+    spec: mnistSpec('mlp'),
+    privacy: { secureAggregation: false },
+    ...overrides,
+  });
   const now = new Date('2026-12-01T00:00:00Z');
 
   it('refuses every task when the institution has not consented', () => {
@@ -73,8 +119,14 @@ describe("the agent's consent guard", () => {
   });
 
   it('refuses a model other than the study states', () => {
-    expect(checkTask({ consent: consent(manifest) }, facts({ spec: mnistSpec('logreg') }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MODEL });
-    expect(checkTask({ consent: consent(manifest) }, facts({ spec: { ...mnistSpec('mlp'), hidden: [100] } }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MODEL });
+    expect(checkTask({ consent: consent(manifest) }, facts({ spec: mnistSpec('logreg') }), now)).toMatchObject({
+      ok: false,
+      code: ConsentRefusal.MODEL,
+    });
+    expect(checkTask({ consent: consent(manifest) }, facts({ spec: { ...mnistSpec('mlp'), hidden: [100] } }), now)).toMatchObject({
+      ok: false,
+      code: ConsentRefusal.MODEL,
+    });
   });
 
   it('refuses privacy settings other than the study states', () => {
@@ -86,13 +138,23 @@ describe("the agent's consent guard", () => {
     const terms = { localEpochs: 1, batchSize: 32, learningRate: 0.1 };
     expect(checkTask({ consent: consent(manifest) }, facts({ training: terms }), now)).toEqual({ ok: true });
     const verdict = checkTask({ consent: consent(manifest) }, facts({ training: { ...terms, learningRate: 5 } }), now);
-    expect(verdict).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST, message: expect.stringMatching(/learningRate 5, the study states 0.1/) });
-    expect(checkTask({ consent: consent(manifest) }, facts({ training: { ...terms, localEpochs: 50 } }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST });
+    expect(verdict).toMatchObject({
+      ok: false,
+      code: ConsentRefusal.MANIFEST,
+      message: expect.stringMatching(/learningRate 5, the study states 0.1/),
+    });
+    expect(checkTask({ consent: consent(manifest) }, facts({ training: { ...terms, localEpochs: 50 } }), now)).toMatchObject({
+      ok: false,
+      code: ConsentRefusal.MANIFEST,
+    });
   });
 
   it('refuses to train beyond the rounds the study states, whatever the round number after failed rounds', () => {
     expect(checkTask({ consent: consent(manifest) }, facts({ round: 14, modelVersion: 9 }), now)).toEqual({ ok: true });
-    expect(checkTask({ consent: consent(manifest) }, facts({ round: 11, modelVersion: 10 }), now)).toMatchObject({ ok: false, code: ConsentRefusal.MANIFEST });
+    expect(checkTask({ consent: consent(manifest) }, facts({ round: 11, modelVersion: 10 }), now)).toMatchObject({
+      ok: false,
+      code: ConsentRefusal.MANIFEST,
+    });
     expect(checkTask({ consent: consent(manifest) }, facts({ use: 'evaluation', round: 11, modelVersion: 10 }), now)).toEqual({ ok: true });
   });
 

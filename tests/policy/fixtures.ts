@@ -1,6 +1,13 @@
 /** A study, a consent and a policy to vary in tests. */
 import { generateIdentity, signConsent, toBase64, type Identity } from '../../crypto/index.js';
-import { architectureHash, manifestHash, parameterCount, type ConsentBody, type SignedConsent, type StudyManifest } from '../../protocol/index.js';
+import {
+  architectureHash,
+  manifestHash,
+  parameterCount,
+  type ConsentBody,
+  type SignedConsent,
+  type StudyManifest,
+} from '../../protocol/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 
 export const site: Identity = generateIdentity('hospital-a');

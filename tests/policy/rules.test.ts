@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { consentRules, defaultPolicy, enrolmentRules, parsePolicy, policyHash, publicationRules, selectionRules, updateRules, type PublicationFacts, type RuleDecision } from '../../coordinator/policy/index.js';
+import {
+  consentRules,
+  defaultPolicy,
+  enrolmentRules,
+  parsePolicy,
+  policyHash,
+  publicationRules,
+  selectionRules,
+  updateRules,
+  type PublicationFacts,
+  type RuleDecision,
+} from '../../coordinator/policy/index.js';
 import { dpTerms } from './fixtures.js';
 
 const facts = (overrides: Partial<PublicationFacts> = {}): PublicationFacts => ({
@@ -38,7 +49,10 @@ describe('policy files', () => {
 
 describe('publication rules', () => {
   it('all pass for a compliant round', () => {
-    const decisions = publicationRules(defaultPolicy({ minInstitutionsPerRound: 3, minSamplesPerInstitution: 100, fairness: { metric: 'valAccuracy', maxGap: 0.1 } }), facts());
+    const decisions = publicationRules(
+      defaultPolicy({ minInstitutionsPerRound: 3, minSamplesPerInstitution: 100, fairness: { metric: 'valAccuracy', maxGap: 0.1 } }),
+      facts(),
+    );
     expect(decisions.filter((d) => !d.passed)).toEqual([]);
   });
 
@@ -58,12 +72,20 @@ describe('publication rules', () => {
   });
 
   it('passes the DP ceiling when the study spends less', () => {
-    const d = rule(publicationRules(defaultPolicy({ dp: { maxEpsilon: 8, maxDelta: 1e-5 } }), facts({ privacy: { secureAggregation: true, dp: dpTerms(4, 1e-6) } })), 'dpBudget');
+    const d = rule(
+      publicationRules(
+        defaultPolicy({ dp: { maxEpsilon: 8, maxDelta: 1e-5 } }),
+        facts({ privacy: { secureAggregation: true, dp: dpTerms(4, 1e-6) } }),
+      ),
+      'dpBudget',
+    );
     expect(d.passed).toBe(true);
   });
 
   it('fails fairness when no site reported a metric', () => {
-    expect(rule(publicationRules(defaultPolicy({ fairness: { metric: 'valAccuracy', maxGap: 0.2 } }), facts({ siteMetrics: [] })), 'fairness')).toMatchObject({ passed: false, value: null });
+    expect(
+      rule(publicationRules(defaultPolicy({ fairness: { metric: 'valAccuracy', maxGap: 0.2 } }), facts({ siteMetrics: [] })), 'fairness'),
+    ).toMatchObject({ passed: false, value: null });
   });
 });
 
@@ -98,12 +120,26 @@ describe('enrolment, selection and update rules', () => {
       ['consentMinOtherInstitutions', false, 1, 2],
       ['consentMinOtherInstitutions', true, 1, 1],
     ]);
-    expect(decisions[0]?.message).toBe("a's consent requires at least 2 other institutions in the aggregate, 1 contributed (CONSENT_TOO_FEW_INSTITUTIONS)");
-    expect(consentRules([{ institution: 'x', minOtherInstitutions: null }])[0]).toMatchObject({ passed: false, message: expect.stringMatching(/CONSENT_MISSING/) });
+    expect(decisions[0]?.message).toBe(
+      "a's consent requires at least 2 other institutions in the aggregate, 1 contributed (CONSENT_TOO_FEW_INSTITUTIONS)",
+    );
+    expect(consentRules([{ institution: 'x', minOtherInstitutions: null }])[0]).toMatchObject({
+      passed: false,
+      message: expect.stringMatching(/CONSENT_MISSING/),
+    });
   });
 
-  it('publication includes the consent decisions when the contributors\' limits are given', () => {
-    const decisions = publicationRules(defaultPolicy(), facts({ consents: [{ institution: 'a', minOtherInstitutions: 3 }, { institution: 'b', minOtherInstitutions: 0 }, { institution: 'c', minOtherInstitutions: 2 }] }));
+  it("publication includes the consent decisions when the contributors' limits are given", () => {
+    const decisions = publicationRules(
+      defaultPolicy(),
+      facts({
+        consents: [
+          { institution: 'a', minOtherInstitutions: 3 },
+          { institution: 'b', minOtherInstitutions: 0 },
+          { institution: 'c', minOtherInstitutions: 2 },
+        ],
+      }),
+    );
     expect(decisions.filter((d) => d.rule === 'consentMinOtherInstitutions').map((d) => d.passed)).toEqual([false, true, true]);
   });
 });
@@ -112,7 +148,7 @@ describe('the regression guard', () => {
   const published = { version: 4, medianValAccuracy: 0.8 };
   const reports = (...values: number[]) => values.map((valAccuracy, i) => ({ institution: `s${i}`, valAccuracy }));
 
-  it('is on by default and passes a candidate within 0.1 of the published model\'s median report', () => {
+  it("is on by default and passes a candidate within 0.1 of the published model's median report", () => {
     const d = rule(publicationRules(defaultPolicy(), facts({ published, siteMetrics: reports(0.75, 0.72, 0.9) })), 'regression');
     expect(d).toMatchObject({ passed: true, value: 0.75, limit: 0.7 });
   });
@@ -129,9 +165,26 @@ describe('the regression guard', () => {
   });
 
   it('has nothing to compare with before a published model was evaluated, and can be turned off or loosened', () => {
-    expect(rule(publicationRules(defaultPolicy(), facts({ siteMetrics: reports(0.1) })), 'regression')).toMatchObject({ passed: true, limit: null });
-    expect(rule(publicationRules(defaultPolicy(), facts({ published: { version: 2 }, siteMetrics: reports(0.1) })), 'regression').passed).toBe(true);
-    expect(publicationRules(defaultPolicy({ regression: false }), facts({ published, siteMetrics: reports(0.1) })).find((d) => d.rule === 'regression')).toBeUndefined();
-    expect(rule(publicationRules(defaultPolicy({ regression: { metric: 'valAccuracy', maxDrop: 0.5 } }), facts({ published, siteMetrics: reports(0.4) })), 'regression').passed).toBe(true);
+    expect(rule(publicationRules(defaultPolicy(), facts({ siteMetrics: reports(0.1) })), 'regression')).toMatchObject({
+      passed: true,
+      limit: null,
+    });
+    expect(
+      rule(publicationRules(defaultPolicy(), facts({ published: { version: 2 }, siteMetrics: reports(0.1) })), 'regression').passed,
+    ).toBe(true);
+    expect(
+      publicationRules(defaultPolicy({ regression: false }), facts({ published, siteMetrics: reports(0.1) })).find(
+        (d) => d.rule === 'regression',
+      ),
+    ).toBeUndefined();
+    expect(
+      rule(
+        publicationRules(
+          defaultPolicy({ regression: { metric: 'valAccuracy', maxDrop: 0.5 } }),
+          facts({ published, siteMetrics: reports(0.4) }),
+        ),
+        'regression',
+      ).passed,
+    ).toBe(true);
   });
 });

@@ -52,7 +52,15 @@ describe('rules for a regression task', () => {
 describe('model card for a task', () => {
   it("states the task and the sites' task scores, the fairness gap in the headline metric", () => {
     const facts = {
-      manifest: { federation: 'f', title: 't', purpose: 'p', dataCategories: ['x'], strategy: 'fedavg', privacy: { secureAggregation: false }, coordinator: { id: 'c', signPublicKey: 'k' } },
+      manifest: {
+        federation: 'f',
+        title: 't',
+        purpose: 'p',
+        dataCategories: ['x'],
+        strategy: 'fedavg',
+        privacy: { secureAggregation: false },
+        coordinator: { id: 'c', signPublicKey: 'k' },
+      },
       manifestHash: 'h',
       version: 2,
       parentVersion: 1,

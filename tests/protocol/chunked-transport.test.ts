@@ -99,7 +99,13 @@ describe('chunked upload over a real socket.io server with the default 1 MB limi
   /** Sends the chunks the server does not have yet, one acknowledged emit each; stops after `limit`. */
   async function send(socket: Client, uploadId: string, frame: Uint8Array<ArrayBuffer>, limit = Infinity): Promise<number[]> {
     const sha256 = createHash('sha256').update(frame).digest('hex');
-    const begun = await socket.emitWithAck('update:begin', { round: 1, uploadId, totalBytes: frame.length, chunkBytes: DEFAULT_CHUNK_BYTES, sha256 });
+    const begun = await socket.emitWithAck('update:begin', {
+      round: 1,
+      uploadId,
+      totalBytes: frame.length,
+      chunkBytes: DEFAULT_CHUNK_BYTES,
+      sha256,
+    });
     if (!begun.ok) throw new Error(begun.error.message);
     const chunks = splitIntoChunks(frame, DEFAULT_CHUNK_BYTES);
     let sent = 0;

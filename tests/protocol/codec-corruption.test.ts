@@ -60,7 +60,10 @@ describe('decodeTensors on damaged frames', () => {
       ['{"tensors":[{"name":"w","dtype":"float32","shape":[-1]}],"meta":{}}', /bad header: tensors\.0\.shape\.0/],
       ['{"tensors":[{"name":"w","dtype":"float32","shape":[1.5]}],"meta":{}}', /bad header: tensors\.0\.shape\.0/],
       ['{"tensors":[{"name":"w","dtype":"float32","shape":[1,1,1,1,1,1,1,1,1]}],"meta":{}}', /bad header: tensors\.0\.shape/],
-      ['{"tensors":[{"name":"w","dtype":"float32","shape":[1]},{"name":"w","dtype":"float32","shape":[0]}],"meta":{}}', /duplicate tensor name 'w'/],
+      [
+        '{"tensors":[{"name":"w","dtype":"float32","shape":[1]},{"name":"w","dtype":"float32","shape":[0]}],"meta":{}}',
+        /duplicate tensor name 'w'/,
+      ],
       ['{"tensors":[{"name":"w","dtype":"float32","shape":[1],"extra":1}],"meta":{}}', /bad header: tensors\.0/],
       ['{"tensors":[{"name":"w","dtype":"float32","shape":[1]}]}', /bad header: meta/],
       ['[1]', /bad header: \(root\)/],

@@ -34,7 +34,13 @@ describe('encodeTensors / decodeTensors', () => {
   });
 
   it('round-trips zero-size tensors, a scalar and odd shapes, keeping order', () => {
-    const input = [tensor('empty', [0]), tensor('also-empty', [3, 0, 2]), tensor('scalar', [], () => -7.25), tensor('odd', [3, 1, 7]), tensor('bias', [5])];
+    const input = [
+      tensor('empty', [0]),
+      tensor('also-empty', [3, 0, 2]),
+      tensor('scalar', [], () => -7.25),
+      tensor('odd', [3, 1, 7]),
+      tensor('bias', [5]),
+    ];
 
     const out = decodeTensors(encodeTensors(input));
 
@@ -92,7 +98,9 @@ describe('encodeTensors / decodeTensors', () => {
 
   it('reports the digest stored in the trailer', () => {
     const frame = encodeTensors([tensor('w', [4])], { a: 1 });
-    const expected = createHash('sha256').update(frame.subarray(0, frame.length - 32)).digest('hex');
+    const expected = createHash('sha256')
+      .update(frame.subarray(0, frame.length - 32))
+      .digest('hex');
 
     expect(frameDigest(frame)).toBe(expected);
     expect(decodeTensors(frame).digest).toBe(expected);
@@ -111,7 +119,14 @@ describe('encodeTensors / decodeTensors', () => {
     const one = new Float32Array(1);
     const cases: [NamedTensor[], unknown, RegExp][] = [
       [[{ name: '', shape: [1], data: one }], {}, /tensors\.0\.name/],
-      [[{ name: 'a', shape: [1], data: one }, { name: 'a', shape: [1], data: one }], {}, /duplicate tensor name 'a'/],
+      [
+        [
+          { name: 'a', shape: [1], data: one },
+          { name: 'a', shape: [1], data: one },
+        ],
+        {},
+        /duplicate tensor name 'a'/,
+      ],
       [[{ name: 'a', shape: [1, 1, 1, 1, 1, 1, 1, 1, 1], data: one }], {}, /shape/],
       [[{ name: 'a', shape: [-1], data: one }], {}, /shape/],
       [[{ name: 'a', shape: [0.5], data: one }], {}, /shape/],

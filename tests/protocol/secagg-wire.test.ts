@@ -1,6 +1,14 @@
 /** The secure-aggregation wire format: the masked-input frame, and binary fields carried as base64 text. */
 import { describe, expect, it } from 'vitest';
-import { CohortError, SecAggAdvertiseSchema, SecAggShareKeysSchema, decodeMaskedInput, encodeMaskedInput, fromWire, toWire } from '../../protocol/index.js';
+import {
+  CohortError,
+  SecAggAdvertiseSchema,
+  SecAggShareKeysSchema,
+  decodeMaskedInput,
+  encodeMaskedInput,
+  fromWire,
+  toWire,
+} from '../../protocol/index.js';
 
 const frame = () => ({
   meta: { kind: 'masked', round: 2 },
@@ -42,7 +50,14 @@ describe('masked-input frame', () => {
 
 describe('secure-aggregation messages on the wire', () => {
   it('carry binary fields as base64 (socket.io refuses packets with more than 10 attachments) and restore them', () => {
-    const msg = { round: 1, type: 'secagg/advertise-keys' as const, from: 'site-1', cPublicKey: new Uint8Array(32).fill(1), sPublicKey: new Uint8Array(32).fill(2), signature: new Uint8Array(64).fill(3) };
+    const msg = {
+      round: 1,
+      type: 'secagg/advertise-keys' as const,
+      from: 'site-1',
+      cPublicKey: new Uint8Array(32).fill(1),
+      sPublicKey: new Uint8Array(32).fill(2),
+      signature: new Uint8Array(64).fill(3),
+    };
     const wire = toWire(msg);
     expect(JSON.stringify(wire)).not.toContain('"0":');
     const parsed = SecAggAdvertiseSchema.parse(wire);
@@ -53,10 +68,31 @@ describe('secure-aggregation messages on the wire', () => {
   });
 
   it('checks decoded sizes: a 31-byte key or an oversized share list is refused', () => {
-    const wire = toWire({ round: 1, type: 'secagg/advertise-keys', from: 'site-1', cPublicKey: new Uint8Array(31), sPublicKey: new Uint8Array(32), signature: new Uint8Array(64) });
+    const wire = toWire({
+      round: 1,
+      type: 'secagg/advertise-keys',
+      from: 'site-1',
+      cPublicKey: new Uint8Array(31),
+      sPublicKey: new Uint8Array(32),
+      signature: new Uint8Array(64),
+    });
     expect(SecAggAdvertiseSchema.safeParse(wire).success).toBe(false);
-    const share = { to: 'site-2', x: 1, nonce: new Uint8Array(12), ciphertext: new Uint8Array(144), sCommitment: new Uint8Array(32), bCommitment: new Uint8Array(32), signature: new Uint8Array(64) };
-    const many = toWire({ round: 1, type: 'secagg/share-keys', from: 'site-1', seedCommitment: new Uint8Array(32), shares: Array.from({ length: 256 }, () => share) });
+    const share = {
+      to: 'site-2',
+      x: 1,
+      nonce: new Uint8Array(12),
+      ciphertext: new Uint8Array(144),
+      sCommitment: new Uint8Array(32),
+      bCommitment: new Uint8Array(32),
+      signature: new Uint8Array(64),
+    };
+    const many = toWire({
+      round: 1,
+      type: 'secagg/share-keys',
+      from: 'site-1',
+      seedCommitment: new Uint8Array(32),
+      shares: Array.from({ length: 256 }, () => share),
+    });
     expect(SecAggShareKeysSchema.safeParse(many).success).toBe(false);
     const one = toWire({ round: 1, type: 'secagg/share-keys', from: 'site-1', seedCommitment: new Uint8Array(32), shares: [share] });
     expect(SecAggShareKeysSchema.safeParse(one).success).toBe(true);

@@ -14,13 +14,20 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 interface BenchJson {
   quick: boolean;
-  sections: { id: string; error?: string; result?: { title: string; columns: string[]; rows: { cells: string[]; values?: Record<string, unknown> }[]; notes: string[] } }[];
+  sections: {
+    id: string;
+    error?: string;
+    result?: { title: string; columns: string[]; rows: { cells: string[]; values?: Record<string, unknown> }[]; notes: string[] };
+  }[];
 }
 
 describe('npm run bench -- --quick', () => {
   it('runs aggregation, ingest, round and cipher and writes every row with finite numbers', async () => {
     const started = Date.now();
-    const { stdout } = await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', SECTIONS.join(','), '--out', out], { timeout: 170_000, maxBuffer: 16 << 20 });
+    const { stdout } = await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', SECTIONS.join(','), '--out', out], {
+      timeout: 170_000,
+      maxBuffer: 16 << 20,
+    });
     const seconds = (Date.now() - started) / 1000;
 
     expect(existsSync(join(out, 'bench.md'))).toBe(true);
@@ -47,7 +54,10 @@ describe('npm run bench -- --quick', () => {
 
   it('runs the privacy and scale sections through the real coordinator and agents, with finite ratios', async () => {
     const dir = join(out, 'federated');
-    await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', 'privacy,scale', '--out', dir], { timeout: 230_000, maxBuffer: 16 << 20 });
+    await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', 'privacy,scale', '--out', dir], {
+      timeout: 230_000,
+      maxBuffer: 16 << 20,
+    });
 
     const json = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as BenchJson;
     expect(json.sections.map((s) => s.id)).toEqual(['privacy', 'scale']);

@@ -51,14 +51,32 @@ describe('--byzantine flags', () => {
 describe('cohort simulate --byzantine (MNIST, 4 institutions, 2 rounds, logreg)', () => {
   it('names the malicious sites, the updates the coordinator refused, and whether the final model survived', async () => {
     const out = join(root, 'attack');
-    const args = ['simulate', '--institutions', '4', '--rounds', '2', '--model', 'logreg', '--local-epochs', '1', '--byzantine', 'constant=1e30:1', '--byzantine', 'sign-flip:1', '--out', out];
+    const args = [
+      'simulate',
+      '--institutions',
+      '4',
+      '--rounds',
+      '2',
+      '--model',
+      'logreg',
+      '--local-epochs',
+      '1',
+      '--byzantine',
+      'constant=1e30:1',
+      '--byzantine',
+      'sign-flip:1',
+      '--out',
+      out,
+    ];
 
     const result = await runCli(args, { timeoutMs: 120_000 });
 
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('institution-3 is malicious: it sends sign-flip instead of its update');
     expect(result.stdout).toContain('institution-4 is malicious: it sends constant=1e30 instead of its update');
-    expect(result.stdout).toMatch(/round 1: refused institution-4 UPDATE_NORM_EXCEEDED\n\s+round 2: refused institution-4 UPDATE_NORM_EXCEEDED/);
+    expect(result.stdout).toMatch(
+      /round 1: refused institution-4 UPDATE_NORM_EXCEEDED\n\s+round 2: refused institution-4 UPDATE_NORM_EXCEEDED/,
+    );
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { byzantine: ByzantineReport };
     const report = summary.byzantine;
     expect(report.malicious).toEqual([
@@ -81,7 +99,23 @@ describe('cohort simulate --byzantine (MNIST, 4 institutions, 2 rounds, logreg)'
 
   it('applies the study bound of --max-update-norm from round 1, where the default bound would let a tenfold update in', async () => {
     const out = join(root, 'study-bound');
-    const args = ['simulate', '--institutions', '4', '--rounds', '1', '--model', 'logreg', '--local-epochs', '1', '--max-update-norm', '20', '--byzantine', 'scale=10:1', '--out', out];
+    const args = [
+      'simulate',
+      '--institutions',
+      '4',
+      '--rounds',
+      '1',
+      '--model',
+      'logreg',
+      '--local-epochs',
+      '1',
+      '--max-update-norm',
+      '20',
+      '--byzantine',
+      'scale=10:1',
+      '--out',
+      out,
+    ];
 
     const result = await runCli(args, { timeoutMs: 120_000 });
 

@@ -29,7 +29,11 @@ export interface CliProcess {
  * @example const c = startCli(['coordinator', 'start', ...]); await c.waitFor(/coordinator ready/);
  */
 export function startCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): CliProcess {
-  const child = spawn(process.execPath, [COHORT, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [COHORT, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();
@@ -59,9 +63,15 @@ export function startCli(args: string[], opts: { cwd?: string; timeoutMs?: numbe
         const check = () => {
           const line = `${stdout}\n${stderr}`.split('\n').find((l) => pattern.test(l));
           if (line !== undefined) return done(() => resolve(line));
-          if (child.exitCode !== null || child.signalCode !== null) return done(() => reject(new Error(`cohort exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${stdout}\n${stderr}`)));
+          if (child.exitCode !== null || child.signalCode !== null)
+            return done(() =>
+              reject(new Error(`cohort exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${stdout}\n${stderr}`)),
+            );
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`))), timeoutMs);
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`))),
+          timeoutMs,
+        );
         const done = (fn: () => void) => {
           clearTimeout(timer);
           waiters.delete(check);

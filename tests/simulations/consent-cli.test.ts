@@ -25,7 +25,24 @@ afterAll(async () => {
 });
 
 const grant = (minOthers: number, expires = '2099-12-31', token = admin) =>
-  cohort('consent', 'grant', '--key', 'site-1.key.json', '--study', studyUrl, '--token', token, '--ethics-ref', 'IRB-1', '--expires', expires, '--min-others', String(minOthers), '--out', `consent-${minOthers}-${expires}.json`);
+  cohort(
+    'consent',
+    'grant',
+    '--key',
+    'site-1.key.json',
+    '--study',
+    studyUrl,
+    '--token',
+    token,
+    '--ethics-ref',
+    'IRB-1',
+    '--expires',
+    expires,
+    '--min-others',
+    String(minOthers),
+    '--out',
+    `consent-${minOthers}-${expires}.json`,
+  );
 
 describe('cohort consent grant', () => {
   it('prints what the site agrees to before signing: data, model and its parameter count, training, strategy, privacy, institutions', async () => {
@@ -44,14 +61,16 @@ describe('cohort consent grant', () => {
     expect(res.stderr).not.toMatch(/warning/);
   });
 
-  it('warns when the enrolled institutions can never meet the consent\'s --min-others (the README\'s two sites with --min-others 2)', async () => {
+  it("warns when the enrolled institutions can never meet the consent's --min-others (the README's two sites with --min-others 2)", async () => {
     const res = await grant(2);
 
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/warning: only 2 institutions are enrolled \(site-1, site-2\): a round can include at most 1 other institutions, so this consent \(--min-others 2\) can never be met/);
+    expect(res.stderr).toMatch(
+      /warning: only 2 institutions are enrolled \(site-1, site-2\): a round can include at most 1 other institutions, so this consent \(--min-others 2\) can never be met/,
+    );
   });
 
-  it('warns from the manifest\'s own list of institutions, also for an institution token that sees only its own institution in the API', async () => {
+  it("warns from the manifest's own list of institutions, also for an institution token that sees only its own institution in the API", async () => {
     const token = createApiToken(fed.coordinator.store, { role: 'institution', institution: 'site-1' }, 'test').token;
 
     const res = await grant(2, '2099-12-31', token);

@@ -14,17 +14,33 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 interface BenchJson {
   target?: number;
-  results: { partition: string; config: { name: string }; roundsRun: number; roundsToTarget: number | null; stoppedBy: string; bestAccuracy: number; curve: { round: number; accuracy: number }[] }[];
+  results: {
+    partition: string;
+    config: { name: string };
+    roundsRun: number;
+    roundsToTarget: number | null;
+    stoppedBy: string;
+    bestAccuracy: number;
+    curve: { round: number; accuracy: number }[];
+  }[];
 }
 
 describe('bench:convergence --quick', () => {
   it('runs FedSGD and FedAvg on IID and shards:2 through the real federation and writes the table, JSON and plot', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--out', out], { timeout: 150_000, maxBuffer: 16 << 20 });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--out', out], {
+      timeout: 150_000,
+      maxBuffer: 16 << 20,
+    });
 
     for (const f of ['convergence.md', 'convergence.json', 'convergence.svg']) expect(existsSync(join(out, f)), f).toBe(true);
     const json = JSON.parse(readFileSync(join(out, 'convergence.json'), 'utf8')) as BenchJson;
     expect(json.target).toBeUndefined();
-    expect(json.results.map((r) => `${r.partition} ${r.config.name}`)).toEqual(['iid FedSGD E=1 B=∞', 'iid FedAvg E=1 B=10', 'shards:2 FedSGD E=1 B=∞', 'shards:2 FedAvg E=1 B=10']);
+    expect(json.results.map((r) => `${r.partition} ${r.config.name}`)).toEqual([
+      'iid FedSGD E=1 B=∞',
+      'iid FedAvg E=1 B=10',
+      'shards:2 FedSGD E=1 B=∞',
+      'shards:2 FedAvg E=1 B=10',
+    ]);
     for (const r of json.results) {
       expect(r.roundsRun).toBeGreaterThanOrEqual(1);
       expect(r.curve.map((p) => p.round)).toEqual(Array.from({ length: r.roundsRun }, (_, i) => i + 1));
@@ -49,7 +65,10 @@ describe('bench:convergence --quick', () => {
 
     // --direct computes the same federations in-process: the same accuracy, round by round, to the last digit.
     const direct = join(out, 'direct');
-    await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--direct', '--out', direct], { timeout: 150_000, maxBuffer: 16 << 20 });
+    await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--direct', '--out', direct], {
+      timeout: 150_000,
+      maxBuffer: 16 << 20,
+    });
     const dj = JSON.parse(readFileSync(join(direct, 'convergence.json'), 'utf8')) as BenchJson;
     expect(dj.results.map((r) => `${r.partition} ${r.config.name}`)).toEqual(json.results.map((r) => `${r.partition} ${r.config.name}`));
     dj.results.forEach((r, i) => {
@@ -63,8 +82,31 @@ describe('bench:convergence --quick', () => {
 
   it('runs on the full MNIST (mnist-full): the published 10,000 test digits, and 300 digits per site at 200 institutions', async () => {
     const dir = join(out, 'full');
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--dataset', 'mnist-full', '--institutions', '200', '--fraction', '0.01', '--partitions', 'iid', '--out', dir], { timeout: 150_000, maxBuffer: 16 << 20 });
-    const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as BenchJson & { dataset: string; testRows: number; meanRows: number };
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'simulations/bench/convergence.ts',
+        '--quick',
+        '--dataset',
+        'mnist-full',
+        '--institutions',
+        '200',
+        '--fraction',
+        '0.01',
+        '--partitions',
+        'iid',
+        '--out',
+        dir,
+      ],
+      { timeout: 150_000, maxBuffer: 16 << 20 },
+    );
+    const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as BenchJson & {
+      dataset: string;
+      testRows: number;
+      meanRows: number;
+    };
     expect(json.dataset).toBe('mnist-full');
     expect(json.testRows).toBe(10_000);
     expect(json.meanRows).toBe(300);
@@ -81,7 +123,26 @@ describe('bench:convergence --quick', () => {
     const files = writeIdxSet(join(out, 'idx-data'), { train: 400, test: 100, h: 8, w: 8, classes: 4 });
     const dir = join(out, 'idx');
     const dataset = `idx:${files.trainImages},${files.trainLabels},${files.testImages},${files.testLabels}`;
-    await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--quick', '--dataset', dataset, '--institutions', '10', '--fraction', '0.5', '--partitions', 'iid', '--out', dir], { timeout: 150_000, maxBuffer: 16 << 20 });
+    await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'simulations/bench/convergence.ts',
+        '--quick',
+        '--dataset',
+        dataset,
+        '--institutions',
+        '10',
+        '--fraction',
+        '0.5',
+        '--partitions',
+        'iid',
+        '--out',
+        dir,
+      ],
+      { timeout: 150_000, maxBuffer: 16 << 20 },
+    );
     const json = JSON.parse(readFileSync(join(dir, 'convergence.json'), 'utf8')) as BenchJson & { testRows: number; meanRows: number };
     expect(json.testRows).toBe(100);
     expect(json.meanRows).toBe(40);

@@ -20,9 +20,13 @@ const cohort = (args: string[]): CliProcess => {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cohort-coordinator-user-'));
-  for (const id of ['coordinator', 'site-a']) expect((await runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })).code).toBe(0);
+  for (const id of ['coordinator', 'site-a'])
+    expect((await runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })).code).toBe(0);
   const { tf } = await selectBackend('cpu');
-  for (const [name, seed] of [['net', 1], ['other', 2]] as const) {
+  for (const [name, seed] of [
+    ['net', 1],
+    ['other', 2],
+  ] as const) {
     const model = residualCnn(tf, { seed });
     await saveLayersModel(tf, model, join(dir, name));
     model.dispose();
@@ -48,7 +52,21 @@ function stored(dataDir: string, id: string) {
 describe('cohort coordinator start with a user model', () => {
   it('--model PATH --fedbn: pins the base in the study and keeps the model in the data directory', async () => {
     const port = await freePort();
-    const proc = cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', 'data-flags', '--federation', 'flags', '--model', 'net/model.json', '--fedbn', '--port', String(port)]);
+    const proc = cohort([
+      'coordinator',
+      'start',
+      '--key',
+      'keys/coordinator.key.json',
+      '--data-dir',
+      'data-flags',
+      '--federation',
+      'flags',
+      '--model',
+      'net/model.json',
+      '--fedbn',
+      '--port',
+      String(port),
+    ]);
     await proc.waitFor(/coordinator ready/, 30_000);
     await proc.stop();
 
@@ -69,7 +87,18 @@ describe('cohort coordinator start with a user model', () => {
     };
     writeFileSync(join(dir, 'fed.json'), JSON.stringify(file));
     const port = await freePort();
-    const proc = cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', 'data-file', '--config', 'fed.json', '--port', String(port)]);
+    const proc = cohort([
+      'coordinator',
+      'start',
+      '--key',
+      'keys/coordinator.key.json',
+      '--data-dir',
+      'data-file',
+      '--config',
+      'fed.json',
+      '--port',
+      String(port),
+    ]);
     await proc.waitFor(/coordinator ready/, 30_000);
     await proc.stop();
 
@@ -82,12 +111,49 @@ describe('cohort coordinator start with a user model', () => {
 
   it('an agent holding another base exits non-zero with MODEL_BASE_MISMATCH', async () => {
     const port = await freePort();
-    const coordinator = cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', 'data-agent', '--federation', 'agent', '--model', 'net/model.json', '--enroll', 'keys/site-a.pub.json', '--port', String(port)]);
+    const coordinator = cohort([
+      'coordinator',
+      'start',
+      '--key',
+      'keys/coordinator.key.json',
+      '--data-dir',
+      'data-agent',
+      '--federation',
+      'agent',
+      '--model',
+      'net/model.json',
+      '--enroll',
+      'keys/site-a.pub.json',
+      '--port',
+      String(port),
+    ]);
     await coordinator.waitFor(/coordinator ready/, 30_000);
 
-    const agent = await runCli(['agent', 'start', '--coordinator', `http://127.0.0.1:${port}`, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'agent', '--key', 'keys/site-a.key.json', '--data', 'mnist:1/2', '--model', 'other/model.json', '--backend', 'cpu'], { cwd: dir, timeoutMs: 30_000 });
+    const agent = await runCli(
+      [
+        'agent',
+        'start',
+        '--coordinator',
+        `http://127.0.0.1:${port}`,
+        '--coordinator-key',
+        'keys/coordinator.pub.json',
+        '--federation',
+        'agent',
+        '--key',
+        'keys/site-a.key.json',
+        '--data',
+        'mnist:1/2',
+        '--model',
+        'other/model.json',
+        '--backend',
+        'cpu',
+      ],
+      { cwd: dir, timeoutMs: 30_000 },
+    );
 
     expect(agent.code).toBe(1);
-    expect(agent.stderr).toMatch(/cohort agent: MODEL_BASE_MISMATCH: .*other\/model\.json holds base [0-9a-f]{16}…, the federation's model pins/);
+    expect(agent.stderr).toMatch(
+      /cohort agent: MODEL_BASE_MISMATCH: .*other\/model\.json holds base [0-9a-f]{16}…, the federation's model pins/,
+    );
   });
 });

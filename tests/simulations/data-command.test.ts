@@ -18,7 +18,9 @@ describe('cohort data summarize | dictionary', () => {
     writeFileSync(join(dir, 'a.csv'), 'mrn,age,ward,y\n1,50,icu,no\n2,NA,icu,yes\n3,61,ward,no\n4,70,ward,yes\n5,44,burns,no\n');
     writeFileSync(join(dir, 'b.csv'), 'mrn,age,ward,y\n6,58,icu,no\n7,?,ward,yes\n8,39,icu,no\n');
 
-    const a = await runCli(['data', 'summarize', '--data', 'csv:a.csv', '--label', 'y', '--ignore-columns', 'mrn', '--min-cell', '2'], { cwd: dir });
+    const a = await runCli(['data', 'summarize', '--data', 'csv:a.csv', '--label', 'y', '--ignore-columns', 'mrn', '--min-cell', '2'], {
+      cwd: dir,
+    });
     const b = await runCli(['data', 'summarize', '--data', 'csv:b.csv', '--label', 'y', '--ignore-columns', 'mrn'], { cwd: dir });
     writeFileSync(join(dir, 'a.json'), a.stdout);
     writeFileSync(join(dir, 'b.json'), b.stdout);
@@ -54,9 +56,24 @@ describe('cohort data summarize | dictionary', () => {
 
 describe('a federation set up from a dictionary', () => {
   const path = join(dir, 'dictionary.json');
-  writeFileSync(path, JSON.stringify({ format: 'cohort-data-dictionary/v1', columns: [{ name: 'age', type: 'number', missing: true }, { name: 'sex', type: 'category', categories: ['F', 'M'], missing: false }] }));
+  writeFileSync(
+    path,
+    JSON.stringify({
+      format: 'cohort-data-dictionary/v1',
+      columns: [
+        { name: 'age', type: 'number', missing: true },
+        { name: 'sex', type: 'category', categories: ['F', 'M'], missing: false },
+      ],
+    }),
+  );
   const spec = specFromDictionary(readDictionary(path), 'mlp', ['no', 'yes']);
-  const setup = FederationSetupSchema.parse({ id: 'f', name: 'f', spec, study: { title: 'T', purpose: 'P', dataCategories: ['c'] }, rules: { rounds: 1, minParticipants: 1, train: { localEpochs: 1, batchSize: 10, learningRate: 0.1 } } });
+  const setup = FederationSetupSchema.parse({
+    id: 'f',
+    name: 'f',
+    spec,
+    study: { title: 'T', purpose: 'P', dataCategories: ['c'] },
+    rules: { rounds: 1, minParticipants: 1, train: { localEpochs: 1, batchSize: 10, learningRate: 0.1 } },
+  });
 
   it('has the features the columns give, and its architecture hash ignores the imputation values pooled later', () => {
     const pooled = { ...spec, preprocessing: { ...spec.preprocessing!, impute: { age: 51.5 } } };
@@ -64,12 +81,31 @@ describe('a federation set up from a dictionary', () => {
     expect(ModelSpecSchema.parse(spec).features).toEqual(['age', 'age (missing)', 'sex=F', 'sex=M', 'sex=other']);
     expect(spec.inputShape).toEqual([5]);
     expect(architectureHash(pooled)).toBe(architectureHash(spec));
-    expect(architectureHash({ ...spec, preprocessing: { columns: spec.preprocessing!.columns.slice(0, 1) } })).not.toBe(architectureHash(spec));
+    expect(architectureHash({ ...spec, preprocessing: { columns: spec.preprocessing!.columns.slice(0, 1) } })).not.toBe(
+      architectureHash(spec),
+    );
   });
 
   it('restarts with the same flags although the stored spec gained pooled imputation values, and refuses a changed dictionary', () => {
-    const stored = { name: 'f', spec: { ...setup.spec, normalization: { mean: [0, 0, 0, 0, 0], std: [1, 1, 1, 1, 1] }, preprocessing: { ...setup.spec.preprocessing!, impute: { age: 51.5 } } }, config: JSON.parse(JSON.stringify(setup.rules)), manifest: { title: 'T', purpose: 'P', dataCategories: ['c'] } } as unknown as Federation;
-    const changed = { ...setup, spec: { ...setup.spec, preprocessing: { columns: [{ name: 'age', type: 'number' as const, missing: false }, ...setup.spec.preprocessing!.columns.slice(1)] } } };
+    const stored = {
+      name: 'f',
+      spec: {
+        ...setup.spec,
+        normalization: { mean: [0, 0, 0, 0, 0], std: [1, 1, 1, 1, 1] },
+        preprocessing: { ...setup.spec.preprocessing!, impute: { age: 51.5 } },
+      },
+      config: JSON.parse(JSON.stringify(setup.rules)),
+      manifest: { title: 'T', purpose: 'P', dataCategories: ['c'] },
+    } as unknown as Federation;
+    const changed = {
+      ...setup,
+      spec: {
+        ...setup.spec,
+        preprocessing: {
+          columns: [{ name: 'age', type: 'number' as const, missing: false }, ...setup.spec.preprocessing!.columns.slice(1)],
+        },
+      },
+    };
 
     expect(setupDifferences(stored, setup)).toEqual([]);
     expect(setupDifferences(stored, changed).map((d) => d.field)).toEqual(['spec.preprocessing']);

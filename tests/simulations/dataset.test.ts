@@ -35,9 +35,13 @@ describe('parseDataset', () => {
   });
 
   it('refuses three paths, missing files and unknown names, listing the forms', () => {
-    expect(() => parseDataset(`idx:${files.trainImages},${files.trainLabels},${files.testImages}`)).toThrow(/use idx:TRAIN_IMAGES,TRAIN_LABELS or idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS/);
+    expect(() => parseDataset(`idx:${files.trainImages},${files.trainLabels},${files.testImages}`)).toThrow(
+      /use idx:TRAIN_IMAGES,TRAIN_LABELS or idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS/,
+    );
     expect(() => parseDataset(`idx:${files.trainImages},${join(dir, 'nope')}`)).toThrow(/no file .*nope/);
-    expect(() => parseDataset('kmnist')).toThrow('unknown dataset "kmnist": use mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH[,PATH...], images:DIR or dicom:MANIFEST.csv');
+    expect(() => parseDataset('kmnist')).toThrow(
+      'unknown dataset "kmnist": use mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH[,PATH...], images:DIR or dicom:MANIFEST.csv',
+    );
   });
 });
 
@@ -47,8 +51,16 @@ describe('specFor', () => {
     const csv: DataRef = { kind: 'csv', path: 'x.csv', label: 'y' };
 
     expect(specFor({ kind: 'mnist-full' }, all, 'cnn')).toEqual({ arch: 'cnn', inputShape: [28, 28, 1], classes: all.classes });
-    expect(specFor({ kind: 'mnist-full' }, all, 'mlp')).toEqual({ arch: 'mlp', inputShape: [784], hidden: [200, 200], classes: all.classes });
-    expect(specFor({ kind: 'idx', ...files }, { ...all, classes: ['0', '1', '2'] }, 'cnn', [4, 3])).toMatchObject({ inputShape: [4, 3, 1], classes: ['0', '1', '2'] });
+    expect(specFor({ kind: 'mnist-full' }, all, 'mlp')).toEqual({
+      arch: 'mlp',
+      inputShape: [784],
+      hidden: [200, 200],
+      classes: all.classes,
+    });
+    expect(specFor({ kind: 'idx', ...files }, { ...all, classes: ['0', '1', '2'] }, 'cnn', [4, 3])).toMatchObject({
+      inputShape: [4, 3, 1],
+      classes: ['0', '1', '2'],
+    });
     expect(() => specFor(csv, all, 'cnn')).toThrow(/--model cnn needs image data/);
   });
 });
@@ -105,12 +117,36 @@ describe('cohort simulate --dataset idx:... (relative paths, 2 institutions in t
     const out = join(dir, 'run');
     const paths = [files.trainImages, files.trainLabels, files.testImages, files.testLabels].map((p) => relative(dir, p));
 
-    const result = await runCli(['simulate', '--out', out, '--dataset', `idx:${paths.join(',')}`, '--institutions', '2', '--rounds', '1', '--model', 'logreg', '--local-epochs', '1', '--workers', '0', '--backend', 'cpu'], { cwd: dir, timeoutMs: 60_000 });
+    const result = await runCli(
+      [
+        'simulate',
+        '--out',
+        out,
+        '--dataset',
+        `idx:${paths.join(',')}`,
+        '--institutions',
+        '2',
+        '--rounds',
+        '1',
+        '--model',
+        'logreg',
+        '--local-epochs',
+        '1',
+        '--workers',
+        '0',
+        '--backend',
+        'cpu',
+      ],
+      { cwd: dir, timeoutMs: 60_000 },
+    );
 
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain(`idx:${paths.join(',')}, logreg`);
     expect(result.stdout).toContain('Data: 150 rows, 120 shared out among the institutions, 30 held out');
-    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { rounds: { participants: number }[]; final: { report: Record<string, { support: number }> } };
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      rounds: { participants: number }[];
+      final: { report: Record<string, { support: number }> };
+    };
     expect(summary.rounds.map((r) => r.participants)).toEqual([2]);
     expect(Object.values(summary.final.report).reduce((n, c) => n + c.support, 0)).toBe(30);
     const store = openSqliteStore(join(out, 'coordinator.db'));

@@ -25,21 +25,57 @@ async function createToken(dataDir: string, ...args: string[]): Promise<string> 
 
 /** `cohort consent grant`: the site signs the study manifest it fetched from the coordinator's REST API (with an API token). */
 async function grantConsent(url: string, federation: string, site: string, out: string, token: string): Promise<void> {
-  const res = await runCli(['consent', 'grant', '--key', `keys/${site}.key.json`, '--study', `${url}/api/federations/${federation}/study`, '--token', token, '--ethics-ref', `IRB-${site}`, '--expires', '2099-12-31', '--out', out], { cwd: dir });
+  const res = await runCli(
+    [
+      'consent',
+      'grant',
+      '--key',
+      `keys/${site}.key.json`,
+      '--study',
+      `${url}/api/federations/${federation}/study`,
+      '--token',
+      token,
+      '--ethics-ref',
+      `IRB-${site}`,
+      '--expires',
+      '2099-12-31',
+      '--out',
+      out,
+    ],
+    { cwd: dir },
+  );
   expect(res.code, res.stderr).toBe(0);
 }
 
 /** `cohort coordinator start` for federation `id` on a free port; resolves once it logs "coordinator ready". */
 async function startCoordinator(id: string, extra: string[]): Promise<{ url: string; proc: CliProcess }> {
   const port = await freePort();
-  const proc = cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', `data-${id}`, '--federation', id, '--model', 'logreg', '--local-epochs', '1', '--port', String(port), ...extra]);
+  const proc = cohort([
+    'coordinator',
+    'start',
+    '--key',
+    'keys/coordinator.key.json',
+    '--data-dir',
+    `data-${id}`,
+    '--federation',
+    id,
+    '--model',
+    'logreg',
+    '--local-epochs',
+    '1',
+    '--port',
+    String(port),
+    ...extra,
+  ]);
   await proc.waitFor(/coordinator ready/, 30_000);
   return { url: `http://127.0.0.1:${port}`, proc };
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cohort-deploy-'));
-  const results = await Promise.all(['coordinator', 'site-a', 'site-b', 'site-x'].map((id) => runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })));
+  const results = await Promise.all(
+    ['coordinator', 'site-a', 'site-b', 'site-x'].map((id) => runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })),
+  );
   expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
 });
 afterEach(async () => {
@@ -51,13 +87,39 @@ afterAll(() => {
 
 describe('a real deployment with the cohort CLI alone (separate processes)', () => {
   it('coordinator + two enrolled agents complete 2 rounds; the API shows it; the coordinator stops cleanly', async () => {
-    const { url, proc: coordinator } = await startCoordinator('demo', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '2', '--min-participants', '2']);
-    expect(await coordinator.waitFor(/no admin API token yet/)).toContain('cohort tokens create --role admin --data-dir data-demo --key keys/coordinator.key.json');
+    const { url, proc: coordinator } = await startCoordinator('demo', [
+      '--enroll',
+      'keys/site-a.pub.json',
+      '--enroll',
+      'keys/site-b.pub.json',
+      '--rounds',
+      '2',
+      '--min-participants',
+      '2',
+    ]);
+    expect(await coordinator.waitFor(/no admin API token yet/)).toContain(
+      'cohort tokens create --role admin --data-dir data-demo --key keys/coordinator.key.json',
+    );
     const token = await createToken('data-demo', '--role', 'admin');
     const headers = { authorization: `Bearer ${token}` };
     await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'demo', site, `${site}.consent.json`, token)));
     const agent = (site: string, slice: string) =>
-      cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo', '--key', `keys/${site}.key.json`, '--data', slice, '--consent', `${site}.consent.json`]);
+      cohort([
+        'agent',
+        'start',
+        '--coordinator',
+        url,
+        '--coordinator-key',
+        'keys/coordinator.pub.json',
+        '--federation',
+        'demo',
+        '--key',
+        `keys/${site}.key.json`,
+        '--data',
+        slice,
+        '--consent',
+        `${site}.consent.json`,
+      ]);
 
     const [a, b] = await Promise.all([agent('site-a', 'mnist:1/2').exited, agent('site-b', 'mnist:2/2').exited]);
 
@@ -70,8 +132,12 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     const fed = (await (await fetch(`${url}/api/federations/demo`, { headers })).json()) as Record<string, any>;
     expect(fed).toMatchObject({ id: 'demo', status: 'completed', roundsPublished: 2, latestModel: { version: 2 } });
     expect(fed.institutions.map((i: { id: string }) => i.id).sort()).toEqual(['site-a', 'site-b']);
-    const { rounds } = (await (await fetch(`${url}/api/federations/demo/rounds`, { headers })).json()) as { rounds: Array<Record<string, any>> };
-    expect(rounds.map((r) => [r.round, r.state, r.participations.filter((p: { status: string }) => p.status === 'accepted').length])).toEqual([
+    const { rounds } = (await (await fetch(`${url}/api/federations/demo/rounds`, { headers })).json()) as {
+      rounds: Array<Record<string, any>>;
+    };
+    expect(
+      rounds.map((r) => [r.round, r.state, r.participations.filter((p: { status: string }) => p.status === 'accepted').length]),
+    ).toEqual([
       [1, 'published', 2],
       [2, 'published', 2],
     ]);
@@ -82,10 +148,18 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     // Anyone holding coordinator.pub.json can check the published model offline.
     const res = await fetch(`${url}/api/federations/demo/models/2/weights`, { headers });
     const bytes = new Uint8Array(await res.arrayBuffer());
-    const digest = createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest('hex');
+    const digest = createHash('sha256')
+      .update(bytes.subarray(0, bytes.length - 32))
+      .digest('hex');
     const pub = readPublicIdentityFile(join(dir, 'keys', 'coordinator.pub.json'));
     expect(digest).toBe(res.headers.get('x-cohort-digest'));
-    expect(verifyModel({ federation: 'demo', version: 2, specHash: res.headers.get('x-cohort-spec-hash')!, weightsDigest: digest }, fromBase64(res.headers.get('x-cohort-signature')!), pub.signPublicKey)).toBe(true);
+    expect(
+      verifyModel(
+        { federation: 'demo', version: 2, specHash: res.headers.get('x-cohort-spec-hash')!, weightsDigest: digest },
+        fromBase64(res.headers.get('x-cohort-signature')!),
+        pub.signPublicKey,
+      ),
+    ).toBe(true);
 
     const stopped = await coordinator.stop('SIGTERM');
     expect(stopped.code).toBe(0);
@@ -94,7 +168,16 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
   });
 
   it('refuses an agent whose key is not enrolled (UNKNOWN_INSTITUTION), while agents started from an agent file and from flags complete', async () => {
-    const { url, proc: coordinator } = await startCoordinator('demo2', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '1', '--min-participants', '2']);
+    const { url, proc: coordinator } = await startCoordinator('demo2', [
+      '--enroll',
+      'keys/site-a.pub.json',
+      '--enroll',
+      'keys/site-b.pub.json',
+      '--rounds',
+      '1',
+      '--min-participants',
+      '2',
+    ]);
     mkdirSync(join(dir, 'site-a'), { recursive: true });
     const auditor = await createToken('data-demo2', '--role', 'auditor');
     await grantConsent(url, 'demo2', 'site-a', 'site-a/consent.json', auditor);
@@ -103,16 +186,53 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     writeFileSync(
       configFile,
       JSON.stringify(
-        { coordinator: url, coordinatorKey: '../keys/coordinator.pub.json', federation: 'demo2', key: '../keys/site-a.key.json', data: 'mnist:1/4', consent: 'consent.json', auditLog: 'audit.jsonl', logLevel: 'info' },
+        {
+          coordinator: url,
+          coordinatorKey: '../keys/coordinator.pub.json',
+          federation: 'demo2',
+          key: '../keys/site-a.key.json',
+          data: 'mnist:1/4',
+          consent: 'consent.json',
+          auditLog: 'audit.jsonl',
+          logLevel: 'info',
+        },
         null,
         2,
       ),
     );
 
-    const stranger = cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo2', '--key', 'keys/site-x.key.json', '--data', 'mnist:2/4']);
+    const stranger = cohort([
+      'agent',
+      'start',
+      '--coordinator',
+      url,
+      '--coordinator-key',
+      'keys/coordinator.pub.json',
+      '--federation',
+      'demo2',
+      '--key',
+      'keys/site-x.key.json',
+      '--data',
+      'mnist:2/4',
+    ]);
     const fromFile = startCli(['agent', 'start', '--config', configFile], { cwd: tmpdir(), timeoutMs: 60_000 });
     running.push(fromFile);
-    const fromFlags = cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo2', '--key', 'keys/site-b.key.json', '--data', 'mnist:3/4', '--consent', 'site-b.demo2.consent.json']);
+    const fromFlags = cohort([
+      'agent',
+      'start',
+      '--coordinator',
+      url,
+      '--coordinator-key',
+      'keys/coordinator.pub.json',
+      '--federation',
+      'demo2',
+      '--key',
+      'keys/site-b.key.json',
+      '--data',
+      'mnist:3/4',
+      '--consent',
+      'site-b.demo2.consent.json',
+    ]);
     const [refused, completed, other] = await Promise.all([stranger.exited, fromFile.exited, fromFlags.exited]);
 
     expect(refused.code).not.toBe(0);
@@ -123,53 +243,152 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(other.code, other.stderr).toBe(0);
     expect(completed.stdout).toMatch(/federation complete; agent exits/);
     expect(existsSync(join(dir, 'site-a', 'audit.jsonl'))).toBe(true); // paths in the agent file are relative to it
-    const fed = (await (await fetch(`${url}/api/federations/demo2`, { headers: { authorization: `Bearer ${auditor}` } })).json()) as Record<string, any>;
+    const fed = (await (await fetch(`${url}/api/federations/demo2`, { headers: { authorization: `Bearer ${auditor}` } })).json()) as Record<
+      string,
+      any
+    >;
     expect(fed).toMatchObject({ status: 'completed', roundsPublished: 1 });
     expect((await coordinator.stop('SIGTERM')).code).toBe(0);
   });
 
   it('ends an agent with exit code 1 and the reason on one line when the federation fails, instead of leaving it waiting', async () => {
     // Two sites needed and one ever online: each round fails at its one-second wait deadline, the third ends the federation.
-    const { url, proc: coordinator } = await startCoordinator('demo3', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '1', '--min-participants', '2', '--wait-timeout', '1']);
+    const { url, proc: coordinator } = await startCoordinator('demo3', [
+      '--enroll',
+      'keys/site-a.pub.json',
+      '--enroll',
+      'keys/site-b.pub.json',
+      '--rounds',
+      '1',
+      '--min-participants',
+      '2',
+      '--wait-timeout',
+      '1',
+    ]);
 
-    const agent = await cohort(['agent', 'start', '--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'demo3', '--key', 'keys/site-a.key.json', '--data', 'mnist:1/4']).exited;
+    const agent = await cohort([
+      'agent',
+      'start',
+      '--coordinator',
+      url,
+      '--coordinator-key',
+      'keys/coordinator.pub.json',
+      '--federation',
+      'demo3',
+      '--key',
+      'keys/site-a.key.json',
+      '--data',
+      'mnist:1/4',
+    ]).exited;
 
     expect(agent.code, agent.stderr).toBe(1);
-    expect(agent.stderr.split('\n').filter((l) => l.startsWith('cohort'))).toEqual(['cohort agent: FEDERATION_FAILED: federation demo3 failed: 3 consecutive rounds failed or were withheld']);
+    expect(agent.stderr.split('\n').filter((l) => l.startsWith('cohort'))).toEqual([
+      'cohort agent: FEDERATION_FAILED: federation demo3 failed: 3 consecutive rounds failed or were withheld',
+    ]);
     expect(await coordinator.waitFor(/federation failed/)).toContain('3 consecutive rounds failed');
 
     // Restarted on the same data directory with another strategy: refused, naming the field, exit code 1.
     expect((await coordinator.stop('SIGTERM')).code).toBe(0);
-    const changed = await cohort(['coordinator', 'start', '--key', 'keys/coordinator.key.json', '--data-dir', 'data-demo3', '--federation', 'demo3', '--model', 'logreg', '--local-epochs', '1', '--port', '0', '--enroll', 'keys/site-a.pub.json', '--rounds', '1', '--min-participants', '2', '--wait-timeout', '1', '--strategy', 'fedadam']).exited;
+    const changed = await cohort([
+      'coordinator',
+      'start',
+      '--key',
+      'keys/coordinator.key.json',
+      '--data-dir',
+      'data-demo3',
+      '--federation',
+      'demo3',
+      '--model',
+      'logreg',
+      '--local-epochs',
+      '1',
+      '--port',
+      '0',
+      '--enroll',
+      'keys/site-a.pub.json',
+      '--rounds',
+      '1',
+      '--min-participants',
+      '2',
+      '--wait-timeout',
+      '1',
+      '--strategy',
+      'fedadam',
+    ]).exited;
     expect(changed.code).toBe(1);
-    expect(changed.stderr).toMatch(/^cohort: federation demo3 is stored with another setup, and the store is the source of truth: rules\.strategy \(stored "fedavg", given "fedadam"\)/m);
+    expect(changed.stderr).toMatch(
+      /^cohort: federation demo3 is stored with another setup, and the store is the source of truth: rules\.strategy \(stored "fedavg", given "fedadam"\)/m,
+    );
   });
 });
 
 describe('operating a deployment: probes, go-live check, backup, offline model check, graceful stop, restore', () => {
   it('runs as services would: checks before go-live, an unusable agent exits 1 with its reason, backups while running, stops on SIGTERM with exit 0', async () => {
-    const { url, proc: coordinator } = await startCoordinator('ops', ['--enroll', 'keys/site-a.pub.json', '--enroll', 'keys/site-b.pub.json', '--rounds', '2', '--min-participants', '2', '--log-format', 'json']);
+    const { url, proc: coordinator } = await startCoordinator('ops', [
+      '--enroll',
+      'keys/site-a.pub.json',
+      '--enroll',
+      'keys/site-b.pub.json',
+      '--rounds',
+      '2',
+      '--min-participants',
+      '2',
+      '--log-format',
+      'json',
+    ]);
     const probes = await Promise.all(['/healthz', '/readyz'].map(async (path) => (await fetch(`${url}${path}`)).status));
     const token = await createToken('data-ops', '--role', 'auditor');
     await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'ops', site, `${site}.ops.consent.json`, token)));
-    const site = (name: string, data: string, extra: string[] = []) => ['--coordinator', url, '--coordinator-key', 'keys/coordinator.pub.json', '--federation', 'ops', '--key', `keys/${name}.key.json`, '--data', data, '--consent', `${name}.ops.consent.json`, ...extra];
+    const site = (name: string, data: string, extra: string[] = []) => [
+      '--coordinator',
+      url,
+      '--coordinator-key',
+      'keys/coordinator.pub.json',
+      '--federation',
+      'ops',
+      '--key',
+      `keys/${name}.key.json`,
+      '--data',
+      data,
+      '--consent',
+      `${name}.ops.consent.json`,
+      ...extra,
+    ];
     writeFileSync(join(dir, 'wrong.csv'), 'age,outcome\n50,yes\n');
 
     const ready = await runCli(['agent', 'check', ...site('site-a', 'mnist:1/4')], { cwd: dir });
     const badCheck = await runCli(['agent', 'check', ...site('site-b', 'csv:wrong.csv', ['--label', 'outcome'])], { cwd: dir });
     const unusable = await cohort(['agent', 'start', ...site('site-b', 'csv:wrong.csv', ['--label', 'outcome'])]).exited;
-    const runs = await Promise.all([cohort(['agent', 'start', ...site('site-a', 'mnist:1/4')]).exited, cohort(['agent', 'start', ...site('site-b', 'mnist:2/4')]).exited]);
+    const runs = await Promise.all([
+      cohort(['agent', 'start', ...site('site-a', 'mnist:1/4')]).exited,
+      cohort(['agent', 'start', ...site('site-b', 'mnist:2/4')]).exited,
+    ]);
     const backup = await runCli(['backup', '--data-dir', 'data-ops', '--out', 'backup-ops'], { cwd: dir });
     const verified = await runCli(['model', 'verify', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json'], { cwd: dir });
     const tampered = readFileSync(join(dir, 'data-ops/models/ops/v2.cohort'));
     tampered[tampered.length - 100] = (tampered[tampered.length - 100] as number) ^ 1;
     writeFileSync(join(dir, 'v2-tampered.cohort'), tampered);
-    const refused = await runCli(['model', 'verify', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--card', 'data-ops/models/ops/v2.card.json'], { cwd: dir });
-    writeFileSync(join(dir, 'digits.csv'), `${Array.from({ length: 784 }, (_, i) => `p${i}`).join(',')}\n${Array(784).fill('0').join(',')}\n${Array(784).fill('0.5').join(',')}\n`);
-    const offline = await runCli(['predict', '--model', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv', '--json'], { cwd: dir });
-    const offlineTampered = await runCli(['predict', '--model', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv'], { cwd: dir });
+    const refused = await runCli(
+      ['model', 'verify', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--card', 'data-ops/models/ops/v2.card.json'],
+      { cwd: dir },
+    );
+    writeFileSync(
+      join(dir, 'digits.csv'),
+      `${Array.from({ length: 784 }, (_, i) => `p${i}`).join(',')}\n${Array(784).fill('0').join(',')}\n${Array(784).fill('0.5').join(',')}\n`,
+    );
+    const offline = await runCli(
+      ['predict', '--model', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv', '--json'],
+      { cwd: dir },
+    );
+    const offlineTampered = await runCli(
+      ['predict', '--model', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv'],
+      { cwd: dir },
+    );
     const stopped = await coordinator.stop('SIGTERM');
-    const restored = await runCli(['restore', '--from', 'backup-ops', '--data-dir', 'data-ops-restored', '--key', 'keys/coordinator.pub.json'], { cwd: dir });
+    const restored = await runCli(
+      ['restore', '--from', 'backup-ops', '--data-dir', 'data-ops-restored', '--key', 'keys/coordinator.pub.json'],
+      { cwd: dir },
+    );
 
     expect(probes).toEqual([200, 200]);
     expect(ready.code, ready.stdout + ready.stderr).toBe(0);

@@ -8,12 +8,31 @@ const parse = (args: string[]): Record<string, unknown> => withImageFlags(new Co
 describe('image flags', () => {
   it('give no options when none is set, and every option when all are', () => {
     expect(imageOptionsFrom(parse([]))).toBeUndefined();
-    const all = parse(['--image-size', '32x48', '--channels', '3', '--on-bad-file', 'skip', '--max-memory-mb', '512', '--no-augment', '--normalize', 'imagenet']);
-    expect(imageOptionsFrom(all)).toEqual({ size: [32, 48], channels: 3, onBadFile: 'skip', maxMemoryMb: 512, augment: false, normalize: 'imagenet' });
+    const all = parse([
+      '--image-size',
+      '32x48',
+      '--channels',
+      '3',
+      '--on-bad-file',
+      'skip',
+      '--max-memory-mb',
+      '512',
+      '--no-augment',
+      '--normalize',
+      'imagenet',
+    ]);
+    expect(imageOptionsFrom(all)).toEqual({
+      size: [32, 48],
+      channels: 3,
+      onBadFile: 'skip',
+      maxMemoryMb: 512,
+      augment: false,
+      normalize: 'imagenet',
+    });
     expect(imageOptionsFrom(parse(['--image-size', '20', '--augment']))).toEqual({ size: [20, 20], augment: true });
   });
 
-  it('take an agent file\'s numbers as well as strings', () => {
+  it("take an agent file's numbers as well as strings", () => {
     expect(imageOptionsFrom({ channels: 1, maxMemoryMb: 64 })).toEqual({ channels: 1, maxMemoryMb: 64 });
   });
 

@@ -32,7 +32,9 @@ describe('runInProcess (McMahan FedAvg in one process)', () => {
     const sequential = await runInProcess({ ...base, trainer: 'sequential' });
 
     let max = 0;
-    batched.weights.forEach((t, i) => t.data.forEach((v, j) => (max = Math.max(max, Math.abs(v - (sequential.weights[i]!.data[j] as number))))));
+    batched.weights.forEach((t, i) =>
+      t.data.forEach((v, j) => (max = Math.max(max, Math.abs(v - (sequential.weights[i]!.data[j] as number))))),
+    );
     expect(max).toBeLessThan(1e-4);
     batched.rounds.forEach((r, i) => expect(r.meanTrainLoss).toBeCloseTo(sequential.rounds[i]!.meanTrainLoss, 4));
     expect(batched.rounds.map((r) => r.institutions)).toEqual(sequential.rounds.map((r) => r.institutions));

@@ -3,9 +3,22 @@ import { formatLogLine } from '../../simulations/cli/log.js';
 
 describe('formatLogLine (readable logs on a terminal)', () => {
   it('writes time, level, logger and message, then the other fields as key=value, quoting what has spaces', () => {
-    const line = formatLogLine({ level: 40, time: Date.UTC(2026, 11, 6, 9, 5, 3, 42), pid: 7, hostname: 'h', name: 'agent', msg: 'declining: consent expired', round: 3, code: 'CONSENT_EXPIRED', detail: 'two words', nested: { a: 1 } });
+    const line = formatLogLine({
+      level: 40,
+      time: Date.UTC(2026, 11, 6, 9, 5, 3, 42),
+      pid: 7,
+      hostname: 'h',
+      name: 'agent',
+      msg: 'declining: consent expired',
+      round: 3,
+      code: 'CONSENT_EXPIRED',
+      detail: 'two words',
+      nested: { a: 1 },
+    });
 
-    expect(line).toBe('09:05:03.042 WARN  agent: declining: consent expired round=3 code=CONSENT_EXPIRED detail="two words" nested={"a":1}');
+    expect(line).toBe(
+      '09:05:03.042 WARN  agent: declining: consent expired round=3 code=CONSENT_EXPIRED detail="two words" nested={"a":1}',
+    );
   });
 
   it('keeps a record without a message or name readable', () => {

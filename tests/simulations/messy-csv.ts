@@ -19,7 +19,17 @@ export function writeMessyCsv(path: string, rows: number, seed: number, sites = 
     const z = 0.08 * (age - 55) + 0.3 * (bmi - 27) + (ward === 'icu' ? 1.5 : 0) + (smoker === 'yes' ? 1 : 0);
     const outcome = z + 0.5 * rng.normal() > 0.6 ? 'sick' : 'well';
     const miss = (v: string, tokens: string[]): string => (rng.next() < 0.12 ? (tokens[rng.int(tokens.length)] as string) : v);
-    lines.push([`p${i}`, site, miss(age.toFixed(1), ['', 'NA', '?']), miss(bmi.toFixed(1), ['', 'N/A', 'NaN']), rng.next() < 0.05 ? '' : ward, smoker, outcome].join(','));
+    lines.push(
+      [
+        `p${i}`,
+        site,
+        miss(age.toFixed(1), ['', 'NA', '?']),
+        miss(bmi.toFixed(1), ['', 'N/A', 'NaN']),
+        rng.next() < 0.05 ? '' : ward,
+        smoker,
+        outcome,
+      ].join(','),
+    );
   }
   writeFileSync(path, `${lines.join('\n')}\n`);
 }

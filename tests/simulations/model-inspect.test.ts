@@ -18,7 +18,9 @@ const noPublished = () => {
 /** A functional model: a frozen dense base, BatchNormalization, Dropout, a residual Add and a softmax head, saved as model.json + one shard. */
 async function saveFunctional(folder: string): Promise<string> {
   const input = tf.input({ shape: [6], name: 'features' });
-  const base = tf.layers.dense({ units: 8, activation: 'relu', name: 'base', trainable: false }).apply(input) as ReturnType<typeof tf.input>;
+  const base = tf.layers.dense({ units: 8, activation: 'relu', name: 'base', trainable: false }).apply(input) as ReturnType<
+    typeof tf.input
+  >;
   const norm = tf.layers.batchNormalization({ name: 'norm' }).apply(base) as ReturnType<typeof tf.input>;
   const drop = tf.layers.dropout({ rate: 0.2, name: 'drop' }).apply(norm) as ReturnType<typeof tf.input>;
   const block = tf.layers.dense({ units: 8, activation: 'relu', name: 'block' }).apply(drop) as ReturnType<typeof tf.input>;
@@ -28,7 +30,14 @@ async function saveFunctional(folder: string): Promise<string> {
   await model.save(
     tf.io.withSaveHandler(async (a) => {
       writeFileSync(join(folder, 'group1-shard1of1.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-      writeFileSync(join(folder, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }] }));
+      writeFileSync(
+        join(folder, 'model.json'),
+        JSON.stringify({
+          format: 'layers-model',
+          modelTopology: a.modelTopology,
+          weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }],
+        }),
+      );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
@@ -42,7 +51,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('inspectModel on a TF.js Layers model.json', () => {
-  it('lists a functional model\'s layers and counts frozen, trainable and travelling parameters by hand', async () => {
+  it("lists a functional model's layers and counts frozen, trainable and travelling parameters by hand", async () => {
     const folder = mkdtempSync(join(dir, 'functional-'));
     const file = await saveFunctional(folder);
 
@@ -79,7 +88,15 @@ describe('inspectModel on a TF.js Layers model.json', () => {
     expect(r.layers.map((l) => l.className)).toEqual(['InputLayer', 'Dense', 'Dense', 'Dense']);
     expect(r.parameters).toBe(parameterCount(spec));
     expect(r.trainableParameters).toBe(parameterCount(spec));
-    const frame = encodeTensors(tensors, { kind: 'weights', federation: 'federation', round: 1, institution: 'institution', baseVersion: 0, samples: 1000, metrics: { trainLoss: 0.5, trainAccuracy: 0.5, epochs: 1, durationMs: 1000 } });
+    const frame = encodeTensors(tensors, {
+      kind: 'weights',
+      federation: 'federation',
+      round: 1,
+      institution: 'institution',
+      baseVersion: 0,
+      samples: 1000,
+      metrics: { trainLoss: 0.5, trainAccuracy: 0.5, epochs: 1, durationMs: 1000 },
+    });
     expect(r.perRound.updateBytes).toBe(frame.length);
   });
 

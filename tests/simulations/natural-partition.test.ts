@@ -20,7 +20,10 @@ describe('prepareData with a natural partition', () => {
     const table = readTable(messy);
     const siteOf = (row: number): string => String(table.rows[row]?.[1]);
 
-    const data = prepareData({ kind: 'csv', path: messy, label: 'outcome' }, 'logreg', 7, iid, 0, 0.2, { natural: { kind: 'column', column: 'site' }, tabular: { ignore: ['id'] } });
+    const data = prepareData({ kind: 'csv', path: messy, label: 'outcome' }, 'logreg', 7, iid, 0, 0.2, {
+      natural: { kind: 'column', column: 'site' },
+      tabular: { ignore: ['id'] },
+    });
 
     expect(data.institutionNames).toEqual(['site=A', 'site=B', 'site=C']);
     expect(data.sites).toHaveLength(3);
@@ -42,7 +45,9 @@ describe('prepareData with a natural partition', () => {
     writeFileSync(a, `${[lines[0], ...lines.slice(1, 101)].join('\n')}\n`);
     writeFileSync(b, `${[lines[0], ...lines.slice(101, 161)].join('\n')}\n`);
 
-    const data = prepareData({ kind: 'csv', path: `${a},${b}`, label: 'outcome' }, 'mlp', 5, iid, 1, 0.2, { tabular: { ignore: ['id', 'site'] } });
+    const data = prepareData({ kind: 'csv', path: `${a},${b}`, label: 'outcome' }, 'mlp', 5, iid, 1, 0.2, {
+      tabular: { ignore: ['id', 'site'] },
+    });
 
     expect(data.institutionNames).toEqual([a, b]);
     expect(data.all.n).toBe(160);
@@ -60,9 +65,9 @@ describe('prepareData with a natural partition', () => {
     const gap = join(dir, 'gap.csv');
     writeFileSync(gap, 'site,x,y\nA,1,a\n,2,b\nB,3,a\n');
 
-    expect(() => prepareData({ kind: 'csv', path: gap, label: 'y' }, 'logreg', 2, iid, 0, 0.2, { natural: { kind: 'column', column: 'site' } })).toThrow(
-      /--partition column:site: .*gap\.csv line 3 has no value in "site", so it belongs to no institution/,
-    );
+    expect(() =>
+      prepareData({ kind: 'csv', path: gap, label: 'y' }, 'logreg', 2, iid, 0, 0.2, { natural: { kind: 'column', column: 'site' } }),
+    ).toThrow(/--partition column:site: .*gap\.csv line 3 has no value in "site", so it belongs to no institution/);
   });
 });
 
@@ -71,7 +76,27 @@ describe('cohort simulate on a messy export split by a site column', () => {
     const out = join(dir, 'run');
 
     const result = await runCli(
-      ['simulate', '--dataset', `csv:${messy}`, '--label', 'outcome', '--partition', 'column:site', '--ignore-columns', 'id', '--model', 'logreg', '--rounds', '2', '--local-epochs', '3', '--lr', '0.1', '--out', out],
+      [
+        'simulate',
+        '--dataset',
+        `csv:${messy}`,
+        '--label',
+        'outcome',
+        '--partition',
+        'column:site',
+        '--ignore-columns',
+        'id',
+        '--model',
+        'logreg',
+        '--rounds',
+        '2',
+        '--local-epochs',
+        '3',
+        '--lr',
+        '0.1',
+        '--out',
+        out,
+      ],
       { timeoutMs: 45_000 },
     );
 
@@ -106,7 +131,9 @@ describe('prepareData on a CSV with column choices', () => {
     const rows = Array.from({ length: 40 }, (_, i) => `${i},${i % 3},${i % 5 === 0 ? '-99' : 20 + i},same,${i % 2 ? 'a' : 'b'}`);
     writeFileSync(path, `id,code,age,unit,y\n${rows.join('\n')}\n`);
 
-    const picked = prepareData({ kind: 'csv', path, label: 'y' }, 'logreg', 2, iid, 0, 0.2, { tabular: { columns: ['age', 'code'], categorical: ['code'], missing: ['', '-99'] } });
+    const picked = prepareData({ kind: 'csv', path, label: 'y' }, 'logreg', 2, iid, 0, 0.2, {
+      tabular: { columns: ['age', 'code'], categorical: ['code'], missing: ['', '-99'] },
+    });
     const all = prepareData({ kind: 'csv', path, label: 'y' }, 'logreg', 2, iid, 0, 0.2, { tabular: { ignore: ['id'] } });
 
     expect(picked.spec.features).toEqual(['age', 'age (missing)', 'code=0', 'code=1', 'code=2', 'code=other']);

@@ -11,7 +11,19 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('the logs of a full simulated run', () => {
   it('hold no secret key and no raw sample', async () => {
-    const res = await runCli(['simulate', '--institutions', '2', '--rounds', '2', '--model', 'logreg', '--local-epochs', '1', '--out', out]);
+    const res = await runCli([
+      'simulate',
+      '--institutions',
+      '2',
+      '--rounds',
+      '2',
+      '--model',
+      'logreg',
+      '--local-epochs',
+      '1',
+      '--out',
+      out,
+    ]);
     expect(res.code).toBe(0);
     const logs = readdirSync(join(out, 'logs')).map((f) => readFileSync(join(out, 'logs', f), 'utf8'));
     const everything = [...logs, res.stdout, res.stderr].join('\n');
@@ -23,7 +35,14 @@ describe('the logs of a full simulated run', () => {
     const mnist = loadMnist();
     // Rows as a logger or a careless print would write them: the first 12 non-zero pixels in JSON.
     const sampled = [0, 1500, 4000, 9999].map((r) => Array.from(mnist.x.subarray(r * 784, (r + 1) * 784)));
-    const rows = sampled.map((row) => JSON.stringify(row.slice(row.findIndex((v) => v > 0), row.findIndex((v) => v > 0) + 12)).slice(1, -1));
+    const rows = sampled.map((row) =>
+      JSON.stringify(
+        row.slice(
+          row.findIndex((v) => v > 0),
+          row.findIndex((v) => v > 0) + 12,
+        ),
+      ).slice(1, -1),
+    );
 
     expect(logs.length).toBeGreaterThanOrEqual(3);
     expect(everything.length).toBeGreaterThan(1000);

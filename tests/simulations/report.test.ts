@@ -152,8 +152,30 @@ describe('roundsToCsv', () => {
     expect(csv.split('\n')[0]).toBe('round,participants,loss,accuracy,trainLoss,valAccuracy,samples,durationMs,auc,r2');
     expect(csv.endsWith('\n')).toBe(true);
     expect(records).toEqual([
-      { round: '1', participants: '3', loss: '0.5', accuracy: '0.8', trainLoss: '', valAccuracy: '', samples: '', durationMs: '', auc: '', r2: '' },
-      { round: '2', participants: '4', loss: '0.25', accuracy: '0.875', trainLoss: '0.3', valAccuracy: '0.9', samples: '1200', durationMs: '1534', auc: '', r2: '' },
+      {
+        round: '1',
+        participants: '3',
+        loss: '0.5',
+        accuracy: '0.8',
+        trainLoss: '',
+        valAccuracy: '',
+        samples: '',
+        durationMs: '',
+        auc: '',
+        r2: '',
+      },
+      {
+        round: '2',
+        participants: '4',
+        loss: '0.25',
+        accuracy: '0.875',
+        trainLoss: '0.3',
+        valAccuracy: '0.9',
+        samples: '1200',
+        durationMs: '1534',
+        auc: '',
+        r2: '',
+      },
     ]);
   });
 
@@ -253,7 +275,9 @@ describe('createRoundProgress', () => {
     // assert
     expect(whileRunning).toContain('\r\x1b[2K… round 1/2 · 4 participants');
     expect(whileRunning).toContain('2/4 updates in');
-    const screen = output().split('\n').map((line) => line.split('\r\x1b[2K').at(-1));
+    const screen = output()
+      .split('\n')
+      .map((line) => line.split('\r\x1b[2K').at(-1));
     expect(screen[1]).toMatch(/^ *1\/2\s+4\s+0\.5000\s+0\.9000\s+1\.50 s$/);
     expect(output().endsWith('\r\x1b[2K')).toBe(true);
   });

@@ -11,11 +11,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('cohort simulate --out', () => {
   it('refuses a folder that already holds a run, naming it, before starting anything', async () => {
     const out = join(dir, 'run');
-    await runCli(['simulate', '--institutions', '2', '--rounds', '1', '--local-epochs', '1', '--out', out], { timeoutMs: 60_000 }).then((first) => {
-      if (first.code !== 0) throw new Error(`first run exited ${first.code}\n${first.stderr}`);
-    });
+    await runCli(['simulate', '--institutions', '2', '--rounds', '1', '--local-epochs', '1', '--out', out], { timeoutMs: 60_000 }).then(
+      (first) => {
+        if (first.code !== 0) throw new Error(`first run exited ${first.code}\n${first.stderr}`);
+      },
+    );
 
-    const second = await runCli(['simulate', '--institutions', '2', '--rounds', '1', '--local-epochs', '1', '--out', out], { timeoutMs: 20_000 });
+    const second = await runCli(['simulate', '--institutions', '2', '--rounds', '1', '--local-epochs', '1', '--out', out], {
+      timeoutMs: 20_000,
+    });
 
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/already holds a run \(coordinator\.db\): choose another folder or remove it/);

@@ -15,7 +15,10 @@ beforeAll(async () => {
   await writeImageTree(join(root, 'tree'), { perClass: 20, val: 5, corrupt: true });
   const out = join(root, 'run');
   const args = ['simulate', '--out', out, '--dataset', `images:${join(root, 'tree')}`, '--image-size', '12x12', '--on-bad-file', 'skip'];
-  result = await runCli([...args, '--model', 'cnn', '--institutions', '2', '--rounds', '2', '--local-epochs', '2', '--batch-size', '5', '--lr', '0.05'], { timeoutMs: 60_000 });
+  result = await runCli(
+    [...args, '--model', 'cnn', '--institutions', '2', '--rounds', '2', '--local-epochs', '2', '--batch-size', '5', '--lr', '0.05'],
+    { timeoutMs: 60_000 },
+  );
   if (result.code !== 0) throw new Error(`simulate exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
   summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as typeof summary;
 }, 90_000);
@@ -44,22 +47,82 @@ describe('simulate on a DICOM manifest', () => {
     const rows = Array.from({ length: 40 }, (_, i) => {
       const lesion = i % 2 === 0;
       const mono1 = i % 4 < 2;
-      const hu = Array.from({ length: 64 }, (_, k) => (lesion && Math.floor(k / 8) >= 2 && Math.floor(k / 8) < 6 && k % 8 >= 2 && k % 8 < 6 ? 200 : -100) + ((i * 7 + k) % 20));
+      const hu = Array.from(
+        { length: 64 },
+        (_, k) => (lesion && Math.floor(k / 8) >= 2 && Math.floor(k / 8) < 6 && k % 8 >= 2 && k % 8 < 6 ? 200 : -100) + ((i * 7 + k) % 20),
+      );
       const stored = hu.map((v) => (mono1 ? 100 - v : v) + 1024);
       const name = `files/${String(i).padStart(3, '0')}.dcm`;
-      writeFileSync(join(dir, name), dicomFile({ rows: 8, columns: 8, pixels: stored, intercept: -1024, windowCenter: 50, windowWidth: 400, photometric: mono1 ? 'MONOCHROME1' : 'MONOCHROME2' }));
+      writeFileSync(
+        join(dir, name),
+        dicomFile({
+          rows: 8,
+          columns: 8,
+          pixels: stored,
+          intercept: -1024,
+          windowCenter: 50,
+          windowWidth: 400,
+          photometric: mono1 ? 'MONOCHROME1' : 'MONOCHROME2',
+        }),
+      );
       return `${name},${lesion ? 'lesion' : 'clear'},site-${i % 2}`;
     });
     writeFileSync(join(dir, 'manifest.csv'), `file,label,site\n${rows.join('\n')}\n`);
     const out = join(root, 'dicom-run');
-    const run = await runCli(['simulate', '--out', out, '--dataset', `dicom:${join(dir, 'manifest.csv')}`, '--image-size', '8x8', '--model', 'mlp', '--institutions', '2', '--rounds', '2', '--local-epochs', '2', '--batch-size', '4', '--lr', '0.1'], { timeoutMs: 60_000 });
+    const run = await runCli(
+      [
+        'simulate',
+        '--out',
+        out,
+        '--dataset',
+        `dicom:${join(dir, 'manifest.csv')}`,
+        '--image-size',
+        '8x8',
+        '--model',
+        'mlp',
+        '--institutions',
+        '2',
+        '--rounds',
+        '2',
+        '--local-epochs',
+        '2',
+        '--batch-size',
+        '4',
+        '--lr',
+        '0.1',
+      ],
+      { timeoutMs: 60_000 },
+    );
     if (run.code !== 0) throw new Error(`simulate exited ${run.code ?? run.signal}\n${run.stdout}\n${run.stderr}`);
     const dicomSummary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as typeof summary;
     expect(run.stdout).toMatch(/Data: 40 rows, 32 shared out among the institutions, 8 held out/);
     expect(dicomSummary.final.accuracy).toBeGreaterThan(0.7);
 
     // The manifest's site column as the natural partition: one institution per site, each with its own test rows.
-    const bySite = await runCli(['simulate', '--out', join(root, 'dicom-sites'), '--dataset', `dicom:${join(dir, 'manifest.csv')}`, '--partition', 'column:site', '--image-size', '8x8', '--model', 'mlp', '--institutions', '5', '--rounds', '1', '--batch-size', '4', '--lr', '0.1'], { timeoutMs: 60_000 });
+    const bySite = await runCli(
+      [
+        'simulate',
+        '--out',
+        join(root, 'dicom-sites'),
+        '--dataset',
+        `dicom:${join(dir, 'manifest.csv')}`,
+        '--partition',
+        'column:site',
+        '--image-size',
+        '8x8',
+        '--model',
+        'mlp',
+        '--institutions',
+        '5',
+        '--rounds',
+        '1',
+        '--batch-size',
+        '4',
+        '--lr',
+        '0.1',
+      ],
+      { timeoutMs: 60_000 },
+    );
     if (bySite.code !== 0) throw new Error(`simulate exited ${bySite.code ?? bySite.signal}\n${bySite.stdout}\n${bySite.stderr}`);
     expect(bySite.stdout).toMatch(/Institutions: 2, one per value of column "site".*institution-1 = site-0, institution-2 = site-1/);
   }, 120_000);

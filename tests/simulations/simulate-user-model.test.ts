@@ -25,13 +25,36 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('cohort simulate --model PATH (a functional CNN with a frozen conv, BatchNormalization, Dropout and a residual Add)', () => {
-  it('trains it for 2 rounds on MNIST with 2 institutions; the published models carry only the trainable tensors, version 0 the file\'s', async () => {
+  it("trains it for 2 rounds on MNIST with 2 institutions; the published models carry only the trainable tensors, version 0 the file's", async () => {
     const out = join(root, 'run');
 
-    const result = await runCli(['simulate', '--out', out, '--model', modelJson, '--dataset', 'mnist', '--institutions', '2', '--rounds', '2', '--local-epochs', '1', '--batch-size', '32', '--lr', '0.05'], { timeoutMs: 90_000 });
+    const result = await runCli(
+      [
+        'simulate',
+        '--out',
+        out,
+        '--model',
+        modelJson,
+        '--dataset',
+        'mnist',
+        '--institutions',
+        '2',
+        '--rounds',
+        '2',
+        '--local-epochs',
+        '1',
+        '--batch-size',
+        '32',
+        '--lr',
+        '0.05',
+      ],
+      { timeoutMs: 90_000 },
+    );
 
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
-    expect(result.stdout).toMatch(/User model .*model\.json: 8,054 parameters: 8,014 trained and sent, 40 frozen \(base [0-9a-f]{12}…\), 0 local/);
+    expect(result.stdout).toMatch(
+      /User model .*model\.json: 8,054 parameters: 8,014 trained and sent, 40 frozen \(base [0-9a-f]{12}…\), 0 local/,
+    );
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.rounds).toHaveLength(2);
     expect(summary.config.spec.arch).toBe('layers');
@@ -59,7 +82,9 @@ describe('cohort simulate --model PATH (a functional CNN with a frozen conv, Bat
     model.dispose();
     unlinkSync(join(root, 'broken', 'group1-shard1of1.bin'));
 
-    const result = await runCli(['simulate', '--out', out, '--model', broken, '--institutions', '2', '--rounds', '1'], { timeoutMs: 30_000 });
+    const result = await runCli(['simulate', '--out', out, '--model', broken, '--institutions', '2', '--rounds', '1'], {
+      timeoutMs: 30_000,
+    });
 
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/weight shard group1-shard1of1\.bin \(weightsManifest\[0\]\) is missing/);
@@ -74,7 +99,9 @@ describe('cohort simulate --model PATH (a functional CNN with a frozen conv, Bat
     const three = await saveLayersModel(tf, seq, join(root, 'three'));
     seq.dispose();
 
-    const result = await runCli(['simulate', '--out', join(root, 'three-run'), '--model', three, '--institutions', '2', '--rounds', '1'], { timeoutMs: 30_000 });
+    const result = await runCli(['simulate', '--out', join(root, 'three-run'), '--model', three, '--institutions', '2', '--rounds', '1'], {
+      timeoutMs: 30_000,
+    });
 
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/output layer three has 3 units, a classification task over 0, 1, .* needs 10/);

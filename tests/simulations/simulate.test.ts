@@ -31,7 +31,8 @@ afterAll(() => {
 async function simulate(name: string, args: string[]): Promise<{ out: string; result: CliResult; summary: Summary }> {
   const out = join(root, name);
   const result = await runCli(['simulate', '--out', out, ...args], { timeoutMs: 45_000 });
-  if (result.code !== 0) throw new Error(`simulate ${args.join(' ')} exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(`simulate ${args.join(' ')} exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
   return { out, result, summary: JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary };
 }
 
@@ -95,16 +96,37 @@ describe('cohort simulate (MNIST, 3 institutions, 2 rounds, logreg)', () => {
       expect(Object.keys(scores).sort()).toEqual(['f1', 'precision', 'recall', 'support']);
     }
     expect(Object.values(summary.final.report).reduce((n, s) => n + s.support, 0)).toBe(2000);
-    expect(summary.model).toMatchObject({ version: 2, path: 'models/simulation/v2.cohort', parameters: 784 * 10 + 10, trainableParameters: 784 * 10 + 10 });
+    expect(summary.model).toMatchObject({
+      version: 2,
+      path: 'models/simulation/v2.cohort',
+      parameters: 784 * 10 + 10,
+      trainableParameters: 784 * 10 + 10,
+    });
     expect(summary.model.digest).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('cohort model inspect VERSION --data-dir: the layers, the parameters, and an upload size within 1% of what the sites sent', async () => {
-    const res = await runCli(['model', 'inspect', '2', '--data-dir', run.out, '--key', join(run.out, 'keys', 'coordinator.pub.json'), '--json']);
+    const res = await runCli([
+      'model',
+      'inspect',
+      '2',
+      '--data-dir',
+      run.out,
+      '--key',
+      join(run.out, 'keys', 'coordinator.pub.json'),
+      '--json',
+    ]);
     const sent = withStore(run.out, (store) => store.listParticipations('simulation').map((p) => p.bytes ?? 0));
 
     expect(res.code, res.stderr).toBe(0);
-    const r = JSON.parse(res.stdout) as { federation: string; version: number; layers: { name: string; className: string; outputShape: unknown }[]; parameters: number; trainableParameters: number; perRound: { envelopeBytes: number } };
+    const r = JSON.parse(res.stdout) as {
+      federation: string;
+      version: number;
+      layers: { name: string; className: string; outputShape: unknown }[];
+      parameters: number;
+      trainableParameters: number;
+      perRound: { envelopeBytes: number };
+    };
     expect(r).toMatchObject({ federation: 'simulation', version: 2, parameters: 7850, trainableParameters: 7850 });
     expect(r.layers.map((l) => [l.name, l.className, l.outputShape])).toEqual([
       ['input', 'InputLayer', [null, 784]],
@@ -150,7 +172,13 @@ describe('cohort simulate (MNIST, 3 institutions, 2 rounds, logreg)', () => {
     expect(digest).toBe(run.summary.model.digest);
     expect(Buffer.from(bytes.subarray(bytes.length - 32)).toString('hex')).toBe(digest);
     expect(record.digest).toBe(digest);
-    expect(verifyModel({ federation: 'simulation', version: 2, specHash: record.specHash, weightsDigest: digest }, fromBase64(run.summary.model.signature), coordinator.signPublicKey)).toBe(true);
+    expect(
+      verifyModel(
+        { federation: 'simulation', version: 2, specHash: record.specHash, weightsDigest: digest },
+        fromBase64(run.summary.model.signature),
+        coordinator.signPublicKey,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -164,7 +192,20 @@ describe('cohort simulate with label-skewed partitions and seeds', () => {
     // causes by design; these runs are about partitions and seeds, so they use a policy file without that gate.
     const policy = join(root, 'policy-no-fairness.json');
     writeFileSync(policy, JSON.stringify({ format: 'cohort-policy/v1', version: 1 }));
-    const common = ['--institutions', '3', '--rounds', '1', '--model', 'logreg', '--local-epochs', '1', '--batch-size', '50', '--policy', policy];
+    const common = [
+      '--institutions',
+      '3',
+      '--rounds',
+      '1',
+      '--model',
+      'logreg',
+      '--local-epochs',
+      '1',
+      '--batch-size',
+      '50',
+      '--policy',
+      policy,
+    ];
     [a, b] = await Promise.all([
       simulate('dirichlet-a', [...common, '--partition', 'dirichlet:0.5', '--seed', '3']),
       simulate('dirichlet-b', [...common, '--partition', 'dirichlet:0.5', '--seed', '3']),
@@ -189,7 +230,14 @@ describe('cohort simulate with label-skewed partitions and seeds', () => {
 
     expect(c.result.stdout).toContain('Partition shards:2');
     expect(table).toHaveLength(7);
-    const present = table.slice(1, 6).map((l) => l.trim().split(/\s+/).slice(1, 11).filter((n) => Number(n) > 0).length);
+    const present = table.slice(1, 6).map(
+      (l) =>
+        l
+          .trim()
+          .split(/\s+/)
+          .slice(1, 11)
+          .filter((n) => Number(n) > 0).length,
+    );
     expect(present).toEqual([2, 2, 2, 2, 2]);
   });
 
@@ -207,7 +255,19 @@ describe('cohort simulate on a tabular CSV (label in the middle, string labels, 
   beforeAll(async () => {
     const path = join(root, 'risk.csv');
     data = writeTabularCsv(path, 600, 1);
-    run = await simulate('csv', ['--dataset', `csv:${path}`, '--label', data.label, '--model', 'mlp', '--institutions', '3', '--rounds', '3', '--centralized']);
+    run = await simulate('csv', [
+      '--dataset',
+      `csv:${path}`,
+      '--label',
+      data.label,
+      '--model',
+      'mlp',
+      '--institutions',
+      '3',
+      '--rounds',
+      '3',
+      '--centralized',
+    ]);
   });
 
   it('learns the classes well above chance, federated and centralized, and reports both', () => {

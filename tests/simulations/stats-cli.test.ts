@@ -13,8 +13,28 @@ const flags = { edges: [], crosstab: [], json: false };
 
 describe('cohort stats flags', () => {
   it('turns the flags into the REST body', () => {
-    const req = requestFrom({ ...flags, columns: 'age,bmi', edges: ['age=0,50,100'], crosstab: ['smoking:sex'], survival: 'days,died', group: 'arm', grid: '30,60', quantiles: '0.1,0.9', minCell: 10 }, true);
-    expect(req).toEqual({ columns: ['age', 'bmi'], edges: { age: [0, 50, 100] }, crosstabs: [{ rows: 'smoking', cols: 'sex' }], survival: { time: 'days', event: 'died', group: 'arm', grid: [30, 60] }, quantiles: [0.1, 0.9], minCellSize: 10 });
+    const req = requestFrom(
+      {
+        ...flags,
+        columns: 'age,bmi',
+        edges: ['age=0,50,100'],
+        crosstab: ['smoking:sex'],
+        survival: 'days,died',
+        group: 'arm',
+        grid: '30,60',
+        quantiles: '0.1,0.9',
+        minCell: 10,
+      },
+      true,
+    );
+    expect(req).toEqual({
+      columns: ['age', 'bmi'],
+      edges: { age: [0, 50, 100] },
+      crosstabs: [{ rows: 'smoking', cols: 'sex' }],
+      survival: { time: 'days', event: 'died', group: 'arm', grid: [30, 60] },
+      quantiles: [0.1, 0.9],
+      minCellSize: 10,
+    });
   });
 
   it('names what is wrong', () => {
@@ -29,10 +49,22 @@ describe('cohort stats flags', () => {
 e2e('the simulated form applies --min-cell at every site and writes stats.json, histograms and the survival plot', async ({ cohort }) => {
   const dir = cohort.tempDir();
   const rng = createPrng(3);
-  const rows = Array.from({ length: 240 }, (_, i) => [['north', 'south', 'east'][i % 3], (30 + rng.next() * 50).toFixed(0), String(1 + Math.floor(rng.next() * 100)), rng.next() < 0.5 ? '1' : '0', i % 40 === 0 ? 'rare' : 'common']);
+  const rows = Array.from({ length: 240 }, (_, i) => [
+    ['north', 'south', 'east'][i % 3],
+    (30 + rng.next() * 50).toFixed(0),
+    String(1 + Math.floor(rng.next() * 100)),
+    rng.next() < 0.5 ? '1' : '0',
+    i % 40 === 0 ? 'rare' : 'common',
+  ]);
   writeFileSync(join(dir, 'x.csv'), ['site,age,days,died,kind', ...rows.map((r) => r.join(','))].join('\n'));
 
-  const stats = (await simulateStats({ csv: join(dir, 'x.csv'), partition: 'site', minCell: 10, request: { survival: { time: 'days', event: 'died' } }, out: join(dir, 'run') })) as StatsResult;
+  const stats = (await simulateStats({
+    csv: join(dir, 'x.csv'),
+    partition: 'site',
+    minCell: 10,
+    request: { survival: { time: 'days', event: 'died' } },
+    out: join(dir, 'run'),
+  })) as StatsResult;
   const files = await writeStatsRun(join(dir, 'run'), stats);
 
   expect(stats.minCellSize).toEqual({ east: 10, north: 10, south: 10 });

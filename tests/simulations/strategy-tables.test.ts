@@ -14,7 +14,11 @@ const out = mkdtempSync(join(tmpdir(), 'cohort-tables-test-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 interface TablesJson {
-  results: { run: { table: string; partition: string; strategy: { label: string }; attack?: { kind: string } }; byzantineSites: number; result: { roundsRun: number; byzantinePerRound?: number[]; curve: { accuracy: number }[] } }[];
+  results: {
+    run: { table: string; partition: string; strategy: { label: string }; attack?: { kind: string } };
+    byzantineSites: number;
+    result: { roundsRun: number; byzantinePerRound?: number[]; curve: { accuracy: number }[] };
+  }[];
 }
 
 describe('the strategy tables plan', () => {
@@ -26,14 +30,20 @@ describe('the strategy tables plan', () => {
     expect(new Set(plan.map((r) => r.partition))).toEqual(new Set(['iid', 'dirichlet:0.1', 'shards:2']));
     const attacked = plan.filter((r) => r.table === 'robustness');
     expect(attacked).toHaveLength(2 * 2 * 5);
-    expect(new Set(attacked.map((r) => `${r.attack?.kind} ${r.byzantineShare}`))).toEqual(new Set(['sign-flip 0.1', 'sign-flip 0.2', 'scaled 0.1', 'scaled 0.2']));
+    expect(new Set(attacked.map((r) => `${r.attack?.kind} ${r.byzantineShare}`))).toEqual(
+      new Set(['sign-flip 0.1', 'sign-flip 0.2', 'scaled 0.1', 'scaled 0.2']),
+    );
     expect(tablePlan(QUICK_TABLES)).toHaveLength(9 + 4);
   });
 });
 
 describe('bench:convergence --tables --quick', () => {
   it('runs every planned federation and writes both tables, the JSON and the plot', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'simulations/bench/convergence.ts', '--tables', '--quick', '--out', out], { timeout: 400_000, maxBuffer: 16 << 20 });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'simulations/bench/convergence.ts', '--tables', '--quick', '--out', out],
+      { timeout: 400_000, maxBuffer: 16 << 20 },
+    );
 
     for (const f of ['strategy-tables.md', 'strategy-tables.json', 'strategy-tables.svg']) expect(existsSync(join(out, f)), f).toBe(true);
     const json = JSON.parse(readFileSync(join(out, 'strategy-tables.json'), 'utf8')) as TablesJson;

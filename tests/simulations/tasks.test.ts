@@ -14,14 +14,21 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-type Summary = { config: Record<string, any>; rounds: Record<string, any>[]; final: Record<string, any>; policy: { outcome: string }[]; model: { path: string } };
+type Summary = {
+  config: Record<string, any>;
+  rounds: Record<string, any>[];
+  final: Record<string, any>;
+  policy: { outcome: string }[];
+  model: { path: string };
+};
 
 /** Runs `cohort simulate` (3 institutions, 2 rounds) into a fresh run folder; fails with the output unless it exits 0. */
 async function simulate(name: string, args: string[]): Promise<{ out: string; result: CliResult; summary: Summary }> {
   const out = join(root, name);
   const common = ['--institutions', '3', '--rounds', '2', '--local-epochs', '2', '--batch-size', '10'];
   const result = await runCli(['simulate', '--out', out, ...common, ...args], { timeoutMs: 40_000 });
-  if (result.code !== 0) throw new Error(`simulate ${args.join(' ')} exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(`simulate ${args.join(' ')} exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
   return { out, result, summary: JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary };
 }
 
@@ -45,7 +52,18 @@ describe('cohort simulate, binary task inferred from a yes/no label (class weigh
     // About 30% positives: an imbalanced outcome; every 50th row has no label.
     let row = 0;
     writeCsv(path, 600, 1, { outcome: (z, e) => (row++ % 50 === 7 ? '' : 2 * z[0]! - z[1]! + 0.5 * e > 1 ? 'yes' : 'no') });
-    run = await simulate('binary', ['--dataset', `csv:${path}`, '--label', 'outcome', '--model', 'logreg', '--lr', '0.1', '--class-weight', 'balanced']);
+    run = await simulate('binary', [
+      '--dataset',
+      `csv:${path}`,
+      '--label',
+      'outcome',
+      '--model',
+      'logreg',
+      '--lr',
+      '0.1',
+      '--class-weight',
+      'balanced',
+    ]);
   });
 
   it('trains one sigmoid unit for the positive class "yes" and reports AUC, sensitivity, specificity, Brier and calibration', () => {
@@ -79,7 +97,18 @@ describe('cohort simulate, multilabel task from two 0/1 label columns (adam)', (
   beforeAll(async () => {
     const path = join(root, 'multilabel.csv');
     writeCsv(path, 600, 2, { a: (z) => (z[0]! > 0 ? '1' : '0'), b: (z) => (z[1]! + z[2]! > 0 ? '1' : '0') });
-    run = await simulate('multilabel', ['--dataset', `csv:${path}`, '--label', 'a,b', '--model', 'mlp', '--lr', '0.01', '--optimizer', 'adam']);
+    run = await simulate('multilabel', [
+      '--dataset',
+      `csv:${path}`,
+      '--label',
+      'a,b',
+      '--model',
+      'mlp',
+      '--lr',
+      '0.01',
+      '--optimizer',
+      'adam',
+    ]);
   });
 
   it('reports per-label precision, recall, F1 and AUC with micro and macro averages', () => {
@@ -95,7 +124,10 @@ describe('cohort simulate, multilabel task from two 0/1 label columns (adam)', (
     }
     expect(summary.final.multilabel.macro.f1).toBeGreaterThan(0.8);
     expect(summary.final.multilabel.micro.f1).toBeGreaterThan(0.8);
-    expect(summary.final.accuracy).toBeCloseTo((summary.final.multilabel.labels.a.accuracy + summary.final.multilabel.labels.b.accuracy) / 2, 10);
+    expect(summary.final.accuracy).toBeCloseTo(
+      (summary.final.multilabel.labels.a.accuracy + summary.final.multilabel.labels.b.accuracy) / 2,
+      10,
+    );
     expect(run.result.stdout).toMatch(/^\s*macro avg\s+\d\.\d{4}/m);
   });
 });
@@ -127,7 +159,9 @@ describe('cohort simulate, regression task inferred from a continuous target', (
   });
 
   it("has the regression guard read the sites' R2 (the loss over the target's variance), higher is better", () => {
-    const decisions = (run.summary.policy as unknown as { round: number; decisions: { rule: string; message: string }[] }[]).find((p) => p.round === 2)?.decisions ?? [];
+    const decisions =
+      (run.summary.policy as unknown as { round: number; decisions: { rule: string; message: string }[] }[]).find((p) => p.round === 2)
+        ?.decisions ?? [];
 
     const guard = decisions.find((d) => d.rule === 'regression');
 

@@ -25,7 +25,20 @@ const TOKEN = /^(cohort_[A-Za-z0-9_-]{43})$/m;
 
 describe('cohort tokens', () => {
   it('creates a token, prints it once, lists it without it, revokes it; each step is in the signed audit chain', async () => {
-    const created = await runCli(['tokens', 'create', '--role', 'institution', '--institution', 'site-2', '--label', 'ward 7', '--data-dir', fx.dir, '--key', keyFile]);
+    const created = await runCli([
+      'tokens',
+      'create',
+      '--role',
+      'institution',
+      '--institution',
+      'site-2',
+      '--label',
+      'ward 7',
+      '--data-dir',
+      fx.dir,
+      '--key',
+      keyFile,
+    ]);
     expect(created.code, created.stderr).toBe(0);
     const token = TOKEN.exec(created.stdout)?.[1] as string;
     const id = /token (tok_[0-9a-f]+)/.exec(created.stdout)?.[1] as string;
@@ -36,7 +49,9 @@ describe('cohort tokens', () => {
     expect(token).toBeDefined();
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).not.toContain(token);
-    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ id, role: 'institution', institutionId: 'site-2', label: 'ward 7', revokedAt: null }));
+    expect(JSON.parse(listed.stdout)).toContainEqual(
+      expect.objectContaining({ id, role: 'institution', institutionId: 'site-2', label: 'ward 7', revokedAt: null }),
+    );
     expect(revoked.code, revoked.stderr).toBe(0);
     const store = openSqliteStore(join(fx.dir, 'coordinator.db'));
     try {
@@ -58,7 +73,7 @@ describe('cohort tokens', () => {
     expect(await res.json()).toMatchObject({ role: 'admin', institution: null });
   });
 
-  it('refuses another coordinator\'s key, an institution token without its institution, and a missing database', async () => {
+  it("refuses another coordinator's key, an institution token without its institution, and a missing database", async () => {
     const otherKey = join(fx.dir, 'keys', 'other.key.json');
     writeIdentityFile(otherKey, generateIdentity('other'));
 
@@ -96,15 +111,51 @@ describe('cohort predict', () => {
     ];
     writeFileSync(csv, `bmi,risk,age,income\n${rows.map((r) => `${r.bmi},${r.risk},${r.age},${r.income}`).join('\n')}\n`);
 
-    const res = await runCli(['predict', '--model', '2', '--data', csv, '--coordinator', url, '--token', fx.tokens.auditor, '--label', 'risk', '--json']);
+    const res = await runCli([
+      'predict',
+      '--model',
+      '2',
+      '--data',
+      csv,
+      '--coordinator',
+      url,
+      '--token',
+      fx.tokens.auditor,
+      '--label',
+      'risk',
+      '--json',
+    ]);
     const noToken = await runCli(['predict', '--model', '2', '--data', csv, '--coordinator', url, '--label', 'risk']);
-    const offline = await runCli(['predict', '--model', join(fx.dir, 'models', FED, 'v2.cohort'), '--data', csv, '--label', 'risk', '--json']);
+    const offline = await runCli([
+      'predict',
+      '--model',
+      join(fx.dir, 'models', FED, 'v2.cohort'),
+      '--data',
+      csv,
+      '--label',
+      'risk',
+      '--json',
+    ]);
 
     expect(res.code, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout) as { federation: string; classes: string[]; probabilities: number[][] };
-    const expected = await fx.runner.predict({ key: 'expected', spec: SPEC, tensors: fx.weights[2]!, x: rowsToInput(SPEC, rows.map(({ risk: _r, ...x }) => x)), rows: 3 });
+    const expected = await fx.runner.predict({
+      key: 'expected',
+      spec: SPEC,
+      tensors: fx.weights[2]!,
+      x: rowsToInput(
+        SPEC,
+        rows.map(({ risk: _r, ...x }) => x),
+      ),
+      rows: 3,
+    });
     expect(out).toMatchObject({ federation: FED, classes: SPEC.classes });
-    expect(out.probabilities.flat().map((p, i) => Math.abs(p - expected[i]!)).every((d) => d < 1e-6)).toBe(true);
+    expect(
+      out.probabilities
+        .flat()
+        .map((p, i) => Math.abs(p - expected[i]!))
+        .every((d) => d < 1e-6),
+    ).toBe(true);
     expect(noToken.code).toBe(1);
     expect(noToken.stderr).toMatch(/API token is needed/);
     // The same model file, offline: no coordinator, the same probabilities, and a warning that no signature was checked.
@@ -112,10 +163,15 @@ describe('cohort predict', () => {
     expect(offline.stderr).toMatch(/without checking its signature \(pass --key/);
     const fromFile = JSON.parse(offline.stdout) as { classes: string[]; probabilities: number[][] };
     expect(fromFile.classes).toEqual(SPEC.classes);
-    expect(fromFile.probabilities.flat().map((p, i) => Math.abs(p - expected[i]!)).every((d) => d < 1e-6)).toBe(true);
+    expect(
+      fromFile.probabilities
+        .flat()
+        .map((p, i) => Math.abs(p - expected[i]!))
+        .every((d) => d < 1e-6),
+    ).toBe(true);
   });
 
-  it('reports the API\'s error for a missing feature column or a wrong token', async () => {
+  it("reports the API's error for a missing feature column or a wrong token", async () => {
     const csv = join(fx.dir, 'partial.csv');
     writeFileSync(csv, 'age,income\n1,2\n');
 

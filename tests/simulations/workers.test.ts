@@ -18,11 +18,31 @@ describe('cohort simulate --workers 2 (12 institutions in 2 worker threads, real
   let root: string;
   let out: string;
   let result: CliResult;
-  let summary: { rounds: { round: number; participants: number }[]; model: { version: number; path: string }; runtime: { agents: Placement } };
+  let summary: {
+    rounds: { round: number; participants: number }[];
+    model: { version: number; path: string };
+    runtime: { agents: Placement };
+  };
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'cohort-workers-'));
     out = join(root, 'run');
-    const args = ['simulate', '--out', out, '--institutions', String(INSTITUTIONS), '--workers', '2', '--rounds', '2', '--model', 'logreg', '--local-epochs', '1', '--batch-size', '20'];
+    const args = [
+      'simulate',
+      '--out',
+      out,
+      '--institutions',
+      String(INSTITUTIONS),
+      '--workers',
+      '2',
+      '--rounds',
+      '2',
+      '--model',
+      'logreg',
+      '--local-epochs',
+      '1',
+      '--batch-size',
+      '20',
+    ];
     result = await runCli(args, { timeoutMs: 85_000 });
     if (result.code !== 0) throw new Error(`simulate exited ${result.code ?? result.signal}\n${result.stdout}\n${result.stderr}`);
     summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

@@ -49,7 +49,10 @@ function showLogin(message = '') {
     try {
       await api('/api/whoami', { token });
     } catch (err) {
-      form.querySelector('#login-error').textContent = err instanceof ApiError && err.status === 401 ? 'This token is not valid (unknown, revoked or expired).' : `Cannot sign in: ${err.message}`;
+      form.querySelector('#login-error').textContent =
+        err instanceof ApiError && err.status === 401
+          ? 'This token is not valid (unknown, revoked or expired).'
+          : `Cannot sign in: ${err.message}`;
       return;
     }
     session.set(token);
@@ -72,7 +75,11 @@ async function start() {
   if (!ctx.federation) return fill(main, h('p', { class: 'muted' }, 'This coordinator runs no federation yet.'));
   fill(document.getElementById('fed-name'), ctx.federation);
   const { role, institution } = ctx.whoami;
-  fill(document.getElementById('who'), h('span', { class: `role role-${role}`, 'data-testid': 'role' }, role), institution ? ` ${institution}` : '');
+  fill(
+    document.getElementById('who'),
+    h('span', { class: `role role-${role}`, 'data-testid': 'role' }, role),
+    institution ? ` ${institution}` : '',
+  );
   document.getElementById('tabs').hidden = false;
   document.getElementById('logout').hidden = false;
   await route();
@@ -125,4 +132,3 @@ document.getElementById('logout').addEventListener('click', () => {
 
 if (session.token) void start();
 else showLogin();
-

@@ -3,7 +3,35 @@ import { api, fedPath, rows } from './api.js';
 import { fill, h, pager, when } from './dom.js';
 
 const PAGE = 50;
-const KINDS = ['federation.created', 'policy.set', 'policy.changed', 'institution.enrolled', 'agent.connected', 'agent.disconnected', 'connection.refused', 'consent.presented', 'consent.revoked', 'round.opened', 'round.blocked', 'round.started', 'update.accepted', 'update.refused', 'participant.declined', 'participant.dropped', 'round.aggregating', 'round.evaluating', 'evaluation.received', 'policy.decision', 'model.published', 'round.withheld', 'round.failed', 'model.downloaded', 'federation.completed', 'token.created', 'token.revoked'];
+const KINDS = [
+  'federation.created',
+  'policy.set',
+  'policy.changed',
+  'institution.enrolled',
+  'agent.connected',
+  'agent.disconnected',
+  'connection.refused',
+  'consent.presented',
+  'consent.revoked',
+  'round.opened',
+  'round.blocked',
+  'round.started',
+  'update.accepted',
+  'update.refused',
+  'participant.declined',
+  'participant.dropped',
+  'round.aggregating',
+  'round.evaluating',
+  'evaluation.received',
+  'policy.decision',
+  'model.published',
+  'round.withheld',
+  'round.failed',
+  'model.downloaded',
+  'federation.completed',
+  'token.created',
+  'token.revoked',
+];
 
 /**
  * Renders the audit tab.
@@ -11,13 +39,40 @@ const KINDS = ['federation.created', 'policy.set', 'policy.changed', 'institutio
  */
 export async function render(root, ctx) {
   const q = h('input', { type: 'search', placeholder: 'search kind, actor, subject, data…', 'data-testid': 'audit-search' });
-  const kind = h('select', { 'data-testid': 'audit-kind' }, h('option', { value: '' }, 'all kinds'), KINDS.map((k) => h('option', { value: k }, k)));
+  const kind = h(
+    'select',
+    { 'data-testid': 'audit-kind' },
+    h('option', { value: '' }, 'all kinds'),
+    KINDS.map((k) => h('option', { value: k }, k)),
+  );
   const verdict = h('div', { class: 'verdict', 'data-testid': 'audit-verdict', role: 'status' });
   // Verifying reads every institution's entries: admins and auditors only (the API answers 403 to an institution).
   const verify = h('button', { 'data-testid': 'audit-verify', hidden: ctx.whoami?.role === 'institution' }, 'Verify the chain');
   const listBox = h('div', {});
-  const form = h('form', { class: 'toolbar', onsubmit: (e) => (e.preventDefault(), (offset = 0), void load()) }, q, kind, h('button', { type: 'submit' }, 'Search'), h('span', { class: 'spacer' }), verify);
-  root.append(h('div', { class: 'card' }, h('h3', {}, 'Audit log'), h('p', { class: 'muted small' }, 'Every entry is hashed together with the previous one and signed by the coordinator: editing, removing or reordering an entry breaks the chain.'), form, verdict, listBox));
+  const form = h(
+    'form',
+    { class: 'toolbar', onsubmit: (e) => (e.preventDefault(), (offset = 0), void load()) },
+    q,
+    kind,
+    h('button', { type: 'submit' }, 'Search'),
+    h('span', { class: 'spacer' }),
+    verify,
+  );
+  root.append(
+    h(
+      'div',
+      { class: 'card' },
+      h('h3', {}, 'Audit log'),
+      h(
+        'p',
+        { class: 'muted small' },
+        'Every entry is hashed together with the previous one and signed by the coordinator: editing, removing or reordering an entry breaks the chain.',
+      ),
+      form,
+      verdict,
+      listBox,
+    ),
+  );
   kind.addEventListener('change', () => ((offset = 0), void load()));
 
   let offset = 0;
@@ -31,11 +86,30 @@ export async function render(root, ctx) {
       h(
         'table',
         { class: 'table', 'data-testid': 'audit-table' },
-        h('thead', {}, h('tr', {}, ['#', 'Time', 'Kind', 'Actor', 'Subject', 'Data'].map((t) => h('th', {}, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['#', 'Time', 'Kind', 'Actor', 'Subject', 'Data'].map((t) => h('th', {}, t)),
+          ),
+        ),
         h(
           'tbody',
           {},
-          items.map((e) => h('tr', {}, h('td', {}, e.id ?? e.seq), h('td', {}, when(e.ts)), h('td', {}, h('code', {}, e.kind)), h('td', {}, e.actor), h('td', {}, e.subject ?? ''), h('td', { class: 'data' }, summary(e.data)))),
+          items.map((e) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, e.id ?? e.seq),
+              h('td', {}, when(e.ts)),
+              h('td', {}, h('code', {}, e.kind)),
+              h('td', {}, e.actor),
+              h('td', {}, e.subject ?? ''),
+              h('td', { class: 'data' }, summary(e.data)),
+            ),
+          ),
         ),
       ),
       pager({ offset, limit: PAGE, total, onpage: (o) => ((offset = o), void load()), testid: 'audit-pager' }),
@@ -53,7 +127,11 @@ export async function render(root, ctx) {
         verdict,
         v.ok
           ? h('span', { class: 'ok' }, `✓ Chain OK — ${v.entries} entries verified (hashes, links and coordinator signatures).`)
-          : h('span', { class: 'bad' }, `✗ Chain broken at entry #${v.brokenAt ?? '?'} (${v.entries} entries verified before it): ${v.reason ?? 'unknown reason'}`),
+          : h(
+              'span',
+              { class: 'bad' },
+              `✗ Chain broken at entry #${v.brokenAt ?? '?'} (${v.entries} entries verified before it): ${v.reason ?? 'unknown reason'}`,
+            ),
       );
     } catch (err) {
       verdict.dataset.ok = 'error';

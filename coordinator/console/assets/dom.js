@@ -70,7 +70,13 @@ export function pager({ offset, limit, total, onpage, testid = 'pager' }) {
  */
 export function validation(m) {
   if (!m) return '–';
-  const extra = [typeof m.valAuc === 'number' ? `AUC ${m.valAuc.toFixed(3)}` : null, typeof m.valR2 === 'number' ? `R2 ${m.valR2.toFixed(3)}` : null].filter(Boolean).join(', ');
-  const head = typeof m.valAccuracy === 'number' ? pct(m.valAccuracy) : typeof m.valLoss === 'number' ? `loss ${m.valLoss.toFixed(4)}` : '–';
+  const extra = [
+    typeof m.valAuc === 'number' ? `AUC ${m.valAuc.toFixed(3)}` : null,
+    typeof m.valR2 === 'number' ? `R2 ${m.valR2.toFixed(3)}` : null,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const head =
+    typeof m.valAccuracy === 'number' ? pct(m.valAccuracy) : typeof m.valLoss === 'number' ? `loss ${m.valLoss.toFixed(4)}` : '–';
   return extra ? `${head} (${extra})` : head;
 }

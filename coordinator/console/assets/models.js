@@ -29,12 +29,28 @@ export async function render(root, ctx) {
       h(
         'table',
         { class: 'table clickable', 'data-testid': 'models-table' },
-        h('thead', {}, h('tr', {}, ['Version', 'Round', 'Parent', 'Digest', 'Published'].map((t) => h('th', {}, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Version', 'Round', 'Parent', 'Digest', 'Published'].map((t) => h('th', {}, t)),
+          ),
+        ),
         h(
           'tbody',
           {},
           page.map((m) =>
-            h('tr', { 'data-version': m.version, onclick: () => void open(m.version) }, h('td', {}, `v${m.version}`), h('td', {}, m.round ?? 'initial'), h('td', {}, m.parentVersion != null ? `v${m.parentVersion}` : '–'), h('td', { class: 'mono' }, short(m.digest)), h('td', {}, when(m.createdAt))),
+            h(
+              'tr',
+              { 'data-version': m.version, onclick: () => void open(m.version) },
+              h('td', {}, `v${m.version}`),
+              h('td', {}, m.round ?? 'initial'),
+              h('td', {}, m.parentVersion != null ? `v${m.parentVersion}` : '–'),
+              h('td', { class: 'mono' }, short(m.digest)),
+              h('td', {}, when(m.createdAt)),
+            ),
           ),
         ),
       ),
@@ -46,7 +62,9 @@ export async function render(root, ctx) {
     cardBox.hidden = false;
     fill(cardBox, h('p', { class: 'muted' }, `Loading v${version}…`));
     const [card, lineage] = await Promise.all([
-      api(fedPath(ctx.federation, `/models/${version}/card`)).catch((err) => (err instanceof ApiError && err.status === 404 ? null : Promise.reject(err))),
+      api(fedPath(ctx.federation, `/models/${version}/card`)).catch((err) =>
+        err instanceof ApiError && err.status === 404 ? null : Promise.reject(err),
+      ),
       api(fedPath(ctx.federation, `/models/${version}/lineage`)).catch(() => null),
     ]);
     fill(cardBox, ...cardView(version, card, lineage));
@@ -61,7 +79,11 @@ export async function render(root, ctx) {
 
 function cardView(version, signed, lineage) {
   const card = signed?.card;
-  if (!card) return [h('h3', {}, `Model v${version}`), h('p', { class: 'muted' }, 'The initial model has no card: it was not trained on anyone\'s data.')];
+  if (!card)
+    return [
+      h('h3', {}, `Model v${version}`),
+      h('p', { class: 'muted' }, "The initial model has no card: it was not trained on anyone's data."),
+    ];
   return [
     h('h3', {}, `Model card — v${card.version}`, lineage?.flagged ? h('span', { class: 'chip chip-failed' }, 'flagged') : null),
     h(
@@ -84,21 +106,57 @@ function cardView(version, signed, lineage) {
     h(
       'table',
       { class: 'table', 'data-testid': 'contributors' },
-      h('thead', {}, h('tr', {}, ['Institution', 'Samples', 'Rounds', 'Consent', 'Validation'].map((t) => h('th', {}, t)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Institution', 'Samples', 'Rounds', 'Consent', 'Validation'].map((t) => h('th', {}, t)),
+        ),
+      ),
       h(
         'tbody',
         {},
         (card.contributors ?? []).map((c) => {
           const site = (card.siteMetrics ?? []).find((m) => m.institution === c.institution);
-          return h('tr', {}, h('td', {}, c.institution), h('td', {}, c.samples), h('td', {}, compactRounds(c.rounds)), h('td', { class: c.consent === 'in force' ? '' : 'bad' }, c.consent), h('td', {}, validation(site)));
+          return h(
+            'tr',
+            {},
+            h('td', {}, c.institution),
+            h('td', {}, c.samples),
+            h('td', {}, compactRounds(c.rounds)),
+            h('td', { class: c.consent === 'in force' ? '' : 'bad' }, c.consent),
+            h('td', {}, validation(site)),
+          );
         }),
       ),
     ),
     lineage
       ? [
           h('h4', {}, 'Lineage'),
-          h('ol', { class: 'lineage', 'data-testid': 'lineage' }, lineage.steps.map((s) => h('li', {}, h('b', {}, `v${s.version}`), ' ', s.round === null ? 'initial weights' : `round ${s.round}: ${s.contributors.map((c) => c.institution).join(', ') || 'no contributors'}`))),
-          lineage.flags?.length ? h('ul', { class: 'bad' }, lineage.flags.map((f) => h('li', {}, f))) : null,
+          h(
+            'ol',
+            { class: 'lineage', 'data-testid': 'lineage' },
+            lineage.steps.map((s) =>
+              h(
+                'li',
+                {},
+                h('b', {}, `v${s.version}`),
+                ' ',
+                s.round === null
+                  ? 'initial weights'
+                  : `round ${s.round}: ${s.contributors.map((c) => c.institution).join(', ') || 'no contributors'}`,
+              ),
+            ),
+          ),
+          lineage.flags?.length
+            ? h(
+                'ul',
+                { class: 'bad' },
+                lineage.flags.map((f) => h('li', {}, f)),
+              )
+            : null,
         ]
       : null,
     h('h4', {}, 'Policy decisions'),

@@ -16,11 +16,7 @@ export async function render(root, ctx) {
   const roundBox = h('div', { class: 'card round-card', 'data-testid': 'current-round' });
   const instBox = h('div', { class: 'card' });
   const feed = h('ol', { class: 'feed', 'data-testid': 'feed' });
-  root.append(
-    h('div', { class: 'grid' }, fedBox, roundBox),
-    instBox,
-    h('div', { class: 'card' }, h('h3', {}, 'Live events'), feed),
-  );
+  root.append(h('div', { class: 'grid' }, fedBox, roundBox), instBox, h('div', { class: 'card' }, h('h3', {}, 'Live events'), feed));
 
   const drawFederation = () => fill(fedBox, ...federationView(state.fed));
   const drawRound = () => fill(roundBox, ...roundView(state.round, ctx.live.skewMs));
@@ -62,7 +58,8 @@ export async function render(root, ctx) {
   }
 
   function apply(name, payload) {
-    if (['round:published', 'round:withheld', 'round:failed', 'federation:complete', 'federation:failed', 'agents:online'].includes(name)) void refresh();
+    if (['round:published', 'round:withheld', 'round:failed', 'federation:complete', 'federation:failed', 'agents:online'].includes(name))
+      void refresh();
     if (name === 'snapshot') {
       if (payload.round) state.round = payload.round;
       state.online = new Set(payload.online);
@@ -112,7 +109,19 @@ const fact = (label, value) => [h('dt', {}, label), h('dd', {}, value)];
 /** The REST form of the current round, in the shape of a live snapshot (without per-site progress). */
 function roundFromRest(r) {
   if (!r) return null;
-  return { round: r.round, state: r.state, deadline: r.deadline, startedAt: r.startedAt, selected: r.selected?.length ?? 0, reported: null, accepted: null, participations: (r.selected ?? []).map((institution) => ({ institution, status: 'selected' })), metrics: r.metrics, reason: r.reason, resultVersion: r.resultVersion };
+  return {
+    round: r.round,
+    state: r.state,
+    deadline: r.deadline,
+    startedAt: r.startedAt,
+    selected: r.selected?.length ?? 0,
+    reported: null,
+    accepted: null,
+    participations: (r.selected ?? []).map((institution) => ({ institution, status: 'selected' })),
+    metrics: r.metrics,
+    reason: r.reason,
+    resultVersion: r.resultVersion,
+  };
 }
 
 const OPEN = new Set(['waiting', 'training', 'aggregating', 'evaluating']);
@@ -131,12 +140,23 @@ function roundView(r, skewMs) {
     h('h3', {}, 'Round ', h('span', { 'data-testid': 'round-number' }, r.round), ' ', chip(r.state, 'round-state')),
     h('p', { class: 'big', 'data-testid': 'time-left' }, timeLeft(r, skewMs)),
     total > 0
-      ? h('div', {}, h('progress', { max: total, value: done, 'data-testid': 'round-progress' }), h('span', { class: 'muted' }, ` ${done} of ${total} updates accepted`))
+      ? h(
+          'div',
+          {},
+          h('progress', { max: total, value: done, 'data-testid': 'round-progress' }),
+          h('span', { class: 'muted' }, ` ${done} of ${total} updates accepted`),
+        )
       : h('p', { class: 'muted' }, r.state === 'waiting' ? 'Waiting for enough institutions to come online.' : ''),
     r.participations?.length
-      ? h('ul', { class: 'chips' }, r.participations.map((p) => h('li', {}, p.institution, ' ', chip(p.status))))
+      ? h(
+          'ul',
+          { class: 'chips' },
+          r.participations.map((p) => h('li', {}, p.institution, ' ', chip(p.status))),
+        )
       : null,
-    r.metrics ? h('p', { class: 'muted' }, `validation ${validation(r.metrics)}, train loss ${r.metrics.trainLoss?.toFixed(4) ?? '–'}`) : null,
+    r.metrics
+      ? h('p', { class: 'muted' }, `validation ${validation(r.metrics)}, train loss ${r.metrics.trainLoss?.toFixed(4) ?? '–'}`)
+      : null,
     r.reason ? h('p', { class: 'muted' }, r.reason) : null,
   ];
 }
@@ -145,11 +165,29 @@ function institutionsView(state, ctx) {
   const list = state.fed.institutions ?? [];
   const onlineCount = list.filter((i) => state.online.has(i.id)).length;
   return [
-    h('h3', {}, 'Institutions ', h('span', { class: 'muted', 'data-testid': 'online-count' }, `${onlineCount} of ${list.length} online now`)),
+    h(
+      'h3',
+      {},
+      'Institutions ',
+      h('span', { class: 'muted', 'data-testid': 'online-count' }, `${onlineCount} of ${list.length} online now`),
+    ),
     h(
       'table',
       { class: 'table', 'data-testid': 'institutions' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Institution'), h('th', {}, 'Online'), h('th', {}, 'Status'), h('th', {}, 'Fingerprint'), h('th', {}, 'Last seen'), ctx.isAdmin ? h('th', {}, 'Actions') : null)),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'Institution'),
+          h('th', {}, 'Online'),
+          h('th', {}, 'Status'),
+          h('th', {}, 'Fingerprint'),
+          h('th', {}, 'Last seen'),
+          ctx.isAdmin ? h('th', {}, 'Actions') : null,
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -158,7 +196,12 @@ function institutionsView(state, ctx) {
             'tr',
             {},
             h('td', {}, i.id),
-            h('td', {}, h('span', { class: `dot ${state.online.has(i.id) ? 'on' : 'off'}`, title: state.online.has(i.id) ? 'online' : 'offline' }), state.online.has(i.id) ? ' online' : ''),
+            h(
+              'td',
+              {},
+              h('span', { class: `dot ${state.online.has(i.id) ? 'on' : 'off'}`, title: state.online.has(i.id) ? 'online' : 'offline' }),
+              state.online.has(i.id) ? ' online' : '',
+            ),
             h('td', {}, chip(i.status)),
             h('td', { class: 'mono' }, i.fingerprint ?? '–'),
             h('td', {}, when(i.lastSeenAt)),
@@ -173,15 +216,24 @@ function institutionsView(state, ctx) {
 /** Admins only: suspend (or reinstate) an institution. */
 function suspendButton(inst, ctx) {
   const suspend = inst.status !== 'suspended';
-  const button = h('button', { class: 'small danger admin-action', 'data-testid': `suspend-${inst.id}` }, suspend ? 'Suspend institution' : 'Reactivate');
+  const button = h(
+    'button',
+    { class: 'small danger admin-action', 'data-testid': `suspend-${inst.id}` },
+    suspend ? 'Suspend institution' : 'Reactivate',
+  );
   button.addEventListener('click', async () => {
     if (suspend && !confirm(`Suspend ${inst.id}? It will be refused at its next connection.`)) return;
     button.disabled = true;
     try {
-      await api(fedPath(ctx.federation, `/institutions/${encodeURIComponent(inst.id)}/${suspend ? 'suspend' : 'reactivate'}`), { method: 'POST', body: {} });
+      await api(fedPath(ctx.federation, `/institutions/${encodeURIComponent(inst.id)}/${suspend ? 'suspend' : 'reactivate'}`), {
+        method: 'POST',
+        body: {},
+      });
       location.reload();
     } catch (err) {
-      button.replaceWith(h('span', { class: 'error' }, err instanceof ApiError && err.status === 404 ? 'not available on this coordinator' : err.message));
+      button.replaceWith(
+        h('span', { class: 'error' }, err instanceof ApiError && err.status === 404 ? 'not available on this coordinator' : err.message),
+      );
     }
   });
   return button;

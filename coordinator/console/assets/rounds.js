@@ -38,7 +38,17 @@ export async function render(root, ctx) {
   const canvas = h('canvas', { 'data-testid': 'rounds-chart', height: 90 });
   const tableBox = h('div', { class: 'card' });
   const detail = h('div', { class: 'card', 'data-testid': 'round-detail', hidden: true });
-  root.append(h('div', { class: 'card' }, h('h3', {}, 'Accuracy and loss per round'), h('p', { class: 'muted small' }, 'Sample-weighted means of what the participants reported on their own data.'), canvas), tableBox, detail);
+  root.append(
+    h(
+      'div',
+      { class: 'card' },
+      h('h3', {}, 'Accuracy and loss per round'),
+      h('p', { class: 'muted small' }, 'Sample-weighted means of what the participants reported on their own data.'),
+      canvas,
+    ),
+    tableBox,
+    detail,
+  );
 
   let chart;
   let offset = 0;
@@ -53,10 +63,40 @@ export async function render(root, ctx) {
     const data = {
       labels: closed.map((r) => r.round),
       datasets: [
-        { label: 'validation accuracy', data: closed.map((r) => r.metrics.valAccuracy ?? null), yAxisID: 'acc', borderColor: '#1f6feb', backgroundColor: '#1f6feb', tension: 0.2 },
-        { label: 'train accuracy', data: closed.map((r) => r.metrics.trainAccuracy ?? null), yAxisID: 'acc', borderColor: '#8cb4f5', backgroundColor: '#8cb4f5', borderDash: [4, 3], tension: 0.2 },
-        { label: 'validation loss', data: closed.map((r) => r.metrics.valLoss ?? null), yAxisID: 'loss', borderColor: '#d1242f', backgroundColor: '#d1242f', tension: 0.2 },
-        { label: 'train loss', data: closed.map((r) => r.metrics.trainLoss ?? null), yAxisID: 'loss', borderColor: '#f0a0a6', backgroundColor: '#f0a0a6', borderDash: [4, 3], tension: 0.2 },
+        {
+          label: 'validation accuracy',
+          data: closed.map((r) => r.metrics.valAccuracy ?? null),
+          yAxisID: 'acc',
+          borderColor: '#1f6feb',
+          backgroundColor: '#1f6feb',
+          tension: 0.2,
+        },
+        {
+          label: 'train accuracy',
+          data: closed.map((r) => r.metrics.trainAccuracy ?? null),
+          yAxisID: 'acc',
+          borderColor: '#8cb4f5',
+          backgroundColor: '#8cb4f5',
+          borderDash: [4, 3],
+          tension: 0.2,
+        },
+        {
+          label: 'validation loss',
+          data: closed.map((r) => r.metrics.valLoss ?? null),
+          yAxisID: 'loss',
+          borderColor: '#d1242f',
+          backgroundColor: '#d1242f',
+          tension: 0.2,
+        },
+        {
+          label: 'train loss',
+          data: closed.map((r) => r.metrics.trainLoss ?? null),
+          yAxisID: 'loss',
+          borderColor: '#f0a0a6',
+          backgroundColor: '#f0a0a6',
+          borderDash: [4, 3],
+          tension: 0.2,
+        },
       ],
     };
     if (chart) {
@@ -70,7 +110,11 @@ export async function render(root, ctx) {
           animation: false,
           elements: { point: { radius: closed.length > 40 ? 0 : 3 } },
           interaction: { mode: 'index', intersect: false },
-          scales: { x: { title: { display: true, text: 'round' } }, acc: { position: 'left', min: 0, max: 1, title: { display: true, text: 'accuracy' } }, loss: { position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: 'loss' } } },
+          scales: {
+            x: { title: { display: true, text: 'round' } },
+            acc: { position: 'left', min: 0, max: 1, title: { display: true, text: 'accuracy' } },
+            loss: { position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: 'loss' } },
+          },
         },
       });
     }
@@ -84,7 +128,17 @@ export async function render(root, ctx) {
       h(
         'table',
         { class: 'table clickable', 'data-testid': 'rounds-table' },
-        h('thead', {}, h('tr', {}, ['Round', 'State', 'Participants', 'Samples', 'Validation', 'Train loss', 'Policy', 'Model', 'Closed'].map((t) => h('th', {}, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Round', 'State', 'Participants', 'Samples', 'Validation', 'Train loss', 'Policy', 'Model', 'Closed'].map((t) =>
+              h('th', {}, t),
+            ),
+          ),
+        ),
         h(
           'tbody',
           {},
@@ -141,7 +195,17 @@ function roundDetail(r) {
       ? h(
           'table',
           { class: 'table', 'data-testid': 'participations' },
-          h('thead', {}, h('tr', {}, ['Institution', 'Status', 'Samples', 'Train loss', 'Train acc.', 'Val. loss', 'Val. acc.', 'Epochs', 'Time', 'Note'].map((t) => h('th', {}, t)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Institution', 'Status', 'Samples', 'Train loss', 'Train acc.', 'Val. loss', 'Val. acc.', 'Epochs', 'Time', 'Note'].map(
+                (t) => h('th', {}, t),
+              ),
+            ),
+          ),
           h(
             'tbody',
             {},
@@ -177,12 +241,29 @@ export function decisionsTable(decisions) {
   return h(
     'table',
     { class: 'table', 'data-testid': 'decisions' },
-    h('thead', {}, h('tr', {}, ['Stage', 'Rule', 'Result', 'Value', 'Limit', 'Why'].map((t) => h('th', {}, t)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Stage', 'Rule', 'Result', 'Value', 'Limit', 'Why'].map((t) => h('th', {}, t)),
+      ),
+    ),
     h(
       'tbody',
       {},
       decisions.map((d) =>
-        h('tr', {}, h('td', {}, d.stage), h('td', {}, d.rule), h('td', { class: d.passed ? 'ok' : 'bad' }, d.passed ? '✓ passed' : '✗ failed'), h('td', {}, String(d.value ?? '–')), h('td', {}, String(d.limit ?? '–')), h('td', { class: 'muted' }, d.message)),
+        h(
+          'tr',
+          {},
+          h('td', {}, d.stage),
+          h('td', {}, d.rule),
+          h('td', { class: d.passed ? 'ok' : 'bad' }, d.passed ? '✓ passed' : '✗ failed'),
+          h('td', {}, String(d.value ?? '–')),
+          h('td', {}, String(d.limit ?? '–')),
+          h('td', { class: 'muted' }, d.message),
+        ),
       ),
     ),
   );

@@ -13,7 +13,7 @@ const error = (description: string) => json(ErrorSchema, description);
 /** The errors any authenticated route may answer with. */
 export const AUTH_ERRORS = {
   401: error('no token, or a malformed, unknown or revoked one (UNAUTHENTICATED)'),
-  403: error('the token\'s role may not use this route (FORBIDDEN)'),
+  403: error("the token's role may not use this route (FORBIDDEN)"),
   429: error('too many failed authentications from this address (RATE_LIMITED)'),
 } as const;
 
@@ -27,7 +27,13 @@ export const SERVER_ERROR = { 500: error('the model file failed its digest check
  * A GET route every role may read: bearer auth, path parameters, `schema` on 200, and the usual 400/401/403/404/429.
  * @example app.openapi(readRoute({ tags, path: '/api/federations/{id}', summary: 'A federation', params: FederationParams, schema: FederationSchema }), handler)
  */
-export const readRoute = <P extends z.ZodObject, T extends z.ZodType>(r: { tags: string[]; path: string; summary: string; params: P; schema: T }) =>
+export const readRoute = <P extends z.ZodObject, T extends z.ZodType>(r: {
+  tags: string[];
+  path: string;
+  summary: string;
+  params: P;
+  schema: T;
+}) =>
   createRoute({
     method: 'get',
     path: r.path,

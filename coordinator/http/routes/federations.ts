@@ -5,11 +5,20 @@ import { fingerprint, parsePublicIdentity, toBase64 } from '../../../crypto/inde
 import type { Institution } from '../../store/index.js';
 import { ANY_ROLE, allow } from '../auth.js';
 import { actorOf, federationFor, scopeOf, type ApiDeps, type ApiEnv } from '../context.js';
-import { EnrolBodySchema, FederationParams, FederationSchema, FederationSummarySchema, InstitutionParams, InstitutionSchema, SuspendBodySchema } from '../schemas.js';
+import {
+  EnrolBodySchema,
+  FederationParams,
+  FederationSchema,
+  FederationSummarySchema,
+  InstitutionParams,
+  InstitutionSchema,
+  SuspendBodySchema,
+} from '../schemas.js';
 import { AUTH_ERRORS, BAD_REQUEST, BEARER, CONFLICT, NOT_FOUND, TOO_LARGE, json, readRoute } from './common.js';
 
 const tags = ['federations'];
-const open = <T extends z.ZodType>(summary: string, path: string, schema: T) => readRoute({ tags, path, summary, params: FederationParams, schema });
+const open = <T extends z.ZodType>(summary: string, path: string, schema: T) =>
+  readRoute({ tags, path, summary, params: FederationParams, schema });
 
 /**
  * Registers the federation, study, consent and institution routes (reads for every role, scoped for institutions; writes for admins).
@@ -45,35 +54,55 @@ export function registerFederationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps
     return c.json({ federations: feds.map(({ id, name, status }) => ({ id, name, status })) }, 200);
   });
 
-  app.openapi(open('A federation: spec, rules, current round, institutions, who is online, the latest model', '/api/federations/{id}', FederationSchema), (c) => {
-    const fed = federationFor(store, c, c.req.valid('param').id);
-    const scope = scopeOf(c);
-    const mine = <T extends { id: string } | string>(xs: T[]) => xs.filter((x) => scope === null || (typeof x === 'string' ? x : x.id) === scope);
-    const rounds = store.listRounds(fed.id);
-    const latest = store.latestModel(fed.id);
-    return c.json(
-      {
-        id: fed.id,
-        name: fed.name,
-        status: fed.status,
-        spec: fed.spec,
-        config: fed.config,
-        currentRound: rounds.at(-1) ?? null,
-        roundsPublished: rounds.filter((r) => r.state === 'published').length,
-        institutions: mine(store.listInstitutions(fed.id)).map(({ id, fingerprint: fp, status, lastSeenAt }) => ({ id, fingerprint: fp, status, lastSeenAt })),
-        online: mine(deps.online(fed.id)),
-        latestModel: latest ? { version: latest.version, digest: latest.digest, round: latest.round } : null,
-      },
-      200,
-    );
-  });
+  app.openapi(
+    open(
+      'A federation: spec, rules, current round, institutions, who is online, the latest model',
+      '/api/federations/{id}',
+      FederationSchema,
+    ),
+    (c) => {
+      const fed = federationFor(store, c, c.req.valid('param').id);
+      const scope = scopeOf(c);
+      const mine = <T extends { id: string } | string>(xs: T[]) =>
+        xs.filter((x) => scope === null || (typeof x === 'string' ? x : x.id) === scope);
+      const rounds = store.listRounds(fed.id);
+      const latest = store.latestModel(fed.id);
+      return c.json(
+        {
+          id: fed.id,
+          name: fed.name,
+          status: fed.status,
+          spec: fed.spec,
+          config: fed.config,
+          currentRound: rounds.at(-1) ?? null,
+          roundsPublished: rounds.filter((r) => r.state === 'published').length,
+          institutions: mine(store.listInstitutions(fed.id)).map(({ id, fingerprint: fp, status, lastSeenAt }) => ({
+            id,
+            fingerprint: fp,
+            status,
+            lastSeenAt,
+          })),
+          online: mine(deps.online(fed.id)),
+          latestModel: latest ? { version: latest.version, digest: latest.digest, round: latest.round } : null,
+        },
+        200,
+      );
+    },
+  );
 
   // What institutions consent to: `cohort consent grant --study <this URL>` signs its hash.
   app.openapi(
-    open('The study manifest institutions consent to, its content hash, and the policy', '/api/federations/{id}/study', z.object({ federation: z.string(), manifest: z.unknown(), manifestHash: z.string(), policy: z.unknown(), policyHash: z.string() })),
+    open(
+      'The study manifest institutions consent to, its content hash, and the policy',
+      '/api/federations/{id}/study',
+      z.object({ federation: z.string(), manifest: z.unknown(), manifestHash: z.string(), policy: z.unknown(), policyHash: z.string() }),
+    ),
     (c) => {
       const fed = federationFor(store, c, c.req.valid('param').id);
-      return c.json({ federation: fed.id, manifest: fed.manifest, manifestHash: fed.manifestHash, policy: fed.policy, policyHash: fed.policyHash }, 200);
+      return c.json(
+        { federation: fed.id, manifest: fed.manifest, manifestHash: fed.manifestHash, policy: fed.policy, policyHash: fed.policyHash },
+        200,
+      );
     },
   );
 
@@ -83,7 +112,16 @@ export function registerFederationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps
       '/api/federations/{id}/consents',
       z.object({
         consents: z.array(
-          z.object({ institution: z.string(), consentHash: z.string(), uses: z.array(z.string()), ethicsApproval: z.unknown(), dataResidency: z.unknown(), status: z.string(), revokedAt: z.number().nullable(), revokedFromRound: z.number().nullable() }),
+          z.object({
+            institution: z.string(),
+            consentHash: z.string(),
+            uses: z.array(z.string()),
+            ethicsApproval: z.unknown(),
+            dataResidency: z.unknown(),
+            status: z.string(),
+            revokedAt: z.number().nullable(),
+            revokedFromRound: z.number().nullable(),
+          }),
         ),
       }),
     ),
@@ -108,7 +146,11 @@ export function registerFederationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps
   );
 
   app.openapi(
-    open('Enrolled institutions: public keys, fingerprints, status, last seen, online (an institution: itself)', '/api/federations/{id}/institutions', z.object({ institutions: z.array(InstitutionSchema) })),
+    open(
+      'Enrolled institutions: public keys, fingerprints, status, last seen, online (an institution: itself)',
+      '/api/federations/{id}/institutions',
+      z.object({ institutions: z.array(InstitutionSchema) }),
+    ),
     (c) => {
       const fed = federationFor(store, c, c.req.valid('param').id);
       const scope = scopeOf(c);
@@ -137,11 +179,27 @@ export function registerFederationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps
       } catch (cause) {
         throw new CohortError('BAD_REQUEST', (cause as Error).message);
       }
-      if (store.getInstitution(fed.id, pub.id)) throw new CohortError('DUPLICATE', `institution ${pub.id} is already enrolled in ${fed.id}`);
+      if (store.getInstitution(fed.id, pub.id))
+        throw new CohortError('DUPLICATE', `institution ${pub.id} is already enrolled in ${fed.id}`);
       const fp = fingerprint(pub.signPublicKey);
       const row = store.transaction(() => {
-        const inserted = store.upsertInstitution({ federationId: fed.id, id: pub.id, name: pub.id, signPublicKey: toBase64(pub.signPublicKey), boxPublicKey: toBase64(pub.boxPublicKey), fingerprint: fp, status: 'active', enrolledAt: Date.now() });
-        store.appendAudit({ federationId: fed.id, kind: 'institution.enrolled', actor: actorOf(c), subject: pub.id, data: { fingerprint: fp, via: 'api' } });
+        const inserted = store.upsertInstitution({
+          federationId: fed.id,
+          id: pub.id,
+          name: pub.id,
+          signPublicKey: toBase64(pub.signPublicKey),
+          boxPublicKey: toBase64(pub.boxPublicKey),
+          fingerprint: fp,
+          status: 'active',
+          enrolledAt: Date.now(),
+        });
+        store.appendAudit({
+          federationId: fed.id,
+          kind: 'institution.enrolled',
+          actor: actorOf(c),
+          subject: pub.id,
+          data: { fingerprint: fp, via: 'api' },
+        });
         return inserted;
       });
       return c.json(institutionView(row, deps.online(fed.id)), 201);
@@ -164,7 +222,13 @@ export function registerFederationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps
         security: BEARER,
         middleware: [allow('admin')],
         request: { params: InstitutionParams, body: { content: { 'application/json': { schema: SuspendBodySchema } }, required: false } },
-        responses: { 200: json(InstitutionSchema, `the institution, ${status}`), ...BAD_REQUEST, ...AUTH_ERRORS, ...NOT_FOUND, ...TOO_LARGE },
+        responses: {
+          200: json(InstitutionSchema, `the institution, ${status}`),
+          ...BAD_REQUEST,
+          ...AUTH_ERRORS,
+          ...NOT_FOUND,
+          ...TOO_LARGE,
+        },
       }),
       (c) => {
         const { id, inst } = c.req.valid('param');
@@ -174,7 +238,13 @@ export function registerFederationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps
         const reason = (c.req.valid('json') as { reason?: string } | undefined)?.reason ?? null;
         const row = store.transaction(() => {
           const updated = store.upsertInstitution({ ...current, status });
-          store.appendAudit({ federationId: fed.id, kind: `institution.${action === 'suspend' ? 'suspended' : 'reactivated'}`, actor: actorOf(c), subject: inst, data: { previous: current.status, status, reason } });
+          store.appendAudit({
+            federationId: fed.id,
+            kind: `institution.${action === 'suspend' ? 'suspended' : 'reactivated'}`,
+            actor: actorOf(c),
+            subject: inst,
+            data: { previous: current.status, status, reason },
+          });
           return updated;
         });
         return c.json(institutionView(row, deps.online(fed.id)), 200);

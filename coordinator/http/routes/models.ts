@@ -44,36 +44,57 @@ export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
     },
   );
 
-  app.openapi(get('/api/federations/{id}/models/{version}', 'One model version, with the key that signed it', ModelSchema.extend({ coordinatorSignPublicKey: z.string() })), (c) => {
-    const { id, version } = c.req.valid('param');
-    const { path: _path, ...model } = modelFor(c, id, version);
-    return c.json({ ...model, coordinatorSignPublicKey: deps.coordinatorSignPublicKey }, 200);
-  });
+  app.openapi(
+    get(
+      '/api/federations/{id}/models/{version}',
+      'One model version, with the key that signed it',
+      ModelSchema.extend({ coordinatorSignPublicKey: z.string() }),
+    ),
+    (c) => {
+      const { id, version } = c.req.valid('param');
+      const { path: _path, ...model } = modelFor(c, id, version);
+      return c.json({ ...model, coordinatorSignPublicKey: deps.coordinatorSignPublicKey }, 200);
+    },
+  );
 
-  app.openapi(get('/api/federations/{id}/models/{version}/card', 'The signed model card', z.object({ card: z.unknown(), signature: z.string().nullable(), coordinatorSignPublicKey: z.string() })), (c) => {
-    const { id, version } = c.req.valid('param');
-    const model = modelFor(c, id, version);
-    if (!model.card) throw new CohortError('NOT_FOUND', `model v${model.version} has no card (the initial model has none)`);
-    return c.json({ card: model.card, signature: model.cardSignature, coordinatorSignPublicKey: deps.coordinatorSignPublicKey }, 200);
-  });
+  app.openapi(
+    get(
+      '/api/federations/{id}/models/{version}/card',
+      'The signed model card',
+      z.object({ card: z.unknown(), signature: z.string().nullable(), coordinatorSignPublicKey: z.string() }),
+    ),
+    (c) => {
+      const { id, version } = c.req.valid('param');
+      const model = modelFor(c, id, version);
+      if (!model.card) throw new CohortError('NOT_FOUND', `model v${model.version} has no card (the initial model has none)`);
+      return c.json({ card: model.card, signature: model.cardSignature, coordinatorSignPublicKey: deps.coordinatorSignPublicKey }, 200);
+    },
+  );
 
-  app.openapi(get('/api/federations/{id}/models/{version}/lineage', 'Which institutions contributed to which rounds of this version; withdrawn consents flagged (an institution: its own contributions)', z.unknown()), (c) => {
-    const { id, version } = c.req.valid('param');
-    const model = modelFor(c, id, version);
-    const l = lineage(store, model.federationId, model.version);
-    const scope = scopeOf(c);
-    if (scope === null) return c.json(l, 200);
-    return c.json(
-      {
-        ...l,
-        steps: l.steps.map((s) => ({ ...s, contributors: s.contributors.filter((x) => x.institution === scope) })),
-        institutions: l.institutions.filter((i) => i.institution === scope),
-        flags: l.institutions.some((i) => i.institution === scope && i.revoked) ? l.flags.filter((f) => f.startsWith(`${scope} `)) : [],
-        flagged: l.institutions.some((i) => i.institution === scope && i.revoked),
-      },
-      200,
-    );
-  });
+  app.openapi(
+    get(
+      '/api/federations/{id}/models/{version}/lineage',
+      'Which institutions contributed to which rounds of this version; withdrawn consents flagged (an institution: its own contributions)',
+      z.unknown(),
+    ),
+    (c) => {
+      const { id, version } = c.req.valid('param');
+      const model = modelFor(c, id, version);
+      const l = lineage(store, model.federationId, model.version);
+      const scope = scopeOf(c);
+      if (scope === null) return c.json(l, 200);
+      return c.json(
+        {
+          ...l,
+          steps: l.steps.map((s) => ({ ...s, contributors: s.contributors.filter((x) => x.institution === scope) })),
+          institutions: l.institutions.filter((i) => i.institution === scope),
+          flags: l.institutions.some((i) => i.institution === scope && i.revoked) ? l.flags.filter((f) => f.startsWith(`${scope} `)) : [],
+          flagged: l.institutions.some((i) => i.institution === scope && i.revoked),
+        },
+        200,
+      );
+    },
+  );
 
   app.openapi(
     createRoute({
@@ -87,7 +108,8 @@ export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       responses: {
         200: {
           content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
-          description: 'the model frame; x-cohort-digest, x-cohort-spec-hash, x-cohort-signature and x-cohort-version headers let anyone verify it offline',
+          description:
+            'the model frame; x-cohort-digest, x-cohort-spec-hash, x-cohort-signature and x-cohort-version headers let anyone verify it offline',
         },
         ...BAD_REQUEST,
         ...AUTH_ERRORS,
@@ -103,11 +125,23 @@ export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
         bytes = loadModelFile(deps.dataDir, model.path, model.digest);
       } catch (cause) {
         const reason = (cause as Error).message;
-        store.appendAudit({ federationId: model.federationId, kind: 'model.corrupt', actor: 'http', subject: `model:${model.version}`, data: { version: model.version, digest: model.digest, reason } });
+        store.appendAudit({
+          federationId: model.federationId,
+          kind: 'model.corrupt',
+          actor: 'http',
+          subject: `model:${model.version}`,
+          data: { version: model.version, digest: model.digest, reason },
+        });
         throw new CohortError('CORRUPT_PAYLOAD', `model v${model.version} is not served: ${reason}`);
       }
       const { tokenId } = c.get('principal');
-      store.appendAudit({ federationId: model.federationId, kind: 'model.downloaded', actor: 'http', subject: `model:${model.version}`, data: { version: model.version, digest: model.digest, token: tokenId } });
+      store.appendAudit({
+        federationId: model.federationId,
+        kind: 'model.downloaded',
+        actor: 'http',
+        subject: `model:${model.version}`,
+        data: { version: model.version, digest: model.digest, token: tokenId },
+      });
       return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
         'content-type': 'application/octet-stream',
         'content-disposition': `attachment; filename="${model.federationId}-v${model.version}.cohort"`,
@@ -124,11 +158,19 @@ export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       method: 'post',
       path: '/api/federations/{id}/models/{version}/predict',
       tags,
-      summary: 'Class probabilities of a published model for raw rows (features by name, z-scored with the federation\'s pooled statistics; or MNIST pixels)',
+      summary:
+        "Class probabilities of a published model for raw rows (features by name, z-scored with the federation's pooled statistics; or MNIST pixels)",
       security: BEARER,
       middleware: [allow(...ANY_ROLE)],
       request: { params: VersionParams, body: { content: { 'application/json': { schema: PredictBodySchema } }, required: true } },
-      responses: { 200: json(PredictResponseSchema, 'one row of probabilities per input row, in `classes` order'), ...BAD_REQUEST, ...AUTH_ERRORS, ...NOT_FOUND, ...TOO_LARGE, ...SERVER_ERROR },
+      responses: {
+        200: json(PredictResponseSchema, 'one row of probabilities per input row, in `classes` order'),
+        ...BAD_REQUEST,
+        ...AUTH_ERRORS,
+        ...NOT_FOUND,
+        ...TOO_LARGE,
+        ...SERVER_ERROR,
+      },
     }),
     async (c) => {
       const { id, version } = c.req.valid('param');
@@ -143,7 +185,13 @@ export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       }
       const out = await predict(deps.modelRunner, model, c.req.valid('json').rows as PredictRow[]).catch((cause: unknown) => {
         if (cause instanceof CohortError && cause.code === 'MODEL_RUNNER_FAILED') {
-          store.appendAudit({ federationId: record.federationId, kind: 'model.runner.failed', actor: 'coordinator', subject: `model:${record.version}`, data: { version: record.version, reason: cause.message } });
+          store.appendAudit({
+            federationId: record.federationId,
+            kind: 'model.runner.failed',
+            actor: 'coordinator',
+            subject: `model:${record.version}`,
+            data: { version: record.version, reason: cause.message },
+          });
         }
         throw cause;
       });

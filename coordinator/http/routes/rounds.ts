@@ -8,7 +8,9 @@ import { FederationParams, PageQuery, RoundParams, RoundSchema } from '../schema
 import { AUTH_ERRORS, BAD_REQUEST, BEARER, NOT_FOUND, json } from './common.js';
 
 const tags = ['rounds'];
-const RoundsQuery = PageQuery.extend({ limit: z.coerce.number().int().min(0).max(1000).default(100).openapi({ description: 'at most this many rounds (0..1000, default 100)' }) });
+const RoundsQuery = PageQuery.extend({
+  limit: z.coerce.number().int().min(0).max(1000).default(100).openapi({ description: 'at most this many rounds (0..1000, default 100)' }),
+});
 
 /** A round as the API shows it; an institution sees only its own participation and itself among the selected. */
 function roundView(r: Round, participations: Participation[], scope: string | null) {
@@ -24,7 +26,16 @@ function roundView(r: Round, participations: Participation[], scope: string | nu
     rulesFailed: decisions?.filter((d) => !d.passed).length ?? 0,
     participations: participations
       .filter((p) => p.round === r.round && mine(p.institutionId))
-      .map(({ institutionId, status, samples, digest, bytes, metrics, code, message }) => ({ institutionId, status, samples, digest, bytes, metrics, code, message })),
+      .map(({ institutionId, status, samples, digest, bytes, metrics, code, message }) => ({
+        institutionId,
+        status,
+        samples,
+        digest,
+        bytes,
+        metrics,
+        code,
+        message,
+      })),
   };
 }
 
@@ -45,7 +56,10 @@ export function registerRoundRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       middleware: [allow(...ANY_ROLE)],
       request: { params: FederationParams, query: RoundsQuery },
       responses: {
-        200: json(z.object({ rounds: z.array(RoundSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), 'a page of rounds'),
+        200: json(
+          z.object({ rounds: z.array(RoundSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
+          'a page of rounds',
+        ),
         ...BAD_REQUEST,
         ...AUTH_ERRORS,
         ...NOT_FOUND,
@@ -56,7 +70,8 @@ export function registerRoundRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       const { limit, offset } = c.req.valid('query');
       const all = store.listRounds(fed.id);
       const page = all.slice(offset, offset + limit);
-      const participations = page.length === 0 ? [] : store.listParticipations(fed.id).filter((p) => p.round >= page[0]!.round && p.round <= page.at(-1)!.round);
+      const participations =
+        page.length === 0 ? [] : store.listParticipations(fed.id).filter((p) => p.round >= page[0]!.round && p.round <= page.at(-1)!.round);
       return c.json({ rounds: page.map((r) => roundView(r, participations, scopeOf(c))), total: all.length, limit, offset }, 200);
     },
   );

@@ -18,11 +18,20 @@ export function registerStatsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       method: 'post',
       path: '/api/federations/{id}/stats',
       tags: ['analytics'],
-      summary: 'Descriptive statistics, crosstabs and Kaplan-Meier pooled from the online sites that consent to analytics (admin); stats.json',
+      summary:
+        'Descriptive statistics, crosstabs and Kaplan-Meier pooled from the online sites that consent to analytics (admin); stats.json',
       security: BEARER,
       middleware: [allow('admin')],
       request: { params: FederationParams, body: { content: { 'application/json': { schema: StatsRequestSchema } }, required: true } },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'stats.json: per column, crosstab and survival curve, with the sites that answered and refused'), ...BAD_REQUEST, ...AUTH_ERRORS, ...NOT_FOUND },
+      responses: {
+        200: json(
+          z.record(z.string(), z.unknown()),
+          'stats.json: per column, crosstab and survival curve, with the sites that answered and refused',
+        ),
+        ...BAD_REQUEST,
+        ...AUTH_ERRORS,
+        ...NOT_FOUND,
+      },
     }),
     async (c) => {
       const fed = federationFor(deps.store, c, c.req.valid('param').id);

@@ -14,12 +14,33 @@ import { AUTH_ERRORS, BEARER, json } from './common.js';
  */
 export function registerSystemRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps, failures: FailureCounter): void {
   app.openapi(
-    createRoute({ method: 'get', path: '/health', tags: ['system'], summary: 'Liveness, protocol version and the coordinator\'s public key (no token)', responses: { 200: json(HealthSchema, 'the coordinator is up') } }),
-    (c) => c.json({ ok: true, protocolVersion: PROTOCOL_VERSION, uptimeMs: Date.now() - deps.startedAt, coordinatorSignPublicKey: deps.coordinatorSignPublicKey }, 200),
+    createRoute({
+      method: 'get',
+      path: '/health',
+      tags: ['system'],
+      summary: "Liveness, protocol version and the coordinator's public key (no token)",
+      responses: { 200: json(HealthSchema, 'the coordinator is up') },
+    }),
+    (c) =>
+      c.json(
+        {
+          ok: true,
+          protocolVersion: PROTOCOL_VERSION,
+          uptimeMs: Date.now() - deps.startedAt,
+          coordinatorSignPublicKey: deps.coordinatorSignPublicKey,
+        },
+        200,
+      ),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/healthz', tags: ['system'], summary: 'Liveness for supervisors: 200 while the process serves requests (no token)', responses: { 200: json(z.object({ ok: z.literal(true) }), 'alive') } }),
+    createRoute({
+      method: 'get',
+      path: '/healthz',
+      tags: ['system'],
+      summary: 'Liveness for supervisors: 200 while the process serves requests (no token)',
+      responses: { 200: json(z.object({ ok: z.literal(true) }), 'alive') },
+    }),
     (c) => c.json({ ok: true as const }, 200),
   );
 
@@ -28,11 +49,14 @@ export function registerSystemRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps, fa
       method: 'get',
       path: '/readyz',
       tags: ['system'],
-      summary: 'Readiness for load balancers: 200 when the database answers and the round runner is running, else 503 naming the failing check (no token)',
+      summary:
+        'Readiness for load balancers: 200 when the database answers and the round runner is running, else 503 naming the failing check (no token)',
       responses: { 200: json(ReadinessSchema, 'ready'), 503: json(ReadinessSchema, 'not ready: a check failed') },
     }),
     (c) => {
-      const checks = Object.fromEntries(Object.entries(deps.readiness?.() ?? {}).map(([name, problem]) => [name, problem === null ? { ok: true } : { ok: false, problem }]));
+      const checks = Object.fromEntries(
+        Object.entries(deps.readiness?.() ?? {}).map(([name, problem]) => [name, problem === null ? { ok: true } : { ok: false, problem }]),
+      );
       const ready = Object.values(checks).every((check) => check.ok);
       return c.json({ ready, checks }, ready ? 200 : 503);
     },

@@ -6,8 +6,18 @@ import { niceEdges } from '../../../coordinator/analytics/edges.js';
 import { gridCounts } from '../../../node-agent/analytics/index.js';
 
 // Group A: times 1 (event), 2 (censored), 3 (event), 4 (event). Group B: 2 (event), 3 (censored), 5 (event), 6 (censored).
-const A = [{ time: 1, event: 1 }, { time: 2, event: 0 }, { time: 3, event: 1 }, { time: 4, event: 1 }] as const;
-const B = [{ time: 2, event: 1 }, { time: 3, event: 0 }, { time: 5, event: 1 }, { time: 6, event: 0 }] as const;
+const A = [
+  { time: 1, event: 1 },
+  { time: 2, event: 0 },
+  { time: 3, event: 1 },
+  { time: 4, event: 1 },
+] as const;
+const B = [
+  { time: 2, event: 1 },
+  { time: 3, event: 0 },
+  { time: 5, event: 1 },
+  { time: 6, event: 0 },
+] as const;
 const grid = [1, 2, 3, 4, 5, 6];
 
 describe('Kaplan-Meier on a grid', () => {

@@ -28,10 +28,15 @@ describe('pooled numeric statistics', () => {
       const parts = tables.map((t) => ({ site: t.source, answer: numericAnswer(t, 'age', edges, k) }));
       const pooled = poolNumeric(parts, edges, [0.25, 0.5, 0.75]);
 
-      const values = tables.flatMap((t) => t.rows.map((r) => r[0] as string)).filter((c) => c !== '' && Number.isFinite(Number(c))).map(Number);
+      const values = tables
+        .flatMap((t) => t.rows.map((r) => r[0] as string))
+        .filter((c) => c !== '' && Number.isFinite(Number(c)))
+        .map(Number);
       const mean = values.reduce((a, b) => a + b, 0) / values.length;
       const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
-      const counts = edges.slice(1).map((hi, i) => values.filter((v) => v >= (edges[i] as number) && (i === edges.length - 2 ? v <= hi : v < hi)).length);
+      const counts = edges
+        .slice(1)
+        .map((hi, i) => values.filter((v) => v >= (edges[i] as number) && (i === edges.length - 2 ? v <= hi : v < hi)).length);
       expect(pooled.incomplete).toBeUndefined();
       expect(pooled.count).toBe(values.length);
       expect(pooled.missing).toBe(1000 - values.length);

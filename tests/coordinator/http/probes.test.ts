@@ -8,7 +8,8 @@ import { openSqliteStore, type Store } from '../../../coordinator/index.js';
 describe('/healthz and /readyz for supervisors and load balancers', () => {
   let dir: string;
   let store: Store;
-  const api = (readiness?: () => Record<string, string | null>) => createApi({ store, dataDir: dir, coordinatorSignPublicKey: 'AAAA', online: () => [], startedAt: Date.now(), readiness });
+  const api = (readiness?: () => Record<string, string | null>) =>
+    createApi({ store, dataDir: dir, coordinatorSignPublicKey: 'AAAA', online: () => [], startedAt: Date.now(), readiness });
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cohort-probes-'));
     store = openSqliteStore(join(dir, 'coordinator.db'));
@@ -32,6 +33,9 @@ describe('/healthz and /readyz for supervisors and load balancers', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, checks: { database: { ok: true }, accepting: { ok: true } } });
     expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toEqual({ ready: false, checks: { database: { ok: false, problem: 'SQLITE_BUSY: database is locked' }, accepting: { ok: true } } });
+    expect(await notReady.json()).toEqual({
+      ready: false,
+      checks: { database: { ok: false, problem: 'SQLITE_BUSY: database is locked' }, accepting: { ok: true } },
+    });
   });
 });

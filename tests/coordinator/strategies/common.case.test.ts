@@ -106,32 +106,38 @@ describe.each(strategyNames.map((name) => [name]))('strategy %s (shared cases)',
     expect(a.result()).toEqual(result);
   });
 
-  it.runIf(BUFFERED.has(name))('stays within its memory budget: spills past memoryBytes, reads in blocks, same result, no file left', () => {
-    const dim = 8;
-    const budget = 2 * dim * 4; // two updates in memory
-    const given = updates(5, 7);
-    const inMemory = createStrategy(name, { memoryBytes: 2 ** 20 }).begin(shapes, previous()) as BufferedAccumulator;
-    const spilling = createStrategy(name, { memoryBytes: budget, blockBytes: 12 } satisfies StrategyParams).begin(shapes, previous()) as BufferedAccumulator;
+  it.runIf(BUFFERED.has(name))(
+    'stays within its memory budget: spills past memoryBytes, reads in blocks, same result, no file left',
+    () => {
+      const dim = 8;
+      const budget = 2 * dim * 4; // two updates in memory
+      const given = updates(5, 7);
+      const inMemory = createStrategy(name, { memoryBytes: 2 ** 20 }).begin(shapes, previous()) as BufferedAccumulator;
+      const spilling = createStrategy(name, { memoryBytes: budget, blockBytes: 12 } satisfies StrategyParams).begin(
+        shapes,
+        previous(),
+      ) as BufferedAccumulator;
 
-    for (const u of given) {
-      inMemory.add(u.tensors, u.weight);
-      spilling.add(u.tensors, u.weight);
-      expect(spilling.bytesInMemory).toBeLessThanOrEqual(budget);
-    }
-    const dir = spilling.spillPath!;
-    const files = readdirSync(dir);
-    const fileBytes = statSync(join(dir, files[0]!)).size;
-    const spilled = spilling.spilled;
-    const result = spilling.result();
+      for (const u of given) {
+        inMemory.add(u.tensors, u.weight);
+        spilling.add(u.tensors, u.weight);
+        expect(spilling.bytesInMemory).toBeLessThanOrEqual(budget);
+      }
+      const dir = spilling.spillPath!;
+      const files = readdirSync(dir);
+      const fileBytes = statSync(join(dir, files[0]!)).size;
+      const spilled = spilling.spilled;
+      const result = spilling.result();
 
-    expect(inMemory.spilled).toBe(0);
-    expect(inMemory.spillPath).toBeUndefined();
-    expect(spilled).toBe(5);
-    expect(files).toEqual(['updates.f32']);
-    expect(fileBytes).toBe(5 * dim * 4);
-    expect(result).toEqual(inMemory.result());
-    expect(existsSync(dir)).toBe(false);
-  });
+      expect(inMemory.spilled).toBe(0);
+      expect(inMemory.spillPath).toBeUndefined();
+      expect(spilled).toBe(5);
+      expect(files).toEqual(['updates.f32']);
+      expect(fileBytes).toBe(5 * dim * 4);
+      expect(result).toEqual(inMemory.result());
+      expect(existsSync(dir)).toBe(false);
+    },
+  );
 
   it.runIf(BUFFERED.has(name))('deletes its spill file on dispose() when the round ends without a result', () => {
     const acc = createStrategy(name, { memoryBytes: 0 }).begin(shapes, previous()) as BufferedAccumulator;
@@ -149,11 +155,32 @@ describe.each(strategyNames.map((name) => [name]))('strategy %s (shared cases)',
 
 describe('the shared suite', () => {
   it('covers every registered strategy', () => {
-    expect([...strategyNames]).toEqual(['fedavg', 'fedavgm', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'median', 'trimmed-mean', 'krum', 'multi-krum']);
+    expect([...strategyNames]).toEqual([
+      'fedavg',
+      'fedavgm',
+      'fedprox',
+      'fedadam',
+      'fedyogi',
+      'fedadagrad',
+      'median',
+      'trimmed-mean',
+      'krum',
+      'multi-krum',
+    ]);
   });
 
   it('takes parameters for every strategy but fedavg', () => {
-    const given: Record<string, StrategyParams> = { fedavgm: { momentum: 0.5 }, fedprox: { mu: 0.1 }, fedadam: { lr: 0.1 }, fedyogi: { beta2: 0.9 }, fedadagrad: { tau: 0.01 }, median: { memoryBytes: 0 }, 'trimmed-mean': { beta: 0.3 }, krum: { f: 2 }, 'multi-krum': { m: 2 } };
+    const given: Record<string, StrategyParams> = {
+      fedavgm: { momentum: 0.5 },
+      fedprox: { mu: 0.1 },
+      fedadam: { lr: 0.1 },
+      fedyogi: { beta2: 0.9 },
+      fedadagrad: { tau: 0.01 },
+      median: { memoryBytes: 0 },
+      'trimmed-mean': { beta: 0.3 },
+      krum: { f: 2 },
+      'multi-krum': { m: 2 },
+    };
 
     const used = Object.fromEntries(Object.entries(given).map(([n, p]) => [n, createStrategy(n, p).params]));
 

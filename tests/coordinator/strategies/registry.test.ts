@@ -1,12 +1,21 @@
 /** The strategy registry: names, parameters with defaults, clear refusals, fresh state per federation, CLI key=value parsing. */
 import { describe, expect, it } from 'vitest';
-import { createStrategy, fedAvg, getStrategy, parseStrategyParam, parseStrategyParams, strategyDefinitions } from '../../../coordinator/strategies/index.js';
+import {
+  createStrategy,
+  fedAvg,
+  getStrategy,
+  parseStrategyParam,
+  parseStrategyParams,
+  strategyDefinitions,
+} from '../../../coordinator/strategies/index.js';
 
 describe('createStrategy', () => {
   it('names the known strategies for an unknown one, including for inherited property names', () => {
     const unknown = () => createStrategy('fedsgd');
 
-    expect(unknown).toThrow('unknown strategy "fedsgd"; known strategies: fedavg, fedavgm, fedprox, fedadam, fedyogi, fedadagrad, median, trimmed-mean, krum, multi-krum');
+    expect(unknown).toThrow(
+      'unknown strategy "fedsgd"; known strategies: fedavg, fedavgm, fedprox, fedadam, fedyogi, fedadagrad, median, trimmed-mean, krum, multi-krum',
+    );
     expect(() => getStrategy('toString')).toThrow(/unknown strategy "toString"/);
   });
 

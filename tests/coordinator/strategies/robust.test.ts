@@ -1,7 +1,14 @@
 /** Median, trimmed mean, Krum and multi-Krum against hand-computed cases with a malicious update. */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createStrategy, krumScores, type BufferedAccumulator, medianOf, trimCount, trimmedMeanOf } from '../../../coordinator/strategies/index.js';
+import {
+  createStrategy,
+  krumScores,
+  type BufferedAccumulator,
+  medianOf,
+  trimCount,
+  trimmedMeanOf,
+} from '../../../coordinator/strategies/index.js';
 
 const f32 = (...values: number[]) => new Float32Array(values);
 const shapes = [[2], [1]];

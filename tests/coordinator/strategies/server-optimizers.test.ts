@@ -6,7 +6,10 @@ const f32 = (...values: number[]) => new Float32Array(values);
 
 /** Runs one round: begin from `previous`, add `updates`, return the result. */
 function round(strategy: Strategy, previous: Float32Array[], updates: [Float32Array[], number][]): Float32Array[] {
-  const acc = strategy.begin(previous.map((t) => [t.length]), previous);
+  const acc = strategy.begin(
+    previous.map((t) => [t.length]),
+    previous,
+  );
   for (const [tensors, weight] of updates) acc.add(tensors, weight);
   return acc.result()!;
 }
@@ -22,9 +25,15 @@ describe('FedAvgM', () => {
     const x0 = [f32(0, 1), f32(2)];
 
     // Round 1: mean = ([1, 1], [(1*2 + 3*6)/4 = 5]); Δ1 = ([1, 0], [3]); v1 = Δ1; x1 = x0 + v1 = ([1, 1], [5]).
-    const x1 = round(strategy, x0, [[[f32(1, 1), f32(2)], 1], [[f32(1, 1), f32(6)], 3]]);
+    const x1 = round(strategy, x0, [
+      [[f32(1, 1), f32(2)], 1],
+      [[f32(1, 1), f32(6)], 3],
+    ]);
     // Round 2: mean = ([1.5, 0], [5]); Δ2 = ([0.5, -1], [0]); v2 = 0.9*v1 + Δ2 = ([1.4, -1], [2.7]); x2 = x1 + v2.
-    const x2 = round(strategy, x1, [[[f32(2, 0), f32(5)], 2], [[f32(1, 0), f32(5)], 2]]);
+    const x2 = round(strategy, x1, [
+      [[f32(2, 0), f32(5)], 2],
+      [[f32(1, 0), f32(5)], 2],
+    ]);
 
     close(x1, [[1, 1], [5]]);
     close(x2, [[2.4, 0], [7.7]]);
@@ -32,13 +41,19 @@ describe('FedAvgM', () => {
   });
 
   it('is FedAvg with momentum 0 and server lr 1', () => {
-    const updates: [Float32Array[], number][] = [[[f32(1, 2), f32(3)], 1], [[f32(5, 6), f32(-1)], 3]];
+    const updates: [Float32Array[], number][] = [
+      [[f32(1, 2), f32(3)], 1],
+      [[f32(5, 6), f32(-1)], 3],
+    ];
     const previous = [f32(0.5, 0.5), f32(0.5)];
 
     const m = round(createStrategy('fedavgm', { momentum: 0 }), previous, updates);
     const avg = round(fedAvg, previous, updates);
 
-    close(m, avg.map((t) => [...t]));
+    close(
+      m,
+      avg.map((t) => [...t]),
+    );
   });
 });
 
@@ -59,7 +74,10 @@ describe('FedAdam', () => {
 
   it('barely moves from the previous model with a tiny server learning rate, where FedAvg moves by 1', () => {
     const previous = [f32(0.1, -0.2, 0.3), f32(0.5)];
-    const updates: [Float32Array[], number][] = [[[f32(1.1, 0.8, 1.3), f32(1.5)], 10], [[f32(1.1, 0.8, 1.3), f32(1.5)], 20]];
+    const updates: [Float32Array[], number][] = [
+      [[f32(1.1, 0.8, 1.3), f32(1.5)], 10],
+      [[f32(1.1, 0.8, 1.3), f32(1.5)], 20],
+    ];
 
     const adam = round(createStrategy('fedadam', { lr: 1e-6 }), previous, updates);
     const avg = round(fedAvg, previous, updates);
@@ -144,7 +162,10 @@ describe('server optimizer rounds', () => {
 
 describe('FedProx (server side)', () => {
   it('aggregates exactly as FedAvg and asks the agents for its mu', () => {
-    const updates: [Float32Array[], number][] = [[[f32(1, 2), f32(3)], 1], [[f32(5, 6), f32(-1)], 3]];
+    const updates: [Float32Array[], number][] = [
+      [[f32(1, 2), f32(3)], 1],
+      [[f32(5, 6), f32(-1)], 3],
+    ];
     const previous = [f32(0, 0), f32(0)];
     const strategy = createStrategy('fedprox', { mu: 0.1 });
 

@@ -14,7 +14,15 @@ function simulate(targetQuantile: number, rounds: number, start: number): number
   for (let r = 0; r < rounds; r++) {
     const norms = Array.from({ length: m }, () => Math.exp(0.5 * prng.normal()));
     const countBelow = norms.reduce((acc, n) => acc + clipIndicator(n, clipNorm), 0);
-    clipNorm = adaptiveClipStep({ clipNorm, countBelow, participants: m, targetQuantile, learningRate: 0.2, countNoiseStd: m / 20, gaussian }).clipNorm;
+    clipNorm = adaptiveClipStep({
+      clipNorm,
+      countBelow,
+      participants: m,
+      targetQuantile,
+      learningRate: 0.2,
+      countNoiseStd: m / 20,
+      gaussian,
+    }).clipNorm;
     history.push(clipNorm);
   }
   return history;
@@ -37,7 +45,14 @@ describe('adaptive clipping (Andrew et al. 2021)', () => {
   });
 
   it('takes the geometric step C * exp(-eta (b - gamma)) exactly without noise', () => {
-    const step = adaptiveClipStep({ clipNorm: 2, countBelow: 8, participants: 10, targetQuantile: 0.5, learningRate: 0.2, countNoiseStd: 0 });
+    const step = adaptiveClipStep({
+      clipNorm: 2,
+      countBelow: 8,
+      participants: 10,
+      targetQuantile: 0.5,
+      learningRate: 0.2,
+      countNoiseStd: 0,
+    });
 
     expect(step.noisedFraction).toBe(0.8);
     expect(step.clipNorm).toBeCloseTo(2 * Math.exp(-0.2 * 0.3), 14);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { addGaussianNoise, centralNoise, clipL2, distributedNoise, distributedNoiseStd, effectiveNoiseMultiplier, l2Norm } from '../../../crypto/dp/clip-noise.js';
+import {
+  addGaussianNoise,
+  centralNoise,
+  clipL2,
+  distributedNoise,
+  distributedNoiseStd,
+  effectiveNoiseMultiplier,
+  l2Norm,
+} from '../../../crypto/dp/clip-noise.js';
 import { cryptoGaussian } from '../../../crypto/dp/gaussian.js';
 import { seededRandom } from '../helpers.js';
 
@@ -69,7 +77,9 @@ describe('Gaussian noise', () => {
   it('distributed DP: 10 institutions adding std z*C/sqrt(10) give a sum with std z*C; 7 of them give z*C*sqrt(0.7)', () => {
     const length = 40_000;
     const gaussian = cryptoGaussian(seededRandom('distributed'));
-    const shares = Array.from({ length: 10 }, () => distributedNoise({ update: new Float32Array(length), clipNorm: 2, noiseMultiplier: 1, participants: 10, gaussian }));
+    const shares = Array.from({ length: 10 }, () =>
+      distributedNoise({ update: new Float32Array(length), clipNorm: 2, noiseMultiplier: 1, participants: 10, gaussian }),
+    );
     const sumOf = (k: number) => {
       const out = new Float64Array(length);
       for (const s of shares.slice(0, k)) for (let i = 0; i < length; i++) out[i] = (out[i] as number) + (s[i] as number);

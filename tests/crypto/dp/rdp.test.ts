@@ -12,7 +12,14 @@ const relative = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 describe('log(erfc)', () => {
   it('matches tabulated erfc values and the asymptotic series far in the tail', () => {
     // erfc to 16 significant digits (multi-precision values, e.g. mpmath.erfc; erfc(1) = 0.1572992070502851306...)
-    const table: [number, number][] = [[0, 1], [1, 0.15729920705028513], [2, 0.004677734981047266], [3, 2.209049699858544e-5], [10, 2.088487583762545e-45], [-1, 1.8427007929497148]];
+    const table: [number, number][] = [
+      [0, 1],
+      [1, 0.15729920705028513],
+      [2, 0.004677734981047266],
+      [3, 2.209049699858544e-5],
+      [10, 2.088487583762545e-45],
+      [-1, 1.8427007929497148],
+    ];
     for (const [x, erfc] of table) expect(Math.abs(logErfc(x) - Math.log(erfc)), `x = ${x}`).toBeLessThan(1e-13);
     // x = 100: erfc underflows; log erfc(x) = -x^2 - log(x sqrt(pi)) + log(1 - 1/(2x^2) + 3/(4x^4) - ...)
     const x = 100;
@@ -39,7 +46,9 @@ describe('RDP of the sampled Gaussian mechanism', () => {
     expect(Math.abs((computeRdp({ q: 0.1, noiseMultiplier: 2, steps: 10, orders: [5] })[0] as number) - 0.07737)).toBeLessThan(5e-6);
     // compute_rdp(0.01, 2.5, 50, [1.5, 2.5, 5, 50, 100, inf]) (delta=1e-5): fractional and integer orders
     const got = computeRdp({ q: 0.01, noiseMultiplier: 2.5, steps: 50, orders: [1.5, 2.5, 5, 50, 100, Infinity] });
-    [0.00065, 0.001085, 0.00218075, 0.023846, 167.416307].forEach((want, i) => expect(Math.abs((got[i] as number) - want)).toBeLessThan(1e-5));
+    [0.00065, 0.001085, 0.00218075, 0.023846, 167.416307].forEach((want, i) =>
+      expect(Math.abs((got[i] as number) - want)).toBeLessThan(1e-5),
+    );
     expect(got[5]).toBe(Infinity);
   });
 });
@@ -48,7 +57,10 @@ describe('RDP to (epsilon, delta)', () => {
   it('matches tensorflow/privacy rdp_accountant_test.py test_get_privacy_spent_check_target_delta (improved conversion)', () => {
     // constant RDP 1.1 on orders 2..32 (pure DP): eps = 1.32783806176 at order 32
     const orders = Array.from({ length: 31 }, (_, i) => i + 2);
-    expect(rdpToEpsilon({ orders, rdp: orders.map(() => 1.1), delta: 1e-5 })).toEqual({ epsilon: expect.closeTo(1.32783806176, 10), order: 32 });
+    expect(rdpToEpsilon({ orders, rdp: orders.map(() => 1.1), delta: 1e-5 })).toEqual({
+      epsilon: expect.closeTo(1.32783806176, 10),
+      order: 32,
+    });
     // Gaussian with z = 4.530877117, fine orders 1.001..99.999: eps = 1 at delta = 1e-6 (assertAlmostEqual, 7 places)
     const fine = Array.from({ length: 98999 }, (_, i) => 0.001 * (i + 1001));
     const rdp = computeRdp({ q: 1, noiseMultiplier: 4.530877117, steps: 1, orders: fine });
@@ -78,14 +90,34 @@ describe('RDP to (epsilon, delta)', () => {
   it('reproduces the TF Privacy MNIST DP-SGD tutorial (classic conversion, 2 decimals)', () => {
     // tensorflow/privacy tutorials/README.md (2019): "compute_dp_sgd_privacy.py --N=60000 --batch_size=256 --noise_multiplier=1.1
     // --epochs=60 --delta=1e-5 ... satisfies differential privacy with eps = 3.01"
-    const cli = epsilonFor({ q: 256 / 60000, noiseMultiplier: 1.1, steps: Math.ceil((60 * 60000) / 256), delta: 1e-5, conversion: 'classic' });
+    const cli = epsilonFor({
+      q: 256 / 60000,
+      noiseMultiplier: 1.1,
+      steps: Math.ceil((60 * 60000) / 256),
+      delta: 1e-5,
+      conversion: 'classic',
+    });
     expect(Math.abs(cli.epsilon - 3.01)).toBeLessThan(0.005);
     // Same README, "Select Parameters" tables, computed by mnist_dpsgd_tutorial.py's compute_epsilon: orders [1.1..10.9] + 12..63
     // (= OPACUS_ORDERS), steps = epochs * (60000 // 256), delta = 1e-5. Older table: (1.3, 15) 1.19, (1.1, 60) 3.01, (0.7, 45) 7.10;
     // newer table: (1.12, 60) 2.92, (0.6, 30) 9.74, (1.2, 10) 1.20. Tolerance 1%.
-    const table: [number, number, number][] = [[1.3, 15, 1.19], [1.1, 60, 3.01], [0.7, 45, 7.1], [1.12, 60, 2.92], [0.6, 30, 9.74], [1.2, 10, 1.2]];
+    const table: [number, number, number][] = [
+      [1.3, 15, 1.19],
+      [1.1, 60, 3.01],
+      [0.7, 45, 7.1],
+      [1.12, 60, 2.92],
+      [0.6, 30, 9.74],
+      [1.2, 10, 1.2],
+    ];
     for (const [z, epochs, eps] of table) {
-      const got = epsilonFor({ q: 256 / 60000, noiseMultiplier: z, steps: epochs * Math.floor(60000 / 256), delta: 1e-5, orders: OPACUS_ORDERS, conversion: 'classic' });
+      const got = epsilonFor({
+        q: 256 / 60000,
+        noiseMultiplier: z,
+        steps: epochs * Math.floor(60000 / 256),
+        delta: 1e-5,
+        orders: OPACUS_ORDERS,
+        conversion: 'classic',
+      });
       expect(relative(got.epsilon, eps), `z=${z}, epochs=${epochs}`).toBeLessThan(0.01);
     }
   });
@@ -98,7 +130,11 @@ describe('RDP to (epsilon, delta)', () => {
   });
 
   it('the improved conversion is never worse than the classic one', () => {
-    for (const [q, z, steps] of [[0.01, 1, 1000], [0.1, 0.8, 50], [1, 2, 10]] as const) {
+    for (const [q, z, steps] of [
+      [0.01, 1, 1000],
+      [0.1, 0.8, 50],
+      [1, 2, 10],
+    ] as const) {
       const improved = epsilonFor({ q, noiseMultiplier: z, steps, delta: 1e-6 }).epsilon;
       const classic = epsilonFor({ q, noiseMultiplier: z, steps, delta: 1e-6, conversion: 'classic' }).epsilon;
       expect(improved).toBeLessThanOrEqual(classic);

@@ -31,9 +31,18 @@ interface Setup {
 /** Runs rounds 0 and 1 honestly through the real server; the dishonest part starts with the deliveries it returns. */
 function keyExchange(n: number, label: string, makeClient: (options: SecAggClientOptions) => SecAggClient = createSecAggClient): Setup {
   const identities = makeIdentities(n, label);
-  const config = createSecAggConfig({ federation: 'cardio', round: 4, participants: identities, vectorLength: 16, clipNorm: CLIP_NORM, maxWeight: MAX_WEIGHT });
+  const config = createSecAggConfig({
+    federation: 'cardio',
+    round: 4,
+    participants: identities,
+    vectorLength: 16,
+    clipNorm: CLIP_NORM,
+    maxWeight: MAX_WEIGHT,
+  });
   const server = createSecAggServer(config);
-  const clients = new Map(identities.map((identity) => [identity.id, makeClient({ config, identity, random: seededRandom(`${label}/${identity.id}`) })]));
+  const clients = new Map(
+    identities.map((identity) => [identity.id, makeClient({ config, identity, random: seededRandom(`${label}/${identity.id}`) })]),
+  );
   for (const c of clients.values()) {
     const advertise = c.advertiseKeys();
     if (!advertise.ok || !server.receiveAdvertiseKeys(advertise.message).ok) throw new Error('advertise failed');
@@ -54,7 +63,10 @@ function keyExchange(n: number, label: string, makeClient: (options: SecAggClien
  * The attack of issue 13: the server delivers the target only its own share, so the target's masked input carries its
  * self-mask alone; then it asks the others, in the ordinary way, for the b shares of every survivor (the target included).
  */
-function isolateTarget(setup: Setup, target: string): { targetMasked: ReturnType<SecAggClient['maskedInput']>; recovered: Float32Array | null } {
+function isolateTarget(
+  setup: Setup,
+  target: string,
+): { targetMasked: ReturnType<SecAggClient['maskedInput']>; recovered: Float32Array | null } {
   const { config, identities, clients, deliveries, updates, weights } = setup;
   const masked = new Map<string, MaskedInput>();
   let targetMasked: ReturnType<SecAggClient['maskedInput']> | undefined;
@@ -70,15 +82,20 @@ function isolateTarget(setup: Setup, target: string): { targetMasked: ReturnType
   if (!y) return { targetMasked: targetMasked as ReturnType<SecAggClient['maskedInput']>, recovered: null };
   const others = [...masked.keys()].filter((id) => id !== target);
   const responses = consistencyRound(config, clients, others, [...masked.keys()]);
-  const bShares = responses.flatMap((r: UnmaskResponse) => r.seedShares.filter((s) => s.of === target).map((s) => ({ index: s.x, bytes: s.share })));
+  const bShares = responses.flatMap((r: UnmaskResponse) =>
+    r.seedShares.filter((s) => s.of === target).map((s) => ({ index: s.x, bytes: s.share })),
+  );
   const b = combine(bShares.slice(0, config.threshold));
   const clear = y.masked.slice();
   applyMask(clear, b, -1, { kind: 'self-mask', federation: config.federation, round: config.round });
-  return { targetMasked: targetMasked as ReturnType<SecAggClient['maskedInput']>, recovered: dequantiseSum(clear, config.quantisation).average };
+  return {
+    targetMasked: targetMasked as ReturnType<SecAggClient['maskedInput']>,
+    recovered: dequantiseSum(clear, config.quantisation).average,
+  };
 }
 
-describe('a server that delivers a participant fewer than t dealers\' shares', () => {
-  it('without the round-2 check, the server recovers the target\'s individual update from an ordinary unmask request', () => {
+describe("a server that delivers a participant fewer than t dealers' shares", () => {
+  it("without the round-2 check, the server recovers the target's individual update from an ordinary unmask request", () => {
     const setup = keyExchange(5, 'isolate-unchecked', (o) => new UncheckedClient(o));
 
     const { targetMasked, recovered } = isolateTarget(setup, 'p00');
@@ -94,7 +111,10 @@ describe('a server that delivers a participant fewer than t dealers\' shares', (
 
     const { targetMasked, recovered } = isolateTarget(setup, 'p00');
 
-    expect(targetMasked).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'masked-input', have: 1, need: setup.config.threshold } });
+    expect(targetMasked).toMatchObject({
+      ok: false,
+      failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'masked-input', have: 1, need: setup.config.threshold },
+    });
     expect(recovered).toBeNull();
     expect(setup.clients.get('p00')?.phase).toBe('aborted');
   });
@@ -104,7 +124,10 @@ describe('a server that delivers a participant fewer than t dealers\' shares', (
     const t = setup.config.threshold;
     const delivery = setup.deliveries.find((d) => d.to === 'p00') as SharesDelivery;
 
-    const answer = (setup.clients.get('p00') as SecAggClient).maskedInput({ ...delivery, shares: delivery.shares.slice(0, t) }, { update: setup.updates[0] as Float32Array, weight: 1 });
+    const answer = (setup.clients.get('p00') as SecAggClient).maskedInput(
+      { ...delivery, shares: delivery.shares.slice(0, t) },
+      { update: setup.updates[0] as Float32Array, weight: 1 },
+    );
 
     expect(delivery.shares.slice(0, t).map((s) => s.from)).toContain('p00');
     expect(answer.ok).toBe(true);
@@ -115,7 +138,10 @@ describe('a server that delivers a participant fewer than t dealers\' shares', (
 function maskAll(setup: Setup): void {
   setup.deliveries.forEach((delivery) => {
     const k = setup.identities.findIndex((i) => i.id === delivery.to);
-    const answer = (setup.clients.get(delivery.to) as SecAggClient).maskedInput(delivery, { update: setup.updates[k] as Float32Array, weight: setup.weights[k] as number });
+    const answer = (setup.clients.get(delivery.to) as SecAggClient).maskedInput(delivery, {
+      update: setup.updates[k] as Float32Array,
+      weight: setup.weights[k] as number,
+    });
     if (!answer.ok) throw new Error('masking failed');
   });
 }
@@ -146,9 +172,27 @@ describe('the consistency check: a server that tells different survivor sets to 
       return { from: to, signature: signed.message.signature };
     });
 
-    const switched = (setup.clients.get('p01') as SecAggClient).unmask({ type: 'secagg/unmask-request', to: 'p01', survivors: all.slice(1), dropped: ['p00'], signatures });
-    const forgedCount = (setup.clients.get('p02') as SecAggClient).unmask({ type: 'secagg/unmask-request', to: 'p02', survivors: all, dropped: [], signatures: [...signatures.slice(0, 4), ...signatures.slice(0, 4)] });
-    const honest = (setup.clients.get('p03') as SecAggClient).unmask({ type: 'secagg/unmask-request', to: 'p03', survivors: all, dropped: [], signatures });
+    const switched = (setup.clients.get('p01') as SecAggClient).unmask({
+      type: 'secagg/unmask-request',
+      to: 'p01',
+      survivors: all.slice(1),
+      dropped: ['p00'],
+      signatures,
+    });
+    const forgedCount = (setup.clients.get('p02') as SecAggClient).unmask({
+      type: 'secagg/unmask-request',
+      to: 'p02',
+      survivors: all,
+      dropped: [],
+      signatures: [...signatures.slice(0, 4), ...signatures.slice(0, 4)],
+    });
+    const honest = (setup.clients.get('p03') as SecAggClient).unmask({
+      type: 'secagg/unmask-request',
+      to: 'p03',
+      survivors: all,
+      dropped: [],
+      signatures,
+    });
 
     expect(switched).toMatchObject({ ok: false, failure: { code: 'CONSISTENCY_RULE' } });
     expect(forgedCount).toMatchObject({ ok: false, failure: { code: 'CONSISTENCY_RULE', have: 4, need: 5 } });
@@ -169,12 +213,25 @@ describe('the consistency check: a server that tells different survivor sets to 
   });
 });
 
-describe('SecAgg+: the graph is not the server\'s choice', () => {
+describe("SecAgg+: the graph is not the server's choice", () => {
   function advertised(n: number, label: string) {
     const identities = makeIdentities(n, label);
-    const config = createSecAggConfig({ federation: 'cardio', round: 5, participants: identities, vectorLength: 8, clipNorm: CLIP_NORM, maxWeight: MAX_WEIGHT, graph: { kind: 'harary', degree: 4 } });
+    const config = createSecAggConfig({
+      federation: 'cardio',
+      round: 5,
+      participants: identities,
+      vectorLength: 8,
+      clipNorm: CLIP_NORM,
+      maxWeight: MAX_WEIGHT,
+      graph: { kind: 'harary', degree: 4 },
+    });
     const server = createSecAggServer(config);
-    const clients = new Map(identities.map((identity) => [identity.id, createSecAggClient({ config, identity, random: seededRandom(`${label}/${identity.id}`) })]));
+    const clients = new Map(
+      identities.map((identity) => [
+        identity.id,
+        createSecAggClient({ config, identity, random: seededRandom(`${label}/${identity.id}`) }),
+      ]),
+    );
     for (const c of clients.values()) {
       const advertise = c.advertiseKeys();
       if (!advertise.ok || !server.receiveAdvertiseKeys(advertise.message).ok) throw new Error('advertise failed');
@@ -198,7 +255,7 @@ describe('SecAgg+: the graph is not the server\'s choice', () => {
     expect(holders.map((h) => h.length)).toEqual(new Array(12).fill(5));
   });
 
-  it('a server that shows one participant a different advertiser set changes only that participant\'s graph, and its shares are refused', () => {
+  it("a server that shows one participant a different advertiser set changes only that participant's graph, and its shares are refused", () => {
     const { server, clients, keys } = advertised(12, 'omitted');
     const target = keys[0] as (typeof keys)[number];
 

@@ -13,7 +13,7 @@ describe('secure aggregation with dropouts after the masking step', () => {
     ['0%', [] as string[]],
     ['10%', ['p04']],
     ['30%', ['p01', 'p05', 'p08']],
-  ])('n = 10, complete graph, t = 7: %s dropped still gives the survivors\' weighted average', (_rate, dropped) => {
+  ])("n = 10, complete graph, t = 7: %s dropped still gives the survivors' weighted average", (_rate, dropped) => {
     const run = runProtocol({ n: 10, vectorLength: 400, label: `drop-${dropped.length}`, dropBeforeMasking: dropped });
 
     const result = expectSurvivorAverage(run, dropped);
@@ -44,7 +44,10 @@ describe('secure aggregation with dropouts at the consistency check', () => {
   it('fewer than t sign: a typed failure at the consistency check, and no unmask request', () => {
     const run = runProtocol({ n: 10, vectorLength: 50, label: 'few-sign', dropBeforeConsistency: ids(10).slice(0, 4) });
 
-    expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'consistency-check', have: 6, need: 7 } });
+    expect(run.outcome).toMatchObject({
+      ok: false,
+      failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'consistency-check', have: 6, need: 7 },
+    });
     expect(run.requests).toEqual([]);
   });
 });
@@ -78,12 +81,15 @@ describe('secure aggregation below the threshold', () => {
     // Who, from the public graph alone (its seed derived from round 0), keeps fewer than t = 8 of its 11 share holders after these 9 dropouts?
     const graph = buildGraph(30, { kind: 'harary', degree: 10, seed: run.server.graphSeed as Uint8Array });
     const starved = run.config.participants
-      .map((p, i) => ({ id: p.id, left: [i, ...graph.neighbours(i)].filter((h) => !dropped.includes(run.config.participants[h]?.id as string)).length }))
+      .map((p, i) => ({
+        id: p.id,
+        left: [i, ...graph.neighbours(i)].filter((h) => !dropped.includes(run.config.participants[h]?.id as string)).length,
+      }))
       .filter((p) => p.left < run.config.threshold)
       .map((p) => p.id);
     expect(starved.length).toBeGreaterThan(0); // degree 10 is too small for 30% dropout at n = 30 with this graph seed
     expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'INSUFFICIENT_SHARES', step: 'unmasking' } });
-    const named = run.outcome && !run.outcome.ok ? run.outcome.failure.participants ?? [] : [];
+    const named = run.outcome && !run.outcome.ok ? (run.outcome.failure.participants ?? []) : [];
     expect(named).toHaveLength(1);
     expect(starved).toContain(named[0]);
     expect(run.server.phase).toBe('failed');
@@ -91,7 +97,14 @@ describe('secure aggregation below the threshold', () => {
 
   it('fewer than t advertise keys: the round stops before any secret is shared', () => {
     const identities = makeIdentities(10, 'lonely');
-    const config = createSecAggConfig({ federation: 'cardio', round: 1, participants: identities, vectorLength: 10, clipNorm: 1, maxWeight: 10 });
+    const config = createSecAggConfig({
+      federation: 'cardio',
+      round: 1,
+      participants: identities,
+      vectorLength: 10,
+      clipNorm: 1,
+      maxWeight: 10,
+    });
     const server = createSecAggServer(config);
     for (const identity of identities.slice(0, 5)) {
       const advertise = createSecAggClient({ config, identity, random: seededRandom(identity.id) }).advertiseKeys();
@@ -101,6 +114,8 @@ describe('secure aggregation below the threshold', () => {
     const closed = server.closeAdvertiseKeys();
 
     expect(closed).toMatchObject({ ok: false, failure: { code: 'TOO_FEW_PARTICIPANTS', step: 'advertise-keys', have: 5, need: 7 } });
-    expect(server.receiveShareKeys({ type: 'secagg/share-keys', from: 'p00', seedCommitment: new Uint8Array(32), shares: [] })).toMatchObject({ ok: false, reason: 'WRONG_PHASE' });
+    expect(
+      server.receiveShareKeys({ type: 'secagg/share-keys', from: 'p00', seedCommitment: new Uint8Array(32), shares: [] }),
+    ).toMatchObject({ ok: false, reason: 'WRONG_PHASE' });
   });
 });

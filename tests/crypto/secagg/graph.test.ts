@@ -51,7 +51,9 @@ describe('communication graph', () => {
   it('labels are shuffled: neighbourhoods are not runs of consecutive indices', () => {
     const g = buildGraph(100, { kind: 'harary', degree: 14, seed: seedA });
 
-    const consecutive = Array.from({ length: 100 }, (_, i) => g.neighbours(i)).filter((ns) => ns.every((j, a) => a === 0 || j === (ns[a - 1] as number) + 1));
+    const consecutive = Array.from({ length: 100 }, (_, i) => g.neighbours(i)).filter((ns) =>
+      ns.every((j, a) => a === 0 || j === (ns[a - 1] as number) + 1),
+    );
 
     expect(consecutive.length).toBeLessThan(5);
   });

@@ -3,7 +3,15 @@ import { createPrng } from '../../../crypto/prng.js';
 import { generateIdentity, type Identity } from '../../../crypto/identity.js';
 import { clipL2 } from '../../../crypto/dp/clip-noise.js';
 import { createSecAggClient, type SecAggClient } from '../../../crypto/secagg/client.js';
-import type { ConsistencyRequest, KeysBroadcast, MaskedInput, ShareKeys, SharesDelivery, UnmaskRequest, UnmaskResponse } from '../../../crypto/secagg/messages.js';
+import type {
+  ConsistencyRequest,
+  KeysBroadcast,
+  MaskedInput,
+  ShareKeys,
+  SharesDelivery,
+  UnmaskRequest,
+  UnmaskResponse,
+} from '../../../crypto/secagg/messages.js';
 import { createSecAggConfig, type SecAggConfig, type ThreatModel } from '../../../crypto/secagg/protocol.js';
 import { createSecAggServer, type SecAggServer, type ServerOutcome } from '../../../crypto/secagg/server.js';
 import type { Receipt } from '../../../crypto/secagg/failures.js';
@@ -147,7 +155,9 @@ export function runProtocol(options: RunOptions): RunResult {
   for (const msg of deliveries) {
     if (options.dropBeforeMasking?.includes(msg.to)) continue;
     const index = identities.findIndex((i) => i.id === msg.to);
-    const input = must((clients.get(msg.to) as SecAggClient).maskedInput(msg, { update: updates[index] as Float32Array, weight: weights[index] as number }));
+    const input = must(
+      (clients.get(msg.to) as SecAggClient).maskedInput(msg, { update: updates[index] as Float32Array, weight: weights[index] as number }),
+    );
     masked.set(msg.to, input);
     receipts.push(server.receiveMaskedInput(input));
   }
@@ -175,13 +185,25 @@ export function runProtocol(options: RunOptions): RunResult {
  * What a (possibly dishonest) server does to get shares revealed: tells `askers` the survivor set `survivors`, collects
  * their signatures, and sends each an unmask request with them; returns the responses of those that answered.
  */
-export function consistencyRound(config: SecAggConfig, clients: ReadonlyMap<string, SecAggClient>, askers: readonly string[], survivors: readonly string[], dropped: readonly string[] = []): UnmaskResponse[] {
+export function consistencyRound(
+  config: SecAggConfig,
+  clients: ReadonlyMap<string, SecAggClient>,
+  askers: readonly string[],
+  survivors: readonly string[],
+  dropped: readonly string[] = [],
+): UnmaskResponse[] {
   const signatures = askers.flatMap((to) => {
     const signed = (clients.get(to) as SecAggClient).signSurvivors({ type: 'secagg/consistency-request', to, survivors: [...survivors] });
     return signed.ok ? [{ from: to, signature: signed.message.signature }] : [];
   });
   return askers.flatMap((to) => {
-    const answer = (clients.get(to) as SecAggClient).unmask({ type: 'secagg/unmask-request', to, survivors: [...survivors], dropped: [...dropped], signatures });
+    const answer = (clients.get(to) as SecAggClient).unmask({
+      type: 'secagg/unmask-request',
+      to,
+      survivors: [...survivors],
+      dropped: [...dropped],
+      signatures,
+    });
     return answer.ok ? [answer.message] : [];
   });
 }
@@ -197,8 +219,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function expectSurvivorAverage(run: RunResult, dropped: readonly string[]): SecAggResult {
   expect(run.outcome?.ok, JSON.stringify(run.outcome && !run.outcome.ok ? run.outcome.failure : null)).toBe(true);
   const result = (run.outcome as { ok: true; result: SecAggResult }).result;
-  const survivors = run.identities.map((id, i) => [id.id, i] as const).filter(([id]) => !dropped.includes(id)).map(([, i]) => i);
-  const want = plainFedAvg(survivors.map((i) => run.updates[i] as Float32Array), survivors.map((i) => run.weights[i] as number));
+  const survivors = run.identities
+    .map((id, i) => [id.id, i] as const)
+    .filter(([id]) => !dropped.includes(id))
+    .map(([, i]) => i);
+  const want = plainFedAvg(
+    survivors.map((i) => run.updates[i] as Float32Array),
+    survivors.map((i) => run.weights[i] as number),
+  );
   const bound = averageErrorBound({ params: run.config.quantisation, participants: survivors.length, weightSum: result.weightSum });
   expect(result.weightSum).toBe(survivors.reduce((a, i) => a + (run.weights[i] as number), 0));
   expect(maxAbsDiff(result.average as Float32Array, want)).toBeLessThanOrEqual(bound + 2 ** -24);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SecAggClient, createSecAggClient } from '../../../crypto/secagg/client.js';
-import type { AdvertiseKeys, EncryptedShare, KeysBroadcast, RevealedShare, ShareKeys, UnmaskRequest, UnmaskResponse } from '../../../crypto/secagg/messages.js';
+import type {
+  AdvertiseKeys,
+  EncryptedShare,
+  KeysBroadcast,
+  RevealedShare,
+  ShareKeys,
+  UnmaskRequest,
+  UnmaskResponse,
+} from '../../../crypto/secagg/messages.js';
 import { createSecAggConfig, openSession, type SecAggConfig } from '../../../crypto/secagg/protocol.js';
 import { createSecAggServer } from '../../../crypto/secagg/server.js';
 import { split, type Share } from '../../../crypto/secagg/shamir.js';
@@ -11,7 +19,10 @@ import { expectSurvivorAverage, makeIdentities, runProtocol } from './harness.js
 
 /** A dealer that gives holder number 3 a share of a different secret (with matching commitments, so the holder cannot tell). */
 class InconsistentDealer extends SecAggClient {
-  constructor(options: ConstructorParameters<typeof SecAggClient>[0], private readonly cheatOn: 's' | 'b') {
+  constructor(
+    options: ConstructorParameters<typeof SecAggClient>[0],
+    private readonly cheatOn: 's' | 'b',
+  ) {
     super(options);
   }
 
@@ -36,11 +47,14 @@ describe('secure aggregation against a cheating participant', () => {
       n: 10,
       vectorLength: 50,
       label: 'cheat-b',
-      makeClient: ({ config, identity, random }) => (identity.id === 'p03' ? new InconsistentDealer({ config, identity, random }, 'b') : undefined),
+      makeClient: ({ config, identity, random }) =>
+        identity.id === 'p03' ? new InconsistentDealer({ config, identity, random }, 'b') : undefined,
     });
 
     expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'INCONSISTENT_SHARES', step: 'unmasking', participants: ['p03'] } });
-    expect(run.outcome && !run.outcome.ok && run.outcome.blame).toEqual([expect.objectContaining({ participant: 'p03', reason: 'INCONSISTENT_SHARES', evidence: 'proof' })]);
+    expect(run.outcome && !run.outcome.ok && run.outcome.blame).toEqual([
+      expect.objectContaining({ participant: 'p03', reason: 'INCONSISTENT_SHARES', evidence: 'proof' }),
+    ]);
     expect(run.server.phase).toBe('failed');
   });
 
@@ -50,7 +64,8 @@ describe('secure aggregation against a cheating participant', () => {
       vectorLength: 50,
       label: 'cheat-s',
       dropBeforeMasking: ['p03'],
-      makeClient: ({ config, identity, random }) => (identity.id === 'p03' ? new InconsistentDealer({ config, identity, random }, 's') : undefined),
+      makeClient: ({ config, identity, random }) =>
+        identity.id === 'p03' ? new InconsistentDealer({ config, identity, random }, 's') : undefined,
     });
 
     expect(run.outcome).toMatchObject({ ok: false, failure: { code: 'INCONSISTENT_SHARES', participants: ['p03'] } });
@@ -75,10 +90,12 @@ describe('secure aggregation against a cheating participant', () => {
 
     const result = expectSurvivorAverage(run, []);
 
-    expect(result.blame).toEqual([{ participant: 'p03', reason: 'UNDECRYPTABLE_SHARE', evidence: 'complaint', reportedBy: 'p06', message: expect.any(String) }]);
+    expect(result.blame).toEqual([
+      { participant: 'p03', reason: 'UNDECRYPTABLE_SHARE', evidence: 'complaint', reportedBy: 'p06', message: expect.any(String) },
+    ]);
   });
 
-  it('a holder that reveals a share other than the one it was dealt is caught by the dealer\'s signed commitment', () => {
+  it("a holder that reveals a share other than the one it was dealt is caught by the dealer's signed commitment", () => {
     const run = runProtocol({
       n: 10,
       vectorLength: 50,
@@ -89,7 +106,14 @@ describe('secure aggregation against a cheating participant', () => {
         const share = first.share.slice();
         share[0] = (share[0] as number) ^ 0xff;
         const seedShares = [{ ...first, share }, ...rest];
-        return { ...msg, seedShares, signature: signDetached(unmaskStatement(openSession(config).context, identity.id, seedShares, msg.keyShares), identity.signSecretKey) };
+        return {
+          ...msg,
+          seedShares,
+          signature: signDetached(
+            unmaskStatement(openSession(config).context, identity.id, seedShares, msg.keyShares),
+            identity.signSecretKey,
+          ),
+        };
       },
     });
 
@@ -137,7 +161,11 @@ describe('the consistency rule: the server never obtains both shares of one part
   });
 
   it('a participant refuses to be listed as dropped, and refuses fewer than t survivors', () => {
-    const selfDropped = client('p03').unmask({ ...requestFor('p03'), survivors: requestFor('p03').survivors.filter((id) => id !== 'p03'), dropped: ['p03'] });
+    const selfDropped = client('p03').unmask({
+      ...requestFor('p03'),
+      survivors: requestFor('p03').survivors.filter((id) => id !== 'p03'),
+      dropped: ['p03'],
+    });
     const tooFew = client('p04').unmask({ ...requestFor('p04'), survivors: ['p04', 'p05', 'p06'], dropped: [] });
 
     expect(selfDropped).toMatchObject({ ok: false, failure: { code: 'CONSISTENCY_RULE' } });
@@ -155,7 +183,13 @@ describe('the consistency rule: the server never obtains both shares of one part
 
   it('honest participants reveal, per participant, shares of one kind only, even with dropouts', () => {
     const responses: UnmaskResponse[] = [];
-    const withDrops = runProtocol({ n: 10, vectorLength: 20, label: 'kinds', dropBeforeMasking: ['p02', 'p07'], tamperUnmask: (m) => (responses.push(m), m) });
+    const withDrops = runProtocol({
+      n: 10,
+      vectorLength: 20,
+      label: 'kinds',
+      dropBeforeMasking: ['p02', 'p07'],
+      tamperUnmask: (m) => (responses.push(m), m),
+    });
 
     const seedOf = new Set(responses.flatMap((r) => r.seedShares.map((s) => s.of)));
     const keyOf = new Set(responses.flatMap((r) => r.keyShares.map((s) => s.of)));
@@ -167,9 +201,16 @@ describe('the consistency rule: the server never obtains both shares of one part
 });
 
 describe('a participant checks what the server relays', () => {
-  it('refuses keys the server altered (a neighbour\'s s key replaced)', () => {
+  it("refuses keys the server altered (a neighbour's s key replaced)", () => {
     const identities = makeIdentities(3, 'relay');
-    const config = createSecAggConfig({ federation: 'cardio', round: 2, participants: identities, vectorLength: 4, clipNorm: 1, maxWeight: 10 });
+    const config = createSecAggConfig({
+      federation: 'cardio',
+      round: 2,
+      participants: identities,
+      vectorLength: 4,
+      clipNorm: 1,
+      maxWeight: 10,
+    });
     const server = createSecAggServer(config);
     const clients = identities.map((identity) => createSecAggClient({ config, identity, random: seededRandom(`relay/${identity.id}`) }));
     for (const c of clients) {
@@ -181,7 +222,10 @@ describe('a participant checks what the server relays', () => {
     const toFirst = closed.messages.find((m) => m.to === 'p00') as KeysBroadcast;
     const [victim, ...others] = toFirst.keys as [AdvertiseKeys, ...AdvertiseKeys[]];
 
-    const answer = (clients[0] as SecAggClient).shareKeys({ ...toFirst, keys: [{ ...victim, sPublicKey: others[0]?.sPublicKey as Uint8Array }, ...others] });
+    const answer = (clients[0] as SecAggClient).shareKeys({
+      ...toFirst,
+      keys: [{ ...victim, sPublicKey: others[0]?.sPublicKey as Uint8Array }, ...others],
+    });
 
     expect(answer).toMatchObject({ ok: false, failure: { code: 'BAD_MESSAGE' } });
     expect((clients[1] as SecAggClient).shareKeys(closed.messages.find((m) => m.to === 'p01') as KeysBroadcast).ok).toBe(true);

@@ -22,7 +22,11 @@ describe('mask PRG', () => {
     const base = expandMask(seed, 64, ctx);
 
     expect(expandMask(seed, 64, ctx)).toEqual(base);
-    for (const other of [{ ...ctx, kind: 'pair-mask' as const }, { ...ctx, round: 4 }, { ...ctx, federation: 'onco' }]) {
+    for (const other of [
+      { ...ctx, kind: 'pair-mask' as const },
+      { ...ctx, round: 4 },
+      { ...ctx, federation: 'onco' },
+    ]) {
       expect(expandMask(seed, 64, other)).not.toEqual(base);
     }
     expect(expandMask(sha256(seed), 64, ctx)).not.toEqual(base);

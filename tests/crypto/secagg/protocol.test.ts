@@ -8,7 +8,6 @@ import { utf8Encode } from '../../../crypto/bytes.js';
 import { seededRandom } from '../helpers.js';
 import { expectSurvivorAverage, makeIdentities, runProtocol } from './harness.js';
 
-
 describe('secure aggregation, full rounds in memory', () => {
   it('n = 10, complete graph: the unmasked weighted average equals plain FedAvg within the quantisation error', () => {
     const run = runProtocol({ n: 10, vectorLength: 500, label: 'full-10' });
@@ -60,14 +59,17 @@ describe('secure aggregation configuration', () => {
     const advertise = client.advertiseKeys();
 
     expect(config.participants.map((p) => p.id)).toEqual(participants.map((p) => p.id));
-    expect(Object.keys(createSecAggConfig({ ...base, participants: makeIdentities(3, 'config') }).participants[0] as object)).toEqual(['id', 'signPublicKey']);
+    expect(Object.keys(createSecAggConfig({ ...base, participants: makeIdentities(3, 'config') }).participants[0] as object)).toEqual([
+      'id',
+      'signPublicKey',
+    ]);
     expect(advertise.ok && b.receiveAdvertiseKeys(advertise.message)).toEqual({ ok: true });
     expect(advertise.ok && a.receiveAdvertiseKeys(advertise.message)).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
   });
 });
 
 describe('secure aggregation signatures', () => {
-  it('are standard Ed25519: node:crypto signing gives tweetnacl\'s bytes, and each side verifies the other', () => {
+  it("are standard Ed25519: node:crypto signing gives tweetnacl's bytes, and each side verifies the other", () => {
     const [me] = makeIdentities(1, 'sig');
     const message = utf8Encode('cohort/secagg test message');
 

@@ -12,7 +12,12 @@ const sumOf = (vectors: Uint32Array[]) => {
 
 describe('fixed-point ring encoding', () => {
   it('chooses a scale at which n worst-case encoded entries cannot overflow a signed 32-bit sum', () => {
-    for (const [clipNorm, maxWeight, maxParticipants] of [[1, 1, 2], [1, 5000, 30], [10, 60000, 1000], [0.01, 1, 100000]] as const) {
+    for (const [clipNorm, maxWeight, maxParticipants] of [
+      [1, 1, 2],
+      [1, 5000, 30],
+      [10, 60000, 1000],
+      [0.01, 1, 100000],
+    ] as const) {
       const p = quantisationParams({ clipNorm, maxWeight, maxParticipants });
 
       expect(maxParticipants * (maxWeight * clipNorm * p.scale + 1)).toBeLessThanOrEqual(2 ** 31 - 1);
@@ -57,7 +62,7 @@ describe('fixed-point ring encoding', () => {
 
   it('rounds stochastically without bias: a value a quarter of a unit above an integer averages to it', () => {
     const params = quantisationParams({ clipNorm: 1, maxWeight: 1, maxParticipants: 2 });
-    const update = new Float32Array(4096).fill((3.25 / params.scale) / 64); // norm 3.25/scale, far below the clip
+    const update = new Float32Array(4096).fill(3.25 / params.scale / 64); // norm 3.25/scale, far below the clip
     const { vector } = quantiseWeighted(update, 1, params, { rounding: 'stochastic', random: seededRandom('ring/bias') });
 
     const values = Array.from(vector.subarray(0, 4096), (v) => v | 0);
@@ -65,7 +70,7 @@ describe('fixed-point ring encoding', () => {
 
     expect(new Set(values)).toEqual(new Set([0, 1]));
     // E = 3.25/64 = 0.0508 units; Bernoulli std / sqrt(4096) = 0.0034: within 5 std
-    expect(Math.abs(mean - 3.25 / 64)).toBeLessThan(5 * Math.sqrt((3.25 / 64) * (1 - 3.25 / 64) / 4096));
+    expect(Math.abs(mean - 3.25 / 64)).toBeLessThan(5 * Math.sqrt(((3.25 / 64) * (1 - 3.25 / 64)) / 4096));
   });
 
   it('clips before encoding, reports the original norm, and refuses weights outside 0..W', () => {

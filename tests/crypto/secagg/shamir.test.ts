@@ -10,7 +10,9 @@ const secret = sha256(Uint8Array.of(1, 2, 3));
 
 /** A random subset of `k` distinct shares, reproducible from `seed`. */
 function pick(shares: Share[], k: number, seed: number): Share[] {
-  return createPrng(seed).shuffle([...shares]).slice(0, k);
+  return createPrng(seed)
+    .shuffle([...shares])
+    .slice(0, k);
 }
 
 describe('GF(2^8)', () => {
@@ -23,7 +25,14 @@ describe('GF(2^8)', () => {
 
 describe('Shamir over GF(2^8)', () => {
   it('recovers the secret from any t of n shares, at several (t, n)', () => {
-    const cases: [number, number][] = [[2, 2], [2, 3], [3, 5], [6, 10], [11, 20], [128, 255]];
+    const cases: [number, number][] = [
+      [2, 2],
+      [2, 3],
+      [3, 5],
+      [6, 10],
+      [11, 20],
+      [128, 255],
+    ];
     for (const [t, n] of cases) {
       const shares = split(secret, t, n, seededRandom(`shamir/${t}/${n}`));
 
@@ -73,7 +82,10 @@ describe('Shamir over GF(2^8)', () => {
     expect(sharesConsistent(shares, 3)).toBe(true);
     expect(sharesConsistent(altered, 3)).toBe(false);
     expect(combineVerified(altered, 3, check)).toMatchObject({ ok: false, reason: 'INCONSISTENT_SHARES' });
-    expect(combineVerified([altered[0], altered[2], altered[4]] as Share[], 3, check)).toMatchObject({ ok: false, reason: 'COMMITMENT_MISMATCH' });
+    expect(combineVerified([altered[0], altered[2], altered[4]] as Share[], 3, check)).toMatchObject({
+      ok: false,
+      reason: 'COMMITMENT_MISMATCH',
+    });
     expect(combineVerified(shares.slice(0, 2), 3, check)).toMatchObject({ ok: false, reason: 'TOO_FEW_SHARES' });
     expect(combineVerified(shares, 3, check)).toEqual({ ok: true, secret });
   });

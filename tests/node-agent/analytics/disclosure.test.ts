@@ -5,14 +5,28 @@
 import { describe, expect, it } from 'vitest';
 import { verifyDocument } from '../../../crypto/index.js';
 import { type StatsAnswerBody } from '../../../protocol/index.js';
-import { answerStatsQuery, categoricalAnswer, crosstabAnswer, numericAnswer, protectCells, survivalAnswer, describeColumn, type StatsSite, type Table } from '../../../node-agent/analytics/index.js';
+import {
+  answerStatsQuery,
+  categoricalAnswer,
+  crosstabAnswer,
+  numericAnswer,
+  protectCells,
+  survivalAnswer,
+  describeColumn,
+  type StatsSite,
+  type Table,
+} from '../../../node-agent/analytics/index.js';
 import { consent, site, study } from '../../policy/fixtures.js';
 
 const K = 5;
 
 /** `small` rows with age 15, 40 rows with age 45; no missing values. */
 function ages(small: number): Table {
-  return { source: 'test', header: ['age'], rows: [...Array.from({ length: small }, () => ['15']), ...Array.from({ length: 40 }, () => ['45'])] };
+  return {
+    source: 'test',
+    header: ['age'],
+    rows: [...Array.from({ length: small }, () => ['15']), ...Array.from({ length: 40 }, () => ['45'])],
+  };
 }
 
 describe('small-cell suppression at k - 1, k and k + 1', () => {
@@ -39,7 +53,11 @@ describe('small-cell suppression at k - 1, k and k + 1', () => {
     });
 
     it(`a mean over ${small} rows (k = ${K}) is ${small < K ? 'withheld' : 'published'}`, () => {
-      const t: Table = { source: 'test', header: ['bmi'], rows: [...Array.from({ length: small }, (_, i) => [String(20 + i)]), ...Array.from({ length: 10 }, () => ['NA'])] };
+      const t: Table = {
+        source: 'test',
+        header: ['bmi'],
+        rows: [...Array.from({ length: small }, (_, i) => [String(20 + i)]), ...Array.from({ length: 10 }, () => ['NA'])],
+      };
       const a = numericAnswer(t, 'bmi', [0, 100], K);
       if (small < K) {
         expect(a.mean).toBeUndefined();
@@ -51,7 +69,11 @@ describe('small-cell suppression at k - 1, k and k + 1', () => {
     });
 
     it(`a category held by ${small} rows (k = ${K}) is ${small < K ? 'never named' : 'named'}`, () => {
-      const t: Table = { source: 'test', header: ['dx'], rows: [...Array.from({ length: small }, () => ['rare-disease']), ...Array.from({ length: 30 }, () => ['flu'])] };
+      const t: Table = {
+        source: 'test',
+        header: ['dx'],
+        rows: [...Array.from({ length: small }, () => ['rare-disease']), ...Array.from({ length: 30 }, () => ['flu'])],
+      };
       const a = categoricalAnswer(t, 'dx', K);
       expect(a.categories.map((c) => c.name)).toEqual(small < K ? ['flu'] : ['flu', 'rare-disease']);
       if (small < K) expect(a.other.suppressed).toBe(true);
@@ -59,7 +81,11 @@ describe('small-cell suppression at k - 1, k and k + 1', () => {
 
     it(`a survival step with ${small} at risk (k = ${K}) is ${small < K ? 'withheld' : 'published'}`, () => {
       // 20 rows die at time 1; `small` rows live past time 1 and die at time 2
-      const t: Table = { source: 'test', header: ['t', 'e'], rows: [...Array.from({ length: 20 }, () => ['1', '1']), ...Array.from({ length: small }, () => ['2', '1'])] };
+      const t: Table = {
+        source: 'test',
+        header: ['t', 'e'],
+        rows: [...Array.from({ length: 20 }, () => ['1', '1']), ...Array.from({ length: small }, () => ['2', '1'])],
+      };
       const a = survivalAnswer(t, { time: 't', event: 'e', grid: [1, 2] }, K);
       const curve = a.groups[0];
       expect(curve?.atRisk[0]).toEqual({ n: 20 + small });
@@ -71,7 +97,15 @@ describe('small-cell suppression at k - 1, k and k + 1', () => {
   it('leaves no row or column of a crosstab with a single withheld cell', () => {
     const rows: string[][] = [];
     const add = (a: string, b: string, n: number) => rows.push(...Array.from({ length: n }, () => [a, b]));
-    for (const [a, b, n] of [['never', '0', 50], ['never', '1', 2], ['former', '0', 30], ['former', '1', 20], ['current', '0', 7], ['current', '1', 9]] as const) add(a, b, n);
+    for (const [a, b, n] of [
+      ['never', '0', 50],
+      ['never', '1', 2],
+      ['former', '0', 30],
+      ['former', '1', 20],
+      ['current', '0', 7],
+      ['current', '1', 9],
+    ] as const)
+      add(a, b, n);
     const x = crosstabAnswer({ source: 'test', header: ['smoking', 'y'], rows }, 'smoking', 'y', K);
     const lines = [...x.cells, ...x.colNames.map((_, j) => x.cells.map((r) => r[j]))];
     for (const line of lines) expect(line.filter((c) => c?.suppressed).length).not.toBe(1);
@@ -86,11 +120,20 @@ describe('small-cell suppression at k - 1, k and k + 1', () => {
 
 describe('a coordinator that tries to lower k or difference counts', () => {
   const manifest = study();
-  const table: Table = { source: 'test', header: ['dx'], rows: [...Array.from({ length: 3 }, () => ['rare']), ...Array.from({ length: 30 }, () => ['flu'])] };
+  const table: Table = {
+    source: 'test',
+    header: ['dx'],
+    rows: [...Array.from({ length: 3 }, () => ['rare']), ...Array.from({ length: 30 }, () => ['flu'])],
+  };
   const agentSite = (minCellSize?: number, uses: ('training' | 'evaluation' | 'analytics')[] = ['training', 'analytics']): StatsSite => ({
     identity: site,
     federation: manifest.federation,
-    consent: () => ({ consent: consent(manifest, { uses, limits: { requireSecureAggregation: false, minOtherInstitutions: 1, ...(minCellSize ? { minCellSize } : {}) } }) }),
+    consent: () => ({
+      consent: consent(manifest, {
+        uses,
+        limits: { requireSecureAggregation: false, minOtherInstitutions: 1, ...(minCellSize ? { minCellSize } : {}) },
+      }),
+    }),
     study: () => manifest,
     table: () => table,
   });
@@ -112,7 +155,9 @@ describe('a coordinator that tries to lower k or difference counts', () => {
 
   it('applies a larger k when the asker asks for one, and the consent k when it is larger', () => {
     expect((answerStatsQuery(agentSite(), ask(40)) as { body: StatsAnswerBody }).body.minCellSize).toBe(40);
-    expect((answerStatsQuery(agentSite(2), ask()) as { body: StatsAnswerBody }).body.categorical?.[0]?.categories.map((c) => c.name)).toEqual(['flu', 'rare']);
+    expect(
+      (answerStatsQuery(agentSite(2), ask()) as { body: StatsAnswerBody }).body.categorical?.[0]?.categories.map((c) => c.name),
+    ).toEqual(['flu', 'rare']);
   });
 
   it('gives the same withheld answer to the same question asked twice', () => {
@@ -127,6 +172,9 @@ describe('a coordinator that tries to lower k or difference counts', () => {
   });
 
   it('refuses when the consent does not allow analytics', () => {
-    expect(answerStatsQuery(agentSite(undefined, ['training']), ask())).toMatchObject({ ok: false, error: { code: 'CONSENT_USE_NOT_ALLOWED' } });
+    expect(answerStatsQuery(agentSite(undefined, ['training']), ask())).toMatchObject({
+      ok: false,
+      error: { code: 'CONSENT_USE_NOT_ALLOWED' },
+    });
   });
 });
