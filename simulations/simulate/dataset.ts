@@ -1,6 +1,6 @@
 /** The simulated federation's data: the whole data set (the simulator alone sees it), its spec, test split and per-site slices. */
 import { existsSync } from 'node:fs';
-import { DEFAULT_MLP_HIDDEN, type ModelSpec, type Task } from '../../protocol/index.js';
+import { DEFAULT_MLP_HIDDEN, type ModelSpec } from '../../protocol/index.js';
 import {
   cnnInputShape,
   loadIdxFiles,
@@ -17,7 +17,9 @@ import { formatDataRef, parseImageRef, resolveDataRef, type DataRef } from '../.
 import { loadImageSet } from '../../node-agent/data/image-data.js';
 import type { ImageOptions } from '../../node-agent/data/image-options.js';
 import { imageRows } from '../../node-agent/data/image-set.js';
-import { prepareTabular, type NaturalPartition, type TabularOptions } from './tabular-data.js';
+import { prepareTabular, type LabelChoice, type NaturalPartition, type TabularOptions } from './tabular-data.js';
+
+export type { LabelChoice } from './tabular-data.js';
 import { splitBySite } from './image-sites.js';
 import type { DroppedColumn } from '../../protocol/index.js';
 
@@ -46,7 +48,8 @@ export interface SimulationData {
   dropped?: DroppedColumn[];
 }
 
-const FORMS = 'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH[,PATH...], images:DIR or dicom:MANIFEST.csv';
+const FORMS =
+  'mnist, mnist-full, idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS], csv:PATH[,PATH...], images:DIR or dicom:MANIFEST.csv';
 
 /**
  * Parses `mnist`, `mnist-full`, `idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]`, `csv:PATH[,PATH...]`
@@ -59,7 +62,9 @@ export function parseDataset(text: string, label?: string, image?: ImageOptions)
   if (text.startsWith('idx:')) {
     const paths = text.slice(4).split(',');
     if (![2, 4].includes(paths.length) || paths.some((p) => p === '')) {
-      throw new Error(`--dataset ${text}: use idx:TRAIN_IMAGES,TRAIN_LABELS or idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS (comma-separated paths)`);
+      throw new Error(
+        `--dataset ${text}: use idx:TRAIN_IMAGES,TRAIN_LABELS or idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS (comma-separated paths)`,
+      );
     }
     const missing = paths.find((p) => !existsSync(p));
     if (missing) throw new Error(`--dataset ${text}: no file ${missing}`);
@@ -67,7 +72,10 @@ export function parseDataset(text: string, label?: string, image?: ImageOptions)
     return { kind: 'idx', trainImages, trainLabels, ...(testImages && testLabels ? { testImages, testLabels } : {}) };
   }
   if (text.startsWith('csv:') && text.length > 4) {
-    if (!label) throw new Error('--dataset csv:PATH needs --label COLUMN (the column that holds the class; several, comma-separated, for multilabel or regression)');
+    if (!label)
+      throw new Error(
+        '--dataset csv:PATH needs --label COLUMN (the column that holds the class; several, comma-separated, for multilabel or regression)',
+      );
     const paths = text.slice(4).split(',');
     if (paths.length > 1) {
       const bad = paths.find((p) => p === '' || !existsSync(p));
@@ -84,7 +92,9 @@ export function parseDataset(text: string, label?: string, image?: ImageOptions)
 function imageSpec(arch: Arch, imageShape: number[], classes: string[]): ModelSpec {
   if (arch === 'cnn') return { arch, inputShape: cnnInputShape(imageShape), classes: [...classes] };
   const inputShape = [imageShape.reduce((a, b) => a * b, 1)];
-  return arch === 'mlp' ? { arch, inputShape, hidden: [...DEFAULT_MLP_HIDDEN], classes: [...classes] } : { arch, inputShape, classes: [...classes] };
+  return arch === 'mlp'
+    ? { arch, inputShape, hidden: [...DEFAULT_MLP_HIDDEN], classes: [...classes] }
+    : { arch, inputShape, classes: [...classes] };
 }
 
 /**
@@ -109,14 +119,13 @@ export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageSh
   };
 }
 
-/** How a CSV's label reads: the task (absent: inferred from the label) and a binary label's positive value. */
-export interface LabelChoice {
-  task?: Task;
-  positive?: string;
-}
-
 /** The image data set as loaded: every row, and with a published test split the number of training rows before it (CSV: prepareCsv). */
-function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; trainRows?: number; imageShape?: number[]; siteOf?: string[] } {
+function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): {
+  all: Dataset;
+  trainRows?: number;
+  imageShape?: number[];
+  siteOf?: string[];
+} {
   switch (choice.kind) {
     case 'mnist':
       return { all: loadMnist(), imageShape: [28, 28] };
@@ -128,7 +137,12 @@ function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): { all: Dataset; 
     case 'dicom': {
       const set = loadImageSet(choice, choice.image);
       const all = imageRows(set, Array.from(set.labels.keys()), choice.image?.normalize);
-      return { all, imageShape: [...set.imageShape], ...(set.trainRows !== undefined ? { trainRows: set.trainRows } : {}), ...(set.sites ? { siteOf: set.sites } : {}) };
+      return {
+        all,
+        imageShape: [...set.imageShape],
+        ...(set.trainRows !== undefined ? { trainRows: set.trainRows } : {}),
+        ...(set.sites ? { siteOf: set.sites } : {}),
+      };
     }
   }
 }
@@ -154,7 +168,9 @@ export function prepareData(
   if (choice.kind === 'csv') return prepareCsv(choice, arch, institutions, scheme, seed, testFraction, extra);
   const natural = extra.natural;
   if (natural && !(choice.kind === 'dicom' && natural.kind === 'column' && natural.column === 'site')) {
-    throw new Error('--partition column:NAME and one file per institution need CSV data (--dataset csv:...), or column:site with a DICOM manifest that has a site column');
+    throw new Error(
+      '--partition column:NAME and one file per institution need CSV data (--dataset csv:...), or column:site with a DICOM manifest that has a site column',
+    );
   }
   const asked = extra.labels ?? {};
   if ((asked.task && asked.task !== 'classification') || asked.positive !== undefined) {
@@ -167,17 +183,37 @@ export function prepareData(
     const bySite = splitBySite(all.y, all.classes, siteOf, testFraction, seed);
     const ref = resolveDataRef(choice);
     const [train, test] = [bySite.train.flat(), bySite.test.flat()];
-    return { all, spec, train, test, sites: bySite.train, agents: bySite.train.map((rows) => ({ ref, rows })), institutionTests: bySite.test, institutionNames: bySite.names, ...(imageShape ? { imageShape: [...imageShape] } : {}) };
+    return {
+      all,
+      spec,
+      train,
+      test,
+      sites: bySite.train,
+      agents: bySite.train.map((rows) => ({ ref, rows })),
+      institutionTests: bySite.test,
+      institutionNames: bySite.names,
+      ...(imageShape ? { imageShape: [...imageShape] } : {}),
+    };
   }
   const published = trainRows !== undefined && trainRows < all.n;
-  const { train, test } = published ? { train: range(0, trainRows), test: range(trainRows, all.n) } : splitTrainTest(all, testFraction, seed);
+  const { train, test } = published
+    ? { train: range(0, trainRows), test: range(trainRows, all.n) }
+    : splitTrainTest(all, testFraction, seed);
   const labels = train.map((i) => all.y[i] as number);
   const sites = partition(labels, institutions, scheme, seed).map((rows) => rows.map((j) => train[j] as number));
   if (sites.some((rows) => rows.length === 0)) {
     throw new Error(`the partition left an institution without rows: use fewer institutions than the ${train.length} training rows allow`);
   }
   const ref = resolveDataRef(choice);
-  return { all, spec, train, test, sites, agents: sites.map((rows) => ({ ref, rows })), ...(imageShape ? { imageShape: [...imageShape] } : {}) };
+  return {
+    all,
+    spec,
+    train,
+    test,
+    sites,
+    agents: sites.map((rows) => ({ ref, rows })),
+    ...(imageShape ? { imageShape: [...imageShape] } : {}),
+  };
 }
 
 /** CSV data: the dictionary agreed from the institutions' summaries, raw columns transformed by it (tabular-data.ts). */
@@ -192,7 +228,17 @@ function prepareCsv(
 ): SimulationData {
   if (arch === 'cnn') throw new Error('--model cnn needs image data (mnist, mnist-full, idx); use logreg or mlp for a CSV');
   const missing = extra.tabular?.missing ?? choice.missing;
-  const t = prepareTabular(choice.path.split(','), choice.label, extra.natural, scheme, institutions, seed, testFraction, { ...extra.tabular, ...(missing ? { missing } : {}) }, extra.labels ?? {});
+  const t = prepareTabular(
+    choice.path.split(','),
+    choice.label,
+    extra.natural,
+    scheme,
+    institutions,
+    seed,
+    testFraction,
+    { ...extra.tabular, ...(missing ? { missing } : {}) },
+    extra.labels ?? {},
+  );
   const spec: ModelSpec = {
     ...specFor(choice, t.all, arch),
     preprocessing: t.preprocessing,
