@@ -5,7 +5,7 @@ import type { io } from '@tensorflow/tfjs';
 import type { NamedTensor } from '../../protocol/codec.js';
 import type { ModelSpec } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
-import { buildModel, setNamedWeights } from './model.js';
+import { buildServingModel } from './serving-model.js';
 
 /** Concatenates what `model.save` hands over as weight data (one buffer, or one per weight group). */
 function weightBytes(data: io.ModelArtifacts['weightData']): Uint8Array {
@@ -31,9 +31,8 @@ export async function exportLayersModel(
   tensors: NamedTensor[],
   dir: string,
 ): Promise<{ modelJson: string; weightsBin: string; bytes: number }> {
-  const model = buildModel(tf, spec);
+  const model = await buildServingModel(tf, spec, tensors);
   try {
-    setNamedWeights(model, tensors);
     mkdirSync(dir, { recursive: true });
     const modelJson = join(dir, 'model.json');
     const weightsBin = join(dir, 'weights.bin');

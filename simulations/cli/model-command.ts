@@ -1,8 +1,8 @@
 /** `cohort model verify|export|inspect`: a published model file offline, checked with nothing but the coordinator's public key. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command } from 'commander';
-import { ModelSpecSchema, decodeTensors, toCohortError, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { ModelSpecSchema, decodeTensors, tensorLayout, toCohortError, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { fingerprint, fromBase64, readPublicIdentityFile, verifyDocument, verifyModel } from '../../crypto/index.js';
 
 export interface ModelVerdict {
@@ -110,6 +110,23 @@ export function readPublishedModel(
   return { spec: spec.data, tensors, meta, digest };
 }
 
+/**
+ * A user model's base for export: its frozen and local tensors, from `--base` or `base/tensors.cohort` beside the
+ * published file (where the coordinator keeps it); nothing for a preset. Throws naming where it looked.
+ * @example userModelBase('run/models/simulation/v5.cohort', spec) // the frozen dense layer's kernel and bias, ...
+ */
+function userModelBase(file: string, spec: ModelSpec, given?: string): NamedTensor[] {
+  if (spec.arch !== 'layers') return [];
+  const path = given ?? join(dirname(file), 'base', 'tensors.cohort');
+  if (!existsSync(path)) {
+    throw new Error(
+      `${file} is a user model whose file holds only its trained tensors; its base (frozen and local tensors) is models/<federation>/base/tensors.cohort in the coordinator's data directory: give it with --base (looked at ${path})`,
+    );
+  }
+  const trained = new Set(tensorLayout(spec).map((t) => t.name));
+  return decodeTensors(readFileSync(path)).tensors.filter((t) => !trained.has(t.name));
+}
+
 export function modelCommand(): Command {
   const cmd = new Command('model').description('published global models, offline');
   cmd
@@ -148,16 +165,20 @@ export function modelCommand(): Command {
     .argument('<file>', 'the model file (models/<federation>/v<N>.cohort, or a REST download)')
     .requiredOption('--out <dir>', 'the folder to write model.json, weights.bin and cohort-model.json into')
     .option('--key <pubfile>', "the coordinator's public key file: check the model's signature first")
-    .action(async (file: string, o: { out: string; key?: string }) => {
+    .option(
+      '--base <file>',
+      "a user model's base (frozen and local tensors): default base/tensors.cohort beside the model file, as the coordinator keeps it",
+    )
+    .action(async (file: string, o: { out: string; key?: string; base?: string }) => {
       const model = readPublishedModel(file, o.key);
       const { exportLayersModel, selectBackend } = await import('../../node-agent/index.js');
       const { tf } = await selectBackend('cpu', () => undefined);
-      const written = await exportLayersModel(tf, model.spec, model.tensors, o.out);
+      const written = await exportLayersModel(tf, model.spec, [...userModelBase(file, model.spec, o.base), ...model.tensors], o.out);
       // What the Layers file cannot say: the input layout, the classes, and the z-scores tabular inputs need first.
-      const { features, classes, inputShape, normalization } = model.spec;
+      const { features, classes, inputShape, normalization, task, preprocessing } = model.spec;
       writeFileSync(
         join(o.out, 'cohort-model.json'),
-        `${JSON.stringify({ federation: model.meta.federation, version: model.meta.version, digest: model.digest, inputShape, ...(features ? { features } : {}), classes, ...(normalization ? { normalization } : {}) }, null, 2)}\n`,
+        `${JSON.stringify({ federation: model.meta.federation, version: model.meta.version, digest: model.digest, inputShape, ...(features ? { features } : {}), classes, ...(task ? { task } : {}), ...(normalization ? { normalization } : {}), ...(preprocessing ? { preprocessing } : {}) }, null, 2)}\n`,
       );
       process.stdout.write(
         `${written.modelJson} and ${written.weightsBin} (${written.bytes.toLocaleString('en')} bytes of weights): load with tf.loadLayersModel; inputs, classes and normalisation in ${join(o.out, 'cohort-model.json')}\n`,

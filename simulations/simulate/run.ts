@@ -5,6 +5,7 @@ import { destination, pino } from 'pino';
 import {
   decodeTensors,
   parameterCount,
+  totalParameterCount,
   taskOf,
   type ModelSpec,
   type NamedTensor,
@@ -484,7 +485,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
         digest: model.digest,
         signature: model.signature,
         path: model.path,
-        parameters: parameterCount(spec),
+        parameters: totalParameterCount(spec),
         trainableParameters: parameterCount(spec),
       },
       runtime: { wallMs: Date.now() - startedAt, backend, coordinatorPeakRssMb: Math.round(peak.stop() / 2 ** 20), agents: placement },

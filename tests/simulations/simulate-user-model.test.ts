@@ -72,6 +72,26 @@ describe('cohort simulate --model PATH (a functional CNN with a frozen conv, Bat
     }
     expect(existsSync(join(out, 'models', 'simulation', 'base', 'model.json'))).toBe(true);
     expect(existsSync(join(out, 'models', 'simulation', 'base', 'group1-shard1of1.bin'))).toBe(true);
+    expect(summary.model.parameters).toBe(8_054);
+    expect(summary.model.trainableParameters).toBe(8_014);
+
+    // Exported, the published user model is whole again (its base from the data directory) and tf.loadLayersModel loads it.
+    const exported = await runCli(['model', 'export', join(out, 'models', 'simulation', 'v2.cohort'), '--out', join(root, 'exported')]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const { tf } = await selectBackend('cpu');
+    const json = JSON.parse(readFileSync(join(root, 'exported', 'model.json'), 'utf8'));
+    const bin = readFileSync(join(root, 'exported', 'weights.bin'));
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
+      }),
+    );
+    expect(loaded.countParams()).toBe(8_054);
+    const frozen = loaded.getLayer('stem').getWeights()[0]!.dataSync();
+    expect(Array.from(frozen)).toEqual(Array.from(user.base.find((t) => t.name === 'stem/kernel')!.data));
+    loaded.dispose();
   });
 
   it('refuses a model with a missing shard before any round, naming the shard, and creates no run folder', async () => {
