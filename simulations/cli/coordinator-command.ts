@@ -24,6 +24,7 @@ import {
   fraction,
   int,
   positive,
+  withPrivacyFlags,
 } from './options.js';
 
 interface StartOptions {
@@ -75,7 +76,7 @@ interface StartOptions {
 
 export function coordinatorCommand(): Command {
   const cmd = new Command('coordinator').description('run the coordinator of a federation');
-  withTaskFlags(cmd.command('start'))
+  withPrivacyFlags(withTaskFlags(cmd.command('start')))
     .description("serve the REST API and the agents' socket.io endpoint, and run the federation's rounds")
     .requiredOption('--key <file>', "the coordinator's private key file (cohort keys generate --id coordinator)")
     .option('--data-dir <dir>', 'where coordinator.db and the published models live', '.cohort/coordinator')
@@ -108,27 +109,6 @@ export function coordinatorCommand(): Command {
     .option('--seed <s>', 'seed of the initial model and participant selection', int(0), 0)
     .option('--strategy <name>', `aggregation: ${strategyNames.join(' | ')}`, choice(strategyNames), 'fedavg')
     .option('--strategy-param <key=value>', 'strategy parameter, repeatable (e.g. lr=0.01, f=1, mu=0.1)', collect, [])
-    .option('--dp-noise <z>', 'client-level differential privacy: noise multiplier z', positive)
-    .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
-    .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
-    .option(
-      '--dp-adaptive-clip [quantile]',
-      'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start',
-    )
-    .option(
-      '--secagg [graph]',
-      'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)',
-    )
-    .option(
-      '--secagg-threat-model <model>',
-      'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)',
-    )
-    .option(
-      '--secagg-threshold <fraction>',
-      "secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model's minimum)",
-      positive,
-    )
-    .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
     .option('--title <text>', "the study's title (in the manifest institutions consent to)", 'Federated study')
     .option('--purpose <text>', "the study's purpose", 'Train a classifier on data that cannot be pooled.')
     .option('--data-categories <list>', 'comma-separated data categories the study uses', 'clinical-records')

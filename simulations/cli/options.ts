@@ -158,3 +158,38 @@ export function trainingTermsFromFlags(o: {
     ...(o.classWeight !== undefined ? { classWeight: 'balanced' as const } : {}),
   };
 }
+
+/**
+ * Adds the privacy flags `simulate` and `coordinator start` share: client-level DP (noise, clip, delta, adaptive clipping)
+ * and secure aggregation (graph, threat model, threshold, fixed-point clip); read back with dpFromFlags,
+ * adaptiveFromFlags and secaggFromFlags. See docs/privacy.md.
+ * @example withPrivacyFlags(new Command('simulate')).parse(['--dp-noise', '1.1', '--dp-clip', '1'])
+ */
+export function withPrivacyFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      '--dp-noise <z>',
+      'client-level differential privacy: noise multiplier z (Gaussian noise of std z*C on the sum of clipped updates)',
+      positive,
+    )
+    .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
+    .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
+    .option(
+      '--dp-adaptive-clip [quantile]',
+      'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start',
+    )
+    .option(
+      '--secagg [graph]',
+      'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)',
+    )
+    .option(
+      '--secagg-threat-model <model>',
+      'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)',
+    )
+    .option(
+      '--secagg-threshold <fraction>',
+      "secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model's minimum)",
+      positive,
+    )
+    .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive);
+}

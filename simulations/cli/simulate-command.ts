@@ -24,11 +24,12 @@ import {
   positive,
   trainingTermsFromFlags,
   unitInterval,
+  withPrivacyFlags,
   withTaskFlags,
 } from './options.js';
 
 export function simulateCommand(): Command {
-  return withImageFlags(withTaskFlags(new Command('simulate')))
+  return withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate'))))
     .description(
       'run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback',
     )
@@ -70,31 +71,6 @@ export function simulateCommand(): Command {
     .option('--strategy <name>', `aggregation: ${strategyNames.join(' | ')}`, choice(strategyNames), 'fedavg')
     .option('--strategy-param <key=value>', 'strategy parameter, repeatable (e.g. lr=0.01, f=1, mu=0.1)', collect, [])
     .option('--policy <file>', 'policy file (JSON, format cohort-policy/v1); default: the default policy')
-    .option(
-      '--dp-noise <z>',
-      'client-level differential privacy: noise multiplier z (Gaussian noise of std z*C on the sum of clipped updates)',
-      positive,
-    )
-    .option('--dp-clip <c>', 'client-level differential privacy: L2 clip norm C of each update', positive)
-    .option('--dp-delta <d>', 'differential privacy delta', positive, 1e-5)
-    .option(
-      '--dp-adaptive-clip [quantile]',
-      'adaptive clipping (Andrew et al. 2021): the clip norm follows this quantile of update norms (default 0.5); --dp-clip is its start',
-    )
-    .option(
-      '--secagg [graph]',
-      'secure aggregation: the coordinator learns only the sum; graph complete (default, Bonawitz et al.) or harary (SecAgg+)',
-    )
-    .option(
-      '--secagg-threat-model <model>',
-      'secure aggregation: malicious (default; threshold above 2/3 of share holders, resists an active coordinator) or semi-honest (smallest majority)',
-    )
-    .option(
-      '--secagg-threshold <fraction>',
-      "secure aggregation: share holders needed to unmask, as a fraction above 1/2 (default and floor: the threat model's minimum)",
-      positive,
-    )
-    .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive)
     .option(
       '--workers <n>',
       'worker threads hosting the agents, many per thread (0: one process per agent; default: one per core above 20 institutions, else 0)',
