@@ -1,7 +1,15 @@
 /** A user model's file tensors kept in the coordinator's data directory: the initial global model and the base every site holds. */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
-import { baseHash, decodeTensors, encodeTensors, tensorLayout, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import {
+  baseHash,
+  decodeTensors,
+  encodeTensors,
+  tensorLayout,
+  type LayersSpec,
+  type ModelSpec,
+  type NamedTensor,
+} from '../../protocol/index.js';
 
 /** Where a federation's user model lives, relative to the data directory. */
 const baseDir = (federation: string): string => join('models', federation, 'base');
@@ -62,18 +70,36 @@ export function keepBaseModel(
   renameSync(temp, framePath(dataDir, federation)); // last, so a kept frame means a complete copy
 }
 
-/** Every tensor of the kept user model, checked against the spec's names, shapes and base pin. */
-function keptTensors(dataDir: string, federation: string, spec: ModelSpec): NamedTensor[] {
-  if (!spec.layers) return [];
-  const path = framePath(dataDir, federation);
-  if (!existsSync(path))
-    throw new Error(
-      `federation ${federation} trains a user model but ${path} is missing: start the coordinator with --model PATH to its model.json`,
-    );
+/** Every tensor of a kept user-model frame at `path`, checked against the spec's base pin; `missing` says why it is needed. */
+function frameTensors(path: string, spec: ModelSpec & { layers: LayersSpec }, missing: string): NamedTensor[] {
+  if (!existsSync(path)) throw new Error(missing);
   const tensors = decodeTensors(new Uint8Array(readFileSync(path))).tensors;
   if (spec.layers.baseHash && baseHash(spec.layers, tensors) !== spec.layers.baseHash)
     throw new Error(`${path}: its frozen tensors are not the ones the spec pins (baseHash)`);
   return tensors;
+}
+
+/** Every tensor of the kept user model, checked against the spec's names, shapes and base pin. */
+function keptTensors(dataDir: string, federation: string, spec: ModelSpec): NamedTensor[] {
+  if (!spec.layers) return [];
+  const path = framePath(dataDir, federation);
+  const missing = `federation ${federation} trains a user model but ${path} is missing: start the coordinator with --model PATH to its model.json`;
+  return frameTensors(path, { ...spec, layers: spec.layers }, missing);
+}
+
+/** The tensors a user model's published versions lack (its frozen and local ones), of all the model's tensors. */
+function untrained(spec: ModelSpec, tensors: NamedTensor[]): NamedTensor[] {
+  const trained = new Set(tensorLayout(spec).map((t) => t.name));
+  return tensors.filter((t) => !trained.has(t.name));
+}
+
+/**
+ * The base tensors of a user model from a kept frame file (`models/<federation>/base/tensors.cohort`, possibly
+ * copied elsewhere), checked against the spec's base pin; empty for a preset. `missing` is the message when absent.
+ * @example baseTensorsFromFrame('run/models/simulation/base/tensors.cohort', spec, 'give --base')
+ */
+export function baseTensorsFromFrame(path: string, spec: ModelSpec, missing: string): NamedTensor[] {
+  return spec.layers ? untrained(spec, frameTensors(path, { ...spec, layers: spec.layers }, missing)) : [];
 }
 
 /**
@@ -82,8 +108,7 @@ function keptTensors(dataDir: string, federation: string, spec: ModelSpec): Name
  * @example const base = baseTensors(dataDir, 'fed-a', spec); // with a published version's tensors: the full model
  */
 export function baseTensors(dataDir: string, federation: string, spec: ModelSpec): NamedTensor[] {
-  const trained = new Set(tensorLayout(spec).map((t) => t.name));
-  return keptTensors(dataDir, federation, spec).filter((t) => !trained.has(t.name));
+  return untrained(spec, keptTensors(dataDir, federation, spec));
 }
 
 /**

@@ -5,4 +5,4 @@ export { buildModelCard, modelCardMarkdown, type CardFacts, type ModelCard } fro
 export { formatLineage, lineage, type Lineage, type LineageInstitution, type LineageStep } from './lineage.js';
 export type { ModelRunner, RunRequest } from './model-runner.js';
 export { loadModel, predict, rowsToInput, type LoadedModel, type PredictRow, type Prediction } from './predict.js';
-export { baseModelJsonPath, baseTensors, keepBaseModel, userInitialWeights } from './base-model.js';
+export { baseModelJsonPath, baseTensors, baseTensorsFromFrame, keepBaseModel, userInitialWeights } from './base-model.js';

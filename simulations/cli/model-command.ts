@@ -2,8 +2,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
-import { ModelSpecSchema, decodeTensors, tensorLayout, toCohortError, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
+import { ModelSpecSchema, decodeTensors, toCohortError, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { fingerprint, fromBase64, readPublicIdentityFile, verifyDocument, verifyModel } from '../../crypto/index.js';
+import { baseTensorsFromFrame } from '../../coordinator/models/index.js';
 
 export interface ModelVerdict {
   ok: boolean;
@@ -110,22 +111,8 @@ export function readPublishedModel(
   return { spec: spec.data, tensors, meta, digest };
 }
 
-/**
- * A user model's base for export: its frozen and local tensors, from `--base` or `base/tensors.cohort` beside the
- * published file (where the coordinator keeps it); nothing for a preset. Throws naming where it looked.
- * @example userModelBase('run/models/simulation/v5.cohort', spec) // the frozen dense layer's kernel and bias, ...
- */
-function userModelBase(file: string, spec: ModelSpec, given?: string): NamedTensor[] {
-  if (spec.arch !== 'layers') return [];
-  const path = given ?? join(dirname(file), 'base', 'tensors.cohort');
-  if (!existsSync(path)) {
-    throw new Error(
-      `${file} is a user model whose file holds only its trained tensors; its base (frozen and local tensors) is models/<federation>/base/tensors.cohort in the coordinator's data directory: give it with --base (looked at ${path})`,
-    );
-  }
-  const trained = new Set(tensorLayout(spec).map((t) => t.name));
-  return decodeTensors(readFileSync(path)).tensors.filter((t) => !trained.has(t.name));
-}
+/** Where `cohort model export` looks for a user model's base by default: beside the published file, as the coordinator keeps it. */
+const defaultBase = (file: string): string => join(dirname(file), 'base', 'tensors.cohort');
 
 export function modelCommand(): Command {
   const cmd = new Command('model').description('published global models, offline');
@@ -173,7 +160,19 @@ export function modelCommand(): Command {
       const model = readPublishedModel(file, o.key);
       const { exportLayersModel, selectBackend } = await import('../../node-agent/index.js');
       const { tf } = await selectBackend('cpu', () => undefined);
-      const written = await exportLayersModel(tf, model.spec, [...userModelBase(file, model.spec, o.base), ...model.tensors], o.out);
+      const written = await exportLayersModel(
+        tf,
+        model.spec,
+        [
+          ...baseTensorsFromFrame(
+            o.base ?? defaultBase(file),
+            model.spec,
+            `${file} is a user model whose file holds only its trained tensors; its base (frozen and local tensors) is models/<federation>/base/tensors.cohort in the coordinator's data directory: give it with --base (looked at ${o.base ?? defaultBase(file)})`,
+          ),
+          ...model.tensors,
+        ],
+        o.out,
+      );
       // What the Layers file cannot say: the input layout, the classes, and the z-scores tabular inputs need first.
       const { features, classes, inputShape, normalization, task, preprocessing } = model.spec;
       writeFileSync(
