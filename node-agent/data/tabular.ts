@@ -6,6 +6,7 @@ import {
   dictionaryProblems,
   featureNames,
   inferKinds,
+  MISSING_TOKENS,
   summarizeTable,
   transformTable,
   type Cell,
@@ -18,8 +19,8 @@ import {
 import type { Dataset } from './dataset.js';
 import { describeLines, parseLabels } from './csv-labels.js';
 
-/** Cells that mean "missing" unless told otherwise (compared trimmed, case-insensitively). */
-export const DEFAULT_MISSING_TOKENS = ['', 'NA', 'N/A', '?', 'NaN'] as const;
+/** Cells that mean "missing" unless told otherwise (compared trimmed, case-insensitively): analytics' list, one for both. */
+export const DEFAULT_MISSING_TOKENS: readonly string[] = MISSING_TOKENS;
 
 /** A CSV file read as raw cells (missing ones null), with each row's line number. */
 export interface CsvTable extends RawTable {
