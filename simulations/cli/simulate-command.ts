@@ -7,8 +7,7 @@ import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createStrategy, parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
-import { modelChoice } from './user-model.js';
-import { imageOptionsFrom, withImageFlags } from './image-flags.js';
+import { imageOptionsFrom, withImageFlags } from '../../node-agent/cli/image-flags.js';
 import {
   BACKENDS,
   TASKS,
@@ -26,7 +25,8 @@ import {
   unitInterval,
   withPrivacyFlags,
   withTaskFlags,
-} from './options.js';
+  modelChoice,
+} from '../../protocol/cli/options.js';
 
 export function simulateCommand(): Command {
   return withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate'))))

@@ -4,7 +4,7 @@ import { StatsRequestSchema, type StatsRequest } from '../../coordinator/analyti
 import type { StatsResult } from '../../protocol/index.js';
 import { simulateStats } from '../stats/simulate-stats.js';
 import { statsSummary, writeStatsRun } from '../stats/write-run.js';
-import { collect, int } from './options.js';
+import { collect, int } from '../../protocol/cli/options.js';
 
 interface StatsOptions {
   coordinator?: string;

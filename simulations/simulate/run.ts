@@ -47,7 +47,8 @@ import { formatLineage, lineage, type Lineage } from '../../coordinator/models/i
 import { trainCentralized } from './centralized.js';
 import { assignAttackers, type ByzantineFlag } from './byzantine-sites.js';
 import { byzantineReport, formatByzantine, type ByzantineReport, type Refusal } from './byzantine-report.js';
-import { isPreset, userModelSpec } from '../cli/user-model.js';
+import { userModelSpec } from '../../node-agent/cli/user-model.js';
+import { isPreset } from '../../protocol/cli/options.js';
 import { describeUserModel } from './user-model-summary.js';
 
 export interface SimulateOptions {

@@ -10,7 +10,7 @@ import { ConsentRefusal, DpRefusal, manifestHash, type RoundTask } from '../../p
 import { mnistSpec } from '../../node-agent/data/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { ledgerPath, readLedger } from '../../node-agent/privacy-ledger.js';
-import { consentCommand } from '../../simulations/cli/consent-command.js';
+import { consentCommand } from '../../node-agent/cli/consent-command.js';
 import { dpTerms, study } from '../policy/fixtures.js';
 import { e2e, type Federation, permissivePolicy, quiet, startAgent } from './helpers.js';
 

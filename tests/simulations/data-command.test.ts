@@ -7,7 +7,7 @@ import { ModelSpecSchema, architectureHash } from '../../protocol/index.js';
 import { FederationSetupSchema } from '../../coordinator/config.js';
 import { setupDifferences } from '../../coordinator/setup-check.js';
 import type { Federation } from '../../coordinator/store/index.js';
-import { readDictionary, specFromDictionary } from '../../simulations/cli/data-command.js';
+import { readDictionary, specFromDictionary } from '../../protocol/cli/dictionary.js';
 import { runCli } from './cli-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cohort-data-cli-'));

@@ -1,7 +1,7 @@
 /** The image flags of `simulate` and `agent`: parsed into ImageOptions, bad values refused naming the flag. */
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { imageOptionsFrom, withImageFlags } from '../../simulations/cli/image-flags.js';
+import { imageOptionsFrom, withImageFlags } from '../../node-agent/cli/image-flags.js';
 
 const parse = (args: string[]): Record<string, unknown> => withImageFlags(new Command('x')).parse(args, { from: 'user' }).opts();
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatLogLine } from '../../simulations/cli/log.js';
+import { formatLogLine } from '../../protocol/cli/log.js';
 
 describe('formatLogLine (readable logs on a terminal)', () => {
   it('writes time, level, logger and message, then the other fields as key=value, quoting what has spaces', () => {

@@ -7,7 +7,7 @@ import { initialWeights } from '../../coordinator/models/index.js';
 import { encodeTensors, parameterCount } from '../../protocol/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
 import { exportLayersModel, selectBackend, type TF } from '../../node-agent/train/index.js';
-import { formatInspection, inspectModel } from '../../simulations/cli/model-inspect.js';
+import { formatInspection, inspectModel } from '../../node-agent/cli/model-inspect.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cohort-inspect-'));
 let tf: TF;

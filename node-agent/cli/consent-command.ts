@@ -19,10 +19,10 @@ import {
   verifyConsent,
   verifyRevocation,
 } from '../../crypto/index.js';
-import { revocationPath } from '../../node-agent/mods/consent-guard.js';
-import { ledgerPath, ledgerSpent, readLedger } from '../../node-agent/privacy-ledger.js';
-import { plannedEpsilon } from '../../node-agent/mods/dp-terms.js';
-import { int, positive } from './options.js';
+import { revocationPath } from '../mods/consent-guard.js';
+import { ledgerPath, ledgerSpent, readLedger } from '../privacy-ledger.js';
+import { plannedEpsilon } from '../mods/dp-terms.js';
+import { int, positive } from '../../protocol/cli/options.js';
 import { assertNotExpired, describeStudy, minOthersWarning } from './study-summary.js';
 
 /** Reads a study manifest from a file or from the coordinator's REST API (with an API token: --token or COHORT_TOKEN). */

@@ -2,8 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse } from 'csv-parse/sync';
-import { DEFAULT_MISSING_TOKENS } from '../../node-agent/data/tabular.js';
-import type { ModelSpec } from '../../protocol/index.js';
+import { MISSING_TOKENS, type ModelSpec } from '../../protocol/index.js';
+import type { ModelTools } from './model-tools.js';
 import { readPublishedModel } from './model-command.js';
 
 interface PredictOptions {
@@ -44,7 +44,7 @@ export function csvRows(
   if (spec.preprocessing) {
     // Raw columns, as the sites' CSVs hold them: the model's preprocessing (imputation, categories) is applied where it runs.
     const columns = spec.preprocessing.columns.map((c) => c.name);
-    const tokens = new Set(DEFAULT_MISSING_TOKENS.map((t) => t.toLowerCase()));
+    const tokens = new Set(MISSING_TOKENS.map((t) => t.toLowerCase()));
     return records.map((r) =>
       Object.fromEntries(
         columns
@@ -74,7 +74,7 @@ export function csvRows(
 /** A model version (a number, through the API) or a model file (offline). */
 const isModelFile = (model: string): boolean => !/^\d+$/.test(model) || existsSync(model);
 
-export function predictCommand(): Command {
+export function predictCommand(tools: ModelTools): Command {
   return new Command('predict')
     .description("predict the rows of a CSV file with a published model: a version through the coordinator's API, or a model file offline")
     .requiredOption(
@@ -103,9 +103,8 @@ export function predictCommand(): Command {
       if (offline) {
         const model = readPublishedModel(o.model, o.key);
         spec = model.spec;
-        const { predict } = await import('../../coordinator/models/index.js');
-        const { createModelRunner } = await import('../../node-agent/train/model-runner.js');
-        const runner = createModelRunner();
+        const { predict } = await import('../models/index.js');
+        const runner = tools.createModelRunner();
         closeRunner = () => runner.close();
         predictRows = async (rows) => predict(runner, { key: o.model, digest: '', spec, tensors: model.tensors }, rows);
       } else {

@@ -3,10 +3,10 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { readPublicIdentityFile, verifyChain } from '../../crypto/index.js';
-import { openSqliteStore } from '../../coordinator/index.js';
-import { exportAudit, parseExport, verifyAuditTable } from '../../coordinator/audit/index.js';
-import { formatLineage, lineage } from '../../coordinator/models/index.js';
-import { int } from './options.js';
+import { openSqliteStore } from '../index.js';
+import { exportAudit, parseExport, verifyAuditTable } from '../audit/index.js';
+import { formatLineage, lineage } from '../models/index.js';
+import { int } from '../../protocol/cli/options.js';
 
 const dbOf = (dataDir: string): string => join(dataDir, 'coordinator.db');
 

@@ -4,14 +4,13 @@ import { X509Certificate } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { ModelSpec, NamedTensor } from '../../protocol/index.js';
-import { readDictionary, specFromDictionary } from './data-command.js';
+import { readDictionary, specFromDictionary } from '../../protocol/cli/dictionary.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
-import { FederationSetupSchema, type FederationSetupInput } from '../../coordinator/config.js';
-import { mnistSpec } from '../../node-agent/data/index.js';
-import { parsePolicy } from '../../coordinator/policy/index.js';
-import { parseStrategyParams, strategyNames } from '../../coordinator/strategies/index.js';
-import { cliLogger } from './log.js';
-import { isPreset, modelChoice, userModelSpec } from './user-model.js';
+import { FederationSetupSchema, type FederationSetupInput } from '../config.js';
+import { parsePolicy } from '../policy/index.js';
+import { parseStrategyParams, strategyNames } from '../strategies/index.js';
+import { cliLogger } from '../../protocol/cli/log.js';
+import type { ModelTools } from './model-tools.js';
 import {
   TASKS,
   trainingTermsFromFlags,
@@ -25,7 +24,9 @@ import {
   int,
   positive,
   withPrivacyFlags,
-} from './options.js';
+  isPreset,
+  modelChoice,
+} from '../../protocol/cli/options.js';
 
 interface StartOptions {
   key: string;
@@ -74,7 +75,7 @@ interface StartOptions {
   tlsKey?: string;
 }
 
-export function coordinatorCommand(): Command {
+export function coordinatorCommand(tools: ModelTools): Command {
   const cmd = new Command('coordinator').description('run the coordinator of a federation');
   withPrivacyFlags(withTaskFlags(cmd.command('start')))
     .description("serve the REST API and the agents' socket.io endpoint, and run the federation's rounds")
@@ -130,12 +131,10 @@ export function coordinatorCommand(): Command {
       const log = cliLogger('coordinator', { level: o.logLevel, format: o.logFormat });
       const identity = readIdentityFile(o.key);
       const dataDir = resolve(o.dataDir);
-      const { setup, userModel } = o.config ? await fromFederationFile(o.config) : await fromFlags(o);
+      const { setup, userModel } = o.config ? await fromFederationFile(tools, o.config) : await fromFlags(tools, o);
       const institutions = o.enroll.map((file) => readPublicIdentityFile(file));
       // Loaded only now, so `--help` and flag errors answer without loading socket.io and SQLite.
-      const { createCoordinator, openSqliteStore } = await import('../../coordinator/index.js');
-      // Predictions run TF.js in a worker thread: the coordinator's own thread never loads it.
-      const { createModelRunner } = await import('../../node-agent/train/model-runner.js');
+      const { createCoordinator, openSqliteStore } = await import('../index.js');
       const store = openSqliteStore(join(dataDir, 'coordinator.db'));
       const coordinator = await createCoordinator({
         store,
@@ -147,7 +146,8 @@ export function coordinatorCommand(): Command {
         port: o.port,
         log,
         tls,
-        modelRunner: createModelRunner(),
+        // Predictions run TF.js in a worker thread: the coordinator's own thread never loads it.
+        modelRunner: tools.createModelRunner(),
         ...(userModel ? { userModel } : {}),
       });
       for (const pub of institutions) log.info({ institution: pub.id, fingerprint: fingerprint(pub.signPublicKey) }, 'enrolled');
@@ -162,7 +162,7 @@ export function coordinatorCommand(): Command {
       );
       // What agents pin with --pin-sha256 (public: the certificate's fingerprint, not its key).
       if (tls) log.info({ tlsCertSha256: new X509Certificate(tls.cert).fingerprint256 }, 'serving HTTPS and WSS');
-      const { hasActiveAdminToken } = await import('../../coordinator/auth/index.js');
+      const { hasActiveAdminToken } = await import('../auth/index.js');
       if (!hasActiveAdminToken(store)) {
         log.info(
           `no admin API token yet; create one (it is printed once) with: cohort tokens create --role admin --data-dir ${o.dataDir} --key ${o.key}`,
@@ -204,40 +204,38 @@ type UserModelKeep = { modelJson: string; tensors: NamedTensor[] };
 
 /** A user model's spec for the data the flags (or the federation file) describe: MNIST digits, or features and classes. */
 async function userSpec(
+  tools: ModelTools,
   path: string,
   dataSpec: ModelSpec,
   fedbn: boolean,
   taskGiven: boolean,
 ): Promise<{ spec: ModelSpec; keep: UserModelKeep }> {
-  const { selectBackend } = await import('../../node-agent/train/index.js');
-  const { tf } = await selectBackend('auto');
   const width = dataSpec.inputShape.reduce((a, b) => a * b, 1);
-  const { spec, keep } = await userModelSpec(tf, path, { spec: dataSpec, width, fedbn, taskGiven });
-  return { spec, keep };
+  return tools.userModel(path, { spec: dataSpec, width, fedbn, taskGiven });
 }
 
 /**
  * A federation file: JSON `{ id, name, spec, rules, study, policy? }`; with `"model": "PATH"` (a model.json, relative
  * to the file) and optionally `"fedbn": true`, `spec` needs only `classes` (and `features` for tabular data).
  */
-async function fromFederationFile(path: string): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
+async function fromFederationFile(tools: ModelTools, path: string): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
   const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { spec?: { classes?: string[]; features?: string[] } };
   if (typeof json.model !== 'string') return { setup: FederationSetupSchema.parse(json) };
   const { model, fedbn, ...rest } = json;
   const given = (json.spec ?? {}) as Partial<ModelSpec>;
   const features = given.features;
-  const classes = given.classes ?? (features ? [] : mnistSpec('logreg').classes);
+  const classes = given.classes ?? (features ? [] : tools.mnistSpec('logreg').classes);
   const dataSpec: ModelSpec = features
     ? { arch: 'mlp', inputShape: [features.length], features, classes, ...given, hidden: [200, 200] }
-    : { ...mnistSpec('mlp'), ...(given.classes ? { classes } : {}), ...(given.task ? { task: given.task } : {}) };
-  const { spec, keep } = await userSpec(resolve(dirname(path), model as string), dataSpec, fedbn === true, given.task !== undefined);
+    : { ...tools.mnistSpec('mlp'), ...(given.classes ? { classes } : {}), ...(given.task ? { task: given.task } : {}) };
+  const { spec, keep } = await userSpec(tools, resolve(dirname(path), model as string), dataSpec, fedbn === true, given.task !== undefined);
   return {
     setup: FederationSetupSchema.parse({ ...rest, spec: { ...spec, ...(json.spec?.classes ? { classes: json.spec.classes } : {}) } }),
     userModel: keep,
   };
 }
 
-async function fromFlags(o: StartOptions): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
+async function fromFlags(tools: ModelTools, o: StartOptions): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
   let spec: ModelSpec;
   const features = o.features
     ? o.features
@@ -271,10 +269,10 @@ async function fromFlags(o: StartOptions): Promise<{ setup: FederationSetupInput
   } else {
     if (o.task && o.task !== 'classification')
       throw new Error(`--task ${o.task} needs tabular data (--features and --classes); MNIST is a classification`);
-    spec = mnistSpec(arch);
+    spec = tools.mnistSpec(arch);
   }
   let userModel: UserModelKeep | undefined;
-  if (!isPreset(o.model)) ({ spec, keep: userModel } = await userSpec(o.model, spec, o.fedbn, o.task !== undefined));
+  if (!isPreset(o.model)) ({ spec, keep: userModel } = await userSpec(tools, o.model, spec, o.fedbn, o.task !== undefined));
   return {
     userModel,
     setup: {

@@ -1,6 +1,7 @@
 /** Option parsers shared by the CLI's commands: numbers that fail loudly instead of turning into NaN. */
+import { existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { TrainConfig } from '../../protocol/index.js';
+import type { TrainConfig } from '../index.js';
 
 export const int =
   (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -192,4 +193,26 @@ export function withPrivacyFlags(cmd: Command): Command {
       positive,
     )
     .option('--secagg-clip <norm>', 'secure aggregation: L2 bound on each update for fixed-point encoding (default 100)', positive);
+}
+
+export type Preset = (typeof ARCHS)[number];
+
+/**
+ * `--model`: a preset name, or a path to a model.json (it must exist).
+ * @example modelChoice('cnn') // 'cnn'; modelChoice('net/model.json') // 'net/model.json'
+ */
+export function modelChoice(text: string): string {
+  if ((ARCHS as readonly string[]).includes(text)) return text;
+  if (!text.endsWith('.json'))
+    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')} or a path to a TF.js Layers model.json, got "${text}"`);
+  if (!existsSync(text)) throw new InvalidArgumentError(`no model file ${text}`);
+  return text;
+}
+
+/**
+ * True when `--model` names a preset rather than a model file.
+ * @example isPreset('mlp') // true
+ */
+export function isPreset(model: string): model is Preset {
+  return (ARCHS as readonly string[]).includes(model);
 }

@@ -1,31 +1,6 @@
 /** `--model PATH`: a user's TF.js Layers model.json made into a federation's spec, its version 0 and its base (the CLI composes node-agent/train for the coordinator). */
-import { existsSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import { inferTask, outputUnits, taskOf, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
-import type { TF, UserModel } from '../../node-agent/train/index.js';
-import { ARCHS } from './options.js';
-
-export type Preset = (typeof ARCHS)[number];
-
-/**
- * `--model`: a preset name, or a path to a model.json (it must exist).
- * @example modelChoice('cnn') // 'cnn'; modelChoice('net/model.json') // 'net/model.json'
- */
-export function modelChoice(text: string): string {
-  if ((ARCHS as readonly string[]).includes(text)) return text;
-  if (!text.endsWith('.json'))
-    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')} or a path to a TF.js Layers model.json, got "${text}"`);
-  if (!existsSync(text)) throw new InvalidArgumentError(`no model file ${text}`);
-  return text;
-}
-
-/**
- * True when `--model` names a preset rather than a model file.
- * @example isPreset('mlp') // true
- */
-export function isPreset(model: string): model is Preset {
-  return (ARCHS as readonly string[]).includes(model);
-}
+import type { TF, UserModel } from '../train/index.js';
 
 /** A user model as a federation's: its spec and what the coordinator keeps (model.json and every tensor). */
 export interface UserFederationModel {
@@ -48,7 +23,7 @@ export async function userModelSpec(
   path: string,
   data: { spec: ModelSpec; width: number; fedbn?: boolean; taskGiven?: boolean },
 ): Promise<UserFederationModel> {
-  const { readUserModel } = await import('../../node-agent/train/index.js');
+  const { readUserModel } = await import('../train/index.js');
   const user = await readUserModel(tf, path, { fedbn: data.fedbn ?? false });
   const { arch: _arch, hidden: _hidden, inputShape: _shape, ...described } = data.spec;
   const inputWidth = user.inputShape.reduce((a, b) => a * b, 1);

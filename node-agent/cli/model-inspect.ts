@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { generateIdentity, sealEnvelope } from '../../crypto/index.js';
-import type { LayerSummary } from '../../node-agent/train/index.js';
+import type { LayerSummary } from '../train/index.js';
 
 /** Reads a published model file (model-command's `readPublishedModel`, with or without a key). */
 export type PublishedReader = (file: string) => { spec: ModelSpec; tensors: NamedTensor[]; meta: Record<string, unknown> };
@@ -75,8 +75,7 @@ function uploadBytes(tensors: NamedTensor[]): ModelInspection['perRound'] {
  * @example const report = await inspectModel('run/models/simulation/v1.cohort', (f) => readPublishedModel(f)); report.trainableParameters
  */
 export async function inspectModel(file: string, readPublished: PublishedReader): Promise<ModelInspection> {
-  const { buildServingModel, readLayersFile, readUserModel, selectBackend, summarizeModel } =
-    await import('../../node-agent/train/index.js');
+  const { buildServingModel, readLayersFile, readUserModel, selectBackend, summarizeModel } = await import('../train/index.js');
   const { tf } = await selectBackend('cpu', () => undefined);
   if (file.endsWith('.json')) {
     // What travels is what a federation would send: the 'trained' tensors of the model's roles (docs/models.md).

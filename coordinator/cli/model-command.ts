@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { ModelSpecSchema, decodeTensors, toCohortError, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { fingerprint, fromBase64, readPublicIdentityFile, verifyDocument, verifyModel } from '../../crypto/index.js';
-import { baseTensorsFromFrame } from '../../coordinator/models/index.js';
+import { baseTensorsFromFrame } from '../models/index.js';
+import type { ModelTools } from './model-tools.js';
 
 export interface ModelVerdict {
   ok: boolean;
@@ -114,7 +115,7 @@ export function readPublishedModel(
 /** Where `cohort model export` looks for a user model's base by default: beside the published file, as the coordinator keeps it. */
 const defaultBase = (file: string): string => join(dirname(file), 'base', 'tensors.cohort');
 
-export function modelCommand(): Command {
+export function modelCommand(tools: ModelTools): Command {
   const cmd = new Command('model').description('published global models, offline');
   cmd
     .command('verify')
@@ -158,10 +159,7 @@ export function modelCommand(): Command {
     )
     .action(async (file: string, o: { out: string; key?: string; base?: string }) => {
       const model = readPublishedModel(file, o.key);
-      const { exportLayersModel, selectBackend } = await import('../../node-agent/index.js');
-      const { tf } = await selectBackend('cpu', () => undefined);
-      const written = await exportLayersModel(
-        tf,
+      const written = await tools.exportLayers(
         model.spec,
         [
           ...baseTensorsFromFrame(
@@ -197,9 +195,8 @@ export function modelCommand(): Command {
     .option('--key <pubfile>', "the coordinator's public key file: check a published model's signature first")
     .option('--json', 'print the inspection as JSON', false)
     .action(async (target: string, o: { dataDir?: string; federation?: string; key?: string; json: boolean }) => {
-      const { formatInspection, inspectModel, modelTarget } = await import('./model-inspect.js');
-      const report = await inspectModel(modelTarget(target, o), (file) => readPublishedModel(file, o.key));
-      process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspection(report));
+      const report = await tools.inspect(target, o, (file) => readPublishedModel(file, o.key));
+      process.stdout.write(o.json ? `${JSON.stringify(report.json, null, 2)}\n` : report.text);
     });
   return cmd;
 }

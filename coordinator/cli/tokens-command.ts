@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import nacl from 'tweetnacl';
 import { fromHex, readIdentityFile, toBase64, type Identity } from '../../crypto/index.js';
-import { openSqliteStore, type Store } from '../../coordinator/index.js';
-import { API_ROLES, createApiToken, revokeApiToken } from '../../coordinator/auth/index.js';
-import { choice } from './options.js';
+import { openSqliteStore, type Store } from '../index.js';
+import { API_ROLES, createApiToken, revokeApiToken } from '../auth/index.js';
+import { choice } from '../../protocol/cli/options.js';
 
 const DEFAULT_DATA_DIR = '.cohort/coordinator';
 

@@ -1,13 +1,6 @@
 /** The image-data flags `simulate` and `agent` share (`images:DIR`, `dicom:MANIFEST.csv`), parsed into ImageOptions. */
 import type { Command } from 'commander';
-import {
-  parseChannels,
-  parseImageSize,
-  parseMaxMemory,
-  parseNormalize,
-  parseOnBadFile,
-  type ImageOptions,
-} from '../../node-agent/data/image-options.js';
+import { parseChannels, parseImageSize, parseMaxMemory, parseNormalize, parseOnBadFile, type ImageOptions } from '../data/image-options.js';
 
 /** The flags' values as commander (or an agent file) gives them: strings, numbers from a file, booleans. */
 export interface ImageFlagValues {

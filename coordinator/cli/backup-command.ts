@@ -9,7 +9,7 @@ export function backupCommand(): Command {
     .option('--data-dir <dir>', "the coordinator's data directory", '.cohort/coordinator')
     .requiredOption('--out <dir>', 'a new, empty folder for the backup')
     .action(async (o: { dataDir: string; out: string }) => {
-      const { backupDataDir, backupBytes } = await import('../../coordinator/backup.js');
+      const { backupDataDir, backupBytes } = await import('../backup.js');
       const manifest = await backupDataDir(o.dataDir, o.out, (line) => process.stderr.write(`${line}\n`));
       const mib = (backupBytes(manifest, o.out) / 2 ** 20).toFixed(1);
       process.stdout.write(
@@ -26,14 +26,14 @@ export function restoreCommand(): Command {
     .option('--key <pubfile>', "the coordinator's public key file: also verify the restored audit chain and its signatures")
     .option('--force', 'replace an existing database (kept aside as coordinator.db.before-restore-<time>)', false)
     .action(async (o: { from: string; dataDir: string; key?: string; force: boolean }) => {
-      const { restoreDataDir } = await import('../../coordinator/backup.js');
+      const { restoreDataDir } = await import('../backup.js');
       const manifest = restoreDataDir(o.from, o.dataDir, { force: o.force });
       process.stdout.write(
         `restored ${o.from} (taken ${manifest.createdAt}) into ${o.dataDir}: ${manifest.models.length} model files checked against their digests\n`,
       );
       if (!o.key) return;
-      const { openSqliteStore } = await import('../../coordinator/index.js');
-      const { verifyAuditTable } = await import('../../coordinator/audit/index.js');
+      const { openSqliteStore } = await import('../index.js');
+      const { verifyAuditTable } = await import('../audit/index.js');
       const store = openSqliteStore(join(o.dataDir, 'coordinator.db'));
       try {
         const verdict = verifyAuditTable(store, readPublicIdentityFile(o.key).signPublicKey);

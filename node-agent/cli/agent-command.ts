@@ -4,9 +4,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
-import { cliLogger } from './log.js';
+import { cliLogger } from '../../protocol/cli/log.js';
 import { imageOptionsFrom, withImageFlags } from './image-flags.js';
-import { BACKENDS, missingTokens } from './options.js';
+import { BACKENDS, missingTokens } from '../../protocol/cli/options.js';
 
 const AgentFileSchema = z
   .object({
@@ -125,8 +125,8 @@ export function agentCommand(): Command {
     .action(async (flags: Record<string, unknown>) => {
       const c = agentConfig(flags);
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
-      const { createAgent, parseDataSource, tlsSocketOptions } = await import('../../node-agent/index.js');
-      const { readTable } = await import('../../node-agent/analytics/index.js');
+      const { createAgent, parseDataSource, tlsSocketOptions } = await import('../index.js');
+      const { readTable } = await import('../analytics/index.js');
       const log = cliLogger('agent', { level: c.logLevel, format: c.logFormat });
       const identity = readIdentityFile(c.key);
       const agent = createAgent({
@@ -176,7 +176,7 @@ export function agentCommand(): Command {
     .option('--offline', 'skip the coordinator: keys, consent signature, expiry and revocation only', false)
     .action(async (flags: Record<string, unknown>) => {
       const c = agentConfig(flags);
-      const { checkSite, parseDataSource, tlsSocketOptions } = await import('../../node-agent/index.js');
+      const { checkSite, parseDataSource, tlsSocketOptions } = await import('../index.js');
       const items = await checkSite({
         identity: readIdentityFile(c.key),
         coordinator: readPublicIdentityFile(c.coordinatorKey),
