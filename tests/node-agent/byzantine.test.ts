@@ -1,6 +1,6 @@
 /** Byzantine update transforms: what a simulated attacker sends instead of its trained weights. */
 import { describe, expect, it } from 'vitest';
-import { scaleDelta, scaledUpdate, signFlip } from '../../node-agent/mods/byzantine.js';
+import { scaleDelta, scaledUpdate, signFlip } from '../../simulations/simulate/byzantine.js';
 import type { NamedTensor } from '../../protocol/index.js';
 
 const t = (name: string, ...values: number[]): NamedTensor => ({ name, shape: [values.length], data: Float32Array.from(values) });

@@ -1,5 +1,6 @@
-/** Byzantine site behaviour for simulations: transforms of the trained weights applied just before an update is sealed. */
+/** Byzantine site behaviour for simulations: transforms of the trained weights, injected into a site's task chain as a mod. */
 import type { NamedTensor } from '../../protocol/index.js';
+import { updateMod, type Mod } from '../../node-agent/index.js';
 
 /** What a transform sees: the round, the global model the site received and the weights it trained. */
 export interface UpdateTransformInput {
@@ -10,6 +11,19 @@ export interface UpdateTransformInput {
 
 /** Replaces the trained weights with what the site sends instead. The agent seals and signs the result as usual. */
 export type UpdateTransform = (input: UpdateTransformInput) => NamedTensor[];
+
+/**
+ * The mod that makes a site Byzantine: it sends `transform`'s weights instead of those it trained (after DP clipping,
+ * before validation and sealing), so the coordinator receives them as an ordinary signed update. A hospital's agent
+ * never has it; `cohort simulate --byzantine` and the tests add it through `createAgent({ mods })`.
+ * @example createAgent({ ...opts, mods: [byzantineMod(scaledUpdate(100).transform)] })
+ */
+export function byzantineMod(transform: UpdateTransform): Mod {
+  return updateMod((update, task) => ({
+    ...update,
+    weights: transform({ round: task.round, global: update.global, trained: update.weights }),
+  }));
+}
 
 /** A named attack: its name for reports and the transform. */
 export interface Attack {
@@ -36,7 +50,7 @@ export function scaleDelta(global: readonly NamedTensor[], trained: readonly Nam
 
 /**
  * Sign flip: the site sends global − k·δ, pushing the model against what its data says (k = 1: plain −δ).
- * @example createAgent({ ...opts, transformUpdate: signFlip(4).transform })
+ * @example createAgent({ ...opts, mods: [byzantineMod(signFlip(4).transform)] })
  */
 export function signFlip(k: number): Attack {
   if (!(k > 0)) throw new RangeError(`sign flip needs k > 0, got ${k}`);
@@ -45,7 +59,7 @@ export function signFlip(k: number): Attack {
 
 /**
  * Scaled update: the site sends global + s·δ, its update boosted s times.
- * @example createAgent({ ...opts, transformUpdate: scaledUpdate(10).transform })
+ * @example createAgent({ ...opts, mods: [byzantineMod(scaledUpdate(10).transform)] })
  */
 export function scaledUpdate(s: number): Attack {
   if (!(s > 0)) throw new RangeError(`a scaled update needs s > 0, got ${s}`);
