@@ -10,24 +10,21 @@ import {
   FederationFailedSchema,
   RoundClosedSchema,
   RoundTaskSchema,
-  decodeTensors,
   toCohortError,
-  type EvaluationReport,
   type FederationComplete,
-  type NamedTensor,
   type SignedRevocation,
   type Welcome,
 } from '../protocol/index.js';
 import type { Identity, PublicIdentity } from '../crypto/index.js';
 import { featureStats } from './data/index.js';
-import { backendForSpec, evaluate, selectBackend, type BackendPreference, type SelectedBackend } from './train/index.js';
+import { backendForSpec, selectBackend, type BackendPreference, type SelectedBackend } from './train/index.js';
 import { createSiteBase } from './site-base.js';
 import type { DataSource } from './data-source.js';
 import { siteData } from './site-data.js';
 import type { AgentEventMap } from './events.js';
 import { readConsentState } from './mods/consent-guard.js';
 import { chain, type Mod } from './mods/chain.js';
-import { consentBeforeSending, consentGuard, taskRefusal, type TaskConsentOptions } from './mods/task-consent.js';
+import { consentBeforeSending, consentGuard, type TaskConsentOptions } from './mods/task-consent.js';
 import { oncePerRound } from './mods/once-per-round.js';
 import { dpClip } from './mods/dp-clip.js';
 import { privacyBudget } from './mods/privacy-budget.js';
@@ -35,6 +32,7 @@ import { secureAggregation } from './mods/secure-aggregation-mod.js';
 import { trainStep, type CustomTrainer, type SiteTraining } from './task/train-step.js';
 import { validation } from './task/validation.js';
 import { sendUpdate } from './task/send-update.js';
+import { evaluationStep } from './task/evaluate.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { ACK_TIMEOUT_MS, connect, type AgentSocket } from './transport/connection.js';
 import { attachStats, type Table } from './analytics/index.js';
@@ -293,41 +291,17 @@ export function createAgent(opts: AgentOptions): Agent {
     events.emit('refused', { round, code, message });
   }
 
+  const evaluateCandidate = evaluationStep({
+    site,
+    socket,
+    consent: consentChecks,
+    decline: (round, r) => decline(round, r.code, r.message),
+  });
   /** Measures a candidate model on the site's fixed validation rows and reports the numbers (never rows). */
   async function runEvaluation(raw: unknown): Promise<void> {
     const parsed = EvaluateTaskSchema.safeParse(raw);
-    if (!parsed.success) {
-      log.error({ issues: parsed.error.issues.slice(0, 3) }, 'malformed evaluation task ignored');
-      return;
-    }
-    const task = parsed.data;
-    const refused = taskRefusal(task, consentChecks);
-    if (refused) return decline(task.round, refused.code, refused.message);
-    const rows = data.load(task.model.spec);
-    if (!rows.val)
-      return decline(task.round, 'NO_VALIDATION_DATA', 'this site keeps no validation rows (--val-fraction 0 or too few rows)');
-    const run = await site.backendFor(task.model.spec);
-    let base: NamedTensor[] | undefined;
-    try {
-      base = task.model.spec.layers ? await siteBase.tensors(run.tf, task.model.spec) : undefined;
-    } catch (cause) {
-      return decline(task.round, 'MODEL_BASE_MISMATCH', toCohortError(cause).message);
-    }
-    const v = await evaluate({
-      tf: run.tf,
-      spec: task.model.spec,
-      weights: decodeTensors(task.model.weights, { authenticated: true }).tensors,
-      data: rows.val,
-      ...(base ? { base } : {}),
-    });
-    const report: EvaluationReport = { round: task.round, valLoss: v.loss, ...v.scores, valSamples: rows.val.n };
-    const res = await socket
-      .timeout(ACK_TIMEOUT_MS)
-      .emitWithAck('round:evaluation', report)
-      .catch((err: Error) => ({ ok: false as const, error: { code: 'INTERNAL' as const, message: err.message } }));
-    audit.append('evaluation.sent', { ...report, candidateDigest: task.model.digest, accepted: res.ok });
-    if (res.ok) events.emit('evaluated', { round: task.round, valLoss: v.loss, ...v.scores, valSamples: rows.val.n });
-    else log.warn({ round: task.round, code: res.error.code }, `evaluation not accepted: ${res.error.message}`);
+    if (!parsed.success) return void log.error({ issues: parsed.error.issues.slice(0, 3) }, 'malformed evaluation task ignored');
+    await evaluateCandidate(parsed.data, { log, audit });
   }
 
   const api: Agent = {
