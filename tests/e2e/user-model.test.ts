@@ -6,7 +6,7 @@ import { baseTensors, loadModelFile } from '../../coordinator/models/index.js';
 import { readUserModel, selectBackend, type UserModel } from '../../node-agent/train/index.js';
 import { updateMod } from '../../node-agent/index.js';
 import { e2e, grantConsent, permissivePolicy, type Cohort, type Federation } from './helpers.js';
-import { residualCnn, saveLayersModel } from '../node-agent/layers-fixtures.js';
+import { residualCnn, saveLayersModel } from '../node-agent/train/layers-fixtures.js';
 
 const DIGITS = [...'0123456789'];
 
