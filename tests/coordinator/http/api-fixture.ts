@@ -218,3 +218,13 @@ export const bearer = (token: string): Record<string, string> => ({ authorizatio
 export function publicIdentityDoc(id: string): Record<string, unknown> {
   return JSON.parse(serializePublicIdentity(publicIdentityOf(generateIdentity(id)))) as Record<string, unknown>;
 }
+
+/** The app with an auditor token sent on every request (roles and their limits are tested in api.test.ts). */
+export function withToken(app: ReturnType<typeof createApi>, token: string) {
+  const authorization = `Bearer ${token}`;
+  return {
+    request: (path: string) => app.request(path, { headers: { authorization } }),
+    post: (path: string, body: unknown) =>
+      app.request(path, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  };
+}
