@@ -1,15 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { createApiToken } from '../../../coordinator/auth/index.js';
-import { startAgent, startFederation, type Federation } from '../../e2e/helpers.js';
-
-let fed: Federation | undefined;
-const sockets: Socket[] = [];
-afterEach(async () => {
-  sockets.splice(0).forEach((s) => s.close());
-  await fed?.close();
-  fed = undefined;
-});
+import { e2e, type Cohort } from '../../e2e/helpers.js';
 
 interface Console {
   socket: Socket;
@@ -18,9 +10,8 @@ interface Console {
 }
 
 /** A console client on the /console namespace: connects with the token, subscribes, records every event. */
-async function openConsole(url: string, token: string, federation: string): Promise<Console> {
-  const socket = io(`${url}/console`, { auth: { token }, transports: ['websocket'], reconnection: false });
-  sockets.push(socket);
+async function openConsole(cohort: Cohort, url: string, token: string, federation: string): Promise<Console> {
+  const socket = cohort.track(io(`${url}/console`, { auth: { token }, transports: ['websocket'], reconnection: false }));
   const events: Console['events'] = [];
   socket.onAny((name: string, payload: Record<string, unknown>) => events.push({ name, payload }));
   await new Promise<void>((resolve, reject) => {
@@ -38,27 +29,33 @@ function institutionsNamed(payload: unknown, ids: string[]): string[] {
 }
 
 describe('the console live feed (/console namespace)', () => {
-  it('refuses a connection without a valid token', async () => {
-    fed = await startFederation(1);
-    const socket = io(`${fed.coordinator.url}/console`, {
-      auth: { token: 'cohort_not-a-real-token-000000000000000000000000' },
-      transports: ['websocket'],
-      reconnection: false,
-    });
-    sockets.push(socket);
+  e2e('refuses a connection without a valid token', async ({ cohort }) => {
+    const fed = await cohort.federation(1);
+    const socket = cohort.track(
+      io(`${fed.coordinator.url}/console`, {
+        auth: { token: 'cohort_not-a-real-token-000000000000000000000000' },
+        transports: ['websocket'],
+        reconnection: false,
+      }),
+    );
     const err = await new Promise<Error & { data?: { code: string } }>((resolve) => socket.once('connect_error', resolve));
     expect(err.data?.code).toBe('UNAUTHENTICATED');
   });
 
-  it('forwards the round runner to staff consoles in full and to an institution console only its own events', async () => {
-    fed = await startFederation(2);
+  e2e('forwards the round runner to staff consoles in full and to an institution console only its own events', async ({ cohort }) => {
+    const fed = await cohort.federation(2);
     const { store, federation, url } = fed.coordinator;
-    const auditor = await openConsole(url, createApiToken(store, { role: 'auditor' }, 'test').token, federation);
-    const site1 = await openConsole(url, createApiToken(store, { role: 'institution', institution: 'site-1' }, 'test').token, federation);
+    const auditor = await openConsole(cohort, url, createApiToken(store, { role: 'auditor' }, 'test').token, federation);
+    const site1 = await openConsole(
+      cohort,
+      url,
+      createApiToken(store, { role: 'institution', institution: 'site-1' }, 'test').token,
+      federation,
+    );
     expect(auditor.snapshot).toMatchObject({ ok: true, federation, principal: { role: 'auditor' }, round: { round: 1, state: 'waiting' } });
     expect(site1.snapshot).toMatchObject({ ok: true, principal: { role: 'institution', institution: 'site-1' } });
 
-    const agents = [0, 1].map((i) => startAgent(fed as Federation, i));
+    const agents = [0, 1].map((i) => cohort.agent(fed, i));
     await Promise.all(agents.map((a) => a.done));
     agents.forEach((a) => a.close());
     await new Promise((r) => setTimeout(r, 1_000));
@@ -83,8 +80,8 @@ describe('the console live feed (/console namespace)', () => {
     });
   });
 
-  it('serves the console page, its assets, Chart.js and the socket.io client without internet', async () => {
-    fed = await startFederation(1);
+  e2e('serves the console page, its assets, Chart.js and the socket.io client without internet', async ({ cohort }) => {
+    const fed = await cohort.federation(1);
     const { url } = fed.coordinator;
     const get = async (path: string) => {
       const res = await fetch(`${url}${path}`);
