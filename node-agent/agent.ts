@@ -16,7 +16,6 @@ import {
   type Welcome,
 } from '../protocol/index.js';
 import type { Identity, PublicIdentity } from '../crypto/index.js';
-import { featureStats } from './data/index.js';
 import { backendForSpec, selectBackend, type BackendPreference, type SelectedBackend } from './train/index.js';
 import { createSiteBase } from './site-base.js';
 import type { DataSource } from './data-source.js';
@@ -33,6 +32,7 @@ import { trainStep, type CustomTrainer, type SiteTraining } from './task/train-s
 import { validation } from './task/validation.js';
 import { sendUpdate } from './task/send-update.js';
 import { evaluationStep } from './task/evaluate.js';
+import { presentReady } from './task/present-ready.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
 import { ACK_TIMEOUT_MS, connect, type AgentSocket } from './transport/connection.js';
 import { attachStats, type Table } from './analytics/index.js';
@@ -128,42 +128,20 @@ export function createAgent(opts: AgentOptions): Agent {
       void (async () => {
         try {
           backend ??= await selectBackend(opts.backend ?? 'auto', logBackend);
-          if (msg.spec.layers) await siteBase.tensors(backend.tf, msg.spec); // a site without the study's base model cannot work: say so now
-          const rows = data.load(msg.spec);
-          const stats = msg.spec.features ? featureStats(rows.all) : undefined;
-          const { consent: signed, revocation } = consent();
-          revocationPresented = revocation !== undefined;
-          const res = await socket
-            .timeout(ACK_TIMEOUT_MS)
-            .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, featureStats: stats, consent: signed, revocation })
-            .catch((err: Error) => err);
-          if (res instanceof Error || (!res.ok && res.error.code === 'UNAVAILABLE')) {
-            // No answer in time (a busy coordinator), or it cannot store anything now: present ourselves again on a
-            // new connection, with the usual backoff (uploads wait for that session rather than hang on this one).
-            log.warn(`ready not taken (${res instanceof Error ? res.message : res.error.message}); reconnecting`);
-            return void socket.io.engine.close();
-          }
-          if (!res.ok) throw new CohortError(res.error.code, res.error.message);
-          if (!signed)
-            log.warn(
-              'no consent presented: the coordinator will not select this institution and every task is refused (sign one with `cohort consent grant`)',
-            );
-          audit.append('session.ready', {
-            samples: rows.train.n,
-            consentPresented: signed !== undefined,
-            revoked: revocation !== undefined,
-            manifestHash: signed?.body.manifestHash ?? null,
-          });
-          log.info(
+          const presented = await presentReady(
+            msg,
             {
-              samples: rows.train.n,
-              validation: rows.val?.n ?? 0,
-              backend: backend.name,
-              data: opts.data.description,
-              consent: signed ? 'presented' : 'none',
+              socket,
+              backend,
+              rows: (spec) => data.load(spec),
+              siteBase,
+              consent,
+              onConsent: (state) => void (revocationPresented = state.revocation !== undefined),
+              description: opts.data.description,
             },
-            'ready for tasks',
+            { log, audit },
           );
+          if (!presented) return;
           events.emit('welcome', msg);
           sessionReady.resolve();
           ready.resolve();
