@@ -18,7 +18,7 @@ const LEGACY_LONG_FUNCTIONS = {
   'coordinator/http/routes/models.ts': 175,
   'coordinator/index.ts': 213,
   'coordinator/store/sqlite-store.ts': 208,
-  'node-agent/agent.ts': 423,
+  'node-agent/agent.ts': 200,
   'simulations/bench/convergence-run.ts': 126,
   'node-agent/cli/consent-command.ts': 142,
   'coordinator/cli/coordinator-command.ts': 120,

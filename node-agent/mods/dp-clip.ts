@@ -1,6 +1,7 @@
 /** Client-level DP at the site: clip the update (its distance from the global model) to an L2 norm before it leaves. */
 import type { NamedTensor } from '../../protocol/index.js';
 import { dp } from '../../crypto/index.js';
+import { updateMod, type Mod } from './chain.js';
 
 /**
  * Scales the difference between the trained and the global weights so its L2 norm is at most `clipNorm`.
@@ -24,4 +25,24 @@ export function clipUpdate(
     return { name: t.name, shape: t.shape, data };
   });
   return { weights, norm, factor };
+}
+
+/**
+ * Clips the trained update to the task's `dpClipNorm` (none set: unchanged), and under `dpReportClip` reports whether
+ * it was within the norm (the coordinator's adaptive clipping counts these).
+ * @example chain([..., dpClip()], train)
+ */
+export function dpClip(): Mod {
+  return updateMod((update, task, ctx) => {
+    const clipNorm = task.config.dpClipNorm;
+    if (clipNorm === undefined) return update;
+    const clipped = clipUpdate(update.global, update.weights, clipNorm);
+    const within: 0 | 1 = clipped.norm <= clipNorm ? 1 : 0;
+    const metrics = task.config.dpReportClip ? { ...update.metrics, withinClip: within } : update.metrics;
+    ctx.log.info(
+      { round: task.round, updateNorm: clipped.norm, clipNorm, factor: clipped.factor },
+      'update clipped for differential privacy',
+    );
+    return { ...update, weights: clipped.weights, metrics };
+  });
 }

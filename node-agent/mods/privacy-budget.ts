@@ -2,6 +2,8 @@
 import { ConsentRefusal, manifestHash, type RoundTask, type SignedConsent } from '../../protocol/index.js';
 import { budgetVerdict, chargeLedger, ledgerPath, ledgerSpent, readLedger, type LedgerEntry } from '../privacy-ledger.js';
 import { checkDpTerms } from './dp-terms.js';
+import type { ConsentState } from './consent-guard.js';
+import type { Mod } from './chain.js';
 
 type DpTask = Pick<RoundTask, 'study' | 'config' | 'secagg' | 'round' | 'federation'>;
 
@@ -70,5 +72,28 @@ export function chargeContribution(task: DpTask, consentFile: string, consent: S
     delta: next.delta,
     budget: next.budget,
     remaining: Math.max(0, next.budget - epsilonSpent),
+  };
+}
+
+/**
+ * The site's DP policy as a mod: declines a task whose DP terms are not the study's or that would overspend this
+ * site's budget (a copy sent again may ask once more), and charges the ledger once the update is about to leave.
+ * @example chain([..., privacyBudget({ consentFile, consent }), ...], train)
+ */
+export function privacyBudget(o: { consentFile: string | undefined; consent(): ConsentState }): Mod {
+  return async (task, ctx, next) => {
+    const consent = o.consent().consent;
+    const refused = consent
+      ? dpRefusal(task, o.consentFile as string, consent)
+      : { code: 'CONSENT_MISSING', message: 'the consent file is gone' };
+    if (refused) return { kind: 'declined', ...refused, retry: true };
+    const outcome = await next(task, ctx);
+    if (outcome.kind !== 'trained') return outcome;
+    const charge = chargeContribution(task, o.consentFile as string, consent as SignedConsent);
+    if (charge) {
+      ctx.audit.append('privacy.charged', { ...charge });
+      ctx.log.info(charge, 'privacy ledger charged for this update');
+    }
+    return outcome;
   };
 }

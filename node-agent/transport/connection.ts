@@ -16,6 +16,9 @@ import { tlsTrustFailure } from './tls.js';
 
 export type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/** How long the agent waits for the coordinator to acknowledge one message (ready, decline, secure aggregation, evaluation). */
+export const ACK_TIMEOUT_MS = 15_000;
+
 export interface ConnectionOptions {
   url: string;
   federation: string;
@@ -107,7 +110,7 @@ export function connect(opts: ConnectionOptions): AgentSocket {
       opts.identity.signSecretKey,
     );
     socket
-      .timeout(15_000)
+      .timeout(ACK_TIMEOUT_MS)
       .emitWithAck('session:auth', { signature: toBase64(signature) })
       .then((res) => {
         if (res.ok) return;

@@ -9,7 +9,7 @@ import { loadModelFile } from '../../coordinator/models/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createAgent, dataSourceFor, type Agent, type CustomTrainer, type DataRef } from '../../node-agent/index.js';
 import type { Dataset } from '../../node-agent/data/index.js';
-import type { UpdateTransform } from '../../node-agent/mods/byzantine.js';
+import { byzantineMod, type UpdateTransform } from '../simulate/byzantine.js';
 import { evaluate, type TF } from '../../node-agent/train/index.js';
 import { grantSimulatedConsent } from '../simulate/consents.js';
 import type { SimulationData } from '../simulate/dataset.js';
@@ -127,7 +127,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
     grantSimulatedConsent(site, manifest, consentFile, n, ['training']);
     const transformUpdate = args.transformFor?.(i);
     return createAgent({
-      ...(transformUpdate ? { transformUpdate } : {}),
+      ...(transformUpdate ? { mods: [byzantineMod(transformUpdate)] } : {}),
       ...(args.trainer ? { trainer: args.trainer } : {}),
       consentFile,
       coordinatorUrl: coordinator.url,

@@ -1,5 +1,5 @@
 /** What the strategy and robustness tables run: the strategies with their parameters, the attacks, the settings and the plan of federations. */
-import { scaledUpdate, signFlip, type Attack } from '../../node-agent/mods/byzantine.js';
+import { scaledUpdate, signFlip, type Attack } from '../simulate/byzantine.js';
 import type { ConfigResult } from './convergence-run.js';
 
 /** A strategy as the tables run it: its label, registry name and parameters. */

@@ -1,7 +1,7 @@
 /** `cohort simulate --byzantine ATTACK:COUNT`: which simulated sites attack, and the update transform each applies. */
 import type { NamedTensor } from '../../protocol/index.js';
 import { createPrng } from '../../crypto/index.js';
-import { scaledUpdate, signFlip, type Attack } from '../../node-agent/mods/byzantine.js';
+import { scaledUpdate, signFlip, type Attack } from './byzantine.js';
 
 /** One --byzantine flag: an attack and how many sites run it. */
 export interface ByzantineFlag {

@@ -6,6 +6,7 @@ import { SignedConsentSchema } from '../../protocol/index.js';
 import { readIdentityFile, readPublicIdentityFile, signRevocation } from '../../crypto/index.js';
 import { revocationPath } from '../../node-agent/mods/consent-guard.js';
 import { attackFor } from './byzantine-sites.js';
+import { byzantineMod } from './byzantine.js';
 import { createAgent, dataSourceFor, type Agent, type BackendPreference, type DataRef } from '../../node-agent/index.js';
 
 /** What the simulator tells one agent (a child process or an agent in a worker thread) when it starts. */
@@ -56,7 +57,7 @@ export function startConfiguredAgent(config: AgentProcessConfig, logFor: (instit
     auditLog: config.auditLog,
     log,
     ...(config.modelFile ? { modelFile: config.modelFile } : {}),
-    ...(config.byzantine ? { transformUpdate: attackFor(config.byzantine, config.seed).transform } : {}),
+    ...(config.byzantine ? { mods: [byzantineMod(attackFor(config.byzantine, config.seed).transform)] } : {}),
     ...(config.localAddress ? { socketOptions: { localAddress: config.localAddress } as Partial<ManagerOptions & SocketOptions> } : {}),
   });
   return {

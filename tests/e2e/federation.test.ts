@@ -3,12 +3,12 @@ import { decodeTensors } from '../../protocol/index.js';
 import { evaluate, selectBackend } from '../../node-agent/train/index.js';
 import { loadMnist, mnistSpec, selectRows } from '../../node-agent/data/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
-import { e2e, startAgent } from './helpers.js';
+import { e2e } from './helpers.js';
 
 describe('a federation end to end', () => {
   e2e('trains 3 real agents over real sockets for 2 rounds, improving on the initial model, and records it all', async ({ cohort }) => {
     const fed = await cohort.federation(3);
-    const agents = [0, 1, 2].map((i) => startAgent(fed, i));
+    const agents = [0, 1, 2].map((i) => cohort.agent(fed, i));
     const done = await Promise.all(agents.map((a) => a.done));
     agents.forEach((a) => a.close());
 

@@ -2,7 +2,7 @@
 import { describe, expect } from 'vitest';
 import type { NamedTensor, RoundTask } from '../../protocol/index.js';
 import { createPrng, type Identity } from '../../crypto/index.js';
-import { scaledUpdate } from '../../node-agent/mods/byzantine.js';
+import { byzantineMod, scaledUpdate } from '../../simulations/simulate/byzantine.js';
 import { updateNorm } from '../../coordinator/privacy.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { decodeTensors } from '../../protocol/index.js';
@@ -75,7 +75,7 @@ describe('the update bound', () => {
       const boost = scaledUpdate(100).transform;
       cohort.agents.push(startAgent(fed, 0), startAgent(fed, 1), startAgent(fed, 2));
       // Honest in round 1 (so that it is one of the sites that set the median), then its update boosted a hundredfold.
-      cohort.agent(fed, 3, { transformUpdate: (input) => (input.round === 1 ? [...input.trained] : boost(input)) });
+      cohort.agent(fed, 3, { mods: [byzantineMod((input) => (input.round === 1 ? [...input.trained] : boost(input)))] });
       await Promise.all(cohort.agents.map((a) => a.done));
 
       const { store } = fed.coordinator;

@@ -11,7 +11,7 @@ import { mnistSpec } from '../../node-agent/data/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { ledgerPath, readLedger } from '../../node-agent/privacy-ledger.js';
 import { consentCommand } from '../../node-agent/cli/consent-command.js';
-import { dpTerms, study } from '../policy/fixtures.js';
+import { dpTerms, study } from '../coordinator/policy/fixtures.js';
 import { e2e, type Federation, permissivePolicy, quiet, startAgent } from './helpers.js';
 
 const quick = { localEpochs: 1, batchSize: 50, learningRate: 0.1 };

@@ -4,8 +4,9 @@ import { describe, expect } from 'vitest';
 import { decodeTensors, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
 import { baseTensors, loadModelFile } from '../../coordinator/models/index.js';
 import { readUserModel, selectBackend, type UserModel } from '../../node-agent/train/index.js';
+import { updateMod } from '../../node-agent/index.js';
 import { e2e, grantConsent, permissivePolicy, type Cohort, type Federation } from './helpers.js';
-import { residualCnn, saveLayersModel } from '../node-agent/layers-fixtures.js';
+import { residualCnn, saveLayersModel } from '../node-agent/train/layers-fixtures.js';
 
 const DIGITS = [...'0123456789'];
 
@@ -69,7 +70,7 @@ describe('a user Layers model through the real coordinator and agents', () => {
       for (const i of [0, 1]) {
         cohort.agent(fed, i, {
           modelFile: m.path,
-          transformUpdate: ({ trained }) => (sent.push(trained.map((t) => t.name)), [...trained]),
+          mods: [updateMod((update) => (sent.push(update.weights.map((t) => t.name)), update))],
         });
       }
       await Promise.all(cohort.agents.map((a) => a.done));
@@ -128,7 +129,7 @@ describe('a user Layers model through the real coordinator and agents', () => {
       for (const i of [0, 1])
         cohort.agent(fed, i, {
           modelFile: m.path,
-          transformUpdate: ({ trained }) => (sent.push(trained.map((t) => t.name)), [...trained]),
+          mods: [updateMod((update) => (sent.push(update.weights.map((t) => t.name)), update))],
         });
       await Promise.all(cohort.agents.map((a) => a.done));
 

@@ -3,28 +3,19 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { Server, type Socket } from 'socket.io';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import type { RoundTask } from '../../protocol/index.js';
 import { encodeAndSign, toSignedModel } from '../../coordinator/rounds/model-signing.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
-import type { Agent } from '../../node-agent/index.js';
 import { startCustomFederation } from '../e2e/custom-federation.js';
-import { startAgent, type Federation } from '../e2e/helpers.js';
+import { e2e } from '../e2e/helpers.js';
 import { until } from '../e2e/raw-client.js';
 import { FUZZ_SEED, mutated, reportFuzz, runs, weirdValue } from './fuzz-report.js';
 import { greetAgent } from '../e2e/hostile-coordinator.js';
 
 const counts: Record<string, number> = {};
-let fed: Federation;
-let agent: Agent | undefined;
-let io: Server | undefined;
-afterAll(async () => {
-  agent?.close();
-  await new Promise<void>((resolve) => (io ? io.close(() => resolve()) : resolve()));
-  await fed?.close();
-  reportFuzz('agent-events', counts);
-});
+afterAll(() => reportFuzz('agent-events', counts));
 
 /** The server events an agent handles after it is ready (the handshake's own are covered by tests/e2e/bad-input). */
 const SERVER_EVENTS = [
@@ -40,8 +31,8 @@ const SERVER_EVENTS = [
 ] as const;
 
 describe('an agent under fuzzed coordinator messages', () => {
-  it('declines or ignores every malformed message without crashing, and trains a genuine task afterwards', async () => {
-    fed = await startCustomFederation(1);
+  e2e('declines or ignores every malformed message without crashing, and trains a genuine task afterwards', async ({ cohort }) => {
+    const fed = cohort.track(await startCustomFederation(1));
     const coordinator = fed.coordinatorIdentity;
     const study = fed.coordinator.store.getFederation('e2e')!.manifest;
     const spec = mnistSpec('logreg');
@@ -84,7 +75,8 @@ describe('an agent under fuzzed coordinator messages', () => {
 
     // A server that passes the handshake with the coordinator's own proof (as a relay could), then says anything.
     const http = createServer();
-    io = new Server(http, { maxHttpBufferSize: 8 << 20 });
+    const io = new Server(http, { maxHttpBufferSize: 8 << 20 });
+    cohort.defer(() => new Promise<void>((resolve) => io.close(() => resolve())));
     const seen = { declines: [] as { round: number; code: string; message: string }[], begins: [] as { round: number }[] };
     let site: Socket | undefined;
     io.on('connection', (socket) => {
@@ -104,7 +96,7 @@ describe('an agent under fuzzed coordinator messages', () => {
       );
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    agent = startAgent(fed, 0, { coordinatorUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
+    const agent = cohort.agent(fed, 0, { coordinatorUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
     await agent.ready;
     // Round 1 is trained once, genuinely: later tasks for round 1 are duplicates the agent skips, so fuzzing stays fast.
     site!.emit('round:task', task(1));

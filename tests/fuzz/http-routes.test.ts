@@ -1,7 +1,7 @@
 /** Fuzzing every REST route the app has (read from the app itself, so routes added later are covered): 4xx JSON with a code, never a 500, never a crash. */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bearer, buildApiFixture, FED } from '../coordinator/api-fixture.js';
+import { bearer, buildApiFixture, FED } from '../coordinator/http/api-fixture.js';
 import { FUZZ_SEED, KNOWN_CODES, heapAfterGc, mutated, reportFuzz, runs, weirdValue } from './fuzz-report.js';
 
 const fx = buildApiFixture();

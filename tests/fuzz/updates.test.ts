@@ -1,23 +1,17 @@
 /** Fuzzed model updates in a live round: each hostile site's update is refused with its code and audited, and the published model is exactly the honest sites' FedAvg. */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { UpdateMetaSchema, encodeTensors, type NamedTensor, type RoundTask } from '../../protocol/index.js';
 import { generateIdentity, sealEnvelope, type Identity } from '../../crypto/index.js';
 import { startCustomFederation } from '../e2e/custom-federation.js';
-import type { Federation } from '../e2e/helpers.js';
+import { e2e } from '../e2e/helpers.js';
 import { joinAs, sealUpdate, taskWeights, until, type AckResult, type RawClient } from '../e2e/raw-client.js';
 import { FUZZ_SEED, KNOWN_CODES, mutated, reportFuzz, runs } from './fuzz-report.js';
 
 const counts: Record<string, number> = {};
 const count = (name: string): void => void (counts[name] = (counts[name] ?? 0) + 1);
 
-let fed: Federation | undefined;
-const clients: RawClient[] = [];
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await fed?.close();
-  reportFuzz('updates', counts);
-});
+afterAll(() => reportFuzz('updates', counts));
 
 const DECLARED = 300;
 type Attack =
@@ -122,92 +116,96 @@ function build(attack: Attack, me: Identity, task: RoundTask, box: Uint8Array, s
 }
 
 describe('fuzzed updates in a live round', () => {
-  it('refuses every hostile update with a coded, audited refusal, and publishes exactly the FedAvg of the honest ones', async () => {
-    const hostile = runs(20);
-    fed = await startCustomFederation(hostile + 2, { rules: { rounds: 1, minParticipants: 2 } });
-    const f = fed;
-    const box = f.coordinatorIdentity.boxPublicKey;
-    const sites = await Promise.all(f.institutions.map((id) => joinAs(f.coordinator.url, 'e2e', id, DECLARED)));
-    clients.push(...sites);
-    const tasks = await Promise.all(sites.map((c) => c.nextTask()));
-    const { maxUploadBytes } = await (sites[0] as RawClient).welcome;
-    const attacks = fc.sample(attackArb, { seed: FUZZ_SEED, numRuns: hostile });
-    const stranger = generateIdentity('stranger');
-    const [honestA, honestB] = [hostile, hostile + 1];
-    const honestTask = tasks[honestA] as RoundTask;
+  e2e(
+    'refuses every hostile update with a coded, audited refusal, and publishes exactly the FedAvg of the honest ones',
+    async ({ cohort }) => {
+      const hostile = runs(20);
+      const f = cohort.track(await startCustomFederation(hostile + 2, { rules: { rounds: 1, minParticipants: 2 } }));
+      const box = f.coordinatorIdentity.boxPublicKey;
+      const sites = await Promise.all(f.institutions.map((id) => joinAs(f.coordinator.url, 'e2e', id, DECLARED)));
+      sites.forEach(cohort.track);
+      const tasks = await Promise.all(sites.map((c) => c.nextTask()));
+      const { maxUploadBytes } = await (sites[0] as RawClient).welcome;
+      const attacks = fc.sample(attackArb, { seed: FUZZ_SEED, numRuns: hostile });
+      const stranger = generateIdentity('stranger');
+      const [honestA, honestB] = [hostile, hostile + 1];
+      const honestTask = tasks[honestA] as RoundTask;
 
-    const attempt = async (
-      i: number,
-    ): Promise<{ before: AckResult[]; main: { step: string; ack: AckResult }; after: { step: string; ack: AckResult } }> => {
-      const c = sites[i] as RawClient;
-      const me = f.institutions[i] as Identity;
-      const env = build(attacks[i] as Attack, me, tasks[i] as RoundTask, box, stranger);
-      // Before the real attempt: refusals that must not use up the site's one submission.
-      const before = [
-        (await c.upload(7, env)).ack,
-        (await c.upload(1, env, { totalBytes: maxUploadBytes + 1 })).ack,
-        (await c.upload(1, env, { sha256: '0'.repeat(64) })).ack,
-      ];
-      const main = await c.upload(1, env);
-      const after = await c.upload(1, sealUpdate({ identity: me, coordinatorBoxPublicKey: box, task: tasks[i] as RoundTask }));
-      return { before, main, after };
-    };
-    const [results, a, b] = await Promise.all([
-      Promise.all(attacks.map((_, i) => attempt(i))),
-      (sites[honestA] as RawClient).upload(
-        1,
-        sealUpdate({
-          identity: f.institutions[honestA] as Identity,
-          coordinatorBoxPublicKey: box,
-          task: honestTask,
-          tensors: shifted(taskWeights(honestTask), 0.01),
-          meta: { samples: 100 },
-        }),
-      ),
-      (sites[honestB] as RawClient).upload(
-        1,
-        sealUpdate({
-          identity: f.institutions[honestB] as Identity,
-          coordinatorBoxPublicKey: box,
-          task: tasks[honestB] as RoundTask,
-          tensors: shifted(taskWeights(honestTask), -0.02),
-          meta: { samples: 300 },
-        }),
-      ),
-    ]);
-    await until(() => f.coordinator.store.getRound('e2e', 1)?.state === 'published', 20_000, 'round 1 published');
+      const attempt = async (
+        i: number,
+      ): Promise<{ before: AckResult[]; main: { step: string; ack: AckResult }; after: { step: string; ack: AckResult } }> => {
+        const c = sites[i] as RawClient;
+        const me = f.institutions[i] as Identity;
+        const env = build(attacks[i] as Attack, me, tasks[i] as RoundTask, box, stranger);
+        // Before the real attempt: refusals that must not use up the site's one submission.
+        const before = [
+          (await c.upload(7, env)).ack,
+          (await c.upload(1, env, { totalBytes: maxUploadBytes + 1 })).ack,
+          (await c.upload(1, env, { sha256: '0'.repeat(64) })).ack,
+        ];
+        const main = await c.upload(1, env);
+        const after = await c.upload(1, sealUpdate({ identity: me, coordinatorBoxPublicKey: box, task: tasks[i] as RoundTask }));
+        return { before, main, after };
+      };
+      const [results, a, b] = await Promise.all([
+        Promise.all(attacks.map((_, i) => attempt(i))),
+        (sites[honestA] as RawClient).upload(
+          1,
+          sealUpdate({
+            identity: f.institutions[honestA] as Identity,
+            coordinatorBoxPublicKey: box,
+            task: honestTask,
+            tensors: shifted(taskWeights(honestTask), 0.01),
+            meta: { samples: 100 },
+          }),
+        ),
+        (sites[honestB] as RawClient).upload(
+          1,
+          sealUpdate({
+            identity: f.institutions[honestB] as Identity,
+            coordinatorBoxPublicKey: box,
+            task: tasks[honestB] as RoundTask,
+            tensors: shifted(taskWeights(honestTask), -0.02),
+            meta: { samples: 300 },
+          }),
+        ),
+      ]);
+      await until(() => f.coordinator.store.getRound('e2e', 1)?.state === 'published', 20_000, 'round 1 published');
 
-    const { store } = f.coordinator;
-    results.forEach((r, i) => {
-      const attack = attacks[i] as Attack;
-      count(`update:${attack.kind}`);
-      for (let k = 0; k < 5; k++) count('pre-commit and duplicate');
-      const what = `site-${i + 1} ${JSON.stringify(attack).slice(0, 300)}`;
-      expect(
-        r.before.map((x) => (x.ok ? 'ok' : x.error.code)),
-        what,
-      ).toEqual(['WRONG_ROUND', 'PAYLOAD_TOO_LARGE', 'CORRUPT_PAYLOAD']);
-      expect(r.main.ack.ok, what).toBe(false);
-      const code = (r.main.ack as { error: { code: string } }).error.code;
-      expect(KNOWN_CODES.has(code)).toBe(true);
-      expect(EXPECTED[attack.kind], `${what}: ${code}`).toContain(code);
-      expect(store.getParticipation('e2e', 1, `site-${i + 1}`), what).toMatchObject({ status: 'refused', code });
-      expect(
-        store
-          .listAudit({ federationId: 'e2e' })
-          .filter((e) => e.kind === 'update.refused' && e.actor === `site-${i + 1}`)
-          .map((e) => e.data.code),
-      ).toEqual([code]);
-      expect(r.after.ack.ok).toBe(false); // one submission per round: the honest retry is too late
-      expect(['DUPLICATE', 'ROUND_CLOSED']).toContain((r.after.ack as { error: { code: string } }).error.code);
-    });
-    expect([a.ack.ok, b.ack.ok]).toEqual([true, true]);
-    expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', metrics: { participants: 2, samples: 400 } });
-    // FedAvg of the two honest updates: w + (100 * 0.01 + 300 * -0.02) / 400 = w - 0.0125, whatever the others sent.
-    const published = f.coordinator.runner.currentModel!.tensors;
-    const expected = shifted(taskWeights(honestTask), -0.0125);
-    let worst = 0;
-    published.forEach((t, ti) => t.data.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - (expected[ti] as NamedTensor).data[j]!)))));
-    expect(worst).toBeLessThan(1e-5);
-  });
+      const { store } = f.coordinator;
+      results.forEach((r, i) => {
+        const attack = attacks[i] as Attack;
+        count(`update:${attack.kind}`);
+        for (let k = 0; k < 5; k++) count('pre-commit and duplicate');
+        const what = `site-${i + 1} ${JSON.stringify(attack).slice(0, 300)}`;
+        expect(
+          r.before.map((x) => (x.ok ? 'ok' : x.error.code)),
+          what,
+        ).toEqual(['WRONG_ROUND', 'PAYLOAD_TOO_LARGE', 'CORRUPT_PAYLOAD']);
+        expect(r.main.ack.ok, what).toBe(false);
+        const code = (r.main.ack as { error: { code: string } }).error.code;
+        expect(KNOWN_CODES.has(code)).toBe(true);
+        expect(EXPECTED[attack.kind], `${what}: ${code}`).toContain(code);
+        expect(store.getParticipation('e2e', 1, `site-${i + 1}`), what).toMatchObject({ status: 'refused', code });
+        expect(
+          store
+            .listAudit({ federationId: 'e2e' })
+            .filter((e) => e.kind === 'update.refused' && e.actor === `site-${i + 1}`)
+            .map((e) => e.data.code),
+        ).toEqual([code]);
+        expect(r.after.ack.ok).toBe(false); // one submission per round: the honest retry is too late
+        expect(['DUPLICATE', 'ROUND_CLOSED']).toContain((r.after.ack as { error: { code: string } }).error.code);
+      });
+      expect([a.ack.ok, b.ack.ok]).toEqual([true, true]);
+      expect(store.getRound('e2e', 1)).toMatchObject({ state: 'published', metrics: { participants: 2, samples: 400 } });
+      // FedAvg of the two honest updates: w + (100 * 0.01 + 300 * -0.02) / 400 = w - 0.0125, whatever the others sent.
+      const published = f.coordinator.runner.currentModel!.tensors;
+      const expected = shifted(taskWeights(honestTask), -0.0125);
+      let worst = 0;
+      published.forEach((t, ti) =>
+        t.data.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - (expected[ti] as NamedTensor).data[j]!)))),
+      );
+      expect(worst).toBeLessThan(1e-5);
+    },
+  );
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataSourceFor, formatDataRef, parseDataSource, resolveDataRef, type DataRef } from '../../node-agent/index.js';
 import { labelHistogram, loadMnist, loadMnistFull, mnistSpec, selectRows } from '../../node-agent/data/index.js';
 import type { ModelSpec } from '../../protocol/index.js';
-import { writeIdxSet, type IdxSet } from './idx-files.js';
+import { writeIdxSet, type IdxSet } from './data/idx-files.js';
 
 const TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
 const CLASSES4 = ['0', '1', '2', '3'];

@@ -6,7 +6,7 @@ import { dp } from '../../crypto/index.js';
 import { ConsentRefusal, DpRefusal, type RoundTask } from '../../protocol/index.js';
 import { checkDpTerms, siteNoiseStd } from '../../node-agent/mods/dp-terms.js';
 import { budgetVerdict, chargeLedger, ledgerPath, ledgerSpent, readLedger, type LedgerEntry } from '../../node-agent/privacy-ledger.js';
-import { dpTerms, study } from '../policy/fixtures.js';
+import { dpTerms, study } from '../coordinator/policy/fixtures.js';
 
 const honest = {
   ...dpTerms(0),

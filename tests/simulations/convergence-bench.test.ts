@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeIdxSet } from '../node-agent/idx-files.js';
+import { writeIdxSet } from '../node-agent/data/idx-files.js';
 
 const run = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'cohort-bench-test-'));

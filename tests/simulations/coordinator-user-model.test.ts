@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../coordinator/index.js';
 import { readUserModel, selectBackend, type UserModel } from '../../node-agent/train/index.js';
-import { residualCnn, saveLayersModel } from '../node-agent/layers-fixtures.js';
+import { residualCnn, saveLayersModel } from '../node-agent/train/layers-fixtures.js';
 import { freePort, runCli, startCli, type CliProcess } from './cli-helpers.js';
 
 let dir: string;

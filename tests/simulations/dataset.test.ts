@@ -7,7 +7,7 @@ import { openSqliteStore } from '../../coordinator/index.js';
 import { dataSourceFor } from '../../node-agent/index.js';
 import { loadMnistFull, parsePartition, selectRows } from '../../node-agent/data/index.js';
 import { parseDataset, prepareData, specFor, type DataRef } from '../../simulations/simulate/dataset.js';
-import { writeIdxSet, type IdxSet } from '../node-agent/idx-files.js';
+import { writeIdxSet, type IdxSet } from '../node-agent/data/idx-files.js';
 import { runCli } from './cli-helpers.js';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);

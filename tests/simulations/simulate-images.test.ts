@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dicomFile } from '../node-agent/dicom-files.js';
-import { writeImageTree } from '../node-agent/image-files.js';
+import { dicomFile } from '../node-agent/data/dicom-files.js';
+import { writeImageTree } from '../node-agent/data/image-files.js';
 import { runCli, type CliResult } from './cli-helpers.js';
 
 let root: string;
@@ -41,7 +41,7 @@ describe('simulate on a DICOM manifest', () => {
   it('reads the manifest (MONOCHROME1 and 2, rescaled, windowed) and the mlp learns bright from dark in 2 rounds', async () => {
     // 40 CT-like 16-bit images (stored = HU + 1024, Rescale Intercept -1024): 'lesion' ones have a bright 4 x 4 square
     // in HU, 'clear' ones do not. Half are MONOCHROME1, stored mirrored about the window centre (50 HU): decoded and
-    // inverted, both kinds show the same picture (the inversion itself is checked in tests/node-agent/dicom.test.ts).
+    // inverted, both kinds show the same picture (the inversion itself is checked in tests/node-agent/data/dicom.test.ts).
     const dir = join(root, 'dicom');
     mkdirSync(join(dir, 'files'), { recursive: true });
     const rows = Array.from({ length: 40 }, (_, i) => {

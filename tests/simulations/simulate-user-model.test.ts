@@ -7,7 +7,7 @@ import { openSqliteStore } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { decodeTensors } from '../../protocol/index.js';
 import { readUserModel, selectBackend, type UserModel } from '../../node-agent/train/index.js';
-import { residualCnn, saveLayersModel } from '../node-agent/layers-fixtures.js';
+import { residualCnn, saveLayersModel } from '../node-agent/train/layers-fixtures.js';
 import { runCli } from './cli-helpers.js';
 
 let root: string;

@@ -9,7 +9,7 @@ import { authenticateToken } from '../../coordinator/auth/index.js';
 import { verifyAuditTable } from '../../coordinator/audit/index.js';
 import { rowsToInput } from '../../coordinator/models/index.js';
 import { generateIdentity, writeIdentityFile } from '../../crypto/index.js';
-import { FED, SPEC, buildApiFixture, type ApiFixture } from '../coordinator/api-fixture.js';
+import { FED, SPEC, buildApiFixture, type ApiFixture } from '../coordinator/http/api-fixture.js';
 import { runCli } from './cli-helpers.js';
 
 let fx: ApiFixture;

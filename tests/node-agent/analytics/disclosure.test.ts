@@ -16,7 +16,7 @@ import {
   type StatsSite,
   type Table,
 } from '../../../node-agent/analytics/index.js';
-import { consent, site, study } from '../../policy/fixtures.js';
+import { consent, site, study } from '../../coordinator/policy/fixtures.js';
 
 const K = 5;
 
