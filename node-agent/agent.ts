@@ -81,6 +81,8 @@ export interface AgentOptions {
   modelFile?: string;
   /** The site's table for analytics queries (node-agent/analytics): answered when the consent allows analytics; refused when absent. */
   statsTable?: () => Table;
+  /** Upload chunks sent ahead of their acknowledgements (default 8; 1 is stop-and-wait). */
+  uploadWindow?: number;
 }
 
 /**
@@ -493,10 +495,10 @@ export function createAgent(opts: AgentOptions): Agent {
         recipientBoxPublicKey: opts.coordinator.boxPublicKey,
         senderSignSecretKey: opts.identity.signSecretKey,
       });
-      const chunkBytes = welcome?.chunkBytes ?? 512 * 1024;
       const { digest } = await uploadUpdate(socket, envelope, {
         round: task.round,
-        chunkBytes,
+        chunkBytes: welcome?.chunkBytes ?? 512 * 1024,
+        window: opts.uploadWindow,
         whenSessionReady: () => sessionReady.promise,
       });
       audit.append('update.sent', {
