@@ -71,6 +71,8 @@ export interface AgentOptions {
   modelFile?: string;
   /** The site's table for analytics queries (node-agent/analytics): answered when the consent allows analytics; refused when absent. */
   statsTable?: () => Table;
+  /** Upload chunks sent ahead of their acknowledgements (default 8; 1 is stop-and-wait). */
+  uploadWindow?: number;
 }
 
 export interface Agent {
@@ -243,6 +245,7 @@ export function createAgent(opts: AgentOptions): Agent {
         identity: opts.identity,
         coordinatorBoxPublicKey: opts.coordinator.boxPublicKey,
         chunkBytes: () => welcome?.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+        window: opts.uploadWindow,
         whenSessionReady: () => sessionReady.promise,
         events,
       }),

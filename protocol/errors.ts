@@ -23,6 +23,8 @@ export const ErrorCode = {
   DEADLINE_PASSED: 'DEADLINE_PASSED',
   ROUND_CLOSED: 'ROUND_CLOSED',
   UPLOAD_UNKNOWN: 'UPLOAD_UNKNOWN',
+  /** An upload chunk that is not the next one in order: a duplicate of one held, or one beyond a gap (resume from update:begin's `next`). */
+  UPLOAD_OUT_OF_ORDER: 'UPLOAD_OUT_OF_ORDER',
   /** The institution revoked its consent (the coordinator has recorded the revocation): nothing more of its data is taken. */
   CONSENT_REVOKED: 'CONSENT_REVOKED',
   /** A secure-aggregation step was refused (wrong phase, bad signature, inconsistent shares) or the protocol could not finish. */

@@ -50,7 +50,8 @@ export interface ServerToClientEvents {
 export interface ClientToServerEvents {
   'session:auth': (msg: AuthResponse, ack: Ack<{ institution: string }>) => void;
   'agent:ready': (msg: Ready, ack: Ack) => void;
-  'update:begin': (msg: UploadBegin, ack: Ack<{ received: number[] }>) => void;
+  /** Answers `next`: the index of the first chunk the coordinator does not hold (0 for a new upload; where a resumed one continues). */
+  'update:begin': (msg: UploadBegin, ack: Ack<{ next: number }>) => void;
   'update:chunk': (msg: UploadChunk, ack: Ack<{ received: number }>) => void;
   'update:commit': (msg: UploadCommit, ack: Ack<{ digest: string }>) => void;
   'round:decline': (msg: Decline, ack: Ack) => void;

@@ -23,7 +23,15 @@ export {
   readFloat32LE,
 } from './codec.js';
 export type { DecodedFrame, NamedTensor } from './codec.js';
-export { ChunkAssembler, DEFAULT_CHUNK_BYTES, MAX_CHUNK_COUNT, splitIntoChunks } from './chunks.js';
+export {
+  ChunkAssembler,
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_UPLOAD_WINDOW,
+  MAX_CHUNK_COUNT,
+  UPLOAD_TAIL_BYTES,
+  splitIntoChunks,
+  uploadTail,
+} from './chunks.js';
 export type { ChunkAssemblerOptions } from './chunks.js';
 export * from './study.js';
 export * from './dp-terms.js';

@@ -138,7 +138,8 @@ export const UploadBeginSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/),
   totalBytes: z.number().int().positive(),
   chunkBytes: z.number().int().positive(),
-  sha256: hex64,
+  /** Hex of the upload's last 64 bytes: the envelope's Ed25519 signature, which commits to every byte before it (protocol 2; protocol 1 sent a SHA-256 of the whole upload). */
+  tail: z.string().regex(/^[0-9a-f]{128}$/, "the upload's last 64 bytes as 128 lowercase hex characters"),
 });
 export type UploadBegin = z.infer<typeof UploadBeginSchema>;
 

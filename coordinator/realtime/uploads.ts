@@ -14,27 +14,34 @@ export class UploadTable {
   constructor(private readonly maxBytes: number) {}
 
   /**
-   * Starts an upload, or resumes one with the same id and digest (returns the chunks already held).
-   * @example uploads.begin('site-a', { round: 1, uploadId, totalBytes, chunkBytes, sha256 }) // { received: [] }
+   * Starts an upload, or resumes one with the same id, size, chunk size and tail (returns the first chunk not held).
+   * @example uploads.begin('site-a', { round: 1, uploadId, totalBytes, chunkBytes, tail: uploadTail(envelope) }) // { next: 0 }
    */
-  begin(institution: string, msg: UploadBegin): { received: number[] } {
+  begin(institution: string, msg: UploadBegin): { next: number } {
     const existing = this.uploads.get(institution);
     if (existing && existing.uploadId === msg.uploadId) {
-      if (existing.assembler.sha256 !== msg.sha256 || existing.assembler.totalBytes !== msg.totalBytes) {
-        throw new CohortError('BAD_REQUEST', `upload ${msg.uploadId} resumed with a different size or digest`);
+      const { assembler } = existing;
+      // The tail is the envelope's signature: another envelope under the same id cannot continue the bytes held.
+      const held = { round: existing.round, totalBytes: assembler.totalBytes, chunkBytes: assembler.chunkBytes, tail: assembler.tail };
+      const differs = (Object.keys(held) as (keyof typeof held)[]).filter((k) => held[k] !== msg[k]);
+      if (differs.length > 0) {
+        throw new CohortError(
+          'BAD_REQUEST',
+          `upload ${msg.uploadId} resumed with a different ${differs.join(', ')}: start a new upload id`,
+        );
       }
-      return { received: existing.assembler.received() };
+      return { next: assembler.next };
     }
     const assembler = new ChunkAssembler({ ...msg, maxBytes: this.maxBytes });
     this.uploads.set(institution, { uploadId: msg.uploadId, round: msg.round, assembler });
-    return { received: [] };
+    return { next: 0 };
   }
 
   chunk(institution: string, msg: UploadChunk): { received: number } {
     return { received: this.get(institution, msg.uploadId).assembler.accept(msg.index, msg.data).received };
   }
 
-  /** Completes an upload: the whole frame once its SHA-256 matches. The upload is forgotten either way. */
+  /** Completes an upload: the whole envelope once complete and ending with its announced tail. The upload is forgotten either way. */
   finish(institution: string, uploadId: string): { round: number; bytes: Uint8Array } {
     const upload = this.get(institution, uploadId);
     this.uploads.delete(institution);

@@ -15,6 +15,8 @@ export interface SendUpdateOptions {
   coordinatorBoxPublicKey: Uint8Array;
   /** The chunk size the coordinator asked for at welcome. */
   chunkBytes(): number;
+  /** Upload chunks sent ahead of their acknowledgements (default 8; 1 is stop-and-wait). */
+  window?: number;
   /** Resolves once the session is authenticated (again, after a reconnect). */
   whenSessionReady(): Promise<void>;
   events: EventEmitter<AgentEventMap>;
@@ -50,6 +52,7 @@ export function sendUpdate(o: SendUpdateOptions): Mod {
       const { digest } = await uploadUpdate(o.socket, envelope, {
         round,
         chunkBytes: o.chunkBytes(),
+        window: o.window,
         whenSessionReady: o.whenSessionReady,
       });
       const bytes = envelope.length;

@@ -1,5 +1,5 @@
 /** Bench section `ingest`: the coordinator's whole path for one update (chunks, signature, decryption, codec, checks, FedAvg) against the bulk cipher alone. */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { fedAvg } from '../../coordinator/strategies/index.js';
 import { intakeUpdate, type IntakeContext } from '../../coordinator/rounds/index.js';
 import { UploadTable } from '../../coordinator/realtime/uploads.js';
@@ -10,6 +10,7 @@ import {
   encodeTensors,
   splitIntoChunks,
   tensorLayout,
+  uploadTail,
   type ModelSpec,
   type UpdateMeta,
 } from '../../protocol/index.js';
@@ -20,7 +21,7 @@ import { fmtSpread, spread, spreadValues, yieldLoop } from './stats.js';
 const TARGET_RATIO = 0.5;
 const STAGES = [
   'receive chunks (parse + assemble)',
-  'upload SHA-256 check',
+  'finish upload (tail check; protocol 1 hashed the whole upload here)',
   'open envelope + decode + checks (intakeUpdate)',
   'FedAvg add',
 ] as const;
@@ -64,9 +65,9 @@ function prepare(spec: ModelSpec, seed: number) {
   };
   // As socket.io hands them over: one separate Buffer per chunk.
   const chunks = splitIntoChunks(envelope, DEFAULT_CHUNK_BYTES).map((c) => Buffer.from(c));
-  const sha256 = createHash('sha256').update(envelope).digest('hex');
+  const tail = uploadTail(envelope);
   const shapes = layout.map((l) => l.shape);
-  return { envelope, chunks, sha256, ctx, shapes, previous: tensors.map((t) => new Float32Array(t.data.length)) };
+  return { envelope, chunks, tail, ctx, shapes, previous: tensors.map((t) => new Float32Array(t.data.length)) };
 }
 
 /**
@@ -104,7 +105,7 @@ export const ingestSection: BenchSection = {
       const uploadId = `bench-upload-${n}`;
       const t0 = performance.now();
       const table = new UploadTable(bytes + 1024);
-      table.begin(p.ctx.institution, { round: 1, uploadId, totalBytes: bytes, chunkBytes: DEFAULT_CHUNK_BYTES, sha256: p.sha256 });
+      table.begin(p.ctx.institution, { round: 1, uploadId, totalBytes: bytes, chunkBytes: DEFAULT_CHUNK_BYTES, tail: p.tail });
       p.chunks.forEach((data, index) => {
         const msg = UploadChunkSchema.parse({ uploadId, index, data });
         table.chunk(p.ctx.institution, msg);

@@ -12,7 +12,7 @@ import { parsePolicy } from '../../coordinator/policy/index.js';
 import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
 import { createAgent, mnistSource, type Agent, type CustomTrainer } from '../../node-agent/index.js';
 import { mnistSpec } from '../../node-agent/data/index.js';
-import { DEFAULT_CHUNK_BYTES, parameterCount, type ModelSpec } from '../../protocol/index.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_UPLOAD_WINDOW, parameterCount, type ModelSpec } from '../../protocol/index.js';
 import { grantSimulatedConsent } from '../simulate/consents.js';
 import type { BenchRow, BenchSection } from './section.js';
 import { fmtSpread, spread, spreadValues } from './stats.js';
@@ -125,12 +125,13 @@ export async function realRounds(
 
 /**
  * The same traffic over bare socket.io: the server sends `bytes` to each of `n` clients, each sends as
- * many bytes back in acknowledged chunks (begin, chunks, commit, as the agent's upload does) into a
- * preallocated buffer; once all are in, the server sends `bytes` to each again and each answers with a
- * small report (the real round's candidate evaluation). Returns each round's time (ms).
- * @example const times = await bareRounds(6_653_000, 10, 4);
+ * many bytes back in acknowledged chunks (begin, chunks, commit, as the agent's upload does: up to
+ * `window` chunks unacknowledged) into a preallocated buffer; once all are in, the server sends `bytes`
+ * to each again and each answers with a small report (the real round's candidate evaluation).
+ * Returns each round's time (ms).
+ * @example const times = await bareRounds(6_653_000, 10, 4, 8);
  */
-export async function bareRounds(bytes: number, n: number, rounds: number): Promise<RoundTime[]> {
+export async function bareRounds(bytes: number, n: number, rounds: number, window = DEFAULT_UPLOAD_WINDOW): Promise<RoundTime[]> {
   const httpServer = createServer();
   const server = new Server(httpServer, { maxHttpBufferSize: DEFAULT_CHUNK_BYTES + 64 * 1024, serveClient: false });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
@@ -170,9 +171,15 @@ export async function bareRounds(bytes: number, n: number, rounds: number): Prom
             void (async () => {
               const data = new Uint8Array(task.data);
               await client.emitWithAck('begin', { totalBytes: data.length });
+              const inFlight = new Set<Promise<unknown>>();
               for (let index = 0, at = 0; at < data.length; index++, at += DEFAULT_CHUNK_BYTES) {
-                await client.emitWithAck('chunk', { index, data: data.subarray(at, at + DEFAULT_CHUNK_BYTES) });
+                if (inFlight.size >= window) await Promise.race(inFlight);
+                const acked: Promise<unknown> = client
+                  .emitWithAck('chunk', { index, data: data.subarray(at, at + DEFAULT_CHUNK_BYTES) })
+                  .finally(() => inFlight.delete(acked));
+                inFlight.add(acked);
               }
+              await Promise.all(inFlight);
               await client.emitWithAck('commit', {});
             })().catch(() => undefined); // the last commit's ack may still be in flight when the bench closes
           });
@@ -221,19 +228,34 @@ export const roundSection: BenchSection = {
     let short = 0;
     for (const n of counts) {
       const rounds = roundsFor(n);
-      ctx.log(`${n} agents, ${arch} (${(modelBytes / 1e6).toFixed(2)} MB), ${rounds} rounds (first dropped as warm-up), real then bare`);
+      ctx.log(
+        `${n} agents, ${arch} (${(modelBytes / 1e6).toFixed(2)} MB), ${rounds} rounds (first dropped as warm-up), real, then bare with a window of ${DEFAULT_UPLOAD_WINDOW} and with stop-and-wait`,
+      );
       const real = (await realRounds(spec, n, rounds, ctx.log)).slice(1);
       short += real.filter((t) => t.updates < n).length;
       const bare = (await bareRounds(modelBytes, n, rounds)).slice(1);
+      // Protocol 1's scheme (one chunk per acknowledgement), the baseline of earlier runs.
+      const stopAndWait = (await bareRounds(modelBytes, n, rounds, 1)).slice(1);
       const realS = spread(real.map((t) => t.wallMs));
       const bareS = spread(bare.map((t) => t.wallMs));
+      const stopS = spread(stopAndWait.map((t) => t.wallMs));
+      const stopRatio = spread(real.map((t, i) => t.wallMs / (stopAndWait[i]?.wallMs ?? Number.NaN)));
       const ratio = spread(real.map((t, i) => t.wallMs / (bare[i]?.wallMs ?? Number.NaN)));
       const cpuRatio = spread(real.map((t, i) => t.cpuMs / (bare[i]?.cpuMs ?? Number.NaN)));
       ratios.set(n, ratio.median);
       cpuRatios.set(n, cpuRatio.median);
       const mbps = spread(real.map((t) => (3 * n * modelBytes) / 1e6 / (t.wallMs / 1000)));
       rows.push({
-        cells: [String(n), fmtSpread(realS, 0), fmtSpread(bareS, 0), fmtSpread(ratio, 2), fmtSpread(cpuRatio, 2), fmtSpread(mbps, 0)],
+        cells: [
+          String(n),
+          fmtSpread(realS, 0),
+          fmtSpread(bareS, 0),
+          fmtSpread(ratio, 2),
+          fmtSpread(cpuRatio, 2),
+          fmtSpread(stopS, 0),
+          fmtSpread(stopRatio, 2),
+          fmtSpread(mbps, 0),
+        ],
         values: {
           agents: n,
           arch,
@@ -246,6 +268,8 @@ export const roundSection: BenchSection = {
           ...spreadValues('realCpuMs', spread(real.map((t) => t.cpuMs))),
           ...spreadValues('bareCpuMs', spread(bare.map((t) => t.cpuMs))),
           ...spreadValues('cpuRatio', cpuRatio),
+          ...spreadValues('stopAndWaitMs', stopS),
+          ...spreadValues('stopAndWaitRatio', stopRatio),
           ...spreadValues('mbps', mbps),
         },
       });
@@ -256,15 +280,17 @@ export const roundSection: BenchSection = {
       columns: [
         'agents',
         'real round ms',
-        'bare socket.io ms',
+        `bare socket.io ms (window ${DEFAULT_UPLOAD_WINDOW})`,
         'overhead ratio (wall)',
         'CPU time ratio',
+        'bare stop-and-wait ms',
+        'ratio vs stop-and-wait bare',
         'real MB/s (3 models per agent)',
       ],
       rows,
       notes: [
-        `Real: createCoordinator (SQLite store, FedAvg, permissive policy) and N createAgent on loopback, all in this one process; agents do not train (an injected trainer nudges the global weights and returns them at once), so a round is: sign and send the ${arch} model (${parameterCount(spec).toLocaleString('en')} parameters, ${(modelBytes / 1e6).toFixed(2)} MB) to every agent, agents verify it, seal (X25519 + ChaCha20-Poly1305 + Ed25519) and upload in ${DEFAULT_CHUNK_BYTES / 1024} KiB acknowledged chunks, the coordinator verifies, decrypts, checks and aggregates each, then signs, stores and publishes the new model. Time: round:started to round:published.`,
-        `Baseline: bare socket.io in the same process, same N websocket clients, the same bytes: the server emits a model-sized buffer to each client, each client sends as many bytes back in the same acknowledged chunks (begin, chunks, commit) into a preallocated buffer, then the server emits the buffer to each again and each answers with a small report (the real round sends the candidate model to its contributors for evaluation; here the agents keep no validation rows and decline at once). No crypto, no checks, no storage.`,
+        `Real: createCoordinator (SQLite store, FedAvg, permissive policy) and N createAgent on loopback, all in this one process; agents do not train (an injected trainer nudges the global weights and returns them at once), so a round is: sign and send the ${arch} model (${parameterCount(spec).toLocaleString('en')} parameters, ${(modelBytes / 1e6).toFixed(2)} MB) to every agent, agents verify it, seal (X25519 + ChaCha20-Poly1305 + Ed25519) and upload in ${DEFAULT_CHUNK_BYTES / 1024} KiB chunks, up to ${DEFAULT_UPLOAD_WINDOW} unacknowledged (protocol 2), the coordinator verifies, decrypts, checks and aggregates each, then signs, stores and publishes the new model. Time: round:started to round:published.`,
+        `Baseline: bare socket.io in the same process, same N websocket clients, the same bytes: the server emits a model-sized buffer to each client, each client sends as many bytes back in the same chunks and window (begin, chunks, commit) into a preallocated buffer, then the server emits the buffer to each again and each answers with a small report (the real round sends the candidate model to its contributors for evaluation; here the agents keep no validation rows and decline at once). No crypto, no checks, no storage. The target is against this baseline; 'stop-and-wait' is the same bare traffic with one chunk per acknowledgement (protocol 1's scheme and the baseline of earlier runs).`,
         `${counts.map((n) => `${roundsFor(n) - 1} rounds at N=${n}`).join(', ')} after one warm-up round each; ${short === 0 ? 'every measured round aggregated all N updates' : `${short} measured round(s) aggregated fewer than N updates (an agent dropped; see the JSON's minUpdates)`}; median (min–max); the ratio is paired round by round (real round i / bare round i). MB/s counts, for every agent, the model down, the update up and the candidate down.`,
         `CPU time ratio: process.cpuUsage() (user + system, every thread of this process) spent in the real round / in the bare one; less sensitive than wall time to other work on a shared machine.`,
         `Target overhead ratio <= ${TARGET_RATIO}: worst ${worst.toFixed(2)} (${[...ratios].map(([n, r]) => `${r.toFixed(2)} at N=${n}`).join(', ')}), ${worst <= TARGET_RATIO ? 'met' : `missed by ${(((worst - TARGET_RATIO) / TARGET_RATIO) * 100).toFixed(0)}%`}; CPU time ratio ${[...cpuRatios].map(([n, r]) => `${r.toFixed(2)} at N=${n}`).join(', ')}.`,

@@ -188,7 +188,7 @@ describe('the coordinator at connect', () => {
 
     const acks = [
       await client.call('agent:ready', { samples: 10, backend: 'raw' }),
-      await client.call('update:begin', { round: 1, uploadId: 'abcdefgh', totalBytes: 10, chunkBytes: 10, sha256: '0'.repeat(64) }),
+      await client.call('update:begin', { round: 1, uploadId: 'abcdefgh', totalBytes: 64, chunkBytes: 64, tail: '0'.repeat(128) }),
       await client.call('update:chunk', { uploadId: 'abcdefgh', index: 0, data: new Uint8Array(10) }),
       await client.call('update:commit', { uploadId: 'abcdefgh' }),
       await client.call('round:decline', { round: 1, code: 'NO', message: 'no' }),
@@ -274,7 +274,7 @@ describe('the coordinator on malformed messages', () => {
       const client = raw('site-1');
       const badAuth = await client.call('session:auth', { signature: 42 });
       expect((await client.authenticate(site(0).signSecretKey)).ok).toBe(true);
-      const valid = { round: 1, uploadId: 'abcdefgh', totalBytes: 10, chunkBytes: 10, sha256: 'a'.repeat(64) };
+      const valid = { round: 1, uploadId: 'abcdefgh', totalBytes: 64, chunkBytes: 64, tail: 'a'.repeat(128) };
       const cases: [event: string, payload: unknown, path: string][] = [
         ['agent:ready', { samples: 'many', backend: 'raw' }, 'samples'],
         ['agent:ready', { backend: 'raw' }, 'samples'],
@@ -282,7 +282,7 @@ describe('the coordinator on malformed messages', () => {
         ['agent:ready', { samples: 10, backend: 'raw', featureStats: { count: -1, mean: [], m2: [] } }, 'featureStats.count'],
         ['agent:ready', null, '(root)'],
         ['update:begin', { ...valid, round: 0 }, 'round'],
-        ['update:begin', { ...valid, sha256: 'XYZ' }, 'sha256'],
+        ['update:begin', { ...valid, tail: 'XYZ' }, 'tail'],
         ['update:begin', { ...valid, uploadId: '../../etc/passwd' }, 'uploadId'],
         ['update:begin', { ...valid, totalBytes: 1.5 }, 'totalBytes'],
         ['update:begin', [1, 2, 3], '(root)'],
@@ -466,7 +466,7 @@ describe('the coordinator on hostile updates', () => {
   );
 
   e2e(
-    'refuses an upload over the size limit, a chunk set that does not match its SHA-256, and drops a client sending an oversized frame while serving the others',
+    'refuses an upload over the size limit, a chunk set that does not end with its announced tail, and drops a client sending an oversized frame while serving the others',
     async ({ cohort }) => {
       const fed = await cohort.federation(2, { ...oneRound, minParticipants: 2 });
       const { join, site, audits, health } = using(cohort, fed);
@@ -479,7 +479,7 @@ describe('the coordinator on hostile updates', () => {
 
       const tooLarge = await hostile.upload(1, valid, { totalBytes: maxUploadBytes + 1 });
       const hugeChunks = await hostile.upload(1, valid, { chunkBytes: chunkBytes * 2 });
-      const wrongDigest = await hostile.upload(1, valid, { sha256: 'f'.repeat(64), chunkBytes: 4096 });
+      const wrongDigest = await hostile.upload(1, valid, { tail: 'f'.repeat(128), chunkBytes: 4096 });
       hostile.socket.emit('update:chunk', { uploadId: 'abcdefgh', index: 0, data: new Uint8Array(chunkBytes + 128 * 1024) });
       const reason = await hostile.disconnected;
       const healthy = await health();
@@ -491,7 +491,7 @@ describe('the coordinator on hostile updates', () => {
       expectRefused(tooLarge.ack, 'PAYLOAD_TOO_LARGE', `upload of ${maxUploadBytes + 1} bytes exceeds the limit of ${maxUploadBytes}`);
       expectRefused(hugeChunks.ack, 'BAD_REQUEST', `exceeds this coordinator's ${chunkBytes}`);
       expect(wrongDigest.step).toBe('commit');
-      expectRefused(wrongDigest.ack, 'CORRUPT_PAYLOAD', 'SHA-256 mismatch');
+      expectRefused(wrongDigest.ack, 'CORRUPT_PAYLOAD', 'does not end with the announced tail');
       expect(reason).toBe('transport close');
       expect(healthy).toMatchObject({ ok: true });
       expect(after.ack).toMatchObject({ ok: true });

@@ -15,6 +15,8 @@ export interface Greeting {
   study: () => StudyManifest | undefined;
   maxUploadBytes?: number;
   onAuth?: () => void;
+  /** The protocol version the challenge claims (default: PROTOCOL_VERSION). */
+  protocolVersion?: number;
 }
 
 /**
@@ -29,7 +31,7 @@ export function greetAgent(socket: Socket, g: Greeting): void {
     ? signServerProof({ federation: 'e2e', institution: 'site-1', clientNonce, challenge }, g.proofKey.signSecretKey)
     : new Uint8Array(64);
   socket.emit('session:challenge', {
-    protocolVersion: PROTOCOL_VERSION,
+    protocolVersion: g.protocolVersion ?? PROTOCOL_VERSION,
     federation: 'e2e',
     coordinatorSignPublicKey: toBase64(g.presentKey),
     challenge: g.challenge ?? toBase64(challenge),

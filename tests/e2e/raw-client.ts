@@ -1,5 +1,5 @@
 /** A hand-driven protocol client for adversarial tests: it can say anything, in any order, with any bytes. */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
@@ -7,6 +7,7 @@ import {
   manifestHash,
   encodeTensors,
   splitIntoChunks,
+  uploadTail,
   type Challenge,
   type NamedTensor,
   type RoundTask,
@@ -105,12 +106,12 @@ export class RawClient {
 
   /**
    * Uploads `bytes` as update:begin / update:chunk... / update:commit and returns the first refusal or the commit ack.
-   * `sha256` and `totalBytes` may lie; `chunkBytes` defaults to everything in one chunk.
+   * `tail` and `totalBytes` may lie; `chunkBytes` defaults to everything in one chunk. Chunks go one at a time (stop-and-wait).
    */
   async upload(
     round: number,
     bytes: Uint8Array,
-    lie: { sha256?: string; totalBytes?: number; chunkBytes?: number } = {},
+    lie: { tail?: string; totalBytes?: number; chunkBytes?: number } = {},
   ): Promise<{ step: 'begin' | 'chunk' | 'commit'; ack: AckResult }> {
     const uploadId = randomBytes(12).toString('hex');
     const chunkBytes = lie.chunkBytes ?? Math.max(1, bytes.length);
@@ -119,7 +120,8 @@ export class RawClient {
       uploadId,
       totalBytes: lie.totalBytes ?? bytes.length,
       chunkBytes,
-      sha256: lie.sha256 ?? createHash('sha256').update(bytes).digest('hex'),
+      // Fewer than 64 bytes have no tail: zeros fill in, and the coordinator refuses the size.
+      tail: lie.tail ?? (bytes.length >= 64 ? uploadTail(bytes) : '0'.repeat(128)),
     });
     if (!begin.ok) return { step: 'begin', ack: begin };
     const chunks = splitIntoChunks(bytes, chunkBytes);

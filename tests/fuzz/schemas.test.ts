@@ -49,7 +49,7 @@ const valid: Record<string, unknown> = {
   ConnectAuthSchema: { protocolVersion: 1, federation: 'e2e', institution: 'site-1', nonce: toBase64(new Uint8Array(32)) },
   AuthResponseSchema: { signature: toBase64(new Uint8Array(64)) },
   ReadySchema: { samples: 100, backend: 'wasm', featureStats: { count: 3, mean: [0, 1], m2: [1, 2] }, consent },
-  UploadBeginSchema: { round: 1, uploadId: 'abcdefgh12', totalBytes: 1000, chunkBytes: 500, sha256: 'a'.repeat(64) },
+  UploadBeginSchema: { round: 1, uploadId: 'abcdefgh12', totalBytes: 1000, chunkBytes: 500, tail: 'a'.repeat(128) },
   UploadChunkSchema: { uploadId: 'abcdefgh12', index: 0, data: new Uint8Array(8) },
   UploadCommitSchema: { uploadId: 'abcdefgh12' },
   DeclineSchema: { round: 1, code: 'CONSENT_EXPIRED', message: 'expired' },

@@ -66,7 +66,7 @@ function validPayloads(me: Identity): Record<string, unknown> {
   const known: Record<string, unknown> = {
     'session:auth': { signature: toBase64(randomBytes(64)) },
     'agent:ready': { samples: 100, backend: 'raw', consent, featureStats: { count: 2, mean: [0.5], m2: [0.1] } },
-    'update:begin': { round: 1, uploadId: 'abcdefgh12', totalBytes: 1000, chunkBytes: 500, sha256: 'a'.repeat(64) },
+    'update:begin': { round: 1, uploadId: 'abcdefgh12', totalBytes: 1000, chunkBytes: 500, tail: 'a'.repeat(128) },
     'update:chunk': { uploadId: 'abcdefgh12', index: 0, data: new Uint8Array(500) },
     'update:commit': { uploadId: 'abcdefgh12' },
     'round:decline': { round: 1, code: 'CONSENT_EXPIRED', message: 'fuzz' },

@@ -1,15 +1,14 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ChunkAssembler, DEFAULT_CHUNK_BYTES, splitIntoChunks } from '../../protocol/chunks.js';
+import { ChunkAssembler, DEFAULT_CHUNK_BYTES, splitIntoChunks, uploadTail } from '../../protocol/chunks.js';
 import { thrown } from './helpers.js';
 
 /** A deterministic upload of `n` bytes, its chunks and an assembler expecting it. */
 function upload(n: number, chunkBytes: number, maxBytes = 1 << 20) {
   const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const tail = uploadTail(bytes);
   const chunks = splitIntoChunks(bytes, chunkBytes);
-  const asm = new ChunkAssembler({ totalBytes: n, chunkBytes, sha256, maxBytes });
-  return { bytes, sha256, chunks, asm };
+  const asm = new ChunkAssembler({ totalBytes: n, chunkBytes, tail, maxBytes });
+  return { bytes, tail, chunks, asm };
 }
 
 describe('splitIntoChunks', () => {
@@ -31,41 +30,31 @@ describe('splitIntoChunks', () => {
 });
 
 describe('ChunkAssembler', () => {
-  it('assembles chunks sent in order', () => {
+  it('assembles chunks sent in order, without hashing them', () => {
     const { bytes, chunks, asm } = upload(1000, 300);
 
     const acks = chunks.map((c, i) => asm.accept(i, c));
 
-    expect(acks).toEqual([1, 2, 3, 4].map((received) => ({ received, duplicate: false })));
+    expect(acks).toEqual([1, 2, 3, 4].map((received) => ({ received })));
     expect(asm.chunkCount).toBe(4);
     expect(asm.complete).toBe(true);
     expect(Buffer.from(asm.finish()).equals(bytes)).toBe(true);
   });
 
-  it('assembles chunks sent out of order and reports what is missing', () => {
+  it('refuses a chunk beyond a gap and a duplicate by name, keeping what it holds', () => {
     const { bytes, chunks, asm } = upload(1000, 300);
-
-    asm.accept(3, chunks[3]!);
-    asm.accept(1, chunks[1]!);
-
-    expect(asm.received()).toEqual([1, 3]);
-    expect(asm.missing()).toEqual([0, 2]);
-    expect(asm.complete).toBe(false);
-    asm.accept(2, chunks[2]!);
     asm.accept(0, chunks[0]!);
+
+    const ahead = thrown(() => asm.accept(2, chunks[2]!));
+    const duplicate = thrown(() => asm.accept(0, chunks[0]!));
+
+    expect(ahead.code).toBe('UPLOAD_OUT_OF_ORDER');
+    expect(ahead.message).toBe('chunk 2 out of order: chunk 1 is next (chunks are sent in order)');
+    expect(duplicate.code).toBe('UPLOAD_OUT_OF_ORDER');
+    expect(duplicate.message).toBe('chunk 0 is a duplicate: chunks 0..0 are held, next is 1');
+    expect(asm.next).toBe(1);
+    for (let i = 1; i < chunks.length; i++) asm.accept(i, chunks[i]!);
     expect(Buffer.from(asm.finish()).equals(bytes)).toBe(true);
-  });
-
-  it('treats a re-sent identical chunk as a duplicate, and refuses one with different bytes', () => {
-    const { chunks, asm } = upload(1000, 300);
-    asm.accept(0, chunks[0]!);
-
-    const again = asm.accept(0, chunks[0]!.slice());
-    const changed = chunks[0]!.slice();
-    changed[5] = (changed[5] as number) ^ 1;
-
-    expect(again).toEqual({ received: 1, duplicate: true });
-    expect(thrown(() => asm.accept(0, changed)).message).toMatch(/chunk 0 re-sent with different bytes/);
   });
 
   it('refuses a wrong index or a chunk of the wrong length', () => {
@@ -75,19 +64,19 @@ describe('ChunkAssembler', () => {
       [-1, chunks[0]!, /chunk index -1 out of range/],
       [1.5, chunks[0]!, /chunk index 1.5 out of range/],
       [0, chunks[3]!, /chunk 0 has 100 bytes, expected 300/],
-      [3, chunks[0]!, /chunk 3 has 300 bytes, expected 100/],
+      [0, new Uint8Array(301), /chunk 0 has 301 bytes, expected 300/],
     ];
     for (const [index, data, message] of cases) {
       const error = thrown(() => asm.accept(index, data));
       expect(error.code).toBe('BAD_REQUEST');
       expect(error.message).toMatch(message);
     }
-    expect(asm.received()).toEqual([]);
+    expect(asm.next).toBe(0);
   });
 
   it('refuses to finish an incomplete upload, naming the missing count', () => {
     const { chunks, asm } = upload(1000, 300);
-    asm.accept(2, chunks[2]!);
+    asm.accept(0, chunks[0]!);
 
     const error = thrown(() => asm.finish());
 
@@ -95,19 +84,19 @@ describe('ChunkAssembler', () => {
     expect(error.message).toBe('upload incomplete: 3 of 4 chunks missing');
   });
 
-  it('refuses to finish when the bytes do not match the announced SHA-256', () => {
+  it('refuses to finish when the bytes do not end with the announced tail', () => {
     const { chunks } = upload(1000, 300);
-    const asm = new ChunkAssembler({ totalBytes: 1000, chunkBytes: 300, sha256: '0'.repeat(64), maxBytes: 1 << 20 });
+    const asm = new ChunkAssembler({ totalBytes: 1000, chunkBytes: 300, tail: '0'.repeat(128), maxBytes: 1 << 20 });
     chunks.forEach((c, i) => asm.accept(i, c));
 
     const error = thrown(() => asm.finish());
 
     expect(error.code).toBe('CORRUPT_PAYLOAD');
-    expect(error.message).toMatch(/SHA-256 mismatch/);
+    expect(error.message).toMatch(/does not end with the announced tail/);
   });
 
   it('refuses chunks after finishing', () => {
-    const { chunks, asm } = upload(10, 10);
+    const { chunks, asm } = upload(64, 64);
     asm.accept(0, chunks[0]!);
     asm.finish();
 
@@ -115,23 +104,35 @@ describe('ChunkAssembler', () => {
   });
 
   it('refuses an upload larger than maxBytes before allocating, and bad parameters', () => {
-    const sha256 = 'a'.repeat(64);
+    const tail = 'a'.repeat(128);
 
-    const tooLarge = thrown(() => new ChunkAssembler({ totalBytes: 2 ** 40, chunkBytes: 1024, sha256, maxBytes: 8 << 20 }));
+    const tooLarge = thrown(() => new ChunkAssembler({ totalBytes: 2 ** 40, chunkBytes: 1024, tail, maxBytes: 8 << 20 }));
 
     expect(tooLarge.code).toBe('PAYLOAD_TOO_LARGE');
     expect(tooLarge.message).toMatch(/exceeds the limit of 8388608/);
     const bad: [number, number, string, RegExp][] = [
-      [0, 10, sha256, /totalBytes/],
-      [100, 0, sha256, /chunkBytes/],
-      [100, 2.5, sha256, /chunkBytes/],
-      [1 << 20, 1, sha256, /more than 65536 chunks/],
-      [100, 10, 'A'.repeat(64), /sha256/],
+      [0, 10, tail, /totalBytes/],
+      [63, 10, tail, /totalBytes must be an integer of at least 64/],
+      [100, 0, tail, /chunkBytes/],
+      [100, 2.5, tail, /chunkBytes/],
+      [1 << 20, 1, tail, /more than 65536 chunks/],
+      [100, 10, 'A'.repeat(128), /tail/],
+      [100, 10, 'a'.repeat(64), /tail/],
     ];
-    for (const [totalBytes, chunkBytes, sha, message] of bad) {
-      const error = thrown(() => new ChunkAssembler({ totalBytes, chunkBytes, sha256: sha, maxBytes: 8 << 20 }));
+    for (const [totalBytes, chunkBytes, t, message] of bad) {
+      const error = thrown(() => new ChunkAssembler({ totalBytes, chunkBytes, tail: t, maxBytes: 8 << 20 }));
       expect(error.code).toBe('BAD_REQUEST');
       expect(error.message).toMatch(message);
     }
+  });
+});
+
+describe('uploadTail', () => {
+  it("is the hex of the last 64 bytes (an envelope's signature), and refuses shorter input", () => {
+    const bytes = Uint8Array.from({ length: 100 }, (_, i) => i);
+
+    expect(uploadTail(bytes)).toBe(Buffer.from(bytes.subarray(36)).toString('hex'));
+    expect(uploadTail(bytes.subarray(10, 90))).toBe(Buffer.from(bytes.subarray(26, 90)).toString('hex'));
+    expect(thrown(() => uploadTail(new Uint8Array(63))).code).toBe('BAD_REQUEST');
   });
 });
