@@ -3,7 +3,7 @@ import type { EventEmitter } from 'node:events';
 import type { EvaluationReport, ModelSpec, Ready, RoundTask } from '../../protocol/index.js';
 import type { Accumulator } from '../strategies/index.js';
 import type { ConsentRegistry, RuleDecision } from '../policy/index.js';
-import type { RoundState } from './state-machine.js';
+import type { RoundState } from '../store/round-states.js';
 import type { SecureRound } from './secure-round.js';
 import type { ClipNorm } from './clip-norm.js';
 import type { UpdateBound } from './update-bound.js';

@@ -12,7 +12,7 @@ import {
   type SignedRevocation,
 } from '../../protocol/index.js';
 import { ConsentRegistry } from '../policy/index.js';
-import { assertTransition, isTerminal, type RoundState } from './state-machine.js';
+import { assertTransition, isTerminal, type RoundState } from '../store/round-states.js';
 import { ClipNorm } from './clip-norm.js';
 import { UpdateBound } from './update-bound.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
