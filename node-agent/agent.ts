@@ -17,6 +17,7 @@ import {
   SecAggUnmaskRequestSchema,
   SecAggConsistencyRequestSchema,
   toCohortError,
+  ErrorCode,
   type EvaluateTask,
   type EvaluationReport,
   type FederationComplete,
@@ -104,7 +105,7 @@ export interface AgentEventMap {
   /** valAccuracy is absent for regression (its loss is the MSE). */
   evaluated: [{ round: number; valLoss: number; valAccuracy?: number; valSamples: number }];
   refused: [{ round: number; code: string; message: string }];
-  declined: [{ round: number; code: string; message: string }];
+  declined: [{ round: number; code: ErrorCode; message: string }];
   'round:closed': [RoundClosed];
   complete: [FederationComplete];
 }
@@ -305,7 +306,7 @@ export function createAgent(opts: AgentOptions): Agent {
     busy = busy.then(() => runEvaluation(raw)).catch((err: unknown) => log.error({ err }, 'evaluation failed'));
   });
 
-  const decline = async (round: number, code: string, message: string): Promise<void> => {
+  const decline = async (round: number, code: ErrorCode, message: string): Promise<void> => {
     log.warn({ round, code }, `declining: ${message}`);
     audit.append('task.refused', { round, code, message });
     events.emit('declined', { round, code, message });
@@ -316,11 +317,11 @@ export function createAgent(opts: AgentOptions): Agent {
   };
 
   /** Signature, then consent: the reason to refuse a task, or null to run it. */
-  const refusal = (task: RoundTask | EvaluateTask): { code: string; message: string } | null =>
+  const refusal = (task: RoundTask | EvaluateTask): { code: ErrorCode; message: string } | null =>
     checkSignedModel(task.model, opts.federation, opts.coordinator.signPublicKey) ?? consentRefusal(task);
 
   /** Consent alone (the model's signature was checked when the task arrived): the reason to refuse, or null. */
-  const consentRefusal = (task: RoundTask | EvaluateTask): { code: string; message: string } | null => {
+  const consentRefusal = (task: RoundTask | EvaluateTask): { code: ErrorCode; message: string } | null => {
     let state;
     try {
       state = consent();
@@ -356,14 +357,14 @@ export function createAgent(opts: AgentOptions): Agent {
     const refused =
       task.federation === opts.federation
         ? refusal(task)
-        : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
+        : { code: ErrorCode.WRONG_FEDERATION, message: `task for federation ${task.federation}, this agent serves ${opts.federation}` };
     if (refused) return decline(task.round, refused.code, refused.message);
     if (taken.has(task.round)) return void log.info({ round: task.round }, 'task already taken for this round');
     // The study's DP terms and this site's own budget, before any training (refusal() found a consent file).
     const signedConsent = consent().consent;
     const overBudget = signedConsent
       ? dpRefusal(task, opts.consentFile as string, signedConsent)
-      : { code: 'CONSENT_MISSING', message: 'the consent file is gone' };
+      : { code: ErrorCode.CONSENT_MISSING, message: 'the consent file is gone' };
     if (overBudget) return decline(task.round, overBudget.code, overBudget.message);
     taken.add(task.round);
     if (task.privacy.secureAggregation && !task.secagg) {

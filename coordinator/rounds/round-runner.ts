@@ -2,9 +2,11 @@
 import { EventEmitter } from 'node:events';
 import {
   CohortError,
+  isErrorCode,
+  knownCode,
   toCohortError,
-  ErrorCode,
-  type Decline,
+  type ErrorCode,
+  type ReceivedDecline,
   type EvaluationReport,
   type ModelSpec,
   type Ready,
@@ -35,8 +37,6 @@ import { closeTraining } from './aggregation.js';
 import { resume } from './resume.js';
 
 export type { Outbox, RunnerDeps, RunnerEventMap } from './runner-types.js';
-
-const isErrorCode = (code: string | null): code is ErrorCode => code !== null && code in ErrorCode;
 
 /** The sites a round still waits on (only a training round waits on any). */
 const pendingOf = (active: ActiveRound | undefined): ReadonlySet<string> => (active?.state === 'training' ? active.pending : new Set());
@@ -266,12 +266,17 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     secAggMessage(this.ctx, institution, step, msg);
   }
 
-  /** Records that a selected institution will not take part (or evaluate), and why. */
-  decline(institution: string, msg: Decline): void {
+  /**
+   * Records that a selected institution will not take part (or evaluate), and why. A code this coordinator does not
+   * know (an older or newer agent, or a hostile one) is recorded as UNKNOWN_CODE, with the code sent in the audit entry.
+   */
+  decline(institution: string, msg: ReceivedDecline): void {
+    const code = knownCode(msg.code);
+    const reported = code === msg.code ? {} : { reportedCode: msg.code };
     const active = this.active;
     if (active?.state === 'evaluating' && active.round === msg.round && active.evaluating.has(institution)) {
-      this.audit('evaluation.declined', { round: active.round, code: msg.code, message: msg.message }, institution);
-      this.emit('participant:declined', { round: active.round, institution, code: msg.code, message: msg.message });
+      this.audit('evaluation.declined', { round: active.round, code, ...reported, message: msg.message }, institution);
+      this.emit('participant:declined', { round: active.round, institution, code, message: msg.message });
       active.evaluating.delete(institution);
       this.maybeDecide();
       return;
@@ -284,7 +289,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (active?.state !== 'training' || active.round !== msg.round || !active.pending.has(institution)) {
       throw new CohortError('ROUND_CLOSED', `round ${msg.round} is not waiting for ${institution}`);
     }
-    this.declineNow(active, institution, msg.code, msg.message);
+    this.declineNow(active, institution, code, msg.message, reported);
   }
 
   /** A contributing site's metrics of the candidate model, measured on its own validation rows. */
@@ -303,11 +308,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.maybeDecide();
   }
 
-  private declineNow(training: TrainingRound, institution: string, code: string, message: string): void {
+  private declineNow(training: TrainingRound, institution: string, code: ErrorCode, message: string, extra: object = {}): void {
     const { round } = training;
     this.deps.store.transaction(() => {
       this.deps.store.updateParticipation(this.federationId, round, institution, { status: 'declined', code, message });
-      this.audit('participant.declined', { round, code, message }, institution);
+      this.audit('participant.declined', { round, code, ...extra, message }, institution);
     });
     training.pending.delete(institution);
     this.emit('participant:declined', { round, institution, code, message });

@@ -1,5 +1,5 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
-import { CohortError, parameterCount, toCohortError, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
+import { CohortError, parameterCount, toCohortError, type ErrorCode, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
 import { knownError, storing } from '../store/index.js';
 import { updateRules } from '../policy/index.js';
 import { updateNorm } from '../privacy.js';
@@ -172,7 +172,7 @@ export function refuse(
   ctx: RoundContext,
   training: TrainingRound,
   institution: string,
-  code: string,
+  code: ErrorCode,
   message: string,
   bytes: number,
   extra: Record<string, unknown> = {},

@@ -1,5 +1,5 @@
 /** The site's DP policy on a training task: the study's terms, then its own budget before training; the ledger charge before the update leaves. */
-import { ConsentRefusal, manifestHash, type RoundTask, type SignedConsent } from '../../protocol/index.js';
+import { ConsentRefusal, manifestHash, type ErrorCode, type RoundTask, type SignedConsent } from '../../protocol/index.js';
 import { budgetVerdict, chargeLedger, ledgerPath, ledgerSpent, readLedger, type LedgerEntry } from '../privacy-ledger.js';
 import { checkDpTerms } from './dp-terms.js';
 
@@ -26,7 +26,7 @@ function nextEntry(task: DpTask, consent: SignedConsent): LedgerEntry | undefine
  * more contribution would take this site's own ledger past its budget (whatever the coordinator says).
  * @example const refused = dpRefusal(task, consentFile, consent); if (refused) return decline(task.round, refused.code, refused.message)
  */
-export function dpRefusal(task: DpTask, consentFile: string, consent: SignedConsent): { code: string; message: string } | null {
+export function dpRefusal(task: DpTask, consentFile: string, consent: SignedConsent): { code: ErrorCode; message: string } | null {
   const terms = checkDpTerms(task);
   if (!terms.ok) return terms;
   const next = nextEntry(task, consent);
