@@ -1,11 +1,7 @@
 /** Runs a federation's rounds: waits for eligible participants, distributes the model, takes updates, aggregates, evaluates, gates, publishes. */
 import { EventEmitter } from 'node:events';
 import {
-  CohortError,
-  isErrorCode,
-  knownCode,
   toCohortError,
-  type ErrorCode,
   type ReceivedDecline,
   type EvaluationReport,
   type ModelSpec,
@@ -29,7 +25,9 @@ import type {
   TrainingRound,
   WaitingRound,
 } from './round-context.js';
-import { intakeFor, refuse, submitPlain } from './update-submission.js';
+import { intakeFor, submitPlain } from './update-submission.js';
+import { admitUpload } from './upload-admission.js';
+import { declineNow, pendingOf, recordDecline, recordEvaluation } from './site-replies.js';
 import { secAggMessage, submitMasked } from './secure-driver.js';
 import { eligible, needed, startTraining } from './round-start.js';
 import { judge, publish, recordWithheld, releasedRounds, withheldReason } from './publication.js';
@@ -37,9 +35,6 @@ import { closeTraining } from './aggregation.js';
 import { resume } from './resume.js';
 
 export type { Outbox, RunnerDeps, RunnerEventMap } from './runner-types.js';
-
-/** The sites a round still waits on (only a training round waits on any). */
-const pendingOf = (active: ActiveRound | undefined): ReadonlySet<string> => (active?.state === 'training' ? active.pending : new Set());
 
 /**
  * One federation's round loop. Handlers are synchronous and run on the event loop, so the state
@@ -184,7 +179,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     this.deps.log.warn({ institution, fromRound }, 'consent revoked');
     this.emit('consent:revoked', { institution, fromRound });
     if (active?.state === 'training' && active.pending.has(institution))
-      this.declineNow(active, institution, 'CONSENT_REVOKED', 'the institution revoked its consent');
+      declineNow(this.ctx, active, institution, 'CONSENT_REVOKED', 'the institution revoked its consent');
     if (active?.state === 'evaluating' && active.evaluating.has(institution)) {
       active.evaluating.delete(institution);
       this.maybeDecide();
@@ -193,47 +188,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
 
   /** Throws unless `institution` may upload an update for `round` now; the training round it may upload to. */
   assertCanUpload(institution: string, round: number): TrainingRound {
-    if (this.consents.isRevoked(institution)) this.refuseRevoked(institution, round);
-    const training = this.active;
-    if (training?.state !== 'training' || round !== training.round) this.assertNotLate(institution, round);
-    if (training?.state !== 'training') throw new CohortError('ROUND_CLOSED', `no round is taking updates (round ${round} is closed)`);
-    if (round !== training.round) throw new CohortError('WRONG_ROUND', `update for round ${round}, current round is ${training.round}`);
-    if (!training.selected.has(institution)) throw new CohortError('NOT_SELECTED', `${institution} was not selected for round ${round}`);
-    if (!training.pending.has(institution)) {
-      // A site retrying after a lost acknowledgement learns what became of the update it sent.
-      const p = this.deps.store.getParticipation(this.federationId, round, institution);
-      if (p?.status === 'refused')
-        throw new CohortError(
-          isErrorCode(p.code) ? p.code : 'BAD_REQUEST',
-          `${institution}'s update for round ${round} was refused: ${p.message ?? ''}`,
-        );
-      throw new CohortError('DUPLICATE', `${institution} already reported for round ${round}`);
-    }
-    return training;
-  }
-
-  /**
-   * An update from an institution whose revocation is on record is refused, whatever round it is for and even when the
-   * institution was selected before it revoked: audited (update.refused, CONSENT_REVOKED), then thrown.
-   */
-  private refuseRevoked(institution: string, round: number): never {
-    const message = `${institution} revoked its consent: its update for round ${round} is refused`;
-    const active = this.active;
-    if (active?.state === 'training' && active.round === round && active.pending.has(institution))
-      refuse(this.ctx, active, institution, 'CONSENT_REVOKED', message, 0);
-    else this.audit('update.refused', { round, code: 'CONSENT_REVOKED', message }, institution);
-    throw new CohortError('CONSENT_REVOKED', message);
-  }
-
-  /** A site dropped at a round's deadline is told so when its update for that round arrives after it. */
-  private assertNotLate(institution: string, round: number): void {
-    const p = this.deps.store.getParticipation(this.federationId, round, institution);
-    if (p?.status !== 'dropped' || p.code !== 'DEADLINE_PASSED') return;
-    const deadline = this.deps.store.getRound(this.federationId, round)?.deadline;
-    throw new CohortError(
-      'DEADLINE_PASSED',
-      `round ${round}'s deadline passed${deadline ? ` at ${new Date(deadline).toISOString()}` : ''}: it closed without ${institution}'s update`,
-    );
+    return admitUpload(this.ctx, institution, round);
   }
 
   /** Verifies, decrypts and folds one update into the running aggregate. */
@@ -266,57 +221,14 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     secAggMessage(this.ctx, institution, step, msg);
   }
 
-  /**
-   * Records that a selected institution will not take part (or evaluate), and why. A code this coordinator does not
-   * know (an older or newer agent, or a hostile one) is recorded as UNKNOWN_CODE, with the code sent in the audit entry.
-   */
+  /** Records that a selected institution will not take part (or evaluate), and why (site-replies.ts). */
   decline(institution: string, msg: ReceivedDecline): void {
-    const code = knownCode(msg.code);
-    const reported = code === msg.code ? {} : { reportedCode: msg.code };
-    const active = this.active;
-    if (active?.state === 'evaluating' && active.round === msg.round && active.evaluating.has(institution)) {
-      this.audit('evaluation.declined', { round: active.round, code, ...reported, message: msg.message }, institution);
-      this.emit('participant:declined', { round: active.round, institution, code, message: msg.message });
-      active.evaluating.delete(institution);
-      this.maybeDecide();
-      return;
-    }
-    if (active && active.round === msg.round && !pendingOf(active).has(institution)) {
-      // Already out of the round (e.g. its revocation arrived first): the decline changes nothing.
-      const p = this.deps.store.getParticipation(this.federationId, active.round, institution);
-      if (p?.status === 'declined') return;
-    }
-    if (active?.state !== 'training' || active.round !== msg.round || !active.pending.has(institution)) {
-      throw new CohortError('ROUND_CLOSED', `round ${msg.round} is not waiting for ${institution}`);
-    }
-    this.declineNow(active, institution, code, msg.message, reported);
+    recordDecline(this.ctx, institution, msg);
   }
 
   /** A contributing site's metrics of the candidate model, measured on its own validation rows. */
   evaluationReport(institution: string, report: EvaluationReport): void {
-    const evaluating = this.active;
-    if (evaluating?.state !== 'evaluating' || evaluating.round !== report.round)
-      throw new CohortError('ROUND_CLOSED', `round ${report.round} is not being evaluated`);
-    if (!evaluating.evaluating.has(institution))
-      throw new CohortError(
-        evaluating.siteMetrics.has(institution) ? 'DUPLICATE' : 'NOT_SELECTED',
-        `${institution} has no evaluation pending for round ${report.round}`,
-      );
-    evaluating.siteMetrics.set(institution, report);
-    evaluating.evaluating.delete(institution);
-    this.audit('evaluation.received', { ...report, round: evaluating.round }, institution); // accuracy or R2, AUC...: what the task reports
-    this.maybeDecide();
-  }
-
-  private declineNow(training: TrainingRound, institution: string, code: ErrorCode, message: string, extra: object = {}): void {
-    const { round } = training;
-    this.deps.store.transaction(() => {
-      this.deps.store.updateParticipation(this.federationId, round, institution, { status: 'declined', code, message });
-      this.audit('participant.declined', { round, code, ...extra, message }, institution);
-    });
-    training.pending.delete(institution);
-    this.emit('participant:declined', { round, institution, code, message });
-    this.maybeClose();
+    recordEvaluation(this.ctx, institution, report);
   }
 
   private openNextRound(): void {
