@@ -5,6 +5,7 @@ import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import {
   CohortError,
   DEFAULT_CHUNK_BYTES,
+  type ErrorCode,
   EvaluateTaskSchema,
   FederationCompleteSchema,
   FederationFailedSchema,
@@ -204,7 +205,7 @@ export function createAgent(opts: AgentOptions): Agent {
     busy = busy.then(() => runEvaluation(raw)).catch((err: unknown) => log.error({ err }, 'evaluation failed'));
   });
 
-  const decline = async (round: number, code: string, message: string): Promise<void> => {
+  const decline = async (round: number, code: ErrorCode, message: string): Promise<void> => {
     log.warn({ round, code }, `declining: ${message}`);
     audit.append('task.refused', { round, code, message });
     events.emit('declined', { round, code, message });

@@ -1,5 +1,5 @@
 /** What an agent reports as it works, for whoever runs it (the CLI, simulations, tests). */
-import type { FederationComplete, LocalMetrics, RoundClosed, Welcome } from '../protocol/index.js';
+import type { ErrorCode, FederationComplete, LocalMetrics, RoundClosed, Welcome } from '../protocol/index.js';
 
 export interface AgentEventMap {
   welcome: [Welcome];
@@ -10,7 +10,7 @@ export interface AgentEventMap {
   /** valAccuracy is absent for regression (its loss is the MSE). */
   evaluated: [{ round: number; valLoss: number; valAccuracy?: number; valSamples: number }];
   refused: [{ round: number; code: string; message: string }];
-  declined: [{ round: number; code: string; message: string }];
+  declined: [{ round: number; code: ErrorCode; message: string }];
   'round:closed': [RoundClosed];
   complete: [FederationComplete];
 }

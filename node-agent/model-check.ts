@@ -1,5 +1,5 @@
 /** An agent trains on nothing the pinned coordinator did not sign. */
-import { canonicalJson, frameDigest, type SignedModel } from '../protocol/index.js';
+import { canonicalJson, frameDigest, type ErrorCode, type SignedModel } from '../protocol/index.js';
 import { fromBase64, sha256Hex, verifyModel } from '../crypto/index.js';
 
 /**
@@ -10,7 +10,7 @@ export function checkSignedModel(
   model: SignedModel,
   federation: string,
   coordinatorSignPublicKey: Uint8Array,
-): { code: string; message: string } | null {
+): { code: ErrorCode; message: string } | null {
   if (model.federation !== federation)
     return { code: 'WRONG_FEDERATION', message: `model of federation ${model.federation}, this agent serves ${federation}` };
   let weightsDigest: string;

@@ -1,7 +1,7 @@
 /** The site's own privacy ledger: every update it sent under DP, charged as one step of the study's Gaussian mechanism, kept beside its consent. */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConsentRefusal } from '../protocol/index.js';
+import { ConsentRefusal, type ErrorCode } from '../protocol/index.js';
 import { dp } from '../crypto/index.js';
 
 const LedgerEntrySchema = z
@@ -54,7 +54,7 @@ export function ledgerSpent(entries: readonly Pick<LedgerEntry, 'noiseMultiplier
 export function budgetVerdict(
   entries: readonly LedgerEntry[],
   next: Pick<LedgerEntry, 'noiseMultiplier' | 'samplingRate' | 'delta' | 'budget'>,
-): { ok: true; after: number } | { ok: false; code: string; message: string } {
+): { ok: true; after: number } | { ok: false; code: ErrorCode; message: string } {
   const after = ledgerSpent([...entries, next], next.delta);
   if (after <= next.budget * (1 + 1e-9)) return { ok: true, after };
   const before = ledgerSpent(entries, next.delta);

@@ -1,5 +1,6 @@
 /** A study's differential-privacy terms: the mechanism a site consents to, precise enough for it to recompute its noise and its budget. */
 import { z } from 'zod';
+import type { ErrorCode } from './errors.js';
 
 /**
  * How a round's participants are chosen, as the accountant sees it. 'coordinator': the coordinator selects them (seeded,
@@ -28,4 +29,4 @@ export const DpRefusal = {
   TERMS: 'DP_TERMS_MISMATCH',
   /** The manifest states an epsilon below what its own terms spend over its rounds. */
   BUDGET_CLAIM: 'DP_BUDGET_UNDERSTATED',
-} as const;
+} as const satisfies Record<string, ErrorCode>;

@@ -49,9 +49,55 @@ export const ErrorCode = {
   /** The model runner's worker crashed or ran past its time limit: the request was dropped; the next one starts a new worker. */
   MODEL_RUNNER_FAILED: 'MODEL_RUNNER_FAILED',
   INTERNAL: 'INTERNAL',
+  // Why a site declines a task (round:decline) or the coordinator leaves it out of a round: its consent, terms, data.
+  /** The site holds no consent (or its consent file is gone). */
+  CONSENT_MISSING: 'CONSENT_MISSING',
+  /** The task's study (manifest hash, training terms) is not the one the consent covers. */
+  CONSENT_MANIFEST_MISMATCH: 'CONSENT_MANIFEST_MISMATCH',
+  /** The task's model is not the one the consent covers. */
+  CONSENT_MODEL_MISMATCH: 'CONSENT_MODEL_MISMATCH',
+  /** The task's privacy terms are weaker than the consent's. */
+  CONSENT_PRIVACY_MISMATCH: 'CONSENT_PRIVACY_MISMATCH',
+  /** The consent does not cover this use (training, evaluation, analytics). */
+  CONSENT_USE_NOT_ALLOWED: 'CONSENT_USE_NOT_ALLOWED',
+  CONSENT_EXPIRED: 'CONSENT_EXPIRED',
+  /** The round has fewer other institutions than the consent asks for. */
+  CONSENT_TOO_FEW_INSTITUTIONS: 'CONSENT_TOO_FEW_INSTITUTIONS',
+  /** The site's own privacy ledger would pass the epsilon its consent allows. */
+  CONSENT_EPSILON_EXCEEDED: 'CONSENT_EPSILON_EXCEEDED',
+  /** The task's clip norm or distributed-noise std is not what the signed study terms give. */
+  DP_TERMS_MISMATCH: 'DP_TERMS_MISMATCH',
+  /** The manifest states an epsilon below what its own terms spend over its rounds. */
+  DP_BUDGET_UNDERSTATED: 'DP_BUDGET_UNDERSTATED',
+  /** The study promises secure aggregation but the task does not run it. */
+  PRIVACY_MISMATCH: 'PRIVACY_MISMATCH',
+  /** The task's model is not signed by the pinned coordinator key. */
+  BAD_MODEL_SIGNATURE: 'BAD_MODEL_SIGNATURE',
+  /** The site keeps no validation rows, so it cannot evaluate a candidate. */
+  NO_VALIDATION_DATA: 'NO_VALIDATION_DATA',
+  /** The policy's data-residency rule excludes the institution. */
+  POLICY_RESIDENCY: 'POLICY_RESIDENCY',
+  /** A peer (an older or newer agent, or a hostile one) sent a code this side does not know: recorded with the code it sent. */
+  UNKNOWN_CODE: 'UNKNOWN_CODE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Whether `code` is one of ours (a code read from the wire or the store may not be).
+ * @example isErrorCode('WRONG_ROUND') // true
+ */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ErrorCode, code);
+}
+
+/**
+ * A code from the wire as one of ours: unknown codes become UNKNOWN_CODE (keep the original beside it where it is recorded).
+ * @example knownCode('SOMETHING_NEW') // 'UNKNOWN_CODE'
+ */
+export function knownCode(code: string): ErrorCode {
+  return isErrorCode(code) ? code : 'UNKNOWN_CODE';
+}
 
 /** The JSON shape of an error on the wire (socket acks, connect errors, HTTP bodies). */
 export interface WireError {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { ModelSpecSchema } from './model-spec.js';
 import { PrivacySettingsSchema, SignedConsentSchema, SignedRevocationSchema, StudyManifestSchema, TrainingTermsShape } from './study.js';
-import type { WireError } from './errors.js';
+import type { ErrorCode, WireError } from './errors.js';
 import { SecAggTermsSchema } from './secagg-wire.js';
 
 const id = z
@@ -153,13 +153,20 @@ export type UploadChunk = z.infer<typeof UploadChunkSchema>;
 export const UploadCommitSchema = z.object({ uploadId: z.string().min(8).max(64) });
 export type UploadCommit = z.infer<typeof UploadCommitSchema>;
 
-/** Agent -> coordinator: it will not take part in this round, and why. */
+/**
+ * Agent -> coordinator: it will not take part in this round, and why. An agent sends one of ErrorCode; the schema takes
+ * any short code, so that a code this coordinator does not know (an older or newer agent) is still recorded (as
+ * UNKNOWN_CODE, with the code sent) instead of refused.
+ */
 export const DeclineSchema = z.object({
   round,
   code: z.string().min(1).max(64),
   message: z.string().max(1000),
 });
-export type Decline = z.infer<typeof DeclineSchema>;
+/** A decline as the agent sends it: its code is one of ours. */
+export type Decline = Omit<z.infer<typeof DeclineSchema>, 'code'> & { code: ErrorCode };
+/** A decline as the coordinator receives it: any code (see DeclineSchema). */
+export type ReceivedDecline = z.infer<typeof DeclineSchema>;
 
 const unit = finite.min(0).max(1);
 

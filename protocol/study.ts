@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ArchSchema, canonicalJson, TaskSchema, type ModelSpec } from './model-spec.js';
 import { DpTermsSchema } from './dp-terms.js';
 import { DictionaryColumnSchema } from './data-dictionary.js';
+import type { ErrorCode } from './errors.js';
 
 const id = z
   .string()
@@ -206,5 +207,5 @@ export const ConsentRefusal = {
   REVOKED: 'CONSENT_REVOKED',
   TOO_FEW: 'CONSENT_TOO_FEW_INSTITUTIONS',
   EPSILON: 'CONSENT_EPSILON_EXCEEDED',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 export type ConsentRefusalCode = (typeof ConsentRefusal)[keyof typeof ConsentRefusal];

@@ -37,6 +37,13 @@ module.exports = {
       to: { path: '^(fs|node:fs|fs/promises|node:fs/promises)$' },
     },
     {
+      name: 'store-not-rounds',
+      comment: 'coordinator/store/ persists what the rounds decide: it never imports from rounds/.',
+      severity: 'error',
+      from: { path: '^coordinator/store/' },
+      to: { path: '^coordinator/rounds/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

@@ -1,5 +1,5 @@
 /** The coordinator's state as Prometheus metrics (text exposition format 0.0.4), computed from the store on each scrape. */
-import { ROUND_STATES } from '../rounds/state-machine.js';
+import { ROUND_STATES } from '../store/round-states.js';
 import type { ApiDeps } from './context.js';
 
 type Sample = [labels: Record<string, string>, value: number];

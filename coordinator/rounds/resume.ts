@@ -10,13 +10,17 @@ import type { RoundContext } from './round-context.js';
  */
 export function resume(ctx: RoundContext, federation: Federation | undefined): boolean {
   const { store } = ctx.deps;
-  for (const r of store.listRounds(ctx.fed)) {
+  for (const r of store.listRounds(ctx.federationId)) {
     if (r.state === 'published' || r.state === 'failed' || r.state === 'withheld') continue;
     store.transaction(() => {
-      store.updateRound(ctx.fed, r.round, { state: 'failed', closedAt: Date.now(), reason: 'coordinator restarted during the round' });
-      for (const p of store.listParticipations(ctx.fed, r.round)) {
+      store.updateRound(ctx.federationId, r.round, {
+        state: 'failed',
+        closedAt: Date.now(),
+        reason: 'coordinator restarted during the round',
+      });
+      for (const p of store.listParticipations(ctx.federationId, r.round)) {
         if (p.status === 'selected')
-          store.updateParticipation(ctx.fed, r.round, p.institutionId, {
+          store.updateParticipation(ctx.federationId, r.round, p.institutionId, {
             status: 'dropped',
             code: 'ROUND_CLOSED',
             message: 'coordinator restarted',
@@ -25,12 +29,12 @@ export function resume(ctx: RoundContext, federation: Federation | undefined): b
       ctx.audit('round.failed', { round: r.round, reason: 'coordinator restarted during the round' });
     });
   }
-  if (federation?.status !== 'running') store.updateFederationStatus(ctx.fed, 'running');
+  if (federation?.status !== 'running') store.updateFederationStatus(ctx.federationId, 'running');
   try {
     ctx.models.loadLatest(ctx.spec);
   } catch (cause) {
     // The file no longer matches its digest (or is gone): never hand it to agents. Rounds wait until it is restored.
-    const latest = store.latestModel(ctx.fed);
+    const latest = store.latestModel(ctx.federationId);
     const reason = toCohortError(cause).message;
     ctx.audit('model.corrupt', { version: latest?.version ?? null, digest: latest?.digest ?? null, reason });
     ctx.deps.log.error({ version: latest?.version }, `no round opens: ${reason}; restore the file from a backup and restart`);

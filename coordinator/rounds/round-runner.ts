@@ -1,10 +1,8 @@
 /** Runs a federation's rounds: waits for eligible participants, distributes the model, takes updates, aggregates, evaluates, gates, publishes. */
 import { EventEmitter } from 'node:events';
 import {
-  CohortError,
   toCohortError,
-  ErrorCode,
-  type Decline,
+  type ReceivedDecline,
   type EvaluationReport,
   type ModelSpec,
   type Ready,
@@ -12,24 +10,31 @@ import {
   type SignedRevocation,
 } from '../../protocol/index.js';
 import { ConsentRegistry } from '../policy/index.js';
-import { assertTransition, isTerminal, type RoundState } from './state-machine.js';
+import { assertTransition, type RoundState } from '../store/round-states.js';
 import { ClipNorm } from './clip-norm.js';
 import { UpdateBound } from './update-bound.js';
 import { ModelRegistry, type CurrentModel } from './model-registry.js';
-import { emptyMetrics } from './metrics.js';
 import { spentAfter } from '../privacy.js';
 import type { RunnerDeps, RunnerEventMap } from './runner-types.js';
-import type { ActiveRound, RoundContext } from './round-context.js';
-import { intakeFor, refuse, submitPlain } from './update-submission.js';
+import type {
+  ActiveRound,
+  AggregatingRound,
+  EvaluatingRound,
+  RoundContext,
+  StepOutcome,
+  TrainingRound,
+  WaitingRound,
+} from './round-context.js';
+import { intakeFor, submitPlain } from './update-submission.js';
+import { admitUpload } from './upload-admission.js';
+import { declineNow, pendingOf, recordDecline, recordEvaluation } from './site-replies.js';
 import { secAggMessage, submitMasked } from './secure-driver.js';
 import { eligible, needed, startTraining } from './round-start.js';
-import { judge, publish, releasedRounds, withhold } from './publication.js';
+import { judge, publish, recordWithheld, releasedRounds, withheldReason } from './publication.js';
 import { closeTraining } from './aggregation.js';
 import { resume } from './resume.js';
 
 export type { Outbox, RunnerDeps, RunnerEventMap } from './runner-types.js';
-
-const isErrorCode = (code: string | null): code is ErrorCode => code !== null && code in ErrorCode;
 
 /**
  * One federation's round loop. Handlers are synchronous and run on the event loop, so the state
@@ -68,7 +73,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     const runner = this;
     this.ctx = {
       deps,
-      fed: deps.federation.id,
+      federationId: deps.federation.id,
       get spec() {
         return runner.spec;
       },
@@ -85,26 +90,25 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       consents: this.consents,
       events: this,
       audit: (kind, data, actor) => this.audit(kind, data, actor),
-      transition: (a, to, also) => this.transition(a, to, also),
-      failRound: (reason) => this.failRound(reason),
-      drop: (a, institution, reason) => this.drop(a, institution, reason),
+      enter: (from, next, also) => this.enter(from, next, also),
+      drop: (training, institution, reason) => this.drop(training, institution, reason),
       maybeClose: () => this.maybeClose(),
       onDeadline: () => this.onDeadline(),
       maybeDecide: () => this.maybeDecide(),
-      clearTimers: () => this.clearTimers(),
+      settle: (outcome) => this.settle(outcome),
     };
   }
 
-  private get fed(): string {
+  private get federationId(): string {
     return this.deps.federation.id;
   }
 
   /** Resumes after a restart (unfinished rounds fail cleanly) and opens the next round. */
   start(): void {
     const { store } = this.deps;
-    const federation = store.getFederation(this.fed);
+    const federation = store.getFederation(this.federationId);
     if (federation?.status === 'completed') {
-      this.deps.log.info({ federation: this.fed }, 'federation already completed');
+      this.deps.log.info({ federation: this.federationId }, 'federation already completed');
       return;
     }
     if (!resume(this.ctx, federation)) return;
@@ -113,9 +117,12 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
 
   stop(): void {
     this.stopped = true;
-    this.clearTimers();
-    this.active?.secure?.dispose();
-    this.active?.accumulator?.dispose?.();
+    const active = this.active;
+    if (!active) return;
+    clearTimers(active);
+    if (active.state === 'waiting') return;
+    active.secure?.dispose();
+    active.accumulator.dispose?.();
   }
 
   /** The model agents train on next (undefined before the first round starts). */
@@ -133,8 +140,10 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   }
 
   get activeRound(): { round: number; state: RoundState; selected: string[]; pending: string[] } | undefined {
-    const a = this.active;
-    return a && { round: a.round, state: a.state, selected: [...a.selected], pending: [...a.pending] };
+    const active = this.active;
+    if (!active) return undefined;
+    const selected = active.state === 'waiting' ? [] : [...active.selected];
+    return { round: active.round, state: active.state, selected, pending: [...pendingOf(active)] };
   }
 
   /** An authenticated agent is ready; it presents its consent (and revocation) here. */
@@ -142,10 +151,10 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     if (ready.consent) this.consents.present(institution, ready.consent);
     if (ready.revocation) this.revokeConsent(institution, ready.revocation);
     this.online.set(institution, ready);
-    this.deps.store.touchInstitution(this.fed, institution);
+    this.deps.store.touchInstitution(this.federationId, institution);
     this.emit('agents:online', { online: this.onlineInstitutions });
-    const a = this.active;
-    if (a?.state === 'training' && a.task && a.pending.has(institution)) this.deps.outbox.sendTask(institution, a.task);
+    const active = this.active;
+    if (active?.state === 'training' && active.task && active.pending.has(institution)) this.deps.outbox.sendTask(institution, active.task);
     this.tryStart();
   }
 
@@ -158,72 +167,41 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
    * round if it has not contributed to it yet), and the models its data fed are flagged in their lineage.
    */
   revokeConsent(institution: string, revocation: SignedRevocation): void {
-    const a = this.active;
-    const contributedNow = a?.accepted.some((c) => c.institution === institution) ?? false;
-    const fromRound = a ? (contributedNow ? a.round + 1 : a.round) : (this.deps.store.latestRound(this.fed)?.round ?? 0) + 1;
+    const active = this.active;
+    const contributedNow = active !== undefined && active.state !== 'waiting' && active.accepted.some((c) => c.institution === institution);
+    const fromRound = active
+      ? contributedNow
+        ? active.round + 1
+        : active.round
+      : (this.deps.store.latestRound(this.federationId)?.round ?? 0) + 1;
     const { alreadyRevoked } = this.consents.revoke(institution, revocation, fromRound);
     if (alreadyRevoked) return;
     this.deps.log.warn({ institution, fromRound }, 'consent revoked');
     this.emit('consent:revoked', { institution, fromRound });
-    if (a?.state === 'training' && a.pending.has(institution))
-      this.declineNow(a, institution, 'CONSENT_REVOKED', 'the institution revoked its consent');
-    if (a?.state === 'evaluating' && a.evaluating.has(institution)) {
-      a.evaluating.delete(institution);
+    if (active?.state === 'training' && active.pending.has(institution))
+      declineNow(this.ctx, active, institution, 'CONSENT_REVOKED', 'the institution revoked its consent');
+    if (active?.state === 'evaluating' && active.evaluating.has(institution)) {
+      active.evaluating.delete(institution);
       this.maybeDecide();
     }
   }
 
-  /** Throws unless `institution` may upload an update for `round` now. */
-  assertCanUpload(institution: string, round: number): void {
-    if (this.consents.isRevoked(institution)) this.refuseRevoked(institution, round);
-    const a = this.active;
-    if (!a || a.state !== 'training' || round !== a.round) this.assertNotLate(institution, round);
-    if (!a || a.state !== 'training') throw new CohortError('ROUND_CLOSED', `no round is taking updates (round ${round} is closed)`);
-    if (round !== a.round) throw new CohortError('WRONG_ROUND', `update for round ${round}, current round is ${a.round}`);
-    if (!a.selected.has(institution)) throw new CohortError('NOT_SELECTED', `${institution} was not selected for round ${round}`);
-    if (!a.pending.has(institution)) {
-      // A site retrying after a lost acknowledgement learns what became of the update it sent.
-      const p = this.deps.store.getParticipation(this.fed, round, institution);
-      if (p?.status === 'refused')
-        throw new CohortError(
-          isErrorCode(p.code) ? p.code : 'BAD_REQUEST',
-          `${institution}'s update for round ${round} was refused: ${p.message ?? ''}`,
-        );
-      throw new CohortError('DUPLICATE', `${institution} already reported for round ${round}`);
-    }
-  }
-
-  /**
-   * An update from an institution whose revocation is on record is refused, whatever round it is for and even when the
-   * institution was selected before it revoked: audited (update.refused, CONSENT_REVOKED), then thrown.
-   */
-  private refuseRevoked(institution: string, round: number): never {
-    const message = `${institution} revoked its consent: its update for round ${round} is refused`;
-    const a = this.active;
-    if (a?.state === 'training' && a.round === round && a.pending.has(institution))
-      refuse(this.ctx, a, institution, 'CONSENT_REVOKED', message, 0);
-    else this.audit('update.refused', { round, code: 'CONSENT_REVOKED', message }, institution);
-    throw new CohortError('CONSENT_REVOKED', message);
-  }
-
-  /** A site dropped at a round's deadline is told so when its update for that round arrives after it. */
-  private assertNotLate(institution: string, round: number): void {
-    const p = this.deps.store.getParticipation(this.fed, round, institution);
-    if (p?.status !== 'dropped' || p.code !== 'DEADLINE_PASSED') return;
-    const deadline = this.deps.store.getRound(this.fed, round)?.deadline;
-    throw new CohortError(
-      'DEADLINE_PASSED',
-      `round ${round}'s deadline passed${deadline ? ` at ${new Date(deadline).toISOString()}` : ''}: it closed without ${institution}'s update`,
-    );
+  /** Throws unless `institution` may upload an update for `round` now; the training round it may upload to. */
+  assertCanUpload(institution: string, round: number): TrainingRound {
+    return admitUpload(this.ctx, institution, round);
   }
 
   /** Verifies, decrypts and folds one update into the running aggregate. */
   submitUpdate(institution: string, round: number, envelope: Uint8Array): { digest: string } {
-    this.assertCanUpload(institution, round);
-    const a = this.active as ActiveRound;
-    const intake = intakeFor(this.ctx, a, institution);
-    if (a.secure) return submitMasked(this.ctx, a, institution, round, envelope, intake);
-    return submitPlain(this.ctx, a, institution, round, envelope, intake);
+    const training = this.assertCanUpload(institution, round);
+    const intake = intakeFor(this.ctx, training, institution);
+    const submitted = training.secure
+      ? submitMasked(this.ctx, training, training.secure, institution, envelope, intake)
+      : submitPlain(this.ctx, training, institution, envelope, intake);
+    if (submitted.ok) return { digest: submitted.digest };
+    // Taken but not in a state the round can publish from: the round fails, and the site learns why its upload did not count.
+    this.failRound(submitted.reason);
+    throw submitted.error;
   }
 
   /**
@@ -243,57 +221,20 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
     secAggMessage(this.ctx, institution, step, msg);
   }
 
-  /** Records that a selected institution will not take part (or evaluate), and why. */
-  decline(institution: string, msg: Decline): void {
-    const a = this.active;
-    if (a && a.round === msg.round && a.state === 'evaluating' && a.evaluating.has(institution)) {
-      this.audit('evaluation.declined', { round: a.round, code: msg.code, message: msg.message }, institution);
-      this.emit('participant:declined', { round: a.round, institution, code: msg.code, message: msg.message });
-      a.evaluating.delete(institution);
-      this.maybeDecide();
-      return;
-    }
-    if (a && a.round === msg.round && !a.pending.has(institution)) {
-      // Already out of the round (e.g. its revocation arrived first): the decline changes nothing.
-      const p = this.deps.store.getParticipation(this.fed, a.round, institution);
-      if (p?.status === 'declined') return;
-    }
-    if (!a || a.round !== msg.round || !a.pending.has(institution)) {
-      throw new CohortError('ROUND_CLOSED', `round ${msg.round} is not waiting for ${institution}`);
-    }
-    this.declineNow(a, institution, msg.code, msg.message);
+  /** Records that a selected institution will not take part (or evaluate), and why (site-replies.ts). */
+  decline(institution: string, msg: ReceivedDecline): void {
+    recordDecline(this.ctx, institution, msg);
   }
 
   /** A contributing site's metrics of the candidate model, measured on its own validation rows. */
   evaluationReport(institution: string, report: EvaluationReport): void {
-    const a = this.active;
-    if (!a || a.state !== 'evaluating' || a.round !== report.round)
-      throw new CohortError('ROUND_CLOSED', `round ${report.round} is not being evaluated`);
-    if (!a.evaluating.has(institution))
-      throw new CohortError(
-        a.siteMetrics.has(institution) ? 'DUPLICATE' : 'NOT_SELECTED',
-        `${institution} has no evaluation pending for round ${report.round}`,
-      );
-    a.siteMetrics.set(institution, report);
-    a.evaluating.delete(institution);
-    this.audit('evaluation.received', { ...report, round: a.round }, institution); // accuracy or R2, AUC...: what the task reports
-    this.maybeDecide();
-  }
-
-  private declineNow(a: ActiveRound, institution: string, code: string, message: string): void {
-    this.deps.store.transaction(() => {
-      this.deps.store.updateParticipation(this.fed, a.round, institution, { status: 'declined', code, message });
-      this.audit('participant.declined', { round: a.round, code, message }, institution);
-    });
-    a.pending.delete(institution);
-    this.emit('participant:declined', { round: a.round, institution, code, message });
-    this.maybeClose();
+    recordEvaluation(this.ctx, institution, report);
   }
 
   private openNextRound(): void {
     if (this.stopped) return;
     const { store, rules } = this.deps;
-    const published = store.listRounds(this.fed).filter((r) => r.state === 'published').length;
+    const published = store.listRounds(this.federationId).filter((r) => r.state === 'published').length;
     if (published >= rules.rounds) return this.complete(published);
     if (this.consecutiveFailures >= rules.maxConsecutiveFailures) {
       return this.failFederation(`${this.consecutiveFailures} consecutive rounds failed or were withheld`);
@@ -304,11 +245,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
         `privacy budget: another round would spend epsilon ${spentAfter(rules, releasedRounds(this.ctx) + 1)}, above the study's ${budget.epsilon}`,
       );
     }
-    const round = (store.latestRound(this.fed)?.round ?? 0) + 1;
+    const round = (store.latestRound(this.federationId)?.round ?? 0) + 1;
     const deadline = Date.now() + rules.waitTimeoutMs;
     store.transaction(() => {
       store.createRound({
-        federationId: this.fed,
+        federationId: this.federationId,
         round,
         state: 'waiting',
         baseVersion: this.models.current?.version ?? 0,
@@ -320,22 +261,11 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
       });
       this.audit('round.opened', { round, minParticipants: rules.minParticipants, deadline, policyHash: this.deps.federation.policyHash });
     });
-    this.active = {
-      round,
-      state: 'waiting',
-      baseVersion: 0,
-      selected: new Set(),
-      pending: new Set(),
-      declared: new Map(),
-      accepted: [],
-      metrics: emptyMetrics(),
-      decisions: [],
-      evaluating: new Set(),
-      siteMetrics: new Map(),
-    };
-    this.active.timer = setTimeout(() => {
+    const waiting: WaitingRound = { state: 'waiting', round };
+    this.active = waiting;
+    waiting.timer = setTimeout(() => {
       const count = eligible(this.ctx, round).participants.length;
-      const blocked = this.active?.blockedReason;
+      const blocked = waiting.blockedReason;
       this.failRound(
         `only ${count} eligible institutions (online, with consent in force) of the ${needed(this.ctx)} required came forward before the deadline${blocked ? ` (${blocked})` : ''}`,
       );
@@ -345,84 +275,92 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   }
 
   private tryStart(): void {
-    const a = this.active;
-    if (!a || a.state !== 'waiting' || this.stopped) return;
+    const waiting = this.active;
+    if (waiting?.state !== 'waiting' || this.stopped) return;
     const { rules } = this.deps;
     if (this.online.size < needed(this.ctx)) return;
-    const enrolled = this.deps.store.listInstitutions(this.fed).filter((i) => i.status === 'active').length;
+    const enrolled = this.deps.store.listInstitutions(this.federationId).filter((i) => i.status === 'active').length;
     if (this.online.size >= enrolled || rules.joinGraceMs === 0) return this.startTraining();
-    a.graceTimer ??= setTimeout(() => {
-      a.graceTimer = undefined;
+    waiting.graceTimer ??= setTimeout(() => {
+      waiting.graceTimer = undefined;
       this.startTraining();
     }, rules.joinGraceMs);
   }
 
   private startTraining(): void {
-    const a = this.active;
-    if (!a || a.state !== 'waiting' || this.stopped) return;
-    startTraining(this.ctx, a);
+    const waiting = this.active;
+    if (waiting?.state !== 'waiting' || this.stopped) return;
+    startTraining(this.ctx, waiting);
   }
 
   private onDeadline(): void {
-    const a = this.active;
-    if (!a) return;
-    if (a.state === 'training') {
-      for (const institution of [...a.pending]) this.drop(a, institution, 'no update before the round deadline');
-      closeTraining(this.ctx, a);
-    } else if (a.state === 'evaluating') {
-      for (const institution of a.evaluating)
-        this.audit('evaluation.missing', { round: a.round, reason: 'no evaluation before the deadline' }, institution);
-      a.evaluating.clear();
-      this.decide();
+    const active = this.active;
+    if (active?.state === 'training') {
+      for (const institution of [...active.pending]) this.drop(active, institution, 'no update before the round deadline');
+      this.settle(closeTraining(this.ctx, active));
+    } else if (active?.state === 'evaluating') {
+      for (const institution of active.evaluating)
+        this.audit('evaluation.missing', { round: active.round, reason: 'no evaluation before the deadline' }, institution);
+      active.evaluating.clear();
+      this.decide(active);
     }
   }
 
-  private drop(a: ActiveRound, institution: string, reason: string): void {
+  private drop(training: TrainingRound, institution: string, reason: string): void {
+    const { round } = training;
     this.deps.store.transaction(() => {
-      this.deps.store.updateParticipation(this.fed, a.round, institution, { status: 'dropped', code: 'DEADLINE_PASSED', message: reason });
-      this.audit('participant.dropped', { round: a.round, reason }, institution);
+      this.deps.store.updateParticipation(this.federationId, round, institution, {
+        status: 'dropped',
+        code: 'DEADLINE_PASSED',
+        message: reason,
+      });
+      this.audit('participant.dropped', { round, reason }, institution);
     });
-    a.pending.delete(institution);
-    this.emit('participant:dropped', { round: a.round, institution, reason });
+    training.pending.delete(institution);
+    this.emit('participant:dropped', { round, institution, reason });
   }
 
   private maybeClose(): void {
-    const a = this.active;
-    if (a && a.state === 'training' && a.pending.size === 0) closeTraining(this.ctx, a);
+    const training = this.active;
+    if (training?.state === 'training' && training.pending.size === 0) this.settle(closeTraining(this.ctx, training));
   }
 
   private maybeDecide(): void {
-    const a = this.active;
-    if (a && a.state === 'evaluating' && a.evaluating.size === 0) this.decide();
+    const evaluating = this.active;
+    if (evaluating?.state === 'evaluating' && evaluating.evaluating.size === 0) this.decide(evaluating);
+  }
+
+  /** A step's outcome: a failure fails the round (the round in progress when the step ran). */
+  private settle(outcome: StepOutcome): void {
+    if (!outcome.ok) this.failRound(outcome.reason);
   }
 
   /** Every policy rule, before publication: all pass and the candidate is published, else it is withheld. */
-  private decide(): void {
-    const a = this.active as ActiveRound;
-    this.clearTimers();
-    const verdict = judge(this.ctx, a);
+  private decide(evaluating: EvaluatingRound): void {
+    const { round } = evaluating;
+    clearTimers(evaluating);
+    const verdict = judge(this.ctx, evaluating);
     if (!verdict.published) {
-      const reason = withhold(this.ctx, a, verdict);
+      const reason = withheldReason(verdict);
+      this.persist(evaluating, 'withheld', () => recordWithheld(this.ctx, evaluating, verdict, reason));
       this.consecutiveFailures += 1;
-      this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'withheld', reason });
-      this.emit('round:withheld', { round: a.round, decisions: verdict.decisions, reason });
+      this.deps.outbox.broadcast('round:closed', { round, state: 'withheld', reason });
+      this.emit('round:withheld', { round, decisions: verdict.decisions, reason });
       this.active = undefined;
       setImmediate(() => this.openNextRound());
       return;
     }
     let result;
     try {
-      result = publish(this.ctx, a, verdict);
+      result = publish(this.ctx, evaluating, verdict);
     } catch (cause) {
-      a.state = 'evaluating';
       return this.failRound(`publication failed: ${toCohortError(cause).message}`);
     }
-    a.state = 'published';
     this.consecutiveFailures = 0;
-    this.deps.log.info({ round: a.round, version: result.version }, 'model published');
-    this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'published', version: result.version });
+    this.deps.log.info({ round, version: result.version }, 'model published');
+    this.deps.outbox.broadcast('round:closed', { round, state: 'published', version: result.version });
     this.emit('round:published', {
-      round: a.round,
+      round,
       version: result.version,
       digest: result.digest,
       metrics: result.metrics,
@@ -433,28 +371,36 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   }
 
   private failRound(reason: string): void {
-    const a = this.active as ActiveRound;
-    this.recordFailure(a, reason);
+    const active = this.active;
+    if (!active) return;
+    this.recordFailure(active, reason);
     this.consecutiveFailures += 1;
     this.active = undefined;
     setImmediate(() => this.openNextRound());
   }
 
   /** Closes the round as failed: timers cleared, secrets disposed, pending sites dropped, audited, announced. */
-  private recordFailure(a: ActiveRound, reason: string): void {
-    this.clearTimers();
-    a.secure?.dispose();
-    a.accumulator?.dispose?.();
-    this.transition(a, 'failed', () => {
-      this.deps.store.updateRound(this.fed, a.round, { closedAt: Date.now(), reason });
-      for (const institution of a.pending) {
-        this.deps.store.updateParticipation(this.fed, a.round, institution, { status: 'dropped', code: 'ROUND_CLOSED', message: reason });
+  private recordFailure(active: ActiveRound, reason: string): void {
+    const { round } = active;
+    clearTimers(active);
+    if (active.state !== 'waiting') {
+      active.secure?.dispose();
+      active.accumulator.dispose?.();
+    }
+    this.persist(active, 'failed', () => {
+      this.deps.store.updateRound(this.federationId, round, { closedAt: Date.now(), reason });
+      for (const institution of pendingOf(active)) {
+        this.deps.store.updateParticipation(this.federationId, round, institution, {
+          status: 'dropped',
+          code: 'ROUND_CLOSED',
+          message: reason,
+        });
       }
-      this.audit('round.failed', { round: a.round, reason });
+      this.audit('round.failed', { round, reason });
     });
-    this.deps.log.warn({ round: a.round }, `round failed: ${reason}`);
-    this.deps.outbox.broadcast('round:closed', { round: a.round, state: 'failed', reason });
-    this.emit('round:failed', { round: a.round, reason });
+    this.deps.log.warn({ round }, `round failed: ${reason}`);
+    this.deps.outbox.broadcast('round:closed', { round, state: 'failed', reason });
+    this.emit('round:failed', { round, reason });
   }
 
   /**
@@ -463,9 +409,9 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
    * @example process.once('SIGTERM', () => runner.shutdown('coordinator stopped (SIGTERM)'))
    */
   shutdown(reason: string): void {
-    const a = this.active;
-    if (a && !isTerminal(a.state) && !this.stopped) this.recordFailure(a, reason);
-    if (!this.stopped) this.audit('coordinator.stopped', { reason, round: a?.round ?? null });
+    const active = this.active;
+    if (active && !this.stopped) this.recordFailure(active, reason);
+    if (!this.stopped) this.audit('coordinator.stopped', { reason, round: active?.round ?? null });
     this.active = undefined;
     this.stop();
   }
@@ -473,7 +419,7 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
   private complete(rounds: number): void {
     const finalVersion = this.models.current?.version ?? 0;
     this.deps.store.transaction(() => {
-      this.deps.store.updateFederationStatus(this.fed, 'completed');
+      this.deps.store.updateFederationStatus(this.federationId, 'completed');
       this.audit('federation.completed', { rounds, finalVersion });
     });
     this.deps.outbox.broadcast('federation:complete', { rounds, finalVersion });
@@ -482,38 +428,52 @@ export class RoundRunner extends EventEmitter<RunnerEventMap> {
 
   private failFederation(reason: string): void {
     this.deps.store.transaction(() => {
-      this.deps.store.updateFederationStatus(this.fed, 'failed');
+      this.deps.store.updateFederationStatus(this.federationId, 'failed');
       this.audit('federation.failed', { reason });
     });
     this.failure = reason;
-    this.deps.log.error({ federation: this.fed }, `federation failed: ${reason}`);
+    this.deps.log.error({ federation: this.federationId }, `federation failed: ${reason}`);
     this.deps.outbox.broadcast('federation:failed', { reason });
     this.emit('federation:failed', { reason });
   }
 
   /** Persists a state change (checked against the transition table) together with `also`, atomically. */
-  private transition(a: ActiveRound, to: RoundState, also: () => void): void {
-    assertTransition(a.state, to);
+  private persist(from: ActiveRound, to: RoundState, also: () => void): void {
+    assertTransition(from.state, to);
     this.deps.store.transaction(() => {
-      this.deps.store.updateRound(this.fed, a.round, { state: to });
+      this.deps.store.updateRound(this.federationId, from.round, { state: to });
       also();
     });
-    a.state = to;
   }
 
-  private clearTimers(): void {
-    if (this.active?.timer) clearTimeout(this.active.timer);
-    if (this.active?.graceTimer) clearTimeout(this.active.graceTimer);
-    if (this.active) this.active.timer = this.active.graceTimer = undefined;
+  /**
+   * The one place a round moves to its next open state: `from`'s timers stop, the change is persisted with `also`,
+   * and `next` is the round in progress from then on.
+   */
+  private enter<S extends TrainingRound | AggregatingRound | EvaluatingRound>(from: ActiveRound, next: S, also: () => void): S {
+    clearTimers(from);
+    this.persist(from, next.state, also);
+    this.active = next;
+    return next;
   }
 
   private audit(kind: string, data: Record<string, unknown>, actor = 'coordinator'): void {
     this.deps.store.appendAudit({
-      federationId: this.fed,
+      federationId: this.federationId,
       kind,
       actor,
       subject: typeof data.round === 'number' ? `round:${data.round}` : null,
       data,
     });
+  }
+}
+
+/** Stops a round's deadline (and, while it waits, its join-grace) timer. */
+function clearTimers(active: ActiveRound): void {
+  if (active.timer) clearTimeout(active.timer);
+  active.timer = undefined;
+  if (active.state === 'waiting') {
+    if (active.graceTimer) clearTimeout(active.graceTimer);
+    active.graceTimer = undefined;
   }
 }

@@ -1,11 +1,12 @@
 /** Starting a round's training: who is eligible, whether the policy lets the round start, and the task sent to the selected sites. */
 import { poolTabularSpec, type RoundTask } from '../../protocol/index.js';
-import { selectionRules } from '../policy/index.js';
+import { selectionRules, type RuleDecision } from '../policy/index.js';
 import { selectEligible, type Exclusion } from './selection.js';
 import type { CurrentModel } from './model-registry.js';
+import { emptyMetrics } from './metrics.js';
 import { openSecureRound } from './secure-driver.js';
 import { taskTerms } from './task-terms.js';
-import type { ActiveRound, RoundContext } from './round-context.js';
+import type { RoundContext, TrainingRound, WaitingRound } from './round-context.js';
 
 /**
  * The fewest participants a round can start with: the rules' minimum and the policy's.
@@ -22,7 +23,9 @@ export function needed(ctx: RoundContext): number {
  */
 export function eligible(ctx: RoundContext, round: number): { participants: string[]; excluded: Exclusion[] } {
   // A suspended institution's open session does not make it eligible: status is read at every selection.
-  const active = [...ctx.online.keys()].filter((institution) => ctx.deps.store.getInstitution(ctx.fed, institution)?.status === 'active');
+  const active = [...ctx.online.keys()].filter(
+    (institution) => ctx.deps.store.getInstitution(ctx.federationId, institution)?.status === 'active',
+  );
   return selectEligible(active, (institution, participants) => ctx.consents.covers(institution, 'training', participants), {
     ...ctx.deps.rules,
     round,
@@ -32,45 +35,46 @@ export function eligible(ctx: RoundContext, round: number): { participants: stri
 /**
  * Selects the waiting round's participants and sends them the training task; while too few are eligible (or a
  * selection rule fails) the round keeps waiting, and each new reason is reported once.
- * @example startTraining(ctx, a) // a.state is 'waiting'
+ * @example startTraining(ctx, waiting)
  */
-export function startTraining(ctx: RoundContext, a: ActiveRound): void {
+export function startTraining(ctx: RoundContext, waiting: WaitingRound): void {
   const { rules, store } = ctx.deps;
-  const { participants, excluded } = eligible(ctx, a.round);
-  const decisions = selectionRules(ctx.deps.federation.policy, participants.length, a.round);
+  const { round } = waiting;
+  const { participants, excluded } = eligible(ctx, round);
+  const decisions = selectionRules(ctx.deps.federation.policy, participants.length, round);
   if (participants.length < rules.minParticipants || decisions.some((d) => !d.passed)) {
-    // Keep waiting (more may come), and say once why the round cannot start yet.
-    const why = JSON.stringify({ eligible: participants, excluded });
-    if (a.blockedWhy !== why) {
-      a.blockedWhy = why;
-      const reason = blockedReason(ctx, participants.length, excluded);
-      a.blockedReason = reason;
-      store.transaction(() => {
-        store.updateRound(ctx.fed, a.round, { reason });
-        ctx.audit('round.blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded, decisions, reason });
-      });
-      ctx.deps.log.warn({ round: a.round, eligible: participants.length, excluded }, `round ${a.round} ${reason}`);
-      ctx.events.emit('round:blocked', { round: a.round, eligible: participants.length, needed: needed(ctx), excluded, reason });
-    }
-    return;
+    return reportBlocked(ctx, waiting, participants, excluded, decisions);
   }
-  if (!ctx.models.current) createInitialModel(ctx);
-  const model = ctx.models.current as CurrentModel;
+  const model = ctx.models.current ?? createInitialModel(ctx);
   const deadline = Date.now() + rules.roundTimeoutMs;
-  if (a.timer) clearTimeout(a.timer);
-  ctx.transition(a, 'training', () => {
-    store.updateRound(ctx.fed, a.round, { selected: participants, deadline, decisions });
+  const next: TrainingRound = {
+    state: 'training',
+    round,
+    base: model,
+    selected: new Set(participants),
+    pending: new Set(participants),
+    declared: new Map(participants.map((institution) => [institution, ctx.online.get(institution)?.samples ?? 0])),
+    accepted: [],
+    accumulator: ctx.deps.strategy.begin(
+      model.tensors.map((t) => t.shape),
+      model.tensors.map((t) => t.data),
+    ),
+    metrics: emptyMetrics(),
+    decisions,
+  };
+  const training = ctx.enter(waiting, next, () => {
+    store.updateRound(ctx.federationId, round, { selected: participants, deadline, decisions });
     for (const institution of participants) {
       store.addParticipation({
-        federationId: ctx.fed,
-        round: a.round,
+        federationId: ctx.federationId,
+        round,
         institutionId: institution,
         status: 'selected',
         updatedAt: Date.now(),
       });
     }
     ctx.audit('round.started', {
-      round: a.round,
+      round,
       baseVersion: model.version,
       participants,
       excluded,
@@ -79,22 +83,13 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
       decisions,
     });
   });
-  a.baseVersion = model.version;
-  a.selected = new Set(participants);
-  a.pending = new Set(participants);
-  a.declared = new Map(participants.map((institution) => [institution, ctx.online.get(institution)?.samples ?? 0]));
-  a.decisions = decisions;
   ctx.clip.reset();
   ctx.bound.reset();
-  a.accumulator = ctx.deps.strategy.begin(
-    model.tensors.map((t) => t.shape),
-    model.tensors.map((t) => t.data),
-  );
-  a.timer = setTimeout(() => ctx.onDeadline(), rules.roundTimeoutMs);
-  ctx.events.emit('round:started', { round: a.round, participants, excluded, baseVersion: model.version, deadline });
-  const secagg = rules.secagg ? openSecureRound(ctx, a, participants) : undefined;
+  training.timer = setTimeout(() => ctx.onDeadline(), rules.roundTimeoutMs);
+  ctx.events.emit('round:started', { round, participants, excluded, baseVersion: model.version, deadline });
+  const secagg = rules.secagg ? openSecureRound(ctx, training, participants) : undefined;
   const task: RoundTask = {
-    ...taskTerms(ctx.deps.federation, a.round, deadline, participants.length, model),
+    ...taskTerms(ctx.deps.federation, round, deadline, participants.length, model),
     use: 'training',
     config: {
       ...rules.train,
@@ -103,11 +98,34 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
     },
     ...(secagg ? { secagg } : {}),
   };
-  if (!secagg) a.task = task;
+  if (!secagg) training.task = task;
   for (const institution of participants) {
-    if (!ctx.deps.outbox.sendTask(institution, task)) ctx.drop(a, institution, 'not connected when the task was sent');
+    if (!ctx.deps.outbox.sendTask(institution, task)) ctx.drop(training, institution, 'not connected when the task was sent');
   }
   ctx.maybeClose();
+}
+
+/** The round keeps waiting (more may come): says once, for each new reason, why it cannot start yet. */
+function reportBlocked(
+  ctx: RoundContext,
+  waiting: WaitingRound,
+  participants: string[],
+  excluded: Exclusion[],
+  decisions: RuleDecision[],
+): void {
+  const { store } = ctx.deps;
+  const { round } = waiting;
+  const why = JSON.stringify({ eligible: participants, excluded });
+  if (waiting.blockedWhy === why) return;
+  waiting.blockedWhy = why;
+  const reason = blockedReason(ctx, participants.length, excluded);
+  waiting.blockedReason = reason;
+  store.transaction(() => {
+    store.updateRound(ctx.federationId, round, { reason });
+    ctx.audit('round.blocked', { round, eligible: participants.length, needed: needed(ctx), excluded, decisions, reason });
+  });
+  ctx.deps.log.warn({ round, eligible: participants.length, excluded }, `round ${round} ${reason}`);
+  ctx.events.emit('round:blocked', { round, eligible: participants.length, needed: needed(ctx), excluded, reason });
 }
 
 /**
@@ -116,7 +134,7 @@ export function startTraining(ctx: RoundContext, a: ActiveRound): void {
  * @example blockedReason(ctx, 0, excluded) // 'waiting: 0 of 2 required institutions eligible; site-1: CONSENT_TOO_FEW_INSTITUTIONS …'
  */
 export function blockedReason(ctx: RoundContext, eligibleCount: number, excluded: Exclusion[]): string {
-  const enrolled = ctx.deps.store.listInstitutions(ctx.fed).filter((i) => i.status === 'active').length;
+  const enrolled = ctx.deps.store.listInstitutions(ctx.federationId).filter((i) => i.status === 'active').length;
   const parts = excluded.map(({ institution, code, message }) => {
     const min = code === 'CONSENT_TOO_FEW_INSTITUTIONS' ? ctx.consents.minOtherInstitutions(institution) : null;
     const never =
@@ -130,7 +148,7 @@ export function blockedReason(ctx: RoundContext, eligibleCount: number, excluded
  * Version 0: seeded initial weights; tabular specs get federation-wide normalisation (and, with preprocessing, the
  * imputation values: pooled means of the non-missing values) from the sites' statistics.
  */
-function createInitialModel(ctx: RoundContext): void {
+function createInitialModel(ctx: RoundContext): CurrentModel {
   let spec = ctx.spec;
   if (spec.features && !spec.normalization) {
     const stats = [...ctx.online.values()].flatMap((r) => (r.featureStats ? [r.featureStats] : []));
@@ -138,7 +156,7 @@ function createInitialModel(ctx: RoundContext): void {
       spec = poolTabularSpec(spec, stats);
       const normalized = spec;
       ctx.deps.store.transaction(() => {
-        ctx.deps.store.updateFederation(ctx.fed, { spec: normalized });
+        ctx.deps.store.updateFederation(ctx.federationId, { spec: normalized });
         ctx.audit('spec.normalization', {
           sites: stats.length,
           samples: stats.reduce((n, s) => n + s.count, 0),
@@ -148,5 +166,5 @@ function createInitialModel(ctx: RoundContext): void {
     }
   }
   ctx.spec = spec;
-  ctx.models.createInitial(spec, ctx.deps.rules.seed);
+  return ctx.models.createInitial(spec, ctx.deps.rules.seed);
 }

@@ -1,6 +1,6 @@
 /** The round runner's wiring: what it needs (RunnerDeps, Outbox) and what it announces (RunnerEventMap). */
 import type { Logger } from 'pino';
-import type { EvaluateTask, LocalMetrics, RoundClosed, RoundTask, ServerToClientEvents } from '../../protocol/index.js';
+import type { ErrorCode, EvaluateTask, LocalMetrics, RoundClosed, RoundTask, ServerToClientEvents } from '../../protocol/index.js';
 import type { Identity } from '../../crypto/index.js';
 import type { Federation, RoundMetrics, Store } from '../store/index.js';
 import type { Strategy } from '../strategies/index.js';
@@ -41,8 +41,8 @@ export interface RunnerEventMap {
     },
   ];
   'update:accepted': [{ round: number; institution: string; samples: number; digest: string; metrics: LocalMetrics }];
-  'update:refused': [{ round: number; institution: string; code: string; message: string }];
-  'participant:declined': [{ round: number; institution: string; code: string; message: string }];
+  'update:refused': [{ round: number; institution: string; code: ErrorCode; message: string }];
+  'participant:declined': [{ round: number; institution: string; code: ErrorCode; message: string }];
   'participant:dropped': [{ round: number; institution: string; reason: string }];
   'consent:revoked': [{ institution: string; fromRound: number }];
   'round:decided': [{ round: number; decisions: RuleDecision[]; published: boolean }];

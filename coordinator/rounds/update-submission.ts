@@ -1,55 +1,59 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
-import { CohortError, parameterCount, toCohortError, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
+import { CohortError, parameterCount, toCohortError, type ErrorCode, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
 import { knownError, storing } from '../store/index.js';
-import type { Accumulator } from '../strategies/index.js';
 import { updateRules } from '../policy/index.js';
 import { updateNorm } from '../privacy.js';
 import { intakeUpdate, type IntakeContext } from './update-intake.js';
 import type { BoundSource } from './update-bound.js';
 import { addMetrics } from './metrics.js';
-import type { CurrentModel } from './model-registry.js';
-import type { ActiveRound, RoundContext } from './round-context.js';
+import type { RoundContext, TrainingRound } from './round-context.js';
+
+/**
+ * What became of an update that passed its checks: counted (its digest), or taken but not into a state the round can
+ * publish from, so the runner fails the round with `reason` and the site gets `error`.
+ */
+export type Submitted = { ok: true; digest: string } | { ok: false; reason: string; error: CohortError };
 
 /**
  * What an update of this round from `institution` must match; UNKNOWN_INSTITUTION when it is not enrolled.
- * @example const intake = intakeFor(ctx, a, 'site-a')
+ * @example const intake = intakeFor(ctx, training, 'site-a')
  */
-export function intakeFor(ctx: RoundContext, a: ActiveRound, institution: string): IntakeContext {
-  const inst = ctx.deps.store.getInstitution(ctx.fed, institution);
-  if (!inst) throw new CohortError('UNKNOWN_INSTITUTION', `${institution} is not enrolled`);
+export function intakeFor(ctx: RoundContext, training: TrainingRound, institution: string): IntakeContext {
+  const enrolled = ctx.deps.store.getInstitution(ctx.federationId, institution);
+  if (!enrolled) throw new CohortError('UNKNOWN_INSTITUTION', `${institution} is not enrolled`);
   return {
-    federation: ctx.fed,
-    round: a.round,
+    federation: ctx.federationId,
+    round: training.round,
     institution,
-    baseVersion: a.baseVersion,
+    baseVersion: training.base.version,
     spec: ctx.spec,
     coordinator: ctx.deps.identity,
-    institutionSignPublicKey: Buffer.from(inst.signPublicKey, 'base64'),
+    institutionSignPublicKey: Buffer.from(enrolled.signPublicKey, 'base64'),
     maxPayloadBytes: ctx.deps.maxPayloadBytes,
   };
 }
 
 /**
  * Verifies, decrypts and folds one plain update into the running aggregate; a refused update is recorded, then thrown.
- * @example const { digest } = submitPlain(ctx, a, 'site-a', 3, envelope, intakeFor(ctx, a, 'site-a'))
+ * @example const submitted = submitPlain(ctx, training, 'site-a', envelope, intakeFor(ctx, training, 'site-a'))
  */
 export function submitPlain(
   ctx: RoundContext,
-  a: ActiveRound,
+  training: TrainingRound,
   institution: string,
-  round: number,
   envelope: Uint8Array,
   intake: IntakeContext,
-): { digest: string } {
+): Submitted {
+  const { round } = training;
   let accepted;
   let norm: number;
   try {
     accepted = intakeUpdate(envelope, intake);
-    checkSamples(ctx, a, institution, accepted.meta.samples);
-    norm = checkNorm(ctx, accepted.tensors);
+    checkSamples(ctx, training, institution, accepted.meta.samples);
+    norm = checkNorm(ctx, training, accepted.tensors);
   } catch (cause) {
     const err = toCohortError(cause);
-    refuse(ctx, a, institution, err.code, err.message, envelope.length, err instanceof NormExceeded ? err.facts : {});
+    refuse(ctx, training, institution, err.code, err.message, envelope.length, err instanceof NormExceeded ? err.facts : {});
     throw err;
   }
   const { meta, digest } = accepted;
@@ -60,17 +64,16 @@ export function submitPlain(
   ctx.bound.observe(norm);
   try {
     // Under DP every update weighs the same, so no site's sample count changes the mechanism's sensitivity.
-    (a.accumulator as Accumulator).add(
+    training.accumulator.add(
       accepted.tensors.map((t) => t.data),
       ctx.deps.rules.dp ? 1 : meta.samples,
     );
   } catch (cause) {
     // Stored as accepted but not in the aggregate: the round cannot publish a model that matches its record.
-    const err = knownError(cause);
-    ctx.failRound(`the aggregate could not take ${institution}'s accepted update: ${err.message}`);
-    throw err;
+    const error = knownError(cause);
+    return { ok: false, reason: `the aggregate could not take ${institution}'s accepted update: ${error.message}`, error };
   }
-  return counted(ctx, a, institution, meta, digest);
+  return counted(ctx, training, institution, meta, digest);
 }
 
 /** UPDATE_NORM_EXCEEDED, with the norm and the bound for the audit entry. */
@@ -86,10 +89,10 @@ class NormExceeded extends CohortError {
 /**
  * The update's L2 distance from the model it was trained from, or UPDATE_NORM_EXCEEDED when it is above the round's
  * bound (update-bound.ts): under DP the clip norm, which the guarantee's sensitivity rests on.
- * @example const norm = checkNorm(ctx, accepted.tensors)
+ * @example const norm = checkNorm(ctx, training, accepted.tensors)
  */
-export function checkNorm(ctx: RoundContext, tensors: readonly NamedTensor[]): number {
-  const norm = updateNorm(tensors, (ctx.models.current as CurrentModel).tensors);
+export function checkNorm(ctx: RoundContext, training: TrainingRound, tensors: readonly NamedTensor[]): number {
+  const norm = updateNorm(tensors, training.base.tensors);
   const { bound, source } = ctx.bound.current(parameterCount(ctx.spec), ctx.deps.rules.dp ? ctx.clip.current : undefined);
   if (!(norm <= bound)) {
     const why =
@@ -107,10 +110,10 @@ export function checkNorm(ctx: RoundContext, tensors: readonly NamedTensor[]): n
 
 /**
  * FedAvg weights by the claimed count: no more rows than the site declared when it was selected, and the policy's minimum.
- * @example checkSamples(ctx, a, 'site-a', meta.samples) // throws BAD_SAMPLE_COUNT
+ * @example checkSamples(ctx, training, 'site-a', meta.samples) // throws BAD_SAMPLE_COUNT
  */
-export function checkSamples(ctx: RoundContext, a: ActiveRound, institution: string, samples: number): void {
-  const declared = a.declared.get(institution) ?? 0;
+export function checkSamples(ctx: RoundContext, training: TrainingRound, institution: string, samples: number): void {
+  const declared = training.declared.get(institution) ?? 0;
   if (samples > declared) {
     throw new CohortError(
       'BAD_SAMPLE_COUNT',
@@ -136,7 +139,7 @@ export function storeAccepted(
 ): void {
   storing(() =>
     ctx.deps.store.transaction(() => {
-      ctx.deps.store.updateParticipation(ctx.fed, round, institution, {
+      ctx.deps.store.updateParticipation(ctx.federationId, round, institution, {
         status: 'accepted',
         samples: meta.samples,
         digest,
@@ -150,36 +153,37 @@ export function storeAccepted(
 
 /**
  * An accepted update, stored and in the aggregate: count it, announce it, and close training once nobody is pending.
- * @example return counted(ctx, a, 'site-a', meta, digest)
+ * @example return counted(ctx, training, 'site-a', meta, digest)
  */
-export function counted(ctx: RoundContext, a: ActiveRound, institution: string, meta: UpdateMeta, digest: string): { digest: string } {
-  addMetrics(a.metrics, meta.samples, meta.metrics);
-  a.accepted.push({ institution, samples: meta.samples });
-  a.pending.delete(institution);
-  ctx.events.emit('update:accepted', { round: a.round, institution, samples: meta.samples, digest, metrics: meta.metrics });
+export function counted(ctx: RoundContext, training: TrainingRound, institution: string, meta: UpdateMeta, digest: string): Submitted {
+  addMetrics(training.metrics, meta.samples, meta.metrics);
+  training.accepted.push({ institution, samples: meta.samples });
+  training.pending.delete(institution);
+  ctx.events.emit('update:accepted', { round: training.round, institution, samples: meta.samples, digest, metrics: meta.metrics });
   ctx.maybeClose();
-  return { digest };
+  return { ok: true, digest };
 }
 
 /**
  * Records a refused update (the site is out of the round) and announces it; training may close once the refusal settles.
- * @example refuse(ctx, a, 'site-a', 'BAD_SIGNATURE', err.message, envelope.length)
+ * @example refuse(ctx, training, 'site-a', 'BAD_SIGNATURE', err.message, envelope.length)
  */
 export function refuse(
   ctx: RoundContext,
-  a: ActiveRound,
+  training: TrainingRound,
   institution: string,
-  code: string,
+  code: ErrorCode,
   message: string,
   bytes: number,
   extra: Record<string, unknown> = {},
 ): void {
+  const { round } = training;
   ctx.deps.store.transaction(() => {
-    ctx.deps.store.updateParticipation(ctx.fed, a.round, institution, { status: 'refused', code, message, bytes });
-    ctx.audit('update.refused', { round: a.round, code, message, bytes, ...extra }, institution);
+    ctx.deps.store.updateParticipation(ctx.federationId, round, institution, { status: 'refused', code, message, bytes });
+    ctx.audit('update.refused', { round, code, message, bytes, ...extra }, institution);
   });
-  a.pending.delete(institution);
-  ctx.events.emit('update:refused', { round: a.round, institution, code, message });
-  ctx.deps.log.warn({ round: a.round, institution, code }, `update refused: ${message}`);
+  training.pending.delete(institution);
+  ctx.events.emit('update:refused', { round, institution, code, message });
+  ctx.deps.log.warn({ round, institution, code }, `update refused: ${message}`);
   queueMicrotask(() => ctx.maybeClose());
 }

@@ -6,7 +6,7 @@ import type { RoundRules } from '../config.js';
 import type { ConsentBody, RevocationBody, StudyManifest } from '../../protocol/study.js';
 import type { Policy } from '../policy/policy.js';
 import type { RuleDecision } from '../policy/rules.js';
-import type { RoundState } from '../rounds/state-machine.js';
+import type { RoundState } from './round-states.js';
 
 /** How a federation runs: round count, selection, timeouts, local training and aggregation strategy. */
 export type FederationConfig = RoundRules;

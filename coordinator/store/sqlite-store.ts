@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { and, asc, count, desc, eq, gt, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { assertTransition } from '../rounds/state-machine.js';
+import { assertTransition } from './round-states.js';
 import { canonicalJson } from '../../protocol/model-spec.js';
 import { GENESIS_HASH, entryHash } from '../../crypto/audit-chain.js';
 import { CohortError } from '../../protocol/errors.js';

@@ -1,6 +1,6 @@
 /** The agent's training task as a chain of mods: each step sees the task on its way to training and the outcome on its way back. */
 import type { Logger } from 'pino';
-import type { CohortError, LocalMetrics, NamedTensor, RoundTask, UpdateMeta } from '../../protocol/index.js';
+import type { CohortError, ErrorCode, LocalMetrics, NamedTensor, RoundTask, UpdateMeta } from '../../protocol/index.js';
 import type { AgentAuditLog } from '../audit-log.js';
 
 /** What every mod may use: the agent's log and its own audit log. Per-site state across rounds lives in a mod's closure. */
@@ -28,7 +28,7 @@ export interface LocalUpdate {
 export type TaskOutcome =
   | { kind: 'trained'; update: LocalUpdate }
   | { kind: 'sent'; digest: string; bytes: number }
-  | { kind: 'declined'; code: string; message: string; retry?: boolean }
+  | { kind: 'declined'; code: ErrorCode; message: string; retry?: boolean }
   | { kind: 'failed'; error: CohortError }
   | { kind: 'skipped' };
 

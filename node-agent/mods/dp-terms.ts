@@ -1,8 +1,8 @@
 /** The study's DP terms enforced at the site: the manifest's budget claim, the clip norm, and the noise it adds under secure aggregation. */
-import { DpRefusal, type DpTerms, type RoundTask } from '../../protocol/index.js';
+import { DpRefusal, type DpTerms, type ErrorCode, type RoundTask } from '../../protocol/index.js';
 import { dp } from '../../crypto/index.js';
 
-export type DpVerdict = { ok: true } | { ok: false; code: string; message: string };
+export type DpVerdict = { ok: true } | { ok: false; code: ErrorCode; message: string };
 
 /**
  * What the study's terms spend over all its rounds at their sampling rate (the coordinator's accountant, recomputed).
@@ -21,7 +21,7 @@ export function siteNoiseStd(terms: DpTerms, threshold: number): number {
   return dp.distributedNoiseStd({ noiseMultiplier: terms.noiseMultiplier, clipNorm: terms.clipNorm, participants: threshold });
 }
 
-const refuse = (code: string, message: string): DpVerdict => ({ ok: false, code, message });
+const refuse = (code: ErrorCode, message: string): DpVerdict => ({ ok: false, code, message });
 const near = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
 
 /**

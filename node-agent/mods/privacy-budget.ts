@@ -1,5 +1,5 @@
 /** The site's DP policy on a training task: the study's terms, then its own budget before training; the ledger charge before the update leaves. */
-import { ConsentRefusal, manifestHash, type RoundTask, type SignedConsent } from '../../protocol/index.js';
+import { ConsentRefusal, ErrorCode, manifestHash, type RoundTask, type SignedConsent } from '../../protocol/index.js';
 import { budgetVerdict, chargeLedger, ledgerPath, ledgerSpent, readLedger, type LedgerEntry } from '../privacy-ledger.js';
 import { checkDpTerms } from './dp-terms.js';
 import type { ConsentState } from './consent-guard.js';
@@ -28,7 +28,7 @@ function nextEntry(task: DpTask, consent: SignedConsent): LedgerEntry | undefine
  * more contribution would take this site's own ledger past its budget (whatever the coordinator says).
  * @example const refused = dpRefusal(task, consentFile, consent); if (refused) return decline(task.round, refused.code, refused.message)
  */
-export function dpRefusal(task: DpTask, consentFile: string, consent: SignedConsent): { code: string; message: string } | null {
+export function dpRefusal(task: DpTask, consentFile: string, consent: SignedConsent): { code: ErrorCode; message: string } | null {
   const terms = checkDpTerms(task);
   if (!terms.ok) return terms;
   const next = nextEntry(task, consent);
@@ -85,7 +85,7 @@ export function privacyBudget(o: { consentFile: string | undefined; consent(): C
     const consent = o.consent().consent;
     const refused = consent
       ? dpRefusal(task, o.consentFile as string, consent)
-      : { code: 'CONSENT_MISSING', message: 'the consent file is gone' };
+      : { code: ErrorCode.CONSENT_MISSING, message: 'the consent file is gone' };
     if (refused) return { kind: 'declined', ...refused, retry: true };
     const outcome = await next(task, ctx);
     if (outcome.kind !== 'trained') return outcome;

@@ -1,5 +1,5 @@
 /** The consent guard as mods: no task runs unless the coordinator signed its model and the institution's consent covers it; consent is read again before an update leaves. */
-import type { EvaluateTask, RoundTask, SignedRevocation } from '../../protocol/index.js';
+import { ErrorCode, type EvaluateTask, type RoundTask, type SignedRevocation } from '../../protocol/index.js';
 import { checkSignedModel } from '../model-check.js';
 import { checkTask, type ConsentState } from './consent-guard.js';
 import type { Mod } from './chain.js';
@@ -15,7 +15,7 @@ export interface TaskConsentOptions {
 
 /** Why a task is refused. */
 export interface Refusal {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -62,7 +62,7 @@ export function consentGuard(o: TaskConsentOptions): Mod {
     const refused =
       task.federation === o.federation
         ? taskRefusal(task, o)
-        : { code: 'WRONG_FEDERATION', message: `task for federation ${task.federation}, this agent serves ${o.federation}` };
+        : { code: ErrorCode.WRONG_FEDERATION, message: `task for federation ${task.federation}, this agent serves ${o.federation}` };
     return refused ? { kind: 'declined', ...refused } : next(task, ctx);
   };
 }

@@ -321,6 +321,33 @@ describe('the coordinator on malformed messages', () => {
 
 describe('the coordinator on hostile updates', () => {
   e2e(
+    'records a decline with a code it does not know as UNKNOWN_CODE, keeping the code sent in the audit, and the round goes on without that site',
+    async ({ cohort }) => {
+      const fed = await cohort.federation(2, oneRound);
+      const { join, site, audits, health } = using(cohort, fed);
+      const [decliner, other] = [await join(0), await join(1)];
+      const box = fed.coordinatorIdentity.boxPublicKey;
+      const [declined, task] = await Promise.all([decliner.nextTask(), other.nextTask()]);
+
+      const ack = await decliner.call('round:decline', { round: declined.round, code: 'SOME_FUTURE_CODE', message: 'from a newer agent' });
+      const upload = await other.upload(1, sealUpdate({ identity: site(1), coordinatorBoxPublicKey: box, task }));
+      await until(() => fed.coordinator.store.getRound('e2e', 1)?.state === 'published', 5_000, 'round 1 published');
+
+      expect(ack).toMatchObject({ ok: true });
+      expect(upload.ack).toMatchObject({ ok: true });
+      expect(fed.coordinator.store.getParticipation('e2e', 1, 'site-1')).toMatchObject({
+        status: 'declined',
+        code: 'UNKNOWN_CODE',
+        message: 'from a newer agent',
+      });
+      expect(audits('participant.declined', 'site-1').map((e) => e.data)).toEqual([
+        { round: 1, code: 'UNKNOWN_CODE', reportedCode: 'SOME_FUTURE_CODE', message: 'from a newer agent' },
+      ]);
+      expect(await health()).toMatchObject({ ok: true });
+    },
+  );
+
+  e2e(
     'refuses a round-1 update replayed in round 2 with WRONG_ROUND and a second submission in the same round with DUPLICATE, keeping what was accepted',
     async ({ cohort }) => {
       const fed = await cohort.federation(2, { ...oneRound, rounds: 2 });

@@ -7,7 +7,7 @@ import {
   canTransition,
   isTerminal,
   type RoundState,
-} from '../../../coordinator/rounds/state-machine.js';
+} from '../../../coordinator/store/round-states.js';
 
 const allowed: [RoundState, RoundState][] = [
   ['waiting', 'training'],

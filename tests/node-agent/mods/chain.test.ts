@@ -42,12 +42,12 @@ describe('chain', () => {
 
   it('lets a mod answer without training: the mods inside and the last step never run', async () => {
     let trainedCalls = 0;
-    const refuse: Mod = async () => ({ kind: 'declined', code: 'NO_CONSENT', message: 'no' });
+    const refuse: Mod = async () => ({ kind: 'declined', code: 'CONSENT_MISSING', message: 'no' });
     const last: Next = async (t, c) => (trainedCalls++, trained([1])(t, c));
 
     const outcome = await chain([refuse, updateMod(() => expect.unreachable())], last)(task(1), ctx);
 
-    expect(outcome).toEqual({ kind: 'declined', code: 'NO_CONSENT', message: 'no' });
+    expect(outcome).toEqual({ kind: 'declined', code: 'CONSENT_MISSING', message: 'no' });
     expect(trainedCalls).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-/** A round's lifecycle as one table of allowed transitions, checked by one function. */
+/** A round's persisted lifecycle: its states and the one table of allowed transitions, which the store checks every change against. */
 
 /** Every state a round can be in, in lifecycle order. */
 export const ROUND_STATES = ['waiting', 'training', 'aggregating', 'evaluating', 'published', 'withheld', 'failed'] as const;
