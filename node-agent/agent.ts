@@ -23,6 +23,7 @@ import {
   type LocalMetrics,
   type ModelSpec,
   type NamedTensor,
+  type Ready,
   type RoundClosed,
   type RoundTask,
   type SignedConsent,
@@ -33,6 +34,8 @@ import {
 } from '../protocol/index.js';
 import { sealEnvelope, type Identity, type PublicIdentity } from '../crypto/index.js';
 import { featureStats } from './data/index.js';
+import { channelStats } from './data/channel-stats.js';
+import { isStreamed, type AnyDataset } from './data/row-stream.js';
 import { backendForSpec, evaluate, selectBackend, trainLocal, type BackendPreference, type SelectedBackend } from './train/index.js';
 import { createSiteBase } from './site-base.js';
 import type { DataSource } from './data-source.js';
@@ -122,6 +125,18 @@ export interface Agent {
 }
 
 /**
+ * The statistics the spec asks of the site's rows before round 1 (counts, means and M2 only, never a row): per
+ * feature for tabular data, per channel for images with pooled channel normalisation.
+ */
+async function summaries(spec: ModelSpec, all: AnyDataset): Promise<Pick<Ready, 'featureStats' | 'channelStats'>> {
+  const pooling = spec.channelNormalization && !spec.channelNormalization.mean;
+  return {
+    ...(spec.features && !isStreamed(all) ? { featureStats: featureStats(all) } : {}),
+    ...(pooling ? { channelStats: await channelStats(all) } : {}),
+  };
+}
+
+/**
  * Starts an agent.
  * @example const agent = createAgent({ coordinatorUrl, federation, identity, coordinator, data: mnistSource(rows), consentFile }); await agent.done;
  */
@@ -168,12 +183,12 @@ export function createAgent(opts: AgentOptions): Agent {
           backend ??= await selectBackend(opts.backend ?? 'auto', logBackend);
           if (msg.spec.layers) await siteBase.tensors(backend.tf, msg.spec); // a site without the study's base model cannot work: say so now
           const rows = data.load(msg.spec);
-          const stats = msg.spec.features ? featureStats(rows.all) : undefined;
+          const stats = await summaries(msg.spec, rows.all);
           const { consent: signed, revocation } = consent();
           revocationPresented = revocation !== undefined;
           const res = await socket
             .timeout(15_000)
-            .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, featureStats: stats, consent: signed, revocation })
+            .emitWithAck('agent:ready', { samples: rows.train.n, backend: backend.name, ...stats, consent: signed, revocation })
             .catch((err: Error) => err);
           if (res instanceof Error || (!res.ok && res.error.code === 'UNAVAILABLE')) {
             // No answer in time (a busy coordinator), or it cannot store anything now: present ourselves again on a
