@@ -2,7 +2,7 @@
 import { CohortError, type ModelSpec } from '../protocol/index.js';
 import { augmentBatch } from './data/augment.js';
 import { loadImageSet, type ImageLocation } from './data/image-data.js';
-import { siteNormalize, type ImageOptions } from './data/image-options.js';
+import { DEFAULT_MAX_MEMORY_MB, siteNormalize, type ImageOptions } from './data/image-options.js';
 import { imageRows, type ImageSet } from './data/image-set.js';
 import { imageCatalog, imagesFitInMemory, streamedImageRows, type ImageCatalog } from './data/image-stream.js';
 import { rowWidth, type Dataset } from './data/index.js';
@@ -66,8 +66,13 @@ export function imageSource(ref: ImageRef, rows?: readonly number[]): ImageDataS
     description: rows ? `${name} (${rows.length} rows)` : `${name} (all rows)`,
     load,
     rows(spec) {
-      if (opts.stream !== true && imagesFitInMemory(ref, opts)) return load(spec);
+      const fits = imagesFitInMemory(ref, opts);
+      if (opts.stream !== true && fits) return load(spec);
       const set = open(spec, imageCatalog(ref, opts));
+      const why = fits ? '--stream-images' : `over --max-memory-mb ${opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB}`;
+      process.stderr.write(
+        `${name}: ${set.labels.length} images of ${set.imageShape.join('x')} (${why}): streamed from disk a batch at a time\n`,
+      );
       const all = rows ?? Array.from(set.labels.keys());
       return shaped(spec, streamedImageRows(set, all, siteNormalize(opts), opts.onBadFile), set.imageShape);
     },

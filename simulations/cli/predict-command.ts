@@ -5,8 +5,9 @@ import { parse } from 'csv-parse/sync';
 import { DEFAULT_MISSING_TOKENS } from '../../node-agent/data/tabular.js';
 import type { ModelSpec } from '../../protocol/index.js';
 import { readPublishedModel } from './model-command.js';
+import { imageOptionsFrom, withImageFlags, type ImageFlagValues } from './image-flags.js';
 
-interface PredictOptions {
+interface PredictOptions extends ImageFlagValues {
   model: string;
   key?: string;
   data: string;
@@ -74,8 +75,40 @@ export function csvRows(
 /** A model version (a number, through the API) or a model file (offline). */
 const isModelFile = (model: string): boolean => !/^\d+$/.test(model) || existsSync(model);
 
+/**
+ * The rows and labels of `images:DIR` or `dicom:MANIFEST.csv` as the API takes them (`{ pixels }`, values in [0, 1]),
+ * read a batch at a time (a set over `--max-memory-mb` streams); undefined for any other `--data`.
+ * @example await imageRows(spec, 'images:val', { size: [64, 64] }) // { rows: [{ pixels }], labels: ['benign', ...] }
+ */
+async function imageDataRows(
+  spec: ModelSpec,
+  data: string,
+  o: ImageFlagValues,
+): Promise<{ rows: { pixels: number[] }[]; labels: string[] } | undefined> {
+  if (!/^(images|dicom):/.test(data)) return undefined;
+  const { parseImageRef } = await import('../../node-agent/data-source.js');
+  const { imageSource } = await import('../../node-agent/image-source.js');
+  const { batchFeed } = await import('../../node-agent/data/row-stream.js');
+  const ref = parseImageRef(data, { ...imageOptionsFrom(o), augment: false }) as NonNullable<ReturnType<typeof parseImageRef>>;
+  const ds = imageSource(ref).rows({ ...spec, channelNormalization: undefined });
+  const width = ds.inputShape.reduce((a, b) => a * b, 1);
+  const all = Array.from({ length: ds.n }, (_, i) => i);
+  const rows: { pixels: number[] }[] = [];
+  const labels: string[] = [];
+  for await (const batch of batchFeed(
+    ds,
+    Array.from({ length: Math.ceil(ds.n / 64) }, (_, b) => all.slice(b * 64, (b + 1) * 64)),
+  )) {
+    batch.rows.forEach((r, i) => {
+      rows.push({ pixels: Array.from(batch.x.subarray(i * width, (i + 1) * width)) });
+      labels.push(ds.classes[ds.y[r] as number] as string);
+    });
+  }
+  return { rows, labels };
+}
+
 export function predictCommand(): Command {
-  return new Command('predict')
+  return withImageFlags(new Command('predict'))
     .description("predict the rows of a CSV file with a published model: a version through the coordinator's API, or a model file offline")
     .requiredOption(
       '--model <version|file>',
@@ -83,7 +116,7 @@ export function predictCommand(): Command {
     )
     .requiredOption(
       '--data <file.csv>',
-      "CSV with a header row: the model's feature columns (other columns are ignored), or pixel columns for an image model",
+      "CSV with a header row: the model's feature columns (other columns are ignored), or pixel columns for an image model; or images:DIR / dicom:MANIFEST.csv (labelled images: a per-class report follows)",
     )
     .option(
       '--key <pubfile>',
@@ -124,11 +157,11 @@ export function predictCommand(): Command {
         spec = (await call<{ spec: ModelSpec }>(o, token, path)).spec;
         predictRows = (rows) => call(o, token, `${path}/models/${o.model}/predict`, { rows });
       }
-      const [header, ...records] = parse(readFileSync(o.data, 'utf8'), { skip_empty_lines: true, trim: true, bom: true }) as string[][];
-      if (!header || records.length === 0) throw new Error(`${o.data}: needs a header row and at least one data row`);
-      if (o.label && !header.includes(o.label)) throw new Error(`${o.data} has no column ${o.label}`);
-      const rows = csvRows(spec, header, records, o.label);
-      const labels = o.label ? records.map((r) => r[header.indexOf(o.label!)] ?? '') : undefined;
+      const images = await imageDataRows(spec, o.data, o).catch(async (err: Error) => {
+        await closeRunner();
+        throw err;
+      });
+      const { rows, labels } = images ?? csvData(spec, o);
       const probabilities: number[][] = [];
       let classes: string[] = [];
       // Image rows are large (784 numbers each): smaller batches keep each request under the API's 1 MiB body limit.
@@ -158,5 +191,28 @@ export function predictCommand(): Command {
         );
       });
       if (labels) process.stdout.write(`accuracy ${(correct / labels.length).toFixed(4)} (${correct}/${labels.length})\n`);
+      if (images) {
+        const { classificationReport, formatReport } = await import('../report/index.js');
+        const index = new Map(classes.map((c, i) => [c, i]));
+        const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
+        process.stdout.write(
+          `\n${formatReport(
+            classificationReport(
+              images.labels.map((l) => index.get(l) as number),
+              predicted,
+              classes,
+            ),
+          )}\n`,
+        );
+      }
     });
+}
+
+/** A CSV's rows as the API takes them, and its labels when `--label` names a column. */
+function csvData(spec: ModelSpec, o: PredictOptions): { rows: ReturnType<typeof csvRows>; labels: string[] | undefined } {
+  const [header, ...records] = parse(readFileSync(o.data, 'utf8'), { skip_empty_lines: true, trim: true, bom: true }) as string[][];
+  if (!header || records.length === 0) throw new Error(`${o.data}: needs a header row and at least one data row`);
+  if (o.label && !header.includes(o.label)) throw new Error(`${o.data} has no column ${o.label}`);
+  const rows = csvRows(spec, header, records, o.label);
+  return { rows, labels: o.label ? records.map((r) => r[header.indexOf(o.label!)] ?? '') : undefined };
 }
