@@ -25,10 +25,13 @@ function compare(
     .map((key) => ({ field: `${prefix}${key}`, stored: stored[key], given: given[key] }));
 }
 
-/** The stored spec without the imputation values the coordinator pooled itself, when the given spec states none. */
+/** The stored spec without the values the coordinator pooled itself (imputation, channel mean and std), when the given spec states none. */
 function withoutPooled(stored: FederationSetup['spec'], given: FederationSetup['spec']): FederationSetup['spec'] {
-  if (!stored.preprocessing?.impute || given.preprocessing?.impute) return stored;
-  return { ...stored, preprocessing: { columns: stored.preprocessing.columns } };
+  let spec = stored;
+  if (spec.channelNormalization?.mean && !given.channelNormalization?.mean)
+    spec = { ...spec, channelNormalization: { source: spec.channelNormalization.source } };
+  if (!spec.preprocessing?.impute || given.preprocessing?.impute) return spec;
+  return { ...spec, preprocessing: { columns: spec.preprocessing.columns } };
 }
 
 /**

@@ -18,12 +18,16 @@ import {
   type IdxFiles,
 } from './data/index.js';
 import { imageSource, type ImageRef } from './image-source.js';
+import type { AnyDataset } from './data/row-stream.js';
 import type { ImageOptions } from './data/image-options.js';
 
 /** Loads the site's rows in the layout a model spec expects. Nothing here leaves the agent. */
 export interface DataSource {
   readonly description: string;
+  /** Every row in memory. */
   load(spec: ModelSpec): Dataset;
+  /** The rows as the agent trains on them when that differs from `load`: image sets over the memory cap are streamed from disk. */
+  rows?(spec: ModelSpec): AnyDataset;
   /** Image data only: augments a training batch in place, seeded (the trainer applies it; evaluation never does). */
   augment?: (x: Float32Array, rows: number, seed: number) => void;
 }

@@ -1,14 +1,18 @@
 /** The site's rows for a spec, split once into training rows and a fixed validation set the model never trains on. */
 import { canonicalJson, type ModelSpec } from '../protocol/index.js';
-import { selectRows, splitTrainTest, type Dataset } from './data/index.js';
+import { selectRows, splitTrainTest } from './data/index.js';
+import { isStreamed, selectStreamedRows, type AnyDataset } from './data/row-stream.js';
 import type { DataSource } from './data-source.js';
 
 export interface SiteRows {
-  all: Dataset;
-  train: Dataset;
+  all: AnyDataset;
+  train: AnyDataset;
   /** Undefined when the validation fraction is 0 or the site has too few rows. */
-  val: Dataset | undefined;
+  val: AnyDataset | undefined;
 }
+
+/** The given rows of an in-memory (copied) or streamed (nothing read) data set. */
+const pick = (ds: AnyDataset, rows: number[]): AnyDataset => (isStreamed(ds) ? selectStreamedRows(ds, rows) : selectRows(ds, rows));
 
 /**
  * Loads lazily, once per architecture (normalisation aside), and keeps the split fixed across rounds,
@@ -19,14 +23,12 @@ export function siteData(source: DataSource, valFraction: number, seed: number):
   let cached: { key: string; rows: SiteRows } | undefined;
   return {
     load(spec) {
-      const key = canonicalJson({ ...spec, normalization: undefined });
+      const key = canonicalJson({ ...spec, normalization: undefined, channelNormalization: undefined });
       if (cached?.key === key) return cached.rows;
-      const all = source.load(spec);
+      const all = source.rows ? source.rows(spec) : source.load(spec);
       const { train, test } = splitTrainTest(all, valFraction, seed);
       const rows: SiteRows =
-        test.length > 0 && train.length > 0
-          ? { all, train: selectRows(all, train), val: selectRows(all, test) }
-          : { all, train: all, val: undefined };
+        test.length > 0 && train.length > 0 ? { all, train: pick(all, train), val: pick(all, test) } : { all, train: all, val: undefined };
       cached = { key, rows };
       return rows;
     },

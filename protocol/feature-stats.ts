@@ -1,7 +1,7 @@
 /** Pooling of per-site feature statistics (count, mean, M2) into federation-wide z-score parameters and imputation values. */
 import { featureSources } from './data-dictionary.js';
 import type { FeatureStats } from './messages.js';
-import type { ModelSpec, Normalization } from './model-spec.js';
+import type { ChannelNormalization, ModelSpec, Normalization } from './model-spec.js';
 
 /** Pooled per-feature count, mean and M2 (Chan et al.): each feature over the values its sites counted. */
 function pool(list: readonly FeatureStats[]): { counts: Float64Array; mean: Float64Array; m2: Float64Array } {
@@ -58,4 +58,27 @@ export function poolTabularSpec(spec: ModelSpec, list: readonly FeatureStats[]):
     if (f.kind === 'value') impute[f.column] = (counts[j] as number) > 0 ? (mean[j] as number) : 0;
   });
   return { ...spec, normalization, preprocessing: { ...spec.preprocessing, impute } };
+}
+
+/**
+ * Per-channel pixel statistics from running sums (what a site accumulates while reading its images): count, mean and
+ * M2 = sum of squares - sum^2 / count per channel, the form poolFeatureStats takes.
+ * @example channelStatsFromSums(4, [2], [1.5]) // { count: 4, mean: [0.5], m2: [0.5] }
+ */
+export function channelStatsFromSums(count: number, sums: readonly number[], squares: readonly number[]): FeatureStats {
+  const mean = sums.map((s) => (count > 0 ? s / count : 0));
+  const m2 = sums.map((s, c) => (count > 0 ? Math.max(0, (squares[c] as number) - (s * s) / count) : 0));
+  return { count, mean, m2 };
+}
+
+/**
+ * An image spec completed from the sites' per-channel statistics: `channelNormalization` gets the pooled mean and
+ * std of every channel (Chan et al., as the tabular z-scores; a constant channel gets std 1). The inputs are counts,
+ * means and M2 per channel only, never a pixel.
+ * @example poolChannelSpec({ ...spec, channelNormalization: { source: 'pooled' } }, [statsA, statsB]).channelNormalization.mean
+ */
+export function poolChannelSpec(spec: ModelSpec, list: readonly FeatureStats[]): ModelSpec {
+  const pooled = poolFeatureStats(list);
+  const channelNormalization: ChannelNormalization = { source: 'pooled', mean: pooled.mean, std: pooled.std };
+  return { ...spec, channelNormalization };
 }

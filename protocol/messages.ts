@@ -75,6 +75,8 @@ export const ReadySchema = z.object({
   samples: z.number().int().nonnegative().max(1e12),
   backend: z.string().max(64),
   featureStats: FeatureStatsSchema.optional(),
+  /** Image data with pooled channel normalisation: per channel, the pixel count, mean and M2 of the site's images. */
+  channelStats: FeatureStatsSchema.optional(),
   /** The institution's signed consent, and its signed revocation if it withdrew it. */
   consent: SignedConsentSchema.optional(),
   revocation: SignedRevocationSchema.optional(),

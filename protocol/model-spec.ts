@@ -23,6 +23,19 @@ export const NormalizationSchema = z.object({
 export type Normalization = z.infer<typeof NormalizationSchema>;
 
 /**
+ * Image data: per-channel `(v - mean[c]) / std[c]` on pixels in [0, 1], the same values at every site. `pooled`: from
+ * the sites' per-channel statistics, filled in by the coordinator before round 1 (mean and std absent until then).
+ */
+export const ChannelNormalizationSchema = z
+  .object({
+    source: z.literal('pooled'),
+    mean: z.array(z.number().finite()).min(1).max(4).optional(),
+    std: z.array(z.number().finite().positive()).min(1).max(4).optional(),
+  })
+  .strict();
+export type ChannelNormalization = z.infer<typeof ChannelNormalizationSchema>;
+
+/**
  * A model spec. `inputShape` is `[features]` for logreg/mlp, `[h, w, c]` for cnn, and the model's input without
  * the batch dimension for 'layers', whose topology, tensors and base pin are in `layers`.
  * `features` names the input columns in order (tabular data); `normalization` is a per-feature
@@ -37,6 +50,8 @@ export const ModelSpecSchema = z
     classes: z.array(z.string().min(1)).min(1).max(10_000),
     features: z.array(z.string().min(1)).optional(),
     normalization: NormalizationSchema.optional(),
+    /** Image data: per-channel normalisation all sites apply (docs/imaging.md). */
+    channelNormalization: ChannelNormalizationSchema.optional(),
     task: TaskSchema.optional(),
     /** Tabular data: raw columns -> `features` (imputation, missing indicators, one-hot categories); see data-dictionary.ts. */
     preprocessing: PreprocessingSchema.optional(),
@@ -82,6 +97,10 @@ export const ModelSpecSchema = z
       if (mean.length !== width || std.length !== width) {
         ctx.addIssue({ code: 'custom', message: `normalization needs ${width} means and stds` });
       }
+    }
+    const channel = spec.channelNormalization;
+    if (channel && (channel.mean?.length !== channel.std?.length || (channel.mean && width % channel.mean.length !== 0))) {
+      ctx.addIssue({ code: 'custom', message: 'channelNormalization needs one mean and one std per image channel' });
     }
   });
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;

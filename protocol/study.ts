@@ -137,9 +137,13 @@ export function contentHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
-/** SHA-256 (hex) of a model spec's canonical JSON, without its data-derived normalisation and imputation values. */
+/**
+ * SHA-256 (hex) of a model spec's canonical JSON, without its data-derived normalisation and imputation values (a
+ * pooled channel normalisation counts by its source only).
+ */
 export function architectureHash(spec: ModelSpec): string {
-  const { normalization: _n, preprocessing, ...architecture } = spec;
+  const { normalization: _n, preprocessing, channelNormalization: channel, ...rest } = spec;
+  const architecture = channel ? { ...rest, channelNormalization: { source: channel.source } } : rest;
   return contentHash(preprocessing ? { ...architecture, preprocessing: { columns: preprocessing.columns } } : architecture);
 }
 

@@ -2,6 +2,7 @@
  * What the coordinator's commands need from TensorFlow.js, given to them by the `cohort` entry point
  * (simulations/cli/main.ts), so that coordinator/ never imports node-agent/train, the one home of TF.js.
  */
+import type { Command } from 'commander';
 import type { ModelSpec, NamedTensor } from '../../protocol/index.js';
 import type { ModelRunner } from '../models/index.js';
 
@@ -20,7 +21,18 @@ export interface InspectedModel {
   json: unknown;
 }
 
-/** TF.js-backed services for `coordinator start`, `model export|inspect` and `predict`. */
+/** The image flags' values as commander gives them (node-agent/cli/image-flags.ts defines and parses them). */
+export interface ImageFlagValues {
+  imageSize?: unknown;
+  channels?: unknown;
+  onBadFile?: unknown;
+  maxMemoryMb?: unknown;
+  augment?: unknown;
+  normalize?: unknown;
+  streamImages?: unknown;
+}
+
+/** TF.js- and image-backed services for `coordinator start`, `model export|inspect` and `predict`. */
 export interface ModelTools {
   /** A worker-thread TF.js runner for predictions (the coordinator's own thread never loads TF.js). */
   createModelRunner(): ModelRunner;
@@ -30,6 +42,13 @@ export interface ModelTools {
   userModel(path: string, data: { spec: ModelSpec; width: number; fedbn: boolean; taskGiven: boolean }): Promise<FederationUserModel>;
   /** Writes a whole model (spec + every tensor) as TF.js model.json and weights.bin in `dir`. */
   exportLayers(spec: ModelSpec, tensors: NamedTensor[], dir: string): Promise<{ modelJson: string; weightsBin: string; bytes: number }>;
+  /** Adds the image-data flags (`--image-size`, `--channels`, `--on-bad-file`, ...) to a command. */
+  withImageFlags(cmd: Command): Command;
+  /**
+   * The rows and labels of `images:DIR` or `dicom:MANIFEST.csv` as the API takes them (`{ pixels }`), read a batch at
+   * a time; undefined for any other `data`.
+   */
+  imageRows(spec: ModelSpec, data: string, o: ImageFlagValues): Promise<{ rows: { pixels: number[] }[]; labels: string[] } | undefined>;
   /** Inspects a model file, version number or model.json (`readPublished` opens a signed .cohort file). */
   inspect(
     target: string,

@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse } from 'csv-parse/sync';
 import { MISSING_TOKENS, type ModelSpec } from '../../protocol/index.js';
-import type { ModelTools } from './model-tools.js';
+import type { ImageFlagValues, ModelTools } from './model-tools.js';
 import { readPublishedModel } from './model-command.js';
 
-interface PredictOptions {
+interface PredictOptions extends ImageFlagValues {
   model: string;
   key?: string;
   data: string;
@@ -75,7 +75,7 @@ export function csvRows(
 const isModelFile = (model: string): boolean => !/^\d+$/.test(model) || existsSync(model);
 
 export function predictCommand(tools: ModelTools): Command {
-  return new Command('predict')
+  return tools.withImageFlags(new Command('predict'))
     .description("predict the rows of a CSV file with a published model: a version through the coordinator's API, or a model file offline")
     .requiredOption(
       '--model <version|file>',
@@ -83,7 +83,7 @@ export function predictCommand(tools: ModelTools): Command {
     )
     .requiredOption(
       '--data <file.csv>',
-      "CSV with a header row: the model's feature columns (other columns are ignored), or pixel columns for an image model",
+      "CSV with a header row: the model's feature columns (other columns are ignored), or pixel columns for an image model; or images:DIR / dicom:MANIFEST.csv (labelled images: a per-class report follows)",
     )
     .option(
       '--key <pubfile>',
@@ -123,11 +123,11 @@ export function predictCommand(tools: ModelTools): Command {
         spec = (await call<{ spec: ModelSpec }>(o, token, path)).spec;
         predictRows = (rows) => call(o, token, `${path}/models/${o.model}/predict`, { rows });
       }
-      const [header, ...records] = parse(readFileSync(o.data, 'utf8'), { skip_empty_lines: true, trim: true, bom: true }) as string[][];
-      if (!header || records.length === 0) throw new Error(`${o.data}: needs a header row and at least one data row`);
-      if (o.label && !header.includes(o.label)) throw new Error(`${o.data} has no column ${o.label}`);
-      const rows = csvRows(spec, header, records, o.label);
-      const labels = o.label ? records.map((r) => r[header.indexOf(o.label!)] ?? '') : undefined;
+      const images = await tools.imageRows(spec, o.data, o).catch(async (err: Error) => {
+        await closeRunner();
+        throw err;
+      });
+      const { rows, labels } = images ?? csvData(spec, o);
       const probabilities: number[][] = [];
       let classes: string[] = [];
       // Image rows are large (784 numbers each): smaller batches keep each request under the API's 1 MiB body limit.
@@ -157,5 +157,28 @@ export function predictCommand(tools: ModelTools): Command {
         );
       });
       if (labels) process.stdout.write(`accuracy ${(correct / labels.length).toFixed(4)} (${correct}/${labels.length})\n`);
+      if (images) {
+        const { classificationReport, formatReport } = await import('../models/classification-report.js');
+        const index = new Map(classes.map((c, i) => [c, i]));
+        const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
+        process.stdout.write(
+          `\n${formatReport(
+            classificationReport(
+              images.labels.map((l) => index.get(l) as number),
+              predicted,
+              classes,
+            ),
+          )}\n`,
+        );
+      }
     });
+}
+
+/** A CSV's rows as the API takes them, and its labels when `--label` names a column. */
+function csvData(spec: ModelSpec, o: PredictOptions): { rows: ReturnType<typeof csvRows>; labels: string[] | undefined } {
+  const [header, ...records] = parse(readFileSync(o.data, 'utf8'), { skip_empty_lines: true, trim: true, bom: true }) as string[][];
+  if (!header || records.length === 0) throw new Error(`${o.data}: needs a header row and at least one data row`);
+  if (o.label && !header.includes(o.label)) throw new Error(`${o.data} has no column ${o.label}`);
+  const rows = csvRows(spec, header, records, o.label);
+  return { rows, labels: o.label ? records.map((r) => r[header.indexOf(o.label!)] ?? '') : undefined };
 }

@@ -93,9 +93,12 @@ export function rowsToInput(spec: ModelSpec, rows: readonly PredictRow[]): Float
   return zScore(spec, x);
 }
 
-/** The rows z-scored with the spec's pooled normalisation, in place (unchanged without one). */
+/** The rows z-scored with the spec's pooled normalisation (per feature, or per image channel), in place (unchanged without one). */
 function zScore(spec: ModelSpec, x: Float32Array): Float32Array {
   const width = spec.inputShape.reduce((a, b) => a * b, 1);
+  const { mean, std } = spec.channelNormalization ?? {};
+  if (mean && std)
+    for (let i = 0; i < x.length; i++) x[i] = ((x[i] as number) - (mean[i % mean.length] as number)) / (std[i % std.length] as number);
   const norm = spec.normalization;
   if (norm) {
     for (let i = 0; i < x.length; i++) {

@@ -1,5 +1,5 @@
 /** Starting a round's training: who is eligible, whether the policy lets the round start, and the task sent to the selected sites. */
-import { poolTabularSpec, type RoundTask } from '../../protocol/index.js';
+import { poolChannelSpec, poolTabularSpec, type RoundTask } from '../../protocol/index.js';
 import { selectionRules, type RuleDecision } from '../policy/index.js';
 import { selectEligible, type Exclusion } from './selection.js';
 import type { CurrentModel } from './model-registry.js';
@@ -165,6 +165,23 @@ function createInitialModel(ctx: RoundContext): CurrentModel {
       });
     }
   }
+  if (spec.channelNormalization && !spec.channelNormalization.mean) spec = poolChannels(ctx, spec);
   ctx.spec = spec;
   return ctx.models.createInitial(spec, ctx.deps.rules.seed);
+}
+
+/** An image spec with pooled channel normalisation: the online sites' per-channel statistics pooled, stored and audited. */
+function poolChannels(ctx: RoundContext, spec: RoundContext['spec']): RoundContext['spec'] {
+  const stats = [...ctx.online.values()].flatMap((r) => (r.channelStats ? [r.channelStats] : []));
+  if (stats.length === 0) return spec;
+  const pooled = poolChannelSpec(spec, stats);
+  ctx.deps.store.transaction(() => {
+    ctx.deps.store.updateFederation(ctx.federationId, { spec: pooled });
+    ctx.audit('spec.channel-normalization', {
+      sites: stats.length,
+      pixels: stats.reduce((n, s) => n + s.count, 0),
+      ...pooled.channelNormalization,
+    });
+  });
+  return pooled;
 }

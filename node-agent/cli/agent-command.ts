@@ -33,6 +33,7 @@ const AgentFileSchema = z
     maxMemoryMb: z.union([z.string(), z.number()]).optional(),
     augment: z.boolean().optional(),
     normalize: z.string().optional(),
+    streamImages: z.boolean().optional(),
   })
   .strict();
 type AgentFile = z.infer<typeof AgentFileSchema>;

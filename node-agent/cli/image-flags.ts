@@ -10,10 +10,11 @@ export interface ImageFlagValues {
   maxMemoryMb?: unknown;
   augment?: unknown;
   normalize?: unknown;
+  streamImages?: unknown;
 }
 
 /**
- * Adds `--image-size`, `--channels`, `--on-bad-file`, `--max-memory-mb`, `--augment`/`--no-augment` and `--normalize`.
+ * Adds `--image-size`, `--channels`, `--on-bad-file`, `--max-memory-mb`, `--stream-images`, `--augment`/`--no-augment` and `--normalize`.
  * @example withImageFlags(new Command('simulate')).parse(['--image-size', '32x32'], { from: 'user' })
  */
 export function withImageFlags(cmd: Command): Command {
@@ -24,10 +25,17 @@ export function withImageFlags(cmd: Command): Command {
       '--on-bad-file <policy>',
       'image data: an unreadable, truncated or wrongly sized file: fail (default) | skip (one summary line)',
     )
-    .option('--max-memory-mb <mb>', 'image data: refuse a set whose float32 pixels exceed this (default 2048)')
+    .option(
+      '--max-memory-mb <mb>',
+      'image data: hold a set in memory up to this many MiB of float32 pixels, stream it from disk above (default 2048)',
+    )
+    .option('--stream-images', 'image data: stream the images from disk a batch at a time even when they fit in memory')
     .option('--augment', 'image data: augment training batches (crop, flip, rotation, brightness/contrast; the default)')
     .option('--no-augment', 'image data: train on the images as they are')
-    .option('--normalize <how>', 'image data: none (default; pixels in [0, 1]) | imagenet (RGB: ImageNet mean and std)');
+    .option(
+      '--normalize <how>',
+      'image data: none (default; pixels in [0, 1]) | imagenet (RGB: ImageNet mean and std) | pooled (per-channel mean and std pooled across sites)',
+    );
 }
 
 /**
@@ -42,5 +50,6 @@ export function imageOptionsFrom(o: ImageFlagValues): ImageOptions | undefined {
   if (o.maxMemoryMb !== undefined) opts.maxMemoryMb = parseMaxMemory(String(o.maxMemoryMb));
   if (o.augment !== undefined) opts.augment = o.augment !== false;
   if (o.normalize !== undefined) opts.normalize = parseNormalize(String(o.normalize));
+  if (o.streamImages === true) opts.stream = true;
   return Object.keys(opts).length > 0 ? opts : undefined;
 }

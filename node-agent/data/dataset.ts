@@ -16,6 +16,8 @@ export interface Dataset {
   features?: string[];
   /** What the labels are for, when not classification (a CSV loader's given or inferred task). */
   task?: Task;
+  /** Image data: one image's [height, width, channels], whatever layout the model takes (flat or [h, w, c]). */
+  imageShape?: [number, number, number];
 }
 
 /** Number of values in one row of a dataset. */
@@ -47,6 +49,7 @@ export function selectRows(ds: Dataset, indices: ArrayLike<number>): Dataset {
   if (ds.features) out.features = [...ds.features];
   if (targets) out.targets = targets;
   if (ds.task) out.task = ds.task;
+  if (ds.imageShape) out.imageShape = [...ds.imageShape];
   return out;
 }
 

@@ -51,8 +51,19 @@ export function readDicomManifest(path: string): DicomManifest {
   return { files, labels, ...(sites ? { sites } : {}) };
 }
 
+/**
+ * The classes of a manifest's labels: distinct, sorted (numerically when all are numbers).
+ * @example dicomClasses(['10', '9', '10']) // ['9', '10']
+ */
+export function dicomClasses(labels: readonly string[]): string[] {
+  const distinct = [...new Set(labels)];
+  return distinct.every((v) => Number.isFinite(Number(v)))
+    ? distinct.sort((a, b) => Number(a) - Number(b))
+    : distinct.sort(collator.compare);
+}
+
 /** One file decoded and resized to h x w, replicated to c channels (interleaved). */
-function decodeOne(path: string, h: number, w: number, c: 1 | 3): Float32Array {
+export function decodeOne(path: string, h: number, w: number, c: 1 | 3): Float32Array {
   const image = decodeDicom(readFileSync(path), path);
   const grey = resizeChannel(image.values, image.height, image.width, h, w);
   if (c === 1) return grey;
@@ -92,10 +103,7 @@ export function loadDicomManifest(
   const line = badFilePolicy(what, bad, opts.onBadFile);
   if (line) warn(line);
   const labels = keep.map((i) => manifest.labels[i] as string);
-  const distinct = [...new Set(labels)];
-  const classes = distinct.every((v) => Number.isFinite(Number(v)))
-    ? distinct.sort((a, b) => Number(a) - Number(b))
-    : distinct.sort(collator.compare);
+  const classes = dicomClasses(labels);
   const index = new Map(classes.map((c, i) => [c, i]));
   return {
     pixels: keep.length === manifest.files.length ? pixels : pixels.slice(0, keep.length * size),

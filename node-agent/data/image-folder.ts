@@ -1,7 +1,7 @@
 /** Image folders in torchvision's ImageFolder layout (one folder per class; `train/` and `val/` when the split is published), decoded with sharp. */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { decodeImages, probeImages } from './image-decode.js';
+import { decodeImages, probeImages, type BadFile } from './image-decode.js';
 import { checkImageMemory, imageSizeFor, type ImageOptions } from './image-options.js';
 import { badFilePolicy, type ImageSet } from './image-set.js';
 
@@ -66,7 +66,7 @@ export function listImageFolder(dir: string): ImageFolderLayout {
 }
 
 /** Keeps the rows whose file is not bad, adjusting the published split's training count. */
-function withoutBad(layout: ImageFolderLayout, badPaths: Set<string>): ImageFolderLayout {
+export function withoutBad(layout: ImageFolderLayout, badPaths: Set<string>): ImageFolderLayout {
   if (badPaths.size === 0) return layout;
   const keep = layout.files.map((f) => !badPaths.has(f));
   const trainRows = layout.trainRows === undefined ? undefined : keep.slice(0, layout.trainRows).filter(Boolean).length;
@@ -76,6 +76,23 @@ function withoutBad(layout: ImageFolderLayout, badPaths: Set<string>): ImageFold
     labels: layout.labels.filter((_, i) => keep[i]),
     ...(trainRows !== undefined ? { trainRows } : {}),
   };
+}
+
+/**
+ * Lists an image folder and reads every file's header (not its pixels): the files that read (a bad header is refused
+ * or left out per `onBadFile`), the shape they decode to (channels: 3 when any has colour, unless given) and the bad files.
+ * @example probeImageFolder('scans', {}).shape // [64, 64, 3]
+ */
+export function probeImageFolder(
+  dir: string,
+  opts: ImageOptions,
+): { layout: ImageFolderLayout; shape: [number, number, 1 | 3]; bad: BadFile[] } {
+  const layout = listImageFolder(dir);
+  const probe = probeImages(layout.files);
+  badFilePolicy(`images:${dir}`, probe.bad, opts.onBadFile);
+  const channels = opts.channels ?? (probe.channels.some((c) => c === 3) ? 3 : 1);
+  const [h, w] = imageSizeFor(opts, channels);
+  return { layout: withoutBad(layout, new Set(probe.bad.map((b) => b.path))), shape: [h, w, channels], bad: probe.bad };
 }
 
 /**
@@ -90,15 +107,11 @@ export function loadImageFolder(
   warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): ImageSet {
   const what = `images:${dir}`;
-  let layout = listImageFolder(dir);
-  const probe = probeImages(layout.files);
-  badFilePolicy(what, probe.bad, opts.onBadFile);
-  layout = withoutBad(layout, new Set(probe.bad.map((b) => b.path)));
-  const channels = opts.channels ?? (probe.channels.some((c) => c === 3) ? 3 : 1);
-  const [h, w] = imageSizeFor(opts, channels);
-  checkImageMemory(what, layout.files.length, [h, w, channels], opts.maxMemoryMb);
+  const { layout, shape, bad: probed } = probeImageFolder(dir, opts);
+  const [h, w, channels] = shape;
+  checkImageMemory(what, layout.files.length, shape, opts.maxMemoryMb);
   const decoded = decodeImages(layout.files, h, w, channels);
-  const bad = [...probe.bad, ...decoded.bad];
+  const bad = [...probed, ...decoded.bad];
   const line = badFilePolicy(what, bad, opts.onBadFile);
   if (line) warn(line);
   const size = h * w * channels;

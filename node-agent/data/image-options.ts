@@ -1,7 +1,10 @@
 /** The options of image data (`images:DIR`, `dicom:MANIFEST.csv`): size, channels, bad files, memory cap, augmentation, normalisation. */
 
-/** How image pixels are normalised after scaling to [0, 1]: ImageNet's fixed per-channel mean and std (RGB only), or not at all. */
+/** How a site normalises image pixels after scaling to [0, 1]: ImageNet's fixed per-channel mean and std (RGB only), or not at all. */
 export type ImageNormalize = 'imagenet' | 'none';
+
+/** `--normalize`: a site's own choice, or `pooled` (per-channel statistics pooled across sites, carried in the model spec). */
+export type NormalizeChoice = ImageNormalize | 'pooled';
 
 /** Options of an image data set; every field has a default (see `resolveImageOptions`). JSON, so it travels in a DataRef. */
 export interface ImageOptions {
@@ -11,12 +14,14 @@ export interface ImageOptions {
   channels?: 1 | 3;
   /** An unreadable, truncated or wrongly sized file: `fail` (default) refuses the data set, `skip` leaves it out. */
   onBadFile?: 'skip' | 'fail';
-  /** Refuse a data set whose pixels as float32 take more than this many MiB (default 2048). */
+  /** Hold a data set in memory when its pixels as float32 take at most this many MiB (default 2048); stream it from disk otherwise. */
   maxMemoryMb?: number;
+  /** Stream the images from disk a batch at a time even when they fit under `maxMemoryMb`. */
+  stream?: boolean;
   /** Random augmentation of training batches (default on); evaluation never augments. */
   augment?: boolean;
-  /** Default `none`. */
-  normalize?: ImageNormalize;
+  /** Default `none`; `pooled` is applied from the model spec (the site itself does not normalise). */
+  normalize?: NormalizeChoice;
 }
 
 export const DEFAULT_MAX_MEMORY_MB = 2048;
@@ -54,17 +59,12 @@ export function parseOnBadFile(text: string): 'skip' | 'fail' {
 }
 
 /**
- * Parses `imagenet` or `none`; `pooled` is refused with the reason.
- * @example parseNormalize('imagenet') // 'imagenet'
+ * Parses `imagenet`, `pooled` or `none`.
+ * @example parseNormalize('pooled') // 'pooled'
  */
-export function parseNormalize(text: string): ImageNormalize {
-  if (text === 'imagenet' || text === 'none') return text;
-  if (text === 'pooled') {
-    throw new Error(
-      '--normalize pooled is not available yet: per-channel statistics pooled across sites need the model spec to carry per-channel normalisation; use imagenet or none',
-    );
-  }
-  throw new Error(`--normalize ${text}: use imagenet or none`);
+export function parseNormalize(text: string): NormalizeChoice {
+  if (text === 'imagenet' || text === 'none' || text === 'pooled') return text;
+  throw new Error(`--normalize ${text}: use imagenet, pooled or none`);
 }
 
 /**
@@ -94,7 +94,15 @@ export function checkImageMemory(what: string, rows: number, shape: readonly num
   const mb = bytes / 2 ** 20;
   if (mb > maxMemoryMb) {
     throw new Error(
-      `${what}: ${rows} images of ${shape.join('x')} take ${Math.ceil(mb)} MiB as float32 (rows x h x w x c x 4 bytes), more than --max-memory-mb ${maxMemoryMb}; use a smaller --image-size, fewer images, or raise --max-memory-mb (images are held in memory, not streamed from disk)`,
+      `${what}: ${rows} images of ${shape.join('x')} take ${Math.ceil(mb)} MiB as float32 (rows x h x w x c x 4 bytes), more than --max-memory-mb ${maxMemoryMb}; use a smaller --image-size, fewer images, or raise --max-memory-mb (an agent streams such a set from disk instead; this loader holds it in memory)`,
     );
   }
+}
+
+/**
+ * What the site itself applies: ImageNet's values, or nothing (`pooled` values come with the model spec).
+ * @example siteNormalize({ normalize: 'pooled' }) // 'none'
+ */
+export function siteNormalize(opts: ImageOptions = {}): ImageNormalize {
+  return opts.normalize === 'imagenet' ? 'imagenet' : 'none';
 }

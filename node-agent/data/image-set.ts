@@ -37,6 +37,38 @@ export function badFilePolicy(what: string, bad: readonly BadFile[], policy: 'sk
 }
 
 /**
+ * One image's values as the model reads them: scaled to [0, 1] (bytes by 1/255), then normalised per channel when
+ * asked (ImageNet's mean and std), written to `out` at `at`. Both the in-memory and the streamed path use it, so
+ * both give the same floats.
+ * @example imageValues(bytes, 0, 784, 1, 'none', out, 0)
+ */
+export function imageValues(
+  pixels: Uint8Array | Float32Array,
+  from: number,
+  width: number,
+  c: number,
+  normalize: ImageNormalize,
+  out: Float32Array,
+  at: number,
+): void {
+  const scale = pixels instanceof Uint8Array ? 1 / 255 : 1;
+  for (let k = 0; k < width; k++) {
+    const v = (pixels[from + k] as number) * scale;
+    const ch = k % c;
+    out[at + k] = normalize === 'imagenet' ? (v - (IMAGENET_MEAN[ch] as number)) / (IMAGENET_STD[ch] as number) : v;
+  }
+}
+
+/**
+ * Refuses ImageNet normalisation of greyscale images.
+ * @example checkNormalize('imagenet', 3)
+ */
+export function checkNormalize(normalize: ImageNormalize, channels: number): void {
+  if (normalize === 'imagenet' && channels !== 3)
+    throw new Error(`--normalize imagenet needs RGB images (--channels 3); these have ${channels} channel`);
+}
+
+/**
  * The given rows of an image set as a Dataset with flat rows (inputShape [h * w * c]), pixels in [0, 1], then
  * normalised per channel when asked (ImageNet's mean and std; RGB only).
  * @example imageRows(set, [0, 1], 'none').x.length // 2 * h * w * c
@@ -44,8 +76,7 @@ export function badFilePolicy(what: string, bad: readonly BadFile[], policy: 'sk
 export function imageRows(set: ImageSet, rows: ArrayLike<number>, normalize: ImageNormalize = 'none'): Dataset {
   const [h, w, c] = set.imageShape;
   const width = h * w * c;
-  if (normalize === 'imagenet' && c !== 3) throw new Error('--normalize imagenet needs RGB images (--channels 3); these have 1 channel');
-  const scale = set.pixels instanceof Uint8Array ? 1 / 255 : 1;
+  checkNormalize(normalize, c);
   const x = new Float32Array(rows.length * width);
   const y = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
@@ -53,11 +84,7 @@ export function imageRows(set: ImageSet, rows: ArrayLike<number>, normalize: Ima
     if (!Number.isInteger(row) || row < 0 || row >= set.labels.length)
       throw new RangeError(`row index ${row} out of range [0, ${set.labels.length})`);
     y[i] = set.labels[row] as number;
-    for (let k = 0; k < width; k++) {
-      const v = (set.pixels[row * width + k] as number) * scale;
-      const ch = k % c;
-      x[i * width + k] = normalize === 'imagenet' ? (v - (IMAGENET_MEAN[ch] as number)) / (IMAGENET_STD[ch] as number) : v;
-    }
+    imageValues(set.pixels, row * width, width, c, normalize, x, i * width);
   }
   return { x, y, n: rows.length, inputShape: [width], classes: [...set.classes] };
 }

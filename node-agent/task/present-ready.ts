@@ -1,12 +1,26 @@
 /** After each welcome the site presents itself: its rows, backend, feature statistics and consent; the coordinator may then select it. */
-import { CohortError, type ModelSpec, type Welcome } from '../../protocol/index.js';
+import { CohortError, type ModelSpec, type Ready, type Welcome } from '../../protocol/index.js';
 import { featureStats } from '../data/index.js';
+import { channelStats } from '../data/channel-stats.js';
+import { isStreamed, type AnyDataset } from '../data/row-stream.js';
 import type { SelectedBackend } from '../train/index.js';
 import type { SiteBase } from '../site-base.js';
 import type { SiteRows } from '../site-data.js';
 import type { ConsentState } from '../mods/consent-guard.js';
 import type { ModContext } from '../mods/chain.js';
 import { ACK_TIMEOUT_MS, type AgentSocket } from '../transport/connection.js';
+
+/**
+ * The statistics the spec asks of the site's rows before round 1 (counts, means and M2 only, never a row): per
+ * feature for tabular data, per channel for images with pooled channel normalisation.
+ */
+async function summaries(spec: ModelSpec, all: AnyDataset): Promise<Pick<Ready, 'featureStats' | 'channelStats'>> {
+  const pooling = spec.channelNormalization && !spec.channelNormalization.mean;
+  return {
+    ...(spec.features && !isStreamed(all) ? { featureStats: featureStats(all) } : {}),
+    ...(pooling ? { channelStats: await channelStats(all) } : {}),
+  };
+}
 
 export interface ReadyOptions {
   socket: AgentSocket;
@@ -30,13 +44,13 @@ export async function presentReady(welcome: Welcome, o: ReadyOptions, ctx: ModCo
   const { spec } = welcome;
   if (spec.layers) await o.siteBase.tensors(o.backend.tf, spec); // a site without the study's base model cannot work: say so now
   const rows = o.rows(spec);
-  const stats = spec.features ? featureStats(rows.all) : undefined;
+  const stats = await summaries(spec, rows.all);
   const state = o.consent();
   const { consent: signed, revocation } = state;
   o.onConsent(state);
   const res = await o.socket
     .timeout(ACK_TIMEOUT_MS)
-    .emitWithAck('agent:ready', { samples: rows.train.n, backend: o.backend.name, featureStats: stats, consent: signed, revocation })
+    .emitWithAck('agent:ready', { samples: rows.train.n, backend: o.backend.name, ...stats, consent: signed, revocation })
     .catch((err: Error) => err);
   if (res instanceof Error || (!res.ok && res.error.code === 'UNAVAILABLE')) {
     // No answer in time (a busy coordinator), or it cannot store anything now: present ourselves again on a

@@ -5,7 +5,8 @@ import type { NamedTensor } from '../../protocol/codec.js';
 import { CohortError } from '../../protocol/errors.js';
 import type { LocalMetrics, TrainConfig } from '../../protocol/messages.js';
 import { outputUnits, taskOf, type ModelSpec, type Task } from '../../protocol/model-spec.js';
-import { rowWidth, type Dataset } from '../data/dataset.js';
+import { rowWidth } from '../data/dataset.js';
+import { batchFeed, isStreamed, type AnyDataset } from '../data/row-stream.js';
 import { imputeMissing, normalize } from '../data/stats.js';
 import type { TF } from './backend.js';
 import { buildModel, getNamedWeights, setNamedWeights } from './model.js';
@@ -19,7 +20,8 @@ export interface TrainArgs {
   tf: TF;
   spec: ModelSpec;
   weights: NamedTensor[];
-  data: Dataset;
+  /** In memory, or streamed from disk (images): the same rows, order and values give the same result. */
+  data: AnyDataset;
   config: TrainConfig;
   /**
    * A 'layers' spec only: the tensors that do not travel (frozen, and FedBN-local: the site's own current values),
@@ -92,8 +94,8 @@ async function loadedModel(tf: TF, spec: ModelSpec, weights: NamedTensor[], base
   return model;
 }
 
-/** The data as the model sees it: checked against the spec and z-scored when the spec says so. */
-function prepare(spec: ModelSpec, data: Dataset): Dataset {
+/** The data as the model sees it: checked against the spec and z-scored when the spec says so (tabular data, in memory). */
+function prepare(spec: ModelSpec, data: AnyDataset): AnyDataset {
   const width = spec.inputShape.reduce((a, b) => a * b, 1);
   if (rowWidth(data) !== width)
     throw new CohortError('SHAPE_MISMATCH', `data rows have ${rowWidth(data)} values, the model's input needs ${width}`);
@@ -110,52 +112,77 @@ function prepare(spec: ModelSpec, data: Dataset): Dataset {
       `a ${task} task needs ${spec.classes.length} target values per row (${spec.classes.join(', ')}); the data has ${data.targets ? data.targets.length / Math.max(data.n, 1) : 'none'}`,
     );
   }
+  if (isStreamed(data)) {
+    if (spec.preprocessing || spec.normalization)
+      throw new CohortError('SHAPE_MISMATCH', 'a streamed (image) data set takes no tabular preprocessing or feature normalisation');
+    return data;
+  }
   const filled = spec.preprocessing ? imputeMissing(data, spec.preprocessing) : data;
   return spec.normalization ? normalize(filled, spec.normalization) : filled;
+}
+
+/**
+ * The spec's per-channel image normalisation as an in-place step on a batch's inputs, `(v - mean[c]) / std[c]` with
+ * channels interleaved; undefined when the spec has none (or its pooled values are not filled in yet: refused).
+ */
+function channelStep(spec: ModelSpec): ((x: Float32Array) => void) | undefined {
+  const norm = spec.channelNormalization;
+  if (!norm) return undefined;
+  const { mean, std } = norm;
+  if (!mean || !std)
+    throw new CohortError(
+      'SHAPE_MISMATCH',
+      "the spec's pooled channel normalisation has no values yet (the coordinator fills them before round 1)",
+    );
+  const c = mean.length;
+  return (x) => {
+    for (let k = 0; k < x.length; k++) x[k] = ((x[k] as number) - (mean[k % c] as number)) / (std[k % c] as number);
+  };
+}
+
+/** Row indices cut into batches of `size`, in order. */
+function chunks(rows: readonly number[], size: number): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < rows.length; start += size) out.push(rows.slice(start, start + size));
+  return out;
 }
 
 /**
  * The true values of a row as the model's output is laid out: one-hot (classification), the 0/1 label (binary),
  * the targets (multilabel, regression).
  */
-function truthInto(task: Task, ds: Dataset, row: number, out: Float32Array, at: number, units: number): void {
+function truthInto(task: Task, ds: AnyDataset, row: number, out: Float32Array, at: number, units: number): void {
   if (task === 'classification') out[at + (ds.y[row] as number)] = 1;
   else if (task === 'binary') out[at] = ds.y[row] as number;
   else out.set((ds.targets as Float32Array).subarray(row * units, (row + 1) * units), at);
 }
 
-/** Input rows `rows[start..end)` as a tensor shaped [batch, ...inputShape], their true values, and sample weights if any. */
+/** A batch's inputs `x` (its rows' values, as read) as a tensor shaped [batch, ...inputShape], their true values, and sample weights if any. */
 function batchTensors(
   tf: TF,
   spec: ModelSpec,
-  ds: Dataset,
-  rows: ArrayLike<number>,
-  start: number,
-  end: number,
+  ds: AnyDataset,
+  rows: readonly number[],
+  x: Float32Array,
   classWeights?: number[],
-  augment?: (x: Float32Array, rows: number) => void,
 ): { xs: Tensor; ys: Tensor; ws?: Tensor } {
-  const width = rowWidth(ds);
   const units = outputUnits(spec);
   const task = taskOf(spec);
-  const size = end - start;
-  const x = new Float32Array(size * width);
+  const size = rows.length;
   const y = new Float32Array(size * units);
   const w = classWeights ? new Float32Array(size) : undefined;
   for (let i = 0; i < size; i++) {
-    const row = rows[start + i] as number;
-    x.set(ds.x.subarray(row * width, (row + 1) * width), i * width);
+    const row = rows[i] as number;
     truthInto(task, ds, row, y, i * units, units);
     if (w) w[i] = classWeights?.[ds.y[row] as number] as number;
   }
-  augment?.(x, size);
   return { xs: tf.tensor(x, [size, ...spec.inputShape]), ys: tf.tensor2d(y, [size, units]), ...(w ? { ws: tf.tensor1d(w) } : {}) };
 }
 
 /** The task's scores of a model's outputs against the rows' true values. */
 function scoreOutputs(
   spec: ModelSpec,
-  ds: Dataset,
+  ds: AnyDataset,
   rows: ArrayLike<number>,
   outputs: Float32Array,
   threshold: number,
@@ -199,31 +226,37 @@ async function evaluateModel(
   tf: TF,
   spec: ModelSpec,
   model: LayersModel,
-  ds: Dataset,
-  rows: ArrayLike<number>,
+  ds: AnyDataset,
+  rows: readonly number[],
   batchSize: number,
   threshold: number,
 ): Promise<Evaluation> {
   const task = taskOf(spec);
   const units = outputUnits(spec);
-  const outputs = new Float32Array(rows.length * units);
+  const normalizeChannels = channelStep(spec);
+  const parts: Float32Array[] = [];
+  const seen: number[] = []; // the rows evaluated: all of them, unless a streamed file turned bad (--on-bad-file skip)
   let lossSum = 0;
-  for (let start = 0; start < rows.length; start += batchSize) {
-    const end = Math.min(start + batchSize, rows.length);
-    const { xs, ys } = batchTensors(tf, spec, ds, rows, start, end);
+  for await (const batch of batchFeed(ds, chunks(rows, batchSize))) {
+    if (batch.rows.length === 0) continue;
+    normalizeChannels?.(batch.x);
+    const { xs, ys } = batchTensors(tf, spec, ds, batch.rows, batch.x);
     try {
       const out = model.predict(xs) as Tensor;
       const loss = tf.tidy(() => rowLoss(tf, task, out, ys));
-      outputs.set((await out.data()) as Float32Array, start * units);
+      parts.push((await out.data()) as Float32Array);
       for (const l of (await loss.data()) as Float32Array) lossSum += l;
       tf.dispose([out, loss]);
     } finally {
       tf.dispose([xs, ys]);
     }
+    seen.push(...batch.rows);
     await yieldToEventLoop();
   }
-  const n = Math.max(rows.length, 1);
-  return { loss: lossSum / n, outputs, ...scoreOutputs(spec, ds, rows, outputs, threshold) };
+  const outputs = new Float32Array(seen.length * units);
+  parts.reduce((at, p) => (outputs.set(p, at), at + p.length), 0);
+  const n = Math.max(seen.length, 1);
+  return { loss: lossSum / n, outputs, ...scoreOutputs(spec, ds, seen, outputs, threshold) };
 }
 
 /** What a custom training step adds to the task's loss. */
@@ -283,7 +316,7 @@ async function customStep(
 }
 
 /** Balanced class weights from the training rows' labels (classification and binary only), or undefined when not asked. */
-function classWeightsOf(spec: ModelSpec, ds: Dataset, trainRows: readonly number[], config: TrainConfig): number[] | undefined {
+function classWeightsOf(spec: ModelSpec, ds: AnyDataset, trainRows: readonly number[], config: TrainConfig): number[] | undefined {
   if (config.classWeight !== 'balanced') return undefined;
   const task = taskOf(spec);
   if (task !== 'classification' && task !== 'binary')
@@ -333,25 +366,23 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
   try {
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     if (mu > 0) terms.anchors = model.trainableWeights.map((w) => w.read().clone());
+    const normalizeChannels = channelStep(spec);
     let trainLoss = Number.NaN;
     let trainAccuracy = Number.NaN;
     for (let epoch = 0; epoch < config.localEpochs; epoch++) {
       rng.shuffle(trainRows);
       let lossSum = 0;
       let accSum = 0;
-      for (let start = 0; start < trainRows.length; start += config.batchSize) {
-        const end = Math.min(start + config.batchSize, trainRows.length);
+      let rowsSeen = 0;
+      let start = 0;
+      for await (const batch of batchFeed(ds, chunks(trainRows, config.batchSize))) {
         const seed = ((args.seed ?? 0) * 1_000_003 + epoch * 65_537 + start) >>> 0;
-        const { xs, ys, ws } = batchTensors(
-          tf,
-          spec,
-          ds,
-          trainRows,
-          start,
-          end,
-          classWeights,
-          args.augmentBatch && ((x, n) => args.augmentBatch?.(x, n, seed)),
-        );
+        start += config.batchSize;
+        const size = batch.rows.length;
+        if (size === 0) continue; // every file of the batch turned bad while streaming (--on-bad-file skip)
+        normalizeChannels?.(batch.x);
+        args.augmentBatch?.(batch.x, size, seed);
+        const { xs, ys, ws } = batchTensors(tf, spec, ds, batch.rows, batch.x, classWeights);
         let loss: number | undefined;
         let acc: number | undefined;
         try {
@@ -367,12 +398,13 @@ export async function trainLocal(args: TrainArgs): Promise<TrainResult> {
             `training diverged: loss ${loss} in epoch ${epoch + 1}; lower the learning rate (now ${config.learningRate})`,
           );
         }
-        lossSum += (loss as number) * (end - start);
-        accSum += (acc as number) * (end - start);
+        lossSum += (loss as number) * size;
+        accSum += (acc as number) * size;
+        rowsSeen += size;
         await yieldToEventLoop();
       }
-      trainLoss = lossSum / trainRows.length;
-      trainAccuracy = accSum / trainRows.length;
+      trainLoss = lossSum / rowsSeen;
+      trainAccuracy = accSum / rowsSeen;
       args.onEpoch?.(epoch + 1, { loss: trainLoss, accuracy: trainAccuracy });
     }
     const split = spec.arch === 'layers' ? getLayersWeights(model, spec) : undefined;
@@ -405,7 +437,7 @@ export async function evaluate(args: {
   tf: TF;
   spec: ModelSpec;
   weights: NamedTensor[];
-  data: Dataset;
+  data: AnyDataset;
   batchSize?: number;
   threshold?: number;
   base?: NamedTensor[];

@@ -1,6 +1,6 @@
 /** Result reports of a simulation: classification report, per-round CSV, SVG plot, terminal progress. */
-export { classificationReport, formatReport } from './classification-report.js';
-export type { ClassScores, Report } from './classification-report.js';
+export { classificationReport, formatReport } from '../../coordinator/models/classification-report.js';
+export type { ClassScores, Report } from '../../coordinator/models/classification-report.js';
 export { roundsToCsv, ROUND_COLUMNS } from './rounds-csv.js';
 export type { RoundRow } from './rounds-csv.js';
 export { plotRoundsSvg, renderSvg, roundsSpec } from './plot.js';

@@ -11,7 +11,7 @@ import {
   type MultilabelScores,
   type RegressionScores,
 } from '../../node-agent/train/metrics.js';
-import { classificationReport, formatReport, type Report } from './classification-report.js';
+import { classificationReport, formatReport, type Report } from '../../coordinator/models/classification-report.js';
 import { calibrationSvg, predictedVsTrueSvg } from './task-plots.js';
 
 /** What `summary.json` records under `final` (accuracy and the per-class report absent for regression and multilabel). */

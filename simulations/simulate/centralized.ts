@@ -1,5 +1,6 @@
 /** The baseline every federated result is compared with: the same model trained on the pooled training rows. */
-import { poolTabularSpec, type ModelSpec, type NamedTensor, type TrainConfig } from '../../protocol/index.js';
+import { poolChannelSpec, poolTabularSpec, type ModelSpec, type NamedTensor, type TrainConfig } from '../../protocol/index.js';
+import { channelStats } from '../../node-agent/data/channel-stats.js';
 import { initialWeights } from '../../coordinator/models/index.js';
 import { featureStats, selectRows, type Dataset } from '../../node-agent/data/index.js';
 import { evaluate, trainLocal, type TF } from '../../node-agent/train/index.js';
@@ -27,7 +28,8 @@ export interface CentralizedArgs {
  */
 export async function trainCentralized(args: CentralizedArgs): Promise<{ accuracy: number; loss: number; predicted: Int32Array }> {
   const pooled = selectRows(args.all, args.train);
-  const spec: ModelSpec = args.spec.features && !args.spec.normalization ? poolTabularSpec(args.spec, [featureStats(pooled)]) : args.spec;
+  let spec: ModelSpec = args.spec.features && !args.spec.normalization ? poolTabularSpec(args.spec, [featureStats(pooled)]) : args.spec;
+  if (spec.channelNormalization && !spec.channelNormalization.mean) spec = poolChannelSpec(spec, [await channelStats(pooled)]);
   const { weights } = await trainLocal({
     tf: args.tf,
     spec,

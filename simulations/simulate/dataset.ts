@@ -15,7 +15,7 @@ import {
 } from '../../node-agent/data/index.js';
 import { formatDataRef, parseImageRef, resolveDataRef, type DataRef } from '../../node-agent/data-source.js';
 import { loadImageSet } from '../../node-agent/data/image-data.js';
-import type { ImageOptions } from '../../node-agent/data/image-options.js';
+import { siteNormalize, type ImageOptions } from '../../node-agent/data/image-options.js';
 import { imageRows } from '../../node-agent/data/image-set.js';
 import { prepareTabular, type LabelChoice, type NaturalPartition, type TabularOptions } from './tabular-data.js';
 
@@ -136,7 +136,10 @@ function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): {
     case 'images':
     case 'dicom': {
       const set = loadImageSet(choice, choice.image);
-      const all = imageRows(set, Array.from(set.labels.keys()), choice.image?.normalize);
+      const all = {
+        ...imageRows(set, Array.from(set.labels.keys()), siteNormalize(choice.image)),
+        imageShape: [...set.imageShape] as [number, number, number],
+      };
       return {
         all,
         imageShape: [...set.imageShape],
@@ -177,7 +180,9 @@ export function prepareData(
     throw new Error(`--task ${asked.task ?? 'binary'} and --positive need a csv data set; ${choice.kind} images are a classification`);
   }
   const { all, trainRows, imageShape, siteOf } = load(choice);
-  const spec = specFor(choice, all, arch, imageShape);
+  const pooled = (choice.kind === 'images' || choice.kind === 'dicom') && choice.image?.normalize === 'pooled';
+  // --normalize pooled: the spec asks for per-channel statistics, which the coordinator pools from the agents' summaries.
+  const spec: ModelSpec = { ...specFor(choice, all, arch, imageShape), ...(pooled ? { channelNormalization: { source: 'pooled' } } : {}) };
   if (natural) {
     if (!siteOf) throw new Error(`--partition column:site: the manifest ${formatDataRef(choice)} has no site column`);
     const bySite = splitBySite(all.y, all.classes, siteOf, testFraction, seed);

@@ -40,4 +40,21 @@ describe('setupDifferences', () => {
     expect(diffs.map((d) => d.field)).toEqual(['rules.seed', 'rules.strategy', 'spec.classes', 'study.dataCategories']);
     expect(setupChangedError('fed', diffs).message).toContain('rules.strategy (stored "fedavg", given "krum")');
   });
+
+  it("finds none for an image spec whose per-channel values the coordinator pooled, but names a change of the normalisation's source", () => {
+    const image = { ...setup, spec: { arch: 'logreg', inputShape: [12], classes: ['a', 'b'], channelNormalization: { source: 'pooled' } } };
+    const pooled = {
+      ...stored,
+      spec: { ...image.spec, channelNormalization: { source: 'pooled', mean: [0.4, 0.5, 0.6], std: [0.2, 0.2, 0.3] } },
+    };
+
+    const same = setupDifferences(pooled as unknown as Federation, image as typeof setup);
+    const dropped = setupDifferences(
+      pooled as unknown as Federation,
+      { ...image, spec: { ...image.spec, channelNormalization: undefined } } as typeof setup,
+    );
+
+    expect(same).toEqual([]);
+    expect(dropped.map((d) => d.field)).toEqual(['spec.channelNormalization']);
+  });
 });

@@ -30,6 +30,7 @@ describe('image flags', () => {
       normalize: 'imagenet',
     });
     expect(imageOptionsFrom(parse(['--image-size', '20', '--augment']))).toEqual({ size: [20, 20], augment: true });
+    expect(imageOptionsFrom(parse(['--stream-images', '--normalize', 'pooled']))).toEqual({ stream: true, normalize: 'pooled' });
   });
 
   it("take an agent file's numbers as well as strings", () => {
@@ -42,7 +43,6 @@ describe('image flags', () => {
     expect(() => imageOptionsFrom({ channels: '2' })).toThrow('--channels 2: use 1 (greyscale) or 3 (RGB)');
     expect(() => imageOptionsFrom({ onBadFile: 'ignore' })).toThrow('--on-bad-file ignore: use skip or fail');
     expect(() => imageOptionsFrom({ maxMemoryMb: '-1' })).toThrow(/--max-memory-mb -1/);
-    expect(() => imageOptionsFrom({ normalize: 'pooled' })).toThrow(/--normalize pooled is not available yet/);
-    expect(() => imageOptionsFrom({ normalize: 'zscore' })).toThrow('--normalize zscore: use imagenet or none');
+    expect(() => imageOptionsFrom({ normalize: 'zscore' })).toThrow('--normalize zscore: use imagenet, pooled or none');
   });
 });

@@ -224,6 +224,19 @@ describe('rowsToInput', () => {
     expect(() => rowsToInput(mnistSpec('logreg'), [{ pixels: [1, 2] }])).toThrow(/784/);
   });
 
+  it("applies an image spec's pooled per-channel normalisation to { pixels }, channels interleaved", () => {
+    const spec: ModelSpec = {
+      arch: 'logreg',
+      inputShape: [6],
+      classes: ['a', 'b'],
+      channelNormalization: { source: 'pooled', mean: [0.5, 0.25, 0], std: [0.5, 0.25, 2] },
+    };
+
+    const x = rowsToInput(spec, [{ pixels: [1, 0.5, 1, 0, 0.25, 0] }]);
+
+    expect(Array.from(x)).toEqual([1, 1, 0.5, -1, 0, 0]);
+  });
+
   it("refuses a feature beyond the model's range, naming the row, the feature and its index, and a pixel outside [0, 1]", () => {
     const at = (bmi: number) => () =>
       rowsToInput(SPEC, [

@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io as connect } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UploadTable } from '../../coordinator/realtime/uploads.js';
-import { uploadUpdate } from '../../node-agent/transport/upload.js';
-import type { AgentSocket } from '../../node-agent/transport/connection.js';
-import { toCohortError } from '../../protocol/index.js';
+import { UploadTable } from '../../../coordinator/realtime/uploads.js';
+import { uploadUpdate } from '../../../node-agent/transport/upload.js';
+import type { AgentSocket } from '../../../node-agent/transport/connection.js';
+import { toCohortError } from '../../../protocol/index.js';
 
 const ACK_DELAY_MS = 20;
 
