@@ -48,6 +48,7 @@ async function inProcess(plan: SimulationPlan): Promise<SimulationMeasure> {
     rounds: plan.rounds,
     backend: plan.backend,
     trainer: plan.path as 'batched' | 'sequential',
+    valFraction: 0, // McMahan's 600 training digits per institution
     evaluate: false,
   });
   const samples = r.rounds.reduce((n, x) => n + x.samples, 0);

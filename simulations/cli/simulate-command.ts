@@ -8,6 +8,7 @@ import { createStrategy, parseStrategyParams, strategyNames } from '../../coordi
 import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
 import { imageOptionsFrom, withImageFlags } from '../../node-agent/cli/image-flags.js';
+import { inProcessIfAsked, withInProcessFlags } from './in-process-flags.js';
 import {
   BACKENDS,
   TASKS,
@@ -29,7 +30,7 @@ import {
 } from '../../protocol/cli/options.js';
 
 export function simulateCommand(): Command {
-  return withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate'))))
+  return withInProcessFlags(withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate')))))
     .description(
       'run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback',
     )
@@ -95,7 +96,7 @@ export function simulateCommand(): Command {
     )
     .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
-    .action(async (o: Record<string, unknown>) => {
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const partitionText = String(o.partition);
       const dataset = parseDataset(String(o.dataset), o.label as string | undefined, imageOptionsFrom(o));
@@ -117,9 +118,9 @@ export function simulateCommand(): Command {
       if (minParticipants !== undefined && minParticipants > institutions) {
         throw new Error(`--min-participants ${minParticipants} is more than the ${institutions} institutions: no round could ever publish`);
       }
-      const strategy = String(o.strategy);
       const strategyParams = parseStrategyParams(o.strategyParam as string[]);
-      createStrategy(strategy, strategyParams); // refuses unknown or invalid parameters before anything starts
+      createStrategy(String(o.strategy), strategyParams); // refuses unknown or invalid parameters before anything starts
+      if (await inProcessIfAsked(o, cmd, { dataset, partition, partitionText, strategyParams, out: `runs/${stamp}` })) return;
       const policy = o.policy ? parsePolicy(JSON.parse(readFileSync(String(o.policy), 'utf8'))) : undefined;
       const revoke = (o.revoke as string[]).map(parseRevoke);
       const byzantine = (o.byzantine as string[]).map(parseByzantine);
@@ -148,7 +149,7 @@ export function simulateCommand(): Command {
         seed: o.seed as number,
         backend: o.backend as (typeof BACKENDS)[number],
         centralized: Boolean(o.centralized),
-        strategy,
+        strategy: String(o.strategy),
         strategyParams,
         policy,
         revoke,
