@@ -10,7 +10,6 @@ import {
   RoundClosedSchema,
   RoundTaskSchema,
   decodeTensors,
-  encodeTensors,
   parameterCount,
   SecAggKeysSchema,
   SecAggSharesSchema,
@@ -43,6 +42,7 @@ import { clipUpdate } from './mods/dp-clip.js';
 import { siteNoiseStd } from './mods/dp-terms.js';
 import { chargeContribution, dpRefusal } from './mods/privacy-budget.js';
 import { SiteSecAgg } from './mods/secure-aggregation.js';
+import { compressedPayload, type CompressionMemory } from './mods/compress.js';
 import { checkSecAggTerms } from './mods/secagg-terms-guard.js';
 import type { UpdateTransform } from './mods/byzantine.js';
 import { openAgentAuditLog, type AgentAuditLog } from './audit-log.js';
@@ -138,6 +138,8 @@ export function createAgent(opts: AgentOptions): Agent {
   let backend: SelectedBackend | undefined;
   const siteBase = createSiteBase(opts.modelFile);
   let busy: Promise<void> = Promise.resolve();
+  /** Update compression's seed, and top-k's error feedback: what earlier updates did not send, kept while this agent runs. */
+  const compression: CompressionMemory = { seed: opts.seed ?? 0 };
   let revocationPresented = false;
   /** Rounds whose task this agent took: a copy sent again after a reconnect is not trained twice. */
   const taken = new Set<number>();
@@ -488,15 +490,14 @@ export function createAgent(opts: AgentOptions): Agent {
               meta,
               deadline: task.deadline,
             })
-          : encodeTensors(weights, meta),
+          : compressedPayload({ config: task.config, global, trained: weights, meta }, compression),
         context: { federation: opts.federation, round: task.round, institution: opts.identity.id },
         recipientBoxPublicKey: opts.coordinator.boxPublicKey,
         senderSignSecretKey: opts.identity.signSecretKey,
       });
-      const chunkBytes = welcome?.chunkBytes ?? 512 * 1024;
       const { digest } = await uploadUpdate(socket, envelope, {
         round: task.round,
-        chunkBytes,
+        chunkBytes: welcome?.chunkBytes ?? 512 * 1024,
         whenSessionReady: () => sessionReady.promise,
       });
       audit.append('update.sent', {

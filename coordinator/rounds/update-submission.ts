@@ -1,5 +1,5 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
-import { CohortError, parameterCount, toCohortError, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
+import { CohortError, compressionOf, parameterCount, toCohortError, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
 import { knownError, storing } from '../store/index.js';
 import type { Accumulator } from '../strategies/index.js';
 import { updateRules } from '../policy/index.js';
@@ -26,6 +26,8 @@ export function intakeFor(ctx: RoundContext, a: ActiveRound, institution: string
     coordinator: ctx.deps.identity,
     institutionSignPublicKey: Buffer.from(inst.signPublicKey, 'base64'),
     maxPayloadBytes: ctx.deps.maxPayloadBytes,
+    compression: compressionOf(ctx.deps.rules.train),
+    global: ctx.models.current?.tensors,
   };
 }
 
