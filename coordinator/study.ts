@@ -1,5 +1,12 @@
 /** The study manifest a federation runs under, derived from its setup: what institutions consent to. */
-import { DEFAULT_MLP_HIDDEN, architectureHash, parameterCount, totalParameterCount, type StudyManifest } from '../protocol/index.js';
+import {
+  DEFAULT_MLP_HIDDEN,
+  architectureHash,
+  compressionOf,
+  parameterCount,
+  totalParameterCount,
+  type StudyManifest,
+} from '../protocol/index.js';
 import { fingerprint, toBase64, type Identity } from '../crypto/index.js';
 import { CohortError } from '../protocol/index.js';
 import type { FederationSetup } from './config.js';
@@ -40,9 +47,26 @@ function updateBoundOf(setup: FederationSetup): Pick<StudyManifest, 'updateBound
 function trainingOf(setup: FederationSetup): StudyManifest['training'] {
   const { localEpochs, batchSize, learningRate, optimizer, momentum, weightDecay, classWeight } = setup.rules.train;
   const mu = createStrategy(setup.rules.strategy, setup.rules.strategyParams).trainConfig?.proximalMu ?? setup.rules.train.proximalMu;
-  const terms = { optimizer, momentum, weightDecay, classWeight };
+  const compress = compressionTerm(setup);
+  const terms = { optimizer, momentum, weightDecay, classWeight, compress };
   const stated = Object.fromEntries(Object.entries(terms).filter(([, v]) => v !== undefined)) as Partial<typeof terms>;
   return { localEpochs, batchSize, learningRate, ...(mu !== undefined ? { proximalMu: mu } : {}), ...stated };
+}
+
+/**
+ * The study's update compression, stated only when it compresses; COMPRESSION_UNSUPPORTED with secure aggregation, whose
+ * ring Z_(2^32) masks every entry with 32 uniform bits whatever was quantised before (no byte saved), cannot sum top-k
+ * entries at indices that differ per site, nor int8 codes on scales that differ per site (docs/performance-communication.md).
+ */
+function compressionTerm(setup: FederationSetup): string | undefined {
+  const compression = compressionOf(setup.rules.train);
+  if (compression.mode === 'none') return undefined;
+  if (setup.rules.secagg)
+    throw new CohortError(
+      'COMPRESSION_UNSUPPORTED',
+      `update compression ${setup.rules.train.compress} cannot be combined with secure aggregation: a masked entry takes the ring's 32 bits whatever was compressed before`,
+    );
+  return setup.rules.train.compress;
 }
 
 /**

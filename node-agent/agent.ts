@@ -29,6 +29,7 @@ import { oncePerRound } from './mods/once-per-round.js';
 import { dpClip } from './mods/dp-clip.js';
 import { privacyBudget } from './mods/privacy-budget.js';
 import { secureAggregation } from './mods/secure-aggregation-mod.js';
+import { compression } from './mods/compress.js';
 import { trainStep, type CustomTrainer, type SiteTraining } from './task/train-step.js';
 import { validation } from './task/validation.js';
 import { sendUpdate } from './task/send-update.js';
@@ -253,6 +254,7 @@ export function createAgent(opts: AgentOptions): Agent {
       privacyBudget({ consentFile: opts.consentFile, consent }),
       consentBeforeSending(consentChecks),
       secureAggregation({ federation: opts.federation, identity: opts.identity, socket, log }),
+      compression({ seed: opts.seed ?? 0 }),
       validation(site),
       ...(opts.mods ?? []),
       dpClip(),

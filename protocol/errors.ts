@@ -35,6 +35,10 @@ export const ErrorCode = {
   SECAGG_THRESHOLD_TOO_LOW: 'SECAGG_THRESHOLD_TOO_LOW',
   /** A user model's frozen (or FedBN-local) base tensors at the site are not the ones the spec pins (or the site has none). */
   MODEL_BASE_MISMATCH: 'MODEL_BASE_MISMATCH',
+  /** A compressed update is malformed (index out of range or out of order, wrong length or count, NaN scale) or not in the study's compression. */
+  BAD_COMPRESSION: 'BAD_COMPRESSION',
+  /** The study's update compression cannot be combined with what the round runs (secure aggregation's ring encoding). */
+  COMPRESSION_UNSUPPORTED: 'COMPRESSION_UNSUPPORTED',
   NOT_FOUND: 'NOT_FOUND',
   /** An event name the coordinator does not take (answered whenever the event carries an acknowledgement). */
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',

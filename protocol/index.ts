@@ -34,6 +34,9 @@ export {
 } from './chunks.js';
 export type { ChunkAssemblerOptions } from './chunks.js';
 export * from './study.js';
+export * from './compression.js';
+export { COMPRESSED_MAGIC, decodeCompressedFrame, encodeCompressedFrame, isCompressedFrame } from './compressed-frame.js';
+export { HALF_MAX, fromHalfBits, toHalfBits } from './half.js';
 export * from './dp-terms.js';
 export * from './consent-coverage.js';
 export * from './secagg-wire.js';

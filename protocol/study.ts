@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ArchSchema, canonicalJson, TaskSchema, type ModelSpec } from './model-spec.js';
 import { DpTermsSchema } from './dp-terms.js';
+import { CompressionTermSchema } from './compression.js';
 import { DictionaryColumnSchema } from './data-dictionary.js';
 import type { ErrorCode } from './errors.js';
 
@@ -78,6 +79,8 @@ export const TrainingTermsShape = {
   weightDecay: z.number().min(0).max(1).optional(),
   /** balanced: sample weights n / (k · n_c) from the site's own training-label counts (classification, binary). */
   classWeight: z.literal('balanced').optional(),
+  /** What a site sends of its update (protocol/compression.ts): none (absent), fp16, int8 or topk:FRACTION of its delta. */
+  compress: CompressionTermSchema.optional(),
 };
 
 /** The local training every round asks of a site (the round's DP clipping is stated under privacy). */

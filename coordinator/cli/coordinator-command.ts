@@ -43,6 +43,7 @@ interface StartOptions {
   momentum?: number;
   weightDecay?: number;
   classWeight?: string;
+  compress?: string;
   rounds: number;
   minParticipants: number;
   fraction: number;

@@ -8,12 +8,14 @@ import {
   decodeTensors,
   parameterCount,
   tensorLayout,
+  type Compression,
   type MaskedFrame,
   type ModelSpec,
   type NamedTensor,
   type UpdateMeta,
 } from '../../protocol/index.js';
 import { openEnvelope, peekEnvelope, type Identity } from '../../crypto/index.js';
+import { decompressUpdate } from './update-decompress.js';
 
 export interface IntakeContext {
   federation: string;
@@ -24,6 +26,9 @@ export interface IntakeContext {
   coordinator: Identity;
   institutionSignPublicKey: Uint8Array;
   maxPayloadBytes: number;
+  /** The study's update compression (absent or none: plain float32 weights) and the global model its deltas add to. */
+  compression?: Compression;
+  global?: readonly NamedTensor[];
 }
 
 export interface AcceptedUpdate {
@@ -45,7 +50,11 @@ const envelopeCodes = {
 export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext): AcceptedUpdate {
   const opened = openChecked(envelope, ctx, 'update');
   // openEnvelope checked the payload's SHA-256 against the signed digest: no second hash for the frame's trailer.
-  const decoded = decodeTensors(opened.payload, { maxBytes: ctx.maxPayloadBytes, authenticated: true });
+  const { compression, global } = ctx;
+  const decoded =
+    compression && compression.mode !== 'none' && global
+      ? decompressUpdate(opened.payload, { compression, spec: ctx.spec, global, maxBytes: ctx.maxPayloadBytes })
+      : decodeTensors(opened.payload, { maxBytes: ctx.maxPayloadBytes, authenticated: true });
   const meta = checkMeta(decoded.meta, ctx);
   if (meta.kind !== 'weights')
     throw new CohortError('BAD_REQUEST', 'this round does not run secure aggregation: a masked input cannot be aggregated');

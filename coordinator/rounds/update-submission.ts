@@ -1,5 +1,5 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
-import { CohortError, parameterCount, toCohortError, type ErrorCode, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
+import { CohortError, compressionOf, parameterCount, toCohortError, type ErrorCode, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
 import { knownError, storing } from '../store/index.js';
 import { updateRules } from '../policy/index.js';
 import { updateNorm } from '../privacy.js';
@@ -30,6 +30,8 @@ export function intakeFor(ctx: RoundContext, training: TrainingRound, institutio
     coordinator: ctx.deps.identity,
     institutionSignPublicKey: Buffer.from(enrolled.signPublicKey, 'base64'),
     maxPayloadBytes: ctx.deps.maxPayloadBytes,
+    compression: compressionOf(ctx.deps.rules.train),
+    global: ctx.models.current?.tensors,
   };
 }
 

@@ -112,12 +112,16 @@ const TRAINING_KEYS = [
   'momentum',
   'weightDecay',
   'classWeight',
+  'compress',
 ] as const;
 
 /** The first training setting in which a task differs from the manifest, in words; null when none does. */
 function trainingDrift(task: NonNullable<TaskFacts['training']>, study: StudyTraining): string | null {
   for (const key of TRAINING_KEYS) {
-    if ((task[key] ?? 0) !== (study[key] ?? 0)) return `${key} ${task[key] ?? 0}, the study states ${study[key] ?? 0}`;
+    // 'none' is what an absent compression means.
+    const stated = (terms: { [k in (typeof TRAINING_KEYS)[number]]?: unknown }) =>
+      key === 'compress' && terms[key] === 'none' ? 0 : (terms[key] ?? 0);
+    if (stated(task) !== stated(study)) return `${key} ${stated(task)}, the study states ${stated(study)}`;
   }
   return null;
 }

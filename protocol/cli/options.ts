@@ -1,7 +1,7 @@
 /** Option parsers shared by the CLI's commands: numbers that fail loudly instead of turning into NaN. */
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { TrainConfig } from '../index.js';
+import { parseCompression, type TrainConfig } from '../index.js';
 
 export const int =
   (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -141,7 +141,22 @@ export function withTaskFlags(cmd: Command): Command {
       '--class-weight <scheme>',
       "balanced: weight each row n / (k · n_c) by its class, from the site's own label counts",
       choice(['balanced'] as const),
+    )
+    .option(
+      '--compress <mode>',
+      'what sites send of each update (a study term): none | fp16 | int8 (stochastic rounding) | topk:FRACTION (with error feedback); see docs/performance-communication.md',
+      compressionFlag,
     );
+}
+
+/** A `--compress` value, checked (protocol/compression.ts). */
+function compressionFlag(text: string): string {
+  try {
+    parseCompression(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return text;
 }
 
 /** The training terms of `withTaskFlags` as TrainConfig fields (only those given). */
@@ -150,13 +165,15 @@ export function trainingTermsFromFlags(o: {
   momentum?: unknown;
   weightDecay?: unknown;
   classWeight?: unknown;
-}): Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'> {
+  compress?: unknown;
+}): Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight' | 'compress'> {
   if (o.momentum !== undefined && o.optimizer !== 'momentum') throw new Error('--momentum needs --optimizer momentum');
   return {
     ...(o.optimizer !== undefined ? { optimizer: o.optimizer as (typeof OPTIMIZERS)[number] } : {}),
     ...(o.optimizer === 'momentum' ? { momentum: (o.momentum as number | undefined) ?? 0.9 } : {}),
     ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay as number } : {}),
     ...(o.classWeight !== undefined ? { classWeight: 'balanced' as const } : {}),
+    ...(o.compress !== undefined && o.compress !== 'none' ? { compress: o.compress as string } : {}),
   };
 }
 

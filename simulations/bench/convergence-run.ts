@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { decodeTensors, type NamedTensor } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
-import { createCoordinator, openSqliteStore } from '../../coordinator/index.js';
+import { createCoordinator, openSqliteStore, type Store } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { parsePolicy } from '../../coordinator/policy/index.js';
 import { createAgent, dataSourceFor, type Agent, type CustomTrainer, type DataRef } from '../../node-agent/index.js';
@@ -55,6 +55,13 @@ export interface CurvePoint {
   elapsedMs: number;
   /** From the round's start (tasks sent) to its publication, measured at the coordinator. */
   roundMs?: number;
+  /** Sealed envelope bytes the sites sent in the round (every update, accepted or refused). */
+  uploadBytes?: number;
+}
+
+/** The sealed bytes the sites sent in a round, from the coordinator's participation records. */
+function sentBytes(store: Store, round: number): number {
+  return store.listParticipations('bench', round).reduce((n, p) => n + (p.bytes ?? 0), 0);
 }
 
 export interface ConfigResult {
@@ -180,7 +187,7 @@ export async function runConfig(args: ConfigArgs): Promise<ConfigResult> {
       const weights: NamedTensor[] = decodeTensors(loadModelFile(args.workDir, record.path, record.digest)).tensors;
       const ev = await evaluate({ tf, spec: data.spec, weights, data: args.testSet, batchSize: 500 });
       const elapsedMs = Date.now() - started;
-      result.curve.push({ round, accuracy: ev.accuracy, loss: ev.loss, elapsedMs, roundMs });
+      result.curve.push({ round, accuracy: ev.accuracy, loss: ev.loss, elapsedMs, roundMs, uploadBytes: sentBytes(store, round) });
       result.roundsRun = round;
       if (ev.accuracy > result.bestAccuracy) Object.assign(result, { bestAccuracy: ev.accuracy, bestRound: round });
       args.say(

@@ -22,6 +22,8 @@ export interface RoundRow {
   auc?: number;
   /** Regression: test R2 (mean over targets). */
   r2?: number;
+  /** Sealed envelope bytes the sites sent this round (accepted and refused updates). */
+  uploadBytes?: number;
 }
 
 /** CSV columns, in order; each is a key of `RoundRow`. */

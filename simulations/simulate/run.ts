@@ -13,7 +13,7 @@ import {
   type TrainConfig,
 } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
-import { createCoordinator, openSqliteStore, type Coordinator } from '../../coordinator/index.js';
+import { createCoordinator, openSqliteStore, type Coordinator, type Store } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { partitionSummary, rowWidth, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
 import {
@@ -97,7 +97,7 @@ export interface SimulateOptions {
   /** Binary and multilabel: the probability from which a prediction counts as positive in the final report; default 0.5. */
   threshold?: number;
   /** Local training terms: optimizer, momentum, weight decay, class weights (each absent: plain SGD, unweighted). */
-  training?: Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight'>;
+  training?: Pick<TrainConfig, 'optimizer' | 'momentum' | 'weightDecay' | 'classWeight' | 'compress'>;
   out_stream?: NodeJS.WritableStream;
 }
 
@@ -478,7 +478,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
     say(formatLineage(finalLineage));
     const summary: Summary = {
       config: { ...configOf(opts), spec, federation: FEDERATION, coordinatorUrl: coordinator.url },
-      rounds: rows,
+      rounds: rows.map((row) => ({ ...row, uploadBytes: uploadBytes(store, row.round) })),
       final: { ...final, ...(perInstitution ? { perInstitution } : {}) },
       ...(centralized ? { centralized } : {}),
       model: {
@@ -577,6 +577,11 @@ function describePreprocessing(spec: ModelSpec, dropped: { column: string; reaso
 function describe(opts: SimulateOptions): string {
   const model = isPreset(opts.model) ? opts.model : `user model ${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`; // a short name: the federation's name has 200 characters
   return `${formatDataRef(opts.dataset)}, ${model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
+}
+
+/** The sealed bytes the sites sent in a round: every update's envelope, accepted or refused. */
+function uploadBytes(store: Store, round: number): number {
+  return store.listParticipations(FEDERATION, round).reduce((n, p) => n + (p.bytes ?? 0), 0);
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {

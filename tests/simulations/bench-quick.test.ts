@@ -72,4 +72,30 @@ describe('npm run bench -- --quick', () => {
     const dp = privacy.filter((v) => v.part === 'dp');
     expect(dp.map((v) => v.accuracy as number).every((a) => a > 0 && a <= 1)).toBe(true);
   }, 240_000);
+
+  it('runs the compression section: fp16 sends half the bytes of none, int8 a quarter, topk:0.1 a fifth, each with a final accuracy', async () => {
+    const dir = join(out, 'compression');
+    await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', 'compression', '--out', dir], {
+      timeout: 170_000,
+      maxBuffer: 16 << 20,
+    });
+
+    const json = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as BenchJson;
+    const section = json.sections[0]!;
+    expect(section.error).toBeUndefined();
+    const rows = section.result!.rows.map((r) => r.values ?? {});
+    expect(rows.map((v) => `${v.model} ${v.compress}`)).toEqual(
+      ['mlp', 'cnn'].flatMap((m) => ['none', 'fp16', 'int8', 'topk:0.1'].map((c) => `${m} ${c}`)),
+    );
+    const expected: Record<string, number> = { none: 1, fp16: 0.5, int8: 0.25, 'topk:0.1': 0.2 };
+    for (const v of rows) {
+      expect(v.bytesRatio as number, `${v.model} ${v.compress}`).toBeGreaterThan(expected[v.compress as string]! - 0.01);
+      expect(v.bytesRatio as number, `${v.model} ${v.compress}`).toBeLessThan(expected[v.compress as string]! + 0.02);
+      expect(v.accuracy as number).toBeGreaterThan(0);
+      expect(v.accuracy as number).toBeLessThanOrEqual(1);
+      // fp16 and int8 send the same training, rounded: the final models agree with none's to within 2 points.
+      if (v.compress === 'fp16' || v.compress === 'int8') expect(Math.abs(v.pointsVsNone as number)).toBeLessThan(2);
+    }
+    expect(section.result!.notes.join(' ')).toMatch(/Target int8 .* (met|missed)/);
+  }, 180_000);
 });
