@@ -47,6 +47,7 @@ const UNSUPPORTED: Record<string, string> = {
   momentum: 'momentum',
   weightDecay: 'weight decay',
   classWeight: 'class weights',
+  compress: 'update compression (the in-process path aggregates weights, never sealed uploads)',
   task: 'tasks other than classification',
   positive: 'binary tasks',
   missing: 'CSV options',
