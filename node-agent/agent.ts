@@ -108,11 +108,8 @@ export function createAgent(opts: AgentOptions): Agent {
   let busy: Promise<void> = Promise.resolve();
   let revocationPresented = false;
   let sessionReady = deferred<void>();
-  sessionReady.promise.catch(() => undefined);
   const ready = deferred<void>();
   const done = deferred<FederationComplete>();
-  done.promise.catch(() => undefined);
-  ready.promise.catch(() => undefined);
 
   const socket = connect({
     url: opts.coordinatorUrl,
@@ -164,8 +161,7 @@ export function createAgent(opts: AgentOptions): Agent {
     // A session that never got ready keeps its promise, so whatever waits on it (an upload) resumes with the next one.
     if (sessionReady.settled) {
       sessionReady = deferred<void>();
-      sessionReady.promise.catch(() => undefined);
-    }
+        }
   });
   // Validated like every inbound message: a malformed "complete" must not end the agent.
   socket.on('round:closed', (raw) => {
@@ -322,6 +318,8 @@ function deferred<T>(): Deferred<T> {
     resolve = res;
     reject = rej;
   });
+  // A rejection nobody awaits (yet) is not an unhandled one: whoever awaits the promise still sees it.
+  promise.catch(() => undefined);
   const d: Deferred<T> = {
     promise,
     resolve: (value) => ((d.settled = true), resolve(value)),

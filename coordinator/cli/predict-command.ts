@@ -75,7 +75,8 @@ export function csvRows(
 const isModelFile = (model: string): boolean => !/^\d+$/.test(model) || existsSync(model);
 
 export function predictCommand(tools: ModelTools): Command {
-  return tools.withImageFlags(new Command('predict'))
+  return tools
+    .withImageFlags(new Command('predict'))
     .description("predict the rows of a CSV file with a published model: a version through the coordinator's API, or a model file offline")
     .requiredOption(
       '--model <version|file>',

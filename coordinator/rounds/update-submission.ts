@@ -1,5 +1,13 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
-import { CohortError, compressionOf, parameterCount, toCohortError, type ErrorCode, type NamedTensor, type UpdateMeta } from '../../protocol/index.js';
+import {
+  CohortError,
+  compressionOf,
+  parameterCount,
+  toCohortError,
+  type ErrorCode,
+  type NamedTensor,
+  type UpdateMeta,
+} from '../../protocol/index.js';
 import { knownError, storing } from '../store/index.js';
 import { updateRules } from '../policy/index.js';
 import { updateNorm } from '../privacy.js';
