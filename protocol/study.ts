@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ArchSchema, canonicalJson, TaskSchema, type ModelSpec } from './model-spec.js';
 import { DpTermsSchema } from './dp-terms.js';
 import { DictionaryColumnSchema } from './data-dictionary.js';
+import { TrainLayersSchema } from './layers-spec.js';
 
 const id = z
   .string()
@@ -62,6 +63,8 @@ export const StudyModelSchema = z
     totalParameters: positiveInt.optional(),
     baseHash: hex64.optional(),
     fedbn: z.boolean().optional(),
+    /** Fine-tuning: which layers train and travel (head, last-block, all); the rest stay frozen at every site. */
+    trainLayers: TrainLayersSchema.optional(),
   })
   .strict();
 

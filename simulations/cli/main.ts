@@ -1,4 +1,4 @@
-/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, backup, restore, tokens, model, predict, simulate and stats, each with --help. */
+/** The `cohort` command line: keys, coordinator, agent, consent, audit, lineage, backup, restore, tokens, model, predict, simulate, pretrain and stats, each with --help. */
 import { Command } from 'commander';
 import { agentCommand } from './agent-command.js';
 import { auditCommand, lineageCommand } from './audit-command.js';
@@ -11,6 +11,7 @@ import { predictCommand } from './predict-command.js';
 import { dataCommand } from './data-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { simulateCommand } from './simulate-command.js';
+import { pretrainCommand } from './pretrain-command.js';
 import { statsCommand } from './stats-command.js';
 
 const program = new Command('cohort')
@@ -29,6 +30,7 @@ const program = new Command('cohort')
   .addCommand(predictCommand())
   .addCommand(dataCommand())
   .addCommand(simulateCommand())
+  .addCommand(pretrainCommand())
   .addCommand(statsCommand());
 
 // `cohort simulate | head`: once the reader goes away the command carries on without printing (the run folder

@@ -1,8 +1,9 @@
 /** `--model PATH`: a user's TF.js Layers model.json made into a federation's spec, its version 0 and its base (the CLI composes node-agent/train for the coordinator). */
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { inferTask, outputUnits, taskOf, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
-import type { TF, UserModel } from '../../node-agent/train/index.js';
+import { join } from 'node:path';
+import { headActivation, inferTask, outputUnits, taskOf, type ModelSpec, type NamedTensor, type TrainLayers } from '../../protocol/index.js';
+import type { FineTunedModel, ResNetDepth, TF, UserModel } from '../../node-agent/train/index.js';
 import { ARCHS } from './options.js';
 
 export type Preset = (typeof ARCHS)[number];
@@ -13,8 +14,16 @@ export type Preset = (typeof ARCHS)[number];
  */
 export function modelChoice(text: string): string {
   if ((ARCHS as readonly string[]).includes(text)) return text;
+  if (text.startsWith('resnet')) {
+    try {
+      parseResNet(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+    return text;
+  }
   if (!text.endsWith('.json'))
-    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')} or a path to a TF.js Layers model.json, got "${text}"`);
+    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')}, resnet[:DEPTH[xWIDTH]] or a path to a TF.js Layers model.json, got "${text}"`);
   if (!existsSync(text)) throw new InvalidArgumentError(`no model file ${text}`);
   return text;
 }
@@ -27,10 +36,58 @@ export function isPreset(model: string): model is Preset {
   return (ARCHS as readonly string[]).includes(model);
 }
 
+/**
+ * `resnet`, `resnet:DEPTH` or `resnet:DEPTHxWIDTH` (docs/fine-tuning.md): depth 10, 18 or 34, first-stage width
+ * (default 64, the paper's); null for anything else not starting with "resnet". Throws on a malformed one.
+ * @example parseResNet('resnet:10x8') // { depth: 10, width: 8 }
+ */
+export function parseResNet(text: string): { depth: ResNetDepth; width: number } | null {
+  if (text === 'resnet') return { depth: 18, width: 64 };
+  const m = /^resnet:(\d+)(?:x(\d+))?$/.exec(text);
+  if (!m) {
+    if (text.startsWith('resnet')) throw new Error(`--model ${text}: use resnet, resnet:DEPTH or resnet:DEPTHxWIDTH (e.g. resnet:18, resnet:10x8)`);
+    return null;
+  }
+  const depth = Number(m[1]);
+  const width = m[2] === undefined ? 64 : Number(m[2]);
+  if (![10, 18, 34].includes(depth)) throw new Error(`--model ${text}: ResNet depth ${depth}; use 10, 18 or 34`);
+  if (!(width >= 1 && width <= 512)) throw new Error(`--model ${text}: width ${width}; use 1 to 512 filters in the first stage`);
+  return { depth: depth as ResNetDepth, width };
+}
+
+/**
+ * Writes the `resnet` preset for a data set as a TF.js Layers model file (`dir/model.json`, seeded He-normal
+ * weights), so it federates like a user's model file; returns the model.json path.
+ * @example const path = await writeResNetModel(tf, 'resnet:10x8', { inputShape: [28, 28, 1], spec: data.spec, seed: 0 }, 'run/model');
+ */
+export async function writeResNetModel(
+  tf: TF,
+  choice: string,
+  data: { inputShape: number[]; spec: ModelSpec; seed: number },
+  dir: string,
+): Promise<string> {
+  const arch = parseResNet(choice);
+  if (!arch) throw new Error(`${choice} is not a resnet preset`);
+  const { buildResNet, saveLayersModel } = await import('../../node-agent/train/index.js');
+  const model = buildResNet(tf, {
+    ...arch,
+    inputShape: data.inputShape,
+    units: outputUnits(data.spec),
+    activation: headActivation(taskOf(data.spec)),
+    seed: data.seed,
+  });
+  try {
+    await saveLayersModel(tf, model, dir, { convertedBy: `cohort ${choice}` });
+  } finally {
+    model.dispose();
+  }
+  return join(dir, 'model.json');
+}
+
 /** A user model as a federation's: its spec and what the coordinator keeps (model.json and every tensor). */
 export interface UserFederationModel {
   spec: ModelSpec;
-  user: UserModel;
+  user: UserModel & Partial<Pick<FineTunedModel, 'headReplaced' | 'trainedLayers'>>;
   /** For createCoordinator's `userModel`. */
   keep: { modelJson: string; tensors: NamedTensor[] };
 }
@@ -46,10 +103,19 @@ export interface UserFederationModel {
 export async function userModelSpec(
   tf: TF,
   path: string,
-  data: { spec: ModelSpec; width: number; fedbn?: boolean; taskGiven?: boolean },
+  data: { spec: ModelSpec; width: number; fedbn?: boolean; taskGiven?: boolean; trainLayers?: TrainLayers; seed?: number },
 ): Promise<UserFederationModel> {
-  const { readUserModel } = await import('../../node-agent/train/index.js');
-  const user = await readUserModel(tf, path, { fedbn: data.fedbn ?? false });
+  const { readUserModel, fineTuneUserModel } = await import('../../node-agent/train/index.js');
+  const fedbn = data.fedbn ?? false;
+  const user = data.trainLayers
+    ? await fineTuneUserModel(tf, path, {
+        units: outputUnits(data.spec),
+        activation: headActivation(taskOf(data.spec)),
+        trainLayers: data.trainLayers,
+        fedbn,
+        seed: data.seed ?? 0,
+      })
+    : await readUserModel(tf, path, { fedbn });
   const { arch: _arch, hidden: _hidden, inputShape: _shape, ...described } = data.spec;
   const inputWidth = user.inputShape.reduce((a, b) => a * b, 1);
   const features = data.spec.features;
@@ -76,7 +142,7 @@ export async function userModelSpec(
   const units = outputUnits(spec);
   if (user.output && user.output.units !== units) {
     throw new Error(
-      `${user.path}: the model's output layer ${user.output.outputLayer} has ${user.output.units} units, a ${task} task over ${data.spec.classes.slice(0, 10).join(', ')} needs ${units}`,
+      `${user.path}: the model's output layer ${user.output.outputLayer} has ${user.output.units} units, a ${task} task over ${data.spec.classes.slice(0, 10).join(', ')} needs ${units} (--train-layers replaces the head to fine-tune it)`,
     );
   }
   return { spec, user, keep: { modelJson: user.path, tensors: [...user.initial, ...user.base] } };

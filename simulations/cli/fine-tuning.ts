@@ -1,0 +1,65 @@
+/** The fine-tuning recipe's flags: which layers train, and the local optimizer's defaults when fine-tuning. */
+import type { Command } from 'commander';
+import type { TrainLayers } from '../../protocol/index.js';
+import type { DatasetChoice } from '../simulate/dataset.js';
+import { choice, nameList } from './options.js';
+import { modelChoice } from './user-model.js';
+
+export const TRAIN_LAYERS = ['head', 'last-block', 'all'] as const;
+
+export const MODEL_CHOICES = 'logreg | mlp | cnn | resnet[:DEPTH[xWIDTH]] (e.g. resnet:18, resnet:10x8) | PATH to a TF.js Layers model.json';
+
+/**
+ * Adds simulate's model flags: `--model`, `--fedbn`, and for fine-tuning `--classes`, `--train-layers` and
+ * `--base-task-data` (docs/fine-tuning.md); read the last three back with fineTuningOptions.
+ * @example withModelFlags(new Command('simulate')).parse(['--train-layers', 'head'], { from: 'user' })
+ */
+export function withModelFlags(cmd: Command): Command {
+  return cmd
+    .option('--model <arch>', `${MODEL_CHOICES} (docs/models.md, docs/fine-tuning.md)`, modelChoice, 'mlp')
+    .option('--fedbn', 'user model or resnet: BatchNormalization tensors stay at each site (FedBN), never sent', false)
+    .option('--classes <labels>', 'image data: only the rows of these classes, comma-separated (e.g. 5,6,7,8,9)', nameList)
+    .option(
+      '--train-layers <which>',
+      'fine-tune --model PATH: head | last-block | all train and travel, the rest stay frozen; the head is replaced when the classes differ',
+      choice(TRAIN_LAYERS),
+    )
+    .option(
+      '--base-task-data <dataset>',
+      "fine-tuning: the pretrained model's own task (same forms as --dataset), scored before and after (catastrophic forgetting)",
+    );
+}
+
+/**
+ * The fine-tuning flags as simulate's options (only those given); `dataset` parses `--base-task-data`.
+ * @example fineTuningOptions({ trainLayers: 'head' }, parse) // { trainLayers: 'head' }
+ */
+export function fineTuningOptions(
+  o: Record<string, unknown>,
+  dataset: (text: string) => DatasetChoice,
+): { classes?: string[]; trainLayers?: TrainLayers; baseTaskData?: DatasetChoice } {
+  return {
+    ...(o.classes ? { classes: o.classes as string[] } : {}),
+    ...(o.trainLayers ? { trainLayers: o.trainLayers as TrainLayers } : {}),
+    ...(o.baseTaskData !== undefined ? { baseTaskData: dataset(String(o.baseTaskData)) } : {}),
+  };
+}
+
+/** AdamW at a small learning rate (Loshchilov and Hutter 2019; PyTorch's AdamW defaults): the fine-tuning recipe. */
+export const FINE_TUNING_DEFAULTS = { optimizer: 'adam', lr: 0.001, weightDecay: 0.01 } as const;
+
+/**
+ * The flags with the fine-tuning recipe's defaults for the optimizer, learning rate and weight decay that were not
+ * given on the command line (`--train-layers` set): AdamW, lr 0.001, weight decay 0.01. Given flags win.
+ * @example fineTuningDefaults({ lr: 0.05, trainLayers: 'head' }, cmd) // { lr: 0.001, optimizer: 'adam', weightDecay: 0.01, ... }
+ */
+export function fineTuningDefaults(flags: Record<string, unknown>, cmd: Command): Record<string, unknown> {
+  if (!flags.trainLayers) return flags;
+  const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+  return {
+    ...flags,
+    ...(given('optimizer') ? {} : { optimizer: FINE_TUNING_DEFAULTS.optimizer }),
+    ...(given('lr') ? {} : { lr: FINE_TUNING_DEFAULTS.lr }),
+    ...(given('weightDecay') || given('optimizer') ? {} : { weightDecay: FINE_TUNING_DEFAULTS.weightDecay }),
+  };
+}
