@@ -20,6 +20,8 @@ export interface FineTuneOptions {
   fedbn?: boolean;
   /** Seed of the new head's initial weights. */
   seed: number;
+  /** Replace the head even when its units fit: the file's classes are known to be others than the study's. */
+  replaceHead?: boolean;
 }
 
 /** A fine-tuned user model: what readUserModel gives, plus what changed. */
@@ -66,7 +68,7 @@ function freshTensor(tf: TF, name: string, shape: number[], seed: number): Named
 
 /**
  * Reads a pretrained model.json and makes it a fine-tuning study's model: when its output layer has other units than
- * the study needs, that layer gets the study's units and activation and new seeded weights (the rest keep the
+ * the study needs (or `replaceHead` says its classes are others), that layer gets the study's units and activation and new seeded weights (the rest keep the
  * file's); layers `trainLayers` does not choose are marked `trainable: false` in the topology, so their tensors are
  * frozen: never sent, pinned by the spec's `baseHash`, read by each site from its own copy of the file. Throws naming
  * the file when it has no output layer with units, or that layer sits inside a nested model.
@@ -83,7 +85,7 @@ export async function fineTuneUserModel(tf: TF, path: string, opts: FineTuneOpti
     const head = layers.find((l) => l.config?.name === output.outputLayer);
     if (!head?.config) throw new Error(`${file.path}: the output layer ${output.outputLayer} is inside a nested model; Cohort replaces a top-level head only`);
     let headReplaced: FineTunedModel['headReplaced'];
-    if (output.units !== opts.units) {
+    if (output.units !== opts.units || opts.replaceHead) {
       headReplaced = { layer: output.outputLayer, from: output.units, to: opts.units };
       head.config.units = opts.units;
       head.config.activation = opts.activation;
@@ -95,8 +97,8 @@ export async function fineTuneUserModel(tf: TF, path: string, opts: FineTuneOpti
     const fromFile = new Map(file.tensors.map((t) => [t.name, t]));
     const tensors = weightNames(model).map((name, i) => {
       const shape = [...(model as LayersModel).weights[i]!.shape] as number[];
-      const have = fromFile.get(name);
-      return have && have.shape.join() === shape.join() ? have : freshTensor(tf, name, shape, opts.seed * 7919 + i);
+      const have = headReplaced && name.startsWith(`${output.outputLayer}/`) ? undefined : fromFile.get(name);
+      return have && have.shape.join() === shape.join() ? have : freshTensor(tf, name, shape, opts.seed * 7919 + i + 1);
     });
     const spec = { ...layersSpecOf(topology, model, tensors, { fedbn: opts.fedbn ?? false }), trainLayers: opts.trainLayers };
     const trained = new Set(spec.tensors.filter((t) => t.role === 'trained').map((t) => t.name));

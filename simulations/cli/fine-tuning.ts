@@ -45,13 +45,18 @@ export function fineTuningOptions(
   };
 }
 
-/** AdamW at a small learning rate (Loshchilov and Hutter 2019; PyTorch's AdamW defaults): the fine-tuning recipe. */
-export const FINE_TUNING_DEFAULTS = { optimizer: 'adam', lr: 0.001, weightDecay: 0.01 } as const;
+/**
+ * AdamW (Loshchilov and Hutter 2019) with PyTorch's default weight decay, 0.01: the fine-tuning recipe. Learning rate
+ * 0.001 when convolutions train (last-block, all), 0.01 for a head alone (a linear probe on fixed features takes
+ * larger steps).
+ */
+export const FINE_TUNING_DEFAULTS = { optimizer: 'adam', lr: { head: 0.01, 'last-block': 0.001, all: 0.001 }, weightDecay: 0.01 } as const;
 
 /**
  * The flags with the fine-tuning recipe's defaults for the optimizer, learning rate and weight decay that were not
- * given on the command line (`--train-layers` set): AdamW, lr 0.001, weight decay 0.01. Given flags win.
- * @example fineTuningDefaults({ lr: 0.05, trainLayers: 'head' }, cmd) // { lr: 0.001, optimizer: 'adam', weightDecay: 0.01, ... }
+ * given on the command line (when `--train-layers` is set; otherwise the flags as they are): AdamW, lr 0.001 (0.01 for
+ * the head alone), weight decay 0.01. Given flags win.
+ * @example fineTuningDefaults({ lr: 0.05, trainLayers: 'all' }, cmd) // { lr: 0.001, optimizer: 'adam', weightDecay: 0.01, ... }
  */
 export function fineTuningDefaults(flags: Record<string, unknown>, cmd: Command): Record<string, unknown> {
   if (!flags.trainLayers) return flags;
@@ -59,7 +64,7 @@ export function fineTuningDefaults(flags: Record<string, unknown>, cmd: Command)
   return {
     ...flags,
     ...(given('optimizer') ? {} : { optimizer: FINE_TUNING_DEFAULTS.optimizer }),
-    ...(given('lr') ? {} : { lr: FINE_TUNING_DEFAULTS.lr }),
+    ...(given('lr') ? {} : { lr: FINE_TUNING_DEFAULTS.lr[flags.trainLayers as TrainLayers] }),
     ...(given('weightDecay') || given('optimizer') ? {} : { weightDecay: FINE_TUNING_DEFAULTS.weightDecay }),
   };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { headActivation, inferTask, outputUnits, taskOf, type ModelSpec, type NamedTensor, type TrainLayers } from '../../protocol/index.js';
 import type { FineTunedModel, ResNetDepth, TF, UserModel } from '../../node-agent/train/index.js';
 import { ARCHS } from './options.js';
+import { readPretrainMetadata } from './pretrain-metadata.js';
 
 export type Preset = (typeof ARCHS)[number];
 
@@ -84,6 +85,12 @@ export async function writeResNetModel(
   return join(dir, 'model.json');
 }
 
+/** True when the file is a `cohort pretrain` model whose classes are not the study's: its head must be new, even with as many units. */
+function headIsForOtherClasses(path: string, classes: readonly string[]): boolean {
+  const meta = readPretrainMetadata(path);
+  return meta !== null && meta.classes.join('\u0000') !== classes.join('\u0000');
+}
+
 /** A user model as a federation's: its spec and what the coordinator keeps (model.json and every tensor). */
 export interface UserFederationModel {
   spec: ModelSpec;
@@ -114,6 +121,7 @@ export async function userModelSpec(
         trainLayers: data.trainLayers,
         fedbn,
         seed: data.seed ?? 0,
+        replaceHead: headIsForOtherClasses(path, data.spec.classes),
       })
     : await readUserModel(tf, path, { fedbn });
   const { arch: _arch, hidden: _hidden, inputShape: _shape, ...described } = data.spec;

@@ -9,7 +9,7 @@ import { evaluate, exportLayersModel, selectBackend, trainLocal, type BackendPre
 import { formatDataRef } from '../../node-agent/data-source.js';
 import { isPreset, parseResNet, userModelSpec, writeResNetModel } from '../cli/user-model.js';
 import { prepareData, type Arch, type DatasetChoice } from '../simulate/dataset.js';
-import type { PretrainMetadata } from '../simulate/forgetting.js';
+import type { PretrainMetadata } from '../cli/pretrain-metadata.js';
 
 export interface PretrainOptions {
   dataset: DatasetChoice;

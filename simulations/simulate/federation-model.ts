@@ -64,7 +64,7 @@ export async function federationModel(
   const { headReplaced, trainedLayers } = user.user;
   if (trainedLayers)
     lines.push(
-      `Fine-tuning (--train-layers ${flags.trainLayers}): ${headReplaced ? `head ${headReplaced.layer} replaced (${headReplaced.from} -> ${headReplaced.to} units, new seeded weights); ` : ''}${trainedLayers.length} layers train and travel, the rest are frozen at every site (pinned by the base hash).`,
+      `Fine-tuning (--train-layers ${flags.trainLayers}): ${headReplaced ? `output layer ${headReplaced.layer} replaced (${headReplaced.from} -> ${headReplaced.to} units, new seeded weights); ` : ''}${trainedLayers.length} layers train and travel, the rest are frozen at every site (pinned by the base hash).`,
     );
   if (probe && flags.baseTaskData)
     lines.push(

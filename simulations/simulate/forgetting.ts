@@ -1,21 +1,11 @@
 /** Continual learning made visible: the pretrained model's own task, evaluated before and after federated fine-tuning. */
-import { readFileSync } from 'node:fs';
 import type { NamedTensor } from '../../protocol/index.js';
 import { rowWidth, selectRows, type Dataset } from '../../node-agent/data/index.js';
 import { evaluate, type TF } from '../../node-agent/train/index.js';
 import { formatDataRef } from '../../node-agent/data-source.js';
 import { userModelSpec, type UserFederationModel } from '../cli/user-model.js';
+import { readPretrainMetadata } from '../cli/pretrain-metadata.js';
 import { prepareData, type DatasetChoice } from './dataset.js';
-
-/** What `cohort pretrain` writes into model.json's `userDefinedMetadata.cohort`: how to find its held-out rows again. */
-export interface PretrainMetadata {
-  dataset: string;
-  classes: string[];
-  seed: number;
-  testFraction: number;
-  epochs?: number;
-  testAccuracy?: number;
-}
 
 /** The base task's score, for the report and summary.json. */
 export interface ForgettingReport {
@@ -26,22 +16,15 @@ export interface ForgettingReport {
   change: number;
 }
 
-/**
- * `userDefinedMetadata.cohort` of a model.json written by `cohort pretrain`; null for any other file.
- * @example readPretrainMetadata('pretrained/model.json')?.classes // ['0', '1', '2', '3', '4']
- */
-export function readPretrainMetadata(modelJson: string): PretrainMetadata | null {
-  const json = JSON.parse(readFileSync(modelJson, 'utf8')) as { userDefinedMetadata?: { cohort?: PretrainMetadata } };
-  const meta = json.userDefinedMetadata?.cohort;
-  return meta && Array.isArray(meta.classes) ? meta : null;
-}
-
 /** A base task ready to score: its held-out rows, the pretrained model on them, and how to score a fine-tuned body. */
 export interface BaseTaskProbe {
   before: { accuracy: number; loss: number };
   rows: number;
-  /** Scores the pretrained model with every tensor the fine-tuned model also has (same name and shape) replaced by the fine-tuned value. */
-  after(fineTuned: readonly NamedTensor[]): Promise<ForgettingReport>;
+  /**
+   * Scores the pretrained model with every tensor the fine-tuned model also has (same name and shape) replaced by the
+   * fine-tuned value, except those of `keepLayer` (a replaced head: the base task keeps its own).
+   */
+  after(fineTuned: readonly NamedTensor[], keepLayer?: string): Promise<ForgettingReport>;
 }
 
 /**
@@ -70,8 +53,8 @@ export async function baseTaskProbe(tf: TF, modelJson: string, choice: DatasetCh
   return {
     before,
     rows: testSet.n,
-    async after(fineTuned) {
-      const byName = new Map(fineTuned.map((t) => [t.name, t]));
+    async after(fineTuned, keepLayer) {
+      const byName = new Map(fineTuned.filter((t) => keepLayer === undefined || !t.name.startsWith(`${keepLayer}/`)).map((t) => [t.name, t]));
       const take = (t: NamedTensor): NamedTensor => {
         const tuned = byName.get(t.name);
         return tuned && tuned.shape.join() === t.shape.join() ? tuned : t;

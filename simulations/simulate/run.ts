@@ -467,7 +467,9 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       );
     }
 
-    const forgetting = probe ? await probe.after(readModel(coordinator, dir, finalEval.version).weights) : undefined;
+    const forgetting = probe
+      ? await probe.after(readModel(coordinator, dir, finalEval.version).weights, user?.user.headReplaced?.layer)
+      : undefined;
     if (forgetting) say(`\n${formatForgetting(forgetting)}`);
 
     const byzantine =
