@@ -8,6 +8,7 @@ import { trainingSection } from './training-bench.js';
 import { privacySection } from './privacy-bench.js';
 import { scaleSection } from './scale-bench.js';
 import { simulationSection } from './simulation-bench.js';
+import { imagingSection } from './imaging-bench.js';
 
 export const sections: readonly BenchSection[] = [
   aggregationSection,
@@ -18,4 +19,5 @@ export const sections: readonly BenchSection[] = [
   privacySection,
   scaleSection,
   simulationSection,
+  imagingSection,
 ];
