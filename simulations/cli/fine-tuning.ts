@@ -10,20 +10,22 @@ export const TRAIN_LAYERS = ['head', 'last-block', 'all'] as const;
 export const MODEL_CHOICES = 'logreg | mlp | cnn | resnet[:DEPTH[xWIDTH]] (e.g. resnet:18, resnet:10x8) | PATH to a TF.js Layers model.json';
 
 /**
- * Adds simulate's model flags: `--model`, `--fedbn`, and for fine-tuning `--classes`, `--train-layers` and
- * `--base-task-data` (docs/fine-tuning.md); read the last three back with fineTuningOptions.
- * @example withModelFlags(new Command('simulate')).parse(['--train-layers', 'head'], { from: 'user' })
+ * Adds the model flags: `--model`, `--fedbn`, `--train-layers`, and with `simulation` also `--classes` and
+ * `--base-task-data` (docs/fine-tuning.md); read them back with fineTuningOptions.
+ * @example withModelFlags(new Command('simulate'), true).parse(['--train-layers', 'head'], { from: 'user' })
  */
-export function withModelFlags(cmd: Command): Command {
-  return cmd
+export function withModelFlags(cmd: Command, simulation: boolean): Command {
+  cmd
     .option('--model <arch>', `${MODEL_CHOICES} (docs/models.md, docs/fine-tuning.md)`, modelChoice, 'mlp')
     .option('--fedbn', 'user model or resnet: BatchNormalization tensors stay at each site (FedBN), never sent', false)
-    .option('--classes <labels>', 'image data: only the rows of these classes, comma-separated (e.g. 5,6,7,8,9)', nameList)
     .option(
       '--train-layers <which>',
       'fine-tune --model PATH: head | last-block | all train and travel, the rest stay frozen; the head is replaced when the classes differ',
       choice(TRAIN_LAYERS),
-    )
+    );
+  if (!simulation) return cmd;
+  return cmd
+    .option('--classes <labels>', 'image data: only the rows of these classes, comma-separated (e.g. 5,6,7,8,9)', nameList)
     .option(
       '--base-task-data <dataset>',
       "fine-tuning: the pretrained model's own task (same forms as --dataset), scored before and after (catastrophic forgetting)",

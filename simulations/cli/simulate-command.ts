@@ -29,7 +29,7 @@ import {
 } from './options.js';
 
 export function simulateCommand(): Command {
-  return withModelFlags(withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate')))))
+  return withModelFlags(withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate')))), true)
     .description(
       'run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback',
     )
