@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
 import { decodeTensors, type NamedTensor } from '../../protocol/index.js';
-import { selectBackend } from '../../node-agent/train/index.js';
+import { readLayersFile, selectBackend } from '../../node-agent/train/index.js';
 import { runCli } from './cli-helpers.js';
 
 let root: string;
@@ -87,6 +87,19 @@ describe('cohort simulate --model PRETRAINED --train-layers', () => {
     for (const v of versions) expect(v.map((t) => t.name)).toEqual(['head/kernel', 'head/bias']);
     expect(versions[2]![0]!.data).not.toEqual(versions[0]![0]!.data);
     expect(summary.model.trainableParameters).toBe(16 * 2 + 2);
+
+    // The published model, exported whole: every tensor but the head is the pretrained file's, bit for bit.
+    const exported = await runCli(['model', 'export', join(out, 'models', 'simulation', 'v2.cohort'), '--out', join(root, 'head-export')]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const { tf } = await selectBackend('cpu');
+    const [before, after] = await Promise.all([readLayersFile(tf, modelJson()), readLayersFile(tf, join(root, 'head-export', 'model.json'))]);
+    before.model.dispose();
+    after.model.dispose();
+    const body = (file: typeof before.file) => file.tensors.filter((t) => !t.name.startsWith('head/'));
+    const pretrainedBody = new Map(body(before.file).map((t) => [t.name, t.data]));
+    expect(body(after.file).map((t) => t.name).sort()).toEqual([...pretrainedBody.keys()].sort());
+    for (const t of body(after.file)) expect(Buffer.from(t.data.buffer).equals(Buffer.from(pretrainedBody.get(t.name)!.buffer)), t.name).toBe(true);
+    expect(after.file.tensors.find((t) => t.name === 'head/kernel')!.data).toEqual(versions[2]![0]!.data);
   }, 60_000);
 
   it('all: every tensor travels and the base task moves (forgetting is measured, not assumed)', async () => {
