@@ -104,6 +104,7 @@ export function studyManifest(
             totalParameters: totalParameterCount(spec),
             ...(spec.layers.baseHash ? { baseHash: spec.layers.baseHash } : {}),
             ...(spec.layers.fedbn ? { fedbn: true } : {}),
+            ...(spec.layers.trainLayers ? { trainLayers: spec.layers.trainLayers } : {}),
           }
         : {}),
     },

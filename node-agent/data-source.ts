@@ -12,6 +12,7 @@ import {
   loadMnist,
   mnistFullFiles,
   partition,
+  restrictClasses,
   rowWidth,
   selectRows,
   type Dataset,
@@ -54,13 +55,26 @@ export function mnistSource(rows?: readonly number[]): DataSource {
     description: rows ? `mnist (${rows.length} rows)` : 'mnist (all 10,000 rows)',
     load(spec) {
       const all = loadMnist();
-      const ds = rows ? selectRows(all, rows) : all;
-      if (spec.classes.join() !== ds.classes.join()) {
-        throw new CohortError('SHAPE_MISMATCH', `the federation's classes (${spec.classes.join(', ')}) are not MNIST's digits`);
-      }
+      const ds = studyClasses(rows ? selectRows(all, rows) : all, spec.classes, 'MNIST');
       return spec.arch === 'cnn' ? { ...ds, inputShape: [28, 28, 1] } : ds;
     },
   };
+}
+
+/**
+ * The site's rows under the study's classes: as loaded when they are the data's, relabelled when the study takes some
+ * of them (`--classes`) and every row is one of those; otherwise SHAPE_MISMATCH naming both lists.
+ */
+function studyClasses(ds: Dataset, classes: readonly string[], name: string): Dataset {
+  if (classes.join() === ds.classes.join()) return ds;
+  const wanted = new Set(classes);
+  const subset = classes.every((c) => ds.classes.includes(c)) && ds.y.every((label) => wanted.has(ds.classes[label] as string));
+  if (!subset)
+    throw new CohortError(
+      'SHAPE_MISMATCH',
+      `the federation's classes (${classes.join(', ')}) are not the classes of ${name} (${ds.classes.join(', ')}), nor a subset holding every row`,
+    );
+  return restrictClasses(ds, classes);
 }
 
 /**
@@ -72,15 +86,10 @@ export function idxSource(files: IdxFiles, name: string, rows?: readonly number[
   return {
     description: rows ? `${name} (${rows.length} rows)` : `${name} (all rows)`,
     load(spec) {
-      const { data, imageShape } = rows
+      const { data: loaded, imageShape } = rows
         ? loadIdxRows(files, rows)
         : (({ all, imageShape: shape }) => ({ data: all, imageShape: shape }))(loadIdxFiles(files));
-      if (spec.classes.join() !== data.classes.join()) {
-        throw new CohortError(
-          'SHAPE_MISMATCH',
-          `the federation's classes (${spec.classes.join(', ')}) are not the classes of ${name} (${data.classes.join(', ')})`,
-        );
-      }
+      const data = studyClasses(loaded, spec.classes, name);
       if (rowWidth(spec) !== rowWidth(data)) {
         throw new CohortError(
           'SHAPE_MISMATCH',

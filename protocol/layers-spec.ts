@@ -13,6 +13,13 @@ export type TensorRole = z.infer<typeof TensorRoleSchema>;
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * Fine-tuning (`--train-layers`): which layers of a pretrained model train and travel: the output layer only, the
+ * last residual block and the head, or every layer. The others are frozen and pinned by `baseHash`.
+ */
+export const TrainLayersSchema = z.enum(['head', 'last-block', 'all']);
+export type TrainLayers = z.infer<typeof TrainLayersSchema>;
+
 export const LayersTensorSchema = z
   .object({ name: z.string().min(1).max(512), shape: z.array(positiveInt).max(8), role: TensorRoleSchema })
   .strict();
@@ -32,6 +39,8 @@ export const LayersSpecSchema = z
       .regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256')
       .optional(),
     fedbn: z.boolean().optional(),
+    /** Fine-tuning: the layers chosen to train; frozen BatchNormalization layers then run in inference mode. */
+    trainLayers: TrainLayersSchema.optional(),
   })
   .strict()
   .superRefine((layers, ctx) => {

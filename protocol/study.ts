@@ -6,6 +6,7 @@ import { DpTermsSchema } from './dp-terms.js';
 import { CompressionTermSchema } from './compression.js';
 import { DictionaryColumnSchema } from './data-dictionary.js';
 import type { ErrorCode } from './errors.js';
+import { TrainLayersSchema } from './layers-spec.js';
 
 const id = z
   .string()
@@ -64,6 +65,8 @@ export const StudyModelSchema = z
     totalParameters: positiveInt.optional(),
     baseHash: hex64.optional(),
     fedbn: z.boolean().optional(),
+    /** Fine-tuning: which layers train and travel (head, last-block, all); the rest stay frozen at every site. */
+    trainLayers: TrainLayersSchema.optional(),
   })
   .strict();
 

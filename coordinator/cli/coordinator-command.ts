@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
-import type { ModelSpec, NamedTensor } from '../../protocol/index.js';
+import { TrainLayersSchema, type ModelSpec, type NamedTensor, type TrainLayers } from '../../protocol/index.js';
 import { readDictionary, specFromDictionary } from '../../protocol/cli/dictionary.js';
 import { fingerprint, readIdentityFile, readPublicIdentityFile } from '../../crypto/index.js';
 import { FederationSetupSchema, type FederationSetupInput } from '../config.js';
@@ -11,6 +11,7 @@ import { parsePolicy } from '../policy/index.js';
 import { parseStrategyParams, strategyNames } from '../strategies/index.js';
 import { cliLogger } from '../../protocol/cli/log.js';
 import type { ModelTools } from './model-tools.js';
+import { withModelFlags } from '../../protocol/cli/fine-tuning.js';
 import {
   TASKS,
   trainingTermsFromFlags,
@@ -25,7 +26,7 @@ import {
   positive,
   withPrivacyFlags,
   isPreset,
-  modelChoice,
+  parseResNet,
 } from '../../protocol/cli/options.js';
 
 interface StartOptions {
@@ -35,6 +36,7 @@ interface StartOptions {
   federation: string;
   model: string;
   fedbn: boolean;
+  trainLayers?: TrainLayers;
   features?: string;
   classes?: string;
   dictionary?: string;
@@ -78,14 +80,12 @@ interface StartOptions {
 
 export function coordinatorCommand(tools: ModelTools): Command {
   const cmd = new Command('coordinator').description('run the coordinator of a federation');
-  withPrivacyFlags(withTaskFlags(cmd.command('start')))
+  withModelFlags(withPrivacyFlags(withTaskFlags(cmd.command('start'))), false)
     .description("serve the REST API and the agents' socket.io endpoint, and run the federation's rounds")
     .requiredOption('--key <file>', "the coordinator's private key file (cohort keys generate --id coordinator)")
     .option('--data-dir <dir>', 'where coordinator.db and the published models live', '.cohort/coordinator')
     .option('--config <file>', 'federation file (JSON: { id, name, spec, rules }); overrides the flags below')
     .option('--federation <id>', 'federation id', 'default')
-    .option('--model <arch>', 'logreg | mlp | cnn | PATH to a TF.js Layers model.json (docs/models.md)', modelChoice, 'mlp')
-    .option('--fedbn', 'user model: BatchNormalization tensors stay at each site (FedBN), never sent', false)
     .option('--features <names>', 'tabular data: comma-separated feature column names, in order (default: MNIST pixels)')
     .option(
       '--classes <names>',
@@ -206,13 +206,16 @@ type UserModelKeep = { modelJson: string; tensors: NamedTensor[] };
 /** A user model's spec for the data the flags (or the federation file) describe: MNIST digits, or features and classes. */
 async function userSpec(
   tools: ModelTools,
-  path: string,
+  model: string,
   dataSpec: ModelSpec,
   fedbn: boolean,
   taskGiven: boolean,
+  trainLayers?: TrainLayers,
 ): Promise<{ spec: ModelSpec; keep: UserModelKeep }> {
   const width = dataSpec.inputShape.reduce((a, b) => a * b, 1);
-  return tools.userModel(path, { spec: dataSpec, width, fedbn, taskGiven });
+  // The resnet preset is written as a model file (MNIST's 28x28x1 digits); the coordinator keeps its copy in its data directory.
+  if (parseResNet(model) && width !== 784) throw new Error(`--model ${model} needs image data: the coordinator's flags describe MNIST's 28x28 digits`);
+  return tools.userModel(model, { spec: dataSpec, width, fedbn, taskGiven, ...(trainLayers ? { trainLayers } : {}) });
 }
 
 /**
@@ -222,14 +225,16 @@ async function userSpec(
 async function fromFederationFile(tools: ModelTools, path: string): Promise<{ setup: FederationSetupInput; userModel?: UserModelKeep }> {
   const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { spec?: { classes?: string[]; features?: string[] } };
   if (typeof json.model !== 'string') return { setup: FederationSetupSchema.parse(json) };
-  const { model, fedbn, ...rest } = json;
+  const { model, fedbn, trainLayers, ...rest } = json;
   const given = (json.spec ?? {}) as Partial<ModelSpec>;
   const features = given.features;
   const classes = given.classes ?? (features ? [] : tools.mnistSpec('logreg').classes);
   const dataSpec: ModelSpec = features
     ? { arch: 'mlp', inputShape: [features.length], features, classes, ...given, hidden: [200, 200] }
     : { ...tools.mnistSpec('mlp'), ...(given.classes ? { classes } : {}), ...(given.task ? { task: given.task } : {}) };
-  const { spec, keep } = await userSpec(tools, resolve(dirname(path), model as string), dataSpec, fedbn === true, given.task !== undefined);
+  const file = parseResNet(model as string) ? (model as string) : resolve(dirname(path), model as string);
+  const layers = trainLayers === undefined ? undefined : TrainLayersSchema.parse(trainLayers);
+  const { spec, keep } = await userSpec(tools, file, dataSpec, fedbn === true, given.task !== undefined, layers);
   return {
     setup: FederationSetupSchema.parse({ ...rest, spec: { ...spec, ...(json.spec?.classes ? { classes: json.spec.classes } : {}) } }),
     userModel: keep,
@@ -273,7 +278,7 @@ async function fromFlags(tools: ModelTools, o: StartOptions): Promise<{ setup: F
     spec = tools.mnistSpec(arch);
   }
   let userModel: UserModelKeep | undefined;
-  if (!isPreset(o.model)) ({ spec, keep: userModel } = await userSpec(tools, o.model, spec, o.fedbn, o.task !== undefined));
+  if (!isPreset(o.model)) ({ spec, keep: userModel } = await userSpec(tools, o.model, spec, o.fedbn, o.task !== undefined, o.trainLayers));
   return {
     userModel,
     setup: {

@@ -3,7 +3,7 @@
  * (simulations/cli/main.ts), so that coordinator/ never imports node-agent/train, the one home of TF.js.
  */
 import type { Command } from 'commander';
-import type { ModelSpec, NamedTensor } from '../../protocol/index.js';
+import type { ModelSpec, NamedTensor, TrainLayers } from '../../protocol/index.js';
 import type { ModelRunner } from '../models/index.js';
 
 /** The presets a `--model` flag may name besides a model.json. */
@@ -38,8 +38,14 @@ export interface ModelTools {
   createModelRunner(): ModelRunner;
   /** The MNIST presets' spec (784 pixels or 28x28x1, digits 0-9). */
   mnistSpec(arch: PresetArch): ModelSpec;
-  /** Reads a TF.js Layers model.json and makes it the federation's model for the data `data.spec` describes. */
-  userModel(path: string, data: { spec: ModelSpec; width: number; fedbn: boolean; taskGiven: boolean }): Promise<FederationUserModel>;
+  /**
+   * Reads a TF.js Layers model.json (or writes the resnet preset `resnet[:DEPTH[xWIDTH]]` for MNIST's 28x28x1 digits
+   * as one) and makes it the federation's model for the data `data.spec` describes, fine-tuned when `trainLayers`.
+   */
+  userModel(
+    path: string,
+    data: { spec: ModelSpec; width: number; fedbn: boolean; taskGiven: boolean; trainLayers?: TrainLayers },
+  ): Promise<FederationUserModel>;
   /** Writes a whole model (spec + every tensor) as TF.js model.json and weights.bin in `dir`. */
   exportLayers(spec: ModelSpec, tensors: NamedTensor[], dir: string): Promise<{ modelJson: string; weightsBin: string; bytes: number }>;
   /** Adds the image-data flags (`--image-size`, `--channels`, `--on-bad-file`, ...) to a command. */

@@ -1,11 +1,49 @@
 /** `--model PATH`: a user's TF.js Layers model.json made into a federation's spec, its version 0 and its base (the CLI composes node-agent/train for the coordinator). */
-import { inferTask, outputUnits, taskOf, type ModelSpec, type NamedTensor } from '../../protocol/index.js';
-import type { TF, UserModel } from '../train/index.js';
+import { join } from 'node:path';
+import { headActivation, inferTask, outputUnits, taskOf, type ModelSpec, type NamedTensor, type TrainLayers } from '../../protocol/index.js';
+import type { FineTunedModel, TF, UserModel } from '../train/index.js';
+import { parseResNet } from '../../protocol/cli/options.js';
+import { readPretrainMetadata } from './pretrain-metadata.js';
+
+/**
+ * Writes the `resnet` preset for a data set as a TF.js Layers model file (`dir/model.json`, seeded He-normal
+ * weights), so it federates like a user's model file; returns the model.json path.
+ * @example const path = await writeResNetModel(tf, 'resnet:10x8', { inputShape: [28, 28, 1], spec: data.spec, seed: 0 }, 'run/model');
+ */
+export async function writeResNetModel(
+  tf: TF,
+  choice: string,
+  data: { inputShape: number[]; spec: ModelSpec; seed: number },
+  dir: string,
+): Promise<string> {
+  const arch = parseResNet(choice);
+  if (!arch) throw new Error(`${choice} is not a resnet preset`);
+  const { buildResNet, saveLayersModel } = await import('../../node-agent/train/index.js');
+  const model = buildResNet(tf, {
+    ...arch,
+    inputShape: data.inputShape,
+    units: outputUnits(data.spec),
+    activation: headActivation(taskOf(data.spec)),
+    seed: data.seed,
+  });
+  try {
+    await saveLayersModel(tf, model, dir, { convertedBy: `cohort ${choice}` });
+  } finally {
+    model.dispose();
+  }
+  return join(dir, 'model.json');
+}
+
+/** True when the file is a `cohort pretrain` model whose classes are not the study's: its head must be new, even with as many units. */
+function headIsForOtherClasses(path: string, classes: readonly string[]): boolean {
+  const meta = readPretrainMetadata(path);
+  return meta !== null && meta.classes.join('\u0000') !== classes.join('\u0000');
+}
 
 /** A user model as a federation's: its spec and what the coordinator keeps (model.json and every tensor). */
 export interface UserFederationModel {
   spec: ModelSpec;
-  user: UserModel;
+  user: UserModel & Partial<Pick<FineTunedModel, 'headReplaced' | 'trainedLayers'>>;
   /** For createCoordinator's `userModel`. */
   keep: { modelJson: string; tensors: NamedTensor[] };
 }
@@ -21,10 +59,20 @@ export interface UserFederationModel {
 export async function userModelSpec(
   tf: TF,
   path: string,
-  data: { spec: ModelSpec; width: number; fedbn?: boolean; taskGiven?: boolean },
+  data: { spec: ModelSpec; width: number; fedbn?: boolean; taskGiven?: boolean; trainLayers?: TrainLayers; seed?: number },
 ): Promise<UserFederationModel> {
-  const { readUserModel } = await import('../train/index.js');
-  const user = await readUserModel(tf, path, { fedbn: data.fedbn ?? false });
+  const { readUserModel, fineTuneUserModel } = await import('../../node-agent/train/index.js');
+  const fedbn = data.fedbn ?? false;
+  const user = data.trainLayers
+    ? await fineTuneUserModel(tf, path, {
+        units: outputUnits(data.spec),
+        activation: headActivation(taskOf(data.spec)),
+        trainLayers: data.trainLayers,
+        fedbn,
+        seed: data.seed ?? 0,
+        replaceHead: headIsForOtherClasses(path, data.spec.classes),
+      })
+    : await readUserModel(tf, path, { fedbn });
   const { arch: _arch, hidden: _hidden, inputShape: _shape, ...described } = data.spec;
   const inputWidth = user.inputShape.reduce((a, b) => a * b, 1);
   const features = data.spec.features;
@@ -51,7 +99,7 @@ export async function userModelSpec(
   const units = outputUnits(spec);
   if (user.output && user.output.units !== units) {
     throw new Error(
-      `${user.path}: the model's output layer ${user.output.outputLayer} has ${user.output.units} units, a ${task} task over ${data.spec.classes.slice(0, 10).join(', ')} needs ${units}`,
+      `${user.path}: the model's output layer ${user.output.outputLayer} has ${user.output.units} units, a ${task} task over ${data.spec.classes.slice(0, 10).join(', ')} needs ${units} (--train-layers replaces the head to fine-tune it)`,
     );
   }
   return { spec, user, keep: { modelJson: user.path, tensors: [...user.initial, ...user.base] } };

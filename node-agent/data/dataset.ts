@@ -54,6 +54,28 @@ export function selectRows(ds: Dataset, indices: ArrayLike<number>): Dataset {
 }
 
 /**
+ * The rows of the given classes (some of the dataset's), relabelled in `classes`' order: a study on part of a data
+ * set's classes (`--classes 5,6,7,8,9`). Throws naming a class the dataset lacks.
+ * @example restrictClasses(mnist, ['5', '6']).classes // ['5', '6']; every row a 5 or a 6, labelled 0 or 1
+ */
+export function restrictClasses(ds: Dataset, classes: readonly string[]): Dataset {
+  const index = classes.map((c) => {
+    const at = ds.classes.indexOf(c);
+    if (at < 0) throw new Error(`class ${c} is not one of the data's (${ds.classes.slice(0, 20).join(', ')})`);
+    return at;
+  });
+  const remap = new Map(index.map((from, to) => [from, to]));
+  const rows: number[] = [];
+  ds.y.forEach((label, i) => {
+    if (remap.has(label)) rows.push(i);
+  });
+  const out = selectRows(ds, rows);
+  out.y = Int32Array.from(out.y, (label) => remap.get(label) as number);
+  out.classes = [...classes];
+  return out;
+}
+
+/**
  * Count of rows per class, indexed like `ds.classes`.
  * @example labelHistogram(ds) // [1001, 1127, ...]
  */

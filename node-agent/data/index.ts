@@ -1,5 +1,5 @@
 /** Public surface of the agent's data layer: datasets, loaders, partitions, feature statistics. */
-export { labelHistogram, rowWidth, selectRows, type Dataset } from './dataset.js';
+export { labelHistogram, restrictClasses, rowWidth, selectRows, type Dataset } from './dataset.js';
 export { loadMnist, mnistSpec, splitTrainTest } from './mnist.js';
 export { loadCsv, type CsvOptions } from './csv.js';
 export { MISSING_LABEL, parseLabels, sortClasses, type LabelOptions, type ParsedLabels } from './csv-labels.js';

@@ -1,7 +1,7 @@
 /** A published model as a TensorFlow.js Layers model: model.json and weights.bin, which `tf.loadLayersModel` loads. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { io } from '@tensorflow/tfjs';
+import type { LayersModel, io } from '@tensorflow/tfjs';
 import type { NamedTensor } from '../../protocol/codec.js';
 import type { ModelSpec } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
@@ -30,31 +30,47 @@ export async function exportLayersModel(
   spec: ModelSpec,
   tensors: NamedTensor[],
   dir: string,
+  opts: { convertedBy?: string; metadata?: Record<string, unknown> } = {},
 ): Promise<{ modelJson: string; weightsBin: string; bytes: number }> {
   const model = await buildServingModel(tf, spec, tensors);
   try {
-    mkdirSync(dir, { recursive: true });
-    const modelJson = join(dir, 'model.json');
-    const weightsBin = join(dir, 'weights.bin');
-    let bytes = 0;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        const weights = weightBytes(artifacts.weightData);
-        bytes = weights.byteLength;
-        writeFileSync(weightsBin, weights);
-        const manifest = {
-          format: 'layers-model',
-          generatedBy: artifacts.generatedBy,
-          convertedBy: 'cohort model export',
-          modelTopology: artifacts.modelTopology,
-          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
-        };
-        writeFileSync(modelJson, `${JSON.stringify(manifest)}\n`);
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes } };
-      }),
-    );
-    return { modelJson, weightsBin, bytes };
+    return await saveLayersModel(tf, model, dir, { convertedBy: opts.convertedBy ?? 'cohort model export', ...(opts.metadata ? { metadata: opts.metadata } : {}) });
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Writes a TF.js Layers model as `dir/model.json` (format layers-model, one weights manifest entry, `metadata` as
+ * `userDefinedMetadata` when given) and `dir/weights.bin`: what `tf.loadLayersModel` and `--model PATH` read.
+ * @example await saveLayersModel(tf, model, 'pretrained', { convertedBy: 'cohort pretrain', metadata: { cohort: { classes } } })
+ */
+export async function saveLayersModel(
+  tf: TF,
+  model: LayersModel,
+  dir: string,
+  opts: { convertedBy: string; metadata?: Record<string, unknown> },
+): Promise<{ modelJson: string; weightsBin: string; bytes: number }> {
+  mkdirSync(dir, { recursive: true });
+  const modelJson = join(dir, 'model.json');
+  const weightsBin = join(dir, 'weights.bin');
+  let bytes = 0;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weights = weightBytes(artifacts.weightData);
+      bytes = weights.byteLength;
+      writeFileSync(weightsBin, weights);
+      const manifest = {
+        format: 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: opts.convertedBy,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        ...(opts.metadata ? { userDefinedMetadata: opts.metadata } : {}),
+      };
+      writeFileSync(modelJson, `${JSON.stringify(manifest)}\n`);
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes } };
+    }),
+  );
+  return { modelJson, weightsBin, bytes };
 }

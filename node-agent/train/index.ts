@@ -22,3 +22,6 @@ export { readLayersFile, type LayersFile } from './layers-file.js';
 export { buildLayersModel, getLayersWeights, layersSpecOf, setLayersWeights, tensorRoles, weightNames } from './layers-model.js';
 export { readUserModel, siteBase, type UserModel } from './user-model.js';
 export { missingWasmKernels } from './wasm-trainable.js';
+export { buildResNet, countParameters, RESNET_STAGES, type ResNetDepth, type ResNetOptions } from './resnet.js';
+export { fineTuneUserModel, layersToTrain, type FineTunedModel } from './fine-tune.js';
+export { saveLayersModel } from './export.js';

@@ -12,6 +12,7 @@ import type { TF } from './backend.js';
 import { buildModel, getNamedWeights, setNamedWeights } from './model.js';
 import { buildLayersModel, getLayersWeights, setLayersWeights } from './layers-model.js';
 import { hasConvLayers } from './wasm-trainable.js';
+import { freezeBatchNormStatistics } from './fine-tune.js';
 import { hasWasmGradKernels } from './wasm-grad-kernels.js';
 import { balancedClassWeights, makeOptimizer, rowLoss, taskAccuracy, taskLoss } from './loss.js';
 import { binaryScores, multilabelScores, regressionScores } from './metrics.js';
@@ -85,6 +86,7 @@ async function loadedModel(tf: TF, spec: ModelSpec, weights: NamedTensor[], base
       'this user model needs its base tensors (frozen or local) at the site: start the agent with --model PATH',
     );
   const model = await buildLayersModel(tf, spec);
+  if (spec.layers?.trainLayers) freezeBatchNormStatistics(model);
   try {
     setLayersWeights(tf, model, spec, [...base, ...weights]);
   } catch (err) {

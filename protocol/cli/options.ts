@@ -214,14 +214,44 @@ export function withPrivacyFlags(cmd: Command): Command {
 
 export type Preset = (typeof ARCHS)[number];
 
+/** The depths the resnet preset builds (node-agent/train/resnet.ts). */
+export type ResNetDepth = 10 | 18 | 34;
+
 /**
- * `--model`: a preset name, or a path to a model.json (it must exist).
+ * `--model resnet[:DEPTH[xWIDTH]]`: the preset's depth and first-stage width (resnet = ResNet-18 at width 64); null for
+ * another model; a malformed resnet name throws naming the forms.
+ * @example parseResNet('resnet:10x8') // { depth: 10, width: 8 }
+ */
+export function parseResNet(text: string): { depth: ResNetDepth; width: number } | null {
+  if (text === 'resnet') return { depth: 18, width: 64 };
+  const m = /^resnet:(\d+)(?:x(\d+))?$/.exec(text);
+  if (!m) {
+    if (text.startsWith('resnet')) throw new Error(`--model ${text}: use resnet, resnet:DEPTH or resnet:DEPTHxWIDTH (e.g. resnet:18, resnet:10x8)`);
+    return null;
+  }
+  const depth = Number(m[1]);
+  const width = m[2] === undefined ? 64 : Number(m[2]);
+  if (![10, 18, 34].includes(depth)) throw new Error(`--model ${text}: ResNet depth ${depth}; use 10, 18 or 34`);
+  if (!(width >= 1 && width <= 512)) throw new Error(`--model ${text}: width ${width}; use 1 to 512 filters in the first stage`);
+  return { depth: depth as ResNetDepth, width };
+}
+
+/**
+ * `--model`: a preset name (logreg, mlp, cnn, resnet[:DEPTH[xWIDTH]]), or a path to a model.json (it must exist).
  * @example modelChoice('cnn') // 'cnn'; modelChoice('net/model.json') // 'net/model.json'
  */
 export function modelChoice(text: string): string {
   if ((ARCHS as readonly string[]).includes(text)) return text;
+  if (text.startsWith('resnet')) {
+    try {
+      parseResNet(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+    return text;
+  }
   if (!text.endsWith('.json'))
-    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')} or a path to a TF.js Layers model.json, got "${text}"`);
+    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')}, resnet[:DEPTH[xWIDTH]] or a path to a TF.js Layers model.json, got "${text}"`);
   if (!existsSync(text)) throw new InvalidArgumentError(`no model file ${text}`);
   return text;
 }

@@ -9,6 +9,7 @@ import { privacySection } from './privacy-bench.js';
 import { scaleSection } from './scale-bench.js';
 import { simulationSection } from './simulation-bench.js';
 import { compressionSection } from './compression-bench.js';
+import { imagingSection } from './imaging-bench.js';
 
 export const sections: readonly BenchSection[] = [
   aggregationSection,
@@ -20,4 +21,5 @@ export const sections: readonly BenchSection[] = [
   scaleSection,
   simulationSection,
   compressionSection,
+  imagingSection,
 ];

@@ -1,7 +1,7 @@
 /**
  * The `cohort` command line, composed here from each side's commands: the coordinator's (coordinator/cli: coordinator,
  * tokens, audit, lineage, backup, restore, model, predict), the site's (node-agent/cli: keys, agent, consent, data)
- * and the researcher's (simulations/cli: simulate, stats). It is the one place that hands the coordinator's commands
+ * and the researcher's (simulations/cli: simulate, pretrain, stats). It is the one place that hands the coordinator's commands
  * TF.js (modelTools), so coordinator/ never imports node-agent/.
  */
 import { Command } from 'commander';
@@ -16,6 +16,7 @@ import { predictCommand } from '../../coordinator/cli/predict-command.js';
 import { dataCommand } from '../../node-agent/cli/data-command.js';
 import { tokensCommand } from '../../coordinator/cli/tokens-command.js';
 import { simulateCommand } from './simulate-command.js';
+import { pretrainCommand } from './pretrain-command.js';
 import { statsCommand } from './stats-command.js';
 import { modelTools } from './model-tools.js';
 
@@ -37,6 +38,7 @@ const program = new Command('cohort')
   .addCommand(predictCommand(tools))
   .addCommand(dataCommand())
   .addCommand(simulateCommand())
+  .addCommand(pretrainCommand())
   .addCommand(statsCommand());
 
 // `cohort simulate | head`: once the reader goes away the command carries on without printing (the run folder

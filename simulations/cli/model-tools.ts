@@ -1,5 +1,9 @@
 /** The TF.js services the coordinator's commands are given (coordinator/cli/model-tools.ts), built from node-agent/train. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ModelTools } from '../../coordinator/cli/model-tools.js';
+import { parseResNet } from '../../protocol/cli/options.js';
 import { mnistSpec } from '../../node-agent/data/mnist.js';
 import { createModelRunner } from '../../node-agent/train/model-runner.js';
 import { imageOptionsFrom, withImageFlags } from '../../node-agent/cli/image-flags.js';
@@ -16,10 +20,14 @@ export function modelTools(): ModelTools {
     mnistSpec,
     withImageFlags,
     imageRows,
-    async userModel(path, data) {
+    async userModel(model, data) {
       const { selectBackend } = await import('../../node-agent/train/index.js');
-      const { userModelSpec } = await import('../../node-agent/cli/user-model.js');
+      const { userModelSpec, writeResNetModel } = await import('../../node-agent/cli/user-model.js');
       const { tf } = await selectBackend('auto');
+      // The resnet preset is written as a model file; the coordinator keeps its copy in its data directory.
+      const path = parseResNet(model)
+        ? await writeResNetModel(tf, model, { inputShape: [28, 28, 1], spec: data.spec, seed: 0 }, mkdtempSync(join(tmpdir(), 'cohort-resnet-')))
+        : model;
       const { spec, keep } = await userModelSpec(tf, path, data);
       return { spec, keep };
     },

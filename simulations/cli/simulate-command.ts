@@ -9,6 +9,7 @@ import { parseRevoke } from '../simulate/consents.js';
 import { parseByzantine } from '../simulate/byzantine-sites.js';
 import { imageOptionsFrom, withImageFlags } from '../../node-agent/cli/image-flags.js';
 import { inProcessIfAsked, withInProcessFlags } from './in-process-flags.js';
+import { fineTuningDefaults, fineTuningOptions, withModelFlags } from '../../protocol/cli/fine-tuning.js';
 import {
   BACKENDS,
   TASKS,
@@ -30,7 +31,7 @@ import {
 } from '../../protocol/cli/options.js';
 
 export function simulateCommand(): Command {
-  return withInProcessFlags(withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate')))))
+  return withInProcessFlags(withModelFlags(withPrivacyFlags(withImageFlags(withTaskFlags(new Command('simulate')))), true))
     .description(
       'run a local federation: a real coordinator and real agents (one process each, or many per worker thread above 20 institutions), talking socket.io over loopback',
     )
@@ -54,8 +55,6 @@ export function simulateCommand(): Command {
     .option('--columns <names>', 'csv: the feature columns to use, comma-separated (default: all but the label and the ignored ones)')
     .option('--categorical <names>', 'csv: columns to treat as categories even when their values are numbers (codes), comma-separated')
     .option('--min-category-count <n>', 'csv: categories seen fewer times across the institutions fall into "other"', int(1), 5)
-    .option('--model <arch>', 'logreg | mlp | cnn | PATH to a TF.js Layers model.json (docs/models.md)', modelChoice, 'mlp')
-    .option('--fedbn', 'user model: BatchNormalization tensors stay at each site (FedBN), never sent', false)
     .option('--local-epochs <e>', 'local epochs per round', int(1, 1000), 2)
     .option('--batch-size <b>', 'local batch size', int(1, 1_000_000), 10)
     .option('--lr <x>', 'local SGD learning rate', positive, 0.05)
@@ -96,7 +95,8 @@ export function simulateCommand(): Command {
     )
     .option('--centralized', 'also train the same model on the pooled training rows, as a baseline', false)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>)')
-    .action(async (o: Record<string, unknown>, cmd: Command) => {
+    .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      const o = fineTuningDefaults(flags, cmd);
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const partitionText = String(o.partition);
       const dataset = parseDataset(String(o.dataset), o.label as string | undefined, imageOptionsFrom(o));
@@ -140,6 +140,7 @@ export function simulateCommand(): Command {
         ...(dataset.kind === 'csv' ? { tabular } : {}),
         model: o.model as string,
         ...(o.fedbn ? { fedbn: true } : {}),
+        ...fineTuningOptions(o, (text) => parseDataset(text, o.label as string | undefined, imageOptionsFrom(o))),
         localEpochs: o.localEpochs as number,
         batchSize: o.batchSize as number,
         learningRate: o.lr as number,

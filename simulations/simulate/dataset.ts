@@ -8,6 +8,7 @@ import {
   loadMnistFull,
   mnistSpec,
   partition,
+  restrictClasses,
   rowWidth,
   splitTrainTest,
   type Dataset,
@@ -104,7 +105,7 @@ function imageSpec(arch: Arch, imageShape: number[], classes: string[]): ModelSp
  * @example specFor({ kind: 'mnist-full' }, loadMnistFull().all, 'cnn').inputShape // [28, 28, 1]
  */
 export function specFor(choice: DatasetChoice, all: Dataset, arch: Arch, imageShape?: number[]): ModelSpec {
-  if (choice.kind === 'mnist') return mnistSpec(arch);
+  if (choice.kind === 'mnist') return { ...mnistSpec(arch), classes: [...all.classes] };
   if (choice.kind === 'mnist-full' || choice.kind === 'idx' || choice.kind === 'images' || choice.kind === 'dicom') {
     return imageSpec(arch, imageShape ?? (choice.kind === 'mnist-full' ? [28, 28] : [rowWidth(all)]), all.classes);
   }
@@ -150,6 +151,14 @@ function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): {
   }
 }
 
+/** Indices of the rows whose class is one of `classes`, in order; throws naming a class the data lacks. */
+function classRows(all: Dataset, classes: readonly string[]): number[] {
+  const missing = classes.filter((c) => !all.classes.includes(c));
+  if (missing.length) throw new Error(`--classes ${classes.join(',')}: ${missing.join(', ')} not among the data's classes (${all.classes.join(', ')})`);
+  const wanted = new Set(classes.map((c) => all.classes.indexOf(c)));
+  return Array.from(all.y.keys()).filter((i) => wanted.has(all.y[i] as number));
+}
+
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
 /**
@@ -166,9 +175,12 @@ export function prepareData(
   scheme: PartitionScheme,
   seed: number,
   testFraction = 0.2,
-  extra: { natural?: NaturalPartition; tabular?: TabularOptions; labels?: LabelChoice } = {},
+  extra: { natural?: NaturalPartition; tabular?: TabularOptions; labels?: LabelChoice; classes?: string[] } = {},
 ): SimulationData {
-  if (choice.kind === 'csv') return prepareCsv(choice, arch, institutions, scheme, seed, testFraction, extra);
+  if (choice.kind === 'csv') {
+    if (extra.classes) throw new Error('--classes applies to image data (mnist, mnist-full, idx, images, dicom)');
+    return prepareCsv(choice, arch, institutions, scheme, seed, testFraction, extra);
+  }
   const natural = extra.natural;
   if (natural && !(choice.kind === 'dicom' && natural.kind === 'column' && natural.column === 'site')) {
     throw new Error(
@@ -179,7 +191,13 @@ export function prepareData(
   if ((asked.task && asked.task !== 'classification') || asked.positive !== undefined) {
     throw new Error(`--task ${asked.task ?? 'binary'} and --positive need a csv data set; ${choice.kind} images are a classification`);
   }
-  const { all, trainRows, imageShape, siteOf } = load(choice);
+  const loaded = load(choice);
+  const { imageShape, siteOf } = loaded;
+  // --classes: the rows of those classes only, relabelled; `kept` maps them back to the rows an agent loads.
+  const kept = extra.classes ? classRows(loaded.all, extra.classes) : undefined;
+  const all = kept ? restrictClasses(loaded.all, extra.classes as string[]) : loaded.all;
+  const trainRows = kept && loaded.trainRows !== undefined ? kept.filter((i) => i < (loaded.trainRows as number)).length : loaded.trainRows;
+  if (kept && natural) throw new Error('--classes and --partition column:site cannot be combined');
   const pooled = (choice.kind === 'images' || choice.kind === 'dicom') && choice.image?.normalize === 'pooled';
   // --normalize pooled: the spec asks for per-channel statistics, which the coordinator pools from the agents' summaries.
   const spec: ModelSpec = { ...specFor(choice, all, arch, imageShape), ...(pooled ? { channelNormalization: { source: 'pooled' } } : {}) };
@@ -216,7 +234,7 @@ export function prepareData(
     train,
     test,
     sites,
-    agents: sites.map((rows) => ({ ref, rows })),
+    agents: sites.map((rows) => ({ ref, rows: kept ? rows.map((i) => kept[i] as number) : rows })),
     ...(imageShape ? { imageShape: [...imageShape] } : {}),
   };
 }

@@ -11,11 +11,12 @@ import {
   type NamedTensor,
   type Task,
   type TrainConfig,
+  type TrainLayers,
 } from '../../protocol/index.js';
 import { generateIdentity, publicIdentityOf, writeIdentityFile, writePublicIdentityFile } from '../../crypto/index.js';
 import { createCoordinator, openSqliteStore, type Coordinator, type Store } from '../../coordinator/index.js';
 import { loadModelFile } from '../../coordinator/models/index.js';
-import { partitionSummary, rowWidth, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
+import { partitionSummary, selectRows, type Dataset, type PartitionScheme } from '../../node-agent/data/index.js';
 import {
   createModelRunner,
   evaluate,
@@ -47,9 +48,9 @@ import { formatLineage, lineage, type Lineage } from '../../coordinator/models/i
 import { trainCentralized } from './centralized.js';
 import { assignAttackers, type ByzantineFlag } from './byzantine-sites.js';
 import { byzantineReport, formatByzantine, type ByzantineReport, type Refusal } from './byzantine-report.js';
-import { userModelSpec } from '../../node-agent/cli/user-model.js';
-import { isPreset } from '../../protocol/cli/options.js';
-import { describeUserModel } from './user-model-summary.js';
+import { isPreset, parseResNet } from '../../protocol/cli/options.js';
+import { formatForgetting, type ForgettingReport } from './forgetting.js';
+import { federationModel, modelKind } from './federation-model.js';
 
 export interface SimulateOptions {
   institutions: number;
@@ -61,6 +62,12 @@ export interface SimulateOptions {
   model: Arch | string;
   /** A user model only: BatchNormalization tensors stay at each site (FedBN). */
   fedbn?: boolean;
+  /** Fine-tuning a model file: which layers train and travel (the head is replaced when the data's classes differ). */
+  trainLayers?: TrainLayers;
+  /** Only the rows of these classes (`--classes`), relabelled in this order. */
+  classes?: string[];
+  /** Continual learning: the pretrained model's own task, scored before and after fine-tuning (`--base-task-data`). */
+  baseTaskData?: DatasetChoice;
   localEpochs: number;
   batchSize: number;
   learningRate: number;
@@ -125,6 +132,8 @@ export interface Summary {
   lineage: Lineage;
   /** With --byzantine: who attacked, what the coordinator refused, and whether the final model survived. */
   byzantine?: ByzantineReport;
+  /** With --base-task-data: the pretrained model's own task before and after federated fine-tuning. */
+  forgetting?: ForgettingReport;
 }
 
 const FEDERATION = 'simulation';
@@ -141,11 +150,10 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   // A run folder holds one run: a second run into it would resume the finished federation and wait for rounds that never come.
   if (existsSync(join(dir, 'coordinator.db')))
     throw new Error(`--out ${options.out} already holds a run (coordinator.db): choose another folder or remove it`);
-  const userPath = isPreset(options.model) ? undefined : options.model;
-  if (options.fedbn && !userPath) throw new Error('--fedbn applies to a user model (--model PATH): the presets have no BatchNormalization');
+  const { resnet, file } = modelKind(options);
   const data = prepareData(
     options.dataset,
-    userPath ? 'mlp' : (options.model as Arch),
+    file || resnet ? 'mlp' : (options.model as Arch),
     options.institutions,
     options.partition,
     options.seed,
@@ -157,6 +165,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
         ...(options.task ? { task: options.task } : {}),
         ...(options.positive !== undefined ? { positive: options.positive } : {}),
       },
+      ...(options.classes ? { classes: options.classes } : {}),
     },
   );
   // A natural partition decides how many institutions there are.
@@ -171,14 +180,8 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   }
   const attackers = assignAttackers(opts.byzantine ?? [], opts.institutions);
   const { tf, name: backend } = await selectBackend(opts.backend, () => undefined);
-  const user = userPath
-    ? await userModelSpec(tf, userPath, {
-        spec: data.spec,
-        width: rowWidth(data.all),
-        fedbn: opts.fedbn ?? false,
-        taskGiven: opts.task !== undefined,
-      })
-    : undefined;
+  const made = await federationModel(tf, opts, data, dir);
+  const [user, probe] = [made?.user, made?.probe];
   const task = taskOf(user ? user.spec : data.spec);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const peak = trackPeakRss();
@@ -186,7 +189,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
   const spec = user ? user.spec : data.spec;
   const base = user ? { base: user.user.base } : {};
   say(`Cohort simulation: ${opts.institutions} institutions, ${opts.rounds} rounds, ${describe(opts)} -> ${dir}`);
-  if (user) say(`User model ${user.user.path}: ${describeUserModel(user.spec)}`);
+  for (const line of made?.lines ?? []) say(line);
   if (opts.secagg)
     say(
       `secure aggregation: ${opts.secagg.graph === 'harary' ? 'SecAgg+ (Harary graph)' : 'complete graph'}, the coordinator sees only the sum of each round's updates${opts.dp ? '; DP noise added by the sites before masking' : ''}`,
@@ -464,6 +467,11 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       );
     }
 
+    const forgetting = probe
+      ? await probe.after(readModel(coordinator, dir, finalEval.version).weights, user?.user.headReplaced?.layer)
+      : undefined;
+    if (forgetting) say(`\n${formatForgetting(forgetting)}`);
+
     const byzantine =
       attackers.size > 0
         ? byzantineReport({ attackers, refusals, accepted, finalAccuracy: finalEval.accuracy, classes: testSet.classes })
@@ -496,6 +504,7 @@ export async function simulate(options: SimulateOptions): Promise<Summary> {
       privacy: { secureAggregation: fed.manifest.privacy.secureAggregation, budget: fed.manifest.privacy.dp ?? null, spent: privacyLog },
       lineage: finalLineage,
       ...(byzantine ? { byzantine } : {}),
+      ...(forgetting ? { forgetting } : {}),
     };
     writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(join(dir, 'rounds.csv'), roundsToCsv(rows));
@@ -575,7 +584,7 @@ function describePreprocessing(spec: ModelSpec, dropped: { column: string; reaso
 }
 
 function describe(opts: SimulateOptions): string {
-  const model = isPreset(opts.model) ? opts.model : `user model ${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`; // a short name: the federation's name has 200 characters
+  const model = isPreset(opts.model) || parseResNet(opts.model) ? opts.model : `user model ${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`; // a short name: the federation's name has 200 characters
   return `${formatDataRef(opts.dataset)}, ${model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
 }
 
@@ -585,8 +594,8 @@ function uploadBytes(store: Store, round: number): number {
 }
 
 function configOf(opts: SimulateOptions): Record<string, unknown> {
-  const { out_stream: _s, partition: _p, policy: _policy, natural: _n, partitionText, ...rest } = opts;
-  return { ...rest, partition: partitionText };
+  const { out_stream: _s, partition: _p, policy: _policy, natural: _n, partitionText, baseTaskData, ...rest } = opts;
+  return { ...rest, partition: partitionText, ...(baseTaskData ? { baseTaskData: formatDataRef(baseTaskData) } : {}) };
 }
 
 function trackPeakRss(): { stop(): number } {

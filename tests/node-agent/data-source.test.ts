@@ -44,7 +44,7 @@ describe('dataSourceFor', () => {
   it('refuses a spec whose classes or input size are not those of the images (SHAPE_MISMATCH)', () => {
     const ref: DataRef = { kind: 'idx', trainImages: files.trainImages, trainLabels: files.trainLabels };
 
-    expect(() => dataSourceFor(ref, [0]).load({ arch: 'logreg', inputShape: [12], classes: ['0', '1'] })).toThrow(
+    expect(() => dataSourceFor(ref).load({ arch: 'logreg', inputShape: [12], classes: ['0', '1'] })).toThrow(
       expect.objectContaining({
         code: 'SHAPE_MISMATCH',
         message: expect.stringMatching(/classes \(0, 1\) are not the classes of idx:.* \(0, 1, 2, 3\)/),
@@ -53,6 +53,18 @@ describe('dataSourceFor', () => {
     expect(() => dataSourceFor(ref, [0]).load({ arch: 'logreg', inputShape: [784], classes: CLASSES4 })).toThrow(
       expect.objectContaining({ code: 'SHAPE_MISMATCH', message: expect.stringMatching(/takes 784 inputs, the images of .* are 4x3/) }),
     );
+  });
+
+  it("relabels a site's rows when the study takes some of the data's classes (--classes) and every row is one of them", () => {
+    const ref: DataRef = { kind: 'idx', trainImages: files.trainImages, trainLabels: files.trainLabels };
+    const whole = dataSourceFor(ref).load({ arch: 'logreg', inputShape: [12], classes: CLASSES4 });
+    const rows = Array.from(whole.y.keys()).filter((i) => whole.y[i] === 2 || whole.y[i] === 3);
+
+    const site = dataSourceFor(ref, rows).load({ arch: 'logreg', inputShape: [12], classes: ['3', '2'] });
+
+    expect(site.classes).toEqual(['3', '2']);
+    expect(Array.from(site.y)).toEqual(rows.map((i) => (whole.y[i] === 3 ? 0 : 1)));
+    expect(site.x).toEqual(selectRows(whole, rows).x);
   });
 
   it('gives mnist-full rows by their index in the 70,000 (60,000 training digits first) and MNIST digits as before', () => {

@@ -98,4 +98,16 @@ describe('npm run bench -- --quick', () => {
     }
     expect(section.result!.notes.join(' ')).toMatch(/Target int8 .* (met|missed)/);
   }, 180_000);
+
+  it('runs the imaging section: decode, augment and ResNet training rates, each finite and positive', async () => {
+    const dir = join(out, 'imaging');
+    await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', 'imaging', '--out', dir], { timeout: 110_000, maxBuffer: 16 << 20 });
+
+    const json = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as BenchJson;
+    const section = json.sections[0]!;
+    expect(section.error).toBeUndefined();
+    const steps = section.result!.rows.map((r) => r.values ?? {});
+    expect(steps.map((v) => String(v.what).split(' ')[0])).toEqual(['decode', 'augment', 'decode', 'augment', 'train', 'train']);
+    for (const v of steps) expect(Number.isFinite(v.perSec) && (v.perSec as number) > 0, String(v.what)).toBe(true);
+  }, 120_000);
 });
