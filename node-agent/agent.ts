@@ -161,7 +161,7 @@ export function createAgent(opts: AgentOptions): Agent {
     // A session that never got ready keeps its promise, so whatever waits on it (an upload) resumes with the next one.
     if (sessionReady.settled) {
       sessionReady = deferred<void>();
-        }
+    }
   });
   // Validated like every inbound message: a malformed "complete" must not end the agent.
   socket.on('round:closed', (raw) => {

@@ -214,7 +214,8 @@ async function userSpec(
 ): Promise<{ spec: ModelSpec; keep: UserModelKeep }> {
   const width = dataSpec.inputShape.reduce((a, b) => a * b, 1);
   // The resnet preset is written as a model file (MNIST's 28x28x1 digits); the coordinator keeps its copy in its data directory.
-  if (parseResNet(model) && width !== 784) throw new Error(`--model ${model} needs image data: the coordinator's flags describe MNIST's 28x28 digits`);
+  if (parseResNet(model) && width !== 784)
+    throw new Error(`--model ${model} needs image data: the coordinator's flags describe MNIST's 28x28 digits`);
   return tools.userModel(model, { spec: dataSpec, width, fedbn, taskGiven, ...(trainLayers ? { trainLayers } : {}) });
 }
 

@@ -20,4 +20,3 @@ export function readPretrainMetadata(modelJson: string): PretrainMetadata | null
   const meta = json.userDefinedMetadata?.cohort;
   return meta && Array.isArray(meta.classes) ? meta : null;
 }
-

@@ -1,6 +1,14 @@
 /** `--model PATH`: a user's TF.js Layers model.json made into a federation's spec, its version 0 and its base (the CLI composes node-agent/train for the coordinator). */
 import { join } from 'node:path';
-import { headActivation, inferTask, outputUnits, taskOf, type ModelSpec, type NamedTensor, type TrainLayers } from '../../protocol/index.js';
+import {
+  headActivation,
+  inferTask,
+  outputUnits,
+  taskOf,
+  type ModelSpec,
+  type NamedTensor,
+  type TrainLayers,
+} from '../../protocol/index.js';
 import type { FineTunedModel, TF, UserModel } from '../train/index.js';
 import { parseResNet } from '../../protocol/cli/options.js';
 import { readPretrainMetadata } from './pretrain-metadata.js';

@@ -34,7 +34,10 @@ export async function exportLayersModel(
 ): Promise<{ modelJson: string; weightsBin: string; bytes: number }> {
   const model = await buildServingModel(tf, spec, tensors);
   try {
-    return await saveLayersModel(tf, model, dir, { convertedBy: opts.convertedBy ?? 'cohort model export', ...(opts.metadata ? { metadata: opts.metadata } : {}) });
+    return await saveLayersModel(tf, model, dir, {
+      convertedBy: opts.convertedBy ?? 'cohort model export',
+      ...(opts.metadata ? { metadata: opts.metadata } : {}),
+    });
   } finally {
     model.dispose();
   }

@@ -83,7 +83,10 @@ export async function fineTuneUserModel(tf: TF, path: string, opts: FineTuneOpti
     const topology = structuredClone(file.topology);
     const layers = topLayers(topology);
     const head = layers.find((l) => l.config?.name === output.outputLayer);
-    if (!head?.config) throw new Error(`${file.path}: the output layer ${output.outputLayer} is inside a nested model; Cohort replaces a top-level head only`);
+    if (!head?.config)
+      throw new Error(
+        `${file.path}: the output layer ${output.outputLayer} is inside a nested model; Cohort replaces a top-level head only`,
+      );
     let headReplaced: FineTunedModel['headReplaced'];
     if (output.units !== opts.units || opts.replaceHead) {
       headReplaced = { layer: output.outputLayer, from: output.units, to: opts.units };
@@ -92,7 +95,8 @@ export async function fineTuneUserModel(tf: TF, path: string, opts: FineTuneOpti
     }
     const trainedLayers = layersToTrain(original, opts.trainLayers, output.outputLayer);
     const training = new Set(trainedLayers);
-    for (const layer of layers) if (layer.config && layer.class_name !== 'InputLayer') layer.config.trainable = training.has(String(layer.config.name));
+    for (const layer of layers)
+      if (layer.config && layer.class_name !== 'InputLayer') layer.config.trainable = training.has(String(layer.config.name));
     model = await modelFromTopology(tf, topology, file.path);
     const fromFile = new Map(file.tensors.map((t) => [t.name, t]));
     const tensors = weightNames(model).map((name, i) => {

@@ -37,7 +37,8 @@ export const IMAGENET_STEM_FROM = 64;
 export function buildResNet(tf: TF, opts: ResNetOptions): LayersModel {
   const stages = RESNET_STAGES[opts.depth];
   if (!stages) throw new Error(`ResNet depth ${String(opts.depth)}: use ${Object.keys(RESNET_STAGES).join(', ')}`);
-  if (opts.inputShape.length !== 3) throw new Error(`ResNet needs an image input [height, width, channels], got [${opts.inputShape.join(', ')}]`);
+  if (opts.inputShape.length !== 3)
+    throw new Error(`ResNet needs an image input [height, width, channels], got [${opts.inputShape.join(', ')}]`);
   let seed = opts.seed * 1000 + 1; // TF.js draws from Math.random for a seed of 0
   const conv = (x: SymbolicTensor, filters: number, kernel: number, strides: number, name: string): SymbolicTensor =>
     tf.layers
@@ -67,7 +68,8 @@ export function buildResNet(tf: TF, opts: ResNetOptions): LayersModel {
       const strides = s > 0 && b === 0 ? 2 : 1;
       let y = relu(bn(conv(x, filters, 3, strides, `${name}_conv1`), `${name}_bn1`), `${name}_relu1`);
       y = bn(conv(y, filters, 3, 1, `${name}_conv2`), `${name}_bn2`);
-      const shortcut = strides !== 1 || (x.shape[3] as number) !== filters ? bn(conv(x, filters, 1, strides, `${name}_down_conv`), `${name}_down_bn`) : x;
+      const shortcut =
+        strides !== 1 || (x.shape[3] as number) !== filters ? bn(conv(x, filters, 1, strides, `${name}_down_conv`), `${name}_down_bn`) : x;
       x = relu(tf.layers.add({ name: `${name}_add` }).apply([y, shortcut]) as SymbolicTensor, `${name}_relu2`);
     }
   });

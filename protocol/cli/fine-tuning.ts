@@ -5,7 +5,8 @@ import { choice, modelChoice, nameList } from './options.js';
 
 export const TRAIN_LAYERS = ['head', 'last-block', 'all'] as const;
 
-export const MODEL_CHOICES = 'logreg | mlp | cnn | resnet[:DEPTH[xWIDTH]] (e.g. resnet:18, resnet:10x8) | PATH to a TF.js Layers model.json';
+export const MODEL_CHOICES =
+  'logreg | mlp | cnn | resnet[:DEPTH[xWIDTH]] (e.g. resnet:18, resnet:10x8) | PATH to a TF.js Layers model.json';
 
 /**
  * Adds the model flags: `--model`, `--fedbn`, `--train-layers`, and with `simulation` also `--classes` and

@@ -226,7 +226,8 @@ export function parseResNet(text: string): { depth: ResNetDepth; width: number }
   if (text === 'resnet') return { depth: 18, width: 64 };
   const m = /^resnet:(\d+)(?:x(\d+))?$/.exec(text);
   if (!m) {
-    if (text.startsWith('resnet')) throw new Error(`--model ${text}: use resnet, resnet:DEPTH or resnet:DEPTHxWIDTH (e.g. resnet:18, resnet:10x8)`);
+    if (text.startsWith('resnet'))
+      throw new Error(`--model ${text}: use resnet, resnet:DEPTH or resnet:DEPTHxWIDTH (e.g. resnet:18, resnet:10x8)`);
     return null;
   }
   const depth = Number(m[1]);
@@ -251,7 +252,9 @@ export function modelChoice(text: string): string {
     return text;
   }
   if (!text.endsWith('.json'))
-    throw new InvalidArgumentError(`expected ${ARCHS.join(', ')}, resnet[:DEPTH[xWIDTH]] or a path to a TF.js Layers model.json, got "${text}"`);
+    throw new InvalidArgumentError(
+      `expected ${ARCHS.join(', ')}, resnet[:DEPTH[xWIDTH]] or a path to a TF.js Layers model.json, got "${text}"`,
+    );
   if (!existsSync(text)) throw new InvalidArgumentError(`no model file ${text}`);
   return text;
 }

@@ -15,7 +15,7 @@ async function writeImages(dir: string, count: number, side: number): Promise<st
   const paths: string[] = [];
   for (let i = 0; i < count; i++) {
     const raw = Buffer.alloc(side * side * 3);
-    for (let k = 0; k < raw.length; k++) raw[k] = Math.floor(((k / 3) % side) / side * 128 + rng.next() * 127);
+    for (let k = 0; k < raw.length; k++) raw[k] = Math.floor((((k / 3) % side) / side) * 128 + rng.next() * 127);
     const path = join(dir, `img-${i}.${i % 4 === 0 ? 'png' : 'jpg'}`);
     const img = sharp(raw, { raw: { width: side, height: side, channels: 3 } });
     await (i % 4 === 0 ? img.png() : img.jpeg({ quality: 90 })).toFile(path);
@@ -39,7 +39,9 @@ async function best(runs: number, fn: () => unknown): Promise<number> {
 async function resnetRate(tf: TF, shape: [number, number, number], rows: number): Promise<{ perSec: number; params: number }> {
   const model = buildResNet(tf, { depth: 10, width: 8, inputShape: shape, units: 10, activation: 'softmax', seed: 1 });
   const names = weightNames(model);
-  const tensors = model.getWeights().map((w, i) => ({ name: names[i] as string, shape: [...w.shape], data: Float32Array.from(w.dataSync() as Float32Array) }));
+  const tensors = model
+    .getWeights()
+    .map((w, i) => ({ name: names[i] as string, shape: [...w.shape], data: Float32Array.from(w.dataSync() as Float32Array) }));
   const params = countParameters(model).total;
   const topology = model.toJSON(null, false) as unknown as Record<string, unknown>;
   model.dispose();
@@ -93,7 +95,12 @@ export const imagingSection: BenchSection = {
       ] as const) {
         ctx.log(`imaging: decoding to ${h}x${w}x${c}`);
         const seconds = await best(ctx.quick ? 1 : 3, () => decodeImages(paths, h, w, c));
-        add(`decode 256x256 JPEG/PNG -> ${h}x${w}x${c}`, count / seconds, count / seconds / cores, `sharp (libvips, up to ${cores} threads), ${count} files`);
+        add(
+          `decode 256x256 JPEG/PNG -> ${h}x${w}x${c}`,
+          count / seconds,
+          count / seconds / cores,
+          `sharp (libvips, up to ${cores} threads), ${count} files`,
+        );
         const x = Float32Array.from(decodeImages(paths, h, w, c).pixels, (v) => v / 255);
         const aug = await best(ctx.quick ? 1 : 3, () => augmentBatch(x.slice(), count, [h, w, c], 1));
         add(`augment ${h}x${w}x${c}`, count / aug, count / aug, 'crop, flip, rotation, brightness/contrast; one thread');
@@ -105,7 +112,12 @@ export const imagingSection: BenchSection = {
       ] as [number, number, number][]) {
         ctx.log(`imaging: training resnet:10x8 on ${shape.join('x')} (${backend})`);
         const { perSec, params } = await resnetRate(tf, shape, ctx.quick ? 64 : 512);
-        add(`train resnet:10x8 on ${shape.join('x')}`, perSec, null, `${backend}, batch 32, AdamW, ${params.toLocaleString('en-US')} parameters`);
+        add(
+          `train resnet:10x8 on ${shape.join('x')}`,
+          perSec,
+          null,
+          `${backend}, batch 32, AdamW, ${params.toLocaleString('en-US')} parameters`,
+        );
       }
       const ms = (row: BenchRow | undefined): string => (1000 / Number(row?.values?.perSec ?? NaN)).toFixed(2);
       return {

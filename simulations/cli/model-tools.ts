@@ -26,7 +26,12 @@ export function modelTools(): ModelTools {
       const { tf } = await selectBackend('auto');
       // The resnet preset is written as a model file; the coordinator keeps its copy in its data directory.
       const path = parseResNet(model)
-        ? await writeResNetModel(tf, model, { inputShape: [28, 28, 1], spec: data.spec, seed: 0 }, mkdtempSync(join(tmpdir(), 'cohort-resnet-')))
+        ? await writeResNetModel(
+            tf,
+            model,
+            { inputShape: [28, 28, 1], spec: data.spec, seed: 0 },
+            mkdtempSync(join(tmpdir(), 'cohort-resnet-')),
+          )
         : model;
       const { spec, keep } = await userModelSpec(tf, path, data);
       return { spec, keep };

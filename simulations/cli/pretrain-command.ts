@@ -2,15 +2,32 @@
 import { Command } from 'commander';
 import { parseDataset } from '../simulate/dataset.js';
 import { imageOptionsFrom, withImageFlags } from '../../node-agent/cli/image-flags.js';
-import { BACKENDS, TASKS, choice, int, modelChoice, nameList, positive, trainingTermsFromFlags, withTaskFlags } from '../../protocol/cli/options.js';
+import {
+  BACKENDS,
+  TASKS,
+  choice,
+  int,
+  modelChoice,
+  nameList,
+  positive,
+  trainingTermsFromFlags,
+  withTaskFlags,
+} from '../../protocol/cli/options.js';
 
 export function pretrainCommand(): Command {
   return withImageFlags(withTaskFlags(new Command('pretrain')))
-    .description('train a model centrally on one data set and save it as model.json + weights.bin, to fine-tune federated (docs/fine-tuning.md)')
+    .description(
+      'train a model centrally on one data set and save it as model.json + weights.bin, to fine-tune federated (docs/fine-tuning.md)',
+    )
     .option('--dataset <name>', 'as simulate: mnist | mnist-full | idx:... | csv:PATH | images:DIR | dicom:MANIFEST.csv', 'mnist')
     .option('--label <column>', 'the label column of a csv data set')
     .option('--classes <labels>', 'image data: only the rows of these classes, comma-separated (e.g. 0,1,2,3,4)', nameList)
-    .option('--model <arch>', 'logreg | mlp | cnn | resnet[:DEPTH[xWIDTH]] | PATH to a model.json to train further', modelChoice, 'resnet:10x8')
+    .option(
+      '--model <arch>',
+      'logreg | mlp | cnn | resnet[:DEPTH[xWIDTH]] | PATH to a model.json to train further',
+      modelChoice,
+      'resnet:10x8',
+    )
     .option('--epochs <e>', 'epochs over the training rows', int(1, 10_000), 3)
     .option('--batch-size <b>', 'batch size', int(1, 1_000_000), 32)
     .option('--lr <x>', 'learning rate', positive, 0.001)

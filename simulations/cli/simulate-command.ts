@@ -27,7 +27,6 @@ import {
   unitInterval,
   withPrivacyFlags,
   withTaskFlags,
-  modelChoice,
 } from '../../protocol/cli/options.js';
 
 export function simulateCommand(): Command {

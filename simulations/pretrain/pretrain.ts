@@ -65,7 +65,12 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   try {
     const file =
       resnet && scratch
-        ? await writeResNetModel(tf, opts.model, { inputShape: cnnInputShape(data.imageShape as number[]), spec: data.spec, seed: opts.seed }, scratch)
+        ? await writeResNetModel(
+            tf,
+            opts.model,
+            { inputShape: cnnInputShape(data.imageShape as number[]), spec: data.spec, seed: opts.seed },
+            scratch,
+          )
         : preset
           ? undefined
           : opts.model;
@@ -116,6 +121,15 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     convertedBy: 'cohort pretrain',
     metadata: { cohort: metadata },
   });
-  say(`Saved ${modelJson} (weights.bin ${(bytes / 2 ** 20).toFixed(2)} MB); fine-tune it with cohort simulate --model ${modelJson} --train-layers head|last-block|all.`);
-  return { modelJson, testAccuracy: ev.accuracy, testLoss: ev.loss, trainRows: trainSet.n, testRows: testSet.n, wallMs: Date.now() - startedAt };
+  say(
+    `Saved ${modelJson} (weights.bin ${(bytes / 2 ** 20).toFixed(2)} MB); fine-tune it with cohort simulate --model ${modelJson} --train-layers head|last-block|all.`,
+  );
+  return {
+    modelJson,
+    testAccuracy: ev.accuracy,
+    testLoss: ev.loss,
+    trainRows: trainSet.n,
+    testRows: testSet.n,
+    wallMs: Date.now() - startedAt,
+  };
 }

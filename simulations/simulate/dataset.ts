@@ -154,7 +154,8 @@ function load(choice: Exclude<DatasetChoice, { kind: 'csv' }>): {
 /** Indices of the rows whose class is one of `classes`, in order; throws naming a class the data lacks. */
 function classRows(all: Dataset, classes: readonly string[]): number[] {
   const missing = classes.filter((c) => !all.classes.includes(c));
-  if (missing.length) throw new Error(`--classes ${classes.join(',')}: ${missing.join(', ')} not among the data's classes (${all.classes.join(', ')})`);
+  if (missing.length)
+    throw new Error(`--classes ${classes.join(',')}: ${missing.join(', ')} not among the data's classes (${all.classes.join(', ')})`);
   const wanted = new Set(classes.map((c) => all.classes.indexOf(c)));
   return Array.from(all.y.keys()).filter((i) => wanted.has(all.y[i] as number));
 }

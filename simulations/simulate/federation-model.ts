@@ -49,7 +49,12 @@ export async function federationModel(
   const { resnet, file } = modelKind(flags);
   if (resnet && !data.imageShape) throw new Error(`--model ${flags.model} needs image data (mnist, mnist-full, idx, images, dicom)`);
   const path = resnet
-    ? await writeResNetModel(tf, flags.model, { inputShape: cnnInputShape(data.imageShape as number[]), spec: data.spec, seed: flags.seed }, join(dir, 'model'))
+    ? await writeResNetModel(
+        tf,
+        flags.model,
+        { inputShape: cnnInputShape(data.imageShape as number[]), spec: data.spec, seed: flags.seed },
+        join(dir, 'model'),
+      )
     : file;
   if (!path) return undefined;
   const user = await userModelSpec(tf, path, {
@@ -61,7 +66,9 @@ export async function federationModel(
     seed: flags.seed,
   });
   const probe = flags.baseTaskData ? await baseTaskProbe(tf, path, flags.baseTaskData) : undefined;
-  const lines = [`${resnet ? `ResNet-${resnet.depth} (width ${resnet.width}), written to` : 'User model'} ${user.user.path}: ${describeUserModel(user.spec)}`];
+  const lines = [
+    `${resnet ? `ResNet-${resnet.depth} (width ${resnet.width}), written to` : 'User model'} ${user.user.path}: ${describeUserModel(user.spec)}`,
+  ];
   const { headReplaced, trainedLayers } = user.user;
   if (trainedLayers)
     lines.push(

@@ -54,7 +54,9 @@ export async function baseTaskProbe(tf: TF, modelJson: string, choice: DatasetCh
     before,
     rows: testSet.n,
     async after(fineTuned, keepLayer) {
-      const byName = new Map(fineTuned.filter((t) => keepLayer === undefined || !t.name.startsWith(`${keepLayer}/`)).map((t) => [t.name, t]));
+      const byName = new Map(
+        fineTuned.filter((t) => keepLayer === undefined || !t.name.startsWith(`${keepLayer}/`)).map((t) => [t.name, t]),
+      );
       const take = (t: NamedTensor): NamedTensor => {
         const tuned = byName.get(t.name);
         return tuned && tuned.shape.join() === t.shape.join() ? tuned : t;

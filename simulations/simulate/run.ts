@@ -584,7 +584,10 @@ function describePreprocessing(spec: ModelSpec, dropped: { column: string; reaso
 }
 
 function describe(opts: SimulateOptions): string {
-  const model = isPreset(opts.model) || parseResNet(opts.model) ? opts.model : `user model ${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`; // a short name: the federation's name has 200 characters
+  const model =
+    isPreset(opts.model) || parseResNet(opts.model)
+      ? opts.model
+      : `user model ${basename(dirname(resolve(opts.model)))}/${basename(opts.model)}`; // a short name: the federation's name has 200 characters
   return `${formatDataRef(opts.dataset)}, ${model}, ${opts.partitionText}, E=${opts.localEpochs} B=${opts.batchSize} lr=${opts.learningRate}`;
 }
 

@@ -101,7 +101,10 @@ describe('npm run bench -- --quick', () => {
 
   it('runs the imaging section: decode, augment and ResNet training rates, each finite and positive', async () => {
     const dir = join(out, 'imaging');
-    await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', 'imaging', '--out', dir], { timeout: 110_000, maxBuffer: 16 << 20 });
+    await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--only', 'imaging', '--out', dir], {
+      timeout: 110_000,
+      maxBuffer: 16 << 20,
+    });
 
     const json = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as BenchJson;
     const section = json.sections[0]!;

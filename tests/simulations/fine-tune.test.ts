@@ -16,7 +16,21 @@ const modelJson = (): string => join(root, 'pre', 'model.json');
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'cohort-fine-tune-'));
   pretrained = await runCli(
-    ['pretrain', '--dataset', 'mnist', '--classes', '0,1', '--model', 'resnet:10x2', '--epochs', '1', '--lr', '0.01', '--out', join(root, 'pre')],
+    [
+      'pretrain',
+      '--dataset',
+      'mnist',
+      '--classes',
+      '0,1',
+      '--model',
+      'resnet:10x2',
+      '--epochs',
+      '1',
+      '--lr',
+      '0.01',
+      '--out',
+      join(root, 'pre'),
+    ],
     { timeoutMs: 60_000 },
   );
 }, 60_000);
@@ -38,10 +52,9 @@ function published(out: string): NamedTensor[][] {
 }
 
 const simulate = (out: string, extra: string[]) =>
-  runCli(
-    ['simulate', '--out', out, '--dataset', 'mnist', '--institutions', '2', '--local-epochs', '1', '--batch-size', '32', ...extra],
-    { timeoutMs: 60_000 },
-  );
+  runCli(['simulate', '--out', out, '--dataset', 'mnist', '--institutions', '2', '--local-epochs', '1', '--batch-size', '32', ...extra], {
+    timeoutMs: 60_000,
+  });
 
 describe('cohort pretrain', () => {
   it('writes a model.json that tf.loadLayersModel loads, recording its classes and its held-out accuracy', async () => {
@@ -70,7 +83,18 @@ describe('cohort simulate --model PRETRAINED --train-layers', () => {
   it('head: a new head for digits 2 and 3 is the only tensor that travels; the frozen body leaves the base task exactly as it was', async () => {
     const out = join(root, 'head');
 
-    const result = await simulate(out, ['--model', modelJson(), '--train-layers', 'head', '--classes', '2,3', '--rounds', '2', '--base-task-data', 'mnist']);
+    const result = await simulate(out, [
+      '--model',
+      modelJson(),
+      '--train-layers',
+      'head',
+      '--classes',
+      '2,3',
+      '--rounds',
+      '2',
+      '--base-task-data',
+      'mnist',
+    ]);
 
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toMatch(/output layer head replaced \(2 -> 2 units, new seeded weights\)/);
@@ -92,20 +116,39 @@ describe('cohort simulate --model PRETRAINED --train-layers', () => {
     const exported = await runCli(['model', 'export', join(out, 'models', 'simulation', 'v2.cohort'), '--out', join(root, 'head-export')]);
     expect(exported.code, exported.stderr).toBe(0);
     const { tf } = await selectBackend('cpu');
-    const [before, after] = await Promise.all([readLayersFile(tf, modelJson()), readLayersFile(tf, join(root, 'head-export', 'model.json'))]);
+    const [before, after] = await Promise.all([
+      readLayersFile(tf, modelJson()),
+      readLayersFile(tf, join(root, 'head-export', 'model.json')),
+    ]);
     before.model.dispose();
     after.model.dispose();
     const body = (file: typeof before.file) => file.tensors.filter((t) => !t.name.startsWith('head/'));
     const pretrainedBody = new Map(body(before.file).map((t) => [t.name, t.data]));
-    expect(body(after.file).map((t) => t.name).sort()).toEqual([...pretrainedBody.keys()].sort());
-    for (const t of body(after.file)) expect(Buffer.from(t.data.buffer).equals(Buffer.from(pretrainedBody.get(t.name)!.buffer)), t.name).toBe(true);
+    expect(
+      body(after.file)
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual([...pretrainedBody.keys()].sort());
+    for (const t of body(after.file))
+      expect(Buffer.from(t.data.buffer).equals(Buffer.from(pretrainedBody.get(t.name)!.buffer)), t.name).toBe(true);
     expect(after.file.tensors.find((t) => t.name === 'head/kernel')!.data).toEqual(versions[2]![0]!.data);
   }, 60_000);
 
   it('all: every tensor travels and the base task moves (forgetting is measured, not assumed)', async () => {
     const out = join(root, 'all');
 
-    const result = await simulate(out, ['--model', modelJson(), '--train-layers', 'all', '--classes', '2,3', '--rounds', '1', '--base-task-data', 'mnist']);
+    const result = await simulate(out, [
+      '--model',
+      modelJson(),
+      '--train-layers',
+      'all',
+      '--classes',
+      '2,3',
+      '--rounds',
+      '1',
+      '--base-task-data',
+      'mnist',
+    ]);
 
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
@@ -125,7 +168,19 @@ describe('cohort simulate --model resnet:10x2 --fedbn', () => {
   it('trains the preset a round end to end; BatchNormalization stays at the sites', async () => {
     const out = join(root, 'resnet');
 
-    const result = await simulate(out, ['--model', 'resnet:10x2', '--fedbn', '--classes', '0,1', '--rounds', '1', '--optimizer', 'adam', '--lr', '0.01']);
+    const result = await simulate(out, [
+      '--model',
+      'resnet:10x2',
+      '--fedbn',
+      '--classes',
+      '0,1',
+      '--rounds',
+      '1',
+      '--optimizer',
+      'adam',
+      '--lr',
+      '0.01',
+    ]);
 
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toMatch(/ResNet-10 \(width 2\), written to .*model\.json: 5,[0-9]{3} parameters/);
