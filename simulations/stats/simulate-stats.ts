@@ -8,7 +8,7 @@ import type { StatsRequest } from '../../coordinator/analytics/index.js';
 import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
 import { isMissingToken, type ModelSpec, type StatsResult } from '../../protocol/index.js';
 import { createAgent, type Agent } from '../../node-agent/index.js';
-import { readTable, whereColumn } from '../../node-agent/analytics/index.js';
+import { readTextTable, whereColumn } from '../../node-agent/analytics/index.js';
 import { grantSimulatedConsent } from '../simulate/consents.js';
 
 export interface SimulatedStatsOptions {
@@ -37,7 +37,7 @@ const siteId = (value: string): string =>
  * @example const stats = await simulateStats({ csv: 'docs/examples/hospital-admissions.csv', partition: 'site', request: {}, out: 'runs/stats' })
  */
 export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResult> {
-  const table = readTable(o.csv);
+  const table = readTextTable(o.csv);
   const column = table.header.indexOf(o.partition);
   if (column < 0) throw new Error(`${o.csv}: no partition column "${o.partition}"; columns are ${table.header.join(', ')}`);
   const values = [...new Set(table.rows.map((r) => r[column] as string).filter((v) => !isMissingToken(v)))].sort();
