@@ -291,12 +291,7 @@ export function createAgent(opts: AgentOptions): Agent {
     if (!res.ok) throw new CohortError((res.error?.code ?? 'INTERNAL') as CohortError['code'], res.error?.message ?? 'refused');
   };
 
-  attachStats(
-    socket,
-    { identity: opts.identity, federation: opts.federation, consent, study: () => welcome?.study, table: opts.statsTable },
-    audit,
-    (m) => log.info(m),
-  );
+  attachStats(socket, { ...opts, consent, study: () => welcome?.study, table: opts.statsTable }, audit, (m) => log.info(m));
 
   socket.on('round:task', (raw) => {
     busy = busy.then(() => runTask(raw)).catch((err: unknown) => log.error({ err }, 'task failed'));
