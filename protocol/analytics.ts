@@ -61,6 +61,9 @@ const SecureAsk = z
   })
   .strict();
 
+/** Before training: each site compares its columns with the data dictionary of the study it consented to (no parameters: a coordinator cannot send ranges that act as row filters). */
+const CheckQuery = z.object({ phase: z.literal('check') }).strict();
+
 /** What the coordinator asks (event `stats:query`); the agent answers in the acknowledgement. */
 export const StatsQuerySchema = z
   .object({
@@ -71,7 +74,7 @@ export const StatsQuerySchema = z
     /** DP noise on the count phase at this epsilon; a site applies the smaller of this and its consent's analyticsEpsilon. */
     epsilon: z.number().positive().finite().optional(),
     secure: SecureAsk.optional(),
-    ask: z.discriminatedUnion('phase', [DescribeQuery, CountQuery]),
+    ask: z.discriminatedUnion('phase', [DescribeQuery, CountQuery, CheckQuery]),
   })
   .strict();
 export type StatsQuery = z.infer<typeof StatsQuerySchema>;
@@ -114,6 +117,23 @@ const ColumnKind = z
   .object({ name: column, kind: z.enum(['numeric', 'categorical', 'absent']), range: z.tuple([finite, finite]).optional() })
   .strict();
 
+/** One column of a site against the dictionary: whether it is there, and how many cells break each rule (suppressed at k). */
+const CheckColumn = z
+  .object({
+    name: column,
+    status: z.enum(['ok', 'differs', 'absent']),
+    /** Present cells that fit, and those that do not: not a number, below min, above max, a category not listed; and missing. */
+    cells: z.record(z.enum(['fits', 'notNumber', 'belowMin', 'aboveMax', 'unlisted', 'missing']), CountCellSchema),
+    /** Missing cells where the dictionary allows none. */
+    missingNotAllowed: z.boolean(),
+    /** Unlisted category values held by at least k rows (rarer ones are never named). */
+    unlistedValues: z.array(z.string().max(200)).max(100),
+  })
+  .strict();
+export const StatsCheckSchema = z.object({ columns: z.array(CheckColumn), extra: z.array(column) }).strict();
+export type StatsCheck = z.infer<typeof StatsCheckSchema>;
+export type StatsCheckColumn = z.infer<typeof CheckColumn>;
+
 /** The noise a site added to its counts, and what it charged to its privacy ledger. */
 export const StatsDpSchema = z
   .object({
@@ -140,6 +160,8 @@ export const StatsAnswerBodySchema = z
     categorical: z.array(CategoricalAnswer).optional(),
     crosstabs: z.array(CrosstabAnswer).optional(),
     survival: SurvivalAnswer.optional(),
+    /** Check phase: the site's columns against the study's dictionary. */
+    check: StatsCheckSchema.optional(),
     /** Describe phase under secure aggregation: this site's fresh X25519 public key for the query (base64). */
     maskKey: z.string().min(40).max(60).optional(),
     /** Count phase under DP: the Gaussian mechanism the site applied (sigma = noiseMultiplier * sensitivity). */
@@ -165,6 +187,15 @@ export type StatsReply = z.infer<typeof StatsReplySchema>;
 export interface Incomplete {
   incomplete?: true;
   incompleteSites?: string[];
+}
+
+/** `cohort stats --check`: per site, its columns against the study's data dictionary. */
+export interface StatsCheckResult {
+  format: 'cohort-stats-check/v1';
+  federation: string;
+  queryId: string;
+  sites: Record<string, { rows: number; suppressed?: true; minCellSize: number } & StatsCheck>;
+  refused: Record<string, { code: string; message: string }>;
 }
 
 /** stats.json: per column, crosstab and survival curve, pooled over the sites that answered. */

@@ -5,6 +5,7 @@ import type { Store } from '../store/index.js';
 import type { RoundRunner } from '../rounds/index.js';
 import type { CohortServer } from '../realtime/types.js';
 import { runStats, type StatsDeps } from './run.js';
+import { runCheck } from './check.js';
 import type { StatsRequest } from './request.js';
 
 export interface StatsHost {
@@ -59,5 +60,5 @@ export function statsRunner(host: StatsHost): (federation: string, request: Stat
       }
     },
   };
-  return (_federation, request, actor) => runStats(deps, request, actor);
+  return (_federation, request, actor) => (request.check ? runCheck(deps, request, actor) : runStats(deps, request, actor));
 }

@@ -51,7 +51,7 @@ export function histogramQuantile(edges: readonly number[], cells: readonly numb
  * formula over the sites that sent them; min/max are the outer edges of the first and last non-empty bins (null when
  * some values lie, or may lie, beyond the edges). With `fromHistogram` (DP noise or secure aggregation: no site sends a
  * mean) the mean and std are the pooled histogram's, each value at its bin's midpoint (`meanFrom: 'histogram'`; the
- * mean is then within half a bin width of the true one), null when a value lies beyond the edges.
+ * mean is then within half a bin width of the true one when no value lies beyond the edges; a tail cell counts at the edge).
  * @example poolNumeric(parts, [0, 50, 100], [0.25, 0.5, 0.75])
  */
 export function poolNumeric(
@@ -94,7 +94,7 @@ export function poolNumeric(
   const first = bins.findIndex((c) => c > 0);
   const last = bins.length - 1 - [...bins].reverse().findIndex((c) => c > 0);
   const moments = fromHistogram
-    ? histogramMoments(edges, bins, below + above > 0)
+    ? histogramMoments(edges, cells)
     : { mean: n > 0 ? mean : null, std: n > 1 ? Math.sqrt(m2 / (n - 1)) : null };
   return {
     kind: 'numeric',
@@ -109,17 +109,22 @@ export function poolNumeric(
   };
 }
 
-/** Mean and std (n - 1) of a histogram with every value at its bin's midpoint; null with values beyond the edges. */
+/** Mean and std (n - 1) of a histogram with every value at its bin's midpoint, the tail cells' values at the outer edges. */
 function histogramMoments(
   edges: readonly number[],
-  bins: readonly number[],
-  tails: boolean,
+  cells: readonly number[],
 ): { mean: number | null; std: number | null; meanFrom: 'histogram' } {
-  const n = bins.reduce((a, b) => a + b, 0);
-  if (tails || n === 0) return { mean: null, std: null, meanFrom: 'histogram' };
-  const mid = bins.map((_, i) => ((edges[i] as number) + (edges[i + 1] as number)) / 2);
-  const mean = bins.reduce((s, c, i) => s + c * (mid[i] as number), 0) / n;
-  const ss = bins.reduce((s, c, i) => s + c * ((mid[i] as number) - mean) ** 2, 0);
+  const n = cells.reduce((a, b) => a + b, 0);
+  if (n === 0) return { mean: null, std: null, meanFrom: 'histogram' };
+  const at = cells.map((_, i) =>
+    i === 0
+      ? (edges[0] as number)
+      : i === cells.length - 1
+        ? (edges.at(-1) as number)
+        : ((edges[i - 1] as number) + (edges[i] as number)) / 2,
+  );
+  const mean = cells.reduce((s, c, i) => s + c * (at[i] as number), 0) / n;
+  const ss = cells.reduce((s, c, i) => s + c * ((at[i] as number) - mean) ** 2, 0);
   return { mean, std: n > 1 ? Math.sqrt(ss / (n - 1)) : null, meanFrom: 'histogram' };
 }
 

@@ -11,6 +11,7 @@ import {
   type StatsReply,
 } from '../../protocol/index.js';
 import { dp, secagg, signDocument, toBase64, defaultRandom, type Identity, type RandomSource } from '../../crypto/index.js';
+import { checkAgainstDictionary } from './check.js';
 import { describeColumn } from './describe.js';
 import { NO_NOISE, chargeNoise, gaussianCountNoise, planNoise, type CountNoise } from './noise.js';
 import { maskedAnswer, secureCounts, securePeersProblem } from './secure-answer.js';
@@ -90,7 +91,7 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
     return refuse('NO_ANALYTICS_DATA', (err as Error).message);
   }
   const secure = query.secure;
-  if (verdict.consent.body.limits.requireSecureAggregation && !secure)
+  if (verdict.consent.body.limits.requireSecureAggregation && !secure && query.ask.phase !== 'check')
     return refuse(
       ConsentRefusal.PRIVACY,
       'this site answers analytics only under secure aggregation (its consent requires it): ask with secure',
@@ -129,7 +130,11 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
       // Under secure aggregation not even the row count leaves in the clear.
       rows: secure ? { n: 0, suppressed: true } : rowsAnswer(table, k, noise),
     };
-    if (ask.phase === 'describe') {
+    if (ask.phase === 'check') {
+      const dictionary = verdict.manifest.data.dictionary;
+      if (!dictionary) return refuse('BAD_REQUEST', 'the study has no data dictionary to check against (coordinator start --dictionary)');
+      body.check = checkAgainstDictionary(table, dictionary, k);
+    } else if (ask.phase === 'describe') {
       body.columns = (ask.columns.length > 0 ? ask.columns : table.header).map((c) => describeColumn(table, c, k));
       if (secure) {
         const pair = secagg.generateX25519(site.random ?? defaultRandom);
