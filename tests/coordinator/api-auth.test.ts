@@ -67,6 +67,7 @@ const CASES: RouteCase[] = [
   { method: 'GET', route: '/api/federations/:id/audit', path: `${f}/audit?limit=5`, roles: ALL },
   { method: 'POST', route: '/api/federations/:id/audit/verify', path: `${f}/audit/verify`, roles: ['admin', 'auditor'] },
   { method: 'POST', route: '/api/federations/:id/stats', path: `${f}/stats`, roles: ['admin'], body: () => ({ columns: ['age'] }) },
+  { method: 'GET', route: '/api/federations/:id/stats', path: `${f}/stats`, roles: ['admin', 'auditor'] },
 ];
 
 let fx: ApiFixture;
