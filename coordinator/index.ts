@@ -23,7 +23,7 @@ import { createApi } from './http/app.js';
 import { authenticateToken } from './auth/index.js';
 import { attachConsoleLive, mountConsole } from './console/index.js';
 import type { ModelRunner } from './models/index.js';
-import { statsRunner } from './analytics/index.js';
+import { statsApi } from './analytics/index.js';
 
 export interface CoordinatorOptions {
   store: Store;
@@ -221,7 +221,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     startedAt,
     modelRunner: opts.modelRunner,
     readiness: () => ({ accepting: stopping ? 'the coordinator is shutting down' : null, database: databaseProblem(store, setup.id) }),
-    stats: (...args) => statsRunner({ io, store, federation: setup.id, runner: () => runner, log })(...args),
+    ...statsApi(() => ({ io, store, federation: setup.id, runner: () => runner, log })),
   });
   mountConsole(api);
   const httpServer = (

@@ -190,7 +190,7 @@ export function createAgent(opts: AgentOptions): Agent {
   });
   attachStats(
     socket,
-    { identity: opts.identity, federation: opts.federation, consent, study: () => welcome?.study, table: opts.statsTable },
+    { identity: opts.identity, federation: opts.federation, consentFile: opts.consentFile, consent, study: () => welcome?.study, table: opts.statsTable },
     audit,
     (m) => log.info(m),
   );

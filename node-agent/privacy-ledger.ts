@@ -6,7 +6,9 @@ import { dp } from '../crypto/index.js';
 
 const LedgerEntrySchema = z
   .object({
-    round: z.number().int().min(1),
+    /** The training round charged, or 0 for an analytics query (then `query` names it). */
+    round: z.number().int().min(0),
+    query: z.string().min(1).max(64).optional(),
     federation: z.string().min(1),
     manifestHash: z.string().min(1),
     noiseMultiplier: z.number().positive(),

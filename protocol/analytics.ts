@@ -50,6 +50,20 @@ const CountQuery = z
   })
   .strict();
 
+/**
+ * Secure aggregation of counts: in the describe phase `{ attempt }` asks each site for a fresh X25519 key for this query;
+ * in the count phase `peers` carries every asked site's key (base64), and each site answers one masked vector.
+ */
+const SecureAsk = z
+  .object({
+    attempt: z.number().int().min(0).max(1000),
+    peers: z.record(z.string().min(1).max(128), z.string().min(40).max(60)).optional(),
+  })
+  .strict();
+
+/** Before training: each site compares its columns with the data dictionary of the study it consented to (no parameters: a coordinator cannot send ranges that act as row filters). */
+const CheckQuery = z.object({ phase: z.literal('check') }).strict();
+
 /** What the coordinator asks (event `stats:query`); the agent answers in the acknowledgement. */
 export const StatsQuerySchema = z
   .object({
@@ -57,7 +71,10 @@ export const StatsQuerySchema = z
     federation: z.string().min(1).max(128),
     /** The minimum cell size the asker would like; a site never applies less than its consent's. */
     minCellSize: z.number().int().min(1).max(1_000_000).optional(),
-    ask: z.discriminatedUnion('phase', [DescribeQuery, CountQuery]),
+    /** DP noise on the count phase at this epsilon; a site applies the smaller of this and its consent's analyticsEpsilon. */
+    epsilon: z.number().positive().finite().optional(),
+    secure: SecureAsk.optional(),
+    ask: z.discriminatedUnion('phase', [DescribeQuery, CountQuery, CheckQuery]),
   })
   .strict();
 export type StatsQuery = z.infer<typeof StatsQuerySchema>;
@@ -100,6 +117,35 @@ const ColumnKind = z
   .object({ name: column, kind: z.enum(['numeric', 'categorical', 'absent']), range: z.tuple([finite, finite]).optional() })
   .strict();
 
+/** One column of a site against the dictionary: whether it is there, and how many cells break each rule (suppressed at k). */
+const CheckColumn = z
+  .object({
+    name: column,
+    status: z.enum(['ok', 'differs', 'absent']),
+    /** Present cells that fit, and those that do not: not a number, below min, above max, a category not listed; and missing. */
+    cells: z.record(z.enum(['fits', 'notNumber', 'belowMin', 'aboveMax', 'unlisted', 'missing']), CountCellSchema),
+    /** Missing cells where the dictionary allows none. */
+    missingNotAllowed: z.boolean(),
+    /** Unlisted category values held by at least k rows (rarer ones are never named). */
+    unlistedValues: z.array(z.string().max(200)).max(100),
+  })
+  .strict();
+export const StatsCheckSchema = z.object({ columns: z.array(CheckColumn), extra: z.array(column) }).strict();
+export type StatsCheck = z.infer<typeof StatsCheckSchema>;
+export type StatsCheckColumn = z.infer<typeof CheckColumn>;
+
+/** The noise a site added to its counts, and what it charged to its privacy ledger. */
+export const StatsDpSchema = z
+  .object({
+    epsilon: z.number().positive(),
+    delta: z.number().gt(0).lt(1),
+    noiseMultiplier: z.number().positive(),
+    sensitivity: z.number().positive(),
+    sigma: z.number().positive(),
+  })
+  .strict();
+export type StatsDp = z.infer<typeof StatsDpSchema>;
+
 /** What a site signs: its answer to one query, with the minimum cell size it applied. */
 export const StatsAnswerBodySchema = z
   .object({
@@ -114,6 +160,14 @@ export const StatsAnswerBodySchema = z
     categorical: z.array(CategoricalAnswer).optional(),
     crosstabs: z.array(CrosstabAnswer).optional(),
     survival: SurvivalAnswer.optional(),
+    /** Check phase: the site's columns against the study's dictionary. */
+    check: StatsCheckSchema.optional(),
+    /** Describe phase under secure aggregation: this site's fresh X25519 public key for the query (base64). */
+    maskKey: z.string().min(40).max(60).optional(),
+    /** Count phase under DP: the Gaussian mechanism the site applied (sigma = noiseMultiplier * sensitivity). */
+    dp: StatsDpSchema.optional(),
+    /** Count phase under secure aggregation: the site's counts plus its pairwise masks, u32 little-endian, base64. */
+    masked: z.string().max(8_000_000).optional(),
   })
   .strict();
 export type StatsAnswerBody = z.infer<typeof StatsAnswerBodySchema>;
@@ -135,6 +189,15 @@ export interface Incomplete {
   incompleteSites?: string[];
 }
 
+/** `cohort stats --check`: per site, its columns against the study's data dictionary. */
+export interface StatsCheckResult {
+  format: 'cohort-stats-check/v1';
+  federation: string;
+  queryId: string;
+  sites: Record<string, { rows: number; suppressed?: true; minCellSize: number } & StatsCheck>;
+  refused: Record<string, { code: string; message: string }>;
+}
+
 /** stats.json: per column, crosstab and survival curve, pooled over the sites that answered. */
 export interface StatsResult {
   format: 'cohort-stats/v1';
@@ -149,6 +212,10 @@ export interface StatsResult {
   survival?: SurvivalResult;
   /** Columns that could not be asked, and why. */
   notes?: string[];
+  /** Sites that added DP noise to their counts: the mechanism each applied. */
+  dp?: Record<string, StatsDp>;
+  /** Secure aggregation: the coordinator saw only the pooled counts (per-site figures are absent), suppressed at `minCellSize`. */
+  secure?: { sites: string[]; attempts: number; minCellSize: number; rows: number };
   /** Simulations: the partition value each simulated site holds. */
   siteNames?: Record<string, string>;
 }
@@ -157,8 +224,9 @@ export interface NumericResult extends Incomplete {
   kind: 'numeric';
   count: number;
   missing: number;
-  /** Over the sites whose mean was not withheld (`incomplete` names the others). */
+  /** Over the sites whose mean was not withheld (`incomplete` names the others); under DP or secure aggregation, from the histogram (`meanFrom`). */
   mean: number | null;
+  meanFrom?: 'histogram';
   std: number | null;
   /** Rounded outward to the histogram's edges (the lower edge of the first non-empty bin, the upper edge of the last); null when values lie beyond the edges. */
   min: number | null;

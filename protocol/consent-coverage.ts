@@ -14,7 +14,8 @@ export type Coverage = { ok: true } | { ok: false; code: ConsentRefusalCode; mes
 
 /**
  * Checks a consent against a study and a use: manifest hash, allowed use, ethics approval expiry,
- * revocation, data categories, privacy limits and the minimum number of other institutions.
+ * revocation, data categories, privacy limits (for training: analytics checks its epsilon and secure aggregation per
+ * query, at the site) and the minimum number of other institutions.
  * @example const c = consentCovers(consent.body, { manifest, use: 'training', now: new Date(), participants: 5 })
  */
 export function consentCovers(consent: ConsentBody, q: CoverageQuestion): Coverage {
@@ -42,6 +43,8 @@ export function consentCovers(consent: ConsentBody, q: CoverageQuestion): Covera
   if (extra.length > 0)
     return refuse(ConsentRefusal.MANIFEST, `the consent contributes ${extra.join(', ')}, which the study does not declare`);
   const { limits } = consent;
+  // Analytics has its own privacy terms per query (the site's ledger and its secure-aggregation demand, node-agent/analytics).
+  if (q.use === 'analytics') return participantsCheck(limits, q.participants);
   if (limits.requireSecureAggregation && !q.manifest.privacy.secureAggregation) {
     return refuse(ConsentRefusal.PRIVACY, 'the consent requires secure aggregation; the study runs without it');
   }
@@ -54,11 +57,16 @@ export function consentCovers(consent: ConsentBody, q: CoverageQuestion): Covera
       );
     }
   }
-  if (q.participants !== undefined && q.participants - 1 < limits.minOtherInstitutions) {
-    return refuse(
-      ConsentRefusal.TOO_FEW,
-      `${q.participants - 1} other institutions in the round, the consent requires at least ${limits.minOtherInstitutions} (minOtherInstitutions, --min-others)`,
-    );
+  return participantsCheck(limits, q.participants);
+}
+
+function participantsCheck(limits: ConsentBody['limits'], participants: number | undefined): Coverage {
+  if (participants !== undefined && participants - 1 < limits.minOtherInstitutions) {
+    return {
+      ok: false,
+      code: ConsentRefusal.TOO_FEW,
+      message: `${participants - 1} other institutions in the round, the consent requires at least ${limits.minOtherInstitutions} (minOtherInstitutions, --min-others)`,
+    };
   }
   return { ok: true };
 }

@@ -42,3 +42,5 @@ export * from './consent-coverage.js';
 export * from './secagg-wire.js';
 export * from './task.js';
 export * from './analytics.js';
+export * from './analytics-secure.js';
+export { protectCells, protectCount, allSuppressed } from './disclosure.js';

@@ -180,6 +180,8 @@ export const ConsentBodySchema = z
         minOtherInstitutions: z.number().int().min(0).max(10_000),
         /** Analytics: the smallest count the site reveals (1..k-1 are suppressed); absent: DEFAULT_MIN_CELL_SIZE (5). */
         minCellSize: z.number().int().min(1).max(1_000_000).optional(),
+        /** Analytics: the largest epsilon one query may spend; set, every count answer gets DP noise at this epsilon or below. */
+        analyticsEpsilon: z.number().positive().finite().optional(),
       })
       .strict(),
     grantedAt: z.string().datetime(),

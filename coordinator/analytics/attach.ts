@@ -5,6 +5,8 @@ import type { Store } from '../store/index.js';
 import type { RoundRunner } from '../rounds/index.js';
 import type { CohortServer } from '../realtime/types.js';
 import { runStats, type StatsDeps } from './run.js';
+import { runCheck } from './check.js';
+import { RecentStats } from './recent.js';
 import type { StatsRequest } from './request.js';
 
 export interface StatsHost {
@@ -13,6 +15,8 @@ export interface StatsHost {
   federation: string;
   runner: () => RoundRunner | undefined;
   log: Logger;
+  /** Keeps each result for the console's Stats page. */
+  recent?: RecentStats;
 }
 
 /**
@@ -59,5 +63,25 @@ export function statsRunner(host: StatsHost): (federation: string, request: Stat
       }
     },
   };
-  return (_federation, request, actor) => runStats(deps, request, actor);
+  return async (_federation, request, actor) => {
+    const result = await (request.check ? runCheck(deps, request, actor) : runStats(deps, request, actor));
+    host.recent?.push(host.federation, { at: Date.now(), actor, request, result });
+    return result;
+  };
+}
+
+/**
+ * The ApiDeps `stats` and `statsRecent` of one coordinator: queries run through statsRunner, their results kept for
+ * GET .../stats and the console's Stats page. The host is read at each query (the socket.io server comes later).
+ * @example createApi({ ..., ...statsApi(() => ({ io, store, federation, runner: () => runner, log })) })
+ */
+export function statsApi(host: () => Omit<StatsHost, 'recent'>): {
+  stats: ReturnType<typeof statsRunner>;
+  statsRecent: (federation: string) => unknown[];
+} {
+  const recent = new RecentStats();
+  return {
+    stats: (...args) => statsRunner({ ...host(), recent })(...args),
+    statsRecent: (federation) => recent.list(federation),
+  };
 }

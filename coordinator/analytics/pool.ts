@@ -49,10 +49,17 @@ export function histogramQuantile(edges: readonly number[], cells: readonly numb
 /**
  * A numeric column over the sites: count, missing and histogram summed; mean and std (n - 1) pooled with Chan et al.'s
  * formula over the sites that sent them; min/max are the outer edges of the first and last non-empty bins (null when
- * some values lie, or may lie, beyond the edges).
+ * some values lie, or may lie, beyond the edges). With `fromHistogram` (DP noise or secure aggregation: no site sends a
+ * mean) the mean and std are the pooled histogram's, each value at its bin's midpoint (`meanFrom: 'histogram'`; the
+ * mean is then within half a bin width of the true one when no value lies beyond the edges; a tail cell counts at the edge).
  * @example poolNumeric(parts, [0, 50, 100], [0.25, 0.5, 0.75])
  */
-export function poolNumeric(parts: readonly Part<NumericAnswer>[], edges: readonly number[], quantiles: readonly number[]): NumericResult {
+export function poolNumeric(
+  parts: readonly Part<NumericAnswer>[],
+  edges: readonly number[],
+  quantiles: readonly number[],
+  fromHistogram = false,
+): NumericResult {
   const cells = new Array<number>(edges.length + 1).fill(0);
   let count = 0;
   let missing = 0;
@@ -69,7 +76,10 @@ export function poolNumeric(parts: readonly Part<NumericAnswer>[], edges: readon
     count += answer.present.n;
     missing += answer.missing.n;
     answer.histogram.forEach((c, i) => (cells[i] = (cells[i] as number) + c.n));
-    if (withheld([answer.present, answer.missing, ...answer.histogram]) || answer.mean === undefined || answer.m2 === undefined)
+    if (
+      withheld([answer.present, answer.missing, ...answer.histogram]) ||
+      (!fromHistogram && (answer.mean === undefined || answer.m2 === undefined))
+    )
       lacking.push(site);
     if (answer.mean === undefined || answer.m2 === undefined || answer.present.n === 0) continue;
     const total = n + answer.present.n;
@@ -83,18 +93,39 @@ export function poolNumeric(parts: readonly Part<NumericAnswer>[], edges: readon
   const above = cells[cells.length - 1] as number;
   const first = bins.findIndex((c) => c > 0);
   const last = bins.length - 1 - [...bins].reverse().findIndex((c) => c > 0);
+  const moments = fromHistogram
+    ? histogramMoments(edges, cells)
+    : { mean: n > 0 ? mean : null, std: n > 1 ? Math.sqrt(m2 / (n - 1)) : null };
   return {
     kind: 'numeric',
     count,
     missing,
-    mean: n > 0 ? mean : null,
-    std: n > 1 ? Math.sqrt(m2 / (n - 1)) : null,
+    ...moments,
     min: first >= 0 && below === 0 && !tailsWithheld[0] ? (edges[first] as number) : null,
     max: first >= 0 && above === 0 && !tailsWithheld[1] ? (edges[last + 1] as number) : null,
     histogram: { edges: [...edges], counts: bins, below, above },
     quantiles: quantiles.map((p) => histogramQuantile(edges, cells, p)),
     ...incompleteness(lacking),
   };
+}
+
+/** Mean and std (n - 1) of a histogram with every value at its bin's midpoint, the tail cells' values at the outer edges. */
+function histogramMoments(
+  edges: readonly number[],
+  cells: readonly number[],
+): { mean: number | null; std: number | null; meanFrom: 'histogram' } {
+  const n = cells.reduce((a, b) => a + b, 0);
+  if (n === 0) return { mean: null, std: null, meanFrom: 'histogram' };
+  const at = cells.map((_, i) =>
+    i === 0
+      ? (edges[0] as number)
+      : i === cells.length - 1
+        ? (edges.at(-1) as number)
+        : ((edges[i - 1] as number) + (edges[i] as number)) / 2,
+  );
+  const mean = cells.reduce((s, c, i) => s + c * (at[i] as number), 0) / n;
+  const ss = cells.reduce((s, c, i) => s + c * ((at[i] as number) - mean) ** 2, 0);
+  return { mean, std: n > 1 ? Math.sqrt(ss / (n - 1)) : null, meanFrom: 'histogram' };
 }
 
 /**

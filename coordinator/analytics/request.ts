@@ -37,6 +37,12 @@ export const StatsRequestSchema = z
       .optional(),
     /** A minimum cell size to ask for; each site applies the larger of this and its consent's. */
     minCellSize: z.number().int().min(1).max(1_000_000).optional(),
+    /** Instead of statistics: each site's columns against the study's data dictionary (`cohort stats --check`). */
+    check: z.boolean().optional(),
+    /** DP noise on the counts at this epsilon per site; each site applies the smaller of this and its consent's analyticsEpsilon. */
+    epsilon: z.number().positive().finite().optional(),
+    /** Secure aggregation of the counts: the coordinator sees only pooled histograms and survival counts. */
+    secure: z.boolean().optional(),
     /** How long to wait for each phase's answers (default 15 s). */
     timeoutMs: z.number().int().min(100).max(120_000).optional(),
   })

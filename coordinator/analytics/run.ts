@@ -1,72 +1,16 @@
 /** Runs a stats query over the online sites: describe (kinds and ranges), agree bins and grid, count, verify, pool, audit. */
 import { randomUUID } from 'node:crypto';
-import { StatsReplySchema, type CountAsk, type StatsAnswerBody, type StatsQuery, type StatsResult } from '../../protocol/index.js';
-import { verifyDocument } from '../../crypto/index.js';
+import type { CountAsk, StatsAnswerBody, StatsResult } from '../../protocol/index.js';
 import { niceEdges } from './edges.js';
 import { poolCategorical, poolCrosstab, poolNumeric } from './pool.js';
 import { poolSurvival } from './pool-survival.js';
 import type { StatsRequest } from './request.js';
+import { secureCount, secureOnly } from './secure-count.js';
+import { askAll, type Answers, type StatsDeps } from './ask.js';
 
-export interface StatsDeps {
-  federation: string;
-  /** Sites to ask (online, consent covering analytics) and those left out with the reason. */
-  eligible(): { ask: string[]; skip: Record<string, { code: string; message: string }> };
-  /** Sends the query to a site's session and resolves with its acknowledgement (rejects on timeout or disconnect). */
-  send(site: string, query: StatsQuery, timeoutMs: number): Promise<unknown>;
-  /** The site's enrolled Ed25519 public key. */
-  signKey(site: string): Uint8Array | undefined;
-  audit(kind: string, data: Record<string, unknown>, subject?: string): void;
-}
-
-type Answers = { bodies: Map<string, StatsAnswerBody>; refused: Record<string, { code: string; message: string }> };
+export type { StatsDeps } from './ask.js';
 
 const DEFAULT_QUANTILES = [0.25, 0.5, 0.75];
-const MAX_AUDITED_ANSWER = 64 * 1024;
-
-/** Asks every site at once; an answer counts only when it parses, is signed by the site's key and answers this query. */
-async function askAll(deps: StatsDeps, sites: readonly string[], query: StatsQuery, timeoutMs: number): Promise<Answers> {
-  const bodies = new Map<string, StatsAnswerBody>();
-  const refused: Answers['refused'] = {};
-  await Promise.all(
-    sites.map(async (site) => {
-      const raw = await deps
-        .send(site, query, timeoutMs)
-        .catch((err: Error) => ({ ok: false, error: { code: 'NO_ANSWER', message: `no answer in ${timeoutMs} ms: ${err.message}` } }));
-      const parsed = StatsReplySchema.safeParse(raw);
-      let refusal: { code: string; message: string } | undefined;
-      if (!parsed.success) refusal = { code: 'BAD_REQUEST', message: `malformed answer: ${parsed.error.issues[0]?.message ?? ''}` };
-      else if (!parsed.data.ok) refusal = parsed.data.error;
-      else {
-        const { body, signature } = parsed.data;
-        const key = deps.signKey(site);
-        if (!key || !verifyDocument(body, signature, key))
-          refusal = { code: 'BAD_SIGNATURE', message: 'the answer is not signed by the site' };
-        else if (body.queryId !== query.id || body.institution !== site || body.federation !== deps.federation)
-          refusal = { code: 'BAD_REQUEST', message: 'the answer is for another query, site or federation' };
-        else {
-          bodies.set(site, body);
-          const size = JSON.stringify(body).length;
-          deps.audit(
-            'stats.answer',
-            {
-              queryId: query.id,
-              phase: query.ask.phase,
-              minCellSize: body.minCellSize,
-              signature,
-              ...(size <= MAX_AUDITED_ANSWER ? { answer: body } : { answerBytes: size }),
-            },
-            site,
-          );
-        }
-      }
-      if (refusal) {
-        refused[site] = refusal;
-        deps.audit('stats.refused', { queryId: query.id, phase: query.ask.phase, ...refusal }, site);
-      }
-    }),
-  );
-  return { bodies, refused };
-}
 
 /** The count phase's question from the describe phase's answers and the request; columns that cannot be binned get a note. */
 function countAsk(req: StatsRequest, described: Answers, notes: string[]): { ask: CountAsk; edges: Map<string, number[]> } {
@@ -133,12 +77,23 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
     ...(req.crosstabs ?? []).flatMap((x) => [x.rows, x.cols]),
   ];
   const columns = req.columns ? [...new Set([...req.columns, ...extra])] : [];
-  const described = await askAll(deps, sites, { ...base, ask: { phase: 'describe', columns } }, timeoutMs);
+  const secure = req.secure ? { secure: { attempt: 0 } } : {};
+  const described = await askAll(deps, sites, { ...base, ...secure, ask: { phase: 'describe', columns } }, timeoutMs);
   const notes: string[] = [];
-  const { ask, edges } = countAsk(req, described, notes);
-  const counted = await askAll(deps, [...described.bodies.keys()], { ...base, ask }, timeoutMs);
-  const parts = <T>(pick: (b: StatsAnswerBody) => T | undefined) =>
-    [...counted.bodies].flatMap(([site, b]) => {
+  const agreed = countAsk(req, described, notes);
+  const { edges } = agreed;
+  const ask = req.secure ? secureOnly(agreed.ask, notes) : agreed.ask;
+  const counting = { ...base, ...(req.epsilon ? { epsilon: req.epsilon } : {}) };
+  const masked = req.secure ? await secureCount(deps, described, counting, ask, timeoutMs) : undefined;
+  const counted = masked
+    ? { bodies: masked.dp, refused: masked.refused }
+    : await askAll(deps, [...described.bodies.keys()], { ...counting, ask }, timeoutMs);
+  // Under secure aggregation the only answer to pool is the pooled one (suppressed at the coordinator).
+  const pooling: Map<string, Partial<StatsAnswerBody>> = masked
+    ? new Map(masked.pooled ? [['(pooled)', masked.pooled]] : [])
+    : counted.bodies;
+  const parts = <T>(pick: (b: Partial<StatsAnswerBody>) => T | undefined) =>
+    [...pooling].flatMap(([site, b]) => {
       const answer = pick(b);
       return answer === undefined ? [] : [{ site, answer }];
     });
@@ -153,6 +108,10 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
     crosstabs: ask.crosstabs.map((x) => poolCrosstab(parts((b) => b.crosstabs?.find((c) => c.rows === x.rows && c.cols === x.cols)))),
     notes,
   };
+  const noisy = [...counted.bodies].filter(([, b]) => b.dp);
+  if (noisy.length > 0) result.dp = Object.fromEntries(noisy.map(([s, b]) => [s, b.dp as NonNullable<StatsAnswerBody['dp']>]));
+  if (masked)
+    result.secure = { sites: masked.sites, attempts: masked.attempts, minCellSize: masked.minCellSize, rows: masked.pooled?.rows.n ?? 0 };
   for (const [site, b] of counted.bodies) {
     const label = req.label ? b.categorical?.find((c) => c.column === req.label) : undefined;
     const balance = label
@@ -172,6 +131,7 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
       parts((b) => b.numeric?.find((n) => n.column === column)),
       edges.get(column) as number[],
       quantiles,
+      masked !== undefined || noisy.length > 0,
     );
   for (const column of ask.categorical)
     result.columns[column] = poolCategorical(parts((b) => b.categorical?.find((c) => c.column === column)));
@@ -187,6 +147,8 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
     refused: result.refused,
     columns: Object.keys(result.columns),
     survival: ask.survival !== undefined,
+    ...(result.dp ? { dp: result.dp } : {}),
+    ...(result.secure ? { secure: result.secure } : {}),
   });
   return result;
 }

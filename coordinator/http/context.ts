@@ -25,6 +25,8 @@ export interface ApiDeps {
   readiness?: () => Record<string, string | null>;
   /** Runs an analytics query over the online sites (coordinator/analytics); the stats route answers NOT_FOUND when absent. */
   stats?: (federation: string, request: StatsRequest, actor: string) => Promise<unknown>;
+  /** The last stats results (newest first) for GET .../stats and the console's Stats page. */
+  statsRecent?: (federation: string) => unknown[];
 }
 
 export type ApiEnv = { Variables: { principal: Principal } };

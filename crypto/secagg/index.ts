@@ -41,3 +41,5 @@ export type { SecAggFailure, SecAggFailureCode, SecAggStep, StepResult, Receipt,
 export { SecAggClient, createSecAggClient, type ClientPhase, type SecAggClientOptions } from './client.js';
 export { SecAggServer, createSecAggServer, type ServerPhase, type ServerStep, type ServerOutcome, type SecAggResult } from './server.js';
 export { configFromTerms, termsFor } from './terms.js';
+export { generateX25519, x25519PublicKey, type X25519KeyPair } from './keys.js';
+export { maskCounts, sumMasked, wordsToBytes, wordsFromBytes, type CountMaskArgs } from './count-masks.js';

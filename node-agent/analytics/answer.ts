@@ -1,15 +1,20 @@
 /** The agent's side of a stats query: its own consent decides (analytics allowed, minimum cell size), then it counts, suppresses and signs. */
 import {
+  ConsentRefusal,
   DEFAULT_MIN_CELL_SIZE,
   StatsQuerySchema,
+  secureAskProblem,
   consentCovers,
   type SignedConsent,
   type StudyManifest,
   type StatsAnswerBody,
   type StatsReply,
 } from '../../protocol/index.js';
-import { signDocument, type Identity } from '../../crypto/index.js';
+import { dp, secagg, signDocument, toBase64, defaultRandom, type Identity, type RandomSource } from '../../crypto/index.js';
+import { checkAgainstDictionary } from './check.js';
 import { describeColumn } from './describe.js';
+import { NO_NOISE, chargeNoise, gaussianCountNoise, planNoise, type CountNoise } from './noise.js';
+import { maskedAnswer, secureCounts, securePeersProblem } from './secure-answer.js';
 import { categoricalAnswer, crosstabAnswer, numericAnswer, rowsAnswer } from './site-counts.js';
 import { survivalAnswer } from './site-survival.js';
 import type { Table } from './table.js';
@@ -22,7 +27,16 @@ export interface StatsSite {
   /** The study the coordinator announced at the session's welcome (undefined before it). */
   study: () => StudyManifest | undefined;
   table: () => Table;
+  /** The privacy ledger beside the consent (`<consent>.ledger.json`): DP answers are charged here, as training is. */
+  ledgerFile?: string;
+  /** Secure aggregation: this site's X25519 key pair per query id (made in the describe phase, kept in memory). */
+  maskKeys?: Map<string, secagg.X25519KeyPair>;
+  random?: RandomSource;
+  gaussian?: dp.GaussianSource;
 }
+
+/** How many queries' mask keys a site keeps (the oldest is forgotten first). */
+const MAX_MASK_KEYS = 64;
 
 /**
  * The minimum cell size this site applies: its consent's (default 5), or the asker's when that is larger. The
@@ -36,7 +50,10 @@ export function appliedMinCellSize(consent: SignedConsent, asked: number | undef
 const refuse = (code: string, message: string): StatsReply => ({ ok: false, error: { code, message } });
 
 /** Why this site will not answer, or null. */
-function consentRefusal(site: StatsSite, federation: string): { code: string; message: string } | { consent: SignedConsent } {
+function consentRefusal(
+  site: StatsSite,
+  federation: string,
+): { code: string; message: string } | { consent: SignedConsent; manifest: StudyManifest } {
   if (federation !== site.federation)
     return { code: 'WRONG_FEDERATION', message: `query for federation ${federation}, this agent serves ${site.federation}` };
   const { consent, revocation } = site.consent();
@@ -46,7 +63,7 @@ function consentRefusal(site: StatsSite, federation: string): { code: string; me
   if (!manifest) return { code: 'NOT_READY', message: 'no session with the coordinator yet' };
   const covered = consentCovers(consent.body, { manifest, use: 'analytics', now: new Date(), revoked: revocation !== undefined });
   if (!covered.ok) return covered;
-  return { consent };
+  return { consent, manifest };
 }
 
 /**
@@ -73,6 +90,35 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
   } catch (err) {
     return refuse('NO_ANALYTICS_DATA', (err as Error).message);
   }
+  const secure = query.secure;
+  if (verdict.consent.body.limits.requireSecureAggregation && !secure && query.ask.phase !== 'check')
+    return refuse(
+      ConsentRefusal.PRIVACY,
+      'this site answers analytics only under secure aggregation (its consent requires it): ask with secure',
+    );
+  const keys = site.maskKeys ?? new Map<string, secagg.X25519KeyPair>();
+  const { ask } = query;
+  let noise: CountNoise = NO_NOISE;
+  let plan: ReturnType<typeof planNoise> = { ok: true };
+  if (ask.phase === 'count') {
+    if (secure) {
+      const problem =
+        secureAskProblem(ask) ?? (keys.get(query.id) ? null : 'no mask key for this query: the describe phase did not ask for one');
+      const peers =
+        problem ?? securePeersProblem(site.identity.id, secure.peers ?? {}, (keys.get(query.id) as secagg.X25519KeyPair).publicKey);
+      if (peers) return refuse('BAD_REQUEST', peers);
+    }
+    plan = planNoise({
+      consent: verdict.consent,
+      study: verdict.manifest,
+      ask,
+      askedEpsilon: query.epsilon,
+      ledgerFile: site.ledgerFile,
+      queryId: query.id,
+    });
+    if (!plan.ok) return refuse(plan.code, plan.message);
+    if (plan.dp) noise = gaussianCountNoise(plan.dp.sigma, site.gaussian ?? dp.cryptoGaussian(site.random ?? defaultRandom));
+  }
   let body: StatsAnswerBody;
   try {
     body = {
@@ -81,21 +127,47 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
       federation: query.federation,
       institution: site.identity.id,
       minCellSize: k,
-      rows: rowsAnswer(table, k),
+      // Under secure aggregation not even the row count leaves in the clear.
+      rows: secure ? { n: 0, suppressed: true } : rowsAnswer(table, k, noise),
     };
-    const { ask } = query;
-    if (ask.phase === 'describe') {
+    if (ask.phase === 'check') {
+      const dictionary = verdict.manifest.data.dictionary;
+      if (!dictionary) return refuse('BAD_REQUEST', 'the study has no data dictionary to check against (coordinator start --dictionary)');
+      body.check = checkAgainstDictionary(table, dictionary, k);
+    } else if (ask.phase === 'describe') {
       body.columns = (ask.columns.length > 0 ? ask.columns : table.header).map((c) => describeColumn(table, c, k));
+      if (secure) {
+        const pair = secagg.generateX25519(site.random ?? defaultRandom);
+        keys.set(query.id, pair);
+        if (keys.size > MAX_MASK_KEYS) keys.delete(keys.keys().next().value as string);
+        body.maskKey = toBase64(pair.publicKey);
+      }
+    } else if (secure) {
+      const pair = keys.get(query.id) as secagg.X25519KeyPair;
+      const counts = secureCounts(table, ask, noise);
+      const args = {
+        me: site.identity.id,
+        secretKey: pair.secretKey,
+        peers: secure.peers ?? {},
+        federation: query.federation,
+        queryId: query.id,
+      };
+      body.masked = maskedAnswer(counts, { ...args, attempt: secure.attempt });
     } else {
       // A column this site does not hold is left out (the pooled figure is over the sites that hold it).
       const held = (c: string) => table.header.includes(c);
-      body.numeric = ask.numeric.filter((n) => held(n.column)).map((n) => numericAnswer(table, n.column, n.edges, k));
-      body.categorical = ask.categorical.filter(held).map((c) => categoricalAnswer(table, c, k));
-      body.crosstabs = ask.crosstabs.filter((x) => held(x.rows) && held(x.cols)).map((x) => crosstabAnswer(table, x.rows, x.cols, k));
-      if (ask.survival) body.survival = survivalAnswer(table, ask.survival, k);
+      body.numeric = ask.numeric.filter((n) => held(n.column)).map((n) => numericAnswer(table, n.column, n.edges, k, noise));
+      body.categorical = ask.categorical.filter(held).map((c) => categoricalAnswer(table, c, k, noise));
+      body.crosstabs = ask.crosstabs
+        .filter((x) => held(x.rows) && held(x.cols))
+        .map((x) => crosstabAnswer(table, x.rows, x.cols, k, noise));
+      if (ask.survival) body.survival = survivalAnswer(table, ask.survival, k, noise);
     }
+    if (plan.ok && plan.dp) body.dp = plan.dp;
   } catch (err) {
     return refuse('BAD_REQUEST', (err as Error).message);
   }
+  // Charged before the answer leaves (a lost acknowledgement still counts), as a training update is.
+  if (plan.ok && plan.entry && site.ledgerFile) chargeNoise(site.ledgerFile, plan.entry);
   return { ok: true, body, signature: signDocument(body, site.identity.signSecretKey) };
 }

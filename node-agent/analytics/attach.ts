@@ -2,6 +2,7 @@
 import { canonicalJson, type StatsReply } from '../../protocol/index.js';
 import { sha256Hex, utf8Encode } from '../../crypto/index.js';
 import type { AgentAuditLog } from '../audit-log.js';
+import { ledgerPath } from '../privacy-ledger.js';
 import type { AgentSocket } from '../transport/connection.js';
 import { answerStatsQuery, type StatsSite } from './answer.js';
 
@@ -16,11 +17,14 @@ const noTable = (): never => {
  */
 export function attachStats(
   socket: AgentSocket,
-  options: Omit<StatsSite, 'table'> & { table: StatsSite['table'] | undefined },
+  options: Omit<StatsSite, 'table' | 'ledgerFile'> & { table: StatsSite['table'] | undefined; consentFile?: string | undefined },
   audit: AgentAuditLog,
   log: (msg: string) => void,
 ): void {
-  const site: StatsSite = { ...options, table: options.table ?? noTable };
+  const { consentFile, ...rest } = options;
+  // DP answers are charged to the ledger beside the consent, the one training charges.
+  const ledger = consentFile ? { ledgerFile: ledgerPath(consentFile) } : {};
+  const site: StatsSite = { maskKeys: new Map(), ...rest, ...ledger, table: options.table ?? noTable };
   socket.on('stats:query', (raw, ack) => {
     let reply: StatsReply;
     try {
@@ -33,6 +37,8 @@ export function attachStats(
       audit.append('stats.answered', {
         queryId: id,
         minCellSize: reply.body.minCellSize,
+        ...(reply.body.dp ? { dp: reply.body.dp } : {}),
+        ...(reply.body.masked !== undefined || reply.body.maskKey !== undefined ? { secure: true } : {}),
         digest: sha256Hex(utf8Encode(canonicalJson(reply.body))),
       });
       log(`stats query ${id} answered (k = ${reply.body.minCellSize})`);

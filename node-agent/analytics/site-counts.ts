@@ -8,6 +8,7 @@ import {
   type NumericAnswer,
 } from '../../protocol/index.js';
 import { allSuppressed, protectCells, protectCount } from './disclosure.js';
+import { NO_NOISE, type CountNoise } from './noise.js';
 import { columnCells, type Table } from './table.js';
 
 /** A cell as a number, or null when missing or not a finite number. */
@@ -40,20 +41,29 @@ function columnOf(table: Table, column: string): string[] {
 
 /**
  * Count, missing, mean and M2 (sum of squared deviations) and the histogram of one numeric column; a non-numeric
- * cell counts as missing. The mean and M2 are withheld unless at least k values back them.
+ * cell counts as missing. The mean and M2 are withheld unless at least k values back them, and always under noise
+ * (noise first, then suppression of the noisy counts).
  * @example numericAnswer(table, 'age', [0, 50, 100], 5)
  */
-export function numericAnswer(table: Table, column: string, edges: readonly number[], k: number): NumericAnswer {
+export function numericAnswer(
+  table: Table,
+  column: string,
+  edges: readonly number[],
+  k: number,
+  noise: CountNoise = NO_NOISE,
+): NumericAnswer {
   const values = columnOf(table, column)
     .map(numericCell)
     .filter((v): v is number => v !== null);
-  const [present, missing] = protectCells([values.length, table.rows.length - values.length], [[0, 1]], k) as [
+  const [present, missing] = protectCells(noise.add([values.length, table.rows.length - values.length]), [[0, 1]], k) as [
     NumericAnswer['present'],
     NumericAnswer['missing'],
   ];
   const bins = new Array<number>(edges.length + 1).fill(0);
   for (const v of values) bins[histogramCell(v, edges)] = (bins[histogramCell(v, edges)] as number) + 1;
   if (present.suppressed) return { column, present, missing, histogram: allSuppressed(bins.length) };
+  const histogram = protectCells(noise.add(bins), [bins.map((_, i) => i)], k);
+  if (!noise.exact) return { column, present, missing, histogram };
   let mean = 0;
   let m2 = 0;
   values.forEach((v, i) => {
@@ -61,7 +71,6 @@ export function numericAnswer(table: Table, column: string, edges: readonly numb
     mean += delta / (i + 1);
     m2 += delta * (v - mean);
   });
-  const histogram = protectCells(bins, [bins.map((_, i) => i)], k);
   return values.length >= k && values.length > 0
     ? { column, present, missing, mean, m2: Math.max(0, m2), histogram }
     : { column, present, missing, histogram };
@@ -82,14 +91,14 @@ function namedCategories(cells: readonly string[], k: number): { names: string[]
  * Counts per category (a category held by fewer than k rows is never named: its rows count under "(other)").
  * @example categoricalAnswer(table, 'smoking', 5).categories // [{ name: 'current', count: { n: 41 } }, ...]
  */
-export function categoricalAnswer(table: Table, column: string, k: number): CategoricalAnswer {
+export function categoricalAnswer(table: Table, column: string, k: number, noise: CountNoise = NO_NOISE): CategoricalAnswer {
   const cells = columnOf(table, column);
   const { names, counts } = namedCategories(cells, k);
   const named = names.map((name) => counts.get(name) as number);
   const present = [...counts.values()].reduce((a, b) => a + b, 0);
   const other = present - named.reduce((a, b) => a + b, 0);
   const raw = [...named, other, cells.length - present];
-  const out = protectCells(raw, [raw.map((_, i) => i)], k);
+  const out = protectCells(noise.add(raw), [raw.map((_, i) => i)], k);
   return {
     column,
     categories: names.map((name, i) => ({ name, count: out[i] as CrosstabAnswer['cells'][0][0] })),
@@ -112,7 +121,7 @@ function labeller(cells: readonly string[], k: number): { names: string[]; label
  * A two-way table of counts; each row, each column and the whole table count as published totals for suppression.
  * @example crosstabAnswer(table, 'smoking', 'readmitted_30d', 5).cells
  */
-export function crosstabAnswer(table: Table, rows: string, cols: string, k: number): CrosstabAnswer {
+export function crosstabAnswer(table: Table, rows: string, cols: string, k: number, noise: CountNoise = NO_NOISE): CrosstabAnswer {
   const a = columnOf(table, rows);
   const b = columnOf(table, cols);
   const ra = labeller(a, k);
@@ -125,7 +134,7 @@ export function crosstabAnswer(table: Table, rows: string, cols: string, k: numb
   });
   const rowLines = ra.names.map((_, r) => Array.from({ length: width }, (_, c) => r * width + c));
   const colLines = cb.names.map((_, c) => ra.names.map((_, r) => r * width + c));
-  const out = protectCells(flat, [...rowLines, ...colLines, flat.map((_, i) => i)], k);
+  const out = protectCells(noise.add(flat), [...rowLines, ...colLines, flat.map((_, i) => i)], k);
   return {
     rows,
     cols,
@@ -139,6 +148,6 @@ export function crosstabAnswer(table: Table, rows: string, cols: string, k: numb
  * The site's row count, suppressed below k.
  * @example rowsAnswer(table, 5) // { n: 600 }
  */
-export function rowsAnswer(table: Table, k: number): ReturnType<typeof protectCount> {
-  return protectCount(table.rows.length, k);
+export function rowsAnswer(table: Table, k: number, noise: CountNoise = NO_NOISE): ReturnType<typeof protectCount> {
+  return protectCount(noise.add([table.rows.length])[0] as number, k);
 }

@@ -2,6 +2,7 @@
 import { isMissingToken, type SurvivalAnswer } from '../../protocol/index.js';
 import { allSuppressed, protectCells, protectCount } from './disclosure.js';
 import { numericCell } from './site-counts.js';
+import { NO_NOISE, type CountNoise } from './noise.js';
 import { columnCells, type Table } from './table.js';
 
 const EVENT = new Set(['1', 'true', 'yes', 'dead', 'event']);
@@ -43,6 +44,7 @@ export function survivalAnswer(
   table: Table,
   ask: { time: string; event: string; group?: string | undefined; grid: readonly number[] },
   k: number,
+  noise: CountNoise = NO_NOISE,
 ): SurvivalAnswer {
   const times = columnCells(table, ask.time);
   const events = columnCells(table, ask.event);
@@ -64,15 +66,17 @@ export function survivalAnswer(
     .sort();
   const kept = named.map((g) => sizes.get(g) as number);
   const excluded = table.rows.length - kept.reduce((a, b) => a + b, 0);
-  const line = protectCells([...kept, excluded], [[...kept.keys(), kept.length]], k);
+  const line = protectCells(noise.add([...kept, excluded]), [[...kept.keys(), kept.length]], k);
   const curve = (group: string, i: number) => {
     const raw = gridCounts(
       usable.filter((r) => r.group === group),
       ask.grid,
     );
     if (line[i]?.suppressed) return { group, atRisk: allSuppressed(ask.grid.length), events: allSuppressed(ask.grid.length) };
-    const atRisk = raw.atRisk.map((n) => protectCount(n, k));
-    return { group, atRisk, events: raw.events.map((n, j) => (atRisk[j]?.suppressed ? { n: 0, suppressed: true as const } : { n })) };
+    const noisyRisk = noise.add(raw.atRisk);
+    const noisyEvents = noise.add(raw.events).map((d, j) => Math.min(d, noisyRisk[j] as number));
+    const atRisk = noisyRisk.map((n) => protectCount(n, k));
+    return { group, atRisk, events: noisyEvents.map((n, j) => (atRisk[j]?.suppressed ? { n: 0, suppressed: true as const } : { n })) };
   };
   return { groups: named.map(curve), excluded: line[kept.length] as SurvivalAnswer['excluded'] };
 }

@@ -1,8 +1,7 @@
-/** A site's table as text cells, for analytics: every column kept as written (missing tokens and categories included). */
-import { readFileSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
+/** A site's table as text cells, for analytics: read by the agent's one CSV reader (data/readTable), every column kept. */
+import { readTable, type CsvTable } from '../data/tabular.js';
 
-/** Rows of text cells under a header; nothing here leaves the agent. */
+/** Rows of text cells under a header (a missing cell is ''); nothing here leaves the agent. */
 export interface Table {
   readonly source: string;
   readonly header: string[];
@@ -10,35 +9,23 @@ export interface Table {
 }
 
 /**
- * Reads a CSV file with a header row (a duplicated column name or a ragged row is an error naming the file and line).
- * @example const t = readTable('site-a.csv'); t.rows.length // 600
+ * The analytics view of a CSV read by `readTable`: every cell as text, a missing one (any missing token) as ''.
+ * @example const t = textTable(readTable('site-a.csv')); t.rows[0] // ['54', '', 'ward-3']
  */
-export function readTable(path: string): Table {
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(readFileSync(path, 'utf8'), {
-      info: true,
-      skip_empty_lines: true,
-      trim: true,
-      bom: true,
-      relax_column_count: true,
-    }) as unknown as typeof records;
-  } catch (cause) {
-    throw new Error(`${path}: cannot parse CSV: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-  const [head, ...body] = records;
-  if (!head) throw new Error(`${path}: file is empty; a header row is required`);
-  const header = head.record;
-  const seen = new Set<string>();
-  for (const name of header) {
-    if (seen.has(name)) throw new Error(`${path}: header names column "${name}" twice`);
-    seen.add(name);
-  }
-  for (const { record, info } of body) {
-    if (record.length !== header.length)
-      throw new Error(`${path}: line ${info.lines} has ${record.length} cells, the header ${header.length}`);
-  }
-  return { source: path, header, rows: body.map((r) => r.record) };
+export function textTable(csv: CsvTable): Table {
+  return {
+    source: csv.path,
+    header: [...csv.header],
+    rows: csv.rows.map((r) => r.map((c) => (c === null ? '' : String(c)))),
+  };
+}
+
+/**
+ * Reads a site's CSV for analytics (the agent's one reader: errors name the file and line).
+ * @example const t = readTextTable('site-a.csv'); t.rows.length // 600
+ */
+export function readTextTable(path: string): Table {
+  return textTable(readTable(path));
 }
 
 /**

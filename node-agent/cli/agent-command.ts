@@ -127,7 +127,7 @@ export function agentCommand(): Command {
       const c = agentConfig(flags);
       // Loaded only now, so `--help` and flag errors answer without loading TensorFlow.js.
       const { createAgent, parseDataSource, tlsSocketOptions } = await import('../index.js');
-      const { readTable } = await import('../analytics/index.js');
+      const { readTextTable } = await import('../analytics/index.js');
       const log = cliLogger('agent', { level: c.logLevel, format: c.logFormat });
       const identity = readIdentityFile(c.key);
       const agent = createAgent({
@@ -137,7 +137,7 @@ export function agentCommand(): Command {
         coordinator: readPublicIdentityFile(c.coordinatorKey),
         data: parseDataSource(c.data, c.label, missingTokens(c.missing), imageOptionsFrom(c)),
         // The same CSV, as text cells, answers analytics queries when the consent allows them (cohort stats).
-        ...(c.data.startsWith('csv:') ? { statsTable: () => readTable(c.data.slice(4)) } : {}),
+        ...(c.data.startsWith('csv:') ? { statsTable: () => readTextTable(c.data.slice(4)) } : {}),
         consentFile: c.consent,
         // One log per institution, so two agents tried side by side in one folder never share a hash chain.
         auditLog: c.auditLog ?? `.cohort/${identity.id}.agent-audit.jsonl`,

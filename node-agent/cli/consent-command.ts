@@ -7,6 +7,7 @@ import {
   StudyManifestSchema,
   USES,
   manifestHash,
+  type ConsentBody,
   type StudyManifest,
   type Use,
 } from '../../protocol/index.js';
@@ -56,8 +57,25 @@ function ledgerLine(consentFile: string, maxEpsilon: number | undefined): string
   if (!last) return `no contributions under differential privacy yet${maxEpsilon ? ` (budget epsilon ${maxEpsilon})` : ''}`;
   const spent = ledgerSpent(entries, last.delta);
   const budget = maxEpsilon ?? last.budget;
-  const rounds = entries.map((e) => e.round).join(', ');
+  const rounds = entries.map((e) => (e.query ? `stats ${e.query.slice(0, 8)}` : e.round)).join(', ');
   return `${entries.length} contributions (rounds ${rounds}), epsilon spent ${spent.toFixed(4)} of ${budget} (remaining ${Math.max(0, budget - spent).toFixed(4)}, delta ${last.delta})`;
+}
+
+/** The consent's limits from the grant flags. */
+function consentLimits(o: {
+  requireSecagg: boolean;
+  minOthers: number;
+  maxEpsilon?: number;
+  minCell?: number;
+  analyticsEpsilon?: number;
+}): ConsentBody['limits'] {
+  return {
+    requireSecureAggregation: o.requireSecagg,
+    minOtherInstitutions: o.minOthers,
+    ...(o.maxEpsilon ? { maxEpsilon: o.maxEpsilon } : {}),
+    ...(o.minCell ? { minCellSize: o.minCell } : {}),
+    ...(o.analyticsEpsilon ? { analyticsEpsilon: o.analyticsEpsilon } : {}),
+  };
 }
 
 export function consentCommand(): Command {
@@ -76,6 +94,7 @@ export function consentCommand(): Command {
     .option('--require-secagg', 'require secure aggregation', false)
     .option('--min-others <n>', 'fewest other institutions in any round the site joins', int(0), 1)
     .option('--min-cell <k>', 'analytics: the smallest count the site reveals (default 5 when --uses has analytics)', int(1))
+    .option('--analytics-epsilon <e>', 'analytics: DP noise on every count answer, epsilon <= e per query', positive)
     .option('--out <file>', 'where to write the signed consent', 'consent.json')
     .option('--token <token>', 'API token for a --study URL (default: $COHORT_TOKEN)')
     .action(
@@ -92,6 +111,7 @@ export function consentCommand(): Command {
         requireSecagg: boolean;
         minOthers: number;
         minCell?: number;
+        analyticsEpsilon?: number;
         out: string;
       }) => {
         assertNotExpired(o.expires, new Date());
@@ -123,12 +143,7 @@ export function consentCommand(): Command {
             ethicsApproval: { reference: o.ethicsRef, expires: o.expires },
             dataCategories: o.dataCategories ? o.dataCategories.split(',').map((c) => c.trim()) : manifest.dataCategories,
             dataResidency: o.residency,
-            limits: {
-              requireSecureAggregation: o.requireSecagg,
-              minOtherInstitutions: o.minOthers,
-              ...(o.maxEpsilon ? { maxEpsilon: o.maxEpsilon } : {}),
-              ...(o.minCell ? { minCellSize: o.minCell } : {}),
-            },
+            limits: consentLimits(o),
             grantedAt: new Date().toISOString(),
           },
           identity.signSecretKey,
@@ -172,7 +187,7 @@ export function consentCommand(): Command {
         `uses:            ${b.uses.join(', ')}`,
         `ethics approval: ${b.ethicsApproval.reference}, expires ${b.ethicsApproval.expires}`,
         `data:            ${b.dataCategories.join(', ')} (resides in ${b.dataResidency})`,
-        `limits:          secure aggregation ${b.limits.requireSecureAggregation ? 'required' : 'not required'}, at least ${b.limits.minOtherInstitutions} other institutions${b.limits.maxEpsilon ? `, epsilon <= ${b.limits.maxEpsilon}` : ''}${b.limits.minCellSize ? `, analytics cells >= ${b.limits.minCellSize}` : ''}`,
+        `limits:          secure aggregation ${b.limits.requireSecureAggregation ? 'required' : 'not required'}, at least ${b.limits.minOtherInstitutions} other institutions${b.limits.maxEpsilon ? `, epsilon <= ${b.limits.maxEpsilon}` : ''}${b.limits.minCellSize ? `, analytics cells >= ${b.limits.minCellSize}` : ''}${b.limits.analyticsEpsilon ? `, analytics epsilon <= ${b.limits.analyticsEpsilon} per query` : ''}`,
         `granted:         ${b.grantedAt}`,
         `consent hash:    ${consentHash(consent)}`,
       ];

@@ -34,13 +34,21 @@ interface CsvRecord {
 }
 
 /**
- * Reads a CSV with a header row; cells equal to a missing token become null. Errors name the file (and line).
+ * Reads a CSV with a header row; cells equal to a missing token become null. Errors name the file (and line): one that
+ * does not parse, a duplicated column name, a row with more or fewer cells than the header, no data rows. The one CSV
+ * reader of the agent (training and analytics).
  * @example const t = readTable('site-a.csv'); t.rows[0] // ['54', null, 'ward-3']
  */
 export function readTable(path: string, missing: readonly string[] = DEFAULT_MISSING_TOKENS): CsvTable {
   let records: CsvRecord[];
   try {
-    records = parse(readFileSync(path, 'utf8'), { info: true, skip_empty_lines: true, trim: true, bom: true }) as unknown as CsvRecord[];
+    records = parse(readFileSync(path, 'utf8'), {
+      info: true,
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      relax_column_count: true,
+    }) as unknown as CsvRecord[];
   } catch (cause) {
     throw new Error(`${path}: cannot parse CSV: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
@@ -50,6 +58,10 @@ export function readTable(path: string, missing: readonly string[] = DEFAULT_MIS
   const twice = header.find((h, i) => header.indexOf(h) !== i);
   if (twice !== undefined) throw new Error(`${path}: header names column "${twice}" twice`);
   if (body.length === 0) throw new Error(`${path}: header row but no data rows`);
+  for (const { record, info } of body) {
+    if (record.length !== header.length)
+      throw new Error(`${path}: line ${info.lines} has ${record.length} cells, the header ${header.length}`);
+  }
   const tokens = new Set(missing.map((t) => t.trim().toLowerCase()));
   const rows = body.map(({ record }) => record.map((cell): Cell => (tokens.has(cell.trim().toLowerCase()) ? null : cell)));
   const lines = body.map(({ info }) => info.lines);

@@ -1,10 +1,13 @@
 /** `cohort stats`: federated descriptive statistics, against a running coordinator or simulated on loopback from one CSV. */
 import { Command } from 'commander';
 import { StatsRequestSchema, type StatsRequest } from '../../coordinator/analytics/index.js';
-import type { StatsResult } from '../../protocol/index.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StatsCheckResult, StatsResult } from '../../protocol/index.js';
+import { checkSummary } from '../stats/check-summary.js';
 import { simulateStats } from '../stats/simulate-stats.js';
 import { statsSummary, writeStatsRun } from '../stats/write-run.js';
-import { collect, int } from '../../protocol/cli/options.js';
+import { collect, int, positive } from '../../protocol/cli/options.js';
 
 interface StatsOptions {
   coordinator?: string;
@@ -23,6 +26,11 @@ interface StatsOptions {
   group?: string;
   grid?: string;
   timeout?: number;
+  epsilon?: number;
+  budget?: number;
+  secure?: boolean;
+  check?: boolean;
+  dictionary?: string;
   out?: string;
   json: boolean;
 }
@@ -72,6 +80,9 @@ export function requestFrom(o: StatsOptions, remote: boolean): StatsRequest {
       : {}),
     ...(remote && o.minCell ? { minCellSize: o.minCell } : {}),
     ...(o.timeout ? { timeoutMs: o.timeout } : {}),
+    ...(o.epsilon ? { epsilon: o.epsilon } : {}),
+    ...(o.secure ? { secure: true } : {}),
+    ...(o.check ? { check: true } : {}),
   };
   const parsed = StatsRequestSchema.safeParse(request);
   if (!parsed.success)
@@ -79,7 +90,7 @@ export function requestFrom(o: StatsOptions, remote: boolean): StatsRequest {
   return parsed.data;
 }
 
-async function remoteStats(o: StatsOptions, request: StatsRequest): Promise<StatsResult> {
+async function remoteStats(o: StatsOptions, request: StatsRequest): Promise<StatsResult | StatsCheckResult> {
   const token = o.token ?? process.env.COHORT_TOKEN;
   if (!token || !o.federation)
     throw new Error(
@@ -119,13 +130,26 @@ export function statsCommand(): Command {
     .option('--survival <time,event>', 'Kaplan-Meier of the event column (1/0, yes/no, true/false) over the time column')
     .option('--group <column>', 'survival curves per value of this column, and the log-rank test between them')
     .option('--grid <t1,t2,...>', 'the survival time grid (default: 20 steps over the pooled time range)')
+    .option(
+      '--epsilon <e>',
+      "DP noise on the counts at this epsilon per site (a site's consent may add more), charged to its ledger",
+      positive,
+    )
+    .option('--budget <e>', "simulated: each site's privacy budget (consent maxEpsilon; default 10 with --epsilon)", positive)
+    .option('--secure', 'secure aggregation of the counts: the coordinator sees only pooled histograms and survival counts', false)
+    .option(
+      '--check',
+      "instead: each site's columns against the study's data dictionary (names, types, ranges, categories, missingness)",
+      false,
+    )
+    .option('--dictionary <file>', 'simulated: the data dictionary the study carries (cohort data dictionary), for --check')
     .option('--timeout <ms>', 'how long each phase waits for the sites (default 15000)', int(100, 120_000))
     .option('--out <dir>', 'write stats.json and SVG plots here')
     .option('--json', 'print stats.json instead of the summary', false)
     .action(async (o: StatsOptions) => {
       const simulated = o.dataset !== undefined;
       const request = requestFrom(o, !simulated);
-      let stats: StatsResult;
+      let stats: StatsResult | StatsCheckResult;
       if (simulated) {
         if (!o.dataset?.startsWith('csv:') || !o.partition?.startsWith('column:'))
           throw new Error('simulated stats take --dataset csv:FILE --partition column:NAME');
@@ -133,10 +157,17 @@ export function statsCommand(): Command {
           csv: o.dataset.slice(4),
           partition: o.partition.slice(7),
           minCell: o.minCell,
+          ...(o.epsilon || o.budget ? { budget: o.budget ?? 10 } : {}),
           request,
           out: o.out ?? 'runs/stats',
+          ...(o.dictionary ? { dictionary: o.dictionary } : {}),
         });
       } else stats = await remoteStats(o, request);
+      if (stats.format === 'cohort-stats-check/v1') {
+        process.stdout.write(o.json ? `${JSON.stringify(stats, null, 2)}\n` : checkSummary(stats));
+        if (o.out) writeFileSync(join(o.out, 'check.json'), `${JSON.stringify(stats, null, 2)}\n`);
+        return;
+      }
       const dir = o.out ?? (simulated ? 'runs/stats' : undefined);
       const files = dir ? await writeStatsRun(dir, stats) : [];
       process.stdout.write(o.json ? `${JSON.stringify(stats, null, 2)}\n` : statsSummary(stats));

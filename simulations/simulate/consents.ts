@@ -16,6 +16,7 @@ export function grantSimulatedConsent(
   institutions: number,
   uses: Use[] = ['training', 'evaluation'],
   minCellSize?: number,
+  maxEpsilon?: number,
 ): void {
   const expires = new Date(Date.now() + 365 * 24 * 3600_000).toISOString().slice(0, 10);
   const consent = signConsent(
@@ -32,6 +33,7 @@ export function grantSimulatedConsent(
         requireSecureAggregation: false,
         minOtherInstitutions: institutions > 1 ? 1 : 0,
         ...(minCellSize !== undefined ? { minCellSize } : {}),
+        ...(maxEpsilon !== undefined ? { maxEpsilon } : {}),
       },
       grantedAt: new Date().toISOString(),
     },

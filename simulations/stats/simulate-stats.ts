@@ -6,9 +6,10 @@ import { createCoordinator, openSqliteStore } from '../../coordinator/index.js';
 import { createApiToken } from '../../coordinator/auth/index.js';
 import type { StatsRequest } from '../../coordinator/analytics/index.js';
 import { generateIdentity, publicIdentityOf } from '../../crypto/index.js';
-import { isMissingToken, type ModelSpec, type StatsResult } from '../../protocol/index.js';
+import { isMissingToken, type ModelSpec, type StatsCheckResult, type StatsResult } from '../../protocol/index.js';
+import { readDictionary, specFromDictionary } from '../../protocol/cli/dictionary.js';
 import { createAgent, type Agent } from '../../node-agent/index.js';
-import { readTable, whereColumn } from '../../node-agent/analytics/index.js';
+import { readTextTable, whereColumn } from '../../node-agent/analytics/index.js';
 import { grantSimulatedConsent } from '../simulate/consents.js';
 
 export interface SimulatedStatsOptions {
@@ -17,8 +18,12 @@ export interface SimulatedStatsOptions {
   partition: string;
   /** The minimum cell size in every simulated site's consent (absent: the default, 5). */
   minCell?: number;
+  /** The privacy budget in every simulated site's consent (maxEpsilon), for queries with DP noise. */
+  budget?: number;
   request: StatsRequest;
   out: string;
+  /** A data dictionary file (cohort data dictionary): the study carries it, for `--check`. */
+  dictionary?: string;
 }
 
 /** A stats-only study trains nothing: its model is a placeholder one-input regression that no round ever runs. */
@@ -36,8 +41,8 @@ const siteId = (value: string): string =>
  * only, with --min-cell), asks POST /api/federations/stats/stats with an admin token, writes stats.json, closes everything.
  * @example const stats = await simulateStats({ csv: 'docs/examples/hospital-admissions.csv', partition: 'site', request: {}, out: 'runs/stats' })
  */
-export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResult> {
-  const table = readTable(o.csv);
+export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResult | StatsCheckResult> {
+  const table = readTextTable(o.csv);
   const column = table.header.indexOf(o.partition);
   if (column < 0) throw new Error(`${o.csv}: no partition column "${o.partition}"; columns are ${table.header.join(', ')}`);
   const values = [...new Set(table.rows.map((r) => r[column] as string).filter((v) => !isMissingToken(v)))].sort();
@@ -54,7 +59,7 @@ export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResu
     federation: {
       id: 'stats',
       name: `analytics on ${o.csv}`,
-      spec: PLACEHOLDER,
+      spec: o.dictionary ? specFromDictionary(readDictionary(o.dictionary), 'logreg', ['no', 'yes']) : PLACEHOLDER,
       study: {
         title: `Descriptive statistics of ${o.csv}`,
         purpose: "Describe each site's data (counts, distributions, survival) before any model is trained.",
@@ -76,7 +81,7 @@ export async function simulateStats(o: SimulatedStatsOptions): Promise<StatsResu
     const manifest = store.getFederation('stats')!.manifest;
     sites.forEach((site, i) => {
       const consentFile = join(o.out, 'sites', site.id, 'consent.json');
-      grantSimulatedConsent(site, manifest, consentFile, sites.length, ['analytics'], o.minCell);
+      grantSimulatedConsent(site, manifest, consentFile, sites.length, ['analytics'], o.minCell, o.budget);
       const slice = whereColumn(table, o.partition, values[i] as string);
       agents.push(
         createAgent({

@@ -61,6 +61,12 @@ export function statsSummary(s: StatsResult): string {
     lines.push(
       `log-rank (${s.survival.group}): chi-square ${s.survival.logRank.chiSquare.toFixed(3)}, df ${s.survival.logRank.df}, p ${s.survival.logRank.pValue.toPrecision(3)}`,
     );
+  for (const [id, d] of Object.entries(s.dp ?? {}))
+    lines.push(`dp: ${id} added Gaussian noise, epsilon ${d.epsilon} (delta ${d.delta}), sigma ${d.sigma.toFixed(2)} per count`);
+  if (s.secure)
+    lines.push(
+      `secure aggregation: ${s.secure.rows} rows pooled over ${s.secure.sites.join(', ')} (attempts ${s.secure.attempts}); pooled cells below k=${s.secure.minCellSize} withheld`,
+    );
   for (const note of s.notes ?? []) lines.push(`note: ${note}`);
   return `${lines.join('\n')}\n`;
 }

@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import { createPrng, verifyDocument, type Identity } from '../../crypto/index.js';
 import { createApiToken } from '../../coordinator/auth/index.js';
 import { kaplanMeier } from '../../coordinator/analytics/kaplan-meier.js';
-import { gridCounts, readTable, whereColumn, type Table } from '../../node-agent/analytics/index.js';
+import { gridCounts, readTextTable, whereColumn, type Table } from '../../node-agent/analytics/index.js';
 import { isMissingToken, type NumericResult, type StatsResult } from '../../protocol/index.js';
 import { grantSimulatedConsent } from '../../simulations/simulate/consents.js';
 import { e2e } from './helpers.js';
@@ -19,7 +19,7 @@ const HOSPITALS = ['lakeview', 'northgate', 'riverside', 'st-marys'];
 
 /** The example export with `followup_days` (1..365) and `died` (0/1) appended, seeded. */
 function exportWithSurvival(dir: string): Table {
-  const base = readTable('docs/examples/hospital-admissions.csv');
+  const base = readTextTable('docs/examples/hospital-admissions.csv');
   const rng = createPrng(16);
   const rows = base.rows.map((r) => [...r, String(1 + Math.floor(rng.next() * 365)), rng.next() < 0.4 ? '1' : '0']);
   const path = join(dir, 'admissions.csv');
@@ -27,7 +27,7 @@ function exportWithSurvival(dir: string): Table {
     path,
     [[...base.header, 'followup_days', 'died'], ...rows].map((r) => r.map((c) => (c.includes(',') ? `"${c}"` : c)).join(',')).join('\n'),
   );
-  return readTable(path);
+  return readTextTable(path);
 }
 
 const numbers = (t: Table, column: string) => {

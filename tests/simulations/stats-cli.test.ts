@@ -77,3 +77,36 @@ e2e('the simulated form applies --min-cell at every site and writes stats.json, 
   expect(existsSync(join(dir, 'run', 'sites', 'north', 'audit.jsonl'))).toBe(true);
   expect(statsSummary(stats)).toContain('north 80 rows, k=10');
 });
+
+e2e('with --secure and --epsilon, real agents mask noisy counts and charge the ledger beside their consent', async ({ cohort }) => {
+  const dir = cohort.tempDir();
+  const rows = Array.from({ length: 300 }, (_, i) => `${['north', 'south', 'east'][i % 3]},${20 + (i % 60)},${1 + (i % 30)},${i % 2}`);
+  writeFileSync(join(dir, 'x.csv'), ['site,age,days,died', ...rows].join('\n'));
+
+  const stats = (await simulateStats({
+    csv: join(dir, 'x.csv'),
+    partition: 'site',
+    budget: 5,
+    request: {
+      columns: ['age'],
+      edges: { age: [0, 40, 60, 80] },
+      survival: { time: 'days', event: 'died', grid: [10, 20, 30] },
+      secure: true,
+      epsilon: 1,
+    },
+    out: join(dir, 'run'),
+  })) as StatsResult;
+
+  expect(stats.secure).toMatchObject({ attempts: 1, minCellSize: 5 });
+  expect(Object.keys(stats.dp ?? {}).sort()).toEqual(['east', 'north', 'south']);
+  expect(Object.values(stats.sites).every((s) => s.suppressed)).toBe(true);
+  // three sites' noise (sigma about 20 each) on 300 rows: the pooled count is near, not equal by construction
+  expect(Math.abs((stats.secure?.rows ?? 0) - 300)).toBeLessThan(200);
+  for (const site of ['east', 'north', 'south']) {
+    const ledger = JSON.parse(readFileSync(join(dir, 'run', 'sites', site, 'consent.ledger.json'), 'utf8')) as {
+      entries: { query?: string }[];
+    };
+    expect(ledger.entries).toHaveLength(1);
+    expect(ledger.entries[0]?.query).toBe(stats.queryId);
+  }
+});

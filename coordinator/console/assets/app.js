@@ -8,6 +8,7 @@ const pages = {
   overview: async () => overview,
   rounds: () => import('./rounds.js'),
   models: () => import('./models.js'),
+  stats: () => import('./stats.js'),
   audit: () => import('./audit.js'),
 };
 

@@ -75,6 +75,7 @@ describe('access control: every route without a token, with a role it refuses an
     { method: 'GET', route: '/api/federations/:id/audit', path: `${f}/audit?limit=5`, roles: ALL },
     { method: 'POST', route: '/api/federations/:id/audit/verify', path: `${f}/audit/verify`, roles: ['admin', 'auditor'] },
     { method: 'POST', route: '/api/federations/:id/stats', path: `${f}/stats`, roles: ['admin'], body: () => ({ columns: ['age'] }) },
+    { method: 'GET', route: '/api/federations/:id/stats', path: `${f}/stats`, roles: ['admin', 'auditor'] },
   ];
 
   let fx: ApiFixture;
