@@ -188,12 +188,7 @@ export function createAgent(opts: AgentOptions): Agent {
     ready.reject(err);
     done.reject(err);
   });
-  attachStats(
-    socket,
-    { identity: opts.identity, federation: opts.federation, consentFile: opts.consentFile, consent, study: () => welcome?.study, table: opts.statsTable },
-    audit,
-    (m) => log.info(m),
-  );
+  attachStats(socket, { ...opts, consent, study: () => welcome?.study, table: opts.statsTable }, audit, (m) => log.info(m));
 
   socket.on('round:task', (raw) => {
     busy = busy.then(() => runTask(raw)).catch((err: unknown) => log.error({ err }, 'task failed'));
