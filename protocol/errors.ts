@@ -81,6 +81,14 @@ export const ErrorCode = {
   NO_VALIDATION_DATA: 'NO_VALIDATION_DATA',
   /** The policy's data-residency rule excludes the institution. */
   POLICY_RESIDENCY: 'POLICY_RESIDENCY',
+  /** Analytics: the site has no session (no study) yet to check a query against. */
+  NOT_READY: 'NOT_READY',
+  /** Analytics: the site holds no table to answer from (none given, or unreadable). */
+  NO_ANALYTICS_DATA: 'NO_ANALYTICS_DATA',
+  /** Analytics: a site did not answer in time (or sent no masked vector). */
+  NO_ANSWER: 'NO_ANSWER',
+  /** Analytics: an enrolled site is not connected, so it was not asked. */
+  OFFLINE: 'OFFLINE',
   /** A peer (an older or newer agent, or a hostile one) sent a code this side does not know: recorded with the code it sent. */
   UNKNOWN_CODE: 'UNKNOWN_CODE',
 } as const;

@@ -9,6 +9,7 @@ import {
   type StudyManifest,
   type StatsAnswerBody,
   type StatsReply,
+  type ErrorCode,
 } from '../../protocol/index.js';
 import { dp, secagg, signDocument, toBase64, defaultRandom, type Identity, type RandomSource } from '../../crypto/index.js';
 import { checkAgainstDictionary } from './check.js';
@@ -47,13 +48,13 @@ export function appliedMinCellSize(consent: SignedConsent, asked: number | undef
   return Math.max(consent.body.limits.minCellSize ?? DEFAULT_MIN_CELL_SIZE, asked ?? 1);
 }
 
-const refuse = (code: string, message: string): StatsReply => ({ ok: false, error: { code, message } });
+const refuse = (code: ErrorCode, message: string): StatsReply => ({ ok: false, error: { code, message } });
 
 /** Why this site will not answer, or null. */
 function consentRefusal(
   site: StatsSite,
   federation: string,
-): { code: string; message: string } | { consent: SignedConsent; manifest: StudyManifest } {
+): { code: ErrorCode; message: string } | { consent: SignedConsent; manifest: StudyManifest } {
   if (federation !== site.federation)
     return { code: 'WRONG_FEDERATION', message: `query for federation ${federation}, this agent serves ${site.federation}` };
   const { consent, revocation } = site.consent();

@@ -2,7 +2,14 @@
  * DP noise on a site's counts: the Gaussian mechanism over the whole count answer at its L2 sensitivity, at an epsilon the
  * site decides from its consent (the query can only ask for more noise), charged to the same ledger as training.
  */
-import { ConsentRefusal, type CountAsk, type SignedConsent, type StatsDp, type StudyManifest } from '../../protocol/index.js';
+import {
+  ConsentRefusal,
+  type CountAsk,
+  type ErrorCode,
+  type SignedConsent,
+  type StatsDp,
+  type StudyManifest,
+} from '../../protocol/index.js';
 import { dp } from '../../crypto/index.js';
 import { budgetVerdict, chargeLedger, readLedger, type LedgerEntry } from '../privacy-ledger.js';
 
@@ -38,7 +45,7 @@ export function countSensitivity(ask: CountAsk): number {
   return Math.sqrt(squared);
 }
 
-export type NoisePlan = { ok: true; dp?: StatsDp; entry?: LedgerEntry } | { ok: false; code: string; message: string };
+export type NoisePlan = { ok: true; dp?: StatsDp; entry?: LedgerEntry } | { ok: false; code: ErrorCode; message: string };
 
 /**
  * What noise this site adds to a count answer: epsilon is the smaller of the asked one and the consent's
