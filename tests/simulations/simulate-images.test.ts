@@ -37,6 +37,24 @@ describe('simulate on an image folder', () => {
   });
 });
 
+describe('simulate --model resnet on an image folder', () => {
+  it('federates the small ResNet (BatchNorm, residual blocks) on the PNG/JPEG tree and reports each class', async () => {
+    const out = join(root, 'resnet');
+    const args = ['simulate', '--out', out, '--dataset', `images:${join(root, 'tree')}`, '--image-size', '12x12', '--on-bad-file', 'skip'];
+    const run = await runCli(
+      [...args, '--model', 'resnet:10x4', '--institutions', '2', '--rounds', '1', '--local-epochs', '1', '--batch-size', '10'],
+      { timeoutMs: 60_000 },
+    );
+    if (run.code !== 0) throw new Error(`simulate exited ${run.code ?? run.signal}\n${run.stdout}\n${run.stderr}`);
+    const resnet = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as typeof summary & { model: { parameters: number } };
+    expect(Object.keys(resnet.final.report)).toEqual(expect.arrayContaining(['bright', 'dark']));
+    expect(resnet.final.accuracy).toBeGreaterThanOrEqual(0);
+    // A ResNet-10 at width 4 over 12x12x1 images: BatchNorm and projection shortcuts make it thousands of parameters, not the cnn's.
+    expect(resnet.model.parameters).toBeGreaterThan(1_000);
+    expect(run.stdout).toMatch(/precision/);
+  }, 90_000);
+});
+
 describe('simulate on a DICOM manifest', () => {
   it('reads the manifest (MONOCHROME1 and 2, rescaled, windowed) and the mlp learns bright from dark in 2 rounds', async () => {
     // 40 CT-like 16-bit images (stored = HU + 1024, Rescale Intercept -1024): 'lesion' ones have a bright 4 x 4 square
