@@ -32,7 +32,14 @@ export const CountCellSchema = z.object({ n: z.number().int().min(0), suppressed
 export type CountCell = z.infer<typeof CountCellSchema>;
 
 /** Phase 1: which columns a site holds, their kind, and (numeric) a range rounded outward from its k-th extremes. */
-const DescribeQuery = z.object({ phase: z.literal('describe'), columns: z.array(column).max(1000) }).strict();
+const DescribeQuery = z
+  .object({
+    phase: z.literal('describe'),
+    columns: z.array(column).max(1000),
+    /** Under secure aggregation: columns (besides the categorical ones) whose category names each site lists (crosstab and label columns, a survival group). */
+    names: z.array(column).max(1000).optional(),
+  })
+  .strict();
 
 /** Phase 2: counts over agreed bins, categories, crosstabs and survival steps. */
 const CountQuery = z
@@ -47,6 +54,8 @@ const CountQuery = z
       .object({ time: column, event: column, group: column.optional(), grid: increasing(1, 1000) })
       .strict()
       .optional(),
+    /** Secure aggregation: the category names agreed per column (sorted), so every site's vector has one layout. */
+    vocabulary: z.record(column, z.array(z.string().max(200)).max(1000)).optional(),
   })
   .strict();
 
@@ -114,7 +123,13 @@ const SurvivalAnswer = z
   })
   .strict();
 const ColumnKind = z
-  .object({ name: column, kind: z.enum(['numeric', 'categorical', 'absent']), range: z.tuple([finite, finite]).optional() })
+  .object({
+    name: column,
+    kind: z.enum(['numeric', 'categorical', 'absent']),
+    range: z.tuple([finite, finite]).optional(),
+    /** Under secure aggregation: the values held by at least k rows at the site (the names a plain answer would publish). */
+    categories: z.array(z.string().max(200)).max(1000).optional(),
+  })
   .strict();
 
 /** One column of a site against the dictionary: whether it is there, and how many cells break each rule (suppressed at k). */

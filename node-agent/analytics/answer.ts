@@ -12,7 +12,7 @@ import {
 } from '../../protocol/index.js';
 import { dp, secagg, signDocument, toBase64, defaultRandom, type Identity, type RandomSource } from '../../crypto/index.js';
 import { checkAgainstDictionary } from './check.js';
-import { describeColumn } from './describe.js';
+import { describeColumn, withNames } from './describe.js';
 import { NO_NOISE, chargeNoise, gaussianCountNoise, planNoise, type CountNoise } from './noise.js';
 import { maskedAnswer, secureCounts, securePeersProblem } from './secure-answer.js';
 import { categoricalAnswer, crosstabAnswer, numericAnswer, rowsAnswer } from './site-counts.js';
@@ -136,6 +136,8 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
       body.check = checkAgainstDictionary(table, dictionary, k);
     } else if (ask.phase === 'describe') {
       body.columns = (ask.columns.length > 0 ? ask.columns : table.header).map((c) => describeColumn(table, c, k));
+      // Under secure aggregation the names are agreed before masking: the ones a plain answer would publish.
+      if (secure) body.columns = body.columns.map((c) => withNames(table, c, k, ask.names ?? []));
       if (secure) {
         const pair = secagg.generateX25519(site.random ?? defaultRandom);
         keys.set(query.id, pair);

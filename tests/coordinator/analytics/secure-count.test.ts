@@ -174,11 +174,4 @@ describe('secure aggregation of counts against the coordinator', () => {
     ]);
     expect(result.survival?.curves[0]?.atRisk[0]).toBe(110);
   });
-
-  it('leaves out categorical columns under secure aggregation, with a note', async () => {
-    const { deps } = coordinator(sites());
-    const result = await runStats(deps, { ...request, crosstabs: [{ rows: 'died', cols: 'died' }] }, 'token:test');
-    expect(result.crosstabs).toEqual([]);
-    expect(result.notes?.some((n) => n.startsWith('secure aggregation'))).toBe(true);
-  });
 });
