@@ -75,3 +75,12 @@ export function secureAskProblem(ask: CountAsk): string | null {
   const lacking = [...new Set(named.filter((c) => ask.vocabulary?.[c] === undefined))];
   return lacking.length > 0 ? `no agreed category names for ${lacking.join(', ')} (a secure count needs them before masking)` : null;
 }
+
+/**
+ * What a site signs with its enrolled Ed25519 identity to vouch for its mask key for one query: the other sites verify
+ * it against the key the study manifest lists for that site, so a coordinator that swaps a key is detected.
+ * @example signDocument(maskKeyStatement({ federation, queryId, institution: me, maskKey }), identity.signSecretKey)
+ */
+export function maskKeyStatement(args: { federation: string; queryId: string; institution: string; maskKey: string }) {
+  return { format: 'cohort-stats-mask-key/v1' as const, ...args };
+}

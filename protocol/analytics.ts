@@ -67,6 +67,13 @@ const SecureAsk = z
   .object({
     attempt: z.number().int().min(0).max(1000),
     peers: z.record(z.string().min(1).max(128), z.string().min(40).max(60)).optional(),
+    /** Per peer: its enrolled Ed25519 key (base64) and its signature over `maskKeyStatement`, so a site can check each key it masks against. */
+    signed: z
+      .record(
+        z.string().min(1).max(128),
+        z.object({ signPublicKey: z.string().min(40).max(64), signature: z.string().min(80).max(100) }).strict(),
+      )
+      .optional(),
   })
   .strict();
 
@@ -179,6 +186,8 @@ export const StatsAnswerBodySchema = z
     check: StatsCheckSchema.optional(),
     /** Describe phase under secure aggregation: this site's fresh X25519 public key for the query (base64). */
     maskKey: z.string().min(40).max(60).optional(),
+    /** The site's Ed25519 signature over `maskKeyStatement` of its mask key: what the other sites verify the key by. */
+    maskKeySignature: z.string().min(80).max(100).optional(),
     /** Count phase under DP: the Gaussian mechanism the site applied (sigma = noiseMultiplier * sensitivity). */
     dp: StatsDpSchema.optional(),
     /** Count phase under secure aggregation: the site's counts plus its pairwise masks, u32 little-endian, base64. */

@@ -1,6 +1,16 @@
 /** A site's count answer under secure aggregation: its unsuppressed (possibly noisy) counts in the shared layout, pairwise masked. */
-import { MISSING_CATEGORY, OTHER_CATEGORY, isMissingToken, secureLayout, type CountAsk } from '../../protocol/index.js';
-import { fromBase64, secagg, toBase64 } from '../../crypto/index.js';
+import {
+  ErrorCode,
+  MISSING_CATEGORY,
+  OTHER_CATEGORY,
+  isMissingToken,
+  maskKeyStatement,
+  secureAskProblem,
+  secureLayout,
+  type CountAsk,
+  type StudyManifest,
+} from '../../protocol/index.js';
+import { fingerprint, fromBase64, secagg, toBase64, verifyDocument } from '../../crypto/index.js';
 import { NO_NOISE, type CountNoise } from './noise.js';
 import { numericAnswer, rowsAnswer } from './site-counts.js';
 import { survivalAnswer } from './site-survival.js';
@@ -75,6 +85,59 @@ export function securePeersProblem(me: string, peers: Readonly<Record<string, st
   if (Object.keys(peers).length < 2) return 'secure aggregation needs at least two sites';
   if (peers[me] !== toBase64(myPublicKey)) return `the peers list does not carry ${me}'s own key for this query`;
   return null;
+}
+
+/**
+ * Why this site will not trust the other peers' mask keys, or null: each must come with the peer's Ed25519 key as the
+ * study manifest (the one this site consented to) enrols it, and that key's signature over `maskKeyStatement`. A
+ * coordinator that swaps a peer's mask key (to read this site's counts) cannot sign for it.
+ * @example const problem = securePeerKeysProblem(me, query.secure, manifest, query); if (problem) refuse(problem.code, problem.message)
+ */
+export function securePeerKeysProblem(
+  me: string,
+  secure: {
+    peers?: Readonly<Record<string, string>> | undefined;
+    signed?: Readonly<Record<string, { signPublicKey: string; signature: string }>> | undefined;
+  },
+  manifest: StudyManifest,
+  query: { id: string; federation: string },
+): { code: ErrorCode; message: string } | null {
+  const enrolled = new Map(manifest.institutions.map((i) => [i.id, i.fingerprint]));
+  for (const [peer, maskKey] of Object.entries(secure.peers ?? {})) {
+    if (peer === me) continue;
+    const proof = secure.signed?.[peer];
+    const signKey = proof ? fromBase64(proof.signPublicKey) : undefined;
+    if (!proof || !signKey || signKey.length !== 32 || enrolled.get(peer) !== fingerprint(signKey))
+      return {
+        code: ErrorCode.SECAGG_PARTICIPANT_UNKNOWN,
+        message: `peer ${peer} is not enrolled under the key given for it in study version ${manifest.version} (the manifest this site consented to)`,
+      };
+    const statement = maskKeyStatement({ federation: query.federation, queryId: query.id, institution: peer, maskKey });
+    if (!verifyDocument(statement, proof.signature, signKey))
+      return { code: ErrorCode.BAD_SIGNATURE, message: `peer ${peer}'s mask key for this query is not signed by ${peer}` };
+  }
+  return null;
+}
+
+/**
+ * Why this site will not answer a secure count, or null: an ask without agreed names, no mask key of its own for the
+ * query, a peers list it refuses (`securePeersProblem`: BAD_REQUEST), or another peer's key it cannot vouch for
+ * (`securePeerKeysProblem`).
+ * @example const refusal = secureCountRefusal(me, query, keys.get(query.id), manifest)
+ */
+export function secureCountRefusal(
+  me: string,
+  query: { id: string; federation: string; ask: CountAsk; secure: Parameters<typeof securePeerKeysProblem>[1] },
+  pair: secagg.X25519KeyPair | undefined,
+  manifest: StudyManifest,
+): { code: string; message: string } | null {
+  const problem =
+    secureAskProblem(query.ask) ??
+    (pair
+      ? securePeersProblem(me, query.secure.peers ?? {}, pair.publicKey)
+      : 'no mask key for this query: the describe phase did not ask for one');
+  if (problem) return { code: 'BAD_REQUEST', message: problem };
+  return securePeerKeysProblem(me, query.secure, manifest, query);
 }
 
 /**

@@ -6,13 +6,15 @@
  * (the plain path folds it into "(other)" there), and a name rare at every site is never listed.
  */
 import { describe, expect, it } from 'vitest';
-import { fromBase64, generateIdentity, secagg, signConsent, type Identity } from '../../../crypto/index.js';
+import { fingerprint, fromBase64, generateIdentity, secagg, signConsent, type Identity } from '../../../crypto/index.js';
 import { runStats, type StatsDeps } from '../../../coordinator/analytics/index.js';
 import type { StatsAnswerBody, StatsQuery, StatsReply } from '../../../protocol/index.js';
 import { answerStatsQuery, secureCounts, type StatsSite, type Table } from '../../../node-agent/analytics/index.js';
 import { consentBody, study } from '../policy/fixtures.js';
 
-const manifest = study();
+const identities = [0, 1, 2].map((i) => generateIdentity(`clinic-${i}`));
+/** The study enrols the three sites: each checks the others' mask keys against these. */
+const manifest = study({ institutions: identities.map((i) => ({ id: i.id, fingerprint: fingerprint(i.signPublicKey) })) });
 const K = 5;
 
 /** Site 2 says "vape" where the others say "former"; with `rare`, site 1 has 2 "vape" rows, sites 0 and 1 have 2 and 3 "cigar" rows. */
@@ -36,7 +38,7 @@ function tables(rare = false): Table[] {
 
 function sites(data: Table[]): { identity: Identity; site: StatsSite }[] {
   return data.map((table, i) => {
-    const identity = generateIdentity(`clinic-${i}`);
+    const identity = identities[i] as Identity;
     const consent = signConsent(
       consentBody(manifest, {
         institution: identity.id,
