@@ -32,7 +32,14 @@ export const CountCellSchema = z.object({ n: z.number().int().min(0), suppressed
 export type CountCell = z.infer<typeof CountCellSchema>;
 
 /** Phase 1: which columns a site holds, their kind, and (numeric) a range rounded outward from its k-th extremes. */
-const DescribeQuery = z.object({ phase: z.literal('describe'), columns: z.array(column).max(1000) }).strict();
+const DescribeQuery = z
+  .object({
+    phase: z.literal('describe'),
+    columns: z.array(column).max(1000),
+    /** Under secure aggregation: columns (besides the categorical ones) whose category names each site lists (crosstab and label columns, a survival group). */
+    names: z.array(column).max(1000).optional(),
+  })
+  .strict();
 
 /** Phase 2: counts over agreed bins, categories, crosstabs and survival steps. */
 const CountQuery = z
@@ -47,6 +54,8 @@ const CountQuery = z
       .object({ time: column, event: column, group: column.optional(), grid: increasing(1, 1000) })
       .strict()
       .optional(),
+    /** Secure aggregation: the category names agreed per column (sorted), so every site's vector has one layout. */
+    vocabulary: z.record(column, z.array(z.string().max(200)).max(1000)).optional(),
   })
   .strict();
 
@@ -58,6 +67,13 @@ const SecureAsk = z
   .object({
     attempt: z.number().int().min(0).max(1000),
     peers: z.record(z.string().min(1).max(128), z.string().min(40).max(60)).optional(),
+    /** Per peer: its enrolled Ed25519 key (base64) and its signature over `maskKeyStatement`, so a site can check each key it masks against. */
+    signed: z
+      .record(
+        z.string().min(1).max(128),
+        z.object({ signPublicKey: z.string().min(40).max(64), signature: z.string().min(80).max(100) }).strict(),
+      )
+      .optional(),
   })
   .strict();
 
@@ -114,7 +130,13 @@ const SurvivalAnswer = z
   })
   .strict();
 const ColumnKind = z
-  .object({ name: column, kind: z.enum(['numeric', 'categorical', 'absent']), range: z.tuple([finite, finite]).optional() })
+  .object({
+    name: column,
+    kind: z.enum(['numeric', 'categorical', 'absent']),
+    range: z.tuple([finite, finite]).optional(),
+    /** Under secure aggregation: the values held by at least k rows at the site (the names a plain answer would publish). */
+    categories: z.array(z.string().max(200)).max(1000).optional(),
+  })
   .strict();
 
 /** One column of a site against the dictionary: whether it is there, and how many cells break each rule (suppressed at k). */
@@ -164,6 +186,8 @@ export const StatsAnswerBodySchema = z
     check: StatsCheckSchema.optional(),
     /** Describe phase under secure aggregation: this site's fresh X25519 public key for the query (base64). */
     maskKey: z.string().min(40).max(60).optional(),
+    /** The site's Ed25519 signature over `maskKeyStatement` of its mask key: what the other sites verify the key by. */
+    maskKeySignature: z.string().min(80).max(100).optional(),
     /** Count phase under DP: the Gaussian mechanism the site applied (sigma = noiseMultiplier * sensitivity). */
     dp: StatsDpSchema.optional(),
     /** Count phase under secure aggregation: the site's counts plus its pairwise masks, u32 little-endian, base64. */

@@ -1,11 +1,23 @@
 /** Secure aggregation of counts at the coordinator: the masked vectors summed, read back through the shared layout, suppressed as a pool. */
-import { protectCells, protectCount, secureLayout, type CountAsk, type NumericAnswer, type SurvivalAnswer } from '../../protocol/index.js';
+import {
+  protectCells,
+  protectCount,
+  secureLayout,
+  type CategoricalAnswer,
+  type CountAsk,
+  type CountCell,
+  type CrosstabAnswer,
+  type NumericAnswer,
+  type SurvivalAnswer,
+} from '../../protocol/index.js';
 import { fromBase64, secagg } from '../../crypto/index.js';
 
 /** The pooled counts as one answer of a pseudo-site, suppressed at k (the largest of the sites' minimum cell sizes). */
 export interface PooledAnswer {
   rows: ReturnType<typeof protectCount>;
   numeric: NumericAnswer[];
+  categorical: CategoricalAnswer[];
+  crosstabs: CrosstabAnswer[];
   survival?: SurvivalAnswer;
 }
 
@@ -40,12 +52,52 @@ export function pooledAnswer(sum: Uint32Array, ask: CountAsk, k: number): Pooled
       : protectCells(cells, [cells.map((_, j) => j)], k);
     return { column: n.column, present, missing, histogram };
   });
-  const out: PooledAnswer = { rows: protectCount(at(layout.rows), k), numeric };
+  const categorical = layout.categorical.map((c): CategoricalAnswer => {
+    const cells = Array.from({ length: c.names.length + 2 }, (_, j) => at(c.at + j));
+    const out = protectCells(cells, [cells.map((_, j) => j)], k);
+    return {
+      column: c.column,
+      categories: c.names.map((name, j) => ({ name, count: out[j] as CountCell })),
+      other: out[c.names.length] as CountCell,
+      missing: out[c.names.length + 1] as CountCell,
+    };
+  });
+  const crosstabs = layout.crosstabs.map((x): CrosstabAnswer => {
+    const width = x.colNames.length;
+    const flat = Array.from({ length: x.rowNames.length * width }, (_, j) => at(x.at + j));
+    const rowLines = x.rowNames.map((_, r) => Array.from({ length: width }, (_, c) => r * width + c));
+    const colLines = x.colNames.map((_, c) => x.rowNames.map((_, r) => r * width + c));
+    const out = protectCells(flat, [...rowLines, ...colLines, flat.map((_, j) => j)], k);
+    const cells = rowLines.map((line) => line.map((j) => out[j] as CountCell));
+    return { rows: x.rows, cols: x.cols, rowNames: x.rowNames, colNames: x.colNames, cells };
+  });
+  const out: PooledAnswer = { rows: protectCount(at(layout.rows), k), numeric, categorical, crosstabs };
   const s = layout.survival;
-  if (s) {
-    const atRisk = Array.from({ length: s.steps }, (_, j) => protectCount(at(s.atRisk + j), k));
-    const events = atRisk.map((c, j) => (c.suppressed ? { n: 0, suppressed: true as const } : { n: at(s.events + j) }));
-    out.survival = { groups: [{ group: '(all)', atRisk, events }], excluded: protectCount(at(s.excluded), k) };
-  }
+  if (s) out.survival = pooledSurvival(s, at, k, ask.survival?.group !== undefined);
   return out;
+}
+
+/**
+ * Survival from the pooled vector: a step with fewer than k at risk is withheld whole. With a group, the group sizes
+ * (at risk at the first step) and `excluded` are suppressed as one line, as a site does (a withheld group sends no curve).
+ */
+function pooledSurvival(
+  s: NonNullable<ReturnType<typeof secureLayout>['survival']>,
+  at: (i: number) => number,
+  k: number,
+  grouped: boolean,
+): SurvivalAnswer {
+  const steps = (start: number) => Array.from({ length: s.steps }, (_, j) => at(start + j));
+  const withheld = () => steps(0).map(() => ({ n: 0, suppressed: true as const }));
+  const sizes = s.groups.map((g) => at(g.atRisk));
+  const line = grouped
+    ? protectCells([...sizes, at(s.excluded)], [[...sizes.keys(), sizes.length]], k)
+    : [{ n: sizes[0] ?? 0 }, protectCount(at(s.excluded), k)];
+  const groups = s.groups.map((g, i) => {
+    if (line[i]?.suppressed) return { group: g.group, atRisk: withheld(), events: withheld() };
+    const atRisk = steps(g.atRisk).map((n) => protectCount(n, k));
+    const events = steps(g.events).map((n, j) => (atRisk[j]?.suppressed ? { n: 0, suppressed: true as const } : { n }));
+    return { group: g.group, atRisk, events };
+  });
+  return { groups, excluded: line[s.groups.length] as CountCell };
 }

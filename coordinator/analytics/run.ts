@@ -12,6 +12,22 @@ export type { StatsDeps } from './ask.js';
 
 const DEFAULT_QUANTILES = [0.25, 0.5, 0.75];
 
+/**
+ * Secure aggregation: per column, the sorted union of the names the sites listed in the describe phase (each site
+ * lists the values it holds in at least k rows, the names a plain answer would publish).
+ * @example agreedVocabulary(described, ['smoking']) // { smoking: ['current', 'former', 'never'] }
+ */
+export function agreedVocabulary(described: Answers, columns: readonly string[]): Record<string, string[]> {
+  const vocabulary: Record<string, string[]> = {};
+  for (const column of new Set(columns)) {
+    const names = new Set<string>();
+    for (const body of described.bodies.values())
+      for (const name of body.columns?.find((c) => c.name === column)?.categories ?? []) names.add(name);
+    vocabulary[column] = [...names].sort();
+  }
+  return vocabulary;
+}
+
 /** The count phase's question from the describe phase's answers and the request; columns that cannot be binned get a note. */
 function countAsk(req: StatsRequest, described: Answers, notes: string[]): { ask: CountAsk; edges: Map<string, number[]> } {
   const kinds = new Map<string, { numeric: boolean; categorical: boolean; lo: number; hi: number }>();
@@ -43,6 +59,10 @@ function countAsk(req: StatsRequest, described: Answers, notes: string[]): { ask
     ...(req.label ? categorical.filter((c) => c !== req.label).map((c) => ({ rows: c, cols: req.label as string })) : []),
   ];
   const ask: CountAsk = { phase: 'count', numeric, categorical, crosstabs };
+  if (req.secure) {
+    const named = [...categorical, ...crosstabs.flatMap((x) => [x.rows, x.cols]), ...(req.survival?.group ? [req.survival.group] : [])];
+    ask.vocabulary = agreedVocabulary(described, named);
+  }
   if (req.survival) {
     const t = kinds.get(req.survival.time);
     const grid =
@@ -78,7 +98,13 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
   ];
   const columns = req.columns ? [...new Set([...req.columns, ...extra])] : [];
   const secure = req.secure ? { secure: { attempt: 0 } } : {};
-  const described = await askAll(deps, sites, { ...base, ...secure, ask: { phase: 'describe', columns } }, timeoutMs);
+  const listed = [
+    ...(req.label ? [req.label] : []),
+    ...(req.survival?.group ? [req.survival.group] : []),
+    ...(req.crosstabs ?? []).flatMap((x) => [x.rows, x.cols]),
+  ];
+  const names = req.secure ? { names: [...new Set(listed)] } : {};
+  const described = await askAll(deps, sites, { ...base, ...secure, ask: { phase: 'describe', columns, ...names } }, timeoutMs);
   const notes: string[] = [];
   const agreed = countAsk(req, described, notes);
   const { edges } = agreed;

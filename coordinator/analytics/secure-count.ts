@@ -1,5 +1,6 @@
 /** The count phase under secure aggregation: every peer's masked vector, summed; a dropped site makes the survivors mask again. */
 import { secureAskProblem, type CountAsk, type StatsQuery } from '../../protocol/index.js';
+import { toBase64 } from '../../crypto/index.js';
 import { askAll, type Answers, type StatsDeps } from './ask.js';
 import { pooledAnswer, unmaskSum, type PooledAnswer } from './pool-secure.js';
 
@@ -31,6 +32,9 @@ export function secureOnly(ask: CountAsk, notes: string[]): CountAsk {
   return { phase: 'count', numeric: ask.numeric, categorical: [], crosstabs: [], ...(ask.survival ? { survival } : {}) };
 }
 
+const pick = <T>(from: Record<string, T>, keys: Record<string, unknown>): Record<string, T> =>
+  Object.fromEntries(Object.keys(keys).flatMap((k) => (from[k] ? [[k, from[k]]] : [])));
+
 /**
  * Asks the sites that sent a mask key in the describe phase for masked vectors (peers: every such site's key); when one
  * does not answer, asks the others again under the next attempt (fresh masks: the attempt and the peer set are in the
@@ -45,9 +49,21 @@ export async function secureCount(
   timeoutMs: number,
 ): Promise<SecureCount> {
   let peers = Object.fromEntries([...described.bodies].flatMap(([site, b]) => (b.maskKey ? [[site, b.maskKey]] : [])));
+  // Each site checks the others' keys against the enrolled identities: the coordinator only forwards the proofs.
+  const signed = Object.fromEntries(
+    [...described.bodies].flatMap(([site, b]) => {
+      const key = deps.signKey(site);
+      return b.maskKeySignature && key ? [[site, { signPublicKey: toBase64(key), signature: b.maskKeySignature }]] : [];
+    }),
+  );
   const refused: Answers['refused'] = {};
   for (let attempt = 0; attempt < MAX_ATTEMPTS && Object.keys(peers).length >= 2; attempt++) {
-    const answers = await askAll(deps, Object.keys(peers), { ...base, secure: { attempt, peers }, ask }, timeoutMs);
+    const answers = await askAll(
+      deps,
+      Object.keys(peers),
+      { ...base, secure: { attempt, peers, signed: pick(signed, peers) }, ask },
+      timeoutMs,
+    );
     Object.assign(refused, answers.refused);
     const dropped = Object.keys(peers).filter((s) => answers.bodies.get(s)?.masked === undefined);
     if (dropped.length === 0) {

@@ -3,7 +3,7 @@ import {
   ConsentRefusal,
   DEFAULT_MIN_CELL_SIZE,
   StatsQuerySchema,
-  secureAskProblem,
+  maskKeyStatement,
   consentCovers,
   type SignedConsent,
   type StudyManifest,
@@ -13,9 +13,9 @@ import {
 } from '../../protocol/index.js';
 import { dp, secagg, signDocument, toBase64, defaultRandom, type Identity, type RandomSource } from '../../crypto/index.js';
 import { checkAgainstDictionary } from './check.js';
-import { describeColumn } from './describe.js';
+import { describeColumn, withNames } from './describe.js';
 import { NO_NOISE, chargeNoise, gaussianCountNoise, planNoise, type CountNoise } from './noise.js';
-import { maskedAnswer, secureCounts, securePeersProblem } from './secure-answer.js';
+import { maskedAnswer, secureCountRefusal, secureCounts } from './secure-answer.js';
 import { categoricalAnswer, crosstabAnswer, numericAnswer, rowsAnswer } from './site-counts.js';
 import { survivalAnswer } from './site-survival.js';
 import type { Table } from './table.js';
@@ -102,13 +102,8 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
   let noise: CountNoise = NO_NOISE;
   let plan: ReturnType<typeof planNoise> = { ok: true };
   if (ask.phase === 'count') {
-    if (secure) {
-      const problem =
-        secureAskProblem(ask) ?? (keys.get(query.id) ? null : 'no mask key for this query: the describe phase did not ask for one');
-      const peers =
-        problem ?? securePeersProblem(site.identity.id, secure.peers ?? {}, (keys.get(query.id) as secagg.X25519KeyPair).publicKey);
-      if (peers) return refuse('BAD_REQUEST', peers);
-    }
+    const unsafe = secure ? secureCountRefusal(site.identity.id, { ...query, ask, secure }, keys.get(query.id), verdict.manifest) : null;
+    if (unsafe) return refuse(unsafe.code, unsafe.message);
     plan = planNoise({
       consent: verdict.consent,
       study: verdict.manifest,
@@ -137,11 +132,15 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
       body.check = checkAgainstDictionary(table, dictionary, k);
     } else if (ask.phase === 'describe') {
       body.columns = (ask.columns.length > 0 ? ask.columns : table.header).map((c) => describeColumn(table, c, k));
+      // Under secure aggregation the names are agreed before masking: the ones a plain answer would publish.
+      if (secure) body.columns = body.columns.map((c) => withNames(table, c, k, ask.names ?? []));
       if (secure) {
         const pair = secagg.generateX25519(site.random ?? defaultRandom);
         keys.set(query.id, pair);
         if (keys.size > MAX_MASK_KEYS) keys.delete(keys.keys().next().value as string);
         body.maskKey = toBase64(pair.publicKey);
+        const statement = { federation: query.federation, queryId: query.id, institution: site.identity.id, maskKey: body.maskKey };
+        body.maskKeySignature = signDocument(maskKeyStatement(statement), site.identity.signSecretKey);
       }
     } else if (secure) {
       const pair = keys.get(query.id) as secagg.X25519KeyPair;

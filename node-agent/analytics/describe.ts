@@ -1,6 +1,6 @@
 /** Phase 1 of a stats query: each column's kind and, for numbers, a range that no single row decides. */
 import { isMissingToken, type StatsAnswerBody } from '../../protocol/index.js';
-import { numericCell } from './site-counts.js';
+import { namedCategories, numericCell } from './site-counts.js';
 import { columnCells, type Table } from './table.js';
 
 type ColumnKind = NonNullable<StatsAnswerBody['columns']>[number];
@@ -30,4 +30,18 @@ export function describeColumn(table: Table, name: string, k: number): ColumnKin
   const sorted = (values as number[]).sort((a, b) => a - b);
   if (sorted.length < k) return { name, kind: 'numeric' };
   return { name, kind: 'numeric', range: roundOutward(sorted[k - 1] as number, sorted[sorted.length - k] as number) };
+}
+
+/** At most this many names per column in a describe answer (the wire's limit). */
+const MAX_NAMES = 1000;
+
+/**
+ * Under secure aggregation: a categorical column, or one named in `names` (crosstab, label, survival group), with the
+ * values this site holds in at least k rows (sorted; the first 1000).
+ * @example withNames(table, { name: 'sex', kind: 'categorical' }, 5, []) // { name: 'sex', kind: 'categorical', categories: ['F', 'M'] }
+ */
+export function withNames(table: Table, c: ColumnKind, k: number, names: readonly string[]): ColumnKind {
+  const cells = columnCells(table, c.name);
+  if (!cells || (c.kind !== 'categorical' && !names.includes(c.name))) return c;
+  return { ...c, categories: namedCategories(cells, k).names.slice(0, MAX_NAMES) };
 }

@@ -76,8 +76,11 @@ export function numericAnswer(
     : { column, present, missing, histogram };
 }
 
-/** The category names a site may publish for a column: values held by at least k rows, sorted. */
-function namedCategories(cells: readonly string[], k: number): { names: string[]; counts: Map<string, number> } {
+/**
+ * The category names a site may publish for a column: values held by at least k rows, sorted.
+ * @example namedCategories(['a', 'a', 'b'], 2).names // ['a']
+ */
+export function namedCategories(cells: readonly string[], k: number): { names: string[]; counts: Map<string, number> } {
   const counts = new Map<string, number>();
   for (const c of cells) if (!isMissingToken(c)) counts.set(c.trim(), (counts.get(c.trim()) ?? 0) + 1);
   const names = [...counts]

@@ -91,6 +91,7 @@ e2e('with --secure and --epsilon, real agents mask noisy counts and charge the l
       columns: ['age'],
       edges: { age: [0, 40, 60, 80] },
       survival: { time: 'days', event: 'died', grid: [10, 20, 30] },
+      label: 'died',
       secure: true,
       epsilon: 1,
     },
@@ -98,6 +99,8 @@ e2e('with --secure and --epsilon, real agents mask noisy counts and charge the l
   })) as StatsResult;
 
   expect(stats.secure).toMatchObject({ attempts: 1, minCellSize: 5 });
+  // the label's names were agreed over the wire before masking: both outcomes pooled by name
+  expect(Object.keys((stats.columns.died as { counts: Record<string, number> }).counts).sort()).toEqual(['(other)', '0', '1']);
   expect(Object.keys(stats.dp ?? {}).sort()).toEqual(['east', 'north', 'south']);
   expect(Object.values(stats.sites).every((s) => s.suppressed)).toBe(true);
   // three sites' noise (sigma about 20 each) on 300 rows: the pooled count is near, not equal by construction

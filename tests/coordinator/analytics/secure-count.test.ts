@@ -1,16 +1,36 @@
 /**
  * Secure aggregation of counts, with the coordinator as the adversary: it sees only masked vectors (none reads as a
  * site's counts), their sum is exactly the plain pooled counts, a site whose own key the coordinator replaces refuses,
+ * so does one given another site's key that the enrolled identity of that site did not sign,
  * a site that drops makes the others mask afresh, and the pooled figure is suppressed at the largest k.
  */
 import { describe, expect, it } from 'vitest';
-import { fromBase64, generateIdentity, secagg, signConsent, type Identity } from '../../../crypto/index.js';
+import {
+  defaultRandom,
+  fingerprint,
+  fromBase64,
+  generateIdentity,
+  secagg,
+  signConsent,
+  signDocument,
+  toBase64,
+  type Identity,
+} from '../../../crypto/index.js';
 import { runStats, type StatsDeps } from '../../../coordinator/analytics/index.js';
-import { secureLayout, type CountAsk, type StatsAnswerBody, type StatsQuery, type StatsReply } from '../../../protocol/index.js';
+import {
+  maskKeyStatement,
+  secureLayout,
+  type CountAsk,
+  type StatsAnswerBody,
+  type StatsQuery,
+  type StatsReply,
+} from '../../../protocol/index.js';
 import { answerStatsQuery, secureCounts, type StatsSite, type Table } from '../../../node-agent/analytics/index.js';
 import { consentBody, study } from '../policy/fixtures.js';
 
-const manifest = study();
+const identities = [0, 1, 2].map((i) => generateIdentity(`hospital-${i}`));
+/** The study enrols the three sites: each checks the others' mask keys against these. */
+const manifest = study({ institutions: identities.map((i) => ({ id: i.id, fingerprint: fingerprint(i.signPublicKey) })) });
 const sizes = [40, 70, 3];
 const tables: Table[] = sizes.map((n, s) => ({
   source: `site-${s}`,
@@ -24,7 +44,7 @@ const tables: Table[] = sizes.map((n, s) => ({
 
 function sites(minCell = 5): { identity: Identity; site: StatsSite }[] {
   return tables.map((table, i) => {
-    const identity = generateIdentity(`hospital-${i}`);
+    const identity = identities[i] as Identity;
     const consent = signConsent(
       consentBody(manifest, {
         institution: identity.id,
@@ -124,8 +144,10 @@ describe('secure aggregation of counts against the coordinator', () => {
     expect(age.incompleteSites).toEqual(['(pooled)']);
   });
 
-  it("refuses when the coordinator replaces a site's own key, or asks one site alone", () => {
+  it("refuses when the coordinator replaces a site's own key, swaps another site's key, or asks one site alone", () => {
     const [a, b] = sites();
+    const idA = a?.identity.id as string;
+    const idB = b?.identity.id as string;
     const describe = (s: StatsSite) =>
       (
         answerStatsQuery(s, {
@@ -135,21 +157,38 @@ describe('secure aggregation of counts against the coordinator', () => {
           ask: { phase: 'describe', columns: ['age'] },
         }) as { body: StatsAnswerBody }
       ).body;
-    const keyA = describe(a?.site as StatsSite).maskKey as string;
-    const keyB = describe(b?.site as StatsSite).maskKey as string;
-    const count = (peers: Record<string, string>) =>
+    const bodyA = describe(a?.site as StatsSite);
+    const bodyB = describe(b?.site as StatsSite);
+    const keyA = bodyA.maskKey as string;
+    const keyB = bodyB.maskKey as string;
+    const proof = (identity: Identity, signature: string) => ({ signPublicKey: toBase64(identity.signPublicKey), signature });
+    const honest = { [idB]: proof(b?.identity as Identity, bodyB.maskKeySignature as string) };
+    const count = (peers: Record<string, string>, signed: Record<string, { signPublicKey: string; signature: string }> = honest) =>
       answerStatsQuery(a?.site as StatsSite, {
         id: 'query-0000001',
         federation: manifest.federation,
-        secure: { attempt: 0, peers },
+        secure: { attempt: 0, peers, signed },
         ask: countAsk,
       });
-    expect(count({ [a?.identity.id as string]: keyB, [b?.identity.id as string]: keyB })).toMatchObject({
+    expect(count({ [idA]: keyB, [idB]: keyB })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(count({ [idA]: keyA })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(count({ [idA]: keyA, [idB]: keyB })).toMatchObject({ ok: true });
+
+    // The coordinator puts its own X25519 key in B's place (it would then know A's masks toward B): B never signed it.
+    const mitm = toBase64(secagg.generateX25519(defaultRandom).publicKey);
+    expect(count({ [idA]: keyA, [idB]: mitm })).toMatchObject({ ok: false, error: { code: 'BAD_SIGNATURE' } });
+    // ... and signs it with an identity of its own: not the key the study enrols for B.
+    const sybil = generateIdentity(idB);
+    const forged = signDocument(
+      maskKeyStatement({ federation: manifest.federation, queryId: 'query-0000001', institution: idB, maskKey: mitm }),
+      sybil.signSecretKey,
+    );
+    expect(count({ [idA]: keyA, [idB]: mitm }, { [idB]: proof(sybil, forged) })).toMatchObject({
       ok: false,
-      error: { code: 'BAD_REQUEST' },
+      error: { code: 'SECAGG_PARTICIPANT_UNKNOWN' },
     });
-    expect(count({ [a?.identity.id as string]: keyA })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
-    expect(count({ [a?.identity.id as string]: keyA, [b?.identity.id as string]: keyB })).toMatchObject({ ok: true });
+    // ... or leaves the proofs out.
+    expect(count({ [idA]: keyA, [idB]: keyB }, {})).toMatchObject({ ok: false, error: { code: 'SECAGG_PARTICIPANT_UNKNOWN' } });
   });
 
   it('a site whose consent requires secure aggregation refuses a plain query', () => {
@@ -173,12 +212,5 @@ describe('secure aggregation of counts against the coordinator', () => {
       ...secagg.sumMasked([secureCounts(tables[0] as Table, countAsk), secureCounts(tables[1] as Table, countAsk)]),
     ]);
     expect(result.survival?.curves[0]?.atRisk[0]).toBe(110);
-  });
-
-  it('leaves out categorical columns under secure aggregation, with a note', async () => {
-    const { deps } = coordinator(sites());
-    const result = await runStats(deps, { ...request, crosstabs: [{ rows: 'died', cols: 'died' }] }, 'token:test');
-    expect(result.crosstabs).toEqual([]);
-    expect(result.notes?.some((n) => n.startsWith('secure aggregation'))).toBe(true);
   });
 });
