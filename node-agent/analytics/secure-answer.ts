@@ -130,13 +130,13 @@ export function secureCountRefusal(
   query: { id: string; federation: string; ask: CountAsk; secure: Parameters<typeof securePeerKeysProblem>[1] },
   pair: secagg.X25519KeyPair | undefined,
   manifest: StudyManifest,
-): { code: string; message: string } | null {
+): { code: ErrorCode; message: string } | null {
   const problem =
     secureAskProblem(query.ask) ??
     (pair
       ? securePeersProblem(me, query.secure.peers ?? {}, pair.publicKey)
       : 'no mask key for this query: the describe phase did not ask for one');
-  if (problem) return { code: 'BAD_REQUEST', message: problem };
+  if (problem) return { code: ErrorCode.BAD_REQUEST, message: problem };
   return securePeerKeysProblem(me, query.secure, manifest, query);
 }
 
