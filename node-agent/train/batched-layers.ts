@@ -6,6 +6,7 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { LayerLayout } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
+import { maxPool2x2Grad } from './batched-pool.js';
 
 /**
  * True for the kernel kept transposed ([units, inputs]) while training: the first layer's, when dense. XNNPACK packs
@@ -16,6 +17,13 @@ import type { TF } from './backend.js';
 export function keptTransposed(layers: LayerLayout[], param: number): boolean {
   return param === 0 && layers[0]?.kind === 'dense';
 }
+
+/**
+ * Kernel entries from which a later dense layer's forward pass transposes its kernel onto the left operand: XNNPACK
+ * packs (and tfjs-backend-wasm caches by tensor) a matMul's right operand, so a right-hand kernel that is new every
+ * step is repacked every step (the CNN's 3136x512: ~15 ms of a ~60 ms step); a transpose of it costs ~1 ms.
+ */
+const PACKED_LIMIT = 1 << 16;
 
 /** What the backward pass of one layer needs from its forward pass. */
 export interface Saved {
@@ -37,10 +45,13 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
   for (const layer of layers) {
     const input = h;
     if (layer.kind === 'dense') {
+      const kernel = params[at] as Tensor2D;
       const product =
         at === 0 && saved.length === 0
-          ? tf.transpose(tf.matMul(params[at] as Tensor2D, tf.transpose(h as Tensor2D)))
-          : tf.matMul(h as Tensor2D, params[at] as Tensor2D);
+          ? tf.transpose(tf.matMul(kernel, tf.transpose(h as Tensor2D)))
+          : kernel.size >= PACKED_LIMIT
+            ? tf.transpose(tf.matMul(tf.transpose(kernel), tf.transpose(h as Tensor2D)))
+            : tf.matMul(h as Tensor2D, kernel);
       const z = tf.add(product, params[at + 1] as Tensor);
       h = layer.activation === 'relu' ? tf.relu(z) : z;
       saved.push({ layer, at, input, output: h });
@@ -60,8 +71,12 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
   return { logits: h as Tensor2D, saved };
 }
 
-/** dL/dx of a 2x2 max pool (tfjs's MaxPoolGrad kernel, as its autodiff uses). */
+/**
+ * dL/dx of a max pool, equal to tfjs's MaxPoolGrad kernel (as its autodiff uses): on wasm a 2x2 pool's is computed
+ * in JavaScript with that kernel's tie rules (maxPool2x2Grad), 3-4x faster than the kernel itself.
+ */
 function poolGrad(tf: TF, dy: Tensor, s: Saved, size: number): Tensor {
+  if (size === 2 && tf.getBackend() === 'wasm') return maxPool2x2Grad(tf, dy, s.input);
   return tf
     .engine()
     .runKernel('MaxPoolGrad', { dy, input: s.input, output: s.output }, { filterSize: size, strides: size, pad: 'valid' }) as Tensor;
@@ -75,11 +90,28 @@ function convFilterGrad(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): T
 }
 
 /**
+ * The kernel [kh, kw, ci, co] flipped in both spatial axes with its channels swapped ([kh, kw, co, ci]), by one copy in
+ * JavaScript: tfjs-backend-wasm's Reverse takes ~1.5 ms on the CNN's 5x5x32x64 kernel, this pure data movement ~0.1 ms.
+ */
+function flippedKernel(tf: TF, kernel: Tensor4D): Tensor4D {
+  const [kh, kw, ci, co] = kernel.shape;
+  const k = kernel.dataSync() as Float32Array;
+  const out = new Float32Array(k.length);
+  for (let a = 0; a < kh; a++)
+    for (let b = 0; b < kw; b++) {
+      const from = ((kh - 1 - a) * kw + (kw - 1 - b)) * ci * co;
+      const to = (a * kw + b) * co * ci;
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[to + o * ci + i] = k[from + i * co + o] as number;
+    }
+  return tf.tensor4d(out, [kh, kw, co, ci]);
+}
+
+/**
  * dL/dx of a stride-1 'same' conv with an odd square kernel: a forward 'same' conv of dz with the kernel flipped in
  * space and its in/out channels swapped, which XNNPACK runs ~7x faster than tfjs-backend-wasm's Conv2DBackpropInput.
  */
 function convInputGrad(tf: TF, dz: Tensor, kernel: Tensor4D): Tensor {
-  const flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]) as Tensor4D;
+  const flipped = flippedKernel(tf, kernel);
   return tf.conv2d(dz as Tensor4D, flipped, 1, 'same');
 }
 

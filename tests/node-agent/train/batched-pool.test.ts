@@ -1,0 +1,42 @@
+/** The batched trainer's JavaScript max-pool gradient equals tfjs-backend-wasm's MaxPoolGrad kernel bit for bit, ties and all. */
+import type { Tensor4D } from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { maxPool2x2Grad } from '../../../node-agent/train/batched-pool.js';
+import { selectBackend } from '../../../node-agent/train/index.js';
+
+describe('maxPool2x2Grad', () => {
+  it('matches the wasm MaxPoolGrad kernel on negatives, relu zeros, exact ties and odd sizes', async () => {
+    const { tf } = await selectBackend('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    for (const shape of [
+      [3, 28, 28, 4],
+      [2, 14, 14, 8],
+      [2, 7, 5, 3],
+    ] as [number, number, number, number][]) {
+      const raw = tf.randomNormal(shape, 0, 1, 'float32', shape[1]);
+      const inputs = [
+        raw, // negatives: windows with nothing >= FLT_MIN, where the kernel's running max starts
+        tf.relu(raw), // all-zero windows, as after the CNN's relu convs
+        tf.relu(tf.div(tf.round(tf.mul(raw, 2)), 2)), // many exactly tied positive maxima: the last one wins
+      ];
+      for (const input of inputs) {
+        const output = tf.maxPool(input as Tensor4D, 2, 2, 'valid');
+        const dy = tf.randomNormal(output.shape, 0, 1, 'float32', 7);
+        const kernel = tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' });
+        const ours = maxPool2x2Grad(tf, dy, input);
+        expect(ours.shape).toEqual(input.shape);
+        expect(Array.from(ours.dataSync())).toEqual(Array.from((kernel as typeof ours).dataSync()));
+        tf.dispose([output, dy, kernel as typeof ours, ours]);
+      }
+      tf.dispose(inputs);
+    }
+  });
+
+  it('refuses a dy that is not a 2x2 pool of the input, naming both shapes', async () => {
+    const { tf } = await selectBackend('wasm');
+    const input = tf.zeros([1, 4, 4, 2]);
+    const dy = tf.zeros([1, 3, 3, 2]);
+    expect(() => maxPool2x2Grad(tf, dy, input)).toThrow(/dy shape \[1, 3, 3, 2\] does not match a 2x2 pool of \[1, 4, 4, 2\]/);
+    tf.dispose([input, dy]);
+  });
+});
