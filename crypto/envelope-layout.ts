@@ -1,5 +1,6 @@
 /** The envelope's binary layout (internal): header encoding, strict parsing, and the bytes the sender signs. See docs/reference/wire-protocol.md, "Update envelopes". */
 import { concatBytes, lengthPrefixed, u32le, utf8Decode, utf8Encode } from './bytes.js';
+import { sha256 } from './hash.js';
 import { ID_PATTERN } from './validate.js';
 
 export interface EnvelopeContext {
@@ -9,14 +10,14 @@ export interface EnvelopeContext {
 }
 
 export const MAGIC = utf8Encode('CENV');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const EPHEMERAL_KEY_BYTES = 32;
 export const NONCE_BYTES = 12;
 export const DIGEST_BYTES = 32;
 export const TAG_BYTES = 16;
 export const SIGNATURE_BYTES = 64;
 const MAX_ID_BYTES = 128;
-const SIGN_DOMAIN = utf8Encode('cohort/update/v1');
+const SIGN_DOMAIN = utf8Encode('cohort/update/v2');
 /** magic, version, eph key, nonce, 3 x u32, 1-byte ids, length, digest, tag, signature. */
 export const MIN_ENVELOPE_BYTES = 4 + 1 + 32 + 12 + 4 + 1 + 4 + 4 + 1 + 4 + 32 + TAG_BYTES + SIGNATURE_BYTES;
 
@@ -31,8 +32,6 @@ export interface ParsedEnvelope {
   header: Uint8Array;
   ciphertext: Uint8Array;
   tag: Uint8Array;
-  /** Bytes [0, length - 64): hashed into the signed message. */
-  signedBody: Uint8Array;
   signature: Uint8Array;
 }
 
@@ -57,15 +56,19 @@ export function encodeHeader(
   );
 }
 
-/** The message the sender signs: "cohort/update/v1" || lp(federation) || u32le(round) || lp(institution) || digest || sha256(body). */
-export function signingMessage(context: EnvelopeContext, payloadDigest: Uint8Array, bodyHash: Uint8Array): Uint8Array {
+/**
+ * The message the sender signs: "cohort/update/v2" || lp(federation) || u32le(round) || lp(institution) || digest ||
+ * sha256(header || tag). The plaintext is bound by its SHA-256 (in the header), the ciphertext by the AEAD tag: no
+ * pass over the ciphertext (v1 hashed all of bytes [0, H+P+16) here).
+ */
+export function signingMessage(context: EnvelopeContext, payloadDigest: Uint8Array, header: Uint8Array, tag: Uint8Array): Uint8Array {
   return concatBytes(
     SIGN_DOMAIN,
     lengthPrefixed(context.federation),
     u32le(context.round),
     lengthPrefixed(context.institution),
     payloadDigest,
-    bodyHash,
+    sha256([header, tag]),
   );
 }
 
@@ -127,7 +130,6 @@ export function parseEnvelope(envelope: unknown): ParsedEnvelope | string {
     header: envelope.subarray(0, headerEnd),
     ciphertext: envelope.subarray(headerEnd, tagStart),
     tag: envelope.subarray(tagStart, signatureStart),
-    signedBody: envelope.subarray(0, signatureStart),
     signature: envelope.subarray(signatureStart),
   };
 }

@@ -4,7 +4,7 @@
  * Layout (all integers u32 little-endian; F, I = byte lengths of federation and institution, 1..128; P = plaintext length):
  *   offset        size  field
  *   0             4     magic "CENV" (43 45 4E 56)
- *   4             1     format version = 1 (v1 = X25519 + HKDF-SHA256 + ChaCha20-Poly1305 + Ed25519)
+ *   4             1     format version = 2 (X25519 + HKDF-SHA256 + ChaCha20-Poly1305 + Ed25519; v2 signs header and tag, not the ciphertext)
  *   5             32    ephemeral X25519 public key (fresh per envelope)
  *   37            12    AEAD nonce (random)
  *   49            4     F
@@ -17,9 +17,10 @@
  *   H = 97+F+I    P     ciphertext                      (bytes [0, H) are the header = the AEAD's associated data)
  *   H+P           16    Poly1305 tag
  *   H+P+16        64    Ed25519 signature by the sender over
- *                       "cohort/update/v1" || lp(federation) || u32(round) || lp(institution) || sha256(plaintext) || sha256(bytes [0, H+P+16))
+ *                       "cohort/update/v2" || lp(federation) || u32(round) || lp(institution) || sha256(plaintext) || sha256(header || tag)
  * Key: HKDF-SHA256(ikm = X25519(ephemeral, recipient), salt = ephPk || recipientPk, info = "cohort/envelope/v1", 32 bytes).
- * Open order: parse -> signature (cheap rejection) -> context -> decrypt -> plaintext digest. See docs/reference/wire-protocol.md, "Update envelopes".
+ * Open order: parse -> signature (cheap rejection of a forged header) -> context -> decrypt (AEAD tag) -> plaintext digest.
+ * One SHA-256 pass over the payload on each side (the plaintext's); the signature covers it through that digest. See docs/reference/wire-protocol.md, "Update envelopes".
  */
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
 import { asUint8Array, concatBytes, constantTimeEqual, toHex, utf8Encode } from './bytes.js';
@@ -97,9 +98,12 @@ export function sealEnvelope(args: {
   } finally {
     key.fill(0);
   }
-  const signedBody = envelope.subarray(0, header.length + payload.length + TAG_BYTES);
-  const signature = signEd25519(signingMessage(context, digest, sha256(signedBody)), senderSignSecretKey);
-  envelope.set(signature, signedBody.length);
+  const tagEnd = header.length + payload.length + TAG_BYTES;
+  const signature = signEd25519(
+    signingMessage(context, digest, header, envelope.subarray(header.length + payload.length, tagEnd)),
+    senderSignSecretKey,
+  );
+  envelope.set(signature, tagEnd);
   return envelope;
 }
 
@@ -128,7 +132,7 @@ export function openEnvelope(
   const parsed = parseEnvelope(envelope);
   if (typeof parsed === 'string') return { ok: false, reason: 'MALFORMED', message: parsed };
 
-  const message = signingMessage(parsed.context, parsed.payloadDigest, sha256(parsed.signedBody));
+  const message = signingMessage(parsed.context, parsed.payloadDigest, parsed.header, parsed.tag);
   // node:crypto's Ed25519 (OpenSSL): tweetnacl's verify costs ~8 ms per update, as much as hashing 13 MB.
   if (!verifyEd25519(message, parsed.signature, args.senderSignPublicKey)) {
     return {

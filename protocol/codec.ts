@@ -11,7 +11,8 @@
  *   12      H     header: UTF-8 JSON {"tensors":[{"name","dtype":"float32","shape":[...]}],"meta":{...}},
  *                 padded with spaces so the data starts at a multiple of 4 (12 + H ≡ 0 mod 4)
  *   12+H    D     raw little-endian float32 data of each tensor in header order, D = 4 × Σ product(shape)
- *   12+H+D  32    SHA-256 of bytes [0, 12+H+D)
+ *   12+H+D  32    SHA-256 of bytes [0, 12+H+D); 32 zero bytes in a frame sealed in an update envelope (`trailer: false`),
+ *                 whose signed SHA-256 already covers every byte (decode those with `authenticated: true`)
  *
  * Decoding returns Float32Array views on the input's buffer (zero-copy) when the host is
  * little-endian and the data is 4-byte aligned in that buffer; otherwise it copies.
@@ -29,7 +30,7 @@ export interface NamedTensor {
 export interface DecodedFrame {
   tensors: NamedTensor[];
   meta: Record<string, unknown>;
-  /** Hex SHA-256 from the frame's trailer (verified). */
+  /** Hex of the frame's trailer: its SHA-256, verified (as read, unverified, when decoded with `authenticated`). */
   digest: string;
 }
 
@@ -66,10 +67,16 @@ export function flatSize(shape: readonly number[]): number {
 
 /**
  * Encodes tensors and meta into one frame; throws SHAPE_MISMATCH when a tensor's data length
- * differs from its shape, BAD_REQUEST on a bad name, shape or non-JSON meta.
+ * differs from its shape, BAD_REQUEST on a bad name, shape or non-JSON meta. `trailer: false` leaves the
+ * trailer zero (one SHA-256 pass less), only for a frame that goes into an update envelope: the envelope's
+ * signature covers the SHA-256 of the whole frame, and the coordinator decodes it with `authenticated: true`.
  * @example const frame = encodeTensors([{ name: 'w', shape: [2], data: new Float32Array([1, 2]) }], { round: 1 })
  */
-export function encodeTensors(tensors: NamedTensor[], meta: Record<string, unknown> = {}): Uint8Array<ArrayBuffer> {
+export function encodeTensors(
+  tensors: NamedTensor[],
+  meta: Record<string, unknown> = {},
+  options: { trailer?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
   const header: Header = { tensors: tensors.map((t) => ({ name: t.name, dtype: 'float32', shape: [...t.shape] })), meta };
   const parsed = HeaderSchema.safeParse(header);
   if (!parsed.success) throw new CohortError('BAD_REQUEST', `cannot encode: ${describeIssue(parsed.error)}`);
@@ -108,7 +115,7 @@ export function encodeTensors(tensors: NamedTensor[], meta: Record<string, unkno
     else for (let i = 0; i < data.length; i++) view.setFloat32(offset + 4 * i, data[i] as number, true);
     offset += data.byteLength;
   }
-  out.set(sha256(out.subarray(0, offset)), offset);
+  if (options.trailer !== false) out.set(sha256(out.subarray(0, offset)), offset);
   return out;
 }
 

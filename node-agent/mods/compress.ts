@@ -38,7 +38,8 @@ export function compressedPayload(
   memory: CompressionMemory,
 ): Uint8Array {
   const compression = compressionOf(args.config);
-  if (compression.mode === 'none') return encodeTensors([...args.trained], args.meta);
+  // No trailer: the envelope's signed SHA-256 covers the frame (docs/reference/wire-protocol.md, "Update envelopes").
+  if (compression.mode === 'none') return encodeTensors([...args.trained], args.meta, { trailer: false });
   const key = `${args.config.compress}|${args.global.map((t) => `${t.name}:${t.data.length}`).join(',')}`;
   if (memory.key !== key) Object.assign(memory, { key, residual: undefined });
   const deltas = args.trained.map((t, i) => {

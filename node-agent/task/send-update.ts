@@ -44,7 +44,7 @@ export function sendUpdate(o: SendUpdateOptions): Mod {
         metrics: update.metrics,
       };
       const envelope = sealEnvelope({
-        payload: update.encoding ? await update.encoding.encode(update, meta) : encodeTensors(update.weights, meta),
+        payload: update.encoding ? await update.encoding.encode(update, meta) : encodeTensors(update.weights, meta, { trailer: false }),
         context: { federation: o.federation, round, institution: o.identity.id },
         recipientBoxPublicKey: o.coordinatorBoxPublicKey,
         senderSignSecretKey: o.identity.signSecretKey,

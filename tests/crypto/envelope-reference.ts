@@ -1,4 +1,4 @@
-/** An independent builder of v1 envelopes straight from docs/reference/wire-protocol.md, section "Update envelopes" (node:crypto + tweetnacl only), for conformance tests. */
+/** An independent builder of v2 envelopes straight from docs/reference/wire-protocol.md, section "Update envelopes" (node:crypto + tweetnacl only), for conformance tests. */
 import { createCipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import type { EnvelopeContext } from '../../crypto/envelope.js';
@@ -31,7 +31,7 @@ export function buildEnvelope(args: {
   const { federation, round, institution } = args.context;
   const header = Buffer.concat([
     Buffer.from('CENV'),
-    Buffer.of(1),
+    Buffer.of(2),
     ephPublic,
     nonce,
     lp(federation),
@@ -44,7 +44,15 @@ export function buildEnvelope(args: {
   cipher.setAAD(header, { plaintextLength: args.payload.length });
   const ciphertext = Buffer.concat([cipher.update(args.payload), cipher.final()]);
   if (args.tamperCiphertext) ciphertext[0] = (ciphertext[0] as number) ^ 1;
-  const body = Buffer.concat([header, ciphertext, cipher.getAuthTag()]);
-  const signed = Buffer.concat([Buffer.from('cohort/update/v1'), lp(federation), u32(round), lp(institution), digest, sha(body)]);
+  const tag = cipher.getAuthTag();
+  const body = Buffer.concat([header, ciphertext, tag]);
+  const signed = Buffer.concat([
+    Buffer.from('cohort/update/v2'),
+    lp(federation),
+    u32(round),
+    lp(institution),
+    digest,
+    sha(Buffer.concat([header, tag])),
+  ]);
   return new Uint8Array(Buffer.concat([body, nacl.sign.detached(signed, args.senderSignSecretKey)]));
 }

@@ -45,12 +45,21 @@ describe('envelope', () => {
     expect(open(seal(new Uint8Array(0)))).toMatchObject({ ok: true, payload: new Uint8Array(0) });
   });
 
-  it('refuses a tampered ciphertext, tag or signature before decrypting', () => {
+  it('refuses a tampered tag or signature before decrypting, and a tampered ciphertext at the AEAD tag', () => {
     const envelope = seal(new Uint8Array(randomBytes(1000)));
 
-    for (const index of [HEADER, HEADER + 999, HEADER + 1000, envelope.length - 1]) {
+    for (const index of [HEADER + 1000, HEADER + 1015, envelope.length - 1]) {
       const result = open(flipped(envelope, index));
       expect(result, `byte ${index}`).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
+    }
+    // v2 signs the header and the tag, not the ciphertext: a changed ciphertext byte fails the AEAD tag instead.
+    for (const index of [HEADER, HEADER + 999]) {
+      const result = open(flipped(envelope, index));
+      expect(result, `byte ${index}`).toMatchObject({
+        ok: false,
+        reason: 'DECRYPT_FAILED',
+        message: expect.stringMatching(/corrupted ciphertext/),
+      });
     }
   });
 
@@ -115,7 +124,7 @@ describe('envelope', () => {
   it('gives MALFORMED for truncated, extended or garbage input without throwing', () => {
     const envelope = seal(Uint8Array.of(1, 2, 3));
     const wrongVersion = envelope.slice();
-    wrongVersion[4] = 2;
+    wrongVersion[4] = 1; // a v1 envelope (signed over the ciphertext's hash) is refused by its version
     const longFederation = envelope.slice();
     longFederation[49] = 200;
     const inputs: unknown[] = [

@@ -5,10 +5,10 @@ import { verifyChallenge } from '../../crypto/challenge.js';
 import { openEnvelope, sealEnvelope } from '../../crypto/envelope.js';
 import { signModel, verifyModel } from '../../crypto/model-signature.js';
 
-/** Known answers for the v1 formats. A failure here means the wire format changed: bump its version instead. */
-const v = JSON.parse(readFileSync(new URL('./vectors/v1.json', import.meta.url), 'utf8'));
+/** Known answers for the current formats (envelope v2, challenge and model signature v1). A failure here means the wire format changed: bump its version instead. */
+const v = JSON.parse(readFileSync(new URL('./vectors/v2.json', import.meta.url), 'utf8'));
 
-describe('known-answer vectors (v1)', () => {
+describe('known-answer vectors (envelope v2)', () => {
   it('seals exactly the recorded envelope from the recorded keys and randomness', () => {
     const queue = [fromHex(v.envelope.ephemeralSecret), fromHex(v.envelope.nonce)];
 

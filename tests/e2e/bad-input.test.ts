@@ -414,7 +414,7 @@ describe('the coordinator on hostile updates', () => {
       const attacks: [Uint8Array, ErrorCode, string][] = [
         [seal(0, { context: { federation: 'other-fed' } }), 'WRONG_FEDERATION', 'federation is "other-fed", expected "e2e"'],
         [seal(1, { signSecretKey: site(6).signSecretKey }), 'BAD_SIGNATURE', 'does not verify with the public key of site-2'],
-        [tampered, 'BAD_SIGNATURE', 'does not verify'],
+        [tampered, 'DECRYPT_FAILED', 'corrupted ciphertext'], // envelope v2 signs header and tag: the AEAD tag catches it
         [seal(3, { coordinatorBoxPublicKey: generateIdentity('not-the-coordinator').boxPublicKey }), 'DECRYPT_FAILED', 'does not decrypt'],
         [garbage, 'CORRUPT_PAYLOAD', 'update refused'],
         [honest, 'BAD_SIGNATURE', 'site-6'],

@@ -106,6 +106,17 @@ describe('encodeTensors / decodeTensors', () => {
     expect(decodeTensors(frame).digest).toBe(expected);
   });
 
+  it('leaves the trailer zero with trailer: false (for an envelope), which only an authenticated decode accepts', () => {
+    const input = [tensor('w', [4])];
+    const hashed = encodeTensors(input, { a: 1 });
+    const bare = encodeTensors(input, { a: 1 }, { trailer: false });
+
+    expect(bare.subarray(0, bare.length - 32)).toEqual(hashed.subarray(0, hashed.length - 32));
+    expect(bare.subarray(bare.length - 32)).toEqual(new Uint8Array(32));
+    expect(decodeTensors(bare, { authenticated: true }).tensors).toEqual(decodeTensors(hashed).tensors);
+    expect(() => decodeTensors(bare)).toThrow(/digest mismatch/);
+  });
+
   it('refuses to encode a tensor whose data does not match its shape', () => {
     const bad = { name: 'w', shape: [2, 3], data: new Float32Array(5) };
 

@@ -45,13 +45,16 @@ function sentDelta(payload: Uint8Array, compress: string): NamedTensor[] {
 }
 
 describe('compressedPayload', () => {
-  it('sends the plain float32 weights frame when the task does not compress', () => {
+  it('sends the plain float32 weights frame, without its trailer hash, when the task does not compress', () => {
     const global = model(1, 1);
     const trained = plus(global, model(2, 0.01));
 
     const payload = compressedPayload({ config: base, global, trained, meta: meta(1) }, { seed: 0 });
 
-    expect(decodeTensors(payload).tensors).toEqual(trained);
+    // The envelope's signed SHA-256 covers the frame: the coordinator decodes it as authenticated, the trailer stays zero.
+    expect(decodeTensors(payload, { authenticated: true }).tensors).toEqual(trained);
+    expect(payload.subarray(payload.length - 32).every((b) => b === 0)).toBe(true);
+    expect(() => decodeTensors(payload)).toThrow(/digest mismatch/);
   });
 
   it('top-k with error feedback: what was sent over four rounds plus the residual kept is the sum of the true deltas', () => {
