@@ -4,6 +4,9 @@
  */
 import type { Command } from 'commander';
 import type { ModelSpec, NamedTensor, TrainLayers } from '../../protocol/index.js';
+import type { ImageFlagValues } from '../../protocol/cli/options.js';
+
+export type { ImageFlagValues };
 import type { ModelRunner } from '../models/index.js';
 
 /** The presets a `--model` flag may name besides a model.json. */
@@ -19,17 +22,6 @@ export interface FederationUserModel {
 export interface InspectedModel {
   text: string;
   json: unknown;
-}
-
-/** The image flags' values as commander gives them (node-agent/cli/image-flags.ts defines and parses them). */
-export interface ImageFlagValues {
-  imageSize?: unknown;
-  channels?: unknown;
-  onBadFile?: unknown;
-  maxMemoryMb?: unknown;
-  augment?: unknown;
-  normalize?: unknown;
-  streamImages?: unknown;
 }
 
 /** TF.js- and image-backed services for `coordinator start`, `model export|inspect` and `predict`. */

@@ -1,17 +1,9 @@
 /** The image-data flags `simulate` and `agent` share (`images:DIR`, `dicom:MANIFEST.csv`), parsed into ImageOptions. */
 import type { Command } from 'commander';
+import type { ImageFlagValues } from '../../protocol/cli/options.js';
 import { parseChannels, parseImageSize, parseMaxMemory, parseNormalize, parseOnBadFile, type ImageOptions } from '../data/image-options.js';
 
-/** The flags' values as commander (or an agent file) gives them: strings, numbers from a file, booleans. */
-export interface ImageFlagValues {
-  imageSize?: unknown;
-  channels?: unknown;
-  onBadFile?: unknown;
-  maxMemoryMb?: unknown;
-  augment?: unknown;
-  normalize?: unknown;
-  streamImages?: unknown;
-}
+export type { ImageFlagValues };
 
 /**
  * Adds `--image-size`, `--channels`, `--on-bad-file`, `--max-memory-mb`, `--stream-images`, `--augment`/`--no-augment` and `--normalize`.

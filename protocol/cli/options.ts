@@ -266,3 +266,14 @@ export function modelChoice(text: string): string {
 export function isPreset(model: string): model is Preset {
   return (ARCHS as readonly string[]).includes(model);
 }
+
+/** The flags' values as commander (or an agent file) gives them: strings, numbers from a file, booleans. */
+export interface ImageFlagValues {
+  imageSize?: unknown;
+  channels?: unknown;
+  onBadFile?: unknown;
+  maxMemoryMb?: unknown;
+  augment?: unknown;
+  normalize?: unknown;
+  streamImages?: unknown;
+}
