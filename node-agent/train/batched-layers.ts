@@ -7,6 +7,7 @@ import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { LayerLayout } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
 import { maxPool2x2Grad } from './batched-pool.js';
+import { heapTensor, heapView, onWasmHeap } from './wasm-heap.js';
 
 /**
  * True for the kernel kept transposed ([units, inputs]) while training: the first layer's, when dense. XNNPACK packs
@@ -57,7 +58,15 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
       saved.push({ layer, at, input, output: h });
       at += 2;
     } else if (layer.kind === 'conv') {
-      h = tf.relu(tf.add(tf.conv2d(h as Tensor4D, params[at] as Tensor4D, 1, 'same'), params[at + 1] as Tensor));
+      // One kernel: XNNPACK adds the bias and clamps at 0 inside the convolution (wasm's FusedConv2D).
+      h = tf.fused.conv2d({
+        x: h as Tensor4D,
+        filter: params[at] as Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: params[at + 1] as Tensor,
+        activation: 'relu',
+      });
       saved.push({ layer, at, input, output: h });
       at += 2;
     } else if (layer.kind === 'pool') {
@@ -73,20 +82,72 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
 
 /**
  * dL/dx of a max pool, equal to tfjs's MaxPoolGrad kernel (as its autodiff uses): on wasm a 2x2 pool's is computed
- * in JavaScript with that kernel's tie rules (maxPool2x2Grad), 3-4x faster than the kernel itself.
+ * in JavaScript with that kernel's tie rules (maxPool2x2Grad), 3-4x faster than the kernel itself. With `reluMask`
+ * (the pool's input is a relu conv's output) it returns that conv's dL/dz, the relu's gradient applied in the same pass.
  */
-function poolGrad(tf: TF, dy: Tensor, s: Saved, size: number): Tensor {
-  if (size === 2 && tf.getBackend() === 'wasm') return maxPool2x2Grad(tf, dy, s.input);
-  return tf
+function poolGrad(tf: TF, dy: Tensor, s: Saved, size: number, reluMask: boolean): Tensor {
+  if (size === 2 && tf.getBackend() === 'wasm') return maxPool2x2Grad(tf, dy, s.input, { reluMask });
+  const dx = tf
     .engine()
     .runKernel('MaxPoolGrad', { dy, input: s.input, output: s.output }, { filterSize: size, strides: size, pad: 'valid' }) as Tensor;
+  return reluMask ? tf.mul(dx, tf.step(s.input)) : dx;
 }
 
-/** dL/dW of a stride-1 'same' conv (tfjs's Conv2DBackpropFilter kernel, Cohort's own on wasm). */
-function convFilterGrad(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): Tensor {
-  return tf
+/** Convolutions whose patch (kernel height x width x input channels) is at most this are differentiated by im2col. */
+const IM2COL_PATCH = 64;
+
+/**
+ * dL/dW and dL/db of a stride-1 'same' conv with an odd square kernel and few input channels (the first layer's): one
+ * GEMM of the patch matrix, built in JavaScript with a row of ones appended, by dz: [patch + 1, rows] x [rows, co], whose
+ * last row is the bias gradient (dz summed over rows). XNNPACK's convolution runs this shape (tiny M, huge K) slowly:
+ * on the MNIST CNN's first layer this is ~0.9 ms against ~2.1 ms for Conv2DBackpropFilter and Sum.
+ * @example const { dW, db } = im2colGrads(tf, x, dz, [5, 5, 1, 32]); // x [r, 28, 28, 1], dz [r, 28, 28, 32]
+ */
+export function im2colGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): { dW: Tensor; db: Tensor } {
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const [k, , , co] = filterShape as [number, number, number, number];
+  const half = (k - 1) >> 1;
+  const patch = k * k * ci;
+  const rows = n * h * w;
+  const fill = (xv: Float32Array, out: Float32Array): void => {
+    for (let a = 0; a < k; a++)
+      for (let b = 0; b < k; b++)
+        for (let c = 0; c < ci; c++) {
+          let o = ((a * k + b) * ci + c) * rows;
+          for (let m = 0; m < n; m++)
+            for (let i = 0; i < h; i++) {
+              const si = i + a - half;
+              const inside = si >= 0 && si < h;
+              for (let j = 0; j < w; j++, o++) {
+                const sj = j + b - half;
+                out[o] = inside && sj >= 0 && sj < w ? (xv[((m * h + si) * w + sj) * ci + c] as number) : 0;
+              }
+            }
+        }
+    out.fill(1, patch * rows);
+  };
+  let patches: Tensor;
+  if (onWasmHeap(tf)) patches = heapTensor(tf, [patch + 1, rows], (out) => fill(heapView(tf, x), out));
+  else {
+    const out = new Float32Array((patch + 1) * rows);
+    fill(x.dataSync() as Float32Array, out);
+    patches = tf.tensor2d(out, [patch + 1, rows]);
+  }
+  const product = tf.matMul(patches as Tensor2D, tf.reshape(dz, [rows, co]) as Tensor2D);
+  return {
+    dW: tf.reshape(tf.slice(product, [0, 0], [patch, co]), filterShape),
+    db: tf.reshape(tf.slice(product, [patch, 0], [1, co]), [co]),
+  };
+}
+
+/** dL/dW of a stride-1 'same' conv (tfjs's Conv2DBackpropFilter kernel, Cohort's own on wasm; im2col for few input channels) and dL/db. */
+function convGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): { dW: Tensor; db: Tensor } {
+  const [kh, kw, ci] = filterShape as [number, number, number];
+  if (kh === kw && kh % 2 === 1 && kh * kw * ci <= IM2COL_PATCH) return im2colGrads(tf, x, dz, filterShape);
+  const dW = tf
     .engine()
     .runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape }) as Tensor;
+  return { dW, db: tf.sum(dz, [0, 1, 2]) };
 }
 
 /**
@@ -95,14 +156,17 @@ function convFilterGrad(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): T
  */
 function flippedKernel(tf: TF, kernel: Tensor4D): Tensor4D {
   const [kh, kw, ci, co] = kernel.shape;
-  const k = kernel.dataSync() as Float32Array;
-  const out = new Float32Array(k.length);
-  for (let a = 0; a < kh; a++)
-    for (let b = 0; b < kw; b++) {
-      const from = ((kh - 1 - a) * kw + (kw - 1 - b)) * ci * co;
-      const to = (a * kw + b) * co * ci;
-      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[to + o * ci + i] = k[from + i * co + o] as number;
-    }
+  const flip = (k: Float32Array, out: Float32Array): void => {
+    for (let a = 0; a < kh; a++)
+      for (let b = 0; b < kw; b++) {
+        const from = ((kh - 1 - a) * kw + (kw - 1 - b)) * ci * co;
+        const to = (a * kw + b) * co * ci;
+        for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[to + o * ci + i] = k[from + i * co + o] as number;
+      }
+  };
+  if (onWasmHeap(tf)) return heapTensor(tf, [kh, kw, co, ci], (out) => flip(heapView(tf, kernel), out)) as Tensor4D;
+  const out = new Float32Array(kernel.size);
+  flip(kernel.dataSync() as Float32Array, out);
   return tf.tensor4d(out, [kh, kw, co, ci]);
 }
 
@@ -124,6 +188,7 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
   const c = tf.scalar(-learningRate);
   const next = new Array<Tensor>(params.length);
   let dy = dLogits;
+  let masked = false; // dy is already a relu conv's dL/dz (its pool's gradient applied the relu's)
   for (let i = saved.length - 1; i >= 0; i--) {
     const s = saved[i] as Saved;
     const first = i === 0;
@@ -139,13 +204,16 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
       next[s.at + 1] = tf.add(tf.mul(c, tf.sum(dz, 0)), params[s.at + 1] as Tensor);
       if (!first) dy = tf.transpose(tf.matMul(kernel, tf.transpose(dz as Tensor2D)));
     } else if (s.layer.kind === 'conv') {
-      const dz = tf.mul(dy, tf.step(s.output));
+      const dz = masked ? dy : tf.mul(dy, tf.step(s.output));
+      masked = false;
       const kernel = params[s.at] as Tensor4D;
-      next[s.at] = tf.add(tf.mul(c, convFilterGrad(tf, s.input, dz, kernel.shape)), kernel);
-      next[s.at + 1] = tf.add(tf.mul(c, tf.sum(dz, [0, 1, 2])), params[s.at + 1] as Tensor);
+      const { dW, db } = convGrads(tf, s.input, dz, kernel.shape);
+      next[s.at] = tf.add(tf.mul(c, dW), kernel);
+      next[s.at + 1] = tf.add(tf.mul(c, db), params[s.at + 1] as Tensor);
       if (!first) dy = convInputGrad(tf, dz, kernel);
     } else if (s.layer.kind === 'pool') {
-      dy = poolGrad(tf, dy, s, s.layer.size);
+      masked = saved[i - 1]?.layer.kind === 'conv'; // the preset convs are relu'd: apply it here, in the pool's pass
+      dy = poolGrad(tf, dy, s, s.layer.size, masked);
     } else {
       dy = tf.reshape(dy, s.input.shape);
     }

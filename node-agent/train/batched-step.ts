@@ -60,11 +60,15 @@ export function institutionsStep(
         corrects.push(zero);
         return own;
       }
-      const { logits, saved } = forward(tf, layers, own, batch.x);
-      const g = lossGrad(tf, logits, batch.y);
-      losses.push(g.lossSum);
-      corrects.push(g.correct);
-      return backwardAndUpdate(tf, saved, own, g.dLogits, learningRate);
+      // Each institution's intermediates are freed before the next one's step: the heap stays one step's size.
+      const kept = tf.tidy(() => {
+        const { logits, saved } = forward(tf, layers, own, batch.x);
+        const g = lossGrad(tf, logits, batch.y);
+        return [g.lossSum, g.correct, ...backwardAndUpdate(tf, saved, own, g.dLogits, learningRate)];
+      });
+      losses.push(kept[0] as Tensor);
+      corrects.push(kept[1] as Tensor);
+      return kept.slice(2);
     });
     return { params: next, lossSum: tf.stack(losses), correct: tf.stack(corrects) };
   });

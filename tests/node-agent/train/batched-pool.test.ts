@@ -32,6 +32,37 @@ describe('maxPool2x2Grad', () => {
     }
   });
 
+  it('with reluMask equals the kernel gradient times step(input), the relu it follows, bit for bit', async () => {
+    const { tf } = await selectBackend('wasm');
+    for (const shape of [
+      [3, 28, 28, 4],
+      [2, 7, 5, 3],
+    ] as [number, number, number, number][]) {
+      const raw = tf.randomNormal(shape, 0, 1, 'float32', shape[2]);
+      // The first window of channel 0 all relu zeros: the kernel sends its gradient to offset 0, which the relu's mask must zero.
+      const [c, row] = [shape[3], shape[2] * shape[3]];
+      const values = tf.relu(raw).dataSync() as Float32Array;
+      for (const p of [0, c, row, row + c]) values[p] = 0;
+      const deadFirst = tf.tensor(values, shape);
+      for (const input of [deadFirst, tf.relu(tf.div(tf.round(tf.mul(raw, 2)), 2))]) {
+        const output = tf.maxPool(input as Tensor4D, 2, 2, 'valid');
+        const dy = tf.randomNormal(output.shape, 0, 1, 'float32', 11);
+        const kernel = tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' });
+        const expected = tf.mul(kernel as Tensor4D, tf.step(input));
+        const ours = maxPool2x2Grad(tf, dy, input, { reluMask: true });
+        // +0 and -0 compare equal here: the mask multiplies a negative gradient by 0 where the kernel's path gives -0.
+        expect(Array.from(ours.dataSync()).map((v) => v + 0)).toEqual(Array.from(expected.dataSync()).map((v) => v + 0));
+        expect(ours.dataSync().some((v) => v !== 0)).toBe(true);
+        if (input === deadFirst) {
+          expect((kernel as Tensor4D).dataSync()[0]).not.toBe(0);
+          expect(ours.dataSync()[0]).toBe(0);
+        }
+        tf.dispose([output, dy, kernel as Tensor4D, expected, ours, input]);
+      }
+      raw.dispose();
+    }
+  });
+
   it('refuses a dy that is not a 2x2 pool of the input, naming both shapes', async () => {
     const { tf } = await selectBackend('wasm');
     const input = tf.zeros([1, 4, 4, 2]);
