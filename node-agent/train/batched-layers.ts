@@ -151,32 +151,13 @@ function convGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): { dW: 
 }
 
 /**
- * The kernel [kh, kw, ci, co] flipped in both spatial axes with its channels swapped ([kh, kw, co, ci]), by one copy in
- * JavaScript: tfjs-backend-wasm's Reverse takes ~1.5 ms on the CNN's 5x5x32x64 kernel, this pure data movement ~0.1 ms.
+ * dL/dx of a stride-1 'same' conv: tfjs's Conv2DBackpropInput kernel (on wasm, Cohort's flipped-filter convolution,
+ * which XNNPACK runs 6-9x faster than tfjs-backend-wasm's own: wasm-grad-kernels.ts).
  */
-function flippedKernel(tf: TF, kernel: Tensor4D): Tensor4D {
-  const [kh, kw, ci, co] = kernel.shape;
-  const flip = (k: Float32Array, out: Float32Array): void => {
-    for (let a = 0; a < kh; a++)
-      for (let b = 0; b < kw; b++) {
-        const from = ((kh - 1 - a) * kw + (kw - 1 - b)) * ci * co;
-        const to = (a * kw + b) * co * ci;
-        for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[to + o * ci + i] = k[from + i * co + o] as number;
-      }
-  };
-  if (onWasmHeap(tf)) return heapTensor(tf, [kh, kw, co, ci], (out) => flip(heapView(tf, kernel), out)) as Tensor4D;
-  const out = new Float32Array(kernel.size);
-  flip(kernel.dataSync() as Float32Array, out);
-  return tf.tensor4d(out, [kh, kw, co, ci]);
-}
-
-/**
- * dL/dx of a stride-1 'same' conv with an odd square kernel: a forward 'same' conv of dz with the kernel flipped in
- * space and its in/out channels swapped, which XNNPACK runs ~7x faster than tfjs-backend-wasm's Conv2DBackpropInput.
- */
-function convInputGrad(tf: TF, dz: Tensor, kernel: Tensor4D): Tensor {
-  const flipped = flippedKernel(tf, kernel);
-  return tf.conv2d(dz as Tensor4D, flipped, 1, 'same');
+function convInputGrad(tf: TF, dz: Tensor, kernel: Tensor4D, inputShape: number[]): Tensor {
+  return tf
+    .engine()
+    .runKernel('Conv2DBackpropInput', { dy: dz, filter: kernel }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape }) as Tensor;
 }
 
 /**
@@ -210,7 +191,7 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
       const { dW, db } = convGrads(tf, s.input, dz, kernel.shape);
       next[s.at] = tf.add(tf.mul(c, dW), kernel);
       next[s.at + 1] = tf.add(tf.mul(c, db), params[s.at + 1] as Tensor);
-      if (!first) dy = convInputGrad(tf, dz, kernel);
+      if (!first) dy = convInputGrad(tf, dz, kernel, s.input.shape);
     } else if (s.layer.kind === 'pool') {
       masked = saved[i - 1]?.layer.kind === 'conv'; // the preset convs are relu'd: apply it here, in the pool's pass
       dy = poolGrad(tf, dy, s, s.layer.size, masked);

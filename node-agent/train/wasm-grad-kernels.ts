@@ -1,4 +1,4 @@
-/** The Conv2D filter-gradient kernel tfjs-backend-wasm lacks, written as a forward convolution that XNNPACK runs fast. */
+/** The Conv2D filter-gradient kernel tfjs-backend-wasm lacks and a faster input-gradient kernel, each a forward convolution that XNNPACK runs fast. */
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 
 /** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
@@ -18,7 +18,7 @@ export const WASM_CONV_GRAD_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropIn
 function runner(tf: TF, backend: Backend): { run: Run; drop: (...infos: TensorInfo[]) => void } {
   const run: Run = (kernel, inputs, attrs) => {
     const config = tf.getKernel(kernel, 'wasm');
-    if (!config) throw new Error(`the wasm backend has no '${kernel}' kernel, needed by Cohort's Conv2DBackpropFilter`);
+    if (!config) throw new Error(`the wasm backend has no '${kernel}' kernel, needed by Cohort's conv gradient kernels`);
     return config.kernelFunc({ inputs, attrs, backend: backend as never }) as TensorInfo;
   };
   const drop = (...infos: TensorInfo[]): void => {
@@ -90,16 +90,95 @@ function filterGradKernel(tf: TF): KernelFunc {
   };
 }
 
+/** The parts of tfjs-backend-wasm's backend the input-gradient kernel writes through (public methods its kernels use). */
+type HeapBackend = Backend & {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+};
+
+/** A new [kh, kw, co, ci] filter: `filter` [kh, kw, ci, co] flipped in both spatial axes with its channels swapped. */
+function flippedFilter(backend: HeapBackend, filter: TensorInfo): TensorInfo {
+  const [kh, kw, ci, co] = filter.shape as Shape4;
+  const out = backend.makeOutput([kh, kw, co, ci], 'float32');
+  const [k, f] = [backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(out)];
+  for (let a = 0; a < kh; a++)
+    for (let b = 0; b < kw; b++) {
+      const from = ((kh - 1 - a) * kw + (kw - 1 - b)) * ci * co;
+      const to = (a * kw + b) * co * ci;
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) f[to + o * ci + i] = k[from + i * co + o] as number;
+    }
+  return out;
+}
+
+/** dy [n, oh, ow, c] spread to [n, (oh-1)·sh+1, (ow-1)·sw+1, c] with zeros between its rows and columns. */
+function spread(backend: HeapBackend, dy: TensorInfo, sh: number, sw: number): TensorInfo {
+  const [n, oh, ow, c] = dy.shape as Shape4;
+  const [h, w] = [(oh - 1) * sh + 1, (ow - 1) * sw + 1];
+  const out = backend.makeOutput([n, h, w, c], 'float32');
+  const [src, dst] = [backend.typedArrayFromHeap(dy), backend.typedArrayFromHeap(out)];
+  dst.fill(0);
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++) {
+        const from = ((b * oh + i) * ow + j) * c;
+        dst.set(src.subarray(from, from + c), ((b * h + i * sh) * w + j * sw) * c);
+      }
+  return out;
+}
+
+/**
+ * dx[b,i,j,ci] = sum over kh,kw,co of dy↑[b, i+kh-top', j+kw-left', co] · W[KH-1-kh, KW-1-kw, ci, co]: a forward
+ * 'stride 1' convolution of dy (spread by the stride with zeros) by the filter flipped in space with its channels
+ * swapped, padded (or cropped) so the output has the input's height and width. tfjs-backend-wasm's own
+ * Conv2DBackpropInput is a direct loop, 6-9x slower than XNNPACK running this convolution (MNIST CNN's second
+ * layer: ~70 ms against ~8.5 ms at batch 10). NCHW goes to the original kernel.
+ */
+function inputGradKernel(tf: TF, original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    if (!attrs) throw new Error('Conv2DBackpropInput on wasm (Cohort kernel): called without attributes');
+    if ((attrs as { dataFormat?: string }).dataFormat === 'NCHW') return original(args);
+    const inputShape = (attrs as { inputShape: Shape4 }).inputShape;
+    const info = convInfo(tf, 'Conv2DBackpropInput', inputShape, filter.shape as Shape4, attrs);
+    const heap = backend as unknown as HeapBackend;
+    const { run, drop } = runner(tf, heap);
+    const { inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
+    const [, outHeight, outWidth] = dy.shape as Shape4; // dy's own, as the filter gradient's
+    const spreadOut = strideHeight > 1 || strideWidth > 1;
+    const up = spreadOut ? spread(heap, dy, strideHeight, strideWidth) : dy;
+    const [h, w] = [(outHeight - 1) * strideHeight + 1, (outWidth - 1) * strideWidth + 1];
+    const [top, left] = [filterHeight - 1 - padInfo.top, filterWidth - 1 - padInfo.left];
+    const c = cropForPads(run, up, [top, inHeight + filterHeight - 1 - h - top, left, inWidth + filterWidth - 1 - w - left]);
+    const flipped = flippedFilter(heap, filter);
+    const dx = run('Conv2D', { x: c.x, filter: flipped }, { strides: 1, pad: c.pad, dilations: 1, dataFormat: 'NHWC' } as never);
+    drop(flipped, ...(c.cropped ? [c.x] : []), ...(spreadOut ? [up] : []));
+    return dx;
+  };
+}
+
+/** Marks the Conv2DBackpropInput kernel this module registered, so registering again changes nothing. */
+const COHORT_KERNEL = Symbol.for('cohort.wasm-conv-input-grad');
+
 /**
  * Registers Conv2DBackpropFilter for the 'wasm' backend, where tfjs-backend-wasm 4.x has none, so conv
- * nets train there; a kernel already registered under that name (a later tfjs's own) is left alone.
+ * nets train there (a kernel already registered under that name, a later tfjs's own, is left alone), and
+ * replaces its Conv2DBackpropInput by a flipped-filter convolution 6-9x faster (NCHW still runs the original).
  * Idempotent. NHWC only; dilations > 1 have no conv gradient in tfjs itself (tfjs-core refuses them
  * before any kernel runs).
  * @example registerWasmGradKernels(tf); // after the wasm backend is registered
  */
 export function registerWasmGradKernels(tf: TF): void {
-  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
-  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: filterGradKernel(tf) });
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm'))
+    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: filterGradKernel(tf) });
+  const input = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (!input || (input as unknown as Record<symbol, boolean>)[COHORT_KERNEL]) return;
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel({
+    ...input,
+    kernelFunc: inputGradKernel(tf, input.kernelFunc),
+    [COHORT_KERNEL]: true,
+  } as typeof input);
 }
 
 /**

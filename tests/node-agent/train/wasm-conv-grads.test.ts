@@ -93,11 +93,13 @@ describe('conv gradients on wasm', () => {
   it('give wasm every conv gradient kernel once selectBackend loads it, and registering again changes nothing', async () => {
     const { tf } = await selectBackend('wasm');
     const before = tf.getKernel('Conv2DBackpropFilter', 'wasm');
+    const input = tf.getKernel('Conv2DBackpropInput', 'wasm');
 
     registerWasmGradKernels(tf);
 
     expect(before).toBeDefined();
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBe(before);
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')).toBe(input); // Cohort's, registered once, not wrapped again
     expect(WASM_CONV_GRAD_KERNELS.filter((k) => !tf.getKernel(k, 'wasm'))).toEqual([]);
     expect(hasWasmGradKernels(tf)).toBe(true);
   });
