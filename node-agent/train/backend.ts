@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import type { ModelSpec } from '../../protocol/model-spec.js';
+import { registerWasmFastKernels } from './wasm-fast-kernels.js';
 import { hasWasmGradKernels, registerWasmGradKernels } from './wasm-grad-kernels.js';
 import { hasConvLayers, missingWasmKernels } from './wasm-trainable.js';
 
@@ -64,6 +65,7 @@ async function loadWasm(): Promise<TF> {
   }
   if (!(await tfjs.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
   registerWasmGradKernels(tfjs); // Conv2D backprop kernels tfjs-backend-wasm lacks (or runs slowly)
+  registerWasmFastKernels(tfjs); // transposed matMuls and 2x2 max-pool gradients, 3-10x faster than its own
   return tfjs;
 }
 

@@ -1,8 +1,17 @@
 /** The batched trainer's JavaScript max-pool gradient equals tfjs-backend-wasm's MaxPoolGrad kernel bit for bit, ties and all. */
-import type { Tensor4D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor4D, TensorInfo } from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { maxPool2x2Grad } from '../../../node-agent/train/batched-pool.js';
-import { selectBackend } from '../../../node-agent/train/index.js';
+import { selectBackend, type TF } from '../../../node-agent/train/index.js';
+import { originalWasmKernel } from '../../../node-agent/train/wasm-fast-kernels.js';
+
+/** tfjs-backend-wasm's own MaxPoolGrad of a 2x2 stride-2 pool (Cohort's wasm backend runs maxPool2x2Grad's pass in its place). */
+function wasmOwnMaxPoolGrad(tf: TF, dy: Tensor, input: Tensor, output: Tensor): Tensor {
+  const own = originalWasmKernel('MaxPoolGrad');
+  if (!own) throw new Error('the wasm MaxPoolGrad kernel was not replaced, so its original is not kept');
+  const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
+  return tf.engine().makeTensorFromTensorInfo(own({ inputs: { dy, input, output }, backend: tf.backend(), attrs }) as TensorInfo);
+}
 
 describe('maxPool2x2Grad', () => {
   it('matches the wasm MaxPoolGrad kernel on negatives, relu zeros, exact ties and odd sizes', async () => {
@@ -22,11 +31,11 @@ describe('maxPool2x2Grad', () => {
       for (const input of inputs) {
         const output = tf.maxPool(input as Tensor4D, 2, 2, 'valid');
         const dy = tf.randomNormal(output.shape, 0, 1, 'float32', 7);
-        const kernel = tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' });
+        const kernel = wasmOwnMaxPoolGrad(tf, dy, input, output);
         const ours = maxPool2x2Grad(tf, dy, input);
         expect(ours.shape).toEqual(input.shape);
         expect(Array.from(ours.dataSync())).toEqual(Array.from((kernel as typeof ours).dataSync()));
-        tf.dispose([output, dy, kernel as typeof ours, ours]);
+        tf.dispose([output, dy, kernel, ours]);
       }
       tf.dispose(inputs);
     }
@@ -47,17 +56,17 @@ describe('maxPool2x2Grad', () => {
       for (const input of [deadFirst, tf.relu(tf.div(tf.round(tf.mul(raw, 2)), 2))]) {
         const output = tf.maxPool(input as Tensor4D, 2, 2, 'valid');
         const dy = tf.randomNormal(output.shape, 0, 1, 'float32', 11);
-        const kernel = tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' });
-        const expected = tf.mul(kernel as Tensor4D, tf.step(input));
+        const kernel = wasmOwnMaxPoolGrad(tf, dy, input, output);
+        const expected = tf.mul(kernel, tf.step(input));
         const ours = maxPool2x2Grad(tf, dy, input, { reluMask: true });
         // +0 and -0 compare equal here: the mask multiplies a negative gradient by 0 where the kernel's path gives -0.
         expect(Array.from(ours.dataSync()).map((v) => v + 0)).toEqual(Array.from(expected.dataSync()).map((v) => v + 0));
         expect(ours.dataSync().some((v) => v !== 0)).toBe(true);
         if (input === deadFirst) {
-          expect((kernel as Tensor4D).dataSync()[0]).not.toBe(0);
+          expect(kernel.dataSync()[0]).not.toBe(0);
           expect(ours.dataSync()[0]).toBe(0);
         }
-        tf.dispose([output, dy, kernel as Tensor4D, expected, ours, input]);
+        tf.dispose([output, dy, kernel, expected, ours, input]);
       }
       raw.dispose();
     }
