@@ -1,9 +1,9 @@
 /** Faster tfjs-backend-wasm kernels for what training runs most: transposed matMuls and the 2x2 max pool's gradient. */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import type { TF } from './backend.js';
-import { maxPool2x2GradInto } from './batched-pool.js';
+import { maxPool2x2GradInto, type Shape4 } from './max-pool-grad.js';
 
-type Shape4 = [number, number, number, number];
+/** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
+type TF = typeof import('@tensorflow/tfjs');
 
 /** The parts of tfjs-backend-wasm's backend used here (public methods its own kernels call). */
 interface WasmBackend {
