@@ -43,4 +43,6 @@ export * from './secagg-wire.js';
 export * from './task.js';
 export * from './analytics.js';
 export * from './analytics-secure.js';
-export { protectCells, protectCount, allSuppressed } from './disclosure.js';
+export { protectCells, protectCount, allSuppressed, type Line } from './disclosure.js';
+export { determinedCells } from './disclosure-audit.js';
+export { protectTables, type CountTables } from './disclosure-tables.js';

@@ -2,7 +2,9 @@
 import {
   protectCells,
   protectCount,
+  protectTables,
   secureLayout,
+  secureNames,
   type CategoricalAnswer,
   type CountAsk,
   type CountCell,
@@ -52,9 +54,23 @@ export function pooledAnswer(sum: Uint32Array, ask: CountAsk, k: number): Pooled
       : protectCells(cells, [cells.map((_, j) => j)], k);
     return { column: n.column, present, missing, histogram };
   });
-  const categorical = layout.categorical.map((c): CategoricalAnswer => {
-    const cells = Array.from({ length: c.names.length + 2 }, (_, j) => at(c.at + j));
-    const out = protectCells(cells, [cells.map((_, j) => j)], k);
+  // Suppressed together, as a site does: a crosstab's row and column sums are the pooled category counts.
+  const tables = protectTables(
+    {
+      categorical: layout.categorical.map((c) => ({
+        column: c.column,
+        names: secureNames(ask, c.column),
+        counts: Array.from({ length: c.names.length + 2 }, (_, j) => at(c.at + j)),
+      })),
+      crosstabs: layout.crosstabs.map((x) => ({
+        ...x,
+        counts: Array.from({ length: x.rowNames.length * x.colNames.length }, (_, j) => at(x.at + j)),
+      })),
+    },
+    k,
+  );
+  const categorical = layout.categorical.map((c, i): CategoricalAnswer => {
+    const out = tables.categorical[i] as CountCell[];
     return {
       column: c.column,
       categories: c.names.map((name, j) => ({ name, count: out[j] as CountCell })),
@@ -62,37 +78,29 @@ export function pooledAnswer(sum: Uint32Array, ask: CountAsk, k: number): Pooled
       missing: out[c.names.length + 1] as CountCell,
     };
   });
-  const crosstabs = layout.crosstabs.map((x): CrosstabAnswer => {
+  const crosstabs = layout.crosstabs.map((x, i): CrosstabAnswer => {
+    const out = tables.crosstabs[i] as CountCell[];
     const width = x.colNames.length;
-    const flat = Array.from({ length: x.rowNames.length * width }, (_, j) => at(x.at + j));
-    const rowLines = x.rowNames.map((_, r) => Array.from({ length: width }, (_, c) => r * width + c));
-    const colLines = x.colNames.map((_, c) => x.rowNames.map((_, r) => r * width + c));
-    const out = protectCells(flat, [...rowLines, ...colLines, flat.map((_, j) => j)], k);
-    const cells = rowLines.map((line) => line.map((j) => out[j] as CountCell));
+    const cells = x.rowNames.map((_, r) => out.slice(r * width, (r + 1) * width));
     return { rows: x.rows, cols: x.cols, rowNames: x.rowNames, colNames: x.colNames, cells };
   });
   const out: PooledAnswer = { rows: protectCount(at(layout.rows), k), numeric, categorical, crosstabs };
   const s = layout.survival;
-  if (s) out.survival = pooledSurvival(s, at, k, ask.survival?.group !== undefined);
+  if (s) out.survival = pooledSurvival(s, at, k);
   return out;
 }
 
 /**
- * Survival from the pooled vector: a step with fewer than k at risk is withheld whole. With a group, the group sizes
- * (at risk at the first step) and `excluded` are suppressed as one line, as a site does (a withheld group sends no curve).
+ * Survival from the pooled vector: a step with fewer than k at risk is withheld whole. The group sizes (at risk at the
+ * first step; with no group, the one curve's) and `excluded` add up to the released row count, so they are suppressed
+ * as one line, as a site does: a withheld group, or with no group a withheld `excluded`, withholds that curve (else
+ * rows minus the first at-risk count would give `excluded` back).
  */
-function pooledSurvival(
-  s: NonNullable<ReturnType<typeof secureLayout>['survival']>,
-  at: (i: number) => number,
-  k: number,
-  grouped: boolean,
-): SurvivalAnswer {
+function pooledSurvival(s: NonNullable<ReturnType<typeof secureLayout>['survival']>, at: (i: number) => number, k: number): SurvivalAnswer {
   const steps = (start: number) => Array.from({ length: s.steps }, (_, j) => at(start + j));
   const withheld = () => steps(0).map(() => ({ n: 0, suppressed: true as const }));
   const sizes = s.groups.map((g) => at(g.atRisk));
-  const line = grouped
-    ? protectCells([...sizes, at(s.excluded)], [[...sizes.keys(), sizes.length]], k)
-    : [{ n: sizes[0] ?? 0 }, protectCount(at(s.excluded), k)];
+  const line = protectCells([...sizes, at(s.excluded)], [[...sizes.keys(), sizes.length]], k);
   const groups = s.groups.map((g, i) => {
     if (line[i]?.suppressed) return { group: g.group, atRisk: withheld(), events: withheld() };
     const atRisk = steps(g.atRisk).map((n) => protectCount(n, k));

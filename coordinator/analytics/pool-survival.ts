@@ -58,3 +58,19 @@ export function poolSurvival(
     ...(test ? { logRank: { chiSquare: test.chiSquare, df: test.df, pValue: test.pValue } } : {}),
   };
 }
+
+/**
+ * What the survival figures lack and why, for stats.json's notes: each part (a site, or "(pooled)" under secure
+ * aggregation) that withheld its count of unusable rows, and the curves it withheld with it so that the row count minus
+ * the published first at-risk counts does not give that count back.
+ * @example survivalNotes(parts) // ['survival: (pooled) withheld the count of rows that could not be used ...']
+ */
+export function survivalNotes(parts: readonly Part<SurvivalAnswer>[]): string[] {
+  return parts
+    .filter(({ answer }) => answer.excluded.suppressed)
+    .map(({ site, answer }) => {
+      const curves = answer.groups.filter((g) => g.atRisk[0]?.suppressed).map((g) => g.group);
+      const also = curves.length > 0 ? ` and, so that the row count does not give it back, the curve of ${curves.join(', ')}` : '';
+      return `survival: ${site} withheld the count of rows that could not be used (missing time, event or group; 1..k-1 or protecting a small group)${also}`;
+    });
+}

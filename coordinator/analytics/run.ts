@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { CountAsk, StatsAnswerBody, StatsResult } from '../../protocol/index.js';
 import { niceEdges } from './edges.js';
 import { poolCategorical, poolCrosstab, poolNumeric } from './pool.js';
-import { poolSurvival } from './pool-survival.js';
+import { poolSurvival, survivalNotes } from './pool-survival.js';
 import type { StatsRequest } from './request.js';
 import { secureCount, secureOnly } from './secure-count.js';
 import { askAll, type Answers, type StatsDeps } from './ask.js';
@@ -161,11 +161,13 @@ export async function runStats(deps: StatsDeps, req: StatsRequest, actor: string
     );
   for (const column of ask.categorical)
     result.columns[column] = poolCategorical(parts((b) => b.categorical?.find((c) => c.column === column)));
-  if (ask.survival)
+  if (ask.survival) {
     result.survival = poolSurvival(
       parts((b) => b.survival),
       ask.survival,
     );
+    notes.push(...survivalNotes(parts((b) => b.survival)));
+  }
   deps.audit('stats.result', {
     queryId: id,
     actor,

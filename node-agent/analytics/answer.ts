@@ -16,7 +16,7 @@ import { checkAgainstDictionary } from './check.js';
 import { describeColumn, withNames } from './describe.js';
 import { NO_NOISE, chargeNoise, gaussianCountNoise, planNoise, type CountNoise } from './noise.js';
 import { maskedAnswer, secureCountRefusal, secureCounts } from './secure-answer.js';
-import { categoricalAnswer, crosstabAnswer, numericAnswer, rowsAnswer } from './site-counts.js';
+import { numericAnswer, rowsAnswer, tablesAnswer } from './site-counts.js';
 import { survivalAnswer } from './site-survival.js';
 import type { Table } from './table.js';
 
@@ -157,10 +157,15 @@ export function answerStatsQuery(site: StatsSite, raw: unknown): StatsReply {
       // A column this site does not hold is left out (the pooled figure is over the sites that hold it).
       const held = (c: string) => table.header.includes(c);
       body.numeric = ask.numeric.filter((n) => held(n.column)).map((n) => numericAnswer(table, n.column, n.edges, k, noise));
-      body.categorical = ask.categorical.filter(held).map((c) => categoricalAnswer(table, c, k, noise));
-      body.crosstabs = ask.crosstabs
-        .filter((x) => held(x.rows) && held(x.cols))
-        .map((x) => crosstabAnswer(table, x.rows, x.cols, k, noise));
+      // Suppressed together: a crosstab's row and column sums are the categorical counts of its variables.
+      const crosstabs = ask.crosstabs.filter((x) => held(x.rows) && held(x.cols));
+      ({ categorical: body.categorical, crosstabs: body.crosstabs } = tablesAnswer(
+        table,
+        ask.categorical.filter(held),
+        crosstabs,
+        k,
+        noise,
+      ));
       if (ask.survival) body.survival = survivalAnswer(table, ask.survival, k, noise);
     }
     if (plan.ok && plan.dp) body.dp = plan.dp;

@@ -4,10 +4,11 @@ import {
   OTHER_CATEGORY,
   isMissingToken,
   type CategoricalAnswer,
+  type CountCell,
   type CrosstabAnswer,
   type NumericAnswer,
 } from '../../protocol/index.js';
-import { allSuppressed, protectCells, protectCount } from './disclosure.js';
+import { allSuppressed, protectCells, protectCount, protectTables } from './disclosure.js';
 import { NO_NOISE, type CountNoise } from './noise.js';
 import { columnCells, type Table } from './table.js';
 
@@ -90,24 +91,14 @@ export function namedCategories(cells: readonly string[], k: number): { names: s
   return { names, counts };
 }
 
-/**
- * Counts per category (a category held by fewer than k rows is never named: its rows count under "(other)").
- * @example categoricalAnswer(table, 'smoking', 5).categories // [{ name: 'current', count: { n: 41 } }, ...]
- */
-export function categoricalAnswer(table: Table, column: string, k: number, noise: CountNoise = NO_NOISE): CategoricalAnswer {
+/** A column's raw counts per name: the names held by at least k rows (sorted), then (other), then (missing). */
+function categoryCounts(table: Table, column: string, k: number): { names: string[]; counts: number[] } {
   const cells = columnOf(table, column);
   const { names, counts } = namedCategories(cells, k);
   const named = names.map((name) => counts.get(name) as number);
   const present = [...counts.values()].reduce((a, b) => a + b, 0);
   const other = present - named.reduce((a, b) => a + b, 0);
-  const raw = [...named, other, cells.length - present];
-  const out = protectCells(noise.add(raw), [raw.map((_, i) => i)], k);
-  return {
-    column,
-    categories: names.map((name, i) => ({ name, count: out[i] as CrosstabAnswer['cells'][0][0] })),
-    other: out[names.length] as CategoricalAnswer['other'],
-    missing: out[names.length + 1] as CategoricalAnswer['missing'],
-  };
+  return { names: [...names, OTHER_CATEGORY, MISSING_CATEGORY], counts: [...named, other, cells.length - present] };
 }
 
 /** The label a crosstab gives a cell's value: its name, "(other)" when too rare to name, or "(missing)". */
@@ -120,31 +111,83 @@ function labeller(cells: readonly string[], k: number): { names: string[]; label
   };
 }
 
-/**
- * A two-way table of counts; each row, each column and the whole table count as published totals for suppression.
- * @example crosstabAnswer(table, 'smoking', 'readmitted_30d', 5).cells
- */
-export function crosstabAnswer(table: Table, rows: string, cols: string, k: number, noise: CountNoise = NO_NOISE): CrosstabAnswer {
+/** A two-way table's raw counts, row-major over the row and column variables' names. */
+function crosstabCounts(table: Table, rows: string, cols: string, k: number) {
   const a = columnOf(table, rows);
   const b = columnOf(table, cols);
   const ra = labeller(a, k);
   const cb = labeller(b, k);
   const width = cb.names.length;
-  const flat = new Array<number>(ra.names.length * width).fill(0);
+  const counts = new Array<number>(ra.names.length * width).fill(0);
   a.forEach((cell, i) => {
     const idx = ra.names.indexOf(ra.label(cell)) * width + cb.names.indexOf(cb.label(b[i] as string));
-    flat[idx] = (flat[idx] as number) + 1;
+    counts[idx] = (counts[idx] as number) + 1;
   });
-  const rowLines = ra.names.map((_, r) => Array.from({ length: width }, (_, c) => r * width + c));
-  const colLines = cb.names.map((_, c) => ra.names.map((_, r) => r * width + c));
-  const out = protectCells(noise.add(flat), [...rowLines, ...colLines, flat.map((_, i) => i)], k);
+  return { rows, cols, rowNames: ra.names, colNames: cb.names, counts };
+}
+
+/**
+ * Category counts per column and two-way tables, suppressed together (`protectTables`): each column's counts, each
+ * crosstab row, column and the whole table count as published totals, and a crosstab's row (column) sums are the
+ * counts of its row (column) variable when that is asked too, so no published combination gives a withheld cell back.
+ * A category held by fewer than k rows is never named: its rows count under "(other)".
+ * @example tablesAnswer(table, ['smoking', 'readmitted'], [{ rows: 'smoking', cols: 'readmitted' }], 5).crosstabs[0].cells
+ */
+export function tablesAnswer(
+  table: Table,
+  categorical: readonly string[],
+  crosstabs: readonly { rows: string; cols: string }[],
+  k: number,
+  noise: CountNoise = NO_NOISE,
+): { categorical: CategoricalAnswer[]; crosstabs: CrosstabAnswer[] } {
+  const columns = categorical.map((column) => {
+    const raw = categoryCounts(table, column, k);
+    return { column, names: raw.names, counts: noise.add(raw.counts) };
+  });
+  const tables = crosstabs.map((x) => {
+    const raw = crosstabCounts(table, x.rows, x.cols, k);
+    return { ...raw, counts: noise.add(raw.counts) };
+  });
+  const out = protectTables({ categorical: columns, crosstabs: tables }, k);
   return {
-    rows,
-    cols,
-    rowNames: ra.names,
-    colNames: cb.names,
-    cells: rowLines.map((line) => line.map((i) => out[i] as CrosstabAnswer['cells'][0][0])),
+    categorical: columns.map((c, i) => {
+      const cells = out.categorical[i] as CountCell[];
+      const names = c.names.slice(0, -2);
+      return {
+        column: c.column,
+        categories: names.map((name, j) => ({ name, count: cells[j] as CountCell })),
+        other: cells[names.length] as CountCell,
+        missing: cells[names.length + 1] as CountCell,
+      };
+    }),
+    crosstabs: tables.map((x, i) => {
+      const cells = out.crosstabs[i] as CountCell[];
+      const width = x.colNames.length;
+      return {
+        rows: x.rows,
+        cols: x.cols,
+        rowNames: x.rowNames,
+        colNames: x.colNames,
+        cells: x.rowNames.map((_, r) => cells.slice(r * width, (r + 1) * width)),
+      };
+    }),
   };
+}
+
+/**
+ * Counts per category of one column (a category held by fewer than k rows is never named: its rows count under "(other)").
+ * @example categoricalAnswer(table, 'smoking', 5).categories // [{ name: 'current', count: { n: 41 } }, ...]
+ */
+export function categoricalAnswer(table: Table, column: string, k: number, noise: CountNoise = NO_NOISE): CategoricalAnswer {
+  return tablesAnswer(table, [column], [], k, noise).categorical[0] as CategoricalAnswer;
+}
+
+/**
+ * One two-way table of counts; each row, each column and the whole table count as published totals for suppression.
+ * @example crosstabAnswer(table, 'smoking', 'readmitted_30d', 5).cells
+ */
+export function crosstabAnswer(table: Table, rows: string, cols: string, k: number, noise: CountNoise = NO_NOISE): CrosstabAnswer {
+  return tablesAnswer(table, [], [{ rows, cols }], k, noise).crosstabs[0] as CrosstabAnswer;
 }
 
 /**
