@@ -15,25 +15,69 @@ interface WasmBackend {
 /** Marks kernels this module registered, so registering again wraps nothing twice. */
 const COHORT_KERNEL = Symbol.for('cohort.wasm-fast-kernel');
 
+/** Right operands at least this big are packed by XNNPACK at a cost several times a transpose of them. */
+const PACKED_LIMIT = 1 << 16;
+/** Products with at most this many rows (training minibatches) take the transposed route when their big operand is not cached. */
+const FEW_ROWS = 64;
+
 /**
- * BatchMatMul and _FusedMatMul with transposeA or transposeB and one batch: the operand is transposed first (the wasm
- * Transpose kernel, one pass over it) and the untransposed product runs, which tfjs-backend-wasm hands to XNNPACK;
- * its own transposed path is a direct loop, 5-10x slower on the dense layers' gradients (x^T·dy, dy·W^T).
+ * BatchMatMul and _FusedMatMul of one batch (rank 2, or rank 3 with batch 1), always run as an untransposed product,
+ * the only form tfjs-backend-wasm hands to XNNPACK (its transposed path is a direct loop, 5-10x slower on the dense
+ * layers' gradients x^T·dy and dy·W^T). Of C = A·B (either stored transposed) it computes either C directly, the
+ * transposed operands copied first, or, for few rows by a big B met for the first time (a layer's kernel, new every
+ * training step; XNNPACK packs and caches a right operand on first use, and packing it costs several transposes of it, ~6 ms for the CNN's 3136x512 against
+ * ~1.6 ms), C = (B^T·A^T)^T with B on the left, where nothing big is packed (a B stored transposed is then not even
+ * copied). _FusedMatMul's bias and linear/relu activation are then applied by the backend's Add and Relu kernels;
+ * other activations run the original kernel.
  */
-function matMulKernel(tf: TF, original: KernelFunc): KernelFunc {
-  const transpose = tf.getKernel('Transpose', 'wasm');
+function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFunc {
+  const kernel = (name: string): KernelFunc => {
+    const config = tf.getKernel(name, 'wasm');
+    if (!config) throw new Error(`the wasm backend has no '${name}' kernel, needed by Cohort's matMul`);
+    return config.kernelFunc;
+  };
+  const [transpose, add, relu] = [kernel('Transpose'), kernel('Add'), kernel('Relu')];
+  const seen = new WeakSet<object>(); // B operands met before: used again (fixed weights), the original's packed copy pays
   return (args) => {
     const { inputs, backend, attrs } = args;
-    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-    if ((!transposeA && !transposeB) || a.shape.length !== 3 || a.shape[0] !== 1 || b.shape[0] !== 1 || !transpose) return original(args);
-    const flip = (x: TensorInfo): TensorInfo => transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: [0, 2, 1] } }) as TensorInfo;
-    const [ta, tb] = [transposeA ? flip(a) : a, transposeB ? flip(b) : b];
+    const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined> & { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB, activation } = attrs as { transposeA: boolean; transposeB: boolean; activation?: string };
+    const rank = a.shape.length;
+    if (rank < 2 || rank > 3 || b.shape.length !== rank || (rank === 3 && (a.shape[0] !== 1 || b.shape[0] !== 1))) return original(args);
+    const temporaries: TensorInfo[] = [];
+    const flip = (x: TensorInfo): TensorInfo => {
+      const out = transpose({ inputs: { x }, backend, attrs: { perm: rank === 2 ? [1, 0] : [0, 2, 1] } }) as TensorInfo;
+      temporaries.push(out);
+      return out;
+    };
+    const untransposed = { transposeA: false, transposeB: false };
     try {
-      return original({ ...args, inputs: { ...inputs, a: ta, b: tb }, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      const rows = a.shape[transposeA ? rank - 1 : rank - 2] as number;
+      const big = tf.util.sizeFromShape(b.shape) >= PACKED_LIMIT;
+      const simple = !preluActivationWeights && (activation === undefined || activation === 'linear' || activation === 'relu');
+      const again = seen.has(b.dataId);
+      seen.add(b.dataId);
+      if (!big || rows > FEW_ROWS || (again && !transposeB) || !simple) {
+        if (!transposeA && !transposeB) return original(args);
+        const direct = { a: transposeA ? flip(a) : a, b: transposeB ? flip(b) : b };
+        return original({ ...args, inputs: { ...inputs, ...direct }, attrs: { ...attrs, ...untransposed } });
+      }
+      const productT = plain({
+        inputs: { a: transposeB ? b : flip(b), b: transposeA ? a : flip(a) },
+        backend,
+        attrs: untransposed,
+      }) as TensorInfo;
+      temporaries.push(productT);
+      let out = transpose({ inputs: { x: productT }, backend, attrs: { perm: rank === 2 ? [1, 0] : [0, 2, 1] } }) as TensorInfo;
+      const then = (next: TensorInfo): void => {
+        temporaries.push(out);
+        out = next;
+      };
+      if (bias) then(add({ inputs: { a: out, b: bias }, backend, attrs: {} }) as TensorInfo);
+      if (activation === 'relu') then(relu({ inputs: { x: out }, backend, attrs: {} }) as TensorInfo);
+      return out;
     } finally {
-      for (const t of [transposeA ? ta : undefined, transposeB ? tb : undefined])
-        if (t) (backend as unknown as WasmBackend).disposeData(t.dataId);
+      for (const t of temporaries) (backend as unknown as WasmBackend).disposeData(t.dataId);
     }
   };
 }
@@ -88,7 +132,8 @@ function replace(tf: TF, name: string, wrap: (original: KernelFunc) => KernelFun
  * @example registerWasmFastKernels(tf);
  */
 export function registerWasmFastKernels(tf: TF): void {
-  replace(tf, 'BatchMatMul', (original) => matMulKernel(tf, original));
-  replace(tf, '_FusedMatMul', (original) => matMulKernel(tf, original));
+  replace(tf, 'BatchMatMul', (original) => matMulKernel(tf, original, original));
+  const plain = originals.get('BatchMatMul');
+  if (plain) replace(tf, '_FusedMatMul', (original) => matMulKernel(tf, original, plain));
   replace(tf, 'MaxPoolGrad', maxPoolGradKernel);
 }

@@ -65,8 +65,15 @@ describe('wasm fast kernels', () => {
         const attrs = { transposeA: ta, transposeB: tb };
         const plain = tf.engine().runKernel('BatchMatMul', { a, b }, attrs) as Tensor;
         close(plain, expected);
+        // again with the same B (its packed copy cached) and, at batch 1, rank 2 as tf.matMul sends 2-D products
+        const [a2, b2] = batch === 1 ? [tf.squeeze(a, [0]), tf.squeeze(b, [0])] : [a, b];
+        const again = tf.engine().runKernel('BatchMatMul', { a: a2, b: b2 }, attrs) as Tensor;
+        close(again, expected);
+        tf.dispose([again, ...(batch === 1 ? [a2, b2] : [])]);
         if (batch === 1) {
-          const fused = tf.engine().runKernel('_FusedMatMul', { a, b, bias }, { ...attrs, activation: 'relu' }) as Tensor;
+          const fresh = tf.add(b, 0); // a B never seen: the first use of a new layer kernel
+          const fused = tf.engine().runKernel('_FusedMatMul', { a, b: fresh, bias }, { ...attrs, activation: 'relu' }) as Tensor;
+          fresh.dispose();
           const biasValues = bias.dataSync();
           close(
             fused,
