@@ -17,14 +17,14 @@ const COHORT_KERNEL = Symbol.for('cohort.wasm-fast-kernel');
 
 /** Right operands at least this big are packed by XNNPACK at a cost several times a transpose of them. */
 const PACKED_LIMIT = 1 << 16;
-/** Products with at most this many rows (training minibatches) take the transposed route when their big operand is not cached. */
-const FEW_ROWS = 64;
+/** The transposed route pays when B is at least this many times A (A^T is then what XNNPACK packs). */
+const B_OVER_A = 8;
 
 /**
  * BatchMatMul and _FusedMatMul of one batch (rank 2, or rank 3 with batch 1), always run as an untransposed product,
  * the only form tfjs-backend-wasm hands to XNNPACK (its transposed path is a direct loop, 5-10x slower on the dense
  * layers' gradients x^T·dy and dy·W^T). Of C = A·B (either stored transposed) it computes either C directly, the
- * transposed operands copied first, or, for few rows by a big B met for the first time (a layer's kernel, new every
+ * transposed operands copied first, or, for a B big and many times A, met for the first time (a layer's kernel, new every
  * training step; XNNPACK packs and caches a right operand on first use, and packing it costs several transposes of it, ~6 ms for the CNN's 3136x512 against
  * ~1.6 ms), C = (B^T·A^T)^T with B on the left, where nothing big is packed (a B stored transposed is then not even
  * copied). _FusedMatMul's bias and linear/relu activation are then applied by the backend's Add and Relu kernels;
@@ -52,12 +52,12 @@ function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFu
     };
     const untransposed = { transposeA: false, transposeB: false };
     try {
-      const rows = a.shape[transposeA ? rank - 1 : rank - 2] as number;
-      const big = tf.util.sizeFromShape(b.shape) >= PACKED_LIMIT;
+      const sizeB = tf.util.sizeFromShape(b.shape);
+      const big = sizeB >= PACKED_LIMIT && sizeB >= B_OVER_A * tf.util.sizeFromShape(a.shape);
       const simple = !preluActivationWeights && (activation === undefined || activation === 'linear' || activation === 'relu');
       const again = seen.has(b.dataId);
       seen.add(b.dataId);
-      if (!big || rows > FEW_ROWS || (again && !transposeB) || !simple) {
+      if (!big || (again && !transposeB) || !simple) {
         if (!transposeA && !transposeB) return original(args);
         const direct = { a: transposeA ? flip(a) : a, b: transposeB ? flip(b) : b };
         return original({ ...args, inputs: { ...inputs, ...direct }, attrs: { ...attrs, ...untransposed } });
