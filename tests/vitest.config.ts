@@ -2,12 +2,16 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Tests of one module or one in-process component (no child process, no socket on loopback): two files at a time,
- * one per core. Everything else (tests/e2e, tests/simulations, tests/docs, tests/browser and the files of
- * NETWORKED: federations on loopback, `cohort` processes, deadlines) runs one file at a time after them, as before.
+ * Tests of one module or one in-process component (no child process, no socket on loopback, no TF.js training): two
+ * files at a time, one per core. Everything else (tests/e2e, tests/simulations, tests/docs, tests/browser and the
+ * files of SEQUENTIAL: federations on loopback, `cohort` processes, deadlines, seconds of TF.js training) runs one
+ * file at a time after them, as before. (Two CNN steps side by side under outside load once
+ * took 63 s instead of 4 s: CPU-bound training stays alone.)
  */
 const IN_PROCESS = ['tests/{coordinator,crypto,fuzz,node-agent,protocol}/**/*.test.ts'];
-const NETWORKED = [
+const SEQUENTIAL = [
+  'tests/node-agent/train/**/*.test.ts',
+  'tests/node-agent/data/image-folder.test.ts',
   'tests/coordinator/console/live.test.ts',
   'tests/coordinator/http/api-server.test.ts',
   'tests/coordinator/models/predict.test.ts',
@@ -33,7 +37,7 @@ export default defineConfig({
         test: {
           name: 'in-process',
           include: IN_PROCESS,
-          exclude: ['**/node_modules/**', ...NETWORKED],
+          exclude: ['**/node_modules/**', ...SEQUENTIAL],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
@@ -42,7 +46,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'processes',
-          include: ['tests/{e2e,simulations,docs,browser}/**/*.test.ts', ...NETWORKED],
+          include: ['tests/{e2e,simulations,docs,browser}/**/*.test.ts', ...SEQUENTIAL],
           maxWorkers: 1,
           sequence: { groupOrder: 1 },
           // One compiled copy of the sources for every `cohort` process these tests start (COHORT_TEST_FROM_SOURCE=1: tsx instead).
