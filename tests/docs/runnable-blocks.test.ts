@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../simulations/cli-helpers.js';
+import { COHORT, ROOT } from '../simulations/cli-helpers.js';
 
 /** What a block may use from the repository: linked into a fresh folder, so what a block writes (runs/, keys/) lands there. */
 const LINKED = [
@@ -20,6 +20,14 @@ const LINKED = [
   'docs',
 ];
 const BLOCK_TIMEOUT_MS = 40_000;
+/**
+ * The one file whose blocks run `npx cohort` through npm itself, proving that a clone's `npx cohort` finds the bin.
+ * Every other block's `npx cohort ...` runs the same bin straight (`node <bin> ...`, the command npx ends in), which
+ * spares npm's start-up and its per-folder install of the clone into the npx cache (2 to 3 s a call).
+ */
+const REAL_NPX_FILE = 'docs/simulate.md';
+/** Defines `npx` for a block (one line, so the ERR trap's line arithmetic stays right): `npx cohort` runs the bin straight. */
+const NPX_SHIM = `npx() { if [ "$1" = cohort ]; then shift; node ${JSON.stringify(COHORT)} "$@"; else command npx "$@"; fi; }`;
 
 interface Block {
   file: string;
@@ -66,7 +74,10 @@ const byFile = files.map((file) => ({ file, blocks: runnableBlocks(file) })).fil
 
 describe('runnable blocks in the docs', () => {
   it('exist: the docs mark some blocks runnable, so this test checks something', () => {
-    expect(byFile.map((f) => f.file)).toEqual(expect.arrayContaining(['docs/consent-policy-audit.md', 'docs/reference/signatures.md']));
+    expect(byFile.map((f) => f.file)).toEqual(
+      expect.arrayContaining(['docs/consent-policy-audit.md', 'docs/reference/signatures.md', REAL_NPX_FILE]),
+    );
+    expect(byFile.find((f) => f.file === REAL_NPX_FILE)!.blocks.some((b) => /^npx cohort /m.test(b.script))).toBe(true);
   });
 });
 
@@ -88,7 +99,8 @@ for (const { file, blocks } of byFile) {
           const scriptFile = join(dir, `.block-${block.line}.sh`);
           // The ERR trap names the failing command by its line in the Markdown file (the body starts 2 lines into the script).
           const trap = `trap 'echo "${file}:$((LINENO - 2 + ${block.line})): this command failed (exit $?)" >&2' ERR`;
-          writeFileSync(scriptFile, `set -euo pipefail\n${trap}\n${block.script}\n`);
+          const shim = file === REAL_NPX_FILE ? '' : `; ${NPX_SHIM}`;
+          writeFileSync(scriptFile, `set -euo pipefail${shim}\n${trap}\n${block.script}\n`);
 
           const run = spawnSync('bash', [scriptFile], {
             cwd: dir,

@@ -3,10 +3,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 import { createPrng } from '../../crypto/index.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const COHORT = fileURLToPath(new URL('../../simulations/bin/cohort.js', import.meta.url));
+/** The bin the tests start: the compiled copy that tests/compiled-cli.ts builds once per run, else the repository's own. */
+export const COHORT = inject('cohortBin') ?? fileURLToPath(new URL('../../simulations/bin/cohort.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
