@@ -6,11 +6,11 @@
  * (the plain path folds it into "(other)" there), and a name rare at every site is never listed.
  */
 import { describe, expect, it } from 'vitest';
-import { fingerprint, fromBase64, generateIdentity, secagg, signConsent, type Identity } from '../../../crypto/index.js';
+import { fingerprint, fromBase64, generateIdentity, secagg, type Identity } from '../../../crypto/index.js';
 import { runStats, type StatsDeps } from '../../../coordinator/analytics/index.js';
 import type { StatsAnswerBody, StatsQuery, StatsReply } from '../../../protocol/index.js';
 import { answerStatsQuery, secureCounts, type StatsSite, type Table } from '../../../node-agent/analytics/index.js';
-import { consentBody, study } from '../policy/fixtures.js';
+import { analyticsConsent, study } from '../policy/fixtures.js';
 
 const identities = [0, 1, 2].map((i) => generateIdentity(`clinic-${i}`));
 /** The study enrols the three sites: each checks the others' mask keys against these. */
@@ -39,14 +39,7 @@ function tables(rare = false): Table[] {
 function sites(data: Table[]): { identity: Identity; site: StatsSite }[] {
   return data.map((table, i) => {
     const identity = identities[i] as Identity;
-    const consent = signConsent(
-      consentBody(manifest, {
-        institution: identity.id,
-        uses: ['analytics'],
-        limits: { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K },
-      }),
-      identity.signSecretKey,
-    );
+    const consent = analyticsConsent(manifest, identity, { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K });
     return {
       identity,
       site: {

@@ -11,7 +11,6 @@ import {
   fromBase64,
   generateIdentity,
   secagg,
-  signConsent,
   signDocument,
   toBase64,
   type Identity,
@@ -26,7 +25,7 @@ import {
   type StatsReply,
 } from '../../../protocol/index.js';
 import { answerStatsQuery, secureCounts, type StatsSite, type Table } from '../../../node-agent/analytics/index.js';
-import { consentBody, study } from '../policy/fixtures.js';
+import { analyticsConsent, study } from '../policy/fixtures.js';
 
 const identities = [0, 1, 2].map((i) => generateIdentity(`hospital-${i}`));
 /** The study enrols the three sites: each checks the others' mask keys against these. */
@@ -45,14 +44,11 @@ const tables: Table[] = sizes.map((n, s) => ({
 function sites(minCell = 5): { identity: Identity; site: StatsSite }[] {
   return tables.map((table, i) => {
     const identity = identities[i] as Identity;
-    const consent = signConsent(
-      consentBody(manifest, {
-        institution: identity.id,
-        uses: ['analytics'],
-        limits: { requireSecureAggregation: i === 0, minOtherInstitutions: 1, minCellSize: minCell + i },
-      }),
-      identity.signSecretKey,
-    );
+    const consent = analyticsConsent(manifest, identity, {
+      requireSecureAggregation: i === 0,
+      minOtherInstitutions: 1,
+      minCellSize: minCell + i,
+    });
     return {
       identity,
       site: {

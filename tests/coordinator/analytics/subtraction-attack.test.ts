@@ -6,7 +6,7 @@
  * exactly (every linear relation between the published counts of one answer, by Gauss-Jordan).
  */
 import { describe, expect, it } from 'vitest';
-import { dp, fingerprint, generateIdentity, signConsent, type Identity } from '../../../crypto/index.js';
+import { dp, fingerprint, generateIdentity, type Identity } from '../../../crypto/index.js';
 import { runStats, type StatsDeps } from '../../../coordinator/analytics/index.js';
 import { pooledAnswer } from '../../../coordinator/analytics/pool-secure.js';
 import { determinedCells, protectCells, type CountAsk, type StatsAnswerBody, type StatsReply } from '../../../protocol/index.js';
@@ -20,7 +20,7 @@ import {
   type Table,
 } from '../../../node-agent/analytics/index.js';
 import { namedCategories, rowsAnswer } from '../../../node-agent/analytics/site-counts.js';
-import { consentBody, study } from '../policy/fixtures.js';
+import { analyticsConsent, study } from '../policy/fixtures.js';
 import { recoverWithheld, relationsOf } from './linear-attacker.js';
 
 const K = 5;
@@ -30,14 +30,7 @@ const manifest = study({ institutions: identities.map((i) => ({ id: i.id, finger
 function sites(data: readonly Table[]): { identity: Identity; site: StatsSite }[] {
   return data.map((table, i) => {
     const identity = identities[i] as Identity;
-    const consent = signConsent(
-      consentBody(manifest, {
-        institution: identity.id,
-        uses: ['analytics'],
-        limits: { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K },
-      }),
-      identity.signSecretKey,
-    );
+    const consent = analyticsConsent(manifest, identity, { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K });
     const site: StatsSite = {
       identity,
       federation: manifest.federation,

@@ -55,6 +55,11 @@ export function consent(manifest: StudyManifest, overrides: Partial<ConsentBody>
   return signConsent(consentBody(manifest, overrides), site.signSecretKey);
 }
 
+/** `who`'s signed consent to the study's analytics (no training) under `limits`. */
+export function analyticsConsent(manifest: StudyManifest, who: Identity, limits: ConsentBody['limits']): SignedConsent {
+  return signConsent(consentBody(manifest, { institution: who.id, uses: ['analytics'], limits }), who.signSecretKey);
+}
+
 /** DP terms stating `epsilon` (not necessarily what z = 1 over the study's rounds spends: for tests of the figure alone). */
 export function dpTerms(epsilon: number, delta = 1e-5): NonNullable<StudyManifest['privacy']['dp']> {
   return { epsilon, delta, noiseMultiplier: 1, clipNorm: 1, sampling: 'coordinator', samplingRate: 1 };
