@@ -97,8 +97,11 @@ export function intakeMasked(envelope: Uint8Array, ctx: IntakeContext): Accepted
 function openChecked(envelope: Uint8Array, ctx: IntakeContext, what: string): { payload: Uint8Array; payloadDigest: string } {
   const opened = openEnvelope(envelope, {
     recipientBoxSecretKey: ctx.coordinator.boxSecretKey,
+    recipientBoxPublicKey: ctx.coordinator.boxPublicKey,
     senderSignPublicKey: ctx.institutionSignPublicKey,
     expected: { federation: ctx.federation, round: ctx.round, institution: ctx.institution },
+    // The assembled upload is ours and used once: decrypted where it lies, the frame 4-aligned for zero-copy decoding.
+    inPlace: true,
   });
   if (!opened.ok) {
     const code = opened.reason === 'WRONG_CONTEXT' ? contextCode(envelope, ctx) : envelopeCodes[opened.reason];
