@@ -35,6 +35,14 @@ export interface ParsedEnvelope {
   signature: Uint8Array;
 }
 
+/**
+ * Byte length of the header of an envelope for `context` (97 + F + I), known before the payload is: what lets a
+ * sealer place the payload at its final offset.
+ */
+export function headerLength(context: EnvelopeContext): number {
+  return 97 + utf8Encode(context.federation).length + utf8Encode(context.institution).length;
+}
+
 /** Header bytes: magic || version || ephPk || nonce || lp(federation) || u32le(round) || lp(institution) || u32le(P) || sha256(plaintext). */
 export function encodeHeader(
   ephemeralPublicKey: Uint8Array,

@@ -24,9 +24,18 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
 import { asUint8Array, concatBytes, constantTimeEqual, toHex, utf8Encode } from './bytes.js';
-import { encodeHeader, NONCE_BYTES, parseEnvelope, signingMessage, TAG_BYTES, type EnvelopeContext } from './envelope-layout.js';
+import {
+  encodeHeader,
+  headerLength,
+  NONCE_BYTES,
+  parseEnvelope,
+  SIGNATURE_BYTES,
+  signingMessage,
+  TAG_BYTES,
+  type EnvelopeContext,
+} from './envelope-layout.js';
 import { verifyEd25519 } from './ed25519-native.js';
-import { x25519 } from './x25519-native.js';
+import { x25519, x25519Ephemeral, x25519KeyPair } from './x25519-native.js';
 import { signEd25519 } from './ed25519-sign.js';
 import { sha256 } from './hash.js';
 import { defaultRandom, takeRandom, type RandomSource } from './random.js';
@@ -56,29 +65,86 @@ function deriveKey(shared: Uint8Array, ephemeralPublicKey: Uint8Array, recipient
 const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 /**
+ * Builds a payload whose length is known only once it is built: it asks `allocate` for exactly its byte length and
+ * returns the filled array (the envelope's own payload region, so the payload is never copied).
+ */
+export type PayloadWriter = (allocate: (byteLength: number) => Uint8Array<ArrayBuffer>) => Uint8Array;
+
+/**
+ * The AEAD runs over the envelope's own bytes in slices of this size: node:crypto has no in-place mode, and a
+ * small output per slice, copied back at once, spares a second model-sized buffer (and the collector its pages).
+ */
+const CIPHER_SLICE_BYTES = 64 * 1024;
+
+/** Runs `cipher` over `bytes` slice by slice into `target` (the same bytes, or ones that end no later, so a slice never overwrites input not yet read). */
+function cipherInto(cipher: { update(data: Uint8Array): Uint8Array }, bytes: Uint8Array, target: Uint8Array): void {
+  for (let at = 0; at < bytes.length; at += CIPHER_SLICE_BYTES) {
+    target.set(cipher.update(bytes.subarray(at, at + CIPHER_SLICE_BYTES)), at);
+  }
+}
+
+/** The envelope's bytes with the payload in place at `offset` (copied there unless a writer built it there). */
+function layOut(payload: Uint8Array | PayloadWriter, offset: number): { envelope: Uint8Array; length: number } {
+  const allocate = (length: number): Uint8Array<ArrayBuffer> => {
+    assertU32('payload length', length);
+    return new Uint8Array(offset + length + TAG_BYTES + SIGNATURE_BYTES);
+  };
+  if (typeof payload !== 'function') {
+    assertBytes('payload', payload);
+    const envelope = allocate(payload.length);
+    envelope.set(payload, offset);
+    return { envelope, length: payload.length };
+  }
+  let envelope: Uint8Array<ArrayBuffer> | undefined;
+  const built = payload((length) => {
+    envelope = allocate(length);
+    return envelope.subarray(offset, offset + length);
+  });
+  assertBytes('payload', built);
+  const inPlace =
+    envelope !== undefined &&
+    built.buffer === envelope.buffer &&
+    built.byteOffset === envelope.byteOffset + offset &&
+    built.length === envelope.length - offset - TAG_BYTES - SIGNATURE_BYTES;
+  return inPlace ? { envelope: envelope as Uint8Array, length: built.length } : layOut(built, offset);
+}
+
+/**
  * Encrypts `payload` to the recipient and signs it as the sender, for exactly this federation, round and institution.
+ * `payload` may be a PayloadWriter, which builds the payload inside the envelope (it is then encrypted in place:
+ * the writer must keep no view of it).
  * @example const envelope = sealEnvelope({ payload, context: { federation: 'fed', round: 3, institution: 'st-marys' }, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: me.signSecretKey });
  */
 export function sealEnvelope(args: {
-  payload: Uint8Array;
+  payload: Uint8Array | PayloadWriter;
   context: EnvelopeContext;
   recipientBoxPublicKey: Uint8Array;
   senderSignSecretKey: Uint8Array;
   random?: RandomSource;
 }): Uint8Array {
-  const { payload, context, recipientBoxPublicKey, senderSignSecretKey } = args;
-  assertBytes('payload', payload);
-  assertU32('payload length', payload.length);
+  const { context, recipientBoxPublicKey, senderSignSecretKey } = args;
+  if (typeof args.payload !== 'function') {
+    assertBytes('payload', args.payload);
+    assertU32('payload length', args.payload.length);
+  }
   assertContext('context', context);
   assertBytes('recipientBoxPublicKey', recipientBoxPublicKey, 32);
   assertBytes('senderSignSecretKey', senderSignSecretKey, 64);
   const random = args.random ?? defaultRandom;
 
+  const headerBytes = headerLength(context);
+  const { envelope, length } = layOut(args.payload, headerBytes);
+  const payload = envelope.subarray(headerBytes, headerBytes + length);
   const digest = sha256(payload);
-  const ephemeralSecret = takeRandom(random, 32);
-  // node:crypto's X25519, as when opening (tweetnacl's two scalar multiplications were most of a site's sealing time).
-  const exchanged = x25519(ephemeralSecret, recipientBoxPublicKey);
-  ephemeralSecret.fill(0);
+  // node:crypto's X25519, as when opening (tweetnacl's two scalar multiplications were most of a site's sealing time);
+  // the ephemeral key pair from OpenSSL's generator, or from `random` when one is given (test vectors).
+  let exchanged: ReturnType<typeof x25519>;
+  if (args.random === undefined) exchanged = x25519Ephemeral(recipientBoxPublicKey);
+  else {
+    const ephemeralSecret = takeRandom(random, 32);
+    exchanged = x25519(ephemeralSecret, recipientBoxPublicKey);
+    ephemeralSecret.fill(0);
+  }
   if (!exchanged || isAllZero(exchanged.shared))
     throw new TypeError('recipientBoxPublicKey is not a usable X25519 public key (low-order point)');
   const { shared, publicKey: ephemeralPublicKey } = exchanged;
@@ -86,13 +152,12 @@ export function sealEnvelope(args: {
   shared.fill(0);
   const nonce = takeRandom(random, NONCE_BYTES);
   const header = encodeHeader(ephemeralPublicKey, nonce, context, payload.length, digest);
-
-  const envelope = new Uint8Array(header.length + payload.length + TAG_BYTES + 64);
+  if (header.length !== headerBytes) throw new Error(`envelope header is ${header.length} bytes, ${headerBytes} expected`);
   envelope.set(header, 0);
   try {
     const cipher = createCipheriv(AEAD, key, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(header, { plaintextLength: payload.length });
-    envelope.set(cipher.update(payload), header.length);
+    cipherInto(cipher, payload, payload); // the plaintext becomes the ciphertext where it lies
     cipher.final();
     envelope.set(cipher.getAuthTag(), header.length + payload.length);
   } finally {
@@ -119,14 +184,24 @@ function contextMismatch(got: EnvelopeContext, expected: EnvelopeContext): strin
 
 /**
  * Verifies, checks the context and decrypts. Authentication failures come back as `{ ok: false }`, never thrown;
- * only misuse (wrong key sizes, invalid `expected`) throws.
+ * only misuse (wrong key sizes, invalid `expected`) throws. With `inPlace`, the plaintext is decrypted into the
+ * envelope's own bytes (no second payload-sized buffer): the envelope is consumed, and the payload returned is a
+ * view into it that starts at a multiple of 4 in its ArrayBuffer (a weights frame in it decodes without a copy).
  * @example const opened = openEnvelope(bytes, { recipientBoxSecretKey: coordinator.boxSecretKey, senderSignPublicKey: inst.signPublicKey, expected: { federation, round, institution } });
  */
 export function openEnvelope(
   envelope: Uint8Array,
-  args: { recipientBoxSecretKey: Uint8Array; senderSignPublicKey: Uint8Array; expected: EnvelopeContext },
+  args: {
+    recipientBoxSecretKey: Uint8Array;
+    /** The recipient's box public key, when the caller holds it (an identity): spares deriving it from the secret. */
+    recipientBoxPublicKey?: Uint8Array;
+    senderSignPublicKey: Uint8Array;
+    expected: EnvelopeContext;
+    inPlace?: boolean;
+  },
 ): OpenEnvelopeResult {
   assertBytes('recipientBoxSecretKey', args.recipientBoxSecretKey, 32);
+  if (args.recipientBoxPublicKey !== undefined) assertBytes('recipientBoxPublicKey', args.recipientBoxPublicKey, 32);
   assertBytes('senderSignPublicKey', args.senderSignPublicKey, 32);
   assertContext('expected', args.expected);
   const parsed = parseEnvelope(envelope);
@@ -145,17 +220,27 @@ export function openEnvelope(
   if (mismatch) return { ok: false, reason: 'WRONG_CONTEXT', message: mismatch };
 
   // node:crypto's X25519 (OpenSSL refuses an all-zero result: a low-order point).
-  const exchanged = x25519(args.recipientBoxSecretKey, parsed.ephemeralPublicKey);
+  const exchanged = args.recipientBoxPublicKey
+    ? x25519KeyPair(args.recipientBoxSecretKey, args.recipientBoxPublicKey, parsed.ephemeralPublicKey)
+    : x25519(args.recipientBoxSecretKey, parsed.ephemeralPublicKey);
   if (!exchanged || isAllZero(exchanged.shared))
     return { ok: false, reason: 'DECRYPT_FAILED', message: 'envelope ephemeral key is a low-order point' };
   const key = deriveKey(exchanged.shared, parsed.ephemeralPublicKey, exchanged.publicKey);
   exchanged.shared.fill(0);
+  // In place, the plaintext goes 0-3 bytes below the ciphertext (over the end of the header, already taken as the
+  // AEAD's associated data), so that it starts 4-aligned; each slice lands below bytes not yet decrypted.
+  const signedDigest = args.inPlace ? parsed.payloadDigest.slice() : parsed.payloadDigest;
+  const headerEnd = parsed.header.length;
+  const at = headerEnd - ((envelope.byteOffset + headerEnd) % 4);
   let plaintext: Uint8Array;
   try {
     const decipher = createDecipheriv(AEAD, key, parsed.nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(parsed.header, { plaintextLength: parsed.payloadLength });
     decipher.setAuthTag(parsed.tag);
-    plaintext = decipher.update(parsed.ciphertext);
+    if (args.inPlace) {
+      plaintext = envelope.subarray(at, at + parsed.payloadLength);
+      cipherInto(decipher, parsed.ciphertext, plaintext);
+    } else plaintext = decipher.update(parsed.ciphertext);
     try {
       decipher.final();
     } catch {
@@ -170,7 +255,7 @@ export function openEnvelope(
     key.fill(0);
   }
   const digest = sha256(plaintext);
-  if (!constantTimeEqual(digest, parsed.payloadDigest)) {
+  if (!constantTimeEqual(digest, signedDigest)) {
     plaintext.fill(0);
     return { ok: false, reason: 'DECRYPT_FAILED', message: 'decrypted payload does not match the signed digest' };
   }

@@ -70,12 +70,14 @@ export function flatSize(shape: readonly number[]): number {
  * differs from its shape, BAD_REQUEST on a bad name, shape or non-JSON meta. `trailer: false` leaves the
  * trailer zero (one SHA-256 pass less), only for a frame that goes into an update envelope: the envelope's
  * signature covers the SHA-256 of the whole frame, and the coordinator decodes it with `authenticated: true`.
+ * `allocate` supplies the frame's bytes (exactly the length asked; their prior content does not matter), e.g. the
+ * payload region of an envelope being sealed, so the frame is written once where it is sent from.
  * @example const frame = encodeTensors([{ name: 'w', shape: [2], data: new Float32Array([1, 2]) }], { round: 1 })
  */
 export function encodeTensors(
   tensors: NamedTensor[],
   meta: Record<string, unknown> = {},
-  options: { trailer?: boolean } = {},
+  options: { trailer?: boolean; allocate?: (byteLength: number) => Uint8Array<ArrayBuffer> } = {},
 ): Uint8Array<ArrayBuffer> {
   const header: Header = { tensors: tensors.map((t) => ({ name: t.name, dtype: 'float32', shape: [...t.shape] })), meta };
   const parsed = HeaderSchema.safeParse(header);
@@ -102,10 +104,13 @@ export function encodeTensors(
   const headerBytes = new TextEncoder().encode(json);
   const headerLength = headerBytes.length + ((4 - ((PREFIX_BYTES + headerBytes.length) % 4)) % 4);
   const dataOffset = PREFIX_BYTES + headerLength;
-  const out = new Uint8Array(dataOffset + floats * 4 + DIGEST_BYTES);
-  const view = new DataView(out.buffer);
+  const length = dataOffset + floats * 4 + DIGEST_BYTES;
+  const out = options.allocate ? options.allocate(length) : new Uint8Array(length);
+  if (!(out instanceof Uint8Array) || out.length !== length) throw new TypeError(`allocate must return ${length} bytes`);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out.set(MAGIC, 0);
   view.setUint8(4, CODEC_VERSION);
+  out.fill(0, 5, PREFIX_BYTES - 4); // reserved (allocated bytes need not be zero)
   view.setUint32(8, headerLength, true);
   out.set(headerBytes, PREFIX_BYTES);
   out.fill(0x20, PREFIX_BYTES + headerBytes.length, dataOffset);
@@ -116,6 +121,7 @@ export function encodeTensors(
     offset += data.byteLength;
   }
   if (options.trailer !== false) out.set(sha256(out.subarray(0, offset)), offset);
+  else out.fill(0, offset);
   return out;
 }
 

@@ -123,7 +123,7 @@ export function attachConsoleLive(deps: ConsoleLiveDeps): { close(): void } {
     updatePending = true;
     setImmediate(() => {
       updatePending = false;
-      if (closed) return; // the store may be closed already
+      if (closed || ns.sockets.size === 0) return; // the store may be closed already; with nobody following, no snapshot
       const snap = latestRoundSnapshot(store, federation);
       if (!snap) return;
       ns.to(STAFF).emit('round:updated', snap);

@@ -44,10 +44,12 @@ const envelopeCodes = {
 } as const;
 
 /**
- * Opens and validates an update envelope; throws a CohortError with the precise reason.
+ * Opens and validates an update envelope; throws a CohortError with the precise reason. `finite: 'by-distance'`
+ * leaves the NaN/infinity check to a caller that computes the update's distance from a finite model at once (a
+ * non-finite value makes that distance non-finite, and the caller then runs checkFinite).
  * @example const { tensors, meta } = intakeUpdate(envelopeBytes, ctx)
  */
-export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext): AcceptedUpdate {
+export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext, options: { finite?: 'by-distance' } = {}): AcceptedUpdate {
   const opened = openChecked(envelope, ctx, 'update');
   // openEnvelope checked the payload's SHA-256 against the signed digest: no second hash for the frame's trailer.
   const { compression, global } = ctx;
@@ -59,7 +61,7 @@ export function intakeUpdate(envelope: Uint8Array, ctx: IntakeContext): Accepted
   if (meta.kind !== 'weights')
     throw new CohortError('BAD_REQUEST', 'this round does not run secure aggregation: a masked input cannot be aggregated');
   checkLayout(decoded.tensors, tensorLayout(ctx.spec));
-  checkFinite(decoded.tensors);
+  if (options.finite !== 'by-distance') checkFinite(decoded.tensors);
   return { tensors: decoded.tensors, meta, digest: opened.payloadDigest };
 }
 
@@ -97,8 +99,11 @@ export function intakeMasked(envelope: Uint8Array, ctx: IntakeContext): Accepted
 function openChecked(envelope: Uint8Array, ctx: IntakeContext, what: string): { payload: Uint8Array; payloadDigest: string } {
   const opened = openEnvelope(envelope, {
     recipientBoxSecretKey: ctx.coordinator.boxSecretKey,
+    recipientBoxPublicKey: ctx.coordinator.boxPublicKey,
     senderSignPublicKey: ctx.institutionSignPublicKey,
     expected: { federation: ctx.federation, round: ctx.round, institution: ctx.institution },
+    // The assembled upload is ours and used once: decrypted where it lies, the frame 4-aligned for zero-copy decoding.
+    inPlace: true,
   });
   if (!opened.ok) {
     const code = opened.reason === 'WRONG_CONTEXT' ? contextCode(envelope, ctx) : envelopeCodes[opened.reason];

@@ -1,6 +1,7 @@
 /** A round's update intake at the runner: plain updates checked and folded into the aggregate, and the records every update (plain or masked) leaves. */
 import {
   CohortError,
+  checkFinite,
   compressionOf,
   parameterCount,
   toCohortError,
@@ -58,9 +59,13 @@ export function submitPlain(
   let accepted;
   let norm: number;
   try {
-    accepted = intakeUpdate(envelope, intake);
+    accepted = intakeUpdate(envelope, intake, { finite: 'by-distance' });
+    // One pass over the update instead of two: float32 values squared and summed in float64 cannot overflow, so the
+    // distance is finite exactly when every value is; only when it is not does checkFinite run, to name the first.
+    const distance = updateNorm(accepted.tensors, training.base.tensors);
+    if (!Number.isFinite(distance)) checkFinite(accepted.tensors);
     checkSamples(ctx, training, institution, accepted.meta.samples);
-    norm = checkNorm(ctx, training, accepted.tensors);
+    norm = checkNorm(ctx, training, accepted.tensors, distance);
   } catch (cause) {
     const err = toCohortError(cause);
     refuse(ctx, training, institution, err.code, err.message, envelope.length, err instanceof NormExceeded ? err.facts : {});
@@ -101,8 +106,12 @@ class NormExceeded extends CohortError {
  * bound (update-bound.ts): under DP the clip norm, which the guarantee's sensitivity rests on.
  * @example const norm = checkNorm(ctx, training, accepted.tensors)
  */
-export function checkNorm(ctx: RoundContext, training: TrainingRound, tensors: readonly NamedTensor[]): number {
-  const norm = updateNorm(tensors, training.base.tensors);
+export function checkNorm(
+  ctx: RoundContext,
+  training: TrainingRound,
+  tensors: readonly NamedTensor[],
+  norm = updateNorm(tensors, training.base.tensors),
+): number {
   const { bound, source } = ctx.bound.current(parameterCount(ctx.spec), ctx.deps.rules.dp ? ctx.clip.current : undefined);
   if (!(norm <= bound)) {
     const why =

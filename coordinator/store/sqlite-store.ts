@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { and, asc, count, desc, eq, gt, or, sql } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { assertTransition } from './round-states.js';
 import { canonicalJson } from '../../protocol/model-spec.js';
@@ -53,6 +53,29 @@ function auditFilter({ federationId, kind, institution, text }: AuditQuery) {
 }
 
 /**
+ * The lookups every upload makes (admission, intake, the audit chain's tail), built and prepared once: drizzle's
+ * query building costs more than SQLite's answer.
+ */
+function preparedLookups(db: BetterSQLite3Database) {
+  const ids = { federationId: sql.placeholder('federationId'), institutionId: sql.placeholder('institutionId') };
+  return {
+    latestConsentQuery: db
+      .select()
+      .from(consents)
+      .where(and(eq(consents.federationId, ids.federationId), eq(consents.institutionId, ids.institutionId)))
+      .orderBy(desc(consents.id))
+      .limit(1)
+      .prepare(),
+    institutionQuery: db
+      .select()
+      .from(institutions)
+      .where(and(eq(institutions.federationId, ids.federationId), eq(institutions.id, ids.institutionId)))
+      .prepare(),
+    auditTailQuery: db.select({ id: audit.id, hash: audit.hash }).from(audit).orderBy(desc(audit.id)).limit(1).prepare(),
+  };
+}
+
+/**
  * Opens (creating if needed) the SQLite database at `path`, or an in-memory one for `':memory:'`,
  * and brings its schema up to date.
  * @example const store = openSqliteStore('./data/cohort.db'); store.listFederations();
@@ -73,6 +96,8 @@ export function openSqliteStore(path: string): Store {
   const roundKey = (f: string, r: number) => and(eq(rounds.federationId, f), eq(rounds.round, r));
   const partKey = (f: string, r: number, i: string) =>
     and(eq(participations.federationId, f), eq(participations.round, r), eq(participations.institutionId, i));
+
+  const { latestConsentQuery, institutionQuery, auditTailQuery } = preparedLookups(db);
 
   const store: Store = {
     createFederation: (input) => withConstraints(`federation ${input.id}`, () => db.insert(federations).values(input).returning().get()),
@@ -97,14 +122,7 @@ export function openSqliteStore(path: string): Store {
         db.insert(consents).values(input).returning().get(),
       ),
     getConsentByHash: (consentHash) => db.select().from(consents).where(eq(consents.consentHash, consentHash)).get(),
-    latestConsent: (federationId, institutionId) =>
-      db
-        .select()
-        .from(consents)
-        .where(and(eq(consents.federationId, federationId), eq(consents.institutionId, institutionId)))
-        .orderBy(desc(consents.id))
-        .limit(1)
-        .get(),
+    latestConsent: (federationId, institutionId) => latestConsentQuery.get({ federationId, institutionId }),
     listConsents: (federationId) =>
       db.select().from(consents).where(eq(consents.federationId, federationId)).orderBy(asc(consents.id)).all(),
     revokeConsent: (consentHash, patch) =>
@@ -132,12 +150,7 @@ export function openSqliteStore(path: string): Store {
           .get(),
       );
     },
-    getInstitution: (federationId, id) =>
-      db
-        .select()
-        .from(institutions)
-        .where(and(eq(institutions.federationId, federationId), eq(institutions.id, id)))
-        .get(),
+    getInstitution: (federationId, id) => institutionQuery.get({ federationId, institutionId: id }),
     listInstitutions: (federationId) =>
       db.select().from(institutions).where(eq(institutions.federationId, federationId)).orderBy(asc(institutions.id)).all(),
     touchInstitution: (federationId, id, at = Date.now()) => {
@@ -219,7 +232,7 @@ export function openSqliteStore(path: string): Store {
 
     appendAudit: ({ ts = Date.now(), federationId = null, subject = null, kind, actor, data }) =>
       transaction(() => {
-        const last = db.select({ id: audit.id, hash: audit.hash }).from(audit).orderBy(desc(audit.id)).limit(1).get();
+        const last = auditTailQuery.get();
         const id = (last?.id ?? 0) + 1;
         const prevHash = last?.hash ?? GENESIS_HASH;
         const canonicalData = canonicalJson(data);

@@ -49,13 +49,32 @@ export function revocationPath(consentPath: string): string {
  */
 export function readConsentState(consentPath: string | undefined, signPublicKey: Uint8Array): ConsentState {
   if (!consentPath || !existsSync(consentPath)) return {};
-  const consent = SignedConsentSchema.parse(JSON.parse(readFileSync(consentPath, 'utf8')));
-  if (!verifyConsent(consent, signPublicKey)) throw new Error(`consent ${consentPath} is not signed by this institution's key`);
+  const text = readFileSync(consentPath, 'utf8');
+  const consent = verifiedConsent(consentPath, text, signPublicKey);
   const rPath = revocationPath(consentPath);
   if (!existsSync(rPath)) return { consent };
   const revocation = SignedRevocationSchema.parse(JSON.parse(readFileSync(rPath, 'utf8')));
   if (!verifyRevocation(revocation, consent, signPublicKey)) throw new Error(`revocation ${rPath} does not match the consent or its key`);
   return { consent, revocation };
+}
+
+/** The last consent verified per file: its exact text and key, and what parsing and verifying them gave. */
+const verified = new Map<string, { text: string; key: string; consent: SignedConsent }>();
+
+/**
+ * The consent in `text`, parsed and its signature verified; a file read again with exactly the same text, checked
+ * against the same key, gives the consent verified from that text (the agent reads its consent at every task, and
+ * verifying the same bytes again cannot change the answer). Any other text is parsed and verified afresh.
+ */
+function verifiedConsent(consentPath: string, text: string, signPublicKey: Uint8Array): SignedConsent {
+  const key = Buffer.from(signPublicKey.buffer, signPublicKey.byteOffset, signPublicKey.byteLength).toString('hex');
+  const held = verified.get(consentPath);
+  if (held && held.text === text && held.key === key) return structuredClone(held.consent);
+  const consent = SignedConsentSchema.parse(JSON.parse(text));
+  if (!verifyConsent(consent, signPublicKey)) throw new Error(`consent ${consentPath} is not signed by this institution's key`);
+  if (verified.size >= 1024) verified.clear(); // one file per agent; many only in simulations
+  verified.set(consentPath, { text, key, consent: structuredClone(consent) });
+  return consent;
 }
 
 /**

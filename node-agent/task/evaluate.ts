@@ -2,8 +2,9 @@
 import { decodeTensors, toCohortError, type EvaluateTask, type EvaluationReport, type NamedTensor } from '../../protocol/index.js';
 import { evaluate } from '../train/index.js';
 import { ACK_TIMEOUT_MS, type AgentSocket } from '../transport/connection.js';
-import { taskRefusal, type Refusal, type TaskConsentOptions } from '../mods/task-consent.js';
+import { consentRefusal, type Refusal, type TaskConsentOptions } from '../mods/task-consent.js';
 import type { ModContext } from '../mods/chain.js';
+import { checkSignedModel } from '../model-check.js';
 import type { SiteTraining } from './train-step.js';
 
 export interface EvaluationOptions {
@@ -21,7 +22,10 @@ export interface EvaluationOptions {
  */
 export function evaluationStep(o: EvaluationOptions): (task: EvaluateTask, ctx: ModContext) => Promise<void> {
   return async (task, ctx) => {
-    const refused = taskRefusal(task, o.consent);
+    // Consent first (it also checks the task's architecture against the consented study), then the rows: a site
+    // without validation rows uses nothing of the candidate and declines without hashing its frame; the others
+    // verify the coordinator's signature over it before evaluating.
+    const refused = consentRefusal(task, o.consent);
     if (refused) return o.decline(task.round, refused);
     const { spec } = task.model;
     const rows = o.site.rows(spec);
@@ -30,6 +34,8 @@ export function evaluationStep(o: EvaluationOptions): (task: EvaluateTask, ctx: 
         code: 'NO_VALIDATION_DATA',
         message: 'this site keeps no validation rows (--val-fraction 0 or too few rows)',
       });
+    const forged = checkSignedModel(task.model, o.consent.federation, o.consent.coordinatorSignPublicKey);
+    if (forged) return o.decline(task.round, forged);
     const run = await o.site.backendFor(spec);
     let base: NamedTensor[] | undefined;
     try {

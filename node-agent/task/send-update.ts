@@ -44,7 +44,10 @@ export function sendUpdate(o: SendUpdateOptions): Mod {
         metrics: update.metrics,
       };
       const envelope = sealEnvelope({
-        payload: update.encoding ? await update.encoding.encode(update, meta) : encodeTensors(update.weights, meta, { trailer: false }),
+        // Plain weights are encoded straight into the envelope, which encrypts them where they lie.
+        payload: update.encoding
+          ? await update.encoding.encode(update, meta)
+          : (allocate) => encodeTensors(update.weights, meta, { trailer: false, allocate }),
         context: { federation: o.federation, round, institution: o.identity.id },
         recipientBoxPublicKey: o.coordinatorBoxPublicKey,
         senderSignSecretKey: o.identity.signSecretKey,
