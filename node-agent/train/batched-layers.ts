@@ -140,7 +140,10 @@ export function im2colGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]
   };
 }
 
-/** dL/dW of a stride-1 'same' conv (tfjs's Conv2DBackpropFilter kernel, Cohort's own on wasm; im2col for few input channels) and dL/db. */
+/**
+ * dL/dW and dL/db of a stride-1 'same' conv: im2col for few input channels, else tfjs's Conv2DBackpropFilter kernel
+ * (Cohort's own on wasm) and a sum.
+ */
 function convGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): { dW: Tensor; db: Tensor } {
   const [kh, kw, ci] = filterShape as [number, number, number];
   if (kh === kw && kh % 2 === 1 && kh * kw * ci <= IM2COL_PATCH) return im2colGrads(tf, x, dz, filterShape);

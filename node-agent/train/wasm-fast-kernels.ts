@@ -1,16 +1,10 @@
 /** Faster tfjs-backend-wasm kernels for what training runs most: transposed matMuls and the 2x2 max pool's gradient. */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { maxPool2x2GradInto, type Shape4 } from './max-pool-grad.js';
+import type { WasmBackend } from './wasm-heap.js';
 
 /** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
 type TF = typeof import('@tensorflow/tfjs');
-
-/** The parts of tfjs-backend-wasm's backend used here (public methods its own kernels call). */
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-  disposeData(dataId: object): boolean;
-}
 
 /** Marks kernels this module registered, so registering again wraps nothing twice. */
 const COHORT_KERNEL = Symbol.for('cohort.wasm-fast-kernel');
@@ -24,10 +18,10 @@ const B_OVER_A = 8;
  * BatchMatMul and _FusedMatMul of one batch (rank 2, or rank 3 with batch 1), always run as an untransposed product,
  * the only form tfjs-backend-wasm hands to XNNPACK (its transposed path is a direct loop, 5-10x slower on the dense
  * layers' gradients x^T·dy and dy·W^T). Of C = A·B (either stored transposed) it computes either C directly, the
- * transposed operands copied first, or, for a B big and many times A, met for the first time (a layer's kernel, new every
- * training step; XNNPACK packs and caches a right operand on first use, and packing it costs several transposes of it, ~6 ms for the CNN's 3136x512 against
- * ~1.6 ms), C = (B^T·A^T)^T with B on the left, where nothing big is packed (a B stored transposed is then not even
- * copied). _FusedMatMul's bias and linear/relu activation are then applied by the backend's Add and Relu kernels;
+ * transposed operands copied first, or, for a B big and many times A, met for the first time (a layer's kernel, new
+ * every training step: XNNPACK packs and caches a right operand on first use, which costs several transposes of it,
+ * ~6 ms for the CNN's 3136x512 against ~1.6 ms), C = (B^T·A^T)^T with B on the left, where nothing big is packed (a B
+ * stored transposed is then not even copied). _FusedMatMul's bias and linear/relu activation are then applied by the backend's Add and Relu kernels;
  * other activations run the original kernel.
  */
 function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFunc {
@@ -45,8 +39,9 @@ function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFu
     const rank = a.shape.length;
     if (rank < 2 || rank > 3 || b.shape.length !== rank || (rank === 3 && (a.shape[0] !== 1 || b.shape[0] !== 1))) return original(args);
     const temporaries: TensorInfo[] = [];
+    const perm = rank === 2 ? [1, 0] : [0, 2, 1];
     const flip = (x: TensorInfo): TensorInfo => {
-      const out = transpose({ inputs: { x }, backend, attrs: { perm: rank === 2 ? [1, 0] : [0, 2, 1] } }) as TensorInfo;
+      const out = transpose({ inputs: { x }, backend, attrs: { perm } }) as TensorInfo;
       temporaries.push(out);
       return out;
     };
@@ -68,7 +63,7 @@ function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFu
         attrs: untransposed,
       }) as TensorInfo;
       temporaries.push(productT);
-      let out = transpose({ inputs: { x: productT }, backend, attrs: { perm: rank === 2 ? [1, 0] : [0, 2, 1] } }) as TensorInfo;
+      let out = transpose({ inputs: { x: productT }, backend, attrs: { perm } }) as TensorInfo;
       const then = (next: TensorInfo): void => {
         temporaries.push(out);
         out = next;
@@ -82,7 +77,10 @@ function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFu
   };
 }
 
-/** MaxPoolGrad of a 2x2 stride-2 'valid' pool in one JavaScript pass with the wasm kernel's own tie rules (bit for bit), 3-4x faster; any other pool runs the original. */
+/**
+ * MaxPoolGrad of a 2x2 stride-2 'valid' pool in one JavaScript pass with the wasm kernel's own tie rules (bit for
+ * bit), 3-4x faster; any other pool runs the original.
+ */
 function maxPoolGradKernel(original: KernelFunc): KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;

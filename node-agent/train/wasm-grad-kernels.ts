@@ -1,11 +1,11 @@
 /** The Conv2D filter-gradient kernel tfjs-backend-wasm lacks and a faster input-gradient kernel, each a forward convolution that XNNPACK runs fast. */
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import type { Shape4 } from './max-pool-grad.js';
+import type { WasmBackend } from './wasm-heap.js';
 
 /** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
 type TF = typeof import('@tensorflow/tfjs');
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
-type Shape4 = [number, number, number, number];
-type Backend = { disposeData(dataId: object): boolean };
 type Run = (kernel: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap) => TensorInfo;
 
 /**
@@ -15,7 +15,7 @@ type Run = (kernel: string, inputs: Record<string, TensorInfo>, attrs: NamedAttr
 export const WASM_CONV_GRAD_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad'] as const;
 
 /** A helper that runs the backend's own kernels directly and disposes intermediates it is told about. */
-function runner(tf: TF, backend: Backend): { run: Run; drop: (...infos: TensorInfo[]) => void } {
+function runner(tf: TF, backend: Pick<WasmBackend, 'disposeData'>): { run: Run; drop: (...infos: TensorInfo[]) => void } {
   const run: Run = (kernel, inputs, attrs) => {
     const config = tf.getKernel(kernel, 'wasm');
     if (!config) throw new Error(`the wasm backend has no '${kernel}' kernel, needed by Cohort's conv gradient kernels`);
@@ -69,7 +69,7 @@ function filterGradKernel(tf: TF): KernelFunc {
     if (!attrs) throw new Error('Conv2DBackpropFilter on wasm (Cohort kernel): called without attributes');
     const filterShape = (attrs as { filterShape: Shape4 }).filterShape;
     const info = convInfo(tf, 'Conv2DBackpropFilter', x.shape as Shape4, filterShape, attrs);
-    const { run, drop } = runner(tf, backend as unknown as Backend);
+    const { run, drop } = runner(tf, backend as unknown as WasmBackend);
     const { inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
     const [, outHeight, outWidth] = dy.shape as Shape4; // dy's own: tfjs-core's conv gradients drop dimRoundingMode
     const bottom = filterHeight + (outHeight - 1) * strideHeight - inHeight - padInfo.top;
@@ -90,14 +90,8 @@ function filterGradKernel(tf: TF): KernelFunc {
   };
 }
 
-/** The parts of tfjs-backend-wasm's backend the input-gradient kernel writes through (public methods its kernels use). */
-type HeapBackend = Backend & {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-};
-
 /** A new [kh, kw, co, ci] filter: `filter` [kh, kw, ci, co] flipped in both spatial axes with its channels swapped. */
-function flippedFilter(backend: HeapBackend, filter: TensorInfo): TensorInfo {
+function flippedFilter(backend: WasmBackend, filter: TensorInfo): TensorInfo {
   const [kh, kw, ci, co] = filter.shape as Shape4;
   const out = backend.makeOutput([kh, kw, co, ci], 'float32');
   const [k, f] = [backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(out)];
@@ -111,7 +105,7 @@ function flippedFilter(backend: HeapBackend, filter: TensorInfo): TensorInfo {
 }
 
 /** dy [n, oh, ow, c] spread to [n, (oh-1)·sh+1, (ow-1)·sw+1, c] with zeros between its rows and columns. */
-function spread(backend: HeapBackend, dy: TensorInfo, sh: number, sw: number): TensorInfo {
+function spread(backend: WasmBackend, dy: TensorInfo, sh: number, sw: number): TensorInfo {
   const [n, oh, ow, c] = dy.shape as Shape4;
   const [h, w] = [(oh - 1) * sh + 1, (ow - 1) * sw + 1];
   const out = backend.makeOutput([n, h, w, c], 'float32');
@@ -141,7 +135,7 @@ function inputGradKernel(tf: TF, original: KernelFunc): KernelFunc {
     if ((attrs as { dataFormat?: string }).dataFormat === 'NCHW') return original(args);
     const inputShape = (attrs as { inputShape: Shape4 }).inputShape;
     const info = convInfo(tf, 'Conv2DBackpropInput', inputShape, filter.shape as Shape4, attrs);
-    const heap = backend as unknown as HeapBackend;
+    const heap = backend as unknown as WasmBackend;
     const { run, drop } = runner(tf, heap);
     const { inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
     const [, outHeight, outWidth] = dy.shape as Shape4; // dy's own, as the filter gradient's

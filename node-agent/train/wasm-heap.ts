@@ -1,11 +1,14 @@
 /** Direct access to tfjs-backend-wasm's tensor memory, for the batched trainer's JavaScript passes (no copy in or out). */
 import type { Tensor, TensorInfo } from '@tensorflow/tfjs';
-import type { TF } from './backend.js';
 
-/** The parts of tfjs-backend-wasm 4.x's BackendWasm used here (public methods its own kernels call). */
-interface WasmBackend {
+/** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts's kernels import this file). */
+type TF = typeof import('@tensorflow/tfjs');
+
+/** The parts of tfjs-backend-wasm 4.x's BackendWasm that Cohort's kernels and passes use (public methods its own kernels call). */
+export interface WasmBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
+  disposeData(dataId: object): boolean;
 }
 
 /** True when tensors live in the wasm heap, so heapView and heapTensor apply. */
