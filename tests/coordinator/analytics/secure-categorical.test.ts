@@ -10,7 +10,7 @@ import { fingerprint, fromBase64, generateIdentity, secagg, type Identity } from
 import { runStats, type StatsDeps } from '../../../coordinator/analytics/index.js';
 import type { StatsAnswerBody, StatsQuery, StatsReply } from '../../../protocol/index.js';
 import { answerStatsQuery, secureCounts, type StatsSite, type Table } from '../../../node-agent/analytics/index.js';
-import { analyticsConsent, study } from '../policy/fixtures.js';
+import { analyticsSite, study } from '../policy/fixtures.js';
 
 const identities = [0, 1, 2].map((i) => generateIdentity(`clinic-${i}`));
 /** The study enrols the three sites: each checks the others' mask keys against these. */
@@ -37,21 +37,9 @@ function tables(rare = false): Table[] {
 }
 
 function sites(data: Table[]): { identity: Identity; site: StatsSite }[] {
-  return data.map((table, i) => {
-    const identity = identities[i] as Identity;
-    const consent = analyticsConsent(manifest, identity, { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K });
-    return {
-      identity,
-      site: {
-        identity,
-        federation: manifest.federation,
-        consent: () => ({ consent }),
-        study: () => manifest,
-        table: () => table,
-        maskKeys: new Map(),
-      },
-    };
-  });
+  return data.map((table, i) =>
+    analyticsSite(manifest, identities[i] as Identity, table, { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K }),
+  );
 }
 
 /** The real runStats; `send` answers in process and records every query and reply the coordinator handles. */

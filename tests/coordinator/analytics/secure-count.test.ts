@@ -25,7 +25,7 @@ import {
   type StatsReply,
 } from '../../../protocol/index.js';
 import { answerStatsQuery, secureCounts, type StatsSite, type Table } from '../../../node-agent/analytics/index.js';
-import { analyticsConsent, study } from '../policy/fixtures.js';
+import { analyticsSite, study } from '../policy/fixtures.js';
 
 const identities = [0, 1, 2].map((i) => generateIdentity(`hospital-${i}`));
 /** The study enrols the three sites: each checks the others' mask keys against these. */
@@ -42,25 +42,13 @@ const tables: Table[] = sizes.map((n, s) => ({
 }));
 
 function sites(minCell = 5): { identity: Identity; site: StatsSite }[] {
-  return tables.map((table, i) => {
-    const identity = identities[i] as Identity;
-    const consent = analyticsConsent(manifest, identity, {
+  return tables.map((table, i) =>
+    analyticsSite(manifest, identities[i] as Identity, table, {
       requireSecureAggregation: i === 0,
       minOtherInstitutions: 1,
       minCellSize: minCell + i,
-    });
-    return {
-      identity,
-      site: {
-        identity,
-        federation: manifest.federation,
-        consent: () => ({ consent }),
-        study: () => manifest,
-        table: () => table,
-        maskKeys: new Map(),
-      },
-    };
-  });
+    }),
+  );
 }
 
 /** The coordinator's side: real runStats; `send` answers in process, recording every reply the coordinator receives. */

@@ -20,7 +20,7 @@ import {
   type Table,
 } from '../../../node-agent/analytics/index.js';
 import { namedCategories, rowsAnswer } from '../../../node-agent/analytics/site-counts.js';
-import { analyticsConsent, study } from '../policy/fixtures.js';
+import { analyticsSite, study } from '../policy/fixtures.js';
 import { recoverWithheld, relationsOf } from './linear-attacker.js';
 
 const K = 5;
@@ -28,19 +28,9 @@ const identities = [0, 1, 2].map((i) => generateIdentity(`ward-${i}`));
 const manifest = study({ institutions: identities.map((i) => ({ id: i.id, fingerprint: fingerprint(i.signPublicKey) })) });
 
 function sites(data: readonly Table[]): { identity: Identity; site: StatsSite }[] {
-  return data.map((table, i) => {
-    const identity = identities[i] as Identity;
-    const consent = analyticsConsent(manifest, identity, { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K });
-    const site: StatsSite = {
-      identity,
-      federation: manifest.federation,
-      consent: () => ({ consent }),
-      study: () => manifest,
-      table: () => table,
-      maskKeys: new Map(),
-    };
-    return { identity, site };
-  });
+  return data.map((table, i) =>
+    analyticsSite(manifest, identities[i] as Identity, table, { requireSecureAggregation: false, minOtherInstitutions: 1, minCellSize: K }),
+  );
 }
 
 /** The real runStats, answered in process by the real agents. */

@@ -8,6 +8,7 @@ import {
   type SignedConsent,
   type StudyManifest,
 } from '../../../protocol/index.js';
+import type { StatsSite, Table } from '../../../node-agent/analytics/index.js';
 import { mnistSpec } from '../../../node-agent/data/index.js';
 
 export const site: Identity = generateIdentity('hospital-a');
@@ -58,6 +59,25 @@ export function consent(manifest: StudyManifest, overrides: Partial<ConsentBody>
 /** `who`'s signed consent to the study's analytics (no training) under `limits`. */
 export function analyticsConsent(manifest: StudyManifest, who: Identity, limits: ConsentBody['limits']): SignedConsent {
   return signConsent(consentBody(manifest, { institution: who.id, uses: ['analytics'], limits }), who.signSecretKey);
+}
+
+/** An in-process analytics site: `who` answering the study's queries from `table` under its analytics consent with `limits`. */
+export function analyticsSite(
+  manifest: StudyManifest,
+  who: Identity,
+  table: Table,
+  limits: ConsentBody['limits'],
+): { identity: Identity; site: StatsSite } {
+  const consent = analyticsConsent(manifest, who, limits);
+  const site: StatsSite = {
+    identity: who,
+    federation: manifest.federation,
+    consent: () => ({ consent }),
+    study: () => manifest,
+    table: () => table,
+    maskKeys: new Map(),
+  };
+  return { identity: who, site };
 }
 
 /** DP terms stating `epsilon` (not necessarily what z = 1 over the study's rounds spends: for tests of the figure alone). */
