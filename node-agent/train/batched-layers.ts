@@ -7,7 +7,6 @@ import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { LayerLayout } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
 import { maxPool2x2Grad } from './batched-pool.js';
-import { heapTensor, heapView, onWasmHeap } from './wasm-heap.js';
 
 /**
  * True for the kernel kept transposed ([units, inputs]) while training: the first layer's, when dense. XNNPACK packs
@@ -93,60 +92,8 @@ function poolGrad(tf: TF, dy: Tensor, s: Saved, size: number, reluMask: boolean)
   return reluMask ? tf.mul(dx, tf.step(s.input)) : dx;
 }
 
-/** Convolutions whose patch (kernel height x width x input channels) is at most this are differentiated by im2col. */
-const IM2COL_PATCH = 64;
-
-/**
- * dL/dW and dL/db of a stride-1 'same' conv with an odd square kernel and few input channels (the first layer's): one
- * GEMM of the patch matrix, built in JavaScript with a row of ones appended, by dz: [patch + 1, rows] x [rows, co], whose
- * last row is the bias gradient (dz summed over rows). XNNPACK's convolution runs this shape (tiny M, huge K) slowly:
- * on the MNIST CNN's first layer this is ~0.9 ms against ~2.1 ms for Conv2DBackpropFilter and Sum.
- * @example const { dW, db } = im2colGrads(tf, x, dz, [5, 5, 1, 32]); // x [r, 28, 28, 1], dz [r, 28, 28, 32]
- */
-export function im2colGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): { dW: Tensor; db: Tensor } {
-  const [n, h, w, ci] = x.shape as [number, number, number, number];
-  const [k, , , co] = filterShape as [number, number, number, number];
-  const half = (k - 1) >> 1;
-  const patch = k * k * ci;
-  const rows = n * h * w;
-  const fill = (xv: Float32Array, out: Float32Array): void => {
-    for (let a = 0; a < k; a++)
-      for (let b = 0; b < k; b++)
-        for (let c = 0; c < ci; c++) {
-          let o = ((a * k + b) * ci + c) * rows;
-          for (let m = 0; m < n; m++)
-            for (let i = 0; i < h; i++) {
-              const si = i + a - half;
-              const inside = si >= 0 && si < h;
-              for (let j = 0; j < w; j++, o++) {
-                const sj = j + b - half;
-                out[o] = inside && sj >= 0 && sj < w ? (xv[((m * h + si) * w + sj) * ci + c] as number) : 0;
-              }
-            }
-        }
-    out.fill(1, patch * rows);
-  };
-  let patches: Tensor;
-  if (onWasmHeap(tf)) patches = heapTensor(tf, [patch + 1, rows], (out) => fill(heapView(tf, x), out));
-  else {
-    const out = new Float32Array((patch + 1) * rows);
-    fill(x.dataSync() as Float32Array, out);
-    patches = tf.tensor2d(out, [patch + 1, rows]);
-  }
-  const product = tf.matMul(patches as Tensor2D, tf.reshape(dz, [rows, co]) as Tensor2D);
-  return {
-    dW: tf.reshape(tf.slice(product, [0, 0], [patch, co]), filterShape),
-    db: tf.reshape(tf.slice(product, [patch, 0], [1, co]), [co]),
-  };
-}
-
-/**
- * dL/dW and dL/db of a stride-1 'same' conv: im2col for few input channels, else tfjs's Conv2DBackpropFilter kernel
- * (Cohort's own on wasm) and a sum.
- */
+/** dL/dW and dL/db of a stride-1 'same' conv: tfjs's Conv2DBackpropFilter kernel (Cohort's own on wasm) and a sum. */
 function convGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): { dW: Tensor; db: Tensor } {
-  const [kh, kw, ci] = filterShape as [number, number, number];
-  if (kh === kw && kh % 2 === 1 && kh * kw * ci <= IM2COL_PATCH) return im2colGrads(tf, x, dz, filterShape);
   const dW = tf
     .engine()
     .runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape }) as Tensor;

@@ -118,6 +118,34 @@ describe('conv gradients on wasm', () => {
     }
   });
 
+  it("give the cpu backend's filter gradient by im2col at stride 1 with few input channels (a conv net's first layer)", async () => {
+    const rng = createPrng(7);
+    for (const [x, filter, pad] of [
+      [[3, 28, 28, 1], [5, 5, 1, 32], 'same'],
+      [[2, 9, 7, 3], [3, 3, 3, 8], 'same'],
+      [[1, 4, 6, 2], [5, 5, 2, 4], 'same'],
+      [[2, 8, 6, 2], [3, 2, 2, 3], 'valid'],
+      [
+        [1, 7, 7, 3],
+        [3, 3, 3, 2],
+        [
+          [0, 0],
+          [2, 0],
+          [1, 1],
+          [0, 0],
+        ],
+      ],
+    ] as [number[], number[], Pad][]) {
+      const inputs = [
+        { shape: x, data: values(rng, x) },
+        { shape: filter, data: values(rng, filter) },
+      ];
+      const conv = (tf: TF, xs: Tensor, w: Tensor) => tf.conv2d(xs as Tensor4D, w as Tensor4D, 1, pad);
+
+      await expectSameGrads(inputs, conv, 3, JSON.stringify({ x, filter, pad }));
+    }
+  });
+
   it("give the filter gradient by dy's shape when dimRoundingMode rounds the output up, as explicit extra padding would", async () => {
     // tfjs-core's conv2d gradient drops dimRoundingMode; the input gradient (wasm's and cpu's own kernels) is then off on every backend
     const rng = createPrng(11);
