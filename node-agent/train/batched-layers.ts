@@ -6,7 +6,7 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { LayerLayout } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
-import { maxPool2x2Grad } from './batched-pool.js';
+import { maxPool2x2Grad, maxPool2x2ReluGrads } from './batched-pool.js';
 
 /**
  * True for the kernel kept transposed ([units, inputs]) while training: the first layer's, when dense. XNNPACK packs
@@ -84,20 +84,27 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
  * in JavaScript with that kernel's tie rules (maxPool2x2Grad), 3-4x faster than the kernel itself. With `reluMask`
  * (the pool's input is a relu conv's output) it returns that conv's dL/dz, the relu's gradient applied in the same pass.
  */
-function poolGrad(tf: TF, dy: Tensor, s: Saved, size: number, reluMask: boolean): Tensor {
-  if (size === 2 && tf.getBackend() === 'wasm') return maxPool2x2Grad(tf, dy, s.input, { reluMask });
+function poolGrad(tf: TF, dy: Tensor, s: Saved, size: number, reluMask: boolean): { dx: Tensor; db?: Tensor } {
+  if (size === 2 && tf.getBackend() === 'wasm') {
+    if (!reluMask) return { dx: maxPool2x2Grad(tf, dy, s.input) };
+    const { dz, db } = maxPool2x2ReluGrads(tf, dy, s.input); // the conv's bias gradient summed in the same pass
+    return { dx: dz, db };
+  }
   const dx = tf
     .engine()
     .runKernel('MaxPoolGrad', { dy, input: s.input, output: s.output }, { filterSize: size, strides: size, pad: 'valid' }) as Tensor;
-  return reluMask ? tf.mul(dx, tf.step(s.input)) : dx;
+  return { dx: reluMask ? tf.mul(dx, tf.step(s.input)) : dx };
 }
 
-/** dL/dW and dL/db of a stride-1 'same' conv: tfjs's Conv2DBackpropFilter kernel (Cohort's own on wasm) and a sum. */
-function convGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[]): { dW: Tensor; db: Tensor } {
+/**
+ * dL/dW and dL/db of a stride-1 'same' conv: tfjs's Conv2DBackpropFilter kernel (Cohort's own on wasm) and, unless
+ * the pool's pass already summed it (`db`), a sum.
+ */
+function convGrads(tf: TF, x: Tensor, dz: Tensor, filterShape: number[], db?: Tensor): { dW: Tensor; db: Tensor } {
   const dW = tf
     .engine()
     .runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape }) as Tensor;
-  return { dW, db: tf.sum(dz, [0, 1, 2]) };
+  return { dW, db: db ?? tf.sum(dz, [0, 1, 2]) };
 }
 
 /**
@@ -120,6 +127,7 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
   const next = new Array<Tensor>(params.length);
   let dy = dLogits;
   let masked = false; // dy is already a relu conv's dL/dz (its pool's gradient applied the relu's)
+  let poolDb: Tensor | undefined; // that conv's bias gradient, when the pool's pass summed it
   for (let i = saved.length - 1; i >= 0; i--) {
     const s = saved[i] as Saved;
     const first = i === 0;
@@ -136,15 +144,15 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
       if (!first) dy = tf.transpose(tf.matMul(kernel, tf.transpose(dz as Tensor2D)));
     } else if (s.layer.kind === 'conv') {
       const dz = masked ? dy : tf.mul(dy, tf.step(s.output));
-      masked = false;
+      const { dW, db } = convGrads(tf, s.input, dz, (params[s.at] as Tensor4D).shape, masked ? poolDb : undefined);
+      [masked, poolDb] = [false, undefined];
       const kernel = params[s.at] as Tensor4D;
-      const { dW, db } = convGrads(tf, s.input, dz, kernel.shape);
       next[s.at] = tf.add(tf.mul(c, dW), kernel);
       next[s.at + 1] = tf.add(tf.mul(c, db), params[s.at + 1] as Tensor);
       if (!first) dy = convInputGrad(tf, dz, kernel, s.input.shape);
     } else if (s.layer.kind === 'pool') {
       masked = saved[i - 1]?.layer.kind === 'conv'; // the preset convs are relu'd: apply it here, in the pool's pass
-      dy = poolGrad(tf, dy, s, s.layer.size, masked);
+      ({ dx: dy, db: poolDb } = poolGrad(tf, dy, s, s.layer.size, masked));
     } else {
       dy = tf.reshape(dy, s.input.shape);
     }

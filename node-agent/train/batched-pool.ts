@@ -4,6 +4,13 @@ import type { TF } from './backend.js';
 import { maxPool2x2GradInto, type Shape4 } from './max-pool-grad.js';
 import { heapTensor, heapView, onWasmHeap } from './wasm-heap.js';
 
+/** Throws unless dy has the shape of a 2x2 stride-2 'valid' pool of `input`. */
+function checkPooled(dy: Tensor, input: Tensor): void {
+  const [n, h, w, c] = input.shape as [number, number, number, number];
+  if (dy.shape[0] !== n || dy.shape[1] !== Math.floor(h / 2) || dy.shape[2] !== Math.floor(w / 2) || dy.shape[3] !== c)
+    throw new Error(`max-pool gradient: dy shape [${dy.shape.join(', ')}] does not match a 2x2 pool of [${input.shape.join(', ')}]`);
+}
+
 /**
  * dL/dx of a 2x2 stride-2 'valid' max pool of NHWC `input` given dL/dy, with tfjs-backend-wasm 4.22's tie rules: each
  * window's gradient goes to the LAST position (row-major) holding a value >= the running max, which starts at FLT_MIN;
@@ -16,9 +23,7 @@ import { heapTensor, heapView, onWasmHeap } from './wasm-heap.js';
  */
 export function maxPool2x2Grad(tf: TF, dy: Tensor, input: Tensor, opts: { reluMask?: boolean } = {}): Tensor {
   const [n, h, w, c] = input.shape as [number, number, number, number];
-  const [oh, ow] = [Math.floor(h / 2), Math.floor(w / 2)];
-  if (dy.shape[0] !== n || dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== c)
-    throw new Error(`max-pool gradient: dy shape [${dy.shape.join(', ')}] does not match a 2x2 pool of [${input.shape.join(', ')}]`);
+  checkPooled(dy, input);
   const mask = opts.reluMask === true;
   if (onWasmHeap(tf))
     return heapTensor(tf, [...input.shape], (dx) =>
@@ -27,4 +32,27 @@ export function maxPool2x2Grad(tf: TF, dy: Tensor, input: Tensor, opts: { reluMa
   const dx = new Float32Array(n * h * w * c);
   maxPool2x2GradInto(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, dx, input.shape as Shape4, mask);
   return tf.tensor(dx, input.shape, 'float32');
+}
+
+/**
+ * For a 2x2 stride-2 'valid' max pool over a relu conv's output `input`: that conv's dL/dz (maxPool2x2Grad with
+ * `reluMask`) and its bias gradient dL/db, the sum of dL/dz over batch, rows and columns (what `tf.sum(dz, [0, 1, 2])`
+ * gives), both from one pass: every value the pass writes is added to its channel's sum (in float64, rounded once).
+ * @example const { dz, db } = maxPool2x2ReluGrads(tf, dy, h); // db [32] for h [r, 28, 28, 32]
+ */
+export function maxPool2x2ReluGrads(tf: TF, dy: Tensor, input: Tensor): { dz: Tensor; db: Tensor } {
+  const c = input.shape[3] as number;
+  const sums = new Float64Array(c);
+  let dz: Tensor;
+  if (onWasmHeap(tf)) {
+    checkPooled(dy, input);
+    dz = heapTensor(tf, [...input.shape], (dx) =>
+      maxPool2x2GradInto(heapView(tf, input), heapView(tf, dy), dx, input.shape as Shape4, true, sums),
+    );
+  } else {
+    dz = maxPool2x2Grad(tf, dy, input, { reluMask: true });
+    const values = dz.dataSync() as Float32Array;
+    for (let i = 0; i < values.length; i++) sums[i % c] = (sums[i % c] as number) + (values[i] as number);
+  }
+  return { dz, db: tf.tensor1d(Float32Array.from(sums), 'float32') };
 }

@@ -1,7 +1,7 @@
 /** The batched trainer's JavaScript max-pool gradient equals tfjs-backend-wasm's MaxPoolGrad kernel bit for bit, ties and all. */
 import type { Tensor, Tensor4D, TensorInfo } from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { maxPool2x2Grad } from '../../../node-agent/train/batched-pool.js';
+import { maxPool2x2Grad, maxPool2x2ReluGrads } from '../../../node-agent/train/batched-pool.js';
 import { selectBackend, type TF } from '../../../node-agent/train/index.js';
 import { originalWasmKernel } from '../../../node-agent/train/wasm-fast-kernels.js';
 
@@ -70,6 +70,26 @@ describe('maxPool2x2Grad', () => {
       }
       raw.dispose();
     }
+  });
+
+  it('maxPool2x2ReluGrads gives the masked gradient bit for bit and its channel sums as tf.sum does, on wasm and cpu', async () => {
+    for (const backend of ['wasm', 'cpu'] as const) {
+      const { tf } = await selectBackend(backend);
+      const shape: [number, number, number, number] = [3, 14, 14, 5];
+      const raw = tf.randomNormal(shape, 0, 1, 'float32', 5);
+      const input = tf.relu(tf.div(tf.round(tf.mul(raw, 2)), 2)); // relu zeros and exact ties
+      const dy = tf.randomNormal([3, 7, 7, 5], 0, 1, 'float32', 13);
+      const { dz, db } = maxPool2x2ReluGrads(tf, dy, input);
+      const masked = maxPool2x2Grad(tf, dy, input, { reluMask: true });
+      expect(Array.from(dz.dataSync())).toEqual(Array.from(masked.dataSync()));
+      const summed = tf.sum(masked, [0, 1, 2]);
+      expect(db.shape).toEqual([5]);
+      const [got, want] = [db.dataSync(), summed.dataSync()];
+      want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+      expect(want.some((v) => Math.abs(v) > 0.1)).toBe(true);
+      tf.dispose([raw, input, dy, dz, db, masked, summed]);
+    }
+    await selectBackend('wasm');
   });
 
   it('refuses a dy that is not a 2x2 pool of the input, naming both shapes', async () => {
