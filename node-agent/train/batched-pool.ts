@@ -3,6 +3,7 @@ import type { Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { maxPool2x2GradInto, type Shape4 } from './max-pool-grad.js';
 import { heapTensor, heapView, onWasmHeap } from './wasm-heap.js';
+import { simdKernels } from './wasm-simd.js';
 
 /** Throws unless dy has the shape of a 2x2 stride-2 'valid' pool of `input`. */
 function checkPooled(dy: Tensor, input: Tensor): void {
@@ -26,9 +27,10 @@ export function maxPool2x2Grad(tf: TF, dy: Tensor, input: Tensor, opts: { reluMa
   checkPooled(dy, input);
   const mask = opts.reluMask === true;
   if (onWasmHeap(tf))
-    return heapTensor(tf, [...input.shape], (dx) =>
-      maxPool2x2GradInto(heapView(tf, input), heapView(tf, dy), dx, input.shape as Shape4, mask),
-    );
+    return heapTensor(tf, [...input.shape], (dx) => {
+      const [x, g, shape] = [heapView(tf, input), heapView(tf, dy), input.shape as Shape4];
+      if (!simdKernels(tf.backend())?.maxPool2x2Grad(x, g, dx, shape, mask)) maxPool2x2GradInto(x, g, dx, shape, mask);
+    });
   const dx = new Float32Array(n * h * w * c);
   maxPool2x2GradInto(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, dx, input.shape as Shape4, mask);
   return tf.tensor(dx, input.shape, 'float32');
@@ -37,22 +39,29 @@ export function maxPool2x2Grad(tf: TF, dy: Tensor, input: Tensor, opts: { reluMa
 /**
  * For a 2x2 stride-2 'valid' max pool over a relu conv's output `input`: that conv's dL/dz (maxPool2x2Grad with
  * `reluMask`) and its bias gradient dL/db, the sum of dL/dz over batch, rows and columns (what `tf.sum(dz, [0, 1, 2])`
- * gives), both from one pass: every value the pass writes is added to its channel's sum (in float64, rounded once).
+ * gives), both from one pass: every value the pass writes is added to its channel's sum (float32 in window order with
+ * Cohort's SIMD kernel, wasm-simd.ts; float64 rounded once in the JavaScript pass).
  * @example const { dz, db } = maxPool2x2ReluGrads(tf, dy, h); // db [32] for h [r, 28, 28, 32]
  */
 export function maxPool2x2ReluGrads(tf: TF, dy: Tensor, input: Tensor): { dz: Tensor; db: Tensor } {
-  const c = input.shape[3] as number;
-  const sums = new Float64Array(c);
+  checkPooled(dy, input);
+  const shape = input.shape as Shape4;
+  const simd = onWasmHeap(tf) ? simdKernels(tf.backend()) : undefined;
+  if (simd && shape[3] % 4 === 0) {
+    const db = heapTensor(tf, [shape[3]], (sums) => sums.fill(0));
+    const dz = heapTensor(tf, [...shape], (dx) => {
+      simd.maxPool2x2Grad(heapView(tf, input), heapView(tf, dy), dx, shape, true, heapView(tf, db));
+    });
+    return { dz, db };
+  }
+  const sums = new Float64Array(shape[3]);
   let dz: Tensor;
-  if (onWasmHeap(tf)) {
-    checkPooled(dy, input);
-    dz = heapTensor(tf, [...input.shape], (dx) =>
-      maxPool2x2GradInto(heapView(tf, input), heapView(tf, dy), dx, input.shape as Shape4, true, sums),
-    );
-  } else {
-    dz = maxPool2x2Grad(tf, dy, input, { reluMask: true });
-    const values = dz.dataSync() as Float32Array;
-    for (let i = 0; i < values.length; i++) sums[i % c] = (sums[i % c] as number) + (values[i] as number);
+  if (onWasmHeap(tf))
+    dz = heapTensor(tf, [...shape], (dx) => maxPool2x2GradInto(heapView(tf, input), heapView(tf, dy), dx, shape, true, sums));
+  else {
+    const dx = new Float32Array(tf.util.sizeFromShape(shape));
+    maxPool2x2GradInto(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, dx, shape, true, sums);
+    dz = tf.tensor(dx, shape, 'float32');
   }
   return { dz, db: tf.tensor1d(Float32Array.from(sums), 'float32') };
 }

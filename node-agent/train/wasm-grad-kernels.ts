@@ -2,6 +2,7 @@
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Shape4 } from './max-pool-grad.js';
 import type { WasmBackend } from './wasm-heap.js';
+import { simdKernels } from './wasm-simd.js';
 
 /** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
 type TF = typeof import('@tensorflow/tfjs');
@@ -61,8 +62,39 @@ function convInfo(tf: TF, kernel: string, xShape: Shape4, filterShape: Shape4, a
 /** Stride-1 filter gradients whose patch (kernel height x width x input channels) is at most this go by im2col. */
 const IM2COL_PATCH = 64;
 
+/** wasm-simd.ts's im2col in JavaScript (where the SIMD kernels cannot run): out [kh·kw·ci, n·oh·ow], 0 outside x. */
+function im2colInto(
+  xv: Float32Array,
+  out: Float32Array,
+  shape: Shape4,
+  kh: number,
+  kw: number,
+  oh: number,
+  ow: number,
+  top: number,
+  left: number,
+): void {
+  const [n, h, w, ci] = shape;
+  const rows = n * oh * ow;
+  for (let a = 0; a < kh; a++)
+    for (let b = 0; b < kw; b++)
+      for (let c = 0; c < ci; c++) {
+        let o = ((a * kw + b) * ci + c) * rows;
+        for (let m = 0; m < n; m++)
+          for (let i = 0; i < oh; i++) {
+            const si = i + a - top;
+            const inside = si >= 0 && si < h;
+            for (let j = 0; j < ow; j++, o++) {
+              const sj = j + b - left;
+              out[o] = inside && sj >= 0 && sj < w ? (xv[((m * h + si) * w + sj) * ci + c] as number) : 0;
+            }
+          }
+      }
+}
+
 /**
- * The stride-1 filter gradient as one product of im2col patches, built in JavaScript on the wasm heap, by dy:
+ * The stride-1 filter gradient as one product of im2col patches, built on the wasm heap (Cohort's SIMD module, else
+ * JavaScript), by dy:
  * [kh·kw·ci, rows] x [rows, co]. XNNPACK's convolution runs the other route's shape for few input channels (a conv
  * net's first layer: tiny M, huge K) slowly: on the MNIST CNN's first layer ~0.9 ms against ~2.1 ms.
  */
@@ -82,20 +114,9 @@ function im2colFilterGrad(
   const [patch, rows] = [kh * kw * ci, n * oh * ow];
   const patches = heap.makeOutput([patch, rows], 'float32');
   const [xv, out] = [heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(patches)];
-  for (let a = 0; a < kh; a++)
-    for (let b = 0; b < kw; b++)
-      for (let c = 0; c < ci; c++) {
-        let o = ((a * kw + b) * ci + c) * rows;
-        for (let m = 0; m < n; m++)
-          for (let i = 0; i < oh; i++) {
-            const si = i + a - top;
-            const inside = si >= 0 && si < h;
-            for (let j = 0; j < ow; j++, o++) {
-              const sj = j + b - left;
-              out[o] = inside && sj >= 0 && sj < w ? (xv[((m * h + si) * w + sj) * ci + c] as number) : 0;
-            }
-          }
-      }
+  const simd = simdKernels(heap);
+  if (simd) simd.im2col(xv, out, [n, h, w, ci], kh, kw, oh, ow, top, left);
+  else im2colInto(xv, out, [n, h, w, ci], kh, kw, oh, ow, top, left);
   const dy2 = run('Reshape', { x: dy }, { shape: [rows, co] });
   const product = run('BatchMatMul', { a: patches, b: dy2 }, { transposeA: false, transposeB: false });
   drop(patches, dy2);

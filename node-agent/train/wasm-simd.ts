@@ -1,0 +1,126 @@
+/** Cohort's wasm SIMD kernels (wasm-simd.wat), run on tfjs-backend-wasm's own heap: the 2x2 max-pool gradient and im2col. */
+import type { Shape4 } from './max-pool-grad.js';
+import { WASM_SIMD_BASE64 } from './wasm-simd-binary.js';
+
+/** tfjs-backend-wasm's running max starts at FLT_MIN (as max-pool-grad.ts). */
+const FLT_MIN = 1.1754943508222875e-38;
+
+/** What wasm-simd.wat exports; pointers are byte offsets into the heap. */
+interface Exports {
+  maxPool2x2Grad(x: number, g: number, dx: number, n: number, h: number, w: number, c: number, mask: number, sums: number): void;
+  im2col(
+    x: number,
+    out: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    kh: number,
+    kw: number,
+    oh: number,
+    ow: number,
+    top: number,
+    left: number,
+  ): void;
+}
+
+/** The kernels, for Float32Array views over the heap they were bound to (wasm-heap.ts's heapView and heapTensor give those). */
+export interface SimdKernels {
+  /**
+   * maxPool2x2GradInto's pass (max-pool-grad.ts: same arguments and result, bit for bit), four channels per SIMD
+   * step; `sums` is a heap view of one float32 per channel that the passed values are added to (float32, in window
+   * order). Returns false, writing nothing, when the channels are not a multiple of 4.
+   */
+  maxPool2x2Grad(x: Float32Array, g: Float32Array, dx: Float32Array, shape: Shape4, mask: boolean, sums?: Float32Array): boolean;
+  /** The patches of a stride-1 conv of NHWC `x`: out [kh·kw·ci, n·oh·ow], 0 outside x (`top`/`left`: the padding before). */
+  im2col(
+    x: Float32Array,
+    out: Float32Array,
+    shape: Shape4,
+    kh: number,
+    kw: number,
+    oh: number,
+    ow: number,
+    top: number,
+    left: number,
+  ): void;
+}
+
+/** The parts of the WebAssembly JS API used here (this project's TypeScript libs do not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: abstract new (...args: never[]) => WasmMemory;
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+let compiled: object | null | undefined;
+const bound = new WeakMap<WasmMemory, SimdKernels>();
+
+/** The compiled module, or null where this runtime lacks wasm SIMD (then every caller keeps its JavaScript pass). */
+function simdModule(): object | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new wasm.Module(Buffer.from(WASM_SIMD_BASE64, 'base64'));
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/** tfjs-backend-wasm 4.x's heap: its emscripten module's exported memory (the memory its typedArrayFromHeap views). */
+function heapMemory(backend: unknown): WasmMemory | undefined {
+  const memory = (backend as { wasm?: { asm?: { memory?: unknown } } } | undefined)?.wasm?.asm?.memory;
+  return memory instanceof wasm.Memory ? memory : undefined;
+}
+
+/** The byte offset of a view in `memory`, checking that it is a view of that heap. */
+function at(memory: WasmMemory, view: Float32Array): number {
+  if (view.buffer !== memory.buffer) throw new Error("Cohort's wasm SIMD kernels: a view is not over the wasm backend's current heap");
+  return view.byteOffset;
+}
+
+/** Binds the module to a heap. */
+function bind(memory: WasmMemory, module: object): SimdKernels {
+  const k = new wasm.Instance(module, { env: { memory } }).exports as unknown as Exports;
+  return {
+    maxPool2x2Grad(x, g, dx, shape, mask, sums) {
+      const [n, h, w, c] = shape;
+      if (c % 4 !== 0) return false;
+      k.maxPool2x2Grad(at(memory, x), at(memory, g), at(memory, dx), n, h, w, c, mask ? 1 : 0, sums ? at(memory, sums) : 0);
+      // max-pool-grad.ts's rule for a window with no value >= FLT_MIN: only the very first window, through offset 0.
+      const row = w * c;
+      const [x0, x1, x2, x3] = [x[0], x[c], x[row], x[row + c]] as number[];
+      const none = !((x0 as number) >= FLT_MIN || (x1 as number) >= FLT_MIN || (x2 as number) >= FLT_MIN || (x3 as number) >= FLT_MIN);
+      if (n > 0 && h > 1 && w > 1 && none && (!mask || (x0 as number) > 0)) {
+        dx[0] = g[0] as number;
+        if (sums) sums[0] = (sums[0] as number) + (g[0] as number);
+      }
+      return true;
+    },
+    im2col(x, out, shape, kh, kw, oh, ow, top, left) {
+      const [n, h, w, ci] = shape;
+      if (out.length < kh * kw * ci * n * oh * ow) throw new Error('im2col: the output view is smaller than the patches');
+      k.im2col(at(memory, x), at(memory, out), n, h, w, ci, kh, kw, oh, ow, top, left);
+    },
+  };
+}
+
+/**
+ * Cohort's SIMD kernels bound to a tfjs-backend-wasm backend's heap, or undefined where they cannot run (not the wasm
+ * backend, a tfjs-backend-wasm whose heap is not reachable, a runtime without wasm SIMD): callers then run their
+ * JavaScript pass, which gives the same results.
+ * @example const simd = simdKernels(tf.backend()); if (simd?.maxPool2x2Grad(x, g, dx, shape, true)) return;
+ */
+export function simdKernels(backend: unknown): SimdKernels | undefined {
+  const memory = heapMemory(backend);
+  const module = memory ? simdModule() : null;
+  if (!memory || !module) return undefined;
+  let kernels = bound.get(memory);
+  if (!kernels) bound.set(memory, (kernels = bind(memory, module)));
+  return kernels;
+}
