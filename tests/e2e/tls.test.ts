@@ -1,7 +1,5 @@
 /** The coordinator over HTTPS and WSS: agents trust it by CA or pinned certificate, and still by its signing key. */
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,44 +10,15 @@ import { tlsSocketOptions } from '../../node-agent/index.js';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { e2e, type Federation, startAgent } from './helpers.js';
 import { startCustomFederation } from './custom-federation.js';
+import { selfSignedCertificate, type SelfSignedCertificate } from '../simulations/deployment-fixtures.js';
 
 const certs = mkdtempSync(join(tmpdir(), 'cohort-tls-'));
 
-/** A self-signed certificate for 127.0.0.1 and localhost, made with the openssl CLI (EC P-256, one day). */
-function selfSigned(name: string): { cert: Buffer; key: Buffer; fingerprint: string } {
-  const [cert, key] = [join(certs, `${name}.crt`), join(certs, `${name}.key`)];
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  const pem = readFileSync(cert);
-  return { cert: pem, key: readFileSync(key), fingerprint: new X509Certificate(pem).fingerprint256 };
-}
-
-let server: ReturnType<typeof selfSigned>;
-let stranger: ReturnType<typeof selfSigned>;
+let server: SelfSignedCertificate;
+let stranger: SelfSignedCertificate;
 beforeAll(() => {
-  server = selfSigned('coordinator');
-  stranger = selfSigned('elsewhere');
+  server = selfSignedCertificate(certs, 'coordinator');
+  stranger = selfSignedCertificate(certs, 'elsewhere');
 });
 afterAll(() => rmSync(certs, { recursive: true, force: true }));
 

@@ -69,17 +69,21 @@ describe('protocol version 2', () => {
 });
 
 describe('an upload in protocol 2', () => {
-  /** A raw site of `fed` with its first task and an honest sealed update, cut into 4 KiB chunks. */
+  /**
+   * A raw site of `fed` with its first task and an honest sealed update, cut into 4 KiB chunks, and `other`: a second
+   * honest update for the same task, sealed apart (other bytes).
+   */
   async function site(cohort: Cohort, fed: Federation) {
     const client = cohort.track(await joinAs(fed.coordinator.url, 'e2e', fed.institutions[0]!));
     const task = await client.nextTask();
-    const envelope = sealUpdate({ identity: fed.institutions[0]!, coordinatorBoxPublicKey: fed.coordinatorIdentity.boxPublicKey, task });
+    const seal = () => sealUpdate({ identity: fed.institutions[0]!, coordinatorBoxPublicKey: fed.coordinatorIdentity.boxPublicKey, task });
+    const [envelope, other] = [seal(), seal()];
     const chunkBytes = 4096;
     const chunks = splitIntoChunks(envelope, chunkBytes);
     const begin = (uploadId: string, tail = uploadTail(envelope)) =>
       client.call('update:begin', { round: 1, uploadId, totalBytes: envelope.length, chunkBytes, tail });
     const chunk = (uploadId: string, index: number, data = chunks[index]!) => client.call('update:chunk', { uploadId, index, data });
-    return { client, task, envelope, chunks, begin, chunk };
+    return { client, envelope, other, chunks, begin, chunk };
   }
 
   e2e(
@@ -87,18 +91,13 @@ describe('an upload in protocol 2', () => {
     async ({ cohort }) => {
       const fed = await cohort.federation(1, oneRound);
       const s = await site(cohort, fed);
-      const other = sealUpdate({
-        identity: fed.institutions[0]!,
-        coordinatorBoxPublicKey: fed.coordinatorIdentity.boxPublicKey,
-        task: s.task,
-      });
 
       expect(await s.begin('upload-0001')).toEqual({ ok: true, next: 0 });
       const ahead = refusal(await s.chunk('upload-0001', 1));
       expect(await s.chunk('upload-0001', 0)).toEqual({ ok: true, received: 1 });
       const duplicate = refusal(await s.chunk('upload-0001', 0));
       const oversized = refusal(await s.chunk('upload-0001', 1, new Uint8Array(4096 + 1)));
-      const otherBytes = refusal(await s.begin('upload-0001', uploadTail(other)));
+      const otherBytes = refusal(await s.begin('upload-0001', uploadTail(s.other)));
       const resumed = await s.begin('upload-0001');
       for (let i = 1; i < s.chunks.length; i++) expect((await s.chunk('upload-0001', i)).ok).toBe(true);
       const commit = await s.client.call('update:commit', { uploadId: 'upload-0001' });
@@ -124,12 +123,7 @@ describe('an upload in protocol 2', () => {
     async ({ cohort }) => {
       const fed = await cohort.federation(1, oneRound);
       const s = await site(cohort, fed);
-      const other = sealUpdate({
-        identity: fed.institutions[0]!,
-        coordinatorBoxPublicKey: fed.coordinatorIdentity.boxPublicKey,
-        task: s.task,
-      });
-      const otherChunks = splitIntoChunks(other, 4096);
+      const otherChunks = splitIntoChunks(s.other, 4096);
 
       // Chunk 0 of another envelope under this one's tail: the assembler cannot tell, the envelope's signature does.
       await s.begin('upload-0002');

@@ -1,141 +1,47 @@
 /** A deployment over HTTPS and WSS with the CLI alone: `coordinator start --tls-cert/--tls-key`, agents with `--ca` or `--pin-sha256`. */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runCli, startCli, type CliProcess } from './cli-helpers.js';
+import { describe, expect, it } from 'vitest';
+import {
+  agentFlags,
+  createToken,
+  enroll,
+  grantConsent,
+  selfSignedCertificate,
+  startCoordinator,
+  useDeploymentFolder,
+} from './deployment-fixtures.js';
 
-let dir: string;
-const running: CliProcess[] = [];
-const cohort = (args: string[], timeoutMs = 90_000): CliProcess => {
-  const p = startCli(args, { cwd: dir, timeoutMs });
-  running.push(p);
-  return p;
-};
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cohort-deploy-tls-'));
-  const results = await Promise.all(
-    ['coordinator', 'site-a', 'site-b'].map((id) => runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })),
-  );
-  expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
-  for (const name of ['tls', 'other']) {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${name}`,
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        join(dir, `${name}.key`),
-        '-out',
-        join(dir, `${name}.crt`),
-      ],
-      { stdio: 'ignore' },
-    );
-  }
+const deployment = useDeploymentFolder({
+  prefix: 'cohort-deploy-tls-',
+  ids: ['coordinator', 'site-a', 'site-b'],
+  timeoutMs: 90_000,
+  prepare: (dir) => ['tls', 'other'].forEach((name) => selfSignedCertificate(dir, name)),
 });
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('a deployment over TLS with the cohort CLI alone', () => {
   it('serves HTTPS/WSS; agents trusting it by --ca and by --pin-sha256 complete a round; a wrong pin is refused with a clear error', async () => {
-    const port = await freePort();
-    const coordinator = cohort([
-      'coordinator',
-      'start',
-      '--key',
-      'keys/coordinator.key.json',
-      '--data-dir',
-      'data',
-      '--federation',
-      'tls',
-      '--model',
-      'logreg',
-      '--local-epochs',
-      '1',
-      '--port',
-      String(port),
-      '--tls-cert',
-      'tls.crt',
-      '--tls-key',
-      'tls.key',
-      '--enroll',
-      'keys/site-a.pub.json',
-      '--enroll',
-      'keys/site-b.pub.json',
-      '--rounds',
-      '1',
-      '--min-participants',
-      '2',
+    const { url, proc: coordinator } = await startCoordinator(deployment, [
+      ...['--data-dir', 'data', '--federation', 'tls', '--model', 'logreg', '--local-epochs', '1'],
+      ...['--tls-cert', 'tls.crt', '--tls-key', 'tls.key', ...enroll('site-a', 'site-b'), '--rounds', '1', '--min-participants', '2'],
     ]);
     const pinLine = await coordinator.waitFor(/serving HTTPS and WSS/, 30_000);
-    await coordinator.waitFor(/coordinator ready/, 30_000);
     const pin = /"tlsCertSha256":"([0-9A-F:]{95})"/.exec(pinLine)![1] as string;
-    const url = `https://127.0.0.1:${port}`;
-    const token = /^cohort_\S+$/m.exec(
-      (await runCli(['tokens', 'create', '--data-dir', 'data', '--key', 'keys/coordinator.key.json', '--role', 'admin'], { cwd: dir }))
-        .stdout,
-    )![0];
+    const token = await createToken(deployment, 'data', 'admin');
     // Node's own clients (the consent command's fetch) trust the certificate through NODE_EXTRA_CA_CERTS.
-    process.env.NODE_EXTRA_CA_CERTS = join(dir, 'tls.crt');
+    process.env.NODE_EXTRA_CA_CERTS = join(deployment.dir, 'tls.crt');
     const grants = await Promise.all(
-      ['site-a', 'site-b'].map((site) =>
-        runCli(
-          [
-            'consent',
-            'grant',
-            '--key',
-            `keys/${site}.key.json`,
-            '--study',
-            `${url}/api/federations/tls/study`,
-            '--token',
-            token,
-            '--ethics-ref',
-            'IRB-1',
-            '--expires',
-            '2099-12-31',
-            '--out',
-            `${site}.consent.json`,
-          ],
-          { cwd: dir },
-        ),
-      ),
+      ['site-a', 'site-b'].map((site) => grantConsent(deployment, { url, federation: 'tls', site, out: `${site}.consent.json`, token })),
     );
     delete process.env.NODE_EXTRA_CA_CERTS;
     expect(grants.map((g) => [g.code, g.stderr.slice(0, 300)])).toEqual([
       [0, ''],
       [0, ''],
     ]);
-    const agent = (site: string, slice: string, trust: string[]) =>
-      cohort([
+    const agent = (site: string, data: string, trust: string[]) =>
+      deployment.cohort([
         'agent',
         'start',
-        '--coordinator',
-        url,
-        '--coordinator-key',
-        'keys/coordinator.pub.json',
-        '--federation',
-        'tls',
-        '--key',
-        `keys/${site}.key.json`,
-        '--data',
-        slice,
-        '--consent',
-        `${site}.consent.json`,
+        ...agentFlags({ url, federation: 'tls', site, data, consent: `${site}.consent.json` }),
         ...trust,
       ]);
 

@@ -1,125 +1,35 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromBase64, readPublicIdentityFile, verifyModel } from '../../crypto/index.js';
-import { freePort, runCli, startCli, type CliProcess } from './cli-helpers.js';
+import { runCli } from './cli-helpers.js';
+import { agentFlags, createToken, enroll, grantConsent, startCoordinator, useDeploymentFolder } from './deployment-fixtures.js';
 
-let dir: string;
-const running: CliProcess[] = [];
-
+const deployment = useDeploymentFolder({ prefix: 'cohort-deploy-', ids: ['coordinator', 'site-a', 'site-b', 'site-x'] });
 /** `cohort ...` in the deployment folder, as the README tells an operator to type it. */
-const cohort = (args: string[], timeoutMs = 60_000): CliProcess => {
-  const p = startCli(args, { cwd: dir, timeoutMs });
-  running.push(p);
-  return p;
-};
-
-/** `cohort tokens create` on the coordinator's data directory; returns the token it prints once. */
-async function createToken(dataDir: string, ...args: string[]): Promise<string> {
-  const res = await runCli(['tokens', 'create', '--data-dir', dataDir, '--key', 'keys/coordinator.key.json', ...args], { cwd: dir });
-  expect(res.code, res.stderr).toBe(0);
-  return /^cohort_\S+$/m.exec(res.stdout)![0];
-}
-
-/** `cohort consent grant`: the site signs the study manifest it fetched from the coordinator's REST API (with an API token). */
-async function grantConsent(url: string, federation: string, site: string, out: string, token: string): Promise<void> {
-  const res = await runCli(
-    [
-      'consent',
-      'grant',
-      '--key',
-      `keys/${site}.key.json`,
-      '--study',
-      `${url}/api/federations/${federation}/study`,
-      '--token',
-      token,
-      '--ethics-ref',
-      `IRB-${site}`,
-      '--expires',
-      '2099-12-31',
-      '--out',
-      out,
-    ],
-    { cwd: dir },
-  );
-  expect(res.code, res.stderr).toBe(0);
-}
-
-/** `cohort coordinator start` for federation `id` on a free port; resolves once it logs "coordinator ready". */
-async function startCoordinator(id: string, extra: string[]): Promise<{ url: string; proc: CliProcess }> {
-  const port = await freePort();
-  const proc = cohort([
-    'coordinator',
-    'start',
-    '--key',
-    'keys/coordinator.key.json',
-    '--data-dir',
-    `data-${id}`,
-    '--federation',
-    id,
-    '--model',
-    'logreg',
-    '--local-epochs',
-    '1',
-    '--port',
-    String(port),
-    ...extra,
-  ]);
-  await proc.waitFor(/coordinator ready/, 30_000);
-  return { url: `http://127.0.0.1:${port}`, proc };
-}
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cohort-deploy-'));
-  const results = await Promise.all(
-    ['coordinator', 'site-a', 'site-b', 'site-x'].map((id) => runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })),
-  );
-  expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const cohort = (args: string[]) => deployment.cohort(args);
+/** A coordinator's flags for federation `id` on the logreg model with one local epoch, data directory data-ID. */
+const logreg = (id: string) => ['--data-dir', `data-${id}`, '--federation', id, '--model', 'logreg', '--local-epochs', '1'];
 
 describe('a real deployment with the cohort CLI alone (separate processes)', () => {
   it('coordinator + two enrolled agents complete 2 rounds; the API shows it; the coordinator stops cleanly', async () => {
-    const { url, proc: coordinator } = await startCoordinator('demo', [
-      '--enroll',
-      'keys/site-a.pub.json',
-      '--enroll',
-      'keys/site-b.pub.json',
-      '--rounds',
-      '2',
-      '--min-participants',
-      '2',
+    const { url, proc: coordinator } = await startCoordinator(deployment, [
+      ...logreg('demo'),
+      ...enroll('site-a', 'site-b'),
+      ...['--rounds', '2', '--min-participants', '2'],
     ]);
     expect(await coordinator.waitFor(/no admin API token yet/)).toContain(
       'cohort tokens create --role admin --data-dir data-demo --key keys/coordinator.key.json',
     );
-    const token = await createToken('data-demo', '--role', 'admin');
+    const token = await createToken(deployment, 'data-demo', 'admin');
     const headers = { authorization: `Bearer ${token}` };
-    await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'demo', site, `${site}.consent.json`, token)));
-    const agent = (site: string, slice: string) =>
-      cohort([
-        'agent',
-        'start',
-        '--coordinator',
-        url,
-        '--coordinator-key',
-        'keys/coordinator.pub.json',
-        '--federation',
-        'demo',
-        '--key',
-        `keys/${site}.key.json`,
-        '--data',
-        slice,
-        '--consent',
-        `${site}.consent.json`,
-      ]);
+    await Promise.all(
+      ['site-a', 'site-b'].map((site) => grantConsent(deployment, { url, federation: 'demo', site, out: `${site}.consent.json`, token })),
+    );
+    const agent = (site: string, data: string) =>
+      cohort(['agent', 'start', ...agentFlags({ url, federation: 'demo', site, data, consent: `${site}.consent.json` })]);
 
     const [a, b] = await Promise.all([agent('site-a', 'mnist:1/2').exited, agent('site-b', 'mnist:2/2').exited]);
 
@@ -127,8 +37,8 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(b.code, b.stderr).toBe(0);
     expect(a.stdout).toMatch(/federation complete; agent exits/);
     // Each agent keeps its own hash-chained audit log, even when both run in one folder.
-    expect(readFileSync(join(dir, '.cohort', 'site-a.agent-audit.jsonl'), 'utf8')).toContain('site-a');
-    expect(readFileSync(join(dir, '.cohort', 'site-b.agent-audit.jsonl'), 'utf8')).not.toContain('site-a');
+    expect(readFileSync(join(deployment.dir, '.cohort', 'site-a.agent-audit.jsonl'), 'utf8')).toContain('site-a');
+    expect(readFileSync(join(deployment.dir, '.cohort', 'site-b.agent-audit.jsonl'), 'utf8')).not.toContain('site-a');
     const fed = (await (await fetch(`${url}/api/federations/demo`, { headers })).json()) as Record<string, any>;
     expect(fed).toMatchObject({ id: 'demo', status: 'completed', roundsPublished: 2, latestModel: { version: 2 } });
     expect(fed.institutions.map((i: { id: string }) => i.id).sort()).toEqual(['site-a', 'site-b']);
@@ -151,7 +61,7 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     const digest = createHash('sha256')
       .update(bytes.subarray(0, bytes.length - 32))
       .digest('hex');
-    const pub = readPublicIdentityFile(join(dir, 'keys', 'coordinator.pub.json'));
+    const pub = readPublicIdentityFile(join(deployment.dir, 'keys', 'coordinator.pub.json'));
     expect(digest).toBe(res.headers.get('x-cohort-digest'));
     expect(
       verifyModel(
@@ -168,21 +78,16 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
   });
 
   it('refuses an agent whose key is not enrolled (UNKNOWN_INSTITUTION), while agents started from an agent file and from flags complete', async () => {
-    const { url, proc: coordinator } = await startCoordinator('demo2', [
-      '--enroll',
-      'keys/site-a.pub.json',
-      '--enroll',
-      'keys/site-b.pub.json',
-      '--rounds',
-      '1',
-      '--min-participants',
-      '2',
+    const { url, proc: coordinator } = await startCoordinator(deployment, [
+      ...logreg('demo2'),
+      ...enroll('site-a', 'site-b'),
+      ...['--rounds', '1', '--min-participants', '2'],
     ]);
-    mkdirSync(join(dir, 'site-a'), { recursive: true });
-    const auditor = await createToken('data-demo2', '--role', 'auditor');
-    await grantConsent(url, 'demo2', 'site-a', 'site-a/consent.json', auditor);
-    await grantConsent(url, 'demo2', 'site-b', 'site-b.demo2.consent.json', auditor);
-    const configFile = join(dir, 'site-a', 'agent.json');
+    mkdirSync(join(deployment.dir, 'site-a'), { recursive: true });
+    const auditor = await createToken(deployment, 'data-demo2', 'auditor');
+    await grantConsent(deployment, { url, federation: 'demo2', site: 'site-a', out: 'site-a/consent.json', token: auditor });
+    await grantConsent(deployment, { url, federation: 'demo2', site: 'site-b', out: 'site-b.demo2.consent.json', token: auditor });
+    const configFile = join(deployment.dir, 'site-a', 'agent.json');
     writeFileSync(
       configFile,
       JSON.stringify(
@@ -201,37 +106,11 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
       ),
     );
 
-    const stranger = cohort([
-      'agent',
-      'start',
-      '--coordinator',
-      url,
-      '--coordinator-key',
-      'keys/coordinator.pub.json',
-      '--federation',
-      'demo2',
-      '--key',
-      'keys/site-x.key.json',
-      '--data',
-      'mnist:2/4',
-    ]);
-    const fromFile = startCli(['agent', 'start', '--config', configFile], { cwd: tmpdir(), timeoutMs: 60_000 });
-    running.push(fromFile);
+    const stranger = cohort(['agent', 'start', ...agentFlags({ url, federation: 'demo2', site: 'site-x', data: 'mnist:2/4' })]);
+    const fromFile = deployment.cohort(['agent', 'start', '--config', configFile], { cwd: tmpdir() });
     const fromFlags = cohort([
-      'agent',
-      'start',
-      '--coordinator',
-      url,
-      '--coordinator-key',
-      'keys/coordinator.pub.json',
-      '--federation',
-      'demo2',
-      '--key',
-      'keys/site-b.key.json',
-      '--data',
-      'mnist:3/4',
-      '--consent',
-      'site-b.demo2.consent.json',
+      ...['agent', 'start'],
+      ...agentFlags({ url, federation: 'demo2', site: 'site-b', data: 'mnist:3/4', consent: 'site-b.demo2.consent.json' }),
     ]);
     const [refused, completed, other] = await Promise.all([stranger.exited, fromFile.exited, fromFlags.exited]);
 
@@ -242,7 +121,7 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     expect(completed.code, completed.stderr).toBe(0);
     expect(other.code, other.stderr).toBe(0);
     expect(completed.stdout).toMatch(/federation complete; agent exits/);
-    expect(existsSync(join(dir, 'site-a', 'audit.jsonl'))).toBe(true); // paths in the agent file are relative to it
+    expect(existsSync(join(deployment.dir, 'site-a', 'audit.jsonl'))).toBe(true); // paths in the agent file are relative to it
     const fed = (await (await fetch(`${url}/api/federations/demo2`, { headers: { authorization: `Bearer ${auditor}` } })).json()) as Record<
       string,
       any
@@ -253,33 +132,10 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
 
   it('ends an agent with exit code 1 and the reason on one line when the federation fails, instead of leaving it waiting', async () => {
     // Two sites needed and one ever online: each round fails at its one-second wait deadline, the third ends the federation.
-    const { url, proc: coordinator } = await startCoordinator('demo3', [
-      '--enroll',
-      'keys/site-a.pub.json',
-      '--enroll',
-      'keys/site-b.pub.json',
-      '--rounds',
-      '1',
-      '--min-participants',
-      '2',
-      '--wait-timeout',
-      '1',
-    ]);
+    const rules = ['--rounds', '1', '--min-participants', '2', '--wait-timeout', '1'];
+    const { url, proc: coordinator } = await startCoordinator(deployment, [...logreg('demo3'), ...enroll('site-a', 'site-b'), ...rules]);
 
-    const agent = await cohort([
-      'agent',
-      'start',
-      '--coordinator',
-      url,
-      '--coordinator-key',
-      'keys/coordinator.pub.json',
-      '--federation',
-      'demo3',
-      '--key',
-      'keys/site-a.key.json',
-      '--data',
-      'mnist:1/4',
-    ]).exited;
+    const agent = await cohort(['agent', 'start', ...agentFlags({ url, federation: 'demo3', site: 'site-a', data: 'mnist:1/4' })]).exited;
 
     expect(agent.code, agent.stderr).toBe(1);
     expect(agent.stderr.split('\n').filter((l) => l.startsWith('cohort'))).toEqual([
@@ -290,30 +146,8 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
     // Restarted on the same data directory with another strategy: refused, naming the field, exit code 1.
     expect((await coordinator.stop('SIGTERM')).code).toBe(0);
     const changed = await cohort([
-      'coordinator',
-      'start',
-      '--key',
-      'keys/coordinator.key.json',
-      '--data-dir',
-      'data-demo3',
-      '--federation',
-      'demo3',
-      '--model',
-      'logreg',
-      '--local-epochs',
-      '1',
-      '--port',
-      '0',
-      '--enroll',
-      'keys/site-a.pub.json',
-      '--rounds',
-      '1',
-      '--min-participants',
-      '2',
-      '--wait-timeout',
-      '1',
-      '--strategy',
-      'fedadam',
+      ...['coordinator', 'start', '--key', 'keys/coordinator.key.json', ...logreg('demo3'), '--port', '0'],
+      ...[...enroll('site-a'), ...rules, '--strategy', 'fedadam'],
     ]).exited;
     expect(changed.code).toBe(1);
     expect(changed.stderr).toMatch(
@@ -324,70 +158,58 @@ describe('a real deployment with the cohort CLI alone (separate processes)', () 
 
 describe('operating a deployment: probes, go-live check, backup, offline model check, graceful stop, restore', () => {
   it('runs as services would: checks before go-live, an unusable agent exits 1 with its reason, backups while running, stops on SIGTERM with exit 0', async () => {
-    const { url, proc: coordinator } = await startCoordinator('ops', [
-      '--enroll',
-      'keys/site-a.pub.json',
-      '--enroll',
-      'keys/site-b.pub.json',
-      '--rounds',
-      '2',
-      '--min-participants',
-      '2',
-      '--log-format',
-      'json',
+    const { url, proc: coordinator } = await startCoordinator(deployment, [
+      ...logreg('ops'),
+      ...enroll('site-a', 'site-b'),
+      ...['--rounds', '2', '--min-participants', '2', '--log-format', 'json'],
     ]);
     const probes = await Promise.all(['/healthz', '/readyz'].map(async (path) => (await fetch(`${url}${path}`)).status));
-    const token = await createToken('data-ops', '--role', 'auditor');
-    await Promise.all(['site-a', 'site-b'].map((site) => grantConsent(url, 'ops', site, `${site}.ops.consent.json`, token)));
+    const token = await createToken(deployment, 'data-ops', 'auditor');
+    await Promise.all(
+      ['site-a', 'site-b'].map((site) =>
+        grantConsent(deployment, { url, federation: 'ops', site, out: `${site}.ops.consent.json`, token }),
+      ),
+    );
     const site = (name: string, data: string, extra: string[] = []) => [
-      '--coordinator',
-      url,
-      '--coordinator-key',
-      'keys/coordinator.pub.json',
-      '--federation',
-      'ops',
-      '--key',
-      `keys/${name}.key.json`,
-      '--data',
-      data,
-      '--consent',
-      `${name}.ops.consent.json`,
+      ...agentFlags({ url, federation: 'ops', site: name, data, consent: `${name}.ops.consent.json` }),
       ...extra,
     ];
-    writeFileSync(join(dir, 'wrong.csv'), 'age,outcome\n50,yes\n');
+    writeFileSync(join(deployment.dir, 'wrong.csv'), 'age,outcome\n50,yes\n');
 
-    const ready = await runCli(['agent', 'check', ...site('site-a', 'mnist:1/4')], { cwd: dir });
-    const badCheck = await runCli(['agent', 'check', ...site('site-b', 'csv:wrong.csv', ['--label', 'outcome'])], { cwd: dir });
+    const ready = await runCli(['agent', 'check', ...site('site-a', 'mnist:1/4')], { cwd: deployment.dir });
+    const badCheck = await runCli(['agent', 'check', ...site('site-b', 'csv:wrong.csv', ['--label', 'outcome'])], { cwd: deployment.dir });
     const unusable = await cohort(['agent', 'start', ...site('site-b', 'csv:wrong.csv', ['--label', 'outcome'])]).exited;
     const runs = await Promise.all([
       cohort(['agent', 'start', ...site('site-a', 'mnist:1/4')]).exited,
       cohort(['agent', 'start', ...site('site-b', 'mnist:2/4')]).exited,
     ]);
-    const backup = await runCli(['backup', '--data-dir', 'data-ops', '--out', 'backup-ops'], { cwd: dir });
-    const verified = await runCli(['model', 'verify', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json'], { cwd: dir });
-    const tampered = readFileSync(join(dir, 'data-ops/models/ops/v2.cohort'));
+    const backup = await runCli(['backup', '--data-dir', 'data-ops', '--out', 'backup-ops'], { cwd: deployment.dir });
+    const verified = await runCli(['model', 'verify', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json'], {
+      cwd: deployment.dir,
+    });
+    const tampered = readFileSync(join(deployment.dir, 'data-ops/models/ops/v2.cohort'));
     tampered[tampered.length - 100] = (tampered[tampered.length - 100] as number) ^ 1;
-    writeFileSync(join(dir, 'v2-tampered.cohort'), tampered);
+    writeFileSync(join(deployment.dir, 'v2-tampered.cohort'), tampered);
     const refused = await runCli(
       ['model', 'verify', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--card', 'data-ops/models/ops/v2.card.json'],
-      { cwd: dir },
+      { cwd: deployment.dir },
     );
     writeFileSync(
-      join(dir, 'digits.csv'),
+      join(deployment.dir, 'digits.csv'),
       `${Array.from({ length: 784 }, (_, i) => `p${i}`).join(',')}\n${Array(784).fill('0').join(',')}\n${Array(784).fill('0.5').join(',')}\n`,
     );
     const offline = await runCli(
       ['predict', '--model', 'data-ops/models/ops/v2.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv', '--json'],
-      { cwd: dir },
+      { cwd: deployment.dir },
     );
     const offlineTampered = await runCli(
       ['predict', '--model', 'v2-tampered.cohort', '--key', 'keys/coordinator.pub.json', '--data', 'digits.csv'],
-      { cwd: dir },
+      { cwd: deployment.dir },
     );
     const stopped = await coordinator.stop('SIGTERM');
     const restored = await runCli(
       ['restore', '--from', 'backup-ops', '--data-dir', 'data-ops-restored', '--key', 'keys/coordinator.pub.json'],
-      { cwd: dir },
+      { cwd: deployment.dir },
     );
 
     expect(probes).toEqual([200, 200]);

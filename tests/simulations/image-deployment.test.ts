@@ -1,39 +1,26 @@
 /** Real image sites with the cohort CLI alone: a coordinator from a federation file, agents on `images:DIR` (one streaming), a per-class report. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeImageTree } from '../node-agent/data/image-files.js';
-import { freePort, runCli, startCli, type CliProcess } from './cli-helpers.js';
+import { agentFlags, createToken, enroll, grantConsent, startCoordinator, useDeploymentFolder } from './deployment-fixtures.js';
 
-let dir: string;
-const running: CliProcess[] = [];
-const cohort = (args: string[]): CliProcess => {
-  const p = startCli(args, { cwd: dir, timeoutMs: 90_000 });
-  running.push(p);
-  return p;
-};
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cohort-image-deploy-'));
-  await writeImageTree(join(dir, 'site-a'), { perClass: 12 });
-  await writeImageTree(join(dir, 'site-b'), { perClass: 16 });
-  await writeImageTree(join(dir, 'held-out'), { perClass: 6 });
-  const keys = await Promise.all(
-    ['coordinator', 'site-a', 'site-b'].map((id) => runCli(['keys', 'generate', '--id', id, '--out', 'keys'], { cwd: dir })),
-  );
-  expect(keys.map((r) => r.code)).toEqual([0, 0, 0]);
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  rmSync(dir, { recursive: true, force: true });
+const deployment = useDeploymentFolder({
+  prefix: 'cohort-image-deploy-',
+  ids: ['coordinator', 'site-a', 'site-b'],
+  timeoutMs: 90_000,
+  async prepare(dir) {
+    await writeImageTree(join(dir, 'site-a'), { perClass: 12 });
+    await writeImageTree(join(dir, 'site-b'), { perClass: 16 });
+    await writeImageTree(join(dir, 'held-out'), { perClass: 6 });
+  },
 });
 
 describe('image sites deployed with the cohort CLI', () => {
   it('trains on two image folders (one streamed from disk under --max-memory-mb), pools channel statistics, and cohort predict gives a per-class report', async () => {
     // prepare: a federation file for 12x12 greyscale images with pooled normalisation; consents signed from the API's study
     writeFileSync(
-      join(dir, 'federation.json'),
+      join(deployment.dir, 'federation.json'),
       JSON.stringify({
         id: 'scans',
         name: 'scans',
@@ -42,82 +29,35 @@ describe('image sites deployed with the cohort CLI', () => {
         rules: { rounds: 2, minParticipants: 2, train: { localEpochs: 2, batchSize: 4, learningRate: 0.1 } },
       }),
     );
-    const port = await freePort();
-    const coordinator = cohort([
-      'coordinator',
-      'start',
-      '--key',
-      'keys/coordinator.key.json',
+    const { url } = await startCoordinator(deployment, [
       '--data-dir',
       'data',
       '--config',
       'federation.json',
-      '--enroll',
-      'keys/site-a.pub.json',
-      '--enroll',
-      'keys/site-b.pub.json',
-      '--port',
-      String(port),
+      ...enroll('site-a', 'site-b'),
     ]);
-    await coordinator.waitFor(/coordinator ready/, 30_000);
-    const url = `http://127.0.0.1:${port}`;
-    const token = await runCli(['tokens', 'create', '--data-dir', 'data', '--key', 'keys/coordinator.key.json', '--role', 'auditor'], {
-      cwd: dir,
-    });
-    const auditor = /^cohort_\S+$/m.exec(token.stdout)?.[0] as string;
-    for (const site of ['site-a', 'site-b']) {
-      const args = [
-        'consent',
-        'grant',
-        '--key',
-        `keys/${site}.key.json`,
-        '--study',
-        `${url}/api/federations/scans/study`,
-        '--token',
-        auditor,
-      ];
-      const granted = await runCli([...args, '--ethics-ref', `IRB-${site}`, '--expires', '2099-12-31', '--out', `${site}.consent.json`], {
-        cwd: dir,
-      });
-      expect(granted.code, granted.stderr).toBe(0);
-    }
+    const auditor = await createToken(deployment, 'data', 'auditor');
+    for (const site of ['site-a', 'site-b'])
+      await grantConsent(deployment, { url, federation: 'scans', site, out: `${site}.consent.json`, token: auditor });
 
     // execute: site-b's 32 images take 18 KiB as float32, over its 0.01 MiB cap: it streams them
     const agent = (site: string, extra: string[]) =>
-      cohort([
-        'agent',
-        'start',
-        '--coordinator',
-        url,
-        '--coordinator-key',
-        'keys/coordinator.pub.json',
-        '--federation',
-        'scans',
-        '--key',
-        `keys/${site}.key.json`,
-        '--data',
-        `images:${site}`,
-        '--image-size',
-        '12x12',
-        '--consent',
-        `${site}.consent.json`,
-        ...extra,
+      deployment.cohort([
+        ...['agent', 'start', ...agentFlags({ url, federation: 'scans', site, data: `images:${site}`, consent: `${site}.consent.json` })],
+        ...['--image-size', '12x12', ...extra],
       ]);
     const [a, b] = await Promise.all([agent('site-a', []).exited, agent('site-b', ['--max-memory-mb', '0.01']).exited]);
-    const predicted = await runCli(
-      [
-        'predict',
-        '--model',
-        'data/models/scans/v2.cohort',
-        '--key',
-        'keys/coordinator.pub.json',
-        '--data',
-        'images:held-out',
-        '--image-size',
-        '12x12',
-      ],
-      { cwd: dir },
-    );
+    const predicted = await deployment.run([
+      'predict',
+      '--model',
+      'data/models/scans/v2.cohort',
+      '--key',
+      'keys/coordinator.pub.json',
+      '--data',
+      'images:held-out',
+      '--image-size',
+      '12x12',
+    ]);
 
     // assert
     expect(a.code, a.stderr).toBe(0);

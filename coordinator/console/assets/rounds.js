@@ -1,22 +1,10 @@
 /** Rounds: accuracy and loss per round (Chart.js), and each round's participations, local metrics and policy decision. */
 import { api, fedPath, rows } from './api.js';
+import { loadChart } from './chart.js';
 import { chip, fill, h, num, pager, pct, validation, when } from './dom.js';
 
 const PAGE = 20;
 const CHART_PAGE = 200;
-
-/** Chart.js is loaded only when this tab opens (it is the heaviest file and the overview does not need it). */
-let chartLoaded;
-function loadChart() {
-  chartLoaded ??= new Promise((resolve, reject) => {
-    if (window.Chart) return resolve(window.Chart);
-    const script = h('script', { src: '/console/vendor/chart.umd.js' });
-    script.onload = () => resolve(window.Chart);
-    script.onerror = () => reject(new Error('Chart.js did not load'));
-    document.head.append(script);
-  });
-  return chartLoaded;
-}
 
 /** Every round's metrics, for the chart, read in pages. */
 async function allRounds(federation) {
@@ -60,43 +48,23 @@ export async function render(root, ctx) {
     total = all.length;
     rounds = all;
     const closed = all.filter((r) => r.metrics);
+    /** One metric's line over the closed rounds: solid for validation, dashed for train. */
+    const line = (label, key, axis, colour, dashed = false) => ({
+      label,
+      data: closed.map((r) => r.metrics[key] ?? null),
+      yAxisID: axis,
+      borderColor: colour,
+      backgroundColor: colour,
+      ...(dashed ? { borderDash: [4, 3] } : {}),
+      tension: 0.2,
+    });
     const data = {
       labels: closed.map((r) => r.round),
       datasets: [
-        {
-          label: 'validation accuracy',
-          data: closed.map((r) => r.metrics.valAccuracy ?? null),
-          yAxisID: 'acc',
-          borderColor: '#1f6feb',
-          backgroundColor: '#1f6feb',
-          tension: 0.2,
-        },
-        {
-          label: 'train accuracy',
-          data: closed.map((r) => r.metrics.trainAccuracy ?? null),
-          yAxisID: 'acc',
-          borderColor: '#8cb4f5',
-          backgroundColor: '#8cb4f5',
-          borderDash: [4, 3],
-          tension: 0.2,
-        },
-        {
-          label: 'validation loss',
-          data: closed.map((r) => r.metrics.valLoss ?? null),
-          yAxisID: 'loss',
-          borderColor: '#d1242f',
-          backgroundColor: '#d1242f',
-          tension: 0.2,
-        },
-        {
-          label: 'train loss',
-          data: closed.map((r) => r.metrics.trainLoss ?? null),
-          yAxisID: 'loss',
-          borderColor: '#f0a0a6',
-          backgroundColor: '#f0a0a6',
-          borderDash: [4, 3],
-          tension: 0.2,
-        },
+        line('validation accuracy', 'valAccuracy', 'acc', '#1f6feb'),
+        line('train accuracy', 'trainAccuracy', 'acc', '#8cb4f5', true),
+        line('validation loss', 'valLoss', 'loss', '#d1242f'),
+        line('train loss', 'trainLoss', 'loss', '#f0a0a6', true),
       ],
     };
     if (chart) {

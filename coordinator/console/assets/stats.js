@@ -1,20 +1,9 @@
 /** Stats: run a federated stats query (admin) or read the last ones, with histograms and Kaplan-Meier curves (Chart.js). */
 import { api, fedPath } from './api.js';
+import { loadChart } from './chart.js';
 import { fill, h, num, when } from './dom.js';
 
 const COLOURS = ['#1f6feb', '#d1242f', '#2da44e', '#bf8700', '#8250df', '#cf222e', '#0a7ea4'];
-
-let chartLoaded;
-function loadChart() {
-  chartLoaded ??= new Promise((resolve, reject) => {
-    if (window.Chart) return resolve(window.Chart);
-    const script = h('script', { src: '/console/vendor/chart.umd.js' });
-    script.onload = () => resolve(window.Chart);
-    script.onerror = () => reject(new Error('Chart.js did not load'));
-    document.head.append(script);
-  });
-  return chartLoaded;
-}
 
 const list = (text) =>
   text
@@ -81,26 +70,20 @@ async function drawResult(box, stats) {
     const datasets = s.curves.flatMap((c, i) => {
       const colour = COLOURS[i % COLOURS.length];
       const at = (ys) => [{ x: 0, y: 1 }, ...c.times.map((t, j) => ({ x: t, y: ys[j] }))];
+      /** One edge of the curve's confidence band: a thin dashed line in the curve's colour. */
+      const edge = (label, ys) => ({
+        label,
+        data: at(ys),
+        borderColor: colour,
+        borderDash: [3, 3],
+        borderWidth: 1,
+        stepped: 'before',
+        pointRadius: 0,
+      });
       return [
         { label: c.group, data: at(c.survival), borderColor: colour, backgroundColor: colour, stepped: 'before', pointRadius: 0 },
-        {
-          label: `${c.group} lower`,
-          data: at(c.lower),
-          borderColor: colour,
-          borderDash: [3, 3],
-          borderWidth: 1,
-          stepped: 'before',
-          pointRadius: 0,
-        },
-        {
-          label: `${c.group} upper`,
-          data: at(c.upper),
-          borderColor: colour,
-          borderDash: [3, 3],
-          borderWidth: 1,
-          stepped: 'before',
-          pointRadius: 0,
-        },
+        edge(`${c.group} lower`, c.lower),
+        edge(`${c.group} upper`, c.upper),
       ];
     });
     charts.push(
