@@ -6,6 +6,7 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { LayerLayout } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
+import { denseForwardSimd, denseInputGradSimd, denseUpdateSimd } from './batched-dense.js';
 import { maxPool2x2Grad, maxPool2x2ReluGrads } from './batched-pool.js';
 
 /**
@@ -50,7 +51,7 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
         at === 0 && saved.length === 0
           ? tf.transpose(tf.matMul(kernel, tf.transpose(h as Tensor2D)))
           : kernel.size >= PACKED_LIMIT
-            ? tf.transpose(tf.matMul(tf.transpose(kernel), tf.transpose(h as Tensor2D)))
+            ? (denseForwardSimd(tf, h as Tensor2D, kernel) ?? tf.transpose(tf.matMul(tf.transpose(kernel), tf.transpose(h as Tensor2D))))
             : tf.matMul(h as Tensor2D, kernel);
       const z = tf.add(product, params[at + 1] as Tensor);
       h = layer.activation === 'relu' ? tf.relu(z) : z;
@@ -136,12 +137,16 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
       const kernel = params[s.at] as Tensor2D;
       // −lr scales the small [r, units] operand, not the [in, units] product: one pass over the kernel, not two.
       const scaled = tf.mul(c, dz) as Tensor2D;
-      next[s.at] = tf.add(
-        first ? tf.matMul(tf.transpose(scaled), s.input as Tensor2D) : tf.matMul(tf.transpose(s.input as Tensor2D), scaled),
-        kernel,
-      );
+      // A big kernel not kept transposed: Cohort's SIMD kernels read it in place (batched-dense.ts), where they run.
+      const simd = !first && kernel.size >= PACKED_LIMIT;
+      next[s.at] =
+        (simd ? denseUpdateSimd(tf, kernel, s.input as Tensor2D, scaled) : undefined) ??
+        tf.add(first ? tf.matMul(tf.transpose(scaled), s.input as Tensor2D) : tf.matMul(tf.transpose(s.input as Tensor2D), scaled), kernel);
       next[s.at + 1] = tf.add(tf.mul(c, tf.sum(dz, 0)), params[s.at + 1] as Tensor);
-      if (!first) dy = tf.transpose(tf.matMul(kernel, tf.transpose(dz as Tensor2D)));
+      if (!first)
+        dy =
+          (simd ? denseInputGradSimd(tf, dz as Tensor2D, kernel) : undefined) ??
+          tf.transpose(tf.matMul(kernel, tf.transpose(dz as Tensor2D)));
     } else if (s.layer.kind === 'conv') {
       const dz = masked ? dy : tf.mul(dy, tf.step(s.output));
       const { dW, db } = convGrads(tf, s.input, dz, (params[s.at] as Tensor4D).shape, masked ? poolDb : undefined);

@@ -1,4 +1,4 @@
-/** Cohort's wasm SIMD kernels (wasm-simd.wat), run on tfjs-backend-wasm's own heap: the 2x2 max-pool gradient and im2col. */
+/** Cohort's wasm SIMD kernels (wasm-simd.wat), run on tfjs-backend-wasm's own heap: the 2x2 max-pool gradient, im2col, a dense layer's products. */
 import type { Shape4 } from './max-pool-grad.js';
 import { WASM_SIMD_BASE64 } from './wasm-simd-binary.js';
 
@@ -22,6 +22,16 @@ interface Exports {
     top: number,
     left: number,
   ): void;
+  denseForward(h: number, k: number, z: number, rows: number, inUnits: number, units: number): void;
+  denseInputGrad(dz: number, k: number, dx: number, rows: number, inUnits: number, units: number): void;
+  denseUpdate(k: number, h: number, s: number, out: number, rows: number, inUnits: number, units: number): void;
+}
+
+/** A dense layer's sizes: `rows` of the batch, `inUnits` inputs, `units` outputs (its kernel is [inUnits, units], row-major). */
+export interface DenseSizes {
+  rows: number;
+  inUnits: number;
+  units: number;
 }
 
 /** The kernels, for Float32Array views over the heap they were bound to (wasm-heap.ts's heapView and heapTensor give those). */
@@ -44,6 +54,18 @@ export interface SimdKernels {
     top: number,
     left: number,
   ): void;
+  /**
+   * z = h · k (h [rows, inUnits], k [inUnits, units]) with k read where it lies, not transposed or packed; each output
+   * summed over the inputs in order. False, writing nothing, unless units is a multiple of 16.
+   */
+  denseForward(h: Float32Array, k: Float32Array, z: Float32Array, sizes: DenseSizes): boolean;
+  /** dx = dz · kᵀ (dz [rows, units]): a dense layer's input gradient. False, writing nothing, unless inUnits and units are multiples of 4. */
+  denseInputGrad(dz: Float32Array, k: Float32Array, dx: Float32Array, sizes: DenseSizes): boolean;
+  /**
+   * out = hᵀ · s + k (s [rows, units]): the SGD step of a dense kernel with s = −lr · dL/dz, in one pass over k, each
+   * product summed over the rows in order before k is added. False, writing nothing, unless units is a multiple of 16.
+   */
+  denseUpdate(k: Float32Array, h: Float32Array, s: Float32Array, out: Float32Array, sizes: DenseSizes): boolean;
 }
 
 /** The parts of the WebAssembly JS API used here (this project's TypeScript libs do not declare it). */
@@ -84,6 +106,15 @@ function at(memory: WasmMemory, view: Float32Array): number {
   return view.byteOffset;
 }
 
+/** Throws unless each view holds at least the values the kernel reads or writes there (three view, length pairs). */
+function sized(...pairs: (Float32Array | number)[]): void {
+  for (let i = 0; i < pairs.length; i += 2)
+    if ((pairs[i] as Float32Array).length < (pairs[i + 1] as number))
+      throw new Error(
+        `Cohort's wasm SIMD dense kernel: operand ${i / 2} has ${(pairs[i] as Float32Array).length} values, ${String(pairs[i + 1])} needed`,
+      );
+}
+
 /** Binds the module to a heap. */
 function bind(memory: WasmMemory, module: object): SimdKernels {
   const k = new wasm.Instance(module, { env: { memory } }).exports as unknown as Exports;
@@ -106,6 +137,25 @@ function bind(memory: WasmMemory, module: object): SimdKernels {
       const [n, h, w, ci] = shape;
       if (out.length < kh * kw * ci * n * oh * ow) throw new Error('im2col: the output view is smaller than the patches');
       k.im2col(at(memory, x), at(memory, out), n, h, w, ci, kh, kw, oh, ow, top, left);
+    },
+    denseForward(h, kernel, z, { rows, inUnits, units }) {
+      if (units % 16 !== 0) return false;
+      sized(h, rows * inUnits, kernel, inUnits * units, z, rows * units);
+      k.denseForward(at(memory, h), at(memory, kernel), at(memory, z), rows, inUnits, units);
+      return true;
+    },
+    denseInputGrad(dz, kernel, dx, { rows, inUnits, units }) {
+      if (units % 4 !== 0 || inUnits % 4 !== 0) return false;
+      sized(dz, rows * units, kernel, inUnits * units, dx, rows * inUnits);
+      k.denseInputGrad(at(memory, dz), at(memory, kernel), at(memory, dx), rows, inUnits, units);
+      return true;
+    },
+    denseUpdate(kernel, h, s, out, { rows, inUnits, units }) {
+      if (units % 16 !== 0) return false;
+      sized(h, rows * inUnits, s, rows * units, out, inUnits * units);
+      if (kernel.length < inUnits * units) throw new Error('denseUpdate: the kernel view is smaller than inUnits x units');
+      k.denseUpdate(at(memory, kernel), at(memory, h), at(memory, s), at(memory, out), rows, inUnits, units);
+      return true;
     },
   };
 }

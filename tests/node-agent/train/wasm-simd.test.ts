@@ -1,7 +1,8 @@
 /** Cohort's wasm SIMD kernels: the committed binary is the .wat's, and each kernel equals its JavaScript pass bit for bit. */
 import { readFileSync } from 'node:fs';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { denseForwardSimd, denseInputGradSimd, denseUpdateSimd } from '../../../node-agent/train/batched-dense.js';
 import { maxPool2x2GradInto, type Shape4 } from '../../../node-agent/train/max-pool-grad.js';
 import { selectBackend, type TF } from '../../../node-agent/train/index.js';
 import { heapTensor, heapView } from '../../../node-agent/train/wasm-heap.js';
@@ -106,6 +107,52 @@ describe("Cohort's wasm SIMD kernels", () => {
               }
     expect(checked).toBe(kh * kw * ci * rows);
     tf.dispose([x, out]);
+  });
+
+  it("compute a dense layer's forward product and SGD update as tfjs does bit for bit, and its input gradient to float rounding", async () => {
+    const { tf } = await selectBackend('wasm');
+    for (const [rows, inUnits, units] of [
+      [10, 3136, 512],
+      [7, 52, 32],
+      [1, 20, 16],
+    ] as const) {
+      const sizes = { rows, inUnits, units };
+      const h = tf.randomNormal([rows, inUnits], 0, 1, 'float32', rows) as Tensor2D;
+      const k = tf.randomNormal([inUnits, units], 0, 0.1, 'float32', inUnits) as Tensor2D;
+      const dz = tf.randomNormal([rows, units], 0, 1, 'float32', units) as Tensor2D;
+      const z = denseForwardSimd(tf, h, k);
+      const dx = denseInputGradSimd(tf, dz, k);
+      const next = denseUpdateSimd(tf, k, h, dz);
+      if (!z || !dx || !next) throw new Error(`the SIMD dense kernels did not run at ${JSON.stringify(sizes)}`);
+      // tfjs's own products (the batched trainer's path without the SIMD kernels)
+      const zWant = tf.transpose(tf.matMul(tf.transpose(k), tf.transpose(h)));
+      const nextWant = tf.add(tf.matMul(tf.transpose(h), dz), k);
+      expect(Array.from(z.dataSync())).toEqual(Array.from(zWant.dataSync()));
+      expect(Array.from(next.dataSync())).toEqual(Array.from(nextWant.dataSync()));
+      // the input gradient against a float64 reference
+      const [dzs, ks, got] = [dz.dataSync(), k.dataSync(), dx.dataSync()];
+      for (let r = 0; r < rows; r++)
+        for (let i = 0; i < inUnits; i++) {
+          let want = 0;
+          for (let u = 0; u < units; u++) want += (dzs[r * units + u] as number) * (ks[i * units + u] as number);
+          expect(Math.abs((got[r * inUnits + i] as number) - want)).toBeLessThan(1e-5 * (1 + Math.abs(want)) * Math.sqrt(units));
+        }
+      tf.dispose([h, k, dz, z, dx, next, zWant, nextWant]);
+    }
+  });
+
+  it('leave dense layers whose sizes they do not take (units not a multiple of 16) and the cpu backend to tfjs', async () => {
+    const { tf } = await selectBackend('wasm');
+    const [h, k, dz] = [tf.ones([2, 8]), tf.ones([8, 10]), tf.ones([2, 10])] as [Tensor2D, Tensor2D, Tensor2D];
+    expect(denseForwardSimd(tf, h, k)).toBeUndefined();
+    expect(denseInputGradSimd(tf, dz, k)).toBeUndefined();
+    expect(denseUpdateSimd(tf, k, h, dz)).toBeUndefined();
+    tf.dispose([h, k, dz]);
+    const cpu = (await selectBackend('cpu')).tf;
+    const [h2, k2] = [cpu.ones([2, 8]), cpu.ones([8, 16])] as [Tensor2D, Tensor2D];
+    expect(denseForwardSimd(cpu, h2, k2)).toBeUndefined();
+    cpu.dispose([h2, k2]);
+    await selectBackend('wasm');
   });
 
   it('are not offered where there is no wasm heap (the cpu backend): callers keep their JavaScript pass', async () => {
