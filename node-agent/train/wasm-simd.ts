@@ -25,6 +25,7 @@ interface Exports {
   denseForward(h: number, k: number, z: number, rows: number, inUnits: number, units: number): void;
   denseInputGrad(dz: number, k: number, dx: number, rows: number, inUnits: number, units: number): void;
   denseUpdate(k: number, h: number, s: number, out: number, rows: number, inUnits: number, units: number): void;
+  convFilterGrad(...args: number[]): void;
 }
 
 /** A dense layer's sizes: `rows` of the batch, `inUnits` inputs, `units` outputs (its kernel is [inUnits, units], row-major). */
@@ -66,6 +67,22 @@ export interface SimdKernels {
    * product summed over the rows in order before k is added. False, writing nothing, unless units is a multiple of 16.
    */
   denseUpdate(k: Float32Array, h: Float32Array, s: Float32Array, out: Float32Array, sizes: DenseSizes): boolean;
+  /**
+   * The filter gradient of a stride-1 conv: dw [kh, kw, ci, co] from NHWC x [n, h, w, ci] and dz [n, oh, ow, co]
+   * (`top`/`left`: the padding before), each sum over batch, rows and columns in order, padding skipped. False,
+   * writing nothing, unless ci is a multiple of 2 and co of 16.
+   */
+  convFilterGrad(
+    x: Float32Array,
+    dz: Float32Array,
+    dw: Float32Array,
+    xShape: Shape4,
+    dzShape: Shape4,
+    kh: number,
+    kw: number,
+    top: number,
+    left: number,
+  ): boolean;
 }
 
 /** The parts of the WebAssembly JS API used here (this project's TypeScript libs do not declare it). */
@@ -155,6 +172,15 @@ function bind(memory: WasmMemory, module: object): SimdKernels {
       sized(h, rows * inUnits, s, rows * units, out, inUnits * units);
       if (kernel.length < inUnits * units) throw new Error('denseUpdate: the kernel view is smaller than inUnits x units');
       k.denseUpdate(at(memory, kernel), at(memory, h), at(memory, s), at(memory, out), rows, inUnits, units);
+      return true;
+    },
+    convFilterGrad(x, dz, dw, xShape, dzShape, kh, kw, top, left) {
+      const [n, h, w, ci] = xShape;
+      const [dn, oh, ow, co] = dzShape;
+      if (ci % 2 !== 0 || co % 16 !== 0) return false;
+      if (dn !== n) throw new Error(`convFilterGrad: x has batch ${n}, dz ${dn}`);
+      sized(x, n * h * w * ci, dz, n * oh * ow * co, dw, kh * kw * ci * co);
+      k.convFilterGrad(at(memory, x), at(memory, dz), at(memory, dw), n, h, w, ci, oh, ow, co, kh, kw, top, left);
       return true;
     },
   };

@@ -146,6 +146,36 @@ describe('conv gradients on wasm', () => {
     }
   });
 
+  it("give the cpu backend's filter gradient by Cohort's SIMD loop at stride 1 with even input and 16n output channels (the CNN's second conv)", async () => {
+    // patches over 64 values (kh·kw·ci), so not the im2col route
+    // A numeric pad with a non-square filter is left out: tfjs sizes that output from the filter's height alone, and
+    // tfjs-backend-wasm 4.22's own forward Conv2D then writes past its output (as in the random cases above).
+    const rng = createPrng(19);
+    for (const [x, filter, pad] of [
+      [[3, 14, 14, 32], [5, 5, 32, 64], 'same'],
+      [[2, 7, 5, 8], [3, 3, 8, 16], 'valid'],
+      [[1, 6, 9, 8], [3, 3, 8, 32], 1],
+      [
+        [2, 5, 6, 6],
+        [4, 3, 6, 16],
+        [
+          [0, 0],
+          [2, 0],
+          [0, 1],
+          [0, 0],
+        ],
+      ],
+    ] as [number[], number[], Pad][]) {
+      const inputs = [
+        { shape: x, data: values(rng, x) },
+        { shape: filter, data: values(rng, filter) },
+      ];
+      const conv = (tf: TF, xs: Tensor, w: Tensor) => tf.conv2d(xs as Tensor4D, w as Tensor4D, 1, pad);
+
+      await expectSameGrads(inputs, conv, 5, JSON.stringify({ x, filter, pad }));
+    }
+  });
+
   it("give the filter gradient by dy's shape when dimRoundingMode rounds the output up, as explicit extra padding would", async () => {
     // tfjs-core's conv2d gradient drops dimRoundingMode; the input gradient (wasm's and cpu's own kernels) is then off on every backend
     const rng = createPrng(11);
