@@ -16,13 +16,35 @@ const PACKED_LIMIT = 1 << 16;
 const B_OVER_A = 8;
 
 /**
+ * A·B (B big and new, so XNNPACK would pack it) or A·Bᵀ (a dense layer's input gradient, dy·Kᵀ) of rank 2 by Cohort's
+ * SIMD kernels, which read B where it lies (wasm-simd.ts: A·B equal to XNNPACK's product bit for bit, A·Bᵀ to float
+ * rounding); undefined where they cannot run or the sizes do not fit them (then the transposed route runs).
+ */
+function simdProduct(backend: unknown, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo | undefined {
+  if (transposeA || a.shape.length !== 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const simd = simdKernels(backend);
+  if (!simd) return undefined;
+  const heap = backend as WasmBackend;
+  const [rows, inner] = a.shape as [number, number];
+  const outer = (transposeB ? b.shape[0] : b.shape[1]) as number;
+  const fits = transposeB ? inner % 4 === 0 && outer % 4 === 0 : outer % 16 === 0;
+  if (!fits) return undefined;
+  const out = heap.makeOutput([rows, outer], 'float32');
+  const [av, bv, ov] = [heap.typedArrayFromHeap(a), heap.typedArrayFromHeap(b), heap.typedArrayFromHeap(out)];
+  if (transposeB) simd.denseInputGrad(av, bv, ov, { rows, inUnits: outer, units: inner });
+  else simd.denseForward(av, bv, ov, { rows, inUnits: inner, units: outer });
+  return out;
+}
+
+/**
  * BatchMatMul and _FusedMatMul of one batch (rank 2, or rank 3 with batch 1), always run as an untransposed product,
  * the only form tfjs-backend-wasm hands to XNNPACK (its transposed path is a direct loop, 5-10x slower on the dense
  * layers' gradients x^T·dy and dy·W^T). Of C = A·B (either stored transposed) it computes either C directly, the
  * transposed operands copied first, or, for a B big and many times A, met for the first time (a layer's kernel, new
  * every training step: XNNPACK packs and caches a right operand on first use, which costs several transposes of it,
- * ~6 ms for the CNN's 3136x512 against ~1.6 ms), C = (B^T·A^T)^T with B on the left, where nothing big is packed (a B
- * stored transposed is then not even copied). _FusedMatMul's bias and linear/relu activation are then applied by the backend's Add and Relu kernels;
+ * ~6 ms for the CNN's 3136x512 against ~1.6 ms), Cohort's SIMD product that reads B in place (simdProduct), or where
+ * that does not fit, C = (B^T·A^T)^T with B on the left, where nothing big is packed (a B stored transposed is then
+ * not even copied). _FusedMatMul's bias and linear/relu activation are then applied by the backend's Add and Relu kernels;
  * other activations run the original kernel.
  */
 function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFunc {
@@ -58,13 +80,17 @@ function matMulKernel(tf: TF, original: KernelFunc, plain: KernelFunc): KernelFu
         const direct = { a: transposeA ? flip(a) : a, b: transposeB ? flip(b) : b };
         return original({ ...args, inputs: { ...inputs, ...direct }, attrs: { ...attrs, ...untransposed } });
       }
-      const productT = plain({
-        inputs: { a: transposeB ? b : flip(b), b: transposeA ? a : flip(a) },
-        backend,
-        attrs: untransposed,
-      }) as TensorInfo;
-      temporaries.push(productT);
-      let out = transpose({ inputs: { x: productT }, backend, attrs: { perm } }) as TensorInfo;
+      let out: TensorInfo =
+        simdProduct(backend, a, b, transposeA, transposeB) ??
+        (() => {
+          const productT = plain({
+            inputs: { a: transposeB ? b : flip(b), b: transposeA ? a : flip(a) },
+            backend,
+            attrs: untransposed,
+          }) as TensorInfo;
+          temporaries.push(productT);
+          return transpose({ inputs: { x: productT }, backend, attrs: { perm } }) as TensorInfo;
+        })();
       const then = (next: TensorInfo): void => {
         temporaries.push(out);
         out = next;
@@ -128,7 +154,8 @@ function replace(tf: TF, name: string, wrap: (original: KernelFunc) => KernelFun
 
 /**
  * Registers the faster wasm kernels: BatchMatMul and _FusedMatMul with a transposed operand, MaxPoolGrad of 2x2
- * pools. Results equal the original kernels' (the same XNNPACK product on a transposed copy; the same pool rule).
+ * pools. Results equal the original kernels' (the same XNNPACK product on a transposed copy, or Cohort's SIMD product
+ * with the same order of sums; the same pool rule), except A·Bᵀ by the SIMD product, equal to float rounding.
  * Idempotent; call after the wasm backend is set.
  * @example registerWasmFastKernels(tf);
  */
