@@ -97,7 +97,7 @@ interface WasmApi {
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 let compiled: object | null | undefined;
-const bound = new WeakMap<WasmMemory, SimdKernels>();
+const bound = new WeakMap<WasmMemory, SimdKernels | undefined>();
 
 /** The compiled module, or null where this runtime lacks wasm SIMD (then every caller keeps its JavaScript pass). */
 function simdModule(): object | null {
@@ -196,7 +196,14 @@ export function simdKernels(backend: unknown): SimdKernels | undefined {
   const memory = heapMemory(backend);
   const module = memory ? simdModule() : null;
   if (!memory || !module) return undefined;
-  let kernels = bound.get(memory);
-  if (!kernels) bound.set(memory, (kernels = bind(memory, module)));
-  return kernels;
+  if (!bound.has(memory)) {
+    let kernels: SimdKernels | undefined;
+    try {
+      kernels = bind(memory, module);
+    } catch {
+      kernels = undefined; // a heap the module cannot import (a shared, threaded build's): keep the JavaScript paths
+    }
+    bound.set(memory, kernels);
+  }
+  return bound.get(memory);
 }
