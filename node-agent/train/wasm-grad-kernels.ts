@@ -2,7 +2,7 @@
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Shape4 } from './max-pool-grad.js';
 import type { WasmBackend } from './wasm-heap.js';
-import { simdKernels } from './wasm-simd.js';
+import { simdKernels, type PatchGeometry } from './wasm-simd.js';
 
 /** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
 type TF = typeof import('@tensorflow/tfjs');
@@ -63,17 +63,7 @@ function convInfo(tf: TF, kernel: string, xShape: Shape4, filterShape: Shape4, a
 const IM2COL_PATCH = 64;
 
 /** wasm-simd.ts's im2col in JavaScript (where the SIMD kernels cannot run): out [kh·kw·ci, n·oh·ow], 0 outside x. */
-function im2colInto(
-  xv: Float32Array,
-  out: Float32Array,
-  shape: Shape4,
-  kh: number,
-  kw: number,
-  oh: number,
-  ow: number,
-  top: number,
-  left: number,
-): void {
+function im2colInto(xv: Float32Array, out: Float32Array, { shape, kh, kw, oh, ow, top, left }: PatchGeometry): void {
   const [n, h, w, ci] = shape;
   const rows = n * oh * ow;
   for (let a = 0; a < kh; a++)
@@ -115,8 +105,9 @@ function im2colFilterGrad(
   const patches = heap.makeOutput([patch, rows], 'float32');
   const [xv, out] = [heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(patches)];
   const simd = simdKernels(heap);
-  if (simd) simd.im2col(xv, out, [n, h, w, ci], kh, kw, oh, ow, top, left);
-  else im2colInto(xv, out, [n, h, w, ci], kh, kw, oh, ow, top, left);
+  const geometry: PatchGeometry = { shape: [n, h, w, ci], kh, kw, oh, ow, top, left };
+  if (simd) simd.im2col(xv, out, geometry);
+  else im2colInto(xv, out, geometry);
   const dy2 = run('Reshape', { x: dy }, { shape: [rows, co] });
   const product = run('BatchMatMul', { a: patches, b: dy2 }, { transposeA: false, transposeB: false });
   drop(patches, dy2);

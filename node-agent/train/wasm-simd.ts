@@ -8,24 +8,22 @@ const FLT_MIN = 1.1754943508222875e-38;
 /** What wasm-simd.wat exports; pointers are byte offsets into the heap. */
 interface Exports {
   maxPool2x2Grad(x: number, g: number, dx: number, n: number, h: number, w: number, c: number, mask: number, sums: number): void;
-  im2col(
-    x: number,
-    out: number,
-    n: number,
-    h: number,
-    w: number,
-    ci: number,
-    kh: number,
-    kw: number,
-    oh: number,
-    ow: number,
-    top: number,
-    left: number,
-  ): void;
+  im2col(...args: number[]): void;
   denseForward(h: number, k: number, z: number, rows: number, inUnits: number, units: number): void;
   denseInputGrad(dz: number, k: number, dx: number, rows: number, inUnits: number, units: number): void;
   denseUpdate(k: number, h: number, s: number, out: number, rows: number, inUnits: number, units: number): void;
   convFilterGrad(...args: number[]): void;
+}
+
+/** The patches of a stride-1 conv: NHWC input `shape`, kernel kh x kw, output oh x ow, padding `top`/`left` before. */
+export interface PatchGeometry {
+  shape: Shape4;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  top: number;
+  left: number;
 }
 
 /** A dense layer's sizes: `rows` of the batch, `inUnits` inputs, `units` outputs (its kernel is [inUnits, units], row-major). */
@@ -44,17 +42,7 @@ export interface SimdKernels {
    */
   maxPool2x2Grad(x: Float32Array, g: Float32Array, dx: Float32Array, shape: Shape4, mask: boolean, sums?: Float32Array): boolean;
   /** The patches of a stride-1 conv of NHWC `x`: out [kh·kw·ci, n·oh·ow], 0 outside x (`top`/`left`: the padding before). */
-  im2col(
-    x: Float32Array,
-    out: Float32Array,
-    shape: Shape4,
-    kh: number,
-    kw: number,
-    oh: number,
-    ow: number,
-    top: number,
-    left: number,
-  ): void;
+  im2col(x: Float32Array, out: Float32Array, patch: PatchGeometry): void;
   /**
    * z = h · k (h [rows, inUnits], k [inUnits, units]) with k read where it lies, not transposed or packed; each output
    * summed over the inputs in order. False, writing nothing, unless units is a multiple of 16.
@@ -150,7 +138,7 @@ function bind(memory: WasmMemory, module: object): SimdKernels {
       }
       return true;
     },
-    im2col(x, out, shape, kh, kw, oh, ow, top, left) {
+    im2col(x, out, { shape, kh, kw, oh, ow, top, left }) {
       const [n, h, w, ci] = shape;
       if (out.length < kh * kw * ci * n * oh * ow) throw new Error('im2col: the output view is smaller than the patches');
       k.im2col(at(memory, x), at(memory, out), n, h, w, ci, kh, kw, oh, ow, top, left);

@@ -89,6 +89,19 @@ async function expectSameGrads(
   wasm.forEach((g, i) => expect(worst(g, cpu[i] as Float32Array), `${label}, gradient ${i}`).toBeLessThanOrEqual(1));
 }
 
+/** A stride-1 conv: input shape, filter shape, padding. */
+type StrideOneCase = [number[], number[], Pad];
+
+/** expectSameGrads for a stride-1 conv of random x and filter drawn from `rng`. */
+async function expectSameStrideOneGrads(rng: Prng, [x, filter, pad]: StrideOneCase, seed: number): Promise<void> {
+  const inputs = [
+    { shape: x, data: values(rng, x) },
+    { shape: filter, data: values(rng, filter) },
+  ];
+  const conv = (tf: TF, xs: Tensor, w: Tensor) => tf.conv2d(xs as Tensor4D, w as Tensor4D, 1, pad);
+  await expectSameGrads(inputs, conv, seed, JSON.stringify({ x, filter, pad }));
+}
+
 describe('conv gradients on wasm', () => {
   it('give wasm every conv gradient kernel once selectBackend loads it, and registering again changes nothing', async () => {
     const { tf } = await selectBackend('wasm');
@@ -120,7 +133,7 @@ describe('conv gradients on wasm', () => {
 
   it("give the cpu backend's filter gradient by im2col at stride 1 with few input channels (a conv net's first layer)", async () => {
     const rng = createPrng(7);
-    for (const [x, filter, pad] of [
+    for (const c of [
       [[3, 28, 28, 1], [5, 5, 1, 32], 'same'],
       [[2, 9, 7, 3], [3, 3, 3, 8], 'same'],
       [[1, 4, 6, 2], [5, 5, 2, 4], 'same'],
@@ -135,15 +148,8 @@ describe('conv gradients on wasm', () => {
           [0, 0],
         ],
       ],
-    ] as [number[], number[], Pad][]) {
-      const inputs = [
-        { shape: x, data: values(rng, x) },
-        { shape: filter, data: values(rng, filter) },
-      ];
-      const conv = (tf: TF, xs: Tensor, w: Tensor) => tf.conv2d(xs as Tensor4D, w as Tensor4D, 1, pad);
-
-      await expectSameGrads(inputs, conv, 3, JSON.stringify({ x, filter, pad }));
-    }
+    ] as StrideOneCase[])
+      await expectSameStrideOneGrads(rng, c, 3);
   });
 
   it("give the cpu backend's filter gradient by Cohort's SIMD loop at stride 1 with even input and 16n output channels (the CNN's second conv)", async () => {
@@ -151,7 +157,7 @@ describe('conv gradients on wasm', () => {
     // A numeric pad with a non-square filter is left out: tfjs sizes that output from the filter's height alone, and
     // tfjs-backend-wasm 4.22's own forward Conv2D then writes past its output (as in the random cases above).
     const rng = createPrng(19);
-    for (const [x, filter, pad] of [
+    for (const c of [
       [[3, 14, 14, 32], [5, 5, 32, 64], 'same'],
       [[2, 7, 5, 8], [3, 3, 8, 16], 'valid'],
       [[1, 6, 9, 8], [3, 3, 8, 32], 1],
@@ -165,15 +171,8 @@ describe('conv gradients on wasm', () => {
           [0, 0],
         ],
       ],
-    ] as [number[], number[], Pad][]) {
-      const inputs = [
-        { shape: x, data: values(rng, x) },
-        { shape: filter, data: values(rng, filter) },
-      ];
-      const conv = (tf: TF, xs: Tensor, w: Tensor) => tf.conv2d(xs as Tensor4D, w as Tensor4D, 1, pad);
-
-      await expectSameGrads(inputs, conv, 5, JSON.stringify({ x, filter, pad }));
-    }
+    ] as StrideOneCase[])
+      await expectSameStrideOneGrads(rng, c, 5);
   });
 
   it("give the filter gradient by dy's shape when dimRoundingMode rounds the output up, as explicit extra padding would", async () => {

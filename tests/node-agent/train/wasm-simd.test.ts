@@ -90,7 +90,7 @@ describe("Cohort's wasm SIMD kernels", () => {
     const [oh, ow] = [shape[1] + 2 * top - kh + 1, shape[2] + 2 * left - kw + 1];
     const x = tf.randomNormal(shape, 0, 1, 'float32', 9);
     const rows = shape[0] * oh * ow;
-    const out = heapTensor(tf, [kh * kw * shape[3], rows], (v) => simd?.im2col(heapView(tf, x), v, shape, kh, kw, oh, ow, top, left));
+    const out = heapTensor(tf, [kh * kw * shape[3], rows], (v) => simd?.im2col(heapView(tf, x), v, { shape, kh, kw, oh, ow, top, left }));
     const [xs, got] = [x.dataSync(), out.dataSync()];
     const [, h, w, ci] = shape;
     let checked = 0;
