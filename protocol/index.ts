@@ -18,6 +18,7 @@ export {
   checkLayout,
   decodeTensors,
   encodeTensors,
+  encodeTensorParts,
   flatSize,
   frameDigest,
   readFloat32LE,
