@@ -71,12 +71,6 @@ const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 export type PayloadWriter = (allocate: (byteLength: number) => Uint8Array<ArrayBuffer>) => Uint8Array;
 
 /**
- * A payload given as the concatenation of these parts (e.g. a frame's header and each tensor's bytes where they lie):
- * hashed and encrypted part by part straight into the envelope, so the payload is never assembled first.
- */
-export type PayloadParts = readonly Uint8Array[];
-
-/**
  * The AEAD runs over the envelope's own bytes in slices of this size: node:crypto has no in-place mode, and a
  * small output per slice, copied back at once, spares a second model-sized buffer (and the collector its pages).
  */
@@ -84,8 +78,8 @@ const CIPHER_SLICE_BYTES = 64 * 1024;
 
 /**
  * Runs `cipher` over `bytes` slice by slice into `target` (the same bytes, or ones that end no later, so a slice never
- * overwrites input not yet read); with `hash`, each output slice is also hashed while it is in cache (one pass over
- * the payload for decryption and its digest, not two).
+ * overwrites input not yet read); with `hash`, each output slice is hashed too, while it is in cache (decryption and
+ * the plaintext's digest in one pass over the payload).
  */
 function cipherInto(cipher: { update(data: Uint8Array): Uint8Array }, bytes: Uint8Array, target: Uint8Array, hash?: Hash): void {
   for (let at = 0; at < bytes.length; at += CIPHER_SLICE_BYTES) {
@@ -95,28 +89,17 @@ function cipherInto(cipher: { update(data: Uint8Array): Uint8Array }, bytes: Uin
   }
 }
 
-/**
- * The envelope's bytes with the payload in place at `offset` (copied there unless a writer built it there), or, for
- * parts, room for it (each part is encrypted into it later).
- */
-function layOut(payload: Uint8Array | PayloadWriter | PayloadParts, offset: number): { envelope: Uint8Array; length: number } {
+/** The envelope's bytes with the payload in place at `offset` (copied there unless a writer built it there). */
+function layOut(payload: Uint8Array | PayloadWriter, offset: number): { envelope: Uint8Array; length: number } {
   const allocate = (length: number): Uint8Array<ArrayBuffer> => {
     assertU32('payload length', length);
     return new Uint8Array(offset + length + TAG_BYTES + SIGNATURE_BYTES);
   };
-  if (Array.isArray(payload)) {
-    let length = 0;
-    for (const part of payload as PayloadParts) {
-      assertBytes('payload part', part);
-      length += part.length;
-    }
-    return { envelope: allocate(length), length };
-  }
   if (typeof payload !== 'function') {
-    assertBytes('payload', payload as Uint8Array);
+    assertBytes('payload', payload);
     const envelope = allocate(payload.length);
-    envelope.set(payload as Uint8Array, offset);
-    return { envelope, length: (payload as Uint8Array).length };
+    envelope.set(payload, offset);
+    return { envelope, length: payload.length };
   }
   let envelope: Uint8Array<ArrayBuffer> | undefined;
   const built = payload((length) => {
@@ -135,22 +118,20 @@ function layOut(payload: Uint8Array | PayloadWriter | PayloadParts, offset: numb
 /**
  * Encrypts `payload` to the recipient and signs it as the sender, for exactly this federation, round and institution.
  * `payload` may be a PayloadWriter, which builds the payload inside the envelope (it is then encrypted in place:
- * the writer must keep no view of it), or PayloadParts, encrypted from where they lie into the envelope (the same
- * envelope bytes as for their concatenation).
+ * the writer must keep no view of it).
  * @example const envelope = sealEnvelope({ payload, context: { federation: 'fed', round: 3, institution: 'st-marys' }, recipientBoxPublicKey: coordinator.boxPublicKey, senderSignSecretKey: me.signSecretKey });
  */
 export function sealEnvelope(args: {
-  payload: Uint8Array | PayloadWriter | PayloadParts;
+  payload: Uint8Array | PayloadWriter;
   context: EnvelopeContext;
   recipientBoxPublicKey: Uint8Array;
   senderSignSecretKey: Uint8Array;
   random?: RandomSource;
 }): Uint8Array {
   const { context, recipientBoxPublicKey, senderSignSecretKey } = args;
-  const parts = Array.isArray(args.payload) ? (args.payload as PayloadParts) : undefined;
-  if (typeof args.payload !== 'function' && parts === undefined) {
-    assertBytes('payload', args.payload as Uint8Array);
-    assertU32('payload length', (args.payload as Uint8Array).length);
+  if (typeof args.payload !== 'function') {
+    assertBytes('payload', args.payload);
+    assertU32('payload length', args.payload.length);
   }
   assertContext('context', context);
   assertBytes('recipientBoxPublicKey', recipientBoxPublicKey, 32);
@@ -160,7 +141,7 @@ export function sealEnvelope(args: {
   const headerBytes = headerLength(context);
   const { envelope, length } = layOut(args.payload, headerBytes);
   const payload = envelope.subarray(headerBytes, headerBytes + length);
-  const digest = sha256(parts ?? payload);
+  const digest = sha256(payload);
   // node:crypto's X25519, as when opening (tweetnacl's two scalar multiplications were most of a site's sealing time);
   // the ephemeral key pair from OpenSSL's generator, or from `random` when one is given (test vectors).
   let exchanged: ReturnType<typeof x25519>;
@@ -182,14 +163,7 @@ export function sealEnvelope(args: {
   try {
     const cipher = createCipheriv(AEAD, key, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(header, { plaintextLength: payload.length });
-    if (parts === undefined) cipherInto(cipher, payload, payload); // the plaintext becomes the ciphertext where it lies
-    else {
-      let at = 0;
-      for (const part of parts) {
-        cipherInto(cipher, part, payload.subarray(at, at + part.length));
-        at += part.length;
-      }
-    }
+    cipherInto(cipher, payload, payload); // the plaintext becomes the ciphertext where it lies
     cipher.final();
     envelope.set(cipher.getAuthTag(), header.length + payload.length);
   } finally {

@@ -39,7 +39,7 @@ export {
   type ChallengeParams,
   type ServerProofParams,
 } from './challenge.js';
-export { sealEnvelope, openEnvelope, peekEnvelope, type EnvelopeContext, type OpenEnvelopeResult, type PayloadParts, type PayloadWriter } from './envelope.js';
+export { sealEnvelope, openEnvelope, peekEnvelope, type EnvelopeContext, type OpenEnvelopeResult, type PayloadWriter } from './envelope.js';
 export { modelSigningMessage, signModel, verifyModel, type ModelSignatureParams } from './model-signature.js';
 export { documentBytes, signDocument, verifyDocument } from './signed-document.js';
 export { consentHash, signConsent, signRevocation, verifyConsent, verifyRevocation } from './consent.js';

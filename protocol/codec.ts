@@ -79,40 +79,6 @@ export function encodeTensors(
   meta: Record<string, unknown> = {},
   options: { trailer?: boolean; allocate?: (byteLength: number) => Uint8Array<ArrayBuffer> } = {},
 ): Uint8Array<ArrayBuffer> {
-  const { head, length } = frameHead(tensors, meta);
-  const out = options.allocate ? options.allocate(length) : new Uint8Array(length);
-  if (!(out instanceof Uint8Array) || out.length !== length) throw new TypeError(`allocate must return ${length} bytes`);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  out.set(head, 0);
-  let offset = head.length;
-  for (const { data } of tensors) {
-    if (HOST_LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
-    else for (let i = 0; i < data.length; i++) view.setFloat32(offset + 4 * i, data[i] as number, true);
-    offset += data.byteLength;
-  }
-  if (options.trailer !== false) out.set(sha256(out.subarray(0, offset)), offset);
-  else out.fill(0, offset);
-  return out;
-}
-
-/**
- * The bytes of `encodeTensors(tensors, meta, { trailer: false })` as parts whose concatenation is that frame: its
- * prefix and header, each tensor's bytes where they lie (no copy), and the zero trailer. For a sealer that hashes and
- * encrypts the frame part by part (`sealEnvelope({ payload: parts })`); the tensors must not change until it has.
- * @example const parts = encodeTensorParts(weights, meta); sealEnvelope({ payload: parts, ... })
- */
-export function encodeTensorParts(tensors: NamedTensor[], meta: Record<string, unknown> = {}): Uint8Array[] {
-  if (!HOST_LITTLE_ENDIAN) return [encodeTensors(tensors, meta, { trailer: false })];
-  const { head } = frameHead(tensors, meta);
-  return [
-    head,
-    ...tensors.map(({ data }) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
-    new Uint8Array(DIGEST_BYTES),
-  ];
-}
-
-/** Checks the tensors and builds a frame's prefix and padded header (what precedes the data); `length`: the whole frame's. */
-function frameHead(tensors: NamedTensor[], meta: Record<string, unknown>): { head: Uint8Array; length: number } {
   const header: Header = { tensors: tensors.map((t) => ({ name: t.name, dtype: 'float32', shape: [...t.shape] })), meta };
   const parsed = HeaderSchema.safeParse(header);
   if (!parsed.success) throw new CohortError('BAD_REQUEST', `cannot encode: ${describeIssue(parsed.error)}`);
@@ -138,14 +104,25 @@ function frameHead(tensors: NamedTensor[], meta: Record<string, unknown>): { hea
   const headerBytes = new TextEncoder().encode(json);
   const headerLength = headerBytes.length + ((4 - ((PREFIX_BYTES + headerBytes.length) % 4)) % 4);
   const dataOffset = PREFIX_BYTES + headerLength;
-  const head = new Uint8Array(dataOffset);
-  const view = new DataView(head.buffer);
-  head.set(MAGIC, 0);
+  const length = dataOffset + floats * 4 + DIGEST_BYTES;
+  const out = options.allocate ? options.allocate(length) : new Uint8Array(length);
+  if (!(out instanceof Uint8Array) || out.length !== length) throw new TypeError(`allocate must return ${length} bytes`);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out.set(MAGIC, 0);
   view.setUint8(4, CODEC_VERSION);
+  out.fill(0, 5, PREFIX_BYTES - 4); // reserved (allocated bytes need not be zero)
   view.setUint32(8, headerLength, true);
-  head.set(headerBytes, PREFIX_BYTES);
-  head.fill(0x20, PREFIX_BYTES + headerBytes.length, dataOffset);
-  return { head, length: dataOffset + floats * 4 + DIGEST_BYTES };
+  out.set(headerBytes, PREFIX_BYTES);
+  out.fill(0x20, PREFIX_BYTES + headerBytes.length, dataOffset);
+  let offset = dataOffset;
+  for (const { data } of tensors) {
+    if (HOST_LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+    else for (let i = 0; i < data.length; i++) view.setFloat32(offset + 4 * i, data[i] as number, true);
+    offset += data.byteLength;
+  }
+  if (options.trailer !== false) out.set(sha256(out.subarray(0, offset)), offset);
+  else out.fill(0, offset);
+  return out;
 }
 
 /**

@@ -18,7 +18,6 @@ export {
   checkLayout,
   decodeTensors,
   encodeTensors,
-  encodeTensorParts,
   flatSize,
   frameDigest,
   readFloat32LE,

@@ -1,6 +1,6 @@
 /** Seals the trained update to the coordinator and uploads it; a failure anywhere on the way is the task's outcome, not a crash. */
 import type { EventEmitter } from 'node:events';
-import { encodeTensorParts, toCohortError, type UpdateMeta } from '../../protocol/index.js';
+import { encodeTensors, toCohortError, type UpdateMeta } from '../../protocol/index.js';
 import { sealEnvelope, type Identity } from '../../crypto/index.js';
 import type { AgentEventMap } from '../events.js';
 import type { AgentSocket } from '../transport/connection.js';
@@ -44,8 +44,10 @@ export function sendUpdate(o: SendUpdateOptions): Mod {
         metrics: update.metrics,
       };
       const envelope = sealEnvelope({
-        // Plain weights are hashed and encrypted from where they lie into the envelope: the frame is never assembled.
-        payload: update.encoding ? await update.encoding.encode(update, meta) : encodeTensorParts(update.weights, meta),
+        // Plain weights are encoded straight into the envelope, which encrypts them where they lie.
+        payload: update.encoding
+          ? await update.encoding.encode(update, meta)
+          : (allocate) => encodeTensors(update.weights, meta, { trailer: false, allocate }),
         context: { federation: o.federation, round, institution: o.identity.id },
         recipientBoxPublicKey: o.coordinatorBoxPublicKey,
         senderSignSecretKey: o.identity.signSecretKey,

@@ -38,19 +38,6 @@ describe('envelope sealed and opened in place', () => {
     expect(region?.buffer).toBe(written.buffer); // built where it was sealed: no copy
   });
 
-  it('seals payload parts into the same bytes as their concatenation, and refuses a part that is not bytes', () => {
-    // Parts of odd lengths, one empty, one over several cipher slices: the AEAD and the hash continue across them.
-    const whole = new Uint8Array(randomBytes(200_007));
-    const parts = [whole.subarray(0, 13), whole.subarray(13, 13), whole.subarray(13, 150_001), whole.subarray(150_001)];
-
-    const given = sealEnvelope({ payload: whole, context, ...keys, random: seededRandom('parts') });
-    const fromParts = sealEnvelope({ payload: parts, context, ...keys, random: seededRandom('parts') });
-
-    expect(Buffer.compare(fromParts, given)).toBe(0);
-    expect(openEnvelope(fromParts, opening())).toMatchObject({ ok: true, payloadDigest: sha256Hex(whole) });
-    expect(() => sealEnvelope({ payload: [whole, 'x' as unknown as Uint8Array], context, ...keys })).toThrow(/payload part/);
-  });
-
   it('copies a writer result that is not the region it was given, and refuses a writer that returns no bytes', () => {
     const payload = Uint8Array.of(1, 2, 3, 4, 5);
 

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createPrng } from '../../crypto/prng.js';
-import { decodeTensors, encodeTensorParts, encodeTensors, flatSize, frameDigest, readFloat32LE, type NamedTensor } from '../../protocol/codec.js';
+import { decodeTensors, encodeTensors, flatSize, frameDigest, readFloat32LE, type NamedTensor } from '../../protocol/codec.js';
 import { bitsOf, dataSection, float32Bytes, handFrame, headerText, thrown } from './helpers.js';
 
 function tensor(name: string, shape: number[], fill: (i: number) => number = (i) => i + 0.5): NamedTensor {
@@ -115,17 +115,6 @@ describe('encodeTensors / decodeTensors', () => {
     expect(bare.subarray(bare.length - 32)).toEqual(new Uint8Array(32));
     expect(decodeTensors(bare, { authenticated: true }).tensors).toEqual(decodeTensors(hashed).tensors);
     expect(() => decodeTensors(bare)).toThrow(/digest mismatch/);
-  });
-
-  it('gives as parts exactly the trailer-less frame, each tensor as a view of its own data (no copy)', () => {
-    const tensors = [tensor('w', [3, 5]), tensor('b', [5]), tensor('s', [])];
-    const meta = { round: 2, kind: 'weights', note: 'é' };
-
-    const parts = encodeTensorParts(tensors, meta);
-
-    expect(Buffer.compare(Buffer.concat(parts), encodeTensors(tensors, meta, { trailer: false }))).toBe(0);
-    expect(parts.slice(1, -1).map((p) => p.buffer)).toEqual(tensors.map((t) => t.data.buffer));
-    expect(() => encodeTensorParts([tensor('w', [2]), tensor('w', [2])])).toThrow(/w/);
   });
 
   it('refuses to encode a tensor whose data does not match its shape', () => {
