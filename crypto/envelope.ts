@@ -22,7 +22,7 @@
  * Open order: parse -> signature (cheap rejection of a forged header) -> context -> decrypt (AEAD tag) -> plaintext digest.
  * One SHA-256 pass over the payload on each side (the plaintext's); the signature covers it through that digest. See docs/reference/wire-protocol.md, "Update envelopes".
  */
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, type Hash } from 'node:crypto';
 import { asUint8Array, concatBytes, constantTimeEqual, toHex, utf8Encode } from './bytes.js';
 import {
   encodeHeader,
@@ -76,10 +76,16 @@ export type PayloadWriter = (allocate: (byteLength: number) => Uint8Array<ArrayB
  */
 const CIPHER_SLICE_BYTES = 64 * 1024;
 
-/** Runs `cipher` over `bytes` slice by slice into `target` (the same bytes, or ones that end no later, so a slice never overwrites input not yet read). */
-function cipherInto(cipher: { update(data: Uint8Array): Uint8Array }, bytes: Uint8Array, target: Uint8Array): void {
+/**
+ * Runs `cipher` over `bytes` slice by slice into `target` (the same bytes, or ones that end no later, so a slice never
+ * overwrites input not yet read); with `hash`, each output slice is hashed too, while it is in cache (decryption and
+ * the plaintext's digest in one pass over the payload).
+ */
+function cipherInto(cipher: { update(data: Uint8Array): Uint8Array }, bytes: Uint8Array, target: Uint8Array, hash?: Hash): void {
   for (let at = 0; at < bytes.length; at += CIPHER_SLICE_BYTES) {
-    target.set(cipher.update(bytes.subarray(at, at + CIPHER_SLICE_BYTES)), at);
+    const out = cipher.update(bytes.subarray(at, at + CIPHER_SLICE_BYTES));
+    target.set(out, at);
+    hash?.update(out);
   }
 }
 
@@ -233,14 +239,20 @@ export function openEnvelope(
   const headerEnd = parsed.header.length;
   const at = headerEnd - ((envelope.byteOffset + headerEnd) % 4);
   let plaintext: Uint8Array;
+  // The plaintext's SHA-256 is taken slice by slice as it is decrypted; it is compared with the signed digest below,
+  // after the AEAD tag, and nothing is returned before both match.
+  const hash = createHash('sha256');
   try {
     const decipher = createDecipheriv(AEAD, key, parsed.nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(parsed.header, { plaintextLength: parsed.payloadLength });
     decipher.setAuthTag(parsed.tag);
     if (args.inPlace) {
       plaintext = envelope.subarray(at, at + parsed.payloadLength);
-      cipherInto(decipher, parsed.ciphertext, plaintext);
-    } else plaintext = decipher.update(parsed.ciphertext);
+      cipherInto(decipher, parsed.ciphertext, plaintext, hash);
+    } else {
+      plaintext = decipher.update(parsed.ciphertext);
+      hash.update(plaintext);
+    }
     try {
       decipher.final();
     } catch {
@@ -254,7 +266,7 @@ export function openEnvelope(
   } finally {
     key.fill(0);
   }
-  const digest = sha256(plaintext);
+  const digest = new Uint8Array(hash.digest());
   if (!constantTimeEqual(digest, signedDigest)) {
     plaintext.fill(0);
     return { ok: false, reason: 'DECRYPT_FAILED', message: 'decrypted payload does not match the signed digest' };

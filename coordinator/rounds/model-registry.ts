@@ -3,7 +3,7 @@ import { ModelSpecSchema, decodeTensors, type ModelSpec, type NamedTensor, type 
 import type { Identity } from '../../crypto/index.js';
 import type { ModelRecord, Store } from '../store/index.js';
 import { initialWeights, loadModelFile, saveModelFile, userInitialWeights } from '../models/index.js';
-import { encodeAndSign, toSignedModel } from './model-signing.js';
+import { encodeAndSign, toSignedModel, type EncodedModel } from './model-signing.js';
 
 export interface CurrentModel {
   version: number;
@@ -18,6 +18,8 @@ export interface CurrentModel {
 
 export class ModelRegistry {
   current: CurrentModel | undefined;
+  /** The latest candidate's inputs and encoding: publishing that candidate stores the bytes the sites evaluated. */
+  private lastCandidate: { version: number; round: number; spec: ModelSpec; tensors: NamedTensor[]; encoded: EncodedModel } | undefined;
 
   constructor(private readonly deps: { store: Store; identity: Identity; dataDir: string; federation: string }) {}
 
@@ -47,6 +49,7 @@ export class ModelRegistry {
   candidate(spec: ModelSpec, tensors: NamedTensor[], version: number, round: number): CurrentModel {
     const { federation, identity } = this.deps;
     const encoded = encodeAndSign(identity, federation, version, spec, tensors, { round, spec });
+    this.lastCandidate = { version, round, spec, tensors, encoded };
     return { version, digest: encoded.digest, spec, tensors, signed: toSignedModel(federation, version, spec, encoded), path: '' };
   }
 
@@ -69,7 +72,12 @@ export class ModelRegistry {
   publish(spec: ModelSpec, tensors: NamedTensor[], round: number | null, parentVersion: number | null): CurrentModel {
     const version = parentVersion === null ? 0 : parentVersion + 1;
     const { federation, identity, dataDir, store } = this.deps;
-    const encoded = encodeAndSign(identity, federation, version, spec, tensors, { round, spec });
+    // The same spec, tensors, version and round encode and sign (Ed25519 is deterministic) to the candidate's bytes:
+    // those are stored, not a second encoding of them (a copy and a SHA-256 pass over the model fewer per round).
+    const c = this.lastCandidate;
+    const same = c !== undefined && c.version === version && c.round === round && c.spec === spec && c.tensors === tensors;
+    const encoded = same ? c.encoded : encodeAndSign(identity, federation, version, spec, tensors, { round, spec });
+    this.lastCandidate = undefined;
     const { path } = saveModelFile(dataDir, federation, version, encoded.bytes);
     store.insertModel({
       federationId: federation,

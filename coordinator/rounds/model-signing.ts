@@ -1,6 +1,6 @@
 /** Turns aggregated weights into a signed, stored model version. */
-import { canonicalJson, encodeTensors, frameDigest, type ModelSpec, type NamedTensor, type SignedModel } from '../../protocol/index.js';
-import { sha256Hex, signModel, toBase64, type Identity } from '../../crypto/index.js';
+import { canonicalJson, encodeTensors, type ModelSpec, type NamedTensor, type SignedModel } from '../../protocol/index.js';
+import { sha256Hex, signModel, toBase64, toHex, type Identity } from '../../crypto/index.js';
 
 /** SHA-256 (hex) of a spec's canonical JSON: binds a model's signature to its architecture and preprocessing. */
 export function specHash(spec: ModelSpec): string {
@@ -27,7 +27,8 @@ export function encodeAndSign(
   meta: Record<string, unknown>,
 ): EncodedModel {
   const bytes = encodeTensors(tensors, { federation, version, ...meta });
-  const digest = frameDigest(bytes);
+  // The trailer encodeTensors just wrote is the frame's SHA-256: no second pass over the model to read it back.
+  const digest = toHex(bytes.subarray(bytes.length - 32));
   const hash = specHash(spec);
   const signature = toBase64(signModel({ federation, version, specHash: hash, weightsDigest: digest }, identity.signSecretKey));
   return { bytes, digest, specHash: hash, signature };

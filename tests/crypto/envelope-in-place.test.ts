@@ -5,6 +5,7 @@ import { openEnvelope, sealEnvelope, type EnvelopeContext } from '../../crypto/e
 import { x25519, x25519Ephemeral, x25519KeyPair } from '../../crypto/x25519-native.js';
 import { sha256Hex } from '../../crypto/hash.js';
 import { flipped, seededRandom } from './helpers.js';
+import { buildEnvelope } from './envelope-reference.js';
 
 const sender = generateIdentity('st-marys');
 const coordinator = generateIdentity('coordinator');
@@ -79,6 +80,23 @@ describe('envelope sealed and opened in place', () => {
     const header = 97 + 'cardio'.length + 'st-marys'.length;
     // The decrypted bytes went up to 3 bytes below the ciphertext; all of them are zero again.
     expect(tampered.subarray(header - 3, header + payload.length - 3).every((b) => b === 0)).toBe(true);
+  });
+
+  it('in place, refuses a plaintext that decrypts but differs from the signed digest in its last slice, and zeroes it', () => {
+    // A dishonest site signs the digest of one payload and encrypts another (valid AEAD tag): the plaintext's SHA-256,
+    // taken slice by slice while decrypting, covers every slice, down to a change in the last byte of the fourth.
+    const payload = new Uint8Array(randomBytes(200_000));
+    const signedFor = payload.slice();
+    signedFor[signedFor.length - 1] = (signedFor[signedFor.length - 1] as number) ^ 1;
+    const lying = buildEnvelope({ payload, context, ...keys, digestOf: signedFor });
+    const honest = buildEnvelope({ payload, context, ...keys, digestOf: payload });
+
+    const opened = openEnvelope(lying, { ...opening(), inPlace: true });
+
+    expect(opened).toMatchObject({ ok: false, reason: 'DECRYPT_FAILED', message: expect.stringMatching(/signed digest/) });
+    const header = 97 + 'cardio'.length + 'st-marys'.length;
+    expect(lying.subarray(header - 3, header + payload.length - 3).every((b) => b === 0)).toBe(true);
+    expect(openEnvelope(honest, { ...opening(), inPlace: true })).toMatchObject({ ok: true, payloadDigest: sha256Hex(payload) });
   });
 
   it('opens with the recipient public key given, and refuses when it is not the key the sender sealed to', () => {
