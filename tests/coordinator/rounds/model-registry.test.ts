@@ -14,8 +14,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const identity = generateIdentity('coordinator');
 const spec = federation.spec;
-const shifted = (tensors: NamedTensor[], by: number): NamedTensor[] =>
-  tensors.map((t) => ({ ...t, data: t.data.map((v) => v + by) }));
+const shifted = (tensors: NamedTensor[], by: number): NamedTensor[] => tensors.map((t) => ({ ...t, data: t.data.map((v) => v + by) }));
 
 function registry(dir: string): ModelRegistry {
   const store = openSqliteStore(':memory:');
