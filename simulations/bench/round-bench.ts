@@ -220,7 +220,9 @@ export const roundSection: BenchSection = {
     const arch = ctx.quick ? 'mlp' : 'cnn';
     const spec = mnistSpec(arch);
     const counts = ctx.quick ? [3] : [10, 50, 100];
-    const roundsFor = (n: number): number => (ctx.quick ? 3 : n >= 50 ? 3 : 4);
+    // Rounds per N, the first a warm-up: with 2-3 measured rounds the same commit's median ratio moved by 0.5 between
+    // runs at N = 10 (docs/benchmarks.md), so the cheaper N measure more.
+    const roundsFor = (n: number): number => (ctx.quick ? 3 : n >= 100 ? 3 : n >= 50 ? 5 : 9);
     const modelBytes = parameterCount(spec) * 4;
     const rows: BenchRow[] = [];
     const ratios = new Map<number, number>();
