@@ -1,12 +1,13 @@
 /**
  * Forward and hand-written backward passes of the preset layers (dense, 5x5 'same' relu conv, 2x2 max pool,
- * flatten) on one institution's minibatch. Every matMul is 2-D and untransposed, the only form the wasm backend
- * sends to XNNPACK (10-20x its transposed or batched matMul); transposes are done on the small operand instead.
+ * flatten) on one institution's minibatch. Every matMul is 2-D: on wasm, Cohort's matMul kernel (wasm-fast-kernels.ts)
+ * runs it as an untransposed XNNPACK product (10-20x tfjs-backend-wasm's transposed or batched one) or by Cohort's SIMD
+ * kernels, which read a big kernel where it lies.
  */
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { LayerLayout } from '../../protocol/model-spec.js';
 import type { TF } from './backend.js';
-import { denseForwardSimd, denseInputGradSimd, denseUpdateSimd } from './batched-dense.js';
+import { denseUpdateSimd } from './batched-dense.js';
 import { maxPool2x2Grad, maxPool2x2ReluGrads } from './batched-pool.js';
 
 /**
@@ -18,13 +19,6 @@ import { maxPool2x2Grad, maxPool2x2ReluGrads } from './batched-pool.js';
 export function keptTransposed(layers: LayerLayout[], param: number): boolean {
   return param === 0 && layers[0]?.kind === 'dense';
 }
-
-/**
- * Kernel entries from which a later dense layer's forward pass transposes its kernel onto the left operand: XNNPACK
- * packs (and tfjs-backend-wasm caches by tensor) a matMul's right operand, so a right-hand kernel that is new every
- * step is repacked every step (the CNN's 3136x512: ~15 ms of a ~60 ms step); a transpose of it costs ~1 ms.
- */
-const PACKED_LIMIT = 1 << 16;
 
 /** What the backward pass of one layer needs from its forward pass. */
 export interface Saved {
@@ -47,12 +41,10 @@ export function forward(tf: TF, layers: LayerLayout[], params: Tensor[], x: Tens
     const input = h;
     if (layer.kind === 'dense') {
       const kernel = params[at] as Tensor2D;
+      // A later layer's kernel, new every step, goes to Cohort's wasm matMul as it is: it is read in place (SIMD) or
+      // moved to the left operand, never repacked by XNNPACK (wasm-fast-kernels.ts).
       const product =
-        at === 0 && saved.length === 0
-          ? tf.transpose(tf.matMul(kernel, tf.transpose(h as Tensor2D)))
-          : kernel.size >= PACKED_LIMIT
-            ? (denseForwardSimd(tf, h as Tensor2D, kernel) ?? tf.transpose(tf.matMul(tf.transpose(kernel), tf.transpose(h as Tensor2D))))
-            : tf.matMul(h as Tensor2D, kernel);
+        at === 0 && saved.length === 0 ? tf.transpose(tf.matMul(kernel, tf.transpose(h as Tensor2D))) : tf.matMul(h as Tensor2D, kernel);
       const z = tf.add(product, params[at + 1] as Tensor);
       h = layer.activation === 'relu' ? tf.relu(z) : z;
       saved.push({ layer, at, input, output: h });
@@ -137,16 +129,13 @@ export function backwardAndUpdate(tf: TF, saved: Saved[], params: Tensor[], dLog
       const kernel = params[s.at] as Tensor2D;
       // −lr scales the small [r, units] operand, not the [in, units] product: one pass over the kernel, not two.
       const scaled = tf.mul(c, dz) as Tensor2D;
-      // A big kernel not kept transposed: Cohort's SIMD kernels read it in place (batched-dense.ts), where they run.
-      const simd = !first && kernel.size >= PACKED_LIMIT;
+      // A kernel not kept transposed: updated in one pass by Cohort's SIMD kernel where it runs (batched-dense.ts).
       next[s.at] =
-        (simd ? denseUpdateSimd(tf, kernel, s.input as Tensor2D, scaled) : undefined) ??
+        (first ? undefined : denseUpdateSimd(tf, kernel, s.input as Tensor2D, scaled)) ??
         tf.add(first ? tf.matMul(tf.transpose(scaled), s.input as Tensor2D) : tf.matMul(tf.transpose(s.input as Tensor2D), scaled), kernel);
       next[s.at + 1] = tf.add(tf.mul(c, tf.sum(dz, 0)), params[s.at + 1] as Tensor);
-      if (!first)
-        dy =
-          (simd ? denseInputGradSimd(tf, dz as Tensor2D, kernel) : undefined) ??
-          tf.transpose(tf.matMul(kernel, tf.transpose(dz as Tensor2D)));
+      // dL/dx = dz · kernelᵀ, as tfjs's own matMul gradient asks it (on wasm: Cohort's SIMD product for a big kernel)
+      if (!first) dy = tf.matMul(dz as Tensor2D, kernel, false, true);
     } else if (s.layer.kind === 'conv') {
       const dz = masked ? dy : tf.mul(dy, tf.step(s.output));
       const { dW, db } = convGrads(tf, s.input, dz, (params[s.at] as Tensor4D).shape, masked ? poolDb : undefined);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { denseForwardSimd, denseInputGradSimd, denseUpdateSimd } from '../../../node-agent/train/batched-dense.js';
+import { denseUpdateSimd } from '../../../node-agent/train/batched-dense.js';
 import { maxPool2x2GradInto, type Shape4 } from '../../../node-agent/train/max-pool-grad.js';
 import { selectBackend, type TF } from '../../../node-agent/train/index.js';
 import { heapTensor, heapView } from '../../../node-agent/train/wasm-heap.js';
@@ -120,10 +120,20 @@ describe("Cohort's wasm SIMD kernels", () => {
       const h = tf.randomNormal([rows, inUnits], 0, 1, 'float32', rows) as Tensor2D;
       const k = tf.randomNormal([inUnits, units], 0, 0.1, 'float32', inUnits) as Tensor2D;
       const dz = tf.randomNormal([rows, units], 0, 1, 'float32', units) as Tensor2D;
-      const z = denseForwardSimd(tf, h, k);
-      const dx = denseInputGradSimd(tf, dz, k);
+      const simd = simdKernels(tf.backend());
+      let ran = 0;
+      const z = heapTensor(
+        tf,
+        [rows, units],
+        (out) => void (ran += Number(simd?.denseForward(heapView(tf, h), heapView(tf, k), out, sizes))),
+      );
+      const dx = heapTensor(
+        tf,
+        [rows, inUnits],
+        (out) => void (ran += Number(simd?.denseInputGrad(heapView(tf, dz), heapView(tf, k), out, sizes))),
+      );
       const next = denseUpdateSimd(tf, k, h, dz);
-      if (!z || !dx || !next) throw new Error(`the SIMD dense kernels did not run at ${JSON.stringify(sizes)}`);
+      if (ran !== 2 || !next) throw new Error(`the SIMD dense kernels did not run at ${JSON.stringify(sizes)}`);
       // tfjs's own products (the batched trainer's path without the SIMD kernels)
       const zWant = tf.transpose(tf.matMul(tf.transpose(k), tf.transpose(h)));
       const nextWant = tf.add(tf.matMul(tf.transpose(h), dz), k);
@@ -143,15 +153,19 @@ describe("Cohort's wasm SIMD kernels", () => {
 
   it('leave dense layers whose sizes they do not take (units not a multiple of 16) and the cpu backend to tfjs', async () => {
     const { tf } = await selectBackend('wasm');
+    const simd = simdKernels(tf.backend());
     const [h, k, dz] = [tf.ones([2, 8]), tf.ones([8, 10]), tf.ones([2, 10])] as [Tensor2D, Tensor2D, Tensor2D];
-    expect(denseForwardSimd(tf, h, k)).toBeUndefined();
-    expect(denseInputGradSimd(tf, dz, k)).toBeUndefined();
+    const sizes = { rows: 2, inUnits: 8, units: 10 };
+    const out = heapTensor(tf, [2, 10], (v) => {
+      expect(simd?.denseForward(heapView(tf, h), heapView(tf, k), v, sizes)).toBe(false);
+      expect(simd?.denseUpdate(heapView(tf, k), heapView(tf, h), heapView(tf, dz), v, sizes)).toBe(false);
+    });
     expect(denseUpdateSimd(tf, k, h, dz)).toBeUndefined();
-    tf.dispose([h, k, dz]);
+    tf.dispose([h, k, dz, out]);
     const cpu = (await selectBackend('cpu')).tf;
-    const [h2, k2] = [cpu.ones([2, 8]), cpu.ones([8, 16])] as [Tensor2D, Tensor2D];
-    expect(denseForwardSimd(cpu, h2, k2)).toBeUndefined();
-    cpu.dispose([h2, k2]);
+    const [h2, k2, s2] = [cpu.ones([2, 8]), cpu.ones([8, 16]), cpu.ones([2, 16])] as [Tensor2D, Tensor2D, Tensor2D];
+    expect(denseUpdateSimd(cpu, k2, h2, s2)).toBeUndefined();
+    cpu.dispose([h2, k2, s2]);
     await selectBackend('wasm');
   });
 
