@@ -111,12 +111,12 @@ function at(memory: WasmMemory, view: Float32Array): number {
   return view.byteOffset;
 }
 
-/** Throws unless each view holds at least the values the kernel reads or writes there (three view, length pairs). */
+/** Throws unless each view holds at least the values the kernel reads or writes there (view, length pairs): nothing outside a tensor is touched. */
 function sized(...pairs: (Float32Array | number)[]): void {
   for (let i = 0; i < pairs.length; i += 2)
     if ((pairs[i] as Float32Array).length < (pairs[i + 1] as number))
       throw new Error(
-        `Cohort's wasm SIMD dense kernel: operand ${i / 2} has ${(pairs[i] as Float32Array).length} values, ${String(pairs[i + 1])} needed`,
+        `Cohort's wasm SIMD kernel: operand ${i / 2} has ${(pairs[i] as Float32Array).length} values, ${String(pairs[i + 1])} needed`,
       );
 }
 
@@ -127,6 +127,8 @@ function bind(memory: WasmMemory, module: object): SimdKernels {
     maxPool2x2Grad(x, g, dx, shape, mask, sums) {
       const [n, h, w, c] = shape;
       if (c % 4 !== 0) return false;
+      sized(x, n * h * w * c, g, n * (h >> 1) * (w >> 1) * c, dx, n * h * w * c);
+      if (sums) sized(sums, c);
       k.maxPool2x2Grad(at(memory, x), at(memory, g), at(memory, dx), n, h, w, c, mask ? 1 : 0, sums ? at(memory, sums) : 0);
       // max-pool-grad.ts's rule for a window with no value >= FLT_MIN: only the very first window, through offset 0.
       const row = w * c;
@@ -140,7 +142,7 @@ function bind(memory: WasmMemory, module: object): SimdKernels {
     },
     im2col(x, out, { shape, kh, kw, oh, ow, top, left }) {
       const [n, h, w, ci] = shape;
-      if (out.length < kh * kw * ci * n * oh * ow) throw new Error('im2col: the output view is smaller than the patches');
+      sized(x, n * h * w * ci, out, kh * kw * ci * n * oh * ow);
       k.im2col(at(memory, x), at(memory, out), n, h, w, ci, kh, kw, oh, ow, top, left);
     },
     denseForward(h, kernel, z, { rows, inUnits, units }) {
@@ -157,8 +159,7 @@ function bind(memory: WasmMemory, module: object): SimdKernels {
     },
     denseUpdate(kernel, h, s, out, { rows, inUnits, units }) {
       if (units % 16 !== 0) return false;
-      sized(h, rows * inUnits, s, rows * units, out, inUnits * units);
-      if (kernel.length < inUnits * units) throw new Error('denseUpdate: the kernel view is smaller than inUnits x units');
+      sized(h, rows * inUnits, s, rows * units, out, inUnits * units, kernel, inUnits * units);
       k.denseUpdate(at(memory, kernel), at(memory, h), at(memory, s), at(memory, out), rows, inUnits, units);
       return true;
     },

@@ -74,6 +74,18 @@ describe("Cohort's wasm SIMD kernels", () => {
     tf.dispose([x, g]);
   });
 
+  it('refuse views smaller than the shapes they are given, before writing anything into the heap', async () => {
+    const { tf } = await selectBackend('wasm');
+    const simd = simdKernels(tf.backend());
+    const [x, g] = [tf.randomNormal([1, 4, 4, 4]), tf.randomNormal([1, 2, 2, 4])];
+    const small = heapTensor(tf, [8], (v) => v.fill(7));
+    expect(() => simd?.maxPool2x2Grad(heapView(tf, x), heapView(tf, g), heapView(tf, small), [1, 4, 4, 4], false)).toThrow(
+      /operand 2 has 8 values, 64 needed/,
+    );
+    expect(Array.from(small.dataSync())).toEqual(new Array(8).fill(7));
+    tf.dispose([x, g, small]);
+  });
+
   it('leave channels that are not a multiple of 4 to the JavaScript pass, writing nothing', async () => {
     const { tf } = await selectBackend('wasm');
     const x = tf.randomNormal([1, 4, 4, 3]);
