@@ -3,7 +3,7 @@ import type { Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { maxPool2x2GradInto, type Shape4 } from './max-pool-grad.js';
 import { heapTensor, heapView, onWasmHeap } from './wasm-heap.js';
-import { simdKernels } from './wasm-simd.js';
+import { maxPool2x2GradPass } from './wasm-simd.js';
 
 /** Throws unless dy has the shape of a 2x2 stride-2 'valid' pool of `input`. */
 function checkPooled(dy: Tensor, input: Tensor): void {
@@ -16,24 +16,31 @@ function checkPooled(dy: Tensor, input: Tensor): void {
  * dL/dx of a 2x2 stride-2 'valid' max pool of NHWC `input` given dL/dy, with tfjs-backend-wasm 4.22's tie rules: each
  * window's gradient goes to the LAST position (row-major) holding a value >= the running max, which starts at FLT_MIN;
  * a window with no value >= FLT_MIN sends its gradient to offset 0 of the whole tensor (when that lies in the window),
- * as the wasm kernel does. One pass in JavaScript over the wasm heap (no copies), 3-4x faster than that kernel on the
- * CNN's pools; the wasm kernel and this agree bit for bit (tests/node-agent/train/batched-pool.test.ts).
+ * as the wasm kernel does. One pass over the wasm heap (no copies; Cohort's SIMD kernel, else JavaScript), 3-60x faster
+ * than that kernel on the CNN's pools; the wasm kernel and this agree bit for bit (tests/node-agent/train/batched-pool.test.ts).
  * With `reluMask`, `input` is a relu's output and the result is that relu's input gradient, dL/dx · (x > 0): what
  * `tf.mul(maxPool2x2Grad(dy, x), tf.step(x))` gives, in the same pass.
  * @example const dx = maxPool2x2Grad(tf, dy, h); // h [r, 28, 28, 32], dy [r, 14, 14, 32]
  */
 export function maxPool2x2Grad(tf: TF, dy: Tensor, input: Tensor, opts: { reluMask?: boolean } = {}): Tensor {
-  const [n, h, w, c] = input.shape as [number, number, number, number];
+  return pooledGrads(tf, dy, input, opts.reluMask === true, false).dx;
+}
+
+/** The pass of both exported functions: on the wasm heap (SIMD or JavaScript, maxPool2x2GradPass), else over copies. */
+function pooledGrads(tf: TF, dy: Tensor, input: Tensor, mask: boolean, sum: boolean): { dx: Tensor; db?: Tensor } {
   checkPooled(dy, input);
-  const mask = opts.reluMask === true;
-  if (onWasmHeap(tf))
-    return heapTensor(tf, [...input.shape], (dx) => {
-      const [x, g, shape] = [heapView(tf, input), heapView(tf, dy), input.shape as Shape4];
-      if (!simdKernels(tf.backend())?.maxPool2x2Grad(x, g, dx, shape, mask)) maxPool2x2GradInto(x, g, dx, shape, mask);
-    });
-  const dx = new Float32Array(n * h * w * c);
-  maxPool2x2GradInto(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, dx, input.shape as Shape4, mask);
-  return tf.tensor(dx, input.shape, 'float32');
+  const shape = input.shape as Shape4;
+  if (onWasmHeap(tf)) {
+    const db = sum ? heapTensor(tf, [shape[3]], (v) => v.fill(0)) : undefined;
+    const dx = heapTensor(tf, [...shape], (out) =>
+      maxPool2x2GradPass(tf.backend(), heapView(tf, input), heapView(tf, dy), out, shape, mask, db && heapView(tf, db)),
+    );
+    return { dx, db };
+  }
+  const sums = sum ? new Float64Array(shape[3]) : undefined;
+  const dx = new Float32Array(tf.util.sizeFromShape(shape));
+  maxPool2x2GradInto(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, dx, shape, mask, sums);
+  return { dx: tf.tensor(dx, shape, 'float32'), db: sums && tf.tensor1d(Float32Array.from(sums), 'float32') };
 }
 
 /**
@@ -44,24 +51,6 @@ export function maxPool2x2Grad(tf: TF, dy: Tensor, input: Tensor, opts: { reluMa
  * @example const { dz, db } = maxPool2x2ReluGrads(tf, dy, h); // db [32] for h [r, 28, 28, 32]
  */
 export function maxPool2x2ReluGrads(tf: TF, dy: Tensor, input: Tensor): { dz: Tensor; db: Tensor } {
-  checkPooled(dy, input);
-  const shape = input.shape as Shape4;
-  const simd = onWasmHeap(tf) ? simdKernels(tf.backend()) : undefined;
-  if (simd && shape[3] % 4 === 0) {
-    const db = heapTensor(tf, [shape[3]], (sums) => sums.fill(0));
-    const dz = heapTensor(tf, [...shape], (dx) => {
-      simd.maxPool2x2Grad(heapView(tf, input), heapView(tf, dy), dx, shape, true, heapView(tf, db));
-    });
-    return { dz, db };
-  }
-  const sums = new Float64Array(shape[3]);
-  let dz: Tensor;
-  if (onWasmHeap(tf))
-    dz = heapTensor(tf, [...shape], (dx) => maxPool2x2GradInto(heapView(tf, input), heapView(tf, dy), dx, shape, true, sums));
-  else {
-    const dx = new Float32Array(tf.util.sizeFromShape(shape));
-    maxPool2x2GradInto(input.dataSync() as Float32Array, dy.dataSync() as Float32Array, dx, shape, true, sums);
-    dz = tf.tensor(dx, shape, 'float32');
-  }
-  return { dz, db: tf.tensor1d(Float32Array.from(sums), 'float32') };
+  const { dx, db } = pooledGrads(tf, dy, input, true, true);
+  return { dz: dx, db: db as Tensor };
 }

@@ -1,8 +1,8 @@
 /** Faster tfjs-backend-wasm kernels for what training runs most: transposed matMuls and the 2x2 max pool's gradient. */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { maxPool2x2GradInto, type Shape4 } from './max-pool-grad.js';
+import type { Shape4 } from './max-pool-grad.js';
 import type { WasmBackend } from './wasm-heap.js';
-import { simdKernels } from './wasm-simd.js';
+import { maxPool2x2GradPass, simdKernels } from './wasm-simd.js';
 
 /** The TensorFlow.js namespace (as backend.ts's TF, restated here because backend.ts imports this file). */
 type TF = typeof import('@tensorflow/tfjs');
@@ -126,8 +126,14 @@ function maxPoolGradKernel(original: KernelFunc): KernelFunc {
       return original(args);
     const heap = backend as unknown as WasmBackend;
     const out = heap.makeOutput([n, h, w, c], 'float32');
-    const [x, g, dx] = [heap.typedArrayFromHeap(input), heap.typedArrayFromHeap(dy), heap.typedArrayFromHeap(out)];
-    if (!simdKernels(backend)?.maxPool2x2Grad(x, g, dx, [n, h, w, c], false)) maxPool2x2GradInto(x, g, dx, [n, h, w, c], false);
+    maxPool2x2GradPass(
+      backend,
+      heap.typedArrayFromHeap(input),
+      heap.typedArrayFromHeap(dy),
+      heap.typedArrayFromHeap(out),
+      [n, h, w, c],
+      false,
+    );
     return out;
   };
 }

@@ -135,13 +135,13 @@ function filterGradKernel(tf: TF): KernelFunc {
     const heap = backend as unknown as WasmBackend;
     if (strideHeight === 1 && strideWidth === 1 && filterShape[0] * filterShape[1] * filterShape[2] <= IM2COL_PATCH)
       return im2colFilterGrad(run, drop, heap, x, dy, padInfo.top, padInfo.left, filterShape);
-    if (strideHeight === 1 && strideWidth === 1) {
+    const simd = strideHeight === 1 && strideWidth === 1 ? simdKernels(heap) : undefined;
+    if (simd) {
       // Cohort's SIMD loop over the batch, rows and columns (wasm-simd.ts), where it takes the channel counts.
-      const simd = simdKernels(heap);
       const dw = heap.makeOutput([...filterShape], 'float32');
       const [xv, dyv, dwv] = [heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(dy), heap.typedArrayFromHeap(dw)];
       if (
-        simd?.convFilterGrad(xv, dyv, dwv, x.shape as Shape4, dy.shape as Shape4, filterShape[0], filterShape[1], padInfo.top, padInfo.left)
+        simd.convFilterGrad(xv, dyv, dwv, x.shape as Shape4, dy.shape as Shape4, filterShape[0], filterShape[1], padInfo.top, padInfo.left)
       )
         return dw;
       drop(dw);

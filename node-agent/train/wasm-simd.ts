@@ -1,5 +1,5 @@
 /** Cohort's wasm SIMD kernels (wasm-simd.wat), run on tfjs-backend-wasm's own heap: the 2x2 max-pool gradient, im2col, a dense layer's products. */
-import type { Shape4 } from './max-pool-grad.js';
+import { maxPool2x2GradInto, type Shape4 } from './max-pool-grad.js';
 import { WASM_SIMD_BASE64 } from './wasm-simd-binary.js';
 
 /** tfjs-backend-wasm's running max starts at FLT_MIN (as max-pool-grad.ts). */
@@ -195,4 +195,24 @@ export function simdKernels(backend: unknown): SimdKernels | undefined {
     bound.set(memory, kernels);
   }
   return bound.get(memory);
+}
+
+/**
+ * maxPool2x2GradInto's pass over views of a backend's heap: Cohort's SIMD kernel where it runs, else the JavaScript
+ * pass (its channel sums in float64, rounded once into `sums`). Same dx bit for bit either way.
+ * @example maxPool2x2GradPass(tf.backend(), x, g, dx, [10, 28, 28, 32], true);
+ */
+export function maxPool2x2GradPass(
+  backend: unknown,
+  x: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  shape: Shape4,
+  mask: boolean,
+  sums?: Float32Array,
+): void {
+  if (simdKernels(backend)?.maxPool2x2Grad(x, g, dx, shape, mask, sums)) return;
+  const wide = sums ? new Float64Array(sums.length) : undefined;
+  maxPool2x2GradInto(x, g, dx, shape, mask, wide);
+  if (sums && wide) sums.set(wide);
 }
